@@ -1,0 +1,17 @@
+DROP TABLE action_status_messages;
+DROP TABLE action_statuses;
+DROP TABLE actions;
+DROP TABLE target_attributes;
+DROP TABLE targets;
+DROP TABLE ds_modules;
+DROP TABLE distribution_sets;
+DROP TABLE artifacts;
+DROP TABLE sm_metadata;
+DROP TABLE software_modules;
+DROP TABLE ds_type_sm_types;
+DROP TABLE ds_types;
+DROP TABLE sm_types;
+DROP TABLE target_types;
+DROP TABLE users;
+DROP TABLE tenant_configs;
+DROP TABLE tenants;

@@ -1,0 +1,231 @@
+//! Management API users: the first-start admin account and HTTP basic authentication.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use dashmap::DashMap;
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::db::Db;
+use crate::db::schema::users;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const DEFAULT_TENANT: &str = "DEFAULT";
+const ADMIN_PASSWORD_FILE: &str = "admin-password";
+
+fn hash_password(password: &str) -> anyhow::Result<String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("random source failed: {e}"))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))?
+        .to_string())
+}
+
+/// Creates user `admin` on first start. Without a configured password a random one is generated,
+/// printed once and stored in a 0600 file in the data dir: there is no well-known default.
+pub fn ensure_admin(db: &Db, data_dir: &Path, configured: Option<&str>, now: i64) -> anyhow::Result<()> {
+    let exists = db
+        .tx_blocking(|c| {
+            Ok(users::table
+                .filter(users::username.eq("admin"))
+                .count()
+                .get_result::<i64>(c)?
+                > 0)
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if exists {
+        return Ok(());
+    }
+    let (password, generated) = match configured {
+        Some(p) if !p.is_empty() => (p.to_owned(), false),
+        _ => (super::random_token(), true),
+    };
+    let hash = hash_password(&password)?;
+    db.tx_blocking(|c| {
+        diesel::insert_into(users::table)
+            .values((
+                users::tenant.eq(DEFAULT_TENANT),
+                users::username.eq("admin"),
+                users::password_hash.eq(&hash),
+                users::permissions.eq("TENANT_ADMIN"),
+                users::created_at.eq(now),
+            ))
+            .execute(c)?;
+        Ok(())
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if generated {
+        let path = data_dir.join(ADMIN_PASSWORD_FILE);
+        crate::storage::write_file_atomically(&path, format!("{password}\n").as_bytes(), 0o600)?;
+        // Printed once, on the console, so the operator can log in; it is not logged again.
+        println!(
+            "Created user 'admin' with password {password}\n(also stored in {}; change it or set UPDRAFT_ADMIN_PASSWORD)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// An authenticated Management API user.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub username: String,
+    pub tenant: String,
+    pub permissions: String,
+}
+
+/// Verified credentials, kept briefly so scripts do not pay an argon2 hash on every call.
+#[derive(Default)]
+pub struct CredentialCache {
+    verified: DashMap<[u8; 32], (User, Instant)>,
+}
+
+const CREDENTIAL_TTL: Duration = Duration::from_secs(60);
+
+fn credential_key(username: &str, password: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(username.as_bytes());
+    h.update([0]);
+    h.update(password.as_bytes());
+    h.finalize().into()
+}
+
+fn unauthorized() -> actix_web::Error {
+    // hawkBit answers 401 without a body; the realm tells curl and browsers to ask for credentials.
+    actix_web::error::InternalError::from_response(
+        "unauthorized",
+        HttpResponse::build(StatusCode::UNAUTHORIZED)
+            .insert_header(("www-authenticate", "Basic realm=\"hawkBit\""))
+            .finish(),
+    )
+    .into()
+}
+
+fn parse_basic(req: &HttpRequest) -> Option<(String, String)> {
+    use base64_engine::decode;
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = String::from_utf8(decode(encoded.trim())?).ok()?;
+    let (u, p) = decoded.split_once(':')?;
+    Some((u.to_owned(), p.to_owned()))
+}
+
+async fn authenticate(
+    state: &AppState,
+    username: String,
+    password: String,
+) -> Result<User, actix_web::Error> {
+    let key = credential_key(&username, &password);
+    if let Some(entry) = state.credentials.verified.get(&key)
+        && entry.1.elapsed() < CREDENTIAL_TTL
+    {
+        return Ok(entry.0.clone());
+    }
+    let name = username.clone();
+    let row: Option<(String, String, String)> = state
+        .db
+        .run(move |c| {
+            Ok(users::table
+                .filter(users::username.eq(&name))
+                .select((users::tenant, users::password_hash, users::permissions))
+                .first(c)
+                .optional()?)
+        })
+        .await?;
+    let Some((tenant, hash, permissions)) = row else {
+        return Err(unauthorized());
+    };
+    let ok = web::block(move || {
+        PasswordHash::new(&hash).is_ok_and(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    if !ok {
+        return Err(unauthorized());
+    }
+    let user = User {
+        username,
+        tenant,
+        permissions,
+    };
+    state
+        .credentials
+        .verified
+        .insert(key, (user.clone(), Instant::now()));
+    Ok(user)
+}
+
+impl FromRequest for User {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| Arc::clone(&s.clone().into_inner()));
+        let creds = parse_basic(req);
+        Box::pin(async move {
+            let (Some(state), Some((u, p))) = (state, creds) else {
+                return Err(unauthorized());
+            };
+            authenticate(&state, u, p).await
+        })
+    }
+}
+
+/// A minimal standard base64 decoder (the only place we need base64).
+mod base64_engine {
+    pub fn decode(s: &str) -> Option<Vec<u8>> {
+        fn val(c: u8) -> Option<u32> {
+            Some(match c {
+                b'A'..=b'Z' => c - b'A',
+                b'a'..=b'z' => c - b'a' + 26,
+                b'0'..=b'9' => c - b'0' + 52,
+                b'+' => 62,
+                b'/' => 63,
+                _ => return None,
+            } as u32)
+        }
+        let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
+        let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+        for chunk in bytes.chunks(4) {
+            let mut n = 0u32;
+            for (i, &c) in chunk.iter().enumerate() {
+                n |= val(c)? << (18 - 6 * i);
+            }
+            let take = match chunk.len() {
+                4 => 3,
+                3 => 2,
+                2 => 1,
+                _ => return None,
+            };
+            out.extend_from_slice(&n.to_be_bytes()[1..=take]);
+        }
+        Some(out)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn decodes_basic_credentials() {
+            assert_eq!(super::decode("YWRtaW46c2VjcmV0").unwrap(), b"admin:secret");
+            assert_eq!(super::decode("YQ==").unwrap(), b"a");
+            assert!(super::decode("!!!!").is_none());
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Server configuration: defaults, then an optional TOML file, then `UPDRAFT_*` environment variables.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Every option, with its TOML key (the field name) and its environment variable in the doc.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `UPDRAFT_LISTEN`: address to listen on (hawkBit's port by default).
+    pub listen: String,
+    /// `UPDRAFT_DATA_DIR`: SQLite database, artifacts and the generated admin password live here.
+    pub data_dir: PathBuf,
+    /// `UPDRAFT_DATABASE_URL`: an SQLite file path or a `postgres://` URL; `<data_dir>/updraft.db` if unset.
+    pub database_url: Option<String>,
+    /// `UPDRAFT_EXTERNAL_URL`: base URL for links when behind a proxy, e.g. `https://ota.example.com`.
+    /// Without it, links come from `Forwarded` / `X-Forwarded-Proto` / `X-Forwarded-Host` and `Host`.
+    pub external_url: Option<String>,
+    /// `UPDRAFT_ADMIN_PASSWORD`: password of user `admin` on first start; random if unset.
+    pub admin_password: Option<String>,
+    /// `UPDRAFT_LOG_FORMAT`: `human` or `json`.
+    pub log_format: LogFormat,
+    /// `UPDRAFT_LOG`: a `tracing` filter such as `info` or `updraft_server=debug`.
+    pub log: String,
+    /// `UPDRAFT_WORKERS`: HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+    /// `UPDRAFT_DB_POOL_SIZE`: database connections.
+    pub db_pool_size: u32,
+    /// `UPDRAFT_POLL_FLUSH_INTERVAL_MS`: device poll times are written in batches this often.
+    pub poll_flush_interval_ms: u64,
+    /// `UPDRAFT_MAX_BODY_SIZE`: largest JSON request body in bytes (413 above).
+    pub max_body_size: usize,
+    /// `UPDRAFT_MAX_ARTIFACT_SIZE`: largest artifact upload in bytes (413 above); hawkBit's default 1 GiB.
+    pub max_artifact_size: u64,
+    /// `UPDRAFT_TRACK_REMOTE_IP`: store the device address (`http://<ip>`) on poll.
+    pub track_remote_ip: bool,
+    /// Shortest and longest polling interval a tenant may configure (`HH:MM:SS`).
+    pub min_polling_time: String,
+    pub max_polling_time: String,
+    /// hawkBit's `hawkbit.server.security.dos.*` quotas; `<= 0` disables one.
+    pub quotas: Quotas,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Quotas {
+    pub max_status_entries_per_action: i64,
+    pub max_messages_per_action_status: i64,
+    pub max_attribute_entries_per_target: i64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            max_status_entries_per_action: 1000,
+            max_messages_per_action_status: 50,
+            max_attribute_entries_per_target: 100,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8080".into(),
+            data_dir: PathBuf::from("./updraft-data"),
+            database_url: None,
+            external_url: None,
+            admin_password: None,
+            log_format: LogFormat::Human,
+            log: "info".into(),
+            workers: None,
+            db_pool_size: 8,
+            poll_flush_interval_ms: 10_000,
+            max_body_size: 512 * 1024,
+            max_artifact_size: 1 << 30,
+            track_remote_ip: true,
+            min_polling_time: "00:00:30".into(),
+            max_polling_time: "23:59:59".into(),
+            quotas: Quotas::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the file (if given) and applies the environment on top.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => Self::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        fn parse<T: std::str::FromStr>(name: &str, v: &str) -> anyhow::Result<T> {
+            v.parse()
+                .map_err(|_| anyhow::anyhow!("{name}={v:?} is not a valid value"))
+        }
+        if let Some(v) = var("UPDRAFT_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = var("UPDRAFT_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = var("UPDRAFT_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = var("UPDRAFT_EXTERNAL_URL") {
+            self.external_url = Some(v);
+        }
+        if let Some(v) = var("UPDRAFT_ADMIN_PASSWORD") {
+            self.admin_password = Some(v);
+        }
+        if let Some(v) = var("UPDRAFT_LOG_FORMAT") {
+            self.log_format = match v.as_str() {
+                "human" => LogFormat::Human,
+                "json" => LogFormat::Json,
+                _ => bail!("UPDRAFT_LOG_FORMAT={v:?} must be `human` or `json`"),
+            };
+        }
+        if let Some(v) = var("UPDRAFT_LOG") {
+            self.log = v;
+        }
+        if let Some(v) = var("UPDRAFT_WORKERS") {
+            self.workers = Some(parse("UPDRAFT_WORKERS", &v)?);
+        }
+        if let Some(v) = var("UPDRAFT_DB_POOL_SIZE") {
+            self.db_pool_size = parse("UPDRAFT_DB_POOL_SIZE", &v)?;
+        }
+        if let Some(v) = var("UPDRAFT_POLL_FLUSH_INTERVAL_MS") {
+            self.poll_flush_interval_ms = parse("UPDRAFT_POLL_FLUSH_INTERVAL_MS", &v)?;
+        }
+        if let Some(v) = var("UPDRAFT_MAX_BODY_SIZE") {
+            self.max_body_size = parse("UPDRAFT_MAX_BODY_SIZE", &v)?;
+        }
+        if let Some(v) = var("UPDRAFT_MAX_ARTIFACT_SIZE") {
+            self.max_artifact_size = parse("UPDRAFT_MAX_ARTIFACT_SIZE", &v)?;
+        }
+        if let Some(v) = var("UPDRAFT_TRACK_REMOTE_IP") {
+            self.track_remote_ip = parse("UPDRAFT_TRACK_REMOTE_IP", &v)?;
+        }
+        if let Some(v) = var("UPDRAFT_MIN_POLLING_TIME") {
+            self.min_polling_time = v;
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        for (name, v) in [
+            ("min_polling_time", &self.min_polling_time),
+            ("max_polling_time", &self.max_polling_time),
+        ] {
+            if crate::polling::parse_hms(v).is_none() {
+                bail!("{name} = {v:?} is not HH:MM:SS");
+            }
+        }
+        if let Some(url) = &self.external_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("external_url = {url:?} must start with http:// or https://");
+        }
+        if self.db_pool_size == 0 {
+            bail!("db_pool_size must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("updraft.db").to_string_lossy().into_owned())
+    }
+
+    pub fn min_polling(&self) -> Duration {
+        crate::polling::parse_hms(&self.min_polling_time).unwrap_or(Duration::from_secs(30))
+    }
+
+    pub fn max_polling(&self) -> Duration {
+        crate::polling::parse_hms(&self.max_polling_time).unwrap_or(Duration::from_secs(86_399))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_values() {
+        let mut c: Config = toml::from_str("listen = \"127.0.0.1:1\"\ndata_dir = \"/x\"").unwrap();
+        c.apply_env(|k| (k == "UPDRAFT_LISTEN").then(|| "127.0.0.1:2".to_owned()))
+            .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:2");
+        assert_eq!(c.data_dir, PathBuf::from("/x"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_env_values_are_errors() {
+        assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+        let mut c = Config::default();
+        assert!(
+            c.apply_env(|k| (k == "UPDRAFT_WORKERS").then(|| "many".to_owned()))
+                .is_err()
+        );
+    }
+}

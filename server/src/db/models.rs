@@ -1,0 +1,320 @@
+//! Row types and the domain enums stored in them (as hawkBit's lower-case wire names).
+
+use diesel::prelude::*;
+
+use super::schema::{
+    action_statuses, actions, artifacts, distribution_sets, ds_types, sm_types, software_modules,
+    target_types, targets,
+};
+
+/// Generates a string-backed enum whose stored and wire form is the given name.
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+                Self::parse(&s).ok_or_else(|| serde::de::Error::unknown_variant(&s, &[$($s),+]))
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// hawkBit's `Action.Status`.
+    ActionStatus {
+        Finished => "finished",
+        Error => "error",
+        Warning => "warning",
+        Running => "running",
+        Canceled => "canceled",
+        Canceling => "canceling",
+        Retrieved => "retrieved",
+        Download => "download",
+        Scheduled => "scheduled",
+        CancelRejected => "cancel_rejected",
+        Downloaded => "downloaded",
+        WaitForConfirmation => "wait_for_confirmation",
+    }
+}
+
+impl ActionStatus {
+    /// The Java enum name, used in DDI `actionHistory.status`.
+    pub fn java_name(self) -> String {
+        self.as_str().to_ascii_uppercase()
+    }
+
+    pub fn is_canceling_or_canceled(self) -> bool {
+        matches!(self, Self::Canceling | Self::Canceled)
+    }
+}
+
+string_enum! {
+    /// hawkBit's `Action.ActionType`.
+    ActionType {
+        Forced => "forced",
+        Soft => "soft",
+        TimeForced => "timeforced",
+        DownloadOnly => "downloadonly",
+    }
+}
+
+string_enum! {
+    /// hawkBit's `TargetUpdateStatus`.
+    UpdateStatus {
+        Unknown => "unknown",
+        Registered => "registered",
+        Pending => "pending",
+        InSync => "in_sync",
+        Error => "error",
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = targets)]
+pub struct Target {
+    pub id: i64,
+    pub tenant: String,
+    pub controller_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub security_token: String,
+    pub address: Option<String>,
+    pub last_poll: Option<i64>,
+    pub update_status: String,
+    pub assigned_ds_id: Option<i64>,
+    pub installed_ds_id: Option<i64>,
+    pub installation_date: Option<i64>,
+    pub request_attributes: bool,
+    pub target_type_id: Option<i64>,
+    pub auto_confirm_at: Option<i64>,
+    pub auto_confirm_initiator: Option<String>,
+    pub auto_confirm_remark: Option<String>,
+    pub created_at: i64,
+    pub created_by: String,
+    pub last_modified_at: i64,
+    pub last_modified_by: String,
+}
+
+impl Target {
+    pub fn status(&self) -> UpdateStatus {
+        UpdateStatus::parse(&self.update_status).unwrap_or(UpdateStatus::Unknown)
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = targets)]
+pub struct NewTarget<'a> {
+    pub tenant: &'a str,
+    pub controller_id: &'a str,
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub security_token: &'a str,
+    pub address: Option<&'a str>,
+    pub last_poll: Option<i64>,
+    pub update_status: &'a str,
+    pub request_attributes: bool,
+    pub target_type_id: Option<i64>,
+    pub created_at: i64,
+    pub created_by: &'a str,
+    pub last_modified_at: i64,
+    pub last_modified_by: &'a str,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = actions)]
+pub struct Action {
+    pub id: i64,
+    pub tenant: String,
+    pub target_id: i64,
+    pub ds_id: i64,
+    pub active: bool,
+    pub action_type: String,
+    pub forced_time: i64,
+    pub weight: i32,
+    pub status: String,
+    pub maintenance_schedule: Option<String>,
+    pub maintenance_duration: Option<String>,
+    pub maintenance_timezone: Option<String>,
+    pub initiated_by: String,
+    pub last_status_code: Option<i32>,
+    pub external_ref: Option<String>,
+    pub revision: i32,
+    pub created_at: i64,
+    pub created_by: String,
+    pub last_modified_at: i64,
+    pub last_modified_by: String,
+}
+
+impl Action {
+    pub fn status(&self) -> ActionStatus {
+        ActionStatus::parse(&self.status).unwrap_or(ActionStatus::Running)
+    }
+
+    pub fn action_type(&self) -> ActionType {
+        ActionType::parse(&self.action_type).unwrap_or(ActionType::Forced)
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = actions)]
+pub struct NewAction<'a> {
+    pub tenant: &'a str,
+    pub target_id: i64,
+    pub ds_id: i64,
+    pub active: bool,
+    pub action_type: &'a str,
+    pub forced_time: i64,
+    pub weight: i32,
+    pub status: &'a str,
+    pub maintenance_schedule: Option<&'a str>,
+    pub maintenance_duration: Option<&'a str>,
+    pub maintenance_timezone: Option<&'a str>,
+    pub initiated_by: &'a str,
+    pub revision: i32,
+    pub created_at: i64,
+    pub created_by: &'a str,
+    pub last_modified_at: i64,
+    pub last_modified_by: &'a str,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = action_statuses)]
+pub struct ActionStatusRow {
+    pub id: i64,
+    pub action_id: i64,
+    pub status: String,
+    pub occurred_at: i64,
+    pub created_at: i64,
+    pub code: Option<i32>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = software_modules)]
+pub struct SoftwareModule {
+    pub id: i64,
+    pub tenant: String,
+    pub sm_type_id: i64,
+    pub name: String,
+    pub version: String,
+    pub vendor: Option<String>,
+    pub description: Option<String>,
+    pub encrypted: bool,
+    pub locked: bool,
+    pub deleted: bool,
+    pub created_at: i64,
+    pub created_by: String,
+    pub last_modified_at: i64,
+    pub last_modified_by: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = sm_types)]
+pub struct SmType {
+    pub id: i64,
+    pub tenant: String,
+    pub type_key: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub colour: Option<String>,
+    pub max_assignments: i32,
+    pub min_artifacts: i32,
+    pub deleted: bool,
+    pub created_at: i64,
+    pub created_by: String,
+    pub last_modified_at: i64,
+    pub last_modified_by: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = ds_types)]
+pub struct DsType {
+    pub id: i64,
+    pub tenant: String,
+    pub type_key: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub colour: Option<String>,
+    pub deleted: bool,
+    pub created_at: i64,
+    pub created_by: String,
+    pub last_modified_at: i64,
+    pub last_modified_by: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = target_types)]
+pub struct TargetType {
+    pub id: i64,
+    pub tenant: String,
+    pub type_key: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub colour: Option<String>,
+    pub created_at: i64,
+    pub created_by: String,
+    pub last_modified_at: i64,
+    pub last_modified_by: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = distribution_sets)]
+pub struct DistributionSet {
+    pub id: i64,
+    pub tenant: String,
+    pub ds_type_id: i64,
+    pub name: String,
+    pub version: String,
+    pub description: Option<String>,
+    pub required_migration_step: bool,
+    pub locked: bool,
+    pub deleted: bool,
+    pub valid: bool,
+    pub created_at: i64,
+    pub created_by: String,
+    pub last_modified_at: i64,
+    pub last_modified_by: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = artifacts)]
+pub struct Artifact {
+    pub id: i64,
+    pub sm_id: i64,
+    pub filename: String,
+    pub size: i64,
+    pub sha1: String,
+    pub md5: String,
+    pub sha256: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub last_modified_at: i64,
+    pub last_modified_by: String,
+}

@@ -1,0 +1,270 @@
+//! Diesel table definitions, shared by SQLite and PostgreSQL (`migrations/<backend>/`).
+
+diesel::table! {
+    tenants (name) {
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tenant_configs (tenant, conf_key) {
+        tenant -> Text,
+        conf_key -> Text,
+        conf_value -> Text,
+        created_at -> BigInt,
+        created_by -> Text,
+        last_modified_at -> BigInt,
+        last_modified_by -> Text,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        tenant -> Text,
+        username -> Text,
+        password_hash -> Text,
+        permissions -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    target_types (id) {
+        id -> BigInt,
+        tenant -> Text,
+        type_key -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        colour -> Nullable<Text>,
+        created_at -> BigInt,
+        created_by -> Text,
+        last_modified_at -> BigInt,
+        last_modified_by -> Text,
+    }
+}
+
+diesel::table! {
+    sm_types (id) {
+        id -> BigInt,
+        tenant -> Text,
+        type_key -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        colour -> Nullable<Text>,
+        max_assignments -> Integer,
+        min_artifacts -> Integer,
+        deleted -> Bool,
+        created_at -> BigInt,
+        created_by -> Text,
+        last_modified_at -> BigInt,
+        last_modified_by -> Text,
+    }
+}
+
+diesel::table! {
+    ds_types (id) {
+        id -> BigInt,
+        tenant -> Text,
+        type_key -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        colour -> Nullable<Text>,
+        deleted -> Bool,
+        created_at -> BigInt,
+        created_by -> Text,
+        last_modified_at -> BigInt,
+        last_modified_by -> Text,
+    }
+}
+
+diesel::table! {
+    ds_type_sm_types (ds_type_id, sm_type_id) {
+        ds_type_id -> BigInt,
+        sm_type_id -> BigInt,
+        mandatory -> Bool,
+    }
+}
+
+diesel::table! {
+    software_modules (id) {
+        id -> BigInt,
+        tenant -> Text,
+        sm_type_id -> BigInt,
+        name -> Text,
+        version -> Text,
+        vendor -> Nullable<Text>,
+        description -> Nullable<Text>,
+        encrypted -> Bool,
+        locked -> Bool,
+        deleted -> Bool,
+        created_at -> BigInt,
+        created_by -> Text,
+        last_modified_at -> BigInt,
+        last_modified_by -> Text,
+    }
+}
+
+diesel::table! {
+    sm_metadata (sm_id, meta_key) {
+        sm_id -> BigInt,
+        meta_key -> Text,
+        meta_value -> Text,
+        target_visible -> Bool,
+    }
+}
+
+diesel::table! {
+    artifacts (id) {
+        id -> BigInt,
+        sm_id -> BigInt,
+        filename -> Text,
+        size -> BigInt,
+        sha1 -> Text,
+        md5 -> Text,
+        sha256 -> Text,
+        created_at -> BigInt,
+        created_by -> Text,
+        last_modified_at -> BigInt,
+        last_modified_by -> Text,
+    }
+}
+
+diesel::table! {
+    distribution_sets (id) {
+        id -> BigInt,
+        tenant -> Text,
+        ds_type_id -> BigInt,
+        name -> Text,
+        version -> Text,
+        description -> Nullable<Text>,
+        required_migration_step -> Bool,
+        locked -> Bool,
+        deleted -> Bool,
+        valid -> Bool,
+        created_at -> BigInt,
+        created_by -> Text,
+        last_modified_at -> BigInt,
+        last_modified_by -> Text,
+    }
+}
+
+diesel::table! {
+    ds_modules (ds_id, sm_id) {
+        ds_id -> BigInt,
+        sm_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    targets (id) {
+        id -> BigInt,
+        tenant -> Text,
+        controller_id -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        security_token -> Text,
+        address -> Nullable<Text>,
+        last_poll -> Nullable<BigInt>,
+        update_status -> Text,
+        assigned_ds_id -> Nullable<BigInt>,
+        installed_ds_id -> Nullable<BigInt>,
+        installation_date -> Nullable<BigInt>,
+        request_attributes -> Bool,
+        target_type_id -> Nullable<BigInt>,
+        auto_confirm_at -> Nullable<BigInt>,
+        auto_confirm_initiator -> Nullable<Text>,
+        auto_confirm_remark -> Nullable<Text>,
+        created_at -> BigInt,
+        created_by -> Text,
+        last_modified_at -> BigInt,
+        last_modified_by -> Text,
+    }
+}
+
+diesel::table! {
+    target_attributes (target_id, attr_key) {
+        target_id -> BigInt,
+        attr_key -> Text,
+        attr_value -> Text,
+    }
+}
+
+diesel::table! {
+    actions (id) {
+        id -> BigInt,
+        tenant -> Text,
+        target_id -> BigInt,
+        ds_id -> BigInt,
+        active -> Bool,
+        action_type -> Text,
+        forced_time -> BigInt,
+        weight -> Integer,
+        status -> Text,
+        maintenance_schedule -> Nullable<Text>,
+        maintenance_duration -> Nullable<Text>,
+        maintenance_timezone -> Nullable<Text>,
+        initiated_by -> Text,
+        last_status_code -> Nullable<Integer>,
+        external_ref -> Nullable<Text>,
+        revision -> Integer,
+        created_at -> BigInt,
+        created_by -> Text,
+        last_modified_at -> BigInt,
+        last_modified_by -> Text,
+    }
+}
+
+diesel::table! {
+    action_statuses (id) {
+        id -> BigInt,
+        action_id -> BigInt,
+        status -> Text,
+        occurred_at -> BigInt,
+        created_at -> BigInt,
+        code -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    action_status_messages (id) {
+        id -> BigInt,
+        action_status_id -> BigInt,
+        message -> Text,
+    }
+}
+
+diesel::joinable!(actions -> targets (target_id));
+diesel::joinable!(actions -> distribution_sets (ds_id));
+diesel::joinable!(action_statuses -> actions (action_id));
+diesel::joinable!(action_status_messages -> action_statuses (action_status_id));
+diesel::joinable!(artifacts -> software_modules (sm_id));
+diesel::joinable!(ds_modules -> distribution_sets (ds_id));
+diesel::joinable!(ds_modules -> software_modules (sm_id));
+diesel::joinable!(software_modules -> sm_types (sm_type_id));
+diesel::joinable!(distribution_sets -> ds_types (ds_type_id));
+diesel::joinable!(target_attributes -> targets (target_id));
+diesel::joinable!(sm_metadata -> software_modules (sm_id));
+diesel::joinable!(ds_type_sm_types -> sm_types (sm_type_id));
+diesel::joinable!(ds_type_sm_types -> ds_types (ds_type_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    tenant_configs,
+    users,
+    target_types,
+    sm_types,
+    ds_types,
+    ds_type_sm_types,
+    software_modules,
+    sm_metadata,
+    artifacts,
+    distribution_sets,
+    ds_modules,
+    targets,
+    target_attributes,
+    actions,
+    action_statuses,
+    action_status_messages,
+);

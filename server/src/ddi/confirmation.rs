@@ -1,0 +1,286 @@
+//! The user-consent flow: confirmationBase, confirm/deny feedback and auto-confirm
+//! (hawkBit's `JpaConfirmationManagement`, behind tenant key `user.confirmation.flow.enabled`).
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use updraft_ddi::{
+    ActivateAutoConfirmation, AutoConfirmationState, Confirmation, ConfirmationBase, ConfirmationBaseAction,
+    ConfirmationFeedback, Link,
+};
+
+use super::deployment::{HistoryQuery, build_deployment, history};
+use super::root::{action_etag, register_or_touch};
+use super::{client_address, device, negotiate, parse_body, parse_id, read_body, respond};
+use crate::actions::{self, SERVER_PREFIX};
+use crate::db::AnyConnection;
+use crate::db::models::{Action, ActionStatus, Target};
+use crate::db::schema::{actions as actions_t, targets};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub async fn confirmation_base(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (tenant, cid) = path.into_inner();
+    let format = negotiate(&req)?;
+    let mut dev = device(&req, &state, &tenant, &cid).await?;
+    let now = state.now();
+    // Like the root resource, this registers unknown devices.
+    register_or_touch(
+        &state,
+        &mut dev,
+        client_address(&req, state.config.track_remote_ip),
+        now,
+    )
+    .await?;
+    let snapshot = dev
+        .snapshot
+        .clone()
+        .ok_or_else(|| ApiError::not_found("Target", &cid))?;
+    let t = &snapshot.target;
+    let base = dev.link_base(&req, &state);
+    let mut links = BTreeMap::new();
+    let auto_confirm = match t.auto_confirm_at {
+        Some(at) => {
+            links.insert(
+                "deactivateAutoConfirm".to_owned(),
+                Link::new(format!("{base}/confirmationBase/deactivateAutoConfirm")),
+            );
+            AutoConfirmationState {
+                active: true,
+                initiator: t.auto_confirm_initiator.clone(),
+                remark: t.auto_confirm_remark.clone(),
+                activated_at: at,
+            }
+        }
+        None => {
+            links.insert(
+                "activateAutoConfirm".to_owned(),
+                Link::new(format!("{base}/confirmationBase/activateAutoConfirm")),
+            );
+            AutoConfirmationState {
+                active: false,
+                initiator: None,
+                remark: None,
+                activated_at: 0,
+            }
+        }
+    };
+    if let Some(a) = snapshot
+        .active_action
+        .as_ref()
+        .filter(|a| a.status() == ActionStatus::WaitForConfirmation)
+    {
+        links.insert(
+            "confirmationBase".to_owned(),
+            Link::new(format!(
+                "{base}/confirmationBase/{}?c={}",
+                a.id,
+                action_etag(a, now)
+            )),
+        );
+    }
+    respond(&req, format, &ConfirmationBase { auto_confirm, links })
+}
+
+pub async fn confirmation_action(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    query: web::Query<HistoryQuery>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (tenant, cid, action_id) = path.into_inner();
+    let format = negotiate(&req)?;
+    let dev = device(&req, &state, &tenant, &cid).await?;
+    let action_id = parse_id(&action_id)?;
+    let target = dev.target()?.clone();
+    let links_base = dev.link_base(&req, &state);
+    let now = state.now();
+    let count = query.action_history;
+    let body = state
+        .db
+        .run(move |c| {
+            let action = actions::find_action_of_target(c, &target, action_id)?;
+            if action.status() != ActionStatus::WaitForConfirmation {
+                return Err(ApiError::not_found("Action", action_id));
+            }
+            Ok(ConfirmationBaseAction {
+                id: action.id.to_string(),
+                confirmation: build_deployment(c, &action, &links_base, now)?,
+                action_history: history(c, &action, count)?,
+            })
+        })
+        .await?;
+    respond(&req, format, &body)
+}
+
+fn confirm(
+    c: &mut AnyConnection,
+    action: &Action,
+    details: &[String],
+    code: Option<i32>,
+    now: i64,
+    by: &str,
+) -> ApiResult<()> {
+    let mut messages = details.to_vec();
+    messages.push(format!(
+        "{SERVER_PREFIX}Target confirmed action. Therefore, it will be set to the running state to proceed with the deployment."
+    ));
+    if let Some(code) = code {
+        messages.push(format!("Confirmation status code: {code}"));
+    }
+    actions::add_status(c, action.id, ActionStatus::Running, now, now, code, &messages)?;
+    actions::set_action_status(c, action.id, ActionStatus::Running, true, now, by)
+}
+
+pub async fn confirmation_feedback(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (tenant, cid, action_id) = path.into_inner();
+    let dev = device(&req, &state, &tenant, &cid).await?;
+    let action_id = parse_id(&action_id)?;
+    let fb: ConfirmationFeedback = read_body(&req, payload, state.config.max_body_size).await?;
+    let target = dev.target()?.clone();
+    let flow = dev.settings.confirmation_flow;
+    let now = state.now();
+    state
+        .db
+        .tx(move |c| {
+            let action = actions::find_action_of_target(c, &target, action_id)?;
+            if !action.active {
+                return Err(ApiError::bare(StatusCode::GONE));
+            }
+            let status = action.status();
+            match fb.confirmation {
+                Confirmation::Confirmed if status == ActionStatus::WaitForConfirmation => {
+                    confirm(c, &action, &fb.details, fb.code, now, &target.controller_id)
+                }
+                Confirmation::Denied if status == ActionStatus::WaitForConfirmation => {
+                    let mut m = fb.details.clone();
+                    m.push(format!("{SERVER_PREFIX}Target rejected action. Action will stay in confirmation pending state."));
+                    actions::add_status(c, action.id, ActionStatus::WaitForConfirmation, now, now, fb.code, &m)?;
+                    Ok(())
+                }
+                // A device may revoke a confirmation it gave while the action has not finished.
+                Confirmation::Denied if flow && matches!(status, ActionStatus::Running | ActionStatus::Retrieved) => {
+                    let mut m = fb.details.clone();
+                    m.push(format!(
+                        "{SERVER_PREFIX}Target revoked previously granted confirmation. Action returned to confirmation-pending state."
+                    ));
+                    actions::add_status(c, action.id, ActionStatus::WaitForConfirmation, now, now, fb.code, &m)?;
+                    actions::set_action_status(c, action.id, ActionStatus::WaitForConfirmation, true, now, &target.controller_id)
+                }
+                _ => Err(ApiError::not_found("Action", action_id)),
+            }
+        })
+        .await?;
+    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// Turns auto-confirm on and confirms every action waiting for it.
+pub fn activate(
+    c: &mut AnyConnection,
+    target: &Target,
+    initiator: Option<String>,
+    remark: Option<String>,
+    now: i64,
+) -> ApiResult<()> {
+    let current: Option<i64> = targets::table
+        .find(target.id)
+        .select(targets::auto_confirm_at)
+        .first(c)?;
+    if current.is_some() {
+        return Err(ApiError::auto_confirm_already_active(&target.controller_id));
+    }
+    let remark = remark.unwrap_or_else(|| {
+        "Initiated using the Device Direct Integration API without providing a remark.".to_owned()
+    });
+    diesel::update(targets::table.find(target.id))
+        .set((
+            targets::auto_confirm_at.eq(now),
+            targets::auto_confirm_initiator.eq(&initiator),
+            targets::auto_confirm_remark.eq(&remark),
+        ))
+        .execute(c)?;
+    let waiting: Vec<Action> = actions_t::table
+        .filter(actions_t::target_id.eq(target.id).and(actions_t::active.eq(true)))
+        .filter(actions_t::status.eq(ActionStatus::WaitForConfirmation.as_str()))
+        .select(Action::as_select())
+        .load(c)?;
+    for a in waiting {
+        confirm(
+            c,
+            &a,
+            &[format!(
+                "Assignment automatically confirmed by initiator '{}'.",
+                initiator.as_deref().unwrap_or("")
+            )],
+            None,
+            now,
+            &target.controller_id,
+        )?;
+    }
+    Ok(())
+}
+
+pub async fn activate_auto_confirm(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (tenant, cid) = path.into_inner();
+    let dev = device(&req, &state, &tenant, &cid).await?;
+    let request: ActivateAutoConfirmation = if body.is_empty() {
+        ActivateAutoConfirmation::default()
+    } else {
+        let cbor = req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/cbor"));
+        parse_body(&body, cbor)?
+    };
+    let target = dev.target()?.clone();
+    let now = state.now();
+    state
+        .db
+        .tx(move |c| activate(c, &target, request.initiator, request.remark, now))
+        .await?;
+    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    Ok(HttpResponse::Ok().finish())
+}
+
+pub async fn deactivate_auto_confirm(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (tenant, cid) = path.into_inner();
+    let dev = device(&req, &state, &tenant, &cid).await?;
+    let target = dev.target()?.clone();
+    state
+        .db
+        .tx(move |c| {
+            diesel::update(targets::table.find(target.id))
+                .set((
+                    targets::auto_confirm_at.eq(None::<i64>),
+                    targets::auto_confirm_initiator.eq(None::<String>),
+                    targets::auto_confirm_remark.eq(None::<String>),
+                ))
+                .execute(c)?;
+            Ok(())
+        })
+        .await?;
+    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    Ok(HttpResponse::Ok().finish())
+}

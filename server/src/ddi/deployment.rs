@@ -1,0 +1,475 @@
+//! deploymentBase, installedBase, cancelAction, their feedback, and configData.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use updraft_ddi::{
+    ActionFeedback, ActionHistory, CancelAction, CancelActionBase, Chunk, ConfigData, ConfigDataMode,
+    Deployment, DeploymentBase, HandlingType, Hashes, InstalledBaseReport, Link, MaintenanceWindowStatus,
+    Metadata,
+};
+
+use super::root::window;
+use super::{Device, device, negotiate, parse_id, read_body, respond};
+use crate::actions::{self, SERVER_PREFIX};
+use crate::db::AnyConnection;
+use crate::db::models::{Action, ActionStatus, ActionType, Artifact, Target};
+use crate::db::schema::{
+    artifacts, distribution_sets, ds_modules, sm_metadata, sm_types, software_modules, target_attributes,
+    targets,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(serde::Deserialize)]
+pub struct HistoryQuery {
+    #[serde(rename = "actionHistory", default, deserialize_with = "lenient_int")]
+    pub action_history: i64,
+}
+
+/// `?actionHistory` without a value counts as 0 (hawkBit test `testActionHistoryZeroInput`).
+fn lenient_int<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let s = <String as serde::Deserialize>::deserialize(d)?;
+    if s.is_empty() {
+        Ok(0)
+    } else {
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+pub(super) fn artifact_json(a: &Artifact, links_base: &str, https: bool) -> updraft_ddi::Artifact {
+    let file = crate::links::encode_segment(&a.filename);
+    let href = format!("{links_base}/softwaremodules/{}/artifacts/{file}", a.sm_id);
+    let mut links = BTreeMap::new();
+    links.insert("download-http".to_owned(), Link::new(href.clone()));
+    links.insert("md5sum-http".to_owned(), Link::new(format!("{href}.MD5SUM")));
+    if https {
+        // SWUpdate and rauc-hawkbit-updater prefer `download` (hawkBit's HTTPS rel).
+        links.insert("download".to_owned(), Link::new(href.clone()));
+        links.insert("md5sum".to_owned(), Link::new(format!("{href}.MD5SUM")));
+    }
+    updraft_ddi::Artifact {
+        filename: a.filename.clone(),
+        hashes: Hashes {
+            sha1: a.sha1.clone(),
+            md5: a.md5.clone(),
+            sha256: Some(a.sha256.clone()),
+        },
+        size: a.size as u64,
+        links,
+    }
+}
+
+/// The `deployment` object of an action: handling types and one chunk per software module.
+pub fn build_deployment(
+    conn: &mut AnyConnection,
+    action: &Action,
+    links_base: &str,
+    now: i64,
+) -> ApiResult<Deployment> {
+    let modules: Vec<(i64, String, String, String, bool)> = ds_modules::table
+        .inner_join(software_modules::table.inner_join(sm_types::table))
+        .filter(ds_modules::ds_id.eq(action.ds_id))
+        .order(software_modules::id.asc())
+        .select((
+            software_modules::id,
+            sm_types::type_key,
+            software_modules::version,
+            software_modules::name,
+            software_modules::encrypted,
+        ))
+        .load(conn)?;
+    let ids: Vec<i64> = modules.iter().map(|m| m.0).collect();
+    let all_artifacts: Vec<Artifact> = artifacts::table
+        .filter(artifacts::sm_id.eq_any(&ids))
+        .order(artifacts::id.asc())
+        .select(Artifact::as_select())
+        .load(conn)?;
+    let metadata: Vec<(i64, String, String)> = sm_metadata::table
+        .filter(
+            sm_metadata::sm_id
+                .eq_any(&ids)
+                .and(sm_metadata::target_visible.eq(true)),
+        )
+        .order(sm_metadata::meta_key.asc())
+        .select((sm_metadata::sm_id, sm_metadata::meta_key, sm_metadata::meta_value))
+        .load(conn)?;
+    let https = links_base.starts_with("https://");
+    let chunks = modules
+        .into_iter()
+        .map(|(id, key, version, name, encrypted)| {
+            let meta: Vec<Metadata> = metadata
+                .iter()
+                .filter(|m| m.0 == id)
+                .take(50)
+                .map(|m| Metadata {
+                    key: m.1.clone(),
+                    value: m.2.clone(),
+                })
+                .collect();
+            Chunk {
+                // hawkBit's legacy part names for its default module types.
+                part: match key.as_str() {
+                    "application" => "bApp".to_owned(),
+                    "runtime" => "jvm".to_owned(),
+                    _ => key,
+                },
+                version,
+                name,
+                encrypted: encrypted.then_some(true),
+                artifacts: all_artifacts
+                    .iter()
+                    .filter(|a| a.sm_id == id)
+                    .map(|a| artifact_json(a, links_base, https))
+                    .collect(),
+                metadata: (!meta.is_empty()).then_some(meta),
+            }
+        })
+        .collect();
+    let action_type = action.action_type();
+    let download = if matches!(action_type, ActionType::Forced | ActionType::DownloadOnly)
+        || (action_type == ActionType::TimeForced && now >= action.forced_time)
+    {
+        HandlingType::Forced
+    } else {
+        HandlingType::Attempt
+    };
+    let window = window(action);
+    let available = window.as_ref().map(|w| w.is_available(now));
+    let update = match (action_type, available) {
+        (ActionType::DownloadOnly, _) | (_, Some(false)) => HandlingType::Skip,
+        _ => download,
+    };
+    Ok(Deployment {
+        download,
+        update,
+        maintenance_window: available.map(|a| {
+            if a {
+                MaintenanceWindowStatus::Available
+            } else {
+                MaintenanceWindowStatus::Unavailable
+            }
+        }),
+        chunks,
+    })
+}
+
+pub fn history(conn: &mut AnyConnection, action: &Action, count: i64) -> ApiResult<Option<ActionHistory>> {
+    if count == 0 {
+        return Ok(None);
+    }
+    let messages = actions::action_history(conn, action.id, count)?;
+    Ok((!messages.is_empty()).then(|| ActionHistory {
+        status: action.status().java_name(),
+        messages,
+    }))
+}
+
+type ActionPath = web::Path<(String, String, String)>;
+
+pub async fn deployment_base(
+    req: HttpRequest,
+    path: ActionPath,
+    query: web::Query<HistoryQuery>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (tenant, cid, action_id) = path.into_inner();
+    let format = negotiate(&req)?;
+    let dev = device(&req, &state, &tenant, &cid).await?;
+    let action_id = parse_id(&action_id)?;
+    let target = dev.target()?.clone();
+    let links_base = dev.link_base(&req, &state);
+    let now = state.now();
+    let count = query.action_history;
+    let body = state
+        .db
+        .tx(move |c| {
+            let action = actions::find_action_of_target(c, &target, action_id)?;
+            let status = action.status();
+            if status.is_canceling_or_canceled() || status == ActionStatus::WaitForConfirmation {
+                return Err(ApiError::not_found("Action", action_id));
+            }
+            if action.active {
+                actions::register_retrieved(
+                    c,
+                    &action,
+                    &format!(
+                        "{SERVER_PREFIX}Target retrieved update action and should start now the download."
+                    ),
+                    now,
+                    &target.controller_id,
+                )?;
+            }
+            let action = actions::find_action_of_target(c, &target, action_id)?;
+            Ok(DeploymentBase {
+                id: action.id.to_string(),
+                deployment: build_deployment(c, &action, &links_base, now)?,
+                action_history: history(c, &action, count)?,
+            })
+        })
+        .await?;
+    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    respond(&req, format, &body)
+}
+
+pub async fn installed_base(
+    req: HttpRequest,
+    path: ActionPath,
+    query: web::Query<HistoryQuery>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (tenant, cid, action_id) = path.into_inner();
+    let format = negotiate(&req)?;
+    let dev = device(&req, &state, &tenant, &cid).await?;
+    let action_id = parse_id(&action_id)?;
+    let target = dev.target()?.clone();
+    let links_base = dev.link_base(&req, &state);
+    let now = state.now();
+    let count = query.action_history;
+    let body = state
+        .db
+        .run(move |c| {
+            let action = actions::find_action_of_target(c, &target, action_id)?;
+            if action.active || action.status().is_canceling_or_canceled() {
+                return Err(ApiError::not_found("Action", action_id));
+            }
+            Ok(DeploymentBase {
+                id: action.id.to_string(),
+                deployment: build_deployment(c, &action, &links_base, now)?,
+                action_history: history(c, &action, count)?,
+            })
+        })
+        .await?;
+    respond(&req, format, &body)
+}
+
+async fn feedback(
+    req: HttpRequest,
+    path: ActionPath,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    cancel: bool,
+) -> ApiResult<HttpResponse> {
+    let (tenant, cid, action_id) = path.into_inner();
+    let dev = device(&req, &state, &tenant, &cid).await?;
+    let action_id = parse_id(&action_id)?;
+    let fb: ActionFeedback = read_body(&req, payload, state.config.max_body_size).await?;
+    let target = dev.target()?.clone();
+    let quotas = state.config.quotas.clone();
+    let now = state.now();
+    state
+        .db
+        .tx(move |c| {
+            let action = actions::find_action_of_target(c, &target, action_id)?;
+            if cancel {
+                actions::cancel_feedback(c, &quotas, &target, &action, &fb, now)
+            } else {
+                actions::deployment_feedback(c, &quotas, &target, &action, &fb, now)
+            }
+        })
+        .await?;
+    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    Ok(HttpResponse::Ok().finish())
+}
+
+pub async fn deployment_feedback(
+    req: HttpRequest,
+    path: ActionPath,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    feedback(req, path, payload, state, false).await
+}
+
+pub async fn cancel_feedback(
+    req: HttpRequest,
+    path: ActionPath,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    feedback(req, path, payload, state, true).await
+}
+
+pub async fn cancel_action(
+    req: HttpRequest,
+    path: ActionPath,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (tenant, cid, action_id) = path.into_inner();
+    let format = negotiate(&req)?;
+    let dev = device(&req, &state, &tenant, &cid).await?;
+    let action_id = parse_id(&action_id)?;
+    let target = dev.target()?.clone();
+    let now = state.now();
+    state
+        .db
+        .tx(move |c| {
+            let action = actions::find_action_of_target(c, &target, action_id)?;
+            if !action.status().is_canceling_or_canceled() {
+                return Err(ApiError::not_found("Action", action_id));
+            }
+            actions::register_retrieved(
+                c,
+                &action,
+                &format!(
+                    "{SERVER_PREFIX}Target retrieved cancel action and should start now the cancellation."
+                ),
+                now,
+                &target.controller_id,
+            )
+        })
+        .await?;
+    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    let id = action_id.to_string();
+    respond(
+        &req,
+        format,
+        &CancelActionBase {
+            id: id.clone(),
+            cancel_action: CancelAction { stop_id: id },
+        },
+    )
+}
+
+fn valid_attribute(s: &str) -> bool {
+    s.chars().count() <= 128
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric() || c.is_whitespace() || "_-!@#$%^&*()+=[]{}|;:'\",.<>/\\?".contains(c)
+        })
+}
+
+pub async fn config_data(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (tenant, cid) = path.into_inner();
+    let dev = device(&req, &state, &tenant, &cid).await?;
+    let body: ConfigData = read_body(&req, payload, state.config.max_body_size).await?;
+    let target = dev.target()?.clone();
+    if body.data.is_empty() {
+        return Err(ApiError::body_not_readable());
+    }
+    if body
+        .data
+        .iter()
+        .any(|(k, v)| !valid_attribute(k) || v.as_deref().is_some_and(|v| !valid_attribute(v)))
+    {
+        return Err(ApiError::invalid_target_attributes());
+    }
+    let quota = state.config.quotas.max_attribute_entries_per_target;
+    let now = state.now();
+    state
+        .db
+        .tx(move |c| update_attributes(c, &target, &body, quota, now))
+        .await?;
+    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// hawkBit's `updateControllerAttributes`: merge (null removes), replace, or remove.
+fn update_attributes(
+    c: &mut AnyConnection,
+    target: &Target,
+    body: &ConfigData,
+    quota: i64,
+    now: i64,
+) -> ApiResult<()> {
+    let current: BTreeMap<String, String> = target_attributes::table
+        .filter(target_attributes::target_id.eq(target.id))
+        .select((target_attributes::attr_key, target_attributes::attr_value))
+        .load::<(String, String)>(c)?
+        .into_iter()
+        .collect();
+    let mut next = current.clone();
+    match body.mode.unwrap_or(ConfigDataMode::Merge) {
+        ConfigDataMode::Merge => {
+            for (k, v) in &body.data {
+                match v {
+                    Some(v) => next.insert(k.clone(), v.clone()),
+                    None => next.remove(k),
+                };
+            }
+        }
+        ConfigDataMode::Replace => {
+            next = body
+                .data
+                .iter()
+                .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+                .collect();
+        }
+        ConfigDataMode::Remove => {
+            for k in body.data.keys() {
+                next.remove(k);
+            }
+        }
+    }
+    if quota > 0 && next.len() > current.len() && next.len() as i64 > quota {
+        return Err(ApiError::quota(format!(
+            "A target may have at most {quota} attributes (maxAttributeEntriesPerTarget)."
+        )));
+    }
+    if next != current {
+        diesel::delete(target_attributes::table.filter(target_attributes::target_id.eq(target.id)))
+            .execute(c)?;
+        for (k, v) in &next {
+            diesel::insert_into(target_attributes::table)
+                .values((
+                    target_attributes::target_id.eq(target.id),
+                    target_attributes::attr_key.eq(k),
+                    target_attributes::attr_value.eq(v),
+                ))
+                .execute(c)?;
+        }
+    }
+    diesel::update(targets::table.find(target.id))
+        .set((
+            targets::request_attributes.eq(false),
+            targets::last_modified_at.eq(now),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+pub async fn report_installed_base(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (tenant, cid) = path.into_inner();
+    let dev: Device = device(&req, &state, &tenant, &cid).await?;
+    let body: InstalledBaseReport = read_body(&req, payload, state.config.max_body_size).await?;
+    let target = dev.target()?.clone();
+    let now = state.now();
+    let created = state
+        .db
+        .tx(move |c| {
+            let ds: i64 = distribution_sets::table
+                .filter(distribution_sets::tenant.eq(&target.tenant))
+                .filter(
+                    distribution_sets::name
+                        .eq(&body.name)
+                        .and(distribution_sets::version.eq(&body.version)),
+                )
+                .filter(distribution_sets::deleted.eq(false))
+                .select(distribution_sets::id)
+                .first(c)
+                .optional()?
+                .ok_or_else(|| {
+                    ApiError::not_found("DistributionSet", format!("{}:{}", body.name, body.version))
+                })?;
+            actions::report_installed(c, &target, ds, now)
+        })
+        .await?;
+    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    Ok(HttpResponse::build(if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    })
+    .finish())
+}

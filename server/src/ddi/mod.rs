@@ -1,0 +1,340 @@
+//! The hawkBit DDI v1 device API: `/{tenant}/controller/v1/{controllerId}/...`.
+
+mod artifacts;
+pub(crate) use artifacts::serve_artifact;
+mod confirmation;
+mod deployment;
+mod root;
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use md5::{Digest, Md5};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::auth::device::{DeviceAuth, authenticate};
+use crate::device_cache::DeviceSnapshot;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::tenant_config::TenantSettings;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let not_allowed = || web::to(|| async { HttpResponse::MethodNotAllowed().finish() });
+    let base = "/{tenant}/controller/v1/{controllerId}";
+    cfg.service(
+        web::resource(base)
+            .route(web::get().to(root::poll))
+            .route(web::head().to(root::poll))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource(format!("{base}/deploymentBase/{{actionId}}"))
+            .route(web::get().to(deployment::deployment_base))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource(format!("{base}/deploymentBase/{{actionId}}/feedback"))
+            .route(web::post().to(deployment::deployment_feedback))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource(format!("{base}/cancelAction/{{actionId}}"))
+            .route(web::get().to(deployment::cancel_action))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource(format!("{base}/cancelAction/{{actionId}}/feedback"))
+            .route(web::post().to(deployment::cancel_feedback))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource(format!("{base}/installedBase"))
+            .route(web::put().to(deployment::report_installed_base))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource(format!("{base}/installedBase/{{actionId}}"))
+            .route(web::get().to(deployment::installed_base))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource(format!("{base}/configData"))
+            .route(web::put().to(deployment::config_data))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource(format!("{base}/softwaremodules/{{smId}}/artifacts"))
+            .route(web::get().to(artifacts::list))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource(format!("{base}/softwaremodules/{{smId}}/artifacts/{{fileName}}"))
+            .route(web::get().to(artifacts::download))
+            .route(web::head().to(artifacts::download))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource(format!("{base}/confirmationBase"))
+            .route(web::get().to(confirmation::confirmation_base))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource(format!("{base}/confirmationBase/activateAutoConfirm"))
+            .route(web::post().to(confirmation::activate_auto_confirm))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource(format!("{base}/confirmationBase/deactivateAutoConfirm"))
+            .route(web::post().to(confirmation::deactivate_auto_confirm))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource(format!("{base}/confirmationBase/{{actionId}}"))
+            .route(web::get().to(confirmation::confirmation_action))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource(format!("{base}/confirmationBase/{{actionId}}/feedback"))
+            .route(web::post().to(confirmation::confirmation_feedback))
+            .default_service(not_allowed()),
+    );
+}
+
+/// The three encodings hawkBit offers for every DDI resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    HalJson,
+    Json,
+    Cbor,
+}
+
+impl Format {
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::HalJson => "application/hal+json",
+            Self::Json => "application/json",
+            Self::Cbor => "application/cbor",
+        }
+    }
+}
+
+/// Picks the response encoding from `Accept`: none or `*/*` gives HAL+JSON; unsupported gives 406.
+pub fn negotiate(req: &HttpRequest) -> ApiResult<Format> {
+    let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Ok(Format::HalJson);
+    };
+    for media in accept.split(',') {
+        let media = media
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match media.as_str() {
+            "" | "*/*" | "application/*" | "application/hal+json" => return Ok(Format::HalJson),
+            "application/json" => return Ok(Format::Json),
+            "application/cbor" => return Ok(Format::Cbor),
+            _ => {}
+        }
+    }
+    Err(ApiError::bare(StatusCode::NOT_ACCEPTABLE))
+}
+
+/// Encodes `body`; GET responses carry hawkBit's body ETag and honour `If-None-Match` with 304.
+pub fn respond<T: Serialize>(req: &HttpRequest, format: Format, body: &T) -> ApiResult<HttpResponse> {
+    let bytes = match format {
+        Format::Cbor => {
+            let mut out = Vec::with_capacity(256);
+            ciborium::into_writer(body, &mut out).map_err(ApiError::internal)?;
+            out
+        }
+        _ => serde_json::to_vec(body).map_err(ApiError::internal)?,
+    };
+    // Spring's ShallowEtagHeaderFilter: `"0" + md5(body)`.
+    let etag = format!("\"0{}\"", crate::auth::hex(&Md5::digest(&bytes)));
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")
+        });
+    if matches {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    let mut resp = HttpResponse::Ok();
+    resp.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    ));
+    resp.insert_header((header::ETAG, etag));
+    Ok(resp.body(bytes))
+}
+
+/// Reads a JSON or CBOR body of at most `limit` bytes (415 for other types, 413 above the limit,
+/// hawkBit's 400 when it does not parse).
+pub async fn read_body<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> ApiResult<T> {
+    read_body_as(req, payload, limit, false).await
+}
+
+/// [`read_body`], optionally also accepting `application/hal+json` (the Management API does; the
+/// DDI API answers it with 415).
+pub async fn read_body_as<T: DeserializeOwned>(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+    allow_hal: bool,
+) -> ApiResult<T> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+    let cbor = match ct.as_deref() {
+        Some("application/json") => false,
+        Some("application/hal+json") if allow_hal => false,
+        Some("application/cbor") => true,
+        _ => return Err(ApiError::bare(StatusCode::UNSUPPORTED_MEDIA_TYPE)),
+    };
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        && len > limit
+    {
+        return Err(ApiError::payload_too_large(limit as u64));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| ApiError::body_not_readable())?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::payload_too_large(limit as u64));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    parse_body(&body, cbor)
+}
+
+pub fn parse_body<T: DeserializeOwned>(body: &[u8], cbor: bool) -> ApiResult<T> {
+    if cbor {
+        ciborium::from_reader(body).map_err(|_| ApiError::body_not_readable())
+    } else {
+        serde_json::from_slice(body).map_err(|_| ApiError::body_not_readable())
+    }
+}
+
+/// A request that passed device authentication.
+pub struct Device {
+    /// The tenant as stored (upper case).
+    pub tenant: String,
+    /// The tenant as the device spelled it, reused in links so they match what it called.
+    pub tenant_in_url: String,
+    pub controller_id: String,
+    pub settings: Arc<TenantSettings>,
+    pub snapshot: Option<Arc<DeviceSnapshot>>,
+    pub auth: DeviceAuth,
+}
+
+impl Device {
+    /// The target, or hawkBit's 404 for endpoints that do not register devices.
+    pub fn target(&self) -> ApiResult<&crate::db::models::Target> {
+        self.snapshot
+            .as_ref()
+            .map(|s| &s.target)
+            .ok_or_else(|| ApiError::not_found("Target", &self.controller_id))
+    }
+
+    pub fn link_base(&self, req: &HttpRequest, state: &AppState) -> String {
+        format!(
+            "{}/{}/controller/v1/{}",
+            crate::links::base_url(req, state.config.external_url.as_deref()),
+            crate::links::encode_segment(&self.tenant_in_url),
+            crate::links::encode_segment(&self.controller_id)
+        )
+    }
+}
+
+/// Canonical tenant name, or None when it cannot be one (hawkBit: at most 40 characters).
+pub fn canonical_tenant(raw: &str) -> Option<String> {
+    (!raw.is_empty()
+        && raw.len() <= 40
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)))
+    .then(|| raw.to_ascii_uppercase())
+}
+
+/// Resolves tenant and device and checks the device's credentials (401 without a body otherwise).
+pub async fn device(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant_raw: &str,
+    controller_id: &str,
+) -> ApiResult<Device> {
+    if controller_id.is_empty()
+        || controller_id.chars().count() > 256
+        || controller_id.chars().any(char::is_whitespace)
+    {
+        return Err(ApiError::constraint_violation(
+            "controllerId must be 1 to 256 characters without whitespace.",
+        ));
+    }
+    let tenant = canonical_tenant(tenant_raw).ok_or_else(|| ApiError::tenant_not_exists(tenant_raw))?;
+    let settings = state.tenants.get(&state.db, &tenant).await?;
+    let snapshot = state.devices.get(&state.db, &tenant, controller_id).await?;
+    let auth = authenticate(
+        req.headers(),
+        &settings,
+        controller_id,
+        snapshot.as_ref().map(|s| &s.target),
+    )
+    .ok_or_else(|| ApiError::bare(StatusCode::UNAUTHORIZED))?;
+    Ok(Device {
+        tenant,
+        tenant_in_url: tenant_raw.to_owned(),
+        controller_id: controller_id.to_owned(),
+        settings,
+        snapshot,
+        auth,
+    })
+}
+
+/// Path ids are numbers; anything else is hawkBit's 400.
+pub fn parse_id(s: &str) -> ApiResult<i64> {
+    s.parse()
+        .map_err(|_| ApiError::constraint_violation(format!("{s:?} is not a valid id.")))
+}
+
+/// The client address as hawkBit records it: `X-Forwarded-For` first, else the peer.
+pub fn client_address(req: &HttpRequest, track: bool) -> String {
+    if !track {
+        return "http://***".to_owned();
+    }
+    let ip = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
+        .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
+        .unwrap_or_else(|| "unknown".to_owned());
+    format!("http://{ip}")
+}

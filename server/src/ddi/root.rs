@@ -1,0 +1,236 @@
+//! `GET {base}`: the poll. The hot path: a known device with nothing new is answered from memory.
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use updraft_ddi::{ControllerBase, ControllerConfig, Link, Polling, RootLinks};
+
+use super::{Device, client_address, device, negotiate, respond};
+use crate::actions::{self, SERVER_PREFIX};
+use crate::db::models::{Action, ActionStatus, ActionType, NewTarget, UpdateStatus};
+use crate::db::schema::targets;
+use crate::error::{ApiError, ApiResult};
+use crate::polling::{MaintenanceWindow, format_hms, sleep_before_window};
+use crate::state::AppState;
+
+pub async fn poll(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (tenant_raw, controller_id) = path.into_inner();
+    let format = negotiate(&req)?;
+    let mut dev = device(&req, &state, &tenant_raw, &controller_id).await?;
+    let now = state.now();
+    let address = client_address(&req, state.config.track_remote_ip);
+    register_or_touch(&state, &mut dev, address, now).await?;
+    let snapshot = dev
+        .snapshot
+        .clone()
+        .ok_or_else(|| ApiError::not_found("Target", &controller_id))?;
+    let body = controller_base(&req, &state, &dev, &snapshot, now);
+    respond(&req, format, &body)
+}
+
+/// Plug-and-play registration, the UNKNOWN → REGISTERED step and address changes are written at
+/// once; a plain poll only queues its timestamp.
+pub async fn register_or_touch(
+    state: &AppState,
+    dev: &mut Device,
+    address: String,
+    now: i64,
+) -> ApiResult<()> {
+    let needs_write = match &dev.snapshot {
+        None => {
+            if !dev.auth.may_register() {
+                return Err(ApiError::not_found("Target", &dev.controller_id));
+            }
+            true
+        }
+        Some(s) => {
+            s.target.status() == UpdateStatus::Unknown
+                || s.target.address.as_deref() != Some(address.as_str())
+        }
+    };
+    let expired_window = dev
+        .snapshot
+        .as_ref()
+        .and_then(|s| s.active_action.as_ref())
+        .is_some_and(|a| {
+            !a.status().is_canceling_or_canceled() && window(a).is_some_and(|w| !w.has_future_window(now))
+        });
+    if !needs_write && !expired_window {
+        if let Some(s) = &dev.snapshot {
+            state.polls.record(s.target.id, now);
+        }
+        return Ok(());
+    }
+    let (tenant, cid) = (dev.tenant.clone(), dev.controller_id.clone());
+    let exists = dev.snapshot.is_some();
+    state
+        .db
+        .tx(move |c| {
+            if exists {
+                let status: String = targets::table
+                    .filter(targets::tenant.eq(&tenant).and(targets::controller_id.eq(&cid)))
+                    .select(targets::update_status)
+                    .first(c)?;
+                let new_status = if status == UpdateStatus::Unknown.as_str() {
+                    UpdateStatus::Registered.as_str()
+                } else {
+                    status.as_str()
+                };
+                diesel::update(
+                    targets::table.filter(targets::tenant.eq(&tenant).and(targets::controller_id.eq(&cid))),
+                )
+                .set((
+                    targets::address.eq(&address),
+                    targets::last_poll.eq(now),
+                    targets::update_status.eq(new_status),
+                ))
+                .execute(c)?;
+            } else {
+                let description = format!("Plug and Play target: {cid}");
+                let token = crate::auth::random_token();
+                // A concurrent first poll of the same device may have won; that is fine. The savepoint
+                // keeps PostgreSQL's transaction usable after the unique violation.
+                let inserted = c.transaction(|c| {
+                    diesel::insert_into(targets::table)
+                        .values(NewTarget {
+                            tenant: &tenant,
+                            controller_id: &cid,
+                            name: &cid,
+                            description: Some(&description),
+                            security_token: &token,
+                            address: Some(&address),
+                            last_poll: Some(now),
+                            update_status: UpdateStatus::Registered.as_str(),
+                            request_attributes: true,
+                            target_type_id: None,
+                            created_at: now,
+                            created_by: "CONTROLLER_PLUG_AND_PLAY",
+                            last_modified_at: now,
+                            last_modified_by: "CONTROLLER_PLUG_AND_PLAY",
+                        })
+                        .execute(c)
+                });
+                match inserted {
+                    Ok(_)
+                    | Err(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    )) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            // An action whose maintenance schedule has no window left is canceled (hawkBit's
+            // `checkAndCancelExpiredAction`).
+            if let Some(snapshot) = crate::device_cache::load_snapshot(c, &tenant, &cid)?
+                && let Some(a) = snapshot.active_action
+                && !a.status().is_canceling_or_canceled()
+                && window(&a).is_some_and(|w| !w.has_future_window(now))
+            {
+                actions::set_action_status(c, a.id, ActionStatus::Canceling, true, now, "system")?;
+                actions::add_status(
+                    c,
+                    a.id,
+                    ActionStatus::Canceling,
+                    now,
+                    now,
+                    None,
+                    &[format!(
+                        "{SERVER_PREFIX}cancel action because the maintenance window has expired"
+                    )],
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
+    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    dev.snapshot = state
+        .devices
+        .get(&state.db, &dev.tenant, &dev.controller_id)
+        .await?;
+    Ok(())
+}
+
+pub fn window(action: &Action) -> Option<MaintenanceWindow> {
+    match (
+        &action.maintenance_schedule,
+        &action.maintenance_duration,
+        &action.maintenance_timezone,
+    ) {
+        (Some(s), Some(d), Some(z)) => MaintenanceWindow::parse(s, d, z).ok(),
+        _ => None,
+    }
+}
+
+/// The `c=` value in action links; it changes whenever the action row changes, a time-forced action
+/// becomes forced, or a maintenance window opens (hawkBit's `calculateEtag`).
+pub fn action_etag(action: &Action, now: i64) -> i32 {
+    let hash = (action.id as i32).wrapping_mul(31).wrapping_add(action.revision);
+    let flag = if window(action).is_some_and(|w| w.is_available(now)) {
+        1249
+    } else if action.action_type() == ActionType::TimeForced && now >= action.forced_time {
+        1231
+    } else {
+        1237
+    };
+    31i32.wrapping_mul(hash).wrapping_add(flag)
+}
+
+fn controller_base(
+    req: &HttpRequest,
+    state: &AppState,
+    dev: &Device,
+    snapshot: &Arc<crate::device_cache::DeviceSnapshot>,
+    now: i64,
+) -> ControllerBase {
+    let base = dev.link_base(req, state);
+    let (min, max) = (state.config.min_polling(), state.config.max_polling());
+    let polling = dev.settings.polling_time.next_sleep(min, max);
+    let mut sleep = polling;
+    let mut links = RootLinks::default();
+    if let Some(a) = &snapshot.active_action {
+        let status = a.status();
+        if status == ActionStatus::WaitForConfirmation {
+            links.confirmation_base = Some(Link::new(format!(
+                "{base}/confirmationBase/{}?c={}",
+                a.id,
+                action_etag(a, now)
+            )));
+        } else if status.is_canceling_or_canceled() {
+            links.cancel_action = Some(Link::new(format!("{base}/cancelAction/{}", a.id)));
+        } else {
+            links.deployment_base = Some(Link::new(format!(
+                "{base}/deploymentBase/{}?c={}",
+                a.id,
+                action_etag(a, now)
+            )));
+        }
+        if let Some(start) = window(a).and_then(|w| w.current_or_next_start(now)) {
+            sleep = sleep_before_window(
+                polling,
+                min,
+                start,
+                now,
+                dev.settings.maintenance_window_poll_count,
+            );
+        }
+    }
+    if let Some(id) = snapshot.installed_action_id {
+        links.installed_base = Some(Link::new(format!("{base}/installedBase/{id}")));
+    }
+    if snapshot.target.request_attributes {
+        links.config_data = Some(Link::new(format!("{base}/configData")));
+    }
+    ControllerBase {
+        config: ControllerConfig {
+            polling: Polling {
+                sleep: format_hms(sleep),
+            },
+        },
+        links,
+    }
+}

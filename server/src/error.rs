@@ -1,0 +1,346 @@
+//! The one error type of the server, rendered as hawkBit's `ExceptionInfo` body.
+//!
+//! hawkBit clients and scripts match on `errorCode`, so the codes and classes below are hawkBit's own
+//! (`SpServerError`, `RestConfiguration.ResponseExceptionHandler`). Some DDI answers are bare statuses
+//! without a body in hawkBit (401, 404 from `ResponseEntity.notFound()`, 405, 406, 410, 412, 415, 416);
+//! [`ApiError::bare`] produces those.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExceptionInfo {
+    pub exception_class: String,
+    pub error_code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<serde_json::Value>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: Option<ExceptionInfo>,
+}
+
+const REPO_EXC: &str = "org.eclipse.hawkbit.repository.exception.";
+
+impl ApiError {
+    fn with(status: StatusCode, class: &str, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: Some(ExceptionInfo {
+                exception_class: class.to_owned(),
+                error_code: code.to_owned(),
+                message: message.into(),
+                info: None,
+            }),
+        }
+    }
+
+    /// A status without a body, as hawkBit's DDI resources answer in several places.
+    pub fn bare(status: StatusCode) -> Self {
+        Self { status, body: None }
+    }
+
+    pub fn not_found(entity: &str, id: impl fmt::Display) -> Self {
+        let id = id.to_string();
+        let mut e = Self::with(
+            StatusCode::NOT_FOUND,
+            &format!("{REPO_EXC}EntityNotFoundException"),
+            "hawkbit.server.error.repo.entityNotFound",
+            format!("{entity} with given identifier {{{id}}} does not exist."),
+        );
+        if let Some(b) = e.body.as_mut() {
+            b.info = Some(serde_json::json!({ "type": entity, "entityId": id }));
+        }
+        e
+    }
+
+    pub fn already_exists(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::CONFLICT,
+            &format!("{REPO_EXC}EntityAlreadyExistsException"),
+            "hawkbit.server.error.repo.entityAlreadyExists",
+            message,
+        )
+    }
+
+    /// A body that is not well-formed or misses a required field.
+    pub fn body_not_readable() -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            "org.eclipse.hawkbit.rest.exception.MessageNotReadableException",
+            "hawkbit.server.error.rest.body.notReadable",
+            "The given request body is not well formed",
+        )
+    }
+
+    pub fn constraint_violation(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            "jakarta.validation.ConstraintViolationException",
+            "hawkbit.server.error.repo.constraintViolation",
+            message,
+        )
+    }
+
+    pub fn invalid_target_attributes() -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            &format!("{REPO_EXC}InvalidTargetAttributeException"),
+            "hawkbit.server.error.repo.invalidTargetAttributes",
+            "Target attributes are invalid: keys and values must be at most 128 characters \
+             of the allowed set.",
+        )
+    }
+
+    /// A quota was hit (429 since hawkBit 0.10, 403 before).
+    pub fn quota(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("{REPO_EXC}AssignmentQuotaExceededException"),
+            "hawkbit.server.error.quota.tooManyEntries",
+            message,
+        )
+    }
+
+    pub fn payload_too_large(limit: u64) -> Self {
+        Self::with(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("{REPO_EXC}FileSizeQuotaExceededException"),
+            "hawkbit.server.error.quota.fileSizeExceeded",
+            format!("The request body exceeds the limit of {limit} bytes."),
+        )
+    }
+
+    pub fn not_cancelable(action_id: i64) -> Self {
+        Self::with(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("{REPO_EXC}CancelActionNotAllowedException"),
+            "hawkbit.server.error.action.notCancelable",
+            format!("Action {action_id} is not active or is already being canceled."),
+        )
+    }
+
+    pub fn not_force_quitable(action_id: i64) -> Self {
+        Self::with(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("{REPO_EXC}ForceQuitActionNotAllowedException"),
+            "hawkbit.server.error.action.notForceQuitable",
+            format!("Action {action_id} can only be force-quit while it is being canceled."),
+        )
+    }
+
+    pub fn config_key_invalid(key: &str) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            "org.eclipse.hawkbit.tenancy.configuration.TenantConfigurationKeyInvalidException",
+            "hawkbit.server.error.configKeyInvalid",
+            format!("The given configuration key {key} does not exist."),
+        )
+    }
+
+    pub fn config_value_invalid(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            "org.eclipse.hawkbit.tenancy.configuration.TenantConfigurationValueInvalidException",
+            "hawkbit.server.error.configValueInvalid",
+            message,
+        )
+    }
+
+    pub fn tenant_not_exists(tenant: &str) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            &format!("{REPO_EXC}TenantNotExistException"),
+            "hawkbit.server.error.repo.tenantNotExists",
+            format!("Tenant {tenant} does not exist."),
+        )
+    }
+
+    pub fn ds_incomplete(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            &format!("{REPO_EXC}IncompleteDistributionSetException"),
+            "hawkbit.server.error.distributionset.incomplete",
+            message,
+        )
+    }
+
+    pub fn ds_invalid(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            &format!("{REPO_EXC}InvalidDistributionSetException"),
+            "hawkbit.server.error.distributionset.invalid",
+            message,
+        )
+    }
+
+    pub fn ds_module_unsupported(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            &format!("{REPO_EXC}UnsupportedSoftwareModuleForThisDistributionSetException"),
+            "hawkbit.server.error.distributionset.modules.unsupported",
+            message,
+        )
+    }
+
+    pub fn locked(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::LOCKED,
+            &format!("{REPO_EXC}LockedException"),
+            "hawkbit.server.error.locked",
+            message,
+        )
+    }
+
+    pub fn maintenance_schedule_invalid(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            &format!("{REPO_EXC}InvalidMaintenanceScheduleException"),
+            "hawkbit.server.error.maintenanceScheduleInvalid",
+            message,
+        )
+    }
+
+    pub fn multi_assignment() -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            &format!("{REPO_EXC}MultiAssignmentIsNotEnabledException"),
+            "hawkbit.server.error.multiAssignmentNotEnabled",
+            "The same target appears more than once with different distribution sets.",
+        )
+    }
+
+    pub fn auto_confirm_already_active(controller_id: &str) -> Self {
+        Self::with(
+            StatusCode::CONFLICT,
+            &format!("{REPO_EXC}AutoConfirmationAlreadyActiveException"),
+            "hawkbit.server.error.repo.autoConfAlreadyActive",
+            format!("Auto confirmation is already active for target {controller_id}."),
+        )
+    }
+
+    pub fn sort_param_invalid_field(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            "org.eclipse.hawkbit.rest.exception.SortParameterUnsupportedFieldException",
+            "hawkbit.server.error.rest.param.invalidField",
+            message,
+        )
+    }
+
+    pub fn artifact_checksum_mismatch(kind: &str) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            &format!("{REPO_EXC}InvalidChecksum{}Exception", kind.to_ascii_uppercase()),
+            &format!("hawkbit.server.error.artifact.uploadFailed.checksum.{kind}.match"),
+            format!("The uploaded file does not match the given {kind} checksum."),
+        )
+    }
+
+    pub fn upload_failed(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            "org.eclipse.hawkbit.repository.exception.ArtifactUploadFailedException",
+            "hawkbit.server.error.artifact.uploadFailed",
+            message,
+        )
+    }
+
+    pub fn insufficient_permission() -> Self {
+        Self::with(
+            StatusCode::FORBIDDEN,
+            "org.eclipse.hawkbit.repository.exception.InsufficientPermissionException",
+            "hawkbit.server.error.insufficientPermission",
+            "Insufficient permission",
+        )
+    }
+
+    /// An unexpected failure: logged with its cause, answered without leaking it.
+    pub fn internal(e: impl fmt::Display) -> Self {
+        tracing::error!(error = %e, "internal error");
+        Self::with(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("{REPO_EXC}GenericSpServerException"),
+            "hawkbit.server.error.repo.genericError",
+            "An internal error occurred; the server log has the details.",
+        )
+    }
+
+    pub fn error_code(&self) -> Option<&str> {
+        self.body.as_ref().map(|b| b.error_code.as_str())
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.body {
+            Some(b) => write!(f, "{} {}: {}", self.status.as_u16(), b.error_code, b.message),
+            None => write!(f, "{}", self.status),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut resp = HttpResponse::build(self.status);
+        match &self.body {
+            Some(body) => resp.json(body),
+            None => resp.finish(),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                Self::already_exists(format!("The entity already exists: {}", info.message()))
+            }
+            Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
+                Self::constraint_violation(format!("The entity is still referenced: {}", info.message()))
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_body_is_hawkbits() {
+        let e = ApiError::not_found("Target", "dev1");
+        let json = serde_json::to_value(e.body.unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "exceptionClass": "org.eclipse.hawkbit.repository.exception.EntityNotFoundException",
+                "errorCode": "hawkbit.server.error.repo.entityNotFound",
+                "message": "Target with given identifier {dev1} does not exist.",
+                "info": { "type": "Target", "entityId": "dev1" }
+            })
+        );
+    }
+
+    #[test]
+    fn unreadable_body_has_exactly_three_fields() {
+        let json = serde_json::to_value(ApiError::body_not_readable().body.unwrap()).unwrap();
+        assert_eq!(json.as_object().unwrap().len(), 3);
+        assert_eq!(json["errorCode"], "hawkbit.server.error.rest.body.notReadable");
+    }
+}

@@ -1,0 +1,239 @@
+//! hawkBit's Management API JSON shapes (`MgmtTarget`, `MgmtAction`, `MgmtSoftwareModule`, ...).
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::db::models::{Action, ActionStatus, Artifact, DistributionSet, SoftwareModule, Target};
+use crate::links::encode_segment;
+
+fn href(h: String) -> Value {
+    json!({ "href": h })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Audit {
+    pub created_by: String,
+    pub created_at: i64,
+    pub last_modified_by: String,
+    pub last_modified_at: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollStatus {
+    pub last_request_at: i64,
+    pub next_expected_request_at: i64,
+    pub overdue: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MgmtTarget {
+    #[serde(flatten)]
+    pub audit: Audit,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub controller_id: String,
+    pub update_status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_controller_request_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll_status: Option<PollStatus>,
+    pub security_token: String,
+    pub request_attributes: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_type: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_confirm_active: Option<bool>,
+    #[serde(rename = "_links")]
+    pub links: Value,
+}
+
+/// `last_poll` is the newest poll time (written or still queued); `polling`/`overdue` in ms.
+pub fn target(
+    t: &Target,
+    base: &str,
+    last_poll: Option<i64>,
+    polling: i64,
+    overdue: i64,
+    now: i64,
+    full: bool,
+    confirmation_flow: bool,
+) -> MgmtTarget {
+    let cid = encode_segment(&t.controller_id);
+    let self_href = format!("{base}/targets/{cid}");
+    let links = if full {
+        json!({
+            "self": href(self_href.clone()),
+            "assignedDS": href(format!("{self_href}/assignedDS")),
+            "installedDS": href(format!("{self_href}/installedDS")),
+            "attributes": href(format!("{self_href}/attributes")),
+            "actions": href(format!("{self_href}/actions?offset=0&limit=50&sort=id%3ADESC")),
+            "metadata": href(format!("{self_href}/metadata?offset=0&limit=50")),
+            "autoConfirm": href(format!("{self_href}/autoConfirm")),
+        })
+    } else {
+        json!({ "self": href(self_href) })
+    };
+    let ip = t
+        .address
+        .as_deref()
+        .and_then(|a| a.strip_prefix("http://"))
+        .map(str::to_owned);
+    MgmtTarget {
+        audit: Audit {
+            created_by: t.created_by.clone(),
+            created_at: t.created_at,
+            last_modified_by: t.last_modified_by.clone(),
+            last_modified_at: t.last_modified_at,
+        },
+        name: t.name.clone(),
+        description: t.description.clone(),
+        controller_id: t.controller_id.clone(),
+        update_status: t.update_status.clone(),
+        last_controller_request_at: last_poll,
+        installed_at: t.installation_date,
+        ip_address: ip,
+        address: t.address.clone(),
+        poll_status: last_poll.map(|last| PollStatus {
+            last_request_at: last,
+            next_expected_request_at: last + polling,
+            overdue: now > last + polling + overdue,
+        }),
+        security_token: t.security_token.clone(),
+        request_attributes: t.request_attributes,
+        target_type: t.target_type_id,
+        auto_confirm_active: confirmation_flow.then_some(t.auto_confirm_at.is_some()),
+        links,
+    }
+}
+
+pub fn action(a: &Action, controller_id: &str, ds_name: &str, base: &str) -> Value {
+    let status = a.status();
+    let self_href = format!(
+        "{base}/targets/{}/actions/{}",
+        encode_segment(controller_id),
+        a.id
+    );
+    let mut v = json!({
+        "createdBy": a.created_by, "createdAt": a.created_at,
+        "lastModifiedBy": a.last_modified_by, "lastModifiedAt": a.last_modified_at,
+        "id": a.id,
+        "type": if status.is_canceling_or_canceled() { "cancel" } else { "update" },
+        "active": a.active,
+        "status": status.as_str(),
+        // hawkBit ≤ 0.9 consumers read `detailStatus`; it carries the same value.
+        "detailStatus": status.as_str(),
+        "forceType": a.action_type,
+        "weight": a.weight,
+        "_links": {
+            "self": href(self_href.clone()),
+            "target": href(format!("{base}/targets/{}", encode_segment(controller_id))),
+            "distributionset": { "href": format!("{base}/distributionsets/{}", a.ds_id), "name": ds_name },
+            "status": href(format!("{self_href}/status?offset=0&limit=50&sort=id%3ADESC")),
+        }
+    });
+    if a.action_type() == crate::db::models::ActionType::TimeForced {
+        v["forceTime"] = json!(a.forced_time);
+    }
+    if let (Some(s), Some(d), Some(z)) = (
+        &a.maintenance_schedule,
+        &a.maintenance_duration,
+        &a.maintenance_timezone,
+    ) {
+        v["maintenanceWindow"] = json!({ "schedule": s, "duration": d, "timezone": z });
+    }
+    if let Some(code) = a.last_status_code {
+        v["lastStatusCode"] = json!(code);
+    }
+    v
+}
+
+pub fn action_status(
+    id: i64,
+    status: &str,
+    messages: Vec<String>,
+    reported_at: i64,
+    timestamp: i64,
+    code: Option<i32>,
+) -> Value {
+    let mut v = json!({
+        "id": id,
+        "type": ActionStatus::parse(status).map_or_else(|| status.to_owned(), |s| s.as_str().to_owned()),
+        "messages": messages,
+        "reportedAt": reported_at,
+        "timestamp": timestamp,
+    });
+    if let Some(code) = code {
+        v["code"] = json!(code);
+    }
+    v
+}
+
+pub fn software_module(
+    sm: &SoftwareModule,
+    type_key: &str,
+    type_name: &str,
+    complete: bool,
+    base: &str,
+) -> Value {
+    let self_href = format!("{base}/softwaremodules/{}", sm.id);
+    json!({
+        "createdBy": sm.created_by, "createdAt": sm.created_at,
+        "lastModifiedBy": sm.last_modified_by, "lastModifiedAt": sm.last_modified_at,
+        "name": sm.name, "description": sm.description, "id": sm.id, "version": sm.version,
+        "type": type_key, "typeName": type_name, "vendor": sm.vendor,
+        "encrypted": sm.encrypted, "locked": sm.locked, "deleted": sm.deleted, "complete": complete,
+        "_links": {
+            "self": href(self_href.clone()),
+            "artifacts": href(format!("{self_href}/artifacts")),
+            "metadata": href(format!("{self_href}/metadata?offset=0&limit=50")),
+        }
+    })
+}
+
+pub fn artifact(a: &Artifact, base: &str) -> Value {
+    let self_href = format!("{base}/softwaremodules/{}/artifacts/{}", a.sm_id, a.id);
+    json!({
+        "createdBy": a.created_by, "createdAt": a.created_at,
+        "lastModifiedBy": a.last_modified_by, "lastModifiedAt": a.last_modified_at,
+        "id": a.id,
+        "hashes": { "sha1": a.sha1, "md5": a.md5, "sha256": a.sha256 },
+        "providedFilename": a.filename,
+        "size": a.size,
+        "_links": { "self": href(self_href.clone()), "download": href(format!("{self_href}/download")) }
+    })
+}
+
+pub fn distribution_set(
+    ds: &DistributionSet,
+    type_key: &str,
+    type_name: &str,
+    modules: Vec<Value>,
+    complete: bool,
+    base: &str,
+) -> Value {
+    let self_href = format!("{base}/distributionsets/{}", ds.id);
+    json!({
+        "createdBy": ds.created_by, "createdAt": ds.created_at,
+        "lastModifiedBy": ds.last_modified_by, "lastModifiedAt": ds.last_modified_at,
+        "name": ds.name, "description": ds.description, "id": ds.id, "version": ds.version,
+        "modules": modules,
+        "requiredMigrationStep": ds.required_migration_step,
+        "type": type_key, "typeName": type_name,
+        "complete": complete, "locked": ds.locked, "deleted": ds.deleted, "valid": ds.valid,
+        "_links": {
+            "self": href(self_href.clone()),
+            "modules": href(format!("{self_href}/assignedSM?offset=0&limit=50")),
+            "metadata": href(format!("{self_href}/metadata?offset=0&limit=50")),
+        }
+    })
+}

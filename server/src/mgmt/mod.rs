@@ -1,0 +1,119 @@
+//! The hawkBit Management API (`/rest/v1`), the part needed to drive devices: system configs,
+//! targets and their actions, software modules with artifacts, distribution sets and assignment.
+
+mod distribution_sets;
+mod json;
+mod software_modules;
+mod system;
+mod targets;
+
+use actix_web::{HttpRequest, web};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::users::User;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/rest/v1")
+            .configure(system::configure)
+            .configure(targets::configure)
+            .configure(software_modules::configure)
+            .configure(distribution_sets::configure),
+    );
+}
+
+/// `offset`/`limit`/`sort` as hawkBit reads them: negative offset → 0, limit < 1 → 50, > 500 → 500.
+#[derive(Debug, Deserialize)]
+pub struct Paging {
+    #[serde(default)]
+    offset: Option<i64>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    pub sort: Option<String>,
+}
+
+impl Paging {
+    pub fn offset(&self) -> i64 {
+        self.offset.unwrap_or(0).max(0)
+    }
+
+    pub fn limit(&self) -> i64 {
+        match self.limit.unwrap_or(50) {
+            l if l < 1 => 50,
+            l => l.min(500),
+        }
+    }
+
+    /// Whether the list is sorted by id descending; only `id` is sortable here so far.
+    pub fn id_descending(&self, default_desc: bool) -> ApiResult<bool> {
+        let Some(sort) = self.sort.as_deref().filter(|s| !s.is_empty()) else {
+            return Ok(default_desc);
+        };
+        let (field, dir) = sort.split_once(':').unwrap_or((sort, "ASC"));
+        if !field.eq_ignore_ascii_case("id") {
+            return Err(ApiError::sort_param_invalid_field(format!(
+                "Sorting by {field} is not supported here."
+            )));
+        }
+        match dir.to_ascii_uppercase().as_str() {
+            "ASC" => Ok(false),
+            "DESC" => Ok(true),
+            _ => Err(ApiError::sort_param_invalid_field(format!(
+                "Invalid sort direction {dir}."
+            ))),
+        }
+    }
+}
+
+/// hawkBit's `PagedList`.
+#[derive(Debug, Serialize)]
+pub struct PagedList<T> {
+    pub content: Vec<T>,
+    pub total: i64,
+    pub size: usize,
+}
+
+impl<T> PagedList<T> {
+    pub fn new(content: Vec<T>, total: i64) -> Self {
+        Self {
+            size: content.len(),
+            content,
+            total,
+        }
+    }
+}
+
+pub async fn body<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> ApiResult<T> {
+    crate::ddi::read_body_as(req, payload, state.config.max_body_size, true).await
+}
+
+/// `http(s)://host/rest/v1`.
+pub fn rest_base(req: &HttpRequest, state: &AppState) -> String {
+    format!(
+        "{}/rest/v1",
+        crate::links::base_url(req, state.config.external_url.as_deref())
+    )
+}
+
+/// Every endpoint here needs an authenticated user; permissions beyond that come with the users and
+/// roles issue. The tenant is the user's.
+pub fn tenant_of(user: &User) -> String {
+    user.tenant.clone()
+}
+
+pub fn check_len(field: &str, value: &str, max: usize) -> ApiResult<()> {
+    if value.chars().count() > max {
+        return Err(ApiError::constraint_violation(format!(
+            "{field} must be at most {max} characters."
+        )));
+    }
+    Ok(())
+}

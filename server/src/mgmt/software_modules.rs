@@ -1,0 +1,597 @@
+//! `/rest/v1/softwaremodules` (and their types): modules, metadata, artifact upload and download.
+
+use actix_multipart::Multipart;
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use futures_util::{StreamExt, TryStreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{PagedList, Paging, body, check_len, json, rest_base, tenant_of};
+use crate::auth::users::User;
+use crate::db::AnyConnection;
+use crate::db::models::{Artifact, SmType, SoftwareModule};
+use crate::db::schema::{artifacts, ds_modules, sm_metadata, sm_types, software_modules};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::storage::PutError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/softwaremodules", web::get().to(list))
+        .route("/softwaremodules", web::post().to(create))
+        .route("/softwaremodules/{id}", web::get().to(get_one))
+        .route("/softwaremodules/{id}", web::delete().to(delete))
+        .route("/softwaremodules/{id}/artifacts", web::get().to(list_artifacts))
+        .route("/softwaremodules/{id}/artifacts", web::post().to(upload))
+        .route(
+            "/softwaremodules/{id}/artifacts/{aid}",
+            web::get().to(get_artifact),
+        )
+        .route(
+            "/softwaremodules/{id}/artifacts/{aid}",
+            web::delete().to(delete_artifact),
+        )
+        .route(
+            "/softwaremodules/{id}/artifacts/{aid}/download",
+            web::get().to(download),
+        )
+        .route("/softwaremodules/{id}/metadata", web::get().to(list_metadata))
+        .route("/softwaremodules/{id}/metadata", web::post().to(create_metadata))
+        .route("/softwaremoduletypes", web::get().to(list_types));
+}
+
+fn find_sm(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<SoftwareModule> {
+    software_modules::table
+        .filter(
+            software_modules::id
+                .eq(id)
+                .and(software_modules::tenant.eq(tenant)),
+        )
+        .select(SoftwareModule::as_select())
+        .first(c)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("SoftwareModule", id))
+}
+
+pub fn sm_json(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<Value> {
+    let (sm, ty): (SoftwareModule, SmType) = software_modules::table
+        .inner_join(sm_types::table)
+        .filter(software_modules::id.eq(id))
+        .select((SoftwareModule::as_select(), SmType::as_select()))
+        .first(c)?;
+    let count: i64 = artifacts::table
+        .filter(artifacts::sm_id.eq(id))
+        .count()
+        .get_result(c)?;
+    Ok(json::software_module(
+        &sm,
+        &ty.type_key,
+        &ty.name,
+        count >= i64::from(ty.min_artifacts),
+        base,
+    ))
+}
+
+async fn list(
+    req: HttpRequest,
+    user: User,
+    q: web::Query<Paging>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let tenant = tenant_of(&user);
+    let (offset, limit) = (q.offset(), q.limit());
+    let desc = q.id_descending(false)?;
+    let base = rest_base(&req, &state);
+    let page = state
+        .db
+        .run(move |c| {
+            let filter = software_modules::tenant
+                .eq(tenant.clone())
+                .and(software_modules::deleted.eq(false));
+            let total: i64 = software_modules::table
+                .filter(filter.clone())
+                .count()
+                .get_result(c)?;
+            let mut query = software_modules::table
+                .filter(filter)
+                .select(software_modules::id)
+                .offset(offset)
+                .limit(limit)
+                .into_boxed();
+            query = if desc {
+                query.order(software_modules::id.desc())
+            } else {
+                query.order(software_modules::id.asc())
+            };
+            let ids: Vec<i64> = query.load(c)?;
+            let content = ids
+                .iter()
+                .map(|id| sm_json(c, *id, &base))
+                .collect::<ApiResult<Vec<_>>>()?;
+            Ok(PagedList::new(content, total))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SmRequest {
+    name: String,
+    version: String,
+    #[serde(rename = "type")]
+    type_key: String,
+    description: Option<String>,
+    vendor: Option<String>,
+    #[serde(default)]
+    encrypted: bool,
+}
+
+async fn create(
+    req: HttpRequest,
+    user: User,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let requests: Vec<SmRequest> = body(&req, payload, &state).await?;
+    for r in &requests {
+        check_len("name", &r.name, 128)?;
+        check_len("version", &r.version, 64)?;
+        check_len("description", r.description.as_deref().unwrap_or(""), 512)?;
+        check_len("vendor", r.vendor.as_deref().unwrap_or(""), 256)?;
+        if r.name.trim().is_empty() || r.version.trim().is_empty() {
+            return Err(ApiError::constraint_violation(
+                "name and version must not be empty.",
+            ));
+        }
+        if r.encrypted {
+            return Err(ApiError::upload_failed("Artifact encryption is not supported."));
+        }
+    }
+    let tenant = tenant_of(&user);
+    let by = user.username.clone();
+    let now = state.now();
+    let base = rest_base(&req, &state);
+    let created = state
+        .db
+        .tx(move |c| {
+            let mut out = Vec::new();
+            for r in &requests {
+                let sm_type: i64 = sm_types::table
+                    .filter(
+                        sm_types::tenant
+                            .eq(&tenant)
+                            .and(sm_types::type_key.eq(&r.type_key)),
+                    )
+                    .select(sm_types::id)
+                    .first(c)
+                    .optional()?
+                    .ok_or_else(|| ApiError::not_found("SoftwareModuleType", &r.type_key))?;
+                let id: i64 = diesel::insert_into(software_modules::table)
+                    .values((
+                        software_modules::tenant.eq(&tenant),
+                        software_modules::sm_type_id.eq(sm_type),
+                        software_modules::name.eq(&r.name),
+                        software_modules::version.eq(&r.version),
+                        software_modules::vendor.eq(&r.vendor),
+                        software_modules::description.eq(&r.description),
+                        software_modules::encrypted.eq(false),
+                        software_modules::locked.eq(false),
+                        software_modules::deleted.eq(false),
+                        software_modules::created_at.eq(now),
+                        software_modules::created_by.eq(&by),
+                        software_modules::last_modified_at.eq(now),
+                        software_modules::last_modified_by.eq(&by),
+                    ))
+                    .returning(software_modules::id)
+                    .get_result(c)
+                    .map_err(|e| match ApiError::from(e) {
+                        e if e.status == actix_web::http::StatusCode::CONFLICT => {
+                            ApiError::already_exists(format!(
+                                "Software module {}:{} of type {} already exists.",
+                                r.name, r.version, r.type_key
+                            ))
+                        }
+                        e => e,
+                    })?;
+                out.push(sm_json(c, id, &base)?);
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+async fn get_one(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let base = rest_base(&req, &state);
+    let v = state
+        .db
+        .run(move |c| {
+            find_sm(c, &tenant, id)?;
+            sm_json(c, id, &base)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// Removes blobs that no artifact refers to any more (content addressing shares them).
+async fn release_blobs(state: &AppState, digests: Vec<String>) {
+    for sha in digests {
+        let s = sha.clone();
+        let used = state
+            .db
+            .run(move |c| {
+                Ok(diesel::select(diesel::dsl::exists(
+                    artifacts::table.filter(artifacts::sha256.eq(s)),
+                ))
+                .get_result::<bool>(c)?)
+            })
+            .await;
+        if matches!(used, Ok(false))
+            && let Err(e) = state.store.delete(&sha).await
+        {
+            tracing::warn!(error = %e, sha256 = %sha, "could not remove an unused artifact blob");
+        }
+    }
+}
+
+async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let digests = state
+        .db
+        .tx(move |c| {
+            find_sm(c, &tenant, id)?;
+            let in_ds: bool = diesel::select(diesel::dsl::exists(
+                ds_modules::table.filter(ds_modules::sm_id.eq(id)),
+            ))
+            .get_result(c)?;
+            if in_ds {
+                // hawkBit keeps modules that distribution sets refer to, marked deleted.
+                diesel::update(software_modules::table.find(id))
+                    .set(software_modules::deleted.eq(true))
+                    .execute(c)?;
+                return Ok(Vec::new());
+            }
+            let digests: Vec<String> = artifacts::table
+                .filter(artifacts::sm_id.eq(id))
+                .select(artifacts::sha256)
+                .load(c)?;
+            diesel::delete(software_modules::table.find(id)).execute(c)?;
+            Ok(digests)
+        })
+        .await?;
+    release_blobs(&state, digests).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn list_artifacts(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let rows: Vec<Artifact> = state
+        .db
+        .run(move |c| {
+            find_sm(c, &tenant, id)?;
+            Ok(artifacts::table
+                .filter(artifacts::sm_id.eq(id))
+                .order(artifacts::id.asc())
+                .select(Artifact::as_select())
+                .load(c)?)
+        })
+        .await?;
+    let base = rest_base(&req, &state);
+    Ok(HttpResponse::Ok().json(rows.iter().map(|a| json::artifact(a, &base)).collect::<Vec<_>>()))
+}
+
+fn find_artifact(c: &mut AnyConnection, tenant: &str, sm: i64, aid: i64) -> ApiResult<Artifact> {
+    find_sm(c, tenant, sm)?;
+    artifacts::table
+        .filter(artifacts::id.eq(aid).and(artifacts::sm_id.eq(sm)))
+        .select(Artifact::as_select())
+        .first(c)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("Artifact", aid))
+}
+
+async fn get_artifact(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<(i64, i64)>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (sm, aid) = path.into_inner();
+    let tenant = tenant_of(&user);
+    let a = state.db.run(move |c| find_artifact(c, &tenant, sm, aid)).await?;
+    Ok(HttpResponse::Ok().json(json::artifact(&a, &rest_base(&req, &state))))
+}
+
+async fn download(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<(i64, i64)>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (sm, aid) = path.into_inner();
+    let tenant = tenant_of(&user);
+    let a = state.db.run(move |c| find_artifact(c, &tenant, sm, aid)).await?;
+    crate::ddi::serve_artifact(&req, &state, &a).await
+}
+
+async fn delete_artifact(
+    user: User,
+    path: web::Path<(i64, i64)>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let (sm, aid) = path.into_inner();
+    let tenant = tenant_of(&user);
+    let digest = state
+        .db
+        .tx(move |c| {
+            let a = find_artifact(c, &tenant, sm, aid)?;
+            if find_sm(c, &tenant, sm)?.locked {
+                return Err(ApiError::locked(format!(
+                    "Software module {sm} is locked: it was assigned."
+                )));
+            }
+            diesel::delete(artifacts::table.find(a.id)).execute(c)?;
+            Ok(a.sha256)
+        })
+        .await?;
+    release_blobs(&state, vec![digest]).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A name an uploaded artifact may have: no path separators, no dot names, no control characters.
+pub fn valid_filename(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= 256
+        && name != "."
+        && name != ".."
+        && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+}
+
+async fn text_field(field: &mut actix_multipart::Field) -> ApiResult<String> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|_| ApiError::body_not_readable())?;
+        if buf.len() + chunk.len() > 4096 {
+            return Err(ApiError::body_not_readable());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    String::from_utf8(buf).map_err(|_| ApiError::body_not_readable())
+}
+
+/// `POST /softwaremodules/{id}/artifacts`: multipart field `file`, optional `filename`, `md5sum`,
+/// `sha1sum`, `sha256sum`. The file streams to storage; nothing remains if any check fails.
+async fn upload(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    mut form: Multipart,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let sm = path.into_inner();
+    let tenant = tenant_of(&user);
+    let t = tenant.clone();
+    let module = state.db.run(move |c| find_sm(c, &t, sm)).await?;
+    if module.locked {
+        return Err(ApiError::locked(format!(
+            "Software module {sm} is locked: it was assigned."
+        )));
+    }
+    let limit = state.config.max_artifact_size;
+    let mut blob = None;
+    let mut filename = None;
+    let (mut md5, mut sha1, mut sha256) = (None, None, None);
+    let outcome: ApiResult<()> = async {
+        while let Some(field) = form.next().await {
+            let mut field =
+                field.map_err(|e| ApiError::upload_failed(format!("Malformed multipart body: {e}")))?;
+            let name = field.name().unwrap_or_default().to_owned();
+            match name.as_str() {
+                "file" if blob.is_none() => {
+                    if filename.is_none() {
+                        filename = field
+                            .content_disposition()
+                            .and_then(|d| d.get_filename())
+                            .map(str::to_owned);
+                    }
+                    let stream = (&mut field).map_err(|e| e.to_string());
+                    let stored = state
+                        .store
+                        .put(Box::pin(stream), limit)
+                        .await
+                        .map_err(|e| match e {
+                            PutError::TooLarge(l) => ApiError::payload_too_large(l),
+                            PutError::Input(m) => {
+                                ApiError::upload_failed(format!("Reading the upload failed: {m}"))
+                            }
+                            PutError::Io(e) => ApiError::internal(e),
+                        })?;
+                    blob = Some(stored);
+                }
+                "filename" => filename = Some(text_field(&mut field).await?),
+                "md5sum" => md5 = Some(text_field(&mut field).await?.to_ascii_lowercase()),
+                "sha1sum" => sha1 = Some(text_field(&mut field).await?.to_ascii_lowercase()),
+                "sha256sum" => sha256 = Some(text_field(&mut field).await?.to_ascii_lowercase()),
+                _ => while field.next().await.is_some() {},
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let result = async {
+        outcome?;
+        let b = blob
+            .clone()
+            .ok_or_else(|| ApiError::upload_failed("The multipart field `file` is missing."))?;
+        let filename = filename.filter(|f| valid_filename(f)).ok_or_else(|| {
+            ApiError::upload_failed(
+                "The file name is missing or invalid (no path separators, `.`/`..` or control characters).",
+            )
+        })?;
+        for (kind, given, actual) in [
+            ("md5", &md5, &b.md5),
+            ("sha1", &sha1, &b.sha1),
+            ("sha256", &sha256, &b.sha256),
+        ] {
+            if given.as_ref().is_some_and(|g| g != actual) {
+                return Err(ApiError::artifact_checksum_mismatch(kind));
+            }
+        }
+        let by = user.username.clone();
+        let now = state.now();
+        let t = tenant.clone();
+        state
+            .db
+            .tx(move |c| {
+                if find_sm(c, &t, sm)?.locked {
+                    return Err(ApiError::locked(format!(
+                        "Software module {sm} is locked: it was assigned."
+                    )));
+                }
+                let id: i64 = diesel::insert_into(artifacts::table)
+                    .values((
+                        artifacts::sm_id.eq(sm),
+                        artifacts::filename.eq(&filename),
+                        artifacts::size.eq(b.size as i64),
+                        artifacts::sha1.eq(&b.sha1),
+                        artifacts::md5.eq(&b.md5),
+                        artifacts::sha256.eq(&b.sha256),
+                        artifacts::created_at.eq(now),
+                        artifacts::created_by.eq(&by),
+                        artifacts::last_modified_at.eq(now),
+                        artifacts::last_modified_by.eq(&by),
+                    ))
+                    .returning(artifacts::id)
+                    .get_result(c)
+                    .map_err(|e| match ApiError::from(e) {
+                        e if e.status == actix_web::http::StatusCode::CONFLICT => ApiError::already_exists(
+                            format!("Software module {sm} already has an artifact named {filename}."),
+                        ),
+                        e => e,
+                    })?;
+                Ok(artifacts::table.find(id).select(Artifact::as_select()).first(c)?)
+            })
+            .await
+    }
+    .await;
+    match result {
+        Ok(a) => Ok(HttpResponse::Created().json(json::artifact(&a, &rest_base(&req, &state)))),
+        Err(e) => {
+            if let Some(b) = blob {
+                release_blobs(&state, vec![b.sha256]).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MetadataRequest {
+    key: String,
+    value: String,
+    #[serde(default)]
+    target_visible: bool,
+}
+
+async fn create_metadata(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let sm = path.into_inner();
+    let entries: Vec<MetadataRequest> = body(&req, payload, &state).await?;
+    for e in &entries {
+        check_len("key", &e.key, 128)?;
+        check_len("value", &e.value, 4000)?;
+    }
+    let tenant = tenant_of(&user);
+    state
+        .db
+        .tx(move |c| {
+            find_sm(c, &tenant, sm)?;
+            for e in &entries {
+                diesel::insert_into(sm_metadata::table)
+                    .values((
+                        sm_metadata::sm_id.eq(sm),
+                        sm_metadata::meta_key.eq(&e.key),
+                        sm_metadata::meta_value.eq(&e.value),
+                        sm_metadata::target_visible.eq(e.target_visible),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::Created().finish())
+}
+
+async fn list_metadata(
+    user: User,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let sm = path.into_inner();
+    let tenant = tenant_of(&user);
+    let rows: Vec<(String, String, bool)> = state
+        .db
+        .run(move |c| {
+            find_sm(c, &tenant, sm)?;
+            Ok(sm_metadata::table
+                .filter(sm_metadata::sm_id.eq(sm))
+                .order(sm_metadata::meta_key.asc())
+                .select((
+                    sm_metadata::meta_key,
+                    sm_metadata::meta_value,
+                    sm_metadata::target_visible,
+                ))
+                .load(c)?)
+        })
+        .await?;
+    let content: Vec<Value> = rows
+        .into_iter()
+        .map(|(k, v, t)| json!({ "key": k, "value": v, "targetVisible": t }))
+        .collect();
+    let total = content.len() as i64;
+    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+}
+
+async fn list_types(req: HttpRequest, user: User, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let tenant = tenant_of(&user);
+    let base = rest_base(&req, &state);
+    let types: Vec<SmType> = state
+        .db
+        .run(move |c| {
+            Ok(sm_types::table
+                .filter(sm_types::tenant.eq(&tenant))
+                .order(sm_types::id.asc())
+                .select(SmType::as_select())
+                .load(c)?)
+        })
+        .await?;
+    let content: Vec<Value> = types
+        .iter()
+        .map(|t| json!({
+            "createdBy": t.created_by, "createdAt": t.created_at, "lastModifiedBy": t.last_modified_by, "lastModifiedAt": t.last_modified_at,
+            "name": t.name, "description": t.description, "key": t.type_key, "colour": t.colour, "deleted": t.deleted, "id": t.id,
+            "maxAssignments": t.max_assignments, "minArtifacts": t.min_artifacts,
+            "_links": { "self": { "href": format!("{base}/softwaremoduletypes/{}", t.id) } }
+        }))
+        .collect();
+    let total = content.len() as i64;
+    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+}

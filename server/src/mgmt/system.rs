@@ -1,0 +1,212 @@
+//! `/rest/v1/system/configs`: tenant configuration.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{body, rest_base, tenant_of};
+use crate::auth::users::User;
+use crate::db::schema::tenant_configs;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::tenant_config::{KEYS, key_def, to_json, validate};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/system/configs", web::get().to(list))
+        .route("/system/configs", web::put().to(put_many))
+        .route("/system/configs/{key}", web::get().to(get_one))
+        .route("/system/configs/{key}", web::put().to(put_one))
+        .route("/system/configs/{key}", web::delete().to(delete_one));
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigValue {
+    value: Value,
+    global: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_modified_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_modified_by: Option<String>,
+    #[serde(rename = "_links")]
+    links: Value,
+}
+
+type Row = (String, String, i64, String, i64, String);
+
+async fn rows(state: &AppState, tenant: String) -> ApiResult<Vec<Row>> {
+    state
+        .db
+        .run(move |c| {
+            Ok(tenant_configs::table
+                .filter(tenant_configs::tenant.eq(tenant))
+                .select((
+                    tenant_configs::conf_key,
+                    tenant_configs::conf_value,
+                    tenant_configs::created_at,
+                    tenant_configs::created_by,
+                    tenant_configs::last_modified_at,
+                    tenant_configs::last_modified_by,
+                ))
+                .load(c)?)
+        })
+        .await
+}
+
+fn value_of(key: &str, rows: &[Row], base: &str) -> ConfigValue {
+    let links = serde_json::json!({ "self": { "href": format!("{base}/system/configs/{key}") } });
+    match rows.iter().find(|r| r.0 == key) {
+        Some(r) => ConfigValue {
+            value: to_json(key, &r.1),
+            global: false,
+            created_at: Some(r.2),
+            created_by: Some(r.3.clone()),
+            last_modified_at: Some(r.4),
+            last_modified_by: Some(r.5.clone()),
+            links,
+        },
+        None => ConfigValue {
+            value: to_json(key, key_def(key).map_or("", |d| d.default)),
+            global: true,
+            created_at: None,
+            created_by: None,
+            last_modified_at: None,
+            last_modified_by: None,
+            links,
+        },
+    }
+}
+
+async fn list(req: HttpRequest, user: User, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let rows = rows(&state, tenant_of(&user)).await?;
+    let base = rest_base(&req, &state);
+    let map: BTreeMap<&str, ConfigValue> = KEYS
+        .iter()
+        .map(|k| (k.key, value_of(k.key, &rows, &base)))
+        .collect();
+    Ok(HttpResponse::Ok().json(map))
+}
+
+async fn get_one(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let key = path.into_inner();
+    key_def(&key).ok_or_else(|| ApiError::config_key_invalid(&key))?;
+    let rows = rows(&state, tenant_of(&user)).await?;
+    Ok(HttpResponse::Ok().json(value_of(&key, &rows, &rest_base(&req, &state))))
+}
+
+#[derive(serde::Deserialize)]
+struct ValueBody {
+    value: Value,
+}
+
+/// Validates and stores several values in one transaction.
+async fn store(state: &AppState, user: &User, values: Vec<(String, Value)>) -> ApiResult<()> {
+    let mut checked = Vec::new();
+    for (k, v) in values {
+        let text = validate(&state.config, &k, &v)?;
+        checked.push((k, text));
+    }
+    let tenant = tenant_of(user);
+    let by = user.username.clone();
+    let now = state.now();
+    let t = tenant.clone();
+    state
+        .db
+        .tx(move |c| {
+            for (k, text) in &checked {
+                let updated = diesel::update(
+                    tenant_configs::table
+                        .filter(tenant_configs::tenant.eq(&t).and(tenant_configs::conf_key.eq(k))),
+                )
+                .set((
+                    tenant_configs::conf_value.eq(text),
+                    tenant_configs::last_modified_at.eq(now),
+                    tenant_configs::last_modified_by.eq(&by),
+                ))
+                .execute(c)?;
+                if updated > 0 {
+                    continue;
+                }
+                diesel::insert_into(tenant_configs::table)
+                    .values((
+                        tenant_configs::tenant.eq(&t),
+                        tenant_configs::conf_key.eq(k),
+                        tenant_configs::conf_value.eq(text),
+                        tenant_configs::created_at.eq(now),
+                        tenant_configs::created_by.eq(&by),
+                        tenant_configs::last_modified_at.eq(now),
+                        tenant_configs::last_modified_by.eq(&by),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+        .await?;
+    state.tenants.invalidate(&tenant);
+    Ok(())
+}
+
+async fn put_one(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let key = path.into_inner();
+    let v: ValueBody = body(&req, payload, &state).await?;
+    store(&state, &user, vec![(key.clone(), v.value)]).await?;
+    let rows = rows(&state, tenant_of(&user)).await?;
+    Ok(HttpResponse::Ok().json(value_of(&key, &rows, &rest_base(&req, &state))))
+}
+
+async fn put_many(
+    req: HttpRequest,
+    user: User,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let values: BTreeMap<String, Value> = body(&req, payload, &state).await?;
+    let keys: Vec<String> = values.keys().cloned().collect();
+    store(&state, &user, values.into_iter().collect()).await?;
+    let rows = rows(&state, tenant_of(&user)).await?;
+    let base = rest_base(&req, &state);
+    let out: Vec<ConfigValue> = keys.iter().map(|k| value_of(k, &rows, &base)).collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+async fn delete_one(
+    user: User,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let key = path.into_inner();
+    key_def(&key).ok_or_else(|| ApiError::config_key_invalid(&key))?;
+    let tenant = tenant_of(&user);
+    let t = tenant.clone();
+    state
+        .db
+        .tx(move |c| {
+            diesel::delete(
+                tenant_configs::table
+                    .filter(tenant_configs::tenant.eq(t).and(tenant_configs::conf_key.eq(key))),
+            )
+            .execute(c)?;
+            Ok(())
+        })
+        .await?;
+    state.tenants.invalidate(&tenant);
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,47 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use crate::auth::users::CredentialCache;
+use crate::config::Config;
+use crate::db::Db;
+use crate::device_cache::{DeviceCache, PollRecorder};
+use crate::storage::ArtifactStore;
+use crate::tenant_config::TenantSettingsCache;
+
+/// Wall-clock milliseconds, shiftable in tests so time-dependent behaviour needs no real sleeping.
+#[derive(Default)]
+pub struct Clock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock {
+    pub fn now_ms(&self) -> i64 {
+        let real = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        real + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn advance(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+pub struct AppState {
+    pub config: Config,
+    pub db: Db,
+    pub store: Arc<dyn ArtifactStore>,
+    pub tenants: TenantSettingsCache,
+    pub devices: DeviceCache,
+    pub polls: PollRecorder,
+    pub credentials: CredentialCache,
+    pub clock: Clock,
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
