@@ -219,6 +219,14 @@ impl TenantSettings {
 
 /// Loads the stored values of a tenant (defaults for the rest).
 pub fn load(conn: &mut AnyConnection, tenant: &str) -> ApiResult<TenantSettings> {
+    use crate::db::schema::tenants;
+    let exists: bool = diesel::select(diesel::dsl::exists(
+        tenants::table.filter(tenants::name.eq(tenant)),
+    ))
+    .get_result(conn)?;
+    if !exists {
+        return Err(ApiError::tenant_not_exists(tenant));
+    }
     let stored: Vec<(String, String)> = tenant_configs::table
         .filter(tenant_configs::tenant.eq(tenant))
         .select((tenant_configs::conf_key, tenant_configs::conf_value))

@@ -253,7 +253,9 @@ pub(crate) async fn serve_artifact(
         });
     let Some(range) = range.filter(|_| if_range_ok) else {
         if is_head {
-            return Ok(resp.insert_header((header::CONTENT_LENGTH, len)).finish());
+            // The declared size becomes Content-Length; HEAD sends no body.
+            let empty = futures_util::stream::empty::<std::io::Result<Bytes>>();
+            return Ok(resp.no_chunking(len).streaming(empty));
         }
         let stream = state
             .store

@@ -1,0 +1,222 @@
+//! Test fixture: an in-process server (SQLite or a fresh PostgreSQL database) and helpers that drive
+//! it through its public HTTP APIs only.
+#![allow(dead_code)]
+
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+use updraft_server::config::Config;
+use updraft_server::testing::TestServer;
+
+pub const GW: &str = "gateway-secret";
+
+pub struct Fixture {
+    pub srv: TestServer,
+    pub http: Client,
+}
+
+/// Generates one test per backend for each named behaviour function `fn(&Fixture)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(&super::support::Fixture::sqlite()); } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() {
+                if let Some(f) = super::support::Fixture::postgres() { super::$name(&f); }
+            } )*
+        }
+    };
+}
+
+impl Fixture {
+    pub fn sqlite() -> Self {
+        Self::with(None, |_| {})
+    }
+
+    /// None (with a printed reason) when PostgreSQL is unavailable outside CI; under CI=true a
+    /// missing PostgreSQL fails the test.
+    pub fn postgres() -> Option<Self> {
+        Self::postgres_with(|_| {})
+    }
+
+    pub fn postgres_with(tweak: impl FnOnce(&mut Config)) -> Option<Self> {
+        match updraft_server::testing::fresh_postgres_database() {
+            Ok((url, _name)) => Some(Self::with(Some(url), tweak)),
+            Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("PostgreSQL required under CI: {why}")
+            }
+            Err(why) => {
+                eprintln!("skipping PostgreSQL variant: {why}");
+                None
+            }
+        }
+    }
+
+    pub fn with(database_url: Option<String>, tweak: impl FnOnce(&mut Config)) -> Self {
+        let srv = TestServer::start_with(database_url, tweak);
+        let http = Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let f = Self { srv, http };
+        f.set_config("authentication.gatewaytoken.enabled", json!(true));
+        f.set_config("authentication.gatewaytoken.key", json!(GW));
+        f
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.srv.url)
+    }
+
+    pub fn mgmt(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .basic_auth(&self.srv.admin_user, Some(&self.srv.admin_password))
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        read(self.mgmt(reqwest::Method::GET, path).send().unwrap())
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        read(self.mgmt(reqwest::Method::POST, path).json(&body).send().unwrap())
+    }
+
+    pub fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        read(self.mgmt(reqwest::Method::PUT, path).json(&body).send().unwrap())
+    }
+
+    pub fn delete(&self, path: &str) -> (u16, Value) {
+        read(self.mgmt(reqwest::Method::DELETE, path).send().unwrap())
+    }
+
+    pub fn set_config(&self, key: &str, value: Value) {
+        let (s, b) = self.put(
+            &format!("/rest/v1/system/configs/{key}"),
+            json!({ "value": value }),
+        );
+        assert_eq!(s, 200, "{b}");
+    }
+
+    /// A DDI request as a device authenticated with the gateway token.
+    pub fn ddi(&self, method: reqwest::Method, cid: &str, rest: &str) -> RequestBuilder {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("GatewayToken {GW}")).unwrap(),
+        );
+        self.http
+            .request(method, self.url(&format!("/DEFAULT/controller/v1/{cid}{rest}")))
+            .headers(h)
+    }
+
+    pub fn poll(&self, cid: &str) -> Value {
+        let (s, v) = read(self.ddi(reqwest::Method::GET, cid, "").send().unwrap());
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    pub fn feedback(&self, cid: &str, action: i64, execution: &str, finished: &str) -> (u16, Value) {
+        let body = json!({ "status": { "execution": execution, "result": { "finished": finished }, "details": [format!("{execution} {finished}")] } });
+        read(
+            self.ddi(
+                reqwest::Method::POST,
+                cid,
+                &format!("/deploymentBase/{action}/feedback"),
+            )
+            .json(&body)
+            .send()
+            .unwrap(),
+        )
+    }
+
+    pub fn create_target(&self, cid: &str) -> String {
+        let (s, v) = self.post("/rest/v1/targets", json!([{ "controllerId": cid }]));
+        assert_eq!(s, 201, "{v}");
+        v[0]["securityToken"].as_str().unwrap().to_owned()
+    }
+
+    /// A software module of type `os` with one artifact, in a distribution set; returns (sm, ds).
+    pub fn distribution_set(&self, name: &str, file: &str, content: &[u8]) -> (i64, i64) {
+        let (s, v) = self.post(
+            "/rest/v1/softwaremodules",
+            json!([{ "name": name, "version": "1.0", "type": "os" }]),
+        );
+        assert_eq!(s, 201, "{v}");
+        let sm = v[0]["id"].as_i64().unwrap();
+        let (s, v) = self.upload(sm, file, content.to_vec());
+        assert_eq!(s, 201, "{v}");
+        let (s, v) = self.post(
+            "/rest/v1/distributionsets",
+            json!([{ "name": name, "version": "1.0", "type": "os", "modules": [{ "id": sm }] }]),
+        );
+        assert_eq!(s, 201, "{v}");
+        (sm, v[0]["id"].as_i64().unwrap())
+    }
+
+    pub fn upload(&self, sm: i64, file: &str, content: Vec<u8>) -> (u16, Value) {
+        let part = reqwest::blocking::multipart::Part::bytes(content).file_name(file.to_owned());
+        let form = reqwest::blocking::multipart::Form::new().part("file", part);
+        read(
+            self.mgmt(
+                reqwest::Method::POST,
+                &format!("/rest/v1/softwaremodules/{sm}/artifacts"),
+            )
+            .multipart(form)
+            .send()
+            .unwrap(),
+        )
+    }
+
+    pub fn assign(&self, ds: i64, cid: &str, extra: Value) -> i64 {
+        let mut req = json!({ "id": cid });
+        if let Value::Object(m) = extra {
+            for (k, v) in m {
+                req[k] = v;
+            }
+        }
+        let (s, v) = self.post(
+            &format!("/rest/v1/distributionsets/{ds}/assignedTargets"),
+            json!([req]),
+        );
+        assert_eq!(s, 200, "{v}");
+        v["assignedActions"][0]["id"].as_i64().unwrap()
+    }
+
+    pub fn target(&self, cid: &str) -> Value {
+        let (s, v) = self.get(&format!("/rest/v1/targets/{cid}"));
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    pub fn action(&self, cid: &str, action: i64) -> Value {
+        let (s, v) = self.get(&format!("/rest/v1/targets/{cid}/actions/{action}"));
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+}
+
+/// Status and JSON body (Null when empty or not JSON).
+pub fn read(r: Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let text = r.text().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+pub fn link(root: &Value, rel: &str) -> Option<String> {
+    root["_links"][rel]["href"].as_str().map(str::to_owned)
+}
+
+/// The path and query of a link, for following it against the test server.
+pub fn action_id_of(href: &str) -> i64 {
+    href.rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
