@@ -96,12 +96,21 @@ fn check_quotas(
     action_id: i64,
     message_count: usize,
 ) -> ApiResult<()> {
+    check_message_quota(quotas, message_count)?;
+    check_status_quota(conn, quotas, action_id)
+}
+
+fn check_message_quota(quotas: &Quotas, message_count: usize) -> ApiResult<()> {
     let per_status = quotas.max_messages_per_action_status;
     if per_status > 0 && message_count as i64 > per_status {
         return Err(ApiError::quota(format!(
             "Too many messages in one status: {message_count} > maxMessagesPerActionStatus {per_status}."
         )));
     }
+    Ok(())
+}
+
+fn check_status_quota(conn: &mut AnyConnection, quotas: &Quotas, action_id: i64) -> ApiResult<()> {
     let per_action = quotas.max_status_entries_per_action;
     if per_action > 0 && status_count(conn, action_id)? >= per_action {
         return Err(ApiError::quota(format!(
@@ -531,12 +540,10 @@ pub fn deployment_feedback(
     let download_only = action.action_type() == ActionType::DownloadOnly;
     let terminal = matches!(status, ActionStatus::Finished | ActionStatus::Error)
         || (status == ActionStatus::Downloaded && download_only);
+    // hawkBit counts status rows only for intermediate feedback: a device can always close.
+    check_message_quota(quotas, messages.len())?;
     if !terminal {
-        check_quotas(conn, quotas, action.id, messages.len())?;
-    } else if quotas.max_messages_per_action_status > 0
-        && messages.len() as i64 > quotas.max_messages_per_action_status
-    {
-        check_quotas(conn, quotas, action.id, messages.len())?;
+        check_status_quota(conn, quotas, action.id)?;
     }
     add_status(
         conn,

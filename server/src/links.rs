@@ -66,7 +66,7 @@ pub fn base_url(req: &HttpRequest, external_url: Option<&str>) -> String {
             .chars()
             .any(|c| c.is_whitespace() || matches!(c, '/' | '\\' | '@' | '?' | '#'))
     {
-        host = "localhost".to_owned();
+        "localhost".clone_into(&mut host);
     }
     format!("{proto}://{host}")
 }

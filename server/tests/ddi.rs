@@ -1,5 +1,7 @@
 //! The hawkBit DDI behaviours of reference section 5.2, black-box over HTTP, on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on unexpected failures by design.
+
 mod support;
 
 use reqwest::Method;

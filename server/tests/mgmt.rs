@@ -1,5 +1,7 @@
 //! Management API behaviour and bad input, black-box over HTTP, on SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on unexpected failures by design.
+
 mod support;
 
 use reqwest::Method;

@@ -192,14 +192,14 @@ impl FromRequest for User {
 mod base64_engine {
     pub fn decode(s: &str) -> Option<Vec<u8>> {
         fn val(c: u8) -> Option<u32> {
-            Some(match c {
+            Some(u32::from(match c {
                 b'A'..=b'Z' => c - b'A',
                 b'a'..=b'z' => c - b'a' + 26,
                 b'0'..=b'9' => c - b'0' + 52,
                 b'+' => 62,
                 b'/' => 63,
                 _ => return None,
-            } as u32)
+            }))
         }
         let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
         let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
