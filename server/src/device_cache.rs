@@ -3,12 +3,12 @@
 //!
 //! A poll from a known device with nothing new reads only this cache. Every write that changes what
 //! a device would see invalidates its entry after the transaction commits. A load that raced with an
-//! invalidation is not stored (the generation counter), so the cache never keeps a stale snapshot.
+//! invalidation of the same device is not stored (the slot's version), so the cache never keeps a
+//! stale snapshot, and writes to other devices do not keep this one from being cached.
 //! The cache is per process: several server instances on one database need cross-node invalidation,
 //! which the scheduler issue adds.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashmap::DashMap;
 use diesel::prelude::*;
@@ -18,11 +18,14 @@ use crate::db::models::{Action, Target};
 use crate::db::schema::targets;
 use crate::db::{AnyConnection, Db};
 use crate::error::ApiResult;
+use crate::polling::MaintenanceWindow;
 
 #[derive(Debug, Clone)]
 pub struct DeviceSnapshot {
     pub target: Target,
     pub active_action: Option<Action>,
+    /// The active action's maintenance window, parsed once here rather than on every poll.
+    pub window: Option<MaintenanceWindow>,
     pub installed_action_id: Option<i64>,
 }
 
@@ -45,9 +48,11 @@ pub fn load_snapshot(
     };
     let active_action = actions::top_active_action(conn, target.id)?;
     let installed_action_id = actions::installed_action_id(conn, &target)?;
+    let window = active_action.as_ref().and_then(crate::ddi::window);
     Ok(Some(DeviceSnapshot {
         target,
         active_action,
+        window,
         installed_action_id,
     }))
 }
@@ -60,10 +65,16 @@ fn key(tenant: &str, controller_id: &str) -> String {
     k
 }
 
+/// A cache slot: the snapshot (None after an invalidation) and a version bumped by every
+/// invalidation, so a load that raced with a write to the same device is not stored.
+struct Slot {
+    version: u64,
+    snapshot: Option<Arc<DeviceSnapshot>>,
+}
+
 #[derive(Default)]
 pub struct DeviceCache {
-    entries: DashMap<String, Arc<DeviceSnapshot>>,
-    generation: AtomicU64,
+    entries: DashMap<String, Slot>,
 }
 
 impl DeviceCache {
@@ -75,34 +86,43 @@ impl DeviceCache {
         controller_id: &str,
     ) -> ApiResult<Option<Arc<DeviceSnapshot>>> {
         let k = key(tenant, controller_id);
-        if let Some(s) = self.entries.get(&k) {
-            return Ok(Some(Arc::clone(&s)));
-        }
-        let generation = self.generation.load(Ordering::Acquire);
+        let version = match self.entries.get(&k) {
+            Some(slot) => match &slot.snapshot {
+                Some(s) => return Ok(Some(Arc::clone(s))),
+                None => slot.version,
+            },
+            None => 0,
+        };
         let (t, c) = (tenant.to_owned(), controller_id.to_owned());
         let loaded = db
             .run(move |conn| load_snapshot(conn, &t, &c))
             .await?
             .map(Arc::new);
-        if let Some(s) = &loaded
-            && self.generation.load(Ordering::Acquire) == generation
-        {
-            self.entries.insert(k, Arc::clone(s));
+        if let Some(s) = &loaded {
+            match self.entries.entry(k) {
+                dashmap::Entry::Vacant(v) if version == 0 => {
+                    v.insert(Slot {
+                        version,
+                        snapshot: Some(Arc::clone(s)),
+                    });
+                }
+                dashmap::Entry::Occupied(mut o) if o.get().version == version => {
+                    o.get_mut().snapshot = Some(Arc::clone(s));
+                }
+                _ => {}
+            }
         }
         Ok(loaded)
     }
 
     /// Forget a device's snapshot; call after the transaction that changed it has committed.
     pub fn invalidate(&self, tenant: &str, controller_id: &str) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.remove(&key(tenant, controller_id));
-    }
-
-    /// Forget everything of a tenant (for changes that touch many devices at once).
-    pub fn invalidate_tenant(&self, tenant: &str) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        let prefix = key(tenant, "");
-        self.entries.retain(|k, _| !k.starts_with(&prefix));
+        let mut slot = self.entries.entry(key(tenant, controller_id)).or_insert(Slot {
+            version: 0,
+            snapshot: None,
+        });
+        slot.version += 1;
+        slot.snapshot = None;
     }
 }
 

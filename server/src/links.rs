@@ -41,7 +41,14 @@ pub fn base_url(req: &HttpRequest, external_url: Option<&str>) -> String {
     let proto = proto
         .or_else(|| get("x-forwarded-proto").map(first))
         .filter(|p| p == "http" || p == "https")
-        .unwrap_or_else(|| req.connection_info().scheme().to_owned());
+        .unwrap_or_else(|| {
+            if req.app_config().secure() {
+                "https"
+            } else {
+                "http"
+            }
+            .to_owned()
+        });
     let mut host = host
         .or_else(|| get("x-forwarded-host").map(first))
         .unwrap_or_else(|| {

@@ -22,7 +22,7 @@ pub struct TestServer {
 /// The PostgreSQL server the tests use (CI starts one on 127.0.0.1:5432).
 pub fn postgres_admin_url() -> String {
     std::env::var("UPDRAFT_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test?gssencmode=disable".to_owned())
 }
 
 fn unique(prefix: &str) -> String {
@@ -39,8 +39,10 @@ pub fn fresh_postgres_database() -> Result<(String, String), String> {
     diesel::sql_query(format!("CREATE DATABASE {name}"))
         .execute(&mut c)
         .map_err(|e| e.to_string())?;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    Ok((format!("{base}/{name}"), name))
+    let base = admin.split('?').next().unwrap_or(&admin);
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    // Loopback needs no GSSAPI; libpq's Kerberos setup is not safe when many threads connect at once.
+    Ok((format!("{base}/{name}?gssencmode=disable"), name))
 }
 
 impl TestServer {
@@ -51,8 +53,13 @@ impl TestServer {
 
     /// A server on a fresh PostgreSQL database; Err says why PostgreSQL is unavailable.
     pub fn start_postgres() -> Result<Self, String> {
+        Self::start_postgres_with(|_| {})
+    }
+
+    /// [`TestServer::start_postgres`] with a configuration tweak; the database is dropped on drop.
+    pub fn start_postgres_with(tweak: impl FnOnce(&mut Config)) -> Result<Self, String> {
         let (url, name) = fresh_postgres_database()?;
-        let mut s = Self::start_with(Some(url), |_| {});
+        let mut s = Self::start_with(Some(url), tweak);
         s.pg_database = Some(name);
         Ok(s)
     }

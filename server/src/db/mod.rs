@@ -54,9 +54,17 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
         match self.backend {
-            Backend::Postgres => diesel::PgConnection::establish(&self.url)
-                .map(AnyConnection::Postgresql)
-                .map_err(r2d2::Error::ConnectionError),
+            Backend::Postgres => {
+                // libpq's connection setup (GSSAPI/Kerberos in Debian's build) is not safe to run on
+                // several threads at once, which r2d2 does; a test run crashed with SIGSEGV there.
+                static CONNECTING: Mutex<()> = Mutex::new(());
+                let _one_at_a_time = CONNECTING
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                diesel::PgConnection::establish(&self.url)
+                    .map(AnyConnection::Postgresql)
+                    .map_err(r2d2::Error::ConnectionError)
+            }
             Backend::Sqlite => {
                 let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
                 let mut conn =

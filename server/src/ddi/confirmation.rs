@@ -13,7 +13,7 @@ use updraft_ddi::{
 
 use super::deployment::{HistoryQuery, build_deployment, history};
 use super::root::{action_etag, register_or_touch};
-use super::{client_address, device, negotiate, parse_body, parse_id, read_body, respond};
+use super::{client_address, device, negotiate, parse_id, read_body, respond};
 use crate::actions::{self, SERVER_PREFIX};
 use crate::db::AnyConnection;
 use crate::db::models::{Action, ActionStatus, Target};
@@ -81,7 +81,7 @@ pub async fn confirmation_base(
             Link::new(format!(
                 "{base}/confirmationBase/{}?c={}",
                 a.id,
-                action_etag(a, now)
+                action_etag(a, snapshot.window.as_ref(), now)
             )),
         );
     }
@@ -235,20 +235,19 @@ pub fn activate(
 pub async fn activate_auto_confirm(
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let (tenant, cid) = path.into_inner();
     let dev = device(&req, &state, &tenant, &cid).await?;
-    let request: ActivateAutoConfirmation = if body.is_empty() {
+    // The body is optional: no body (or an empty one) means no initiator and the default remark.
+    let empty = req.headers().get("content-length").and_then(|v| v.to_str().ok()) == Some("0")
+        || (!req.headers().contains_key("content-length")
+            && !req.headers().contains_key("transfer-encoding"));
+    let request: ActivateAutoConfirmation = if empty {
         ActivateAutoConfirmation::default()
     } else {
-        let cbor = req
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/cbor"));
-        parse_body(&body, cbor)?
+        read_body(&req, payload, state.config.max_body_size).await?
     };
     let target = dev.target()?.clone();
     let now = state.now();

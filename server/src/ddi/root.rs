@@ -53,13 +53,12 @@ pub async fn register_or_touch(
                 || s.target.address.as_deref() != Some(address.as_str())
         }
     };
-    let expired_window = dev
-        .snapshot
-        .as_ref()
-        .and_then(|s| s.active_action.as_ref())
-        .is_some_and(|a| {
-            !a.status().is_canceling_or_canceled() && window(a).is_some_and(|w| !w.has_future_window(now))
-        });
+    let expired_window = dev.snapshot.as_ref().is_some_and(|s| {
+        s.active_action
+            .as_ref()
+            .is_some_and(|a| !a.status().is_canceling_or_canceled())
+            && s.window.as_ref().is_some_and(|w| !w.has_future_window(now))
+    });
     if !needs_write && !expired_window {
         if let Some(s) = &dev.snapshot {
             state.polls.record(s.target.id, now);
@@ -168,9 +167,9 @@ pub fn window(action: &Action) -> Option<MaintenanceWindow> {
 
 /// The `c=` value in action links; it changes whenever the action row changes, a time-forced action
 /// becomes forced, or a maintenance window opens (hawkBit's `calculateEtag`).
-pub fn action_etag(action: &Action, now: i64) -> i32 {
+pub fn action_etag(action: &Action, window: Option<&MaintenanceWindow>, now: i64) -> i32 {
     let hash = (action.id as i32).wrapping_mul(31).wrapping_add(action.revision);
-    let flag = if window(action).is_some_and(|w| w.is_available(now)) {
+    let flag = if window.is_some_and(|w| w.is_available(now)) {
         1249
     } else if action.action_type() == ActionType::TimeForced && now >= action.forced_time {
         1231
@@ -198,7 +197,7 @@ fn controller_base(
             links.confirmation_base = Some(Link::new(format!(
                 "{base}/confirmationBase/{}?c={}",
                 a.id,
-                action_etag(a, now)
+                action_etag(a, snapshot.window.as_ref(), now)
             )));
         } else if status.is_canceling_or_canceled() {
             links.cancel_action = Some(Link::new(format!("{base}/cancelAction/{}", a.id)));
@@ -206,10 +205,14 @@ fn controller_base(
             links.deployment_base = Some(Link::new(format!(
                 "{base}/deploymentBase/{}?c={}",
                 a.id,
-                action_etag(a, now)
+                action_etag(a, snapshot.window.as_ref(), now)
             )));
         }
-        if let Some(start) = window(a).and_then(|w| w.current_or_next_start(now)) {
+        if let Some(start) = snapshot
+            .window
+            .as_ref()
+            .and_then(|w| w.current_or_next_start(now))
+        {
             sleep = sleep_before_window(
                 polling,
                 min,

@@ -15,16 +15,20 @@ pub struct Fixture {
     pub http: Client,
 }
 
-/// Generates one test per backend for each named behaviour function `fn(&Fixture)`.
+/// Generates one test per backend for each named behaviour function `fn(&Fixture)`; with
+/// `@tweak f;` each server's configuration first goes through `f` (a path seen from a child module).
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
+        backend_tests!(@tweak |_: &mut updraft_server::config::Config| {}; $($name),*);
+    };
+    (@tweak $tweak:expr; $($name:ident),* $(,)?) => {
         mod sqlite {
-            $( #[test] fn $name() { super::$name(&super::support::Fixture::sqlite()); } )*
+            $( #[test] fn $name() { super::$name(&super::support::Fixture::with(None, $tweak)); } )*
         }
         mod postgres {
             $( #[test] fn $name() {
-                if let Some(f) = super::support::Fixture::postgres() { super::$name(&f); }
+                if let Some(f) = super::support::Fixture::postgres_with($tweak) { super::$name(&f); }
             } )*
         }
     };
@@ -37,13 +41,9 @@ impl Fixture {
 
     /// None (with a printed reason) when PostgreSQL is unavailable outside CI; under CI=true a
     /// missing PostgreSQL fails the test.
-    pub fn postgres() -> Option<Self> {
-        Self::postgres_with(|_| {})
-    }
-
     pub fn postgres_with(tweak: impl FnOnce(&mut Config)) -> Option<Self> {
-        match updraft_server::testing::fresh_postgres_database() {
-            Ok((url, _name)) => Some(Self::with(Some(url), tweak)),
+        match TestServer::start_postgres_with(tweak) {
+            Ok(srv) => Some(Self::around(srv)),
             Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
                 panic!("PostgreSQL required under CI: {why}")
             }
@@ -55,7 +55,10 @@ impl Fixture {
     }
 
     pub fn with(database_url: Option<String>, tweak: impl FnOnce(&mut Config)) -> Self {
-        let srv = TestServer::start_with(database_url, tweak);
+        Self::around(TestServer::start_with(database_url, tweak))
+    }
+
+    fn around(srv: TestServer) -> Self {
         let http = Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()
