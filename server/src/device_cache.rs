@@ -20,13 +20,23 @@ use crate::db::{AnyConnection, Db};
 use crate::error::ApiResult;
 use crate::polling::MaintenanceWindow;
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct DeviceSnapshot {
     pub target: Target,
     pub active_action: Option<Action>,
     /// The active action's maintenance window, parsed once here rather than on every poll.
     pub window: Option<MaintenanceWindow>,
     pub installed_action_id: Option<i64>,
+    /// The JSON poll answer, kept while it cannot change with time (see `ddi::root`).
+    pub poll_answer: std::sync::OnceLock<CachedPollAnswer>,
+}
+
+/// A poll answer valid for one link base and one version of the tenant's settings.
+#[derive(Debug)]
+pub struct CachedPollAnswer {
+    pub base: String,
+    pub settings: u64,
+    pub encoded: crate::ddi::Encoded,
 }
 
 pub fn load_snapshot(
@@ -54,6 +64,7 @@ pub fn load_snapshot(
         active_action,
         window,
         installed_action_id,
+        poll_answer: std::sync::OnceLock::new(),
     }))
 }
 

@@ -61,6 +61,141 @@ impl PollingTime {
     }
 }
 
+/// A tenant's `pollingTime` value (hawkBit ≥ 0.10): a default interval, then overrides
+/// `<condition> -> <interval>` separated by commas; the first matching override wins.
+///
+/// Conditions use hawkBit's RSQL spelling for the target fields a poll knows (`controllerid`,
+/// `name`, `updatestatus`) with `==`, `!=`, `*` wildcards and `;` for "and". Other fields are
+/// refused when the value is set, so nothing silently never matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollingConfig {
+    pub default: PollingTime,
+    pub overrides: Vec<(Vec<Condition>, PollingTime)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub field: TargetField,
+    pub negate: bool,
+    pub pattern: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetField {
+    ControllerId,
+    Name,
+    UpdateStatus,
+}
+
+/// What a polling override can look at.
+pub struct PollSubject<'a> {
+    pub controller_id: &'a str,
+    pub name: &'a str,
+    pub update_status: &'a str,
+}
+
+impl PollingConfig {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut parts = s.split(',');
+        let first = parts.next().unwrap_or_default().trim();
+        let default = PollingTime::parse(first)
+            .ok_or_else(|| format!("{first:?} is not an interval (HH:MM:SS[~N%])"))?;
+        let mut overrides = Vec::new();
+        for part in parts {
+            let (cond, interval) = part
+                .split_once("->")
+                .ok_or_else(|| format!("override {:?} lacks `-> interval`", part.trim()))?;
+            let time = PollingTime::parse(interval.trim())
+                .ok_or_else(|| format!("{:?} is not an interval (HH:MM:SS[~N%])", interval.trim()))?;
+            let conditions = cond
+                .split(';')
+                .map(Condition::parse)
+                .collect::<Result<Vec<_>, _>>()?;
+            overrides.push((conditions, time));
+        }
+        Ok(Self { default, overrides })
+    }
+
+    /// Every interval in the value, for range checks.
+    pub fn intervals(&self) -> impl Iterator<Item = Duration> + '_ {
+        std::iter::once(self.default.interval).chain(self.overrides.iter().map(|(_, t)| t.interval))
+    }
+
+    pub fn for_target(&self, subject: &PollSubject<'_>) -> PollingTime {
+        self.overrides
+            .iter()
+            .find(|(conds, _)| conds.iter().all(|c| c.matches(subject)))
+            .map_or(self.default, |(_, t)| *t)
+    }
+}
+
+impl Condition {
+    fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let (field, negate, value) = if let Some((f, v)) = s.split_once("!=") {
+            (f, true, v)
+        } else if let Some((f, v)) = s.split_once("==") {
+            (f, false, v)
+        } else {
+            return Err(format!("condition {s:?} needs == or !="));
+        };
+        let field = match field.trim().to_ascii_lowercase().as_str() {
+            "controllerid" => TargetField::ControllerId,
+            "name" => TargetField::Name,
+            "updatestatus" => TargetField::UpdateStatus,
+            other => {
+                return Err(format!(
+                    "field {other:?} is not supported in pollingTime overrides"
+                ));
+            }
+        };
+        let v = value.trim();
+        let pattern = v
+            .strip_prefix('\'')
+            .and_then(|x| x.strip_suffix('\''))
+            .or_else(|| v.strip_prefix('"').and_then(|x| x.strip_suffix('"')))
+            .unwrap_or(v)
+            .to_owned();
+        Ok(Self {
+            field,
+            negate,
+            pattern,
+        })
+    }
+
+    fn matches(&self, subject: &PollSubject<'_>) -> bool {
+        let value = match self.field {
+            TargetField::ControllerId => subject.controller_id,
+            TargetField::Name => subject.name,
+            TargetField::UpdateStatus => subject.update_status,
+        };
+        wildcard_match(&self.pattern.to_ascii_lowercase(), &value.to_ascii_lowercase()) != self.negate
+    }
+}
+
+/// `*` matches any run of characters; comparison is case-insensitive like hawkBit's RSQL.
+fn wildcard_match(pattern: &str, value: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == value;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !value.starts_with(first)
+        || !value[first.len()..].ends_with(last)
+        || value.len() < first.len() + last.len()
+    {
+        return false;
+    }
+    let mut rest = &value[first.len()..value.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(i) => rest = &rest[i + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 fn random_u32() -> u32 {
     let mut b = [0u8; 4];
     let _ = getrandom::fill(&mut b);
@@ -173,6 +308,40 @@ mod tests {
             assert!((90..=110).contains(&s), "{s}");
         }
         assert!(PollingTime::parse("00:01:00~100%").is_none());
+    }
+
+    #[test]
+    fn overrides_pick_the_first_matching_rule() {
+        let p = PollingConfig::parse(
+            "00:02:00, controllerid == 4711 -> 00:01:00, name == 'europe-*' -> 00:05:05",
+        )
+        .unwrap();
+        let subject = |cid, name| PollSubject {
+            controller_id: cid,
+            name,
+            update_status: "registered",
+        };
+        assert_eq!(
+            p.for_target(&subject("4711", "x")).interval,
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            p.for_target(&subject("1", "Europe-West")).interval,
+            Duration::from_secs(305)
+        );
+        assert_eq!(
+            p.for_target(&subject("1", "asia")).interval,
+            Duration::from_secs(120)
+        );
+        let p =
+            PollingConfig::parse("00:02:00, updatestatus != in_sync;controllerid==dev* -> 00:00:10").unwrap();
+        assert_eq!(
+            p.for_target(&subject("dev7", "x")).interval,
+            Duration::from_secs(10)
+        );
+        assert!(PollingConfig::parse("00:02:00, tag == x -> 00:01:00").is_err());
+        assert!(PollingConfig::parse("00:02:00, controllerid == x").is_err());
+        assert!(wildcard_match("a*c*e", "abcde") && !wildcard_match("a*c", "ab") && wildcard_match("*", ""));
     }
 
     #[test]

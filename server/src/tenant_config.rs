@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::db::schema::tenant_configs;
 use crate::db::{AnyConnection, Db};
 use crate::error::{ApiError, ApiResult};
-use crate::polling::{PollingTime, parse_hms};
+use crate::polling::{PollingConfig, PollingTime, parse_hms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueType {
@@ -145,8 +145,12 @@ pub fn validate(config: &Config, key: &str, value: &Value) -> ApiResult<String> 
         (ValueType::Int | ValueType::Long, Value::String(s)) if s.parse::<i64>().is_ok() => s.clone(),
         (ValueType::Text, Value::String(s)) if s.len() <= 32_768 => s.clone(),
         (ValueType::Polling, Value::String(s)) => {
-            let p = PollingTime::parse(s).ok_or_else(bad)?;
-            if p.interval < config.min_polling() || p.interval > config.max_polling() {
+            let p = PollingConfig::parse(s).map_err(|e| {
+                ApiError::config_value_invalid(format!("The value {value} is not valid for key {key}: {e}."))
+            })?;
+            if p.intervals()
+                .any(|i| i < config.min_polling() || i > config.max_polling())
+            {
                 return Err(ApiError::config_value_invalid(format!(
                     "pollingTime {s} is outside [{}, {}].",
                     config.min_polling_time, config.max_polling_time
@@ -175,15 +179,19 @@ pub fn to_json(key: &str, text: &str) -> Value {
     }
 }
 
+static SETTINGS_VERSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// The settings the request paths need, parsed once per change.
 #[derive(Debug, Clone)]
 pub struct TenantSettings {
+    /// Unique per load, never reused: answers cached for one version of the settings name it.
+    pub version: u64,
     pub header_auth: bool,
     pub header_authorities: Vec<String>,
     pub target_token_auth: bool,
     pub gateway_token_auth: bool,
     pub gateway_token: String,
-    pub polling_time: PollingTime,
+    pub polling_time: PollingConfig,
     pub polling_overdue: Duration,
     pub maintenance_window_poll_count: u32,
     pub autoclose: bool,
@@ -195,6 +203,7 @@ impl TenantSettings {
     fn from_lookup(get: impl Fn(&str) -> String) -> Self {
         let flag = |k: &str| get(k) == "true";
         Self {
+            version: SETTINGS_VERSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             header_auth: flag("authentication.header.enabled"),
             header_authorities: get("authentication.header.authority")
                 .split([';', ','])
@@ -204,9 +213,12 @@ impl TenantSettings {
             target_token_auth: flag("authentication.targettoken.enabled"),
             gateway_token_auth: flag("authentication.gatewaytoken.enabled"),
             gateway_token: get("authentication.gatewaytoken.key"),
-            polling_time: PollingTime::parse(&get("pollingTime")).unwrap_or(PollingTime {
-                interval: Duration::from_secs(300),
-                deviation_percent: 0,
+            polling_time: PollingConfig::parse(&get("pollingTime")).unwrap_or(PollingConfig {
+                default: PollingTime {
+                    interval: Duration::from_secs(300),
+                    deviation_percent: 0,
+                },
+                overrides: Vec::new(),
             }),
             polling_overdue: parse_hms(&get("pollingOverdueTime")).unwrap_or(Duration::from_secs(300)),
             maintenance_window_poll_count: get("maintenanceWindowPollCount").parse().unwrap_or(3),

@@ -63,6 +63,24 @@ fn system_configs_validate_keys_and_values(f: &Fixture) {
     assert_eq!(s, 400);
     f.set_config("pollingTime", json!("00:00:07"));
     assert_eq!(f.poll("cfgpoll")["config"]["polling"]["sleep"], "00:00:07");
+    // hawkBit ≥ 0.10 overrides: the first matching rule wins.
+    f.set_config(
+        "pollingTime",
+        json!("00:02:00, controllerid == ovr1 -> 00:01:00, name == 'ovr*' -> 00:03:00"),
+    );
+    assert_eq!(f.poll("ovr1")["config"]["polling"]["sleep"], "00:01:00");
+    assert_eq!(f.poll("ovr2")["config"]["polling"]["sleep"], "00:03:00");
+    assert_eq!(f.poll("other")["config"]["polling"]["sleep"], "00:02:00");
+    let (s, b) = f.put(
+        "/rest/v1/system/configs/pollingTime",
+        json!({"value": "00:02:00, tag == x -> 00:01:00"}),
+    );
+    assert_eq!(s, 400, "{b}");
+    let (s, _) = f.put(
+        "/rest/v1/system/configs/pollingTime",
+        json!({"value": "00:00:00"}),
+    );
+    assert_eq!(s, 400, "below the minimum polling time");
     let (s, _) = f.delete("/rest/v1/system/configs/pollingTime");
     assert_eq!(s, 204);
     assert_eq!(f.poll("cfgpoll")["config"]["polling"]["sleep"], "00:05:00");

@@ -30,7 +30,10 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
     // hawkBit matches the exact prefix, one space included, case-sensitively.
-    header(headers, "authorization")?
+    headers
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
         .strip_prefix(scheme)?
         .strip_prefix(' ')
 }

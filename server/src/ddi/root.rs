@@ -6,12 +6,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use updraft_ddi::{ControllerBase, ControllerConfig, Link, Polling, RootLinks};
 
-use super::{Device, client_address, device, negotiate, respond};
+use super::{Device, Encoded, Format, client_address, device, negotiate, respond};
 use crate::actions::{self, SERVER_PREFIX};
 use crate::db::models::{Action, ActionStatus, ActionType, NewTarget, UpdateStatus};
 use crate::db::schema::targets;
+use crate::device_cache::CachedPollAnswer;
 use crate::error::{ApiError, ApiResult};
-use crate::polling::{MaintenanceWindow, format_hms, sleep_before_window};
+use crate::polling::{MaintenanceWindow, PollSubject, format_hms, sleep_before_window};
 use crate::state::AppState;
 
 pub async fn poll(
@@ -29,8 +30,30 @@ pub async fn poll(
         .snapshot
         .clone()
         .ok_or_else(|| ApiError::not_found("Target", &controller_id))?;
-    let body = controller_base(&req, &state, &dev, &snapshot, now);
-    respond(&req, format, &body)
+    let base = dev.link_base(&req, &state);
+    let settings_id = dev.settings.version;
+    if format != Format::Cbor
+        && let Some(cached) = snapshot.poll_answer.get()
+        && cached.settings == settings_id
+        && cached.base == base
+    {
+        return Ok(cached.encoded.respond(&req, format));
+    }
+    let (body, timeless) = controller_base(&base, &state, &dev, &snapshot, now);
+    if format == Format::Cbor {
+        return respond(&req, format, &body);
+    }
+    let encoded = Encoded::new(format, &body)?;
+    let response = encoded.respond(&req, format);
+    if timeless {
+        // JSON and HAL+JSON are the same bytes; only the Content-Type differs.
+        let _ = snapshot.poll_answer.set(CachedPollAnswer {
+            base,
+            settings: settings_id,
+            encoded,
+        });
+    }
+    Ok(response)
 }
 
 /// Plug-and-play registration, the UNKNOWN → REGISTERED step and address changes are written at
@@ -179,16 +202,30 @@ pub fn action_etag(action: &Action, window: Option<&MaintenanceWindow>, now: i64
     31i32.wrapping_mul(hash).wrapping_add(flag)
 }
 
+/// The root answer, and whether it is timeless: the same until the snapshot or the settings
+/// change (no polling deviation, no maintenance window, no force time still to come).
 fn controller_base(
-    req: &HttpRequest,
+    base: &str,
     state: &AppState,
     dev: &Device,
     snapshot: &Arc<crate::device_cache::DeviceSnapshot>,
     now: i64,
-) -> ControllerBase {
-    let base = dev.link_base(req, state);
+) -> (ControllerBase, bool) {
     let (min, max) = (state.config.min_polling(), state.config.max_polling());
-    let polling = dev.settings.polling_time.next_sleep(min, max);
+    let t = &snapshot.target;
+    let subject = PollSubject {
+        controller_id: &t.controller_id,
+        name: &t.name,
+        update_status: &t.update_status,
+    };
+    let polling_time = dev.settings.polling_time.for_target(&subject);
+    let polling = polling_time.next_sleep(min, max);
+    let timeless = polling_time.deviation_percent == 0
+        && snapshot.window.is_none()
+        && snapshot
+            .active_action
+            .as_ref()
+            .is_none_or(|a| a.action_type() != ActionType::TimeForced || now >= a.forced_time);
     let mut sleep = polling;
     let mut links = RootLinks::default();
     if let Some(a) = &snapshot.active_action {
@@ -228,12 +265,13 @@ fn controller_base(
     if snapshot.target.request_attributes {
         links.config_data = Some(Link::new(format!("{base}/configData")));
     }
-    ControllerBase {
+    let body = ControllerBase {
         config: ControllerConfig {
             polling: Polling {
                 sleep: format_hms(sleep),
             },
         },
         links,
-    }
+    };
+    (body, timeless)
 }

@@ -56,7 +56,15 @@ async fn to_json(req: &HttpRequest, state: &AppState, t: &Target, full: bool) ->
         t,
         &rest_base(req, state),
         last_poll,
-        settings.polling_time.interval.as_millis() as i64,
+        settings
+            .polling_time
+            .for_target(&crate::polling::PollSubject {
+                controller_id: &t.controller_id,
+                name: &t.name,
+                update_status: &t.update_status,
+            })
+            .interval
+            .as_millis() as i64,
         settings.polling_overdue.as_millis() as i64,
         state.now(),
         full,
