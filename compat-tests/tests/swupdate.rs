@@ -52,7 +52,25 @@ impl Drop for Harness {
 
 impl Harness {
     fn start() -> Self {
-        let server = TestServer::start();
+        Self::around(TestServer::start())
+    }
+
+    /// The same on a fresh PostgreSQL database; None (with the reason printed) when PostgreSQL is
+    /// unavailable outside CI, a failure under CI=true.
+    fn start_postgres() -> Option<Self> {
+        match TestServer::start_postgres() {
+            Ok(server) => Some(Self::around(server)),
+            Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("PostgreSQL required under CI: {why}")
+            }
+            Err(why) => {
+                eprintln!("skipping the PostgreSQL variant: {why}");
+                None
+            }
+        }
+    }
+
+    fn around(server: TestServer) -> Self {
         let mgmt = Mgmt::new(&server.url, &server.admin_user, &server.admin_password);
         // swupdate takes its poll interval from config.polling.sleep.
         mgmt.set_config("pollingTime", &json!("00:00:02"));
@@ -176,7 +194,20 @@ fn installs_signed_bundle_and_reports_success_after_reboot() {
     if !support::tools_available() {
         return;
     }
-    let h = Harness::start();
+    install_and_report_success(&Harness::start());
+}
+
+#[test]
+fn installs_signed_bundle_and_reports_success_after_reboot_on_postgres() {
+    if !support::tools_available() {
+        return;
+    }
+    if let Some(h) = Harness::start_postgres() {
+        install_and_report_success(&h);
+    }
+}
+
+fn install_and_report_success(h: &Harness) {
     h.mgmt.create_target(DEVICE, Some(TARGET_TOKEN));
     let slot = h.slot("slot-b.img");
     let image = support::payload(256 * 1024, 1);
@@ -266,7 +297,20 @@ fn cancel_before_install_is_acknowledged_and_nothing_is_installed() {
     if !support::tools_available() {
         return;
     }
-    let h = Harness::start();
+    cancel_before_install(&Harness::start());
+}
+
+#[test]
+fn cancel_before_install_is_acknowledged_and_nothing_is_installed_on_postgres() {
+    if !support::tools_available() {
+        return;
+    }
+    if let Some(h) = Harness::start_postgres() {
+        cancel_before_install(&h);
+    }
+}
+
+fn cancel_before_install(h: &Harness) {
     h.mgmt.create_target(DEVICE, Some(TARGET_TOKEN));
     let slot = h.slot("slot-b.img");
     let image = support::payload(64 * 1024, 4);
