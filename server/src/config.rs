@@ -44,11 +44,45 @@ pub struct Config {
     pub max_artifact_size: u64,
     /// `UPDRAFT_TRACK_REMOTE_IP`: store the device address (`http://<ip>`) on poll.
     pub track_remote_ip: bool,
+    /// Tenants whose devices may read any artifact of the tenant, as hawkBit's
+    /// `hawkbit.ddi.skip-artifact-access-check.tenants` (`*` for all). Empty: the access check applies.
+    pub skip_artifact_access_check_tenants: Vec<String>,
+    /// hawkBit's per-client-IP request limiter (`hawkbit.server.security.dos.filter.*`).
+    pub dos_filter: DosFilterConfig,
     /// Shortest and longest polling interval a tenant may configure (`HH:MM:SS`).
     pub min_polling_time: String,
     pub max_polling_time: String,
     /// hawkBit's `hawkbit.server.security.dos.*` quotas; `<= 0` disables one.
     pub quotas: Quotas,
+}
+
+/// Requests per second and client IP above which hawkBit answers 429. Clients in private and
+/// loopback ranges are never limited (hawkBit's default whitelist); the client IP is the first
+/// `X-Forwarded-For` entry when present, as in hawkBit, so put a proxy in front that sets it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DosFilterConfig {
+    pub enabled: bool,
+    /// GET/HEAD requests per second and client.
+    pub max_read: u32,
+    /// Other requests per second and client.
+    pub max_write: u32,
+    /// Client IPs refused outright with 403 (hawkBit's `clients.blacklist`).
+    pub blacklist: Vec<String>,
+    /// Also limit private and loopback addresses (off in hawkBit; tests turn it on).
+    pub limit_private: bool,
+}
+
+impl Default for DosFilterConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_read: 200,
+            max_write: 50,
+            blacklist: Vec::new(),
+            limit_private: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +119,8 @@ impl Default for Config {
             max_body_size: 512 * 1024,
             max_artifact_size: 1 << 30,
             track_remote_ip: true,
+            skip_artifact_access_check_tenants: Vec::new(),
+            dos_filter: DosFilterConfig::default(),
             min_polling_time: "00:00:30".into(),
             max_polling_time: "23:59:59".into(),
             quotas: Quotas::default(),

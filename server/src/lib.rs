@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod ddi;
 pub mod device_cache;
+pub mod dos_filter;
 pub mod error;
 pub mod links;
 pub mod mgmt;
@@ -43,6 +44,7 @@ pub fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
         polls: device_cache::PollRecorder::default(),
         credentials: auth::users::CredentialCache::default(),
         clock: state::Clock::default(),
+        dos_filter: dos_filter::DosFilter::new(config.dos_filter.clone()),
         config,
     };
     let now = state.now();
@@ -87,6 +89,7 @@ pub async fn serve(
             .app_data(web::QueryConfig::default().error_handler(|_, _| {
                 error::ApiError::constraint_violation("Invalid query parameter.").into()
             }))
+            .wrap(actix_web::middleware::from_fn(dos_filter::middleware))
             .wrap(actix_web::middleware::from_fn(trim_trailing_slash))
             .configure(mgmt::configure)
             .default_service(web::to(ddi::dispatch))

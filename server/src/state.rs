@@ -38,6 +38,7 @@ pub struct AppState {
     pub polls: PollRecorder,
     pub credentials: CredentialCache,
     pub clock: Clock,
+    pub dos_filter: crate::dos_filter::DosFilter,
 }
 
 impl AppState {

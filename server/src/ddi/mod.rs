@@ -375,7 +375,7 @@ pub fn parse_id(s: &str) -> ApiResult<i64> {
         .map_err(|_| ApiError::constraint_violation(format!("{s:?} is not a valid id.")))
 }
 
-static X_FORWARDED_FOR: header::HeaderName = header::HeaderName::from_static("x-forwarded-for");
+pub(crate) static X_FORWARDED_FOR: header::HeaderName = header::HeaderName::from_static("x-forwarded-for");
 
 /// The client address as hawkBit records it: `X-Forwarded-For` first, else the peer.
 pub fn client_address(req: &HttpRequest, track: bool) -> String {
