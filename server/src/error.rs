@@ -235,6 +235,15 @@ impl ApiError {
         )
     }
 
+    pub fn rsql_unsupported() -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            "org.eclipse.hawkbit.repository.exception.RSQLParameterSyntaxException",
+            "hawkbit.server.error.rest.param.rsqlParamSyntax",
+            "Search queries (q=) are not supported by this server version yet.",
+        )
+    }
+
     pub fn artifact_checksum_mismatch(kind: &str) -> Self {
         Self::with(
             StatusCode::BAD_REQUEST,

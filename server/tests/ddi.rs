@@ -19,6 +19,7 @@ backend_tests!(
     closed_failure_sets_target_error_and_feedback_after_close_is_gone,
     cancel_is_offered_confirmed_and_closes_the_action,
     rejected_cancel_returns_action_to_running,
+    device_may_ignore_a_cancel_and_finish,
     config_data_modes_validation_and_quota,
     malformed_feedback_is_rejected_with_hawkbit_body,
     artifact_download_supports_ranges_and_checks,
@@ -507,6 +508,38 @@ fn rejected_cancel_returns_action_to_running(f: &Fixture) {
     assert!(link(&f.poll("rej1"), "deploymentBase").is_some());
 }
 
+fn device_may_ignore_a_cancel_and_finish(f: &Fixture) {
+    let (_, ds) = f.distribution_set("ign", "i.swu", b"i");
+    f.poll("ign1");
+    let action = f.assign(ds, "ign1", json!({}));
+    f.delete(&format!("/rest/v1/targets/ign1/actions/{action}"));
+    // A cancel the device cannot honour: closed + failure keeps the action running.
+    let body = json!({"status": {"result": {"finished": "failure"}, "execution": "closed"}});
+    let (s, _) = read(
+        f.ddi(Method::POST, "ign1", &format!("/cancelAction/{action}/feedback"))
+            .json(&body)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 200);
+    let a = f.action("ign1", action);
+    assert_eq!(
+        (a["status"].as_str(), a["active"].as_bool()),
+        (Some("running"), Some(true))
+    );
+    let (_, st) = f.get(&format!("/rest/v1/targets/ign1/actions/{action}/status"));
+    assert_eq!(st["content"][0]["type"], "error", "{st}");
+    // Cancel again, and the device finishes the update anyway (hawkBit `rootRsCancelActionButContinueAnyway`).
+    f.delete(&format!("/rest/v1/targets/ign1/actions/{action}"));
+    assert_eq!(f.feedback("ign1", action, "closed", "success").0, 200);
+    let a = f.action("ign1", action);
+    assert_eq!(
+        (a["status"].as_str(), a["active"].as_bool()),
+        (Some("finished"), Some(false))
+    );
+    assert_eq!(f.target("ign1")["updateStatus"], "in_sync");
+}
+
 fn config_data_modes_validation_and_quota(f: &Fixture) {
     f.poll("cfg1");
     let put = |body: Value| {
@@ -931,6 +964,14 @@ fn wrong_methods_and_unknown_tenants_are_refused(f: &Fixture) {
             .status(),
         400
     );
+    // No controller id is no resource (hawkBit `rootRsWithoutId`).
+    let r = f
+        .http
+        .get(f.url("/DEFAULT/controller/v1/"))
+        .header("authorization", format!("GatewayToken {}", support::GW))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
     // Trailing slashes are accepted, as in hawkBit 0.3.
     assert_eq!(f.ddi(Method::GET, "meth1", "/").send().unwrap().status(), 200);
 }

@@ -108,6 +108,9 @@ fn targets_are_created_listed_and_deleted(f: &Fixture) {
     let (s, v) = f.post("/rest/v1/targets", json!([{"controllerId": "t1"}]));
     assert_eq!(s, 409);
     assert_eq!(v["errorCode"], "hawkbit.server.error.repo.entityAlreadyExists");
+    let (s, b) = f.get("/rest/v1/targets?q=controllerId==t1");
+    assert_eq!(s, 400, "an unsupported search is refused, never ignored");
+    assert_eq!(b["errorCode"], "hawkbit.server.error.rest.param.rsqlParamSyntax");
     let (_, list) = f.get("/rest/v1/targets?limit=1");
     assert_eq!(
         (list["total"].as_i64(), list["size"].as_i64()),

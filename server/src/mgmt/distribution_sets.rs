@@ -61,6 +61,7 @@ async fn list(
     q: web::Query<Paging>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    q.no_search()?;
     let tenant = tenant_of(&user);
     let (offset, limit) = (q.offset(), q.limit());
     let desc = q.id_descending(false)?;

@@ -34,11 +34,22 @@ pub struct Paging {
     limit: Option<i64>,
     #[serde(default)]
     pub sort: Option<String>,
+    /// RSQL search: not served yet. Refused rather than ignored, so a script that deletes "what
+    /// matched" never acts on everything.
+    #[serde(default)]
+    q: Option<String>,
 }
 
 impl Paging {
     pub fn offset(&self) -> i64 {
         self.offset.unwrap_or(0).max(0)
+    }
+
+    pub fn no_search(&self) -> ApiResult<()> {
+        match self.q.as_deref() {
+            Some(q) if !q.trim().is_empty() => Err(ApiError::rsql_unsupported()),
+            _ => Ok(()),
+        }
     }
 
     pub fn limit(&self) -> i64 {

@@ -78,6 +78,7 @@ async fn list(
     q: web::Query<Paging>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    q.no_search()?;
     let tenant = tenant_of(&user);
     let (offset, limit) = (q.offset(), q.limit());
     let (rows, total) = state
@@ -294,6 +295,7 @@ async fn list_actions(
     q: web::Query<Paging>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    q.no_search()?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
     let desc = q.id_descending(true)?;
     let (offset, limit) = (q.offset(), q.limit());
@@ -400,6 +402,7 @@ async fn action_status(
     q: web::Query<Paging>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    q.no_search()?;
     let (cid, aid) = path.into_inner();
     let tenant = tenant_of(&user);
     let desc = q.id_descending(true)?;
