@@ -247,6 +247,15 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_config_parses() {
+        let c: Config = toml::from_str(include_str!("../dist/server.example.toml")).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:8080");
+        assert_eq!(c.dos_filter.max_read, 200);
+        assert_eq!(c.quotas.max_status_entries_per_action, 1000);
+        c.validate().unwrap();
+    }
+
+    #[test]
     fn unknown_keys_and_bad_env_values_are_errors() {
         assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
         let mut c = Config::default();
