@@ -11,7 +11,7 @@ use updraft_ddi::{
     ConfirmationFeedback, Link,
 };
 
-use super::deployment::{HistoryQuery, build_deployment, history};
+use super::deployment::{ActionRequest, HistoryQuery, action_payload};
 use super::root::{action_etag, register_or_touch};
 use super::{client_address, device, negotiate, parse_id, read_body, respond};
 use crate::actions::{self, SERVER_PREFIX};
@@ -94,13 +94,8 @@ pub async fn confirmation_action(
     query: web::Query<HistoryQuery>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let (tenant, cid, action_id) = path.into_inner();
-    let format = negotiate(&req)?;
-    let dev = device(&req, &state, &tenant, &cid).await?;
-    let action_id = parse_id(&action_id)?;
-    let target = dev.target()?.clone();
-    let links_base = dev.link_base(&req, &state);
-    let now = state.now();
+    let r = ActionRequest::resolve(&req, path, &state).await?;
+    let (target, action_id, links_base, now) = (r.target.clone(), r.action_id, r.links_base.clone(), r.now);
     let count = query.action_history;
     let body = state
         .db
@@ -109,14 +104,15 @@ pub async fn confirmation_action(
             if action.status() != ActionStatus::WaitForConfirmation {
                 return Err(ApiError::not_found("Action", action_id));
             }
+            let (id, confirmation, action_history) = action_payload(c, &action, &links_base, now, count)?;
             Ok(ConfirmationBaseAction {
-                id: action.id.to_string(),
-                confirmation: build_deployment(c, &action, &links_base, now)?,
-                action_history: history(c, &action, count)?,
+                id,
+                confirmation,
+                action_history,
             })
         })
         .await?;
-    respond(&req, format, &body)
+    respond(&req, r.format, &body)
 }
 
 fn confirm(

@@ -12,7 +12,7 @@ use updraft_ddi::{
 };
 
 use super::root::window;
-use super::{Device, device, negotiate, parse_id, read_body, respond};
+use super::{Device, Format, device, negotiate, parse_id, read_body, respond};
 use crate::actions::{self, SERVER_PREFIX};
 use crate::db::AnyConnection;
 use crate::db::models::{Action, ActionStatus, ActionType, Artifact, Target};
@@ -169,19 +169,59 @@ pub fn history(conn: &mut AnyConnection, action: &Action, count: i64) -> ApiResu
 
 type ActionPath = web::Path<(String, String, String)>;
 
+/// What the action resources (deploymentBase, installedBase, confirmationBase) share: the
+/// authenticated device and its target, the action id, where links point, and when.
+pub struct ActionRequest {
+    pub format: Format,
+    pub dev: Device,
+    pub target: Target,
+    pub action_id: i64,
+    pub links_base: String,
+    pub now: i64,
+}
+
+impl ActionRequest {
+    pub async fn resolve(req: &HttpRequest, path: ActionPath, state: &AppState) -> ApiResult<Self> {
+        let (tenant, cid, action_id) = path.into_inner();
+        let format = negotiate(req)?;
+        let dev = device(req, state, &tenant, &cid).await?;
+        let action_id = parse_id(&action_id)?;
+        let target = dev.target()?.clone();
+        let links_base = dev.link_base(req, state);
+        Ok(Self {
+            format,
+            dev,
+            target,
+            action_id,
+            links_base,
+            now: state.now(),
+        })
+    }
+}
+
+/// The id, deployment and history of an action, as all three action resources render them.
+pub fn action_payload(
+    c: &mut AnyConnection,
+    action: &Action,
+    links_base: &str,
+    now: i64,
+    history_count: i64,
+) -> ApiResult<(String, Deployment, Option<ActionHistory>)> {
+    Ok((
+        action.id.to_string(),
+        build_deployment(c, action, links_base, now)?,
+        history(c, action, history_count)?,
+    ))
+}
+
 pub async fn deployment_base(
     req: HttpRequest,
     path: ActionPath,
     query: web::Query<HistoryQuery>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let (tenant, cid, action_id) = path.into_inner();
-    let format = negotiate(&req)?;
-    let dev = device(&req, &state, &tenant, &cid).await?;
-    let action_id = parse_id(&action_id)?;
-    let target = dev.target()?.clone();
-    let links_base = dev.link_base(&req, &state);
-    let now = state.now();
+    let r = ActionRequest::resolve(&req, path, &state).await?;
+    let (target, action_id, links_base, now) = (r.target.clone(), r.action_id, r.links_base.clone(), r.now);
     let count = query.action_history;
     let body = state
         .db
@@ -192,26 +232,22 @@ pub async fn deployment_base(
                 return Err(ApiError::not_found("Action", action_id));
             }
             if action.active {
-                actions::register_retrieved(
-                    c,
-                    &action,
-                    &format!(
-                        "{SERVER_PREFIX}Target retrieved update action and should start now the download."
-                    ),
-                    now,
-                    &target.controller_id,
-                )?;
+                let message = format!(
+                    "{SERVER_PREFIX}Target retrieved update action and should start now the download."
+                );
+                actions::register_retrieved(c, &action, &message, now, &target.controller_id)?;
             }
             let action = actions::find_action_of_target(c, &target, action_id)?;
+            let (id, deployment, action_history) = action_payload(c, &action, &links_base, now, count)?;
             Ok(DeploymentBase {
-                id: action.id.to_string(),
-                deployment: build_deployment(c, &action, &links_base, now)?,
-                action_history: history(c, &action, count)?,
+                id,
+                deployment,
+                action_history,
             })
         })
         .await?;
-    state.devices.invalidate(&dev.tenant, &dev.controller_id);
-    respond(&req, format, &body)
+    state.devices.invalidate(&r.dev.tenant, &r.dev.controller_id);
+    respond(&req, r.format, &body)
 }
 
 pub async fn installed_base(
@@ -220,13 +256,8 @@ pub async fn installed_base(
     query: web::Query<HistoryQuery>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let (tenant, cid, action_id) = path.into_inner();
-    let format = negotiate(&req)?;
-    let dev = device(&req, &state, &tenant, &cid).await?;
-    let action_id = parse_id(&action_id)?;
-    let target = dev.target()?.clone();
-    let links_base = dev.link_base(&req, &state);
-    let now = state.now();
+    let r = ActionRequest::resolve(&req, path, &state).await?;
+    let (target, action_id, links_base, now) = (r.target.clone(), r.action_id, r.links_base.clone(), r.now);
     let count = query.action_history;
     let body = state
         .db
@@ -235,14 +266,15 @@ pub async fn installed_base(
             if action.active || action.status().is_canceling_or_canceled() {
                 return Err(ApiError::not_found("Action", action_id));
             }
+            let (id, deployment, action_history) = action_payload(c, &action, &links_base, now, count)?;
             Ok(DeploymentBase {
-                id: action.id.to_string(),
-                deployment: build_deployment(c, &action, &links_base, now)?,
-                action_history: history(c, &action, count)?,
+                id,
+                deployment,
+                action_history,
             })
         })
         .await?;
-    respond(&req, format, &body)
+    respond(&req, r.format, &body)
 }
 
 async fn feedback(
