@@ -31,10 +31,12 @@ pub struct DeviceSnapshot {
     pub poll_answer: std::sync::OnceLock<CachedPollAnswer>,
 }
 
-/// A poll answer valid for one link base and one version of the tenant's settings.
+/// A poll answer valid for one origin and tenant spelling in links and one version of the
+/// tenant's settings.
 #[derive(Debug)]
 pub struct CachedPollAnswer {
-    pub base: String,
+    pub origin: String,
+    pub tenant_in_url: String,
     pub settings: u64,
     pub encoded: crate::ddi::Encoded,
 }

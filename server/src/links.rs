@@ -2,6 +2,7 @@
 //! `Forwarded` / `X-Forwarded-*` and `Host` headers, so links work behind a TLS-terminating proxy.
 
 use actix_web::HttpRequest;
+use actix_web::http::header::{self, HeaderName};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// Characters left alone in a path segment (RFC 3986 unreserved).
@@ -15,16 +16,20 @@ pub fn encode_segment(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()
 }
 
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+
 /// `scheme://host[:port]` as the client sees this server.
 pub fn base_url(req: &HttpRequest, external_url: Option<&str>) -> String {
     if let Some(url) = external_url {
         return url.trim_end_matches('/').to_owned();
     }
     let headers = req.headers();
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let get = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let mut proto = None;
     let mut host = None;
-    if let Some(fwd) = get("forwarded") {
+    if let Some(fwd) = get(&header::FORWARDED) {
         // Only the first (client-most) element counts.
         for pair in fwd.split(',').next().unwrap_or_default().split(';') {
             if let Some((k, v)) = pair.trim().split_once('=') {
@@ -39,7 +44,7 @@ pub fn base_url(req: &HttpRequest, external_url: Option<&str>) -> String {
     }
     let first = |v: &str| v.split(',').next().unwrap_or_default().trim().to_owned();
     let proto = proto
-        .or_else(|| get("x-forwarded-proto").map(first))
+        .or_else(|| get(&X_FORWARDED_PROTO).map(first))
         .filter(|p| p == "http" || p == "https")
         .unwrap_or_else(|| {
             if req.app_config().secure() {
@@ -50,15 +55,15 @@ pub fn base_url(req: &HttpRequest, external_url: Option<&str>) -> String {
             .to_owned()
         });
     let mut host = host
-        .or_else(|| get("x-forwarded-host").map(first))
+        .or_else(|| get(&X_FORWARDED_HOST).map(first))
         .unwrap_or_else(|| {
             headers
-                .get("host")
+                .get(header::HOST)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("localhost")
                 .to_owned()
         });
-    if let Some(port) = get("x-forwarded-port")
+    if let Some(port) = get(&X_FORWARDED_PORT)
         && !host.contains(':')
         && port.chars().all(|c| c.is_ascii_digit())
     {

@@ -315,9 +315,13 @@ impl Device {
     }
 
     pub fn link_base(&self, req: &HttpRequest, state: &AppState) -> String {
+        self.link_base_from(&crate::links::base_url(req, state.config.external_url.as_deref()))
+    }
+
+    /// The device's base URL under `origin` (`scheme://host[:port]`).
+    pub fn link_base_from(&self, origin: &str) -> String {
         format!(
-            "{}/{}/controller/v1/{}",
-            crate::links::base_url(req, state.config.external_url.as_deref()),
+            "{origin}/{}/controller/v1/{}",
             crate::links::encode_segment(&self.tenant_in_url),
             crate::links::encode_segment(&self.controller_id)
         )

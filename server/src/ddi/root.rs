@@ -30,16 +30,17 @@ pub async fn poll(
         .snapshot
         .clone()
         .ok_or_else(|| ApiError::not_found("Target", &controller_id))?;
-    let base = dev.link_base(&req, &state);
+    let origin = crate::links::base_url(&req, state.config.external_url.as_deref());
     let settings_id = dev.settings.version;
     if format != Format::Cbor
         && let Some(cached) = snapshot.poll_answer.get()
         && cached.settings == settings_id
-        && cached.base == base
+        && cached.origin == origin
+        && cached.tenant_in_url == dev.tenant_in_url
     {
         return Ok(cached.encoded.respond(&req, format));
     }
-    let (body, timeless) = controller_base(&base, &state, &dev, &snapshot, now);
+    let (body, timeless) = controller_base(&dev.link_base_from(&origin), &state, &dev, &snapshot, now);
     if format == Format::Cbor {
         return respond(&req, format, &body);
     }
@@ -47,8 +48,10 @@ pub async fn poll(
     let response = encoded.respond(&req, format);
     if timeless {
         // JSON and HAL+JSON are the same bytes; only the Content-Type differs.
+        let tenant_in_url = dev.tenant_in_url.clone();
         let _ = snapshot.poll_answer.set(CachedPollAnswer {
-            base,
+            origin,
+            tenant_in_url,
             settings: settings_id,
             encoded,
         });
