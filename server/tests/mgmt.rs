@@ -15,6 +15,7 @@ backend_tests!(
     bad_bodies_and_unknown_ids_get_hawkbit_errors,
     uploads_with_bad_names_or_sizes_leave_nothing_behind,
     assignment_supersedes_the_open_action,
+    tenants_see_only_their_own_data,
 );
 
 fn every_management_call_needs_credentials(f: &Fixture) {
@@ -303,4 +304,126 @@ fn assignment_supersedes_the_open_action(f: &Fixture) {
         .unwrap();
     let (s, b) = f.upload(sm, "late.bin", b"late".to_vec());
     assert_eq!(s, 423, "{b}");
+}
+
+/// A second tenant with its own admin, made directly in the database (tenants and users get an API
+/// with the users-and-roles issue).
+fn other_tenant(f: &Fixture) -> (String, String) {
+    let state = &f.srv.state;
+    let now = state.now();
+    state
+        .db
+        .tx_blocking(|c| updraft_server::bootstrap::ensure_tenant(c, "OTHER", now))
+        .unwrap();
+    updraft_server::auth::users::create_user(
+        &state.db,
+        "OTHER",
+        "other-admin",
+        "other-password",
+        "TENANT_ADMIN",
+        now,
+    )
+    .unwrap();
+    ("other-admin".into(), "other-password".into())
+}
+
+fn tenants_see_only_their_own_data(f: &Fixture) {
+    let (_, ds) = f.distribution_set("mine", "m.swu", b"mine");
+    let sm = f.get(&format!("/rest/v1/distributionsets/{ds}")).1["modules"][0]["id"]
+        .as_i64()
+        .unwrap();
+    f.poll("shared-id");
+    let action = f.assign(ds, "shared-id", json!({}));
+    let (user, password) = other_tenant(f);
+    let as_other = |m: Method, path: &str| {
+        read(
+            f.http
+                .request(m, f.url(path))
+                .basic_auth(&user, Some(&password))
+                .send()
+                .unwrap(),
+        )
+    };
+    assert_eq!(as_other(Method::GET, "/rest/v1/targets").1["total"], 0);
+    assert_eq!(as_other(Method::GET, "/rest/v1/targets/shared-id").0, 404);
+    assert_eq!(
+        as_other(
+            Method::GET,
+            &format!("/rest/v1/targets/shared-id/actions/{action}")
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        as_other(
+            Method::DELETE,
+            &format!("/rest/v1/targets/shared-id/actions/{action}")
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        as_other(Method::GET, &format!("/rest/v1/softwaremodules/{sm}")).0,
+        404
+    );
+    assert_eq!(
+        as_other(Method::GET, &format!("/rest/v1/softwaremodules/{sm}/artifacts")).0,
+        404
+    );
+    assert_eq!(
+        as_other(Method::GET, &format!("/rest/v1/distributionsets/{ds}")).0,
+        404
+    );
+    assert_eq!(as_other(Method::GET, "/rest/v1/distributionsets").1["total"], 0);
+    assert_eq!(
+        as_other(Method::DELETE, &format!("/rest/v1/distributionsets/{ds}")).0,
+        404
+    );
+    let (s, _) = read(
+        f.http
+            .post(f.url(&format!("/rest/v1/distributionsets/{ds}/assignedTargets")))
+            .basic_auth(&user, Some(&password))
+            .json(&json!([{"id": "shared-id"}]))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 404, "another tenant's set cannot be assigned");
+    // Tenant settings are separate: DEFAULT's gateway token does not open tenant OTHER.
+    assert_eq!(
+        as_other(
+            Method::GET,
+            "/rest/v1/system/configs/authentication.gatewaytoken.enabled"
+        )
+        .1["value"],
+        false
+    );
+    let r = f
+        .http
+        .get(f.url("/OTHER/controller/v1/shared-id"))
+        .header("authorization", format!("GatewayToken {}", support::GW))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // The same controller id in the other tenant is another target.
+    let (s, _) = read(
+        f.http
+            .post(f.url("/rest/v1/targets"))
+            .basic_auth(&user, Some(&password))
+            .json(&json!([{"controllerId": "shared-id", "securityToken": "other-token"}]))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 201);
+    let r = f
+        .http
+        .get(f.url("/OTHER/controller/v1/shared-id"))
+        .header("authorization", "TargetToken other-token")
+        .send()
+        .unwrap();
+    let root: serde_json::Value = r.json().unwrap();
+    assert!(
+        support::link(&root, "deploymentBase").is_none(),
+        "the DEFAULT tenant's action is not visible: {root}"
+    );
+    assert_eq!(f.action("shared-id", action)["status"], "running");
 }

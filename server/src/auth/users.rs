@@ -49,20 +49,7 @@ pub fn ensure_admin(db: &Db, data_dir: &Path, configured: Option<&str>, now: i64
         Some(p) if !p.is_empty() => (p.to_owned(), false),
         _ => (super::random_token(), true),
     };
-    let hash = hash_password(&password)?;
-    db.tx_blocking(|c| {
-        diesel::insert_into(users::table)
-            .values((
-                users::tenant.eq(DEFAULT_TENANT),
-                users::username.eq("admin"),
-                users::password_hash.eq(&hash),
-                users::permissions.eq("TENANT_ADMIN"),
-                users::created_at.eq(now),
-            ))
-            .execute(c)?;
-        Ok(())
-    })
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    create_user(db, DEFAULT_TENANT, "admin", &password, "TENANT_ADMIN", now)?;
     if generated {
         let path = data_dir.join(ADMIN_PASSWORD_FILE);
         crate::storage::write_file_atomically(&path, format!("{password}\n").as_bytes(), 0o600)?;
@@ -73,6 +60,31 @@ pub fn ensure_admin(db: &Db, data_dir: &Path, configured: Option<&str>, now: i64
         );
     }
     Ok(())
+}
+
+/// Creates a user of `tenant` (which must exist) with an argon2 hash of `password`.
+pub fn create_user(
+    db: &Db,
+    tenant: &str,
+    username: &str,
+    password: &str,
+    permissions: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    let hash = hash_password(password)?;
+    db.tx_blocking(|c| {
+        diesel::insert_into(users::table)
+            .values((
+                users::tenant.eq(tenant),
+                users::username.eq(username),
+                users::password_hash.eq(&hash),
+                users::permissions.eq(permissions),
+                users::created_at.eq(now),
+            ))
+            .execute(c)?;
+        Ok(())
+    })
+    .map_err(|e| anyhow::anyhow!("creating user {username} failed: {e}"))
 }
 
 /// An authenticated Management API user.
