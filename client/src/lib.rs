@@ -1,0 +1,4 @@
+//! The Updraft device client.
+
+pub mod journal;
+pub mod slots;

@@ -1,0 +1,114 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The Raspberry Pi tryboot backend on a directory standing in for the mounted config FAT partition
+//! and a fake `/proc/device-tree`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use updraft_client::slots::tryboot::{Autoboot, MarkerFile, TrybootFlag};
+use updraft_client::slots::{RealFs, RpiTryboot, Slot, SlotBackend};
+
+const A_FILE: &str = "[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\n";
+const B_FILE: &str = "[all]\ntryboot_a_b=1\nboot_partition=3\n[tryboot]\nboot_partition=2\n";
+
+fn set_dt(root: &Path, partition: u32, tryboot: u32) {
+    let node = root.join("dt/chosen/bootloader");
+    std::fs::create_dir_all(&node).unwrap();
+    std::fs::write(node.join("partition"), partition.to_be_bytes()).unwrap();
+    std::fs::write(node.join("tryboot"), tryboot.to_be_bytes()).unwrap();
+}
+
+fn backend(root: &Path) -> RpiTryboot {
+    let fs = Arc::new(RealFs);
+    RpiTryboot::new(
+        fs.clone(),
+        root.join("autoboot.txt"),
+        root.join("dt"),
+        Box::new(MarkerFile::new(fs, root.join("flag"))),
+    )
+}
+
+#[test]
+fn autoboot_files_are_the_64_byte_raspberry_pi_examples() {
+    assert_eq!(Autoboot { all: 2, tryboot: 3 }.render(), A_FILE);
+    assert_eq!(A_FILE.len(), 64);
+    assert_eq!(Autoboot::parse(B_FILE).unwrap(), Autoboot { all: 3, tryboot: 2 });
+    assert!(
+        Autoboot::parse("[all]\nboot_partition=2\n").is_err(),
+        "tryboot_a_b=1 is required"
+    );
+    assert!(
+        Autoboot::parse("[all]\ntryboot_a_b=1\nboot_partition=2\n[tryboot]\nboot_partition=3\nkernel=x\n")
+            .is_err()
+    );
+}
+
+#[test]
+fn trial_is_read_from_the_device_tree_and_commit_rewrites_autoboot() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("autoboot.txt"), A_FILE).unwrap();
+    set_dt(root, 2, 0);
+    let b = backend(root);
+    let s = b.status().unwrap();
+    assert_eq!((s.booted, s.committed, s.trial), (Slot::A, Slot::A, false));
+    assert_eq!(b.other().unwrap(), Slot::B);
+
+    b.prepare_install(Slot::B).unwrap();
+    assert!(
+        b.prepare_install(Slot::A).is_err(),
+        "never install over the booted slot"
+    );
+    b.arm_trial(Slot::B).unwrap();
+    assert!(
+        root.join("flag").exists(),
+        "armed: the reboot must pass '0 tryboot'"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("autoboot.txt")).unwrap(),
+        A_FILE,
+        "arming leaves autoboot.txt alone"
+    );
+
+    // The firmware booted [tryboot] and cleared the flag.
+    std::fs::remove_file(root.join("flag")).unwrap();
+    set_dt(root, 3, 1);
+    assert!(b.in_trial().unwrap());
+    b.commit().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.join("autoboot.txt")).unwrap(),
+        B_FILE
+    );
+    assert!(!root.join("autoboot.txt.updraft-tmp").exists());
+    let s = b.status().unwrap();
+    assert_eq!((s.booted, s.committed, s.trial), (Slot::B, Slot::B, false));
+    b.commit().unwrap(); // idempotent
+}
+
+#[test]
+fn booting_the_old_slot_after_arming_is_not_a_trial_and_commit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("autoboot.txt"), A_FILE).unwrap();
+    set_dt(root, 2, 0);
+    let b = backend(root);
+    b.arm_trial(Slot::B).unwrap();
+    // A plain reset after arming, or the trial failed and the board came back on [all].
+    set_dt(root, 2, 0);
+    assert!(!b.in_trial().unwrap());
+    b.rollback().unwrap();
+    assert!(!root.join("flag").exists());
+    assert_eq!(
+        std::fs::read_to_string(root.join("autoboot.txt")).unwrap(),
+        A_FILE
+    );
+    let flag = MarkerFile::new(Arc::new(RealFs), root.join("flag"));
+    assert!(!flag.get().unwrap());
+}
+
+#[test]
+fn missing_device_tree_node_is_an_error_not_a_guess() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("autoboot.txt"), A_FILE).unwrap();
+    assert!(backend(dir.path()).status().is_err());
+}
