@@ -29,7 +29,7 @@ const MAX_SIGNATURE: u64 = 256 * 1024;
 pub enum BundleError {
     #[error(transparent)]
     Cpio(#[from] CpioError),
-    #[error("bundle: I/O error: {0}")]
+    #[error("bundle: I/O error")]
     Io(#[from] io::Error),
     #[error(transparent)]
     SwDescription(#[from] SwDescriptionError),

@@ -33,7 +33,7 @@ const FIELDS: [&str; 13] = [
 /// Errors from reading or writing a cpio archive.
 #[derive(Debug, thiserror::Error)]
 pub enum CpioError {
-    #[error("cpio: I/O error: {0}")]
+    #[error("cpio: I/O error")]
     Io(#[from] io::Error),
     #[error("cpio: archive truncated while reading {0}")]
     Truncated(&'static str),

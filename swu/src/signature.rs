@@ -15,7 +15,7 @@ use openssl::x509::{X509, X509PurposeId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignatureError {
-    #[error("signature: cannot read {path}: {source}")]
+    #[error("signature: cannot read {path}")]
     Read { path: String, source: std::io::Error },
     #[error("signature: no certificate in the trust store PEM")]
     EmptyTrustStore,

@@ -24,12 +24,24 @@ fn signed_options(cert: &[u8]) -> ReaderOptions {
 }
 
 /// Opens and reads every image to the end; returns the first error.
+/// An error with its whole cause chain, as the `updraft` CLI prints it.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 fn read_bundle(bytes: &[u8], options: ReaderOptions) -> Result<usize, String> {
-    let mut b = BundleReader::open(bytes, options).map_err(|e| e.to_string())?;
+    let mut b = BundleReader::open(bytes, options).map_err(|e| chain(&e))?;
     let mut n = 0;
-    while let Some(mut img) = b.next_image().map_err(|e| e.to_string())? {
+    while let Some(mut img) = b.next_image().map_err(|e| chain(&e))? {
         let mut sink = Vec::new();
-        img.read_to_end(&mut sink).map_err(|e| e.to_string())?;
+        img.read_to_end(&mut sink).map_err(|e| chain(&e))?;
         n += 1;
     }
     Ok(n)
