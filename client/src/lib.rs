@@ -1,4 +1,7 @@
 //! The Updraft device client.
 
+pub mod cli;
+pub mod config;
+pub mod install;
 pub mod journal;
 pub mod slots;

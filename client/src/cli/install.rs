@@ -1,0 +1,114 @@
+//! `updraft install|status|commit|rollback`.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::Args;
+
+use crate::config::Config;
+use crate::install;
+use crate::slots::{Outcome, Updater};
+
+#[derive(Args)]
+pub struct InstallArgs {
+    /// The `.swu` bundle to install (a local file; URLs are not supported yet).
+    pub file: PathBuf,
+    /// Install even if the bundle's version is not newer than the running one.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub config: StatusArgs,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// Client configuration file.
+    #[arg(long = "config", env = "UPDRAFT_CONFIG", value_name = "FILE", default_value = crate::config::DEFAULT_PATH)]
+    pub config: PathBuf,
+}
+
+impl StatusArgs {
+    fn load(&self) -> anyhow::Result<Config> {
+        Config::load(Some(&self.config))
+    }
+}
+
+pub fn install(args: &InstallArgs) -> anyhow::Result<()> {
+    let file = args.file.to_string_lossy();
+    if file.starts_with("http://") || file.starts_with("https://") {
+        bail!("installing from a URL is not supported yet; download the bundle first");
+    }
+    let config = args.config.load()?;
+    let done = install::install(&config, &args.file, args.force)?;
+    println!(
+        "installed version {} ({} image(s)) into slot {}; slot {} is armed for one trial boot",
+        done.version, done.images, done.slot, done.slot
+    );
+    println!(
+        "next: reboot to try slot {}, then run `updraft commit` if it is healthy",
+        done.slot
+    );
+    Ok(())
+}
+
+pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
+    let config = args.load()?;
+    let backend = config.backend()?;
+    println!("bootloader: {}", backend.name());
+    println!("{}", install::describe(backend.as_ref()));
+    let journal = config.journal().load()?;
+    println!("journal: {}", serde_json::to_string(&journal)?);
+    if let Some(record) = install::load_record(&config) {
+        println!("last install: {}", serde_json::to_string(&record)?);
+    }
+    Ok(())
+}
+
+pub fn commit(args: &StatusArgs) -> anyhow::Result<()> {
+    let config = args.load()?;
+    let backend = config.backend()?;
+    let journal = config.journal();
+    let status = backend.status()?;
+    if !status.trial {
+        bail!("nothing to commit: slot {} is not booted on trial", status.booted);
+    }
+    // Running `commit` is the health verdict: the operator (or a health service) checked the slot.
+    match Updater::new(backend.as_ref(), &journal).recover(|_| true)? {
+        Outcome::Committed(slot) => {
+            println!("committed slot {slot}: it is now the default");
+            Ok(())
+        }
+        other => bail!("not committed: {other:?}"),
+    }
+}
+
+pub fn rollback(args: &StatusArgs) -> anyhow::Result<()> {
+    let config = args.load()?;
+    let backend = config.backend()?;
+    let journal = config.journal();
+    let in_flight = !journal.load()?.phase.is_final();
+    if !in_flight && !backend.in_trial()? {
+        backend.rollback()?;
+        println!(
+            "nothing to roll back: slot {} is committed and booted",
+            backend.booted()?
+        );
+        return Ok(());
+    }
+    match Updater::new(backend.as_ref(), &journal).recover(|_| false)? {
+        Outcome::RolledBack {
+            reason,
+            reboot_needed,
+        } => {
+            println!(
+                "rolled back ({reason:?}); slot {} stays the default",
+                backend.status()?.committed
+            );
+            if reboot_needed {
+                println!("next: reboot to go back to slot {}", backend.status()?.committed);
+            }
+            Ok(())
+        }
+        other => bail!("not rolled back: {other:?}"),
+    }
+}

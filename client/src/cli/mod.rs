@@ -1,0 +1,41 @@
+//! The `updraft` command line: one module per group of subcommands.
+
+pub mod bundle;
+pub mod install;
+
+use clap::{Parser, Subcommand};
+
+/// Updraft device client: builds and inspects signed SWUpdate bundles, installs them into the
+/// inactive A/B slot, and commits or rolls back the new slot after a trial boot.
+#[derive(Parser)]
+#[command(name = "updraft", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Build, sign and inspect .swu bundles (a build pipeline's tool, like swugenerator).
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
+    /// Install a bundle into the inactive slot and arm it for a trial boot.
+    Install(install::InstallArgs),
+    /// Show the booted slot, the other slot and the update journal.
+    Status(install::StatusArgs),
+    /// Make the slot booted on trial the default.
+    Commit(install::StatusArgs),
+    /// Go back to the previously committed slot.
+    Rollback(install::StatusArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Bundle(cmd) => bundle::run(cmd),
+        Command::Install(args) => install::install(&args),
+        Command::Status(args) => install::status(&args),
+        Command::Commit(args) => install::commit(&args),
+        Command::Rollback(args) => install::rollback(&args),
+    }
+}

@@ -1,0 +1,294 @@
+//! The client configuration, `/etc/updraft/updraft.toml` (`--config` or `UPDRAFT_CONFIG` override
+//! the path). Every key is documented on its field; `client/dist/updraft.example.toml` shows them all.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+
+use crate::journal::JournalStore;
+use crate::slots::tryboot::MarkerFile;
+use crate::slots::uboot::EnvLayout;
+use crate::slots::{GrubEnv, RealFs, RpiTryboot, SimBootloader, Slot, SlotBackend, Storage, UbootEnv};
+
+/// Where the config is read from when neither `--config` nor `UPDRAFT_CONFIG` is given.
+pub const DEFAULT_PATH: &str = "/etc/updraft/updraft.toml";
+
+/// SWUpdate's hardware revision file: one line `board revision`.
+pub const HWREVISION_FILE: &str = "/etc/hwrevision";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[bootloader]`: which backend switches slots, and its files.
+    pub bootloader: Bootloader,
+    /// `[slots.a]` and `[slots.b]`: where each slot's image goes.
+    pub slots: Slots,
+    /// `[bundle]`: how bundles are verified and which part of them this device installs.
+    #[serde(default)]
+    pub bundle: BundleConfig,
+    /// `[device]`: what is running now.
+    #[serde(default)]
+    pub device: Device,
+    /// Directory for the update journal (`journal.json`) and the last install result
+    /// (`last-install.json`); on the data partition, shared by both slots. Default `/var/lib/updraft`.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/updraft")
+}
+
+/// `[bootloader] backend = "sim" | "uboot" | "grub" | "rpi-tryboot"` plus that backend's keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "backend", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Bootloader {
+    /// The simulated bootloader (tests, demos): its state lives in `state_dir`.
+    Sim {
+        /// Directory holding `sim-state.json` and `sim-booted.json`.
+        state_dir: PathBuf,
+    },
+    /// U-Boot with the `boot.scr` of the `slots::uboot` docs.
+    Uboot {
+        /// A `fw_env.config` to take the env layout from (one line single, two lines redundant).
+        /// Either this or `env_file` + `env_size`.
+        fw_env_config: Option<PathBuf>,
+        /// A single (non-redundant) env: the file or device holding it, at offset 0.
+        env_file: Option<PathBuf>,
+        /// Size of the env in bytes (with `env_file`). Default 0x4000.
+        env_size: Option<usize>,
+        /// Where `updraft.slot=` is read from. Default `/proc/cmdline`.
+        cmdline: Option<PathBuf>,
+        /// Lock file shared with `fw_setenv`. Default none.
+        lock: Option<PathBuf>,
+        /// Trial boots before U-Boot falls back. Default 1.
+        bootlimit: Option<u32>,
+    },
+    /// GRUB with the `grub.cfg` of the `slots::grub` docs.
+    Grub {
+        /// The `grubenv` file, e.g. `/boot/efi/EFI/updraft/grubenv`.
+        grubenv: PathBuf,
+        /// Where `updraft.slot=` is read from. Default `/proc/cmdline`.
+        cmdline: Option<PathBuf>,
+    },
+    /// Raspberry Pi firmware tryboot.
+    RpiTryboot {
+        /// `autoboot.txt` on the mounted boot (config) partition, e.g. `/boot/firmware/autoboot.txt`.
+        autoboot: PathBuf,
+        /// Device-tree root. Default `/proc/device-tree`.
+        device_tree: Option<PathBuf>,
+        /// Marker file the reboot step turns into `reboot '0 tryboot'`. Default
+        /// `<data_dir>/tryboot-pending`.
+        tryboot_marker: Option<PathBuf>,
+        /// Boot partition numbers of slot A and B. Default `[2, 3]`.
+        partitions: Option<[u32; 2]>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slots {
+    pub a: SlotConfig,
+    pub b: SlotConfig,
+}
+
+impl Slots {
+    pub fn get(&self, slot: Slot) -> &SlotConfig {
+        match slot {
+            Slot::A => &self.a,
+            Slot::B => &self.b,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotConfig {
+    /// The slot's block device (`/dev/mmcblk0p2`) or a regular image file. `raw` images whose
+    /// `device` names it (or that name no device) are written here.
+    pub device: PathBuf,
+    /// Optional: directory where this slot's filesystem is mounted while it is the inactive one;
+    /// `rawfile` artifacts of an install into this slot are written under it. Without it, bundles
+    /// with `rawfile` artifacts are refused.
+    pub files_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleConfig {
+    /// PEM file with the trusted signer certificate or CA chain (SWUpdate `-k`). Without it,
+    /// unsigned bundles are accepted: only for development.
+    pub ca: Option<PathBuf>,
+    /// Require this CN in the signer certificate. Optional.
+    pub signer_cn: Option<String>,
+    /// SWUpdate software set (`-e <set>,<mode>`): `stable` selects `stable,copy1` when installing
+    /// to slot A and `stable,copy2` for slot B. Without it the top level of `software` is used.
+    pub software_set: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    /// Board name for `software.<board>` lookups. Default: the first word of `/etc/hwrevision`
+    /// (SWUpdate's "board revision" line).
+    pub board: Option<String>,
+    /// Hardware revision checked against `hardware-compatibility`. Default: the second word of
+    /// `/etc/hwrevision`; without either, the check is skipped.
+    pub hardware_revision: Option<String>,
+    /// The running software version. Bundles not newer than it are refused unless `--force`.
+    pub version: Option<String>,
+    /// A file whose first line is the running version (e.g. `/etc/sw-versions`-like), used
+    /// when `version` is not set. Without both, any version is accepted.
+    pub version_file: Option<PathBuf>,
+}
+
+impl Config {
+    /// The config file path: `--config`, else `UPDRAFT_CONFIG` (both handled by clap), else
+    /// [`DEFAULT_PATH`].
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let path = path.unwrap_or_else(|| Path::new(DEFAULT_PATH));
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("config {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let config: Config = toml::from_str(text)?;
+        if config.slots.a.device == config.slots.b.device {
+            bail!("slots.a.device and slots.b.device are the same");
+        }
+        Ok(config)
+    }
+
+    pub fn journal(&self) -> JournalStore {
+        JournalStore::new(Arc::new(RealFs), self.data_dir.join("journal.json"))
+    }
+
+    /// The configured bootloader backend.
+    pub fn backend(&self) -> anyhow::Result<Box<dyn SlotBackend>> {
+        let storage: Arc<dyn Storage> = Arc::new(RealFs);
+        let proc_cmdline = || PathBuf::from("/proc/cmdline");
+        Ok(match &self.bootloader {
+            Bootloader::Sim { state_dir } => Box::new(SimBootloader::new(storage, state_dir)),
+            Bootloader::Uboot {
+                fw_env_config,
+                env_file,
+                env_size,
+                cmdline,
+                lock,
+                bootlimit,
+            } => {
+                let layout = match (fw_env_config, env_file) {
+                    (Some(cfg), None) => {
+                        let text = std::fs::read_to_string(cfg)
+                            .with_context(|| format!("reading {}", cfg.display()))?;
+                        EnvLayout::from_fw_env_config(&text)?
+                    }
+                    (None, Some(file)) => EnvLayout::single(file, env_size.unwrap_or(0x4000)),
+                    _ => bail!("[bootloader] uboot needs exactly one of fw_env_config, env_file"),
+                };
+                let mut env = UbootEnv::new(storage, layout, cmdline.clone().unwrap_or_else(proc_cmdline));
+                if let Some(lock) = lock {
+                    env = env.with_lock(lock);
+                }
+                if let Some(limit) = bootlimit {
+                    env = env.with_bootlimit(*limit);
+                }
+                Box::new(env)
+            }
+            Bootloader::Grub { grubenv, cmdline } => Box::new(GrubEnv::new(
+                storage,
+                grubenv,
+                cmdline.clone().unwrap_or_else(proc_cmdline),
+            )),
+            Bootloader::RpiTryboot {
+                autoboot,
+                device_tree,
+                tryboot_marker,
+                partitions,
+            } => {
+                let marker = tryboot_marker
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join("tryboot-pending"));
+                let [a, b] = partitions.unwrap_or([2, 3]);
+                Box::new(
+                    RpiTryboot::new(
+                        storage.clone(),
+                        autoboot,
+                        device_tree
+                            .clone()
+                            .unwrap_or_else(|| PathBuf::from("/proc/device-tree")),
+                        Box::new(MarkerFile::new(storage, marker)),
+                    )
+                    .with_partitions(a, b),
+                )
+            }
+        })
+    }
+
+    /// `(board, hardware revision)`: each from the config, else from `/etc/hwrevision`.
+    pub fn hardware(&self) -> (Option<String>, Option<String>) {
+        if self.device.board.is_some() && self.device.hardware_revision.is_some() {
+            return (self.device.board.clone(), self.device.hardware_revision.clone());
+        }
+        let file = std::fs::read_to_string(HWREVISION_FILE).unwrap_or_default();
+        let mut words = file.split_whitespace().map(str::to_owned);
+        let (board, rev) = (words.next(), words.next());
+        (
+            self.device.board.clone().or(board),
+            self.device.hardware_revision.clone().or(rev),
+        )
+    }
+
+    /// The running version, if known.
+    pub fn current_version(&self) -> anyhow::Result<Option<String>> {
+        if let Some(v) = &self.device.version {
+            return Ok(Some(v.clone()));
+        }
+        let Some(file) = &self.device.version_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        Ok(text
+            .lines()
+            .next()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty()))
+    }
+
+    /// SWUpdate's `-e set,mode` for an install into `target`: `copy1` is slot A, `copy2` slot B.
+    pub fn selection_for(&self, target: Slot) -> Option<String> {
+        let set = self.bundle.software_set.as_deref()?;
+        let mode = match target {
+            Slot::A => "copy1",
+            Slot::B => "copy2",
+        };
+        Some(format!("{set},{mode}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let config = Config::parse(include_str!("../dist/updraft.example.toml")).unwrap();
+        assert!(matches!(config.bootloader, Bootloader::Uboot { .. }));
+        assert_eq!(config.selection_for(Slot::A).as_deref(), Some("stable,copy1"));
+        assert_eq!(config.selection_for(Slot::B).as_deref(), Some("stable,copy2"));
+        assert_eq!(config.slots.get(Slot::B).device, Path::new("/dev/mmcblk0p3"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = Config::parse(
+            "[bootloader]\nbackend = \"sim\"\nstate_dir = \"/x\"\nbogus = 1\n[slots.a]\ndevice = \"/a\"\n[slots.b]\ndevice = \"/b\"\n",
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("bogus"), "{err:#}");
+    }
+}

@@ -1,0 +1,299 @@
+//! Installing a bundle into the inactive slot: check everything that can be checked up front
+//! (signature, hardware, version, what each artifact would write), then stream each image
+//! straight from the bundle into its place and arm the slot only after every image verified.
+//!
+//! Nothing is staged: the slot is made unbootable (`prepare_install`) before the first byte is
+//! written, and the sha256 is checked by `updraft-swu` at the end of each image.
+
+pub mod raw;
+pub mod rawfile;
+
+use std::cmp::Ordering;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, anyhow, bail};
+use serde::{Deserialize, Serialize};
+use updraft_swu::bundle::{BundleReader, ReaderOptions};
+use updraft_swu::signature::Verifier;
+use updraft_swu::sw_description::{Artifact, ArtifactKind};
+
+use crate::config::Config;
+use crate::journal::{Phase, RollbackReason, now};
+use crate::slots::{RealFs, Slot, SlotBackend, Storage, Updater};
+
+/// The outcome of the last `updraft install`, kept next to the journal as `last-install.json`.
+/// The journal's phases only know rollback reasons of a started update; this records why a bundle
+/// was refused, too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallRecord {
+    pub at: u64,
+    pub bundle: String,
+    pub version: Option<String>,
+    pub slot: Option<Slot>,
+    /// `armed` or `refused`.
+    pub result: String,
+    pub reason: Option<String>,
+}
+
+pub const RECORD_FILE: &str = "last-install.json";
+
+pub fn load_record(config: &Config) -> Option<InstallRecord> {
+    let raw = std::fs::read(config.data_dir.join(RECORD_FILE)).ok()?;
+    serde_json::from_slice(&raw).ok()
+}
+
+/// A successful install.
+#[derive(Debug)]
+pub struct Installed {
+    pub slot: Slot,
+    pub version: String,
+    pub images: usize,
+}
+
+/// Where one artifact goes.
+enum Destination {
+    Raw(PathBuf),
+    File(PathBuf),
+}
+
+/// Installs `bundle` into the inactive slot and arms it for one trial boot.
+pub fn install(config: &Config, bundle: &Path, force: bool) -> anyhow::Result<Installed> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let mut record = InstallRecord {
+        at: now(),
+        bundle: bundle.display().to_string(),
+        version: None,
+        slot: None,
+        result: "refused".into(),
+        reason: None,
+    };
+    let result = run(config, bundle, force, &mut record);
+    match &result {
+        Ok(_) => record.result = "armed".into(),
+        Err(e) => record.reason = Some(format!("{e:#}")),
+    }
+    let bytes = serde_json::to_vec_pretty(&record)?;
+    RealFs
+        .replace(&config.data_dir.join(RECORD_FILE), &bytes)
+        .context("writing the install record")?;
+    result
+}
+
+fn run(config: &Config, bundle: &Path, force: bool, record: &mut InstallRecord) -> anyhow::Result<Installed> {
+    let backend = config.backend()?;
+    let journal = config.journal();
+    let status = backend.status()?;
+    if status.trial {
+        bail!(
+            "slot {} runs an uncommitted trial: commit or roll back first",
+            status.booted
+        );
+    }
+    let active = status.booted;
+    let target = active.other();
+    record.slot = Some(target);
+
+    let verifier = match &config.bundle.ca {
+        Some(ca) => {
+            let v = Verifier::from_pem_file(ca).with_context(|| format!("loading {}", ca.display()))?;
+            Some(match &config.bundle.signer_cn {
+                Some(cn) => v.with_required_signer_cn(cn),
+                None => v,
+            })
+        }
+        None => None,
+    };
+    let (board, hardware_revision) = config.hardware();
+    let file = File::open(bundle).with_context(|| format!("opening {}", bundle.display()))?;
+    let mut reader = BundleReader::open(
+        BufReader::new(file),
+        ReaderOptions {
+            verifier,
+            board,
+            selection: config.selection_for(target),
+            hardware_revision,
+            ..ReaderOptions::default()
+        },
+    )
+    .context("bundle refused")?;
+
+    let version = reader.description().version.clone().unwrap_or_default();
+    record.version = Some(version.clone());
+    if let Some(current) = config.current_version()? {
+        if !force && compare_versions(&version, &current) != Ordering::Greater {
+            bail!("bundle version {version:?} is not newer than the running {current:?} (use --force)");
+        }
+    } else if version.is_empty() && !force {
+        bail!("bundle has no version (use --force)");
+    }
+
+    // Plan every artifact before touching the slot.
+    let mut plan = Vec::new();
+    for artifact in reader.selection().artifacts() {
+        let name = artifact.filename.clone().unwrap_or_default();
+        plan.push((name, destination(config, artifact, active, target)?));
+    }
+
+    let updater = Updater::new(backend.as_ref(), &journal);
+    let slot = updater.begin_install(None, &version)?;
+    if slot != target {
+        bail!("the state machine chose slot {slot}, expected {target}");
+    }
+    match stream(&mut reader, &plan) {
+        Ok(images) => {
+            updater.finish_install()?;
+            Ok(Installed {
+                slot: target,
+                version,
+                images,
+            })
+        }
+        Err(e) => {
+            // The slot is half written: keep it unbootable and close the journal entry.
+            backend.rollback()?;
+            if matches!(journal.load()?.phase, Phase::Installing { .. }) {
+                journal.advance(Phase::RolledBack {
+                    slot: target,
+                    version,
+                    reason: RollbackReason::InstallInterrupted,
+                })?;
+            }
+            Err(e.context(format!(
+                "install into slot {target} failed, slot {active} untouched"
+            )))
+        }
+    }
+}
+
+fn stream<R: std::io::Read>(
+    reader: &mut BundleReader<R>,
+    plan: &[(String, Destination)],
+) -> anyhow::Result<usize> {
+    let mut count = 0;
+    while let Some(mut image) = reader.next_image()? {
+        let name = image.artifact().filename.clone().unwrap_or_default();
+        let (_, dest) = plan
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| anyhow!("{name:?} was not planned"))?;
+        match dest {
+            Destination::Raw(device) => raw::write(device, &mut image),
+            Destination::File(path) => rawfile::write(path, &mut image),
+        }
+        .with_context(|| format!("writing {name:?}"))?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// Where `artifact` goes for an install into `target`, or why it is refused.
+fn destination(
+    config: &Config,
+    artifact: &Artifact,
+    active: Slot,
+    target: Slot,
+) -> anyhow::Result<Destination> {
+    let name = artifact.filename.as_deref().unwrap_or("<unnamed>");
+    if artifact.kind == ArtifactKind::Script {
+        bail!("{name:?}: scripts are not supported yet (they will need signed bundles)");
+    }
+    if artifact.compressed.is_some() || artifact.encrypted {
+        bail!("{name:?}: compressed or encrypted artifacts are not supported yet");
+    }
+    match artifact.handler.as_str() {
+        "raw" => {
+            let target_dev = &config.slots.get(target).device;
+            let Some(device) = artifact.device.as_deref() else {
+                // Updraft extension: a raw image without `device` is the inactive slot's image.
+                return Ok(Destination::Raw(target_dev.clone()));
+            };
+            let device = Path::new(device);
+            if same_path(device, &config.slots.get(active).device) {
+                bail!(
+                    "{name:?}: refusing to write to {} of the active slot {active}",
+                    device.display()
+                );
+            }
+            if !same_path(device, target_dev) {
+                bail!(
+                    "{name:?}: device {} is not slot {target}'s {}",
+                    device.display(),
+                    target_dev.display()
+                );
+            }
+            Ok(Destination::Raw(target_dev.clone()))
+        }
+        "rawfile" => {
+            let path = artifact
+                .path
+                .as_deref()
+                .ok_or_else(|| anyhow!("{name:?}: rawfile without path"))?;
+            let root = config.slots.get(target).files_root.as_deref().ok_or_else(|| {
+                anyhow!(
+                    "{name:?}: rawfile needs slots.{}.files_root",
+                    target.as_str().to_lowercase()
+                )
+            })?;
+            Ok(Destination::File(rawfile::target(root, path)?))
+        }
+        other => bail!("{name:?}: handler {other:?} is not supported"),
+    }
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Compares versions as SWUpdate users write them (`1.10.2`, `2024.05-rc1`): dot/dash separated
+/// parts, numeric parts numerically, others as text; a longer version with an equal prefix is newer.
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    let parts = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let (pa, pb) = (parts(a), parts(b));
+    for (x, y) in pa.iter().zip(&pb) {
+        let ord = match (x.parse::<u64>(), y.parse::<u64>()) {
+            (Ok(x), Ok(y)) => x.cmp(&y),
+            _ => x.cmp(y),
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    pa.len().cmp(&pb.len())
+}
+
+/// For `status`: the backend's view.
+pub fn describe(backend: &dyn SlotBackend) -> String {
+    match backend.status() {
+        Ok(s) => format!(
+            "booted: {}\nother: {}\ncommitted: {}\ntrial: {}",
+            s.booted,
+            s.booted.other(),
+            s.committed,
+            s.trial
+        ),
+        Err(e) => format!("bootloader: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert_eq!(compare_versions("1.10.0", "1.9.9"), Ordering::Greater);
+        assert_eq!(compare_versions("1.2", "1.2.0"), Ordering::Less);
+        assert_eq!(compare_versions("2.0", "2.0"), Ordering::Equal);
+    }
+}

@@ -1,0 +1,21 @@
+//! SWUpdate's `raw` handler: the image is copied byte for byte onto the slot's block device or
+//! image file, in place, then fsynced.
+
+use std::fs::OpenOptions;
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+/// Streams `image` onto `device` from offset 0. The caller has made the slot unbootable first; a
+/// hash mismatch surfaces as the error of the last read, after which the slot stays unbootable.
+pub fn write(device: &Path, image: &mut dyn Read) -> io::Result<u64> {
+    let is_file = std::fs::metadata(device).map(|m| m.is_file())?;
+    let mut out = OpenOptions::new().write(true).open(device)?;
+    let written = io::copy(image, &mut out)?;
+    if is_file {
+        // A regular-file slot may have held a longer image; what is past the new one is stale.
+        out.set_len(written)?;
+    }
+    out.flush()?;
+    out.sync_all()?;
+    Ok(written)
+}

@@ -1,0 +1,430 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! `updraft bundle create|inspect`, run as the built binary, and the interoperability
+//! promise: a bundle built by `updraft bundle create` installs with the real `SWUpdate`
+//! (Debian's `swupdate`, CMS signatures and hardware check on).
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Board and revision the device claims with `-H`; the manifest lists the revision.
+const HW_BOARD: &str = "updraft-board";
+const HW_REVISION: &str = "1.0";
+const SIGNER_CN: &str = "updraft-bundle-test";
+
+fn updraft(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_updraft"))
+        .args(args)
+        .output()
+        .expect("run updraft")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Whether the external `tool` can run; when it cannot, the test fails on CI and is skipped
+/// (with the reason printed) elsewhere.
+fn tool_available(tool: &str, version_arg: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg(version_arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "`{tool}` is required on CI but cannot be run"
+        );
+        eprintln!("skipping: `{tool}` is not installed");
+    }
+    ok
+}
+
+fn run(command: &mut Command) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(output.status.success(), "{command:?} failed: {}", text(&output));
+}
+
+/// A self-signed signer certificate (no extendedKeyUsage, so it passes `SWUpdate`'s default
+/// `--cert-purpose emailProtection`) and its key.
+struct SigningKey {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl SigningKey {
+    fn generate(dir: &Path, cn: &str) -> Self {
+        let cert = dir.join(format!("{cn}.cert.pem"));
+        let key = dir.join(format!("{cn}.key.pem"));
+        run(Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+            .arg("-subj")
+            .arg(format!("/O=Updraft tests/CN={cn}"))
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(Stdio::null()));
+        Self { cert, key }
+    }
+}
+
+/// A work directory with a signer, an image and a manifest writing it to a stand-in slot.
+struct Fixture {
+    dir: tempfile::TempDir,
+    signer: SigningKey,
+    image: Vec<u8>,
+    slot: PathBuf,
+}
+
+impl Fixture {
+    /// `None` when openssl is missing (and not on CI).
+    fn new() -> Option<Self> {
+        if !tool_available("openssl", "version") {
+            return None;
+        }
+        // Short path: swupdate binds Unix sockets (108-byte sun_path) under its TMPDIR here.
+        let dir = tempfile::Builder::new()
+            .prefix("upd")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        let signer = SigningKey::generate(dir.path(), SIGNER_CN);
+        // Not a multiple of 4 or 512, and a pattern that appears once in the bundle.
+        let image: Vec<u8> = (0..70_001u32)
+            .map(|i| u8::try_from((i * 7 + i / 251) % 256).unwrap())
+            .collect();
+        fs::create_dir(dir.path().join("images")).unwrap();
+        fs::write(dir.path().join("images/rootfs.img"), &image).unwrap();
+        let slot = dir.path().join("slot-b");
+        fs::write(&slot, b"the old slot contents").unwrap();
+        let manifest = format!(
+            r#"version = "2.1.0"
+description = "updraft bundle_cli test"
+hardware-compatibility = ["{HW_REVISION}"]
+
+[[images]]
+file = "images/rootfs.img"
+type = "raw"
+device = "{}"
+"#,
+            slot.display()
+        );
+        fs::write(dir.path().join("bundle.toml"), manifest).unwrap();
+        Some(Self {
+            dir,
+            signer,
+            image,
+            slot,
+        })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `updraft bundle create` with the fixture's manifest and signer.
+    fn create(&self, output: &str) -> PathBuf {
+        let out = self.path(output);
+        let result = updraft(&[
+            "bundle".as_ref(),
+            "create".as_ref(),
+            "--manifest".as_ref(),
+            self.path("bundle.toml").as_os_str(),
+            "--cert".as_ref(),
+            self.signer.cert.as_os_str(),
+            "--key".as_ref(),
+            self.signer.key.as_os_str(),
+            "--output".as_ref(),
+            out.as_os_str(),
+        ]);
+        assert!(result.status.success(), "bundle create failed: {}", text(&result));
+        out
+    }
+}
+
+/// `updraft bundle inspect BUNDLE --ca CA`.
+fn inspect(bundle: &Path, ca: &Path) -> Output {
+    updraft(&[
+        "bundle".as_ref(),
+        "inspect".as_ref(),
+        bundle.as_os_str(),
+        "--ca".as_ref(),
+        ca.as_os_str(),
+    ])
+}
+
+/// Flips one byte of the first occurrence of `needle` in `file`.
+fn tamper(file: &Path, needle: &[u8]) {
+    let mut bytes = fs::read(file).unwrap();
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("needle in bundle");
+    bytes[at + needle.len() / 2] ^= 0x01;
+    fs::write(file, bytes).unwrap();
+}
+
+/// Rewrites the `c_chksum` of the first cpio "crc" entry (`sw-description`) to match its data.
+fn reseal_first_entry(file: &Path) {
+    let mut bytes = fs::read(file).unwrap();
+    let field =
+        |at: usize| usize::from_str_radix(std::str::from_utf8(&bytes[at..at + 8]).unwrap(), 16).unwrap();
+    assert_eq!(&bytes[..6], b"070702");
+    let (size, name_size) = (field(54), field(94));
+    let data = (110 + name_size).next_multiple_of(4);
+    let sum = bytes[data..data + size]
+        .iter()
+        .fold(0u32, |s, b| s.wrapping_add(u32::from(*b)));
+    bytes[102..110].copy_from_slice(format!("{sum:08x}").as_bytes());
+    fs::write(file, bytes).unwrap();
+}
+
+#[test]
+fn created_bundle_inspects_as_verified() {
+    let Some(fx) = Fixture::new() else { return };
+    let bundle = fx.create("out.swu");
+    let out = inspect(&bundle, &fx.signer.cert);
+    let report = text(&out);
+    assert!(out.status.success(), "{report}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("version:     2.1.0"), "{report}");
+    assert!(stdout.contains("hardware-compatibility: 1.0"), "{report}");
+    assert!(stdout.contains(&format!("signer CN: {SIGNER_CN}")), "{report}");
+    assert!(
+        stdout.contains(&format!(
+            "rootfs.img  type=raw  device={}  size={}",
+            fx.slot.display(),
+            fx.image.len()
+        )),
+        "{report}"
+    );
+    assert!(stdout.contains("all 1 image(s) match"), "{report}");
+    // No temporary file is left next to the output.
+    let leftovers: Vec<_> = fs::read_dir(fx.dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn tampered_image_fails_inspect() {
+    let Some(fx) = Fixture::new() else { return };
+    let bundle = fx.create("out.swu");
+    tamper(&bundle, &fx.image[1000..1064]);
+    let out = inspect(&bundle, &fx.signer.cert);
+    assert!(!out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("failed verification"), "{}", text(&out));
+}
+
+#[test]
+fn tampered_sw_description_fails_inspect() {
+    let Some(fx) = Fixture::new() else { return };
+    let bundle = fx.create("out.swu");
+    tamper(&bundle, b"updraft bundle_cli test");
+    // An attacker would fix the cpio checksum too; only the signature can catch that.
+    reseal_first_entry(&bundle);
+    let out = inspect(&bundle, &fx.signer.cert);
+    assert!(!out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("signature verification against"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn bundle_signed_by_another_key_fails_inspect() {
+    let Some(fx) = Fixture::new() else { return };
+    let bundle = fx.create("out.swu");
+    let stranger = SigningKey::generate(fx.dir.path(), "stranger");
+    let out = inspect(&bundle, &stranger.cert);
+    assert!(!out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn unsigned_bundle_needs_explicit_flag() {
+    let Some(fx) = Fixture::new() else { return };
+    let manifest = fx.path("bundle.toml");
+    let out = fx.path("unsigned.swu");
+    let refused = updraft(&[
+        "bundle".as_ref(),
+        "create".as_ref(),
+        "--manifest".as_ref(),
+        manifest.as_os_str(),
+        "--output".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(!out.exists());
+    let made = updraft(&[
+        "bundle".as_ref(),
+        "create".as_ref(),
+        "--unsigned".as_ref(),
+        "--manifest".as_ref(),
+        manifest.as_os_str(),
+        "--output".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(made.status.success(), "{}", text(&made));
+    // A trust store demands the signature.
+    let checked = inspect(&out, &fx.signer.cert);
+    assert!(!checked.status.success(), "{}", text(&checked));
+}
+
+#[test]
+fn manifest_errors_name_the_field() {
+    let Some(fx) = Fixture::new() else { return };
+    let cases = [
+        ("type = \"raw\"", "type = \"rwa\"", "images[0]: `type` \"rwa\""),
+        ("images/rootfs.img", "images/missing.img", "missing.img"),
+        ("hardware-compatibility = [\"1.0\"]", "", "hardware-compatibility"),
+        ("device = ", "devise = ", "devise"),
+    ];
+    let original = fs::read_to_string(fx.path("bundle.toml")).unwrap();
+    for (from, to, expected) in cases {
+        let manifest = fx.path("broken.toml");
+        fs::write(&manifest, original.replacen(from, to, 1)).unwrap();
+        let out = fx.path("broken.swu");
+        let result = updraft(&[
+            "bundle".as_ref(),
+            "create".as_ref(),
+            "--manifest".as_ref(),
+            manifest.as_os_str(),
+            "--cert".as_ref(),
+            fx.signer.cert.as_os_str(),
+            "--key".as_ref(),
+            fx.signer.key.as_os_str(),
+            "--output".as_ref(),
+            out.as_os_str(),
+        ]);
+        assert!(!result.status.success(), "{}", text(&result));
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(stderr.contains(expected), "want {expected:?}: {}", text(&result));
+        assert!(!out.exists());
+    }
+}
+
+/// `swupdate` in its own process group, killed as a group on drop (it forks helpers).
+struct Swupdate {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Swupdate {
+    /// `swupdate -i BUNDLE -k CERT -H board:rev -f CFG` with a private TMPDIR under `work_dir`.
+    fn install(work_dir: &Path, bundle: &Path, cert: &Path) -> Self {
+        let tmp_dir = work_dir.join("tmp");
+        fs::create_dir_all(&tmp_dir).unwrap();
+        assert!(
+            tmp_dir.join("sockinstctrl").as_os_str().len() < 108,
+            "TMPDIR {} is too long for swupdate's Unix sockets",
+            tmp_dir.display()
+        );
+        // A config of our own, so a host /etc/swupdate.cfg is never read.
+        let config = work_dir.join("swupdate.cfg");
+        fs::write(&config, "globals: {\n\tverbose = true;\n\tloglevel = 6;\n};\n").unwrap();
+        let log = work_dir.join("swupdate.log");
+        let log_file = fs::File::create(&log).unwrap();
+        let child = Command::new("swupdate")
+            .arg("-i")
+            .arg(bundle)
+            .arg("-k")
+            .arg(cert)
+            .args(["-H", &format!("{HW_BOARD}:{HW_REVISION}")])
+            .arg("-f")
+            .arg(&config)
+            .env("TMPDIR", &tmp_dir)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .process_group(0)
+            .spawn()
+            .expect("start swupdate");
+        Self { child, log }
+    }
+
+    /// Waits for swupdate to exit; `true` when it succeeded.
+    fn wait(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "swupdate still running after {timeout:?}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log(&self) -> String {
+        format!(
+            "--- swupdate log {}:\n{}",
+            self.log.display(),
+            fs::read_to_string(&self.log).unwrap_or_default()
+        )
+    }
+}
+
+impl Drop for Swupdate {
+    fn drop(&mut self) {
+        // process_group(0) made the child a group leader: pgid == pid.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn created_bundle_installs_with_debian_swupdate() {
+    let Some(fx) = Fixture::new() else { return };
+    if !tool_available("swupdate", "-h") {
+        return;
+    }
+    let bundle = fx.create("out.swu");
+    let mut swupdate = Swupdate::install(&fx.path("swupdate"), &bundle, &fx.signer.cert);
+    let ok = swupdate.wait(Duration::from_secs(60));
+    assert!(ok, "swupdate -i failed\n{}", swupdate.log());
+    assert!(
+        fs::read(&fx.slot).unwrap() == fx.image,
+        "the stand-in slot does not hold the image\n{}",
+        swupdate.log()
+    );
+}
+
+#[test]
+fn tampered_bundle_is_refused_by_debian_swupdate() {
+    let Some(fx) = Fixture::new() else { return };
+    if !tool_available("swupdate", "-h") {
+        return;
+    }
+    let bundle = fx.create("out.swu");
+    tamper(&bundle, &fx.image[1000..1064]);
+    let mut swupdate = Swupdate::install(&fx.path("swupdate"), &bundle, &fx.signer.cert);
+    let ok = swupdate.wait(Duration::from_secs(60));
+    let log = swupdate.log();
+    assert!(!ok, "swupdate installed a tampered bundle\n{log}");
+    assert!(log.contains("HASH mismatch"), "refused for another reason\n{log}");
+    // SWUpdate checks the copy in its TMPDIR before the raw handler touches the slot.
+    assert_eq!(fs::read(&fx.slot).unwrap(), b"the old slot contents");
+}

@@ -1,0 +1,433 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! `updraft install|status|commit|rollback` end to end: the real binary, signed bundles from
+//! `BundleWriter`, the simulated bootloader and file-backed slots in a temp dir.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use updraft_client::slots::Slot;
+use updraft_client::slots::sim::{Firmware, SimFirmware};
+use updraft_swu::bundle::{BundleWriter, Manifest, ManifestImage};
+use updraft_swu::cpio::CpioWriter;
+use updraft_swu::signature::Signer;
+use updraft_swu::sw_description::ArtifactKind;
+
+const ACTIVE: &[u8] = b"slot A: the running system\n";
+
+/// Whether `openssl` exists. Missing fails the test under `CI=true`, else skips it.
+fn have_openssl() -> bool {
+    let ok = Command::new("openssl").arg("version").output().is_ok();
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "`openssl` is required under CI=true"
+        );
+        eprintln!("skipping: `openssl` not found on PATH");
+    }
+    ok
+}
+
+struct Device {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    config: PathBuf,
+}
+
+impl Device {
+    /// A device booted from slot A running 1.0.0 on hardware revision 1.0, trusting `trusted.pem`;
+    /// `rogue.pem` is a second, untrusted signer.
+    fn new() -> Option<Device> {
+        Device::with_config(&Options::default())
+    }
+
+    fn with_config(options: &Options) -> Option<Device> {
+        if !have_openssl() {
+            return None;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
+        for who in ["trusted", "rogue"] {
+            let st = Command::new("openssl")
+                .current_dir(&dir)
+                .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+                .args(["-keyout", &format!("{who}.key"), "-out", &format!("{who}.pem")])
+                .args(["-subj", &format!("/CN=updraft-{who}")])
+                .output()
+                .unwrap();
+            assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        }
+        std::fs::write(dir.join("a.img"), ACTIVE).unwrap();
+        std::fs::write(dir.join("b.img"), vec![0u8; 4096]).unwrap();
+        std::fs::create_dir_all(dir.join("sim")).unwrap();
+        let config = dir.join("updraft.toml");
+        let p = |name: &str| dir.join(name).display().to_string();
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = {:?}\n[bootloader]\nbackend = \"sim\"\nstate_dir = {:?}\n\
+                 [slots.a]\ndevice = {:?}\n[slots.b]\ndevice = {:?}\nfiles_root = {:?}\n\
+                 [bundle]\nca = {:?}\n{}\
+                 [device]\nboard = \"testboard\"\nhardware_revision = \"1.0\"\nversion = \"1.0.0\"\n",
+                p("data"),
+                p("sim"),
+                p("a.img"),
+                p("b.img"),
+                p("b-files"),
+                p("trusted.pem"),
+                options
+                    .software_set
+                    .map(|set| format!("software_set = {set:?}\n"))
+                    .unwrap_or_default(),
+            ),
+        )
+        .unwrap();
+        let device = Device {
+            _tmp: tmp,
+            dir,
+            config,
+        };
+        assert_eq!(device.reboot(), Slot::A);
+        Some(device)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn reboot(&self) -> Slot {
+        SimFirmware {
+            dir: self.path("sim"),
+        }
+        .boot()
+        .unwrap()
+    }
+
+    fn updraft(&self, args: &[&str]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_updraft"))
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .env_remove("UPDRAFT_CONFIG")
+            .output()
+            .unwrap();
+        eprintln!(
+            "updraft {args:?}: {}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn install(&self, bundle: &Path, extra: &[&str]) -> Output {
+        let mut args = vec!["install", bundle.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.updraft(&args)
+    }
+
+    fn status(&self) -> String {
+        let out = self.updraft(&["status"]);
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Writes `image` and a bundle of it (version, hardware, signer, raw target device).
+    fn bundle(&self, name: &str, spec: &Spec) -> PathBuf {
+        let source = self.path(&format!("{name}.rootfs"));
+        std::fs::write(&source, &spec.image).unwrap();
+        let mut writer = BundleWriter::new(Manifest {
+            version: spec.version.into(),
+            description: None,
+            hardware_compatibility: vec![spec.hardware.into()],
+            images: vec![ManifestImage::raw(
+                &source,
+                "rootfs.img",
+                self.path(spec.device).to_str().unwrap(),
+            )],
+        });
+        if let Some(who) = spec.signer {
+            writer = writer.with_signer(
+                Signer::from_pem_files(self.path(&format!("{who}.pem")), self.path(&format!("{who}.key")))
+                    .unwrap(),
+            );
+        }
+        let path = self.path(&format!("{name}.swu"));
+        writer.write(std::fs::File::create(&path).unwrap()).unwrap();
+        path
+    }
+
+    /// The refusal left slot A and the bootloader alone and says why.
+    fn assert_refused(&self, out: &Output, why: &str) {
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "expected {why:?} in {stderr}");
+        assert_eq!(std::fs::read(self.path("a.img")).unwrap(), ACTIVE);
+        let status = self.status();
+        assert!(status.contains("\"result\":\"refused\""), "{status}");
+        assert!(status.contains(why), "{status}");
+        assert!(!status.contains("\"phase\":\"armed\""), "{status}");
+        assert_eq!(self.reboot(), Slot::A, "nothing may be armed");
+    }
+}
+
+#[derive(Default)]
+struct Options {
+    /// `[bundle] software_set`.
+    software_set: Option<&'static str>,
+}
+
+struct Spec {
+    version: &'static str,
+    hardware: &'static str,
+    signer: Option<&'static str>,
+    device: &'static str,
+    image: Vec<u8>,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Spec {
+            version: "1.1.0",
+            hardware: "1.0",
+            signer: Some("trusted"),
+            device: "b.img",
+            image: (0..10_000u32).map(|i| (i % 251) as u8).collect(),
+        }
+    }
+}
+
+#[test]
+fn good_bundle_installs_into_the_inactive_slot_and_commits_after_a_trial_boot() {
+    let Some(dev) = Device::new() else { return };
+    let spec = Spec::default();
+    let bundle = dev.bundle("good", &spec);
+
+    let out = dev.install(&bundle, &[]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reboot to try slot B"));
+    assert_eq!(std::fs::read(dev.path("b.img")).unwrap(), spec.image);
+    assert_eq!(std::fs::read(dev.path("a.img")).unwrap(), ACTIVE);
+    let status = dev.status();
+    assert!(status.contains("booted: A"), "{status}");
+    assert!(status.contains("\"phase\":\"armed\""), "{status}");
+    assert!(status.contains("\"version\":\"1.1.0\""), "{status}");
+
+    // Nothing to commit before the trial boot.
+    assert!(!dev.updraft(&["commit"]).status.success());
+
+    assert_eq!(dev.reboot(), Slot::B);
+    let status = dev.status();
+    assert!(
+        status.contains("booted: B") && status.contains("trial: true"),
+        "{status}"
+    );
+    let out = dev.updraft(&["commit"]);
+    assert!(out.status.success());
+    let status = dev.status();
+    assert!(
+        status.contains("committed: B") && status.contains("trial: false"),
+        "{status}"
+    );
+    assert!(status.contains("\"phase\":\"committed\""), "{status}");
+    assert_eq!(dev.reboot(), Slot::B, "B is the default now");
+}
+
+#[test]
+fn rollback_during_a_trial_returns_to_the_committed_slot() {
+    let Some(dev) = Device::new() else { return };
+    let bundle = dev.bundle("good", &Spec::default());
+    assert!(dev.install(&bundle, &[]).status.success());
+    assert_eq!(dev.reboot(), Slot::B);
+    let out = dev.updraft(&["rollback"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reboot to go back to slot A"));
+    assert_eq!(dev.reboot(), Slot::A);
+    assert!(dev.status().contains("\"phase\":\"rolled_back\""));
+}
+
+#[test]
+fn unsigned_bundle_is_refused() {
+    let Some(dev) = Device::new() else { return };
+    let bundle = dev.bundle(
+        "unsigned",
+        &Spec {
+            signer: None,
+            ..Spec::default()
+        },
+    );
+    dev.assert_refused(&dev.install(&bundle, &[]), "not sw-description.sig");
+}
+
+#[test]
+fn bundle_from_an_untrusted_signer_is_refused() {
+    let Some(dev) = Device::new() else { return };
+    let bundle = dev.bundle(
+        "rogue",
+        &Spec {
+            signer: Some("rogue"),
+            ..Spec::default()
+        },
+    );
+    dev.assert_refused(&dev.install(&bundle, &[]), "signature");
+}
+
+#[test]
+fn tampered_image_is_refused_by_its_sha256_and_not_armed() {
+    let Some(dev) = Device::new() else { return };
+    let spec = Spec::default();
+    let bundle = dev.bundle("tampered", &spec);
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let at = bytes
+        .windows(spec.image.len())
+        .position(|w| w == spec.image.as_slice())
+        .unwrap();
+    // +1 and -1 keep the cpio `crc` byte sum, so only the sha256 can catch it.
+    bytes[at + 100] = bytes[at + 100].wrapping_add(1);
+    bytes[at + 200] = bytes[at + 200].wrapping_sub(1);
+    std::fs::write(&bundle, bytes).unwrap();
+    dev.assert_refused(&dev.install(&bundle, &[]), "sha256 mismatch");
+    assert!(dev.status().contains("\"reason\":\"install_interrupted\""));
+}
+
+#[test]
+fn bundle_for_other_hardware_is_refused() {
+    let Some(dev) = Device::new() else { return };
+    let bundle = dev.bundle(
+        "hw",
+        &Spec {
+            hardware: "2.0",
+            ..Spec::default()
+        },
+    );
+    dev.assert_refused(&dev.install(&bundle, &[]), "hardware revision");
+}
+
+#[test]
+fn image_for_the_active_slot_is_refused() {
+    let Some(dev) = Device::new() else { return };
+    let bundle = dev.bundle(
+        "active",
+        &Spec {
+            device: "a.img",
+            ..Spec::default()
+        },
+    );
+    dev.assert_refused(&dev.install(&bundle, &[]), "active slot A");
+}
+
+#[test]
+fn older_version_is_refused_unless_forced() {
+    let Some(dev) = Device::new() else { return };
+    let spec = Spec {
+        version: "0.9.0",
+        ..Spec::default()
+    };
+    let bundle = dev.bundle("old", &spec);
+    dev.assert_refused(&dev.install(&bundle, &[]), "not newer than the running");
+
+    let out = dev.install(&bundle, &["--force"]);
+    assert!(out.status.success());
+    assert_eq!(std::fs::read(dev.path("b.img")).unwrap(), spec.image);
+    assert!(dev.status().contains("\"phase\":\"armed\""));
+}
+
+#[test]
+fn software_set_selects_copy2_for_slot_b() {
+    let Some(dev) = Device::with_config(&Options {
+        software_set: Some("stable"),
+    }) else {
+        return;
+    };
+    let spec = Spec::default();
+    // BundleWriter writes no selections: take its sha256 line and build the SWUpdate-style
+    // `stable.copy1`/`stable.copy2` description by hand.
+    let source = dev.path("plain.rootfs");
+    std::fs::write(&source, &spec.image).unwrap();
+    let described = BundleWriter::new(Manifest {
+        version: "1.1.0".into(),
+        images: vec![ManifestImage::raw(&source, "rootfs.img", "/x")],
+        ..Manifest::default()
+    })
+    .sw_description()
+    .unwrap();
+    let sha = described
+        .split("sha256 = \"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let entry = |slot: &str| {
+        format!(
+            "{{ images: ( {{ filename = \"rootfs.img\"; type = \"raw\"; sha256 = \"{sha}\"; device = {:?}; }} ); }}",
+            dev.path(slot).display().to_string()
+        )
+    };
+    let description = format!(
+        "software = {{ version = \"1.1.0\"; hardware-compatibility = [ \"1.0\" ]; \
+         stable = {{ copy1 = {}; copy2 = {}; }}; }};\n",
+        entry("a.img"),
+        entry("b.img")
+    );
+    let signer = Signer::from_pem_files(dev.path("trusted.pem"), dev.path("trusted.key")).unwrap();
+    let mut w = CpioWriter::new(Vec::new());
+    w.append_bytes("sw-description", description.as_bytes()).unwrap();
+    w.append_bytes(
+        "sw-description.sig",
+        &signer.sign(description.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    w.append_bytes("rootfs.img", &spec.image).unwrap();
+    let bundle = dev.path("sets.swu");
+    std::fs::write(&bundle, w.finish().unwrap()).unwrap();
+
+    assert!(dev.install(&bundle, &[]).status.success());
+    assert_eq!(std::fs::read(dev.path("b.img")).unwrap(), spec.image);
+    assert_eq!(std::fs::read(dev.path("a.img")).unwrap(), ACTIVE);
+}
+
+#[test]
+fn rawfile_lands_under_the_target_slots_files_root() {
+    let Some(dev) = Device::new() else { return };
+    let config = dev.path("app.conf.src");
+    std::fs::write(&config, b"setting = 2\n").unwrap();
+    let rootfs = Spec::default();
+    let source = dev.path("rootfs.src");
+    std::fs::write(&source, &rootfs.image).unwrap();
+    let bundle = dev.path("files.swu");
+    BundleWriter::new(Manifest {
+        version: "1.1.0".into(),
+        description: None,
+        hardware_compatibility: vec!["1.0".into()],
+        images: vec![
+            ManifestImage::raw(&source, "rootfs.img", dev.path("b.img").to_str().unwrap()),
+            ManifestImage {
+                kind: ArtifactKind::File,
+                handler: "rawfile".into(),
+                device: None,
+                path: Some("/etc/app.conf".into()),
+                ..ManifestImage::raw(&config, "app.conf", "")
+            },
+        ],
+    })
+    .with_signer(Signer::from_pem_files(dev.path("trusted.pem"), dev.path("trusted.key")).unwrap())
+    .write(std::fs::File::create(&bundle).unwrap())
+    .unwrap();
+    assert!(dev.install(&bundle, &[]).status.success());
+    assert_eq!(
+        std::fs::read(dev.path("b-files/etc/app.conf")).unwrap(),
+        b"setting = 2\n"
+    );
+    assert_eq!(std::fs::read(dev.path("b.img")).unwrap(), rootfs.image);
+}
+
+#[test]
+fn config_path_comes_from_updraft_config_too() {
+    let Some(dev) = Device::new() else { return };
+    let out = Command::new(env!("CARGO_BIN_EXE_updraft"))
+        .arg("status")
+        .env("UPDRAFT_CONFIG", &dev.config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("booted: A"));
+}
