@@ -471,13 +471,7 @@ fn cancel_is_offered_confirmed_and_closes_the_action(f: &Fixture) {
     assert!(link(&f.poll("can1"), "cancelAction").is_none());
     // Cancel feedback for an action that is not being canceled is 405.
     let a2 = f.assign(ds, "can1", json!({}));
-    let (s, _) = read(
-        f.ddi(Method::POST, "can1", &format!("/cancelAction/{a2}/feedback"))
-            .json(&body)
-            .send()
-            .unwrap(),
-    );
-    assert_eq!(s, 405);
+    assert_eq!(f.cancel_feedback("can1", a2, "closed", "success").0, 405);
     // Force quit works only while canceling.
     let (s, _) = f.delete(&format!("/rest/v1/targets/can1/actions/{a2}?force=true"));
     assert_eq!(s, 405);
@@ -492,14 +486,7 @@ fn rejected_cancel_returns_action_to_running(f: &Fixture) {
     f.poll("rej1");
     let action = f.assign(ds, "rej1", json!({}));
     f.delete(&format!("/rest/v1/targets/rej1/actions/{action}"));
-    let body = json!({"status": {"result": {"finished": "success"}, "execution": "rejected"}});
-    let (s, _) = read(
-        f.ddi(Method::POST, "rej1", &format!("/cancelAction/{action}/feedback"))
-            .json(&body)
-            .send()
-            .unwrap(),
-    );
-    assert_eq!(s, 200);
+    assert_eq!(f.cancel_feedback("rej1", action, "rejected", "success").0, 200);
     let a = f.action("rej1", action);
     assert_eq!(
         (a["status"].as_str(), a["active"].as_bool()),
@@ -514,14 +501,7 @@ fn device_may_ignore_a_cancel_and_finish(f: &Fixture) {
     let action = f.assign(ds, "ign1", json!({}));
     f.delete(&format!("/rest/v1/targets/ign1/actions/{action}"));
     // A cancel the device cannot honour: closed + failure keeps the action running.
-    let body = json!({"status": {"result": {"finished": "failure"}, "execution": "closed"}});
-    let (s, _) = read(
-        f.ddi(Method::POST, "ign1", &format!("/cancelAction/{action}/feedback"))
-            .json(&body)
-            .send()
-            .unwrap(),
-    );
-    assert_eq!(s, 200);
+    assert_eq!(f.cancel_feedback("ign1", action, "closed", "failure").0, 200);
     let a = f.action("ign1", action);
     assert_eq!(
         (a["status"].as_str(), a["active"].as_bool()),

@@ -81,16 +81,9 @@ fn cancel_feedback_quota_answers_429(f: &Fixture) {
     f.poll("cq1");
     let action = f.assign(ds, "cq1", json!({}));
     f.delete(&format!("/rest/v1/targets/cq1/actions/{action}"));
-    let path = format!("/cancelAction/{action}/feedback");
     let mut last = 0;
     for _ in 0..12 {
-        last = read(
-            f.ddi(Method::POST, "cq1", &path)
-                .json(&proceeding(1))
-                .send()
-                .unwrap(),
-        )
-        .0;
+        last = f.cancel_feedback("cq1", action, "proceeding", "none").0;
         if last == 429 {
             break;
         }

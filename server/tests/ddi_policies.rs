@@ -133,14 +133,7 @@ fn migration_steps_are_offered_and_canceled_in_turn(f: &Fixture) {
                 .unwrap(),
         );
         assert_eq!(s, 200);
-        let body = json!({"status": {"execution": "closed", "result": {"finished": "success"}}});
-        let (s, _) = read(
-            f.ddi(Method::POST, "mig1", &format!("/cancelAction/{a}/feedback"))
-                .json(&body)
-                .send()
-                .unwrap(),
-        );
-        assert_eq!(s, 200);
+        assert_eq!(f.cancel_feedback("mig1", *a, "closed", "success").0, 200);
         let (s, assigned) = f.get("/rest/v1/targets/mig1/assignedDS");
         match sets.get(i + 1) {
             Some(next) => assert_eq!(assigned["id"], *next),

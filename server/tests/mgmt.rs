@@ -287,11 +287,7 @@ fn assignment_supersedes_the_open_action(f: &Fixture) {
             .unwrap()
             .ends_with(&format!("/{a1}"))
     );
-    let body = json!({"status": {"execution": "closed", "result": {"finished": "success"}}});
-    f.ddi(Method::POST, "sup1", &format!("/cancelAction/{a1}/feedback"))
-        .json(&body)
-        .send()
-        .unwrap();
+    assert_eq!(f.cancel_feedback("sup1", a1, "closed", "success").0, 200);
     let root = f.poll("sup1");
     assert_eq!(
         support::action_id_of(&support::link(&root, "deploymentBase").unwrap()),

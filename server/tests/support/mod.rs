@@ -121,17 +121,33 @@ impl Fixture {
         v
     }
 
+    /// Feedback on a deployment, as a device posts it.
     pub fn feedback(&self, cid: &str, action: i64, execution: &str, finished: &str) -> (u16, Value) {
+        self.post_feedback(
+            cid,
+            &format!("/deploymentBase/{action}/feedback"),
+            execution,
+            finished,
+        )
+    }
+
+    /// Feedback on a cancellation (`cancelAction/{id}/feedback`).
+    pub fn cancel_feedback(&self, cid: &str, action: i64, execution: &str, finished: &str) -> (u16, Value) {
+        self.post_feedback(
+            cid,
+            &format!("/cancelAction/{action}/feedback"),
+            execution,
+            finished,
+        )
+    }
+
+    fn post_feedback(&self, cid: &str, rest: &str, execution: &str, finished: &str) -> (u16, Value) {
         let body = json!({ "status": { "execution": execution, "result": { "finished": finished }, "details": [format!("{execution} {finished}")] } });
         read(
-            self.ddi(
-                reqwest::Method::POST,
-                cid,
-                &format!("/deploymentBase/{action}/feedback"),
-            )
-            .json(&body)
-            .send()
-            .unwrap(),
+            self.ddi(reqwest::Method::POST, cid, rest)
+                .json(&body)
+                .send()
+                .unwrap(),
         )
     }
 
