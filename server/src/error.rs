@@ -11,7 +11,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// hawkBit's error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExceptionInfo {
     pub exception_class: String,
@@ -262,12 +263,12 @@ impl ApiError {
         )
     }
 
-    pub fn insufficient_permission() -> Self {
+    pub fn insufficient_permission(missing: impl fmt::Display) -> Self {
         Self::with(
             StatusCode::FORBIDDEN,
             "org.eclipse.hawkbit.repository.exception.InsufficientPermissionException",
             "hawkbit.server.error.insufficientPermission",
-            "Insufficient permission",
+            format!("Insufficient permission: this call needs {missing}."),
         )
     }
 

@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use updraft_server::config::{Config, LogFormat};
 
@@ -27,8 +27,59 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(version, about, long_about)]
 struct Cli {
     /// TOML configuration file (keys as in the README's configuration table).
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default when no command is given).
+    Serve,
+    /// Manage Management API users (in the configured database).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage tenants (in the configured database).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Write the OpenAPI documents (mgmt.json, ddi.json) that the code generates.
+    Openapi {
+        /// Directory to write into (the repository keeps them in `openapi/`).
+        #[arg(long, value_name = "DIR", default_value = "openapi")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. Without --password-stdin a random password is generated and printed once.
+    ///
+    /// Example: updraft-server user add ci-bot --permissions READ_TARGET,READ_REPOSITORY
+    Add {
+        username: String,
+        /// The user's tenant; it must exist (see `tenant add`).
+        #[arg(long, default_value = "DEFAULT")]
+        tenant: String,
+        /// Comma-separated hawkBit permissions or roles: READ_TARGET, UPDATE_TARGET, ...,
+        /// TARGET_ADMIN, REPOSITORY_ADMIN, ROLLOUT_ADMIN, TENANT_ADMIN, SYSTEM_ADMIN, or ALL.
+        /// Legacy names such as READ_REPOSITORY are accepted.
+        #[arg(long, value_name = "LIST")]
+        permissions: String,
+        /// Read the password from the first line of standard input (at least 12 characters).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users with their tenant and expanded permissions.
+    List,
+    /// Delete a user.
+    Remove { username: String },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant with hawkBit's default module and distribution set types.
+    Add { name: String },
 }
 
 fn init_logging(config: &Config) {
@@ -43,6 +94,15 @@ fn init_logging(config: &Config) {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::User(cmd) => admin::user(config, cmd),
+        Command::Tenant(TenantCommand::Add { name }) => admin::tenant_add(config, &name),
+        Command::Openapi { out } => admin::write_openapi(&out),
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
     init_logging(&config);
     let listener = TcpListener::bind(&config.listen).with_context(|| {
         format!(
@@ -54,4 +114,107 @@ fn main() -> anyhow::Result<()> {
     tracing::info!(listen = %listener.local_addr()?, data_dir = %state.config.data_dir.display(),
         backend = ?state.db.backend(), "updraft-server started");
     actix_rt::System::new().block_on(updraft_server::serve(state, listener, None))
+}
+
+/// The administrative commands: they work on the configured database directly.
+mod admin {
+    use std::io::BufRead;
+    use std::path::Path;
+
+    use anyhow::{Context, bail};
+    use diesel::prelude::*;
+    use updraft_server::auth::permissions::Permissions;
+    use updraft_server::auth::{random_token, users};
+    use updraft_server::config::Config;
+    use updraft_server::db::schema::users as users_t;
+
+    use super::UserCommand;
+
+    pub fn user(config: Config, cmd: UserCommand) -> anyhow::Result<()> {
+        let state = updraft_server::build_state(config)?;
+        let now = state.now();
+        match cmd {
+            UserCommand::Add {
+                username,
+                tenant,
+                permissions,
+                password_stdin,
+            } => {
+                let password = if password_stdin {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .lock()
+                        .read_line(&mut line)
+                        .context("reading the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                } else {
+                    random_token()
+                };
+                let tenant = tenant.to_ascii_uppercase();
+                updraft_server::mgmt::validate_new_user(&username, &password, &permissions)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                users::add_user(&state.db, &tenant, &username, &password, &permissions, now)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                if password_stdin {
+                    println!("Created user {username} in tenant {tenant}.");
+                } else {
+                    println!("Created user {username} in tenant {tenant} with password {password}");
+                }
+            }
+            UserCommand::List => {
+                let rows: Vec<(String, String, String)> = state
+                    .db
+                    .tx_blocking(|c| {
+                        Ok(users_t::table
+                            .order(users_t::username.asc())
+                            .select((users_t::username, users_t::tenant, users_t::permissions))
+                            .load(c)?)
+                    })
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                for (name, tenant, perms) in rows {
+                    let expanded: Vec<&str> = Permissions::parse(&perms)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|p| p.name())
+                        .collect();
+                    println!("{name}\t{tenant}\t{perms}\t({})", expanded.join(","));
+                }
+            }
+            UserCommand::Remove { username } => {
+                let n = state
+                    .db
+                    .tx_blocking(|c| {
+                        Ok(diesel::delete(users_t::table.filter(users_t::username.eq(&username)))
+                            .execute(c)?)
+                    })
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                if n == 0 {
+                    bail!("there is no user {username}; `updraft-server user list` shows the users");
+                }
+                println!("Deleted user {username}.");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn tenant_add(config: Config, name: &str) -> anyhow::Result<()> {
+        let name = updraft_server::mgmt::tenant_name(name).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let state = updraft_server::build_state(config)?;
+        let now = state.now();
+        state
+            .db
+            .tx_blocking(|c| updraft_server::bootstrap::ensure_tenant(c, &name, now))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("Tenant {name} is ready; add its users with `updraft-server user add NAME --tenant {name}`.");
+        Ok(())
+    }
+
+    pub fn write_openapi(out: &Path) -> anyhow::Result<()> {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        let path = out.join("mgmt.json");
+        let doc = updraft_server::openapi::render(&updraft_server::openapi::management());
+        updraft_server::storage::write_file_atomically(&path, doc.as_bytes(), 0o644)?;
+        println!("wrote {}", path.display());
+        Ok(())
+    }
 }

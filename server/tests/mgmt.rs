@@ -311,7 +311,7 @@ fn other_tenant(f: &Fixture) -> (String, String) {
         .db
         .tx_blocking(|c| updraft_server::bootstrap::ensure_tenant(c, "OTHER", now))
         .unwrap();
-    updraft_server::auth::users::create_user(
+    updraft_server::auth::users::add_user(
         &state.db,
         "OTHER",
         "other-admin",

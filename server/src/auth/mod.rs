@@ -1,6 +1,7 @@
 //! Authentication: devices on the DDI API, users on the Management API.
 
 pub mod device;
+pub mod permissions;
 pub mod users;
 
 use subtle::ConstantTimeEq;

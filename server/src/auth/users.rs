@@ -13,8 +13,9 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::db::Db;
-use crate::db::schema::users;
-use crate::error::ApiError;
+use crate::db::schema::{tenants, users};
+use super::permissions::{Permission, Permissions};
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub const DEFAULT_TENANT: &str = "DEFAULT";
@@ -49,7 +50,8 @@ pub fn ensure_admin(db: &Db, data_dir: &Path, configured: Option<&str>, now: i64
         Some(p) if !p.is_empty() => (p.to_owned(), false),
         _ => (super::random_token(), true),
     };
-    create_user(db, DEFAULT_TENANT, "admin", &password, "TENANT_ADMIN", now)?;
+    add_user(db, DEFAULT_TENANT, "admin", &password, "TENANT_ADMIN,SYSTEM_ADMIN", now)
+        .map_err(|e| anyhow::anyhow!("creating user admin failed: {e}"))?;
     if generated {
         let path = data_dir.join(ADMIN_PASSWORD_FILE);
         crate::storage::write_file_atomically(&path, format!("{password}\n").as_bytes(), 0o600)?;
@@ -62,17 +64,33 @@ pub fn ensure_admin(db: &Db, data_dir: &Path, configured: Option<&str>, now: i64
     Ok(())
 }
 
-/// Creates a user of `tenant` (which must exist) with an argon2 hash of `password`.
-pub fn create_user(
+/// Creates a user of `tenant` with an argon2 hash of `password`: 409 when the name is taken, 400
+/// when the tenant does not exist or a permission name is unknown.
+pub fn add_user(
     db: &Db,
     tenant: &str,
     username: &str,
     password: &str,
     permissions: &str,
     now: i64,
-) -> anyhow::Result<()> {
-    let hash = hash_password(password)?;
+) -> ApiResult<()> {
+    Permissions::parse(permissions).map_err(|e| ApiError::constraint_violation(e.to_string()))?;
+    let hash = hash_password(password).map_err(ApiError::internal)?;
     db.tx_blocking(|c| {
+        let tenant_exists: bool = diesel::select(diesel::dsl::exists(
+            tenants::table.filter(tenants::name.eq(tenant)),
+        ))
+        .get_result(c)?;
+        if !tenant_exists {
+            return Err(ApiError::tenant_not_exists(tenant));
+        }
+        let taken: bool = diesel::select(diesel::dsl::exists(
+            users::table.filter(users::username.eq(username)),
+        ))
+        .get_result(c)?;
+        if taken {
+            return Err(ApiError::already_exists(format!("User {username} already exists.")));
+        }
         diesel::insert_into(users::table)
             .values((
                 users::tenant.eq(tenant),
@@ -84,7 +102,6 @@ pub fn create_user(
             .execute(c)?;
         Ok(())
     })
-    .map_err(|e| anyhow::anyhow!("creating user {username} failed: {e}"))
 }
 
 /// An authenticated Management API user.
@@ -92,7 +109,14 @@ pub fn create_user(
 pub struct User {
     pub username: String,
     pub tenant: String,
-    pub permissions: String,
+    pub permissions: Permissions,
+}
+
+impl User {
+    /// `Ok` when the user holds `p`, else hawkBit's 403 `insufficientPermission`.
+    pub fn require(&self, p: Permission) -> ApiResult<()> {
+        self.permissions.require(p)
+    }
 }
 
 /// Verified credentials, kept briefly so scripts do not pay an argon2 hash on every call.
@@ -102,6 +126,13 @@ pub struct CredentialCache {
 }
 
 const CREDENTIAL_TTL: Duration = Duration::from_secs(60);
+
+impl CredentialCache {
+    /// Drops every cached login, so a deleted or changed user is checked against the database again.
+    pub fn forget_all(&self) {
+        self.verified.clear();
+    }
+}
 
 fn credential_key(username: &str, password: &str) -> [u8; 32] {
     let mut h = Sha256::new();
@@ -158,6 +189,11 @@ async fn authenticate(
     let Some((tenant, hash, permissions)) = row else {
         return Err(unauthorized());
     };
+    // Stored lists are validated on write; a name removed since then grants nothing.
+    let permissions = Permissions::parse(&permissions).unwrap_or_else(|e| {
+        tracing::warn!(user = %username, error = %e, "ignoring the stored permissions of a user");
+        Permissions::default()
+    });
     let ok = web::block(move || {
         PasswordHash::new(&hash).is_ok_and(|h| {
             argon2::Argon2::default()

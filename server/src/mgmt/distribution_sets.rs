@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::software_modules::sm_json;
 use super::{PagedList, Paging, body, check_len, json, rest_base, tenant_of};
 use crate::actions::{self, AssignmentRequest};
+use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::AnyConnection;
 use crate::db::models::{ActionType, DistributionSet, DsType};
@@ -61,6 +62,7 @@ async fn list(
     q: web::Query<Paging>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadDistributionSet)?;
     q.no_search()?;
     let tenant = tenant_of(&user);
     let (offset, limit) = (q.offset(), q.limit());
@@ -123,6 +125,7 @@ async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::CreateDistributionSet)?;
     let requests: Vec<DsRequest> = body(&req, payload, &state).await?;
     for r in &requests {
         check_len("name", &r.name, 128)?;
@@ -213,6 +216,7 @@ async fn get_one(
     path: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadDistributionSet)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     let base = rest_base(&req, &state);
     let v = state
@@ -237,6 +241,7 @@ async fn get_one(
 
 /// Deletes a set; one that actions refer to is only marked deleted, as hawkBit does.
 async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    user.require(Permission::DeleteDistributionSet)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     state
         .db
@@ -308,6 +313,8 @@ async fn assign(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateTarget)?;
+    user.require(Permission::ReadDistributionSet)?;
     let requests: Vec<AssignmentBody> = body(&req, payload, &state).await?;
     assign_and_respond(&req, &user, &state, path.into_inner(), requests).await
 }
@@ -367,6 +374,7 @@ pub async fn assign_and_respond(
 }
 
 async fn list_types(req: HttpRequest, user: User, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadDistributionSetType)?;
     let tenant = tenant_of(&user);
     let base = rest_base(&req, &state);
     let rows: Vec<(DsType, Vec<(String, bool)>)> = state

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{PagedList, Paging, body, check_len, json, rest_base, tenant_of};
+use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::AnyConnection;
 use crate::db::models::{Artifact, SmType, SoftwareModule};
@@ -78,6 +79,7 @@ async fn list(
     q: web::Query<Paging>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadSoftwareModule)?;
     q.no_search()?;
     let tenant = tenant_of(&user);
     let (offset, limit) = (q.offset(), q.limit());
@@ -134,6 +136,7 @@ async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::CreateSoftwareModule)?;
     let requests: Vec<SmRequest> = body(&req, payload, &state).await?;
     for r in &requests {
         check_len("name", &r.name, 128)?;
@@ -209,6 +212,7 @@ async fn get_one(
     path: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadSoftwareModule)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     let base = rest_base(&req, &state);
     let v = state
@@ -243,6 +247,7 @@ async fn release_blobs(state: &AppState, digests: Vec<String>) {
 }
 
 async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    user.require(Permission::DeleteSoftwareModule)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     let digests = state
         .db
@@ -277,6 +282,7 @@ async fn list_artifacts(
     path: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadSoftwareModule)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     let rows: Vec<Artifact> = state
         .db
@@ -309,6 +315,7 @@ async fn get_artifact(
     path: web::Path<(i64, i64)>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadSoftwareModule)?;
     let (sm, aid) = path.into_inner();
     let tenant = tenant_of(&user);
     let a = state.db.run(move |c| find_artifact(c, &tenant, sm, aid)).await?;
@@ -321,6 +328,7 @@ async fn download(
     path: web::Path<(i64, i64)>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadSoftwareModuleArtifact)?;
     let (sm, aid) = path.into_inner();
     let tenant = tenant_of(&user);
     let a = state.db.run(move |c| find_artifact(c, &tenant, sm, aid)).await?;
@@ -332,6 +340,7 @@ async fn delete_artifact(
     path: web::Path<(i64, i64)>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::DeleteSoftwareModule)?;
     let (sm, aid) = path.into_inner();
     let tenant = tenant_of(&user);
     let digest = state
@@ -381,6 +390,7 @@ async fn upload(
     mut form: Multipart,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::CreateSoftwareModule)?;
     let sm = path.into_inner();
     let tenant = tenant_of(&user);
     let t = tenant.clone();
@@ -514,6 +524,7 @@ async fn create_metadata(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateSoftwareModule)?;
     let sm = path.into_inner();
     let entries: Vec<MetadataRequest> = body(&req, payload, &state).await?;
     for e in &entries {
@@ -546,6 +557,7 @@ async fn list_metadata(
     path: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadSoftwareModule)?;
     let sm = path.into_inner();
     let tenant = tenant_of(&user);
     let rows: Vec<(String, String, bool)> = state
@@ -572,6 +584,7 @@ async fn list_metadata(
 }
 
 async fn list_types(req: HttpRequest, user: User, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadSoftwareModuleType)?;
     let tenant = tenant_of(&user);
     let base = rest_base(&req, &state);
     let types: Vec<SmType> = state

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{body, rest_base, tenant_of};
+use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::schema::tenant_configs;
 use crate::error::{ApiError, ApiResult};
@@ -85,6 +86,7 @@ fn value_of(key: &str, rows: &[Row], base: &str) -> ConfigValue {
 }
 
 async fn list(req: HttpRequest, user: User, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTenantConfiguration)?;
     let rows = rows(&state, tenant_of(&user)).await?;
     let base = rest_base(&req, &state);
     let map: BTreeMap<&str, ConfigValue> = KEYS
@@ -100,6 +102,7 @@ async fn get_one(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTenantConfiguration)?;
     let key = path.into_inner();
     key_def(&key).ok_or_else(|| ApiError::config_key_invalid(&key))?;
     let rows = rows(&state, tenant_of(&user)).await?;
@@ -165,6 +168,7 @@ async fn put_one(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateTenantConfiguration)?;
     let key = path.into_inner();
     let v: ValueBody = body(&req, payload, &state).await?;
     store(&state, &user, vec![(key.clone(), v.value)]).await?;
@@ -178,6 +182,7 @@ async fn put_many(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateTenantConfiguration)?;
     let values: BTreeMap<String, Value> = body(&req, payload, &state).await?;
     let keys: Vec<String> = values.keys().cloned().collect();
     store(&state, &user, values.into_iter().collect()).await?;
@@ -192,6 +197,7 @@ async fn delete_one(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::DeleteTenantConfiguration)?;
     let key = path.into_inner();
     key_def(&key).ok_or_else(|| ApiError::config_key_invalid(&key))?;
     let tenant = tenant_of(&user);

@@ -1,0 +1,312 @@
+//! `/rest/v1/userinfo` (hawkBit's), and Updraft's own user and tenant administration:
+//! `/rest/v1/users` and `/rest/v1/tenants`, which need `SYSTEM_ADMIN`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::body;
+use crate::auth::permissions::{Permission, Permissions};
+use crate::auth::users::{self, User};
+use crate::db::schema::{tenants, users as users_t};
+use crate::error::{ApiError, ApiResult, ExceptionInfo};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/userinfo", web::get().to(userinfo))
+        .route("/users", web::get().to(list_users))
+        .route("/users", web::post().to(create_user))
+        .route("/users/{username}", web::delete().to(delete_user))
+        .route("/tenants", web::get().to(list_tenants))
+        .route("/tenants", web::post().to(create_tenant));
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(userinfo, list_users, create_user, delete_user, list_tenants, create_tenant),
+    components(schemas(UserInfo, UserRequest, TenantRequest, TenantInfo))
+)]
+pub struct Api;
+
+/// hawkBit's `MgmtUserInfo`, and the shape of a listed user.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserInfo {
+    /// The user's tenant.
+    #[schema(example = "DEFAULT")]
+    pub tenant: String,
+    #[schema(example = "admin")]
+    pub username: String,
+    /// Every permission the user holds, roles expanded.
+    #[schema(example = json!(["READ_TARGET", "UPDATE_TARGET"]))]
+    pub permissions: Vec<String>,
+}
+
+fn names(p: Permissions) -> Vec<String> {
+    p.iter().map(|p| p.name().to_owned()).collect()
+}
+
+/// Who the credentials belong to and what they may do.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/userinfo",
+    tag = "User info",
+    responses(
+        (status = 200, description = "The authenticated user", body = UserInfo),
+        (status = 401, description = "No or wrong credentials"),
+    )
+)]
+async fn userinfo(user: User) -> HttpResponse {
+    HttpResponse::Ok().json(UserInfo {
+        tenant: user.tenant,
+        username: user.username,
+        permissions: names(user.permissions),
+    })
+}
+
+/// Lists all users of all tenants.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/users",
+    tag = "Users and tenants",
+    responses(
+        (status = 200, description = "All users", body = Vec<UserInfo>),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks SYSTEM_ADMIN", body = ExceptionInfo),
+    )
+)]
+async fn list_users(user: User, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    user.require(Permission::SystemAdmin)?;
+    let rows: Vec<(String, String, String)> = state
+        .db
+        .run(|c| {
+            Ok(users_t::table
+                .order(users_t::username.asc())
+                .select((users_t::tenant, users_t::username, users_t::permissions))
+                .load(c)?)
+        })
+        .await?;
+    let list: Vec<UserInfo> = rows
+        .into_iter()
+        .map(|(tenant, username, perms)| UserInfo {
+            tenant,
+            username,
+            permissions: names(Permissions::parse(&perms).unwrap_or_default()),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// A user to create.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserRequest {
+    #[schema(example = "ci-bot")]
+    pub username: String,
+    /// At least 12 characters.
+    #[schema(example = "a long random secret")]
+    pub password: String,
+    /// The tenant (default `DEFAULT`); it must exist.
+    #[serde(default)]
+    #[schema(example = "DEFAULT")]
+    pub tenant: Option<String>,
+    /// hawkBit permission or role names, e.g. `READ_TARGET`, `TENANT_ADMIN`, `READ_REPOSITORY`.
+    #[schema(example = json!(["READ_TARGET", "READ_REPOSITORY"]))]
+    pub permissions: Vec<String>,
+}
+
+const MIN_PASSWORD_LEN: usize = 12;
+
+/// Checks a new user's fields; the same rules for the API and the CLI.
+pub fn validate_new_user(username: &str, password: &str, permissions: &str) -> ApiResult<()> {
+    if username.is_empty()
+        || username.len() > 64
+        || !username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
+    {
+        return Err(ApiError::constraint_violation(
+            "username must be 1 to 64 characters of letters, digits and . _ - @",
+        ));
+    }
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(ApiError::constraint_violation(format!(
+            "password must be at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    Permissions::parse(permissions).map_err(|e| ApiError::constraint_violation(e.to_string()))?;
+    Ok(())
+}
+
+/// Creates a user.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/users",
+    tag = "Users and tenants",
+    request_body = UserRequest,
+    responses(
+        (status = 201, description = "Created", body = UserInfo),
+        (status = 400, description = "Bad name, short password, unknown permission or tenant", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks SYSTEM_ADMIN", body = ExceptionInfo),
+        (status = 409, description = "The username is taken", body = ExceptionInfo),
+    )
+)]
+async fn create_user(
+    req: HttpRequest,
+    user: User,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::SystemAdmin)?;
+    let r: UserRequest = body(&req, payload, &state).await?;
+    let tenant = r
+        .tenant
+        .as_deref()
+        .unwrap_or(users::DEFAULT_TENANT)
+        .to_ascii_uppercase();
+    let perms = r.permissions.join(",");
+    validate_new_user(&r.username, &r.password, &perms)?;
+    let now = state.now();
+    let (st, name, t, p) = (state.clone(), r.username.clone(), tenant.clone(), perms.clone());
+    web::block(move || users::add_user(&st.db, &t, &name, &r.password, &p, now))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(HttpResponse::Created().json(UserInfo {
+        tenant,
+        username: r.username,
+        permissions: names(Permissions::parse(&perms).unwrap_or_default()),
+    }))
+}
+
+/// Deletes a user; its credentials stop working at once.
+#[utoipa::path(
+    delete,
+    path = "/rest/v1/users/{username}",
+    tag = "Users and tenants",
+    params(("username" = String, Path, description = "The user to delete")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks SYSTEM_ADMIN", body = ExceptionInfo),
+        (status = 404, description = "No such user", body = ExceptionInfo),
+    )
+)]
+async fn delete_user(
+    user: User,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::SystemAdmin)?;
+    let name = path.into_inner();
+    let n = name.clone();
+    let deleted = state
+        .db
+        .tx(move |c| Ok(diesel::delete(users_t::table.filter(users_t::username.eq(&n))).execute(c)?))
+        .await?;
+    if deleted == 0 {
+        return Err(ApiError::not_found("User", name));
+    }
+    state.credentials.forget_all();
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantInfo {
+    #[schema(example = "DEFAULT")]
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// Lists the tenants.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/tenants",
+    tag = "Users and tenants",
+    responses(
+        (status = 200, description = "All tenants", body = Vec<TenantInfo>),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks SYSTEM_ADMIN", body = ExceptionInfo),
+    )
+)]
+async fn list_tenants(user: User, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    user.require(Permission::SystemAdmin)?;
+    let rows: Vec<(String, i64)> = state
+        .db
+        .run(|c| {
+            Ok(tenants::table
+                .order(tenants::name.asc())
+                .select((tenants::name, tenants::created_at))
+                .load(c)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(
+        rows.into_iter()
+            .map(|(name, created_at)| TenantInfo { name, created_at })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantRequest {
+    /// Letters, digits, `-` and `_`; stored upper-cased, as hawkBit treats tenants.
+    #[schema(example = "ACME")]
+    pub name: String,
+}
+
+/// Checks a tenant name and returns it upper-cased.
+pub fn tenant_name(name: &str) -> ApiResult<String> {
+    if name.is_empty()
+        || name.len() > 40
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ApiError::constraint_violation(
+            "tenant name must be 1 to 40 characters of letters, digits, - and _",
+        ));
+    }
+    Ok(name.to_ascii_uppercase())
+}
+
+/// Creates a tenant with hawkBit's default software module and distribution set types.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/tenants",
+    tag = "Users and tenants",
+    request_body = TenantRequest,
+    responses(
+        (status = 201, description = "Created", body = TenantInfo),
+        (status = 400, description = "Bad name", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks SYSTEM_ADMIN", body = ExceptionInfo),
+        (status = 409, description = "The tenant exists", body = ExceptionInfo),
+    )
+)]
+async fn create_tenant(
+    req: HttpRequest,
+    user: User,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::SystemAdmin)?;
+    let r: TenantRequest = body(&req, payload, &state).await?;
+    let name = tenant_name(&r.name)?;
+    let now = state.now();
+    let n = name.clone();
+    state
+        .db
+        .tx(move |c| {
+            let exists: bool =
+                diesel::select(diesel::dsl::exists(tenants::table.filter(tenants::name.eq(&n))))
+                    .get_result(c)?;
+            if exists {
+                return Err(ApiError::already_exists(format!("Tenant {n} already exists.")));
+            }
+            crate::bootstrap::ensure_tenant(c, &n, now)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(TenantInfo {
+        name,
+        created_at: now,
+    }))
+}
