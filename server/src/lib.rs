@@ -11,6 +11,7 @@ pub mod dos_filter;
 pub mod error;
 pub mod links;
 pub mod mgmt;
+pub mod openapi;
 pub mod polling;
 pub mod state;
 pub mod storage;

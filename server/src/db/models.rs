@@ -121,6 +121,7 @@ pub struct Target {
     pub created_by: String,
     pub last_modified_at: i64,
     pub last_modified_by: String,
+    pub target_group: Option<String>,
 }
 
 impl Target {

@@ -180,6 +180,7 @@ diesel::table! {
         created_by -> Text,
         last_modified_at -> BigInt,
         last_modified_by -> Text,
+        target_group -> Nullable<Text>,
     }
 }
 
@@ -235,6 +236,88 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    target_tags (id) {
+        id -> BigInt,
+        tenant -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        colour -> Nullable<Text>,
+        created_at -> BigInt,
+        created_by -> Text,
+        last_modified_at -> BigInt,
+        last_modified_by -> Text,
+    }
+}
+
+diesel::table! {
+    target_tag_assignments (tag_id, target_id) {
+        tag_id -> BigInt,
+        target_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    ds_tags (id) {
+        id -> BigInt,
+        tenant -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        colour -> Nullable<Text>,
+        created_at -> BigInt,
+        created_by -> Text,
+        last_modified_at -> BigInt,
+        last_modified_by -> Text,
+    }
+}
+
+diesel::table! {
+    ds_tag_assignments (tag_id, ds_id) {
+        tag_id -> BigInt,
+        ds_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    target_metadata (target_id, meta_key) {
+        target_id -> BigInt,
+        meta_key -> Text,
+        meta_value -> Text,
+    }
+}
+
+diesel::table! {
+    ds_metadata (ds_id, meta_key) {
+        ds_id -> BigInt,
+        meta_key -> Text,
+        meta_value -> Text,
+    }
+}
+
+diesel::table! {
+    target_type_ds_types (target_type_id, ds_type_id) {
+        target_type_id -> BigInt,
+        ds_type_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    target_filter_queries (id) {
+        id -> BigInt,
+        tenant -> Text,
+        name -> Text,
+        query -> Text,
+        auto_assign_ds_id -> Nullable<BigInt>,
+        auto_assign_action_type -> Nullable<Text>,
+        auto_assign_weight -> Nullable<Integer>,
+        confirmation_required -> Bool,
+        created_at -> BigInt,
+        created_by -> Text,
+        last_modified_at -> BigInt,
+        last_modified_by -> Text,
+    }
+}
+
 diesel::joinable!(actions -> targets (target_id));
 diesel::joinable!(actions -> distribution_sets (ds_id));
 diesel::joinable!(action_statuses -> actions (action_id));
@@ -248,6 +331,14 @@ diesel::joinable!(target_attributes -> targets (target_id));
 diesel::joinable!(sm_metadata -> software_modules (sm_id));
 diesel::joinable!(ds_type_sm_types -> sm_types (sm_type_id));
 diesel::joinable!(ds_type_sm_types -> ds_types (ds_type_id));
+diesel::joinable!(target_tag_assignments -> target_tags (tag_id));
+diesel::joinable!(target_tag_assignments -> targets (target_id));
+diesel::joinable!(ds_tag_assignments -> ds_tags (tag_id));
+diesel::joinable!(ds_tag_assignments -> distribution_sets (ds_id));
+diesel::joinable!(target_metadata -> targets (target_id));
+diesel::joinable!(ds_metadata -> distribution_sets (ds_id));
+diesel::joinable!(target_type_ds_types -> target_types (target_type_id));
+diesel::joinable!(target_type_ds_types -> ds_types (ds_type_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
@@ -267,4 +358,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     actions,
     action_statuses,
     action_status_messages,
+    target_tags,
+    target_tag_assignments,
+    ds_tags,
+    ds_tag_assignments,
+    target_metadata,
+    ds_metadata,
+    target_type_ds_types,
+    target_filter_queries,
 );

@@ -10,7 +10,7 @@ fn href(h: String) -> Value {
     json!({ "href": h })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Audit {
     pub created_by: String,
@@ -19,7 +19,7 @@ pub struct Audit {
     pub last_modified_at: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PollStatus {
     pub last_request_at: i64,
@@ -27,7 +27,7 @@ pub struct PollStatus {
     pub overdue: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MgmtTarget {
     #[serde(flatten)]

@@ -3,9 +3,13 @@
 
 mod distribution_sets;
 mod json;
+pub mod query;
 mod software_modules;
 mod system;
 mod targets;
+mod users;
+
+pub use users::{tenant_name, validate_new_user};
 
 use actix_web::{HttpRequest, web};
 use serde::de::DeserializeOwned;
@@ -21,21 +25,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(system::configure)
             .configure(targets::configure)
             .configure(software_modules::configure)
-            .configure(distribution_sets::configure),
+            .configure(distribution_sets::configure)
+            .configure(users::configure),
     );
 }
 
-/// `offset`/`limit`/`sort` as hawkBit reads them: negative offset → 0, limit < 1 → 50, > 500 → 500.
-#[derive(Debug, Deserialize)]
+/// The parts of the Management API document, one per resource module.
+pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi as _;
+    vec![targets::Api::openapi(), users::Api::openapi()]
+}
+
+/// `offset`/`limit`/`sort`/`q` as hawkBit reads them: negative offset → 0, limit < 1 → 50, > 500 → 500.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
+    /// The paging offset (default 0).
     #[serde(default)]
     offset: Option<i64>,
+    /// The maximum number of entries in a page (default 50, at most 500).
     #[serde(default)]
     limit: Option<i64>,
+    /// Sorting: `field:ASC` or `field:DESC`, several separated by commas, e.g. `name:ASC,id:DESC`.
     #[serde(default)]
     pub sort: Option<String>,
-    /// RSQL search: not served yet. Refused rather than ignored, so a script that deletes "what
-    /// matched" never acts on everything.
+    /// An RSQL/FIQL query, e.g. `name==*test*;updateStatus==pending`.
     #[serde(default)]
     q: Option<String>,
 }
@@ -50,6 +64,11 @@ impl Paging {
             Some(q) if !q.trim().is_empty() => Err(ApiError::rsql_unsupported()),
             _ => Ok(()),
         }
+    }
+
+    /// The `WHERE` and `ORDER BY` for this request's `q` and `sort` on `entity`.
+    pub fn spec(&self, entity: &query::Entity) -> ApiResult<query::ListSpec> {
+        query::list_spec(entity, self.q.as_deref(), self.sort.as_deref())
     }
 
     pub fn limit(&self) -> i64 {
@@ -80,8 +99,8 @@ impl Paging {
     }
 }
 
-/// hawkBit's `PagedList`.
-#[derive(Debug, Serialize)]
+/// hawkBit's `PagedList`: one page of `content`, `total` matching entries, `size` entries in this page.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PagedList<T> {
     pub content: Vec<T>,
     pub total: i64,

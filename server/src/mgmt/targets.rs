@@ -6,8 +6,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::distribution_sets::{AssignmentBody, assign_and_respond, ds_json};
-use super::{PagedList, Paging, body, check_len, json, rest_base, tenant_of};
+use super::{PagedList, Paging, body, check_len, json, query, rest_base, tenant_of};
 use crate::actions;
+use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::AnyConnection;
 use crate::db::models::{Action, NewTarget, Target, UpdateStatus};
@@ -15,7 +16,7 @@ use crate::db::schema::{
     action_status_messages, action_statuses, actions as actions_t, distribution_sets, target_attributes,
     targets,
 };
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -72,13 +73,31 @@ async fn to_json(req: &HttpRequest, state: &AppState, t: &Target, full: bool) ->
     ))
 }
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list, get_one), components(schemas(json::MgmtTarget)))]
+pub struct Api;
+
+/// Lists the targets of the tenant.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/targets",
+    tag = "Targets",
+    params(Paging),
+    responses(
+        (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
+    )
+)]
 async fn list(
     req: HttpRequest,
     user: User,
     q: web::Query<Paging>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    q.no_search()?;
+    user.require(Permission::ReadTarget)?;
+    let spec = q.spec(&query::TARGETS)?;
     let tenant = tenant_of(&user);
     let (offset, limit) = (q.offset(), q.limit());
     let (rows, total) = state
@@ -86,11 +105,13 @@ async fn list(
         .run(move |c| {
             let total: i64 = targets::table
                 .filter(targets::tenant.eq(&tenant))
+                .filter(spec.filter.clone())
                 .count()
                 .get_result(c)?;
             let rows = targets::table
                 .filter(targets::tenant.eq(&tenant))
-                .order(targets::controller_id.asc())
+                .filter(spec.filter)
+                .order_by(spec.order)
                 .offset(offset)
                 .limit(limit)
                 .select(Target::as_select())
@@ -145,6 +166,7 @@ async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::CreateTarget)?;
     let requests: Vec<TargetRequest> = body(&req, payload, &state).await?;
     for r in &requests {
         if r.controller_id.is_none() {
@@ -200,12 +222,26 @@ async fn create(
     Ok(HttpResponse::Created().json(content))
 }
 
+/// One target, with links to its actions, attributes and distribution sets.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/targets/{targetId}",
+    tag = "Targets",
+    params(("targetId" = String, Path, description = "The target's controller id")),
+    responses(
+        (status = 200, description = "The target", body = json::MgmtTarget),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target", body = ExceptionInfo),
+    )
+)]
 async fn get_one(
     req: HttpRequest,
     user: User,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTarget)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
     let t = state.db.run(move |c| find_target(c, &tenant, &cid)).await?;
     Ok(HttpResponse::Ok().json(to_json(&req, &state, &t, true).await?))
@@ -218,6 +254,7 @@ async fn update(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateTarget)?;
     let r: TargetRequest = body(&req, payload, &state).await?;
     validate(&r)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
@@ -250,6 +287,7 @@ async fn update(
 }
 
 async fn delete(user: User, path: web::Path<String>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    user.require(Permission::DeleteTarget)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
     let (t2, c2) = (tenant.clone(), cid.clone());
     state
@@ -269,6 +307,7 @@ async fn attributes(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTarget)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
     let attrs: Vec<(String, String)> = state
         .db
@@ -295,6 +334,7 @@ async fn list_actions(
     q: web::Query<Paging>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTarget)?;
     q.no_search()?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
     let desc = q.id_descending(true)?;
@@ -356,6 +396,7 @@ async fn get_action(
     path: web::Path<(String, i64)>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTarget)?;
     let (cid, aid) = path.into_inner();
     let tenant = tenant_of(&user);
     let c2 = cid.clone();
@@ -375,6 +416,7 @@ async fn cancel_action(
     q: web::Query<ForceQuery>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateTarget)?;
     let (cid, aid) = path.into_inner();
     let tenant = tenant_of(&user);
     let by = user.username.clone();
@@ -402,6 +444,7 @@ async fn action_status(
     q: web::Query<Paging>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTarget)?;
     q.no_search()?;
     let (cid, aid) = path.into_inner();
     let tenant = tenant_of(&user);
@@ -494,6 +537,7 @@ async fn assigned_ds(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTarget)?;
     ds_of_target(req, user, path.into_inner(), state, false).await
 }
 
@@ -503,6 +547,7 @@ async fn installed_ds(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTarget)?;
     ds_of_target(req, user, path.into_inner(), state, true).await
 }
 
@@ -514,6 +559,8 @@ async fn assign_ds(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateTarget)?;
+    user.require(Permission::ReadDistributionSet)?;
     let cid = path.into_inner();
     let raw: Value = body(&req, payload, &state).await?;
     let ds_id = raw

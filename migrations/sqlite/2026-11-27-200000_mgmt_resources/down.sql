@@ -1,0 +1,10 @@
+DROP TABLE target_filter_queries;
+DROP TABLE target_type_ds_types;
+DROP TABLE ds_metadata;
+DROP TABLE target_metadata;
+DROP TABLE ds_tag_assignments;
+DROP TABLE ds_tags;
+DROP TABLE target_tag_assignments;
+DROP TABLE target_tags;
+DROP INDEX targets_group;
+ALTER TABLE targets DROP COLUMN target_group;
