@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 /// A HAL link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Link {
     pub href: String,
 }
@@ -22,6 +23,7 @@ impl Link {
 
 /// `GET {base}`: the root resource a device polls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ControllerBase {
     pub config: ControllerConfig,
     /// Absent entirely when there is nothing to link (hawkBit's `@JsonInclude(NON_NULL)` plus an empty map).
@@ -30,17 +32,20 @@ pub struct ControllerBase {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ControllerConfig {
     pub polling: Polling,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Polling {
     /// `HH:MM:SS`; every known client parses only this form.
     pub sleep: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RootLinks {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,6 +72,7 @@ impl RootLinks {
 
 /// `skip`, `attempt` or `forced`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum HandlingType {
     Skip,
@@ -75,6 +81,7 @@ pub enum HandlingType {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum MaintenanceWindowStatus {
     Available,
@@ -83,6 +90,7 @@ pub enum MaintenanceWindowStatus {
 
 /// `GET {base}/deploymentBase/{actionId}` and `installedBase/{actionId}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentBase {
     /// The action id, as a string.
@@ -94,6 +102,7 @@ pub struct DeploymentBase {
 
 /// `GET {base}/confirmationBase/{actionId}`: the same payload under the key `confirmation`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConfirmationBaseAction {
     pub id: String,
@@ -103,6 +112,7 @@ pub struct ConfirmationBaseAction {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Deployment {
     pub download: HandlingType,
@@ -113,6 +123,7 @@ pub struct Deployment {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Chunk {
     pub part: String,
     pub version: String,
@@ -126,12 +137,14 @@ pub struct Chunk {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Metadata {
     pub key: String,
     pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Artifact {
     pub filename: String,
     pub hashes: Hashes,
@@ -142,6 +155,7 @@ pub struct Artifact {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hashes {
     pub sha1: String,
     pub md5: String,
@@ -150,6 +164,7 @@ pub struct Hashes {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActionHistory {
     /// The action's status as hawkBit's upper-case enum name (`RUNNING`, `FINISHED`, ...).
     pub status: String,
@@ -159,6 +174,7 @@ pub struct ActionHistory {
 
 /// `POST .../feedback` on deploymentBase and cancelAction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActionFeedback {
     /// Epoch milliseconds on the device (hawkBit ≥ 0.7); server time when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,6 +183,7 @@ pub struct ActionFeedback {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedbackStatus {
     pub execution: Execution,
     pub result: FeedbackResult,
@@ -182,6 +199,7 @@ pub struct FeedbackStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeedbackResult {
     pub finished: Finished,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,6 +208,7 @@ pub struct FeedbackResult {
 
 /// Progress is informational; clients send `of = 0` and `cnt > of`, so nothing is validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Progress {
     pub cnt: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,6 +216,7 @@ pub struct Progress {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Execution {
     Closed,
@@ -210,6 +230,7 @@ pub enum Execution {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Finished {
     Success,
@@ -219,6 +240,7 @@ pub enum Finished {
 
 /// `GET {base}/cancelAction/{actionId}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CancelActionBase {
     pub id: String,
@@ -226,6 +248,7 @@ pub struct CancelActionBase {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CancelAction {
     pub stop_id: String,
@@ -233,6 +256,7 @@ pub struct CancelAction {
 
 /// `PUT {base}/configData`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConfigData {
     /// `merge` when absent or `null` (hawkbit-rs sends `"mode": null`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -242,6 +266,7 @@ pub struct ConfigData {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ConfigDataMode {
     Merge,
@@ -251,6 +276,7 @@ pub enum ConfigDataMode {
 
 /// `GET {base}/confirmationBase`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConfirmationBase {
     pub auto_confirm: AutoConfirmationState,
@@ -259,6 +285,7 @@ pub struct ConfirmationBase {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AutoConfirmationState {
     pub active: bool,
@@ -272,6 +299,7 @@ pub struct AutoConfirmationState {
 
 /// `POST {base}/confirmationBase/{actionId}/feedback`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConfirmationFeedback {
     pub confirmation: Confirmation,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -285,6 +313,7 @@ pub struct ConfirmationFeedback {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Confirmation {
     Confirmed,
@@ -293,6 +322,7 @@ pub enum Confirmation {
 
 /// `POST {base}/confirmationBase/activateAutoConfirm` (the body is optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivateAutoConfirmation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initiator: Option<String>,
@@ -302,6 +332,7 @@ pub struct ActivateAutoConfirmation {
 
 /// `PUT {base}/installedBase`: a distribution set installed outside the server's control.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstalledBaseReport {
     pub name: String,
     pub version: String,

@@ -54,6 +54,9 @@ pub struct Config {
     pub max_polling_time: String,
     /// hawkBit's `hawkbit.server.security.dos.*` quotas; `<= 0` disables one.
     pub quotas: Quotas,
+    /// `UPDRAFT_LEGACY_STATUS_CODES`: answer the Management API as hawkBit ≤ 0.9 did, for old scripts
+    /// that check exact codes: 200 instead of 204 for body-less successes, 403 instead of 429 for quotas.
+    pub legacy_status_codes: bool,
 }
 
 /// Requests per second and client IP above which hawkBit answers 429. Clients in private and
@@ -119,6 +122,7 @@ impl Default for Config {
             max_body_size: 512 * 1024,
             max_artifact_size: 1 << 30,
             track_remote_ip: true,
+            legacy_status_codes: false,
             skip_artifact_access_check_tenants: Vec::new(),
             dos_filter: DosFilterConfig::default(),
             min_polling_time: "00:00:30".into(),
@@ -188,6 +192,9 @@ impl Config {
         }
         if let Some(v) = var("UPDRAFT_MAX_ARTIFACT_SIZE") {
             self.max_artifact_size = parse("UPDRAFT_MAX_ARTIFACT_SIZE", &v)?;
+        }
+        if let Some(v) = var("UPDRAFT_LEGACY_STATUS_CODES") {
+            self.legacy_status_codes = parse("UPDRAFT_LEGACY_STATUS_CODES", &v)?;
         }
         if let Some(v) = var("UPDRAFT_TRACK_REMOTE_IP") {
             self.track_remote_ip = parse("UPDRAFT_TRACK_REMOTE_IP", &v)?;

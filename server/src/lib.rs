@@ -81,6 +81,7 @@ pub async fn serve(
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     let flusher = spawn_poll_flusher(Arc::clone(&state));
+    let (mgmt_doc, ddi_doc) = (openapi::management(), openapi::ddi());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -93,6 +94,11 @@ pub async fn serve(
             .wrap(actix_web::middleware::from_fn(dos_filter::middleware))
             .wrap(actix_web::middleware::from_fn(trim_trailing_slash))
             .configure(mgmt::configure)
+            .service(
+                utoipa_swagger_ui::SwaggerUi::new("/swagger-ui/{_:.*}")
+                    .url("/openapi/mgmt.json", mgmt_doc.clone())
+                    .url("/openapi/ddi.json", ddi_doc.clone()),
+            )
             .default_service(web::to(ddi::dispatch))
     })
     .workers(workers)
@@ -115,7 +121,8 @@ async fn trim_trailing_slash(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     let path = req.path();
-    if path.len() > 1 && path.ends_with('/') {
+    // The docs page lives at `/swagger-ui/` and resolves its assets relative to that slash.
+    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/swagger-ui/") {
         let trimmed = path.trim_end_matches('/');
         let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
         let pq = match req.query_string() {

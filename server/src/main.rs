@@ -211,10 +211,12 @@ mod admin {
 
     pub fn write_openapi(out: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        let path = out.join("mgmt.json");
-        let doc = updraft_server::openapi::render(&updraft_server::openapi::management());
-        updraft_server::storage::write_file_atomically(&path, doc.as_bytes(), 0o644)?;
-        println!("wrote {}", path.display());
+        use updraft_server::openapi;
+        for (name, doc) in [("mgmt.json", openapi::management()), ("ddi.json", openapi::ddi())] {
+            let path = out.join(name);
+            updraft_server::storage::write_file_atomically(&path, openapi::render(&doc).as_bytes(), 0o644)?;
+            println!("wrote {}", path.display());
+        }
         Ok(())
     }
 }

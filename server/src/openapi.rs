@@ -8,6 +8,7 @@ use utoipa::{Modify, OpenApi as _};
 
 /// Where the committed documents live, relative to the workspace root.
 pub const MGMT_FILE: &str = "openapi/mgmt.json";
+pub const DDI_FILE: &str = "openapi/ddi.json";
 
 /// The command that rewrites the committed documents.
 pub const REGENERATE: &str = "cargo run -p updraft-server -- openapi --out openapi";
@@ -32,6 +33,66 @@ impl Modify for BasicAuth {
     }
 }
 
+/// The answers every Management API operation can give besides its own: 401 without valid
+/// credentials, 403 without the permission, 400/413/415 for a bad body, 404 for an unknown id in the
+/// path. Added here once instead of on each handler.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, doc: &mut OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ExceptionInfo"))).build(),
+                )
+                .build()
+        };
+        let bare = |description: &str| ResponseBuilder::new().description(description).build();
+        for item in doc.paths.paths.values_mut() {
+            let ops = [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for op in ops.into_iter().flatten() {
+                let has_path_param = op
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Path));
+                let has_query = op
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+                let has_body = op.request_body.is_some();
+                let r = &mut op.responses.responses;
+                let mut add = |code: &str, resp: utoipa::openapi::Response| {
+                    r.entry(code.to_owned()).or_insert_with(|| resp.into());
+                };
+                add("401", bare("No or wrong credentials"));
+                add("403", error("The user lacks the permission this call needs"));
+                if has_body || has_query {
+                    add("400", error("Bad request: malformed body, parameter or query"));
+                }
+                if has_body {
+                    add("413", error("The body is larger than the server accepts"));
+                    add("415", bare("The body is not JSON (or multipart for uploads)"));
+                }
+                if has_path_param {
+                    add("404", error("No such entity"));
+                }
+            }
+        }
+    }
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(
@@ -52,7 +113,13 @@ pub fn management() -> OpenApi {
     for part in crate::mgmt::openapi_parts() {
         doc.merge(part);
     }
+    CommonResponses.modify(&mut doc);
     doc
+}
+
+/// The device API (DDI) document.
+pub fn ddi() -> OpenApi {
+    crate::ddi::openapi::Document::openapi()
 }
 
 /// A document as the committed file holds it: pretty JSON with a final newline.

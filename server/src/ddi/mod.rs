@@ -3,6 +3,7 @@
 mod artifacts;
 pub(crate) use artifacts::serve_artifact;
 mod confirmation;
+pub mod openapi;
 mod deployment;
 mod root;
 pub use root::window;

@@ -22,12 +22,35 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/rest/v1")
+            .wrap(actix_web::middleware::from_fn(legacy_status_codes))
             .configure(system::configure)
             .configure(targets::configure)
             .configure(software_modules::configure)
             .configure(distribution_sets::configure)
             .configure(users::configure),
     );
+}
+
+/// With `legacy_status_codes`, hawkBit ≤ 0.9's codes: 200 for 204, 403 for a quota's 429.
+async fn legacy_status_codes(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::StatusCode;
+    let legacy = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.config.legacy_status_codes);
+    let mut res = next.call(req).await?;
+    if legacy {
+        let status = res.status();
+        let mapped = match status {
+            StatusCode::NO_CONTENT => StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS => StatusCode::FORBIDDEN,
+            s => s,
+        };
+        *res.response_mut().status_mut() = mapped;
+    }
+    Ok(res)
 }
 
 /// The parts of the Management API document, one per resource module.

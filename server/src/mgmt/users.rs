@@ -100,10 +100,10 @@ async fn list_users(user: User, state: web::Data<AppState>) -> ApiResult<HttpRes
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserRequest {
-    #[schema(example = "ci-bot")]
+    #[schema(example = "ci-bot", pattern = r"^[A-Za-z0-9._@-]{1,64}$")]
     pub username: String,
     /// At least 12 characters.
-    #[schema(example = "a long random secret")]
+    #[schema(example = "a long random secret", min_length = 12)]
     pub password: String,
     /// The tenant (default `DEFAULT`); it must exist.
     #[serde(default)]
@@ -251,7 +251,7 @@ async fn list_tenants(user: User, state: web::Data<AppState>) -> ApiResult<HttpR
 #[serde(deny_unknown_fields)]
 pub struct TenantRequest {
     /// Letters, digits, `-` and `_`; stored upper-cased, as hawkBit treats tenants.
-    #[schema(example = "ACME")]
+    #[schema(example = "ACME", pattern = r"^[A-Za-z0-9_-]{1,40}$")]
     pub name: String,
 }
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Validates the committed OpenAPI document and fuzzes a running server against it with schemathesis:
+# no 5xx, and every response must match the document. Bounded so CI stays well under its budget.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target_dir="${CARGO_TARGET_DIR:-target}"
+venv=/var/tmp/updraft-venv
+if [[ ! -x "$venv/bin/schemathesis" ]]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet 'schemathesis==4.32.5' 'openapi-spec-validator==0.9.0'
+fi
+"$venv/bin/openapi-spec-validator" openapi/mgmt.json
+
+cargo build --quiet -p updraft-server
+data=$(mktemp -d)
+password=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
+port=18089
+UPDRAFT_LISTEN=127.0.0.1:$port UPDRAFT_DATA_DIR="$data" UPDRAFT_ADMIN_PASSWORD="$password" \
+    UPDRAFT_LOG=warn "$target_dir/debug/updraft-server" > "$data/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$data"' EXIT
+for _ in $(seq 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/openapi/mgmt.json" && break
+    sleep 0.1
+done
+"$venv/bin/schemathesis" run openapi/mgmt.json \
+    --url "http://127.0.0.1:$port" --auth "admin:$password" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+    --phases examples,coverage,fuzzing --max-examples "${API_FUZZ_EXAMPLES:-30}" \
+    --workers 2 --seed 1 --no-color || { echo "server log:"; tail -50 "$data/server.log"; exit 1; }
