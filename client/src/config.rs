@@ -35,6 +35,104 @@ pub struct Config {
     /// (`last-install.json`); on the data partition, shared by both slots. Default `/var/lib/updraft`.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// `[server]`: the hawkBit-compatible server `updraft agent` polls. Optional for local installs.
+    pub server: Option<ServerConfig>,
+    /// `[agent]`: health check, reboot, device attributes and consent for `updraft agent`.
+    #[serde(default)]
+    pub agent: AgentConfig,
+}
+
+/// `[server]`: where and as whom the agent polls (hawkBit DDI v1).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Base URL, e.g. `https://ota.example.com` (the DDI paths are appended).
+    pub url: String,
+    /// The tenant. Default `DEFAULT`.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// This device's controller id. Default: the host name.
+    pub controller_id: Option<String>,
+    /// Target security token (`Authorization: TargetToken ...`), or a file holding it.
+    pub target_token: Option<String>,
+    pub target_token_file: Option<PathBuf>,
+    /// Gateway token (`Authorization: GatewayToken ...`), when the server has one instead.
+    pub gateway_token: Option<String>,
+    /// PEM file of the CA to trust for `https` besides the system's.
+    pub ca: Option<PathBuf>,
+    /// Client certificate and key (PEM) for mutual TLS.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// Seconds between polls until the server names its interval. Default 60.
+    #[serde(default = "default_poll_secs")]
+    pub poll_secs: u64,
+    /// How often an interrupted download is resumed (HTTP Range) before the update fails. Default 10.
+    #[serde(default = "default_download_retries")]
+    pub download_retries: u32,
+}
+
+/// `[agent]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Command (`sh -c`) run after a trial boot: exit 0 commits the new slot, anything else (or the
+    /// timeout) rolls back. Without it the trial is healthy when the agent starts.
+    pub health_check: Option<String>,
+    /// Seconds the health check may take. Default 300.
+    #[serde(default = "default_health_timeout")]
+    pub health_timeout_secs: u64,
+    /// Command (`sh -c`) that reboots into the armed slot. Default `systemctl reboot`; an empty
+    /// string leaves the reboot to someone else (the agent reports and waits).
+    #[serde(default = "default_reboot_command")]
+    pub reboot_command: String,
+    /// Device attributes reported to the server (`configData`).
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// Command (`sh -c`) printing more attributes as `key=value` lines.
+    pub attributes_command: Option<String>,
+    /// Confirm actions that ask for the device's consent (hawkBit's confirmation flow). Default true;
+    /// false denies them.
+    #[serde(default = "default_true")]
+    pub confirm: bool,
+    /// A file whose content changes on every boot. Default `/proc/sys/kernel/random/boot_id`.
+    #[serde(default = "default_boot_id_file")]
+    pub boot_id_file: PathBuf,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            health_check: None,
+            health_timeout_secs: default_health_timeout(),
+            reboot_command: default_reboot_command(),
+            attributes: std::collections::BTreeMap::new(),
+            attributes_command: None,
+            confirm: true,
+            boot_id_file: default_boot_id_file(),
+        }
+    }
+}
+
+fn default_tenant() -> String {
+    "DEFAULT".into()
+}
+fn default_poll_secs() -> u64 {
+    60
+}
+fn default_download_retries() -> u32 {
+    10
+}
+fn default_health_timeout() -> u64 {
+    300
+}
+fn default_reboot_command() -> String {
+    "systemctl reboot".into()
+}
+fn default_boot_id_file() -> PathBuf {
+    PathBuf::from("/proc/sys/kernel/random/boot_id")
+}
+fn default_true() -> bool {
+    true
 }
 
 fn default_data_dir() -> PathBuf {

@@ -1,5 +1,6 @@
 //! The Updraft device client.
 
+pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod install;

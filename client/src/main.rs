@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    init_logging();
     let cli = updraft_client::cli::Cli::parse();
     match updraft_client::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -11,5 +12,20 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs go to stderr: `UPDRAFT_LOG` filters (default `info`), `UPDRAFT_LOG_FORMAT=json` for journald
+/// pipelines that parse JSON.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("UPDRAFT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("UPDRAFT_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
     }
 }

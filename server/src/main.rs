@@ -175,7 +175,7 @@ mod admin {
                     let expanded: Vec<&str> = Permissions::parse(&perms)
                         .unwrap_or_default()
                         .iter()
-                        .map(|p| p.name())
+                        .map(updraft_server::auth::permissions::Permission::name)
                         .collect();
                     println!("{name}\t{tenant}\t{perms}\t({})", expanded.join(","));
                 }
@@ -184,8 +184,10 @@ mod admin {
                 let n = state
                     .db
                     .tx_blocking(|c| {
-                        Ok(diesel::delete(users_t::table.filter(users_t::username.eq(&username)))
-                            .execute(c)?)
+                        Ok(
+                            diesel::delete(users_t::table.filter(users_t::username.eq(&username)))
+                                .execute(c)?,
+                        )
                     })
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 if n == 0 {
@@ -205,13 +207,15 @@ mod admin {
             .db
             .tx_blocking(|c| updraft_server::bootstrap::ensure_tenant(c, &name, now))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!("Tenant {name} is ready; add its users with `updraft-server user add NAME --tenant {name}`.");
+        println!(
+            "Tenant {name} is ready; add its users with `updraft-server user add NAME --tenant {name}`."
+        );
         Ok(())
     }
 
     pub fn write_openapi(out: &Path) -> anyhow::Result<()> {
-        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         use updraft_server::openapi;
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         for (name, doc) in [("mgmt.json", openapi::management()), ("ddi.json", openapi::ddi())] {
             let path = out.join(name);
             updraft_server::storage::write_file_atomically(&path, openapi::render(&doc).as_bytes(), 0o644)?;

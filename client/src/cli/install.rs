@@ -11,7 +11,8 @@ use crate::slots::{Outcome, Updater};
 
 #[derive(Args)]
 pub struct InstallArgs {
-    /// The `.swu` bundle to install (a local file; URLs are not supported yet).
+    /// The `.swu` bundle to install: a local file, or an http(s) URL streamed straight into the
+    /// slot (resumed with Range when the connection breaks).
     pub file: PathBuf,
     /// Install even if the bundle's version is not newer than the running one.
     #[arg(long)]
@@ -28,18 +29,20 @@ pub struct StatusArgs {
 }
 
 impl StatusArgs {
-    fn load(&self) -> anyhow::Result<Config> {
+    pub fn load(&self) -> anyhow::Result<Config> {
         Config::load(Some(&self.config))
     }
 }
 
 pub fn install(args: &InstallArgs) -> anyhow::Result<()> {
     let file = args.file.to_string_lossy();
-    if file.starts_with("http://") || file.starts_with("https://") {
-        bail!("installing from a URL is not supported yet; download the bundle first");
-    }
     let config = args.config.load()?;
-    let done = install::install(&config, &args.file, args.force)?;
+    let done = if file.starts_with("http://") || file.starts_with("https://") {
+        let download = crate::agent::ddi::download_url(&config, &file)?;
+        install::install_from(&config, download, &file, args.force, None)?
+    } else {
+        install::install(&config, &args.file, args.force)?
+    };
     println!(
         "installed version {} ({} image(s)) into slot {}; slot {} is armed for one trial boot",
         done.version, done.images, done.slot, done.slot

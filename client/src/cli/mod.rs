@@ -1,5 +1,6 @@
 //! The `updraft` command line: one module per group of subcommands.
 
+pub mod agent;
 pub mod bundle;
 pub mod install;
 
@@ -27,6 +28,8 @@ pub enum Command {
     Commit(install::StatusArgs),
     /// Go back to the previously committed slot.
     Rollback(install::StatusArgs),
+    /// Poll the update server (hawkBit DDI) and install what it assigns; reports each step.
+    Agent(agent::AgentArgs),
 }
 
 /// Runs a parsed command line.
@@ -37,5 +40,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => install::status(&args),
         Command::Commit(args) => install::commit(&args),
         Command::Rollback(args) => install::rollback(&args),
+        Command::Agent(args) => agent::agent(&args),
     }
 }

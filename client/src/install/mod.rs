@@ -58,19 +58,32 @@ enum Destination {
     File(PathBuf),
 }
 
-/// Installs `bundle` into the inactive slot and arms it for one trial boot.
+/// Installs the bundle file `bundle` into the inactive slot and arms it for one trial boot.
 pub fn install(config: &Config, bundle: &Path, force: bool) -> anyhow::Result<Installed> {
+    let file = File::open(bundle).with_context(|| format!("opening {}", bundle.display()))?;
+    install_from(config, file, &bundle.display().to_string(), force, None)
+}
+
+/// Installs a bundle streamed from `source` (a file, or a download that resumes itself), named
+/// `label` in the record; `action_id` is the server's action, kept in the journal.
+pub fn install_from(
+    config: &Config,
+    source: impl std::io::Read,
+    label: &str,
+    force: bool,
+    action_id: Option<&str>,
+) -> anyhow::Result<Installed> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let mut record = InstallRecord {
         at: now(),
-        bundle: bundle.display().to_string(),
+        bundle: label.to_owned(),
         version: None,
         slot: None,
         result: "refused".into(),
         reason: None,
     };
-    let result = run(config, bundle, force, &mut record);
+    let result = run(config, source, force, action_id, &mut record);
     match &result {
         Ok(_) => record.result = "armed".into(),
         Err(e) => record.reason = Some(format!("{e:#}")),
@@ -82,7 +95,13 @@ pub fn install(config: &Config, bundle: &Path, force: bool) -> anyhow::Result<In
     result
 }
 
-fn run(config: &Config, bundle: &Path, force: bool, record: &mut InstallRecord) -> anyhow::Result<Installed> {
+fn run(
+    config: &Config,
+    source: impl std::io::Read,
+    force: bool,
+    action_id: Option<&str>,
+    record: &mut InstallRecord,
+) -> anyhow::Result<Installed> {
     let backend = config.backend()?;
     let journal = config.journal();
     let status = backend.status()?;
@@ -96,29 +115,7 @@ fn run(config: &Config, bundle: &Path, force: bool, record: &mut InstallRecord) 
     let target = active.other();
     record.slot = Some(target);
 
-    let verifier = match &config.bundle.ca {
-        Some(ca) => {
-            let v = Verifier::from_pem_file(ca).with_context(|| format!("loading {}", ca.display()))?;
-            Some(match &config.bundle.signer_cn {
-                Some(cn) => v.with_required_signer_cn(cn),
-                None => v,
-            })
-        }
-        None => None,
-    };
-    let (board, hardware_revision) = config.hardware();
-    let file = File::open(bundle).with_context(|| format!("opening {}", bundle.display()))?;
-    let mut reader = BundleReader::open(
-        BufReader::new(file),
-        ReaderOptions {
-            verifier,
-            board,
-            selection: config.selection_for(target),
-            hardware_revision,
-            ..ReaderOptions::default()
-        },
-    )
-    .context("bundle refused")?;
+    let mut reader = open_bundle(config, source, target)?;
 
     let version = reader.description().version.clone().unwrap_or_default();
     record.version = Some(version.clone());
@@ -138,7 +135,7 @@ fn run(config: &Config, bundle: &Path, force: bool, record: &mut InstallRecord) 
     }
 
     let updater = Updater::new(backend.as_ref(), &journal);
-    let slot = updater.begin_install(None, &version)?;
+    let slot = updater.begin_install(action_id, &version)?;
     if slot != target {
         bail!("the state machine chose slot {slot}, expected {target}");
     }
@@ -166,6 +163,49 @@ fn run(config: &Config, bundle: &Path, force: bool, record: &mut InstallRecord) 
             )))
         }
     }
+}
+
+/// Opens a bundle as an install into `target` would: signature, hardware and software set checked.
+fn open_bundle<R: std::io::Read>(
+    config: &Config,
+    source: R,
+    target: Slot,
+) -> anyhow::Result<BundleReader<BufReader<R>>> {
+    let verifier = match &config.bundle.ca {
+        Some(ca) => {
+            let v = Verifier::from_pem_file(ca).with_context(|| format!("loading {}", ca.display()))?;
+            Some(match &config.bundle.signer_cn {
+                Some(cn) => v.with_required_signer_cn(cn),
+                None => v,
+            })
+        }
+        None => None,
+    };
+    let (board, hardware_revision) = config.hardware();
+    BundleReader::open(
+        BufReader::with_capacity(256 * 1024, source),
+        ReaderOptions {
+            verifier,
+            board,
+            selection: config.selection_for(target),
+            hardware_revision,
+            ..ReaderOptions::default()
+        },
+    )
+    .context("bundle refused")
+}
+
+/// Reads a whole bundle as an install into the inactive slot would, writing nothing: the signature,
+/// hardware and every image's sha256 are checked (hawkBit's `downloadonly`). Answers the image count.
+pub fn verify_only(config: &Config, source: impl std::io::Read) -> anyhow::Result<usize> {
+    let target = config.backend()?.booted()?.other();
+    let mut reader = open_bundle(config, source, target)?;
+    let mut count = 0;
+    while let Some(mut image) = reader.next_image()? {
+        std::io::copy(&mut image, &mut std::io::sink()).context("reading an image")?;
+        count += 1;
+    }
+    Ok(count)
 }
 
 fn stream<R: std::io::Read>(

@@ -98,12 +98,7 @@ pub struct Permissions(u64);
 
 use Permission as P;
 
-const TARGET: &[P] = &[
-    P::CreateTarget,
-    P::ReadTarget,
-    P::UpdateTarget,
-    P::DeleteTarget,
-];
+const TARGET: &[P] = &[P::CreateTarget, P::ReadTarget, P::UpdateTarget, P::DeleteTarget];
 const TARGET_TYPE: &[P] = &[
     P::CreateTargetType,
     P::ReadTargetType,
@@ -216,10 +211,12 @@ impl Permissions {
         P::ALL.iter().fold(Self::default(), |s, &p| s.with(p))
     }
 
+    #[must_use]
     pub fn with(self, p: P) -> Self {
         Self(self.0 | 1 << (p as u8))
     }
 
+    #[must_use]
     pub fn without(self, p: P) -> Self {
         Self(self.0 & !(1 << (p as u8)))
     }

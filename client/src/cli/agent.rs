@@ -1,0 +1,38 @@
+//! `updraft agent`: the DDI polling loop.
+
+use clap::Args;
+
+use super::install::StatusArgs;
+use crate::agent::{Agent, Step};
+
+#[derive(Args)]
+pub struct AgentArgs {
+    /// Do one round (finish a rebooted update, poll, act) and exit; for scripts and tests.
+    #[arg(long)]
+    pub once: bool,
+    #[command(flatten)]
+    pub config: StatusArgs,
+}
+
+pub fn agent(args: &AgentArgs) -> anyhow::Result<()> {
+    let config = args.config.load()?;
+    let mut agent = Agent::new(config)?;
+    if !args.once {
+        agent.run();
+    }
+    let (step, sleep) = agent.step()?;
+    match &step {
+        Step::Idle => println!("idle; next poll in {}s", sleep.as_secs()),
+        Step::Armed { action } => println!("action {action}: installed and armed; reboot to try it"),
+        Step::Failed { action, reason } => println!("action {action}: failed: {reason}"),
+        Step::Reported { action, success } => {
+            println!(
+                "action {action}: reported {}",
+                if *success { "success" } else { "failure" }
+            );
+        }
+        Step::Downloaded { action } => println!("action {action}: downloaded and verified"),
+        Step::Waiting { action } => println!("action {action}: waiting for the maintenance window"),
+    }
+    Ok(())
+}

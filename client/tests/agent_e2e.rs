@@ -1,0 +1,453 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! `updraft agent` against a real `updraft-server` over loopback HTTP: the Management API assigns a
+//! signed bundle, the agent downloads it straight into file-backed slot B of the simulated
+//! bootloader, the test "reboots", and the agent commits (or rolls back) and reports. The result is
+//! checked through the Management API, as an operator would see it.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+use updraft_client::slots::Slot;
+use updraft_client::slots::sim::{Firmware, SimFirmware};
+use updraft_server::testing::TestServer;
+use updraft_swu::bundle::{BundleWriter, Manifest, ManifestImage};
+use updraft_swu::signature::Signer;
+
+const ACTIVE: &[u8] = b"slot A: the running system\n";
+const CID: &str = "pi-e2e";
+
+fn have_openssl() -> bool {
+    let ok = Command::new("openssl").arg("version").output().is_ok();
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "`openssl` is required under CI=true"
+        );
+        eprintln!("skipping: `openssl` not found on PATH");
+    }
+    ok
+}
+
+struct Fleet {
+    srv: TestServer,
+    http: Client,
+}
+
+impl Fleet {
+    fn start() -> Fleet {
+        Fleet {
+            srv: TestServer::start(),
+            http: Client::new(),
+        }
+    }
+
+    fn mgmt(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.srv.url))
+            .basic_auth(&self.srv.admin_user, Some(&self.srv.admin_password))
+    }
+
+    fn json(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut r = self.mgmt(method.clone(), path);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().unwrap();
+        let status = r.status();
+        let text = r.text().unwrap();
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Registers the device and answers its security token.
+    fn register(&self) -> String {
+        let v = self.json(
+            reqwest::Method::POST,
+            "/rest/v1/targets",
+            Some(json!([{ "controllerId": CID, "name": "e2e device" }])),
+        );
+        v[0]["securityToken"].as_str().unwrap().to_owned()
+    }
+
+    /// Uploads `bundle` as a distribution set and assigns it; answers the action id.
+    fn assign(&self, name: &str, bundle: &Path) -> i64 {
+        let sm = self.json(
+            reqwest::Method::POST,
+            "/rest/v1/softwaremodules",
+            Some(json!([{ "name": name, "version": "1.1.0", "type": "os" }])),
+        )[0]["id"]
+            .as_i64()
+            .unwrap();
+        let part = reqwest::blocking::multipart::Part::bytes(std::fs::read(bundle).unwrap())
+            .file_name(format!("{name}.swu"));
+        let r = self
+            .mgmt(
+                reqwest::Method::POST,
+                &format!("/rest/v1/softwaremodules/{sm}/artifacts"),
+            )
+            .multipart(reqwest::blocking::multipart::Form::new().part("file", part))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let ds = self.json(
+            reqwest::Method::POST,
+            "/rest/v1/distributionsets",
+            Some(json!([{ "name": name, "version": "1.1.0", "type": "os", "modules": [{ "id": sm }] }])),
+        )[0]["id"]
+            .as_i64()
+            .unwrap();
+        let v = self.json(
+            reqwest::Method::POST,
+            &format!("/rest/v1/targets/{CID}/assignedDS"),
+            Some(json!({ "id": ds, "type": "forced" })),
+        );
+        v["assignedActions"][0]["id"].as_i64().unwrap()
+    }
+
+    fn action(&self, action: i64) -> Value {
+        self.json(
+            reqwest::Method::GET,
+            &format!("/rest/v1/targets/{CID}/actions/{action}"),
+            None,
+        )
+    }
+
+    fn messages(&self, action: i64) -> String {
+        self.json(
+            reqwest::Method::GET,
+            &format!("/rest/v1/targets/{CID}/actions/{action}/status?limit=100"),
+            None,
+        )
+        .to_string()
+    }
+
+    fn target(&self) -> Value {
+        self.json(reqwest::Method::GET, &format!("/rest/v1/targets/{CID}"), None)
+    }
+}
+
+struct Device {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    config: PathBuf,
+}
+
+impl Device {
+    /// Booted from slot A, version 1.0.0, trusting `trusted.pem`, polling `url` with `token`.
+    fn new(url: &str, token: &str) -> Device {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
+        let st = Command::new("openssl")
+            .current_dir(&dir)
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+            .args([
+                "-keyout",
+                "trusted.key",
+                "-out",
+                "trusted.pem",
+                "-subj",
+                "/CN=updraft-e2e",
+            ])
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        std::fs::write(dir.join("a.img"), ACTIVE).unwrap();
+        std::fs::write(dir.join("b.img"), vec![0u8; 4096]).unwrap();
+        std::fs::create_dir_all(dir.join("sim")).unwrap();
+        let p = |name: &str| dir.join(name).display().to_string();
+        let config = dir.join("updraft.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = {:?}\n[bootloader]\nbackend = \"sim\"\nstate_dir = {:?}\n\
+                 [slots.a]\ndevice = {:?}\n[slots.b]\ndevice = {:?}\n\
+                 [bundle]\nca = {:?}\n\
+                 [device]\nboard = \"testboard\"\nhardware_revision = \"1.0\"\nversion = \"1.0.0\"\n\
+                 [server]\nurl = {url:?}\ncontroller_id = {CID:?}\ntarget_token = {token:?}\npoll_secs = 1\n\
+                 download_retries = 3\n\
+                 [agent]\nreboot_command = \"\"\nhealth_check = \"test -e {}\"\nhealth_timeout_secs = 10\n\
+                 boot_id_file = {:?}\n[agent.attributes]\nboard = \"testboard\"\n",
+                p("data"),
+                p("sim"),
+                p("a.img"),
+                p("b.img"),
+                p("trusted.pem"),
+                p("healthy"),
+                p("boot_id"),
+            ),
+        )
+        .unwrap();
+        let d = Device {
+            _tmp: tmp,
+            dir,
+            config,
+        };
+        assert_eq!(d.reboot(), Slot::A);
+        d
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// A power cycle: a new boot id, and the firmware boots the armed slot once.
+    fn reboot(&self) -> Slot {
+        let n = std::fs::read_to_string(self.path("boot_id"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        std::fs::write(self.path("boot_id"), format!("{}\n", n + 1)).unwrap();
+        SimFirmware {
+            dir: self.path("sim"),
+        }
+        .boot()
+        .unwrap()
+    }
+
+    fn agent_once(&self) -> String {
+        let out: Output = Command::new(env!("CARGO_BIN_EXE_updraft"))
+            .args(["agent", "--once", "--config"])
+            .arg(&self.config)
+            .env_remove("UPDRAFT_CONFIG")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        eprintln!(
+            "updraft agent --once: {}\n{stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "the agent failed");
+        stdout
+    }
+
+    fn bundle(&self, name: &str, version: &str, hardware: &str, image: &[u8]) -> PathBuf {
+        let source = self.path(&format!("{name}.rootfs"));
+        std::fs::write(&source, image).unwrap();
+        let writer = BundleWriter::new(Manifest {
+            version: version.into(),
+            description: None,
+            hardware_compatibility: vec![hardware.into()],
+            images: vec![ManifestImage::raw(
+                &source,
+                "rootfs.img",
+                self.path("b.img").to_str().unwrap(),
+            )],
+        })
+        .with_signer(Signer::from_pem_files(self.path("trusted.pem"), self.path("trusted.key")).unwrap());
+        let path = self.path(&format!("{name}.swu"));
+        writer.write(std::fs::File::create(&path).unwrap()).unwrap();
+        path
+    }
+}
+
+fn image() -> Vec<u8> {
+    (0..300_000u32).map(|i| (i % 251) as u8).collect()
+}
+
+#[test]
+fn an_assigned_update_is_installed_committed_and_reported_as_success() {
+    if !have_openssl() {
+        return;
+    }
+    let fleet = Fleet::start();
+    let dev = Device::new(&fleet.srv.url, &fleet.register());
+    let image = image();
+    let action = fleet.assign("good", &dev.bundle("good", "1.1.0", "1.0", &image));
+    std::fs::write(dev.path("healthy"), b"").unwrap();
+
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: installed and armed")),
+        "{out}"
+    );
+    assert_eq!(std::fs::read(dev.path("b.img")).unwrap(), image);
+    assert_eq!(std::fs::read(dev.path("a.img")).unwrap(), ACTIVE);
+    let open = |a: Value| a["active"] == true && a["status"] != "finished" && a["status"] != "error";
+    assert!(open(fleet.action(action)), "no result before the new slot booted");
+    assert!(fleet.messages(action).contains("rebooting for a trial boot"));
+
+    // Polling again before the reboot neither rolls back nor reinstalls.
+    assert!(dev.agent_once().contains("idle"));
+    assert!(open(fleet.action(action)));
+
+    assert_eq!(dev.reboot(), Slot::B, "the armed slot boots on trial");
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: reported success")),
+        "{out}"
+    );
+    let a = fleet.action(action);
+    assert_eq!(a["status"], "finished", "{a}");
+    let target = fleet.target();
+    assert_eq!(target["updateStatus"], "in_sync", "{target}");
+    assert!(fleet.messages(action).contains("committed after a healthy boot"));
+    assert_eq!(dev.reboot(), Slot::B, "slot B is the committed default now");
+
+    // Once reported, never again; the attributes reached the server.
+    assert!(dev.agent_once().contains("idle"));
+    let attrs = fleet.json(
+        reqwest::Method::GET,
+        &format!("/rest/v1/targets/{CID}/attributes"),
+        None,
+    );
+    assert_eq!(attrs["board"], "testboard", "{attrs}");
+}
+
+#[test]
+fn an_unhealthy_update_is_rolled_back_and_reported_as_failure() {
+    if !have_openssl() {
+        return;
+    }
+    let fleet = Fleet::start();
+    let dev = Device::new(&fleet.srv.url, &fleet.register());
+    let action = fleet.assign("sick", &dev.bundle("sick", "1.1.0", "1.0", &image()));
+    assert!(dev.agent_once().contains("installed and armed"));
+    assert_eq!(dev.reboot(), Slot::B);
+    // No `healthy` file: the health check fails.
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: reported failure")),
+        "{out}"
+    );
+    let a = fleet.action(action);
+    assert_eq!(a["status"], "error", "{a}");
+    assert!(fleet.messages(action).contains("failed its health check"));
+    assert_eq!(
+        dev.reboot(),
+        Slot::A,
+        "the device goes back to the committed slot"
+    );
+    assert_eq!(std::fs::read(dev.path("a.img")).unwrap(), ACTIVE);
+}
+
+#[test]
+fn a_trial_that_does_not_boot_is_reported_as_failure() {
+    if !have_openssl() {
+        return;
+    }
+    let fleet = Fleet::start();
+    let dev = Device::new(&fleet.srv.url, &fleet.register());
+    let action = fleet.assign("noboot", &dev.bundle("noboot", "1.1.0", "1.0", &image()));
+    assert!(dev.agent_once().contains("installed and armed"));
+    // The firmware tries B once; it hangs and the watchdog resets into A.
+    assert_eq!(dev.reboot(), Slot::B);
+    assert_eq!(dev.reboot(), Slot::A);
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: reported failure")),
+        "{out}"
+    );
+    assert_eq!(fleet.action(action)["status"], "error");
+    assert!(fleet.messages(action).contains("did not boot"));
+}
+
+#[test]
+fn a_refused_bundle_is_reported_and_touches_nothing() {
+    if !have_openssl() {
+        return;
+    }
+    let fleet = Fleet::start();
+    let dev = Device::new(&fleet.srv.url, &fleet.register());
+    let action = fleet.assign("wronghw", &dev.bundle("wronghw", "1.1.0", "9.9", &image()));
+    let out = dev.agent_once();
+    assert!(out.contains(&format!("action {action}: failed")), "{out}");
+    assert_eq!(fleet.action(action)["status"], "error");
+    assert!(
+        fleet.messages(action).contains("hardware"),
+        "{}",
+        fleet.messages(action)
+    );
+    assert_eq!(std::fs::read(dev.path("a.img")).unwrap(), ACTIVE);
+    assert_eq!(dev.reboot(), Slot::A, "nothing was armed");
+}
+
+/// A TCP proxy to `upstream` that cuts the first download connection after `cut` bytes of response;
+/// answers its address and the count of artifact requests it relayed.
+fn cutting_proxy(upstream: String, cut: usize) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let cuts = Arc::new(AtomicUsize::new(0));
+    let downloads = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&downloads);
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let upstream = upstream.clone();
+            let (cuts, downloads) = (Arc::clone(&cuts), Arc::clone(&downloads));
+            std::thread::spawn(move || relay(client, &upstream, cut, &cuts, &downloads));
+        }
+    });
+    (addr, seen)
+}
+
+fn relay(mut client: TcpStream, upstream: &str, cut: usize, cuts: &AtomicUsize, downloads: &AtomicUsize) {
+    let mut server = TcpStream::connect(upstream.trim_start_matches("http://")).unwrap();
+    let mut request = Vec::new();
+    let mut buf = [0u8; 8192];
+    // Read the request head (no bodies on the download path; others are relayed whole below).
+    let mut c2 = client.try_clone().unwrap();
+    let mut s2 = server.try_clone().unwrap();
+    let n = c2.read(&mut buf).unwrap_or(0);
+    request.extend_from_slice(&buf[..n]);
+    let head = String::from_utf8_lossy(&request).to_string();
+    let is_artifact = head.starts_with("GET ") && head.contains("/artifacts/");
+    if is_artifact {
+        downloads.fetch_add(1, Ordering::SeqCst);
+    }
+    let is_download = is_artifact && !head.contains("range:");
+    // One request per connection, so the cut hits the download and not a pooled API call.
+    if let Some(eol) = request.windows(2).position(|w| w == b"\r\n") {
+        request.splice(eol + 2..eol + 2, b"connection: close\r\n".iter().copied());
+    }
+    s2.write_all(&request).unwrap();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut c2, &mut s2);
+    });
+    if is_download && cuts.fetch_add(1, Ordering::SeqCst) == 0 {
+        let mut sent = 0;
+        while sent < cut {
+            let Ok(n) = server.read(&mut buf) else { return };
+            if n == 0 {
+                return;
+            }
+            let n = n.min(cut - sent);
+            if client.write_all(&buf[..n]).is_err() {
+                return;
+            }
+            sent += n;
+        }
+        let _ = client.shutdown(std::net::Shutdown::Both);
+        return;
+    }
+    let _ = std::io::copy(&mut server, &mut client);
+}
+
+#[test]
+fn a_broken_download_resumes_with_range() {
+    if !have_openssl() {
+        return;
+    }
+    let fleet = Fleet::start();
+    // The server builds download links from the Host header, so the device goes through the proxy.
+    let (proxy, downloads) = cutting_proxy(fleet.srv.url.clone(), 100_000);
+    let dev = Device::new(&proxy, &fleet.register());
+    let image = image();
+    let action = fleet.assign("resume", &dev.bundle("resume", "1.1.0", "1.0", &image));
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: installed and armed")),
+        "{out}"
+    );
+    assert_eq!(
+        downloads.load(Ordering::SeqCst),
+        2,
+        "the first download was cut and one Range request resumed it"
+    );
+    assert_eq!(std::fs::read(dev.path("b.img")).unwrap(), image);
+}
