@@ -47,7 +47,9 @@ impl Modify for CommonResponses {
                 .description(description)
                 .content(
                     "application/json",
-                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ExceptionInfo"))).build(),
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ExceptionInfo")))
+                        .build(),
                 )
                 .build()
         };
@@ -124,7 +126,9 @@ pub fn ddi() -> OpenApi {
 
 /// A document as the committed file holds it: pretty JSON with a final newline.
 pub fn render(doc: &OpenApi) -> String {
-    let mut s = doc.to_pretty_json().unwrap_or_else(|e| panic!("the OpenAPI document does not serialize: {e}"));
+    let mut s = doc
+        .to_pretty_json()
+        .unwrap_or_else(|e| panic!("the OpenAPI document does not serialize: {e}"));
     s.push('\n');
     s
 }

@@ -68,23 +68,56 @@ fn every_hawkbit_operation_is_documented() {
 #[test]
 fn the_server_serves_the_document_and_an_offline_docs_page() {
     let f = support::Fixture::sqlite();
-    let doc: Value = f.http.get(f.url("/openapi/mgmt.json")).send().unwrap().json().unwrap();
+    let doc: Value = f
+        .http
+        .get(f.url("/openapi/mgmt.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(doc, serde_json::to_value(openapi::management()).unwrap());
-    let ddi: Value = f.http.get(f.url("/openapi/ddi.json")).send().unwrap().json().unwrap();
-    assert_eq!(ddi["paths"].as_object().unwrap().len(), 16, "hawkBit's 16 DDI operations");
+    let ddi: Value = f
+        .http
+        .get(f.url("/openapi/ddi.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        ddi["paths"].as_object().unwrap().len(),
+        16,
+        "hawkBit's 16 DDI operations"
+    );
 
     let page = f.http.get(f.url("/swagger-ui/")).send().unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().unwrap();
     assert!(html.contains("swagger-ui"), "{html}");
     // Every script and stylesheet comes from this server, none from a CDN.
-    for tag in html.split('<').filter(|t| t.starts_with("script") || t.starts_with("link")) {
-        assert!(!tag.contains("http://") && !tag.contains("https://"), "external asset: <{tag}");
+    for tag in html
+        .split('<')
+        .filter(|t| t.starts_with("script") || t.starts_with("link"))
+    {
+        assert!(
+            !tag.contains("http://") && !tag.contains("https://"),
+            "external asset: <{tag}"
+        );
     }
-    let init = f.http.get(f.url("/swagger-ui/swagger-initializer.js")).send().unwrap();
+    let init = f
+        .http
+        .get(f.url("/swagger-ui/swagger-initializer.js"))
+        .send()
+        .unwrap();
     assert_eq!(init.status(), 200);
     assert!(init.text().unwrap().contains("/openapi/mgmt.json"));
-    let bundle = f.http.get(f.url("/swagger-ui/swagger-ui-bundle.js")).send().unwrap();
+    let bundle = f
+        .http
+        .get(f.url("/swagger-ui/swagger-ui-bundle.js"))
+        .send()
+        .unwrap();
     assert_eq!(bundle.status(), 200);
-    assert!(bundle.bytes().unwrap().len() > 100_000, "the Swagger UI bundle is embedded");
+    assert!(
+        bundle.bytes().unwrap().len() > 100_000,
+        "the Swagger UI bundle is embedded"
+    );
 }

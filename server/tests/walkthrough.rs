@@ -32,14 +32,20 @@ fn have(tool: &str) -> bool {
 fn the_curl_walkthrough_updates_a_device() {
     for tool in ["bash", "curl", "jq", "sha256sum", "cmp"] {
         if !have(tool) {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "{tool} is needed under CI");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{tool} is needed under CI"
+            );
             eprintln!("skipping: {tool} is not installed");
             return;
         }
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let script = shell_blocks(&std::fs::read_to_string(root.join("docs/api-walkthrough.md")).unwrap());
-    assert!(script.contains("assignedDS"), "the walkthrough's shell blocks were not found");
+    assert!(
+        script.contains("assignedDS"),
+        "the walkthrough's shell blocks were not found"
+    );
 
     let srv = TestServer::start();
     let dir = tempfile::tempdir().unwrap();
@@ -52,7 +58,10 @@ fn the_curl_walkthrough_updates_a_device() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the walkthrough failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "the walkthrough failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("download verified"), "{stdout}");
     let last: Vec<&str> = stdout.lines().rev().take(3).collect();
     assert_eq!(last, ["gateway 1.0.0", "in_sync", "finished"], "{stdout}");

@@ -473,9 +473,16 @@ pub fn parse_sleep(s: &str) -> Option<Duration> {
     Some(Duration::from_secs(h * 3600 + m * 60 + sec))
 }
 
-/// Runs `sh -c cmd`; false when it fails or outlives `timeout` (then it is killed).
+/// Runs `sh -c cmd`; false when it fails or outlives `timeout`. The command runs in its own process
+/// group, so a timeout kills everything it started, not just the shell.
 fn run_with_timeout(cmd: &str, timeout: Duration) -> bool {
-    let Ok(mut child) = Command::new("sh").args(["-c", cmd]).stdin(Stdio::null()).spawn() else {
+    use std::os::unix::process::CommandExt as _;
+    let Ok(mut child) = Command::new("sh")
+        .args(["-c", cmd])
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+    else {
         return false;
     };
     let start = Instant::now();
@@ -483,6 +490,8 @@ fn run_with_timeout(cmd: &str, timeout: Duration) -> bool {
         match child.try_wait() {
             Ok(Some(status)) => return status.success(),
             Ok(None) if start.elapsed() >= timeout => {
+                let group = format!("-{}", child.id());
+                let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
                 let _ = child.kill();
                 let _ = child.wait();
                 tracing::warn!(command = cmd, ?timeout, "health check timed out");

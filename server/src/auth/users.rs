@@ -12,9 +12,9 @@ use dashmap::DashMap;
 use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
+use super::permissions::{Permission, Permissions};
 use crate::db::Db;
 use crate::db::schema::{tenants, users};
-use super::permissions::{Permission, Permissions};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -50,8 +50,15 @@ pub fn ensure_admin(db: &Db, data_dir: &Path, configured: Option<&str>, now: i64
         Some(p) if !p.is_empty() => (p.to_owned(), false),
         _ => (super::random_token(), true),
     };
-    add_user(db, DEFAULT_TENANT, "admin", &password, "TENANT_ADMIN,SYSTEM_ADMIN", now)
-        .map_err(|e| anyhow::anyhow!("creating user admin failed: {e}"))?;
+    add_user(
+        db,
+        DEFAULT_TENANT,
+        "admin",
+        &password,
+        "TENANT_ADMIN,SYSTEM_ADMIN",
+        now,
+    )
+    .map_err(|e| anyhow::anyhow!("creating user admin failed: {e}"))?;
     if generated {
         let path = data_dir.join(ADMIN_PASSWORD_FILE);
         crate::storage::write_file_atomically(&path, format!("{password}\n").as_bytes(), 0o600)?;
@@ -89,7 +96,9 @@ pub fn add_user(
         ))
         .get_result(c)?;
         if taken {
-            return Err(ApiError::already_exists(format!("User {username} already exists.")));
+            return Err(ApiError::already_exists(format!(
+                "User {username} already exists."
+            )));
         }
         diesel::insert_into(users::table)
             .values((

@@ -3,8 +3,8 @@
 mod artifacts;
 pub(crate) use artifacts::serve_artifact;
 mod confirmation;
-pub mod openapi;
 mod deployment;
+pub mod openapi;
 mod root;
 pub use root::window;
 

@@ -259,7 +259,9 @@ pub struct TenantRequest {
 pub fn tenant_name(name: &str) -> ApiResult<String> {
     if name.is_empty()
         || name.len() > 40
-        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         return Err(ApiError::constraint_violation(
             "tenant name must be 1 to 40 characters of letters, digits, - and _",
