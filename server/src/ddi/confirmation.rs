@@ -115,7 +115,7 @@ pub async fn confirmation_action(
     respond(&req, r.format, &body)
 }
 
-fn confirm(
+pub(crate) fn confirm(
     c: &mut AnyConnection,
     action: &Action,
     details: &[String],
