@@ -39,7 +39,12 @@ pub enum Representation {
 
 impl RepresentationQuery {
     pub fn representation(&self) -> ApiResult<Representation> {
-        match self.representation.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        match self
+            .representation
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("compact") => Ok(Representation::Compact),
             Some("full") => Ok(Representation::Full),
             Some(other) => Err(ApiError::constraint_violation(format!(
@@ -153,7 +158,8 @@ async fn get_one(
                 ))
                 .first(c)
                 .optional()?;
-            row.map(|r| vec![r]).ok_or_else(|| ApiError::not_found("Action", id))
+            row.map(|r| vec![r])
+                .ok_or_else(|| ApiError::not_found("Action", id))
         })
         .await?;
     let mut content = render(rows, &rest_base(&req, &state), ActionLinks::Full);

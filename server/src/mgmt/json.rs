@@ -170,7 +170,13 @@ pub fn action(a: &Action, controller_id: &str, ds_name: &str, base: &str) -> Val
     serde_json::to_value(mgmt_action(a, controller_id, ds_name, base, ActionLinks::Full)).unwrap_or_default()
 }
 
-pub fn mgmt_action(a: &Action, controller_id: &str, ds_name: &str, base: &str, links: ActionLinks) -> MgmtAction {
+pub fn mgmt_action(
+    a: &Action,
+    controller_id: &str,
+    ds_name: &str,
+    base: &str,
+    links: ActionLinks,
+) -> MgmtAction {
     let status = a.status();
     let target_href = format!("{base}/targets/{}", encode_segment(controller_id));
     let self_href = format!("{target_href}/actions/{}", a.id);
@@ -203,7 +209,12 @@ pub fn mgmt_action(a: &Action, controller_id: &str, ds_name: &str, base: &str, l
             last_modified_at: a.last_modified_at,
         },
         id: a.id,
-        kind: if status.is_canceling_or_canceled() { "cancel" } else { "update" }.to_owned(),
+        kind: if status.is_canceling_or_canceled() {
+            "cancel"
+        } else {
+            "update"
+        }
+        .to_owned(),
         active: a.active,
         status: status.as_str().to_owned(),
         detail_status: status.as_str().to_owned(),
@@ -312,4 +323,3 @@ pub fn distribution_set(
         }
     })
 }
-

@@ -29,7 +29,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/distributionsets/{id}/metadata", web::post().to(ds_create))
         .route("/distributionsets/{id}/metadata/{key}", web::get().to(ds_get))
         .route("/distributionsets/{id}/metadata/{key}", web::put().to(ds_update))
-        .route("/distributionsets/{id}/metadata/{key}", web::delete().to(ds_delete));
+        .route(
+            "/distributionsets/{id}/metadata/{key}",
+            web::delete().to(ds_delete),
+        );
 }
 
 #[derive(utoipa::OpenApi)]
@@ -250,10 +253,7 @@ async fn list(user: User, owner: OwnerRef, q: &Paging, state: &AppState) -> ApiR
     user.require(owner.read_permission())?;
     q.no_search()?;
     let tenant = tenant_of(&user);
-    let mut entries = state
-        .db
-        .run(move |c| owner.resolve(c, &tenant)?.all(c))
-        .await?;
+    let mut entries = state.db.run(move |c| owner.resolve(c, &tenant)?.all(c)).await?;
     sort_entries(&mut entries, q.sort.as_deref())?;
     let total = entries.len() as i64;
     let content: Vec<MgmtMetadata> = entries

@@ -35,7 +35,7 @@ pub struct Api;
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ConfigValue {
-    #[schema(value_type = Object)]
+    /// A boolean, string or number, depending on the key.
     value: Value,
     global: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,7 +147,6 @@ async fn get_one(
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 struct ValueBody {
     /// A boolean, string or number, depending on the key.
-    #[schema(value_type = Object)]
     value: Value,
 }
 
@@ -232,7 +231,7 @@ async fn put_one(
     put,
     path = "/rest/v1/system/configs",
     tag = "System Configuration",
-    request_body = std::collections::BTreeMap<String, Object>,
+    request_body = std::collections::BTreeMap<String, Value>,
     responses(
         (status = 200, description = "The stored values, in request order", body = Vec<ConfigValue>),
         (status = 400, description = "Unknown key, unreadable body or invalid value", body = ExceptionInfo),

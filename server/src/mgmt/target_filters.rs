@@ -30,8 +30,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/targetfilters/{id}", web::put().to(update))
         .route("/targetfilters/{id}", web::delete().to(delete))
         .route("/targetfilters/{id}/autoAssignDS", web::get().to(get_auto_assign))
-        .route("/targetfilters/{id}/autoAssignDS", web::post().to(set_auto_assign))
-        .route("/targetfilters/{id}/autoAssignDS", web::delete().to(delete_auto_assign));
+        .route(
+            "/targetfilters/{id}/autoAssignDS",
+            web::post().to(set_auto_assign),
+        )
+        .route(
+            "/targetfilters/{id}/autoAssignDS",
+            web::delete().to(delete_auto_assign),
+        );
 }
 
 #[derive(utoipa::OpenApi)]
@@ -202,7 +208,10 @@ async fn list(
         })
         .await?;
     let base = rest_base(&req, &state);
-    let content = rows.into_iter().map(|f| to_json(f, &base, representation)).collect();
+    let content = rows
+        .into_iter()
+        .map(|f| to_json(f, &base, representation))
+        .collect();
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
 }
 
@@ -455,15 +464,16 @@ async fn set_auto_assign(
     user.require(Permission::UpdateTarget)?;
     user.require(Permission::ReadDistributionSet)?;
     let r: AutoAssignRequest = body(&req, payload, &state).await?;
-    let ds_id = r
-        .id
-        .ok_or_else(|| ApiError::constraint_violation("id of the distribution set is required."))?;
+    let ds_id =
+        r.id.ok_or_else(|| ApiError::constraint_violation("id of the distribution set is required."))?;
     let action_type = r.action_type.unwrap_or(ActionType::Forced);
     if action_type == ActionType::TimeForced {
         return Err(ApiError::invalid_auto_assign_action_type());
     }
     if r.weight.is_some_and(|w| !(0..=1000).contains(&w)) {
-        return Err(ApiError::constraint_violation("weight must be between 0 and 1000."));
+        return Err(ApiError::constraint_violation(
+            "weight must be between 0 and 1000.",
+        ));
     }
     let tenant = tenant_of(&user);
     let confirmation = match r.confirmation_required {

@@ -1,8 +1,8 @@
 //! `/rest/v1/targets`: targets, their attributes, actions and action status, and assignment.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
-use actix_web::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -13,11 +13,11 @@ use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::AnyConnection;
 use crate::db::models::{Action, ActionStatus, ActionType, NewTarget, Target, UpdateStatus};
-use crate::ddi::confirmation;
 use crate::db::schema::{
     action_status_messages, action_statuses, actions as actions_t, distribution_sets, target_attributes,
     targets,
 };
+use crate::ddi::confirmation;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 
