@@ -753,7 +753,9 @@ fn auto_confirm_can_be_turned_on_and_off(f: &Fixture) {
     // Without a body the caller is the initiator.
     let (s, _) = read(f.mgmt(Method::POST, &format!("{path}/activate")).send().unwrap());
     assert_eq!(s, 204);
-    assert_eq!(f.get(path).1["initiator"], "admin");
+    let v = f.get(path).1;
+    assert_eq!(v["initiator"], "admin");
+    assert!(v.get("remark").is_none(), "no remark given, none stored: {v}");
     assert_error(
         f.post(&format!("{path}/activate"), json!({"who": "x"})),
         400,
