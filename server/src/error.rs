@@ -283,6 +283,17 @@ impl ApiError {
         )
     }
 
+    /// Auto-assignment with `timeforced`, which hawkBit does not allow for target filters.
+    pub fn invalid_auto_assign_action_type() -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            &format!("{REPO_EXC}InvalidAutoAssignActionTypeException"),
+            "hawkbit.server.error.repo.invalidAutoAssignActionType",
+            "The given action type for auto-assignment is invalid: allowed values are 'forced', 'soft' \
+             and 'downloadonly'.",
+        )
+    }
+
     pub fn error_code(&self) -> Option<&str> {
         self.body.as_ref().map(|b| b.error_code.as_str())
     }

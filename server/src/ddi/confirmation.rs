@@ -115,7 +115,7 @@ pub async fn confirmation_action(
     respond(&req, r.format, &body)
 }
 
-fn confirm(
+pub(crate) fn confirm(
     c: &mut AnyConnection,
     action: &Action,
     details: &[String],
@@ -182,7 +182,7 @@ pub async fn confirmation_feedback(
     Ok(HttpResponse::Ok().finish())
 }
 
-/// Turns auto-confirm on and confirms every action waiting for it.
+/// Turns auto-confirm on and confirms every action waiting for it; `remark` is stored as given.
 pub fn activate(
     c: &mut AnyConnection,
     target: &Target,
@@ -197,9 +197,6 @@ pub fn activate(
     if current.is_some() {
         return Err(ApiError::auto_confirm_already_active(&target.controller_id));
     }
-    let remark = remark.unwrap_or_else(|| {
-        "Initiated using the Device Direct Integration API without providing a remark.".to_owned()
-    });
     diesel::update(targets::table.find(target.id))
         .set((
             targets::auto_confirm_at.eq(now),
@@ -249,7 +246,12 @@ pub async fn activate_auto_confirm(
     let now = state.now();
     state
         .db
-        .tx(move |c| activate(c, &target, request.initiator, request.remark, now))
+        .tx(move |c| {
+            let remark = request.remark.unwrap_or_else(|| {
+                "Initiated using the Device Direct Integration API without providing a remark.".to_owned()
+            });
+            activate(c, &target, request.initiator, Some(remark), now)
+        })
         .await?;
     state.devices.invalidate(&dev.tenant, &dev.controller_id);
     Ok(HttpResponse::Ok().finish())

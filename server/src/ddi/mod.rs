@@ -2,7 +2,7 @@
 
 mod artifacts;
 pub(crate) use artifacts::serve_artifact;
-mod confirmation;
+pub(crate) mod confirmation;
 mod deployment;
 pub mod openapi;
 mod root;

@@ -36,6 +36,8 @@ pub struct MgmtTarget {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub controller_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     pub update_status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_controller_request_at: Option<i64>,
@@ -47,7 +49,9 @@ pub struct MgmtTarget {
     pub address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poll_status: Option<PollStatus>,
-    pub security_token: String,
+    /// Only for users holding `READ_TARGET_SECURITY_TOKEN`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_token: Option<String>,
     pub request_attributes: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_type: Option<i64>,
@@ -98,6 +102,7 @@ pub fn target(
         name: t.name.clone(),
         description: t.description.clone(),
         controller_id: t.controller_id.clone(),
+        group: t.target_group.clone(),
         update_status: t.update_status.clone(),
         last_controller_request_at: last_poll,
         installed_at: t.installation_date,
@@ -108,7 +113,7 @@ pub fn target(
             next_expected_request_at: last + polling,
             overdue: now > last + polling + overdue,
         }),
-        security_token: t.security_token.clone(),
+        security_token: Some(t.security_token.clone()),
         request_attributes: t.request_attributes,
         target_type: t.target_type_id,
         auto_confirm_active: confirmation_flow.then_some(t.auto_confirm_at.is_some()),
@@ -116,45 +121,128 @@ pub fn target(
     }
 }
 
+/// `maintenanceWindow` of an action.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MaintenanceWindow {
+    pub schedule: String,
+    pub duration: String,
+    pub timezone: String,
+}
+
+/// hawkBit's `MgmtAction`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MgmtAction {
+    #[serde(flatten)]
+    pub audit: Audit,
+    pub id: i64,
+    /// `update`, or `cancel` while the action is canceling or canceled.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub active: bool,
+    pub status: String,
+    /// hawkBit ≤ 0.9 consumers read `detailStatus`; it carries the same value as `status`.
+    pub detail_status: String,
+    pub force_type: String,
+    /// Only for `timeforced` actions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub force_time: Option<i64>,
+    pub weight: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintenance_window: Option<MaintenanceWindow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_status_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+    #[serde(rename = "_links")]
+    pub links: Value,
+}
+
+/// Which links an action carries: `self` only (compact lists) or also target, DS and status.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ActionLinks {
+    SelfOnly,
+    Full,
+}
+
+/// An action as JSON, with all links (the per-target action views).
 pub fn action(a: &Action, controller_id: &str, ds_name: &str, base: &str) -> Value {
+    serde_json::to_value(mgmt_action(a, controller_id, ds_name, base, ActionLinks::Full)).unwrap_or_default()
+}
+
+pub fn mgmt_action(
+    a: &Action,
+    controller_id: &str,
+    ds_name: &str,
+    base: &str,
+    links: ActionLinks,
+) -> MgmtAction {
     let status = a.status();
-    let self_href = format!(
-        "{base}/targets/{}/actions/{}",
-        encode_segment(controller_id),
-        a.id
-    );
-    let mut v = json!({
-        "createdBy": a.created_by, "createdAt": a.created_at,
-        "lastModifiedBy": a.last_modified_by, "lastModifiedAt": a.last_modified_at,
-        "id": a.id,
-        "type": if status.is_canceling_or_canceled() { "cancel" } else { "update" },
-        "active": a.active,
-        "status": status.as_str(),
-        // hawkBit ≤ 0.9 consumers read `detailStatus`; it carries the same value.
-        "detailStatus": status.as_str(),
-        "forceType": a.action_type,
-        "weight": a.weight,
-        "_links": {
+    let target_href = format!("{base}/targets/{}", encode_segment(controller_id));
+    let self_href = format!("{target_href}/actions/{}", a.id);
+    let links = match links {
+        ActionLinks::SelfOnly => json!({ "self": href(self_href) }),
+        ActionLinks::Full => json!({
             "self": href(self_href.clone()),
-            "target": href(format!("{base}/targets/{}", encode_segment(controller_id))),
+            "target": href(target_href),
             "distributionset": { "href": format!("{base}/distributionsets/{}", a.ds_id), "name": ds_name },
             "status": href(format!("{self_href}/status?offset=0&limit=50&sort=id%3ADESC")),
-        }
-    });
-    if a.action_type() == crate::db::models::ActionType::TimeForced {
-        v["forceTime"] = json!(a.forced_time);
-    }
-    if let (Some(s), Some(d), Some(z)) = (
+        }),
+    };
+    let maintenance_window = match (
         &a.maintenance_schedule,
         &a.maintenance_duration,
         &a.maintenance_timezone,
     ) {
-        v["maintenanceWindow"] = json!({ "schedule": s, "duration": d, "timezone": z });
+        (Some(s), Some(d), Some(z)) => Some(MaintenanceWindow {
+            schedule: s.clone(),
+            duration: d.clone(),
+            timezone: z.clone(),
+        }),
+        _ => None,
+    };
+    MgmtAction {
+        audit: Audit {
+            created_by: a.created_by.clone(),
+            created_at: a.created_at,
+            last_modified_by: a.last_modified_by.clone(),
+            last_modified_at: a.last_modified_at,
+        },
+        id: a.id,
+        kind: if status.is_canceling_or_canceled() {
+            "cancel"
+        } else {
+            "update"
+        }
+        .to_owned(),
+        active: a.active,
+        status: status.as_str().to_owned(),
+        detail_status: status.as_str().to_owned(),
+        force_type: a.action_type.clone(),
+        force_time: (a.action_type() == crate::db::models::ActionType::TimeForced).then_some(a.forced_time),
+        weight: a.weight,
+        maintenance_window,
+        last_status_code: a.last_status_code,
+        external_ref: a.external_ref.clone(),
+        links,
     }
-    if let Some(code) = a.last_status_code {
-        v["lastStatusCode"] = json!(code);
-    }
-    v
+}
+
+/// hawkBit's `MgmtActionStatus`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MgmtActionStatus {
+    pub id: i64,
+    /// The lowercase action status this entry reported.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub messages: Vec<String>,
+    /// When the server stored the entry.
+    pub reported_at: i64,
+    /// The device's time of the report.
+    pub timestamp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<i32>,
 }
 
 pub fn action_status(
@@ -165,17 +253,15 @@ pub fn action_status(
     timestamp: i64,
     code: Option<i32>,
 ) -> Value {
-    let mut v = json!({
-        "id": id,
-        "type": ActionStatus::parse(status).map_or_else(|| status.to_owned(), |s| s.as_str().to_owned()),
-        "messages": messages,
-        "reportedAt": reported_at,
-        "timestamp": timestamp,
-    });
-    if let Some(code) = code {
-        v["code"] = json!(code);
-    }
-    v
+    serde_json::to_value(MgmtActionStatus {
+        id,
+        kind: ActionStatus::parse(status).map_or_else(|| status.to_owned(), |s| s.as_str().to_owned()),
+        messages,
+        reported_at,
+        timestamp,
+        code,
+    })
+    .unwrap_or_default()
 }
 
 pub fn software_module(

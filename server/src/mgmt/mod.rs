@@ -1,11 +1,14 @@
 //! The hawkBit Management API (`/rest/v1`), the part needed to drive devices: system configs,
 //! targets and their actions, software modules with artifacts, distribution sets and assignment.
 
+mod actions;
 mod distribution_sets;
 mod json;
+mod metadata;
 pub mod query;
 mod software_modules;
 mod system;
+mod target_filters;
 mod targets;
 mod users;
 
@@ -27,7 +30,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(targets::configure)
             .configure(software_modules::configure)
             .configure(distribution_sets::configure)
-            .configure(users::configure),
+            .configure(users::configure)
+            .configure(metadata::configure)
+            .configure(target_filters::configure)
+            .configure(actions::configure),
     );
 }
 
@@ -56,7 +62,14 @@ async fn legacy_status_codes(
 /// The parts of the Management API document, one per resource module.
 pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
     use utoipa::OpenApi as _;
-    vec![targets::Api::openapi(), users::Api::openapi()]
+    vec![
+        targets::Api::openapi(),
+        users::Api::openapi(),
+        system::Api::openapi(),
+        metadata::Api::openapi(),
+        target_filters::Api::openapi(),
+        actions::Api::openapi(),
+    ]
 }
 
 /// `offset`/`limit`/`sort`/`q` as hawkBit reads them: negative offset → 0, limit < 1 → 50, > 500 → 500.

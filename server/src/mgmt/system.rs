@@ -11,7 +11,7 @@ use super::{body, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::schema::tenant_configs;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::tenant_config::{KEYS, key_def, to_json, validate};
 
@@ -23,9 +23,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/system/configs/{key}", web::delete().to(delete_one));
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, get_one, put_one, put_many, delete_one),
+    components(schemas(ConfigValue, ValueBody))
+)]
+pub struct Api;
+
+/// One tenant configuration value (hawkBit's `MgmtSystemTenantConfigurationValue`); `global` means
+/// the server default is in effect, and then the audit fields are absent.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ConfigValue {
+    /// A boolean, string or number, depending on the key.
     value: Value,
     global: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,6 +95,17 @@ fn value_of(key: &str, rows: &[Row], base: &str) -> ConfigValue {
     }
 }
 
+/// Every configuration key of the tenant with its value.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/system/configs",
+    tag = "System Configuration",
+    responses(
+        (status = 200, description = "A map from key to value", body = std::collections::BTreeMap<String, ConfigValue>),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_TENANT_CONFIGURATION", body = ExceptionInfo),
+    )
+)]
 async fn list(req: HttpRequest, user: User, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTenantConfiguration)?;
     let rows = rows(&state, tenant_of(&user)).await?;
@@ -96,6 +117,19 @@ async fn list(req: HttpRequest, user: User, state: web::Data<AppState>) -> ApiRe
     Ok(HttpResponse::Ok().json(map))
 }
 
+/// One configuration value.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/system/configs/{keyName}",
+    tag = "System Configuration",
+    params(("keyName" = String, Path, description = "The configuration key, e.g. `pollingTime`")),
+    responses(
+        (status = 200, description = "The value", body = ConfigValue),
+        (status = 400, description = "Unknown key", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_TENANT_CONFIGURATION", body = ExceptionInfo),
+    )
+)]
 async fn get_one(
     req: HttpRequest,
     user: User,
@@ -109,8 +143,10 @@ async fn get_one(
     Ok(HttpResponse::Ok().json(value_of(&key, &rows, &rest_base(&req, &state))))
 }
 
-#[derive(serde::Deserialize)]
+/// The body of a single-value update.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 struct ValueBody {
+    /// A boolean, string or number, depending on the key.
     value: Value,
 }
 
@@ -161,6 +197,20 @@ async fn store(state: &AppState, user: &User, values: Vec<(String, Value)>) -> A
     Ok(())
 }
 
+/// Sets one configuration value.
+#[utoipa::path(
+    put,
+    path = "/rest/v1/system/configs/{keyName}",
+    tag = "System Configuration",
+    params(("keyName" = String, Path, description = "The configuration key, e.g. `pollingTime`")),
+    request_body = ValueBody,
+    responses(
+        (status = 200, description = "The stored value", body = ConfigValue),
+        (status = 400, description = "Unknown key, unreadable body or invalid value", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_TENANT_CONFIGURATION", body = ExceptionInfo),
+    )
+)]
 async fn put_one(
     req: HttpRequest,
     user: User,
@@ -176,6 +226,19 @@ async fn put_one(
     Ok(HttpResponse::Ok().json(value_of(&key, &rows, &rest_base(&req, &state))))
 }
 
+/// Sets several configuration values at once (all or none).
+#[utoipa::path(
+    put,
+    path = "/rest/v1/system/configs",
+    tag = "System Configuration",
+    request_body = std::collections::BTreeMap<String, Value>,
+    responses(
+        (status = 200, description = "The stored values, in request order", body = Vec<ConfigValue>),
+        (status = 400, description = "Unknown key, unreadable body or invalid value", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_TENANT_CONFIGURATION", body = ExceptionInfo),
+    )
+)]
 async fn put_many(
     req: HttpRequest,
     user: User,
@@ -192,6 +255,19 @@ async fn put_many(
     Ok(HttpResponse::Ok().json(out))
 }
 
+/// Resets a key to the server default.
+#[utoipa::path(
+    delete,
+    path = "/rest/v1/system/configs/{keyName}",
+    tag = "System Configuration",
+    params(("keyName" = String, Path, description = "The configuration key, e.g. `pollingTime`")),
+    responses(
+        (status = 204, description = "Reset"),
+        (status = 400, description = "Unknown key", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks DELETE_TENANT_CONFIGURATION", body = ExceptionInfo),
+    )
+)]
 async fn delete_one(
     user: User,
     path: web::Path<String>,

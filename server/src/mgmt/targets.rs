@@ -1,8 +1,9 @@
 //! `/rest/v1/targets`: targets, their attributes, actions and action status, and assignment.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::distribution_sets::{AssignmentBody, assign_and_respond, ds_json};
@@ -11,11 +12,12 @@ use crate::actions;
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::AnyConnection;
-use crate::db::models::{Action, NewTarget, Target, UpdateStatus};
+use crate::db::models::{Action, ActionStatus, ActionType, NewTarget, Target, UpdateStatus};
 use crate::db::schema::{
     action_status_messages, action_statuses, actions as actions_t, distribution_sets, target_attributes,
     targets,
 };
+use crate::ddi::confirmation;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 
@@ -29,6 +31,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/targets/{cid}/actions", web::get().to(list_actions))
         .route("/targets/{cid}/actions/{aid}", web::get().to(get_action))
         .route("/targets/{cid}/actions/{aid}", web::delete().to(cancel_action))
+        .route("/targets/{cid}/actions/{aid}", web::put().to(update_action))
+        .route(
+            "/targets/{cid}/actions/{aid}/confirmation",
+            web::put().to(confirm_action),
+        )
+        .route("/targets/{cid}/autoConfirm", web::get().to(auto_confirm))
+        .route(
+            "/targets/{cid}/autoConfirm/activate",
+            web::post().to(activate_auto_confirm),
+        )
+        .route(
+            "/targets/{cid}/autoConfirm/deactivate",
+            web::post().to(deactivate_auto_confirm),
+        )
         .route(
             "/targets/{cid}/actions/{aid}/status",
             web::get().to(action_status),
@@ -47,13 +63,20 @@ pub fn find_target(c: &mut AnyConnection, tenant: &str, cid: &str) -> ApiResult<
         .ok_or_else(|| ApiError::not_found("Target", cid))
 }
 
-async fn to_json(req: &HttpRequest, state: &AppState, t: &Target, full: bool) -> ApiResult<json::MgmtTarget> {
+/// The target as `user` may see it: without `securityToken` unless they hold READ_TARGET_SECURITY_TOKEN.
+async fn to_json(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+    t: &Target,
+    full: bool,
+) -> ApiResult<json::MgmtTarget> {
     let settings = state.tenants.get(&state.db, &t.tenant).await?;
     let last_poll = match (t.last_poll, state.polls.pending(t.id)) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
-    Ok(json::target(
+    let mut out = json::target(
         t,
         &rest_base(req, state),
         last_poll,
@@ -70,11 +93,46 @@ async fn to_json(req: &HttpRequest, state: &AppState, t: &Target, full: bool) ->
         state.now(),
         full,
         settings.confirmation_flow,
-    ))
+    );
+    if !user.permissions.has(Permission::ReadTargetSecurityToken) {
+        out.security_token = None;
+    }
+    Ok(out)
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list, get_one), components(schemas(json::MgmtTarget)))]
+#[openapi(
+    paths(
+        list,
+        create,
+        get_one,
+        update,
+        delete,
+        attributes,
+        list_actions,
+        get_action,
+        update_action,
+        cancel_action,
+        confirm_action,
+        action_status,
+        assigned_ds,
+        assign_ds,
+        installed_ds,
+        auto_confirm,
+        activate_auto_confirm,
+        deactivate_auto_confirm
+    ),
+    components(schemas(
+        json::MgmtTarget,
+        json::MgmtAction,
+        json::MgmtActionStatus,
+        TargetRequest,
+        ActionUpdate,
+        ConfirmationRequest,
+        AutoConfirmState,
+        AutoConfirmUpdate
+    ))
+)]
 pub struct Api;
 
 /// Lists the targets of the tenant.
@@ -121,12 +179,13 @@ async fn list(
         .await?;
     let mut content = Vec::with_capacity(rows.len());
     for t in &rows {
-        content.push(to_json(&req, &state, t, false).await?);
+        content.push(to_json(&req, &state, &user, t, false).await?);
     }
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
 }
 
-#[derive(Deserialize)]
+/// A target to create, or the fields of one to change.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct TargetRequest {
     controller_id: Option<String>,
@@ -152,14 +211,27 @@ fn validate(t: &TargetRequest) -> ApiResult<()> {
     check_len("description", t.description.as_deref().unwrap_or(""), 512)?;
     check_len("securityToken", t.security_token.as_deref().unwrap_or(""), 128)?;
     check_len("address", t.address.as_deref().unwrap_or(""), 512)?;
-    if t.target_type.is_some() || t.group.is_some() {
-        return Err(ApiError::constraint_violation(
-            "targetType and group are not supported yet.",
-        ));
+    check_len("group", t.group.as_deref().unwrap_or(""), 256)?;
+    if t.target_type.is_some() {
+        return Err(ApiError::constraint_violation("targetType is not supported yet."));
     }
     Ok(())
 }
 
+/// Creates targets; a missing name is the controller id, a missing token is generated.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/targets",
+    tag = "Targets",
+    request_body = Vec<TargetRequest>,
+    responses(
+        (status = 201, description = "The created targets", body = Vec<json::MgmtTarget>),
+        (status = 400, description = "Unreadable body, missing controllerId or too long field", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks CREATE_TARGET", body = ExceptionInfo),
+        (status = 409, description = "A controllerId exists already", body = ExceptionInfo),
+    )
+)]
 async fn create(
     req: HttpRequest,
     user: User,
@@ -209,6 +281,11 @@ async fn create(
                         ),
                         e => e,
                     })?;
+                if let Some(group) = &r.group {
+                    diesel::update(targets::table.find(id))
+                        .set(targets::target_group.eq(group))
+                        .execute(c)?;
+                }
                 out.push(targets::table.find(id).select(Target::as_select()).first(c)?);
             }
             Ok(out)
@@ -217,7 +294,7 @@ async fn create(
     let mut content = Vec::new();
     for t in &created {
         state.devices.invalidate(&t.tenant, &t.controller_id);
-        content.push(to_json(&req, &state, t, true).await?);
+        content.push(to_json(&req, &state, &user, t, true).await?);
     }
     Ok(HttpResponse::Created().json(content))
 }
@@ -244,9 +321,24 @@ async fn get_one(
     user.require(Permission::ReadTarget)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
     let t = state.db.run(move |c| find_target(c, &tenant, &cid)).await?;
-    Ok(HttpResponse::Ok().json(to_json(&req, &state, &t, true).await?))
+    Ok(HttpResponse::Ok().json(to_json(&req, &state, &user, &t, true).await?))
 }
 
+/// Changes the given fields of a target; absent fields stay.
+#[utoipa::path(
+    put,
+    path = "/rest/v1/targets/{targetId}",
+    tag = "Targets",
+    params(("targetId" = String, Path, description = "The target's controller id")),
+    request_body = TargetRequest,
+    responses(
+        (status = 200, description = "The updated target", body = json::MgmtTarget),
+        (status = 400, description = "Unreadable body, too long field or changed controllerId", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target", body = ExceptionInfo),
+    )
+)]
 async fn update(
     req: HttpRequest,
     user: User,
@@ -275,6 +367,7 @@ async fn update(
                     targets::security_token.eq(r.security_token.as_deref().unwrap_or(&t.security_token)),
                     targets::address.eq(r.address.as_deref().or(t.address.as_deref())),
                     targets::request_attributes.eq(r.request_attributes.unwrap_or(t.request_attributes)),
+                    targets::target_group.eq(r.group.as_deref().or(t.target_group.as_deref())),
                     targets::last_modified_at.eq(now),
                     targets::last_modified_by.eq(&by),
                 ))
@@ -283,9 +376,22 @@ async fn update(
         })
         .await?;
     state.devices.invalidate(&tenant, &cid);
-    Ok(HttpResponse::Ok().json(to_json(&req, &state, &t, true).await?))
+    Ok(HttpResponse::Ok().json(to_json(&req, &state, &user, &t, true).await?))
 }
 
+/// Deletes a target with its actions.
+#[utoipa::path(
+    delete,
+    path = "/rest/v1/targets/{targetId}",
+    tag = "Targets",
+    params(("targetId" = String, Path, description = "The target's controller id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks DELETE_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target", body = ExceptionInfo),
+    )
+)]
 async fn delete(user: User, path: web::Path<String>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     user.require(Permission::DeleteTarget)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
@@ -302,6 +408,20 @@ async fn delete(user: User, path: web::Path<String>, state: web::Data<AppState>)
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The attributes the device reported; 204 when it reported none.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/targets/{targetId}/attributes",
+    tag = "Targets",
+    params(("targetId" = String, Path, description = "The target's controller id")),
+    responses(
+        (status = 200, description = "The attributes, a map of strings", body = std::collections::BTreeMap<String, String>),
+        (status = 204, description = "No attributes"),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target", body = ExceptionInfo),
+    )
+)]
 async fn attributes(
     user: User,
     path: web::Path<String>,
@@ -327,6 +447,20 @@ async fn attributes(
     Ok(HttpResponse::Ok().json(map))
 }
 
+/// The actions of a target, newest first.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/targets/{targetId}/actions",
+    tag = "Targets",
+    params(("targetId" = String, Path, description = "The target's controller id"), Paging),
+    responses(
+        (status = 200, description = "One page of actions", body = PagedList<json::MgmtAction>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target", body = ExceptionInfo),
+    )
+)]
 async fn list_actions(
     req: HttpRequest,
     user: User,
@@ -390,6 +524,19 @@ fn load_action(
     Ok((t, a, format!("{n}:{v}")))
 }
 
+/// One action of a target, with links to its distribution set and status.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/targets/{targetId}/actions/{actionId}",
+    tag = "Targets",
+    params(("targetId" = String, Path, description = "The target's controller id"), ("actionId" = i64, Path, description = "The action's id")),
+    responses(
+        (status = 200, description = "The action", body = json::MgmtAction),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target or action", body = ExceptionInfo),
+    )
+)]
 async fn get_action(
     req: HttpRequest,
     user: User,
@@ -410,6 +557,20 @@ struct ForceQuery {
     force: bool,
 }
 
+/// Cancels an active action, or with `force=true` force-quits one that is being canceled.
+#[utoipa::path(
+    delete,
+    path = "/rest/v1/targets/{targetId}/actions/{actionId}",
+    tag = "Targets",
+    params(("targetId" = String, Path, description = "The target's controller id"), ("actionId" = i64, Path, description = "The action's id"), ("force" = Option<bool>, Query, description = "Force-quit a canceling action")),
+    responses(
+        (status = 204, description = "Cancel requested or action closed"),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target or action", body = ExceptionInfo),
+        (status = 405, description = "Not cancelable or not force-quitable", body = ExceptionInfo),
+    )
+)]
 async fn cancel_action(
     user: User,
     path: web::Path<(String, i64)>,
@@ -438,6 +599,20 @@ async fn cancel_action(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The status history of an action, newest first.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/targets/{targetId}/actions/{actionId}/status",
+    tag = "Targets",
+    params(("targetId" = String, Path, description = "The target's controller id"), ("actionId" = i64, Path, description = "The action's id"), Paging),
+    responses(
+        (status = 200, description = "One page of status entries", body = PagedList<json::MgmtActionStatus>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target or action", body = ExceptionInfo),
+    )
+)]
 async fn action_status(
     user: User,
     path: web::Path<(String, i64)>,
@@ -531,6 +706,20 @@ async fn ds_of_target(
     })
 }
 
+/// The distribution set assigned to the target; 204 when none.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/targets/{targetId}/assignedDS",
+    tag = "Targets",
+    params(("targetId" = String, Path, description = "The target's controller id")),
+    responses(
+        (status = 200, description = "The distribution set (hawkBit's MgmtDistributionSet)", body = Object),
+        (status = 204, description = "Nothing assigned"),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target", body = ExceptionInfo),
+    )
+)]
 async fn assigned_ds(
     req: HttpRequest,
     user: User,
@@ -541,6 +730,20 @@ async fn assigned_ds(
     ds_of_target(req, user, path.into_inner(), state, false).await
 }
 
+/// The distribution set installed on the target; 204 when none.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/targets/{targetId}/installedDS",
+    tag = "Targets",
+    params(("targetId" = String, Path, description = "The target's controller id")),
+    responses(
+        (status = 200, description = "The distribution set (hawkBit's MgmtDistributionSet)", body = Object),
+        (status = 204, description = "Nothing installed"),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target", body = ExceptionInfo),
+    )
+)]
 async fn installed_ds(
     req: HttpRequest,
     user: User,
@@ -551,7 +754,21 @@ async fn installed_ds(
     ds_of_target(req, user, path.into_inner(), state, true).await
 }
 
-/// `POST /targets/{id}/assignedDS` with `{"id": <dsId>, "type": ..., ...}`.
+/// Assigns a distribution set to the target.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/targets/{targetId}/assignedDS",
+    tag = "Targets",
+    params(("targetId" = String, Path, description = "The target's controller id")),
+    request_body = Object,
+    responses(
+        (status = 200, description = "The assignment result (hawkBit's MgmtTargetAssignmentResponseBody)", body = Object),
+        (status = 400, description = "Unreadable body, incomplete or invalidated set, bad maintenance window", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_TARGET and READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such target or distribution set", body = ExceptionInfo),
+    )
+)]
 async fn assign_ds(
     req: HttpRequest,
     user: User,
@@ -571,4 +788,312 @@ async fn assign_ds(
     obj["id"] = json!(cid);
     let request: AssignmentBody = serde_json::from_value(obj).map_err(|_| ApiError::body_not_readable())?;
     assign_and_respond(&req, &user, &state, ds_id, vec![request]).await
+}
+
+/// `PUT /targets/{id}/actions/{aid}`: hawkBit only allows turning an action into a forced one.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ActionUpdate {
+    /// Must be `forced`.
+    #[schema(example = "forced")]
+    force_type: Option<String>,
+}
+
+/// Makes an action forced, so the device installs it without asking.
+#[utoipa::path(
+    put,
+    path = "/rest/v1/targets/{targetId}/actions/{actionId}",
+    tag = "Targets",
+    params(
+        ("targetId" = String, Path, description = "The target's controller id"),
+        ("actionId" = i64, Path, description = "The action's id"),
+    ),
+    request_body = ActionUpdate,
+    responses(
+        (status = 200, description = "The updated action", body = json::MgmtAction),
+        (status = 400, description = "forceType is not `forced`", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target or action", body = ExceptionInfo),
+    )
+)]
+async fn update_action(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<(String, i64)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateTarget)?;
+    let r: ActionUpdate = body(&req, payload, &state).await?;
+    if r.force_type.as_deref() != Some(ActionType::Forced.as_str()) {
+        return Err(ApiError::constraint_violation(
+            "forceType: only a change to 'forced' is supported.",
+        ));
+    }
+    let (cid, aid) = path.into_inner();
+    let tenant = tenant_of(&user);
+    let by = user.username.clone();
+    let now = state.now();
+    let (t2, c2) = (tenant.clone(), cid.clone());
+    let (_, a, ds) = state
+        .db
+        .tx(move |c| {
+            let (_, a, _) = load_action(c, &t2, &c2, aid)?;
+            if a.action_type() != ActionType::Forced {
+                diesel::update(actions_t::table.find(a.id))
+                    .set((
+                        actions_t::action_type.eq(ActionType::Forced.as_str()),
+                        actions_t::last_modified_at.eq(now),
+                        actions_t::last_modified_by.eq(&by),
+                    ))
+                    .execute(c)?;
+            }
+            load_action(c, &t2, &c2, aid)
+        })
+        .await?;
+    state.devices.invalidate(&tenant, &cid);
+    Ok(HttpResponse::Ok().json(json::action(&a, &cid, &ds, &rest_base(&req, &state))))
+}
+
+/// hawkBit's `MgmtActionConfirmationRequestBodyPut`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ConfirmationRequest {
+    #[schema(value_type = String, example = "confirmed")]
+    confirmation: Confirmation,
+    code: Option<i32>,
+    #[serde(default)]
+    details: Vec<String>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Confirmation {
+    Confirmed,
+    Denied,
+}
+
+/// Confirms or denies an action waiting for confirmation, on behalf of the device's user.
+#[utoipa::path(
+    put,
+    path = "/rest/v1/targets/{targetId}/actions/{actionId}/confirmation",
+    tag = "Targets",
+    params(
+        ("targetId" = String, Path, description = "The target's controller id"),
+        ("actionId" = i64, Path, description = "The action's id"),
+    ),
+    request_body = ConfirmationRequest,
+    responses(
+        (status = 204, description = "Confirmed (the action runs) or denied (it keeps waiting)"),
+        (status = 400, description = "Unreadable body", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target or action", body = ExceptionInfo),
+        (status = 409, description = "The action is not waiting for confirmation"),
+        (status = 410, description = "The action is closed"),
+    )
+)]
+async fn confirm_action(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<(String, i64)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateTarget)?;
+    let r: ConfirmationRequest = body(&req, payload, &state).await?;
+    let (cid, aid) = path.into_inner();
+    let tenant = tenant_of(&user);
+    let by = user.username.clone();
+    let now = state.now();
+    let (t2, c2) = (tenant.clone(), cid.clone());
+    state
+        .db
+        .tx(move |c| {
+            let (_, a, _) = load_action(c, &t2, &c2, aid)?;
+            if !a.active {
+                return Err(ApiError::bare(StatusCode::GONE));
+            }
+            if a.status() != ActionStatus::WaitForConfirmation {
+                return Err(ApiError::bare(StatusCode::CONFLICT));
+            }
+            match r.confirmation {
+                Confirmation::Confirmed => confirmation::confirm(c, &a, &r.details, r.code, now, &by),
+                Confirmation::Denied => {
+                    let mut m = r.details.clone();
+                    m.push(format!(
+                        "{}Target rejected action. Action will stay in confirmation pending state.",
+                        actions::SERVER_PREFIX
+                    ));
+                    actions::add_status(c, a.id, ActionStatus::WaitForConfirmation, now, now, r.code, &m)
+                        .map(|_| ())
+                }
+            }
+        })
+        .await?;
+    state.devices.invalidate(&tenant, &cid);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// hawkBit's `MgmtTargetAutoConfirm`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct AutoConfirmState {
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    initiator: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remark: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activated_at: Option<i64>,
+    #[serde(rename = "_links")]
+    links: Value,
+}
+
+/// Whether the target confirms its actions automatically, and who turned that on.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/targets/{targetId}/autoConfirm",
+    tag = "Targets",
+    params(("targetId" = String, Path, description = "The target's controller id")),
+    responses(
+        (status = 200, description = "The auto-confirm state", body = AutoConfirmState),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target", body = ExceptionInfo),
+    )
+)]
+async fn auto_confirm(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTarget)?;
+    let (tenant, cid) = (tenant_of(&user), path.into_inner());
+    let t = state.db.run(move |c| find_target(c, &tenant, &cid)).await?;
+    let self_href = format!(
+        "{}/targets/{}/autoConfirm",
+        rest_base(&req, &state),
+        crate::links::encode_segment(&t.controller_id)
+    );
+    let out = match t.auto_confirm_at {
+        Some(at) => AutoConfirmState {
+            active: true,
+            initiator: t.auto_confirm_initiator,
+            remark: t.auto_confirm_remark,
+            activated_at: Some(at),
+            links: json!({ "deactivate": { "href": format!("{self_href}/deactivate") } }),
+        },
+        None => AutoConfirmState {
+            active: false,
+            initiator: None,
+            remark: None,
+            activated_at: None,
+            links: json!({ "activate": { "href": format!("{self_href}/activate") } }),
+        },
+    };
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// hawkBit's `MgmtTargetAutoConfirmUpdate`; the body itself is optional.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct AutoConfirmUpdate {
+    /// Who turned auto-confirm on (default: the calling user).
+    initiator: Option<String>,
+    remark: Option<String>,
+}
+
+/// Turns auto-confirm on; every action waiting for confirmation is confirmed at once.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/targets/{targetId}/autoConfirm/activate",
+    tag = "Targets",
+    params(("targetId" = String, Path, description = "The target's controller id")),
+    request_body(content = Option<AutoConfirmUpdate>, description = "Optional initiator and remark"),
+    responses(
+        (status = 204, description = "Auto-confirm is on"),
+        (status = 400, description = "Unreadable body", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target", body = ExceptionInfo),
+        (status = 409, description = "Auto-confirm is already on", body = ExceptionInfo),
+    )
+)]
+async fn activate_auto_confirm(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateTarget)?;
+    let r: AutoConfirmUpdate = if has_body(&req) {
+        body(&req, payload, &state).await?
+    } else {
+        AutoConfirmUpdate::default()
+    };
+    let initiator = r.initiator.or_else(|| Some(user.username.clone()));
+    let (tenant, cid) = (tenant_of(&user), path.into_inner());
+    let now = state.now();
+    let (t2, c2) = (tenant.clone(), cid.clone());
+    state
+        .db
+        .tx(move |c| {
+            let t = find_target(c, &t2, &c2)?;
+            confirmation::activate(c, &t, initiator, r.remark, now)
+        })
+        .await?;
+    state.devices.invalidate(&tenant, &cid);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Whether a request carries a body (a positive length or a chunked one).
+fn has_body(req: &HttpRequest) -> bool {
+    let h = req.headers();
+    match h.get("content-length").and_then(|v| v.to_str().ok()) {
+        Some(len) => len.trim() != "0",
+        None => h.contains_key("transfer-encoding"),
+    }
+}
+
+/// Turns auto-confirm off; actions already confirmed stay so.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/targets/{targetId}/autoConfirm/deactivate",
+    tag = "Targets",
+    params(("targetId" = String, Path, description = "The target's controller id")),
+    responses(
+        (status = 204, description = "Auto-confirm is off"),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such target", body = ExceptionInfo),
+    )
+)]
+async fn deactivate_auto_confirm(
+    user: User,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateTarget)?;
+    let (tenant, cid) = (tenant_of(&user), path.into_inner());
+    let (t2, c2) = (tenant.clone(), cid.clone());
+    state
+        .db
+        .tx(move |c| {
+            let t = find_target(c, &t2, &c2)?;
+            diesel::update(targets::table.find(t.id))
+                .set((
+                    targets::auto_confirm_at.eq(None::<i64>),
+                    targets::auto_confirm_initiator.eq(None::<String>),
+                    targets::auto_confirm_remark.eq(None::<String>),
+                ))
+                .execute(c)?;
+            Ok(())
+        })
+        .await?;
+    state.devices.invalidate(&tenant, &cid);
+    Ok(HttpResponse::NoContent().finish())
 }
