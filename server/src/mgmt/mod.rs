@@ -61,7 +61,7 @@ impl Paging {
 
     pub fn no_search(&self) -> ApiResult<()> {
         match self.q.as_deref() {
-            Some(q) if !q.trim().is_empty() => Err(ApiError::rsql_unsupported()),
+            Some(q) if !q.trim().is_empty() => Err(ApiError::rsql_syntax("This list cannot be searched (q=).")),
             _ => Ok(()),
         }
     }
@@ -78,25 +78,6 @@ impl Paging {
         }
     }
 
-    /// Whether the list is sorted by id descending; only `id` is sortable here so far.
-    pub fn id_descending(&self, default_desc: bool) -> ApiResult<bool> {
-        let Some(sort) = self.sort.as_deref().filter(|s| !s.is_empty()) else {
-            return Ok(default_desc);
-        };
-        let (field, dir) = sort.split_once(':').unwrap_or((sort, "ASC"));
-        if !field.eq_ignore_ascii_case("id") {
-            return Err(ApiError::sort_param_invalid_field(format!(
-                "Sorting by {field} is not supported here."
-            )));
-        }
-        match dir.to_ascii_uppercase().as_str() {
-            "ASC" => Ok(false),
-            "DESC" => Ok(true),
-            _ => Err(ApiError::sort_param_invalid_field(format!(
-                "Invalid sort direction {dir}."
-            ))),
-        }
-    }
 }
 
 /// hawkBit's `PagedList`: one page of `content`, `total` matching entries, `size` entries in this page.
