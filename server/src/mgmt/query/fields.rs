@@ -1,5 +1,6 @@
 //! The searchable and sortable fields of each entity (hawkBit's `*Fields` enums), mapped onto our
-//! schema. Names are matched case-insensitively; only [`Path::Column`] fields are sortable.
+//! schema. Names are matched case-insensitively; only [`Path::Column`] fields are sortable. A bare
+//! `type` means `type.key`, as in hawkBit.
 
 use super::{Entity, Field, Path, Ty};
 
@@ -168,6 +169,7 @@ pub static TARGETS: Entity = Entity {
         opt("lastControllerRequestAt", "last_poll", Ty::Int),
         opt("installedAt", "installation_date", Ty::Int),
         opt("type.id", "target_type_id", Ty::Int),
+        via("type", "target_type_id", true, "target_types", &text("type_key")),
         via("type.key", "target_type_id", true, "target_types", &text("type_key")),
         via("type.name", "target_type_id", true, "target_types", &text("name")),
         opt("targetType.id", "target_type_id", Ty::Int),
@@ -219,6 +221,7 @@ pub static DISTRIBUTION_SETS: Entity = Entity {
         opt("description", "description", Ty::Text),
         col("version", "version", Ty::Text),
         col("type.id", "ds_type_id", Ty::Int),
+        via("type", "ds_type_id", false, "ds_types", &text("type_key")),
         via("type.key", "ds_type_id", false, "ds_types", &text("type_key")),
         via("type.name", "ds_type_id", false, "ds_types", &text("name")),
         linked("module.id", "ds_modules", "ds_id", "sm_id", "software_modules", &int("id")),
@@ -264,6 +267,7 @@ pub static SOFTWARE_MODULES: Entity = Entity {
         col("version", "version", Ty::Text),
         opt("vendor", "vendor", Ty::Text),
         col("type.id", "sm_type_id", Ty::Int),
+        via("type", "sm_type_id", false, "sm_types", &text("type_key")),
         via("type.key", "sm_type_id", false, "sm_types", &text("type_key")),
         via("type.name", "sm_type_id", false, "sm_types", &text("name")),
         map("metadata", "sm_metadata", "sm_id", "meta_key", "meta_value"),

@@ -350,3 +350,359 @@ impl<'a> Parser<'a> {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::super::{DISTRIBUTION_SETS, SOFTWARE_MODULES, TARGETS, filter, list_spec, order};
+    use super::*;
+    use crate::mgmt::query::{ACTIONS, DS_TAGS, Part};
+
+    fn cmp(sel: &str, op: Op, vals: &[&str]) -> Node {
+        Node::Cmp(Comparison {
+            selector: sel.to_owned(),
+            pos: 0,
+            op,
+            op_pos: 0,
+            args: vals
+                .iter()
+                .map(|v| Arg {
+                    value: (*v).to_owned(),
+                    quoted: false,
+                    pos: 0,
+                })
+                .collect(),
+        })
+    }
+
+    /// The tree without positions, to compare shapes.
+    fn shape(n: Node) -> Node {
+        match n {
+            Node::And(v) => Node::And(v.into_iter().map(shape).collect()),
+            Node::Or(v) => Node::Or(v.into_iter().map(shape).collect()),
+            Node::Cmp(mut c) => {
+                c.pos = 0;
+                c.op_pos = 0;
+                for a in &mut c.args {
+                    a.pos = 0;
+                    a.quoted = false;
+                }
+                Node::Cmp(c)
+            }
+        }
+    }
+
+    fn p(q: &str) -> Node {
+        shape(parse(q).unwrap_or_else(|e| panic!("{q}: {e}")))
+    }
+
+    fn err(q: &str) -> ParseError {
+        parse(q).expect_err(q)
+    }
+
+    #[test]
+    fn and_binds_tighter_than_or() {
+        let a = cmp("a", Op::Eq, &["1"]);
+        let b = cmp("b", Op::Eq, &["2"]);
+        let c = cmp("c", Op::Eq, &["3"]);
+        assert_eq!(
+            p("a==1,b==2;c==3"),
+            Node::Or(vec![a.clone(), Node::And(vec![b.clone(), c.clone()])])
+        );
+        assert_eq!(
+            p("a==1;b==2,c==3"),
+            Node::Or(vec![Node::And(vec![a.clone(), b.clone()]), c.clone()])
+        );
+        assert_eq!(
+            p("a==1;(b==2,c==3)"),
+            Node::And(vec![a.clone(), Node::Or(vec![b.clone(), c.clone()])])
+        );
+        assert_eq!(
+            p("a==1 and b==2 or c==3"),
+            Node::Or(vec![Node::And(vec![a.clone(), b.clone()]), c.clone()])
+        );
+        assert_eq!(p(" ( ( a==1 ) ) "), a);
+    }
+
+    #[test]
+    fn every_operator() {
+        for (tok, op) in [
+            ("==", Op::Eq),
+            ("!=", Op::Ne),
+            ("=lt=", Op::Lt),
+            ("<", Op::Lt),
+            ("=le=", Op::Le),
+            ("<=", Op::Le),
+            ("=gt=", Op::Gt),
+            (">", Op::Gt),
+            ("=ge=", Op::Ge),
+            (">=", Op::Ge),
+            ("=is=", Op::Is),
+            ("=eq=", Op::Is),
+            ("=not=", Op::Not),
+            ("=ne=", Op::Not),
+            ("=in=", Op::In),
+            ("=out=", Op::Out),
+        ] {
+            assert_eq!(p(&format!("f{tok}5")), cmp("f", op, &["5"]), "{tok}");
+        }
+        assert_eq!(p("f=in=(a, b ,c)"), cmp("f", Op::In, &["a", "b", "c"]));
+        assert_eq!(p("f=out=(a)"), cmp("f", Op::Out, &["a"]));
+    }
+
+    #[test]
+    fn quoting_and_escapes() {
+        assert_eq!(p("name=='a b;c'"), cmp("name", Op::Eq, &["a b;c"]));
+        assert_eq!(p(r#"name=="it's""#), cmp("name", Op::Eq, &["it's"]));
+        assert_eq!(p(r"name=='it\'s \\ \x'"), cmp("name", Op::Eq, &[r"it's \ x"]));
+        assert_eq!(p(r"name=='a\*b'"), cmp("name", Op::Eq, &[r"a\*b"]));
+        assert_eq!(p("name==''"), cmp("name", Op::Eq, &[""]));
+        assert_eq!(p("name=in=('a,b',\"c)\")"), cmp("name", Op::In, &["a,b", "c)"]));
+        let q = parse("x=is=null;y=is='null'").unwrap();
+        let Node::And(v) = q else { panic!() };
+        let (Node::Cmp(a), Node::Cmp(b)) = (&v[0], &v[1]) else { panic!() };
+        assert!(a.args[0].is_null());
+        assert!(!b.args[0].is_null());
+    }
+
+    #[test]
+    fn positions_are_bytes() {
+        let q = parse("a==1;bb!=(x").unwrap_err();
+        assert_eq!(q.pos, 11);
+        let Node::And(v) = parse("a==1; bb=lt='x'").unwrap() else { panic!() };
+        let Node::Cmp(c) = &v[1] else { panic!() };
+        assert_eq!((c.pos, c.op_pos, c.args[0].pos), (6, 8, 12));
+    }
+
+    #[test]
+    fn syntax_errors_name_position_and_expectation() {
+        let e = err("name");
+        assert_eq!(e.pos, 4);
+        assert!(e.message.contains("comparison operator"), "{e}");
+        let e = err("name=foo=x");
+        assert_eq!(e.pos, 4);
+        assert!(e.message.contains("unknown operator '=foo='"), "{e}");
+        let e = err("name==");
+        assert_eq!(e.pos, 6);
+        assert!(e.message.contains("expected a value"), "{e}");
+        let e = err("name==a;");
+        assert_eq!(e.pos, 8);
+        let e = err("(name==a");
+        assert_eq!(e.pos, 8);
+        assert!(e.message.contains("')'"), "{e}");
+        let e = err("name==a)");
+        assert_eq!(e.pos, 7);
+        assert!(e.message.contains("end of query"), "{e}");
+        let e = err("name=='abc");
+        assert_eq!(e.pos, 6);
+        assert!(e.message.contains("closing '"), "{e}");
+        let e = err("name==(a,b)");
+        assert_eq!(e.pos, 7);
+        let e = err("==a");
+        assert_eq!(e.pos, 0);
+        let e = err("f=in=(a;b)");
+        assert_eq!(e.pos, 7);
+        assert!(e.to_string().starts_with("RSQL syntax error at position 7: expected"), "{e}");
+    }
+
+    #[test]
+    fn limits() {
+        let deep = format!("{}a==1{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert!(parse(&deep).is_ok());
+        let deeper = format!("{}a==1{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
+        assert!(err(&deeper).message.contains("nested deeper"));
+        let long = format!("name=={}", "x".repeat(MAX_LEN));
+        assert!(err(&long).message.contains("longer than"));
+    }
+
+    fn binds(s: &super::super::SqlFilter) -> Vec<Part> {
+        s.parts().iter().filter(|p| !matches!(p, Part::Sql(_))).cloned().collect()
+    }
+
+    fn text(v: &str) -> Part {
+        Part::Text(v.to_owned())
+    }
+
+    #[test]
+    fn text_comparisons_are_case_insensitive_and_bound() {
+        let f = filter(&TARGETS, Some("NAME==Dev")).unwrap();
+        assert_eq!(f.debug_text(), "UPPER(targets.name) = UPPER(?)");
+        assert_eq!(binds(&f), vec![text("Dev")]);
+        let f = filter(&TARGETS, Some("name=='x'' OR 1=1 --'")).unwrap_err();
+        assert_eq!(f.status.as_u16(), 400);
+        let f = filter(&TARGETS, Some("name==\"x' OR 1=1 --\"")).unwrap();
+        assert_eq!(f.debug_text(), "UPPER(targets.name) = UPPER(?)");
+        assert_eq!(binds(&f), vec![text("x' OR 1=1 --")]);
+        let f = filter(&TARGETS, Some("id=lt=b")).unwrap();
+        assert_eq!(f.debug_text(), "UPPER(targets.controller_id) < UPPER(?)");
+    }
+
+    #[test]
+    fn wildcards_become_escaped_like() {
+        let f = filter(&TARGETS, Some(r"name==*a%b_c\d\*e*")).unwrap();
+        assert_eq!(f.debug_text(), r"UPPER(targets.name) LIKE UPPER(?) ESCAPE '\'");
+        assert_eq!(binds(&f), vec![text(r"%a\%b\_c\\d*e%")]);
+        let f = filter(&TARGETS, Some(r"name!=a\*")).unwrap();
+        assert_eq!(f.debug_text(), "(NOT (UPPER(targets.name) = UPPER(?)))");
+        assert_eq!(binds(&f), vec![text("a*")]);
+        let f = filter(&TARGETS, Some("description!=*x")).unwrap();
+        assert_eq!(
+            f.debug_text(),
+            r"(targets.description IS NULL OR NOT (UPPER(targets.description) LIKE UPPER(?) ESCAPE '\'))"
+        );
+    }
+
+    #[test]
+    fn empty_and_null() {
+        let f = filter(&TARGETS, Some("description==''")).unwrap();
+        assert_eq!(
+            f.debug_text(),
+            "(targets.description IS NULL OR NOT ((targets.description IS NOT NULL AND targets.description <> '')))"
+        );
+        let f = filter(&TARGETS, Some("description=is=null")).unwrap();
+        assert_eq!(
+            f.debug_text(),
+            "(targets.description IS NULL OR NOT (targets.description IS NOT NULL))"
+        );
+        let f = filter(&TARGETS, Some("description=not=null")).unwrap();
+        assert_eq!(f.debug_text(), "targets.description IS NOT NULL");
+        let f = filter(&TARGETS, Some("lastControllerRequestAt=eq=null")).unwrap();
+        assert_eq!(
+            f.debug_text(),
+            "(targets.last_poll IS NULL OR NOT (targets.last_poll IS NOT NULL))"
+        );
+        let f = filter(&TARGETS, Some("autoConfirm==true")).unwrap();
+        assert_eq!(f.debug_text(), "targets.auto_confirm_at IS NOT NULL");
+        let f = filter(&TARGETS, Some("autoConfirm==false")).unwrap();
+        assert_eq!(f.debug_text(), "(NOT (targets.auto_confirm_at IS NOT NULL))");
+    }
+
+    #[test]
+    fn numbers_enums_booleans() {
+        let f = filter(&DISTRIBUTION_SETS, Some("id=in=(1,2);valid==TRUE;createdAt=ge=1700000000000")).unwrap();
+        assert_eq!(
+            f.debug_text(),
+            "(distribution_sets.id IN (?, ?) AND distribution_sets.valid = ? AND distribution_sets.created_at >= ?)"
+        );
+        assert_eq!(
+            binds(&f),
+            vec![Part::Int(1), Part::Int(2), Part::Bool(true), Part::Int(1_700_000_000_000)]
+        );
+        let f = filter(&TARGETS, Some("updateStatus=out=(PENDING,In_Sync)")).unwrap();
+        assert_eq!(f.debug_text(), "(NOT (targets.update_status IN (?, ?)))");
+        assert_eq!(binds(&f), vec![text("pending"), text("in_sync")]);
+        let f = filter(&ACTIONS, Some("status==wait_for_confirmation,lastStatusCode=lt=300")).unwrap();
+        assert_eq!(f.debug_text(), "(actions.status = ? OR actions.last_status_code < ?)");
+        for (entity, bad) in [
+            (&DISTRIBUTION_SETS, "id==abc"),
+            (&TARGETS, "updateStatus==done"),
+            (&TARGETS, "updateStatus=lt=pending"),
+            (&DISTRIBUTION_SETS, "valid==yes"),
+            (&DISTRIBUTION_SETS, "valid=lt=true"),
+            (&DISTRIBUTION_SETS, "id==*1"),
+            (&TARGETS, "autoConfirm==1"),
+        ] {
+            let body = filter(entity, Some(bad)).unwrap_err().body.unwrap();
+            assert_eq!(body.error_code, "hawkbit.server.error.rest.param.rsqlParamSyntax", "{bad}");
+        }
+        let e = filter(&TARGETS, Some("updateStatus==done")).unwrap_err().body.unwrap();
+        assert!(e.message.contains("'done'") && e.message.contains("updateStatus"), "{}", e.message);
+        assert!(e.message.contains("in_sync"), "{}", e.message);
+    }
+
+    #[test]
+    fn maps_tags_and_joined_fields_are_subqueries() {
+        let f = filter(&TARGETS, Some("attribute.hw.rev==2")).unwrap();
+        assert_eq!(
+            f.debug_text(),
+            "EXISTS (SELECT 1 FROM target_attributes WHERE target_attributes.target_id = targets.id AND \
+             target_attributes.attr_key = ? AND UPPER(target_attributes.attr_value) = UPPER(?))"
+        );
+        assert_eq!(binds(&f), vec![text("hw.rev"), text("2")]);
+        let f = filter(&TARGETS, Some("metadata.k!=v")).unwrap();
+        assert_eq!(
+            f.debug_text(),
+            "(NOT (EXISTS (SELECT 1 FROM target_metadata WHERE target_metadata.target_id = targets.id AND \
+             target_metadata.meta_key = ? AND UPPER(target_metadata.meta_value) = UPPER(?))))"
+        );
+        let f = filter(&DISTRIBUTION_SETS, Some("metadata.k==v")).unwrap();
+        assert!(f.debug_text().starts_with("EXISTS (SELECT 1 FROM ds_metadata WHERE ds_metadata.ds_id = distribution_sets.id"));
+        let f = filter(&SOFTWARE_MODULES, Some("metadata.k==v")).unwrap();
+        assert!(f.debug_text().starts_with("EXISTS (SELECT 1 FROM sm_metadata WHERE sm_metadata.sm_id = software_modules.id"));
+        let f = filter(&TARGETS, Some("tag==prod*")).unwrap();
+        assert_eq!(
+            f.debug_text(),
+            "EXISTS (SELECT 1 FROM target_tag_assignments WHERE target_tag_assignments.target_id = targets.id \
+             AND target_tag_assignments.tag_id IN (SELECT target_tags.id FROM target_tags WHERE \
+             UPPER(target_tags.name) LIKE UPPER(?) ESCAPE '\\'))"
+        );
+        let f = filter(&DISTRIBUTION_SETS, Some("tag.NAME!=x")).unwrap();
+        assert_eq!(
+            f.debug_text(),
+            "(NOT (EXISTS (SELECT 1 FROM ds_tag_assignments WHERE ds_tag_assignments.ds_id = distribution_sets.id \
+             AND ds_tag_assignments.tag_id IN (SELECT ds_tags.id FROM ds_tags WHERE \
+             UPPER(ds_tags.name) = UPPER(?)))))"
+        );
+        let f = filter(&TARGETS, Some("assignedDS.name!=os")).unwrap();
+        assert_eq!(
+            f.debug_text(),
+            "(targets.assigned_ds_id IS NULL OR NOT (targets.assigned_ds_id IN (SELECT distribution_sets.id \
+             FROM distribution_sets WHERE UPPER(distribution_sets.name) = UPPER(?))))"
+        );
+        let f = filter(&ACTIONS, Some("distributionSet.type==os")).unwrap();
+        assert_eq!(
+            f.debug_text(),
+            "actions.ds_id IN (SELECT distribution_sets.id FROM distribution_sets WHERE \
+             distribution_sets.ds_type_id IN (SELECT ds_types.id FROM ds_types WHERE \
+             UPPER(ds_types.type_key) = UPPER(?)))"
+        );
+        let f = filter(&DS_TAGS, Some("distributionSet.id==3")).unwrap();
+        assert_eq!(
+            f.debug_text(),
+            "EXISTS (SELECT 1 FROM ds_tag_assignments WHERE ds_tag_assignments.tag_id = ds_tags.id AND \
+             ds_tag_assignments.ds_id IN (SELECT distribution_sets.id FROM distribution_sets WHERE \
+             distribution_sets.id = ?))"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_list_the_valid_ones() {
+        for q in ["nme==x", "attribute==x", "attribute.==x", "tag.colour==x"] {
+            let e = filter(&TARGETS, Some(q)).unwrap_err().body.unwrap();
+            assert_eq!(e.error_code, "hawkbit.server.error.rest.param.rsqlInvalidField", "{q}");
+            assert!(e.message.contains("attribute.<key>") && e.message.contains("controllerId"));
+        }
+        let e = filter(&TARGETS, Some("a==(")).unwrap_err().body.unwrap();
+        assert_eq!(e.error_code, "hawkbit.server.error.rest.param.rsqlParamSyntax");
+        assert!(e.message.contains("position 4"), "{}", e.message);
+    }
+
+    #[test]
+    fn sort_orders_and_ties_break_on_id() {
+        assert_eq!(
+            order(&TARGETS, None).unwrap().debug_text(),
+            "targets.controller_id ASC, targets.id ASC"
+        );
+        assert_eq!(order(&ACTIONS, Some("")).unwrap().debug_text(), "actions.id DESC");
+        assert_eq!(
+            order(&TARGETS, Some("NAME:desc, lastControllerRequestAt:Asc")).unwrap().debug_text(),
+            "targets.name DESC, CASE WHEN targets.last_poll IS NULL THEN 0 ELSE 1 END ASC, \
+             targets.last_poll ASC, targets.id ASC"
+        );
+        assert_eq!(order(&DISTRIBUTION_SETS, Some("id:DESC")).unwrap().debug_text(), "distribution_sets.id DESC");
+        let code = |s: &str| order(&TARGETS, Some(s)).unwrap_err().body.unwrap().error_code;
+        assert_eq!(code("name"), "hawkbit.server.error.rest.param.sortParamSyntax");
+        assert_eq!(code("name:ASC,,id:ASC"), "hawkbit.server.error.rest.param.sortParamSyntax");
+        assert_eq!(code("nope:ASC,name"), "hawkbit.server.error.rest.param.sortParamSyntax");
+        assert_eq!(code(","), "hawkbit.server.error.rest.param.sortParamSyntax");
+        assert_eq!(
+            order(&TARGETS, Some("name:ASC,")).unwrap().debug_text(),
+            "targets.name ASC, targets.id ASC"
+        );
+        assert_eq!(code("name:ASC:x"), "hawkbit.server.error.rest.param.sortParamSyntax");
+        assert_eq!(code("nope:ASC"), "hawkbit.server.error.rest.param.invalidField");
+        assert_eq!(code("assignedDS.name:ASC"), "hawkbit.server.error.rest.param.invalidField");
+        assert_eq!(code("name:UP"), "hawkbit.server.error.rest.param.invalidDirection");
+        assert!(list_spec(&TARGETS, Some("name==a"), Some("name:ASC")).is_ok());
+    }
+}

@@ -31,8 +31,14 @@ pub fn order(entity: &Entity, sort: Option<&str>) -> ApiResult<SqlOrder> {
             has_id = entity.default_order.starts_with(&format!("{id} "));
         }
         Some(sort) => {
-            for (i, item) in sort.split(',').enumerate() {
-                let (column, nullable, dir) = sort_item(entity, item)?;
+            // Like Java's `String.split`, which hawkBit uses: trailing empty items are dropped.
+            let items: Vec<(&str, &str)> = sort
+                .trim_end_matches(',')
+                .split(',')
+                .map(sort_syntax)
+                .collect::<ApiResult<_>>()?;
+            for (i, (name, dir)) in items.into_iter().enumerate() {
+                let (column, nullable, dir) = sort_item(entity, name, dir)?;
                 if i > 0 {
                     out.push_sql(", ");
                 }
@@ -52,15 +58,20 @@ pub fn order(entity: &Entity, sort: Option<&str>) -> ApiResult<SqlOrder> {
     Ok(out)
 }
 
-/// One `field:DIR` of a sort: the column, whether it is nullable, and `ASC`/`DESC`.
-fn sort_item(entity: &Entity, item: &str) -> ApiResult<(&'static str, bool, &'static str)> {
+/// Splits one `field:DIR` of a sort.
+fn sort_syntax(item: &str) -> ApiResult<(&str, &str)> {
     let mut parts = item.split(':');
-    let (Some(name), Some(dir), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(ApiError::sort_param_syntax(format!(
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(name), Some(dir), None) => Ok((name, dir)),
+        _ => Err(ApiError::sort_param_syntax(format!(
             "The sort parameter '{item}' is not well formed; expected field:ASC or field:DESC, \
              several separated by commas."
-        )));
-    };
+        ))),
+    }
+}
+
+/// The column, whether it is nullable, and `ASC`/`DESC` of one `field:DIR`.
+fn sort_item(entity: &Entity, name: &str, dir: &str) -> ApiResult<(&'static str, bool, &'static str)> {
     let name = name.trim();
     let column = entity.fields.iter().find_map(|f| match f.path {
         Path::Column { column, nullable, .. } if f.name.eq_ignore_ascii_case(name) => Some((column, nullable)),
