@@ -61,7 +61,9 @@ impl Paging {
 
     pub fn no_search(&self) -> ApiResult<()> {
         match self.q.as_deref() {
-            Some(q) if !q.trim().is_empty() => Err(ApiError::rsql_syntax("This list cannot be searched (q=).")),
+            Some(q) if !q.trim().is_empty() => {
+                Err(ApiError::rsql_syntax("This list cannot be searched (q=)."))
+            }
             _ => Ok(()),
         }
     }
@@ -77,7 +79,6 @@ impl Paging {
             l => l.min(500),
         }
     }
-
 }
 
 /// hawkBit's `PagedList`: one page of `content`, `total` matching entries, `size` entries in this page.

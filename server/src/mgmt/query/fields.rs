@@ -27,7 +27,13 @@ const fn opt(name: &'static str, column: &'static str, ty: Ty) -> Field {
 }
 
 /// A field of the row that `fk` points to in `table`.
-const fn via(name: &'static str, fk: &'static str, nullable: bool, table: &'static str, then: &'static Path) -> Field {
+const fn via(
+    name: &'static str,
+    fk: &'static str,
+    nullable: bool,
+    table: &'static str,
+    then: &'static Path,
+) -> Field {
     Field {
         name,
         path: Path::Ref {
@@ -62,7 +68,13 @@ const fn linked(
 }
 
 /// `<name>.<key>`: the value stored under `key` in a key/value table owned by this row.
-const fn map(name: &'static str, table: &'static str, owner: &'static str, key: &'static str, value: &'static str) -> Field {
+const fn map(
+    name: &'static str,
+    table: &'static str,
+    owner: &'static str,
+    key: &'static str,
+    value: &'static str,
+) -> Field {
     Field {
         name,
         path: Path::Map {
@@ -158,23 +170,91 @@ pub static TARGETS: Entity = Entity {
         opt("ipAddress", "address", Ty::Text),
         opt("address", "address", Ty::Text),
         opt("group", "target_group", Ty::Text),
-        map("attribute", "target_attributes", "target_id", "attr_key", "attr_value"),
-        map("metadata", "target_metadata", "target_id", "meta_key", "meta_value"),
-        linked("tag", "target_tag_assignments", "target_id", "tag_id", "target_tags", &text("name")),
-        linked("tag.name", "target_tag_assignments", "target_id", "tag_id", "target_tags", &text("name")),
-        via("assignedDS.name", "assigned_ds_id", true, "distribution_sets", &text("name")),
-        via("assignedDS.version", "assigned_ds_id", true, "distribution_sets", &text("version")),
-        via("installedDS.name", "installed_ds_id", true, "distribution_sets", &text("name")),
-        via("installedDS.version", "installed_ds_id", true, "distribution_sets", &text("version")),
+        map(
+            "attribute",
+            "target_attributes",
+            "target_id",
+            "attr_key",
+            "attr_value",
+        ),
+        map(
+            "metadata",
+            "target_metadata",
+            "target_id",
+            "meta_key",
+            "meta_value",
+        ),
+        linked(
+            "tag",
+            "target_tag_assignments",
+            "target_id",
+            "tag_id",
+            "target_tags",
+            &text("name"),
+        ),
+        linked(
+            "tag.name",
+            "target_tag_assignments",
+            "target_id",
+            "tag_id",
+            "target_tags",
+            &text("name"),
+        ),
+        via(
+            "assignedDS.name",
+            "assigned_ds_id",
+            true,
+            "distribution_sets",
+            &text("name"),
+        ),
+        via(
+            "assignedDS.version",
+            "assigned_ds_id",
+            true,
+            "distribution_sets",
+            &text("version"),
+        ),
+        via(
+            "installedDS.name",
+            "installed_ds_id",
+            true,
+            "distribution_sets",
+            &text("name"),
+        ),
+        via(
+            "installedDS.version",
+            "installed_ds_id",
+            true,
+            "distribution_sets",
+            &text("version"),
+        ),
         opt("lastControllerRequestAt", "last_poll", Ty::Int),
         opt("installedAt", "installation_date", Ty::Int),
         opt("type.id", "target_type_id", Ty::Int),
         via("type", "target_type_id", true, "target_types", &text("type_key")),
-        via("type.key", "target_type_id", true, "target_types", &text("type_key")),
+        via(
+            "type.key",
+            "target_type_id",
+            true,
+            "target_types",
+            &text("type_key"),
+        ),
         via("type.name", "target_type_id", true, "target_types", &text("name")),
         opt("targetType.id", "target_type_id", Ty::Int),
-        via("targetType.key", "target_type_id", true, "target_types", &text("type_key")),
-        via("targetType.name", "target_type_id", true, "target_types", &text("name")),
+        via(
+            "targetType.key",
+            "target_type_id",
+            true,
+            "target_types",
+            &text("type_key"),
+        ),
+        via(
+            "targetType.name",
+            "target_type_id",
+            true,
+            "target_types",
+            &text("name"),
+        ),
         col("autoConfirm", "auto_confirm_at", Ty::Present),
         audit!()[0],
         audit!()[1],
@@ -198,7 +278,13 @@ pub static TARGET_FILTER_QUERIES: Entity = Entity {
     fields: &[
         col("id", "id", Ty::Int),
         col("name", "name", Ty::Text),
-        via("autoAssignDistributionSet.name", "auto_assign_ds_id", true, "distribution_sets", &text("name")),
+        via(
+            "autoAssignDistributionSet.name",
+            "auto_assign_ds_id",
+            true,
+            "distribution_sets",
+            &text("name"),
+        ),
         via(
             "autoAssignDistributionSet.version",
             "auto_assign_ds_id",
@@ -224,10 +310,38 @@ pub static DISTRIBUTION_SETS: Entity = Entity {
         via("type", "ds_type_id", false, "ds_types", &text("type_key")),
         via("type.key", "ds_type_id", false, "ds_types", &text("type_key")),
         via("type.name", "ds_type_id", false, "ds_types", &text("name")),
-        linked("module.id", "ds_modules", "ds_id", "sm_id", "software_modules", &int("id")),
-        linked("module.name", "ds_modules", "ds_id", "sm_id", "software_modules", &text("name")),
-        linked("tag", "ds_tag_assignments", "ds_id", "tag_id", "ds_tags", &text("name")),
-        linked("tag.name", "ds_tag_assignments", "ds_id", "tag_id", "ds_tags", &text("name")),
+        linked(
+            "module.id",
+            "ds_modules",
+            "ds_id",
+            "sm_id",
+            "software_modules",
+            &int("id"),
+        ),
+        linked(
+            "module.name",
+            "ds_modules",
+            "ds_id",
+            "sm_id",
+            "software_modules",
+            &text("name"),
+        ),
+        linked(
+            "tag",
+            "ds_tag_assignments",
+            "ds_id",
+            "tag_id",
+            "ds_tags",
+            &text("name"),
+        ),
+        linked(
+            "tag.name",
+            "ds_tag_assignments",
+            "ds_id",
+            "tag_id",
+            "ds_tags",
+            &text("name"),
+        ),
         map("metadata", "ds_metadata", "ds_id", "meta_key", "meta_value"),
         col("valid", "valid", Ty::Bool),
         col("requiredMigrationStep", "required_migration_step", Ty::Bool),
@@ -246,7 +360,14 @@ pub static DS_TAGS: Entity = Entity {
     table: "ds_tags",
     default_order: "ds_tags.id ASC",
     fields: tag_fields!(
-        linked("distributionSet.id", "ds_tag_assignments", "tag_id", "ds_id", "distribution_sets", &int("id")),
+        linked(
+            "distributionSet.id",
+            "ds_tag_assignments",
+            "tag_id",
+            "ds_id",
+            "distribution_sets",
+            &int("id")
+        ),
         linked(
             "distributionSet.name",
             "ds_tag_assignments",
@@ -318,8 +439,20 @@ pub static ACTIONS: Entity = Entity {
             },
         ),
         col("distributionSet.id", "ds_id", Ty::Int),
-        via("distributionSet.name", "ds_id", false, "distribution_sets", &text("name")),
-        via("distributionSet.version", "ds_id", false, "distribution_sets", &text("version")),
+        via(
+            "distributionSet.name",
+            "ds_id",
+            false,
+            "distribution_sets",
+            &text("name"),
+        ),
+        via(
+            "distributionSet.version",
+            "ds_id",
+            false,
+            "distribution_sets",
+            &text("version"),
+        ),
         via(
             "distributionSet.type",
             "ds_id",

@@ -119,7 +119,10 @@ pub fn parse(input: &str) -> Result<Node, ParseError> {
 
 /// Characters that end an unquoted selector or argument.
 fn reserved(c: char) -> bool {
-    matches!(c, '"' | '\'' | '(' | ')' | ';' | ',' | '=' | '<' | '>' | '!' | '~') || c.is_whitespace()
+    matches!(
+        c,
+        '"' | '\'' | '(' | ')' | ';' | ',' | '=' | '<' | '>' | '!' | '~'
+    ) || c.is_whitespace()
 }
 
 struct Parser<'a> {
@@ -179,7 +182,11 @@ impl<'a> Parser<'a> {
         while self.keyword(',', "or") {
             items.push(self.and(depth)?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { Node::Or(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Node::Or(items)
+        })
     }
 
     fn and(&mut self, depth: usize) -> Result<Node, ParseError> {
@@ -187,7 +194,11 @@ impl<'a> Parser<'a> {
         while self.keyword(';', "and") {
             items.push(self.constraint(depth)?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { Node::And(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Node::And(items)
+        })
     }
 
     fn constraint(&mut self, depth: usize) -> Result<Node, ParseError> {
@@ -460,7 +471,9 @@ mod tests {
         assert_eq!(p("name=in=('a,b',\"c)\")"), cmp("name", Op::In, &["a,b", "c)"]));
         let q = parse("x=is=null;y=is='null'").unwrap();
         let Node::And(v) = q else { panic!() };
-        let (Node::Cmp(a), Node::Cmp(b)) = (&v[0], &v[1]) else { panic!() };
+        let (Node::Cmp(a), Node::Cmp(b)) = (&v[0], &v[1]) else {
+            panic!()
+        };
         assert!(a.args[0].is_null());
         assert!(!b.args[0].is_null());
     }
@@ -469,7 +482,9 @@ mod tests {
     fn positions_are_bytes() {
         let q = parse("a==1;bb!=(x").unwrap_err();
         assert_eq!(q.pos, 11);
-        let Node::And(v) = parse("a==1; bb=lt='x'").unwrap() else { panic!() };
+        let Node::And(v) = parse("a==1; bb=lt='x'").unwrap() else {
+            panic!()
+        };
         let Node::Cmp(c) = &v[1] else { panic!() };
         assert_eq!((c.pos, c.op_pos, c.args[0].pos), (6, 8, 12));
     }
@@ -502,7 +517,11 @@ mod tests {
         assert_eq!(e.pos, 0);
         let e = err("f=in=(a;b)");
         assert_eq!(e.pos, 7);
-        assert!(e.to_string().starts_with("RSQL syntax error at position 7: expected"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("RSQL syntax error at position 7: expected"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -516,7 +535,11 @@ mod tests {
     }
 
     fn binds(s: &super::super::SqlFilter) -> Vec<Part> {
-        s.parts().iter().filter(|p| !matches!(p, Part::Sql(_))).cloned().collect()
+        s.parts()
+            .iter()
+            .filter(|p| !matches!(p, Part::Sql(_)))
+            .cloned()
+            .collect()
     }
 
     fn text(v: &str) -> Part {
@@ -579,20 +602,36 @@ mod tests {
 
     #[test]
     fn numbers_enums_booleans() {
-        let f = filter(&DISTRIBUTION_SETS, Some("id=in=(1,2);valid==TRUE;createdAt=ge=1700000000000")).unwrap();
+        let f = filter(
+            &DISTRIBUTION_SETS,
+            Some("id=in=(1,2);valid==TRUE;createdAt=ge=1700000000000"),
+        )
+        .unwrap();
         assert_eq!(
             f.debug_text(),
             "(distribution_sets.id IN (?, ?) AND distribution_sets.valid = ? AND distribution_sets.created_at >= ?)"
         );
         assert_eq!(
             binds(&f),
-            vec![Part::Int(1), Part::Int(2), Part::Bool(true), Part::Int(1_700_000_000_000)]
+            vec![
+                Part::Int(1),
+                Part::Int(2),
+                Part::Bool(true),
+                Part::Int(1_700_000_000_000)
+            ]
         );
         let f = filter(&TARGETS, Some("updateStatus=out=(PENDING,In_Sync)")).unwrap();
         assert_eq!(f.debug_text(), "(NOT (targets.update_status IN (?, ?)))");
         assert_eq!(binds(&f), vec![text("pending"), text("in_sync")]);
-        let f = filter(&ACTIONS, Some("status==wait_for_confirmation,lastStatusCode=lt=300")).unwrap();
-        assert_eq!(f.debug_text(), "(actions.status = ? OR actions.last_status_code < ?)");
+        let f = filter(
+            &ACTIONS,
+            Some("status==wait_for_confirmation,lastStatusCode=lt=300"),
+        )
+        .unwrap();
+        assert_eq!(
+            f.debug_text(),
+            "(actions.status = ? OR actions.last_status_code < ?)"
+        );
         for (entity, bad) in [
             (&DISTRIBUTION_SETS, "id==abc"),
             (&TARGETS, "updateStatus==done"),
@@ -603,10 +642,20 @@ mod tests {
             (&TARGETS, "autoConfirm==1"),
         ] {
             let body = filter(entity, Some(bad)).unwrap_err().body.unwrap();
-            assert_eq!(body.error_code, "hawkbit.server.error.rest.param.rsqlParamSyntax", "{bad}");
+            assert_eq!(
+                body.error_code, "hawkbit.server.error.rest.param.rsqlParamSyntax",
+                "{bad}"
+            );
         }
-        let e = filter(&TARGETS, Some("updateStatus==done")).unwrap_err().body.unwrap();
-        assert!(e.message.contains("'done'") && e.message.contains("updateStatus"), "{}", e.message);
+        let e = filter(&TARGETS, Some("updateStatus==done"))
+            .unwrap_err()
+            .body
+            .unwrap();
+        assert!(
+            e.message.contains("'done'") && e.message.contains("updateStatus"),
+            "{}",
+            e.message
+        );
         assert!(e.message.contains("in_sync"), "{}", e.message);
     }
 
@@ -626,9 +675,17 @@ mod tests {
              target_metadata.meta_key = ? AND UPPER(target_metadata.meta_value) = UPPER(?))))"
         );
         let f = filter(&DISTRIBUTION_SETS, Some("metadata.k==v")).unwrap();
-        assert!(f.debug_text().starts_with("EXISTS (SELECT 1 FROM ds_metadata WHERE ds_metadata.ds_id = distribution_sets.id"));
+        assert!(
+            f.debug_text().starts_with(
+                "EXISTS (SELECT 1 FROM ds_metadata WHERE ds_metadata.ds_id = distribution_sets.id"
+            )
+        );
         let f = filter(&SOFTWARE_MODULES, Some("metadata.k==v")).unwrap();
-        assert!(f.debug_text().starts_with("EXISTS (SELECT 1 FROM sm_metadata WHERE sm_metadata.sm_id = software_modules.id"));
+        assert!(
+            f.debug_text().starts_with(
+                "EXISTS (SELECT 1 FROM sm_metadata WHERE sm_metadata.sm_id = software_modules.id"
+            )
+        );
         let f = filter(&TARGETS, Some("tag==prod*")).unwrap();
         assert_eq!(
             f.debug_text(),
@@ -669,7 +726,10 @@ mod tests {
     fn unknown_fields_list_the_valid_ones() {
         for q in ["nme==x", "attribute==x", "attribute.==x", "tag.colour==x"] {
             let e = filter(&TARGETS, Some(q)).unwrap_err().body.unwrap();
-            assert_eq!(e.error_code, "hawkbit.server.error.rest.param.rsqlInvalidField", "{q}");
+            assert_eq!(
+                e.error_code, "hawkbit.server.error.rest.param.rsqlInvalidField",
+                "{q}"
+            );
             assert!(e.message.contains("attribute.<key>") && e.message.contains("controllerId"));
         }
         let e = filter(&TARGETS, Some("a==(")).unwrap_err().body.unwrap();
@@ -685,24 +745,44 @@ mod tests {
         );
         assert_eq!(order(&ACTIONS, Some("")).unwrap().debug_text(), "actions.id DESC");
         assert_eq!(
-            order(&TARGETS, Some("NAME:desc, lastControllerRequestAt:Asc")).unwrap().debug_text(),
+            order(&TARGETS, Some("NAME:desc, lastControllerRequestAt:Asc"))
+                .unwrap()
+                .debug_text(),
             "targets.name DESC, CASE WHEN targets.last_poll IS NULL THEN 0 ELSE 1 END ASC, \
              targets.last_poll ASC, targets.id ASC"
         );
-        assert_eq!(order(&DISTRIBUTION_SETS, Some("id:DESC")).unwrap().debug_text(), "distribution_sets.id DESC");
+        assert_eq!(
+            order(&DISTRIBUTION_SETS, Some("id:DESC")).unwrap().debug_text(),
+            "distribution_sets.id DESC"
+        );
         let code = |s: &str| order(&TARGETS, Some(s)).unwrap_err().body.unwrap().error_code;
         assert_eq!(code("name"), "hawkbit.server.error.rest.param.sortParamSyntax");
-        assert_eq!(code("name:ASC,,id:ASC"), "hawkbit.server.error.rest.param.sortParamSyntax");
-        assert_eq!(code("nope:ASC,name"), "hawkbit.server.error.rest.param.sortParamSyntax");
+        assert_eq!(
+            code("name:ASC,,id:ASC"),
+            "hawkbit.server.error.rest.param.sortParamSyntax"
+        );
+        assert_eq!(
+            code("nope:ASC,name"),
+            "hawkbit.server.error.rest.param.sortParamSyntax"
+        );
         assert_eq!(code(","), "hawkbit.server.error.rest.param.sortParamSyntax");
         assert_eq!(
             order(&TARGETS, Some("name:ASC,")).unwrap().debug_text(),
             "targets.name ASC, targets.id ASC"
         );
-        assert_eq!(code("name:ASC:x"), "hawkbit.server.error.rest.param.sortParamSyntax");
+        assert_eq!(
+            code("name:ASC:x"),
+            "hawkbit.server.error.rest.param.sortParamSyntax"
+        );
         assert_eq!(code("nope:ASC"), "hawkbit.server.error.rest.param.invalidField");
-        assert_eq!(code("assignedDS.name:ASC"), "hawkbit.server.error.rest.param.invalidField");
-        assert_eq!(code("name:UP"), "hawkbit.server.error.rest.param.invalidDirection");
+        assert_eq!(
+            code("assignedDS.name:ASC"),
+            "hawkbit.server.error.rest.param.invalidField"
+        );
+        assert_eq!(
+            code("name:UP"),
+            "hawkbit.server.error.rest.param.invalidDirection"
+        );
         assert!(list_spec(&TARGETS, Some("name==a"), Some("name:ASC")).is_ok());
     }
 }

@@ -6,12 +6,12 @@
 
 use std::marker::PhantomData;
 
+use diesel::QueryResult;
 use diesel::backend::Backend;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Bool, HasSqlType, SingleValue, SqlType, Text};
-use diesel::QueryResult;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Part {

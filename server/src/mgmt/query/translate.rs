@@ -74,7 +74,9 @@ fn sort_syntax(item: &str) -> ApiResult<(&str, &str)> {
 fn sort_item(entity: &Entity, name: &str, dir: &str) -> ApiResult<(&'static str, bool, &'static str)> {
     let name = name.trim();
     let column = entity.fields.iter().find_map(|f| match f.path {
-        Path::Column { column, nullable, .. } if f.name.eq_ignore_ascii_case(name) => Some((column, nullable)),
+        Path::Column { column, nullable, .. } if f.name.eq_ignore_ascii_case(name) => {
+            Some((column, nullable))
+        }
         _ => None,
     });
     let Some((column, nullable)) = column else {
@@ -190,9 +192,13 @@ fn comparison(entity: &Entity, c: &Comparison, out: &mut SqlFilter) -> ApiResult
     }
     match field.path {
         Path::Column {
-            column, nullable: true, ..
+            column,
+            nullable: true,
+            ..
         } => out.push_sql(&format!("({table}.{column} IS NULL OR NOT (")),
-        Path::Ref { fk, nullable: true, .. } => out.push_sql(&format!("({table}.{fk} IS NULL OR NOT (")),
+        Path::Ref {
+            fk, nullable: true, ..
+        } => out.push_sql(&format!("({table}.{fk} IS NULL OR NOT (")),
         _ => out.push_sql("(NOT ("),
     }
     positive(table, &field.path, key, &test, out);
@@ -205,7 +211,10 @@ fn positive(table: &str, path: &Path, key: Option<&str>, test: &Test, out: &mut 
     match *path {
         Path::Column { column, .. } => leaf(&format!("{table}.{column}"), test, out),
         Path::Ref {
-            fk, table: other, then, ..
+            fk,
+            table: other,
+            then,
+            ..
         } => {
             out.push_sql(&format!("{table}.{fk} IN (SELECT {other}.id FROM {other} WHERE "));
             positive(other, then, None, test, out);
@@ -292,10 +301,16 @@ fn bind(v: &Value, out: &mut SqlFilter) {
 
 /// Checks operator and arguments against the field's type: `(negated, positive test)`.
 fn test_of(field: &str, ty: Ty, op: Op, args: &[Arg]) -> ApiResult<(bool, Test)> {
-    let single = || args.first().ok_or_else(|| ApiError::rsql_syntax(format!("No value for {field}.")));
+    let single = || {
+        args.first()
+            .ok_or_else(|| ApiError::rsql_syntax(format!("No value for {field}.")))
+    };
     match op {
         Op::In | Op::Out => {
-            let values = args.iter().map(|a| value(field, ty, a)).collect::<ApiResult<Vec<_>>>()?;
+            let values = args
+                .iter()
+                .map(|a| value(field, ty, a))
+                .collect::<ApiResult<Vec<_>>>()?;
             Ok((op == Op::Out, Test::In(values)))
         }
         Op::Eq | Op::Ne | Op::Is | Op::Not => {
@@ -348,7 +363,10 @@ fn value(field: &str, ty: Ty, arg: &Arg) -> ApiResult<Value> {
     let v = arg.value.as_str();
     match ty {
         Ty::Text => Ok(Value::Text(v.replace("\\*", "*"))),
-        Ty::Int => v.parse().map(Value::Int).map_err(|_| bad_value(field, v, "a number")),
+        Ty::Int => v
+            .parse()
+            .map(Value::Int)
+            .map_err(|_| bad_value(field, v, "a number")),
         Ty::Bool | Ty::Present => match v.to_ascii_lowercase().as_str() {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
