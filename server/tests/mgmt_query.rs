@@ -16,6 +16,7 @@ backend_tests!(
     sorting_and_paging_over_a_filtered_list,
     sql_looking_input_matches_nothing,
     query_and_sort_errors,
+    every_field_and_operator_answers_200_or_400,
 );
 
 /// `GET path` with the given `q`, `sort` and other query parameters.
@@ -476,4 +477,78 @@ fn query_and_sort_errors(f: &Fixture) {
             "hawkbit.server.error.rest.param.rsqlParamSyntax",
         );
     }
+}
+
+/// The fields a list accepts, read from the unknown-field error (`metadata.<key>` becomes `metadata.k`).
+fn fields_of(f: &Fixture, path: &str) -> Vec<String> {
+    let (s, v) = list(f, path, &[("q", "noSuchField==1")]);
+    assert_eq!(s, 400, "{v}");
+    let msg = v["message"].as_str().unwrap();
+    let fields = msg.split("valid fields: ").nth(1).unwrap().trim_end_matches('.');
+    fields
+        .split(", ")
+        .map(|name| name.replace("<key>", "k"))
+        .collect()
+}
+
+/// No field and operator combination makes the database fail: every answer is a result or a 400.
+fn every_field_and_operator_answers_200_or_400(f: &Fixture) {
+    let (_, ds) = f.distribution_set("every", "e.swu", b"e");
+    f.poll("dev");
+    let action = f.assign(ds, "dev", json!({}));
+    put_config_data(f, "dev", json!({ "k": "v" }));
+    let paths = [
+        "/rest/v1/targets".to_owned(),
+        "/rest/v1/distributionsets".to_owned(),
+        "/rest/v1/softwaremodules".to_owned(),
+        "/rest/v1/targets/dev/actions".to_owned(),
+        format!("/rest/v1/targets/dev/actions/{action}/status"),
+    ];
+    let args = [
+        "==1",
+        "!=1",
+        "==x*",
+        "!=*x",
+        "==''",
+        "=in=(1,2)",
+        "=out=(a,1)",
+        "=lt=1",
+        "=ge=a",
+        "=is=null",
+        "=not=null",
+        "==true",
+        "==pending",
+        "==9223372036854775807",
+    ];
+    for path in &paths {
+        let fields = fields_of(f, path);
+        assert!(fields.len() >= 4, "{path}: {fields:?}");
+        for field in &fields {
+            for arg in args {
+                let q = format!("{field}{arg}");
+                let (s, v) = list(f, path, &[("q", &q)]);
+                match s {
+                    200 => assert_eq!(
+                        v["total"].as_u64().unwrap() as usize,
+                        v["content"].as_array().unwrap().len(),
+                        "{path}?q={q}"
+                    ),
+                    400 => assert_eq!(
+                        v["errorCode"], "hawkbit.server.error.rest.param.rsqlParamSyntax",
+                        "{path}?q={q}: {v}"
+                    ),
+                    _ => panic!("{path}?q={q}: {s} {v}"),
+                }
+            }
+            let (s, v) = list(f, path, &[("sort", &format!("{field}:DESC"))]);
+            assert!(
+                s == 200 || v["errorCode"] == "hawkbit.server.error.rest.param.invalidField",
+                "{path}?sort={field}:DESC: {s} {v}"
+            );
+        }
+    }
+    // Spot checks that the map, tag and joined fields really select.
+    assert_eq!(targets(f, "attribute.k==v;assignedDS.name==every"), ["dev"]);
+    assert_eq!(targets(f, "tag==x,metadata.k==v"), Vec::<String>::new());
+    assert_eq!(targets(f, "tag!=x;metadata.k!=v"), ["dev"]);
 }

@@ -640,6 +640,9 @@ mod tests {
             (&DISTRIBUTION_SETS, "valid=lt=true"),
             (&DISTRIBUTION_SETS, "id==*1"),
             (&TARGETS, "autoConfirm==1"),
+            (&TARGETS, "autoConfirm=in=(true)"),
+            (&TARGETS, "autoConfirm=lt=true"),
+            (&TARGETS, "createdAt=lt=99999999999999999999"),
         ] {
             let body = filter(entity, Some(bad)).unwrap_err().body.unwrap();
             assert_eq!(

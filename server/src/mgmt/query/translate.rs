@@ -307,6 +307,11 @@ fn test_of(field: &str, ty: Ty, op: Op, args: &[Arg]) -> ApiResult<(bool, Test)>
     };
     match op {
         Op::In | Op::Out => {
+            if matches!(ty, Ty::Present) {
+                return Err(ApiError::rsql_syntax(format!(
+                    "The field {field} can only be compared with == or !=."
+                )));
+            }
             let values = args
                 .iter()
                 .map(|a| value(field, ty, a))
