@@ -236,12 +236,41 @@ impl ApiError {
         )
     }
 
-    pub fn rsql_unsupported() -> Self {
+    pub fn sort_param_syntax(message: impl Into<String>) -> Self {
         Self::with(
             StatusCode::BAD_REQUEST,
-            "org.eclipse.hawkbit.repository.exception.RSQLParameterSyntaxException",
+            "org.eclipse.hawkbit.rest.exception.SortParameterSyntaxErrorException",
+            "hawkbit.server.error.rest.param.sortParamSyntax",
+            message,
+        )
+    }
+
+    pub fn sort_param_invalid_direction(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            "org.eclipse.hawkbit.rest.exception.SortParameterUnsupportedDirectionException",
+            "hawkbit.server.error.rest.param.invalidDirection",
+            message,
+        )
+    }
+
+    /// A `q=` that does not parse, or a value of the wrong type for its field.
+    pub fn rsql_syntax(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            &format!("{REPO_EXC}RSQLParameterSyntaxException"),
             "hawkbit.server.error.rest.param.rsqlParamSyntax",
-            "Search queries (q=) are not supported by this server version yet.",
+            message,
+        )
+    }
+
+    /// A `q=` naming a field the entity does not have.
+    pub fn rsql_invalid_field(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            &format!("{REPO_EXC}RSQLParameterUnsupportedFieldException"),
+            "hawkbit.server.error.rest.param.rsqlInvalidField",
+            message,
         )
     }
 

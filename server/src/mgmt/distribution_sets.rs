@@ -63,10 +63,9 @@ async fn list(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadDistributionSet)?;
-    q.no_search()?;
+    let spec = q.spec(&super::query::DISTRIBUTION_SETS)?;
     let tenant = tenant_of(&user);
     let (offset, limit) = (q.offset(), q.limit());
-    let desc = q.id_descending(false)?;
     let base = rest_base(&req, &state);
     let page = state
         .db
@@ -76,20 +75,17 @@ async fn list(
                 .and(distribution_sets::deleted.eq(false));
             let total: i64 = distribution_sets::table
                 .filter(filter.clone())
+                .filter(spec.filter.clone())
                 .count()
                 .get_result(c)?;
-            let mut query = distribution_sets::table
+            let ids: Vec<i64> = distribution_sets::table
                 .filter(filter)
+                .filter(spec.filter)
+                .order_by(spec.order)
                 .select(distribution_sets::id)
                 .offset(offset)
                 .limit(limit)
-                .into_boxed();
-            query = if desc {
-                query.order(distribution_sets::id.desc())
-            } else {
-                query.order(distribution_sets::id.asc())
-            };
-            let ids: Vec<i64> = query.load(c)?;
+                .load(c)?;
             let content = ids
                 .iter()
                 .map(|id| ds_json(c, *id, &base))

@@ -97,7 +97,9 @@ impl Paging {
 
     pub fn no_search(&self) -> ApiResult<()> {
         match self.q.as_deref() {
-            Some(q) if !q.trim().is_empty() => Err(ApiError::rsql_unsupported()),
+            Some(q) if !q.trim().is_empty() => {
+                Err(ApiError::rsql_syntax("This list cannot be searched (q=)."))
+            }
             _ => Ok(()),
         }
     }
@@ -111,26 +113,6 @@ impl Paging {
         match self.limit.unwrap_or(50) {
             l if l < 1 => 50,
             l => l.min(500),
-        }
-    }
-
-    /// Whether the list is sorted by id descending; only `id` is sortable here so far.
-    pub fn id_descending(&self, default_desc: bool) -> ApiResult<bool> {
-        let Some(sort) = self.sort.as_deref().filter(|s| !s.is_empty()) else {
-            return Ok(default_desc);
-        };
-        let (field, dir) = sort.split_once(':').unwrap_or((sort, "ASC"));
-        if !field.eq_ignore_ascii_case("id") {
-            return Err(ApiError::sort_param_invalid_field(format!(
-                "Sorting by {field} is not supported here."
-            )));
-        }
-        match dir.to_ascii_uppercase().as_str() {
-            "ASC" => Ok(false),
-            "DESC" => Ok(true),
-            _ => Err(ApiError::sort_param_invalid_field(format!(
-                "Invalid sort direction {dir}."
-            ))),
         }
     }
 }

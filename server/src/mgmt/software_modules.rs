@@ -80,10 +80,9 @@ async fn list(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadSoftwareModule)?;
-    q.no_search()?;
+    let spec = q.spec(&super::query::SOFTWARE_MODULES)?;
     let tenant = tenant_of(&user);
     let (offset, limit) = (q.offset(), q.limit());
-    let desc = q.id_descending(false)?;
     let base = rest_base(&req, &state);
     let page = state
         .db
@@ -93,20 +92,17 @@ async fn list(
                 .and(software_modules::deleted.eq(false));
             let total: i64 = software_modules::table
                 .filter(filter.clone())
+                .filter(spec.filter.clone())
                 .count()
                 .get_result(c)?;
-            let mut query = software_modules::table
+            let ids: Vec<i64> = software_modules::table
                 .filter(filter)
+                .filter(spec.filter)
+                .order_by(spec.order)
                 .select(software_modules::id)
                 .offset(offset)
                 .limit(limit)
-                .into_boxed();
-            query = if desc {
-                query.order(software_modules::id.desc())
-            } else {
-                query.order(software_modules::id.asc())
-            };
-            let ids: Vec<i64> = query.load(c)?;
+                .load(c)?;
             let content = ids
                 .iter()
                 .map(|id| sm_json(c, *id, &base))

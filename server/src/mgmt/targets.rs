@@ -469,9 +469,8 @@ async fn list_actions(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
-    q.no_search()?;
+    let spec = q.spec(&query::ACTIONS)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
-    let desc = q.id_descending(true)?;
     let (offset, limit) = (q.offset(), q.limit());
     let c2 = cid.clone();
     let (rows, total) = state
@@ -480,11 +479,14 @@ async fn list_actions(
             let t = find_target(c, &tenant, &c2)?;
             let total: i64 = actions_t::table
                 .filter(actions_t::target_id.eq(t.id))
+                .filter(spec.filter.clone())
                 .count()
                 .get_result(c)?;
-            let mut query = actions_t::table
+            let rows = actions_t::table
                 .inner_join(distribution_sets::table)
                 .filter(actions_t::target_id.eq(t.id))
+                .filter(spec.filter)
+                .order_by(spec.order)
                 .select((
                     Action::as_select(),
                     distribution_sets::name,
@@ -492,13 +494,8 @@ async fn list_actions(
                 ))
                 .offset(offset)
                 .limit(limit)
-                .into_boxed();
-            query = if desc {
-                query.order(actions_t::id.desc())
-            } else {
-                query.order(actions_t::id.asc())
-            };
-            Ok((query.load::<(Action, String, String)>(c)?, total))
+                .load::<(Action, String, String)>(c)?;
+            Ok((rows, total))
         })
         .await?;
     let base = rest_base(&req, &state);
@@ -620,10 +617,9 @@ async fn action_status(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
-    q.no_search()?;
+    let spec = q.spec(&query::ACTION_STATUSES)?;
     let (cid, aid) = path.into_inner();
     let tenant = tenant_of(&user);
-    let desc = q.id_descending(true)?;
     let (offset, limit) = (q.offset(), q.limit());
     let (rows, messages, total) = state
         .db
@@ -631,10 +627,13 @@ async fn action_status(
             let (_, a, _) = load_action(c, &tenant, &cid, aid)?;
             let total: i64 = action_statuses::table
                 .filter(action_statuses::action_id.eq(a.id))
+                .filter(spec.filter.clone())
                 .count()
                 .get_result(c)?;
-            let mut query = action_statuses::table
+            let rows: Vec<(i64, String, i64, i64, Option<i32>)> = action_statuses::table
                 .filter(action_statuses::action_id.eq(a.id))
+                .filter(spec.filter)
+                .order_by(spec.order)
                 .select((
                     action_statuses::id,
                     action_statuses::status,
@@ -644,13 +643,7 @@ async fn action_status(
                 ))
                 .offset(offset)
                 .limit(limit)
-                .into_boxed();
-            query = if desc {
-                query.order(action_statuses::id.desc())
-            } else {
-                query.order(action_statuses::id.asc())
-            };
-            let rows: Vec<(i64, String, i64, i64, Option<i32>)> = query.load(c)?;
+                .load(c)?;
             let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
             let messages: Vec<(i64, String)> = action_status_messages::table
                 .filter(action_status_messages::action_status_id.eq_any(&ids))

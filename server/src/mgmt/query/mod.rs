@@ -7,23 +7,87 @@
 //! let spec = paging.spec(&query::TARGETS)?;
 //! targets::table.filter(targets::tenant.eq(t)).filter(spec.filter.clone()).order_by(spec.order.clone())
 //! ```
+//!
+//! The filter never joins: fields of other rows become correlated subqueries, so the outer query and
+//! its paging stay one row per entity.
 
 mod fields;
+pub mod rsql;
 mod sql;
+mod translate;
 
 pub use fields::*;
 pub use sql::{Part, Sql, SqlFilter, SqlOrder};
+pub use translate::{filter, order};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 
 /// What a list endpoint lists: its table and the fields `q` and `sort` may name.
 #[derive(Debug)]
 pub struct Entity {
-    /// The SQL table, as written in the field expressions.
+    /// The SQL table, as written in the field expressions; it has an `id` primary key.
     pub table: &'static str,
     /// `ORDER BY` when no `sort` is given (hawkBit: `id:ASC` mostly; targets `controllerId:ASC`;
     /// actions and action status `id:DESC`).
     pub default_order: &'static str,
+    /// The fields `q` may name (and `sort`, for plain columns).
+    pub fields: &'static [Field],
+}
+
+/// One hawkBit field name and where its value lives.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// hawkBit's name (matched case-insensitively); for [`Path::Map`] the prefix before `.<key>`.
+    pub name: &'static str,
+    pub path: Path,
+}
+
+/// Where a field's value is, seen from a row of the current table.
+#[derive(Debug, Clone, Copy)]
+pub enum Path {
+    /// A column of the current table.
+    Column {
+        column: &'static str,
+        ty: Ty,
+        nullable: bool,
+    },
+    /// A field of the row of `table` that the current row's `fk` column points to.
+    Ref {
+        fk: &'static str,
+        nullable: bool,
+        table: &'static str,
+        then: &'static Path,
+    },
+    /// A field of any row of `table` linked through the join table `link`
+    /// (`link.owner` = current id, `link.fk` = the other row's id).
+    Link {
+        link: &'static str,
+        owner: &'static str,
+        fk: &'static str,
+        table: &'static str,
+        then: &'static Path,
+    },
+    /// `<name>.<key>`: the text stored under a key in a key/value table owned by the current row.
+    Map {
+        table: &'static str,
+        owner: &'static str,
+        key: &'static str,
+        value: &'static str,
+    },
+}
+
+/// How a value is typed and compared.
+#[derive(Debug, Clone, Copy)]
+pub enum Ty {
+    /// Compared case-insensitively; `*` wildcards.
+    Text,
+    /// Numbers and epoch-ms timestamps.
+    Int,
+    Bool,
+    /// Stored lower-case; the query may use any case.
+    Enum(&'static [&'static str]),
+    /// A boolean that is true when the (nullable) column has a value (target `autoConfirm`).
+    Present,
 }
 
 /// The `WHERE` and `ORDER BY` of one list request.
@@ -35,32 +99,8 @@ pub struct ListSpec {
 
 /// Checks `q` and `sort` against `entity`'s fields and translates them to SQL.
 pub fn list_spec(entity: &Entity, q: Option<&str>, sort: Option<&str>) -> ApiResult<ListSpec> {
-    if q.is_some_and(|q| !q.trim().is_empty()) {
-        return Err(ApiError::rsql_unsupported());
-    }
-    if let Some(sort) = sort.filter(|s| !s.trim().is_empty()) {
-        let (field, dir) = sort.split_once(':').unwrap_or((sort, "ASC"));
-        if !field.trim().eq_ignore_ascii_case("id") {
-            return Err(ApiError::sort_param_invalid_field(format!(
-                "Sorting by {field} is not supported here."
-            )));
-        }
-        let dir = match dir.trim().to_ascii_uppercase().as_str() {
-            "ASC" => "ASC",
-            "DESC" => "DESC",
-            _ => {
-                return Err(ApiError::sort_param_invalid_field(format!(
-                    "Invalid sort direction {dir}."
-                )));
-            }
-        };
-        return Ok(ListSpec {
-            filter: SqlFilter::always(),
-            order: SqlOrder::new().sql(&format!("{}.id {dir}", entity.table)),
-        });
-    }
     Ok(ListSpec {
-        filter: SqlFilter::always(),
-        order: SqlOrder::new().sql(entity.default_order),
+        filter: filter(entity, q)?,
+        order: order(entity, sort)?,
     })
 }
