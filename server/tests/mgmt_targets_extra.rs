@@ -679,7 +679,7 @@ fn tenant_actions_list_and_get(f: &Fixture) {
     assert_error(
         f.get("/rest/v1/actions?sort=id:SIDEWAYS"),
         400,
-        "hawkbit.server.error.rest.param.invalidField",
+        "hawkbit.server.error.rest.param.invalidDirection",
     );
     let (s, one) = f.get(&format!("/rest/v1/actions/{a1}"));
     assert_eq!(s, 200, "{one}");
