@@ -2,10 +2,15 @@
 //! targets and their actions, software modules with artifacts, distribution sets and assignment.
 
 mod distribution_sets;
+mod ds_tags;
+mod ds_types;
 mod json;
 pub mod query;
+mod sm_types;
 mod software_modules;
 mod system;
+mod target_tags;
+mod target_types;
 mod targets;
 mod users;
 
@@ -26,14 +31,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(targets::configure)
             .configure(software_modules::configure)
             .configure(distribution_sets::configure)
-            .configure(users::configure),
+            .configure(users::configure)
+            .configure(target_tags::configure)
+            .configure(ds_tags::configure)
+            .configure(sm_types::configure)
+            .configure(ds_types::configure)
+            .configure(target_types::configure),
     );
 }
 
 /// The parts of the Management API document, one per resource module.
 pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
     use utoipa::OpenApi as _;
-    vec![targets::Api::openapi(), users::Api::openapi()]
+    vec![
+        targets::Api::openapi(),
+        users::Api::openapi(),
+        target_tags::Api::openapi(),
+        ds_tags::Api::openapi(),
+        sm_types::Api::openapi(),
+        ds_types::Api::openapi(),
+        target_types::Api::openapi(),
+    ]
 }
 
 /// `offset`/`limit`/`sort`/`q` as hawkBit reads them: negative offset → 0, limit < 1 → 50, > 500 → 500.
