@@ -389,12 +389,12 @@ fn ds_tags_are_managed_and_assigned(f: &Fixture) {
     assert_eq!(page["content"][0]["version"], "1.0");
     assert!(page["content"][0]["modules"].is_array());
     // FAIL by default: an unknown id changes nothing.
-    let (s, b) = f.post(&assigned, json!([ds2, 999999]));
+    let (s, b) = f.post(&assigned, json!([ds2, 999_999]));
     assert_eq!((s, b["errorCode"].as_str()), (404, Some(NOT_FOUND)));
     assert_eq!(tagged(f), [ds1]);
     let (s, _) = f.put(
         &format!("{assigned}?onNotFoundPolicy=ON_WHAT_FOUND_AND_FAIL"),
-        json!([ds2, 999999]),
+        json!([ds2, 999_999]),
     );
     assert_eq!(s, 404);
     assert_eq!(tagged(f), [ds1, ds2]);
@@ -402,7 +402,7 @@ fn ds_tags_are_managed_and_assigned(f: &Fixture) {
         f,
         Method::DELETE,
         &format!("{assigned}?onNotFoundPolicy=ON_WHAT_FOUND_AND_SUCCESS"),
-        json!([ds2, 999999]),
+        json!([ds2, 999_999]),
     );
     assert_eq!(s, 204);
     assert_eq!(tagged(f), [ds1]);
@@ -645,7 +645,7 @@ fn ds_types_manage_their_module_types(f: &Fixture) {
     let (s, _) = f.delete(&format!("{base}/optionalmoduletypes/{app}"));
     assert_eq!(s, 204);
     assert!(list(f, "optionalmoduletypes").is_empty());
-    let (s, b) = f.post(&format!("{base}/optionalmoduletypes"), json!({ "id": 999999 }));
+    let (s, b) = f.post(&format!("{base}/optionalmoduletypes"), json!({ "id": 999_999 }));
     assert_eq!((s, b["errorCode"].as_str()), (404, Some(NOT_FOUND)));
     let (s, b) = f.post(&format!("{base}/optionalmoduletypes"), json!({ "id": "fw" }));
     assert_eq!((s, b["errorCode"].as_str()), (400, Some(UNREADABLE)));
@@ -663,7 +663,7 @@ fn ds_types_manage_their_module_types(f: &Fixture) {
         ),
         (json!({ "name": "N", "key": "n", "modules": [] }), 400, UNREADABLE),
         (
-            json!({ "name": "N", "key": "n", "mandatorymodules": [{ "id": 999999 }] }),
+            json!({ "name": "N", "key": "n", "mandatorymodules": [{ "id": 999_999 }] }),
             404,
             NOT_FOUND,
         ),
@@ -789,7 +789,7 @@ fn target_types_manage_compatibility_and_targets(f: &Fixture) {
         ),
         (json!({ "name": "x", "type": "y" }), 400, UNREADABLE),
         (
-            json!({ "name": "x", "compatibledistributionsettypes": [{ "id": 999999 }] }),
+            json!({ "name": "x", "compatibledistributionsettypes": [{ "id": 999_999 }] }),
             404,
             NOT_FOUND,
         ),
@@ -815,7 +815,7 @@ fn target_types_manage_compatibility_and_targets(f: &Fixture) {
     let (s, b) = f.post(&compat, json!([{ "id": ds_b }, { "id": ds_a }]));
     assert_eq!(s, 204, "{b}");
     assert_eq!(ids(&f.get(&compat).1), [ds_a, ds_b]);
-    let (s, b) = f.post(&compat, json!([{ "id": 999999 }]));
+    let (s, b) = f.post(&compat, json!([{ "id": 999_999 }]));
     assert_eq!((s, b["errorCode"].as_str()), (404, Some(NOT_FOUND)));
     let (s, _) = f.delete(&format!("{compat}/{ds_a}"));
     assert_eq!(s, 204);
@@ -848,7 +848,7 @@ fn target_types_manage_compatibility_and_targets(f: &Fixture) {
     let (s, b) = f.post("/rest/v1/targets/gw-1/targettype", json!({ "id": id }));
     assert_eq!(s, 204, "{b}");
     assert_eq!(f.target("gw-1")["targetType"], id);
-    let (s, b) = f.post("/rest/v1/targets/gw-1/targettype", json!({ "id": 999999 }));
+    let (s, b) = f.post("/rest/v1/targets/gw-1/targettype", json!({ "id": 999_999 }));
     assert_eq!((s, b["errorCode"].as_str()), (404, Some(NOT_FOUND)));
     assert_eq!(f.target("gw-1")["targetType"], id);
     let (s, _) = f.post("/rest/v1/targets/nope/targettype", json!({ "id": id }));
