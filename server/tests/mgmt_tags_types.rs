@@ -662,6 +662,18 @@ fn ds_types_manage_their_module_types(f: &Fixture) {
             CONSTRAINT,
         ),
         (json!({ "name": "N", "key": "n", "modules": [] }), 400, UNREADABLE),
+        (json!({ "name": "N".repeat(65), "key": "n" }), 400, CONSTRAINT),
+        (
+            json!({ "name": "N", "key": "n", "description": "d".repeat(513) }),
+            400,
+            CONSTRAINT,
+        ),
+        (
+            json!({ "name": "N", "key": "n", "mandatorymodules": [os] }),
+            400,
+            UNREADABLE,
+        ),
+        (json!({ "name": ["N"], "key": "n" }), 400, UNREADABLE),
         (
             json!({ "name": "N", "key": "n", "mandatorymodules": [{ "id": 999_999 }] }),
             404,
