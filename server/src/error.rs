@@ -301,6 +301,34 @@ impl ApiError {
         )
     }
 
+    /// A change to an entity that its use freezes (a distribution set type's modules once a set has it).
+    pub fn entity_read_only(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::FORBIDDEN,
+            &format!("{REPO_EXC}EntityReadOnlyException"),
+            "hawkbit.server.error.entityReadOnly",
+            message,
+        )
+    }
+
+    pub fn target_type_in_use(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::CONFLICT,
+            &format!("{REPO_EXC}TargetTypeInUseException"),
+            "hawkbit.server.error.target.type.used",
+            message,
+        )
+    }
+
+    pub fn target_type_key_or_name_required() -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            &format!("{REPO_EXC}TargetTypeKeyOrNameRequiredException"),
+            "hawkbit.server.error.target.type.keyOrNameRequired",
+            "Key or name of the target type shall be specified!",
+        )
+    }
+
     /// An unexpected failure: logged with its cause, answered without leaking it.
     pub fn internal(e: impl fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");

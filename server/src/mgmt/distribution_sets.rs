@@ -13,8 +13,7 @@ use crate::auth::users::User;
 use crate::db::AnyConnection;
 use crate::db::models::{ActionType, DistributionSet, DsType};
 use crate::db::schema::{
-    actions as actions_t, distribution_sets, ds_modules, ds_type_sm_types, ds_types, sm_types,
-    software_modules,
+    actions as actions_t, distribution_sets, ds_modules, ds_type_sm_types, ds_types, software_modules,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -24,8 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/distributionsets", web::post().to(create))
         .route("/distributionsets/{id}", web::get().to(get_one))
         .route("/distributionsets/{id}", web::delete().to(delete))
-        .route("/distributionsets/{id}/assignedTargets", web::post().to(assign))
-        .route("/distributionsettypes", web::get().to(list_types));
+        .route("/distributionsets/{id}/assignedTargets", web::post().to(assign));
 }
 
 /// A distribution set with its modules, as hawkBit renders it.
@@ -367,41 +365,4 @@ pub async fn assign_and_respond(
         "total": total,
         "assignedActions": assigned_actions,
     })))
-}
-
-async fn list_types(req: HttpRequest, user: User, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    user.require(Permission::ReadDistributionSetType)?;
-    let tenant = tenant_of(&user);
-    let base = rest_base(&req, &state);
-    let rows: Vec<(DsType, Vec<(String, bool)>)> = state
-        .db
-        .run(move |c| {
-            let types: Vec<DsType> = ds_types::table
-                .filter(ds_types::tenant.eq(&tenant))
-                .order(ds_types::id.asc())
-                .select(DsType::as_select())
-                .load(c)?;
-            types
-                .into_iter()
-                .map(|t| {
-                    let modules: Vec<(String, bool)> = ds_type_sm_types::table
-                        .inner_join(sm_types::table)
-                        .filter(ds_type_sm_types::ds_type_id.eq(t.id))
-                        .select((sm_types::type_key, ds_type_sm_types::mandatory))
-                        .load(c)?;
-                    Ok((t, modules))
-                })
-                .collect()
-        })
-        .await?;
-    let content: Vec<Value> = rows
-        .iter()
-        .map(|(t, _)| json!({
-            "createdBy": t.created_by, "createdAt": t.created_at, "lastModifiedBy": t.last_modified_by, "lastModifiedAt": t.last_modified_at,
-            "name": t.name, "description": t.description, "key": t.type_key, "colour": t.colour, "deleted": t.deleted, "id": t.id,
-            "_links": { "self": { "href": format!("{base}/distributionsettypes/{}", t.id) } }
-        }))
-        .collect();
-    let total = content.len() as i64;
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
 }

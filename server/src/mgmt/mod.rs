@@ -3,12 +3,17 @@
 
 mod actions;
 mod distribution_sets;
+mod ds_tags;
+mod ds_types;
 mod json;
 mod metadata;
 pub mod query;
+mod sm_types;
 mod software_modules;
 mod system;
 mod target_filters;
+mod target_tags;
+mod target_types;
 mod targets;
 mod users;
 
@@ -33,7 +38,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::configure)
             .configure(metadata::configure)
             .configure(target_filters::configure)
-            .configure(actions::configure),
+            .configure(actions::configure)
+            .configure(target_tags::configure)
+            .configure(ds_tags::configure)
+            .configure(sm_types::configure)
+            .configure(ds_types::configure)
+            .configure(target_types::configure),
     );
 }
 
@@ -69,6 +79,11 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         metadata::Api::openapi(),
         target_filters::Api::openapi(),
         actions::Api::openapi(),
+        target_tags::Api::openapi(),
+        ds_tags::Api::openapi(),
+        sm_types::Api::openapi(),
+        ds_types::Api::openapi(),
+        target_types::Api::openapi(),
     ]
 }
 

@@ -37,8 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(download),
         )
         .route("/softwaremodules/{id}/metadata", web::get().to(list_metadata))
-        .route("/softwaremodules/{id}/metadata", web::post().to(create_metadata))
-        .route("/softwaremoduletypes", web::get().to(list_types));
+        .route("/softwaremodules/{id}/metadata", web::post().to(create_metadata));
 }
 
 fn find_sm(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<SoftwareModule> {
@@ -574,33 +573,6 @@ async fn list_metadata(
     let content: Vec<Value> = rows
         .into_iter()
         .map(|(k, v, t)| json!({ "key": k, "value": v, "targetVisible": t }))
-        .collect();
-    let total = content.len() as i64;
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
-}
-
-async fn list_types(req: HttpRequest, user: User, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    user.require(Permission::ReadSoftwareModuleType)?;
-    let tenant = tenant_of(&user);
-    let base = rest_base(&req, &state);
-    let types: Vec<SmType> = state
-        .db
-        .run(move |c| {
-            Ok(sm_types::table
-                .filter(sm_types::tenant.eq(&tenant))
-                .order(sm_types::id.asc())
-                .select(SmType::as_select())
-                .load(c)?)
-        })
-        .await?;
-    let content: Vec<Value> = types
-        .iter()
-        .map(|t| json!({
-            "createdBy": t.created_by, "createdAt": t.created_at, "lastModifiedBy": t.last_modified_by, "lastModifiedAt": t.last_modified_at,
-            "name": t.name, "description": t.description, "key": t.type_key, "colour": t.colour, "deleted": t.deleted, "id": t.id,
-            "maxAssignments": t.max_assignments, "minArtifacts": t.min_artifacts,
-            "_links": { "self": { "href": format!("{base}/softwaremoduletypes/{}", t.id) } }
-        }))
         .collect();
     let total = content.len() as i64;
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))

@@ -64,7 +64,7 @@ pub fn find_target(c: &mut AnyConnection, tenant: &str, cid: &str) -> ApiResult<
 }
 
 /// The target as `user` may see it: without `securityToken` unless they hold READ_TARGET_SECURITY_TOKEN.
-async fn to_json(
+pub(super) async fn to_json(
     req: &HttpRequest,
     state: &AppState,
     user: &User,

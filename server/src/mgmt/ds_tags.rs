@@ -1,0 +1,575 @@
+//! `/rest/v1/distributionsettags`: tags of distribution sets and which sets carry them.
+//!
+//! Same shapes and rules as the target tags (`target_tags.rs`), with distribution sets named by their
+//! numeric ids.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use serde_json::Value;
+
+use super::distribution_sets::ds_json;
+use super::target_tags::{
+    MgmtTag, NotFoundPolicy, PolicyQuery, TagRequest, TagRow, duplicate_name, tag_json,
+};
+use super::{PagedList, Paging, body, query, rest_base, tenant_of};
+use crate::auth::permissions::Permission;
+use crate::auth::users::User;
+use crate::db::AnyConnection;
+use crate::db::schema::{distribution_sets, ds_tag_assignments as dta, ds_tags};
+use crate::error::{ApiError, ApiResult, ExceptionInfo};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/distributionsettags", web::get().to(list))
+        .route("/distributionsettags", web::post().to(create))
+        .route(
+            "/distributionsettags/{distributionsetTagId}",
+            web::get().to(get_one),
+        )
+        .route(
+            "/distributionsettags/{distributionsetTagId}",
+            web::put().to(update),
+        )
+        .route(
+            "/distributionsettags/{distributionsetTagId}",
+            web::delete().to(delete),
+        )
+        .route(
+            "/distributionsettags/{distributionsetTagId}/assigned",
+            web::get().to(assigned),
+        )
+        .route(
+            "/distributionsettags/{distributionsetTagId}/assigned",
+            web::post().to(assign),
+        )
+        .route(
+            "/distributionsettags/{distributionsetTagId}/assigned",
+            web::put().to(assign_put),
+        )
+        .route(
+            "/distributionsettags/{distributionsetTagId}/assigned",
+            web::delete().to(unassign),
+        )
+        .route(
+            "/distributionsettags/{distributionsetTagId}/assigned/{distributionsetId}",
+            web::post().to(assign_one),
+        )
+        .route(
+            "/distributionsettags/{distributionsetTagId}/assigned/{distributionsetId}",
+            web::delete().to(unassign_one),
+        );
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list,
+        create,
+        get_one,
+        update,
+        delete,
+        assigned,
+        assign,
+        assign_put,
+        unassign,
+        assign_one,
+        unassign_one
+    ),
+    components(schemas(MgmtTag, TagRequest, NotFoundPolicy))
+)]
+pub struct Api;
+
+fn to_mgmt(base: &str, t: TagRow) -> MgmtTag {
+    let href = format!("{base}/distributionsettags/{}", t.id);
+    tag_json(t, href, "assignedDistributionSets")
+}
+
+fn find_tag(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<TagRow> {
+    ds_tags::table
+        .filter(ds_tags::tenant.eq(tenant).and(ds_tags::id.eq(id)))
+        .first::<TagRow>(c)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("DistributionSetTag", id))
+}
+
+/// Lists the distribution set tags of the tenant.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsettags",
+    tag = "Distribution Set Tags",
+    params(Paging),
+    responses(
+        (status = 200, description = "One page of tags", body = PagedList<MgmtTag>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
+    )
+)]
+async fn list(
+    req: HttpRequest,
+    user: User,
+    q: web::Query<Paging>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadDistributionSet)?;
+    let spec = q.spec(&query::DS_TAGS)?;
+    let tenant = tenant_of(&user);
+    let (offset, limit) = (q.offset(), q.limit());
+    let (rows, total) = state
+        .db
+        .run(move |c| {
+            let total: i64 = ds_tags::table
+                .filter(ds_tags::tenant.eq(&tenant))
+                .filter(spec.filter.clone())
+                .count()
+                .get_result(c)?;
+            let rows = ds_tags::table
+                .filter(ds_tags::tenant.eq(&tenant))
+                .filter(spec.filter)
+                .order_by(spec.order)
+                .offset(offset)
+                .limit(limit)
+                .load::<TagRow>(c)?;
+            Ok((rows, total))
+        })
+        .await?;
+    let base = rest_base(&req, &state);
+    let content = rows.into_iter().map(|t| to_mgmt(&base, t)).collect();
+    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+}
+
+/// Creates distribution set tags.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/distributionsettags",
+    tag = "Distribution Set Tags",
+    request_body = Vec<TagRequest>,
+    responses(
+        (status = 201, description = "The created tags", body = Vec<MgmtTag>),
+        (status = 400, description = "Bad body", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks CREATE_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 409, description = "A tag with that name exists", body = ExceptionInfo),
+    )
+)]
+async fn create(
+    req: HttpRequest,
+    user: User,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::CreateDistributionSet)?;
+    let requests: Vec<TagRequest> = body(&req, payload, &state).await?;
+    for r in &requests {
+        r.validate(true)?;
+    }
+    let tenant = tenant_of(&user);
+    let by = user.username.clone();
+    let now = state.now();
+    let rows = state
+        .db
+        .tx(move |c| {
+            let mut out = Vec::with_capacity(requests.len());
+            for r in &requests {
+                let name = r.name.as_deref().unwrap_or_default();
+                let id: i64 = diesel::insert_into(ds_tags::table)
+                    .values((
+                        ds_tags::tenant.eq(&tenant),
+                        ds_tags::name.eq(name),
+                        ds_tags::description.eq(r.description.as_deref()),
+                        ds_tags::colour.eq(r.colour.as_deref()),
+                        ds_tags::created_at.eq(now),
+                        ds_tags::created_by.eq(&by),
+                        ds_tags::last_modified_at.eq(now),
+                        ds_tags::last_modified_by.eq(&by),
+                    ))
+                    .returning(ds_tags::id)
+                    .get_result(c)
+                    .map_err(|e| duplicate_name(e, name))?;
+                out.push(find_tag(c, &tenant, id)?);
+            }
+            Ok(out)
+        })
+        .await?;
+    let base = rest_base(&req, &state);
+    let content: Vec<MgmtTag> = rows.into_iter().map(|t| to_mgmt(&base, t)).collect();
+    Ok(HttpResponse::Created().json(content))
+}
+
+/// One distribution set tag.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsettags/{distributionsetTagId}",
+    tag = "Distribution Set Tags",
+    params(("distributionsetTagId" = i64, Path, description = "The tag's id")),
+    responses(
+        (status = 200, description = "The tag", body = MgmtTag),
+        (status = 400, description = "Bad id", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such tag", body = ExceptionInfo),
+    )
+)]
+async fn get_one(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadDistributionSet)?;
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let t = state.db.run(move |c| find_tag(c, &tenant, id)).await?;
+    Ok(HttpResponse::Ok().json(to_mgmt(&rest_base(&req, &state), t)))
+}
+
+/// Changes the given fields of a distribution set tag.
+#[utoipa::path(
+    put,
+    path = "/rest/v1/distributionsettags/{distributionsetTagId}",
+    tag = "Distribution Set Tags",
+    params(("distributionsetTagId" = i64, Path, description = "The tag's id")),
+    request_body = TagRequest,
+    responses(
+        (status = 200, description = "The updated tag", body = MgmtTag),
+        (status = 400, description = "Bad body or id", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such tag", body = ExceptionInfo),
+        (status = 409, description = "Another tag has that name", body = ExceptionInfo),
+    )
+)]
+async fn update(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateDistributionSet)?;
+    let r: TagRequest = body(&req, payload, &state).await?;
+    r.validate(false)?;
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let by = user.username.clone();
+    let now = state.now();
+    let t = state
+        .db
+        .tx(move |c| {
+            let t = find_tag(c, &tenant, id)?;
+            let name = r.name.as_deref().unwrap_or(&t.name);
+            diesel::update(ds_tags::table.find(t.id))
+                .set((
+                    ds_tags::name.eq(name),
+                    ds_tags::description.eq(r.description.as_deref().or(t.description.as_deref())),
+                    ds_tags::colour.eq(r.colour.as_deref().or(t.colour.as_deref())),
+                    ds_tags::last_modified_at.eq(now),
+                    ds_tags::last_modified_by.eq(&by),
+                ))
+                .execute(c)
+                .map_err(|e| duplicate_name(e, name))?;
+            find_tag(c, &tenant, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(to_mgmt(&rest_base(&req, &state), t)))
+}
+
+/// Deletes a distribution set tag; the sets lose it.
+#[utoipa::path(
+    delete,
+    path = "/rest/v1/distributionsettags/{distributionsetTagId}",
+    tag = "Distribution Set Tags",
+    params(("distributionsetTagId" = i64, Path, description = "The tag's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Bad id", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks DELETE_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such tag", body = ExceptionInfo),
+    )
+)]
+async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    user.require(Permission::DeleteDistributionSet)?;
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    state
+        .db
+        .tx(move |c| {
+            let t = find_tag(c, &tenant, id)?;
+            diesel::delete(dta::table.filter(dta::tag_id.eq(t.id))).execute(c)?;
+            diesel::delete(ds_tags::table.find(t.id)).execute(c)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The distribution sets that carry a tag, in the shape of `GET /rest/v1/distributionsets`.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsettags/{distributionsetTagId}/assigned",
+    tag = "Distribution Set Tags",
+    params(("distributionsetTagId" = i64, Path, description = "The tag's id"), Paging),
+    responses(
+        (status = 200, description = "One page of distribution sets", body = PagedList<Object>),
+        (status = 400, description = "Bad paging, sort, query or id", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such tag", body = ExceptionInfo),
+    )
+)]
+async fn assigned(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    q: web::Query<Paging>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadDistributionSet)?;
+    let spec = q.spec(&query::DISTRIBUTION_SETS)?;
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let (offset, limit) = (q.offset(), q.limit());
+    let base = rest_base(&req, &state);
+    let page: PagedList<Value> = state
+        .db
+        .run(move |c| {
+            let tag = find_tag(c, &tenant, id)?;
+            let tagged = dta::table.filter(dta::tag_id.eq(tag.id)).select(dta::ds_id);
+            let total: i64 = distribution_sets::table
+                .filter(distribution_sets::tenant.eq(&tenant))
+                .filter(distribution_sets::id.eq_any(tagged))
+                .filter(spec.filter.clone())
+                .count()
+                .get_result(c)?;
+            let tagged = dta::table.filter(dta::tag_id.eq(tag.id)).select(dta::ds_id);
+            let ids: Vec<i64> = distribution_sets::table
+                .filter(distribution_sets::tenant.eq(&tenant))
+                .filter(distribution_sets::id.eq_any(tagged))
+                .filter(spec.filter)
+                .order_by(spec.order)
+                .offset(offset)
+                .limit(limit)
+                .select(distribution_sets::id)
+                .load(c)?;
+            let content = ids
+                .iter()
+                .map(|id| ds_json(c, *id, &base))
+                .collect::<ApiResult<Vec<_>>>()?;
+            Ok(PagedList::new(content, total))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Tags (`assign`) or untags the distribution sets with the given ids, following `policy` for
+/// unknown ids.
+async fn change_many(
+    req: HttpRequest,
+    user: User,
+    id: i64,
+    policy: NotFoundPolicy,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    assign: bool,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateDistributionSet)?;
+    let ids: Vec<i64> = body(&req, payload, &state).await?;
+    let tenant = tenant_of(&user);
+    let late = state
+        .db
+        .tx(move |c| {
+            let tag = find_tag(c, &tenant, id)?;
+            let found: Vec<i64> = distribution_sets::table
+                .filter(distribution_sets::tenant.eq(&tenant))
+                .filter(distribution_sets::id.eq_any(&ids))
+                .select(distribution_sets::id)
+                .load(c)?;
+            let missing: Vec<String> = ids
+                .iter()
+                .filter(|i| !found.contains(i))
+                .map(i64::to_string)
+                .collect();
+            policy.before("DistributionSet", &missing)?;
+            set_tagged(c, tag.id, &found, assign)?;
+            Ok(policy.after("DistributionSet", &missing))
+        })
+        .await?;
+    match late {
+        Some(e) => Err(e),
+        None => Ok(HttpResponse::NoContent().finish()),
+    }
+}
+
+/// Adds or removes the tag `tag` on `ds_ids`; adding an existing one is a no-op.
+fn set_tagged(c: &mut AnyConnection, tag: i64, ds_ids: &[i64], assign: bool) -> ApiResult<()> {
+    if !assign {
+        diesel::delete(dta::table.filter(dta::tag_id.eq(tag).and(dta::ds_id.eq_any(ds_ids)))).execute(c)?;
+        return Ok(());
+    }
+    let present: Vec<i64> = dta::table
+        .filter(dta::tag_id.eq(tag).and(dta::ds_id.eq_any(ds_ids)))
+        .select(dta::ds_id)
+        .load(c)?;
+    let mut new: Vec<i64> = ds_ids.iter().copied().filter(|d| !present.contains(d)).collect();
+    new.sort_unstable();
+    new.dedup();
+    for d in new {
+        diesel::insert_into(dta::table)
+            .values((dta::tag_id.eq(tag), dta::ds_id.eq(d)))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// Tags the distribution sets with the given ids.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/distributionsettags/{distributionsetTagId}/assigned",
+    tag = "Distribution Set Tags",
+    params(("distributionsetTagId" = i64, Path, description = "The tag's id"), PolicyQuery),
+    request_body(content = Vec<i64>, description = "Distribution set ids", example = json!([1, 2])),
+    responses(
+        (status = 204, description = "Tagged"),
+        (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such tag, or (policy) no such set", body = ExceptionInfo),
+    )
+)]
+async fn assign(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    q: web::Query<PolicyQuery>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let policy = q.on_not_found_policy;
+    change_many(req, user, path.into_inner(), policy, payload, state, true).await
+}
+
+/// Tags the distribution sets with the given ids (the same as POST).
+#[utoipa::path(
+    put,
+    path = "/rest/v1/distributionsettags/{distributionsetTagId}/assigned",
+    tag = "Distribution Set Tags",
+    params(("distributionsetTagId" = i64, Path, description = "The tag's id"), PolicyQuery),
+    request_body(content = Vec<i64>, description = "Distribution set ids", example = json!([1, 2])),
+    responses(
+        (status = 204, description = "Tagged"),
+        (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such tag, or (policy) no such set", body = ExceptionInfo),
+    )
+)]
+async fn assign_put(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    q: web::Query<PolicyQuery>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let policy = q.on_not_found_policy;
+    change_many(req, user, path.into_inner(), policy, payload, state, true).await
+}
+
+/// Untags the distribution sets with the given ids.
+#[utoipa::path(
+    delete,
+    path = "/rest/v1/distributionsettags/{distributionsetTagId}/assigned",
+    tag = "Distribution Set Tags",
+    params(("distributionsetTagId" = i64, Path, description = "The tag's id"), PolicyQuery),
+    request_body(content = Vec<i64>, description = "Distribution set ids", example = json!([1, 2])),
+    responses(
+        (status = 204, description = "Untagged"),
+        (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such tag, or (policy) no such set", body = ExceptionInfo),
+    )
+)]
+async fn unassign(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    q: web::Query<PolicyQuery>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let policy = q.on_not_found_policy;
+    change_many(req, user, path.into_inner(), policy, payload, state, false).await
+}
+
+async fn change_one(user: User, path: (i64, i64), state: web::Data<AppState>, assign: bool) -> ApiResult<()> {
+    user.require(Permission::UpdateDistributionSet)?;
+    let tenant = tenant_of(&user);
+    let (id, ds) = path;
+    state
+        .db
+        .tx(move |c| {
+            let tag = find_tag(c, &tenant, id)?;
+            let found: Option<i64> = distribution_sets::table
+                .filter(
+                    distribution_sets::tenant
+                        .eq(&tenant)
+                        .and(distribution_sets::id.eq(ds)),
+                )
+                .select(distribution_sets::id)
+                .first(c)
+                .optional()?;
+            let ds = found.ok_or_else(|| ApiError::not_found("DistributionSet", ds))?;
+            set_tagged(c, tag.id, &[ds], assign)
+        })
+        .await
+}
+
+/// Tags one distribution set.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/distributionsettags/{distributionsetTagId}/assigned/{distributionsetId}",
+    tag = "Distribution Set Tags",
+    params(
+        ("distributionsetTagId" = i64, Path, description = "The tag's id"),
+        ("distributionsetId" = i64, Path, description = "The distribution set's id"),
+    ),
+    responses(
+        (status = 204, description = "Tagged"),
+        (status = 400, description = "Bad id", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such tag or set", body = ExceptionInfo),
+    )
+)]
+async fn assign_one(
+    user: User,
+    path: web::Path<(i64, i64)>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    change_one(user, path.into_inner(), state, true).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Untags one distribution set.
+#[utoipa::path(
+    delete,
+    path = "/rest/v1/distributionsettags/{distributionsetTagId}/assigned/{distributionsetId}",
+    tag = "Distribution Set Tags",
+    params(
+        ("distributionsetTagId" = i64, Path, description = "The tag's id"),
+        ("distributionsetId" = i64, Path, description = "The distribution set's id"),
+    ),
+    responses(
+        (status = 204, description = "Untagged"),
+        (status = 400, description = "Bad id", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such tag or set", body = ExceptionInfo),
+    )
+)]
+async fn unassign_one(
+    user: User,
+    path: web::Path<(i64, i64)>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    change_one(user, path.into_inner(), state, false).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
