@@ -33,7 +33,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// The parts of the Management API document, one per resource module.
 pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
     use utoipa::OpenApi as _;
-    vec![targets::Api::openapi(), users::Api::openapi()]
+    vec![
+        targets::Api::openapi(),
+        users::Api::openapi(),
+        distribution_sets::Api::openapi(),
+        software_modules::Api::openapi(),
+    ]
 }
 
 /// `offset`/`limit`/`sort`/`q` as hawkBit reads them: negative offset → 0, limit < 1 → 50, > 500 → 500.

@@ -47,7 +47,12 @@ pub fn find_target(c: &mut AnyConnection, tenant: &str, cid: &str) -> ApiResult<
         .ok_or_else(|| ApiError::not_found("Target", cid))
 }
 
-async fn to_json(req: &HttpRequest, state: &AppState, t: &Target, full: bool) -> ApiResult<json::MgmtTarget> {
+pub(super) async fn to_json(
+    req: &HttpRequest,
+    state: &AppState,
+    t: &Target,
+    full: bool,
+) -> ApiResult<json::MgmtTarget> {
     let settings = state.tenants.get(&state.db, &t.tenant).await?;
     let last_poll = match (t.last_poll, state.polls.pending(t.id)) {
         (Some(a), Some(b)) => Some(a.max(b)),
