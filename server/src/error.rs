@@ -273,6 +273,16 @@ impl ApiError {
     }
 
     /// An unexpected failure: logged with its cause, answered without leaking it.
+    /// A change hawkBit refuses on an entity that is in use (e.g. a set already assigned to targets).
+    pub fn entity_read_only(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::FORBIDDEN,
+            &format!("{REPO_EXC}EntityReadOnlyException"),
+            "hawkbit.server.error.entityReadOnly",
+            message,
+        )
+    }
+
     pub fn internal(e: impl fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
         Self::with(

@@ -513,7 +513,7 @@ fn validate_update(r: &DsUpdate) -> ApiResult<()> {
         (status = 200, description = "The updated distribution set", body = json::MgmtDistributionSet),
         (status = 400, description = "Bad body, or locking an incomplete set", body = ExceptionInfo),
         (status = 401, description = "No or wrong credentials"),
-        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET, or requiredMigrationStep of an assigned set", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
         (status = 409, description = "Name and version taken", body = ExceptionInfo),
         (status = 413, description = "The body is too large", body = ExceptionInfo),
@@ -538,6 +538,11 @@ async fn update(
         .db
         .tx(move |c| {
             let ds = find_live_ds(c, &tenant, id)?;
+            if r.required_migration_step
+                .is_some_and(|m| m != ds.required_migration_step)
+            {
+                assert_not_assigned(c, id)?;
+            }
             let name = r.name.unwrap_or(ds.name.clone());
             let version = r.version.unwrap_or(ds.version.clone());
             diesel::update(distribution_sets::table.find(id))
@@ -572,6 +577,20 @@ async fn update(
         })
         .await?;
     Ok(HttpResponse::Ok().json(v))
+}
+
+/// hawkBit lets the migration-step flag change only while no target has the set assigned.
+fn assert_not_assigned(c: &mut AnyConnection, id: i64) -> ApiResult<()> {
+    let assigned: bool = diesel::select(diesel::dsl::exists(
+        actions_t::table.filter(actions_t::ds_id.eq(id)),
+    ))
+    .get_result(c)?;
+    if assigned {
+        return Err(ApiError::entity_read_only(format!(
+            "Distribution set {id} is already assigned to targets and cannot be changed."
+        )));
+    }
+    Ok(())
 }
 
 /// Deletes a set; one that actions refer to is only marked deleted, as hawkBit does.
