@@ -106,6 +106,21 @@ fn ds_update(f: &Fixture) {
         "hawkbit.server.error.repo.constraintViolation",
     );
     assert_error(f.put(&ds_path(999_999), json!({ "name": "x" })), 404, NOT_FOUND);
+
+    f.create_target("u1");
+    f.assign(other, "u1", json!({}));
+    assert_error(
+        f.put(&ds_path(other), json!({ "requiredMigrationStep": true })),
+        403,
+        "hawkbit.server.error.entityReadOnly",
+    );
+    let (s, v) = f.put(
+        &ds_path(other),
+        json!({ "requiredMigrationStep": false, "description": "still editable" }),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["requiredMigrationStep"], false);
+    assert_eq!(v["description"], "still editable");
 }
 
 fn ds_lock_needs_complete_set(f: &Fixture) {
@@ -668,6 +683,16 @@ fn other_tenant_sees_nothing(f: &Fixture) {
     for (m, path, body) in calls {
         assert_error(as_user(f, &other, m.clone(), &path, body), 404, NOT_FOUND);
     }
+    // Nor can it put the first tenant's module into a set of its own.
+    let (s, v) = as_user(
+        f,
+        &other,
+        Method::POST,
+        "/rest/v1/distributionsets",
+        Some(json!([{ "name": "theirs", "version": "1", "type": "os", "modules": [{ "id": sm }] }])),
+    );
+    assert_eq!(s, 404, "{v}");
+    assert_eq!(v["info"]["type"], "SoftwareModule", "{v}");
     let v = f.get(&ds_path(ds)).1;
     assert_eq!(
         (v["name"].clone(), v["valid"].clone()),
