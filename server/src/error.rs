@@ -301,7 +301,8 @@ impl ApiError {
         )
     }
 
-    /// A change to an entity that its use freezes (a distribution set type's modules once a set has it).
+    /// A change to an entity that its use freezes (a distribution set type's modules once a set has
+    /// it, the migration step of an assigned set).
     pub fn entity_read_only(message: impl Into<String>) -> Self {
         Self::with(
             StatusCode::FORBIDDEN,

@@ -15,8 +15,8 @@ backend_tests!(
     metadata_validation_and_quota,
     metadata_permissions,
     target_filters_validate_input,
-    target_filters_crud_needs_rsql,
-    target_filter_names_are_unique_needs_rsql,
+    target_filters_crud,
+    target_filter_names_are_unique,
     target_filter_auto_assign,
     target_filter_permissions,
     tenant_actions_list_and_get,
@@ -365,7 +365,7 @@ fn target_filters_validate_input(f: &Fixture) {
 }
 
 /// Needs real RSQL: creating a filter validates its query against the target fields.
-fn target_filters_crud_needs_rsql(f: &Fixture) {
+fn target_filters_crud(f: &Fixture) {
     let (s, v) = f.post(
         "/rest/v1/targetfilters",
         json!({"name": "eu", "query": "name==*eu*"}),
@@ -435,7 +435,7 @@ fn target_filters_crud_needs_rsql(f: &Fixture) {
 }
 
 /// Needs real RSQL (the filters are created through the API).
-fn target_filter_names_are_unique_needs_rsql(f: &Fixture) {
+fn target_filter_names_are_unique(f: &Fixture) {
     assert_eq!(
         f.post("/rest/v1/targetfilters", json!({"name": "a", "query": "name==a"}))
             .0,

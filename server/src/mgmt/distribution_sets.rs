@@ -1,33 +1,111 @@
-//! `/rest/v1/distributionsets` (and their types): create, read, delete, assign to targets.
+//! `/rest/v1/distributionsets` (and their types): create, read, update, delete, assign to targets,
+//! their software modules, the targets and filters that use them, statistics and invalidation.
+
+use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::software_modules::sm_json;
-use super::{PagedList, Paging, body, check_len, json, rest_base, tenant_of};
+use super::{PagedList, Paging, body, check_len, json, query, rest_base, tenant_of};
 use crate::actions::{self, AssignmentRequest};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::AnyConnection;
-use crate::db::models::{ActionType, DistributionSet, DsType};
+use crate::db::models::{Action, ActionStatus, ActionType, DistributionSet, DsType, Target};
 use crate::db::schema::{
-    actions as actions_t, distribution_sets, ds_modules, ds_type_sm_types, ds_types, software_modules,
+    actions as actions_t, distribution_sets, ds_modules, ds_type_sm_types, ds_types, sm_types,
+    software_modules, target_filter_queries, targets,
 };
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/distributionsets", web::get().to(list))
         .route("/distributionsets", web::post().to(create))
         .route("/distributionsets/{id}", web::get().to(get_one))
+        .route("/distributionsets/{id}", web::put().to(update))
         .route("/distributionsets/{id}", web::delete().to(delete))
-        .route("/distributionsets/{id}/assignedTargets", web::post().to(assign));
+        .route(
+            "/distributionsets/{id}/assignedTargets",
+            web::get().to(assigned_targets),
+        )
+        .route("/distributionsets/{id}/assignedTargets", web::post().to(assign))
+        .route(
+            "/distributionsets/{id}/installedTargets",
+            web::get().to(installed_targets),
+        )
+        .route(
+            "/distributionsets/{id}/autoAssignTargetFilters",
+            web::get().to(auto_assign_filters),
+        )
+        .route(
+            "/distributionsets/{id}/assignedSM",
+            web::get().to(assigned_modules),
+        )
+        .route("/distributionsets/{id}/assignedSM", web::post().to(add_modules))
+        .route(
+            "/distributionsets/{id}/assignedSM/{smId}",
+            web::delete().to(remove_module),
+        )
+        .route("/distributionsets/{id}/statistics", web::get().to(statistics))
+        .route(
+            "/distributionsets/{id}/statistics/actions",
+            web::get().to(statistics_actions),
+        )
+        .route(
+            "/distributionsets/{id}/statistics/rollouts",
+            web::get().to(statistics_rollouts),
+        )
+        .route(
+            "/distributionsets/{id}/statistics/autoassignments",
+            web::get().to(statistics_auto_assignments),
+        )
+        .route("/distributionsets/{id}/invalidate", web::post().to(invalidate));
 }
 
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list,
+        create,
+        get_one,
+        update,
+        delete,
+        assign,
+        assigned_targets,
+        installed_targets,
+        auto_assign_filters,
+        assigned_modules,
+        add_modules,
+        remove_module,
+        statistics,
+        statistics_actions,
+        statistics_rollouts,
+        statistics_auto_assignments,
+        invalidate
+    ),
+    components(schemas(
+        json::MgmtDistributionSet,
+        json::MgmtSoftwareModule,
+        MgmtTargetFilterQuery,
+        MgmtDistributionSetStatistics,
+        DsRequest,
+        DsUpdate,
+        ModuleRef,
+        AssignmentBody,
+        MaintenanceWindowBody,
+        AssignmentResponse,
+        InvalidateRequest,
+        CancelationType
+    ))
+)]
+pub struct Api;
+
 /// A distribution set with its modules, as hawkBit renders it.
-pub fn ds_json(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<Value> {
+pub fn ds_view(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<json::MgmtDistributionSet> {
     let (ds, ty): (DistributionSet, DsType) = distribution_sets::table
         .inner_join(ds_types::table)
         .filter(distribution_sets::id.eq(id))
@@ -37,13 +115,14 @@ pub fn ds_json(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<Value> {
         .ok_or_else(|| ApiError::not_found("DistributionSet", id))?;
     let sm_ids: Vec<i64> = ds_modules::table
         .filter(ds_modules::ds_id.eq(id))
+        .order(ds_modules::sm_id.asc())
         .select(ds_modules::sm_id)
         .load(c)?;
     let modules = sm_ids
         .iter()
         .map(|sm| sm_json(c, *sm, base))
         .collect::<ApiResult<Vec<_>>>()?;
-    let complete = actions::assignable_ds(c, &ds.tenant, id).is_ok() || !ds.valid;
+    let complete = missing_mandatory(c, &ds)?.is_empty();
     Ok(json::distribution_set(
         &ds,
         &ty.type_key,
@@ -54,6 +133,156 @@ pub fn ds_json(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<Value> {
     ))
 }
 
+/// [`ds_view`] as a JSON value, for callers that embed it.
+pub fn ds_json(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<Value> {
+    serde_json::to_value(ds_view(c, id, base)?).map_err(ApiError::internal)
+}
+
+/// The mandatory software module types of the set's type that none of its modules has.
+fn missing_mandatory(c: &mut AnyConnection, ds: &DistributionSet) -> ApiResult<Vec<i64>> {
+    let mandatory: Vec<i64> = ds_type_sm_types::table
+        .filter(
+            ds_type_sm_types::ds_type_id
+                .eq(ds.ds_type_id)
+                .and(ds_type_sm_types::mandatory.eq(true)),
+        )
+        .select(ds_type_sm_types::sm_type_id)
+        .load(c)?;
+    let present: Vec<i64> = ds_modules::table
+        .inner_join(software_modules::table)
+        .filter(ds_modules::ds_id.eq(ds.id))
+        .select(software_modules::sm_type_id)
+        .load(c)?;
+    Ok(mandatory.into_iter().filter(|t| !present.contains(t)).collect())
+}
+
+/// The tenant's distribution set `id` (soft-deleted ones included, as hawkBit shows them).
+fn find_ds(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<DistributionSet> {
+    distribution_sets::table
+        .filter(
+            distribution_sets::id
+                .eq(id)
+                .and(distribution_sets::tenant.eq(tenant)),
+        )
+        .select(DistributionSet::as_select())
+        .first(c)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("DistributionSet", id))
+}
+
+/// A set that may still change: not soft-deleted (404 otherwise).
+fn find_live_ds(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<DistributionSet> {
+    let ds = find_ds(c, tenant, id)?;
+    if ds.deleted {
+        return Err(ApiError::not_found("DistributionSet", id));
+    }
+    Ok(ds)
+}
+
+fn locked_error(id: i64) -> ApiError {
+    ApiError::locked(format!(
+        "Distribution set {id} is locked: its software modules cannot change."
+    ))
+}
+
+/// Locks the set and its modules, as hawkBit does on the first assignment or an explicit lock.
+fn lock_ds(c: &mut AnyConnection, ds_id: i64) -> ApiResult<()> {
+    diesel::update(distribution_sets::table.find(ds_id))
+        .set(distribution_sets::locked.eq(true))
+        .execute(c)?;
+    let sms: Vec<i64> = ds_modules::table
+        .filter(ds_modules::ds_id.eq(ds_id))
+        .select(ds_modules::sm_id)
+        .load(c)?;
+    diesel::update(software_modules::table.filter(software_modules::id.eq_any(sms)))
+        .set(software_modules::locked.eq(true))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Adds software module `sm_id` to the set, checking that the set's type accepts the module's type
+/// and that the type's `maxAssignments` per set is not exceeded.
+fn add_module(c: &mut AnyConnection, tenant: &str, ds: &DistributionSet, sm_id: i64) -> ApiResult<()> {
+    let sm_type: i64 = software_modules::table
+        .filter(
+            software_modules::id
+                .eq(sm_id)
+                .and(software_modules::tenant.eq(tenant)),
+        )
+        .filter(software_modules::deleted.eq(false))
+        .select(software_modules::sm_type_id)
+        .first(c)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("SoftwareModule", sm_id))?;
+    let present: bool = diesel::select(diesel::dsl::exists(
+        ds_modules::table.filter(ds_modules::ds_id.eq(ds.id).and(ds_modules::sm_id.eq(sm_id))),
+    ))
+    .get_result(c)?;
+    if present {
+        return Ok(());
+    }
+    let allowed: bool = diesel::select(diesel::dsl::exists(
+        ds_type_sm_types::table.filter(
+            ds_type_sm_types::ds_type_id
+                .eq(ds.ds_type_id)
+                .and(ds_type_sm_types::sm_type_id.eq(sm_type)),
+        ),
+    ))
+    .get_result(c)?;
+    if !allowed {
+        return Err(ApiError::ds_module_unsupported(format!(
+            "Software module {sm_id} has a type that the type of distribution set {} does not accept.",
+            ds.id
+        )));
+    }
+    let max: i32 = sm_types::table
+        .find(sm_type)
+        .select(sm_types::max_assignments)
+        .first(c)?;
+    let same_type: i64 = ds_modules::table
+        .inner_join(software_modules::table)
+        .filter(
+            ds_modules::ds_id
+                .eq(ds.id)
+                .and(software_modules::sm_type_id.eq(sm_type)),
+        )
+        .count()
+        .get_result(c)?;
+    if max > 0 && same_type >= i64::from(max) {
+        return Err(ApiError::ds_module_unsupported(format!(
+            "Distribution set {} already has the maximum of {max} software modules of this type.",
+            ds.id
+        )));
+    }
+    diesel::insert_into(ds_modules::table)
+        .values((ds_modules::ds_id.eq(ds.id), ds_modules::sm_id.eq(sm_id)))
+        .execute(c)?;
+    Ok(())
+}
+
+fn touch(c: &mut AnyConnection, ds_id: i64, now: i64, by: &str) -> ApiResult<()> {
+    diesel::update(distribution_sets::table.find(ds_id))
+        .set((
+            distribution_sets::last_modified_at.eq(now),
+            distribution_sets::last_modified_by.eq(by),
+        ))
+        .execute(c)?;
+    Ok(())
+}
+
+/// Lists the distribution sets of the tenant.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsets",
+    tag = "Distribution Sets",
+    params(Paging),
+    responses(
+        (status = 200, description = "One page of distribution sets", body = PagedList<json::MgmtDistributionSet>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
+    )
+)]
 async fn list(
     req: HttpRequest,
     user: User,
@@ -94,17 +323,21 @@ async fn list(
     Ok(HttpResponse::Ok().json(page))
 }
 
-#[derive(Deserialize)]
+/// `{"id": <softwareModuleId>}`: a module to put into a set.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 struct ModuleRef {
     id: i64,
 }
 
-#[derive(Deserialize)]
+/// One distribution set to create.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DsRequest {
     name: String,
     version: String,
     description: Option<String>,
+    /// The distribution set type's key (default `os_app`).
     #[serde(rename = "type")]
     type_key: Option<String>,
     #[serde(default)]
@@ -113,6 +346,23 @@ struct DsRequest {
     required_migration_step: bool,
 }
 
+/// Creates distribution sets, each with its modules.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/distributionsets",
+    tag = "Distribution Sets",
+    request_body = Vec<DsRequest>,
+    responses(
+        (status = 201, description = "The created sets", body = Vec<json::MgmtDistributionSet>),
+        (status = 400, description = "Bad body or unsupported module", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks CREATE_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such type or module", body = ExceptionInfo),
+        (status = 409, description = "Name and version taken", body = ExceptionInfo),
+        (status = 413, description = "The body is too large", body = ExceptionInfo),
+        (status = 415, description = "The body is not JSON"),
+    )
+)]
 async fn create(
     req: HttpRequest,
     user: User,
@@ -165,38 +415,12 @@ async fn create(
                     ))
                     .returning(distribution_sets::id)
                     .get_result(c)
-                    .map_err(|e| match ApiError::from(e) {
-                        e if e.status == actix_web::http::StatusCode::CONFLICT => ApiError::already_exists(format!(
-                            "Distribution set {}:{} already exists.", r.name, r.version)),
-                        e => e,
-                    })?;
+                    .map_err(|e| name_taken(e, &r.name, &r.version))?;
+                let ds = find_ds(c, &tenant, id)?;
                 for m in &r.modules {
-                    let sm_type: i64 = software_modules::table
-                        .filter(software_modules::id.eq(m.id).and(software_modules::tenant.eq(&tenant)))
-                        .filter(software_modules::deleted.eq(false))
-                        .select(software_modules::sm_type_id)
-                        .first(c)
-                        .optional()?
-                        .ok_or_else(|| ApiError::not_found("SoftwareModule", m.id))?;
-                    let allowed: bool = diesel::select(diesel::dsl::exists(
-                        ds_type_sm_types::table.filter(ds_type_sm_types::ds_type_id.eq(ds_type).and(ds_type_sm_types::sm_type_id.eq(sm_type))),
-                    ))
-                    .get_result(c)?;
-                    if !allowed {
-                        return Err(ApiError::ds_module_unsupported(format!(
-                            "Software module {} has a type that distribution set type {type_key} does not accept.", m.id)));
-                    }
-                    let present: bool = diesel::select(diesel::dsl::exists(
-                        ds_modules::table.filter(ds_modules::ds_id.eq(id).and(ds_modules::sm_id.eq(m.id))),
-                    ))
-                    .get_result(c)?;
-                    if !present {
-                        diesel::insert_into(ds_modules::table)
-                            .values((ds_modules::ds_id.eq(id), ds_modules::sm_id.eq(m.id)))
-                            .execute(c)?;
-                    }
+                    add_module(c, &tenant, &ds, m.id)?;
                 }
-                out.push(ds_json(c, id, &base)?);
+                out.push(ds_view(c, id, &base)?);
             }
             Ok(out)
         })
@@ -204,6 +428,29 @@ async fn create(
     Ok(HttpResponse::Created().json(created))
 }
 
+/// A unique violation on name and version as hawkBit's 409.
+fn name_taken(e: diesel::result::Error, name: &str, version: &str) -> ApiError {
+    match ApiError::from(e) {
+        e if e.status == actix_web::http::StatusCode::CONFLICT => {
+            ApiError::already_exists(format!("Distribution set {name}:{version} already exists."))
+        }
+        e => e,
+    }
+}
+
+/// One distribution set with its modules.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsets/{distributionSetId}",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
+    responses(
+        (status = 200, description = "The distribution set", body = json::MgmtDistributionSet),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+    )
+)]
 async fn get_one(
     req: HttpRequest,
     user: User,
@@ -216,51 +463,157 @@ async fn get_one(
     let v = state
         .db
         .run(move |c| {
-            let owned: bool = diesel::select(diesel::dsl::exists(
-                distribution_sets::table.filter(
-                    distribution_sets::id
-                        .eq(id)
-                        .and(distribution_sets::tenant.eq(&tenant)),
-                ),
-            ))
-            .get_result(c)?;
-            if !owned {
-                return Err(ApiError::not_found("DistributionSet", id));
-            }
-            ds_json(c, id, &base)
+            find_ds(c, &tenant, id)?;
+            ds_view(c, id, &base)
         })
         .await?;
     Ok(HttpResponse::Ok().json(v))
 }
 
+/// `PUT /distributionsets/{id}`: only the fields given change.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DsUpdate {
+    name: Option<String>,
+    version: Option<String>,
+    description: Option<String>,
+    /// `true` locks the set and its modules (the set must be complete); `false` unlocks the set.
+    locked: Option<bool>,
+    required_migration_step: Option<bool>,
+}
+
+fn validate_update(r: &DsUpdate) -> ApiResult<()> {
+    check_len("name", r.name.as_deref().unwrap_or(""), 128)?;
+    check_len("version", r.version.as_deref().unwrap_or(""), 64)?;
+    check_len("description", r.description.as_deref().unwrap_or(""), 512)?;
+    if [&r.name, &r.version]
+        .iter()
+        .any(|v| v.as_deref().is_some_and(|s| s.trim().is_empty()))
+    {
+        return Err(ApiError::constraint_violation(
+            "name and version must not be empty.",
+        ));
+    }
+    Ok(())
+}
+
+/// Updates name, version, description, the lock and the migration-step flag of a set.
+#[utoipa::path(
+    put,
+    path = "/rest/v1/distributionsets/{distributionSetId}",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
+    request_body = DsUpdate,
+    responses(
+        (status = 200, description = "The updated distribution set", body = json::MgmtDistributionSet),
+        (status = 400, description = "Bad body, or locking an incomplete set", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET, or requiredMigrationStep of an assigned set", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+        (status = 409, description = "Name and version taken", body = ExceptionInfo),
+        (status = 413, description = "The body is too large", body = ExceptionInfo),
+        (status = 415, description = "The body is not JSON"),
+    )
+)]
+async fn update(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateDistributionSet)?;
+    let r: DsUpdate = body(&req, payload, &state).await?;
+    validate_update(&r)?;
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let by = user.username.clone();
+    let now = state.now();
+    let base = rest_base(&req, &state);
+    let v = state
+        .db
+        .tx(move |c| {
+            let ds = find_live_ds(c, &tenant, id)?;
+            if r.required_migration_step
+                .is_some_and(|m| m != ds.required_migration_step)
+            {
+                assert_not_assigned(c, id)?;
+            }
+            let name = r.name.unwrap_or(ds.name.clone());
+            let version = r.version.unwrap_or(ds.version.clone());
+            diesel::update(distribution_sets::table.find(id))
+                .set((
+                    distribution_sets::name.eq(&name),
+                    distribution_sets::version.eq(&version),
+                    distribution_sets::description.eq(r.description.or(ds.description.clone())),
+                    distribution_sets::required_migration_step
+                        .eq(r.required_migration_step.unwrap_or(ds.required_migration_step)),
+                    distribution_sets::last_modified_at.eq(now),
+                    distribution_sets::last_modified_by.eq(&by),
+                ))
+                .execute(c)
+                .map_err(|e| name_taken(e, &name, &version))?;
+            match r.locked {
+                Some(true) if !ds.locked => {
+                    if !missing_mandatory(c, &ds)?.is_empty() {
+                        return Err(ApiError::ds_incomplete(format!(
+                            "Distribution set {id} lacks a mandatory software module and cannot be locked."
+                        )));
+                    }
+                    lock_ds(c, id)?;
+                }
+                Some(false) => {
+                    diesel::update(distribution_sets::table.find(id))
+                        .set(distribution_sets::locked.eq(false))
+                        .execute(c)?;
+                }
+                _ => {}
+            }
+            ds_view(c, id, &base)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// hawkBit lets the migration-step flag change only while no target has the set assigned.
+fn assert_not_assigned(c: &mut AnyConnection, id: i64) -> ApiResult<()> {
+    let assigned: bool = diesel::select(diesel::dsl::exists(
+        actions_t::table.filter(actions_t::ds_id.eq(id)),
+    ))
+    .get_result(c)?;
+    if assigned {
+        return Err(ApiError::entity_read_only(format!(
+            "Distribution set {id} is already assigned to targets and cannot be changed."
+        )));
+    }
+    Ok(())
+}
+
 /// Deletes a set; one that actions refer to is only marked deleted, as hawkBit does.
+#[utoipa::path(
+    delete,
+    path = "/rest/v1/distributionsets/{distributionSetId}",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
+    responses(
+        (status = 204, description = "Deleted (or marked deleted when in use)"),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks DELETE_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+    )
+)]
 async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     user.require(Permission::DeleteDistributionSet)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     state
         .db
         .tx(move |c| {
-            let exists: bool = diesel::select(diesel::dsl::exists(
-                distribution_sets::table.filter(
-                    distribution_sets::id
-                        .eq(id)
-                        .and(distribution_sets::tenant.eq(&tenant)),
-                ),
-            ))
-            .get_result(c)?;
-            if !exists {
-                return Err(ApiError::not_found("DistributionSet", id));
-            }
+            find_ds(c, &tenant, id)?;
             let used: bool = diesel::select(diesel::dsl::exists(
                 actions_t::table.filter(actions_t::ds_id.eq(id)),
             ))
             .get_result(c)?;
             let referenced: bool = diesel::select(diesel::dsl::exists(
-                crate::db::schema::targets::table.filter(
-                    crate::db::schema::targets::assigned_ds_id
-                        .eq(id)
-                        .or(crate::db::schema::targets::installed_ds_id.eq(id)),
-                ),
+                targets::table.filter(targets::assigned_ds_id.eq(id).or(targets::installed_ds_id.eq(id))),
             ))
             .get_result(c)?;
             if used || referenced {
@@ -276,7 +629,8 @@ async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) ->
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+/// A maintenance window: cron `schedule`, `duration` (`HH:mm:ss`) and `timezone` (`+01:00`).
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct MaintenanceWindowBody {
     schedule: String,
     duration: String,
@@ -284,11 +638,13 @@ pub struct MaintenanceWindowBody {
 }
 
 /// One element of `POST /distributionsets/{id}/assignedTargets`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssignmentBody {
+    /// The target's controller id.
     id: String,
     #[serde(rename = "type", default)]
+    #[schema(value_type = Option<String>)]
     action_type: Option<ActionType>,
     #[serde(rename = "forcetime", default)]
     force_time: Option<i64>,
@@ -300,6 +656,42 @@ pub struct AssignmentBody {
     confirmation_required: Option<bool>,
 }
 
+/// A link to one created action.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AssignedAction {
+    id: i64,
+    #[serde(rename = "_links")]
+    links: Value,
+}
+
+/// hawkBit's `MgmtTargetAssignmentResponseBody`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignmentResponse {
+    assigned: usize,
+    already_assigned: usize,
+    total: usize,
+    assigned_actions: Vec<AssignedAction>,
+}
+
+/// Assigns the set to targets.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/distributionsets/{distributionSetId}/assignedTargets",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
+    request_body = Vec<AssignmentBody>,
+    responses(
+        (status = 200, description = "What was assigned", body = AssignmentResponse),
+        (status = 400, description = "Bad body, or the set is incomplete or invalid", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set or target", body = ExceptionInfo),
+        (status = 429, description = "A quota was exceeded", body = ExceptionInfo),
+        (status = 413, description = "The body is too large", body = ExceptionInfo),
+        (status = 415, description = "The body is not JSON"),
+    )
+)]
 async fn assign(
     req: HttpRequest,
     user: User,
@@ -354,15 +746,685 @@ pub async fn assign_and_respond(
     for (cid, _) in &result.assigned {
         state.devices.invalidate(&tenant, cid);
     }
-    let assigned_actions: Vec<Value> = result
+    let assigned_actions: Vec<AssignedAction> = result
         .assigned
         .iter()
-        .map(|(cid, aid)| json!({ "id": aid, "_links": { "self": { "href": format!("{base}/targets/{}/actions/{aid}", crate::links::encode_segment(cid)) } } }))
+        .map(|(cid, aid)| AssignedAction {
+            id: *aid,
+            links: json!({ "self": { "href": format!("{base}/targets/{}/actions/{aid}", crate::links::encode_segment(cid)) } }),
+        })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "assigned": result.assigned.len(),
-        "alreadyAssigned": result.already_assigned,
-        "total": total,
-        "assignedActions": assigned_actions,
-    })))
+    Ok(HttpResponse::Ok().json(AssignmentResponse {
+        assigned: result.assigned.len(),
+        already_assigned: result.already_assigned,
+        total,
+        assigned_actions,
+    }))
+}
+
+/// The tenant's targets whose installed (or assigned) set is `id`.
+fn targets_of_ds(
+    tenant: &str,
+    id: i64,
+    installed: bool,
+) -> targets::BoxedQuery<'_, <AnyConnection as diesel::Connection>::Backend> {
+    let query = targets::table.filter(targets::tenant.eq(tenant)).into_boxed();
+    if installed {
+        query.filter(targets::installed_ds_id.eq(Some(id)))
+    } else {
+        query.filter(targets::assigned_ds_id.eq(Some(id)))
+    }
+}
+
+/// Targets whose assigned (or installed) set is `id`, one page, filtered and sorted like `/targets`.
+async fn targets_of(
+    req: HttpRequest,
+    user: User,
+    id: i64,
+    q: web::Query<Paging>,
+    state: web::Data<AppState>,
+    installed: bool,
+) -> ApiResult<HttpResponse> {
+    let spec = q.spec(&query::TARGETS)?;
+    let tenant = tenant_of(&user);
+    let (offset, limit) = (q.offset(), q.limit());
+    let (rows, total) = state
+        .db
+        .run(move |c| {
+            find_ds(c, &tenant, id)?;
+            let total: i64 = targets_of_ds(&tenant, id, installed)
+                .filter(spec.filter.clone())
+                .count()
+                .get_result(c)?;
+            let rows: Vec<Target> = targets_of_ds(&tenant, id, installed)
+                .filter(spec.filter)
+                .order_by(spec.order)
+                .offset(offset)
+                .limit(limit)
+                .select(Target::as_select())
+                .load(c)?;
+            Ok((rows, total))
+        })
+        .await?;
+    let mut content = Vec::with_capacity(rows.len());
+    for t in &rows {
+        content.push(super::targets::to_json(&req, &state, &user, t, false).await?);
+    }
+    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+}
+
+/// The targets the set is assigned to.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsets/{distributionSetId}/assignedTargets",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id"), Paging),
+    responses(
+        (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+    )
+)]
+async fn assigned_targets(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    q: web::Query<Paging>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTarget)?;
+    user.require(Permission::ReadDistributionSet)?;
+    targets_of(req, user, path.into_inner(), q, state, false).await
+}
+
+/// The targets that have the set installed.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsets/{distributionSetId}/installedTargets",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id"), Paging),
+    responses(
+        (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+    )
+)]
+async fn installed_targets(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    q: web::Query<Paging>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTarget)?;
+    user.require(Permission::ReadDistributionSet)?;
+    targets_of(req, user, path.into_inner(), q, state, true).await
+}
+
+/// hawkBit's `MgmtTargetFilterQuery` (the `/targetfilters` resource renders the same shape).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MgmtTargetFilterQuery {
+    #[serde(flatten)]
+    audit: json::Audit,
+    id: i64,
+    name: String,
+    query: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auto_assign_distribution_set: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auto_assign_action_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auto_assign_weight: Option<i32>,
+    confirmation_required: bool,
+    #[serde(rename = "_links")]
+    links: Value,
+}
+
+type FilterRow = (
+    i64,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<i32>,
+    bool,
+    (String, i64, String, i64),
+);
+
+fn filter_json(r: FilterRow, base: &str) -> MgmtTargetFilterQuery {
+    let (id, name, query, ds, action_type, weight, confirmation_required, audit) = r;
+    let self_href = format!("{base}/targetfilters/{id}");
+    MgmtTargetFilterQuery {
+        audit: json::Audit {
+            created_by: audit.0,
+            created_at: audit.1,
+            last_modified_by: audit.2,
+            last_modified_at: audit.3,
+        },
+        id,
+        name,
+        query,
+        auto_assign_distribution_set: ds,
+        auto_assign_action_type: action_type,
+        auto_assign_weight: weight,
+        confirmation_required,
+        links: json!({
+            "self": { "href": self_href },
+            "autoAssignDS": { "href": format!("{self_href}/autoAssignDS") },
+        }),
+    }
+}
+
+/// The target filters that auto-assign the set.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsets/{distributionSetId}/autoAssignTargetFilters",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id"), Paging),
+    responses(
+        (status = 200, description = "One page of target filters", body = PagedList<MgmtTargetFilterQuery>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+    )
+)]
+async fn auto_assign_filters(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    q: web::Query<Paging>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTarget)?;
+    user.require(Permission::ReadDistributionSet)?;
+    let spec = q.spec(&query::TARGET_FILTER_QUERIES)?;
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let (offset, limit) = (q.offset(), q.limit());
+    let (rows, total) = state
+        .db
+        .run(move |c| {
+            find_ds(c, &tenant, id)?;
+            let mine = target_filter_queries::tenant
+                .eq(tenant.clone())
+                .and(target_filter_queries::auto_assign_ds_id.eq(Some(id)));
+            let total: i64 = target_filter_queries::table
+                .filter(mine.clone())
+                .filter(spec.filter.clone())
+                .count()
+                .get_result(c)?;
+            let rows: Vec<FilterRow> = target_filter_queries::table
+                .filter(mine)
+                .filter(spec.filter)
+                .order_by(spec.order)
+                .offset(offset)
+                .limit(limit)
+                .select((
+                    target_filter_queries::id,
+                    target_filter_queries::name,
+                    target_filter_queries::query,
+                    target_filter_queries::auto_assign_ds_id,
+                    target_filter_queries::auto_assign_action_type,
+                    target_filter_queries::auto_assign_weight,
+                    target_filter_queries::confirmation_required,
+                    (
+                        target_filter_queries::created_by,
+                        target_filter_queries::created_at,
+                        target_filter_queries::last_modified_by,
+                        target_filter_queries::last_modified_at,
+                    ),
+                ))
+                .load(c)?;
+            Ok((rows, total))
+        })
+        .await?;
+    let base = rest_base(&req, &state);
+    let content: Vec<MgmtTargetFilterQuery> = rows.into_iter().map(|r| filter_json(r, &base)).collect();
+    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+}
+
+/// The set's software modules.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsets/{distributionSetId}/assignedSM",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id"), Paging),
+    responses(
+        (status = 200, description = "One page of software modules", body = PagedList<json::MgmtSoftwareModule>),
+        (status = 400, description = "Bad paging or sort", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+    )
+)]
+async fn assigned_modules(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    q: web::Query<Paging>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadDistributionSet)?;
+    let spec = q.spec(&query::SOFTWARE_MODULES)?;
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let (offset, limit) = (q.offset(), q.limit());
+    let base = rest_base(&req, &state);
+    let page = state
+        .db
+        .run(move |c| {
+            find_ds(c, &tenant, id)?;
+            let in_ds = software_modules::id.eq_any(
+                ds_modules::table
+                    .filter(ds_modules::ds_id.eq(id))
+                    .select(ds_modules::sm_id),
+            );
+            let total: i64 = software_modules::table
+                .filter(in_ds)
+                .filter(spec.filter.clone())
+                .count()
+                .get_result(c)?;
+            let ids: Vec<i64> = software_modules::table
+                .filter(
+                    software_modules::id.eq_any(
+                        ds_modules::table
+                            .filter(ds_modules::ds_id.eq(id))
+                            .select(ds_modules::sm_id),
+                    ),
+                )
+                .filter(spec.filter)
+                .order_by(spec.order)
+                .offset(offset)
+                .limit(limit)
+                .select(software_modules::id)
+                .load(c)?;
+            let content = ids
+                .iter()
+                .map(|sm| sm_json(c, *sm, &base))
+                .collect::<ApiResult<Vec<_>>>()?;
+            Ok(PagedList::new(content, total))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Adds software modules to an unlocked set.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/distributionsets/{distributionSetId}/assignedSM",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
+    request_body = Vec<ModuleRef>,
+    responses(
+        (status = 204, description = "The modules are in the set"),
+        (status = 400, description = "Bad body, or a module the set's type does not accept", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set or software module", body = ExceptionInfo),
+        (status = 423, description = "The set is locked", body = ExceptionInfo),
+        (status = 413, description = "The body is too large", body = ExceptionInfo),
+        (status = 415, description = "The body is not JSON"),
+    )
+)]
+async fn add_modules(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateDistributionSet)?;
+    let modules: Vec<ModuleRef> = body(&req, payload, &state).await?;
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let by = user.username.clone();
+    let now = state.now();
+    state
+        .db
+        .tx(move |c| {
+            let ds = find_live_ds(c, &tenant, id)?;
+            if ds.locked {
+                return Err(locked_error(id));
+            }
+            for m in &modules {
+                add_module(c, &tenant, &ds, m.id)?;
+            }
+            touch(c, id, now, &by)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Removes one software module from an unlocked set.
+#[utoipa::path(
+    delete,
+    path = "/rest/v1/distributionsets/{distributionSetId}/assignedSM/{softwareModuleId}",
+    tag = "Distribution Sets",
+    params(
+        ("distributionSetId" = i64, Path, description = "The distribution set's id"),
+        ("softwareModuleId" = i64, Path, description = "The software module's id"),
+    ),
+    responses(
+        (status = 204, description = "The module is no longer in the set"),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set, or the module is not in it", body = ExceptionInfo),
+        (status = 423, description = "The set is locked", body = ExceptionInfo),
+    )
+)]
+async fn remove_module(
+    user: User,
+    path: web::Path<(i64, i64)>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateDistributionSet)?;
+    let (id, sm) = path.into_inner();
+    let tenant = tenant_of(&user);
+    let by = user.username.clone();
+    let now = state.now();
+    state
+        .db
+        .tx(move |c| {
+            if find_live_ds(c, &tenant, id)?.locked {
+                return Err(locked_error(id));
+            }
+            let removed = diesel::delete(
+                ds_modules::table.filter(ds_modules::ds_id.eq(id).and(ds_modules::sm_id.eq(sm))),
+            )
+            .execute(c)?;
+            if removed == 0 {
+                return Err(ApiError::not_found("SoftwareModule", sm));
+            }
+            touch(c, id, now, &by)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// hawkBit's `MgmtDistributionSetStatistics`: action counts per status (with `total`), rollout
+/// counts per status, and the number of auto-assigning target filters; empty maps are left out.
+#[derive(Serialize, Default, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MgmtDistributionSetStatistics {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actions: Option<BTreeMap<String, i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rollouts: Option<BTreeMap<String, i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_auto_assignments: Option<i64>,
+}
+
+/// Action counts per status (hawkBit's enum names) plus `total`; `None` when the set has no actions.
+fn action_counts(c: &mut AnyConnection, id: i64) -> ApiResult<Option<BTreeMap<String, i64>>> {
+    let statuses: Vec<String> = actions_t::table
+        .filter(actions_t::ds_id.eq(id))
+        .select(actions_t::status)
+        .load(c)?;
+    if statuses.is_empty() {
+        return Ok(None);
+    }
+    let mut map = BTreeMap::new();
+    for s in &statuses {
+        let key = ActionStatus::parse(s).map_or_else(|| s.to_ascii_uppercase(), ActionStatus::java_name);
+        *map.entry(key).or_insert(0) += 1;
+    }
+    map.insert("total".to_owned(), statuses.len() as i64);
+    Ok(Some(map))
+}
+
+fn auto_assignment_count(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<i64> {
+    Ok(target_filter_queries::table
+        .filter(target_filter_queries::tenant.eq(tenant))
+        .filter(target_filter_queries::auto_assign_ds_id.eq(Some(id)))
+        .count()
+        .get_result(c)?)
+}
+
+#[derive(Clone, Copy)]
+enum StatisticsPart {
+    All,
+    Actions,
+    Rollouts,
+    AutoAssignments,
+}
+
+async fn statistics_of(
+    user: User,
+    id: i64,
+    state: web::Data<AppState>,
+    part: StatisticsPart,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadDistributionSet)?;
+    let tenant = tenant_of(&user);
+    let stats = state
+        .db
+        .run(move |c| {
+            find_ds(c, &tenant, id)?;
+            let mut s = MgmtDistributionSetStatistics::default();
+            if matches!(part, StatisticsPart::All | StatisticsPart::Actions) {
+                s.actions = action_counts(c, id)?;
+            }
+            if matches!(part, StatisticsPart::All | StatisticsPart::AutoAssignments) {
+                s.total_auto_assignments = Some(auto_assignment_count(c, &tenant, id)?);
+            }
+            // Rollouts do not exist yet, so their map is always empty and left out.
+            Ok(s)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(stats))
+}
+
+/// All statistics of the set.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsets/{distributionSetId}/statistics",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
+    responses(
+        (status = 200, description = "The statistics", body = MgmtDistributionSetStatistics),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+    )
+)]
+async fn statistics(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    statistics_of(user, path.into_inner(), state, StatisticsPart::All).await
+}
+
+/// The set's action counts per status.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsets/{distributionSetId}/statistics/actions",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
+    responses(
+        (status = 200, description = "The action statistics", body = MgmtDistributionSetStatistics),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+    )
+)]
+async fn statistics_actions(
+    user: User,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    statistics_of(user, path.into_inner(), state, StatisticsPart::Actions).await
+}
+
+/// The set's rollout counts per status.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsets/{distributionSetId}/statistics/rollouts",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
+    responses(
+        (status = 200, description = "The rollout statistics", body = MgmtDistributionSetStatistics),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+    )
+)]
+async fn statistics_rollouts(
+    user: User,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    statistics_of(user, path.into_inner(), state, StatisticsPart::Rollouts).await
+}
+
+/// The number of target filters that auto-assign the set.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsets/{distributionSetId}/statistics/autoassignments",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
+    responses(
+        (status = 200, description = "The auto-assignment statistics", body = MgmtDistributionSetStatistics),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+    )
+)]
+async fn statistics_auto_assignments(
+    user: User,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    statistics_of(user, path.into_inner(), state, StatisticsPart::AutoAssignments).await
+}
+
+/// What happens to the open actions of an invalidated set.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum CancelationType {
+    /// Cancel them; devices see `cancelAction`.
+    Soft,
+    /// Cancel and force-quit them at once.
+    Force,
+    /// Leave them running.
+    None,
+}
+
+/// hawkBit's `MgmtInvalidateDistributionSetRequestBody`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InvalidateRequest {
+    action_cancelation_type: CancelationType,
+    /// Accepted for compatibility; there are no rollouts to cancel.
+    #[serde(default)]
+    #[allow(dead_code)]
+    cancel_rollouts: Option<bool>,
+}
+
+/// Cancels (and with `force` force-quits) one open action of an invalidated set.
+fn cancel_for_invalidation(
+    c: &mut AnyConnection,
+    action: &Action,
+    force: bool,
+    now: i64,
+    by: &str,
+) -> ApiResult<()> {
+    if action.status() != ActionStatus::Canceling {
+        actions::request_cancel(c, action, now, by)?;
+    }
+    if force {
+        let target: Target = targets::table
+            .find(action.target_id)
+            .select(Target::as_select())
+            .first(c)?;
+        let action: Action = actions_t::table
+            .find(action.id)
+            .select(Action::as_select())
+            .first(c)?;
+        actions::force_quit(c, &target, &action, now, by)?;
+    }
+    Ok(())
+}
+
+/// Invalidates a complete set: it can no longer be assigned, auto-assignments drop it, and its open
+/// actions are canceled as requested, all in one transaction.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/distributionsets/{distributionSetId}/invalidate",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
+    request_body = InvalidateRequest,
+    responses(
+        (status = 204, description = "The set is invalid"),
+        (status = 400, description = "Bad body, or the set is incomplete", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET (or UPDATE_TARGET to cancel actions)", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+        (status = 413, description = "The body is too large", body = ExceptionInfo),
+        (status = 415, description = "The body is not JSON"),
+    )
+)]
+async fn invalidate(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateDistributionSet)?;
+    let r: InvalidateRequest = body(&req, payload, &state).await?;
+    if r.action_cancelation_type != CancelationType::None {
+        user.require(Permission::UpdateTarget)?;
+    }
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let by = user.username.clone();
+    let now = state.now();
+    let kind = r.action_cancelation_type;
+    let t = tenant.clone();
+    let touched: Vec<String> = state
+        .db
+        .tx(move |c| {
+            let ds = find_live_ds(c, &t, id)?;
+            if !missing_mandatory(c, &ds)?.is_empty() {
+                return Err(ApiError::ds_incomplete(format!(
+                    "Distribution set {id} is incomplete and cannot be invalidated."
+                )));
+            }
+            diesel::update(distribution_sets::table.find(id))
+                .set((
+                    distribution_sets::valid.eq(false),
+                    distribution_sets::last_modified_at.eq(now),
+                    distribution_sets::last_modified_by.eq(&by),
+                ))
+                .execute(c)?;
+            diesel::update(
+                target_filter_queries::table.filter(
+                    target_filter_queries::tenant
+                        .eq(&t)
+                        .and(target_filter_queries::auto_assign_ds_id.eq(Some(id))),
+                ),
+            )
+            .set((
+                target_filter_queries::auto_assign_ds_id.eq(None::<i64>),
+                target_filter_queries::auto_assign_action_type.eq(None::<String>),
+                target_filter_queries::auto_assign_weight.eq(None::<i32>),
+            ))
+            .execute(c)?;
+            if kind == CancelationType::None {
+                return Ok(Vec::new());
+            }
+            let open: Vec<(Action, String)> = actions_t::table
+                .inner_join(targets::table)
+                .filter(actions_t::ds_id.eq(id).and(actions_t::active.eq(true)))
+                .select((Action::as_select(), targets::controller_id))
+                .load(c)?;
+            for (a, _) in &open {
+                cancel_for_invalidation(c, a, kind == CancelationType::Force, now, &by)?;
+            }
+            Ok(open.into_iter().map(|(_, cid)| cid).collect())
+        })
+        .await?;
+    for cid in &touched {
+        state.devices.invalidate(&tenant, cid);
+    }
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -264,62 +264,174 @@ pub fn action_status(
     .unwrap_or_default()
 }
 
+/// hawkBit's `MgmtSoftwareModule`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MgmtSoftwareModule {
+    #[serde(flatten)]
+    pub audit: Audit,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub id: i64,
+    pub version: String,
+    /// The software module type's key.
+    #[serde(rename = "type")]
+    pub type_key: String,
+    pub type_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+    pub encrypted: bool,
+    pub locked: bool,
+    pub deleted: bool,
+    pub complete: bool,
+    #[serde(rename = "_links")]
+    pub links: Value,
+}
+
 pub fn software_module(
     sm: &SoftwareModule,
     type_key: &str,
     type_name: &str,
     complete: bool,
     base: &str,
-) -> Value {
+) -> MgmtSoftwareModule {
     let self_href = format!("{base}/softwaremodules/{}", sm.id);
-    json!({
-        "createdBy": sm.created_by, "createdAt": sm.created_at,
-        "lastModifiedBy": sm.last_modified_by, "lastModifiedAt": sm.last_modified_at,
-        "name": sm.name, "description": sm.description, "id": sm.id, "version": sm.version,
-        "type": type_key, "typeName": type_name, "vendor": sm.vendor,
-        "encrypted": sm.encrypted, "locked": sm.locked, "deleted": sm.deleted, "complete": complete,
-        "_links": {
+    MgmtSoftwareModule {
+        audit: Audit {
+            created_by: sm.created_by.clone(),
+            created_at: sm.created_at,
+            last_modified_by: sm.last_modified_by.clone(),
+            last_modified_at: sm.last_modified_at,
+        },
+        name: sm.name.clone(),
+        description: sm.description.clone(),
+        id: sm.id,
+        version: sm.version.clone(),
+        type_key: type_key.to_owned(),
+        type_name: type_name.to_owned(),
+        vendor: sm.vendor.clone(),
+        encrypted: sm.encrypted,
+        locked: sm.locked,
+        deleted: sm.deleted,
+        complete,
+        links: json!({
             "self": href(self_href.clone()),
             "artifacts": href(format!("{self_href}/artifacts")),
+            "type": href(format!("{base}/softwaremoduletypes/{}", sm.sm_type_id)),
             "metadata": href(format!("{self_href}/metadata?offset=0&limit=50")),
-        }
-    })
+        }),
+    }
 }
 
-pub fn artifact(a: &Artifact, base: &str) -> Value {
+/// An artifact's checksums.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ArtifactHashes {
+    pub sha1: String,
+    pub md5: String,
+    pub sha256: String,
+}
+
+/// hawkBit's `MgmtArtifact`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MgmtArtifact {
+    #[serde(flatten)]
+    pub audit: Audit,
+    pub id: i64,
+    pub hashes: ArtifactHashes,
+    pub provided_filename: String,
+    pub size: i64,
+    /// `self`, and `download` unless listed in the compact representation.
+    #[serde(rename = "_links")]
+    pub links: Value,
+}
+
+/// `download` adds the download link (single artifacts and the `full` list representation).
+pub fn artifact(a: &Artifact, base: &str, download: bool) -> MgmtArtifact {
     let self_href = format!("{base}/softwaremodules/{}/artifacts/{}", a.sm_id, a.id);
-    json!({
-        "createdBy": a.created_by, "createdAt": a.created_at,
-        "lastModifiedBy": a.last_modified_by, "lastModifiedAt": a.last_modified_at,
-        "id": a.id,
-        "hashes": { "sha1": a.sha1, "md5": a.md5, "sha256": a.sha256 },
-        "providedFilename": a.filename,
-        "size": a.size,
-        "_links": { "self": href(self_href.clone()), "download": href(format!("{self_href}/download")) }
-    })
+    let links = if download {
+        json!({ "self": href(self_href.clone()), "download": href(format!("{self_href}/download")) })
+    } else {
+        json!({ "self": href(self_href) })
+    };
+    MgmtArtifact {
+        audit: Audit {
+            created_by: a.created_by.clone(),
+            created_at: a.created_at,
+            last_modified_by: a.last_modified_by.clone(),
+            last_modified_at: a.last_modified_at,
+        },
+        id: a.id,
+        hashes: ArtifactHashes {
+            sha1: a.sha1.clone(),
+            md5: a.md5.clone(),
+            sha256: a.sha256.clone(),
+        },
+        provided_filename: a.filename.clone(),
+        size: a.size,
+        links,
+    }
+}
+
+/// hawkBit's `MgmtDistributionSet`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MgmtDistributionSet {
+    #[serde(flatten)]
+    pub audit: Audit,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub id: i64,
+    pub version: String,
+    pub modules: Vec<MgmtSoftwareModule>,
+    pub required_migration_step: bool,
+    /// The distribution set type's key.
+    #[serde(rename = "type")]
+    pub type_key: String,
+    pub type_name: String,
+    pub complete: bool,
+    pub locked: bool,
+    pub deleted: bool,
+    pub valid: bool,
+    #[serde(rename = "_links")]
+    pub links: Value,
 }
 
 pub fn distribution_set(
     ds: &DistributionSet,
     type_key: &str,
     type_name: &str,
-    modules: Vec<Value>,
+    modules: Vec<MgmtSoftwareModule>,
     complete: bool,
     base: &str,
-) -> Value {
+) -> MgmtDistributionSet {
     let self_href = format!("{base}/distributionsets/{}", ds.id);
-    json!({
-        "createdBy": ds.created_by, "createdAt": ds.created_at,
-        "lastModifiedBy": ds.last_modified_by, "lastModifiedAt": ds.last_modified_at,
-        "name": ds.name, "description": ds.description, "id": ds.id, "version": ds.version,
-        "modules": modules,
-        "requiredMigrationStep": ds.required_migration_step,
-        "type": type_key, "typeName": type_name,
-        "complete": complete, "locked": ds.locked, "deleted": ds.deleted, "valid": ds.valid,
-        "_links": {
+    MgmtDistributionSet {
+        audit: Audit {
+            created_by: ds.created_by.clone(),
+            created_at: ds.created_at,
+            last_modified_by: ds.last_modified_by.clone(),
+            last_modified_at: ds.last_modified_at,
+        },
+        name: ds.name.clone(),
+        description: ds.description.clone(),
+        id: ds.id,
+        version: ds.version.clone(),
+        modules,
+        required_migration_step: ds.required_migration_step,
+        type_key: type_key.to_owned(),
+        type_name: type_name.to_owned(),
+        complete,
+        locked: ds.locked,
+        deleted: ds.deleted,
+        valid: ds.valid,
+        links: json!({
             "self": href(self_href.clone()),
             "modules": href(format!("{self_href}/assignedSM?offset=0&limit=50")),
+            "type": href(format!("{base}/distributionsettypes/{}", ds.ds_type_id)),
             "metadata": href(format!("{self_href}/metadata?offset=0&limit=50")),
-        }
-    })
+        }),
+    }
 }

@@ -84,6 +84,8 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         sm_types::Api::openapi(),
         ds_types::Api::openapi(),
         target_types::Api::openapi(),
+        distribution_sets::Api::openapi(),
+        software_modules::Api::openapi(),
     ]
 }
 

@@ -4,8 +4,7 @@ use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use futures_util::{StreamExt, TryStreamExt};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::{PagedList, Paging, body, check_len, json, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
@@ -13,7 +12,7 @@ use crate::auth::users::User;
 use crate::db::AnyConnection;
 use crate::db::models::{Artifact, SmType, SoftwareModule};
 use crate::db::schema::{artifacts, ds_modules, sm_metadata, sm_types, software_modules};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::storage::PutError;
 
@@ -21,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/softwaremodules", web::get().to(list))
         .route("/softwaremodules", web::post().to(create))
         .route("/softwaremodules/{id}", web::get().to(get_one))
+        .route("/softwaremodules/{id}", web::put().to(update))
         .route("/softwaremodules/{id}", web::delete().to(delete))
         .route("/softwaremodules/{id}/artifacts", web::get().to(list_artifacts))
         .route("/softwaremodules/{id}/artifacts", web::post().to(upload))
@@ -37,8 +37,56 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(download),
         )
         .route("/softwaremodules/{id}/metadata", web::get().to(list_metadata))
-        .route("/softwaremodules/{id}/metadata", web::post().to(create_metadata));
+        .route("/softwaremodules/{id}/metadata", web::post().to(create_metadata))
+        .route(
+            "/softwaremodules/{id}/metadata/{key}",
+            web::get().to(get_metadata),
+        )
+        .route(
+            "/softwaremodules/{id}/metadata/{key}",
+            web::put().to(update_metadata),
+        )
+        .route(
+            "/softwaremodules/{id}/metadata/{key}",
+            web::delete().to(delete_metadata),
+        );
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list,
+        create,
+        get_one,
+        update,
+        delete,
+        list_artifacts,
+        upload,
+        get_artifact,
+        delete_artifact,
+        download,
+        list_metadata,
+        create_metadata,
+        get_metadata,
+        update_metadata,
+        delete_metadata
+    ),
+    components(schemas(
+        json::MgmtSoftwareModule,
+        json::MgmtArtifact,
+        json::ArtifactHashes,
+        SmRequest,
+        SmUpdate,
+        ArtifactUpload,
+        ArtifactBytes,
+        MetadataRequest,
+        MetadataUpdate,
+        MgmtSoftwareModuleMetadata
+    ))
+)]
+pub struct Api;
+
+const SM_ID: &str = "The software module's id";
 
 fn find_sm(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<SoftwareModule> {
     software_modules::table
@@ -53,7 +101,7 @@ fn find_sm(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<SoftwareMo
         .ok_or_else(|| ApiError::not_found("SoftwareModule", id))
 }
 
-pub fn sm_json(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<Value> {
+pub fn sm_json(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<json::MgmtSoftwareModule> {
     let (sm, ty): (SoftwareModule, SmType) = software_modules::table
         .inner_join(sm_types::table)
         .filter(software_modules::id.eq(id))
@@ -72,6 +120,19 @@ pub fn sm_json(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<Value> {
     ))
 }
 
+/// Lists the software modules of the tenant.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/softwaremodules",
+    tag = "Software Modules",
+    params(Paging),
+    responses(
+        (status = 200, description = "One page of software modules", body = PagedList<json::MgmtSoftwareModule>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_SOFTWARE_MODULE", body = ExceptionInfo),
+    )
+)]
 async fn list(
     req: HttpRequest,
     user: User,
@@ -112,11 +173,13 @@ async fn list(
     Ok(HttpResponse::Ok().json(page))
 }
 
-#[derive(Deserialize)]
+/// One software module to create.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SmRequest {
     name: String,
     version: String,
+    /// The software module type's key.
     #[serde(rename = "type")]
     type_key: String,
     description: Option<String>,
@@ -125,6 +188,23 @@ struct SmRequest {
     encrypted: bool,
 }
 
+/// Creates software modules.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/softwaremodules",
+    tag = "Software Modules",
+    request_body = Vec<SmRequest>,
+    responses(
+        (status = 201, description = "The created modules", body = Vec<json::MgmtSoftwareModule>),
+        (status = 400, description = "Bad body", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks CREATE_SOFTWARE_MODULE", body = ExceptionInfo),
+        (status = 404, description = "No such software module type", body = ExceptionInfo),
+        (status = 409, description = "Name, version and type taken", body = ExceptionInfo),
+        (status = 413, description = "The body is too large", body = ExceptionInfo),
+        (status = 415, description = "The body is not JSON"),
+    )
+)]
 async fn create(
     req: HttpRequest,
     user: User,
@@ -201,6 +281,19 @@ async fn create(
     Ok(HttpResponse::Created().json(created))
 }
 
+/// One software module.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/softwaremodules/{softwareModuleId}",
+    tag = "Software Modules",
+    params(("softwareModuleId" = i64, Path, description = SM_ID)),
+    responses(
+        (status = 200, description = "The software module", body = json::MgmtSoftwareModule),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_SOFTWARE_MODULE", body = ExceptionInfo),
+        (status = 404, description = "No such software module", body = ExceptionInfo),
+    )
+)]
 async fn get_one(
     req: HttpRequest,
     user: User,
@@ -214,6 +307,70 @@ async fn get_one(
         .db
         .run(move |c| {
             find_sm(c, &tenant, id)?;
+            sm_json(c, id, &base)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// `PUT /softwaremodules/{id}`: only the fields given change.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SmUpdate {
+    description: Option<String>,
+    vendor: Option<String>,
+    /// `true` locks the module (its artifacts can no longer change), `false` unlocks it.
+    locked: Option<bool>,
+}
+
+/// Updates description, vendor and the lock of a module.
+#[utoipa::path(
+    put,
+    path = "/rest/v1/softwaremodules/{softwareModuleId}",
+    tag = "Software Modules",
+    params(("softwareModuleId" = i64, Path, description = SM_ID)),
+    request_body = SmUpdate,
+    responses(
+        (status = 200, description = "The updated software module", body = json::MgmtSoftwareModule),
+        (status = 400, description = "Bad body", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_SOFTWARE_MODULE", body = ExceptionInfo),
+        (status = 404, description = "No such software module", body = ExceptionInfo),
+        (status = 413, description = "The body is too large", body = ExceptionInfo),
+        (status = 415, description = "The body is not JSON"),
+    )
+)]
+async fn update(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateSoftwareModule)?;
+    let r: SmUpdate = body(&req, payload, &state).await?;
+    check_len("description", r.description.as_deref().unwrap_or(""), 512)?;
+    check_len("vendor", r.vendor.as_deref().unwrap_or(""), 256)?;
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let by = user.username.clone();
+    let now = state.now();
+    let base = rest_base(&req, &state);
+    let v = state
+        .db
+        .tx(move |c| {
+            let sm = find_sm(c, &tenant, id)?;
+            if sm.deleted {
+                return Err(ApiError::not_found("SoftwareModule", id));
+            }
+            diesel::update(software_modules::table.find(id))
+                .set((
+                    software_modules::description.eq(r.description.or(sm.description)),
+                    software_modules::vendor.eq(r.vendor.or(sm.vendor)),
+                    software_modules::locked.eq(r.locked.unwrap_or(sm.locked)),
+                    software_modules::last_modified_at.eq(now),
+                    software_modules::last_modified_by.eq(&by),
+                ))
+                .execute(c)?;
             sm_json(c, id, &base)
         })
         .await?;
@@ -241,6 +398,19 @@ async fn release_blobs(state: &AppState, digests: Vec<String>) {
     }
 }
 
+/// Deletes a module; one that a distribution set contains is only marked deleted, as hawkBit does.
+#[utoipa::path(
+    delete,
+    path = "/rest/v1/softwaremodules/{softwareModuleId}",
+    tag = "Software Modules",
+    params(("softwareModuleId" = i64, Path, description = SM_ID)),
+    responses(
+        (status = 204, description = "Deleted (or marked deleted when in a distribution set)"),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks DELETE_SOFTWARE_MODULE", body = ExceptionInfo),
+        (status = 404, description = "No such software module", body = ExceptionInfo),
+    )
+)]
 async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     user.require(Permission::DeleteSoftwareModule)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
@@ -271,13 +441,55 @@ async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) ->
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// `representation` and `useartifacturlhandler` of the artifact reads.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ArtifactQuery {
+    /// `compact` (default: only the `self` link) or `full` (adds the `download` link).
+    #[serde(default)]
+    representation: Option<String>,
+    /// Accepted for compatibility; links always point at this server.
+    #[serde(default)]
+    #[allow(dead_code)]
+    useartifacturlhandler: Option<bool>,
+}
+
+impl ArtifactQuery {
+    fn full(&self) -> ApiResult<bool> {
+        match self.representation.as_deref() {
+            None => Ok(false),
+            Some(r) if r.eq_ignore_ascii_case("compact") => Ok(false),
+            Some(r) if r.eq_ignore_ascii_case("full") => Ok(true),
+            Some(r) => Err(ApiError::constraint_violation(format!(
+                "representation must be compact or full, not {r}."
+            ))),
+        }
+    }
+}
+
+/// The artifacts of a module (not paged).
+#[utoipa::path(
+    get,
+    path = "/rest/v1/softwaremodules/{softwareModuleId}/artifacts",
+    tag = "Software Modules",
+    params(("softwareModuleId" = i64, Path, description = SM_ID), ArtifactQuery),
+    responses(
+        (status = 200, description = "The artifacts", body = Vec<json::MgmtArtifact>),
+        (status = 400, description = "Bad representation", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_SOFTWARE_MODULE", body = ExceptionInfo),
+        (status = 404, description = "No such software module", body = ExceptionInfo),
+    )
+)]
 async fn list_artifacts(
     req: HttpRequest,
     user: User,
     path: web::Path<i64>,
+    q: web::Query<ArtifactQuery>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadSoftwareModule)?;
+    let full = q.full()?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     let rows: Vec<Artifact> = state
         .db
@@ -291,7 +503,11 @@ async fn list_artifacts(
         })
         .await?;
     let base = rest_base(&req, &state);
-    Ok(HttpResponse::Ok().json(rows.iter().map(|a| json::artifact(a, &base)).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(
+        rows.iter()
+            .map(|a| json::artifact(a, &base, full))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 fn find_artifact(c: &mut AnyConnection, tenant: &str, sm: i64, aid: i64) -> ApiResult<Artifact> {
@@ -304,6 +520,23 @@ fn find_artifact(c: &mut AnyConnection, tenant: &str, sm: i64, aid: i64) -> ApiR
         .ok_or_else(|| ApiError::not_found("Artifact", aid))
 }
 
+/// One artifact's metadata, with its download link.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/softwaremodules/{softwareModuleId}/artifacts/{artifactId}",
+    tag = "Software Modules",
+    params(
+        ("softwareModuleId" = i64, Path, description = SM_ID),
+        ("artifactId" = i64, Path, description = "The artifact's id"),
+        ("useartifacturlhandler" = Option<bool>, Query, description = "Accepted for compatibility"),
+    ),
+    responses(
+        (status = 200, description = "The artifact", body = json::MgmtArtifact),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_SOFTWARE_MODULE", body = ExceptionInfo),
+        (status = 404, description = "No such software module or artifact", body = ExceptionInfo),
+    )
+)]
 async fn get_artifact(
     req: HttpRequest,
     user: User,
@@ -314,9 +547,27 @@ async fn get_artifact(
     let (sm, aid) = path.into_inner();
     let tenant = tenant_of(&user);
     let a = state.db.run(move |c| find_artifact(c, &tenant, sm, aid)).await?;
-    Ok(HttpResponse::Ok().json(json::artifact(&a, &rest_base(&req, &state))))
+    Ok(HttpResponse::Ok().json(json::artifact(&a, &rest_base(&req, &state), true)))
 }
 
+/// The artifact's bytes (with `Range` and `If-Match` support as on the device API).
+#[utoipa::path(
+    get,
+    path = "/rest/v1/softwaremodules/{softwareModuleId}/artifacts/{artifactId}/download",
+    tag = "Software Modules",
+    params(
+        ("softwareModuleId" = i64, Path, description = SM_ID),
+        ("artifactId" = i64, Path, description = "The artifact's id"),
+    ),
+    responses(
+        (status = 200, description = "The artifact's content", content_type = "application/octet-stream", body = ArtifactBytes),
+        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = ArtifactBytes),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_SOFTWARE_MODULE_ARTIFACT", body = ExceptionInfo),
+        (status = 404, description = "No such software module or artifact", body = ExceptionInfo),
+        (status = 416, description = "Unsatisfiable range"),
+    )
+)]
 async fn download(
     req: HttpRequest,
     user: User,
@@ -330,6 +581,23 @@ async fn download(
     crate::ddi::serve_artifact(&req, &state, &a).await
 }
 
+/// Deletes an artifact of an unlocked module.
+#[utoipa::path(
+    delete,
+    path = "/rest/v1/softwaremodules/{softwareModuleId}/artifacts/{artifactId}",
+    tag = "Software Modules",
+    params(
+        ("softwareModuleId" = i64, Path, description = SM_ID),
+        ("artifactId" = i64, Path, description = "The artifact's id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks DELETE_SOFTWARE_MODULE", body = ExceptionInfo),
+        (status = 404, description = "No such software module or artifact", body = ExceptionInfo),
+        (status = 423, description = "The module is locked", body = ExceptionInfo),
+    )
+)]
 async fn delete_artifact(
     user: User,
     path: web::Path<(i64, i64)>,
@@ -376,8 +644,46 @@ async fn text_field(field: &mut actix_multipart::Field) -> ApiResult<String> {
     String::from_utf8(buf).map_err(|_| ApiError::body_not_readable())
 }
 
+/// An artifact's raw content.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+struct ArtifactBytes(Vec<u8>);
+
+/// The multipart form of an artifact upload.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ArtifactUpload {
+    /// The artifact's content.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// Overrides the file name of the `file` part.
+    filename: Option<String>,
+    md5sum: Option<String>,
+    sha1sum: Option<String>,
+    sha256sum: Option<String>,
+}
+
 /// `POST /softwaremodules/{id}/artifacts`: multipart field `file`, optional `filename`, `md5sum`,
 /// `sha1sum`, `sha256sum`. The file streams to storage; nothing remains if any check fails.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/softwaremodules/{softwareModuleId}/artifacts",
+    tag = "Software Modules",
+    params(("softwareModuleId" = i64, Path, description = SM_ID)),
+    request_body(content = ArtifactUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The stored artifact", body = json::MgmtArtifact),
+        (status = 400, description = "Malformed upload or checksum mismatch", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks CREATE_SOFTWARE_MODULE", body = ExceptionInfo),
+        (status = 404, description = "No such software module", body = ExceptionInfo),
+        (status = 409, description = "The module has an artifact of that name", body = ExceptionInfo),
+        (status = 413, description = "The artifact is too large", body = ExceptionInfo),
+        (status = 423, description = "The module is locked", body = ExceptionInfo),
+        (status = 500, description = "Storing failed", body = ExceptionInfo),
+    )
+)]
 async fn upload(
     req: HttpRequest,
     user: User,
@@ -493,7 +799,7 @@ async fn upload(
     }
     .await;
     match result {
-        Ok(a) => Ok(HttpResponse::Created().json(json::artifact(&a, &rest_base(&req, &state)))),
+        Ok(a) => Ok(HttpResponse::Created().json(json::artifact(&a, &rest_base(&req, &state), true))),
         Err(e) => {
             if let Some(b) = blob {
                 release_blobs(&state, vec![b.sha256]).await;
@@ -503,7 +809,8 @@ async fn upload(
     }
 }
 
-#[derive(Deserialize)]
+/// One metadata entry to create.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct MetadataRequest {
     key: String,
@@ -512,6 +819,24 @@ struct MetadataRequest {
     target_visible: bool,
 }
 
+/// Creates metadata entries of a module.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/softwaremodules/{softwareModuleId}/metadata",
+    tag = "Software Modules",
+    params(("softwareModuleId" = i64, Path, description = SM_ID)),
+    request_body = Vec<MetadataRequest>,
+    responses(
+        (status = 201, description = "Created"),
+        (status = 400, description = "Bad body", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_SOFTWARE_MODULE", body = ExceptionInfo),
+        (status = 404, description = "No such software module", body = ExceptionInfo),
+        (status = 409, description = "A key exists already", body = ExceptionInfo),
+        (status = 413, description = "The body is too large", body = ExceptionInfo),
+        (status = 415, description = "The body is not JSON"),
+    )
+)]
 async fn create_metadata(
     req: HttpRequest,
     user: User,
@@ -547,6 +872,19 @@ async fn create_metadata(
     Ok(HttpResponse::Created().finish())
 }
 
+/// The metadata of a module.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/softwaremodules/{softwareModuleId}/metadata",
+    tag = "Software Modules",
+    params(("softwareModuleId" = i64, Path, description = SM_ID)),
+    responses(
+        (status = 200, description = "All metadata entries", body = PagedList<MgmtSoftwareModuleMetadata>),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_SOFTWARE_MODULE", body = ExceptionInfo),
+        (status = 404, description = "No such software module", body = ExceptionInfo),
+    )
+)]
 async fn list_metadata(
     user: User,
     path: web::Path<i64>,
@@ -570,10 +908,167 @@ async fn list_metadata(
                 .load(c)?)
         })
         .await?;
-    let content: Vec<Value> = rows
+    let content: Vec<MgmtSoftwareModuleMetadata> = rows
         .into_iter()
-        .map(|(k, v, t)| json!({ "key": k, "value": v, "targetVisible": t }))
+        .map(|(key, value, target_visible)| MgmtSoftwareModuleMetadata {
+            key,
+            value,
+            target_visible,
+        })
         .collect();
     let total = content.len() as i64;
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+}
+
+/// hawkBit's `MgmtSoftwareModuleMetadata`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct MgmtSoftwareModuleMetadata {
+    key: String,
+    value: String,
+    target_visible: bool,
+}
+
+fn find_metadata(
+    c: &mut AnyConnection,
+    tenant: &str,
+    sm: i64,
+    key: &str,
+) -> ApiResult<MgmtSoftwareModuleMetadata> {
+    find_sm(c, tenant, sm)?;
+    let (value, target_visible): (String, bool) = sm_metadata::table
+        .filter(sm_metadata::sm_id.eq(sm).and(sm_metadata::meta_key.eq(key)))
+        .select((sm_metadata::meta_value, sm_metadata::target_visible))
+        .first(c)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("SoftwareModuleMetadata", key))?;
+    Ok(MgmtSoftwareModuleMetadata {
+        key: key.to_owned(),
+        value,
+        target_visible,
+    })
+}
+
+/// One metadata entry of a module.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/softwaremodules/{softwareModuleId}/metadata/{metadataKey}",
+    tag = "Software Modules",
+    params(
+        ("softwareModuleId" = i64, Path, description = SM_ID),
+        ("metadataKey" = String, Path, description = "The metadata key"),
+    ),
+    responses(
+        (status = 200, description = "The entry", body = MgmtSoftwareModuleMetadata),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks READ_SOFTWARE_MODULE", body = ExceptionInfo),
+        (status = 404, description = "No such software module or key", body = ExceptionInfo),
+    )
+)]
+async fn get_metadata(
+    user: User,
+    path: web::Path<(i64, String)>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadSoftwareModule)?;
+    let (sm, key) = path.into_inner();
+    let tenant = tenant_of(&user);
+    let m = state.db.run(move |c| find_metadata(c, &tenant, sm, &key)).await?;
+    Ok(HttpResponse::Ok().json(m))
+}
+
+/// `PUT /softwaremodules/{id}/metadata/{key}`: only the fields given change.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MetadataUpdate {
+    value: Option<String>,
+    target_visible: Option<bool>,
+}
+
+/// Changes the value or visibility of one metadata entry.
+#[utoipa::path(
+    put,
+    path = "/rest/v1/softwaremodules/{softwareModuleId}/metadata/{metadataKey}",
+    tag = "Software Modules",
+    params(
+        ("softwareModuleId" = i64, Path, description = SM_ID),
+        ("metadataKey" = String, Path, description = "The metadata key"),
+    ),
+    request_body = MetadataUpdate,
+    responses(
+        (status = 200, description = "The updated entry", body = MgmtSoftwareModuleMetadata),
+        (status = 400, description = "Bad body", body = ExceptionInfo),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_SOFTWARE_MODULE", body = ExceptionInfo),
+        (status = 404, description = "No such software module or key", body = ExceptionInfo),
+        (status = 413, description = "The body is too large", body = ExceptionInfo),
+        (status = 415, description = "The body is not JSON"),
+    )
+)]
+async fn update_metadata(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<(i64, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateSoftwareModule)?;
+    let r: MetadataUpdate = body(&req, payload, &state).await?;
+    check_len("value", r.value.as_deref().unwrap_or(""), 4000)?;
+    let (sm, key) = path.into_inner();
+    let tenant = tenant_of(&user);
+    let m = state
+        .db
+        .tx(move |c| {
+            let old = find_metadata(c, &tenant, sm, &key)?;
+            diesel::update(
+                sm_metadata::table.filter(sm_metadata::sm_id.eq(sm).and(sm_metadata::meta_key.eq(&key))),
+            )
+            .set((
+                sm_metadata::meta_value.eq(r.value.unwrap_or(old.value)),
+                sm_metadata::target_visible.eq(r.target_visible.unwrap_or(old.target_visible)),
+            ))
+            .execute(c)?;
+            find_metadata(c, &tenant, sm, &key)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(m))
+}
+
+/// Deletes one metadata entry.
+#[utoipa::path(
+    delete,
+    path = "/rest/v1/softwaremodules/{softwareModuleId}/metadata/{metadataKey}",
+    tag = "Software Modules",
+    params(
+        ("softwareModuleId" = i64, Path, description = SM_ID),
+        ("metadataKey" = String, Path, description = "The metadata key"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or wrong credentials"),
+        (status = 403, description = "Lacks UPDATE_SOFTWARE_MODULE", body = ExceptionInfo),
+        (status = 404, description = "No such software module or key", body = ExceptionInfo),
+    )
+)]
+async fn delete_metadata(
+    user: User,
+    path: web::Path<(i64, String)>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateSoftwareModule)?;
+    let (sm, key) = path.into_inner();
+    let tenant = tenant_of(&user);
+    state
+        .db
+        .tx(move |c| {
+            find_metadata(c, &tenant, sm, &key)?;
+            diesel::delete(
+                sm_metadata::table.filter(sm_metadata::sm_id.eq(sm).and(sm_metadata::meta_key.eq(&key))),
+            )
+            .execute(c)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
