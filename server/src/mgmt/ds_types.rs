@@ -505,6 +505,9 @@ async fn add_module(
     state: web::Data<AppState>,
     mandatory: bool,
 ) -> ApiResult<HttpResponse> {
+    // Permission first: a caller without it learns nothing, not even that the body was wrong.
+    user.require(Permission::UpdateDistributionSetType)?;
+    user.require(Permission::ReadSoftwareModuleType)?;
     let r: IdRef = body(&req, payload, &state).await?;
     change_module(user, id, r.id, state, Some(mandatory)).await
 }
