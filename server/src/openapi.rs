@@ -34,8 +34,8 @@ impl Modify for BasicAuth {
 }
 
 /// The answers every Management API operation can give besides its own: 401 without valid
-/// credentials, 403 without the permission, 400/413/415 for a bad body, 404 for an unknown id in the
-/// path. Added here once instead of on each handler.
+/// credentials, 403 without the permission, 400/413/415 for a bad body or parameter, 404 for an
+/// unknown id in the path. Added here once instead of on each handler.
 struct CommonResponses;
 
 impl Modify for CommonResponses {
@@ -54,15 +54,17 @@ impl Modify for CommonResponses {
                 .build()
         };
         let bare = |description: &str| ResponseBuilder::new().description(description).build();
-        for item in doc.paths.paths.values_mut() {
+        for (path, item) in &mut doc.paths.paths {
             let ops = [
-                item.get.as_mut(),
-                item.put.as_mut(),
-                item.post.as_mut(),
-                item.delete.as_mut(),
-                item.patch.as_mut(),
+                ("get", item.get.as_mut()),
+                ("put", item.put.as_mut()),
+                ("post", item.post.as_mut()),
+                ("delete", item.delete.as_mut()),
+                ("patch", item.patch.as_mut()),
             ];
-            for op in ops.into_iter().flatten() {
+            for (method, op) in ops {
+                let Some(op) = op else { continue };
+                op.operation_id = Some(operation_id(method, path));
                 let has_path_param = op
                     .parameters
                     .iter()
@@ -80,8 +82,8 @@ impl Modify for CommonResponses {
                 };
                 add("401", bare("No or wrong credentials"));
                 add("403", error("The user lacks the permission this call needs"));
-                if has_body || has_query {
-                    add("400", error("Bad request: malformed body, parameter or query"));
+                if has_body || has_query || has_path_param {
+                    add("400", error("Bad request: malformed body, path parameter or query"));
                 }
                 if has_body {
                     add("413", error("The body is larger than the server accepts"));
@@ -93,6 +95,25 @@ impl Modify for CommonResponses {
             }
         }
     }
+}
+
+/// A unique operation id from method and path (handler names repeat across modules):
+/// `GET /rest/v1/targets/{targetId}/actions` → `getTargetsByTargetIdActions`.
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_owned();
+    for seg in path.trim_start_matches("/rest/v1").split('/').filter(|s| !s.is_empty()) {
+        let (prefix, name) = match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(param) => ("By", param),
+            None => ("", seg),
+        };
+        id.push_str(prefix);
+        let mut chars = name.chars();
+        if let Some(first) = chars.next() {
+            id.extend(first.to_uppercase());
+            id.extend(chars);
+        }
+    }
+    id
 }
 
 #[derive(utoipa::OpenApi)]
