@@ -83,7 +83,10 @@ impl Modify for CommonResponses {
                 add("401", bare("No or wrong credentials"));
                 add("403", error("The user lacks the permission this call needs"));
                 if has_body || has_query || has_path_param {
-                    add("400", error("Bad request: malformed body, path parameter or query"));
+                    add(
+                        "400",
+                        error("Bad request: malformed body, path parameter or query"),
+                    );
                 }
                 if has_body {
                     add("413", error("The body is larger than the server accepts"));
@@ -101,7 +104,11 @@ impl Modify for CommonResponses {
 /// `GET /rest/v1/targets/{targetId}/actions` → `getTargetsByTargetIdActions`.
 fn operation_id(method: &str, path: &str) -> String {
     let mut id = method.to_owned();
-    for seg in path.trim_start_matches("/rest/v1").split('/').filter(|s| !s.is_empty()) {
+    for seg in path
+        .trim_start_matches("/rest/v1")
+        .split('/')
+        .filter(|s| !s.is_empty())
+    {
         let (prefix, name) = match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
             Some(param) => ("By", param),
             None => ("", seg),
