@@ -23,6 +23,25 @@ for _ in $(seq 100); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/openapi/mgmt.json" && break
     sleep 0.1
 done
+# One of everything, with the ids the document's path examples name (1, device-01, hw.revision), so
+# the example phase checks full responses of real entities, not only 404s.
+api() { curl -sS --fail-with-body -u "admin:$password" -H 'Content-Type: application/json' "$@" >/dev/null; }
+base="http://127.0.0.1:$port/rest/v1"
+api -X POST "$base/targets" -d '[{"controllerId":"device-01","name":"Device 01"}]'
+api -X POST "$base/softwaremodules" -d '[{"name":"rootfs","version":"1.0","type":"os"}]'
+echo "fuzz artifact" > "$data/rootfs.img"
+curl -sS --fail-with-body -u "admin:$password" "$base/softwaremodules/1/artifacts" -F file=@"$data/rootfs.img" >/dev/null
+api -X POST "$base/distributionsets" -d '[{"name":"gateway","version":"1.0","type":"os","modules":[{"id":1}]}]'
+api -X POST "$base/targets/device-01/assignedDS" -d '{"id":1,"type":"soft"}'
+for owner in targets/device-01 distributionsets/1; do
+    api -X POST "$base/$owner/metadata" -d '[{"key":"hw.revision","value":"2"}]'
+done
+api -X POST "$base/softwaremodules/1/metadata" -d '[{"key":"hw.revision","value":"2","targetVisible":true}]'
+api -X POST "$base/targettags" -d '[{"name":"lab"}]'
+api -X POST "$base/distributionsettags" -d '[{"name":"stable"}]'
+api -X POST "$base/targettypes" -d '[{"name":"pi4","key":"pi4"}]'
+api -X POST "$base/targetfilters" -d '{"name":"lab devices","query":"name==Device*"}'
+
 "$venv/bin/schemathesis" run openapi/mgmt.json \
     --url "http://127.0.0.1:$port" --auth "admin:$password" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \

@@ -40,7 +40,7 @@ struct CommonResponses;
 
 impl Modify for CommonResponses {
     fn modify(&self, doc: &mut OpenApi) {
-        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
         use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         let error = |description: &str| {
             ResponseBuilder::new()
@@ -65,6 +65,12 @@ impl Modify for CommonResponses {
             for (method, op) in ops {
                 let Some(op) = op else { continue };
                 op.operation_id = Some(operation_id(method, path));
+                for p in op.parameters.iter_mut().flatten() {
+                    if matches!(p.parameter_in, ParameterIn::Path) {
+                        let example = path_example(&p.name);
+                        *p = ParameterBuilder::from(p.clone()).example(Some(example)).build();
+                    }
+                }
                 let has_path_param = op
                     .parameters
                     .iter()
@@ -97,6 +103,18 @@ impl Modify for CommonResponses {
                 }
             }
         }
+    }
+}
+
+/// An example for a path parameter. `.ci/api-fuzz.sh` creates entities with exactly these ids, so
+/// the fuzzer's example phase reaches real entities and checks their full responses.
+fn path_example(name: &str) -> serde_json::Value {
+    match name {
+        "targetId" | "controllerId" => "device-01".into(),
+        "metadataKey" => "hw.revision".into(),
+        "keyName" => "pollingTime".into(),
+        "username" => "ci-bot".into(),
+        _ => 1.into(),
     }
 }
 
