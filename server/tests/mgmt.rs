@@ -16,6 +16,7 @@ backend_tests!(
     uploads_with_bad_names_or_sizes_leave_nothing_behind,
     assignment_supersedes_the_open_action,
     tenants_see_only_their_own_data,
+    targets_take_a_target_type,
 );
 
 fn every_management_call_needs_credentials(f: &Fixture) {
@@ -425,4 +426,48 @@ fn tenants_see_only_their_own_data(f: &Fixture) {
         "the DEFAULT tenant's action is not visible: {root}"
     );
     assert_eq!(f.action("shared-id", action)["status"], "running");
+}
+
+fn targets_take_a_target_type(f: &Fixture) {
+    let (s, v) = f.post(
+        "/rest/v1/targettypes",
+        json!([{ "name": "Raspberry Pi 4", "key": "pi4" }]),
+    );
+    assert_eq!(s, 201, "{v}");
+    let pi4 = v[0]["id"].as_i64().unwrap();
+    let (s, v) = f.post("/rest/v1/targettypes", json!([{ "name": "Pi 5", "key": "pi5" }]));
+    assert_eq!(s, 201, "{v}");
+    let pi5 = v[0]["id"].as_i64().unwrap();
+
+    let (s, v) = f.post(
+        "/rest/v1/targets",
+        json!([{ "controllerId": "typed", "targetType": pi4, "requestAttributes": false }]),
+    );
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v[0]["targetType"], pi4);
+    assert_eq!(v[0]["targetTypeName"], "Raspberry Pi 4");
+    assert_eq!(v[0]["requestAttributes"], false);
+    let (_, t) = f.get("/rest/v1/targets/typed");
+    assert!(
+        t["_links"]["targetType"]["href"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/targettypes/{pi4}"))
+    );
+
+    let (s, v) = f.put("/rest/v1/targets/typed", json!({ "targetType": pi5 }));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["targetTypeName"], "Pi 5");
+
+    // An unknown type is a 404 for the type, and nothing is created or changed.
+    let (s, v) = f.post(
+        "/rest/v1/targets",
+        json!([{ "controllerId": "untyped", "targetType": 9999 }]),
+    );
+    assert_eq!(s, 404, "{v}");
+    assert_eq!(v["info"]["type"], "TargetType", "{v}");
+    assert_eq!(f.get("/rest/v1/targets/untyped").0, 404);
+    let (s, _) = f.put("/rest/v1/targets/typed", json!({ "targetType": 9999 }));
+    assert_eq!(s, 404);
+    assert_eq!(f.get("/rest/v1/targets/typed").1["targetType"], pi5);
 }

@@ -56,6 +56,8 @@ pub struct MgmtTarget {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_type: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_type_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_confirm_active: Option<bool>,
     #[serde(rename = "_links")]
     pub links: Value,
@@ -116,6 +118,7 @@ pub fn target(
         security_token: Some(t.security_token.clone()),
         request_attributes: t.request_attributes,
         target_type: t.target_type_id,
+        target_type_name: None,
         auto_confirm_active: confirmation_flow.then_some(t.auto_confirm_at.is_some()),
         links,
     }

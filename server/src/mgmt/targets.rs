@@ -15,7 +15,7 @@ use crate::db::AnyConnection;
 use crate::db::models::{Action, ActionStatus, ActionType, NewTarget, Target, UpdateStatus};
 use crate::db::schema::{
     action_status_messages, action_statuses, actions as actions_t, distribution_sets, target_attributes,
-    targets,
+    target_types, targets,
 };
 use crate::ddi::confirmation;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
@@ -96,6 +96,25 @@ pub(super) async fn to_json(
     );
     if !user.permissions.has(Permission::ReadTargetSecurityToken) {
         out.security_token = None;
+    }
+    if let Some(type_id) = t.target_type_id {
+        let name: Option<String> = state
+            .db
+            .run(move |c| {
+                Ok(target_types::table
+                    .find(type_id)
+                    .select(target_types::name)
+                    .first(c)
+                    .optional()?)
+            })
+            .await?;
+        out.target_type_name = name;
+        if full && let Some(links) = out.links.as_object_mut() {
+            links.insert(
+                "targetType".into(),
+                serde_json::json!({ "href": format!("{}/targettypes/{type_id}", rest_base(req, state)) }),
+            );
+        }
     }
     Ok(out)
 }
@@ -212,8 +231,18 @@ fn validate(t: &TargetRequest) -> ApiResult<()> {
     check_len("securityToken", t.security_token.as_deref().unwrap_or(""), 128)?;
     check_len("address", t.address.as_deref().unwrap_or(""), 512)?;
     check_len("group", t.group.as_deref().unwrap_or(""), 256)?;
-    if t.target_type.is_some() {
-        return Err(ApiError::constraint_violation("targetType is not supported yet."));
+    Ok(())
+}
+
+/// The target type `id` of `tenant`, or hawkBit's 404 for it.
+fn check_target_type(c: &mut AnyConnection, tenant: &str, id: Option<i64>) -> ApiResult<()> {
+    let Some(id) = id else { return Ok(()) };
+    let found: i64 = target_types::table
+        .filter(target_types::id.eq(id).and(target_types::tenant.eq(tenant)))
+        .count()
+        .get_result(c)?;
+    if found == 0 {
+        return Err(ApiError::not_found("TargetType", id));
     }
     Ok(())
 }
@@ -255,7 +284,11 @@ async fn create(
             let mut out = Vec::new();
             for r in &requests {
                 let cid = r.controller_id.as_deref().unwrap_or_default();
-                let token = r.security_token.clone().unwrap_or_else(crate::auth::random_token);
+                check_target_type(c, &tenant, r.target_type)?;
+                let token = match r.security_token.as_deref() {
+                    Some(t) if !t.is_empty() => t.to_owned(),
+                    _ => crate::auth::random_token(),
+                };
                 let id: i64 = diesel::insert_into(targets::table)
                     .values(NewTarget {
                         tenant: &tenant,
@@ -266,8 +299,8 @@ async fn create(
                         address: r.address.as_deref(),
                         last_poll: None,
                         update_status: UpdateStatus::Unknown.as_str(),
-                        request_attributes: true,
-                        target_type_id: None,
+                        request_attributes: r.request_attributes.unwrap_or(true),
+                        target_type_id: r.target_type,
                         created_at: now,
                         created_by: &by,
                         last_modified_at: now,
@@ -360,6 +393,7 @@ async fn update(
             if r.controller_id.as_deref().is_some_and(|x| x != c2) {
                 return Err(ApiError::constraint_violation("controllerId cannot be changed."));
             }
+            check_target_type(c, &t2, r.target_type)?;
             diesel::update(targets::table.find(t.id))
                 .set((
                     targets::name.eq(r.name.as_deref().unwrap_or(&t.name)),
@@ -368,6 +402,7 @@ async fn update(
                     targets::address.eq(r.address.as_deref().or(t.address.as_deref())),
                     targets::request_attributes.eq(r.request_attributes.unwrap_or(t.request_attributes)),
                     targets::target_group.eq(r.group.as_deref().or(t.target_group.as_deref())),
+                    targets::target_type_id.eq(r.target_type.or(t.target_type_id)),
                     targets::last_modified_at.eq(now),
                     targets::last_modified_by.eq(&by),
                 ))
