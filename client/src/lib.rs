@@ -5,4 +5,5 @@ pub mod cli;
 pub mod config;
 pub mod install;
 pub mod journal;
+pub mod progress;
 pub mod slots;

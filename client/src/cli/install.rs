@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
 use clap::Args;
 
 use crate::config::Config;
 use crate::install;
+use crate::progress::Progress;
 use crate::slots::{Outcome, Updater};
 
 #[derive(Args)]
@@ -39,9 +40,25 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<()> {
     let config = args.config.load()?;
     let done = if file.starts_with("http://") || file.starts_with("https://") {
         let download = crate::agent::ddi::download_url(&config, &file)?;
-        install::install_from(&config, download, &file, args.force, None)?
+        let total = download.length();
+        install::install_from(
+            &config,
+            Progress::new(download, "installing", total),
+            &file,
+            args.force,
+            None,
+        )?
     } else {
-        install::install(&config, &args.file, args.force)?
+        let source =
+            std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+        let total = source.metadata().ok().map(|m| m.len());
+        install::install_from(
+            &config,
+            Progress::new(source, "installing", total),
+            &file,
+            args.force,
+            None,
+        )?
     };
     println!(
         "installed version {} ({} image(s)) into slot {}; slot {} is armed for one trial boot",
