@@ -10,9 +10,11 @@ use updraft_client::slots::sim::{Firmware, SimFirmware};
 use updraft_swu::bundle::{BundleWriter, Manifest, ManifestImage};
 use updraft_swu::cpio::CpioWriter;
 use updraft_swu::signature::Signer;
-use updraft_swu::sw_description::ArtifactKind;
+use updraft_swu::sw_description::{ArtifactKind, Compression};
 
 const ACTIVE: &[u8] = b"slot A: the running system\n";
+const AES_KEY: &str = "69d54287f856d30e2d9f3d1b8a5f7c0e6b2e4d6f8a0c2e4f6a8b0c2d4e6f8a0b";
+const AES_IV: &str = "4e1d2c3b4a5968778695a4b3c2d1e0f1";
 
 /// Whether `openssl` exists. Missing fails the test under `CI=true`, else skips it.
 fn have_openssl() -> bool {
@@ -77,7 +79,13 @@ impl Device {
                 options
                     .software_set
                     .map(|set| format!("software_set = {set:?}\n"))
-                    .unwrap_or_default(),
+                    .unwrap_or_default()
+                    + &if options.aes_key {
+                        std::fs::write(dir.join("aes.key"), format!("{AES_KEY} {AES_IV}\n")).unwrap();
+                        format!("aes_key_file = {:?}\n", p("aes.key"))
+                    } else {
+                        String::new()
+                    },
             ),
         )
         .unwrap();
@@ -174,6 +182,8 @@ impl Device {
 struct Options {
     /// `[bundle] software_set`.
     software_set: Option<&'static str>,
+    /// `[bundle] aes_key_file = <dir>/aes.key`, holding [`AES_KEY`] and [`AES_IV`].
+    aes_key: bool,
 }
 
 struct Spec {
@@ -335,6 +345,7 @@ fn older_version_is_refused_unless_forced() {
 fn software_set_selects_copy2_for_slot_b() {
     let Some(dev) = Device::with_config(&Options {
         software_set: Some("stable"),
+        ..Options::default()
     }) else {
         return;
     };
@@ -430,4 +441,159 @@ fn config_path_comes_from_updraft_config_too() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("booted: A"));
+}
+
+/// Builds the stored form of `plain` with the CLI tools a build pipeline uses, and a bundle of it.
+fn encoded_bundle(dev: &Device, name: &str, plain: &[u8], steps: &[&str], image: ManifestImage) -> PathBuf {
+    let mut stored = dev.path(&format!("{name}.img"));
+    std::fs::write(&stored, plain).unwrap();
+    for step in steps {
+        let next = dev.path(&format!("{name}.{step}"));
+        let mut cmd = match *step {
+            "gz" => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("gzip -9 -c {} > {}", stored.display(), next.display()));
+                c
+            }
+            "zst" => {
+                let mut c = Command::new("zstd");
+                c.args(["-q", "-19", "-f", "-o"]).arg(&next).arg(&stored);
+                c
+            }
+            "enc" => {
+                let mut c = Command::new("openssl");
+                c.args(["enc", "-aes-256-cbc", "-K", AES_KEY, "-iv", AES_IV, "-in"])
+                    .arg(&stored)
+                    .arg("-out")
+                    .arg(&next);
+                c
+            }
+            other => panic!("unknown step {other}"),
+        };
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stored = next;
+    }
+    let bundle = dev.path(&format!("{name}.swu"));
+    BundleWriter::new(Manifest {
+        version: "1.1.0".into(),
+        description: None,
+        hardware_compatibility: vec!["1.0".into()],
+        images: vec![ManifestImage {
+            source: stored,
+            ..image
+        }],
+    })
+    .with_signer(Signer::from_pem_files(dev.path("trusted.pem"), dev.path("trusted.key")).unwrap())
+    .write(std::fs::File::create(&bundle).unwrap())
+    .unwrap();
+    bundle
+}
+
+fn have(tool: &str) -> bool {
+    let ok = Command::new(tool).arg("--version").output().is_ok();
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "`{tool}` is required under CI=true"
+        );
+        eprintln!("skipping: `{tool}` not found");
+    }
+    ok
+}
+
+#[test]
+fn compressed_images_are_inflated_into_the_slot() {
+    if !have("gzip") || !have("zstd") {
+        return;
+    }
+    for (compression, step) in [(Compression::Zlib, "gz"), (Compression::Zstd, "zst")] {
+        let Some(dev) = Device::new() else { return };
+        let plain: Vec<u8> = (0..2_000_000u32).map(|i| (i / 7 % 251) as u8).collect();
+        let image = ManifestImage {
+            compressed: Some(compression),
+            ..ManifestImage::raw(
+                dev.path("unused"),
+                "rootfs.img",
+                dev.path("b.img").to_str().unwrap(),
+            )
+        };
+        let bundle = encoded_bundle(&dev, "packed", &plain, &[step], image);
+        assert!(std::fs::metadata(&bundle).unwrap().len() < plain.len() as u64 / 4);
+        assert!(dev.install(&bundle, &[]).status.success(), "{compression:?}");
+        assert_eq!(
+            std::fs::read(dev.path("b.img")).unwrap(),
+            plain,
+            "{compression:?}"
+        );
+    }
+}
+
+#[test]
+fn encrypted_images_are_decrypted_with_the_key_file_and_the_images_iv() {
+    if !have("gzip") {
+        return;
+    }
+    let Some(dev) = Device::with_config(&Options {
+        aes_key: true,
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let plain: Vec<u8> = (0..500_000u32).map(|i| (i % 241) as u8).collect();
+    // Compressed, then encrypted, as SWUpdate's documentation builds them; the IV is the image's.
+    let image = ManifestImage {
+        compressed: Some(Compression::Zlib),
+        encrypted: true,
+        ivt: Some(AES_IV.into()),
+        ..ManifestImage::raw(
+            dev.path("unused"),
+            "rootfs.img",
+            dev.path("b.img").to_str().unwrap(),
+        )
+    };
+    let bundle = encoded_bundle(&dev, "secret", &plain, &["gz", "enc"], image);
+    assert!(dev.install(&bundle, &[]).status.success());
+    assert_eq!(std::fs::read(dev.path("b.img")).unwrap(), plain);
+}
+
+#[test]
+fn an_encrypted_image_without_the_right_key_is_refused_and_not_armed() {
+    let Some(dev) = Device::new() else { return };
+    let plain = vec![42u8; 100_000];
+    let image = ManifestImage {
+        encrypted: true,
+        ..ManifestImage::raw(
+            dev.path("unused"),
+            "rootfs.img",
+            dev.path("b.img").to_str().unwrap(),
+        )
+    };
+    let bundle = encoded_bundle(&dev, "nokey", &plain, &["enc"], image);
+    // No key file configured: refused before anything is written.
+    dev.assert_refused(&dev.install(&bundle, &[]), "aes_key_file");
+
+    // A wrong key: the decryption fails, the half-written slot is never armed.
+    let Some(dev) = Device::with_config(&Options {
+        aes_key: true,
+        ..Options::default()
+    }) else {
+        return;
+    };
+    std::fs::write(dev.path("aes.key"), format!("{} {AES_IV}\n", "00".repeat(32))).unwrap();
+    let image = ManifestImage {
+        encrypted: true,
+        ..ManifestImage::raw(
+            dev.path("unused"),
+            "rootfs.img",
+            dev.path("b.img").to_str().unwrap(),
+        )
+    };
+    let bundle = encoded_bundle(&dev, "wrongkey", &plain, &["enc"], image);
+    dev.assert_refused(&dev.install(&bundle, &[]), "decryption failed");
 }

@@ -309,6 +309,10 @@ pub struct ManifestImage {
     pub path: Option<String>,
     pub filesystem: Option<String>,
     pub compressed: Option<Compression>,
+    /// The file is already AES-256-CBC encrypted (SWUpdate's `encrypted = true`).
+    pub encrypted: bool,
+    /// Per-image IV, 32 hex digits (SWUpdate's `ivt`); without it the device's key file IV.
+    pub ivt: Option<String>,
     pub installed_directly: bool,
 }
 
@@ -324,6 +328,8 @@ impl ManifestImage {
             path: None,
             filesystem: None,
             compressed: None,
+            encrypted: false,
+            ivt: None,
             installed_directly: false,
         }
     }
@@ -400,6 +406,12 @@ impl BundleWriter {
                 Some(Compression::Zlib) => e.push_str("\t\t\tcompressed = \"zlib\";\n"),
                 Some(Compression::Zstd) => e.push_str("\t\t\tcompressed = \"zstd\";\n"),
                 None => {}
+            }
+            if img.encrypted {
+                e.push_str("\t\t\tencrypted = true;\n");
+            }
+            if let Some(ivt) = &img.ivt {
+                let _ = writeln!(e, "\t\t\tivt = {};", quote(ivt));
             }
             if img.installed_directly {
                 e.push_str("\t\t\tinstalled-directly = true;\n");

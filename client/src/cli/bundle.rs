@@ -50,6 +50,8 @@ Manifest (paths are relative to the manifest's directory):
     # path = \"/opt/app\"                    # for rawfile / archive
     # filesystem = \"ext4\"                  # optional, with device + path
     # compressed = \"zstd\"                  # optional: the file is already zlib/zstd data
+    # encrypted = true                     # optional: already AES-256-CBC encrypted
+    # ivt = \"<32 hex digits>\"              # optional: its IV, if not the key file's
     # installed-directly = true            # optional: stream to the target, no TMPDIR copy
 
 Script handlers (lua, shellscript, preinstall, postinstall, postfailure) go into the
@@ -144,6 +146,11 @@ pub struct ManifestEntry {
     pub path: Option<String>,
     pub filesystem: Option<String>,
     pub compressed: Option<String>,
+    /// The file is already AES-256-CBC encrypted (`openssl enc -aes-256-cbc -K .. -iv ..`).
+    #[serde(default)]
+    pub encrypted: bool,
+    /// Per-image IV (32 hex digits) when it differs from the device key file's.
+    pub ivt: Option<String>,
     #[serde(default)]
     pub installed_directly: bool,
     /// Accepted so the error can say why: `BundleWriter` cannot write `name` yet.
@@ -254,6 +261,8 @@ impl ManifestEntry {
             path: self.path,
             filesystem: self.filesystem,
             compressed,
+            encrypted: self.encrypted,
+            ivt: self.ivt,
             installed_directly: self.installed_directly,
         })
     }

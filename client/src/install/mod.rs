@@ -5,6 +5,7 @@
 //! Nothing is staged: the slot is made unbootable (`prepare_install`) before the first byte is
 //! written, and the sha256 is checked by `updraft-swu` at the end of each image.
 
+pub mod decode;
 pub mod raw;
 pub mod rawfile;
 
@@ -139,7 +140,11 @@ fn run(
     if slot != target {
         bail!("the state machine chose slot {slot}, expected {target}");
     }
-    match stream(&mut reader, &plan) {
+    let key = match &config.bundle.aes_key_file {
+        Some(path) => Some(decode::AesKey::load(path)?),
+        None => None,
+    };
+    match stream(&mut reader, &plan, key.as_ref()) {
         Ok(images) => {
             updater.finish_install()?;
             Ok(Installed {
@@ -211,19 +216,27 @@ pub fn verify_only(config: &Config, source: impl std::io::Read) -> anyhow::Resul
 fn stream<R: std::io::Read>(
     reader: &mut BundleReader<R>,
     plan: &[(String, Destination)],
+    key: Option<&decode::AesKey>,
 ) -> anyhow::Result<usize> {
     let mut count = 0;
     while let Some(mut image) = reader.next_image()? {
-        let name = image.artifact().filename.clone().unwrap_or_default();
+        let artifact = image.artifact().clone();
+        let name = artifact.filename.clone().unwrap_or_default();
         let (_, dest) = plan
             .iter()
             .find(|(n, _)| *n == name)
             .ok_or_else(|| anyhow!("{name:?} was not planned"))?;
-        match dest {
-            Destination::Raw(device) => raw::write(device, &mut image),
-            Destination::File(path) => rawfile::write(path, &mut image),
+        {
+            let mut data = decode::decoded(&mut image, &artifact, key)?;
+            match dest {
+                Destination::Raw(device) => raw::write(device, &mut data),
+                Destination::File(path) => rawfile::write(path, &mut data),
+            }
+            .with_context(|| format!("writing {name:?}"))?;
         }
-        .with_context(|| format!("writing {name:?}"))?;
+        // A decoder may stop at the end of its stream: read the stored bytes to their end, where
+        // the image's sha256 is checked.
+        std::io::copy(&mut image, &mut std::io::sink()).with_context(|| format!("verifying {name:?}"))?;
         count += 1;
     }
     Ok(count)
@@ -237,11 +250,11 @@ fn destination(
     target: Slot,
 ) -> anyhow::Result<Destination> {
     let name = artifact.filename.as_deref().unwrap_or("<unnamed>");
+    if artifact.encrypted && config.bundle.aes_key_file.is_none() {
+        bail!("{name:?} is encrypted: set [bundle] aes_key_file to the device's key file");
+    }
     if artifact.kind == ArtifactKind::Script {
         bail!("{name:?}: scripts are not supported yet (they will need signed bundles)");
-    }
-    if artifact.compressed.is_some() || artifact.encrypted {
-        bail!("{name:?}: compressed or encrypted artifacts are not supported yet");
     }
     match artifact.handler.as_str() {
         "raw" => {
