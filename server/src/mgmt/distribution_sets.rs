@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::soft_deleted::SoftDeleted;
 use super::software_modules::sm_json;
 use super::{PagedList, Paging, body, check_len, json, query, rest_base, tenant_of};
 use crate::actions::{self, AssignmentRequest};
@@ -270,12 +271,12 @@ fn touch(c: &mut AnyConnection, ds_id: i64, now: i64, by: &str) -> ApiResult<()>
     Ok(())
 }
 
-/// Lists the distribution sets of the tenant.
+/// Lists the distribution sets of the tenant; soft-deleted ones only as `soft_deleted_mode` asks.
 #[utoipa::path(
     get,
     path = "/rest/v1/distributionsets",
     tag = "Distribution Sets",
-    params(Paging),
+    params(Paging, SoftDeleted),
     responses(
         (status = 200, description = "One page of distribution sets", body = PagedList<json::MgmtDistributionSet>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
@@ -287,11 +288,13 @@ async fn list(
     req: HttpRequest,
     user: User,
     q: web::Query<Paging>,
+    mode: web::Query<SoftDeleted>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadDistributionSet)?;
     let spec = q.spec(&super::query::DISTRIBUTION_SETS)?;
     let tenant = tenant_of(&user);
+    let deleted = mode.soft_deleted_mode.deleted();
     let (offset, limit) = (q.offset(), q.limit());
     let base = rest_base(&req, &state);
     let page = state
@@ -299,7 +302,7 @@ async fn list(
         .run(move |c| {
             let filter = distribution_sets::tenant
                 .eq(tenant.clone())
-                .and(distribution_sets::deleted.eq(false));
+                .and(distribution_sets::deleted.eq_any(deleted));
             let total: i64 = distribution_sets::table
                 .filter(filter.clone())
                 .filter(spec.filter.clone())

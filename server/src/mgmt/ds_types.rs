@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::sm_types::{
     MgmtSoftwareModuleType, TypeUpdate, duplicate_type, find_sm_type, sm_type_json, validate_new_type,
 };
+use super::soft_deleted::SoftDeleted;
 use super::{PagedList, Paging, body, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
@@ -141,12 +142,12 @@ pub(super) fn find_ds_type(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiR
         .ok_or_else(|| ApiError::not_found("DistributionSetType", id))
 }
 
-/// Lists the distribution set types of the tenant that are not deleted.
+/// Lists the distribution set types of the tenant; deleted ones only as `soft_deleted_mode` asks.
 #[utoipa::path(
     get,
     path = "/rest/v1/distributionsettypes",
     tag = "Distribution Set Types",
-    params(Paging),
+    params(Paging, SoftDeleted),
     responses(
         (status = 200, description = "One page of types", body = PagedList<MgmtDistributionSetType>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
@@ -158,16 +159,18 @@ async fn list(
     req: HttpRequest,
     user: User,
     q: web::Query<Paging>,
+    mode: web::Query<SoftDeleted>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadDistributionSetType)?;
     let spec = q.spec(&query::DS_TYPES)?;
     let tenant = tenant_of(&user);
+    let deleted = mode.soft_deleted_mode.deleted();
     let (offset, limit) = (q.offset(), q.limit());
     let (rows, total) = state
         .db
         .run(move |c| {
-            let live = ds_types::tenant.eq(tenant).and(ds_types::deleted.eq(false));
+            let live = ds_types::tenant.eq(tenant).and(ds_types::deleted.eq_any(deleted));
             let total: i64 = ds_types::table
                 .filter(live.clone())
                 .filter(spec.filter.clone())

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::query::{self, ListSpec};
 use super::targets::find_target;
 use super::{PagedList, Paging, body, check_len, tenant_of};
 use crate::auth::permissions::Permission;
@@ -85,6 +86,14 @@ impl OwnerRef {
         }
     }
 
+    /// What `q` and `sort` may name in this owner's metadata.
+    fn query_entity(&self) -> &'static query::Entity {
+        match self {
+            Self::Target(_) => &query::TARGET_METADATA,
+            Self::Ds(_) => &query::DS_METADATA,
+        }
+    }
+
     fn update_permission(&self) -> Permission {
         match self {
             Self::Target(_) => Permission::UpdateTarget,
@@ -137,6 +146,52 @@ impl Owner {
                 .filter(ds_metadata::ds_id.eq(id))
                 .select((ds_metadata::meta_key, ds_metadata::meta_value))
                 .load(c)?,
+        })
+    }
+
+    /// One page of the entries that `spec` selects, in its order, and how many it selects in all.
+    fn page(
+        self,
+        c: &mut AnyConnection,
+        spec: ListSpec,
+        offset: i64,
+        limit: i64,
+    ) -> ApiResult<(Vec<(String, String)>, i64)> {
+        Ok(match self {
+            Self::Target(id) => {
+                let mine = target_metadata::target_id.eq(id);
+                let total = target_metadata::table
+                    .filter(mine)
+                    .filter(spec.filter.clone())
+                    .count()
+                    .get_result(c)?;
+                let rows = target_metadata::table
+                    .filter(mine)
+                    .filter(spec.filter)
+                    .order_by(spec.order)
+                    .offset(offset)
+                    .limit(limit)
+                    .select((target_metadata::meta_key, target_metadata::meta_value))
+                    .load(c)?;
+                (rows, total)
+            }
+            Self::Ds(id) => {
+                let mine = ds_metadata::ds_id.eq(id);
+                let total = ds_metadata::table
+                    .filter(mine)
+                    .filter(spec.filter.clone())
+                    .count()
+                    .get_result(c)?;
+                let rows = ds_metadata::table
+                    .filter(mine)
+                    .filter(spec.filter)
+                    .order_by(spec.order)
+                    .offset(offset)
+                    .limit(limit)
+                    .select((ds_metadata::meta_key, ds_metadata::meta_value))
+                    .load(c)?;
+                (rows, total)
+            }
         })
     }
 
@@ -212,54 +267,17 @@ fn validate(key: &str, value: &str) -> ApiResult<()> {
     check_len("value", value, MAX_VALUE_LEN)
 }
 
-/// Sorts by `key` (default) or `value`; an owner has at most [`MAX_ENTRIES`] entries, so the page is
-/// cut in memory.
-fn sort_entries(entries: &mut [(String, String)], sort: Option<&str>) -> ApiResult<()> {
-    let Some(sort) = sort.filter(|s| !s.trim().is_empty()) else {
-        entries.sort();
-        return Ok(());
-    };
-    let (field, dir) = sort.split_once(':').unwrap_or((sort, "ASC"));
-    let by_value = match field.trim().to_ascii_lowercase().as_str() {
-        "key" => false,
-        "value" => true,
-        _ => {
-            return Err(ApiError::sort_param_invalid_field(format!(
-                "Sorting by {field} is not supported here."
-            )));
-        }
-    };
-    let desc = match dir.trim().to_ascii_uppercase().as_str() {
-        "ASC" => false,
-        "DESC" => true,
-        _ => {
-            return Err(ApiError::sort_param_invalid_field(format!(
-                "Invalid sort direction {dir}."
-            )));
-        }
-    };
-    entries.sort_by(|a, b| {
-        let o = if by_value {
-            (&a.1, &a.0).cmp(&(&b.1, &b.0))
-        } else {
-            a.cmp(b)
-        };
-        if desc { o.reverse() } else { o }
-    });
-    Ok(())
-}
-
 async fn list(user: User, owner: OwnerRef, q: &Paging, state: &AppState) -> ApiResult<HttpResponse> {
     user.require(owner.read_permission())?;
-    q.no_search()?;
+    let spec = q.spec(owner.query_entity())?;
     let tenant = tenant_of(&user);
-    let mut entries = state.db.run(move |c| owner.resolve(c, &tenant)?.all(c)).await?;
-    sort_entries(&mut entries, q.sort.as_deref())?;
-    let total = entries.len() as i64;
+    let (offset, limit) = (q.offset(), q.limit());
+    let (entries, total) = state
+        .db
+        .run(move |c| owner.resolve(c, &tenant)?.page(c, spec, offset, limit))
+        .await?;
     let content: Vec<MgmtMetadata> = entries
         .into_iter()
-        .skip(usize::try_from(q.offset()).unwrap_or(usize::MAX))
-        .take(usize::try_from(q.limit()).unwrap_or(0))
         .map(|(key, value)| MgmtMetadata { key, value })
         .collect();
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
@@ -347,7 +365,7 @@ async fn delete(user: User, owner: OwnerRef, key: String, state: &AppState) -> A
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The metadata of a target, sorted by key unless `sort` says otherwise (`key` or `value`).
+/// The metadata of a target: `q` and `sort` on `key` and `value` (default `key:ASC`), paged.
 #[utoipa::path(
     get,
     path = "/rest/v1/targets/{targetId}/metadata",
@@ -476,7 +494,7 @@ async fn target_delete(
     delete(user, OwnerRef::Target(cid), key, &state).await
 }
 
-/// The metadata of a distribution set, sorted by key unless `sort` says otherwise (`key` or `value`).
+/// The metadata of a distribution set: `q` and `sort` on `key` and `value` (default `key:ASC`), paged.
 #[utoipa::path(
     get,
     path = "/rest/v1/distributionsets/{distributionSetId}/metadata",

@@ -9,6 +9,7 @@ mod json;
 mod metadata;
 pub mod query;
 mod sm_types;
+mod soft_deleted;
 mod software_modules;
 mod system;
 mod target_filters;

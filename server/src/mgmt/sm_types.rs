@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::soft_deleted::SoftDeleted;
 use super::{PagedList, Paging, body, check_len, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
@@ -160,12 +161,12 @@ pub(super) fn find_sm_type(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiR
         .ok_or_else(|| ApiError::not_found("SoftwareModuleType", id))
 }
 
-/// Lists the software module types of the tenant that are not deleted.
+/// Lists the software module types of the tenant; deleted ones only as `soft_deleted_mode` asks.
 #[utoipa::path(
     get,
     path = "/rest/v1/softwaremoduletypes",
     tag = "Software Module Types",
-    params(Paging),
+    params(Paging, SoftDeleted),
     responses(
         (status = 200, description = "One page of types", body = PagedList<MgmtSoftwareModuleType>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
@@ -177,16 +178,18 @@ async fn list(
     req: HttpRequest,
     user: User,
     q: web::Query<Paging>,
+    mode: web::Query<SoftDeleted>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadSoftwareModuleType)?;
     let spec = q.spec(&query::SM_TYPES)?;
     let tenant = tenant_of(&user);
+    let deleted = mode.soft_deleted_mode.deleted();
     let (offset, limit) = (q.offset(), q.limit());
     let (rows, total) = state
         .db
         .run(move |c| {
-            let live = sm_types::tenant.eq(tenant).and(sm_types::deleted.eq(false));
+            let live = sm_types::tenant.eq(tenant).and(sm_types::deleted.eq_any(deleted));
             let total: i64 = sm_types::table
                 .filter(live.clone())
                 .filter(spec.filter.clone())

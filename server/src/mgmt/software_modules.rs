@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use futures_util::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
+use super::soft_deleted::SoftDeleted;
 use super::{PagedList, Paging, body, check_len, json, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
@@ -120,12 +121,12 @@ pub fn sm_json(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<json::Mg
     ))
 }
 
-/// Lists the software modules of the tenant.
+/// Lists the software modules of the tenant; soft-deleted ones only as `soft_deleted_mode` asks.
 #[utoipa::path(
     get,
     path = "/rest/v1/softwaremodules",
     tag = "Software Modules",
-    params(Paging),
+    params(Paging, SoftDeleted),
     responses(
         (status = 200, description = "One page of software modules", body = PagedList<json::MgmtSoftwareModule>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
@@ -137,11 +138,13 @@ async fn list(
     req: HttpRequest,
     user: User,
     q: web::Query<Paging>,
+    mode: web::Query<SoftDeleted>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadSoftwareModule)?;
     let spec = q.spec(&super::query::SOFTWARE_MODULES)?;
     let tenant = tenant_of(&user);
+    let deleted = mode.soft_deleted_mode.deleted();
     let (offset, limit) = (q.offset(), q.limit());
     let base = rest_base(&req, &state);
     let page = state
@@ -149,7 +152,7 @@ async fn list(
         .run(move |c| {
             let filter = software_modules::tenant
                 .eq(tenant.clone())
-                .and(software_modules::deleted.eq(false));
+                .and(software_modules::deleted.eq_any(deleted));
             let total: i64 = software_modules::table
                 .filter(filter.clone())
                 .filter(spec.filter.clone())
@@ -872,14 +875,16 @@ async fn create_metadata(
     Ok(HttpResponse::Created().finish())
 }
 
-/// The metadata of a module.
+/// The metadata of a module: `q` and `sort` on `key`, `value` and `targetVisible` (default
+/// `key:ASC`), paged.
 #[utoipa::path(
     get,
     path = "/rest/v1/softwaremodules/{softwareModuleId}/metadata",
     tag = "Software Modules",
-    params(("softwareModuleId" = i64, Path, description = SM_ID)),
+    params(("softwareModuleId" = i64, Path, description = SM_ID), Paging),
     responses(
-        (status = 200, description = "All metadata entries", body = PagedList<MgmtSoftwareModuleMetadata>),
+        (status = 200, description = "One page of metadata", body = PagedList<MgmtSoftwareModuleMetadata>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
         (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_SOFTWARE_MODULE", body = ExceptionInfo),
         (status = 404, description = "No such software module", body = ExceptionInfo),
@@ -888,24 +893,37 @@ async fn create_metadata(
 async fn list_metadata(
     user: User,
     path: web::Path<i64>,
+    q: web::Query<Paging>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadSoftwareModule)?;
+    let spec = q.spec(&super::query::SM_METADATA)?;
     let sm = path.into_inner();
     let tenant = tenant_of(&user);
-    let rows: Vec<(String, String, bool)> = state
+    let (offset, limit) = (q.offset(), q.limit());
+    let (rows, total) = state
         .db
         .run(move |c| {
             find_sm(c, &tenant, sm)?;
-            Ok(sm_metadata::table
-                .filter(sm_metadata::sm_id.eq(sm))
-                .order(sm_metadata::meta_key.asc())
+            let mine = sm_metadata::sm_id.eq(sm);
+            let total: i64 = sm_metadata::table
+                .filter(mine)
+                .filter(spec.filter.clone())
+                .count()
+                .get_result(c)?;
+            let rows: Vec<(String, String, bool)> = sm_metadata::table
+                .filter(mine)
+                .filter(spec.filter)
+                .order_by(spec.order)
+                .offset(offset)
+                .limit(limit)
                 .select((
                     sm_metadata::meta_key,
                     sm_metadata::meta_value,
                     sm_metadata::target_visible,
                 ))
-                .load(c)?)
+                .load(c)?;
+            Ok((rows, total))
         })
         .await?;
     let content: Vec<MgmtSoftwareModuleMetadata> = rows
@@ -916,7 +934,6 @@ async fn list_metadata(
             target_visible,
         })
         .collect();
-    let total = content.len() as i64;
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
 }
 

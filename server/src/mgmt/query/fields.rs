@@ -161,6 +161,7 @@ macro_rules! tag_fields {
 pub static TARGETS: Entity = Entity {
     table: "targets",
     default_order: "targets.controller_id ASC",
+    tiebreak: "id",
     fields: &[
         col("id", "controller_id", Ty::Text),
         col("controllerId", "controller_id", Ty::Text),
@@ -265,16 +266,19 @@ pub static TARGETS: Entity = Entity {
 pub static TARGET_TYPES: Entity = Entity {
     table: "target_types",
     default_order: "target_types.id ASC",
+    tiebreak: "id",
     fields: type_fields!(),
 };
 pub static TARGET_TAGS: Entity = Entity {
     table: "target_tags",
     default_order: "target_tags.id ASC",
+    tiebreak: "id",
     fields: tag_fields!(),
 };
 pub static TARGET_FILTER_QUERIES: Entity = Entity {
     table: "target_filter_queries",
     default_order: "target_filter_queries.id ASC",
+    tiebreak: "id",
     fields: &[
         col("id", "id", Ty::Int),
         col("name", "name", Ty::Text),
@@ -301,6 +305,7 @@ pub static TARGET_FILTER_QUERIES: Entity = Entity {
 pub static DISTRIBUTION_SETS: Entity = Entity {
     table: "distribution_sets",
     default_order: "distribution_sets.id ASC",
+    tiebreak: "id",
     fields: &[
         col("id", "id", Ty::Int),
         col("name", "name", Ty::Text),
@@ -354,11 +359,13 @@ pub static DISTRIBUTION_SETS: Entity = Entity {
 pub static DS_TYPES: Entity = Entity {
     table: "ds_types",
     default_order: "ds_types.id ASC",
+    tiebreak: "id",
     fields: type_fields!(),
 };
 pub static DS_TAGS: Entity = Entity {
     table: "ds_tags",
     default_order: "ds_tags.id ASC",
+    tiebreak: "id",
     fields: tag_fields!(
         linked(
             "distributionSet.id",
@@ -381,6 +388,7 @@ pub static DS_TAGS: Entity = Entity {
 pub static SOFTWARE_MODULES: Entity = Entity {
     table: "software_modules",
     default_order: "software_modules.id ASC",
+    tiebreak: "id",
     fields: &[
         col("id", "id", Ty::Int),
         col("name", "name", Ty::Text),
@@ -401,6 +409,7 @@ pub static SOFTWARE_MODULES: Entity = Entity {
 pub static SM_TYPES: Entity = Entity {
     table: "sm_types",
     default_order: "sm_types.id ASC",
+    tiebreak: "id",
     fields: type_fields!(col("maxAssignments", "max_assignments", Ty::Int)),
 };
 
@@ -412,6 +421,7 @@ const fn action_target(name: &'static str, then: &'static Path) -> Field {
 pub static ACTIONS: Entity = Entity {
     table: "actions",
     default_order: "actions.id DESC",
+    tiebreak: "id",
     fields: &[
         col("id", "id", Ty::Int),
         col("active", "active", Ty::Bool),
@@ -474,6 +484,7 @@ pub static ACTIONS: Entity = Entity {
 pub static ACTION_STATUSES: Entity = Entity {
     table: "action_statuses",
     default_order: "action_statuses.id DESC",
+    tiebreak: "id",
     fields: &[
         col("id", "id", Ty::Int),
         col("timestamp", "occurred_at", Ty::Int),
@@ -481,3 +492,23 @@ pub static ACTION_STATUSES: Entity = Entity {
         col("createdAt", "created_at", Ty::Int),
     ],
 };
+
+/// Metadata entries (hawkBit's `*MetadataFields`): listed per owner, so the key tells them apart.
+macro_rules! metadata {
+    ($table:literal $(, $extra:expr)*) => {
+        Entity {
+            table: $table,
+            default_order: concat!($table, ".meta_key ASC"),
+            tiebreak: "meta_key",
+            fields: &[
+                col("key", "meta_key", Ty::Text),
+                col("value", "meta_value", Ty::Text),
+                $($extra,)*
+            ],
+        }
+    };
+}
+
+pub static TARGET_METADATA: Entity = metadata!("target_metadata");
+pub static DS_METADATA: Entity = metadata!("ds_metadata");
+pub static SM_METADATA: Entity = metadata!("sm_metadata", col("targetVisible", "target_visible", Ty::Bool));

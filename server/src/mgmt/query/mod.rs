@@ -25,11 +25,15 @@ use crate::error::ApiResult;
 /// What a list endpoint lists: its table and the fields `q` and `sort` may name.
 #[derive(Debug)]
 pub struct Entity {
-    /// The SQL table, as written in the field expressions; it has an `id` primary key.
+    /// The SQL table, as written in the field expressions; fields that reach other rows ([`Path::Link`],
+    /// [`Path::Map`]) need it to have an `id` primary key.
     pub table: &'static str,
     /// `ORDER BY` when no `sort` is given (hawkBit: `id:ASC` mostly; targets `controllerId:ASC`;
     /// actions and action status `id:DESC`).
     pub default_order: &'static str,
+    /// The column that tells the listed rows apart (`id`; the key for metadata, which is listed per
+    /// owner and has no `id`). Every `ORDER BY` ends with it, so pages are stable.
+    pub tiebreak: &'static str,
     /// The fields `q` may name (and `sort`, for plain columns).
     pub fields: &'static [Field],
 }

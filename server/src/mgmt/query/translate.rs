@@ -19,10 +19,10 @@ pub fn filter(entity: &Entity, q: Option<&str>) -> ApiResult<SqlFilter> {
     Ok(out)
 }
 
-/// The `ORDER BY` for `sort` (the entity's default when there is none), always ending with the id
-/// so that pages are stable.
+/// The `ORDER BY` for `sort` (the entity's default when there is none), always ending with the
+/// entity's tiebreak column (the id) so that pages are stable.
 pub fn order(entity: &Entity, sort: Option<&str>) -> ApiResult<SqlOrder> {
-    let id = format!("{}.id", entity.table);
+    let id = format!("{}.{}", entity.table, entity.tiebreak);
     let mut out = SqlOrder::new();
     let mut has_id = false;
     match sort.filter(|s| !s.trim().is_empty()) {
