@@ -57,8 +57,10 @@ pub struct Api;
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MgmtMetadata {
+    #[schema(example = "hw.revision")]
     pub key: String,
     #[serde(default)]
+    #[schema(example = "2")]
     pub value: String,
 }
 
@@ -67,6 +69,7 @@ pub struct MgmtMetadata {
 #[serde(deny_unknown_fields)]
 pub struct MetadataValue {
     #[serde(default)]
+    #[schema(example = "3")]
     pub value: String,
 }
 
