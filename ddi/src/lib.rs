@@ -12,6 +12,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Link {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "https://updraft.example.com/DEFAULT/controller/v1/device-01/deploymentBase/7?c=-2129030598"
+        )
+    )]
     pub href: String,
 }
 
@@ -41,6 +47,7 @@ pub struct ControllerConfig {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Polling {
     /// `HH:MM:SS`; every known client parses only this form.
+    #[cfg_attr(feature = "openapi", schema(example = "00:05:00"))]
     pub sleep: String,
 }
 
@@ -94,6 +101,7 @@ pub enum MaintenanceWindowStatus {
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentBase {
     /// The action id, as a string.
+    #[cfg_attr(feature = "openapi", schema(example = "7"))]
     pub id: String,
     pub deployment: Deployment,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,6 +113,7 @@ pub struct DeploymentBase {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConfirmationBaseAction {
+    #[cfg_attr(feature = "openapi", schema(example = "7"))]
     pub id: String,
     pub confirmation: Deployment,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,6 +127,7 @@ pub struct Deployment {
     pub download: HandlingType,
     pub update: HandlingType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "available"))]
     pub maintenance_window: Option<MaintenanceWindowStatus>,
     pub chunks: Vec<Chunk>,
 }
@@ -125,41 +135,63 @@ pub struct Deployment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Chunk {
+    #[cfg_attr(feature = "openapi", schema(example = "os"))]
     pub part: String,
+    #[cfg_attr(feature = "openapi", schema(example = "1.0.0"))]
     pub version: String,
+    #[cfg_attr(feature = "openapi", schema(example = "rootfs"))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = false))]
     pub encrypted: Option<bool>,
     #[serde(default)]
     pub artifacts: Vec<Artifact>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = json!([{"key": "hw.revision", "value": "2"}])))]
     pub metadata: Option<Vec<Metadata>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Metadata {
+    #[cfg_attr(feature = "openapi", schema(example = "hw.revision"))]
     pub key: String,
+    #[cfg_attr(feature = "openapi", schema(example = "2"))]
     pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Artifact {
+    #[cfg_attr(feature = "openapi", schema(example = "rootfs.img"))]
     pub filename: String,
     pub hashes: Hashes,
+    #[cfg_attr(feature = "openapi", schema(example = 10_485_760))]
     pub size: u64,
     /// One entry per download protocol: `download-http`, `md5sum-http`, and (HTTPS) `download`, `md5sum`.
     #[serde(rename = "_links", default)]
+    #[cfg_attr(feature = "openapi", schema(example = json!({
+        "download": {"href": "https://updraft.example.com/DEFAULT/controller/v1/device-01/softwaremodules/1/artifacts/rootfs.img"},
+        "md5sum": {"href": "https://updraft.example.com/DEFAULT/controller/v1/device-01/softwaremodules/1/artifacts/rootfs.img.MD5SUM"}
+    })))]
     pub links: BTreeMap<String, Link>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hashes {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "f508d923bc9c11fee6c3d132d92e795839c6c4c6")
+    )]
     pub sha1: String,
+    #[cfg_attr(feature = "openapi", schema(example = "bacad3f53debf7466f8f10a8de430526"))]
     pub md5: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "bac821ddfad573f5c0fd0e4bbd9bb24c34e9b36a8444171df37285771d69eae8")
+    )]
     pub sha256: Option<String>,
 }
 
@@ -167,8 +199,10 @@ pub struct Hashes {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActionHistory {
     /// The action's status as hawkBit's upper-case enum name (`RUNNING`, `FINISHED`, ...).
+    #[cfg_attr(feature = "openapi", schema(example = "RUNNING"))]
     pub status: String,
     /// Device messages, newest first.
+    #[cfg_attr(feature = "openapi", schema(example = json!(["Installing update", "Downloaded rootfs.img"])))]
     pub messages: Vec<String>,
 }
 
@@ -178,6 +212,7 @@ pub struct ActionHistory {
 pub struct ActionFeedback {
     /// Epoch milliseconds on the device (hawkBit ≥ 0.7); server time when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = 1_691_065_929_524_i64))]
     pub timestamp: Option<i64>,
     pub status: FeedbackStatus,
 }
@@ -188,6 +223,7 @@ pub struct FeedbackStatus {
     pub execution: Execution,
     pub result: FeedbackResult,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = 200))]
     pub code: Option<i32>,
     /// hawkBit ≥ 1.0 accepts a single string as a one-element list.
     #[serde(
@@ -195,6 +231,7 @@ pub struct FeedbackStatus {
         deserialize_with = "one_or_many",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[cfg_attr(feature = "openapi", schema(example = json!(["Update installed"])))]
     pub details: Vec<String>,
 }
 
@@ -210,8 +247,10 @@ pub struct FeedbackResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Progress {
+    #[cfg_attr(feature = "openapi", schema(example = 2))]
     pub cnt: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = 5))]
     pub of: Option<i64>,
 }
 
@@ -243,6 +282,7 @@ pub enum Finished {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CancelActionBase {
+    #[cfg_attr(feature = "openapi", schema(example = "8"))]
     pub id: String,
     pub cancel_action: CancelAction,
 }
@@ -251,6 +291,7 @@ pub struct CancelActionBase {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CancelAction {
+    #[cfg_attr(feature = "openapi", schema(example = "7"))]
     pub stop_id: String,
 }
 
@@ -262,6 +303,7 @@ pub struct ConfigData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<ConfigDataMode>,
     /// A `null` value removes that key under `merge`.
+    #[cfg_attr(feature = "openapi", schema(example = json!({"hwRevision": "2", "serial": "A1B2C3"})))]
     pub data: BTreeMap<String, Option<String>>,
 }
 
@@ -281,6 +323,9 @@ pub enum ConfigDataMode {
 pub struct ConfirmationBase {
     pub auto_confirm: AutoConfirmationState,
     #[serde(rename = "_links", default)]
+    #[cfg_attr(feature = "openapi", schema(example = json!({
+        "activateAutoConfirm": {"href": "https://updraft.example.com/DEFAULT/controller/v1/device-01/confirmationBase/activateAutoConfirm"}
+    })))]
     pub links: BTreeMap<String, Link>,
 }
 
@@ -288,12 +333,16 @@ pub struct ConfirmationBase {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AutoConfirmationState {
+    #[cfg_attr(feature = "openapi", schema(example = false))]
     pub active: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "admin"))]
     pub initiator: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "Lab devices confirm on their own"))]
     pub remark: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = 1_691_065_941_155_i64))]
     pub activated_at: i64,
 }
 
@@ -303,12 +352,14 @@ pub struct AutoConfirmationState {
 pub struct ConfirmationFeedback {
     pub confirmation: Confirmation,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = 200))]
     pub code: Option<i32>,
     #[serde(
         default,
         deserialize_with = "one_or_many",
         skip_serializing_if = "Vec::is_empty"
     )]
+    #[cfg_attr(feature = "openapi", schema(example = json!(["Confirmed by the operator"])))]
     pub details: Vec<String>,
 }
 
@@ -325,8 +376,10 @@ pub enum Confirmation {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivateAutoConfirmation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "operator"))]
     pub initiator: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "Confirm all updates of this device"))]
     pub remark: Option<String>,
 }
 
@@ -334,7 +387,9 @@ pub struct ActivateAutoConfirmation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstalledBaseReport {
+    #[cfg_attr(feature = "openapi", schema(example = "gateway"))]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(example = "1.0.0"))]
     pub version: String,
 }
 

@@ -15,10 +15,15 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExceptionInfo {
+    #[schema(example = "org.eclipse.hawkbit.repository.exception.EntityNotFoundException")]
     pub exception_class: String,
+    #[schema(example = "hawkbit.server.error.repo.entityNotFound")]
     pub error_code: String,
+    #[schema(example = "Target with given identifier {device-01} does not exist.")]
     pub message: String,
+    /// Details some errors add, e.g. the entity and id that was not found.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::mgmt::examples::exception_info_info)]
     pub info: Option<serde_json::Value>,
 }
 

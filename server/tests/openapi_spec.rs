@@ -121,3 +121,80 @@ fn the_server_serves_the_document_and_an_offline_docs_page() {
         "the Swagger UI bundle is embedded"
     );
 }
+
+/// The JSON paths below `schema` where no example can be shown: neither the schema nor, for
+/// objects and arrays, all of its parts carry one.
+fn fields_without_example(
+    doc: &Value,
+    schema: &Value,
+    at: &str,
+    seen: &mut Vec<String>,
+    out: &mut Vec<String>,
+) {
+    if schema.get("example").is_some() || schema.get("examples").is_some() || schema.get("enum").is_some() {
+        return;
+    }
+    if let Some(name) = schema["$ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+    {
+        if !seen.iter().any(|s| s == name) {
+            seen.push(name.to_owned());
+            fields_without_example(doc, &doc["components"]["schemas"][name], name, seen, out);
+            seen.pop();
+        }
+        return;
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        if let Some(parts) = schema[key].as_array() {
+            for part in parts.iter().filter(|p| p["type"] != "null") {
+                fields_without_example(doc, part, at, seen, out);
+            }
+            return;
+        }
+    }
+    if let Some(props) = schema["properties"].as_object() {
+        for (name, prop) in props {
+            fields_without_example(doc, prop, &format!("{at}.{name}"), seen, out);
+        }
+    } else if schema.get("items").is_some() {
+        fields_without_example(doc, &schema["items"], &format!("{at}[]"), seen, out);
+    } else if schema["additionalProperties"].is_object() {
+        fields_without_example(
+            doc,
+            &schema["additionalProperties"],
+            &format!("{at}{{}}"),
+            seen,
+            out,
+        );
+    } else if schema["format"] != "binary" {
+        out.push(at.to_owned());
+    }
+}
+
+/// A newcomer sees an example of every JSON request and response body (file downloads aside).
+#[test]
+fn every_json_body_has_an_example() {
+    for doc in [openapi::management(), openapi::ddi()] {
+        let doc = serde_json::to_value(doc).unwrap();
+        let mut missing = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let mut bodies = vec![("request".to_owned(), &op["requestBody"])];
+                if let Some(responses) = op["responses"].as_object() {
+                    bodies.extend(responses.iter().map(|(status, r)| (status.clone(), r)));
+                }
+                for (which, body) in bodies {
+                    let Some(json) = body["content"].get("application/json") else {
+                        continue;
+                    };
+                    if json.get("example").is_none() {
+                        let at = format!("{method} {path} {which}");
+                        fields_without_example(&doc, &json["schema"], &at, &mut Vec::new(), &mut missing);
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "bodies without an example: {missing:#?}");
+    }
+}

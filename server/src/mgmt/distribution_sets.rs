@@ -330,6 +330,7 @@ async fn list(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ModuleRef {
+    #[schema(example = 1)]
     id: i64,
 }
 
@@ -337,15 +338,21 @@ struct ModuleRef {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DsRequest {
+    #[schema(example = "gateway")]
     name: String,
+    #[schema(example = "1.0.0")]
     version: String,
+    #[schema(example = "Gateway firmware")]
     description: Option<String>,
     /// The distribution set type's key (default `os_app`).
     #[serde(rename = "type")]
+    #[schema(example = "os")]
     type_key: Option<String>,
     #[serde(default)]
+    #[schema(example = json!([{"id": 1}]))]
     modules: Vec<ModuleRef>,
     #[serde(default)]
+    #[schema(example = false)]
     required_migration_step: bool,
 }
 
@@ -477,11 +484,16 @@ async fn get_one(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct DsUpdate {
+    #[schema(example = "gateway")]
     name: Option<String>,
+    #[schema(example = "1.0.1")]
     version: Option<String>,
+    #[schema(example = "Gateway firmware, hotfix")]
     description: Option<String>,
     /// `true` locks the set and its modules (the set must be complete); `false` unlocks the set.
+    #[schema(example = true)]
     locked: Option<bool>,
+    #[schema(example = false)]
     required_migration_step: Option<bool>,
 }
 
@@ -635,8 +647,11 @@ async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) ->
 /// A maintenance window: cron `schedule`, `duration` (`HH:mm:ss`) and `timezone` (`+01:00`).
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct MaintenanceWindowBody {
+    #[schema(example = "0 0 3 ? * *")]
     schedule: String,
+    #[schema(example = "02:00:00")]
     duration: String,
+    #[schema(example = "+00:00")]
     timezone: String,
 }
 
@@ -645,25 +660,32 @@ pub struct MaintenanceWindowBody {
 #[serde(rename_all = "camelCase")]
 pub struct AssignmentBody {
     /// The target's controller id.
+    #[schema(example = "device-01")]
     id: String,
     #[serde(rename = "type", default)]
-    #[schema(value_type = Option<String>)]
+    /// `soft`, `forced` (default), `timeforced` (with `forcetime`) or `downloadonly`.
+    #[schema(value_type = Option<String>, example = "soft")]
     action_type: Option<ActionType>,
     #[serde(rename = "forcetime", default)]
+    #[schema(example = 1_691_065_930_359_i64)]
     force_time: Option<i64>,
     #[serde(default)]
+    #[schema(example = 600)]
     weight: Option<i32>,
     #[serde(default)]
     maintenance_window: Option<MaintenanceWindowBody>,
     #[serde(default)]
+    #[schema(example = false)]
     confirmation_required: Option<bool>,
 }
 
 /// A link to one created action.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AssignedAction {
+    #[schema(example = 7)]
     id: i64,
     #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::assigned_action_links)]
     links: Value,
 }
 
@@ -671,9 +693,13 @@ pub struct AssignedAction {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssignmentResponse {
+    #[schema(example = 1)]
     assigned: usize,
+    #[schema(example = 0)]
     already_assigned: usize,
+    #[schema(example = 1)]
     total: usize,
+    #[schema(example = json!([{"id": 7, "_links": {"self": {"href": "https://updraft.example.com/rest/v1/targets/device-01/actions/7"}}}]))]
     assigned_actions: Vec<AssignedAction>,
 }
 
@@ -874,17 +900,25 @@ async fn installed_targets(
 pub struct MgmtTargetFilterQuery {
     #[serde(flatten)]
     audit: json::Audit,
+    #[schema(example = 2)]
     id: i64,
+    #[schema(example = "lab devices")]
     name: String,
+    #[schema(example = "name==Device*")]
     query: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1)]
     auto_assign_distribution_set: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "forced")]
     auto_assign_action_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 600)]
     auto_assign_weight: Option<i32>,
+    #[schema(example = false)]
     confirmation_required: bool,
     #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::mgmt_target_filter_query_links)]
     links: Value,
 }
 
@@ -1153,10 +1187,13 @@ async fn remove_module(
 #[serde(rename_all = "camelCase")]
 pub struct MgmtDistributionSetStatistics {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!({"RUNNING": 2, "FINISHED": 10, "total": 12}))]
     actions: Option<BTreeMap<String, i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!({"total": 0}))]
     rollouts: Option<BTreeMap<String, i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1)]
     total_auto_assignments: Option<i64>,
 }
 
@@ -1320,6 +1357,7 @@ struct InvalidateRequest {
     /// Accepted for compatibility; there are no rollouts to cancel.
     #[serde(default)]
     #[allow(dead_code)]
+    #[schema(example = false)]
     cancel_rollouts: Option<bool>,
 }
 

@@ -308,7 +308,8 @@ async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) ->
     tag = "Distribution Set Tags",
     params(("distributionsetTagId" = i64, Path, description = "The tag's id"), Paging),
     responses(
-        (status = 200, description = "One page of distribution sets", body = PagedList<Object>),
+        (status = 200, description = "One page of distribution sets", body = PagedList<Object>,
+            example = super::examples::distribution_set_page),
         (status = 400, description = "Bad paging, sort, query or id", body = ExceptionInfo),
         (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),

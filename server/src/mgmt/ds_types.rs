@@ -74,16 +74,23 @@ pub struct Api;
 pub(super) struct MgmtDistributionSetType {
     #[serde(flatten)]
     pub audit: json::Audit,
+    #[schema(example = 1)]
     pub id: i64,
+    #[schema(example = "OS")]
     pub name: String,
+    #[schema(example = "os")]
     pub key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Operating system image")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "rgb(0,128,255)")]
     pub colour: Option<String>,
+    #[schema(example = false)]
     pub deleted: bool,
     /// `self`, `mandatorymodules` and `optionalmodules`.
     #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::mgmt_distribution_set_type_links)]
     pub links: Value,
 }
 
@@ -114,6 +121,7 @@ pub(super) fn ds_type_json(base: &str, t: DsType) -> MgmtDistributionSetType {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct IdRef {
+    #[schema(example = 1)]
     pub id: i64,
 }
 
@@ -121,15 +129,21 @@ pub(super) struct IdRef {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DsTypeCreate {
+    #[schema(example = "OS with apps")]
     name: Option<String>,
+    #[schema(example = "os_app")]
     key: Option<String>,
+    #[schema(example = "Operating system and optional applications")]
     description: Option<String>,
+    #[schema(example = "rgb(0,128,255)")]
     colour: Option<String>,
     /// Software module types a set of this type must hold.
     #[serde(default)]
+    #[schema(example = json!([{"id": 1}]))]
     mandatorymodules: Vec<IdRef>,
     /// Software module types a set of this type may hold.
     #[serde(default)]
+    #[schema(example = json!([{"id": 2}]))]
     optionalmodules: Vec<IdRef>,
 }
 

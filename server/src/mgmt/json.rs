@@ -13,17 +13,24 @@ fn href(h: String) -> Value {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Audit {
+    #[schema(example = "admin")]
     pub created_by: String,
+    #[schema(example = 1_691_065_905_897_i64)]
     pub created_at: i64,
+    #[schema(example = "admin")]
     pub last_modified_by: String,
+    #[schema(example = 1_691_065_906_407_i64)]
     pub last_modified_at: i64,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PollStatus {
+    #[schema(example = 1_691_065_941_102_i64)]
     pub last_request_at: i64,
+    #[schema(example = 1_691_066_241_102_i64)]
     pub next_expected_request_at: i64,
+    #[schema(example = false)]
     pub overdue: bool,
 }
 
@@ -32,34 +39,49 @@ pub struct PollStatus {
 pub struct MgmtTarget {
     #[serde(flatten)]
     pub audit: Audit,
+    #[schema(example = "Device 01")]
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Gateway in building 3")]
     pub description: Option<String>,
+    #[schema(example = "device-01")]
     pub controller_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "europe/berlin")]
     pub group: Option<String>,
+    #[schema(example = "in_sync")]
     pub update_status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1_691_065_941_102_i64)]
     pub last_controller_request_at: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1_691_065_941_155_i64)]
     pub installed_at: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "192.168.0.1")]
     pub ip_address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "http://192.168.0.1")]
     pub address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poll_status: Option<PollStatus>,
     /// Only for users holding `READ_TARGET_SECURITY_TOKEN`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "38e6a19932b014040ba061795186514e")]
     pub security_token: Option<String>,
+    #[schema(example = true)]
     pub request_attributes: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1)]
     pub target_type: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Raspberry Pi 4")]
     pub target_type_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = false)]
     pub auto_confirm_active: Option<bool>,
     #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::mgmt_target_links)]
     pub links: Value,
 }
 
@@ -127,8 +149,11 @@ pub fn target(
 /// `maintenanceWindow` of an action.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct MaintenanceWindow {
+    #[schema(example = "0 0 3 ? * *")]
     pub schedule: String,
+    #[schema(example = "02:00:00")]
     pub duration: String,
+    #[schema(example = "+00:00")]
     pub timezone: String,
 }
 
@@ -138,26 +163,37 @@ pub struct MaintenanceWindow {
 pub struct MgmtAction {
     #[serde(flatten)]
     pub audit: Audit,
+    #[schema(example = 7)]
     pub id: i64,
     /// `update`, or `cancel` while the action is canceling or canceled.
     #[serde(rename = "type")]
+    #[schema(example = "update")]
     pub kind: String,
+    #[schema(example = false)]
     pub active: bool,
+    #[schema(example = "finished")]
     pub status: String,
     /// hawkBit ≤ 0.9 consumers read `detailStatus`; it carries the same value as `status`.
+    #[schema(example = "finished")]
     pub detail_status: String,
+    #[schema(example = "forced")]
     pub force_type: String,
     /// Only for `timeforced` actions.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1_691_065_903_238_i64)]
     pub force_time: Option<i64>,
+    #[schema(example = 600)]
     pub weight: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maintenance_window: Option<MaintenanceWindow>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 200)]
     pub last_status_code: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "crm-4711")]
     pub external_ref: Option<String>,
     #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::mgmt_action_links)]
     pub links: Value,
 }
 
@@ -235,16 +271,22 @@ pub fn mgmt_action(
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MgmtActionStatus {
+    #[schema(example = 21)]
     pub id: i64,
     /// The lowercase action status this entry reported.
     #[serde(rename = "type")]
+    #[schema(example = "finished")]
     pub kind: String,
+    #[schema(example = json!(["Update installed, rebooting"]))]
     pub messages: Vec<String>,
     /// When the server stored the entry.
+    #[schema(example = 1_691_065_929_524_i64)]
     pub reported_at: i64,
     /// The device's time of the report.
+    #[schema(example = 1_691_065_929_524_i64)]
     pub timestamp: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 200)]
     pub code: Option<i32>,
 }
 
@@ -273,22 +315,34 @@ pub fn action_status(
 pub struct MgmtSoftwareModule {
     #[serde(flatten)]
     pub audit: Audit,
+    #[schema(example = "rootfs")]
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Root file system of the gateway image")]
     pub description: Option<String>,
+    #[schema(example = 1)]
     pub id: i64,
+    #[schema(example = "1.0.0")]
     pub version: String,
     /// The software module type's key.
     #[serde(rename = "type")]
+    #[schema(example = "os")]
     pub type_key: String,
+    #[schema(example = "OS")]
     pub type_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Updraft Ltd.")]
     pub vendor: Option<String>,
+    #[schema(example = false)]
     pub encrypted: bool,
+    #[schema(example = true)]
     pub locked: bool,
+    #[schema(example = false)]
     pub deleted: bool,
+    #[schema(example = true)]
     pub complete: bool,
     #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::mgmt_software_module_links)]
     pub links: Value,
 }
 
@@ -330,8 +384,11 @@ pub fn software_module(
 /// An artifact's checksums.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ArtifactHashes {
+    #[schema(example = "f508d923bc9c11fee6c3d132d92e795839c6c4c6")]
     pub sha1: String,
+    #[schema(example = "bacad3f53debf7466f8f10a8de430526")]
     pub md5: String,
+    #[schema(example = "bac821ddfad573f5c0fd0e4bbd9bb24c34e9b36a8444171df37285771d69eae8")]
     pub sha256: String,
 }
 
@@ -341,12 +398,16 @@ pub struct ArtifactHashes {
 pub struct MgmtArtifact {
     #[serde(flatten)]
     pub audit: Audit,
+    #[schema(example = 1)]
     pub id: i64,
     pub hashes: ArtifactHashes,
+    #[schema(example = "rootfs.img")]
     pub provided_filename: String,
+    #[schema(example = 10_485_760)]
     pub size: i64,
     /// `self`, and `download` unless listed in the compact representation.
     #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::mgmt_artifact_links)]
     pub links: Value,
 }
 
@@ -383,22 +444,34 @@ pub fn artifact(a: &Artifact, base: &str, download: bool) -> MgmtArtifact {
 pub struct MgmtDistributionSet {
     #[serde(flatten)]
     pub audit: Audit,
+    #[schema(example = "gateway")]
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Gateway firmware")]
     pub description: Option<String>,
+    #[schema(example = 1)]
     pub id: i64,
+    #[schema(example = "1.0.0")]
     pub version: String,
     pub modules: Vec<MgmtSoftwareModule>,
+    #[schema(example = false)]
     pub required_migration_step: bool,
     /// The distribution set type's key.
     #[serde(rename = "type")]
+    #[schema(example = "os")]
     pub type_key: String,
+    #[schema(example = "OS only")]
     pub type_name: String,
+    #[schema(example = true)]
     pub complete: bool,
+    #[schema(example = true)]
     pub locked: bool,
+    #[schema(example = false)]
     pub deleted: bool,
+    #[schema(example = true)]
     pub valid: bool,
     #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::mgmt_distribution_set_links)]
     pub links: Value,
 }
 

@@ -58,8 +58,10 @@ pub struct Api;
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MgmtMetadata {
+    #[schema(example = "hw.revision")]
     pub key: String,
     #[serde(default)]
+    #[schema(example = "2")]
     pub value: String,
 }
 
@@ -68,6 +70,7 @@ pub struct MgmtMetadata {
 #[serde(deny_unknown_fields)]
 pub struct MetadataValue {
     #[serde(default)]
+    #[schema(example = "3")]
     pub value: String,
 }
 

@@ -5,6 +5,7 @@ mod actions;
 mod distribution_sets;
 mod ds_tags;
 mod ds_types;
+pub(crate) mod examples;
 mod json;
 mod metadata;
 pub mod query;
@@ -139,7 +140,9 @@ impl Paging {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PagedList<T> {
     pub content: Vec<T>,
+    #[schema(example = 1)]
     pub total: i64,
+    #[schema(example = 1)]
     pub size: usize,
 }
 

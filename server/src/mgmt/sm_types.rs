@@ -54,20 +54,29 @@ pub(super) const COLOUR_MAX: usize = 16;
 pub(super) struct MgmtSoftwareModuleType {
     #[serde(flatten)]
     pub audit: json::Audit,
+    #[schema(example = 1)]
     pub id: i64,
+    #[schema(example = "OS")]
     pub name: String,
+    #[schema(example = "os")]
     pub key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Operating system image")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "rgb(0,128,255)")]
     pub colour: Option<String>,
+    #[schema(example = false)]
     pub deleted: bool,
     /// How many modules of this type one distribution set may hold.
+    #[schema(example = 1)]
     pub max_assignments: i32,
     /// How many artifacts a module of this type needs to be complete.
+    #[schema(example = 1)]
     pub min_artifacts: i32,
     /// `self`.
     #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::mgmt_software_module_type_links)]
     pub links: Value,
 }
 
@@ -95,13 +104,19 @@ pub(super) fn sm_type_json(base: &str, t: SmType) -> MgmtSoftwareModuleType {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(super) struct SmTypeCreate {
+    #[schema(example = "Firmware")]
     name: Option<String>,
+    #[schema(example = "firmware")]
     key: Option<String>,
+    #[schema(example = "Board firmware blob")]
     description: Option<String>,
+    #[schema(example = "rgb(255,128,0)")]
     colour: Option<String>,
     /// At least 1; default 1.
+    #[schema(example = 1)]
     max_assignments: Option<i32>,
     /// At least 0; default 0.
+    #[schema(example = 1)]
     min_artifacts: Option<i32>,
 }
 
@@ -110,7 +125,9 @@ pub(super) struct SmTypeCreate {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TypeUpdate {
+    #[schema(example = "Operating system image, signed")]
     pub description: Option<String>,
+    #[schema(example = "rgb(0,128,255)")]
     pub colour: Option<String>,
 }
 

@@ -180,14 +180,20 @@ async fn list(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SmRequest {
+    #[schema(example = "rootfs")]
     name: String,
+    #[schema(example = "1.0.0")]
     version: String,
     /// The software module type's key.
     #[serde(rename = "type")]
+    #[schema(example = "os")]
     type_key: String,
+    #[schema(example = "Root file system of the gateway image")]
     description: Option<String>,
+    #[schema(example = "Updraft Ltd.")]
     vendor: Option<String>,
     #[serde(default)]
+    #[schema(example = false)]
     encrypted: bool,
 }
 
@@ -320,9 +326,12 @@ async fn get_one(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SmUpdate {
+    #[schema(example = "Root file system, signed")]
     description: Option<String>,
+    #[schema(example = "Updraft Ltd.")]
     vendor: Option<String>,
     /// `true` locks the module (its artifacts can no longer change), `false` unlocks it.
+    #[schema(example = true)]
     locked: Option<bool>,
 }
 
@@ -661,9 +670,13 @@ struct ArtifactUpload {
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
     /// Overrides the file name of the `file` part.
+    #[schema(example = "rootfs.img")]
     filename: Option<String>,
+    #[schema(example = "bacad3f53debf7466f8f10a8de430526")]
     md5sum: Option<String>,
+    #[schema(example = "f508d923bc9c11fee6c3d132d92e795839c6c4c6")]
     sha1sum: Option<String>,
+    #[schema(example = "bac821ddfad573f5c0fd0e4bbd9bb24c34e9b36a8444171df37285771d69eae8")]
     sha256sum: Option<String>,
 }
 
@@ -816,9 +829,12 @@ async fn upload(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct MetadataRequest {
+    #[schema(example = "hw.revision")]
     key: String,
+    #[schema(example = "2")]
     value: String,
     #[serde(default)]
+    #[schema(example = true)]
     target_visible: bool,
 }
 
@@ -941,8 +957,11 @@ async fn list_metadata(
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct MgmtSoftwareModuleMetadata {
+    #[schema(example = "hw.revision")]
     key: String,
+    #[schema(example = "2")]
     value: String,
+    #[schema(example = true)]
     target_visible: bool,
 }
 
@@ -998,7 +1017,9 @@ async fn get_metadata(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct MetadataUpdate {
+    #[schema(example = "3")]
     value: Option<String>,
+    #[schema(example = false)]
     target_visible: Option<bool>,
 }
 

@@ -36,17 +36,24 @@ pub struct Api;
 #[serde(rename_all = "camelCase")]
 struct ConfigValue {
     /// A boolean, string or number, depending on the key.
+    #[schema(schema_with = super::examples::config_value_value)]
     value: Value,
+    #[schema(example = false)]
     global: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1_691_065_905_897_i64)]
     created_at: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "admin")]
     created_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1_691_065_906_407_i64)]
     last_modified_at: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "admin")]
     last_modified_by: Option<String>,
     #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::config_value_links)]
     links: Value,
 }
 
@@ -147,6 +154,7 @@ async fn get_one(
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 struct ValueBody {
     /// A boolean, string or number, depending on the key.
+    #[schema(schema_with = super::examples::value_body_value)]
     value: Value,
 }
 
@@ -231,7 +239,11 @@ async fn put_one(
     put,
     path = "/rest/v1/system/configs",
     tag = "System Configuration",
-    request_body = std::collections::BTreeMap<String, Value>,
+    request_body(
+        content = std::collections::BTreeMap<String, Value>,
+        description = "Configuration keys and their new values",
+        example = json!({"pollingTime": "00:05:00", "pollingOverdueTime": "00:10:00"})
+    ),
     responses(
         (status = 200, description = "The stored values, in request order", body = Vec<ConfigValue>),
         (status = 400, description = "Unknown key, unreadable body or invalid value", body = ExceptionInfo),

@@ -79,18 +79,26 @@ struct Filter {
 pub struct MgmtTargetFilterQuery {
     #[serde(flatten)]
     audit: json::Audit,
+    #[schema(example = 2)]
     id: i64,
+    #[schema(example = "lab devices")]
     name: String,
+    #[schema(example = "name==Device*")]
     query: String,
     /// The id of the distribution set auto-assigned to matching targets, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1)]
     auto_assign_distribution_set: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "forced")]
     auto_assign_action_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 600)]
     auto_assign_weight: Option<i32>,
+    #[schema(example = false)]
     confirmation_required: bool,
     #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::mgmt_target_filter_query_links)]
     links: Value,
 }
 
@@ -394,7 +402,8 @@ async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) ->
     tag = "Target Filter Queries",
     params(("filterId" = i64, Path, description = "The filter's id")),
     responses(
-        (status = 200, description = "The auto-assigned distribution set (hawkBit's MgmtDistributionSet)", body = Object),
+        (status = 200, description = "The auto-assigned distribution set (hawkBit's MgmtDistributionSet)", body = Object,
+            example = super::examples::distribution_set),
         (status = 204, description = "The filter auto-assigns nothing"),
         (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
@@ -428,14 +437,17 @@ async fn get_auto_assign(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AutoAssignRequest {
     /// The distribution set to assign.
+    #[schema(example = 1)]
     id: Option<i64>,
     /// `forced` (default), `soft` or `downloadonly`; `timeforced` is refused.
     #[serde(rename = "type")]
     #[schema(value_type = Option<String>, example = "forced")]
     action_type: Option<ActionType>,
     /// 0 to 1000.
+    #[schema(example = 600)]
     weight: Option<i32>,
     /// Default: whether the tenant's user-consent flow is on.
+    #[schema(example = false)]
     confirmation_required: Option<bool>,
 }
 

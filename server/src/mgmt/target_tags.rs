@@ -84,14 +84,19 @@ pub(super) struct TagRow {
 pub(super) struct MgmtTag {
     #[serde(flatten)]
     pub audit: json::Audit,
+    #[schema(example = 1)]
     pub id: i64,
+    #[schema(example = "lab")]
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Devices in the test lab")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "rgb(0,255,0)")]
     pub colour: Option<String>,
     /// `self` and `assignedTargets` (target tags) or `assignedDistributionSets` (DS tags).
     #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::mgmt_tag_links)]
     pub links: Value,
 }
 
@@ -127,6 +132,7 @@ fn to_mgmt(base: &str, t: TagRow) -> MgmtTag {
 pub(super) struct TagRequest {
     #[schema(example = "Example name")]
     pub name: Option<String>,
+    #[schema(example = "Devices in the test lab")]
     pub description: Option<String>,
     #[schema(example = "rgb(0,255,0)")]
     pub colour: Option<String>,

@@ -59,17 +59,24 @@ pub struct Api;
 pub(super) struct MgmtTargetType {
     #[serde(flatten)]
     pub audit: json::Audit,
+    #[schema(example = 1)]
     pub id: i64,
+    #[schema(example = "Raspberry Pi 4")]
     pub name: String,
+    #[schema(example = "pi4")]
     pub key: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Raspberry Pi 4 gateways")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "rgb(200,0,80)")]
     pub colour: Option<String>,
     /// Always false: target types are deleted for good.
+    #[schema(example = false)]
     pub deleted: bool,
     /// `self` and `compatibledistributionsettypes`.
     #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::mgmt_target_type_links)]
     pub links: Value,
 }
 
@@ -99,12 +106,17 @@ fn to_mgmt(base: &str, t: TargetType) -> MgmtTargetType {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TargetTypeCreate {
+    #[schema(example = "Raspberry Pi 4")]
     name: Option<String>,
+    #[schema(example = "pi4")]
     key: Option<String>,
+    #[schema(example = "Raspberry Pi 4 gateways")]
     description: Option<String>,
+    #[schema(example = "rgb(200,0,80)")]
     colour: Option<String>,
     /// Distribution set types targets of this type accept.
     #[serde(default)]
+    #[schema(example = json!([{"id": 1}]))]
     compatibledistributionsettypes: Vec<IdRef>,
 }
 
@@ -112,8 +124,11 @@ pub(super) struct TargetTypeCreate {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TargetTypeUpdate {
+    #[schema(example = "Raspberry Pi 4")]
     name: Option<String>,
+    #[schema(example = "Raspberry Pi 4 gateways, 4 GB")]
     description: Option<String>,
+    #[schema(example = "rgb(200,0,80)")]
     colour: Option<String>,
 }
 

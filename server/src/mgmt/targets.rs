@@ -207,13 +207,21 @@ async fn list(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct TargetRequest {
+    #[schema(example = "device-01")]
     controller_id: Option<String>,
+    #[schema(example = "Device 01")]
     name: Option<String>,
+    #[schema(example = "Gateway in building 3")]
     description: Option<String>,
+    #[schema(example = "38e6a19932b014040ba061795186514e")]
     security_token: Option<String>,
+    #[schema(example = "http://192.168.0.1")]
     address: Option<String>,
+    #[schema(example = 1)]
     target_type: Option<i64>,
+    #[schema(example = true)]
     request_attributes: Option<bool>,
+    #[schema(example = "europe/berlin")]
     group: Option<String>,
 }
 
@@ -450,7 +458,8 @@ async fn delete(user: User, path: web::Path<String>, state: web::Data<AppState>)
     tag = "Targets",
     params(("targetId" = String, Path, description = "The target's controller id")),
     responses(
-        (status = 200, description = "The attributes, a map of strings", body = std::collections::BTreeMap<String, String>),
+        (status = 200, description = "The attributes, a map of strings", body = std::collections::BTreeMap<String, String>,
+            example = json!({"hwRevision": "2", "serial": "A1B2C3", "os": "Linux 6.1"})),
         (status = 204, description = "No attributes"),
         (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
@@ -741,7 +750,8 @@ async fn ds_of_target(
     tag = "Targets",
     params(("targetId" = String, Path, description = "The target's controller id")),
     responses(
-        (status = 200, description = "The distribution set (hawkBit's MgmtDistributionSet)", body = Object),
+        (status = 200, description = "The distribution set (hawkBit's MgmtDistributionSet)", body = Object,
+            example = super::examples::distribution_set),
         (status = 204, description = "Nothing assigned"),
         (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
@@ -765,7 +775,8 @@ async fn assigned_ds(
     tag = "Targets",
     params(("targetId" = String, Path, description = "The target's controller id")),
     responses(
-        (status = 200, description = "The distribution set (hawkBit's MgmtDistributionSet)", body = Object),
+        (status = 200, description = "The distribution set (hawkBit's MgmtDistributionSet)", body = Object,
+            example = super::examples::distribution_set),
         (status = 204, description = "Nothing installed"),
         (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
@@ -788,9 +799,18 @@ async fn installed_ds(
     path = "/rest/v1/targets/{targetId}/assignedDS",
     tag = "Targets",
     params(("targetId" = String, Path, description = "The target's controller id")),
-    request_body = Object,
+    request_body(
+        content = Object,
+        description = "hawkBit's MgmtTargetAssignmentRequestBody: the set's `id`, optionally `type`, \
+            `forcetime`, `weight`, `maintenanceWindow` and `confirmationRequired`",
+        example = json!({"id": 1, "type": "soft"})
+    ),
     responses(
-        (status = 200, description = "The assignment result (hawkBit's MgmtTargetAssignmentResponseBody)", body = Object),
+        (status = 200, description = "The assignment result (hawkBit's MgmtTargetAssignmentResponseBody)", body = Object,
+            example = json!({"assigned": 1, "alreadyAssigned": 0, "total": 1, "assignedActions": [{
+                "id": 7,
+                "_links": {"self": {"href": "https://updraft.example.com/rest/v1/targets/device-01/actions/7"}}
+            }]})),
         (status = 400, description = "Unreadable body, incomplete or invalidated set, bad maintenance window", body = ExceptionInfo),
         (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET and READ_DISTRIBUTION_SET", body = ExceptionInfo),
@@ -890,8 +910,10 @@ async fn update_action(
 struct ConfirmationRequest {
     #[schema(value_type = String, example = "confirmed")]
     confirmation: Confirmation,
+    #[schema(example = 200)]
     code: Option<i32>,
     #[serde(default)]
+    #[schema(example = json!(["Confirmed by the operator"]))]
     details: Vec<String>,
 }
 
@@ -968,14 +990,19 @@ async fn confirm_action(
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AutoConfirmState {
+    #[schema(example = true)]
     active: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "admin")]
     initiator: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Lab devices confirm on their own")]
     remark: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1_691_065_941_155_i64)]
     activated_at: Option<i64>,
     #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::auto_confirm_state_links)]
     links: Value,
 }
 
@@ -1030,7 +1057,9 @@ async fn auto_confirm(
 #[serde(deny_unknown_fields)]
 struct AutoConfirmUpdate {
     /// Who turned auto-confirm on (default: the calling user).
+    #[schema(example = "admin")]
     initiator: Option<String>,
+    #[schema(example = "Lab devices confirm on their own")]
     remark: Option<String>,
 }
 

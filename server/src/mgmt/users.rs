@@ -215,6 +215,7 @@ async fn delete_user(
 pub struct TenantInfo {
     #[schema(example = "DEFAULT")]
     pub name: String,
+    #[schema(example = 1_691_065_905_897_i64)]
     pub created_at: i64,
 }
 
