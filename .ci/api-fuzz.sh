@@ -47,3 +47,5 @@ api -X POST "$base/targetfilters" -d '{"name":"lab devices","query":"name==Devic
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --phases examples,coverage,fuzzing --max-examples "${API_FUZZ_EXAMPLES:-30}" \
     --workers 2 --seed 1 --no-color || { echo "server log:"; tail -50 "$data/server.log"; exit 1; }
+# The run must not have locked the admin out (which would have turned the rest into 401s).
+curl -sf -o /dev/null -u "admin:$password" "$base/userinfo" || { echo "the admin can no longer log in"; exit 1; }

@@ -335,6 +335,16 @@ impl ApiError {
         )
     }
 
+    /// A user that must stay: the caller itself, or the last `SYSTEM_ADMIN` (Updraft's own users API).
+    pub fn user_not_deletable(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::CONFLICT,
+            "io.updraft.server.UserNotDeletableException",
+            "updraft.server.error.user.notDeletable",
+            message,
+        )
+    }
+
     /// An unexpected failure: logged with its cause, answered without leaking it.
     pub fn internal(e: impl fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");

@@ -121,7 +121,7 @@ mod admin {
     use std::io::BufRead;
     use std::path::Path;
 
-    use anyhow::{Context, bail};
+    use anyhow::Context;
     use diesel::prelude::*;
     use updraft_server::auth::permissions::Permissions;
     use updraft_server::auth::{random_token, users};
@@ -181,18 +181,10 @@ mod admin {
                 }
             }
             UserCommand::Remove { username } => {
-                let n = state
+                state
                     .db
-                    .tx_blocking(|c| {
-                        Ok(
-                            diesel::delete(users_t::table.filter(users_t::username.eq(&username)))
-                                .execute(c)?,
-                        )
-                    })
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                if n == 0 {
-                    bail!("there is no user {username}; `updraft-server user list` shows the users");
-                }
+                    .tx_blocking(|c| users::delete_user(c, &username))
+                    .map_err(|e| anyhow::anyhow!("{e}; `updraft-server user list` shows the users"))?;
                 println!("Deleted user {username}.");
             }
         }

@@ -17,6 +17,7 @@ backend_tests!(
     assignment_supersedes_the_open_action,
     tenants_see_only_their_own_data,
     targets_take_a_target_type,
+    nobody_can_lock_the_administrators_out,
 );
 
 fn every_management_call_needs_credentials(f: &Fixture) {
@@ -470,4 +471,35 @@ fn targets_take_a_target_type(f: &Fixture) {
     let (s, _) = f.put("/rest/v1/targets/typed", json!({ "targetType": 9999 }));
     assert_eq!(s, 404);
     assert_eq!(f.get("/rest/v1/targets/typed").1["targetType"], pi5);
+}
+
+fn nobody_can_lock_the_administrators_out(f: &Fixture) {
+    // Alone, the admin can neither delete itself nor be deleted.
+    let (s, v) = f.delete("/rest/v1/users/admin");
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(v["errorCode"], "updraft.server.error.user.notDeletable", "{v}");
+    let (s, v) = f.post(
+        "/rest/v1/users",
+        json!({ "username": "second-admin", "password": "second-admin-password", "permissions": ["SYSTEM_ADMIN"] }),
+    );
+    assert_eq!(s, 201, "{v}");
+    let second = |m: Method, path: &str| {
+        read(
+            f.http
+                .request(m, f.url(path))
+                .basic_auth("second-admin", Some("second-admin-password"))
+                .send()
+                .unwrap(),
+        )
+    };
+    // With a second SYSTEM_ADMIN, the first can go, but the last one stays.
+    assert_eq!(second(Method::DELETE, "/rest/v1/users/admin").0, 204);
+    assert_eq!(
+        f.get("/rest/v1/userinfo").0,
+        401,
+        "the deleted admin's credentials stop working"
+    );
+    let (s, v) = second(Method::DELETE, "/rest/v1/users/second-admin");
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(second(Method::GET, "/rest/v1/userinfo").0, 200);
 }

@@ -31,17 +31,12 @@ fn hash_password(password: &str) -> anyhow::Result<String> {
         .to_string())
 }
 
-/// Creates user `admin` on first start. Without a configured password a random one is generated,
+/// Creates user `admin` on first start (no users at all). Without a configured password a random one is generated,
 /// printed once and stored in a 0600 file in the data dir: there is no well-known default.
 pub fn ensure_admin(db: &Db, data_dir: &Path, configured: Option<&str>, now: i64) -> anyhow::Result<()> {
+    // Only on a server without users: a deliberately removed admin does not come back.
     let exists = db
-        .tx_blocking(|c| {
-            Ok(users::table
-                .filter(users::username.eq("admin"))
-                .count()
-                .get_result::<i64>(c)?
-                > 0)
-        })
+        .tx_blocking(|c| Ok(users::table.count().get_result::<i64>(c)? > 0))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if exists {
         return Ok(());
@@ -111,6 +106,25 @@ pub fn add_user(
             .execute(c)?;
         Ok(())
     })
+}
+
+/// Deletes `username`: 404 when there is none, 409 when it is the last user holding
+/// `SYSTEM_ADMIN`, since nobody could then manage users or tenants any more.
+pub fn delete_user(c: &mut crate::db::AnyConnection, username: &str) -> ApiResult<()> {
+    let all: Vec<(String, String)> = users::table
+        .select((users::username, users::permissions))
+        .load(c)?;
+    let Some((_, perms)) = all.iter().find(|(u, _)| u == username) else {
+        return Err(ApiError::not_found("User", username));
+    };
+    let is_admin = |p: &str| Permissions::parse(p).is_ok_and(|p| p.has(Permission::SystemAdmin));
+    if is_admin(perms) && all.iter().filter(|(_, p)| is_admin(p)).count() == 1 {
+        return Err(ApiError::user_not_deletable(format!(
+            "{username} is the last user with SYSTEM_ADMIN; create another one first."
+        )));
+    }
+    diesel::delete(users::table.filter(users::username.eq(username))).execute(c)?;
+    Ok(())
 }
 
 /// An authenticated Management API user.

@@ -266,6 +266,7 @@ fn check_target_type(c: &mut AnyConnection, tenant: &str, id: Option<i64>) -> Ap
         (status = 400, description = "Unreadable body, missing controllerId or too long field", body = ExceptionInfo),
         (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks CREATE_TARGET", body = ExceptionInfo),
+        (status = 404, description = "The given targetType does not exist", body = ExceptionInfo),
         (status = 409, description = "A controllerId exists already", body = ExceptionInfo),
     )
 )]

@@ -189,6 +189,7 @@ async fn create_user(
         (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks SYSTEM_ADMIN", body = ExceptionInfo),
         (status = 404, description = "No such user", body = ExceptionInfo),
+        (status = 409, description = "The caller itself, or the last SYSTEM_ADMIN", body = ExceptionInfo),
     )
 )]
 async fn delete_user(
@@ -198,14 +199,13 @@ async fn delete_user(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::SystemAdmin)?;
     let name = path.into_inner();
-    let n = name.clone();
-    let deleted = state
-        .db
-        .tx(move |c| Ok(diesel::delete(users_t::table.filter(users_t::username.eq(&n))).execute(c)?))
-        .await?;
-    if deleted == 0 {
-        return Err(ApiError::not_found("User", name));
+    if name == user.username {
+        return Err(ApiError::user_not_deletable(
+            "You cannot delete the user you are logged in as; another SYSTEM_ADMIN can.",
+        ));
     }
+    let n = name.clone();
+    state.db.tx(move |c| users::delete_user(c, &n)).await?;
     state.credentials.forget_all();
     Ok(HttpResponse::NoContent().finish())
 }
