@@ -68,14 +68,18 @@ impl Device {
             format!(
                 "data_dir = {:?}\n[bootloader]\nbackend = \"sim\"\nstate_dir = {:?}\n\
                  [slots.a]\ndevice = {:?}\n[slots.b]\ndevice = {:?}\nfiles_root = {:?}\n\
-                 [bundle]\nca = {:?}\n{}\
+                 [bundle]\n{}{}\
                  [device]\nboard = \"testboard\"\nhardware_revision = \"1.0\"\nversion = \"1.0.0\"\n",
                 p("data"),
                 p("sim"),
                 p("a.img"),
                 p("b.img"),
                 p("b-files"),
-                p("trusted.pem"),
+                if options.no_ca {
+                    String::new()
+                } else {
+                    format!("ca = {:?}\n", p("trusted.pem"))
+                },
                 options
                     .software_set
                     .map(|set| format!("software_set = {set:?}\n"))
@@ -184,6 +188,8 @@ struct Options {
     software_set: Option<&'static str>,
     /// `[bundle] aes_key_file = <dir>/aes.key`, holding [`AES_KEY`] and [`AES_IV`].
     aes_key: bool,
+    /// No `[bundle] ca`: unsigned bundles are accepted (development mode).
+    no_ca: bool,
 }
 
 struct Spec {
@@ -596,4 +602,140 @@ fn an_encrypted_image_without_the_right_key_is_refused_and_not_armed() {
     };
     let bundle = encoded_bundle(&dev, "wrongkey", &plain, &["enc"], image);
     dev.assert_refused(&dev.install(&bundle, &[]), "decryption failed");
+}
+
+fn script(dev: &Device, name: &str, handler: &str, body: &str) -> ManifestImage {
+    std::fs::write(dev.path(name), body).unwrap();
+    ManifestImage {
+        kind: ArtifactKind::Script,
+        handler: handler.into(),
+        device: None,
+        ..ManifestImage::raw(dev.path(name), name, "")
+    }
+}
+
+fn bundle_with(dev: &Device, name: &str, images: Vec<ManifestImage>, signed: bool) -> PathBuf {
+    let mut writer = BundleWriter::new(Manifest {
+        version: "1.1.0".into(),
+        description: None,
+        hardware_compatibility: vec!["1.0".into()],
+        images,
+    });
+    if signed {
+        writer = writer
+            .with_signer(Signer::from_pem_files(dev.path("trusted.pem"), dev.path("trusted.key")).unwrap());
+    }
+    let bundle = dev.path(&format!("{name}.swu"));
+    writer.write(std::fs::File::create(&bundle).unwrap()).unwrap();
+    bundle
+}
+
+#[test]
+fn signed_scripts_run_before_and_after_the_images() {
+    let Some(dev) = Device::new() else { return };
+    let image: Vec<u8> = (0..50_000u32).map(|i| (i % 199) as u8).collect();
+    std::fs::write(dev.path("new.rootfs"), &image).unwrap();
+    let log = dev.path("script.log");
+    let b = dev.path("b.img");
+    let bundle = bundle_with(
+        &dev,
+        "scripted",
+        vec![
+            script(
+                &dev,
+                "pre.sh",
+                "preinstall",
+                &format!("echo \"pre $UPDRAFT_TARGET_SLOT\" >> {}\n", log.display()),
+            ),
+            script(
+                &dev,
+                "both.sh",
+                "shellscript",
+                &format!("echo \"both $1\" >> {}\n", log.display()),
+            ),
+            ManifestImage::raw(dev.path("new.rootfs"), "rootfs.img", b.to_str().unwrap()),
+            script(
+                &dev,
+                "post.sh",
+                "postinstall",
+                // After the images: the new image is already in slot B.
+                &format!(
+                    "cmp -s {} {} && echo post-sees-image >> {}\n",
+                    dev.path("new.rootfs").display(),
+                    b.display(),
+                    log.display()
+                ),
+            ),
+        ],
+        true,
+    );
+    assert!(dev.install(&bundle, &[]).status.success());
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "pre B\nboth preinst\nboth postinst\npost-sees-image\n"
+    );
+    assert_eq!(std::fs::read(&b).unwrap(), image);
+}
+
+#[test]
+fn scripts_are_refused_without_a_trusted_signer_and_a_failing_one_arms_nothing() {
+    // Development mode (no [bundle] ca) accepts unsigned bundles, but never runs their scripts.
+    let Some(dev) = Device::with_config(&Options {
+        no_ca: true,
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let marker = dev.path("ran");
+    let bundle = bundle_with(
+        &dev,
+        "unsigned",
+        vec![script(
+            &dev,
+            "pre.sh",
+            "preinstall",
+            &format!("touch {}\n", marker.display()),
+        )],
+        false,
+    );
+    dev.assert_refused(&dev.install(&bundle, &[]), "scripts run only from signed bundles");
+    assert!(!marker.exists(), "the script ran");
+
+    let Some(dev) = Device::new() else { return };
+    std::fs::write(dev.path("new.rootfs"), b"new system").unwrap();
+    let bundle = bundle_with(
+        &dev,
+        "failing",
+        vec![
+            script(
+                &dev,
+                "check.sh",
+                "preinstall",
+                "echo 'battery too low' >&2; exit 3\n",
+            ),
+            ManifestImage::raw(
+                dev.path("new.rootfs"),
+                "rootfs.img",
+                dev.path("b.img").to_str().unwrap(),
+            ),
+        ],
+        true,
+    );
+    dev.assert_refused(&dev.install(&bundle, &[]), "battery too low");
+
+    // A before-install script after the images cannot run in time: refused, nothing armed.
+    let bundle = bundle_with(
+        &dev,
+        "late",
+        vec![
+            ManifestImage::raw(
+                dev.path("new.rootfs"),
+                "rootfs.img",
+                dev.path("b.img").to_str().unwrap(),
+            ),
+            script(&dev, "late.sh", "preinstall", "true\n"),
+        ],
+        true,
+    );
+    dev.assert_refused(&dev.install(&bundle, &[]), "must come before the images");
 }

@@ -8,6 +8,7 @@
 pub mod decode;
 pub mod raw;
 pub mod rawfile;
+pub mod scripts;
 
 use std::cmp::Ordering;
 use std::fs::File;
@@ -57,6 +58,8 @@ pub struct Installed {
 enum Destination {
     Raw(PathBuf),
     File(PathBuf),
+    /// A script, with its handler.
+    Script(String),
 }
 
 /// Installs the bundle file `bundle` into the inactive slot and arms it for one trial boot.
@@ -144,7 +147,9 @@ fn run(
         Some(path) => Some(decode::AesKey::load(path)?),
         None => None,
     };
-    match stream(&mut reader, &plan, key.as_ref()) {
+    let mut scripts = scripts::Scripts::new(&config.data_dir, target, &config.slots.get(target).device);
+    match stream(&mut reader, &plan, key.as_ref(), &mut scripts).and_then(|n| scripts.run_after().map(|()| n))
+    {
         Ok(images) => {
             updater.finish_install()?;
             Ok(Installed {
@@ -217,6 +222,7 @@ fn stream<R: std::io::Read>(
     reader: &mut BundleReader<R>,
     plan: &[(String, Destination)],
     key: Option<&decode::AesKey>,
+    scripts: &mut scripts::Scripts,
 ) -> anyhow::Result<usize> {
     let mut count = 0;
     while let Some(mut image) = reader.next_image()? {
@@ -226,18 +232,24 @@ fn stream<R: std::io::Read>(
             .iter()
             .find(|(n, _)| *n == name)
             .ok_or_else(|| anyhow!("{name:?} was not planned"))?;
-        {
+        let script = {
             let mut data = decode::decoded(&mut image, &artifact, key)?;
             match dest {
-                Destination::Raw(device) => raw::write(device, &mut data),
-                Destination::File(path) => rawfile::write(path, &mut data),
+                Destination::Raw(device) => raw::write(device, &mut data).map(|_| None),
+                Destination::File(path) => rawfile::write(path, &mut data).map(|_| None),
+                Destination::Script(handler) => {
+                    Ok(Some((handler, scripts::Scripts::read(&mut data, &name)?)))
+                }
             }
-            .with_context(|| format!("writing {name:?}"))?;
-        }
+            .with_context(|| format!("writing {name:?}"))?
+        };
         // A decoder may stop at the end of its stream: read the stored bytes to their end, where
-        // the image's sha256 is checked.
+        // the image's sha256 is checked. Only then may a script run.
         std::io::copy(&mut image, &mut std::io::sink()).with_context(|| format!("verifying {name:?}"))?;
-        count += 1;
+        match script {
+            Some((handler, body)) => scripts.take(&name, handler, &body, count)?,
+            None => count += 1,
+        }
     }
     Ok(count)
 }
@@ -254,7 +266,8 @@ fn destination(
         bail!("{name:?} is encrypted: set [bundle] aes_key_file to the device's key file");
     }
     if artifact.kind == ArtifactKind::Script {
-        bail!("{name:?}: scripts are not supported yet (they will need signed bundles)");
+        scripts::check(name, &artifact.handler, config.bundle.ca.is_some())?;
+        return Ok(Destination::Script(artifact.handler.clone()));
     }
     match artifact.handler.as_str() {
         "raw" => {
