@@ -739,3 +739,80 @@ fn scripts_are_refused_without_a_trusted_signer_and_a_failing_one_arms_nothing()
     );
     dev.assert_refused(&dev.install(&bundle, &[]), "must come before the images");
 }
+
+/// A tar stream holding `entries` (name, content); names are written as given, `..` included.
+fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, data) in entries {
+        let mut header = tar::Header::new_old();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+#[test]
+fn archives_unpack_under_their_path_in_the_target_slot() {
+    let Some(dev) = Device::new() else { return };
+    let tarball = tar_of(&[
+        ("bin/app", b"#!/bin/sh\necho v2\n"),
+        ("share/app.conf", b"level = 2\n"),
+    ]);
+    std::fs::write(dev.path("app.tar"), &tarball).unwrap();
+    std::fs::write(dev.path("new.rootfs"), b"new rootfs").unwrap();
+    let bundle = bundle_with(
+        &dev,
+        "withapp",
+        vec![
+            ManifestImage::raw(
+                dev.path("new.rootfs"),
+                "rootfs.img",
+                dev.path("b.img").to_str().unwrap(),
+            ),
+            ManifestImage {
+                kind: ArtifactKind::File,
+                handler: "archive".into(),
+                device: None,
+                path: Some("/opt/app".into()),
+                ..ManifestImage::raw(dev.path("app.tar"), "app.tar", "")
+            },
+        ],
+        true,
+    );
+    assert!(dev.install(&bundle, &[]).status.success());
+    assert_eq!(
+        std::fs::read(dev.path("b-files/opt/app/bin/app")).unwrap(),
+        b"#!/bin/sh\necho v2\n"
+    );
+    assert_eq!(
+        std::fs::read(dev.path("b-files/opt/app/share/app.conf")).unwrap(),
+        b"level = 2\n"
+    );
+}
+
+#[test]
+fn an_archive_entry_leaving_its_directory_fails_the_install() {
+    let Some(dev) = Device::new() else { return };
+    std::fs::write(dev.path("evil.tar"), tar_of(&[("../../escaped", b"owned")])).unwrap();
+    let bundle = bundle_with(
+        &dev,
+        "evil",
+        vec![ManifestImage {
+            kind: ArtifactKind::File,
+            handler: "archive".into(),
+            device: None,
+            path: Some("/opt/app".into()),
+            ..ManifestImage::raw(dev.path("evil.tar"), "evil.tar", "")
+        }],
+        true,
+    );
+    dev.assert_refused(&dev.install(&bundle, &[]), "outside");
+    assert!(!dev.path("b-files/escaped").exists() && !dev.path("escaped").exists());
+}

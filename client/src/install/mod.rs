@@ -5,6 +5,7 @@
 //! Nothing is staged: the slot is made unbootable (`prepare_install`) before the first byte is
 //! written, and the sha256 is checked by `updraft-swu` at the end of each image.
 
+pub mod archive;
 pub mod decode;
 pub mod raw;
 pub mod rawfile;
@@ -58,6 +59,8 @@ pub struct Installed {
 enum Destination {
     Raw(PathBuf),
     File(PathBuf),
+    /// A tar archive unpacked into this directory.
+    Archive(PathBuf),
     /// A script, with its handler.
     Script(String),
 }
@@ -237,6 +240,7 @@ fn stream<R: std::io::Read>(
             match dest {
                 Destination::Raw(device) => raw::write(device, &mut data).map(|_| None),
                 Destination::File(path) => rawfile::write(path, &mut data).map(|_| None),
+                Destination::Archive(dir) => archive::unpack(dir, &mut data).map(|_| None),
                 Destination::Script(handler) => {
                     Ok(Some((handler, scripts::Scripts::read(&mut data, &name)?)))
                 }
@@ -304,6 +308,21 @@ fn destination(
                 )
             })?;
             Ok(Destination::File(rawfile::target(root, path)?))
+        }
+        "archive" | "tar" => {
+            let path = artifact.path.as_deref().unwrap_or("/");
+            let root = config.slots.get(target).files_root.as_deref().ok_or_else(|| {
+                anyhow!(
+                    "{name:?}: archive needs slots.{}.files_root",
+                    target.as_str().to_lowercase()
+                )
+            })?;
+            let dir = if path.trim_matches('/').is_empty() {
+                root.to_path_buf()
+            } else {
+                rawfile::target(root, path)?
+            };
+            Ok(Destination::Archive(dir))
         }
         other => bail!("{name:?}: handler {other:?} is not supported"),
     }
