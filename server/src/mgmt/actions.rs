@@ -71,7 +71,6 @@ fn render(rows: Vec<Row>, base: &str, links: ActionLinks) -> Vec<MgmtAction> {
     responses(
         (status = 200, description = "One page of actions; `full` adds target, distribution set and status links", body = PagedList<MgmtAction>),
         (status = 400, description = "Bad paging, sort, query or representation", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
     )
 )]
@@ -130,7 +129,6 @@ async fn list(
     params(("actionId" = i64, Path, description = "The action's id")),
     responses(
         (status = 200, description = "The action", body = MgmtAction),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such action", body = ExceptionInfo),
     )

@@ -280,7 +280,6 @@ fn touch(c: &mut AnyConnection, ds_id: i64, now: i64, by: &str) -> ApiResult<()>
     responses(
         (status = 200, description = "One page of distribution sets", body = PagedList<json::MgmtDistributionSet>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
     )
 )]
@@ -365,12 +364,9 @@ struct DsRequest {
     responses(
         (status = 201, description = "The created sets", body = Vec<json::MgmtDistributionSet>),
         (status = 400, description = "Bad body or unsupported module", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks CREATE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such type or module", body = ExceptionInfo),
         (status = 409, description = "Name and version taken", body = ExceptionInfo),
-        (status = 413, description = "The body is too large", body = ExceptionInfo),
-        (status = 415, description = "The body is not JSON"),
     )
 )]
 async fn create(
@@ -456,7 +452,6 @@ fn name_taken(e: diesel::result::Error, name: &str, version: &str) -> ApiError {
     params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
     responses(
         (status = 200, description = "The distribution set", body = json::MgmtDistributionSet),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
     )
@@ -522,12 +517,9 @@ fn validate_update(r: &DsUpdate) -> ApiResult<()> {
     responses(
         (status = 200, description = "The updated distribution set", body = json::MgmtDistributionSet),
         (status = 400, description = "Bad body, or locking an incomplete set", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET, or requiredMigrationStep of an assigned set", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
         (status = 409, description = "Name and version taken", body = ExceptionInfo),
-        (status = 413, description = "The body is too large", body = ExceptionInfo),
-        (status = 415, description = "The body is not JSON"),
     )
 )]
 async fn update(
@@ -611,7 +603,6 @@ fn assert_not_assigned(c: &mut AnyConnection, id: i64) -> ApiResult<()> {
     params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
     responses(
         (status = 204, description = "Deleted (or marked deleted when in use)"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks DELETE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
     )
@@ -713,12 +704,9 @@ pub struct AssignmentResponse {
     responses(
         (status = 200, description = "What was assigned", body = AssignmentResponse),
         (status = 400, description = "Bad body, or the set is incomplete or invalid", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set or target", body = ExceptionInfo),
         (status = 429, description = "A quota was exceeded", body = ExceptionInfo),
-        (status = 413, description = "The body is too large", body = ExceptionInfo),
-        (status = 415, description = "The body is not JSON"),
     )
 )]
 async fn assign(
@@ -851,7 +839,6 @@ async fn targets_of(
     responses(
         (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
     )
@@ -877,7 +864,6 @@ async fn assigned_targets(
     responses(
         (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
     )
@@ -966,7 +952,6 @@ fn filter_json(r: FilterRow, base: &str) -> MgmtTargetFilterQuery {
     responses(
         (status = 200, description = "One page of target filters", body = PagedList<MgmtTargetFilterQuery>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
     )
@@ -1034,7 +1019,6 @@ async fn auto_assign_filters(
     responses(
         (status = 200, description = "One page of software modules", body = PagedList<json::MgmtSoftwareModule>),
         (status = 400, description = "Bad paging or sort", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
     )
@@ -1099,12 +1083,9 @@ async fn assigned_modules(
     responses(
         (status = 204, description = "The modules are in the set"),
         (status = 400, description = "Bad body, or a module the set's type does not accept", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set or software module", body = ExceptionInfo),
         (status = 423, description = "The set is locked", body = ExceptionInfo),
-        (status = 413, description = "The body is too large", body = ExceptionInfo),
-        (status = 415, description = "The body is not JSON"),
     )
 )]
 async fn add_modules(
@@ -1146,7 +1127,6 @@ async fn add_modules(
     ),
     responses(
         (status = 204, description = "The module is no longer in the set"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set, or the module is not in it", body = ExceptionInfo),
         (status = 423, description = "The set is locked", body = ExceptionInfo),
@@ -1265,7 +1245,6 @@ async fn statistics_of(
     params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
     responses(
         (status = 200, description = "The statistics", body = MgmtDistributionSetStatistics),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
     )
@@ -1282,7 +1261,6 @@ async fn statistics(user: User, path: web::Path<i64>, state: web::Data<AppState>
     params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
     responses(
         (status = 200, description = "The action statistics", body = MgmtDistributionSetStatistics),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
     )
@@ -1303,7 +1281,6 @@ async fn statistics_actions(
     params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
     responses(
         (status = 200, description = "The rollout statistics", body = MgmtDistributionSetStatistics),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
     )
@@ -1324,7 +1301,6 @@ async fn statistics_rollouts(
     params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
     responses(
         (status = 200, description = "The auto-assignment statistics", body = MgmtDistributionSetStatistics),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
     )
@@ -1397,11 +1373,8 @@ fn cancel_for_invalidation(
     responses(
         (status = 204, description = "The set is invalid"),
         (status = 400, description = "Bad body, or the set is incomplete", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET (or UPDATE_TARGET to cancel actions)", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
-        (status = 413, description = "The body is too large", body = ExceptionInfo),
-        (status = 415, description = "The body is not JSON"),
     )
 )]
 async fn invalidate(

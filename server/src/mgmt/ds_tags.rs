@@ -101,7 +101,6 @@ fn find_tag(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<TagRow> {
     responses(
         (status = 200, description = "One page of tags", body = PagedList<MgmtTag>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
     )
 )]
@@ -147,7 +146,6 @@ async fn list(
     responses(
         (status = 201, description = "The created tags", body = Vec<MgmtTag>),
         (status = 400, description = "Bad body", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks CREATE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 409, description = "A tag with that name exists", body = ExceptionInfo),
     )
@@ -205,7 +203,6 @@ async fn create(
     responses(
         (status = 200, description = "The tag", body = MgmtTag),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such tag", body = ExceptionInfo),
     )
@@ -232,7 +229,6 @@ async fn get_one(
     responses(
         (status = 200, description = "The updated tag", body = MgmtTag),
         (status = 400, description = "Bad body or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such tag", body = ExceptionInfo),
         (status = 409, description = "Another tag has that name", body = ExceptionInfo),
@@ -281,7 +277,6 @@ async fn update(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks DELETE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such tag", body = ExceptionInfo),
     )
@@ -311,7 +306,6 @@ async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) ->
         (status = 200, description = "One page of distribution sets", body = PagedList<Object>,
             example = super::examples::distribution_set_page),
         (status = 400, description = "Bad paging, sort, query or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such tag", body = ExceptionInfo),
     )
@@ -429,7 +423,6 @@ fn set_tagged(c: &mut AnyConnection, tag: i64, ds_ids: &[i64], assign: bool) -> 
     responses(
         (status = 204, description = "Tagged"),
         (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such tag, or (policy) no such set", body = ExceptionInfo),
     )
@@ -456,7 +449,6 @@ async fn assign(
     responses(
         (status = 204, description = "Tagged"),
         (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such tag, or (policy) no such set", body = ExceptionInfo),
     )
@@ -483,7 +475,6 @@ async fn assign_put(
     responses(
         (status = 204, description = "Untagged"),
         (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such tag, or (policy) no such set", body = ExceptionInfo),
     )
@@ -535,7 +526,6 @@ async fn change_one(user: User, path: (i64, i64), state: web::Data<AppState>, as
     responses(
         (status = 204, description = "Tagged"),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such tag or set", body = ExceptionInfo),
     )
@@ -561,7 +551,6 @@ async fn assign_one(
     responses(
         (status = 204, description = "Untagged"),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such tag or set", body = ExceptionInfo),
     )

@@ -165,7 +165,6 @@ pub(super) fn find_ds_type(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiR
     responses(
         (status = 200, description = "One page of types", body = PagedList<MgmtDistributionSetType>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
     )
 )]
@@ -215,7 +214,6 @@ async fn list(
     responses(
         (status = 201, description = "The created types", body = Vec<MgmtDistributionSetType>),
         (status = 400, description = "Bad body", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks CREATE_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
         (status = 404, description = "A software module type does not exist", body = ExceptionInfo),
         (status = 409, description = "A type with that key or name exists", body = ExceptionInfo),
@@ -312,7 +310,6 @@ fn put_module(c: &mut AnyConnection, ds_type: i64, sm_type: i64, mandatory: bool
     responses(
         (status = 200, description = "The type", body = MgmtDistributionSetType),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such type", body = ExceptionInfo),
     )
@@ -339,7 +336,6 @@ async fn get_one(
     responses(
         (status = 200, description = "The updated type", body = MgmtDistributionSetType),
         (status = 400, description = "Bad body or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such type", body = ExceptionInfo),
     )
@@ -392,7 +388,6 @@ fn sets_of_type(c: &mut AnyConnection, ds_type: i64) -> ApiResult<i64> {
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks DELETE_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such type", body = ExceptionInfo),
     )
@@ -538,7 +533,6 @@ async fn add_module(
     responses(
         (status = 200, description = "The mandatory module types", body = Vec<MgmtSoftwareModuleType>),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such type", body = ExceptionInfo),
     )
@@ -562,7 +556,6 @@ async fn list_mandatory(
     responses(
         (status = 204, description = "Added"),
         (status = 400, description = "Bad body or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET_TYPE, or sets have the type", body = ExceptionInfo),
         (status = 404, description = "No such distribution set or module type", body = ExceptionInfo),
     )
@@ -589,7 +582,6 @@ async fn add_mandatory(
     responses(
         (status = 200, description = "The module type", body = MgmtSoftwareModuleType),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such type, or not a mandatory one", body = ExceptionInfo),
     )
@@ -615,7 +607,6 @@ async fn get_mandatory(
     responses(
         (status = 204, description = "Removed"),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET_TYPE, or sets have the type", body = ExceptionInfo),
         (status = 404, description = "No such distribution set or module type", body = ExceptionInfo),
     )
@@ -638,7 +629,6 @@ async fn remove_mandatory(
     responses(
         (status = 200, description = "The optional module types", body = Vec<MgmtSoftwareModuleType>),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such type", body = ExceptionInfo),
     )
@@ -662,7 +652,6 @@ async fn list_optional(
     responses(
         (status = 204, description = "Added"),
         (status = 400, description = "Bad body or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET_TYPE, or sets have the type", body = ExceptionInfo),
         (status = 404, description = "No such distribution set or module type", body = ExceptionInfo),
     )
@@ -689,7 +678,6 @@ async fn add_optional(
     responses(
         (status = 200, description = "The module type", body = MgmtSoftwareModuleType),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such type, or not an optional one", body = ExceptionInfo),
     )
@@ -715,7 +703,6 @@ async fn get_optional(
     responses(
         (status = 204, description = "Removed"),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET_TYPE, or sets have the type", body = ExceptionInfo),
         (status = 404, description = "No such distribution set or module type", body = ExceptionInfo),
     )

@@ -377,7 +377,6 @@ async fn delete(user: User, owner: OwnerRef, key: String, state: &AppState) -> A
     responses(
         (status = 200, description = "One page of metadata", body = PagedList<MgmtMetadata>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target", body = ExceptionInfo),
     )
@@ -401,7 +400,6 @@ async fn target_list(
     responses(
         (status = 201, description = "The created entries", body = Vec<MgmtMetadata>),
         (status = 400, description = "Unreadable body, empty or too long key or value", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target", body = ExceptionInfo),
         (status = 409, description = "A key exists already", body = ExceptionInfo),
@@ -429,7 +427,6 @@ async fn target_create(
     ),
     responses(
         (status = 200, description = "The entry", body = MgmtMetadata),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target or key", body = ExceptionInfo),
     )
@@ -456,7 +453,6 @@ async fn target_get(
     responses(
         (status = 200, description = "The updated entry", body = MgmtMetadata),
         (status = 400, description = "Unreadable body or too long value", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target or key", body = ExceptionInfo),
     )
@@ -483,7 +479,6 @@ async fn target_update(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target or key", body = ExceptionInfo),
     )
@@ -506,7 +501,6 @@ async fn target_delete(
     responses(
         (status = 200, description = "One page of metadata", body = PagedList<MgmtMetadata>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
     )
@@ -530,7 +524,6 @@ async fn ds_list(
     responses(
         (status = 201, description = "The created entries", body = Vec<MgmtMetadata>),
         (status = 400, description = "Unreadable body, empty or too long key or value", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set", body = ExceptionInfo),
         (status = 409, description = "A key exists already", body = ExceptionInfo),
@@ -558,7 +551,6 @@ async fn ds_create(
     ),
     responses(
         (status = 200, description = "The entry", body = MgmtMetadata),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set or key", body = ExceptionInfo),
     )
@@ -585,7 +577,6 @@ async fn ds_get(
     responses(
         (status = 200, description = "The updated entry", body = MgmtMetadata),
         (status = 400, description = "Unreadable body or too long value", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set or key", body = ExceptionInfo),
     )
@@ -612,7 +603,6 @@ async fn ds_update(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such distribution set or key", body = ExceptionInfo),
     )

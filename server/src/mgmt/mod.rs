@@ -114,15 +114,6 @@ impl Paging {
         self.offset.unwrap_or(0).max(0)
     }
 
-    pub fn no_search(&self) -> ApiResult<()> {
-        match self.q.as_deref() {
-            Some(q) if !q.trim().is_empty() => {
-                Err(ApiError::rsql_syntax("This list cannot be searched (q=)."))
-            }
-            _ => Ok(()),
-        }
-    }
-
     /// The `WHERE` and `ORDER BY` for this request's `q` and `sort` on `entity`.
     pub fn spec(&self, entity: &query::Entity) -> ApiResult<query::ListSpec> {
         query::list_spec(entity, self.q.as_deref(), self.sort.as_deref())

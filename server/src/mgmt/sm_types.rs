@@ -187,7 +187,6 @@ pub(super) fn find_sm_type(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiR
     responses(
         (status = 200, description = "One page of types", body = PagedList<MgmtSoftwareModuleType>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_SOFTWARE_MODULE_TYPE", body = ExceptionInfo),
     )
 )]
@@ -237,7 +236,6 @@ async fn list(
     responses(
         (status = 201, description = "The created types", body = Vec<MgmtSoftwareModuleType>),
         (status = 400, description = "Bad body", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks CREATE_SOFTWARE_MODULE_TYPE", body = ExceptionInfo),
         (status = 409, description = "A type with that key or name exists", body = ExceptionInfo),
     )
@@ -317,7 +315,6 @@ async fn create(
     responses(
         (status = 200, description = "The type", body = MgmtSoftwareModuleType),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_SOFTWARE_MODULE_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such type", body = ExceptionInfo),
     )
@@ -344,7 +341,6 @@ async fn get_one(
     responses(
         (status = 200, description = "The updated type", body = MgmtSoftwareModuleType),
         (status = 400, description = "Bad body or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_SOFTWARE_MODULE_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such type", body = ExceptionInfo),
     )
@@ -390,7 +386,6 @@ async fn update(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks DELETE_SOFTWARE_MODULE_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such type", body = ExceptionInfo),
     )

@@ -130,7 +130,6 @@ pub fn sm_json(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<json::Mg
     responses(
         (status = 200, description = "One page of software modules", body = PagedList<json::MgmtSoftwareModule>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_SOFTWARE_MODULE", body = ExceptionInfo),
     )
 )]
@@ -206,12 +205,9 @@ struct SmRequest {
     responses(
         (status = 201, description = "The created modules", body = Vec<json::MgmtSoftwareModule>),
         (status = 400, description = "Bad body", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks CREATE_SOFTWARE_MODULE", body = ExceptionInfo),
         (status = 404, description = "No such software module type", body = ExceptionInfo),
         (status = 409, description = "Name, version and type taken", body = ExceptionInfo),
-        (status = 413, description = "The body is too large", body = ExceptionInfo),
-        (status = 415, description = "The body is not JSON"),
     )
 )]
 async fn create(
@@ -298,7 +294,6 @@ async fn create(
     params(("softwareModuleId" = i64, Path, description = SM_ID)),
     responses(
         (status = 200, description = "The software module", body = json::MgmtSoftwareModule),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_SOFTWARE_MODULE", body = ExceptionInfo),
         (status = 404, description = "No such software module", body = ExceptionInfo),
     )
@@ -345,11 +340,8 @@ struct SmUpdate {
     responses(
         (status = 200, description = "The updated software module", body = json::MgmtSoftwareModule),
         (status = 400, description = "Bad body", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_SOFTWARE_MODULE", body = ExceptionInfo),
         (status = 404, description = "No such software module", body = ExceptionInfo),
-        (status = 413, description = "The body is too large", body = ExceptionInfo),
-        (status = 415, description = "The body is not JSON"),
     )
 )]
 async fn update(
@@ -418,7 +410,6 @@ async fn release_blobs(state: &AppState, digests: Vec<String>) {
     params(("softwareModuleId" = i64, Path, description = SM_ID)),
     responses(
         (status = 204, description = "Deleted (or marked deleted when in a distribution set)"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks DELETE_SOFTWARE_MODULE", body = ExceptionInfo),
         (status = 404, description = "No such software module", body = ExceptionInfo),
     )
@@ -488,7 +479,6 @@ impl ArtifactQuery {
     responses(
         (status = 200, description = "The artifacts", body = Vec<json::MgmtArtifact>),
         (status = 400, description = "Bad representation", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_SOFTWARE_MODULE", body = ExceptionInfo),
         (status = 404, description = "No such software module", body = ExceptionInfo),
     )
@@ -544,7 +534,6 @@ fn find_artifact(c: &mut AnyConnection, tenant: &str, sm: i64, aid: i64) -> ApiR
     ),
     responses(
         (status = 200, description = "The artifact", body = json::MgmtArtifact),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_SOFTWARE_MODULE", body = ExceptionInfo),
         (status = 404, description = "No such software module or artifact", body = ExceptionInfo),
     )
@@ -574,7 +563,6 @@ async fn get_artifact(
     responses(
         (status = 200, description = "The artifact's content", content_type = "application/octet-stream", body = ArtifactBytes),
         (status = 206, description = "The requested range", content_type = "application/octet-stream", body = ArtifactBytes),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_SOFTWARE_MODULE_ARTIFACT", body = ExceptionInfo),
         (status = 404, description = "No such software module or artifact", body = ExceptionInfo),
         (status = 416, description = "Unsatisfiable range"),
@@ -604,7 +592,6 @@ async fn download(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks DELETE_SOFTWARE_MODULE", body = ExceptionInfo),
         (status = 404, description = "No such software module or artifact", body = ExceptionInfo),
         (status = 423, description = "The module is locked", body = ExceptionInfo),
@@ -691,7 +678,6 @@ struct ArtifactUpload {
     responses(
         (status = 201, description = "The stored artifact", body = json::MgmtArtifact),
         (status = 400, description = "Malformed upload or checksum mismatch", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks CREATE_SOFTWARE_MODULE", body = ExceptionInfo),
         (status = 404, description = "No such software module", body = ExceptionInfo),
         (status = 409, description = "The module has an artifact of that name", body = ExceptionInfo),
@@ -848,12 +834,9 @@ struct MetadataRequest {
     responses(
         (status = 201, description = "Created"),
         (status = 400, description = "Bad body", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_SOFTWARE_MODULE", body = ExceptionInfo),
         (status = 404, description = "No such software module", body = ExceptionInfo),
         (status = 409, description = "A key exists already", body = ExceptionInfo),
-        (status = 413, description = "The body is too large", body = ExceptionInfo),
-        (status = 415, description = "The body is not JSON"),
     )
 )]
 async fn create_metadata(
@@ -901,7 +884,6 @@ async fn create_metadata(
     responses(
         (status = 200, description = "One page of metadata", body = PagedList<MgmtSoftwareModuleMetadata>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_SOFTWARE_MODULE", body = ExceptionInfo),
         (status = 404, description = "No such software module", body = ExceptionInfo),
     )
@@ -996,7 +978,6 @@ fn find_metadata(
     ),
     responses(
         (status = 200, description = "The entry", body = MgmtSoftwareModuleMetadata),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_SOFTWARE_MODULE", body = ExceptionInfo),
         (status = 404, description = "No such software module or key", body = ExceptionInfo),
     )
@@ -1036,11 +1017,8 @@ struct MetadataUpdate {
     responses(
         (status = 200, description = "The updated entry", body = MgmtSoftwareModuleMetadata),
         (status = 400, description = "Bad body", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_SOFTWARE_MODULE", body = ExceptionInfo),
         (status = 404, description = "No such software module or key", body = ExceptionInfo),
-        (status = 413, description = "The body is too large", body = ExceptionInfo),
-        (status = 415, description = "The body is not JSON"),
     )
 )]
 async fn update_metadata(
@@ -1084,7 +1062,6 @@ async fn update_metadata(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_SOFTWARE_MODULE", body = ExceptionInfo),
         (status = 404, description = "No such software module or key", body = ExceptionInfo),
     )

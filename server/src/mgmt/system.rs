@@ -109,7 +109,6 @@ fn value_of(key: &str, rows: &[Row], base: &str) -> ConfigValue {
     tag = "System Configuration",
     responses(
         (status = 200, description = "A map from key to value", body = std::collections::BTreeMap<String, ConfigValue>),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TENANT_CONFIGURATION", body = ExceptionInfo),
     )
 )]
@@ -133,7 +132,6 @@ async fn list(req: HttpRequest, user: User, state: web::Data<AppState>) -> ApiRe
     responses(
         (status = 200, description = "The value", body = ConfigValue),
         (status = 400, description = "Unknown key", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TENANT_CONFIGURATION", body = ExceptionInfo),
     )
 )]
@@ -215,7 +213,6 @@ async fn store(state: &AppState, user: &User, values: Vec<(String, Value)>) -> A
     responses(
         (status = 200, description = "The stored value", body = ConfigValue),
         (status = 400, description = "Unknown key, unreadable body or invalid value", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TENANT_CONFIGURATION", body = ExceptionInfo),
     )
 )]
@@ -247,7 +244,6 @@ async fn put_one(
     responses(
         (status = 200, description = "The stored values, in request order", body = Vec<ConfigValue>),
         (status = 400, description = "Unknown key, unreadable body or invalid value", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TENANT_CONFIGURATION", body = ExceptionInfo),
     )
 )]
@@ -276,7 +272,6 @@ async fn put_many(
     responses(
         (status = 204, description = "Reset"),
         (status = 400, description = "Unknown key", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks DELETE_TENANT_CONFIGURATION", body = ExceptionInfo),
     )
 )]

@@ -180,7 +180,6 @@ fn check_query(q: &str) -> ApiResult<()> {
     responses(
         (status = 200, description = "One page of filters", body = PagedList<MgmtTargetFilterQuery>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
     )
 )]
@@ -242,7 +241,6 @@ pub struct FilterRequest {
     responses(
         (status = 201, description = "The new filter", body = MgmtTargetFilterQuery),
         (status = 400, description = "Missing, too long or invalid name or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks CREATE_TARGET", body = ExceptionInfo),
         (status = 409, description = "The name is taken", body = ExceptionInfo),
     )
@@ -295,7 +293,6 @@ async fn create(
     params(("filterId" = i64, Path, description = "The filter's id")),
     responses(
         (status = 200, description = "The filter", body = MgmtTargetFilterQuery),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such filter", body = ExceptionInfo),
     )
@@ -323,7 +320,6 @@ async fn get_one(
     responses(
         (status = 200, description = "The updated filter", body = MgmtTargetFilterQuery),
         (status = 400, description = "Too long or invalid name or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such filter", body = ExceptionInfo),
         (status = 409, description = "The name is taken", body = ExceptionInfo),
@@ -376,7 +372,6 @@ async fn update(
     params(("filterId" = i64, Path, description = "The filter's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks DELETE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such filter", body = ExceptionInfo),
     )
@@ -405,7 +400,6 @@ async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) ->
         (status = 200, description = "The auto-assigned distribution set (hawkBit's MgmtDistributionSet)", body = Object,
             example = super::examples::distribution_set),
         (status = 204, description = "The filter auto-assigns nothing"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such filter", body = ExceptionInfo),
     )
@@ -461,7 +455,6 @@ pub struct AutoAssignRequest {
     responses(
         (status = 200, description = "The updated filter", body = MgmtTargetFilterQuery),
         (status = 400, description = "No id, timeforced, bad weight, incomplete or invalidated set", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such filter or distribution set", body = ExceptionInfo),
     )
@@ -525,7 +518,6 @@ async fn set_auto_assign(
     params(("filterId" = i64, Path, description = "The filter's id")),
     responses(
         (status = 204, description = "Auto-assignment removed"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such filter", body = ExceptionInfo),
     )

@@ -213,7 +213,6 @@ fn find_tag(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<TagRow> {
     responses(
         (status = 200, description = "One page of tags", body = PagedList<MgmtTag>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
     )
 )]
@@ -259,7 +258,6 @@ async fn list(
     responses(
         (status = 201, description = "The created tags", body = Vec<MgmtTag>),
         (status = 400, description = "Bad body", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks CREATE_TARGET", body = ExceptionInfo),
         (status = 409, description = "A tag with that name exists", body = ExceptionInfo),
     )
@@ -327,7 +325,6 @@ pub(super) fn duplicate_name(e: diesel::result::Error, name: &str) -> ApiError {
     responses(
         (status = 200, description = "The tag", body = MgmtTag),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such tag", body = ExceptionInfo),
     )
@@ -354,7 +351,6 @@ async fn get_one(
     responses(
         (status = 200, description = "The updated tag", body = MgmtTag),
         (status = 400, description = "Bad body or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such tag", body = ExceptionInfo),
         (status = 409, description = "Another tag has that name", body = ExceptionInfo),
@@ -403,7 +399,6 @@ async fn update(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks DELETE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such tag", body = ExceptionInfo),
     )
@@ -432,7 +427,6 @@ async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) ->
     responses(
         (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
         (status = 400, description = "Bad paging, sort, query or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such tag", body = ExceptionInfo),
     )
@@ -555,7 +549,6 @@ fn set_tagged(c: &mut AnyConnection, tag: i64, target_ids: &[i64], assign: bool)
     responses(
         (status = 204, description = "Tagged"),
         (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such tag, or (policy) no such target", body = ExceptionInfo),
     )
@@ -582,7 +575,6 @@ async fn assign(
     responses(
         (status = 204, description = "Tagged"),
         (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such tag, or (policy) no such target", body = ExceptionInfo),
     )
@@ -609,7 +601,6 @@ async fn assign_post(
     responses(
         (status = 204, description = "Untagged"),
         (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such tag, or (policy) no such target", body = ExceptionInfo),
     )
@@ -657,7 +648,6 @@ async fn change_one(
     responses(
         (status = 204, description = "Tagged"),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such tag or target", body = ExceptionInfo),
     )
@@ -683,7 +673,6 @@ async fn assign_one(
     responses(
         (status = 204, description = "Untagged"),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such tag or target", body = ExceptionInfo),
     )
@@ -705,7 +694,6 @@ async fn unassign_one(
     params(("targetId" = String, Path, description = "The target's controller id")),
     responses(
         (status = 200, description = "The target's tags", body = Vec<MgmtTag>),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target", body = ExceptionInfo),
     )

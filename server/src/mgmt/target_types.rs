@@ -195,7 +195,6 @@ fn add_compatibles(c: &mut AnyConnection, tenant: &str, tt: i64, ds_type_ids: &[
     responses(
         (status = 200, description = "One page of types", body = PagedList<MgmtTargetType>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET_TYPE", body = ExceptionInfo),
     )
 )]
@@ -242,7 +241,6 @@ async fn list(
     responses(
         (status = 201, description = "The created types", body = Vec<MgmtTargetType>),
         (status = 400, description = "Bad body", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks CREATE_TARGET_TYPE", body = ExceptionInfo),
         (status = 404, description = "A distribution set type does not exist", body = ExceptionInfo),
         (status = 409, description = "A type with that key or name exists", body = ExceptionInfo),
@@ -304,7 +302,6 @@ async fn create(
     responses(
         (status = 200, description = "The type", body = MgmtTargetType),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such type", body = ExceptionInfo),
     )
@@ -331,7 +328,6 @@ async fn get_one(
     responses(
         (status = 200, description = "The updated type", body = MgmtTargetType),
         (status = 400, description = "Bad body or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such type", body = ExceptionInfo),
         (status = 409, description = "Another type has that name", body = ExceptionInfo),
@@ -380,7 +376,6 @@ async fn update(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks DELETE_TARGET_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such type", body = ExceptionInfo),
         (status = 409, description = "Targets have the type", body = ExceptionInfo),
@@ -419,7 +414,6 @@ async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) ->
     responses(
         (status = 200, description = "The compatible distribution set types", body = Vec<MgmtDistributionSetType>),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such type", body = ExceptionInfo),
     )
@@ -463,7 +457,6 @@ async fn compatible(
     responses(
         (status = 204, description = "Added"),
         (status = 400, description = "Bad body or id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such target or distribution set type", body = ExceptionInfo),
     )
@@ -514,7 +507,6 @@ fn touch(c: &mut AnyConnection, id: i64, now: i64, by: &str) -> ApiResult<()> {
     responses(
         (status = 204, description = "Removed"),
         (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET_TYPE", body = ExceptionInfo),
         (status = 404, description = "No such target or distribution set type", body = ExceptionInfo),
     )
@@ -584,7 +576,6 @@ async fn set_type(
     responses(
         (status = 204, description = "Assigned"),
         (status = 400, description = "Bad body", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target or target type", body = ExceptionInfo),
     )
@@ -609,7 +600,6 @@ async fn assign_type(
     params(("targetId" = String, Path, description = "The target's controller id")),
     responses(
         (status = 204, description = "Unassigned"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target", body = ExceptionInfo),
     )

@@ -163,7 +163,6 @@ pub struct Api;
     responses(
         (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
     )
 )]
@@ -264,7 +263,6 @@ fn check_target_type(c: &mut AnyConnection, tenant: &str, id: Option<i64>) -> Ap
     responses(
         (status = 201, description = "The created targets", body = Vec<json::MgmtTarget>),
         (status = 400, description = "Unreadable body, missing controllerId or too long field", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks CREATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "The given targetType does not exist", body = ExceptionInfo),
         (status = 409, description = "A controllerId exists already", body = ExceptionInfo),
@@ -349,7 +347,6 @@ async fn create(
     params(("targetId" = String, Path, description = "The target's controller id")),
     responses(
         (status = 200, description = "The target", body = json::MgmtTarget),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target", body = ExceptionInfo),
     )
@@ -376,7 +373,6 @@ async fn get_one(
     responses(
         (status = 200, description = "The updated target", body = json::MgmtTarget),
         (status = 400, description = "Unreadable body, too long field or changed controllerId", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target", body = ExceptionInfo),
     )
@@ -431,7 +427,6 @@ async fn update(
     params(("targetId" = String, Path, description = "The target's controller id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks DELETE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target", body = ExceptionInfo),
     )
@@ -462,7 +457,6 @@ async fn delete(user: User, path: web::Path<String>, state: web::Data<AppState>)
         (status = 200, description = "The attributes, a map of strings", body = std::collections::BTreeMap<String, String>,
             example = json!({"hwRevision": "2", "serial": "A1B2C3", "os": "Linux 6.1"})),
         (status = 204, description = "No attributes"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target", body = ExceptionInfo),
     )
@@ -501,7 +495,6 @@ async fn attributes(
     responses(
         (status = 200, description = "One page of actions", body = PagedList<json::MgmtAction>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target", body = ExceptionInfo),
     )
@@ -574,7 +567,6 @@ fn load_action(
     params(("targetId" = String, Path, description = "The target's controller id"), ("actionId" = i64, Path, description = "The action's id")),
     responses(
         (status = 200, description = "The action", body = json::MgmtAction),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target or action", body = ExceptionInfo),
     )
@@ -607,7 +599,6 @@ struct ForceQuery {
     params(("targetId" = String, Path, description = "The target's controller id"), ("actionId" = i64, Path, description = "The action's id"), ("force" = Option<bool>, Query, description = "Force-quit a canceling action")),
     responses(
         (status = 204, description = "Cancel requested or action closed"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target or action", body = ExceptionInfo),
         (status = 405, description = "Not cancelable or not force-quitable", body = ExceptionInfo),
@@ -650,7 +641,6 @@ async fn cancel_action(
     responses(
         (status = 200, description = "One page of status entries", body = PagedList<json::MgmtActionStatus>),
         (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target or action", body = ExceptionInfo),
     )
@@ -754,7 +744,6 @@ async fn ds_of_target(
         (status = 200, description = "The distribution set (hawkBit's MgmtDistributionSet)", body = Object,
             example = super::examples::distribution_set),
         (status = 204, description = "Nothing assigned"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target", body = ExceptionInfo),
     )
@@ -779,7 +768,6 @@ async fn assigned_ds(
         (status = 200, description = "The distribution set (hawkBit's MgmtDistributionSet)", body = Object,
             example = super::examples::distribution_set),
         (status = 204, description = "Nothing installed"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target", body = ExceptionInfo),
     )
@@ -813,7 +801,6 @@ async fn installed_ds(
                 "_links": {"self": {"href": "https://updraft.example.com/rest/v1/targets/device-01/actions/7"}}
             }]})),
         (status = 400, description = "Unreadable body, incomplete or invalidated set, bad maintenance window", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET and READ_DISTRIBUTION_SET", body = ExceptionInfo),
         (status = 404, description = "No such target or distribution set", body = ExceptionInfo),
     )
@@ -861,7 +848,6 @@ struct ActionUpdate {
     responses(
         (status = 200, description = "The updated action", body = json::MgmtAction),
         (status = 400, description = "forceType is not `forced`", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target or action", body = ExceptionInfo),
     )
@@ -938,7 +924,6 @@ enum Confirmation {
     responses(
         (status = 204, description = "Confirmed (the action runs) or denied (it keeps waiting)"),
         (status = 400, description = "Unreadable body", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target or action", body = ExceptionInfo),
         (status = 409, description = "The action is not waiting for confirmation"),
@@ -1015,7 +1000,6 @@ struct AutoConfirmState {
     params(("targetId" = String, Path, description = "The target's controller id")),
     responses(
         (status = 200, description = "The auto-confirm state", body = AutoConfirmState),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target", body = ExceptionInfo),
     )
@@ -1074,7 +1058,6 @@ struct AutoConfirmUpdate {
     responses(
         (status = 204, description = "Auto-confirm is on"),
         (status = 400, description = "Unreadable body", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target", body = ExceptionInfo),
         (status = 409, description = "Auto-confirm is already on", body = ExceptionInfo),
@@ -1125,7 +1108,6 @@ fn has_body(req: &HttpRequest) -> bool {
     params(("targetId" = String, Path, description = "The target's controller id")),
     responses(
         (status = 204, description = "Auto-confirm is off"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
         (status = 404, description = "No such target", body = ExceptionInfo),
     )

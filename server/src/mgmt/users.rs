@@ -52,7 +52,6 @@ fn names(p: Permissions) -> Vec<String> {
     tag = "User info",
     responses(
         (status = 200, description = "The authenticated user", body = UserInfo),
-        (status = 401, description = "No or wrong credentials"),
     )
 )]
 async fn userinfo(user: User) -> HttpResponse {
@@ -70,7 +69,6 @@ async fn userinfo(user: User) -> HttpResponse {
     tag = "Users and tenants",
     responses(
         (status = 200, description = "All users", body = Vec<UserInfo>),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks SYSTEM_ADMIN", body = ExceptionInfo),
     )
 )]
@@ -146,7 +144,6 @@ pub fn validate_new_user(username: &str, password: &str, permissions: &str) -> A
     responses(
         (status = 201, description = "Created", body = UserInfo),
         (status = 400, description = "Bad name, short password, unknown permission or tenant", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks SYSTEM_ADMIN", body = ExceptionInfo),
         (status = 409, description = "The username is taken", body = ExceptionInfo),
     )
@@ -186,7 +183,6 @@ async fn create_user(
     params(("username" = String, Path, description = "The user to delete")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks SYSTEM_ADMIN", body = ExceptionInfo),
         (status = 404, description = "No such user", body = ExceptionInfo),
         (status = 409, description = "The caller itself, or the last SYSTEM_ADMIN", body = ExceptionInfo),
@@ -226,7 +222,6 @@ pub struct TenantInfo {
     tag = "Users and tenants",
     responses(
         (status = 200, description = "All tenants", body = Vec<TenantInfo>),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks SYSTEM_ADMIN", body = ExceptionInfo),
     )
 )]
@@ -280,7 +275,6 @@ pub fn tenant_name(name: &str) -> ApiResult<String> {
     responses(
         (status = 201, description = "Created", body = TenantInfo),
         (status = 400, description = "Bad name", body = ExceptionInfo),
-        (status = 401, description = "No or wrong credentials"),
         (status = 403, description = "Lacks SYSTEM_ADMIN", body = ExceptionInfo),
         (status = 409, description = "The tenant exists", body = ExceptionInfo),
     )
