@@ -156,7 +156,7 @@ pub fn find_action_of_target(conn: &mut AnyConnection, target: &Target, action_i
         .ok_or_else(|| ApiError::not_found("Action", action_id))
 }
 
-fn update_target(conn: &mut AnyConnection, target_id: i64, now: i64, by: &str) -> ApiResult<()> {
+pub(crate) fn update_target(conn: &mut AnyConnection, target_id: i64, now: i64, by: &str) -> ApiResult<()> {
     diesel::update(targets::table.find(target_id))
         .set((
             targets::last_modified_at.eq(now),
@@ -338,7 +338,7 @@ pub fn assign(
     Ok(result)
 }
 
-fn lock_ds(conn: &mut AnyConnection, ds_id: i64) -> ApiResult<()> {
+pub(crate) fn lock_ds(conn: &mut AnyConnection, ds_id: i64) -> ApiResult<()> {
     diesel::update(distribution_sets::table.find(ds_id))
         .set(distribution_sets::locked.eq(true))
         .execute(conn)?;
@@ -354,7 +354,7 @@ fn lock_ds(conn: &mut AnyConnection, ds_id: i64) -> ApiResult<()> {
 
 /// A new assignment cancels (or, with autoclose, closes) the target's open actions, except those of
 /// distribution sets marked as a required migration step.
-fn supersede_active_actions(
+pub(crate) fn supersede_active_actions(
     conn: &mut AnyConnection,
     settings: &TenantSettings,
     target_id: i64,
@@ -444,7 +444,7 @@ pub fn force_quit(
 }
 
 /// hawkBit's `DeploymentHelper.successCancellation`.
-fn success_cancellation(
+pub(crate) fn success_cancellation(
     conn: &mut AnyConnection,
     target: &Target,
     action_id: i64,

@@ -57,6 +57,16 @@ pub struct Config {
     /// `UPDRAFT_LEGACY_STATUS_CODES`: answer the Management API as hawkBit ≤ 0.9 did, for old scripts
     /// that check exact codes: 200 instead of 204 for body-less successes, 403 instead of 429 for quotas.
     pub legacy_status_codes: bool,
+    /// `UPDRAFT_SCHEDULER_INTERVAL_MS`: how often background work runs (scheduled rollout starts,
+    /// rollout evaluation sweeps, auto-assignment, timeouts, cleanup). Rollouts are also evaluated as
+    /// soon as their devices report, and new targets auto-assigned as soon as they register.
+    pub scheduler_interval_ms: u64,
+    /// `UPDRAFT_ACTION_TIMEOUT_SECS`: an open action without device feedback for this long is closed
+    /// as an error (`0`: never), so a silent device cannot hold up a rollout.
+    pub action_timeout_secs: u64,
+    /// `UPDRAFT_ACTION_RETENTION_DAYS`: closed actions (finished, error, canceled) older than this are
+    /// deleted with their status history (`0`: kept forever). A target's installing action stays.
+    pub action_retention_days: u64,
 }
 
 /// Requests per second and client IP above which hawkBit answers 429. Clients in private and
@@ -128,6 +138,9 @@ impl Default for Config {
             min_polling_time: "00:00:30".into(),
             max_polling_time: "23:59:59".into(),
             quotas: Quotas::default(),
+            scheduler_interval_ms: 2000,
+            action_timeout_secs: 0,
+            action_retention_days: 0,
         }
     }
 }
@@ -198,6 +211,15 @@ impl Config {
         }
         if let Some(v) = var("UPDRAFT_TRACK_REMOTE_IP") {
             self.track_remote_ip = parse("UPDRAFT_TRACK_REMOTE_IP", &v)?;
+        }
+        if let Some(v) = var("UPDRAFT_SCHEDULER_INTERVAL_MS") {
+            self.scheduler_interval_ms = parse("UPDRAFT_SCHEDULER_INTERVAL_MS", &v)?;
+        }
+        if let Some(v) = var("UPDRAFT_ACTION_TIMEOUT_SECS") {
+            self.action_timeout_secs = parse("UPDRAFT_ACTION_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = var("UPDRAFT_ACTION_RETENTION_DAYS") {
+            self.action_retention_days = parse("UPDRAFT_ACTION_RETENTION_DAYS", &v)?;
         }
         if let Some(v) = var("UPDRAFT_MIN_POLLING_TIME") {
             self.min_polling_time = v;

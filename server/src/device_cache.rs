@@ -5,8 +5,8 @@
 //! a device would see invalidates its entry after the transaction commits. A load that raced with an
 //! invalidation of the same device is not stored (the slot's version), so the cache never keeps a
 //! stale snapshot, and writes to other devices do not keep this one from being cached.
-//! The cache is per process: several server instances on one database need cross-node invalidation,
-//! which the scheduler issue adds.
+//! The cache is per process; with several server processes on one PostgreSQL, every invalidation is
+//! also sent to the other nodes (`cluster`).
 
 use std::sync::Arc;
 
@@ -88,6 +88,7 @@ struct Slot {
 #[derive(Default)]
 pub struct DeviceCache {
     entries: DashMap<String, Slot>,
+    bus: Arc<crate::cluster::Bus>,
 }
 
 impl DeviceCache {
@@ -128,8 +129,33 @@ impl DeviceCache {
         Ok(loaded)
     }
 
-    /// Forget a device's snapshot; call after the transaction that changed it has committed.
+    pub fn with_bus(bus: Arc<crate::cluster::Bus>) -> Self {
+        Self {
+            entries: DashMap::new(),
+            bus,
+        }
+    }
+
+    /// Forget a device's snapshot, here and on the other nodes; call after the transaction that
+    /// changed it has committed.
     pub fn invalidate(&self, tenant: &str, controller_id: &str) {
+        self.invalidate_local(tenant, controller_id);
+        self.bus.publish(crate::cluster::Invalidation::Device {
+            tenant: tenant.to_owned(),
+            controller_id: controller_id.to_owned(),
+        });
+    }
+
+    /// Forget every snapshot of this process.
+    pub fn invalidate_all(&self) {
+        for mut slot in self.entries.iter_mut() {
+            slot.version += 1;
+            slot.snapshot = None;
+        }
+    }
+
+    /// Forget a device's snapshot in this process only.
+    pub fn invalidate_local(&self, tenant: &str, controller_id: &str) {
         let mut slot = self.entries.entry(key(tenant, controller_id)).or_insert(Slot {
             version: 0,
             snapshot: None,
@@ -168,9 +194,14 @@ impl PollRecorder {
         db.tx_blocking(|conn| {
             for (at, ids) in &by_second {
                 for chunk in ids.chunks(500) {
-                    diesel::update(targets::table.filter(targets::id.eq_any(chunk)))
-                        .set(targets::last_poll.eq(*at))
-                        .execute(conn)?;
+                    // Another node may have written a newer poll of the same device.
+                    diesel::update(
+                        targets::table
+                            .filter(targets::id.eq_any(chunk))
+                            .filter(targets::last_poll.is_null().or(targets::last_poll.lt(*at))),
+                    )
+                    .set(targets::last_poll.eq(*at))
+                    .execute(conn)?;
                 }
             }
             Ok(())

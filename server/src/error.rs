@@ -367,6 +367,16 @@ impl ApiError {
         )
     }
 
+    /// A rollout action its current state does not allow (start a running rollout, pause a paused one).
+    pub fn rollout_illegal_state(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            &format!("{REPO_EXC}RolloutIllegalStateException"),
+            "hawkbit.server.error.rollout.illegalState",
+            message,
+        )
+    }
+
     pub fn error_code(&self) -> Option<&str> {
         self.body.as_ref().map(|b| b.error_code.as_str())
     }

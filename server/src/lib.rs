@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod auth;
 pub mod bootstrap;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod ddi;
@@ -13,6 +14,8 @@ pub mod links;
 pub mod mgmt;
 pub mod openapi;
 pub mod polling;
+pub mod rollouts;
+pub mod scheduler;
 pub mod state;
 pub mod storage;
 pub mod tenant_config;
@@ -37,15 +40,18 @@ pub fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
         .with_context(|| format!("cannot open the database at {}", redact(&url)))?;
     let store =
         storage::FsStore::new(config.data_dir.join("artifacts")).context("cannot open the artifact store")?;
+    let bus = Arc::new(cluster::Bus::default());
     let state = AppState {
         db,
         store: Arc::new(store),
-        tenants: tenant_config::TenantSettingsCache::default(),
-        devices: device_cache::DeviceCache::default(),
+        tenants: tenant_config::TenantSettingsCache::with_bus(Arc::clone(&bus)),
+        devices: device_cache::DeviceCache::with_bus(Arc::clone(&bus)),
         polls: device_cache::PollRecorder::default(),
-        credentials: auth::users::CredentialCache::default(),
+        credentials: auth::users::CredentialCache::with_bus(Arc::clone(&bus)),
         clock: state::Clock::default(),
         dos_filter: dos_filter::DosFilter::new(config.dos_filter.clone()),
+        jobs: scheduler::Jobs::default(),
+        bus,
         config,
     };
     let now = state.now();
@@ -81,6 +87,10 @@ pub async fn serve(
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     let flusher = spawn_poll_flusher(Arc::clone(&state));
+    let scheduler = scheduler::spawn(Arc::clone(&state));
+    if state.db.backend() == db::Backend::Postgres {
+        cluster::start(&state, state.config.database_url());
+    }
     let (mgmt_doc, ddi_doc) = (openapi::management(), openapi::ddi());
     let server = HttpServer::new(move || {
         App::new()
@@ -109,6 +119,7 @@ pub async fn serve(
     }
     let result = server.await;
     flusher.abort();
+    scheduler.abort();
     let s = Arc::clone(&state);
     let _ = tokio::task::spawn_blocking(move || s.polls.flush(&s.db)).await;
     result.map_err(Into::into)

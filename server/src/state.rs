@@ -39,6 +39,10 @@ pub struct AppState {
     pub credentials: CredentialCache,
     pub clock: Clock,
     pub dos_filter: crate::dos_filter::DosFilter,
+    /// Background work waiting to run (`scheduler`).
+    pub jobs: crate::scheduler::Jobs,
+    /// Cache invalidations for the other server processes (`cluster`).
+    pub bus: Arc<crate::cluster::Bus>,
 }
 
 impl AppState {

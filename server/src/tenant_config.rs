@@ -197,6 +197,7 @@ pub struct TenantSettings {
     pub autoclose: bool,
     pub confirmation_flow: bool,
     pub implicit_lock: bool,
+    pub rollout_approval: bool,
 }
 
 impl TenantSettings {
@@ -225,6 +226,7 @@ impl TenantSettings {
             autoclose: flag("repository.actions.autoclose.enabled"),
             confirmation_flow: flag("user.confirmation.flow.enabled"),
             implicit_lock: flag("implicit.lock.enabled"),
+            rollout_approval: flag("rollout.approval.enabled"),
         }
     }
 }
@@ -257,6 +259,7 @@ pub fn load(conn: &mut AnyConnection, tenant: &str) -> ApiResult<TenantSettings>
 #[derive(Default)]
 pub struct TenantSettingsCache {
     settings: DashMap<String, Arc<TenantSettings>>,
+    bus: Arc<crate::cluster::Bus>,
 }
 
 impl TenantSettingsCache {
@@ -270,7 +273,25 @@ impl TenantSettingsCache {
         Ok(loaded)
     }
 
+    pub fn with_bus(bus: Arc<crate::cluster::Bus>) -> Self {
+        Self {
+            settings: DashMap::new(),
+            bus,
+        }
+    }
+
+    /// Drops a tenant's settings here and on the other nodes.
     pub fn invalidate(&self, tenant: &str) {
+        self.invalidate_local(tenant);
+        self.bus
+            .publish(crate::cluster::Invalidation::Tenant(tenant.to_owned()));
+    }
+
+    pub fn invalidate_local(&self, tenant: &str) {
         self.settings.remove(tenant);
+    }
+
+    pub fn invalidate_all(&self) {
+        self.settings.clear();
     }
 }

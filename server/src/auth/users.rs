@@ -146,6 +146,7 @@ impl User {
 #[derive(Default)]
 pub struct CredentialCache {
     verified: DashMap<[u8; 32], (User, Instant)>,
+    bus: std::sync::Arc<crate::cluster::Bus>,
 }
 
 const CREDENTIAL_TTL: Duration = Duration::from_secs(60);
@@ -153,7 +154,20 @@ const CREDENTIAL_TTL: Duration = Duration::from_secs(60);
 impl CredentialCache {
     /// Drops every cached login, so a deleted or changed user is checked against the database again.
     pub fn forget_all(&self) {
+        self.forget_local();
+        self.bus.publish(crate::cluster::Invalidation::Credentials);
+    }
+
+    /// [`CredentialCache::forget_all`] in this process only.
+    pub fn forget_local(&self) {
         self.verified.clear();
+    }
+
+    pub fn with_bus(bus: std::sync::Arc<crate::cluster::Bus>) -> Self {
+        Self {
+            verified: DashMap::new(),
+            bus,
+        }
     }
 }
 

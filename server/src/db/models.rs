@@ -147,6 +147,8 @@ pub struct NewTarget<'a> {
     pub created_by: &'a str,
     pub last_modified_at: i64,
     pub last_modified_by: &'a str,
+    /// New targets are checked against the tenant's auto-assigning filters.
+    pub auto_assign_pending: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -172,6 +174,8 @@ pub struct Action {
     pub created_by: String,
     pub last_modified_at: i64,
     pub last_modified_by: String,
+    pub rollout_id: Option<i64>,
+    pub rollout_group_id: Option<i64>,
 }
 
 impl Action {

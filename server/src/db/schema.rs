@@ -181,6 +181,7 @@ diesel::table! {
         last_modified_at -> BigInt,
         last_modified_by -> Text,
         target_group -> Nullable<Text>,
+        auto_assign_pending -> Bool,
     }
 }
 
@@ -214,6 +215,8 @@ diesel::table! {
         created_by -> Text,
         last_modified_at -> BigInt,
         last_modified_by -> Text,
+        rollout_id -> Nullable<BigInt>,
+        rollout_group_id -> Nullable<BigInt>,
     }
 }
 
@@ -315,8 +318,70 @@ diesel::table! {
         created_by -> Text,
         last_modified_at -> BigInt,
         last_modified_by -> Text,
+        auto_assign_pending -> Bool,
     }
 }
+
+diesel::table! {
+    rollouts (id) {
+        id -> BigInt,
+        tenant -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        target_filter -> Text,
+        ds_id -> BigInt,
+        status -> Text,
+        action_type -> Text,
+        forced_time -> BigInt,
+        weight -> Integer,
+        start_at -> Nullable<BigInt>,
+        confirmation_required -> Bool,
+        is_dynamic -> Bool,
+        dynamic_template -> Nullable<Text>,
+        conditions -> Text,
+        total_targets -> BigInt,
+        approval_remark -> Nullable<Text>,
+        approve_decided_by -> Nullable<Text>,
+        deleted -> Bool,
+        created_at -> BigInt,
+        created_by -> Text,
+        last_modified_at -> BigInt,
+        last_modified_by -> Text,
+    }
+}
+
+diesel::table! {
+    rollout_groups (id) {
+        id -> BigInt,
+        rollout_id -> BigInt,
+        position -> Integer,
+        name -> Text,
+        description -> Nullable<Text>,
+        target_filter -> Nullable<Text>,
+        target_percentage -> Double,
+        confirmation_required -> Bool,
+        conditions -> Text,
+        status -> Text,
+        total_targets -> BigInt,
+        is_dynamic -> Bool,
+        created_at -> BigInt,
+        created_by -> Text,
+        last_modified_at -> BigInt,
+        last_modified_by -> Text,
+    }
+}
+
+diesel::table! {
+    rollout_targets (group_id, target_id) {
+        group_id -> BigInt,
+        target_id -> BigInt,
+    }
+}
+
+diesel::joinable!(rollout_groups -> rollouts (rollout_id));
+diesel::joinable!(rollout_targets -> rollout_groups (group_id));
+diesel::joinable!(rollout_targets -> targets (target_id));
+diesel::joinable!(rollouts -> distribution_sets (ds_id));
 
 diesel::joinable!(actions -> targets (target_id));
 diesel::joinable!(actions -> distribution_sets (ds_id));
@@ -366,4 +431,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ds_metadata,
     target_type_ds_types,
     target_filter_queries,
+    rollouts,
+    rollout_groups,
+    rollout_targets,
 );

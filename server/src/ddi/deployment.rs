@@ -291,18 +291,23 @@ async fn feedback(
     let target = dev.target()?.clone();
     let quotas = state.config.quotas.clone();
     let now = state.now();
-    state
+    let rollout = state
         .db
         .tx(move |c| {
             let action = actions::find_action_of_target(c, &target, action_id)?;
             if cancel {
-                actions::cancel_feedback(c, &quotas, &target, &action, &fb, now)
+                actions::cancel_feedback(c, &quotas, &target, &action, &fb, now)?;
             } else {
-                actions::deployment_feedback(c, &quotas, &target, &action, &fb, now)
+                actions::deployment_feedback(c, &quotas, &target, &action, &fb, now)?;
             }
+            Ok(action.rollout_id)
         })
         .await?;
     state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    // The rollout moves on from this feedback now, not at the next sweep.
+    if let Some(id) = rollout {
+        state.jobs.rollout_touched(id);
+    }
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -399,6 +404,7 @@ pub async fn config_data(
         .tx(move |c| update_attributes(c, &target, &body, quota, now))
         .await?;
     state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    state.jobs.targets_changed();
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -445,6 +451,10 @@ fn update_attributes(
         )));
     }
     if next != current {
+        // Changed attributes may make the target match an auto-assigning filter.
+        diesel::update(targets::table.find(target.id))
+            .set(targets::auto_assign_pending.eq(true))
+            .execute(c)?;
         diesel::delete(target_attributes::table.filter(target_attributes::target_id.eq(target.id)))
             .execute(c)?;
         for (k, v) in &next {

@@ -137,6 +137,7 @@ pub async fn register_or_touch(
                             created_by: "CONTROLLER_PLUG_AND_PLAY",
                             last_modified_at: now,
                             last_modified_by: "CONTROLLER_PLUG_AND_PLAY",
+                            auto_assign_pending: true,
                         })
                         .execute(c)
                 });
@@ -173,6 +174,9 @@ pub async fn register_or_touch(
         })
         .await?;
     state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    if !exists {
+        state.jobs.targets_changed();
+    }
     dev.snapshot = state
         .devices
         .get(&state.db, &dev.tenant, &dev.controller_id)

@@ -9,6 +9,7 @@ pub(crate) mod examples;
 mod json;
 mod metadata;
 pub mod query;
+mod rollouts;
 mod sm_types;
 mod soft_deleted;
 mod software_modules;
@@ -45,7 +46,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(ds_tags::configure)
             .configure(sm_types::configure)
             .configure(ds_types::configure)
-            .configure(target_types::configure),
+            .configure(target_types::configure)
+            .configure(rollouts::configure),
     );
 }
 
@@ -88,6 +90,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         target_types::Api::openapi(),
         distribution_sets::Api::openapi(),
         software_modules::Api::openapi(),
+        rollouts::Api::openapi(),
     ]
 }
 

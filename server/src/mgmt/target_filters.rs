@@ -1,7 +1,7 @@
 //! `/rest/v1/targetfilters`: stored target queries and their auto-assignment settings.
 //!
-//! Only the settings are stored here; assigning the distribution set to matching targets is a separate
-//! scheduler's job.
+//! Only the settings are stored here; assigning the distribution set to matching targets is the
+//! scheduler's job (`scheduler::auto_assign`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
@@ -499,6 +499,8 @@ async fn set_auto_assign(
                     tfq::auto_assign_action_type.eq(action_type.as_str()),
                     tfq::auto_assign_weight.eq(r.weight),
                     tfq::confirmation_required.eq(confirmation),
+                    // The scheduler checks every matching target once.
+                    tfq::auto_assign_pending.eq(true),
                     tfq::last_modified_at.eq(now),
                     tfq::last_modified_by.eq(&by),
                 ))
@@ -506,6 +508,7 @@ async fn set_auto_assign(
             find(c, &tenant, id)
         })
         .await?;
+    state.jobs.targets_changed();
     let base = rest_base(&req, &state);
     Ok(HttpResponse::Ok().json(to_json(f, &base, Representation::Full)))
 }

@@ -312,6 +312,7 @@ async fn create(
                         created_by: &by,
                         last_modified_at: now,
                         last_modified_by: &by,
+                        auto_assign_pending: true,
                     })
                     .returning(targets::id)
                     .get_result(c)
@@ -331,6 +332,7 @@ async fn create(
             Ok(out)
         })
         .await?;
+    state.jobs.targets_changed();
     let mut content = Vec::new();
     for t in &created {
         state.devices.invalidate(&t.tenant, &t.controller_id);

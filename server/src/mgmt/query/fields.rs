@@ -512,3 +512,64 @@ macro_rules! metadata {
 pub static TARGET_METADATA: Entity = metadata!("target_metadata");
 pub static DS_METADATA: Entity = metadata!("ds_metadata");
 pub static SM_METADATA: Entity = metadata!("sm_metadata", col("targetVisible", "target_visible", Ty::Bool));
+
+const ROLLOUT_STATUS: Ty = Ty::Enum(&[
+    "creating",
+    "ready",
+    "waiting_for_approval",
+    "approval_denied",
+    "starting",
+    "running",
+    "paused",
+    "stopping",
+    "stopped",
+    "finished",
+    "deleting",
+    "deleted",
+]);
+
+pub static ROLLOUTS: Entity = Entity {
+    table: "rollouts",
+    default_order: "rollouts.id ASC",
+    tiebreak: "id",
+    fields: &[
+        col("id", "id", Ty::Int),
+        col("name", "name", Ty::Text),
+        opt("description", "description", Ty::Text),
+        col("status", "status", ROLLOUT_STATUS),
+        col("distributionSet.id", "ds_id", Ty::Int),
+        via(
+            "distributionSet.name",
+            "ds_id",
+            false,
+            "distribution_sets",
+            &text("name"),
+        ),
+        via(
+            "distributionSet.version",
+            "ds_id",
+            false,
+            "distribution_sets",
+            &text("version"),
+        ),
+        audit!()[0],
+        audit!()[1],
+        audit!()[2],
+        audit!()[3],
+    ],
+};
+
+pub static ROLLOUT_GROUPS: Entity = Entity {
+    table: "rollout_groups",
+    default_order: "rollout_groups.position ASC",
+    tiebreak: "id",
+    fields: &[
+        col("id", "id", Ty::Int),
+        col("name", "name", Ty::Text),
+        opt("description", "description", Ty::Text),
+        audit!()[0],
+        audit!()[1],
+        audit!()[2],
+        audit!()[3],
+    ],
+};

@@ -62,6 +62,27 @@ impl<ST> Sql<ST> {
         }
     }
 
+    /// Appends a bound integer.
+    #[must_use]
+    pub fn int(mut self, v: i64) -> Self {
+        self.push_int(v);
+        self
+    }
+
+    /// Appends a bound string.
+    #[must_use]
+    pub fn text(mut self, v: impl Into<String>) -> Self {
+        self.push_text(v);
+        self
+    }
+
+    /// Appends a bound boolean.
+    #[must_use]
+    pub fn boolean(mut self, v: bool) -> Self {
+        self.push_bool(v);
+        self
+    }
+
     pub fn push_text(&mut self, v: impl Into<String>) {
         self.parts.push(Part::Text(v.into()));
     }
@@ -110,6 +131,9 @@ impl SqlFilter {
         Self::new().sql("1 = 1")
     }
 }
+
+/// A whole statement (`INSERT … SELECT`, `UPDATE … WHERE … IN (…)`) runs with `.execute(conn)`.
+impl<ST, Conn> diesel::RunQueryDsl<Conn> for Sql<ST> {}
 
 impl<ST: SqlType + SingleValue> Expression for Sql<ST> {
     type SqlType = ST;

@@ -1,0 +1,11 @@
+ALTER TABLE target_filter_queries DROP COLUMN auto_assign_pending;
+DROP INDEX targets_auto_assign_pending;
+ALTER TABLE targets DROP COLUMN auto_assign_pending;
+DROP INDEX actions_active_modified;
+DROP INDEX actions_rollout;
+DROP INDEX actions_rollout_group;
+ALTER TABLE actions DROP COLUMN rollout_group_id;
+ALTER TABLE actions DROP COLUMN rollout_id;
+DROP TABLE rollout_targets;
+DROP TABLE rollout_groups;
+DROP TABLE rollouts;

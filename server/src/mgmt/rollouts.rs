@@ -1,0 +1,1094 @@
+//! `/rest/v1/rollouts`: hawkBit's `MgmtRolloutRestApi`, over the state machine in `rollouts`.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::actions::{Representation, RepresentationQuery};
+use super::{PagedList, Paging, body, json, query, rest_base, tenant_of};
+use crate::auth::permissions::Permission;
+use crate::auth::users::User;
+use crate::db::AnyConnection;
+use crate::db::models::{ActionType, Target};
+use crate::db::schema::{distribution_sets, rollout_groups, rollout_targets, rollouts, targets};
+use crate::error::{ApiError, ApiResult, ExceptionInfo};
+use crate::rollouts::engine::{self, Effects};
+use crate::rollouts::plan::{self, GroupPlan, NewGroup, NewRollout};
+use crate::rollouts::{
+    Condition, ConditionAction, Conditions, DynamicTemplate, Group, Rollout, totals_per_status,
+};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/rollouts", web::get().to(list))
+        .route("/rollouts", web::post().to(create))
+        .route("/rollouts/{id}", web::get().to(get_one))
+        .route("/rollouts/{id}", web::put().to(update))
+        .route("/rollouts/{id}", web::delete().to(delete))
+        .route("/rollouts/{id}/approve", web::post().to(approve))
+        .route("/rollouts/{id}/deny", web::post().to(deny))
+        .route("/rollouts/{id}/start", web::post().to(start))
+        .route("/rollouts/{id}/pause", web::post().to(pause))
+        .route("/rollouts/{id}/resume", web::post().to(resume))
+        .route(
+            "/rollouts/{id}/triggerNextGroup",
+            web::post().to(trigger_next_group),
+        )
+        .route("/rollouts/{id}/retry", web::post().to(retry))
+        .route("/rollouts/{id}/deploygroups", web::get().to(list_groups))
+        .route("/rollouts/{id}/deploygroups/{group}", web::get().to(get_group))
+        .route(
+            "/rollouts/{id}/deploygroups/{group}/targets",
+            web::get().to(group_targets),
+        );
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list,
+        create,
+        get_one,
+        update,
+        delete,
+        approve,
+        deny,
+        start,
+        pause,
+        resume,
+        trigger_next_group,
+        retry,
+        list_groups,
+        get_group,
+        group_targets
+    ),
+    components(schemas(
+        MgmtRolloutResponseBody,
+        MgmtRolloutGroupResponseBody,
+        RolloutCreate,
+        RolloutGroupCreate,
+        RolloutUpdate,
+        Condition,
+        ConditionAction,
+        DynamicTemplate
+    ))
+)]
+pub struct Api;
+
+/// hawkBit's `MgmtRolloutResponseBody`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MgmtRolloutResponseBody {
+    #[serde(flatten)]
+    audit: json::Audit,
+    #[schema(example = 3)]
+    id: i64,
+    #[schema(example = "spring campaign")]
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Firmware 2.0 to the lab, then everyone")]
+    description: Option<String>,
+    #[schema(example = "name==device-*")]
+    target_filter_query: String,
+    #[schema(example = 1)]
+    distribution_set_id: i64,
+    /// creating, ready, waiting_for_approval, approval_denied, starting, running, paused, stopping,
+    /// stopped, finished, deleting or deleted.
+    #[schema(example = "running")]
+    status: String,
+    #[schema(example = 20)]
+    total_targets: i64,
+    /// Targets per status: running, notstarted, scheduled, cancelled, finished, error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, example = json!({"running": 4, "notstarted": 0, "scheduled": 10, "cancelled": 0, "finished": 5, "error": 1}))]
+    total_targets_per_status: Option<BTreeMap<&'static str, i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 2)]
+    total_groups: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1_691_065_906_407_i64)]
+    start_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1_691_065_906_407_i64)]
+    forcetime: Option<i64>,
+    #[schema(example = false)]
+    deleted: bool,
+    #[schema(example = "forced")]
+    r#type: String,
+    #[schema(example = 1000)]
+    weight: i32,
+    #[schema(example = false)]
+    dynamic: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Looks good")]
+    approval_remark: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "admin")]
+    approve_decided_by: Option<String>,
+    #[serde(rename = "_links")]
+    #[schema(value_type = Object, example = json!({"self": {"href": "https://updraft.example.com/rest/v1/rollouts/3"}, "start": {"href": "https://updraft.example.com/rest/v1/rollouts/3/start"}, "groups": {"href": "https://updraft.example.com/rest/v1/rollouts/3/deploygroups?offset=0&limit=50"}}))]
+    links: Value,
+}
+
+/// hawkBit's `MgmtRolloutGroupResponseBody`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MgmtRolloutGroupResponseBody {
+    #[serde(flatten)]
+    audit: json::Audit,
+    #[schema(example = 7)]
+    id: i64,
+    #[schema(example = "group-1")]
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "The lab")]
+    description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "attribute.site==lab")]
+    target_filter_query: Option<String>,
+    #[schema(example = 50.0)]
+    target_percentage: f64,
+    #[schema(example = false)]
+    confirmation_required: bool,
+    success_condition: Condition,
+    success_action: ConditionAction,
+    error_condition: Condition,
+    error_action: ConditionAction,
+    #[schema(example = false)]
+    dynamic: bool,
+    /// creating, ready, scheduled, running, finished or error.
+    #[schema(example = "running")]
+    status: String,
+    #[schema(example = 10)]
+    total_targets: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, example = json!({"running": 4, "notstarted": 0, "scheduled": 0, "cancelled": 0, "finished": 5, "error": 1}))]
+    total_targets_per_status: Option<BTreeMap<&'static str, i64>>,
+    #[serde(rename = "_links")]
+    #[schema(value_type = Object, example = json!({"self": {"href": "https://updraft.example.com/rest/v1/rollouts/3/deploygroups/7"}}))]
+    links: Value,
+}
+
+fn audit(created_by: &str, created_at: i64, modified_by: &str, modified_at: i64) -> json::Audit {
+    json::Audit {
+        created_by: created_by.to_owned(),
+        created_at,
+        last_modified_by: modified_by.to_owned(),
+        last_modified_at: modified_at,
+    }
+}
+
+/// What a rollout's rendering needs beyond its row.
+struct Extra {
+    totals: Option<BTreeMap<&'static str, i64>>,
+    groups: Option<i64>,
+    ds_label: String,
+}
+
+fn extra(c: &mut AnyConnection, r: &Rollout, full: bool) -> ApiResult<Extra> {
+    let (name, version): (String, String) = distribution_sets::table
+        .find(r.ds_id)
+        .select((distribution_sets::name, distribution_sets::version))
+        .first(c)?;
+    let (totals, groups) = if full {
+        let counts = engine::status_counts(c, r.id, None)?;
+        let groups: i64 = rollout_groups::table
+            .filter(rollout_groups::rollout_id.eq(r.id))
+            .count()
+            .get_result(c)?;
+        (
+            Some(totals_per_status(
+                &counts,
+                r.total_targets,
+                r.action_type == ActionType::DownloadOnly.as_str(),
+            )),
+            Some(groups),
+        )
+    } else {
+        (None, None)
+    };
+    Ok(Extra {
+        totals,
+        groups,
+        ds_label: format!("{name}:{version}"),
+    })
+}
+
+fn to_json(r: Rollout, x: Extra, base: &str) -> MgmtRolloutResponseBody {
+    let me = format!("{base}/rollouts/{}", r.id);
+    let links = json!({
+        "self": { "href": me },
+        "start": { "href": format!("{me}/start") },
+        "pause": { "href": format!("{me}/pause") },
+        "resume": { "href": format!("{me}/resume") },
+        "triggerNextGroup": { "href": format!("{me}/triggerNextGroup") },
+        "approve": { "href": format!("{me}/approve") },
+        "deny": { "href": format!("{me}/deny") },
+        "groups": { "href": format!("{me}/deploygroups?offset=0&limit=50") },
+        "distributionset": { "href": format!("{base}/distributionsets/{}", r.ds_id), "name": x.ds_label },
+    });
+    MgmtRolloutResponseBody {
+        audit: audit(
+            &r.created_by,
+            r.created_at,
+            &r.last_modified_by,
+            r.last_modified_at,
+        ),
+        id: r.id,
+        description: r.description,
+        target_filter_query: r.target_filter,
+        distribution_set_id: r.ds_id,
+        status: r.status,
+        total_targets: r.total_targets,
+        total_targets_per_status: x.totals,
+        total_groups: x.groups,
+        start_at: r.start_at,
+        forcetime: (r.action_type == ActionType::TimeForced.as_str()).then_some(r.forced_time),
+        deleted: r.deleted,
+        r#type: r.action_type,
+        weight: r.weight,
+        dynamic: r.is_dynamic,
+        approval_remark: r.approval_remark,
+        approve_decided_by: r.approve_decided_by,
+        name: r.name,
+        links,
+    }
+}
+
+fn group_json(
+    g: Group,
+    totals: Option<BTreeMap<&'static str, i64>>,
+    base: &str,
+) -> MgmtRolloutGroupResponseBody {
+    let c = g.conditions();
+    MgmtRolloutGroupResponseBody {
+        audit: audit(
+            &g.created_by,
+            g.created_at,
+            &g.last_modified_by,
+            g.last_modified_at,
+        ),
+        links: json!({ "self": { "href": format!("{base}/rollouts/{}/deploygroups/{}", g.rollout_id, g.id) } }),
+        id: g.id,
+        name: g.name,
+        description: g.description,
+        target_filter_query: g.target_filter,
+        target_percentage: g.target_percentage,
+        confirmation_required: g.confirmation_required,
+        success_condition: c.success_condition,
+        success_action: c.success_action,
+        error_condition: c.error_condition,
+        error_action: c.error_action,
+        dynamic: g.is_dynamic,
+        status: g.status,
+        total_targets: g.total_targets,
+        total_targets_per_status: totals,
+    }
+}
+
+fn find(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<Rollout> {
+    rollouts::table
+        .find(id)
+        .filter(rollouts::tenant.eq(tenant))
+        .select(Rollout::as_select())
+        .first(c)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("Rollout", id))
+}
+
+/// `soft_deleted_mode` of hawkBit's rollout list.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SoftDeletedQuery {
+    /// EXCLUDE_SOFT_DELETED (default), INCLUDE_SOFT_DELETED or ONLY_SOFT_DELETED.
+    #[serde(default)]
+    soft_deleted_mode: Option<String>,
+}
+
+/// Lists the tenant's rollouts.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/rollouts",
+    tag = "Rollouts",
+    params(Paging, RepresentationQuery, SoftDeletedQuery),
+    responses(
+        (status = 200, description = "One page of rollouts", body = PagedList<MgmtRolloutResponseBody>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 403, description = "Lacks READ_ROLLOUT", body = ExceptionInfo),
+    )
+)]
+async fn list(
+    req: HttpRequest,
+    user: User,
+    q: web::Query<Paging>,
+    r: web::Query<RepresentationQuery>,
+    sd: web::Query<SoftDeletedQuery>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadRollout)?;
+    let full = r.representation()? == Representation::Full;
+    let spec = q.spec(&query::ROLLOUTS)?;
+    let deleted: Option<bool> = match sd
+        .soft_deleted_mode
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
+        None | Some("EXCLUDE_SOFT_DELETED") => Some(false),
+        Some("INCLUDE_SOFT_DELETED") => None,
+        Some("ONLY_SOFT_DELETED") => Some(true),
+        Some(other) => {
+            return Err(ApiError::constraint_violation(format!(
+                "soft_deleted_mode must be EXCLUDE_SOFT_DELETED, INCLUDE_SOFT_DELETED or ONLY_SOFT_DELETED, not {other}."
+            )));
+        }
+    };
+    let tenant = tenant_of(&user);
+    let (offset, limit) = (q.offset(), q.limit());
+    let (rows, total) = state
+        .db
+        .run(move |c| {
+            let mut count = rollouts::table
+                .filter(rollouts::tenant.eq(&tenant))
+                .filter(spec.filter.clone())
+                .into_boxed();
+            let mut page = rollouts::table
+                .filter(rollouts::tenant.eq(&tenant))
+                .filter(spec.filter)
+                .into_boxed();
+            if let Some(d) = deleted {
+                count = count.filter(rollouts::deleted.eq(d));
+                page = page.filter(rollouts::deleted.eq(d));
+            }
+            let total: i64 = count.count().get_result(c)?;
+            let rows: Vec<Rollout> = page
+                .order_by(spec.order)
+                .offset(offset)
+                .limit(limit)
+                .select(Rollout::as_select())
+                .load(c)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let x = extra(c, &r, full)?;
+                out.push((r, x));
+            }
+            Ok((out, total))
+        })
+        .await?;
+    let base = rest_base(&req, &state);
+    let content = rows.into_iter().map(|(r, x)| to_json(r, x, &base)).collect();
+    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+}
+
+/// A group of a rollout to create with explicit groups.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutGroupCreate {
+    #[schema(example = "lab")]
+    name: String,
+    #[schema(example = "Devices in the lab")]
+    description: Option<String>,
+    /// Narrows the rollout's filter for this group.
+    #[schema(example = "attribute.site==lab")]
+    target_filter_query: Option<String>,
+    /// Percentage of the targets this group's filter matches (default 100).
+    #[schema(example = 100.0)]
+    target_percentage: Option<f64>,
+    #[schema(example = false)]
+    confirmation_required: Option<bool>,
+    success_condition: Option<Condition>,
+    success_action: Option<ConditionAction>,
+    error_condition: Option<Condition>,
+    error_action: Option<ConditionAction>,
+}
+
+/// A rollout to create (hawkBit's `MgmtRolloutRestRequestBodyPost`).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutCreate {
+    #[schema(example = "spring campaign")]
+    name: Option<String>,
+    #[schema(example = "Firmware 2.0 to everyone")]
+    description: Option<String>,
+    #[schema(example = 1)]
+    distribution_set_id: Option<i64>,
+    #[schema(example = "name==device-*")]
+    target_filter_query: Option<String>,
+    /// forced (default), soft, timeforced or downloadonly.
+    #[schema(example = "forced")]
+    r#type: Option<String>,
+    #[schema(example = 1_691_065_906_407_i64)]
+    forcetime: Option<i64>,
+    /// Start automatically at this time (ms since the epoch); needs HANDLE_ROLLOUT.
+    #[schema(example = 1_691_065_906_407_i64)]
+    start_at: Option<i64>,
+    #[schema(example = 1000)]
+    weight: Option<i32>,
+    #[schema(example = false)]
+    confirmation_required: Option<bool>,
+    /// Split the targets into this many equal groups (default 1); not with `groups`.
+    #[schema(example = 2)]
+    amount_groups: Option<i64>,
+    success_condition: Option<Condition>,
+    success_action: Option<ConditionAction>,
+    error_condition: Option<Condition>,
+    error_action: Option<ConditionAction>,
+    #[schema(example = false)]
+    dynamic: Option<bool>,
+    dynamic_group_template: Option<DynamicTemplate>,
+    groups: Option<Vec<RolloutGroupCreate>>,
+}
+
+fn conditions(
+    base: &Conditions,
+    sc: Option<Condition>,
+    sa: Option<ConditionAction>,
+    ec: Option<Condition>,
+    ea: Option<ConditionAction>,
+) -> Conditions {
+    Conditions {
+        success_condition: sc.unwrap_or_else(|| base.success_condition.clone()),
+        success_action: sa.unwrap_or_else(|| base.success_action.clone()),
+        error_condition: ec.unwrap_or_else(|| base.error_condition.clone()),
+        error_action: ea.unwrap_or_else(|| base.error_action.clone()),
+    }
+}
+
+fn new_rollout(user: &User, b: RolloutCreate, needs_approval: bool) -> ApiResult<NewRollout> {
+    let name = b
+        .name
+        .ok_or_else(|| ApiError::constraint_violation("name is required."))?;
+    let ds_id = b
+        .distribution_set_id
+        .ok_or_else(|| ApiError::constraint_violation("distributionSetId is required."))?;
+    let target_filter = b
+        .target_filter_query
+        .filter(|q| !q.trim().is_empty())
+        .ok_or_else(|| ApiError::rsql_syntax("targetFilterQuery is required."))?;
+    let action_type = match b.r#type.as_deref() {
+        None => ActionType::Forced,
+        Some(t) => ActionType::parse(t).ok_or_else(|| {
+            ApiError::constraint_violation(format!(
+                "type must be forced, soft, timeforced or downloadonly, not {t}."
+            ))
+        })?,
+    };
+    if b.start_at.is_some() {
+        user.require(Permission::HandleRollout)?;
+    }
+    let rollout_conditions = conditions(
+        &Conditions::default(),
+        b.success_condition,
+        b.success_action,
+        b.error_condition,
+        b.error_action,
+    );
+    let dynamic = b.dynamic.unwrap_or(false);
+    if b.dynamic_group_template.is_some() && !dynamic {
+        return Err(ApiError::constraint_violation(
+            "dynamicGroupTemplate is only allowed with dynamic: true.",
+        ));
+    }
+    let template = if dynamic {
+        let t = b.dynamic_group_template.unwrap_or(DynamicTemplate {
+            name_suffix: String::new(),
+            target_count: 100,
+        });
+        if t.target_count < 1 || t.target_count > plan::MAX_TARGETS_PER_GROUP {
+            return Err(ApiError::constraint_violation(format!(
+                "dynamicGroupTemplate.targetCount must be between 1 and {}.",
+                plan::MAX_TARGETS_PER_GROUP
+            )));
+        }
+        Some(t)
+    } else {
+        None
+    };
+    let confirmation_required = b.confirmation_required.unwrap_or(false);
+    let groups = match (b.groups, b.amount_groups) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::constraint_violation(
+                "Give either amountGroups or groups, not both.",
+            ));
+        }
+        (Some(gs), None) => GroupPlan::Explicit(
+            gs.into_iter()
+                .map(|g| NewGroup {
+                    name: g.name,
+                    description: g.description,
+                    target_filter: g.target_filter_query,
+                    target_percentage: g.target_percentage.unwrap_or(100.0),
+                    confirmation_required: g.confirmation_required.unwrap_or(confirmation_required),
+                    conditions: conditions(
+                        &rollout_conditions,
+                        g.success_condition,
+                        g.success_action,
+                        g.error_condition,
+                        g.error_action,
+                    ),
+                })
+                .collect(),
+        ),
+        (None, n) => {
+            let n = n.unwrap_or(1);
+            if n == 0 && template.is_none() {
+                return Err(ApiError::constraint_violation(
+                    "amountGroups 0 needs a dynamic rollout with a dynamicGroupTemplate.",
+                ));
+            }
+            GroupPlan::Count(n)
+        }
+    };
+    Ok(NewRollout {
+        name,
+        description: b.description,
+        target_filter,
+        ds_id,
+        action_type,
+        forced_time: b.forcetime.unwrap_or(0),
+        weight: b.weight.unwrap_or(1000),
+        start_at: b.start_at,
+        confirmation_required,
+        conditions: rollout_conditions,
+        groups,
+        dynamic: template,
+        needs_approval,
+    })
+}
+
+/// Creates a rollout: the matching targets are split into groups at once (status `ready`, or
+/// `waiting_for_approval` when approval is on and the creator may not approve).
+#[utoipa::path(
+    post,
+    path = "/rest/v1/rollouts",
+    tag = "Rollouts",
+    request_body = RolloutCreate,
+    responses(
+        (status = 201, description = "The new rollout", body = MgmtRolloutResponseBody),
+        (status = 400, description = "Invalid request, filter or conditions, or no matching targets", body = ExceptionInfo),
+        (status = 403, description = "Lacks CREATE_ROLLOUT (or HANDLE_ROLLOUT for startAt)", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+        (status = 409, description = "The name is taken", body = ExceptionInfo),
+        (status = 429, description = "More targets per group than the quota allows", body = ExceptionInfo),
+    )
+)]
+async fn create(
+    req: HttpRequest,
+    user: User,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::CreateRollout)?;
+    user.require(Permission::ReadDistributionSet)?;
+    let b: RolloutCreate = body(&req, payload, &state).await?;
+    let tenant = tenant_of(&user);
+    let settings = state.tenants.get(&state.db, &tenant).await?;
+    let needs_approval = settings.rollout_approval && !user.permissions.has(Permission::ApproveRollout);
+    let new = new_rollout(&user, b, needs_approval)?;
+    let by = user.username.clone();
+    let now = state.now();
+    let (r, x) = state
+        .db
+        .tx(move |c| {
+            let id = plan::create(c, &tenant, &new, &by, now)?;
+            let r = find(c, &tenant, id)?;
+            let x = extra(c, &r, true)?;
+            Ok((r, x))
+        })
+        .await?;
+    let base = rest_base(&req, &state);
+    Ok(HttpResponse::Created().json(to_json(r, x, &base)))
+}
+
+/// One rollout with its totals per status.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/rollouts/{rolloutId}",
+    tag = "Rollouts",
+    params(("rolloutId" = i64, Path, description = "The rollout's id")),
+    responses(
+        (status = 200, description = "The rollout", body = MgmtRolloutResponseBody),
+        (status = 403, description = "Lacks READ_ROLLOUT", body = ExceptionInfo),
+        (status = 404, description = "No such rollout", body = ExceptionInfo),
+    )
+)]
+async fn get_one(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadRollout)?;
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let (r, x) = state
+        .db
+        .run(move |c| {
+            let r = find(c, &tenant, id)?;
+            let x = extra(c, &r, true)?;
+            Ok((r, x))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(to_json(r, x, &rest_base(&req, &state))))
+}
+
+/// The fields of a rollout that can change.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutUpdate {
+    #[schema(example = "spring campaign")]
+    name: Option<String>,
+    #[schema(example = "Now with the fix for the lab")]
+    description: Option<String>,
+}
+
+/// Changes a rollout's name or description.
+#[utoipa::path(
+    put,
+    path = "/rest/v1/rollouts/{rolloutId}",
+    tag = "Rollouts",
+    params(("rolloutId" = i64, Path, description = "The rollout's id")),
+    request_body = RolloutUpdate,
+    responses(
+        (status = 200, description = "The rollout", body = MgmtRolloutResponseBody),
+        (status = 400, description = "Too long or empty name or description", body = ExceptionInfo),
+        (status = 403, description = "Lacks UPDATE_ROLLOUT", body = ExceptionInfo),
+        (status = 404, description = "No such rollout", body = ExceptionInfo),
+        (status = 409, description = "The name is taken", body = ExceptionInfo),
+    )
+)]
+async fn update(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateRollout)?;
+    let b: RolloutUpdate = body(&req, payload, &state).await?;
+    if let Some(n) = &b.name {
+        if n.trim().is_empty() {
+            return Err(ApiError::constraint_violation("name must not be empty."));
+        }
+        super::check_len("name", n, 128)?;
+    }
+    if let Some(d) = &b.description {
+        super::check_len("description", d, 512)?;
+    }
+    let (tenant, id, by, now) = (
+        tenant_of(&user),
+        path.into_inner(),
+        user.username.clone(),
+        state.now(),
+    );
+    let (r, x) = state
+        .db
+        .tx(move |c| {
+            let r = engine::lock_of_tenant(c, &tenant, id)?;
+            if let Some(n) = &b.name {
+                let taken: Option<i64> = rollouts::table
+                    .filter(rollouts::tenant.eq(&tenant).and(rollouts::name.eq(n)))
+                    .filter(rollouts::deleted.eq(false))
+                    .filter(rollouts::id.ne(id))
+                    .select(rollouts::id)
+                    .first(c)
+                    .optional()?;
+                if taken.is_some() {
+                    return Err(ApiError::already_exists(format!(
+                        "Rollout with name {n} already exists."
+                    )));
+                }
+            }
+            diesel::update(rollouts::table.find(r.id))
+                .set((
+                    rollouts::name.eq(b.name.unwrap_or(r.name.clone())),
+                    rollouts::description.eq(b.description.or(r.description.clone())),
+                    rollouts::last_modified_at.eq(now),
+                    rollouts::last_modified_by.eq(&by),
+                ))
+                .execute(c)?;
+            let r = find(c, &tenant, id)?;
+            let x = extra(c, &r, true)?;
+            Ok((r, x))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(to_json(r, x, &rest_base(&req, &state))))
+}
+
+/// Runs one state change on a locked rollout and announces what it changed.
+async fn change<F>(state: &AppState, user: &User, id: i64, f: F) -> ApiResult<HttpResponse>
+where
+    F: FnOnce(
+            &mut AnyConnection,
+            &crate::tenant_config::TenantSettings,
+            &Rollout,
+            &str,
+            i64,
+        ) -> ApiResult<Effects>
+        + Send
+        + 'static,
+{
+    let (tenant, by, now) = (tenant_of(user), user.username.clone(), state.now());
+    let t = tenant.clone();
+    let effects = state
+        .db
+        .tx(move |c| {
+            let r = engine::lock_of_tenant(c, &t, id)?;
+            let settings = crate::tenant_config::load(c, &t)?;
+            f(c, &settings, &r, &by, now)
+        })
+        .await?;
+    for cid in &effects.devices {
+        state.devices.invalidate(&tenant, cid);
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes a rollout: scheduled actions are dropped and running ones canceled at once; a rollout
+/// that devices already saw is kept as `deleted`.
+#[utoipa::path(
+    delete,
+    path = "/rest/v1/rollouts/{rolloutId}",
+    tag = "Rollouts",
+    params(("rolloutId" = i64, Path, description = "The rollout's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Lacks DELETE_ROLLOUT", body = ExceptionInfo),
+        (status = 404, description = "No such rollout", body = ExceptionInfo),
+    )
+)]
+async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    user.require(Permission::DeleteRollout)?;
+    change(&state, &user, path.into_inner(), |c, _, r, by, now| {
+        engine::delete(c, r, by, now)
+    })
+    .await
+}
+
+/// hawkBit's optional approval remark.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RemarkQuery {
+    /// A remark stored with the decision.
+    #[serde(default)]
+    remark: Option<String>,
+}
+
+/// Approves a rollout waiting for approval (it becomes `ready`).
+#[utoipa::path(
+    post,
+    path = "/rest/v1/rollouts/{rolloutId}/approve",
+    tag = "Rollouts",
+    params(("rolloutId" = i64, Path, description = "The rollout's id"), RemarkQuery),
+    responses(
+        (status = 204, description = "Approved"),
+        (status = 400, description = "The rollout is not waiting for approval", body = ExceptionInfo),
+        (status = 403, description = "Lacks APPROVE_ROLLOUT", body = ExceptionInfo),
+        (status = 404, description = "No such rollout", body = ExceptionInfo),
+    )
+)]
+async fn approve(
+    user: User,
+    path: web::Path<i64>,
+    q: web::Query<RemarkQuery>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    decide(user, path.into_inner(), q.into_inner().remark, state, true).await
+}
+
+/// Denies a rollout waiting for approval (it becomes `approval_denied`).
+#[utoipa::path(
+    post,
+    path = "/rest/v1/rollouts/{rolloutId}/deny",
+    tag = "Rollouts",
+    params(("rolloutId" = i64, Path, description = "The rollout's id"), RemarkQuery),
+    responses(
+        (status = 204, description = "Denied"),
+        (status = 400, description = "The rollout is not waiting for approval", body = ExceptionInfo),
+        (status = 403, description = "Lacks APPROVE_ROLLOUT", body = ExceptionInfo),
+        (status = 404, description = "No such rollout", body = ExceptionInfo),
+    )
+)]
+async fn deny(
+    user: User,
+    path: web::Path<i64>,
+    q: web::Query<RemarkQuery>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    decide(user, path.into_inner(), q.into_inner().remark, state, false).await
+}
+
+async fn decide(
+    user: User,
+    id: i64,
+    remark: Option<String>,
+    state: web::Data<AppState>,
+    approve: bool,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ApproveRollout)?;
+    if let Some(r) = &remark {
+        super::check_len("remark", r, 512)?;
+    }
+    change(&state, &user, id, move |c, _, r, by, now| {
+        engine::decide_approval(c, r, approve, remark.as_deref(), by, now).map(|()| Effects::default())
+    })
+    .await
+}
+
+macro_rules! handle_op {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $ok:literal, $bad:literal, |$c:ident, $s:ident, $r:ident, $by:ident, $now:ident| $body:expr) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "Rollouts",
+            params(("rolloutId" = i64, Path, description = "The rollout's id")),
+            responses(
+                (status = 204, description = $ok),
+                (status = 400, description = $bad, body = ExceptionInfo),
+                (status = 403, description = "Lacks HANDLE_ROLLOUT", body = ExceptionInfo),
+                (status = 404, description = "No such rollout", body = ExceptionInfo),
+            )
+        )]
+        async fn $name(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+            user.require(Permission::HandleRollout)?;
+            change(&state, &user, path.into_inner(), |$c, $s, $r, $by, $now| $body).await
+        }
+    };
+}
+
+handle_op!(
+    /// Starts a `ready` rollout: its first group's devices see the update on their next poll.
+    start, "/rest/v1/rollouts/{rolloutId}/start", "Started", "The rollout is not ready",
+    |c, s, r, by, now| engine::start(c, s, r, by, now)
+);
+handle_op!(
+    /// Pauses a running rollout: no further group starts; running actions continue.
+    pause, "/rest/v1/rollouts/{rolloutId}/pause", "Paused", "The rollout is not running",
+    |c, _s, r, by, now| engine::pause(c, r, by, now).map(|()| Effects::default())
+);
+handle_op!(
+    /// Resumes a paused rollout.
+    resume, "/rest/v1/rollouts/{rolloutId}/resume", "Resumed", "The rollout is not paused",
+    |c, s, r, by, now| engine::resume(c, s, r, by, now)
+);
+handle_op!(
+    /// Starts the next group now, whatever the running group's conditions say.
+    trigger_next_group, "/rest/v1/rollouts/{rolloutId}/triggerNextGroup", "The next group started",
+    "The rollout is not running or has no group left",
+    |c, s, r, _by, now| engine::trigger_next_group(c, s, r, now)
+);
+
+/// Creates `<name>_retry`, a rollout over the targets whose action in this finished rollout failed.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/rollouts/{rolloutId}/retry",
+    tag = "Rollouts",
+    params(("rolloutId" = i64, Path, description = "The rollout's id")),
+    responses(
+        (status = 201, description = "The new rollout", body = MgmtRolloutResponseBody),
+        (status = 400, description = "The rollout has not finished, or no target failed", body = ExceptionInfo),
+        (status = 403, description = "Lacks CREATE_ROLLOUT", body = ExceptionInfo),
+        (status = 404, description = "No such rollout", body = ExceptionInfo),
+    )
+)]
+async fn retry(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::CreateRollout)?;
+    let (tenant, id, by, now) = (
+        tenant_of(&user),
+        path.into_inner(),
+        user.username.clone(),
+        state.now(),
+    );
+    let may_approve = user.permissions.has(Permission::ApproveRollout);
+    let (r, x) = state
+        .db
+        .tx(move |c| {
+            let r = engine::lock_of_tenant(c, &tenant, id)?;
+            let settings = crate::tenant_config::load(c, &tenant)?;
+            let new_id = engine::retry(c, &settings, &r, &by, now, may_approve)?;
+            let r = find(c, &tenant, new_id)?;
+            let x = extra(c, &r, true)?;
+            Ok((r, x))
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(to_json(r, x, &rest_base(&req, &state))))
+}
+
+/// The groups of a rollout, in order.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/rollouts/{rolloutId}/deploygroups",
+    tag = "Rollouts",
+    params(("rolloutId" = i64, Path, description = "The rollout's id"), Paging, RepresentationQuery),
+    responses(
+        (status = 200, description = "One page of groups", body = PagedList<MgmtRolloutGroupResponseBody>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 403, description = "Lacks READ_ROLLOUT", body = ExceptionInfo),
+        (status = 404, description = "No such rollout", body = ExceptionInfo),
+    )
+)]
+async fn list_groups(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    q: web::Query<Paging>,
+    rq: web::Query<RepresentationQuery>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadRollout)?;
+    let full = rq.representation()? == Representation::Full;
+    let spec = q.spec(&query::ROLLOUT_GROUPS)?;
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let (offset, limit) = (q.offset(), q.limit());
+    let (rows, total) = state
+        .db
+        .run(move |c| {
+            let r = find(c, &tenant, id)?;
+            let dl = r.action_type == ActionType::DownloadOnly.as_str();
+            let total: i64 = rollout_groups::table
+                .filter(rollout_groups::rollout_id.eq(id))
+                .filter(spec.filter.clone())
+                .count()
+                .get_result(c)?;
+            let groups: Vec<Group> = rollout_groups::table
+                .filter(rollout_groups::rollout_id.eq(id))
+                .filter(spec.filter)
+                .order_by(spec.order)
+                .offset(offset)
+                .limit(limit)
+                .select(Group::as_select())
+                .load(c)?;
+            let mut out = Vec::with_capacity(groups.len());
+            for g in groups {
+                let totals = if full {
+                    Some(totals_per_status(
+                        &engine::status_counts(c, id, Some(g.id))?,
+                        g.total_targets,
+                        dl,
+                    ))
+                } else {
+                    None
+                };
+                out.push((g, totals));
+            }
+            Ok((out, total))
+        })
+        .await?;
+    let base = rest_base(&req, &state);
+    let content = rows.into_iter().map(|(g, t)| group_json(g, t, &base)).collect();
+    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+}
+
+fn find_group(c: &mut AnyConnection, tenant: &str, rollout: i64, group: i64) -> ApiResult<(Rollout, Group)> {
+    let r = find(c, tenant, rollout)?;
+    let g = rollout_groups::table
+        .find(group)
+        .filter(rollout_groups::rollout_id.eq(rollout))
+        .select(Group::as_select())
+        .first(c)
+        .optional()?
+        .ok_or_else(|| ApiError::not_found("RolloutGroup", group))?;
+    Ok((r, g))
+}
+
+/// One group of a rollout, with its totals per status.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/rollouts/{rolloutId}/deploygroups/{groupId}",
+    tag = "Rollouts",
+    params(
+        ("rolloutId" = i64, Path, description = "The rollout's id"),
+        ("groupId" = i64, Path, description = "The group's id")
+    ),
+    responses(
+        (status = 200, description = "The group", body = MgmtRolloutGroupResponseBody),
+        (status = 403, description = "Lacks READ_ROLLOUT", body = ExceptionInfo),
+        (status = 404, description = "No such rollout or group", body = ExceptionInfo),
+    )
+)]
+async fn get_group(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<(i64, i64)>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadRollout)?;
+    let (tenant, (id, gid)) = (tenant_of(&user), path.into_inner());
+    let (g, totals) = state
+        .db
+        .run(move |c| {
+            let (r, g) = find_group(c, &tenant, id, gid)?;
+            let dl = r.action_type == ActionType::DownloadOnly.as_str();
+            let totals = totals_per_status(&engine::status_counts(c, id, Some(gid))?, g.total_targets, dl);
+            Ok((g, totals))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(group_json(g, Some(totals), &rest_base(&req, &state))))
+}
+
+/// The targets of one group.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/rollouts/{rolloutId}/deploygroups/{groupId}/targets",
+    tag = "Rollouts",
+    params(
+        ("rolloutId" = i64, Path, description = "The rollout's id"),
+        ("groupId" = i64, Path, description = "The group's id"),
+        Paging
+    ),
+    responses(
+        (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 403, description = "Lacks READ_ROLLOUT or READ_TARGET", body = ExceptionInfo),
+        (status = 404, description = "No such rollout or group", body = ExceptionInfo),
+    )
+)]
+async fn group_targets(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<(i64, i64)>,
+    q: web::Query<Paging>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadRollout)?;
+    user.require(Permission::ReadTarget)?;
+    let spec = q.spec(&query::TARGETS)?;
+    let (tenant, (id, gid)) = (tenant_of(&user), path.into_inner());
+    let (offset, limit) = (q.offset(), q.limit());
+    let (rows, total) = state
+        .db
+        .run(move |c| {
+            find_group(c, &tenant, id, gid)?;
+            let members = rollout_targets::table
+                .filter(rollout_targets::group_id.eq(gid))
+                .select(rollout_targets::target_id);
+            let total: i64 = targets::table
+                .filter(targets::id.eq_any(members))
+                .filter(spec.filter.clone())
+                .count()
+                .get_result(c)?;
+            let rows: Vec<Target> = targets::table
+                .filter(targets::id.eq_any(members))
+                .filter(spec.filter)
+                .order_by(spec.order)
+                .offset(offset)
+                .limit(limit)
+                .select(Target::as_select())
+                .load(c)?;
+            Ok((rows, total))
+        })
+        .await?;
+    let mut content = Vec::with_capacity(rows.len());
+    for t in &rows {
+        content.push(super::targets::to_json(&req, &state, &user, t, false).await?);
+    }
+    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+}

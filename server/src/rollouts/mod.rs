@@ -1,0 +1,314 @@
+//! Rollouts: hawkBit's staged campaigns of one distribution set over the targets of a filter, in
+//! groups that start one after another as the devices' feedback meets each group's conditions.
+//!
+//! - [`plan`] checks a rollout request and splits the matching targets into groups (one
+//!   transaction, so a rollout is never left half created, hawkBit's "stuck in CREATING").
+//! - [`engine`] is the state machine: start, pause, resume, approve, deny, trigger the next group,
+//!   delete, retry, and [`engine::evaluate`], which the scheduler runs whenever a rollout's devices
+//!   report and on a timer, under a row lock so several server processes never evaluate one rollout
+//!   at the same time.
+
+pub mod engine;
+pub mod plan;
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::db::models::ActionStatus;
+use crate::db::schema::{rollout_groups, rollouts};
+use crate::error::{ApiError, ApiResult};
+
+macro_rules! lower_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+lower_enum! {
+    /// hawkBit's `Rollout.RolloutStatus`, lower-case on the wire.
+    RolloutStatus {
+        Creating => "creating",
+        Ready => "ready",
+        WaitingForApproval => "waiting_for_approval",
+        ApprovalDenied => "approval_denied",
+        Starting => "starting",
+        Running => "running",
+        Paused => "paused",
+        Stopping => "stopping",
+        Stopped => "stopped",
+        Finished => "finished",
+        Deleting => "deleting",
+        Deleted => "deleted",
+    }
+}
+
+lower_enum! {
+    /// hawkBit's `RolloutGroup.RolloutGroupStatus`.
+    GroupStatus {
+        Creating => "creating",
+        Ready => "ready",
+        Scheduled => "scheduled",
+        Running => "running",
+        Finished => "finished",
+        Error => "error",
+    }
+}
+
+/// A threshold condition: `expression` is a percentage, 0 to 100.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[schema(example = "THRESHOLD")]
+    #[serde(default = "threshold")]
+    pub condition: String,
+    /// hawkBit: a condition without an expression means 100 %.
+    #[schema(example = "50")]
+    #[serde(default = "hundred")]
+    pub expression: String,
+}
+
+/// What happens when a group meets its success or error condition (`NEXTGROUP` or `PAUSE`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConditionAction {
+    #[schema(example = "NEXTGROUP")]
+    pub action: String,
+    #[schema(example = "")]
+    #[serde(default)]
+    pub expression: String,
+}
+
+fn threshold() -> String {
+    "THRESHOLD".to_owned()
+}
+
+fn hundred() -> String {
+    "100".to_owned()
+}
+
+/// The four conditions of a rollout or a group, stored as JSON in its `conditions` column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conditions {
+    pub success_condition: Condition,
+    pub success_action: ConditionAction,
+    pub error_condition: Condition,
+    pub error_action: ConditionAction,
+}
+
+impl Default for Conditions {
+    /// hawkBit's `RolloutGroupConditionBuilder.withDefaults`: success at 50 % starts the next group,
+    /// errors above 50 % pause the rollout.
+    fn default() -> Self {
+        Self {
+            success_condition: Condition {
+                condition: threshold(),
+                expression: "50".into(),
+            },
+            success_action: ConditionAction {
+                action: "NEXTGROUP".into(),
+                expression: String::new(),
+            },
+            error_condition: Condition {
+                condition: threshold(),
+                expression: "50".into(),
+            },
+            error_action: ConditionAction {
+                action: "PAUSE".into(),
+                expression: String::new(),
+            },
+        }
+    }
+}
+
+impl Conditions {
+    /// Checks the conditions: thresholds are whole percentages, actions are known.
+    pub fn validate(&self) -> ApiResult<()> {
+        for c in [&self.success_condition, &self.error_condition] {
+            if !c.condition.eq_ignore_ascii_case("THRESHOLD") {
+                return Err(ApiError::constraint_violation(format!(
+                    "Unknown rollout condition '{}': only THRESHOLD is supported.",
+                    c.condition
+                )));
+            }
+            parse_threshold(&c.expression)?;
+        }
+        if !matches!(
+            self.success_action.action.to_ascii_uppercase().as_str(),
+            "NEXTGROUP" | "PAUSE"
+        ) {
+            return Err(ApiError::constraint_violation(format!(
+                "Unknown success action '{}': use NEXTGROUP or PAUSE.",
+                self.success_action.action
+            )));
+        }
+        if !self.error_action.action.eq_ignore_ascii_case("PAUSE") {
+            return Err(ApiError::constraint_violation(format!(
+                "Unknown error action '{}': use PAUSE.",
+                self.error_action.action
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn success_threshold(&self) -> i64 {
+        parse_threshold(&self.success_condition.expression).unwrap_or(100)
+    }
+
+    pub fn error_threshold(&self) -> i64 {
+        parse_threshold(&self.error_condition.expression).unwrap_or(100)
+    }
+
+    pub fn pauses_on_success(&self) -> bool {
+        self.success_action.action.eq_ignore_ascii_case("PAUSE")
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_json(s: &str) -> Self {
+        serde_json::from_str(s).unwrap_or_default()
+    }
+}
+
+fn parse_threshold(s: &str) -> ApiResult<i64> {
+    match s.trim().parse::<i64>() {
+        Ok(v) if (0..=100).contains(&v) => Ok(v),
+        _ => Err(ApiError::constraint_violation(format!(
+            "A threshold must be a whole percentage from 0 to 100, not '{s}'."
+        ))),
+    }
+}
+
+/// The dynamic group template: later matching targets join groups of `targetCount`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamicTemplate {
+    #[schema(example = "-dyn")]
+    #[serde(default)]
+    pub name_suffix: String,
+    #[schema(example = 100)]
+    pub target_count: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = rollouts)]
+pub struct Rollout {
+    pub id: i64,
+    pub tenant: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub target_filter: String,
+    pub ds_id: i64,
+    pub status: String,
+    pub action_type: String,
+    pub forced_time: i64,
+    pub weight: i32,
+    pub start_at: Option<i64>,
+    pub confirmation_required: bool,
+    pub is_dynamic: bool,
+    pub dynamic_template: Option<String>,
+    pub conditions: String,
+    pub total_targets: i64,
+    pub approval_remark: Option<String>,
+    pub approve_decided_by: Option<String>,
+    pub deleted: bool,
+    pub created_at: i64,
+    pub created_by: String,
+    pub last_modified_at: i64,
+    pub last_modified_by: String,
+}
+
+impl Rollout {
+    pub fn status(&self) -> RolloutStatus {
+        RolloutStatus::parse(&self.status).unwrap_or(RolloutStatus::Creating)
+    }
+
+    pub fn template(&self) -> Option<DynamicTemplate> {
+        self.dynamic_template
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok())
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = rollout_groups)]
+pub struct Group {
+    pub id: i64,
+    pub rollout_id: i64,
+    pub position: i32,
+    pub name: String,
+    pub description: Option<String>,
+    pub target_filter: Option<String>,
+    pub target_percentage: f64,
+    pub confirmation_required: bool,
+    pub conditions: String,
+    pub status: String,
+    pub total_targets: i64,
+    pub is_dynamic: bool,
+    pub created_at: i64,
+    pub created_by: String,
+    pub last_modified_at: i64,
+    pub last_modified_by: String,
+}
+
+impl Group {
+    pub fn status(&self) -> GroupStatus {
+        GroupStatus::parse(&self.status).unwrap_or(GroupStatus::Creating)
+    }
+
+    pub fn conditions(&self) -> Conditions {
+        Conditions::from_json(&self.conditions)
+    }
+}
+
+/// Where an action's status counts in `totalTargetsPerStatus` (hawkBit's `TotalTargetCountStatus`).
+pub fn status_bucket(status: &str, download_only: bool) -> &'static str {
+    match ActionStatus::parse(status) {
+        Some(ActionStatus::Scheduled) => "scheduled",
+        Some(ActionStatus::Error) => "error",
+        Some(ActionStatus::Finished) => "finished",
+        Some(ActionStatus::Canceled) => "cancelled",
+        Some(ActionStatus::Downloaded) if download_only => "finished",
+        _ => "running",
+    }
+}
+
+/// `totalTargetsPerStatus` from action counts per status and the number of targets.
+pub fn totals_per_status(
+    counts: &[(String, i64)],
+    total_targets: i64,
+    download_only: bool,
+) -> std::collections::BTreeMap<&'static str, i64> {
+    let mut m: std::collections::BTreeMap<&'static str, i64> = [
+        "running",
+        "notstarted",
+        "scheduled",
+        "cancelled",
+        "finished",
+        "error",
+    ]
+    .into_iter()
+    .map(|k| (k, 0))
+    .collect();
+    let mut with_action = 0;
+    for (status, n) in counts {
+        *m.entry(status_bucket(status, download_only)).or_default() += n;
+        with_action += n;
+    }
+    m.insert("notstarted", (total_targets - with_action).max(0));
+    m
+}

@@ -1,0 +1,155 @@
+//! Background work: rollout evaluation and scheduled starts, auto-assignment, action timeouts and
+//! history cleanup.
+//!
+//! Every server process runs this loop; the database decides who does what. Each unit of work is
+//! claimed with a row lock inside its transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
+//! runs one writer at a time anyway), and every step is a state check followed by a state change,
+//! so a job that two processes both reach runs once, and a job whose process dies mid-way is
+//! rolled back with its transaction and picked up by the next sweep on any node.
+//!
+//! Work starts from events (device feedback on a rollout's action, a new or changed target) and
+//! from a sweep every `scheduler_interval_ms`, which also catches what a dead node left behind.
+
+mod auto_assign;
+mod housekeeping;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+
+use crate::db::schema::rollouts;
+use crate::error::ApiResult;
+use crate::rollouts::{RolloutStatus, engine};
+use crate::state::AppState;
+use crate::tenant_config;
+
+/// Events that wake the scheduler before its next sweep.
+#[derive(Default)]
+pub struct Jobs {
+    wake: tokio::sync::Notify,
+    touched_rollouts: Mutex<BTreeSet<i64>>,
+}
+
+impl Jobs {
+    /// A device reported on an action of this rollout.
+    pub fn rollout_touched(&self, rollout_id: i64) {
+        self.touched_rollouts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(rollout_id);
+        self.wake.notify_one();
+    }
+
+    /// A target was created or its attributes changed: check auto-assignments.
+    pub fn targets_changed(&self) {
+        self.wake.notify_one();
+    }
+
+    fn take_touched(&self) -> BTreeSet<i64> {
+        std::mem::take(
+            &mut *self
+                .touched_rollouts
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+/// Runs the scheduler until the task is aborted.
+pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let interval = Duration::from_millis(state.config.scheduler_interval_ms.max(20));
+        let mut next_sweep = Instant::now();
+        loop {
+            let wait = next_sweep.saturating_duration_since(Instant::now());
+            let _ = tokio::time::timeout(wait, state.jobs.wake.notified()).await;
+            let sweep = Instant::now() >= next_sweep;
+            if sweep {
+                next_sweep = Instant::now() + interval;
+            }
+            let s = Arc::clone(&state);
+            match tokio::task::spawn_blocking(move || run_once(&s, sweep)).await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "background work failed; will retry"),
+                Err(e) => tracing::warn!(error = %e, "background task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
+    })
+}
+
+/// One round: rollouts devices reported on, pending auto-assignments, and with `sweep` everything
+/// due by time.
+pub fn run_once(state: &AppState, sweep: bool) -> ApiResult<()> {
+    for id in state.jobs.take_touched() {
+        evaluate(state, id, false, false)?;
+    }
+    auto_assign::run(state)?;
+    if sweep {
+        start_due(state)?;
+        let running: Vec<i64> = state.db.tx_blocking(|c| {
+            Ok(rollouts::table
+                .filter(rollouts::status.eq(RolloutStatus::Running.as_str()))
+                .select(rollouts::id)
+                .load(c)?)
+        })?;
+        for id in running {
+            evaluate(state, id, true, true)?;
+        }
+        housekeeping::time_out_silent_actions(state)?;
+        housekeeping::delete_old_actions(state)?;
+    }
+    Ok(())
+}
+
+/// Evaluates one rollout under its row lock; `skip_locked` leaves it to whoever holds it now.
+fn evaluate(state: &AppState, id: i64, skip_locked: bool, sweep: bool) -> ApiResult<()> {
+    let now = state.now();
+    let done = state.db.tx_blocking(|c| {
+        let Some(r) = engine::lock(c, id, skip_locked)? else {
+            return Ok(None);
+        };
+        let settings = tenant_config::load(c, &r.tenant)?;
+        let effects = engine::evaluate(c, &settings, &r, now, sweep)?;
+        Ok(Some((r.tenant, effects)))
+    })?;
+    if let Some((tenant, effects)) = done {
+        for cid in &effects.devices {
+            state.devices.invalidate(&tenant, cid);
+        }
+    }
+    Ok(())
+}
+
+/// READY rollouts whose `startAt` has come are started.
+fn start_due(state: &AppState) -> ApiResult<()> {
+    let now = state.now();
+    let due: Vec<i64> = state.db.tx_blocking(|c| {
+        Ok(rollouts::table
+            .filter(rollouts::status.eq(RolloutStatus::Ready.as_str()))
+            .filter(rollouts::start_at.le(now))
+            .select(rollouts::id)
+            .load(c)?)
+    })?;
+    for id in due {
+        let done = state.db.tx_blocking(|c| {
+            let Some(r) = engine::lock(c, id, true)? else {
+                return Ok(None);
+            };
+            if r.status() != RolloutStatus::Ready || r.start_at.is_none_or(|t| t > now) {
+                return Ok(None);
+            }
+            let settings = tenant_config::load(c, &r.tenant)?;
+            let effects = engine::start(c, &settings, &r, "system", now)?;
+            Ok(Some((r.tenant, effects)))
+        })?;
+        if let Some((tenant, effects)) = done {
+            tracing::info!(rollout = id, "scheduled rollout started");
+            for cid in &effects.devices {
+                state.devices.invalidate(&tenant, cid);
+            }
+        }
+    }
+    Ok(())
+}
