@@ -41,6 +41,7 @@ api -X POST "$base/targettags" -d '[{"name":"lab"}]'
 api -X POST "$base/distributionsettags" -d '[{"name":"stable"}]'
 api -X POST "$base/targettypes" -d '[{"name":"pi4","key":"pi4"}]'
 api -X POST "$base/targetfilters" -d '{"name":"lab devices","query":"name==Device*"}'
+api -X POST "$base/rollouts" -d '{"name":"campaign","distributionSetId":1,"targetFilterQuery":"id==device-01"}'
 
 "$venv/bin/schemathesis" run openapi/mgmt.json \
     --url "http://127.0.0.1:$port" --auth "admin:$password" \

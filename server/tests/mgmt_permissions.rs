@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use support::Fixture;
 use updraft_server::auth::permissions::{Permission, Permissions};
 
-/// (method, path template, permissions the call needs). Rollouts come with their own issue.
+/// (method, path template, permissions the call needs).
 #[rustfmt::skip]
 const TABLE: &[(&str, &str, &[&str])] = &[
     ("GET", "/rest/v1/actions", &["READ_TARGET"]),
@@ -65,6 +65,21 @@ const TABLE: &[(&str, &str, &[&str])] = &[
     ("POST", "/rest/v1/distributionsettypes/{distributionSetTypeId}/optionalmoduletypes", &["UPDATE_DISTRIBUTION_SET_TYPE", "READ_SOFTWARE_MODULE_TYPE"]),
     ("DELETE", "/rest/v1/distributionsettypes/{distributionSetTypeId}/optionalmoduletypes/{softwareModuleTypeId}", &["UPDATE_DISTRIBUTION_SET_TYPE", "READ_SOFTWARE_MODULE_TYPE"]),
     ("GET", "/rest/v1/distributionsettypes/{distributionSetTypeId}/optionalmoduletypes/{softwareModuleTypeId}", &["READ_DISTRIBUTION_SET_TYPE"]),
+    ("GET", "/rest/v1/rollouts", &["READ_ROLLOUT"]),
+    ("POST", "/rest/v1/rollouts", &["CREATE_ROLLOUT", "READ_DISTRIBUTION_SET"]),
+    ("DELETE", "/rest/v1/rollouts/{rolloutId}", &["DELETE_ROLLOUT"]),
+    ("GET", "/rest/v1/rollouts/{rolloutId}", &["READ_ROLLOUT"]),
+    ("PUT", "/rest/v1/rollouts/{rolloutId}", &["UPDATE_ROLLOUT"]),
+    ("POST", "/rest/v1/rollouts/{rolloutId}/approve", &["APPROVE_ROLLOUT"]),
+    ("POST", "/rest/v1/rollouts/{rolloutId}/deny", &["APPROVE_ROLLOUT"]),
+    ("GET", "/rest/v1/rollouts/{rolloutId}/deploygroups", &["READ_ROLLOUT"]),
+    ("GET", "/rest/v1/rollouts/{rolloutId}/deploygroups/{groupId}", &["READ_ROLLOUT"]),
+    ("GET", "/rest/v1/rollouts/{rolloutId}/deploygroups/{groupId}/targets", &["READ_ROLLOUT", "READ_TARGET"]),
+    ("POST", "/rest/v1/rollouts/{rolloutId}/pause", &["HANDLE_ROLLOUT"]),
+    ("POST", "/rest/v1/rollouts/{rolloutId}/resume", &["HANDLE_ROLLOUT"]),
+    ("POST", "/rest/v1/rollouts/{rolloutId}/retry", &["CREATE_ROLLOUT"]),
+    ("POST", "/rest/v1/rollouts/{rolloutId}/start", &["HANDLE_ROLLOUT"]),
+    ("POST", "/rest/v1/rollouts/{rolloutId}/triggerNextGroup", &["HANDLE_ROLLOUT"]),
     ("GET", "/rest/v1/softwaremodules", &["READ_SOFTWARE_MODULE"]),
     ("POST", "/rest/v1/softwaremodules", &["CREATE_SOFTWARE_MODULE"]),
     ("DELETE", "/rest/v1/softwaremodules/{softwareModuleId}", &["DELETE_SOFTWARE_MODULE"]),

@@ -1179,20 +1179,40 @@ pub struct MgmtDistributionSetStatistics {
 
 /// Action counts per status (hawkBit's enum names) plus `total`; `None` when the set has no actions.
 fn action_counts(c: &mut AnyConnection, id: i64) -> ApiResult<Option<BTreeMap<String, i64>>> {
-    let statuses: Vec<String> = actions_t::table
+    let counts: Vec<(String, i64)> = actions_t::table
         .filter(actions_t::ds_id.eq(id))
-        .select(actions_t::status)
+        .group_by(actions_t::status)
+        .select((actions_t::status, diesel::dsl::count_star()))
         .load(c)?;
-    if statuses.is_empty() {
-        return Ok(None);
+    Ok(java_counts(counts, |s| {
+        ActionStatus::parse(s).map_or_else(|| s.to_ascii_uppercase(), ActionStatus::java_name)
+    }))
+}
+
+/// The set's rollouts per status (`RUNNING`, `FINISHED`, …) with `total`.
+fn rollout_counts(c: &mut AnyConnection, id: i64) -> ApiResult<Option<BTreeMap<String, i64>>> {
+    use crate::db::schema::rollouts;
+    let counts: Vec<(String, i64)> = rollouts::table
+        .filter(rollouts::ds_id.eq(id).and(rollouts::deleted.eq(false)))
+        .group_by(rollouts::status)
+        .select((rollouts::status, diesel::dsl::count_star()))
+        .load(c)?;
+    Ok(java_counts(counts, str::to_ascii_uppercase))
+}
+
+/// hawkBit's statistics map: upper-case status names and `total`; None when there is nothing.
+fn java_counts(counts: Vec<(String, i64)>, name: impl Fn(&str) -> String) -> Option<BTreeMap<String, i64>> {
+    if counts.is_empty() {
+        return None;
     }
     let mut map = BTreeMap::new();
-    for s in &statuses {
-        let key = ActionStatus::parse(s).map_or_else(|| s.to_ascii_uppercase(), ActionStatus::java_name);
-        *map.entry(key).or_insert(0) += 1;
+    let mut total = 0;
+    for (s, n) in counts {
+        *map.entry(name(&s)).or_insert(0) += n;
+        total += n;
     }
-    map.insert("total".to_owned(), statuses.len() as i64);
-    Ok(Some(map))
+    map.insert("total".to_owned(), total);
+    Some(map)
 }
 
 fn auto_assignment_count(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<i64> {
@@ -1230,7 +1250,9 @@ async fn statistics_of(
             if matches!(part, StatisticsPart::All | StatisticsPart::AutoAssignments) {
                 s.total_auto_assignments = Some(auto_assignment_count(c, &tenant, id)?);
             }
-            // Rollouts do not exist yet, so their map is always empty and left out.
+            if matches!(part, StatisticsPart::All | StatisticsPart::Rollouts) {
+                s.rollouts = rollout_counts(c, id)?;
+            }
             Ok(s)
         })
         .await?;
@@ -1330,7 +1352,7 @@ enum CancelationType {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct InvalidateRequest {
     action_cancelation_type: CancelationType,
-    /// Accepted for compatibility; there are no rollouts to cancel.
+    /// Accepted for compatibility; the set's rollouts are always stopped (as in hawkBit ≥ 0.4).
     #[serde(default)]
     #[allow(dead_code)]
     #[schema(example = false)]
@@ -1426,6 +1448,7 @@ async fn invalidate(
             if kind == CancelationType::None {
                 return Ok(Vec::new());
             }
+            crate::rollouts::engine::stop_rollouts_of_ds(c, id, &by, now)?;
             let open: Vec<(Action, String)> = actions_t::table
                 .inner_join(targets::table)
                 .filter(actions_t::ds_id.eq(id).and(actions_t::active.eq(true)))

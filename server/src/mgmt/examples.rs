@@ -313,3 +313,36 @@ pub fn exception_info_info() -> Object {
         }),
     )
 }
+
+pub fn mgmt_rollout_links() -> Object {
+    any_value(
+        Some(
+            "`self`, the state changes (`start`, `pause`, `resume`, `triggerNextGroup`, `approve`, `deny`), `groups` and `distributionset`.",
+        ),
+        json!({
+            "self": { "href": format!("{BASE}/rollouts/3") },
+            "start": { "href": format!("{BASE}/rollouts/3/start") },
+            "pause": { "href": format!("{BASE}/rollouts/3/pause") },
+            "resume": { "href": format!("{BASE}/rollouts/3/resume") },
+            "triggerNextGroup": { "href": format!("{BASE}/rollouts/3/triggerNextGroup") },
+            "approve": { "href": format!("{BASE}/rollouts/3/approve") },
+            "deny": { "href": format!("{BASE}/rollouts/3/deny") },
+            "groups": { "href": format!("{BASE}/rollouts/3/deploygroups?offset=0&limit=50") },
+            "distributionset": { "href": format!("{BASE}/distributionsets/1"), "name": "gateway:1.0.0" },
+        }),
+    )
+}
+
+pub fn mgmt_rollout_group_links() -> Object {
+    any_value(
+        None,
+        json!({ "self": { "href": format!("{BASE}/rollouts/3/deploygroups/7") } }),
+    )
+}
+
+pub fn total_targets_per_status() -> Object {
+    any_value(
+        Some("Targets per status: running, notstarted, scheduled, cancelled, finished and error."),
+        json!({ "running": 4, "notstarted": 0, "scheduled": 10, "cancelled": 0, "finished": 5, "error": 1 }),
+    )
+}

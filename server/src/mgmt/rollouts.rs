@@ -101,9 +101,8 @@ pub struct MgmtRolloutResponseBody {
     status: String,
     #[schema(example = 20)]
     total_targets: i64,
-    /// Targets per status: running, notstarted, scheduled, cancelled, finished, error.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>, example = json!({"running": 4, "notstarted": 0, "scheduled": 10, "cancelled": 0, "finished": 5, "error": 1}))]
+    #[schema(schema_with = super::examples::total_targets_per_status)]
     total_targets_per_status: Option<BTreeMap<&'static str, i64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = 2)]
@@ -129,7 +128,7 @@ pub struct MgmtRolloutResponseBody {
     #[schema(example = "admin")]
     approve_decided_by: Option<String>,
     #[serde(rename = "_links")]
-    #[schema(value_type = Object, example = json!({"self": {"href": "https://updraft.example.com/rest/v1/rollouts/3"}, "start": {"href": "https://updraft.example.com/rest/v1/rollouts/3/start"}, "groups": {"href": "https://updraft.example.com/rest/v1/rollouts/3/deploygroups?offset=0&limit=50"}}))]
+    #[schema(schema_with = super::examples::mgmt_rollout_links)]
     links: Value,
 }
 
@@ -165,10 +164,10 @@ pub struct MgmtRolloutGroupResponseBody {
     #[schema(example = 10)]
     total_targets: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>, example = json!({"running": 4, "notstarted": 0, "scheduled": 0, "cancelled": 0, "finished": 5, "error": 1}))]
+    #[schema(schema_with = super::examples::total_targets_per_status)]
     total_targets_per_status: Option<BTreeMap<&'static str, i64>>,
     #[serde(rename = "_links")]
-    #[schema(value_type = Object, example = json!({"self": {"href": "https://updraft.example.com/rest/v1/rollouts/3/deploygroups/7"}}))]
+    #[schema(schema_with = super::examples::mgmt_rollout_group_links)]
     links: Value,
 }
 

@@ -674,3 +674,37 @@ pub fn status_counts(
     }
     Ok(q.load(conn)?)
 }
+
+/// Stops the set's unfinished rollouts (hawkBit's `handleStopRollout`, when a set is invalidated):
+/// their scheduled actions are dropped and their groups closed; open actions are the caller's.
+pub fn stop_rollouts_of_ds(conn: &mut AnyConnection, ds_id: i64, by: &str, now: i64) -> ApiResult<()> {
+    let live: Vec<i64> = rollouts::table
+        .filter(rollouts::ds_id.eq(ds_id))
+        .filter(rollouts::status.ne_all([
+            RolloutStatus::Finished.as_str(),
+            RolloutStatus::Stopped.as_str(),
+            RolloutStatus::Deleted.as_str(),
+        ]))
+        .select(rollouts::id)
+        .load(conn)?;
+    for id in live {
+        let Some(r) = lock(conn, id, false)? else {
+            continue;
+        };
+        diesel::delete(
+            actions::table
+                .filter(actions::rollout_id.eq(r.id))
+                .filter(actions::status.eq(ActionStatus::Scheduled.as_str())),
+        )
+        .execute(conn)?;
+        diesel::update(
+            rollout_groups::table
+                .filter(rollout_groups::rollout_id.eq(r.id))
+                .filter(rollout_groups::status.ne(GroupStatus::Error.as_str())),
+        )
+        .set(rollout_groups::status.eq(GroupStatus::Finished.as_str()))
+        .execute(conn)?;
+        set_status(conn, &r, RolloutStatus::Stopped, by, now)?;
+    }
+    Ok(())
+}
