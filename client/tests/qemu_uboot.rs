@@ -37,6 +37,8 @@ const ENV_SIZE: usize = 0x4000;
 /// A whole run of QEMU (several boots when a trial fails) takes a few seconds on 2 cores; this only
 /// stops a script that never powers off.
 const QEMU_TIMEOUT: Duration = Duration::from_secs(45);
+/// `timeout` kills QEMU after this, whatever happens to the test.
+const QEMU_KILL_AFTER: Duration = Duration::from_secs(90);
 
 /// The tools; missing ones fail under CI=true and skip elsewhere.
 fn available() -> bool {
@@ -153,12 +155,34 @@ fn parse_serial(log: &str) -> Vec<Boot> {
     boots
 }
 
-/// Kills QEMU when a test fails half way.
+/// QEMU under coreutils' `timeout`, which kills it even if this test process is killed first (say by
+/// the test runner's timeout); dropping this (a failed test) ends it through `timeout`, which passes
+/// SIGTERM on to QEMU.
 struct Qemu(Child);
+
+impl Qemu {
+    fn spawn(args: &Command, stderr: std::fs::File) -> Qemu {
+        let mut cmd = Command::new("timeout");
+        cmd.args(["-s", "KILL", &QEMU_KILL_AFTER.as_secs().to_string()])
+            .arg(args.get_program())
+            .args(args.get_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        Qemu(cmd.spawn().unwrap())
+    }
+}
 
 impl Drop for Qemu {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        if self.0.try_wait().is_ok_and(|s| s.is_none()) {
+            let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.0.try_wait().is_ok_and(|s| s.is_none()) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.0.kill();
+        }
         let _ = self.0.wait();
     }
 }
@@ -301,20 +325,19 @@ impl Disk {
     /// last boot's `bootargs` become `/proc/cmdline` for the client.
     fn power_on(&self) -> Vec<Boot> {
         let serial = self.dir.join("serial.log");
-        let child = Command::new("qemu-system-aarch64")
-            .args(["-M", "virt", "-cpu", "cortex-a57", "-m", "256"])
-            .args(["-display", "none", "-monitor", "none", "-nic", "none"])
-            .arg("-serial")
-            .arg(format!("file:{}", serial.display()))
-            .args(["-bios", UBOOT_BIN])
-            .arg("-drive")
-            .arg(format!("if=virtio,format=raw,file={}", self.image.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut qemu = Qemu(child);
+        let stderr = self.dir.join("qemu.stderr");
+        let mut qemu = Qemu::spawn(
+            Command::new("qemu-system-aarch64")
+                .args(["-M", "virt", "-cpu", "cortex-a57", "-m", "256"])
+                // No NIC: it would need the efi-virtio.rom of ipxe-qemu.
+                .args(["-display", "none", "-monitor", "none", "-nic", "none"])
+                .arg("-serial")
+                .arg(format!("file:{}", serial.display()))
+                .args(["-bios", UBOOT_BIN])
+                .arg("-drive")
+                .arg(format!("if=virtio,format=raw,file={}", self.image.display())),
+            std::fs::File::create(&stderr).unwrap(),
+        );
         let deadline = Instant::now() + QEMU_TIMEOUT;
         let status = loop {
             if let Some(status) = qemu.0.try_wait().unwrap() {
@@ -330,7 +353,11 @@ impl Disk {
             std::thread::sleep(Duration::from_millis(50));
         };
         let log = String::from_utf8_lossy(&std::fs::read(&serial).unwrap()).into_owned();
-        assert!(status.success(), "QEMU failed ({status}); console:\n{log}");
+        assert!(
+            status.success(),
+            "QEMU failed ({status}): {}; console:\n{log}",
+            std::fs::read_to_string(&stderr).unwrap_or_default()
+        );
         eprintln!("--- console ---\n{log}\n---");
         let boots = parse_serial(&log);
         let last = boots.last().expect("no boot reached our boot.scr");
