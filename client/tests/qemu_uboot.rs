@@ -597,3 +597,51 @@ fn uboot_rolls_back_a_failing_slot_and_the_client_detects_it() {
     assert_eq!(boots[0].slot(), Slot::A, "A stays the default");
     assert!(boots[0].userspace);
 }
+
+#[test]
+fn unhealthy_trial_is_rolled_back_by_the_client_and_uboot_boots_the_old_slot() {
+    if !available() {
+        return;
+    }
+    let disk = Disk::new(1);
+    provision_and_install(&disk, "2.0", true);
+    let boots = disk.power_on();
+    assert_eq!(boots.len(), 1, "{boots:?}");
+    assert_eq!(boots[0].slot(), Slot::B, "{boots:?}");
+    assert!(disk.pull_env());
+
+    // Slot B came up, but the agent's health check fails: the client rolls back and reboots.
+    let config = Config::load(Some(&disk.config)).unwrap();
+    let backend = config.backend().unwrap();
+    let journal = config.journal();
+    let outcome = Updater::new(backend.as_ref(), &journal)
+        .recover(|slot| {
+            assert_eq!(slot, Slot::B);
+            false
+        })
+        .unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::RolledBack {
+            reason: RollbackReason::Unhealthy,
+            reboot_needed: true,
+        }
+    );
+    let vars = disk.env();
+    assert_eq!(var(&vars, "boot_slot"), Some("A"), "{vars:?}");
+    assert_eq!(var(&vars, "upgrade_available"), Some("0"), "{vars:?}");
+    disk.push_env();
+
+    let boots = disk.power_on();
+    assert_eq!(boots.len(), 1, "{boots:?}");
+    assert_eq!(boots[0].slot(), Slot::A, "U-Boot follows the client's rollback");
+    assert_eq!(boots[0].ran, Some((Slot::A, "1.0".to_owned())));
+    let status = disk.updraft(&["status"]);
+    assert!(
+        status.contains("booted: A")
+            && status.contains("committed: A")
+            && status.contains("trial: false")
+            && status.contains("\"reason\":\"unhealthy\""),
+        "{status}"
+    );
+}
