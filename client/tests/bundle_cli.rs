@@ -294,6 +294,7 @@ fn manifest_errors_name_the_field() {
         ("images/rootfs.img", "images/missing.img", "missing.img"),
         ("hardware-compatibility = [\"1.0\"]", "", "hardware-compatibility"),
         ("device = ", "devise = ", "devise"),
+        ("device = ", "name = \"\"\ndevice = ", "`name` is empty"),
     ];
     let original = fs::read_to_string(fx.path("bundle.toml")).unwrap();
     for (from, to, expected) in cases {
@@ -317,6 +318,53 @@ fn manifest_errors_name_the_field() {
         assert!(stderr.contains(expected), "want {expected:?}: {}", text(&result));
         assert!(!out.exists());
     }
+}
+
+/// SWUpdate's per-image `name` and `version` go into sw-description, read back with our reader and
+/// `updraft bundle inspect`, and Debian's swupdate installs the bundle.
+#[test]
+fn image_name_and_version_round_trip() {
+    let Some(fx) = Fixture::new() else { return };
+    let manifest = fs::read_to_string(fx.path("bundle.toml")).unwrap().replacen(
+        "type = \"raw\"\n",
+        "type = \"raw\"\nname = \"rootfs\"\nversion = \"2.1.0-rc.1\"\n",
+        1,
+    );
+    fs::write(fx.path("bundle.toml"), manifest).unwrap();
+    let bundle = fx.create("named.swu");
+
+    let description = updraft_swu::bundle::BundleReader::open(
+        fs::File::open(&bundle).unwrap(),
+        updraft_swu::bundle::ReaderOptions {
+            verifier: Some(updraft_swu::signature::Verifier::from_pem_file(&fx.signer.cert).unwrap()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let image = &description.selection().images[0];
+    assert_eq!(image.name.as_deref(), Some("rootfs"));
+    assert_eq!(image.version.as_deref(), Some("2.1.0-rc.1"));
+    let raw = String::from_utf8_lossy(description.raw_description()).into_owned();
+    assert!(
+        raw.contains("name = \"rootfs\";") && raw.contains("version = \"2.1.0-rc.1\";"),
+        "{raw}"
+    );
+
+    let out = inspect(&bundle, &fx.signer.cert);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("rootfs.img  type=raw  name=rootfs  version=2.1.0-rc.1  device="),
+        "{}",
+        text(&out)
+    );
+
+    if !tool_available("swupdate", "-h") {
+        return;
+    }
+    let (ok, log) = Swupdate::install_retrying_known_flake(&fx.path("swupdate"), &bundle, &fx.signer.cert);
+    assert!(ok, "swupdate -i failed\n{log}");
+    assert!(fs::read(&fx.slot).unwrap() == fx.image, "{log}");
 }
 
 /// `swupdate` in its own process group, killed as a group on drop (it forks helpers).

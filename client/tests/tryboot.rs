@@ -112,3 +112,66 @@ fn missing_device_tree_node_is_an_error_not_a_guess() {
     std::fs::write(dir.path().join("autoboot.txt"), A_FILE).unwrap();
     assert!(backend(dir.path()).status().is_err());
 }
+
+#[test]
+fn partition_zero_from_an_old_eeprom_asks_for_an_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("autoboot.txt"), A_FILE).unwrap();
+    set_dt(root, 0, 0);
+    let err = backend(root).status().unwrap_err().to_string();
+    assert!(err.contains("does not report the boot partition"), "{err}");
+}
+
+/// `updraft status` with `[bootloader] backend = "rpi-tryboot"` reads the device tree under the
+/// configured `device_tree` root instead of `/proc/device-tree`.
+#[test]
+fn configured_device_tree_root_drives_updraft_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("autoboot.txt"), A_FILE).unwrap();
+    let config = root.join("updraft.toml");
+    let p = |name: &str| root.join(name).display().to_string();
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[bootloader]\nbackend = \"rpi-tryboot\"\nautoboot = {:?}\n\
+             device_tree = {:?}\n[slots.a]\ndevice = {:?}\n[slots.b]\ndevice = {:?}\n",
+            p("data"),
+            p("autoboot.txt"),
+            p("dt"),
+            p("p2"),
+            p("p3"),
+        ),
+    )
+    .unwrap();
+    let status = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_updraft"))
+            .args(["status", "--config"])
+            .arg(&config)
+            .env_remove("UPDRAFT_CONFIG")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    let out = status();
+    assert!(
+        out.contains("chosen/bootloader/partition"),
+        "no device tree yet: {out}"
+    );
+    set_dt(root, 2, 0);
+    let out = status();
+    assert!(
+        out.contains("booted: A") && out.contains("committed: A") && out.contains("trial: false"),
+        "{out}"
+    );
+    // The firmware took the [tryboot] partition: a trial of B.
+    set_dt(root, 3, 1);
+    let out = status();
+    assert!(
+        out.contains("booted: B") && out.contains("committed: A") && out.contains("trial: true"),
+        "{out}"
+    );
+}

@@ -314,6 +314,10 @@ pub struct ManifestImage {
     /// Per-image IV, 32 hex digits (SWUpdate's `ivt`); without it the device's key file IV.
     pub ivt: Option<String>,
     pub installed_directly: bool,
+    /// SWUpdate's per-image `name` and `version`: what the image is, compared with the device's
+    /// `sw-versions` by `install-if-different` / `install-if-higher`.
+    pub name: Option<String>,
+    pub version: Option<String>,
 }
 
 impl ManifestImage {
@@ -331,6 +335,8 @@ impl ManifestImage {
             encrypted: false,
             ivt: None,
             installed_directly: false,
+            name: None,
+            version: None,
         }
     }
 }
@@ -394,6 +400,8 @@ impl BundleWriter {
                 to_hex(&sha)
             );
             for (k, v) in [
+                ("name", &img.name),
+                ("version", &img.version),
                 ("device", &img.device),
                 ("path", &img.path),
                 ("filesystem", &img.filesystem),

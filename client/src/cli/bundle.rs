@@ -53,6 +53,8 @@ Manifest (paths are relative to the manifest's directory):
     # encrypted = true                     # optional: already AES-256-CBC encrypted
     # ivt = \"<32 hex digits>\"              # optional: its IV, if not the key file's
     # installed-directly = true            # optional: stream to the target, no TMPDIR copy
+    # name = \"rootfs\"                      # optional: SWUpdate's per-image name and
+    # version = \"1.4.0\"                    # version (compared with sw-versions on the device)
 
 Script handlers (lua, shellscript, preinstall, postinstall, postfailure) go into the
 `scripts` list of sw-description, everything else into `images`. Signing needs --cert and
@@ -121,6 +123,8 @@ pub fn run(cmd: BundleCommand) -> anyhow::Result<()> {
 /// type = "raw"                           # SWUpdate handler
 /// device = "/dev/mmcblk0p3"              # or `path`; optional `filesystem`,
 ///                                        # `compressed` ("zlib"/"zstd"), `installed-directly`
+/// name = "rootfs"                        # optional per-image name and version
+/// version = "1.4.0"
 /// ```
 ///
 /// The sha256 of each file is computed; the bundle name of an image is its file name.
@@ -153,9 +157,8 @@ pub struct ManifestEntry {
     pub ivt: Option<String>,
     #[serde(default)]
     pub installed_directly: bool,
-    /// Accepted so the error can say why: `BundleWriter` cannot write `name` yet.
+    /// SWUpdate's per-image `name` and `version` (sw-description image attributes).
     pub name: Option<String>,
-    /// Accepted so the error can say why: `BundleWriter` cannot write `version` yet.
     pub version: Option<String>,
 }
 
@@ -248,9 +251,10 @@ impl ManifestEntry {
             Some("zstd") => Some(Compression::Zstd),
             Some(other) => bail!("`compressed` {other:?}: expected \"zlib\" or \"zstd\""),
         };
-        if self.name.is_some() || self.version.is_some() {
-            // updraft_swu::bundle::ManifestImage has no name/version fields to render.
-            bail!("`name` and `version` are not supported yet by the bundle writer");
+        for (key, value) in [("name", &self.name), ("version", &self.version)] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                bail!("`{key}` is empty (leave it out instead)");
+            }
         }
         Ok(ManifestImage {
             source,
@@ -264,6 +268,8 @@ impl ManifestEntry {
             encrypted: self.encrypted,
             ivt: self.ivt,
             installed_directly: self.installed_directly,
+            name: self.name,
+            version: self.version,
         })
     }
 }
@@ -413,7 +419,13 @@ fn describe(a: &Artifact, size: u64) -> String {
         a.filename.as_deref().unwrap_or("(no file)"),
         a.handler
     );
-    for (key, value) in [("device", &a.device), ("volume", &a.volume), ("path", &a.path)] {
+    for (key, value) in [
+        ("name", &a.name),
+        ("version", &a.version),
+        ("device", &a.device),
+        ("volume", &a.volume),
+        ("path", &a.path),
+    ] {
         if let Some(v) = value {
             let _ = write!(line, "  {key}={v}");
         }

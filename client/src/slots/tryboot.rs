@@ -199,10 +199,16 @@ impl SlotBackend for RpiTryboot {
     }
 
     fn status(&self) -> Result<BootStatus> {
-        let booted = self.slot_of(read_dt_u32(
-            self.storage.as_ref(),
-            &self.bootloader_node("partition"),
-        )?)?;
+        let partition = read_dt_u32(self.storage.as_ref(), &self.bootloader_node("partition"))?;
+        if partition == 0 {
+            // Early Pi 5 EEPROMs (2024-04) put 0 here whatever they booted (rpi-eeprom issue #575).
+            return Err(SlotError::UnknownBootedSlot(format!(
+                "{} is 0: this bootloader EEPROM does not report the boot partition; update it \
+                 (rpi-eeprom-update)",
+                self.bootloader_node("partition").display()
+            )));
+        }
+        let booted = self.slot_of(partition)?;
         let tryboot = read_dt_u32(self.storage.as_ref(), &self.bootloader_node("tryboot"))? == 1;
         let committed = self.slot_of(self.autoboot()?.all)?;
         // Only a tryboot of a slot that is not `[all]` is an open trial (Raspberry Pi docs: commit only

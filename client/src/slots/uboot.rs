@@ -33,7 +33,7 @@ pub type EnvVars = BTreeMap<String, String>;
 /// The slot selection for `boot.scr` (compile with `mkimage -T script`). Stock U-Boot builds (Debian's
 /// `rpi_arm64`) have no `BOOTCOUNT_LIMIT`, so the counting is in the script, as in RAUC's script;
 /// `setexpr` computes in hex, which is fine for counts below 10. It runs `saveenv` only during a trial,
-/// so normal boots never write the env.
+/// so normal boots never write the env. `tests/qemu_uboot.rs` runs it in Debian's U-Boot under QEMU.
 pub const BOOT_SCR: &str = r#"test -n "${boot_slot}" || setenv boot_slot A
 test -n "${bootlimit}" || setenv bootlimit 1
 if test "${upgrade_available}" = 1; then
