@@ -28,6 +28,7 @@ backend_tests!(
     silent_devices_time_out_and_the_rollout_goes_on,
     scheduled_rollouts_start_at_their_time,
     invalidating_the_set_stops_its_rollouts,
+    dynamic_rollouts_take_in_targets_that_match_later,
 );
 
 /// Waits (bounded) until `check` holds; the scheduler runs on its own thread.
@@ -631,4 +632,51 @@ fn invalidating_the_set_stops_its_rollouts(f: &Fixture) {
         .count();
     assert_eq!(canceling, 2);
     assert!(ids.iter().all(|c| offered(f, c).is_none()));
+}
+
+fn dynamic_rollouts_take_in_targets_that_match_later(f: &Fixture) {
+    let first = devices(f, "dy-", 2);
+    let (_, ds) = f.distribution_set("dy", "dy.bin", b"payload");
+    let r = rollout(
+        f,
+        json!({ "name": "forever", "distributionSetId": ds, "targetFilterQuery": "id==dy-*",
+                "dynamic": true, "dynamicGroupTemplate": { "nameSuffix": "-dyn", "targetCount": 2 } }),
+    );
+    let id = r["id"].as_i64().unwrap();
+    assert_eq!(r["dynamic"], true);
+    assert_eq!(op(f, id, "start").0, 204);
+    for c in &first {
+        report(f, c, true);
+    }
+    eventually("the static group finishes", || {
+        groups(f, id)[0]["status"] == "finished"
+    });
+    // A dynamic rollout keeps running, waiting for targets that match later.
+    assert_eq!(get_rollout(f, id)["status"], "running");
+    for c in ["dy-new-1", "dy-new-2", "dy-new-3"] {
+        f.poll(c);
+    }
+    eventually("a dynamic group takes in new targets", || {
+        groups(f, id).len() >= 2
+    });
+    let gs = groups(f, id);
+    assert_eq!(
+        (
+            gs[1]["name"].as_str(),
+            gs[1]["dynamic"].as_bool(),
+            gs[1]["totalTargets"].as_i64()
+        ),
+        (Some("group-2-dyn"), Some(true), Some(2))
+    );
+    for c in ["dy-new-1", "dy-new-2"] {
+        report(f, c, true);
+    }
+    eventually("the next dynamic group takes the last one", || {
+        offered(f, "dy-new-3").is_some()
+    });
+    report(f, "dy-new-3", true);
+    eventually("all five are counted", || {
+        get_rollout(f, id)["totalTargetsPerStatus"]["finished"] == 5
+    });
+    assert_eq!(get_rollout(f, id)["totalTargets"], 5);
 }
