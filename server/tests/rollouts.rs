@@ -679,4 +679,12 @@ fn dynamic_rollouts_take_in_targets_that_match_later(f: &Fixture) {
         get_rollout(f, id)["totalTargetsPerStatus"]["finished"] == 5
     });
     assert_eq!(get_rollout(f, id)["totalTargets"], 5);
+    // The actions name their rollout, and can be found by it.
+    let (s, v) = f.get(&format!(
+        "/rest/v1/actions?q=rollout.id=={id};rollout.name==forever"
+    ));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["total"], 5);
+    let (_, a) = f.get(&format!("/rest/v1/actions/{}", v["content"][0]["id"]));
+    assert_eq!(a["rollout"], id);
 }

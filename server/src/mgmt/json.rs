@@ -192,6 +192,10 @@ pub struct MgmtAction {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "crm-4711")]
     pub external_ref: Option<String>,
+    /// The id of the rollout that created the action, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 3)]
+    pub rollout: Option<i64>,
     #[serde(rename = "_links")]
     #[schema(schema_with = super::examples::mgmt_action_links)]
     pub links: Value,
@@ -219,7 +223,7 @@ pub fn mgmt_action(
     let status = a.status();
     let target_href = format!("{base}/targets/{}", encode_segment(controller_id));
     let self_href = format!("{target_href}/actions/{}", a.id);
-    let links = match links {
+    let mut links = match links {
         ActionLinks::SelfOnly => json!({ "self": href(self_href) }),
         ActionLinks::Full => json!({
             "self": href(self_href.clone()),
@@ -228,6 +232,11 @@ pub fn mgmt_action(
             "status": href(format!("{self_href}/status?offset=0&limit=50&sort=id%3ADESC")),
         }),
     };
+    if let (Some(r), Some(map)) = (a.rollout_id, links.as_object_mut())
+        && map.contains_key("target")
+    {
+        map.insert("rollout".into(), href(format!("{base}/rollouts/{r}")));
+    }
     let maintenance_window = match (
         &a.maintenance_schedule,
         &a.maintenance_duration,
@@ -263,6 +272,7 @@ pub fn mgmt_action(
         maintenance_window,
         last_status_code: a.last_status_code,
         external_ref: a.external_ref.clone(),
+        rollout: a.rollout_id,
         links,
     }
 }
