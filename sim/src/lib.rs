@@ -179,7 +179,8 @@ pub enum StopWhen {
         per_device: u64,
         timeout: Duration,
     },
-    /// No device has seen an action or sent feedback for `for_`, or `timeout` passed.
+    /// No device has seen an action or sent feedback for `for_`, or `timeout` passed. Installing
+    /// devices count as busy at each poll, so `for_` should be longer than the poll interval.
     Idle {
         for_: Duration,
         timeout: Duration,
@@ -362,6 +363,7 @@ async fn wait_for(shared: &Shared) -> bool {
             tokio::time::sleep(d).await;
             false
         }
+        StopWhen::ActionsDone { per_device: 0, .. } | StopWhen::Polls { per_device: 0, .. } => false,
         StopWhen::ActionsDone { timeout, .. } | StopWhen::Polls { timeout, .. } => {
             let deadline = shared.started + timeout;
             while shared.devices_done.load(Ordering::Relaxed) < devices {

@@ -12,7 +12,7 @@ use updraft_sim::{DeviceAuth, FleetConfig, StopWhen};
 /// Simulate a fleet of hawkBit DDI devices: each polls, follows deploymentBase, cancelAction,
 /// confirmationBase and configData links, downloads and hash-checks artifacts, and reports
 /// feedback. Prints a summary (or JSON) at the end; exits 1 on HTTP errors, hash mismatches
-/// or when --until-done/--until-idle is not reached within --duration.
+/// or when --until-done/--until-idle/--until-polls is not reached within --duration.
 #[derive(Parser, Debug)]
 #[command(name = "updraft-sim", version, after_help = EXAMPLES)]
 struct Args {
@@ -22,6 +22,7 @@ struct Args {
     /// More server URLs; device i talks to the (i mod n)-th of --server and these.
     #[arg(long = "also-server", value_name = "URL")]
     also_servers: Vec<String>,
+    /// Tenant in the DDI path (`/{tenant}/controller/v1/{id}`).
     #[arg(long, default_value = "DEFAULT")]
     tenant: String,
     /// Number of devices.
@@ -66,15 +67,18 @@ struct Args {
     /// Spread the first polls over this time.
     #[arg(long, value_parser = parse_duration, default_value = "0s")]
     ramp_up: Duration,
-    /// Run this long (also the timeout of --until-done and --until-idle).
+    /// Run this long (also the timeout of --until-done, --until-idle and --until-polls).
     #[arg(long, value_parser = parse_duration, default_value = "60s")]
     duration: Duration,
     /// Stop once every device has finished this many actions.
     #[arg(long, value_name = "N", conflicts_with = "until_idle")]
     until_done: Option<usize>,
     /// Stop once no device has seen an action for this long.
-    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", conflicts_with = "until_polls")]
     until_idle: Option<Duration>,
+    /// Stop once every device has polled this many times (e.g. 1 to register a fleet).
+    #[arg(long, value_name = "N", conflicts_with = "until_done")]
+    until_polls: Option<u64>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -138,16 +142,20 @@ fn main() -> ExitCode {
         ramp_up: args.ramp_up,
         ..FleetConfig::default()
     };
-    let stop = match (args.until_done, args.until_idle) {
-        (Some(per_device), _) => StopWhen::ActionsDone {
+    let stop = match (args.until_done, args.until_idle, args.until_polls) {
+        (Some(per_device), _, _) => StopWhen::ActionsDone {
             per_device,
             timeout: args.duration,
         },
-        (None, Some(for_)) => StopWhen::Idle {
+        (None, Some(for_), _) => StopWhen::Idle {
             for_,
             timeout: args.duration,
         },
-        (None, None) => StopWhen::After(args.duration),
+        (None, None, Some(per_device)) => StopWhen::Polls {
+            per_device,
+            timeout: args.duration,
+        },
+        (None, None, None) => StopWhen::After(args.duration),
     };
     let mut report = updraft_sim::run_blocking(config, stop);
     if args.json {
