@@ -124,7 +124,9 @@ impl Device {
             tokio::time::sleep(config.ramp_up.mul_f64(share)).await;
         }
         loop {
-            let wait = self.cycle().await;
+            // Boxed: the request futures are large, and an idle device should hold only its
+            // state and a timer (100,000 devices mostly sleep).
+            let wait = Box::pin(self.cycle()).await;
             tokio::time::sleep(wait).await;
         }
     }
