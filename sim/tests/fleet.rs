@@ -301,3 +301,80 @@ fn target_tokens_authenticate_each_device() {
         assert_eq!(f.target(id)["updateStatus"], "registered", "{id}");
     }
 }
+
+#[test]
+fn download_only_actions_are_closed_by_downloaded() {
+    let f = Fixture::start();
+    let config = f.fleet(5);
+    let ids: Vec<String> = config.controller_ids().collect();
+    f.create_targets(&ids);
+    let image = content(64 * 1024, 8);
+    let (ds, _) = f.distribution_set("dlonly", &[("d.img", image.clone())]);
+    f.assign_with(ds, &ids, &json!({"type": "downloadonly"}));
+
+    let report = run_blocking(config, DONE_ONCE);
+    assert_eq!(
+        (report.succeeded, report.failed, report.http_errors),
+        (5, 0, 0),
+        "{report}"
+    );
+    assert_eq!(report.bytes_downloaded, 5 * image.len() as u64);
+    for id in &ids {
+        assert_eq!(f.only_action(id)["status"], "downloaded", "{id}");
+        assert_eq!(f.target(id)["updateStatus"], "in_sync", "{id}");
+    }
+}
+
+#[test]
+fn devices_wait_for_a_closed_maintenance_window() {
+    let f = Fixture::start();
+    let config = f.fleet(3);
+    let ids: Vec<String> = config.controller_ids().collect();
+    f.create_targets(&ids);
+    let (ds, _) = f.distribution_set("window", &[("w.img", content(1000, 9))]);
+    // A one-minute window every hour, half an hour from now (UTC).
+    let minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 60
+        % 60;
+    let schedule = format!("0 {} * * * ?", (minute + 30) % 60);
+    f.assign_with(
+        ds,
+        &ids,
+        &json!({"maintenanceWindow": {"schedule": schedule, "duration": "00:01:00", "timezone": "+00:00"}}),
+    );
+
+    let report = run_blocking(
+        config,
+        StopWhen::Polls {
+            per_device: 4,
+            timeout: Duration::from_secs(60),
+        },
+    );
+    assert!(!report.timed_out, "{report}");
+    assert_eq!(
+        (
+            report.deployments,
+            report.finished(),
+            report.bytes_downloaded,
+            report.http_errors
+        ),
+        (3, 0, 0, 0),
+        "{report}"
+    );
+    for id in &ids {
+        let action = f.only_action(id);
+        assert_eq!(action["active"], true, "{id}: {action}");
+        let st = f.get(&format!("/rest/v1/targets/{id}/actions/{}/status", action["id"]));
+        assert!(
+            st["content"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["type"] != "error" && s["type"] != "finished"),
+            "{id}: {st}"
+        );
+    }
+}

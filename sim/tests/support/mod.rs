@@ -114,7 +114,19 @@ impl Fixture {
 
     /// Assigns `ds` to every target in `ids` in one call.
     pub fn assign(&self, ds: i64, ids: &[String]) {
-        let body: Vec<Value> = ids.iter().map(|id| json!({ "id": id })).collect();
+        self.assign_with(ds, ids, &json!({}));
+    }
+
+    /// [`Fixture::assign`] with more fields per target (`type`, `maintenanceWindow`, ...).
+    pub fn assign_with(&self, ds: i64, ids: &[String], extra: &Value) {
+        let body: Vec<Value> = ids
+            .iter()
+            .map(|id| {
+                let mut req = extra.clone();
+                req["id"] = json!(id);
+                req
+            })
+            .collect();
         let (s, v) = self.post(
             &format!("/rest/v1/distributionsets/{ds}/assignedTargets"),
             Value::Array(body),
