@@ -392,6 +392,7 @@ async fn wait_for(shared: &Shared) -> bool {
 }
 
 /// [`run`] on a tokio runtime of its own, for synchronous callers such as `#[test]` functions.
+/// Not from inside a tokio runtime (tokio forbids nested `block_on`); await [`run`] there.
 pub fn run_blocking(config: FleetConfig, stop: StopWhen) -> Report {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -451,6 +452,13 @@ mod tests {
         };
         assert!(c.device_fails("sim-00001"));
         assert!(!c.device_fails("sim-00002"));
+    }
+
+    #[test]
+    fn run_can_be_spawned_on_a_multi_threaded_runtime() {
+        fn assert_send<T: Send + 'static>(_: &T) {}
+        let fut = run(FleetConfig::default(), StopWhen::After(Duration::ZERO));
+        assert_send(&fut);
     }
 
     #[test]

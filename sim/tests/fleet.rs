@@ -378,3 +378,41 @@ fn devices_wait_for_a_closed_maintenance_window() {
         );
     }
 }
+
+#[test]
+fn failed_downloads_are_retried_then_reported_as_failure() {
+    let f = Fixture::start();
+    let config = f.fleet(2);
+    let ids: Vec<String> = config.controller_ids().collect();
+    f.create_targets(&ids);
+    let (ds, artifacts) = f.distribution_set("lost", &[("l.img", content(2048, 10))]);
+    // The blob vanishes from the store: every download attempt fails on the server.
+    let sha256 = artifacts[0]["hashes"]["sha256"].as_str().unwrap();
+    for blob in find_files(&f.srv.data_dir, sha256) {
+        std::fs::remove_file(blob).unwrap();
+    }
+    f.assign(ds, &ids);
+
+    let report = run_blocking(config, DONE_ONCE);
+    assert!(!report.timed_out, "{report}");
+    // Three attempts per device, at three polls, then `closed`/`failure`.
+    assert_eq!(
+        (
+            report.deployments,
+            report.failed,
+            report.hash_mismatches,
+            report.http_errors
+        ),
+        (2, 2, 0, 6),
+        "{report}"
+    );
+    assert!(
+        report.errors.keys().all(|k| k.starts_with("download: HTTP ")),
+        "{report}"
+    );
+    for id in &ids {
+        assert_eq!(f.only_action(id)["status"], "error", "{id}");
+        assert_eq!(report.per_device[id].http_errors, 3, "{id}");
+        assert_eq!(report.per_device[id].actions[0].detail, "download failed 3 times");
+    }
+}
