@@ -163,11 +163,23 @@ impl Device {
         self.next_wait()
     }
 
+    fn poll_interval(&self) -> Duration {
+        self.shared.config.poll_interval.unwrap_or(self.server_sleep)
+    }
+
+    /// The poll interval, or less when an installation finishes sooner. An installation already
+    /// due was tried in this cycle (or the poll failed), so it waits a full interval: a failing
+    /// server must not turn a device into a busy loop.
     fn next_wait(&self) -> Duration {
-        let interval = self.shared.config.poll_interval.unwrap_or(self.server_sleep);
-        match self.current.as_ref().and_then(|c| c.install.as_ref()) {
-            Some(install) => interval.min(install.ready_at.saturating_duration_since(Instant::now())),
-            None => interval,
+        let interval = self.poll_interval();
+        let until_ready = self
+            .current
+            .as_ref()
+            .and_then(|c| c.install.as_ref())
+            .map(|i| i.ready_at.saturating_duration_since(Instant::now()));
+        match until_ready {
+            Some(until) if !until.is_zero() => interval.min(until),
+            _ => interval,
         }
     }
 
@@ -363,7 +375,7 @@ impl Device {
                 self.finished.push(id);
             }
             Err(_) => {
-                let retry = Instant::now() + self.next_wait().max(Duration::from_millis(100));
+                let retry = Instant::now() + self.poll_interval();
                 if let Some(install) = self.current.as_mut().and_then(|c| c.install.as_mut()) {
                     install.ready_at = retry;
                 }
