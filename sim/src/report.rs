@@ -36,6 +36,7 @@ pub struct Report {
     /// Failed requests by kind, e.g. `"feedback: HTTP 410"`.
     pub errors: BTreeMap<String, u64>,
     /// Per controller id: the actions it finished and with what result.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub per_device: BTreeMap<String, DeviceOutcome>,
 }
 
