@@ -1,0 +1,180 @@
+//! `updraft-sim`: a fleet of simulated hawkBit DDI devices against updraft-server or hawkBit.
+
+use std::collections::{BTreeMap, HashSet};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use updraft_sim::duration::parse_duration;
+use updraft_sim::{DeviceAuth, FleetConfig, StopWhen};
+
+/// Simulate a fleet of hawkBit DDI devices: each polls, follows deploymentBase, cancelAction,
+/// confirmationBase and configData links, downloads and hash-checks artifacts, and reports
+/// feedback. Prints a summary (or JSON) at the end; exits 1 on HTTP errors, hash mismatches
+/// or when --until-done/--until-idle/--until-polls is not reached within --duration.
+#[derive(Parser, Debug)]
+#[command(name = "updraft-sim", version, after_help = EXAMPLES)]
+struct Args {
+    /// Server base URL.
+    #[arg(long, env = "UPDRAFT_SIM_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// More server URLs; device i talks to the (i mod n)-th of --server and these.
+    #[arg(long = "also-server", value_name = "URL")]
+    also_servers: Vec<String>,
+    /// Tenant in the DDI path (`/{tenant}/controller/v1/{id}`).
+    #[arg(long, default_value = "DEFAULT")]
+    tenant: String,
+    /// Number of devices.
+    #[arg(long, default_value_t = 100)]
+    devices: usize,
+    /// Controller ids are <prefix><index, 5 digits>.
+    #[arg(long, default_value = "sim-")]
+    id_prefix: String,
+    /// Index of the first device, to split a fleet over several simulators.
+    #[arg(long, default_value_t = 0)]
+    first_index: usize,
+    /// Authenticate with the tenant's gateway token (devices register on their first poll).
+    #[arg(long, env = "UPDRAFT_SIM_GATEWAY_TOKEN", conflicts_with = "target_token")]
+    gateway_token: Option<String>,
+    /// Authenticate with a target token; `{id}` is replaced by the controller id.
+    #[arg(long, value_name = "TEMPLATE")]
+    target_token: Option<String>,
+    /// Poll at this interval instead of the server's polling sleep (e.g. 500ms, 10s).
+    #[arg(long, value_parser = parse_duration)]
+    poll_interval: Option<Duration>,
+    /// Time "installing" between download and final feedback.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    feedback_delay: Duration,
+    /// Fraction of devices (0.0 to 1.0) that report their updates as failed.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    failure_rate: f64,
+    /// These controller ids fail (comma separated); overrides --failure-rate.
+    #[arg(long, value_delimiter = ',')]
+    fail_ids: Vec<String>,
+    /// Report success without downloading artifacts.
+    #[arg(long)]
+    no_download: bool,
+    /// Maximum HTTP requests in flight across the fleet (also the connection pool size).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    concurrency: u32,
+    /// Seed for choosing the failing devices.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Attribute sent with configData, KEY=VALUE; repeat for more.
+    #[arg(long = "attribute", value_name = "KEY=VALUE", value_parser = parse_attribute)]
+    attributes: Vec<(String, String)>,
+    /// Spread the first polls over this time.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    ramp_up: Duration,
+    /// Run this long (also the timeout of --until-done, --until-idle and --until-polls).
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    duration: Duration,
+    /// Stop once every device has finished this many actions.
+    #[arg(long, value_name = "N", conflicts_with = "until_idle")]
+    until_done: Option<usize>,
+    /// Stop once no device has seen an action for this long.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", conflicts_with = "until_polls")]
+    until_idle: Option<Duration>,
+    /// Stop once every device has polled this many times (e.g. 1 to register a fleet).
+    #[arg(long, value_name = "N", conflicts_with = "until_done")]
+    until_polls: Option<u64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// With --json, include every device's actions.
+    #[arg(long, requires = "json")]
+    per_device: bool,
+}
+
+const EXAMPLES: &str = "Examples:
+  updraft-sim --server http://127.0.0.1:8080 --devices 1000 --gateway-token T \\
+      --poll-interval 1s --failure-rate 0.1 --feedback-delay 2s --duration 60s
+  updraft-sim --devices 50 --gateway-token T --until-done 1 --duration 5m --json";
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("`{s}` is not a fraction between 0.0 and 1.0")),
+    }
+}
+
+fn parse_attribute(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let auth = match (args.gateway_token, args.target_token) {
+        (Some(key), _) => DeviceAuth::GatewayToken(key),
+        (None, Some(template)) => {
+            DeviceAuth::TargetToken(Arc::new(move |id: &str| template.replace("{id}", id)))
+        }
+        (None, None) => DeviceAuth::None,
+    };
+    let servers = if args.also_servers.is_empty() {
+        Vec::new()
+    } else {
+        std::iter::once(args.server.clone())
+            .chain(args.also_servers)
+            .collect()
+    };
+    let config = FleetConfig {
+        server: args.server,
+        tenant: args.tenant,
+        devices: args.devices,
+        id_prefix: args.id_prefix,
+        first_index: args.first_index,
+        auth,
+        servers,
+        poll_interval: args.poll_interval,
+        feedback_delay: args.feedback_delay,
+        failure_rate: args.failure_rate,
+        fail_ids: (!args.fail_ids.is_empty()).then(|| args.fail_ids.into_iter().collect::<HashSet<_>>()),
+        download: !args.no_download,
+        concurrency: args.concurrency as usize,
+        seed: args.seed,
+        attributes: (!args.attributes.is_empty())
+            .then(|| args.attributes.into_iter().collect::<BTreeMap<_, _>>()),
+        ramp_up: args.ramp_up,
+        ..FleetConfig::default()
+    };
+    let stop = match (args.until_done, args.until_idle, args.until_polls) {
+        (Some(per_device), _, _) => StopWhen::ActionsDone {
+            per_device,
+            timeout: args.duration,
+        },
+        (None, Some(for_), _) => StopWhen::Idle {
+            for_,
+            timeout: args.duration,
+        },
+        (None, None, Some(per_device)) => StopWhen::Polls {
+            per_device,
+            timeout: args.duration,
+        },
+        (None, None, None) => StopWhen::After(args.duration),
+    };
+    let mut report = updraft_sim::run_blocking(config, stop);
+    if args.json {
+        if !args.per_device {
+            report.per_device.clear();
+        }
+        match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("updraft-sim: cannot write the report as JSON: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        println!("{report}");
+    }
+    if report.http_errors > 0 || report.hash_mismatches > 0 || report.timed_out {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
