@@ -55,16 +55,18 @@ pub fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
         config,
     };
     let now = state.now();
-    state
-        .db
-        .tx_blocking(|c| bootstrap::ensure_tenant(c, auth::users::DEFAULT_TENANT, now))
-        .map_err(|e| anyhow::anyhow!("creating the default tenant failed: {e}"))?;
-    auth::users::ensure_admin(
-        &state.db,
-        &state.config.data_dir,
-        state.config.admin_password.as_deref(),
-        now,
-    )?;
+    state.db.with_startup_lock(|| {
+        state
+            .db
+            .tx_blocking(|c| bootstrap::ensure_tenant(c, auth::users::DEFAULT_TENANT, now))
+            .map_err(|e| anyhow::anyhow!("creating the default tenant failed: {e}"))?;
+        auth::users::ensure_admin(
+            &state.db,
+            &state.config.data_dir,
+            state.config.admin_password.as_deref(),
+            now,
+        )
+    })?;
     Ok(Arc::new(state))
 }
 

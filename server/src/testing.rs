@@ -45,6 +45,14 @@ pub fn fresh_postgres_database() -> Result<(String, String), String> {
     Ok((format!("{base}/{name}?gssencmode=disable"), name))
 }
 
+/// Drops a database made by [`fresh_postgres_database`] (connections still open are closed).
+pub fn drop_postgres_database(name: &str) {
+    use diesel::{Connection, RunQueryDsl};
+    if let Ok(mut c) = diesel::PgConnection::establish(&postgres_admin_url()) {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
+    }
+}
+
 impl TestServer {
     /// A server on a fresh SQLite database.
     pub fn start() -> Self {
@@ -126,11 +134,7 @@ impl Drop for TestServer {
         }
         let _ = std::fs::remove_dir_all(&self.data_dir);
         if let Some(name) = self.pg_database.take() {
-            use diesel::{Connection, RunQueryDsl};
-            if let Ok(mut c) = diesel::PgConnection::establish(&postgres_admin_url()) {
-                let _ =
-                    diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c);
-            }
+            drop_postgres_database(&name);
         }
     }
 }

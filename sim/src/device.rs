@@ -79,7 +79,10 @@ struct Install {
 pub(crate) struct Device {
     shared: Arc<Shared>,
     slot: usize,
-    base: String,
+    id: String,
+    /// Index into `servers` of the node this device talks to; a node that refuses connections is
+    /// left for the next one, as a load balancer would (multi-node tests kill nodes).
+    server: std::sync::atomic::AtomicUsize,
     auth: Option<HeaderValue>,
     fails: bool,
     server_sleep: Duration,
@@ -94,7 +97,6 @@ impl Device {
         let config = &shared.config;
         let i = config.first_index + slot;
         let id = config.controller_id(i);
-        let base = format!("{}/{}/controller/v1/{id}", config.server_for(i), config.tenant);
         let auth = config
             .auth
             .header(&id)
@@ -106,7 +108,8 @@ impl Device {
         let fails = config.device_fails(&id);
         Self {
             slot,
-            base,
+            server: std::sync::atomic::AtomicUsize::new(config.server_index(i)),
+            id,
             auth,
             fails,
             server_sleep: FIRST_SLEEP,
@@ -133,7 +136,12 @@ impl Device {
 
     /// One poll and whatever its links ask for; returns the time until the next poll.
     async fn cycle(&mut self) -> Duration {
-        let base = self.base.clone();
+        let base = format!(
+            "{}/{}/controller/v1/{}",
+            self.current_server(),
+            self.shared.config.tenant,
+            self.id
+        );
         let Ok(root) = self.get_json::<ControllerBase>(&base, "poll").await else {
             return self.next_wait();
         };
@@ -447,6 +455,7 @@ impl Device {
                 artifact.filename
             ))),
             Err(f) => {
+                self.fail_over(&f);
                 self.shared
                     .record_error(self.slot, format!("download: {}", f.kind()));
                 Err(DownloadError::Http)
@@ -463,8 +472,37 @@ impl Device {
         id
     }
 
+    /// The base URL of the node this device talks to now.
+    fn current_server(&self) -> &str {
+        let config = &self.shared.config;
+        if config.servers.is_empty() {
+            return config.server.trim_end_matches('/');
+        }
+        let i = self.server.load(Ordering::Relaxed) % config.servers.len();
+        config.servers[i].trim_end_matches('/')
+    }
+
+    /// A link from any node, sent to the current node (links carry the origin that answered).
+    fn route(&self, url: &str) -> String {
+        let current = self.current_server();
+        for s in &self.shared.config.servers {
+            let s = s.trim_end_matches('/');
+            if let Some(rest) = url.strip_prefix(s) {
+                return format!("{current}{rest}");
+            }
+        }
+        url.to_owned()
+    }
+
+    /// After a refused connection, the next node.
+    fn fail_over(&self, f: &Failure) {
+        if matches!(f, Failure::Transport(e) if e.is_connect()) && self.shared.config.servers.len() > 1 {
+            self.server.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     fn request(&self, method: Method, url: &str, with_timeout: bool) -> reqwest::RequestBuilder {
-        let mut builder = self.shared.client.request(method, url);
+        let mut builder = self.shared.client.request(method, self.route(url));
         if with_timeout {
             builder = builder.timeout(self.shared.config.request_timeout);
         }
@@ -499,6 +537,7 @@ impl Device {
         }
         .await;
         result.inspect_err(|f| {
+            self.fail_over(f);
             self.shared
                 .record_error(self.slot, format!("{what}: {}", f.kind()));
         })
@@ -530,6 +569,7 @@ impl Device {
         }
         .await;
         result.inspect_err(|f| {
+            self.fail_over(f);
             self.shared
                 .record_error(self.slot, format!("{what}: {}", f.kind()));
         })

@@ -141,13 +141,13 @@ impl FleetConfig {
         unit < self.failure_rate
     }
 
-    fn server_for(&self, i: usize) -> &str {
-        let url = if self.servers.is_empty() {
-            &self.server
+    /// The node device `i` starts on: its index in `servers` (0 without a list).
+    pub(crate) fn server_index(&self, i: usize) -> usize {
+        if self.servers.is_empty() {
+            0
         } else {
-            &self.servers[i % self.servers.len()]
-        };
-        url.trim_end_matches('/')
+            i % self.servers.len()
+        }
     }
 }
 
@@ -467,7 +467,7 @@ mod tests {
             servers: vec!["http://a/".into(), "http://b".into()],
             ..FleetConfig::default()
         };
-        assert_eq!(c.server_for(0), "http://a");
-        assert_eq!(c.server_for(3), "http://b");
+        assert_eq!(c.server_index(0), 0);
+        assert_eq!(c.server_index(3), 1);
     }
 }

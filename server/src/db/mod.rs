@@ -88,10 +88,31 @@ impl ManageConnection for Manager {
     }
 }
 
+/// `pg_advisory_lock` key of server start-up (migrations and first-start data): "updraft".
+const STARTUP_LOCK: i64 = 0x0075_7064_7261_6674;
+
+/// Holds PostgreSQL's session advisory lock for start-up; released explicitly or with the session.
+struct StartupLock;
+
+fn startup_lock(c: &mut diesel::PgConnection) -> anyhow::Result<StartupLock> {
+    diesel::sql_query(format!("SELECT pg_advisory_lock({STARTUP_LOCK})"))
+        .execute(c)
+        .map_err(|e| anyhow::anyhow!("taking the start-up lock failed: {e}"))?;
+    Ok(StartupLock)
+}
+
+impl StartupLock {
+    #[allow(clippy::unused_self)] // Taking the guard by value is the point: it cannot be released twice.
+    fn release(self, c: &mut diesel::PgConnection) {
+        let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({STARTUP_LOCK})")).execute(c);
+    }
+}
+
 /// A pool of connections plus the knowledge of which backend it talks to.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<Manager>,
+    url: Arc<str>,
     backend: Backend,
     sqlite_writer: Arc<Mutex<()>>,
 }
@@ -113,19 +134,41 @@ impl Db {
             })?;
         let db = Self {
             pool,
+            url: url.into(),
             backend,
             sqlite_writer: Arc::new(Mutex::new(())),
         };
         let mut conn = db.pool.get()?;
         let applied = match &mut *conn {
             AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-            AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+            AnyConnection::Postgresql(c) => {
+                // Several server processes starting at once: one migrates, the others wait and
+                // then find nothing pending. The lock ends with the session if the process dies.
+                let lock = startup_lock(c)?;
+                let applied = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len());
+                lock.release(c);
+                applied
+            }
         }
         .map_err(|e| anyhow::anyhow!("applying database migrations failed: {e}"))?;
         if applied > 0 {
             tracing::info!(applied, backend = ?backend, "database migrations applied");
         }
         Ok(db)
+    }
+
+    /// Runs first-start work (default tenant, first administrator) while no other server process
+    /// starting against the same PostgreSQL does the same.
+    pub fn with_startup_lock<T>(&self, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+        if self.backend == Backend::Sqlite {
+            return f();
+        }
+        // A connection of its own, so the pool stays free for `f` however small it is.
+        let mut c = diesel::PgConnection::establish(&self.url)?;
+        let guard = startup_lock(&mut c)?;
+        let out = f();
+        guard.release(&mut c);
+        out
     }
 
     pub fn backend(&self) -> Backend {
