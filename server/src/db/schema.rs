@@ -318,6 +318,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ui_sessions (token_sha256) {
+        token_sha256 -> Text,
+        user_id -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::joinable!(ui_sessions -> users (user_id));
 diesel::joinable!(actions -> targets (target_id));
 diesel::joinable!(actions -> distribution_sets (ds_id));
 diesel::joinable!(action_statuses -> actions (action_id));
@@ -366,4 +376,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     ds_metadata,
     target_type_ds_types,
     target_filter_queries,
+    ui_sessions,
 );

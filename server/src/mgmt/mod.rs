@@ -19,6 +19,13 @@ mod target_types;
 mod targets;
 mod users;
 
+pub(crate) use distribution_sets::{DsRequest, ModuleRef, create_sets, validate_ds_request};
+pub(crate) use metadata::{MgmtMetadata, OwnerRef, create_entries};
+pub(crate) use software_modules::{
+    SmRequest, create_modules, upload as upload_artifact, validate_sm_request,
+};
+pub(crate) use system::store as store_tenant_config;
+pub(crate) use targets::{find_target, force_action};
 pub use users::{tenant_name, validate_new_user};
 
 use actix_web::{HttpRequest, web};
