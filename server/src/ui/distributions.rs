@@ -110,7 +110,7 @@ pub async fn list(ctx: Ctx, q: web::Query<Paging>, state: web::Data<AppState>) -
                         @for (id, name, version, ty) in &modules {
                             div {
                                 input type="checkbox" name="module" value=(id) id={ "m" (id) };
-                                label.inline-label for={ "m" (id) } style="display:inline;font-weight:normal" {
+                                label.check for={ "m" (id) } {
                                     " " (name) " " (version) " (" (ty) ")"
                                 }
                             }
