@@ -41,7 +41,10 @@ fn browser_flow_updates_a_device_and_refuses_a_limited_user() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let ui_tests = root.join("ui-tests");
     if let Some(why) = missing_tool(&ui_tests) {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "needed under CI: {why}");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "needed under CI: {why}"
+        );
         eprintln!("skipping the browser test: {why}");
         return;
     }
@@ -65,8 +68,10 @@ fn browser_flow_updates_a_device_and_refuses_a_limited_user() {
         json!({ "username": "viewer", "password": "viewer-password", "permissions": ["READ_TARGET"] }),
     );
 
-    let shots = std::env::var_os("UI_SCREENSHOT_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots"), PathBuf::from);
+    let shots = std::env::var_os("UI_SCREENSHOT_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots"),
+        PathBuf::from,
+    );
     let _ = std::fs::remove_dir_all(&shots);
     let out = Command::new("node")
         .arg("e2e.mjs")
@@ -84,7 +89,10 @@ fn browser_flow_updates_a_device_and_refuses_a_limited_user() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the browser flow failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "the browser flow failed:\n{stdout}\n{stderr}"
+    );
 
     // The device really was updated, as the UI showed.
     let target: Value = http
@@ -123,6 +131,9 @@ fn browser_flow_updates_a_device_and_refuses_a_limited_user() {
         assert!(w >= 300 && h >= 300, "{name}: {w}x{h}");
         // A blank page compresses to a few hundred bytes and has one or two colours.
         assert!(png.len() > 8_000, "{name}: only {} bytes", png.len());
-        assert!(entry["colours"].as_u64().unwrap() > 20, "{name} looks blank: {entry}");
+        assert!(
+            entry["colours"].as_u64().unwrap() > 20,
+            "{name} looks blank: {entry}"
+        );
     }
 }

@@ -30,12 +30,12 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(root_redirect)).service(
         web::scope("/ui")
-            .app_data(
-                web::FormConfig::default().error_handler(|e, _| UiError::bad_request(e.to_string()).into()),
-            )
-            .app_data(
-                web::QueryConfig::default().error_handler(|e, _| UiError::bad_request(e.to_string()).into()),
-            )
+            .app_data(web::FormConfig::default().error_handler(|e, _| {
+                UiError::bad_request(format!("The form was incomplete or not valid ({e}).")).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                UiError::bad_request(format!("The parameters of this address are not valid ({e}).")).into()
+            }))
             .app_data(web::PathConfig::default().error_handler(|_, _| UiError::not_found().into()))
             .route("", web::get().to(overview::page))
             .route("/assets/{file}", web::get().to(assets::serve))
