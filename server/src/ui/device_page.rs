@@ -268,6 +268,7 @@ pub async fn page(ctx: Ctx, path: web::Path<String>, state: web::Data<AppState>)
         }
         section.card {
             h2 { "Tags" }
+            @if d.tags.is_empty() { p.muted { "No tags." } }
             ul { @for (id, name) in &d.tags {
                 li { (name)
                     @if ctx.can(Permission::UpdateTarget) {
