@@ -280,7 +280,104 @@ fn assets_are_versioned_and_cached(f: &Fixture) {
     );
 }
 
+/// Without JavaScript: create a module, upload an artifact as a plain multipart form, create a set
+/// with it (the repeated `module` field), assign it to a device and change a setting.
+fn forms_work_without_javascript(f: &Fixture) {
+    add_target(f, "dev1", "dev1");
+    let session = admin(f);
+    let origin = Some(f.srv.url.as_str());
+    let module = [("name", "app"), ("version", "1.0"), ("type_key", "application")];
+    let res = browser()
+        .post(f.url("/ui/software"))
+        .header("cookie", &session)
+        .header("origin", &f.srv.url)
+        .form(&module)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let sm_page = header(&res, "location");
+    let sm_id = sm_page
+        .trim_start_matches("/ui/software/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let part = reqwest::blocking::multipart::Part::bytes(vec![5u8; 100_000]).file_name("app.bin");
+    let res = browser()
+        .post(f.url(&format!("/ui/software/{sm_id}/artifacts")))
+        .header("cookie", &session)
+        .header("origin", &f.srv.url)
+        .multipart(reqwest::blocking::multipart::Form::new().part("file", part))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (_, page) = get(f, &session, &format!("/ui/software/{sm_id}"));
+    assert!(page.contains("app.bin") && page.contains("97.7 KiB"), "{page}");
+
+    let body = format!("name=set&version=1.0&type_key=app&module={sm_id}");
+    let res = browser()
+        .post(f.url("/ui/distributions"))
+        .header("cookie", &session)
+        .header("origin", &f.srv.url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let ds_id = header(&res, "location")
+        .trim_start_matches("/ui/distributions/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, ds) = f.get(&format!("/rest/v1/distributionsets/{ds_id}"));
+    assert_eq!(ds["modules"][0]["id"].to_string(), sm_id, "{ds}");
+
+    let (s, _) = post(
+        f,
+        &session,
+        "/ui/devices/dev1/assign",
+        origin,
+        &[("ds", &ds_id), ("action_type", "soft")],
+    );
+    assert_eq!(s, 303);
+    let (_, t) = f.get("/rest/v1/targets/dev1/actions");
+    assert_eq!(t["content"][0]["type"], "update", "{t}");
+    assert_eq!(t["content"][0]["forceType"], "soft", "{t}");
+    let (_, page) = get(f, &session, "/ui/devices/dev1");
+    assert!(
+        page.contains("Assignment initiated by user &#39;admin&#39;")
+            || page.contains("Assignment initiated by user 'admin'")
+    );
+
+    let (s, _) = post(
+        f,
+        &session,
+        "/ui/settings/config",
+        origin,
+        &[("pollingTime", "00:02:00")],
+    );
+    assert_eq!(s, 303);
+    assert_eq!(
+        f.get("/rest/v1/system/configs/pollingTime").1["value"],
+        "00:02:00"
+    );
+    let (s, page) = post(
+        f,
+        &session,
+        "/ui/settings/config",
+        origin,
+        &[("pollingTime", "soon")],
+    );
+    assert_eq!(s, 400);
+    assert!(
+        page.contains("pollingTime") && page.contains("role=\"alert\""),
+        "{page}"
+    );
+}
+
 backend_tests!(
+    forms_work_without_javascript,
     pages_need_a_login,
     session_cookie_is_httponly_strict_and_scoped,
     cross_site_posts_are_refused,
