@@ -314,6 +314,18 @@ fn forms_work_without_javascript(f: &Fixture) {
     let (_, page) = get(f, &session, &format!("/ui/software/{sm_id}"));
     assert!(page.contains("app.bin") && page.contains("97.7 KiB"), "{page}");
 
+    let (s, _) = post(
+        f,
+        &session,
+        &format!("/ui/software/{sm_id}/metadata"),
+        origin,
+        &[("key", "channel"), ("value", "beta"), ("target_visible", "true")],
+    );
+    assert_eq!(s, 303);
+    let (_, meta) = f.get(&format!("/rest/v1/softwaremodules/{sm_id}/metadata"));
+    assert_eq!(meta["content"][0]["value"], "beta", "{meta}");
+    assert_eq!(meta["content"][0]["targetVisible"], true, "{meta}");
+
     let body = format!("name=set&version=1.0&type_key=app&module={sm_id}");
     let res = browser()
         .post(f.url("/ui/distributions"))

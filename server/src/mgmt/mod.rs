@@ -22,7 +22,8 @@ mod users;
 pub(crate) use distribution_sets::{DsRequest, ModuleRef, create_sets, validate_ds_request};
 pub(crate) use metadata::{MgmtMetadata, OwnerRef, create_entries};
 pub(crate) use software_modules::{
-    SmRequest, create_modules, upload as upload_artifact, validate_sm_request,
+    SmRequest, add_metadata as add_sm_metadata, create_modules, upload as upload_artifact,
+    validate_sm_request,
 };
 pub(crate) use system::store as store_tenant_config;
 pub(crate) use targets::{find_target, force_action};

@@ -863,29 +863,41 @@ async fn create_metadata(
     user.require(Permission::UpdateSoftwareModule)?;
     let sm = path.into_inner();
     let entries: Vec<MetadataRequest> = body(&req, payload, &state).await?;
-    for e in &entries {
-        check_len("key", &e.key, 128)?;
-        check_len("value", &e.value, 4000)?;
-    }
+    let entries: Vec<(String, String, bool)> = entries
+        .into_iter()
+        .map(|e| (e.key, e.value, e.target_visible))
+        .collect();
     let tenant = tenant_of(&user);
     state
         .db
-        .tx(move |c| {
-            find_sm(c, &tenant, sm)?;
-            for e in &entries {
-                diesel::insert_into(sm_metadata::table)
-                    .values((
-                        sm_metadata::sm_id.eq(sm),
-                        sm_metadata::meta_key.eq(&e.key),
-                        sm_metadata::meta_value.eq(&e.value),
-                        sm_metadata::target_visible.eq(e.target_visible),
-                    ))
-                    .execute(c)?;
-            }
-            Ok(())
-        })
+        .tx(move |c| add_metadata(c, &tenant, sm, &entries))
         .await?;
     Ok(HttpResponse::Created().finish())
+}
+
+/// Adds `(key, value, targetVisible)` entries to a module's metadata (the web UI's form too).
+pub(crate) fn add_metadata(
+    c: &mut AnyConnection,
+    tenant: &str,
+    sm: i64,
+    entries: &[(String, String, bool)],
+) -> ApiResult<()> {
+    for (key, value, _) in entries {
+        check_len("key", key, 128)?;
+        check_len("value", value, 4000)?;
+    }
+    find_sm(c, tenant, sm)?;
+    for (key, value, visible) in entries {
+        diesel::insert_into(sm_metadata::table)
+            .values((
+                sm_metadata::sm_id.eq(sm),
+                sm_metadata::meta_key.eq(key),
+                sm_metadata::meta_value.eq(value),
+                sm_metadata::target_visible.eq(visible),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
 }
 
 /// The metadata of a module: `q` and `sort` on `key`, `value` and `targetVisible` (default

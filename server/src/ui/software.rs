@@ -18,7 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/software", web::get().to(list))
         .route("/software", web::post().to(create))
         .route("/software/{id}", web::get().to(module))
-        .route("/software/{id}/artifacts", web::post().to(upload));
+        .route("/software/{id}/artifacts", web::post().to(upload))
+        .route("/software/{id}/metadata", web::post().to(add_metadata));
 }
 
 #[derive(Deserialize)]
@@ -231,6 +232,19 @@ pub async fn module(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) 
             div.table-wrap { table { tbody { @for (k, v, visible) in &meta {
                 tr { th scope="row" { (k) } td { (v) } td { @if *visible { "visible to devices" } } }
             } } } }
+            @if ctx.can(Permission::UpdateSoftwareModule) {
+                form method="post" action={ "/ui/software/" (id) "/metadata" } {
+                    div.row {
+                        div { label for="meta-key" { "Key" } input #meta-key name="key" required maxlength="128"; }
+                        div { label for="meta-value" { "Value" } input #meta-value name="value" maxlength="4000"; }
+                    }
+                    div {
+                        input #meta-visible type="checkbox" name="target_visible" value="true";
+                        " " label.check for="meta-visible" { "Visible to devices (sent in the deployment)" }
+                    }
+                    button type="submit" { "Add metadata" }
+                }
+            }
         }
     };
     Ok(layout::ok(&ctx, &format!("Software {name}"), &body))
@@ -262,6 +276,39 @@ pub async fn upload(
         (Err(e), true) => Ok(actix_web::ResponseError::error_response(&e)),
         (Err(e), false) => Err(e.into()),
     }
+}
+
+#[derive(Deserialize)]
+pub struct MetaForm {
+    key: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    target_visible: Option<String>,
+}
+
+pub async fn add_metadata(
+    ctx: Ctx,
+    path: web::Path<i64>,
+    form: web::Form<MetaForm>,
+    state: web::Data<AppState>,
+) -> UiResult {
+    ctx.require(Permission::UpdateSoftwareModule)?;
+    let id = path.into_inner();
+    let f = form.into_inner();
+    if f.key.trim().is_empty() {
+        return Err(UiError::bad_request("The key must not be empty."));
+    }
+    let entry = (f.key, f.value, f.target_visible.as_deref() == Some("true"));
+    let tenant = ctx.tenant();
+    state
+        .db
+        .tx(move |c| crate::mgmt::add_sm_metadata(c, &tenant, id, &[entry]))
+        .await?;
+    Ok(layout::see_other(
+        &format!("/ui/software/{id}"),
+        Some("Metadata added."),
+    ))
 }
 
 /// The list link of a module, for other pages.
