@@ -26,6 +26,7 @@ pub(crate) use software_modules::{
     validate_sm_request,
 };
 pub(crate) use system::store as store_tenant_config;
+pub(crate) use target_tags::{TagRequest, insert_tag};
 pub(crate) use targets::{find_target, force_action};
 pub use users::{tenant_name, validate_new_user};
 

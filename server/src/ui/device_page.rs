@@ -278,10 +278,25 @@ pub async fn page(ctx: Ctx, path: web::Path<String>, state: web::Data<AppState>)
                     }
                 }
             } }
-            @if ctx.can(Permission::UpdateTarget) && !d.all_tags.is_empty() {
+            @if ctx.can(Permission::UpdateTarget) && (!d.all_tags.is_empty() || ctx.can(Permission::CreateTarget)) {
                 form method="post" action=(action("tags")) {
-                    label for="tag" { "Add tag" }
-                    select #tag name="tag" { @for (id, name) in &d.all_tags { option value=(id) { (name) } } }
+                    div.row {
+                        @if !d.all_tags.is_empty() {
+                            div {
+                                label for="tag" { "Add tag" }
+                                select #tag name="tag" {
+                                    option value="" { "choose…" }
+                                    @for (id, name) in &d.all_tags { option value=(id) { (name) } }
+                                }
+                            }
+                        }
+                        @if ctx.can(Permission::CreateTarget) {
+                            div {
+                                label for="new-tag" { "or a new tag" }
+                                input #new-tag name="new_tag" maxlength="64";
+                            }
+                        }
+                    }
                     button type="submit" { "Add tag" }
                 }
             }
@@ -421,16 +436,41 @@ pub async fn delete(ctx: Ctx, path: web::Path<String>, state: web::Data<AppState
 
 #[derive(Deserialize)]
 pub struct TagForm {
-    tag: i64,
+    #[serde(default)]
+    tag: String,
+    #[serde(default)]
+    new_tag: String,
 }
 
+/// Tags the device with a chosen tag, or with a new one it creates first (which needs CREATE_TARGET,
+/// as creating a tag through the Management API does).
 pub async fn add_tag(
     ctx: Ctx,
     path: web::Path<String>,
     form: web::Form<TagForm>,
     state: web::Data<AppState>,
 ) -> UiResult {
-    set_tag(ctx, path.into_inner(), form.tag, true, state).await
+    ctx.require(Permission::UpdateTarget)?;
+    let new_name = form.new_tag.trim().to_owned();
+    let tag = if new_name.is_empty() {
+        form.tag
+            .parse::<i64>()
+            .map_err(|_| UiError::bad_request("Choose a tag or name a new one."))?
+    } else {
+        ctx.require(Permission::CreateTarget)?;
+        let request = crate::mgmt::TagRequest {
+            name: Some(new_name),
+            description: None,
+            colour: None,
+        };
+        request.validate(true)?;
+        let (tenant, by, now) = (ctx.tenant(), ctx.user.username.clone(), state.now());
+        state
+            .db
+            .tx(move |c| crate::mgmt::insert_tag(c, &tenant, &request, &by, now))
+            .await?
+    };
+    set_tag(ctx, path.into_inner(), tag, true, state).await
 }
 
 pub async fn remove_tag(ctx: Ctx, path: web::Path<(String, i64)>, state: web::Data<AppState>) -> UiResult {
