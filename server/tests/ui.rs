@@ -313,6 +313,25 @@ fn forms_work_without_javascript(f: &Fixture) {
     assert_eq!(res.status(), 303);
     let (_, page) = get(f, &session, &format!("/ui/software/{sm_id}"));
     assert!(page.contains("app.bin") && page.contains("97.7 KiB"), "{page}");
+    // The page's script asks for JSON and shows the API's message when an upload fails.
+    let part = reqwest::blocking::multipart::Part::bytes(vec![1u8; 10]).file_name("app.bin");
+    let res = browser()
+        .post(f.url(&format!("/ui/software/{sm_id}/artifacts")))
+        .header("cookie", &session)
+        .header("origin", &f.srv.url)
+        .header("accept", "application/json")
+        .multipart(reqwest::blocking::multipart::Form::new().part("file", part))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    let err: serde_json::Value = res.json().unwrap();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("already has an artifact named app.bin"),
+        "{err}"
+    );
 
     let (s, _) = post(
         f,
@@ -388,7 +407,22 @@ fn forms_work_without_javascript(f: &Fixture) {
     );
 }
 
+/// `/ui/controller/v1/...` is a DDI path of a tenant named `ui`: it reaches the device API exactly
+/// as any other tenant's path does, not the UI.
+fn ddi_paths_of_a_tenant_named_ui_reach_ddi(f: &Fixture) {
+    let ddi = |path: &str| {
+        let res = browser().get(f.url(path)).send().unwrap();
+        (res.status().as_u16(), header(&res, "content-type"))
+    };
+    let (ui_status, ui_type) = ddi("/ui/controller/v1/dev1");
+    let (other_status, other_type) = ddi("/NOSUCH/controller/v1/dev1");
+    assert_eq!((ui_status, ui_type.as_str()), (other_status, other_type.as_str()));
+    assert!(!ui_type.starts_with("text/html"), "{ui_type}");
+    assert_ne!(ui_status, 303, "not sent to the login page");
+}
+
 backend_tests!(
+    ddi_paths_of_a_tenant_named_ui_reach_ddi,
     forms_work_without_javascript,
     pages_need_a_login,
     session_cookie_is_httponly_strict_and_scoped,
