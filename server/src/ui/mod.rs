@@ -9,6 +9,7 @@
 //! would collide: requests under `/ui/controller/v1/` are handed on to DDI unchanged.
 
 mod assets;
+mod device_actions;
 mod device_page;
 mod devices;
 mod distributions;
