@@ -168,6 +168,11 @@ fn limited_user_sees_no_controls_and_is_refused(f: &Fixture) {
     let (s, page) = post(f, &session, "/ui/devices/dev1/delete", Some(&f.srv.url), &[]);
     assert_eq!(s, 403);
     assert!(page.contains("DELETE_TARGET"), "{page}");
+    // The refusal is a page inside the user's own navigation.
+    assert!(
+        page.contains(">Log out<") && page.contains("href=\"/ui/devices\""),
+        "{page}"
+    );
     assert_eq!(f.get("/rest/v1/targets/dev1").0, 200);
     let (s, _) = post(
         f,

@@ -87,3 +87,34 @@ impl ResponseError for UiError {
 }
 
 pub type UiResult = Result<HttpResponse, UiError>;
+
+/// Renders a UI error page again with the user's navigation when the request has a session, so a
+/// refused or missing page still leads somewhere. Costs one session lookup, on error pages only.
+pub async fn with_navigation(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::FromRequest;
+    let res = next.call(req).await?;
+    let Some((status, message)) = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<UiError>())
+        .filter(|e| e.login_then.is_none())
+        .map(|e| (e.status, e.message.clone()))
+    else {
+        return Ok(res.map_into_boxed_body());
+    };
+    // Cloned only now: before the handler ran, a second reference would keep actix from
+    // mutating the request.
+    let http_req = res.request().clone();
+    let ctx = super::Ctx::from_request(&http_req, &mut actix_web::dev::Payload::None).await;
+    drop(http_req);
+    match ctx {
+        Ok(ctx) => {
+            let page = super::layout::error_page_for(Some(&ctx), status, &message);
+            Ok(res.into_response(page).map_into_boxed_body())
+        }
+        Err(_) => Ok(res.map_into_boxed_body()),
+    }
+}

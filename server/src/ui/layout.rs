@@ -86,6 +86,11 @@ pub fn ok(ctx: &Ctx, title: &str, body: &Markup) -> HttpResponse {
 }
 
 pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
+    error_page_for(None, status, message)
+}
+
+/// An error page; with `ctx`, inside the user's navigation.
+pub fn error_page_for(ctx: Option<&Ctx>, status: StatusCode, message: &str) -> HttpResponse {
     let reason = status.canonical_reason().unwrap_or("Error");
     let body = html! {
         section.card {
@@ -94,7 +99,7 @@ pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
             p { a href="/ui" { "Back to the overview" } }
         }
     };
-    html_response(status, &page(None, reason, &body))
+    html_response(status, &page(ctx, reason, &body))
 }
 
 /// POST-redirect-GET: back to `path`, with a message shown there once.

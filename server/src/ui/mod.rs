@@ -31,6 +31,7 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(root_redirect)).service(
         web::scope("/ui")
+            .wrap(actix_web::middleware::from_fn(error::with_navigation))
             .app_data(web::FormConfig::default().error_handler(|e, _| {
                 UiError::bad_request(format!("The form was incomplete or not valid ({e}).")).into()
             }))
