@@ -426,7 +426,38 @@ fn ddi_paths_of_a_tenant_named_ui_reach_ddi(f: &Fixture) {
     assert_ne!(ui_status, 303, "not sent to the login page");
 }
 
+fn sessions_expire_after_twelve_hours(f: &Fixture) {
+    let session = admin(f);
+    f.srv.state.clock.advance(11 * 3600 * 1000);
+    assert_eq!(get(f, &session, "/ui").0, 200);
+    f.srv.state.clock.advance(2 * 3600 * 1000);
+    assert_eq!(get(f, &session, "/ui").0, 303, "expired: back to the login page");
+}
+
+fn users_see_only_their_tenant(f: &Fixture) {
+    add_target(f, "dev1", "default device");
+    assert_eq!(f.post("/rest/v1/tenants", json!({ "name": "ACME" })).0, 201);
+    let (s, b) = f.post(
+        "/rest/v1/users",
+        json!({ "username": "acme", "password": "acme-password", "tenant": "ACME", "permissions": ["TENANT_ADMIN"] }),
+    );
+    assert_eq!(s, 201, "{b}");
+    let session = login(f, "acme", "acme-password");
+    let (s, page) = get(f, &session, "/ui/devices");
+    assert_eq!(s, 200);
+    assert!(
+        page.contains("0 devices match") && !page.contains("dev1"),
+        "{page}"
+    );
+    assert_eq!(get(f, &session, "/ui/devices/dev1").0, 404);
+    let (s, _) = post(f, &session, "/ui/devices/dev1/delete", Some(&f.srv.url), &[]);
+    assert_eq!(s, 404);
+    assert_eq!(f.get("/rest/v1/targets/dev1").0, 200);
+}
+
 backend_tests!(
+    sessions_expire_after_twelve_hours,
+    users_see_only_their_tenant,
     ddi_paths_of_a_tenant_named_ui_reach_ddi,
     forms_work_without_javascript,
     pages_need_a_login,
