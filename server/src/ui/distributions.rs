@@ -144,7 +144,7 @@ pub async fn create(ctx: Ctx, req: HttpRequest, body: web::Bytes, state: web::Da
             "Send the form from the distribution sets page.",
         ));
     }
-    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(&body);
+    let pairs: Vec<(String, String)> = form_pairs(&body);
     let field = |k: &str| {
         pairs
             .iter()
@@ -183,7 +183,8 @@ pub async fn create(ctx: Ctx, req: HttpRequest, body: web::Bytes, state: web::Da
     ))
 }
 
-fn serde_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
+/// `application/x-www-form-urlencoded` pairs in order, repeated names kept.
+fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
     let decode = |s: &str| {
         percent_encoding::percent_decode_str(&s.replace('+', " "))
             .decode_utf8_lossy()

@@ -8,7 +8,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::error::{UiError, UiResult};
-use super::layout::{self, encode, size, when};
+use super::layout::{self, size, when};
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::db::schema::{artifacts, sm_metadata, sm_types, software_modules};
@@ -313,5 +313,5 @@ pub async fn add_metadata(
 
 /// The list link of a module, for other pages.
 pub fn link(id: i64, label: &str) -> maud::Markup {
-    html! { a href={ "/ui/software/" (encode(&id.to_string())) } { (label) } }
+    html! { a href={ "/ui/software/" (id) } { (label) } }
 }
