@@ -20,6 +20,7 @@ pub mod state;
 pub mod storage;
 pub mod tenant_config;
 pub mod testing;
+pub mod ui;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -106,6 +107,7 @@ pub async fn serve(
             .wrap(actix_web::middleware::from_fn(dos_filter::middleware))
             .wrap(actix_web::middleware::from_fn(trim_trailing_slash))
             .configure(mgmt::configure)
+            .configure(ui::configure)
             .service(
                 utoipa_swagger_ui::SwaggerUi::new("/swagger-ui/{_:.*}")
                     .url("/openapi/mgmt.json", mgmt_doc.clone())

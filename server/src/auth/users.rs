@@ -201,6 +201,15 @@ fn parse_basic(req: &HttpRequest) -> Option<(String, String)> {
     Some((u.to_owned(), p.to_owned()))
 }
 
+/// Checks a username and password as basic authentication does (the web UI's login uses it too).
+pub(crate) async fn verify_credentials(
+    state: &AppState,
+    username: String,
+    password: String,
+) -> Result<User, actix_web::Error> {
+    authenticate(state, username, password).await
+}
+
 async fn authenticate(
     state: &AppState,
     username: String,

@@ -383,6 +383,16 @@ diesel::joinable!(rollout_targets -> rollout_groups (group_id));
 diesel::joinable!(rollout_targets -> targets (target_id));
 diesel::joinable!(rollouts -> distribution_sets (ds_id));
 
+diesel::table! {
+    ui_sessions (token_sha256) {
+        token_sha256 -> Text,
+        user_id -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::joinable!(ui_sessions -> users (user_id));
 diesel::joinable!(actions -> targets (target_id));
 diesel::joinable!(actions -> distribution_sets (ds_id));
 diesel::joinable!(action_statuses -> actions (action_id));
@@ -434,4 +444,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollouts,
     rollout_groups,
     rollout_targets,
+    ui_sessions,
 );

@@ -328,31 +328,31 @@ async fn list(
 /// `{"id": <softwareModuleId>}`: a module to put into a set.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ModuleRef {
+pub(crate) struct ModuleRef {
     #[schema(example = 1)]
-    id: i64,
+    pub(crate) id: i64,
 }
 
 /// One distribution set to create.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct DsRequest {
+pub(crate) struct DsRequest {
     #[schema(example = "gateway")]
-    name: String,
+    pub(crate) name: String,
     #[schema(example = "1.0.0")]
-    version: String,
+    pub(crate) version: String,
     #[schema(example = "Gateway firmware")]
-    description: Option<String>,
+    pub(crate) description: Option<String>,
     /// The distribution set type's key (default `os_app`).
     #[serde(rename = "type")]
     #[schema(example = "os")]
-    type_key: Option<String>,
+    pub(crate) type_key: Option<String>,
     #[serde(default)]
     #[schema(example = json!([{"id": 1}]))]
-    modules: Vec<ModuleRef>,
+    pub(crate) modules: Vec<ModuleRef>,
     #[serde(default)]
     #[schema(example = false)]
-    required_migration_step: bool,
+    pub(crate) required_migration_step: bool,
 }
 
 /// Creates distribution sets, each with its modules.
@@ -378,14 +378,7 @@ async fn create(
     user.require(Permission::CreateDistributionSet)?;
     let requests: Vec<DsRequest> = body(&req, payload, &state).await?;
     for r in &requests {
-        check_len("name", &r.name, 128)?;
-        check_len("version", &r.version, 64)?;
-        check_len("description", r.description.as_deref().unwrap_or(""), 512)?;
-        if r.name.trim().is_empty() || r.version.trim().is_empty() {
-            return Err(ApiError::constraint_violation(
-                "name and version must not be empty.",
-            ));
-        }
+        validate_ds_request(r)?;
     }
     let tenant = tenant_of(&user);
     let by = user.username.clone();
@@ -393,45 +386,68 @@ async fn create(
     let base = rest_base(&req, &state);
     let created = state
         .db
-        .tx(move |c| {
-            let mut out = Vec::new();
-            for r in &requests {
-                let type_key = r.type_key.as_deref().unwrap_or("os_app");
-                let ds_type: i64 = ds_types::table
-                    .filter(ds_types::tenant.eq(&tenant).and(ds_types::type_key.eq(type_key)))
-                    .select(ds_types::id)
-                    .first(c)
-                    .optional()?
-                    .ok_or_else(|| ApiError::not_found("DistributionSetType", type_key))?;
-                let id: i64 = diesel::insert_into(distribution_sets::table)
-                    .values((
-                        distribution_sets::tenant.eq(&tenant),
-                        distribution_sets::ds_type_id.eq(ds_type),
-                        distribution_sets::name.eq(&r.name),
-                        distribution_sets::version.eq(&r.version),
-                        distribution_sets::description.eq(&r.description),
-                        distribution_sets::required_migration_step.eq(r.required_migration_step),
-                        distribution_sets::locked.eq(false),
-                        distribution_sets::deleted.eq(false),
-                        distribution_sets::valid.eq(true),
-                        distribution_sets::created_at.eq(now),
-                        distribution_sets::created_by.eq(&by),
-                        distribution_sets::last_modified_at.eq(now),
-                        distribution_sets::last_modified_by.eq(&by),
-                    ))
-                    .returning(distribution_sets::id)
-                    .get_result(c)
-                    .map_err(|e| name_taken(e, &r.name, &r.version))?;
-                let ds = find_ds(c, &tenant, id)?;
-                for m in &r.modules {
-                    add_module(c, &tenant, &ds, m.id)?;
-                }
-                out.push(ds_view(c, id, &base)?);
-            }
-            Ok(out)
-        })
+        .tx(move |c| create_sets(c, &tenant, &by, now, &base, &requests))
         .await?;
     Ok(HttpResponse::Created().json(created))
+}
+
+/// Checks one set to create: lengths and a non-empty name and version.
+pub(crate) fn validate_ds_request(r: &DsRequest) -> ApiResult<()> {
+    check_len("name", &r.name, 128)?;
+    check_len("version", &r.version, 64)?;
+    check_len("description", r.description.as_deref().unwrap_or(""), 512)?;
+    if r.name.trim().is_empty() || r.version.trim().is_empty() {
+        return Err(ApiError::constraint_violation(
+            "name and version must not be empty.",
+        ));
+    }
+    Ok(())
+}
+
+/// Creates distribution sets of `tenant` with their modules (the Management API's and the web UI's create).
+pub(crate) fn create_sets(
+    c: &mut AnyConnection,
+    tenant: &str,
+    by: &str,
+    now: i64,
+    base: &str,
+    requests: &[DsRequest],
+) -> ApiResult<Vec<json::MgmtDistributionSet>> {
+    let mut out = Vec::new();
+    for r in requests {
+        let type_key = r.type_key.as_deref().unwrap_or("os_app");
+        let ds_type: i64 = ds_types::table
+            .filter(ds_types::tenant.eq(tenant).and(ds_types::type_key.eq(type_key)))
+            .select(ds_types::id)
+            .first(c)
+            .optional()?
+            .ok_or_else(|| ApiError::not_found("DistributionSetType", type_key))?;
+        let id: i64 = diesel::insert_into(distribution_sets::table)
+            .values((
+                distribution_sets::tenant.eq(tenant),
+                distribution_sets::ds_type_id.eq(ds_type),
+                distribution_sets::name.eq(&r.name),
+                distribution_sets::version.eq(&r.version),
+                distribution_sets::description.eq(&r.description),
+                distribution_sets::required_migration_step.eq(r.required_migration_step),
+                distribution_sets::locked.eq(false),
+                distribution_sets::deleted.eq(false),
+                distribution_sets::valid.eq(true),
+                distribution_sets::created_at.eq(now),
+                distribution_sets::created_by.eq(by),
+                distribution_sets::last_modified_at.eq(now),
+                distribution_sets::last_modified_by.eq(by),
+            ))
+            .returning(distribution_sets::id)
+            .get_result(c)
+            .map_err(|e| name_taken(e, &r.name, &r.version))?;
+        let ds = find_ds(c, tenant, id)?;
+        for m in &r.modules {
+            add_module(c, tenant, &ds, m.id)?;
+        }
+        out.push(ds_view(c, id, base)?);
+    }
+    Ok(out)
 }
 
 /// A unique violation on name and version as hawkBit's 409.

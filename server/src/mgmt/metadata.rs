@@ -76,7 +76,7 @@ pub struct MetadataValue {
 
 /// Whose metadata a request addresses, as named in its path.
 #[derive(Clone)]
-enum OwnerRef {
+pub(crate) enum OwnerRef {
     Target(String),
     Ds(i64),
 }
@@ -302,27 +302,41 @@ async fn create(
     let created = state
         .db
         .tx(move |c| {
-            let owner = owner.resolve(c, &tenant)?;
-            let existing = owner.all(c)?;
-            if existing.len() as i64 + entries.len() as i64 > MAX_ENTRIES {
-                return Err(ApiError::quota(format!(
-                    "Quota exceeded: at most {MAX_ENTRIES} metadata entries are allowed per entity."
-                )));
-            }
-            for (i, e) in entries.iter().enumerate() {
-                let repeated = entries[..i].iter().any(|p| p.key == e.key);
-                if repeated || existing.iter().any(|(k, _)| *k == e.key) {
-                    return Err(ApiError::already_exists(format!(
-                        "Metadata with key {} already exists.",
-                        e.key
-                    )));
-                }
-                owner.insert(c, &e.key, &e.value)?;
-            }
+            create_entries(c, owner, &tenant, &entries)?;
             Ok(entries)
         })
         .await?;
     Ok(HttpResponse::Created().json(created))
+}
+
+/// Adds entries to an owner's metadata: within the quota, no key twice.
+pub(crate) fn create_entries(
+    c: &mut AnyConnection,
+    owner: OwnerRef,
+    tenant: &str,
+    entries: &[MgmtMetadata],
+) -> ApiResult<()> {
+    for e in entries {
+        validate(&e.key, &e.value)?;
+    }
+    let owner = owner.resolve(c, tenant)?;
+    let existing = owner.all(c)?;
+    if existing.len() as i64 + entries.len() as i64 > MAX_ENTRIES {
+        return Err(ApiError::quota(format!(
+            "Quota exceeded: at most {MAX_ENTRIES} metadata entries are allowed per entity."
+        )));
+    }
+    for (i, e) in entries.iter().enumerate() {
+        let repeated = entries[..i].iter().any(|p| p.key == e.key);
+        if repeated || existing.iter().any(|(k, _)| *k == e.key) {
+            return Err(ApiError::already_exists(format!(
+                "Metadata with key {} already exists.",
+                e.key
+            )));
+        }
+        owner.insert(c, &e.key, &e.value)?;
+    }
+    Ok(())
 }
 
 async fn get_one(user: User, owner: OwnerRef, key: String, state: &AppState) -> ApiResult<HttpResponse> {

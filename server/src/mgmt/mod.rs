@@ -20,6 +20,15 @@ mod target_types;
 mod targets;
 mod users;
 
+pub(crate) use distribution_sets::{DsRequest, ModuleRef, create_sets, validate_ds_request};
+pub(crate) use metadata::{MgmtMetadata, OwnerRef, create_entries};
+pub(crate) use software_modules::{
+    SmRequest, add_metadata as add_sm_metadata, create_modules, upload as upload_artifact,
+    validate_sm_request,
+};
+pub(crate) use system::store as store_tenant_config;
+pub(crate) use target_tags::{TagRequest, insert_tag};
+pub(crate) use targets::{find_target, force_action};
 pub use users::{tenant_name, validate_new_user};
 
 use actix_web::{HttpRequest, web};

@@ -178,22 +178,22 @@ async fn list(
 /// One software module to create.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SmRequest {
+pub(crate) struct SmRequest {
     #[schema(example = "rootfs")]
-    name: String,
+    pub(crate) name: String,
     #[schema(example = "1.0.0")]
-    version: String,
+    pub(crate) version: String,
     /// The software module type's key.
     #[serde(rename = "type")]
     #[schema(example = "os")]
-    type_key: String,
+    pub(crate) type_key: String,
     #[schema(example = "Root file system of the gateway image")]
-    description: Option<String>,
+    pub(crate) description: Option<String>,
     #[schema(example = "Updraft Ltd.")]
-    vendor: Option<String>,
+    pub(crate) vendor: Option<String>,
     #[serde(default)]
     #[schema(example = false)]
-    encrypted: bool,
+    pub(crate) encrypted: bool,
 }
 
 /// Creates software modules.
@@ -219,18 +219,7 @@ async fn create(
     user.require(Permission::CreateSoftwareModule)?;
     let requests: Vec<SmRequest> = body(&req, payload, &state).await?;
     for r in &requests {
-        check_len("name", &r.name, 128)?;
-        check_len("version", &r.version, 64)?;
-        check_len("description", r.description.as_deref().unwrap_or(""), 512)?;
-        check_len("vendor", r.vendor.as_deref().unwrap_or(""), 256)?;
-        if r.name.trim().is_empty() || r.version.trim().is_empty() {
-            return Err(ApiError::constraint_violation(
-                "name and version must not be empty.",
-            ));
-        }
-        if r.encrypted {
-            return Err(ApiError::upload_failed("Artifact encryption is not supported."));
-        }
+        validate_sm_request(r)?;
     }
     let tenant = tenant_of(&user);
     let by = user.username.clone();
@@ -238,52 +227,77 @@ async fn create(
     let base = rest_base(&req, &state);
     let created = state
         .db
-        .tx(move |c| {
-            let mut out = Vec::new();
-            for r in &requests {
-                let sm_type: i64 = sm_types::table
-                    .filter(
-                        sm_types::tenant
-                            .eq(&tenant)
-                            .and(sm_types::type_key.eq(&r.type_key)),
-                    )
-                    .select(sm_types::id)
-                    .first(c)
-                    .optional()?
-                    .ok_or_else(|| ApiError::not_found("SoftwareModuleType", &r.type_key))?;
-                let id: i64 = diesel::insert_into(software_modules::table)
-                    .values((
-                        software_modules::tenant.eq(&tenant),
-                        software_modules::sm_type_id.eq(sm_type),
-                        software_modules::name.eq(&r.name),
-                        software_modules::version.eq(&r.version),
-                        software_modules::vendor.eq(&r.vendor),
-                        software_modules::description.eq(&r.description),
-                        software_modules::encrypted.eq(false),
-                        software_modules::locked.eq(false),
-                        software_modules::deleted.eq(false),
-                        software_modules::created_at.eq(now),
-                        software_modules::created_by.eq(&by),
-                        software_modules::last_modified_at.eq(now),
-                        software_modules::last_modified_by.eq(&by),
-                    ))
-                    .returning(software_modules::id)
-                    .get_result(c)
-                    .map_err(|e| match ApiError::from(e) {
-                        e if e.status == actix_web::http::StatusCode::CONFLICT => {
-                            ApiError::already_exists(format!(
-                                "Software module {}:{} of type {} already exists.",
-                                r.name, r.version, r.type_key
-                            ))
-                        }
-                        e => e,
-                    })?;
-                out.push(sm_json(c, id, &base)?);
-            }
-            Ok(out)
-        })
+        .tx(move |c| create_modules(c, &tenant, &by, now, &base, &requests))
         .await?;
     Ok(HttpResponse::Created().json(created))
+}
+
+/// Checks one module to create: lengths, non-empty name and version, no encryption.
+pub(crate) fn validate_sm_request(r: &SmRequest) -> ApiResult<()> {
+    check_len("name", &r.name, 128)?;
+    check_len("version", &r.version, 64)?;
+    check_len("description", r.description.as_deref().unwrap_or(""), 512)?;
+    check_len("vendor", r.vendor.as_deref().unwrap_or(""), 256)?;
+    if r.name.trim().is_empty() || r.version.trim().is_empty() {
+        return Err(ApiError::constraint_violation(
+            "name and version must not be empty.",
+        ));
+    }
+    if r.encrypted {
+        return Err(ApiError::upload_failed("Artifact encryption is not supported."));
+    }
+    Ok(())
+}
+
+/// Creates software modules of `tenant` (the Management API's and the web UI's create).
+pub(crate) fn create_modules(
+    c: &mut AnyConnection,
+    tenant: &str,
+    by: &str,
+    now: i64,
+    base: &str,
+    requests: &[SmRequest],
+) -> ApiResult<Vec<json::MgmtSoftwareModule>> {
+    let mut out = Vec::new();
+    for r in requests {
+        let sm_type: i64 = sm_types::table
+            .filter(
+                sm_types::tenant
+                    .eq(tenant)
+                    .and(sm_types::type_key.eq(&r.type_key)),
+            )
+            .select(sm_types::id)
+            .first(c)
+            .optional()?
+            .ok_or_else(|| ApiError::not_found("SoftwareModuleType", &r.type_key))?;
+        let id: i64 = diesel::insert_into(software_modules::table)
+            .values((
+                software_modules::tenant.eq(tenant),
+                software_modules::sm_type_id.eq(sm_type),
+                software_modules::name.eq(&r.name),
+                software_modules::version.eq(&r.version),
+                software_modules::vendor.eq(&r.vendor),
+                software_modules::description.eq(&r.description),
+                software_modules::encrypted.eq(false),
+                software_modules::locked.eq(false),
+                software_modules::deleted.eq(false),
+                software_modules::created_at.eq(now),
+                software_modules::created_by.eq(by),
+                software_modules::last_modified_at.eq(now),
+                software_modules::last_modified_by.eq(by),
+            ))
+            .returning(software_modules::id)
+            .get_result(c)
+            .map_err(|e| match ApiError::from(e) {
+                e if e.status == actix_web::http::StatusCode::CONFLICT => ApiError::already_exists(format!(
+                    "Software module {}:{} of type {} already exists.",
+                    r.name, r.version, r.type_key
+                )),
+                e => e,
+            })?;
+        out.push(sm_json(c, id, base)?);
+    }
+    Ok(out)
 }
 
 /// One software module.
@@ -686,7 +700,7 @@ struct ArtifactUpload {
         (status = 500, description = "Storing failed", body = ExceptionInfo),
     )
 )]
-async fn upload(
+pub(crate) async fn upload(
     req: HttpRequest,
     user: User,
     path: web::Path<i64>,
@@ -849,29 +863,41 @@ async fn create_metadata(
     user.require(Permission::UpdateSoftwareModule)?;
     let sm = path.into_inner();
     let entries: Vec<MetadataRequest> = body(&req, payload, &state).await?;
-    for e in &entries {
-        check_len("key", &e.key, 128)?;
-        check_len("value", &e.value, 4000)?;
-    }
+    let entries: Vec<(String, String, bool)> = entries
+        .into_iter()
+        .map(|e| (e.key, e.value, e.target_visible))
+        .collect();
     let tenant = tenant_of(&user);
     state
         .db
-        .tx(move |c| {
-            find_sm(c, &tenant, sm)?;
-            for e in &entries {
-                diesel::insert_into(sm_metadata::table)
-                    .values((
-                        sm_metadata::sm_id.eq(sm),
-                        sm_metadata::meta_key.eq(&e.key),
-                        sm_metadata::meta_value.eq(&e.value),
-                        sm_metadata::target_visible.eq(e.target_visible),
-                    ))
-                    .execute(c)?;
-            }
-            Ok(())
-        })
+        .tx(move |c| add_metadata(c, &tenant, sm, &entries))
         .await?;
     Ok(HttpResponse::Created().finish())
+}
+
+/// Adds `(key, value, targetVisible)` entries to a module's metadata (the web UI's form too).
+pub(crate) fn add_metadata(
+    c: &mut AnyConnection,
+    tenant: &str,
+    sm: i64,
+    entries: &[(String, String, bool)],
+) -> ApiResult<()> {
+    for (key, value, _) in entries {
+        check_len("key", key, 128)?;
+        check_len("value", value, 4000)?;
+    }
+    find_sm(c, tenant, sm)?;
+    for (key, value, visible) in entries {
+        diesel::insert_into(sm_metadata::table)
+            .values((
+                sm_metadata::sm_id.eq(sm),
+                sm_metadata::meta_key.eq(key),
+                sm_metadata::meta_value.eq(value),
+                sm_metadata::target_visible.eq(visible),
+            ))
+            .execute(c)?;
+    }
+    Ok(())
 }
 
 /// The metadata of a module: `q` and `sort` on `key`, `value` and `targetVisible` (default

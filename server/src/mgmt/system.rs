@@ -157,7 +157,7 @@ struct ValueBody {
 }
 
 /// Validates and stores several values in one transaction.
-async fn store(state: &AppState, user: &User, values: Vec<(String, Value)>) -> ApiResult<()> {
+pub(crate) async fn store(state: &AppState, user: &User, values: Vec<(String, Value)>) -> ApiResult<()> {
     let mut checked = Vec::new();
     for (k, v) in values {
         let text = validate(&state.config, &k, &v)?;

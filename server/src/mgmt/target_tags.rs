@@ -129,7 +129,7 @@ fn to_mgmt(base: &str, t: TagRow) -> MgmtTag {
 /// hawkBit's `MgmtTagRequestBodyPut`, for create (name required) and update (all optional).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct TagRequest {
+pub(crate) struct TagRequest {
     #[schema(example = "Example name")]
     pub name: Option<String>,
     #[schema(example = "Devices in the test lab")]
@@ -139,7 +139,7 @@ pub(super) struct TagRequest {
 }
 
 impl TagRequest {
-    pub(super) fn validate(&self, create: bool) -> ApiResult<()> {
+    pub(crate) fn validate(&self, create: bool) -> ApiResult<()> {
         match self.name.as_deref() {
             None if create => return Err(ApiError::constraint_violation("name is required.")),
             Some(n) if n.trim().is_empty() => {
@@ -281,21 +281,7 @@ async fn create(
         .tx(move |c| {
             let mut out = Vec::with_capacity(requests.len());
             for r in &requests {
-                let name = r.name.as_deref().unwrap_or_default();
-                let id: i64 = diesel::insert_into(target_tags::table)
-                    .values((
-                        target_tags::tenant.eq(&tenant),
-                        target_tags::name.eq(name),
-                        target_tags::description.eq(r.description.as_deref()),
-                        target_tags::colour.eq(r.colour.as_deref()),
-                        target_tags::created_at.eq(now),
-                        target_tags::created_by.eq(&by),
-                        target_tags::last_modified_at.eq(now),
-                        target_tags::last_modified_by.eq(&by),
-                    ))
-                    .returning(target_tags::id)
-                    .get_result(c)
-                    .map_err(|e| duplicate_name(e, name))?;
+                let id = insert_tag(c, &tenant, r, &by, now)?;
                 out.push(find_tag(c, &tenant, id)?);
             }
             Ok(out)
@@ -304,6 +290,31 @@ async fn create(
     let base = rest_base(&req, &state);
     let content: Vec<MgmtTag> = rows.into_iter().map(|t| to_mgmt(&base, t)).collect();
     Ok(HttpResponse::Created().json(content))
+}
+
+/// Creates a target tag of `tenant` from a validated request; 409 when the name is taken.
+pub(crate) fn insert_tag(
+    c: &mut AnyConnection,
+    tenant: &str,
+    r: &TagRequest,
+    by: &str,
+    now: i64,
+) -> ApiResult<i64> {
+    let name = r.name.as_deref().unwrap_or_default();
+    diesel::insert_into(target_tags::table)
+        .values((
+            target_tags::tenant.eq(tenant),
+            target_tags::name.eq(name),
+            target_tags::description.eq(r.description.as_deref()),
+            target_tags::colour.eq(r.colour.as_deref()),
+            target_tags::created_at.eq(now),
+            target_tags::created_by.eq(by),
+            target_tags::last_modified_at.eq(now),
+            target_tags::last_modified_by.eq(by),
+        ))
+        .returning(target_tags::id)
+        .get_result(c)
+        .map_err(|e| duplicate_name(e, name))
 }
 
 /// A unique violation on insert or rename as hawkBit's 409 naming the tag.

@@ -875,22 +875,32 @@ async fn update_action(
     let (t2, c2) = (tenant.clone(), cid.clone());
     let (_, a, ds) = state
         .db
-        .tx(move |c| {
-            let (_, a, _) = load_action(c, &t2, &c2, aid)?;
-            if a.action_type() != ActionType::Forced {
-                diesel::update(actions_t::table.find(a.id))
-                    .set((
-                        actions_t::action_type.eq(ActionType::Forced.as_str()),
-                        actions_t::last_modified_at.eq(now),
-                        actions_t::last_modified_by.eq(&by),
-                    ))
-                    .execute(c)?;
-            }
-            load_action(c, &t2, &c2, aid)
-        })
+        .tx(move |c| force_action(c, &t2, &c2, aid, &by, now))
         .await?;
     state.devices.invalidate(&tenant, &cid);
     Ok(HttpResponse::Ok().json(json::action(&a, &cid, &ds, &rest_base(&req, &state))))
+}
+
+/// Turns an action into a forced one (hawkBit's `forceType: forced`); the web UI's "Force" too.
+pub(crate) fn force_action(
+    c: &mut AnyConnection,
+    tenant: &str,
+    cid: &str,
+    aid: i64,
+    by: &str,
+    now: i64,
+) -> ApiResult<(Target, Action, String)> {
+    let (_, a, _) = load_action(c, tenant, cid, aid)?;
+    if a.action_type() != ActionType::Forced {
+        diesel::update(actions_t::table.find(a.id))
+            .set((
+                actions_t::action_type.eq(ActionType::Forced.as_str()),
+                actions_t::last_modified_at.eq(now),
+                actions_t::last_modified_by.eq(by),
+            ))
+            .execute(c)?;
+    }
+    load_action(c, tenant, cid, aid)
 }
 
 /// hawkBit's `MgmtActionConfirmationRequestBodyPut`.

@@ -1,0 +1,68 @@
+// Updraft web UI: progressive enhancement only; every form works without this file.
+"use strict";
+
+// Forms marked data-confirm ask before they are sent (delete, cancel).
+document.addEventListener("submit", (e) => {
+  const msg = e.target.dataset && e.target.dataset.confirm;
+  if (msg && !window.confirm(msg)) e.preventDefault();
+});
+
+// Elements with data-refresh="N" reload their content from the server every N seconds while the
+// tab is visible, so status changes show up without a reload of the page.
+for (const el of document.querySelectorAll("[data-refresh][id]")) {
+  const every = Math.max(2, Number(el.dataset.refresh) || 5) * 1000;
+  setInterval(async () => {
+    if (document.hidden) return;
+    try {
+      const res = await fetch(location.href, { credentials: "same-origin" });
+      if (!res.ok) return;
+      const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+      const fresh = doc.getElementById(el.id);
+      if (fresh && fresh.innerHTML !== el.innerHTML) el.innerHTML = fresh.innerHTML;
+    } catch (_) { /* offline for a moment: try again next tick */ }
+  }, every);
+}
+
+// Artifact upload: drag and drop onto the zone or pick a file; the file streams to the server
+// with XMLHttpRequest so a progress bar can follow it.
+for (const form of document.querySelectorAll("form[data-upload]")) {
+  const input = form.querySelector("input[type=file]");
+  const zone = form.querySelector(".dropzone");
+  const bar = form.querySelector("progress");
+  const status = form.querySelector("[data-upload-status]");
+  const send = (file) => {
+    const data = new FormData();
+    data.append("file", file, file.name);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.setRequestHeader("Accept", "application/json");
+    bar.hidden = false;
+    bar.value = 0;
+    status.textContent = "Uploading " + file.name + "…";
+    xhr.upload.onprogress = (ev) => { if (ev.lengthComputable) bar.value = ev.loaded / ev.total; };
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        location.href = location.pathname + "?notice=" + encodeURIComponent("Uploaded " + file.name + ".");
+        return;
+      }
+      let msg = "The upload failed (HTTP " + xhr.status + ").";
+      try { msg = JSON.parse(xhr.responseText).message || msg; } catch (_) { /* not JSON */ }
+      status.textContent = msg;
+      status.classList.add("error");
+    };
+    xhr.onerror = () => { status.textContent = "The upload failed: the server could not be reached."; status.classList.add("error"); };
+    xhr.send(data);
+  };
+  form.addEventListener("submit", (e) => {
+    if (input.files.length) { e.preventDefault(); send(input.files[0]); }
+  });
+  if (zone) {
+    zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (e) => {
+      e.preventDefault();
+      zone.classList.remove("over");
+      if (e.dataTransfer.files.length) send(e.dataTransfer.files[0]);
+    });
+  }
+}

@@ -1,0 +1,213 @@
+//! What the device page's forms do: assign, cancel or force-quit, force, delete, tag and untag,
+//! each through the same functions as the Management API, then back to the device page.
+
+use actix_web::web;
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use super::error::{UiError, UiResult};
+use super::layout::{self, encode};
+use super::session::Ctx;
+use crate::actions::{self, AssignmentRequest};
+use crate::auth::permissions::Permission;
+use crate::db::models::ActionType;
+use crate::db::schema::{target_tag_assignments, target_tags, targets};
+use crate::mgmt::find_target;
+use crate::state::AppState;
+
+fn device_url(cid: &str) -> String {
+    format!("/ui/devices/{}", encode(cid))
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    ds: i64,
+    action_type: String,
+}
+
+pub async fn assign(
+    ctx: Ctx,
+    path: web::Path<String>,
+    form: web::Form<AssignForm>,
+    state: web::Data<AppState>,
+) -> UiResult {
+    ctx.require(Permission::UpdateTarget)?;
+    ctx.require(Permission::ReadDistributionSet)?;
+    let cid = path.into_inner();
+    let Some(action_type @ (ActionType::Forced | ActionType::Soft | ActionType::DownloadOnly)) =
+        ActionType::parse(&form.action_type)
+    else {
+        return Err(UiError::bad_request("Choose forced, soft or download only."));
+    };
+    let tenant = ctx.tenant();
+    let settings = state.tenants.get(&state.db, &tenant).await?;
+    let request = AssignmentRequest {
+        controller_id: cid.clone(),
+        action_type,
+        forced_time: 0,
+        weight: None,
+        maintenance: None,
+        confirmation_required: None,
+    };
+    let (by, now, ds, t2) = (ctx.user.username.clone(), state.now(), form.ds, tenant.clone());
+    let result = state
+        .db
+        .tx(move |c| actions::assign(c, &settings, &t2, ds, &[request], &by, now))
+        .await?;
+    state.devices.invalidate(&tenant, &cid);
+    let notice = if result.assigned.is_empty() {
+        "That set was assigned already."
+    } else {
+        "Assigned."
+    };
+    Ok(layout::see_other(&device_url(&cid), Some(notice)))
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    force: Option<String>,
+}
+
+pub async fn cancel(
+    ctx: Ctx,
+    path: web::Path<(String, i64)>,
+    form: web::Form<CancelForm>,
+    state: web::Data<AppState>,
+) -> UiResult {
+    ctx.require(Permission::UpdateTarget)?;
+    let (cid, aid) = path.into_inner();
+    let force = form.force.as_deref() == Some("true");
+    let (tenant, c2, by, now) = (ctx.tenant(), cid.clone(), ctx.user.username.clone(), state.now());
+    state
+        .db
+        .tx(move |c| {
+            let t = find_target(c, &tenant, &c2)?;
+            let a = actions::find_action_of_target(c, &t, aid)?;
+            if force {
+                actions::force_quit(c, &t, &a, now, &by)
+            } else {
+                actions::request_cancel(c, &a, now, &by)
+            }
+        })
+        .await?;
+    state.devices.invalidate(&ctx.user.tenant, &cid);
+    let notice = if force {
+        "Action force-quit."
+    } else {
+        "Cancel requested."
+    };
+    Ok(layout::see_other(&device_url(&cid), Some(notice)))
+}
+
+pub async fn force(ctx: Ctx, path: web::Path<(String, i64)>, state: web::Data<AppState>) -> UiResult {
+    ctx.require(Permission::UpdateTarget)?;
+    let (cid, aid) = path.into_inner();
+    let (tenant, c2, by, now) = (ctx.tenant(), cid.clone(), ctx.user.username.clone(), state.now());
+    state
+        .db
+        .tx(move |c| crate::mgmt::force_action(c, &tenant, &c2, aid, &by, now))
+        .await?;
+    state.devices.invalidate(&ctx.user.tenant, &cid);
+    Ok(layout::see_other(
+        &device_url(&cid),
+        Some("The action is now forced."),
+    ))
+}
+
+pub async fn delete(ctx: Ctx, path: web::Path<String>, state: web::Data<AppState>) -> UiResult {
+    ctx.require(Permission::DeleteTarget)?;
+    let cid = path.into_inner();
+    let (tenant, c2) = (ctx.tenant(), cid.clone());
+    state
+        .db
+        .tx(move |c| {
+            let t = find_target(c, &tenant, &c2)?;
+            diesel::delete(targets::table.find(t.id)).execute(c)?;
+            Ok(())
+        })
+        .await?;
+    state.devices.invalidate(&ctx.user.tenant, &cid);
+    Ok(layout::see_other(
+        "/ui/devices",
+        Some(&format!("Deleted device {cid}.")),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct TagForm {
+    #[serde(default)]
+    tag: String,
+    #[serde(default)]
+    new_tag: String,
+}
+
+/// Tags the device with a chosen tag, or with a new one it creates first (which needs CREATE_TARGET,
+/// as creating a tag through the Management API does).
+pub async fn add_tag(
+    ctx: Ctx,
+    path: web::Path<String>,
+    form: web::Form<TagForm>,
+    state: web::Data<AppState>,
+) -> UiResult {
+    ctx.require(Permission::UpdateTarget)?;
+    let new_name = form.new_tag.trim().to_owned();
+    let tag = if new_name.is_empty() {
+        form.tag
+            .parse::<i64>()
+            .map_err(|_| UiError::bad_request("Choose a tag or name a new one."))?
+    } else {
+        ctx.require(Permission::CreateTarget)?;
+        let request = crate::mgmt::TagRequest {
+            name: Some(new_name),
+            description: None,
+            colour: None,
+        };
+        request.validate(true)?;
+        let (tenant, by, now) = (ctx.tenant(), ctx.user.username.clone(), state.now());
+        state
+            .db
+            .tx(move |c| crate::mgmt::insert_tag(c, &tenant, &request, &by, now))
+            .await?
+    };
+    set_tag(ctx, path.into_inner(), tag, true, state).await
+}
+
+pub async fn remove_tag(ctx: Ctx, path: web::Path<(String, i64)>, state: web::Data<AppState>) -> UiResult {
+    let (cid, tag) = path.into_inner();
+    set_tag(ctx, cid, tag, false, state).await
+}
+
+async fn set_tag(ctx: Ctx, cid: String, tag: i64, on: bool, state: web::Data<AppState>) -> UiResult {
+    ctx.require(Permission::UpdateTarget)?;
+    let (tenant, c2) = (ctx.tenant(), cid.clone());
+    state
+        .db
+        .tx(move |c| {
+            let t = find_target(c, &tenant, &c2)?;
+            let tag_id: i64 = target_tags::table
+                .filter(target_tags::id.eq(tag).and(target_tags::tenant.eq(&tenant)))
+                .select(target_tags::id)
+                .first(c)
+                .optional()?
+                .ok_or_else(|| crate::error::ApiError::not_found("TargetTag", tag))?;
+            let link = target_tag_assignments::table
+                .filter(target_tag_assignments::tag_id.eq(tag_id))
+                .filter(target_tag_assignments::target_id.eq(t.id));
+            diesel::delete(link).execute(c)?;
+            if on {
+                diesel::insert_into(target_tag_assignments::table)
+                    .values((
+                        target_tag_assignments::tag_id.eq(tag_id),
+                        target_tag_assignments::target_id.eq(t.id),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(layout::see_other(
+        &device_url(&cid),
+        Some(if on { "Tag added." } else { "Tag removed." }),
+    ))
+}

@@ -1,0 +1,300 @@
+//! Distribution sets and their types: the list, creation with modules, and one set with its
+//! modules and metadata.
+
+use actix_web::{HttpRequest, web};
+use diesel::prelude::*;
+use maud::html;
+use serde::Deserialize;
+
+use super::error::{UiError, UiResult};
+use super::layout;
+use super::session::Ctx;
+use super::software::link as sm_link;
+use crate::auth::permissions::Permission;
+use crate::db::schema::{distribution_sets, ds_metadata, ds_modules, ds_types, sm_types, software_modules};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/distributions", web::get().to(list))
+        .route("/distributions", web::post().to(create))
+        .route("/distributions/{id}", web::get().to(set_page))
+        .route("/distributions/{id}/metadata", web::post().to(add_metadata));
+}
+
+#[derive(Deserialize)]
+pub struct Paging {
+    offset: Option<i64>,
+}
+
+type DsRow = (i64, String, String, String, bool, bool);
+
+pub async fn list(ctx: Ctx, q: web::Query<Paging>, state: web::Data<AppState>) -> UiResult {
+    ctx.require(Permission::ReadDistributionSet)?;
+    let offset = q.offset.unwrap_or(0).max(0);
+    let tenant = ctx.tenant();
+    let (rows, total, types, modules) = state
+        .db
+        .run(move |c| {
+            let mine = || {
+                distribution_sets::table
+                    .filter(distribution_sets::tenant.eq(&tenant))
+                    .filter(distribution_sets::deleted.eq(false))
+            };
+            let total: i64 = mine().count().get_result(c)?;
+            let rows: Vec<DsRow> = mine()
+                .inner_join(ds_types::table)
+                .order(distribution_sets::id.desc())
+                .offset(offset)
+                .limit(50)
+                .select((
+                    distribution_sets::id,
+                    distribution_sets::name,
+                    distribution_sets::version,
+                    ds_types::name,
+                    distribution_sets::valid,
+                    distribution_sets::locked,
+                ))
+                .load(c)?;
+            let types: Vec<(String, String, Option<String>)> = ds_types::table
+                .filter(ds_types::tenant.eq(&tenant).and(ds_types::deleted.eq(false)))
+                .order(ds_types::name.asc())
+                .select((ds_types::type_key, ds_types::name, ds_types::description))
+                .load(c)?;
+            let modules: Vec<(i64, String, String, String)> = software_modules::table
+                .inner_join(sm_types::table)
+                .filter(
+                    software_modules::tenant
+                        .eq(&tenant)
+                        .and(software_modules::deleted.eq(false)),
+                )
+                .order(software_modules::id.desc())
+                .limit(200)
+                .select((
+                    software_modules::id,
+                    software_modules::name,
+                    software_modules::version,
+                    sm_types::name,
+                ))
+                .load(c)?;
+            Ok((rows, total, types, modules))
+        })
+        .await?;
+    let body = html! {
+        h1 { "Distribution sets" }
+        div.table-wrap { table {
+            thead { tr { th { "Name" } th { "Version" } th { "Type" } th { "State" } } }
+            tbody { @for (id, name, version, ty, valid, locked) in &rows {
+                tr {
+                    td { a href={ "/ui/distributions/" (id) } { (name) } }
+                    td { (version) } td { (ty) }
+                    td { @if !valid { span.badge.s-error { "invalid" } } @if *locked { span.badge { "locked" } } }
+                }
+            } }
+        } }
+        (layout::pager("", offset, 50, total))
+        @if ctx.can(Permission::CreateDistributionSet) {
+            section.card {
+                h2 { "New distribution set" }
+                form method="post" action="/ui/distributions" {
+                    div.row {
+                        div { label for="ds-name" { "Name" } input #ds-name name="name" required maxlength="128"; }
+                        div { label for="ds-version" { "Version" } input #ds-version name="version" required maxlength="64"; }
+                        div {
+                            label for="ds-type" { "Type" }
+                            select #ds-type name="type_key" { @for (key, name, _) in &types { option value=(key) { (name) } } }
+                        }
+                    }
+                    fieldset {
+                        legend { "Software modules" }
+                        @if modules.is_empty() { p.muted { "Create a software module first." } }
+                        @for (id, name, version, ty) in &modules {
+                            div {
+                                input type="checkbox" name="module" value=(id) id={ "m" (id) };
+                                label.check for={ "m" (id) } {
+                                    " " (name) " " (version) " (" (ty) ")"
+                                }
+                            }
+                        }
+                    }
+                    button type="submit" { "Create distribution set" }
+                }
+            }
+        }
+        section.card {
+            h2 { "Distribution set types" }
+            div.table-wrap { table {
+                thead { tr { th { "Key" } th { "Name" } th { "Description" } } }
+                tbody { @for (key, name, d) in &types { tr { td { code { (key) } } td { (name) } td { (d.as_deref().unwrap_or("")) } } } }
+            } }
+        }
+    };
+    Ok(layout::ok(&ctx, "Distribution sets", &body))
+}
+
+/// The create form, read by hand: its `module` field repeats, which `web::Form` cannot collect.
+pub async fn create(ctx: Ctx, req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> UiResult {
+    ctx.require(Permission::CreateDistributionSet)?;
+    let is_form = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(UiError::bad_request(
+            "Send the form from the distribution sets page.",
+        ));
+    }
+    let pairs: Vec<(String, String)> = form_pairs(&body);
+    let field = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let mut modules = Vec::new();
+    for (k, v) in &pairs {
+        if k == "module" {
+            let id = v
+                .parse()
+                .map_err(|_| UiError::bad_request("A module id is not a number."))?;
+            modules.push(crate::mgmt::ModuleRef { id });
+        }
+    }
+    let type_key = field("type_key");
+    let request = crate::mgmt::DsRequest {
+        name: field("name"),
+        version: field("version"),
+        description: None,
+        type_key: (!type_key.is_empty()).then_some(type_key),
+        modules,
+        required_migration_step: false,
+    };
+    crate::mgmt::validate_ds_request(&request)?;
+    let (tenant, by, now) = (ctx.tenant(), ctx.user.username.clone(), state.now());
+    let created = state
+        .db
+        .tx(move |c| crate::mgmt::create_sets(c, &tenant, &by, now, "", &[request]))
+        .await?;
+    let id = created.first().map_or(0, |d| d.id);
+    Ok(layout::see_other(
+        &format!("/ui/distributions/{id}"),
+        Some("Distribution set created."),
+    ))
+}
+
+/// `application/x-www-form-urlencoded` pairs in order, repeated names kept.
+fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+pub async fn set_page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) -> UiResult {
+    ctx.require(Permission::ReadDistributionSet)?;
+    let id = path.into_inner();
+    let tenant = ctx.tenant();
+    let (ds, modules, meta) = state
+        .db
+        .run(move |c| {
+            let ds: (String, String, String, bool, bool) = distribution_sets::table
+                .inner_join(ds_types::table)
+                .filter(
+                    distribution_sets::id
+                        .eq(id)
+                        .and(distribution_sets::tenant.eq(&tenant)),
+                )
+                .filter(distribution_sets::deleted.eq(false))
+                .select((
+                    distribution_sets::name,
+                    distribution_sets::version,
+                    ds_types::name,
+                    distribution_sets::valid,
+                    distribution_sets::locked,
+                ))
+                .first(c)
+                .optional()?
+                .ok_or_else(|| crate::error::ApiError::not_found("DistributionSet", id))?;
+            let modules: Vec<(i64, String, String)> = ds_modules::table
+                .inner_join(software_modules::table)
+                .filter(ds_modules::ds_id.eq(id))
+                .select((
+                    software_modules::id,
+                    software_modules::name,
+                    software_modules::version,
+                ))
+                .load(c)?;
+            let meta: Vec<(String, String)> = ds_metadata::table
+                .filter(ds_metadata::ds_id.eq(id))
+                .order(ds_metadata::meta_key.asc())
+                .select((ds_metadata::meta_key, ds_metadata::meta_value))
+                .load(c)?;
+            Ok((ds, modules, meta))
+        })
+        .await?;
+    let (name, version, ty, valid, locked) = ds;
+    let body = html! {
+        h1 { "Distribution set " (name) " " (version) }
+        section.card {
+            p { "Type: " (ty) @if !valid { " · " span.badge.s-error { "invalid" } } @if locked { " · " span.badge { "locked" } } }
+            h2 { "Modules" }
+            ul { @for (mid, n, v) in &modules { li { (sm_link(*mid, &format!("{n} {v}"))) } } }
+        }
+        section.card {
+            h2 { "Metadata" }
+            @if meta.is_empty() { p.muted { "No metadata." } }
+            div.table-wrap { table { tbody { @for (k, v) in &meta { tr { th scope="row" { (k) } td { (v) } } } } } }
+            @if ctx.can(Permission::UpdateDistributionSet) {
+                form method="post" action={ "/ui/distributions/" (id) "/metadata" } {
+                    div.row {
+                        div { label for="meta-key" { "Key" } input #meta-key name="key" required maxlength="128"; }
+                        div { label for="meta-value" { "Value" } input #meta-value name="value" maxlength="4000"; }
+                    }
+                    button type="submit" { "Add metadata" }
+                }
+            }
+        }
+    };
+    Ok(layout::ok(&ctx, &format!("Distribution set {name}"), &body))
+}
+
+#[derive(Deserialize)]
+pub struct MetaForm {
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+pub async fn add_metadata(
+    ctx: Ctx,
+    path: web::Path<i64>,
+    form: web::Form<MetaForm>,
+    state: web::Data<AppState>,
+) -> UiResult {
+    ctx.require(Permission::UpdateDistributionSet)?;
+    let id = path.into_inner();
+    let f = form.into_inner();
+    let entry = crate::mgmt::MgmtMetadata {
+        key: f.key,
+        value: f.value,
+    };
+    let tenant = ctx.tenant();
+    state
+        .db
+        .tx(move |c| crate::mgmt::create_entries(c, crate::mgmt::OwnerRef::Ds(id), &tenant, &[entry]))
+        .await?;
+    Ok(layout::see_other(
+        &format!("/ui/distributions/{id}"),
+        Some("Metadata added."),
+    ))
+}

@@ -1,0 +1,278 @@
+//! Login sessions: a random token in an HttpOnly, SameSite=Strict cookie scoped to `/ui`, stored
+//! as its SHA-256 in `ui_sessions` so every server behind a load balancer knows it. Credentials are
+//! checked exactly as the Management API's basic authentication checks them.
+//!
+//! Cross-site requests: SameSite=Strict keeps the cookie off them, and every POST must also carry an
+//! `Origin` (or, lacking one, a `Referer`) of this host.
+
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::{Method, StatusCode};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use maud::html;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::error::{UiError, UiResult};
+use super::layout;
+use crate::auth::permissions::{Permission, Permissions};
+use crate::auth::users::User;
+use crate::db::schema::{ui_sessions, users};
+use crate::state::AppState;
+
+pub const COOKIE: &str = "updraft_session";
+/// A session lasts a working day; logging out ends it at once.
+const SESSION_MS: i64 = 12 * 3600 * 1000;
+
+/// The logged-in user of a UI request, plus what the page needs from the request.
+pub struct Ctx {
+    pub user: User,
+    /// A message from the action that redirected here (`?notice=`).
+    pub notice: Option<String>,
+}
+
+impl Ctx {
+    pub fn can(&self, p: Permission) -> bool {
+        self.user.permissions.has(p)
+    }
+
+    /// Refuses the request with a 403 page unless the user holds `p`.
+    pub fn require(&self, p: Permission) -> Result<(), UiError> {
+        if self.can(p) {
+            Ok(())
+        } else {
+            Err(UiError::forbidden(format!(
+                "You lack the permission {p} needed for this."
+            )))
+        }
+    }
+
+    pub fn tenant(&self) -> String {
+        self.user.tenant.clone()
+    }
+}
+
+fn token_hash(token: &str) -> String {
+    crate::auth::hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn cookie_token(req: &HttpRequest) -> Option<String> {
+    let header = req.headers().get("cookie")?.to_str().ok()?;
+    header.split(';').find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == COOKIE && !v.is_empty()).then(|| v.to_owned())
+    })
+}
+
+/// True when a POST comes from a page of this server: its `Origin` (or `Referer`) names our host.
+pub fn same_origin(req: &HttpRequest) -> bool {
+    let info = req.connection_info();
+    let host = info.host().to_ascii_lowercase();
+    let header = |n: &str| {
+        req.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let Some(source) = header("origin").or_else(|| header("referer")) else {
+        return false;
+    };
+    let Some((_, rest)) = source.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.eq_ignore_ascii_case(&host)
+}
+
+fn notice_of(req: &HttpRequest) -> Option<String> {
+    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get("notice").cloned())
+        .filter(|n| !n.is_empty())
+}
+
+impl FromRequest for Ctx {
+    type Error = UiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| Arc::clone(&s.clone().into_inner()));
+        let token = cookie_token(req);
+        let then = if req.method() == Method::GET {
+            req.uri()
+                .path_and_query()
+                .map_or("/ui".to_owned(), ToString::to_string)
+        } else {
+            "/ui".to_owned()
+        };
+        let cross_site = req.method() != Method::GET && !same_origin(req);
+        let notice = notice_of(req);
+        Box::pin(async move {
+            if cross_site {
+                return Err(UiError::forbidden(
+                    "This form was not sent from a page of this server, so it was refused.",
+                ));
+            }
+            let (Some(state), Some(token)) = (state, token) else {
+                return Err(UiError::login_required(&then));
+            };
+            let hash = token_hash(&token);
+            let now = state.now();
+            let row: Option<(String, String, String)> = state
+                .db
+                .run(move |c| {
+                    Ok(ui_sessions::table
+                        .inner_join(users::table)
+                        .filter(ui_sessions::token_sha256.eq(&hash))
+                        .filter(ui_sessions::expires_at.gt(now))
+                        .select((users::username, users::tenant, users::permissions))
+                        .first(c)
+                        .optional()?)
+                })
+                .await?;
+            let Some((username, tenant, permissions)) = row else {
+                return Err(UiError::login_required(&then));
+            };
+            Ok(Ctx {
+                user: User {
+                    username,
+                    tenant,
+                    permissions: Permissions::parse(&permissions).unwrap_or_default(),
+                },
+                notice,
+            })
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NextParam {
+    next: Option<String>,
+}
+
+/// Only a path inside the UI, so the login form cannot send anyone elsewhere.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with("/ui") && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/ui".to_owned(),
+    }
+}
+
+fn login_form(next: &str, error: Option<&str>) -> maud::Markup {
+    html! {
+        section.card.login {
+            h1 { "Log in to Updraft" }
+            @if let Some(e) = error {
+                p.error role="alert" { (e) }
+            }
+            form method="post" action="/ui/login" {
+                input type="hidden" name="next" value=(next);
+                label for="username" { "Username" }
+                input #username name="username" autocomplete="username" required autofocus;
+                label for="password" { "Password" }
+                input #password name="password" type="password" autocomplete="current-password" required;
+                button type="submit" { "Log in" }
+            }
+        }
+    }
+}
+
+pub async fn login_page(q: web::Query<NextParam>) -> HttpResponse {
+    let next = safe_next(q.next.as_deref());
+    layout::html_response(
+        StatusCode::OK,
+        &layout::page(None, "Log in", &login_form(&next, None)),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn login(req: HttpRequest, form: web::Form<LoginForm>, state: web::Data<AppState>) -> UiResult {
+    if !same_origin(&req) {
+        return Err(UiError::forbidden(
+            "This form was not sent from a page of this server, so it was refused.",
+        ));
+    }
+    let LoginForm {
+        username,
+        password,
+        next,
+    } = form.into_inner();
+    let next = safe_next(next.as_deref());
+    if crate::auth::users::verify_credentials(&state, username.clone(), password)
+        .await
+        .is_err()
+    {
+        let body = login_form(&next, Some("Wrong username or password."));
+        return Ok(layout::html_response(
+            StatusCode::UNAUTHORIZED,
+            &layout::page(None, "Log in", &body),
+        ));
+    }
+    let token = format!("{}{}", crate::auth::random_token(), crate::auth::random_token());
+    let hash = token_hash(&token);
+    let now = state.now();
+    state
+        .db
+        .tx(move |c| {
+            diesel::delete(ui_sessions::table.filter(ui_sessions::expires_at.le(now))).execute(c)?;
+            let user_id: i64 = users::table
+                .filter(users::username.eq(&username))
+                .select(users::id)
+                .first(c)?;
+            diesel::insert_into(ui_sessions::table)
+                .values((
+                    ui_sessions::token_sha256.eq(&hash),
+                    ui_sessions::user_id.eq(user_id),
+                    ui_sessions::created_at.eq(now),
+                    ui_sessions::expires_at.eq(now + SESSION_MS),
+                ))
+                .execute(c)?;
+            Ok(())
+        })
+        .await?;
+    let secure = if req.connection_info().scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("location", next))
+        .insert_header((
+            "set-cookie",
+            format!(
+                "{COOKIE}={token}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+                SESSION_MS / 1000
+            ),
+        ))
+        .finish())
+}
+
+pub async fn logout(req: HttpRequest, _ctx: Ctx, state: web::Data<AppState>) -> UiResult {
+    if let Some(token) = cookie_token(&req) {
+        let hash = token_hash(&token);
+        state
+            .db
+            .tx(move |c| {
+                diesel::delete(ui_sessions::table.filter(ui_sessions::token_sha256.eq(&hash))).execute(c)?;
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("location", "/ui/login"))
+        .insert_header((
+            "set-cookie",
+            format!("{COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0"),
+        ))
+        .finish())
+}

@@ -1,0 +1,472 @@
+//! The web UI's server side over HTTP: login and session cookie, CSRF refusal, permissions enforced
+//! on POSTs, RSQL errors shown in the page, escaping, and error pages instead of blank answers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on unexpected failures by design.
+
+mod support;
+
+use reqwest::blocking::{Client, Response};
+use reqwest::redirect::Policy;
+use serde_json::json;
+use support::Fixture;
+
+fn browser() -> Client {
+    Client::builder().redirect(Policy::none()).build().unwrap()
+}
+
+fn header(res: &Response, name: &str) -> String {
+    res.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// Logs in through the form and answers the session cookie (`name=value`).
+fn login(f: &Fixture, user: &str, password: &str) -> String {
+    let res = browser()
+        .post(f.url("/ui/login"))
+        .header("origin", &f.srv.url)
+        .form(&[("username", user), ("password", password), ("next", "/ui")])
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().unwrap());
+    let cookie = header(&res, "set-cookie");
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+fn get(f: &Fixture, cookie: &str, path: &str) -> (u16, String) {
+    let res = browser()
+        .get(f.url(path))
+        .header("cookie", cookie)
+        .send()
+        .unwrap();
+    (res.status().as_u16(), res.text().unwrap())
+}
+
+fn post(f: &Fixture, cookie: &str, path: &str, origin: Option<&str>, form: &[(&str, &str)]) -> (u16, String) {
+    let mut req = browser().post(f.url(path)).header("cookie", cookie).form(form);
+    if let Some(o) = origin {
+        req = req.header("origin", o);
+    }
+    let res = req.send().unwrap();
+    (res.status().as_u16(), res.text().unwrap())
+}
+
+fn admin(f: &Fixture) -> String {
+    login(f, &f.srv.admin_user, &f.srv.admin_password)
+}
+
+fn add_target(f: &Fixture, cid: &str, name: &str) {
+    let (s, b) = f.post("/rest/v1/targets", json!([{ "controllerId": cid, "name": name }]));
+    assert_eq!(s, 201, "{b}");
+}
+
+fn pages_need_a_login(f: &Fixture) {
+    let res = browser().get(f.url("/ui/devices?q=x")).send().unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(header(&res, "location"), "/ui/login?next=%2Fui%2Fdevices%3Fq%3Dx");
+    let res = browser().get(f.url("/")).send().unwrap();
+    assert_eq!(header(&res, "location"), "/ui");
+    let (s, page) = get(f, "updraft_session=forged", "/ui/login");
+    assert_eq!(s, 200);
+    assert!(page.contains("<h1>Log in to Updraft</h1>"), "{page}");
+    assert_eq!(get(f, "updraft_session=forged", "/ui").0, 303);
+}
+
+fn session_cookie_is_httponly_strict_and_scoped(f: &Fixture) {
+    let form = [
+        ("username", f.srv.admin_user.as_str()),
+        ("password", f.srv.admin_password.as_str()),
+    ];
+    let res = browser()
+        .post(f.url("/ui/login"))
+        .header("origin", &f.srv.url)
+        .form(&form)
+        .send()
+        .unwrap();
+    let cookie = header(&res, "set-cookie");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    // Behind a TLS-terminating proxy the cookie is Secure.
+    let res = browser()
+        .post(f.url("/ui/login"))
+        .header("origin", &f.srv.url)
+        .header("x-forwarded-proto", "https")
+        .form(&form)
+        .send()
+        .unwrap();
+    assert!(header(&res, "set-cookie").contains("; Secure"));
+
+    let res = browser()
+        .post(f.url("/ui/login"))
+        .header("origin", &f.srv.url)
+        .form(&[("username", "admin"), ("password", "wrong")])
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(header(&res, "set-cookie").is_empty());
+    assert!(res.text().unwrap().contains("Wrong username or password."));
+
+    let session = cookie.split(';').next().unwrap();
+    let (s, page) = get(f, session, "/ui");
+    assert_eq!(s, 200);
+    assert!(page.contains("<h1>Overview</h1>"));
+    assert_eq!(post(f, session, "/ui/logout", Some(&f.srv.url), &[]).0, 303);
+    assert_eq!(get(f, session, "/ui").0, 303, "logout ends the session");
+}
+
+fn cross_site_posts_are_refused(f: &Fixture) {
+    add_target(f, "dev1", "dev1");
+    let session = admin(f);
+    let (s, page) = post(
+        f,
+        &session,
+        "/ui/devices/dev1/delete",
+        Some("http://evil.example"),
+        &[],
+    );
+    assert_eq!(s, 403);
+    assert!(page.contains("not sent from a page of this server"), "{page}");
+    assert_eq!(post(f, &session, "/ui/devices/dev1/delete", None, &[]).0, 403);
+    assert_eq!(f.get("/rest/v1/targets/dev1").0, 200, "the device is still there");
+    let res = browser()
+        .post(f.url("/ui/login"))
+        .header("origin", "http://evil.example")
+        .form(&[("username", "admin"), ("password", f.srv.admin_password.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // From the server's own page the same POST works.
+    let (s, _) = post(f, &session, "/ui/devices/dev1/delete", Some(&f.srv.url), &[]);
+    assert_eq!(s, 303);
+    assert_eq!(f.get("/rest/v1/targets/dev1").0, 404);
+}
+
+fn limited_user_sees_no_controls_and_is_refused(f: &Fixture) {
+    add_target(f, "dev1", "dev1");
+    let (s, b) = f.post(
+        "/rest/v1/users",
+        json!({ "username": "viewer", "password": "viewer-password", "permissions": ["READ_TARGET"] }),
+    );
+    assert_eq!(s, 201, "{b}");
+    let session = login(f, "viewer", "viewer-password");
+    let (s, page) = get(f, &session, "/ui/devices/dev1");
+    assert_eq!(s, 200);
+    assert!(page.contains("<h1>Device dev1</h1>"));
+    for control in [
+        ">Assign</button>",
+        ">Delete device<",
+        ">Add tag<",
+        ">Cancel<",
+        "/ui/settings",
+        "/ui/software",
+    ] {
+        assert!(!page.contains(control), "{control} shown to a READ_TARGET user");
+    }
+    let (s, page) = post(f, &session, "/ui/devices/dev1/delete", Some(&f.srv.url), &[]);
+    assert_eq!(s, 403);
+    assert!(page.contains("DELETE_TARGET"), "{page}");
+    // The refusal is a page inside the user's own navigation.
+    assert!(
+        page.contains(">Log out<") && page.contains("href=\"/ui/devices\""),
+        "{page}"
+    );
+    assert_eq!(f.get("/rest/v1/targets/dev1").0, 200);
+    let (s, _) = post(
+        f,
+        &session,
+        "/ui/settings/config",
+        Some(&f.srv.url),
+        &[("pollingTime", "00:00:30")],
+    );
+    assert_eq!(s, 403);
+    assert_eq!(get(f, &session, "/ui/settings").0, 403);
+}
+
+fn rsql_errors_show_in_the_list(f: &Fixture) {
+    add_target(f, "dev1", "gateway one");
+    add_target(f, "dev2", "sensor");
+    let session = admin(f);
+    let (s, page) = get(f, &session, "/ui/devices?q=nme%3D%3Dx");
+    assert_eq!(s, 400);
+    assert!(
+        page.contains("<h1>Devices</h1>"),
+        "the list page, not an error page"
+    );
+    assert!(
+        page.contains("Unknown field &#39;nme&#39;") || page.contains("Unknown field 'nme'"),
+        "{page}"
+    );
+    assert!(page.contains("aria-invalid=\"true\""));
+    let (s, page) = get(f, &session, "/ui/devices?q=name%3D%3D*gate*");
+    assert_eq!(s, 200);
+    assert!(page.contains("1 devices match"), "{page}");
+    assert!(page.contains("/ui/devices/dev1") && !page.contains("/ui/devices/dev2"));
+}
+
+fn device_list_pages(f: &Fixture) {
+    let many: Vec<_> = (0..60)
+        .map(|i| json!({ "controllerId": format!("d{i:03}") }))
+        .collect();
+    assert_eq!(f.post("/rest/v1/targets", json!(many)).0, 201);
+    let session = admin(f);
+    let (_, first) = get(f, &session, "/ui/devices");
+    assert!(
+        first.contains("1–50 of 60") && first.contains("offset=50"),
+        "{first}"
+    );
+    assert!(first.contains(">d049<") && !first.contains(">d050<"));
+    let (_, second) = get(f, &session, "/ui/devices?offset=50");
+    assert!(second.contains(">d050<") && second.contains(">d059<") && !second.contains(">d049<"));
+}
+
+fn names_are_escaped(f: &Fixture) {
+    add_target(f, "dev1", "<script>alert(1)</script>");
+    let session = admin(f);
+    for path in ["/ui/devices", "/ui/devices/dev1"] {
+        let (_, page) = get(f, &session, path);
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{path}");
+        assert!(!page.contains("<script>alert"), "{path}");
+    }
+}
+
+fn errors_are_pages(f: &Fixture) {
+    let session = admin(f);
+    for (path, status, text) in [
+        ("/ui/devices/missing", 404, "does not exist"),
+        ("/ui/no-such-page", 404, "There is no such page."),
+        ("/ui/software/notanumber", 404, "There is no such page."),
+        (
+            "/ui/devices?offset=x",
+            400,
+            "parameters of this address are not valid",
+        ),
+    ] {
+        let res = browser()
+            .get(f.url(path))
+            .header("cookie", &session)
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), status, "{path}");
+        assert!(header(&res, "content-type").starts_with("text/html"), "{path}");
+        let page = res.text().unwrap();
+        assert!(
+            page.contains("role=\"alert\"") && page.contains(text),
+            "{path}: {page}"
+        );
+    }
+}
+
+fn assets_are_versioned_and_cached(f: &Fixture) {
+    let (_, page) = get(f, "", "/ui/login");
+    let href = page
+        .split("href=\"/ui/assets/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let res = browser()
+        .get(f.url(&format!("/ui/assets/{href}")))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(header(&res, "cache-control").contains("immutable"));
+    assert!(header(&res, "content-type").starts_with("text/css"));
+    assert_eq!(
+        browser()
+            .get(f.url("/ui/assets/app-old.css"))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+/// Without JavaScript: create a module, upload an artifact as a plain multipart form, create a set
+/// with it (the repeated `module` field), assign it to a device and change a setting.
+fn forms_work_without_javascript(f: &Fixture) {
+    add_target(f, "dev1", "dev1");
+    let session = admin(f);
+    let origin = Some(f.srv.url.as_str());
+    let module = [("name", "app"), ("version", "1.0"), ("type_key", "application")];
+    let res = browser()
+        .post(f.url("/ui/software"))
+        .header("cookie", &session)
+        .header("origin", &f.srv.url)
+        .form(&module)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let sm_page = header(&res, "location");
+    let sm_id = sm_page
+        .trim_start_matches("/ui/software/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let part = reqwest::blocking::multipart::Part::bytes(vec![5u8; 100_000]).file_name("app.bin");
+    let res = browser()
+        .post(f.url(&format!("/ui/software/{sm_id}/artifacts")))
+        .header("cookie", &session)
+        .header("origin", &f.srv.url)
+        .multipart(reqwest::blocking::multipart::Form::new().part("file", part))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (_, page) = get(f, &session, &format!("/ui/software/{sm_id}"));
+    assert!(page.contains("app.bin") && page.contains("97.7 KiB"), "{page}");
+    // The page's script asks for JSON and shows the API's message when an upload fails.
+    let part = reqwest::blocking::multipart::Part::bytes(vec![1u8; 10]).file_name("app.bin");
+    let res = browser()
+        .post(f.url(&format!("/ui/software/{sm_id}/artifacts")))
+        .header("cookie", &session)
+        .header("origin", &f.srv.url)
+        .header("accept", "application/json")
+        .multipart(reqwest::blocking::multipart::Form::new().part("file", part))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    let err: serde_json::Value = res.json().unwrap();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("already has an artifact named app.bin"),
+        "{err}"
+    );
+
+    let (s, _) = post(
+        f,
+        &session,
+        &format!("/ui/software/{sm_id}/metadata"),
+        origin,
+        &[("key", "channel"), ("value", "beta"), ("target_visible", "true")],
+    );
+    assert_eq!(s, 303);
+    let (_, meta) = f.get(&format!("/rest/v1/softwaremodules/{sm_id}/metadata"));
+    assert_eq!(meta["content"][0]["value"], "beta", "{meta}");
+    assert_eq!(meta["content"][0]["targetVisible"], true, "{meta}");
+
+    let body = format!("name=set&version=1.0&type_key=app&module={sm_id}");
+    let res = browser()
+        .post(f.url("/ui/distributions"))
+        .header("cookie", &session)
+        .header("origin", &f.srv.url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let ds_id = header(&res, "location")
+        .trim_start_matches("/ui/distributions/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, ds) = f.get(&format!("/rest/v1/distributionsets/{ds_id}"));
+    assert_eq!(ds["modules"][0]["id"].to_string(), sm_id, "{ds}");
+
+    let (s, _) = post(
+        f,
+        &session,
+        "/ui/devices/dev1/assign",
+        origin,
+        &[("ds", &ds_id), ("action_type", "soft")],
+    );
+    assert_eq!(s, 303);
+    let (_, t) = f.get("/rest/v1/targets/dev1/actions");
+    assert_eq!(t["content"][0]["type"], "update", "{t}");
+    assert_eq!(t["content"][0]["forceType"], "soft", "{t}");
+    let (_, page) = get(f, &session, "/ui/devices/dev1");
+    assert!(
+        page.contains("Assignment initiated by user &#39;admin&#39;")
+            || page.contains("Assignment initiated by user 'admin'")
+    );
+
+    let (s, _) = post(
+        f,
+        &session,
+        "/ui/settings/config",
+        origin,
+        &[("pollingTime", "00:02:00")],
+    );
+    assert_eq!(s, 303);
+    assert_eq!(
+        f.get("/rest/v1/system/configs/pollingTime").1["value"],
+        "00:02:00"
+    );
+    let (s, page) = post(
+        f,
+        &session,
+        "/ui/settings/config",
+        origin,
+        &[("pollingTime", "soon")],
+    );
+    assert_eq!(s, 400);
+    assert!(
+        page.contains("pollingTime") && page.contains("role=\"alert\""),
+        "{page}"
+    );
+}
+
+/// `/ui/controller/v1/...` is a DDI path of a tenant named `ui`: it reaches the device API exactly
+/// as any other tenant's path does, not the UI.
+fn ddi_paths_of_a_tenant_named_ui_reach_ddi(f: &Fixture) {
+    let ddi = |path: &str| {
+        let res = browser().get(f.url(path)).send().unwrap();
+        (res.status().as_u16(), header(&res, "content-type"))
+    };
+    let (ui_status, ui_type) = ddi("/ui/controller/v1/dev1");
+    let (other_status, other_type) = ddi("/NOSUCH/controller/v1/dev1");
+    assert_eq!((ui_status, ui_type.as_str()), (other_status, other_type.as_str()));
+    assert!(!ui_type.starts_with("text/html"), "{ui_type}");
+    assert_ne!(ui_status, 303, "not sent to the login page");
+}
+
+fn sessions_expire_after_twelve_hours(f: &Fixture) {
+    let session = admin(f);
+    f.srv.state.clock.advance(11 * 3600 * 1000);
+    assert_eq!(get(f, &session, "/ui").0, 200);
+    f.srv.state.clock.advance(2 * 3600 * 1000);
+    assert_eq!(get(f, &session, "/ui").0, 303, "expired: back to the login page");
+}
+
+fn users_see_only_their_tenant(f: &Fixture) {
+    add_target(f, "dev1", "default device");
+    assert_eq!(f.post("/rest/v1/tenants", json!({ "name": "ACME" })).0, 201);
+    let (s, b) = f.post(
+        "/rest/v1/users",
+        json!({ "username": "acme", "password": "acme-password", "tenant": "ACME", "permissions": ["TENANT_ADMIN"] }),
+    );
+    assert_eq!(s, 201, "{b}");
+    let session = login(f, "acme", "acme-password");
+    let (s, page) = get(f, &session, "/ui/devices");
+    assert_eq!(s, 200);
+    assert!(
+        page.contains("0 devices match") && !page.contains("dev1"),
+        "{page}"
+    );
+    assert_eq!(get(f, &session, "/ui/devices/dev1").0, 404);
+    let (s, _) = post(f, &session, "/ui/devices/dev1/delete", Some(&f.srv.url), &[]);
+    assert_eq!(s, 404);
+    assert_eq!(f.get("/rest/v1/targets/dev1").0, 200);
+}
+
+backend_tests!(
+    sessions_expire_after_twelve_hours,
+    users_see_only_their_tenant,
+    ddi_paths_of_a_tenant_named_ui_reach_ddi,
+    forms_work_without_javascript,
+    pages_need_a_login,
+    session_cookie_is_httponly_strict_and_scoped,
+    cross_site_posts_are_refused,
+    limited_user_sees_no_controls_and_is_refused,
+    rsql_errors_show_in_the_list,
+    device_list_pages,
+    names_are_escaped,
+    errors_are_pages,
+    assets_are_versioned_and_cached,
+);

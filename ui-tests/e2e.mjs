@@ -1,0 +1,165 @@
+// End-to-end flow of the Updraft web UI in headless Chromium, driven by Playwright (core only: it
+// launches Debian's /usr/bin/chromium, no browser download). server/tests/ui_browser.rs starts the
+// server, creates the device and the limited user, runs this script and checks its screenshots.
+//
+// Env: UPDRAFT_URL, ADMIN_USER, ADMIN_PASSWORD, LIMITED_USER, LIMITED_PASSWORD, DEVICE_ID,
+// DEVICE_TOKEN, SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
+import { chromium } from "playwright-core";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const env = (k, d) => {
+  const v = process.env[k] ?? d;
+  if (v === undefined) throw new Error(`environment variable ${k} is required`);
+  return v;
+};
+const base = env("UPDRAFT_URL");
+const device = env("DEVICE_ID");
+const shots = env("SCREENSHOT_DIR");
+mkdirSync(shots, { recursive: true });
+const manifest = [];
+
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+  console.log(`ok - ${what}`);
+}
+
+// Counts the distinct colours of a PNG by drawing it on a canvas: a blank page has one or two.
+async function distinctColours(page, png) {
+  return page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = "data:image/png;base64," + b64;
+    await img.decode();
+    const c = document.createElement("canvas");
+    c.width = img.width;
+    c.height = img.height;
+    const g = c.getContext("2d");
+    g.drawImage(img, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set();
+    for (let i = 0; i < d.length; i += 4 * 7) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    return seen.size;
+  }, png.toString("base64"));
+}
+
+// Saves a screenshot of the current page after checking its main heading.
+async function shot(page, name, heading) {
+  const h1 = (await page.locator("h1").first().textContent()).trim();
+  check(h1.startsWith(heading), `${name}: heading "${h1}" starts with "${heading}"`);
+  const png = await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  const colours = await distinctColours(page, png);
+  manifest.push({ name, heading: h1, bytes: png.length, colours });
+}
+
+async function login(page, user, password) {
+  await page.goto(`${base}/ui`);
+  await page.getByLabel("Username").fill(user);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForSelector("h1:has-text('Overview')");
+}
+
+// The simulated device: DDI over plain HTTP with its security token.
+async function ddi(path, init = {}) {
+  const res = await fetch(`${base}/DEFAULT/controller/v1/${device}${path}`, {
+    ...init,
+    headers: { Authorization: `TargetToken ${env("DEVICE_TOKEN")}`, "Content-Type": "application/json", Accept: "application/hal+json" },
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`DDI ${path}: HTTP ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const browser = await chromium.launch({ executablePath: env("CHROMIUM", "/usr/bin/chromium"), headless: true, args: ["--no-sandbox"] });
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+
+  // Log in: the UI sends us to the login page first.
+  await page.goto(`${base}/ui`);
+  check(page.url().includes("/ui/login"), "an anonymous visit goes to the login page");
+  await shot(page, "login", "Log in");
+  await login(page, env("ADMIN_USER"), env("ADMIN_PASSWORD"));
+  await shot(page, "overview", "Overview");
+
+  // A software module with an artifact uploaded through the drop zone's file input.
+  await page.goto(`${base}/ui/software`);
+  await page.getByLabel("Name").fill("e2e-app");
+  await page.getByLabel("Version").fill("1.0.0");
+  await page.getByLabel("Type").selectOption({ label: "Application" });
+  await page.getByRole("button", { name: "Create module" }).click();
+  await page.waitForSelector("h1:has-text('Software module e2e-app')");
+  await page.setInputFiles("#file", { name: "app.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(3 * 1024 * 1024, 7) });
+  await page.getByRole("button", { name: "Upload" }).click();
+  await page.waitForSelector("p.notice:has-text('Uploaded app.bin')");
+  check(await page.locator("td", { hasText: "app.bin" }).count() === 1, "the uploaded artifact is listed");
+  check(await page.locator("td", { hasText: "3.0 MiB" }).count() === 1, "with its size");
+  await shot(page, "software-module", "Software module");
+  await page.goto(`${base}/ui/software`);
+  await shot(page, "software", "Software modules");
+
+  // A distribution set with that module.
+  await page.goto(`${base}/ui/distributions`);
+  await page.getByLabel("Name").fill("e2e-set");
+  await page.getByLabel("Version").fill("1.0.0");
+  await page.getByLabel("Type").selectOption({ label: "App(s) only" });
+  await page.getByLabel("e2e-app 1.0.0").check();
+  await page.getByRole("button", { name: "Create distribution set" }).click();
+  await page.waitForSelector("h1:has-text('Distribution set e2e-set')");
+  await shot(page, "distribution-set", "Distribution set");
+
+  // Assign it to the device.
+  await page.goto(`${base}/ui/devices`);
+  await shot(page, "devices", "Devices");
+  await page.getByRole("link", { name: device, exact: true }).click();
+  await page.waitForSelector(`h1:has-text('Device ${device}')`);
+  await page.getByLabel("Distribution set").selectOption({ label: "e2e-set:1.0.0" });
+  await page.getByRole("button", { name: "Assign" }).click();
+  await page.waitForSelector("p.notice:has-text('Assigned.')");
+  check((await page.locator("#update-status").textContent()).includes("pending"), "the device is pending");
+
+  // The device polls, downloads nothing (the test does not need the bytes) and reports success;
+  // the open page picks the change up by itself.
+  const poll = await ddi("");
+  const href = poll._links?.deploymentBase?.href;
+  check(Boolean(href), "the device sees a deployment");
+  const actionId = href.split("/deploymentBase/")[1].split("?")[0];
+  const deployment = await ddi(`/deploymentBase/${actionId}`);
+  check(deployment.deployment.chunks[0].artifacts[0].filename === "app.bin", "the deployment names the artifact");
+  await ddi(`/deploymentBase/${actionId}/feedback`, {
+    method: "POST",
+    body: JSON.stringify({ id: actionId, status: { execution: "closed", result: { finished: "success" }, details: ["installed by the e2e device"] } }),
+  });
+  await page.locator("#update-status", { hasText: "in sync" }).waitFor({ timeout: 20000 });
+  check(await page.getByText("installed by the e2e device").count() === 1, "the status message is in the history");
+  await shot(page, "device", "Device");
+
+  await page.goto(`${base}/ui/settings`);
+  await shot(page, "settings", "Settings");
+
+  // Phone width: the same page stays usable.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${base}/ui/devices`);
+  await shot(page, "devices-phone", "Devices");
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.waitForSelector("h1:has-text('Log in')");
+
+  // A user with READ_TARGET only: no controls, and the server refuses the POST anyway.
+  await login(page, env("LIMITED_USER"), env("LIMITED_PASSWORD"));
+  await page.goto(`${base}/ui/devices/${device}`);
+  check(await page.getByRole("button", { name: "Assign" }).count() === 0, "the limited user sees no Assign");
+  check(await page.getByRole("button", { name: "Delete device" }).count() === 0, "the limited user sees no Delete");
+  check(await page.getByRole("link", { name: "Settings" }).count() === 0, "the limited user sees no Settings");
+  const status = await page.evaluate(async (url) => (await fetch(url, { method: "POST" })).status, `${base}/ui/devices/${device}/delete`);
+  check(status === 403, `a delete POST by the limited user is refused (HTTP ${status})`);
+  await page.goto(`${base}/ui/settings`);
+  await shot(page, "forbidden", "Forbidden");
+  check((await page.locator("[role=alert]").textContent()).includes("READ_TENANT_CONFIGURATION"), "the refusal names the permission");
+} finally {
+  writeFileSync(join(shots, "manifest.json"), JSON.stringify(manifest, null, 2));
+  await browser.close();
+}
+console.log(`${manifest.length} screenshots in ${shots}`);
