@@ -94,6 +94,14 @@ fn populate(f: &Fixture) -> BTreeMap<&'static str, String> {
         assert_eq!(s, 201, "{owner}: {v}");
     }
     ids.insert("metadataKey", format!("{MARK}-key"));
+    let (s, r) = f.post(
+        "/rest/v1/rollouts",
+        json!({ "name": format!("{MARK}-rollout"), "distributionSetId": ds, "targetFilterQuery": format!("id=={MARK}-*") }),
+    );
+    assert_eq!(s, 201, "{r}");
+    ids.insert("rolloutId", r["id"].to_string());
+    let (_, g) = f.get(&format!("/rest/v1/rollouts/{}/deploygroups", r["id"]));
+    ids.insert("groupId", g["content"][0]["id"].to_string());
     ids
 }
 
@@ -111,6 +119,7 @@ fn snapshot(f: &Fixture, ids: &BTreeMap<&'static str, String>) -> Vec<Value> {
         "/rest/v1/distributionsettypes".to_owned(),
         "/rest/v1/targetfilters".to_owned(),
         "/rest/v1/actions".to_owned(),
+        "/rest/v1/rollouts?representation=full".to_owned(),
         format!("/rest/v1/targets/{}/metadata", ids["targetId"]),
         format!("/rest/v1/softwaremodules/{}/artifacts", ids["softwareModuleId"]),
     ] {
