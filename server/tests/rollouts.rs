@@ -14,6 +14,7 @@ use updraft_server::config::Config;
 fn fast_scheduler(c: &mut Config) {
     c.scheduler_interval_ms = 100;
     c.action_timeout_secs = 600;
+    c.action_retention_days = 30;
 }
 
 backend_tests!(
@@ -29,6 +30,7 @@ backend_tests!(
     scheduled_rollouts_start_at_their_time,
     invalidating_the_set_stops_its_rollouts,
     dynamic_rollouts_take_in_targets_that_match_later,
+    old_closed_actions_are_deleted_after_the_retention_time,
 );
 
 /// Waits (bounded) until `check` holds; the scheduler runs on its own thread.
@@ -687,4 +689,38 @@ fn dynamic_rollouts_take_in_targets_that_match_later(f: &Fixture) {
     assert_eq!(v["total"], 5);
     let (_, a) = f.get(&format!("/rest/v1/actions/{}", v["content"][0]["id"]));
     assert_eq!(a["rollout"], id);
+}
+
+fn old_closed_actions_are_deleted_after_the_retention_time(f: &Fixture) {
+    let (_, v1) = f.distribution_set("ret1", "r1.bin", b"one");
+    let (_, v2) = f.distribution_set("ret2", "r2.bin", b"two");
+    let (_, v3) = f.distribution_set("ret3", "r3.bin", b"three");
+    f.poll("ret-dev");
+    let first = f.assign(v1, "ret-dev", json!({}));
+    report(f, "ret-dev", true);
+    let failed = f.assign(v2, "ret-dev", json!({}));
+    report(f, "ret-dev", false);
+    f.srv.state.clock.advance(20 * 86_400_000);
+    let installing = f.assign(v3, "ret-dev", json!({}));
+    report(f, "ret-dev", true);
+    let ids = |f: &Fixture| -> Vec<i64> {
+        let (_, v) = f.get("/rest/v1/targets/ret-dev/actions");
+        let mut ids: Vec<i64> = v["content"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect();
+        ids.sort_unstable();
+        ids
+    };
+    updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
+    assert_eq!(ids(f), [first, failed, installing], "nothing is 30 days old yet");
+    f.srv.state.clock.advance(11 * 86_400_000);
+    updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
+    eventually("the old closed actions are gone", || ids(f) == [installing]);
+    // The target still knows what it runs.
+    let t = f.target("ret-dev");
+    assert_eq!(t["updateStatus"], "in_sync");
+    let (_, installed) = f.get("/rest/v1/targets/ret-dev/installedDS");
+    assert_eq!(installed["id"], v3);
+    // The installing action is kept even when it is old.
+    f.srv.state.clock.advance(60 * 86_400_000);
+    updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
+    assert_eq!(ids(f), [installing]);
 }
