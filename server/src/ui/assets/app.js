@@ -66,3 +66,29 @@ for (const form of document.querySelectorAll("form[data-upload]")) {
     });
   }
 }
+
+// Inputs with data-preview="URL" ask the server, as the user types (debounced), what their value
+// matches; the answer (a small HTML fragment) fills the element named by data-preview-out. The form's
+// "Preview" button does the same without JavaScript.
+for (const input of document.querySelectorAll("input[data-preview]")) {
+  const out = document.getElementById(input.dataset.previewOut);
+  const form = input.form;
+  let timer = 0;
+  let latest = 0;
+  const run = async () => {
+    const seq = ++latest;
+    const params = new URLSearchParams({ q: input.value });
+    if (form.elements.ds) params.set("ds", form.elements.ds.value);
+    try {
+      const res = await fetch(input.dataset.preview + "?" + params, { credentials: "same-origin" });
+      const html = await res.text();
+      if (seq !== latest || !(res.ok || res.status === 400)) return;
+      out.innerHTML = html;
+      if (res.status === 400) input.setAttribute("aria-invalid", "true");
+      else input.removeAttribute("aria-invalid");
+    } catch (_) { /* offline for a moment: the next keystroke tries again */ }
+  };
+  const later = () => { clearTimeout(timer); timer = setTimeout(run, 400); };
+  input.addEventListener("input", later);
+  if (form.elements.ds) form.elements.ds.addEventListener("change", later);
+}
