@@ -591,6 +591,20 @@ fn rollouts_are_created_and_driven_through_forms(f: &Fixture) {
         page.contains("already exists") && page.contains("<h1>New rollout</h1>"),
         "{page}"
     );
+    // The optional start time is read as UTC.
+    form[0].1 = "later";
+    form[8].1 = "soon";
+    let (s, _, page) = post_for_location(f, &session, "/ui/rollouts", &form);
+    assert_eq!(s, 400);
+    assert!(
+        page.contains("The start time &#39;soon&#39;") || page.contains("The start time 'soon'"),
+        "{page}"
+    );
+    form[8].1 = "2030-01-01T10:00";
+    let (s, location, _) = post_for_location(f, &session, "/ui/rollouts", &form);
+    assert_eq!(s, 303);
+    let (_, later) = f.get(&format!("/rest/v1/rollouts/{}", rollout_id_of(&location)));
+    assert_eq!(later["startAt"], 1_893_492_000_000_i64, "{later}");
 
     let (_, list) = get(f, &session, "/ui/rollouts");
     assert!(

@@ -130,7 +130,7 @@ pub async fn list(ctx: Ctx, q: web::Query<Paging>, state: web::Data<AppState>) -
             tbody {
                 @for (r, x) in &rows {
                     tr {
-                        td { a href={ "/ui/rollouts/" (r.id) } { (r.name) } }
+                        td.name { a href={ "/ui/rollouts/" (r.id) } { (r.name) } }
                         td { (x.ds_label) }
                         td { (status_badge(&r.status)) }
                         td.bar-cell { (progress(x.totals.as_ref().unwrap_or(&BTreeMap::new()))) }
