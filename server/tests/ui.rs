@@ -739,7 +739,77 @@ fn rollout_names_are_escaped(f: &Fixture) {
     }
 }
 
+/// With approval on, a planner's rollout waits; the planner sees no Approve, an approver decides
+/// with a remark through the form.
+fn rollouts_are_approved_through_the_form(f: &Fixture) {
+    add_target(f, "dev1", "dev1");
+    let (_, ds) = f.distribution_set("fw", "fw.bin", b"firmware");
+    f.set_config("rollout.approval.enabled", json!(true));
+    let (s, b) = f.post(
+        "/rest/v1/users",
+        json!({ "username": "planner", "password": "planner-password",
+                "permissions": ["CREATE_ROLLOUT", "READ_ROLLOUT", "HANDLE_ROLLOUT", "READ_DISTRIBUTION_SET", "READ_TARGET"] }),
+    );
+    assert_eq!(s, 201, "{b}");
+    let planner = login(f, "planner", "planner-password");
+    let ds = ds.to_string();
+    let form = [
+        ("name", "needs a yes"),
+        ("ds", ds.as_str()),
+        ("q", "name==dev1"),
+        ("groups", "1"),
+        ("success", "100"),
+        ("error", "0"),
+        ("action_type", "forced"),
+    ];
+    let (s, location, _) = post_for_location(f, &planner, "/ui/rollouts", &form);
+    assert_eq!(s, 303);
+    let id = rollout_id_of(&location);
+    assert_eq!(rollout_status(f, id), "waiting_for_approval");
+    let (_, page) = get(f, &planner, &format!("/ui/rollouts/{id}"));
+    assert!(
+        !page.contains(">Approve</button>") && !page.contains(">Start</button>"),
+        "{page}"
+    );
+    assert_eq!(
+        post(
+            f,
+            &planner,
+            &format!("/ui/rollouts/{id}/approve"),
+            Some(&f.srv.url),
+            &[]
+        )
+        .0,
+        403
+    );
+    let session = admin(f);
+    let (_, page) = get(f, &session, &format!("/ui/rollouts/{id}"));
+    assert!(
+        page.contains(">Approve</button>") && page.contains(">Deny</button>"),
+        "{page}"
+    );
+    let (s, _, _) = post_for_location(
+        f,
+        &session,
+        &format!("/ui/rollouts/{id}/approve"),
+        &[("remark", "looks good")],
+    );
+    assert_eq!(s, 303);
+    let (_, r) = f.get(&format!("/rest/v1/rollouts/{id}"));
+    assert_eq!(
+        (&r["status"], &r["approvalRemark"]),
+        (&json!("ready"), &json!("looks good")),
+        "{r}"
+    );
+    let (_, page) = get(f, &planner, &format!("/ui/rollouts/{id}"));
+    assert!(
+        page.contains(">Start</button>") && page.contains("looks good"),
+        "{page}"
+    );
+}
+
 backend_tests!(
+    rollouts_are_approved_through_the_form,
     rollouts_are_created_and_driven_through_forms,
     rollout_controls_need_their_permissions,
     rollout_names_are_escaped,
