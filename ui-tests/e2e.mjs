@@ -162,6 +162,7 @@ try {
   await shot(page, "rollout-new", "New rollout");
   await page.getByRole("button", { name: "Create rollout" }).click();
   await page.waitForSelector("h1:has-text('Rollout e2e-rollout')");
+  const rolloutUrl = page.url().split("?")[0];
   check(await page.locator("#rollout-status", { hasText: "ready" }).count() === 1, "the new rollout is ready");
   await page.getByRole("button", { name: "Start", exact: true }).click();
   await page.waitForSelector("p.notice:has-text('Rollout started.')");
@@ -178,6 +179,8 @@ try {
   await page.locator("#groups td .badge", { hasText: "finished" }).waitFor({ timeout: 20000 });
   await page.locator("#rollout-status", { hasText: "finished" }).waitFor({ timeout: 20000 });
   check((await page.locator("#live svg.bar").first().getAttribute("aria-label")) === "1 finished", "the progress bar counts the device as finished");
+  await page.waitForFunction(() => !document.getElementById("live").hasAttribute("data-refresh"), null, { timeout: 10000 });
+  check(true, "a finished rollout's page stops refreshing");
   await shot(page, "rollout", "Rollout e2e-rollout");
   await page.getByRole("link", { name: "Rollouts", exact: true }).click();
   await page.waitForSelector("h1:has-text('Rollouts')");
@@ -188,6 +191,8 @@ try {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${base}/ui/devices`);
   await shot(page, "devices-phone", "Devices");
+  await page.goto(rolloutUrl);
+  await shot(page, "rollout-phone", "Rollout e2e-rollout");
   await page.setViewportSize({ width: 1280, height: 900 });
 
   await page.getByRole("button", { name: "Log out" }).click();

@@ -120,6 +120,7 @@ fn browser_flow_updates_a_device_and_refuses_a_limited_user() {
         ("rollout", "Rollout e2e-rollout"),
         ("rollouts", "Rollouts"),
         ("devices-phone", "Devices"),
+        ("rollout-phone", "Rollout e2e-rollout"),
         ("forbidden", "Forbidden"),
     ] {
         let entry = manifest

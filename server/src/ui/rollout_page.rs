@@ -150,16 +150,16 @@ pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) ->
                 h2 { "Groups" }
                 div.table-wrap { table #groups {
                     thead { tr {
-                        th scope="col" { "#" } th scope="col" { "Name" } th scope="col" { "Status" }
-                        th scope="col" { "Devices" } th scope="col" { "Progress" } th.opt scope="col" { "Conditions" }
+                        th.opt scope="col" { "#" } th scope="col" { "Name" } th scope="col" { "Status" }
+                        th.opt scope="col" { "Devices" } th scope="col" { "Progress" } th.opt scope="col" { "Conditions" }
                     } }
                     tbody {
                         @for (g, totals) in &groups {
                             tr {
-                                td { (g.position + 1) }
+                                td.opt { (g.position + 1) }
                                 td { (g.name) }
                                 td { (status_badge(&g.status)) }
-                                td { (g.total_targets) }
+                                td.opt { (g.total_targets) }
                                 td.bar-cell { (progress(totals)) }
                                 td.opt { (conditions_text(g)) }
                             }

@@ -8,17 +8,23 @@ document.addEventListener("submit", (e) => {
 });
 
 // Elements with data-refresh="N" reload their content from the server every N seconds while the
-// tab is visible, so status changes show up without a reload of the page.
+// tab is visible, so status changes show up without a reload of the page. When the fresh copy no
+// longer has data-refresh (a rollout that finished), the refreshing stops.
 for (const el of document.querySelectorAll("[data-refresh][id]")) {
   const every = Math.max(2, Number(el.dataset.refresh) || 5) * 1000;
-  setInterval(async () => {
+  const timer = setInterval(async () => {
     if (document.hidden) return;
     try {
       const res = await fetch(location.href, { credentials: "same-origin" });
       if (!res.ok) return;
       const doc = new DOMParser().parseFromString(await res.text(), "text/html");
       const fresh = doc.getElementById(el.id);
-      if (fresh && fresh.innerHTML !== el.innerHTML) el.innerHTML = fresh.innerHTML;
+      if (!fresh) return;
+      if (fresh.innerHTML !== el.innerHTML) el.innerHTML = fresh.innerHTML;
+      if (!fresh.hasAttribute("data-refresh")) {
+        clearInterval(timer);
+        el.removeAttribute("data-refresh");
+      }
     } catch (_) { /* offline for a moment: try again next tick */ }
   }, every);
 }
