@@ -138,10 +138,61 @@ try {
   await page.goto(`${base}/ui/settings`);
   await shot(page, "settings", "Settings");
 
+  // A rollout of a newer set over the device: the filter's match count shows as one types (and a
+  // bad filter is named at the field), then the device's report moves the live group table on.
+  await page.goto(`${base}/ui/distributions`);
+  await page.getByLabel("Name").fill("e2e-set");
+  await page.getByLabel("Version").fill("2.0.0");
+  await page.getByLabel("Type").selectOption({ label: "App(s) only" });
+  await page.getByLabel("e2e-app 1.0.0").check();
+  await page.getByRole("button", { name: "Create distribution set" }).click();
+  await page.waitForSelector("h1:has-text('Distribution set e2e-set')");
+  await page.goto(`${base}/ui/rollouts`);
+  await page.getByRole("link", { name: "New rollout" }).click();
+  await page.waitForSelector("h1:has-text('New rollout')");
+  await page.getByLabel("Name").fill("e2e-rollout");
+  await page.getByLabel("Distribution set").selectOption({ label: "e2e-set:2.0.0" });
+  const filter = page.getByLabel("Target filter");
+  await filter.fill("nme==x");
+  await page.locator("#q-preview [role=alert]", { hasText: "Unknown field" }).waitFor();
+  check((await filter.getAttribute("aria-invalid")) === "true", "a bad filter is marked at the field");
+  await filter.fill(`controllerId==${device}`);
+  await page.locator("#q-preview", { hasText: "1 devices match" }).waitFor();
+  check((await filter.getAttribute("aria-invalid")) === null, "the preview counts the device as one types");
+  await shot(page, "rollout-new", "New rollout");
+  await page.getByRole("button", { name: "Create rollout" }).click();
+  await page.waitForSelector("h1:has-text('Rollout e2e-rollout')");
+  const rolloutUrl = page.url().split("?")[0];
+  check(await page.locator("#rollout-status", { hasText: "ready" }).count() === 1, "the new rollout is ready");
+  await page.getByRole("button", { name: "Start", exact: true }).click();
+  await page.waitForSelector("p.notice:has-text('Rollout started.')");
+  check(await page.locator("#groups td .badge", { hasText: "running" }).count() === 1, "its group is running");
+  const rpoll = await ddi("");
+  const rhref = rpoll._links?.deploymentBase?.href;
+  check(Boolean(rhref), "the device sees the rollout's deployment");
+  const rAction = rhref.split("/deploymentBase/")[1].split("?")[0];
+  await ddi(`/deploymentBase/${rAction}/feedback`, {
+    method: "POST",
+    body: JSON.stringify({ id: rAction, status: { execution: "closed", result: { finished: "success" }, details: ["rolled out"] } }),
+  });
+  // The open page refreshes its live part while the rollout runs.
+  await page.locator("#groups td .badge", { hasText: "finished" }).waitFor({ timeout: 20000 });
+  await page.locator("#rollout-status", { hasText: "finished" }).waitFor({ timeout: 20000 });
+  check((await page.locator("#live svg.bar").first().getAttribute("aria-label")) === "1 finished", "the progress bar counts the device as finished");
+  await page.waitForFunction(() => !document.getElementById("live").hasAttribute("data-refresh"), null, { timeout: 10000 });
+  check(true, "a finished rollout's page stops refreshing");
+  await shot(page, "rollout", "Rollout e2e-rollout");
+  await page.getByRole("link", { name: "Rollouts", exact: true }).click();
+  await page.waitForSelector("h1:has-text('Rollouts')");
+  check(await page.getByRole("link", { name: "e2e-rollout" }).count() === 1, "the rollout is listed");
+  await shot(page, "rollouts", "Rollouts");
+
   // Phone width: the same page stays usable.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${base}/ui/devices`);
   await shot(page, "devices-phone", "Devices");
+  await page.goto(rolloutUrl);
+  await shot(page, "rollout-phone", "Rollout e2e-rollout");
   await page.setViewportSize({ width: 1280, height: 900 });
 
   await page.getByRole("button", { name: "Log out" }).click();

@@ -455,7 +455,364 @@ fn users_see_only_their_tenant(f: &Fixture) {
     assert_eq!(f.get("/rest/v1/targets/dev1").0, 200);
 }
 
+/// The `id` in a `/ui/rollouts/{id}?notice=...` redirect.
+fn rollout_id_of(location: &str) -> i64 {
+    location
+        .trim_start_matches("/ui/rollouts/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn post_for_location(f: &Fixture, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    let res = browser()
+        .post(f.url(path))
+        .header("cookie", cookie)
+        .header("origin", &f.srv.url)
+        .form(form)
+        .send()
+        .unwrap();
+    let location = header(&res, "location");
+    (res.status().as_u16(), location, res.text().unwrap())
+}
+
+fn rollout_status(f: &Fixture, id: i64) -> String {
+    let (s, r) = f.get(&format!("/rest/v1/rollouts/{id}"));
+    assert_eq!(s, 200, "{r}");
+    r["status"].as_str().unwrap().to_owned()
+}
+
+fn api_rollout(f: &Fixture, name: &str, ds: i64, filter: &str) -> i64 {
+    let (s, r) = f.post(
+        "/rest/v1/rollouts",
+        json!({ "name": name, "distributionSetId": ds, "targetFilterQuery": filter, "amountGroups": 1 }),
+    );
+    assert_eq!(s, 201, "{r}");
+    r["id"].as_i64().unwrap()
+}
+
+/// Create (with the preview count and the form's errors), then start, pause and resume through the
+/// forms; each step is checked in the Management API.
+fn rollouts_are_created_and_driven_through_forms(f: &Fixture) {
+    add_target(f, "lab1", "lab-1");
+    add_target(f, "lab2", "lab-2");
+    add_target(f, "office", "office");
+    let (_, ds) = f.distribution_set("fw", "fw.bin", b"firmware");
+    let ds = ds.to_string();
+    let session = admin(f);
+    let (_, overview) = get(f, &session, "/ui");
+    assert!(overview.contains("href=\"/ui/rollouts\""), "Rollouts in the menu");
+
+    // The preview: as a fragment for the script, and as the whole form for the Preview button.
+    let (s, fragment) = get(
+        f,
+        &session,
+        &format!("/ui/rollouts/preview?q=name%3D%3Dlab*&ds={ds}"),
+    );
+    assert_eq!(s, 200);
+    assert!(
+        fragment.contains("<strong>2</strong> devices match"),
+        "{fragment}"
+    );
+    assert!(!fragment.contains("<html"), "a fragment: {fragment}");
+    let (s, page) = get(
+        f,
+        &session,
+        &format!("/ui/rollouts/new?name=x&q=name%3D%3D*&ds={ds}&preview=1"),
+    );
+    assert_eq!(s, 200);
+    assert!(
+        page.contains("<h1>New rollout</h1>") && page.contains("<strong>3</strong> devices match"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"x\""), "the form keeps what was typed");
+
+    // A bad filter is shown at the field, by the preview and by the create form alike.
+    let (s, fragment) = get(f, &session, "/ui/rollouts/preview?q=nme%3D%3Dx");
+    assert_eq!(s, 400);
+    assert!(
+        fragment.contains("Unknown field") && fragment.contains("role=\"alert\""),
+        "{fragment}"
+    );
+    let (s, page) = get(f, &session, "/ui/rollouts/new?q=nme%3D%3Dx&preview=1");
+    assert_eq!(s, 400);
+    assert!(
+        page.contains("<h1>New rollout</h1>") && page.contains("Unknown field"),
+        "{page}"
+    );
+    assert!(page.contains("aria-invalid=\"true\""), "{page}");
+    let mut form = vec![
+        ("name", "spring"),
+        ("description", ""),
+        ("ds", ds.as_str()),
+        ("q", "nme==x"),
+        ("groups", "2"),
+        ("success", "50"),
+        ("error", "20"),
+        ("action_type", "soft"),
+        ("start_at", ""),
+    ];
+    let (s, _, page) = post_for_location(f, &session, "/ui/rollouts", &form);
+    assert_eq!(s, 400);
+    assert!(
+        page.contains("Unknown field") && page.contains("aria-invalid=\"true\""),
+        "{page}"
+    );
+    form[3].1 = "name==nobody";
+    let (s, _, page) = post_for_location(f, &session, "/ui/rollouts", &form);
+    assert_eq!(s, 400);
+    assert!(
+        page.contains("<h1>New rollout</h1>"),
+        "the form again, not a blank page"
+    );
+    assert!(page.contains("does not match any existing targets"), "{page}");
+    assert!(page.contains("value=\"spring\""), "{page}");
+
+    form[3].1 = "name==lab*";
+    let (s, location, _) = post_for_location(f, &session, "/ui/rollouts", &form);
+    assert_eq!(s, 303);
+    let id = rollout_id_of(&location);
+    let (_, r) = f.get(&format!("/rest/v1/rollouts/{id}"));
+    assert_eq!(
+        (&r["status"], &r["totalTargets"], &r["totalGroups"], &r["type"]),
+        (&json!("ready"), &json!(2), &json!(2), &json!("soft")),
+        "{r}"
+    );
+    let (_, groups) = f.get(&format!("/rest/v1/rollouts/{id}/deploygroups"));
+    assert_eq!(
+        groups["content"][0]["errorCondition"]["expression"], "20",
+        "{groups}"
+    );
+    let (s, _, page) = post_for_location(f, &session, "/ui/rollouts", &form);
+    assert_eq!(s, 409);
+    assert!(
+        page.contains("already exists") && page.contains("<h1>New rollout</h1>"),
+        "{page}"
+    );
+    // The optional start time is read as UTC.
+    form[0].1 = "later";
+    form[8].1 = "soon";
+    let (s, _, page) = post_for_location(f, &session, "/ui/rollouts", &form);
+    assert_eq!(s, 400);
+    assert!(
+        page.contains("The start time &#39;soon&#39;") || page.contains("The start time 'soon'"),
+        "{page}"
+    );
+    form[8].1 = "2030-01-01T10:00";
+    let (s, location, _) = post_for_location(f, &session, "/ui/rollouts", &form);
+    assert_eq!(s, 303);
+    let (_, later) = f.get(&format!("/rest/v1/rollouts/{}", rollout_id_of(&location)));
+    assert_eq!(later["startAt"], 1_893_492_000_000_i64, "{later}");
+
+    let (_, list) = get(f, &session, "/ui/rollouts");
+    assert!(
+        list.contains(&format!("href=\"/ui/rollouts/{id}\"")) && list.contains(">spring<"),
+        "{list}"
+    );
+    assert!(list.contains("2 not started"), "the progress: {list}");
+
+    let page_of = || get(f, &session, &format!("/ui/rollouts/{id}")).1;
+    let page = page_of();
+    assert!(
+        page.contains("<h1>Rollout spring</h1>") && page.contains(">Start</button>"),
+        "{page}"
+    );
+    assert!(
+        !page.contains(">Pause</button>") && !page.contains("data-refresh"),
+        "{page}"
+    );
+    let act = |op: &str| post_for_location(f, &session, &format!("/ui/rollouts/{id}/{op}"), &[]);
+
+    let (s, location, _) = act("start");
+    assert_eq!(
+        (s, location.split('?').next().unwrap()),
+        (303, format!("/ui/rollouts/{id}").as_str())
+    );
+    assert_eq!(rollout_status(f, id), "running");
+    let page = page_of();
+    assert!(
+        page.contains(">Pause</button>") && !page.contains(">Start</button>"),
+        "{page}"
+    );
+    assert!(page.contains(">Start next group now</button>"), "{page}");
+    assert!(
+        page.contains("data-refresh=\"3\""),
+        "a running rollout refreshes itself"
+    );
+    assert!(
+        page.contains("s-running") && page.contains("s-scheduled"),
+        "the groups: {page}"
+    );
+    assert!(page.contains("1 running, 1 scheduled"), "{page}");
+    let (_, overview) = get(f, &session, "/ui");
+    assert!(
+        overview.contains(&format!("href=\"/ui/rollouts/{id}\"")),
+        "running rollouts on the overview"
+    );
+
+    assert_eq!(act("pause").0, 303);
+    assert_eq!(rollout_status(f, id), "paused");
+    assert!(page_of().contains(">Resume</button>"));
+    let (s, _, page) = act("pause");
+    assert_eq!(s, 400);
+    assert!(
+        page.contains("role=\"alert\"") && page.contains("cannot be paused"),
+        "{page}"
+    );
+    assert_eq!(act("resume").0, 303);
+    assert_eq!(rollout_status(f, id), "running");
+    assert_eq!(act("no-such-op").0, 404);
+
+    assert_eq!(act("delete").0, 303);
+    let (_, list) = get(f, &session, "/ui/rollouts");
+    assert!(!list.contains(">spring<"), "deleted: {list}");
+}
+
+fn rollout_controls_need_their_permissions(f: &Fixture) {
+    add_target(f, "dev1", "dev1");
+    let (_, ds) = f.distribution_set("fw", "fw.bin", b"firmware");
+    let id = api_rollout(f, "plain", ds, "name==dev1");
+    let (s, b) = f.post(
+        "/rest/v1/users",
+        json!({ "username": "watcher", "password": "watcher-password", "permissions": ["READ_ROLLOUT", "READ_TARGET"] }),
+    );
+    assert_eq!(s, 201, "{b}");
+    let session = login(f, "watcher", "watcher-password");
+    let (s, page) = get(f, &session, &format!("/ui/rollouts/{id}"));
+    assert_eq!(s, 200);
+    assert!(page.contains("<h1>Rollout plain</h1>"), "{page}");
+    for control in [">Start</button>", ">Delete rollout<", "New rollout"] {
+        assert!(!page.contains(control), "{control} shown without its permission");
+    }
+    assert!(!get(f, &session, "/ui/rollouts").1.contains("New rollout"));
+    let (s, page) = post(
+        f,
+        &session,
+        &format!("/ui/rollouts/{id}/start"),
+        Some(&f.srv.url),
+        &[],
+    );
+    assert_eq!(s, 403);
+    assert!(page.contains("HANDLE_ROLLOUT"), "{page}");
+    let (s, _) = post(
+        f,
+        &session,
+        &format!("/ui/rollouts/{id}/delete"),
+        Some(&f.srv.url),
+        &[],
+    );
+    assert_eq!(s, 403);
+    assert_eq!(rollout_status(f, id), "ready", "nothing changed");
+    assert_eq!(get(f, &session, "/ui/rollouts/new").0, 403);
+    assert_eq!(get(f, &session, "/ui/rollouts/preview?q=name%3D%3D*").0, 403);
+    // Without READ_ROLLOUT there is no Rollouts page at all.
+    let viewer = f.post(
+        "/rest/v1/users",
+        json!({ "username": "viewer", "password": "viewer-password", "permissions": ["READ_TARGET"] }),
+    );
+    assert_eq!(viewer.0, 201);
+    let session = login(f, "viewer", "viewer-password");
+    let (_, overview) = get(f, &session, "/ui");
+    assert!(!overview.contains("/ui/rollouts"), "{overview}");
+    assert_eq!(get(f, &session, &format!("/ui/rollouts/{id}")).0, 403);
+}
+
+fn rollout_names_are_escaped(f: &Fixture) {
+    add_target(f, "dev1", "dev1");
+    let (_, ds) = f.distribution_set("fw", "fw.bin", b"firmware");
+    let id = api_rollout(f, "<script>alert(1)</script>", ds, "name==dev1");
+    assert_eq!(f.post(&format!("/rest/v1/rollouts/{id}/start"), json!({})).0, 204);
+    let session = admin(f);
+    for path in [
+        "/ui/rollouts".to_owned(),
+        format!("/ui/rollouts/{id}"),
+        "/ui".to_owned(),
+    ] {
+        let (_, page) = get(f, &session, &path);
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{path}: {page}"
+        );
+        assert!(!page.contains("<script>alert"), "{path}");
+    }
+}
+
+/// With approval on, a planner's rollout waits; the planner sees no Approve, an approver decides
+/// with a remark through the form.
+fn rollouts_are_approved_through_the_form(f: &Fixture) {
+    add_target(f, "dev1", "dev1");
+    let (_, ds) = f.distribution_set("fw", "fw.bin", b"firmware");
+    f.set_config("rollout.approval.enabled", json!(true));
+    let (s, b) = f.post(
+        "/rest/v1/users",
+        json!({ "username": "planner", "password": "planner-password",
+                "permissions": ["CREATE_ROLLOUT", "READ_ROLLOUT", "HANDLE_ROLLOUT", "READ_DISTRIBUTION_SET", "READ_TARGET"] }),
+    );
+    assert_eq!(s, 201, "{b}");
+    let planner = login(f, "planner", "planner-password");
+    let ds = ds.to_string();
+    let form = [
+        ("name", "needs a yes"),
+        ("ds", ds.as_str()),
+        ("q", "name==dev1"),
+        ("groups", "1"),
+        ("success", "100"),
+        ("error", "0"),
+        ("action_type", "forced"),
+    ];
+    let (s, location, _) = post_for_location(f, &planner, "/ui/rollouts", &form);
+    assert_eq!(s, 303);
+    let id = rollout_id_of(&location);
+    assert_eq!(rollout_status(f, id), "waiting_for_approval");
+    let (_, page) = get(f, &planner, &format!("/ui/rollouts/{id}"));
+    assert!(
+        !page.contains(">Approve</button>") && !page.contains(">Start</button>"),
+        "{page}"
+    );
+    assert_eq!(
+        post(
+            f,
+            &planner,
+            &format!("/ui/rollouts/{id}/approve"),
+            Some(&f.srv.url),
+            &[]
+        )
+        .0,
+        403
+    );
+    let session = admin(f);
+    let (_, page) = get(f, &session, &format!("/ui/rollouts/{id}"));
+    assert!(
+        page.contains(">Approve</button>") && page.contains(">Deny</button>"),
+        "{page}"
+    );
+    let (s, _, _) = post_for_location(
+        f,
+        &session,
+        &format!("/ui/rollouts/{id}/approve"),
+        &[("remark", "looks good")],
+    );
+    assert_eq!(s, 303);
+    let (_, r) = f.get(&format!("/rest/v1/rollouts/{id}"));
+    assert_eq!(
+        (&r["status"], &r["approvalRemark"]),
+        (&json!("ready"), &json!("looks good")),
+        "{r}"
+    );
+    let (_, page) = get(f, &planner, &format!("/ui/rollouts/{id}"));
+    assert!(
+        page.contains(">Start</button>") && page.contains("looks good"),
+        "{page}"
+    );
+}
+
 backend_tests!(
+    rollouts_are_approved_through_the_form,
+    rollouts_are_created_and_driven_through_forms,
+    rollout_controls_need_their_permissions,
+    rollout_names_are_escaped,
     sessions_expire_after_twelve_hours,
     users_see_only_their_tenant,
     ddi_paths_of_a_tenant_named_ui_reach_ddi,

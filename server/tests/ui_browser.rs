@@ -1,8 +1,9 @@
 //! The web UI end to end in headless Chromium: `ui-tests/e2e.mjs` (Playwright core, Debian's
 //! chromium) logs in, uploads an artifact, creates a distribution set, assigns it to a device that
-//! a simulated DDI client then updates, watches the status change, and sees a READ_TARGET-only user
-//! refused. This test starts the server, prepares the device and that user, runs the script and
-//! checks the screenshots it saved of each main page: present, with the expected heading, not blank.
+//! a simulated DDI client then updates, watches the status change, rolls a newer set out to the
+//! device (filter preview, start, live group progress), and sees a READ_TARGET-only user refused.
+//! This test starts the server, prepares the device and that user, runs the script and checks the
+//! screenshots it saved of each main page: present, with the expected heading, not blank.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on unexpected failures by design.
 
@@ -115,7 +116,11 @@ fn browser_flow_updates_a_device_and_refuses_a_limited_user() {
         ("devices", "Devices"),
         ("device", "Device e2e-device"),
         ("settings", "Settings"),
+        ("rollout-new", "New rollout"),
+        ("rollout", "Rollout e2e-rollout"),
+        ("rollouts", "Rollouts"),
         ("devices-phone", "Devices"),
+        ("rollout-phone", "Rollout e2e-rollout"),
         ("forbidden", "Forbidden"),
     ] {
         let entry = manifest

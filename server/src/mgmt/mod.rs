@@ -9,7 +9,7 @@ pub(crate) mod examples;
 mod json;
 mod metadata;
 pub mod query;
-mod rollouts;
+pub(crate) mod rollouts;
 mod sm_types;
 mod soft_deleted;
 mod software_modules;

@@ -181,13 +181,14 @@ fn audit(created_by: &str, created_at: i64, modified_by: &str, modified_at: i64)
 }
 
 /// What a rollout's rendering needs beyond its row.
-struct Extra {
-    totals: Option<BTreeMap<&'static str, i64>>,
-    groups: Option<i64>,
-    ds_label: String,
+pub(crate) struct Extra {
+    pub(crate) totals: Option<BTreeMap<&'static str, i64>>,
+    pub(crate) groups: Option<i64>,
+    /// `name:version` of the distribution set.
+    pub(crate) ds_label: String,
 }
 
-fn extra(c: &mut AnyConnection, r: &Rollout, full: bool) -> ApiResult<Extra> {
+pub(crate) fn extra(c: &mut AnyConnection, r: &Rollout, full: bool) -> ApiResult<Extra> {
     let (name, version): (String, String) = distribution_sets::table
         .find(r.ds_id)
         .select((distribution_sets::name, distribution_sets::version))
@@ -288,7 +289,7 @@ fn group_json(
     }
 }
 
-fn find(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<Rollout> {
+pub(crate) fn find(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<Rollout> {
     rollouts::table
         .find(id)
         .filter(rollouts::tenant.eq(tenant))
@@ -405,40 +406,40 @@ pub struct RolloutGroupCreate {
 }
 
 /// A rollout to create (hawkBit's `MgmtRolloutRestRequestBodyPost`).
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RolloutCreate {
     #[schema(example = "spring campaign")]
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     #[schema(example = "Firmware 2.0 to everyone")]
-    description: Option<String>,
+    pub(crate) description: Option<String>,
     #[schema(example = 1)]
-    distribution_set_id: Option<i64>,
+    pub(crate) distribution_set_id: Option<i64>,
     #[schema(example = "name==device-*")]
-    target_filter_query: Option<String>,
+    pub(crate) target_filter_query: Option<String>,
     /// forced (default), soft, timeforced or downloadonly.
     #[schema(example = "forced")]
-    r#type: Option<String>,
+    pub(crate) r#type: Option<String>,
     #[schema(example = 1_691_065_906_407_i64)]
-    forcetime: Option<i64>,
+    pub(crate) forcetime: Option<i64>,
     /// Start automatically at this time (ms since the epoch); needs HANDLE_ROLLOUT.
     #[schema(example = 1_691_065_906_407_i64)]
-    start_at: Option<i64>,
+    pub(crate) start_at: Option<i64>,
     #[schema(example = 1000)]
-    weight: Option<i32>,
+    pub(crate) weight: Option<i32>,
     #[schema(example = false)]
-    confirmation_required: Option<bool>,
+    pub(crate) confirmation_required: Option<bool>,
     /// Split the targets into this many equal groups (default 1); not with `groups`.
     #[schema(example = 2)]
-    amount_groups: Option<i64>,
-    success_condition: Option<Condition>,
-    success_action: Option<ConditionAction>,
-    error_condition: Option<Condition>,
-    error_action: Option<ConditionAction>,
+    pub(crate) amount_groups: Option<i64>,
+    pub(crate) success_condition: Option<Condition>,
+    pub(crate) success_action: Option<ConditionAction>,
+    pub(crate) error_condition: Option<Condition>,
+    pub(crate) error_action: Option<ConditionAction>,
     #[schema(example = false)]
-    dynamic: Option<bool>,
-    dynamic_group_template: Option<DynamicTemplate>,
-    groups: Option<Vec<RolloutGroupCreate>>,
+    pub(crate) dynamic: Option<bool>,
+    pub(crate) dynamic_group_template: Option<DynamicTemplate>,
+    pub(crate) groups: Option<Vec<RolloutGroupCreate>>,
 }
 
 fn conditions(
@@ -580,16 +581,27 @@ async fn create(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    let b: RolloutCreate = body(&req, payload, &state).await?;
+    let (r, x) = create_rollout(&state, &user, b).await?;
+    let base = rest_base(&req, &state);
+    Ok(HttpResponse::Created().json(to_json(r, x, &base)))
+}
+
+/// Creates a rollout for `user` in one transaction: the Management API's and the UI's one path.
+pub(crate) async fn create_rollout(
+    state: &AppState,
+    user: &User,
+    b: RolloutCreate,
+) -> ApiResult<(Rollout, Extra)> {
     user.require(Permission::CreateRollout)?;
     user.require(Permission::ReadDistributionSet)?;
-    let b: RolloutCreate = body(&req, payload, &state).await?;
-    let tenant = tenant_of(&user);
+    let tenant = tenant_of(user);
     let settings = state.tenants.get(&state.db, &tenant).await?;
     let needs_approval = settings.rollout_approval && !user.permissions.has(Permission::ApproveRollout);
-    let new = new_rollout(&user, b, needs_approval)?;
+    let new = new_rollout(user, b, needs_approval)?;
     let by = user.username.clone();
     let now = state.now();
-    let (r, x) = state
+    state
         .db
         .tx(move |c| {
             let id = plan::create(c, &tenant, &new, &by, now)?;
@@ -597,9 +609,7 @@ async fn create(
             let x = extra(c, &r, true)?;
             Ok((r, x))
         })
-        .await?;
-    let base = rest_base(&req, &state);
-    Ok(HttpResponse::Created().json(to_json(r, x, &base)))
+        .await
 }
 
 /// One rollout with its totals per status.
@@ -716,19 +726,41 @@ async fn update(
     Ok(HttpResponse::Ok().json(to_json(r, x, &rest_base(&req, &state))))
 }
 
-/// Runs one state change on a locked rollout and announces what it changed.
-async fn change<F>(state: &AppState, user: &User, id: i64, f: F) -> ApiResult<HttpResponse>
-where
-    F: FnOnce(
-            &mut AnyConnection,
-            &crate::tenant_config::TenantSettings,
-            &Rollout,
-            &str,
-            i64,
-        ) -> ApiResult<Effects>
-        + Send
-        + 'static,
-{
+/// The state changes of a rollout that its operators trigger, over the Management API or the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Start,
+    Pause,
+    Resume,
+    TriggerNextGroup,
+    Approve,
+    Deny,
+    Delete,
+}
+
+impl Op {
+    pub(crate) fn permission(self) -> Permission {
+        match self {
+            Op::Start | Op::Pause | Op::Resume | Op::TriggerNextGroup => Permission::HandleRollout,
+            Op::Approve | Op::Deny => Permission::ApproveRollout,
+            Op::Delete => Permission::DeleteRollout,
+        }
+    }
+}
+
+/// Checks `user` may run `op`, runs it on the locked rollout in one transaction, then tells the
+/// device caches which devices it changed.
+pub(crate) async fn apply(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    op: Op,
+    remark: Option<String>,
+) -> ApiResult<()> {
+    user.require(op.permission())?;
+    if let Some(r) = &remark {
+        super::check_len("remark", r, 512)?;
+    }
     let (tenant, by, now) = (tenant_of(user), user.username.clone(), state.now());
     let t = tenant.clone();
     let effects = state
@@ -736,13 +768,24 @@ where
         .tx(move |c| {
             let r = engine::lock_of_tenant(c, &t, id)?;
             let settings = crate::tenant_config::load(c, &t)?;
-            f(c, &settings, &r, &by, now)
+            let (s, by) = (&settings, by.as_str());
+            match op {
+                Op::Start => engine::start(c, s, &r, by, now),
+                Op::Pause => engine::pause(c, &r, by, now).map(|()| Effects::default()),
+                Op::Resume => engine::resume(c, s, &r, by, now),
+                Op::TriggerNextGroup => engine::trigger_next_group(c, s, &r, now),
+                Op::Approve | Op::Deny => {
+                    engine::decide_approval(c, &r, op == Op::Approve, remark.as_deref(), by, now)
+                        .map(|()| Effects::default())
+                }
+                Op::Delete => engine::delete(c, &r, by, now),
+            }
         })
         .await?;
     for cid in &effects.devices {
         state.devices.invalidate(&tenant, cid);
     }
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
 
 /// Deletes a rollout: scheduled actions are dropped and running ones canceled at once; a rollout
@@ -759,11 +802,8 @@ where
     )
 )]
 async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    user.require(Permission::DeleteRollout)?;
-    change(&state, &user, path.into_inner(), |c, _, r, by, now| {
-        engine::delete(c, r, by, now)
-    })
-    .await
+    apply(&state, &user, path.into_inner(), Op::Delete, None).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// hawkBit's optional approval remark.
@@ -826,18 +866,13 @@ async fn decide(
     state: web::Data<AppState>,
     approve: bool,
 ) -> ApiResult<HttpResponse> {
-    user.require(Permission::ApproveRollout)?;
-    if let Some(r) = &remark {
-        super::check_len("remark", r, 512)?;
-    }
-    change(&state, &user, id, move |c, _, r, by, now| {
-        engine::decide_approval(c, r, approve, remark.as_deref(), by, now).map(|()| Effects::default())
-    })
-    .await
+    let op = if approve { Op::Approve } else { Op::Deny };
+    apply(&state, &user, id, op, remark).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 macro_rules! handle_op {
-    ($(#[$doc:meta])* $name:ident, $path:literal, $ok:literal, $bad:literal, |$c:ident, $s:ident, $r:ident, $by:ident, $now:ident| $body:expr) => {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $ok:literal, $bad:literal, $op:expr) => {
         $(#[$doc])*
         #[utoipa::path(
             post,
@@ -852,32 +887,28 @@ macro_rules! handle_op {
             )
         )]
         async fn $name(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-            user.require(Permission::HandleRollout)?;
-            change(&state, &user, path.into_inner(), |$c, $s, $r, $by, $now| $body).await
+            apply(&state, &user, path.into_inner(), $op, None).await?;
+            Ok(HttpResponse::NoContent().finish())
         }
     };
 }
 
 handle_op!(
     /// Starts a `ready` rollout: its first group's devices see the update on their next poll.
-    start, "/rest/v1/rollouts/{rolloutId}/start", "Started", "The rollout is not ready",
-    |c, s, r, by, now| engine::start(c, s, r, by, now)
+    start, "/rest/v1/rollouts/{rolloutId}/start", "Started", "The rollout is not ready", Op::Start
 );
 handle_op!(
     /// Pauses a running rollout: no further group starts; running actions continue.
-    pause, "/rest/v1/rollouts/{rolloutId}/pause", "Paused", "The rollout is not running",
-    |c, _s, r, by, now| engine::pause(c, r, by, now).map(|()| Effects::default())
+    pause, "/rest/v1/rollouts/{rolloutId}/pause", "Paused", "The rollout is not running", Op::Pause
 );
 handle_op!(
     /// Resumes a paused rollout.
-    resume, "/rest/v1/rollouts/{rolloutId}/resume", "Resumed", "The rollout is not paused",
-    |c, s, r, by, now| engine::resume(c, s, r, by, now)
+    resume, "/rest/v1/rollouts/{rolloutId}/resume", "Resumed", "The rollout is not paused", Op::Resume
 );
 handle_op!(
     /// Starts the next group now, whatever the running group's conditions say.
     trigger_next_group, "/rest/v1/rollouts/{rolloutId}/triggerNextGroup", "The next group started",
-    "The rollout is not running or has no group left",
-    |c, s, r, _by, now| engine::trigger_next_group(c, s, r, now)
+    "The rollout is not running or has no group left", Op::TriggerNextGroup
 );
 
 /// Creates `<name>_retry`, a rollout over the targets whose action in this finished rollout failed.

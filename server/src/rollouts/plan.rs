@@ -92,6 +92,33 @@ pub fn target_filter(q: &str) -> ApiResult<SqlFilter> {
     query::filter(&query::TARGETS, Some(q))
 }
 
+/// How many targets a rollout over the filter `q` would take in now: the preview of the UI's create
+/// form. With a distribution set, only targets whose type accepts it count, as in [`create`].
+pub fn count_matching(conn: &mut AnyConnection, tenant: &str, q: &str, ds_id: Option<i64>) -> ApiResult<i64> {
+    let base = target_filter(q)?;
+    let filter = match ds_id {
+        Some(ds) => {
+            let ds_type: i64 = distribution_sets::table
+                .filter(
+                    distribution_sets::id
+                        .eq(ds)
+                        .and(distribution_sets::tenant.eq(tenant)),
+                )
+                .select(distribution_sets::ds_type_id)
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| ApiError::not_found("DistributionSet", ds))?;
+            matching_filter(tenant, base, ds_type)
+        }
+        None => {
+            let mut f = Sql::new().sql("targets.tenant = ").text(tenant).sql(" AND (");
+            f.push(base);
+            f.sql(")")
+        }
+    };
+    Ok(targets::table.filter(filter).count().get_result(conn)?)
+}
+
 fn matching_ids(conn: &mut AnyConnection, filter: SqlFilter) -> ApiResult<Vec<i64>> {
     Ok(targets::table
         .filter(filter)

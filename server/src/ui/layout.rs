@@ -8,7 +8,7 @@ use super::assets;
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
 
-/// The navigation entries; Rollouts joins them when the rollout pages exist (see `rollouts.rs`).
+/// The navigation entries, each shown to users who may read what it lists.
 fn nav(ctx: &Ctx) -> Vec<(&'static str, &'static str)> {
     let mut items = vec![("/ui", "Overview")];
     if ctx.can(Permission::ReadTarget) {
@@ -19,6 +19,9 @@ fn nav(ctx: &Ctx) -> Vec<(&'static str, &'static str)> {
     }
     if ctx.can(Permission::ReadDistributionSet) {
         items.push(("/ui/distributions", "Distribution sets"));
+    }
+    if ctx.can(Permission::ReadRollout) {
+        items.push(("/ui/rollouts", "Rollouts"));
     }
     if ctx.can(Permission::ReadTenantConfiguration) || ctx.can(Permission::SystemAdmin) {
         items.push(("/ui/settings", "Settings"));

@@ -16,6 +16,8 @@ mod distributions;
 mod error;
 mod layout;
 mod overview;
+mod rollout_form;
+mod rollout_page;
 mod rollouts;
 mod session;
 mod settings;

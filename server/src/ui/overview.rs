@@ -10,6 +10,8 @@ use super::layout::{self, ago, status_badge};
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::db::schema::{action_status_messages, action_statuses, actions, targets};
+use crate::mgmt::rollouts::Extra;
+use crate::rollouts::Rollout;
 use crate::state::AppState;
 
 struct Fleet {
@@ -95,7 +97,18 @@ pub async fn page(ctx: Ctx, state: web::Data<AppState>) -> UiResult {
     let tenant = ctx.tenant();
     let settings = state.tenants.get(&state.db, &tenant).await?;
     let since = online_since(&state, &settings);
-    let fleet = state.db.run(move |c| load(c, &tenant, since)).await?;
+    let may_read_rollouts = ctx.can(Permission::ReadRollout);
+    let (fleet, running) = state
+        .db
+        .run(move |c| {
+            let running = if may_read_rollouts {
+                Some(super::rollouts::load_running(c, &tenant)?)
+            } else {
+                None
+            };
+            Ok((load(c, &tenant, since)?, running))
+        })
+        .await?;
     let overdue = fleet.total - fleet.online - fleet.never;
     let now = state.now();
     let body = html! {
@@ -121,7 +134,7 @@ pub async fn page(ctx: Ctx, state: web::Data<AppState>) -> UiResult {
                     }
                 }
             }
-            (running_rollouts())
+            @if let Some(running) = &running { (running_rollouts(running)) }
             section.card {
                 h2 { "Recent failures" }
                 @if fleet.failures.is_empty() {
@@ -146,13 +159,27 @@ pub async fn page(ctx: Ctx, state: web::Data<AppState>) -> UiResult {
     Ok(layout::ok(&ctx, "Overview", &body))
 }
 
-/// ROLLOUTS: the running rollouts with their progress go here once rollouts exist on the server
-/// (tables `rollouts`, `rollout_groups`; see `rollouts.rs`).
-fn running_rollouts() -> Markup {
+/// The running and paused rollouts with their progress.
+fn running_rollouts(running: &[(Rollout, Extra)]) -> Markup {
     html! {
         section.card #rollouts {
-            h2 { "Running rollouts" }
-            p.muted { "Rollouts are not available on this server yet." }
+            h2 { a href="/ui/rollouts" { "Running rollouts" } }
+            @if running.is_empty() {
+                p.muted { "No rollout is running." }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr { th scope="col" { "Rollout" } th scope="col" { "Status" } th scope="col" { "Progress" } } }
+                    tbody {
+                        @for (r, x) in running {
+                            tr {
+                                td { a href={ "/ui/rollouts/" (r.id) } { (r.name) } " " span.muted { (x.ds_label) } }
+                                td { (status_badge(&r.status)) }
+                                td.bar-cell { (super::rollouts::progress(x.totals.as_ref().unwrap_or(&std::collections::BTreeMap::new()))) }
+                            }
+                        }
+                    }
+                } }
+            }
         }
     }
 }

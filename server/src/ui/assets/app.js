@@ -8,17 +8,23 @@ document.addEventListener("submit", (e) => {
 });
 
 // Elements with data-refresh="N" reload their content from the server every N seconds while the
-// tab is visible, so status changes show up without a reload of the page.
+// tab is visible, so status changes show up without a reload of the page. When the fresh copy no
+// longer has data-refresh (a rollout that finished), the refreshing stops.
 for (const el of document.querySelectorAll("[data-refresh][id]")) {
   const every = Math.max(2, Number(el.dataset.refresh) || 5) * 1000;
-  setInterval(async () => {
+  const timer = setInterval(async () => {
     if (document.hidden) return;
     try {
       const res = await fetch(location.href, { credentials: "same-origin" });
       if (!res.ok) return;
       const doc = new DOMParser().parseFromString(await res.text(), "text/html");
       const fresh = doc.getElementById(el.id);
-      if (fresh && fresh.innerHTML !== el.innerHTML) el.innerHTML = fresh.innerHTML;
+      if (!fresh) return;
+      if (fresh.innerHTML !== el.innerHTML) el.innerHTML = fresh.innerHTML;
+      if (!fresh.hasAttribute("data-refresh")) {
+        clearInterval(timer);
+        el.removeAttribute("data-refresh");
+      }
     } catch (_) { /* offline for a moment: try again next tick */ }
   }, every);
 }
@@ -65,4 +71,30 @@ for (const form of document.querySelectorAll("form[data-upload]")) {
       if (e.dataTransfer.files.length) send(e.dataTransfer.files[0]);
     });
   }
+}
+
+// Inputs with data-preview="URL" ask the server, as the user types (debounced), what their value
+// matches; the answer (a small HTML fragment) fills the element named by data-preview-out. The form's
+// "Preview" button does the same without JavaScript.
+for (const input of document.querySelectorAll("input[data-preview]")) {
+  const out = document.getElementById(input.dataset.previewOut);
+  const form = input.form;
+  let timer = 0;
+  let latest = 0;
+  const run = async () => {
+    const seq = ++latest;
+    const params = new URLSearchParams({ q: input.value });
+    if (form.elements.ds) params.set("ds", form.elements.ds.value);
+    try {
+      const res = await fetch(input.dataset.preview + "?" + params, { credentials: "same-origin" });
+      const html = await res.text();
+      if (seq !== latest || !(res.ok || res.status === 400)) return;
+      out.innerHTML = html;
+      if (res.status === 400) input.setAttribute("aria-invalid", "true");
+      else input.removeAttribute("aria-invalid");
+    } catch (_) { /* offline for a moment: the next keystroke tries again */ }
+  };
+  const later = () => { clearTimeout(timer); timer = setTimeout(run, 400); };
+  input.addEventListener("input", later);
+  if (form.elements.ds) form.elements.ds.addEventListener("change", later);
 }

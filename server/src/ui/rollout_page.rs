@@ -1,0 +1,224 @@
+//! One rollout: its state, totals and groups, refreshed while it runs, and the buttons that move it
+//! on (start, pause, resume, approve, deny, next group, delete). A button shows only when the
+//! rollout's state allows it and the user holds its permission; the POST checks both again, through
+//! the Management API's own path (`mgmt::rollouts::apply`).
+
+use std::collections::BTreeMap;
+
+use actix_web::web;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::error::{UiError, UiResult};
+use super::layout::{self, status_badge};
+use super::rollouts::progress;
+use super::session::Ctx;
+use crate::auth::permissions::Permission;
+use crate::db::models::ActionType;
+use crate::mgmt::rollouts::{Extra, Op, apply, extra, find};
+use crate::rollouts::{Group, GroupStatus, Rollout, RolloutStatus, engine, totals_per_status};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/rollouts/{id}", web::get().to(page))
+        .route("/rollouts/{id}/{op}", web::post().to(change));
+}
+
+/// The URL segment, button label, and notice after success of each operation.
+const OPS: [(Op, &str, &str, &str); 7] = [
+    (Op::Start, "start", "Start", "Rollout started."),
+    (Op::Pause, "pause", "Pause", "Rollout paused."),
+    (Op::Resume, "resume", "Resume", "Rollout resumed."),
+    (
+        Op::TriggerNextGroup,
+        "next-group",
+        "Start next group now",
+        "The next group started.",
+    ),
+    (Op::Approve, "approve", "Approve", "Rollout approved."),
+    (Op::Deny, "deny", "Deny", "Rollout denied."),
+    (Op::Delete, "delete", "Delete rollout", "Rollout deleted."),
+];
+
+/// Whether the rollout's state allows `op` (the engine refuses the others).
+fn allowed(op: Op, r: &Rollout, groups: &[(Group, BTreeMap<&'static str, i64>)]) -> bool {
+    let s = r.status();
+    match op {
+        Op::Start => s == RolloutStatus::Ready,
+        Op::Pause => s == RolloutStatus::Running,
+        Op::Resume => s == RolloutStatus::Paused,
+        Op::TriggerNextGroup => {
+            s == RolloutStatus::Running && groups.iter().any(|(g, _)| g.status() == GroupStatus::Scheduled)
+        }
+        Op::Approve | Op::Deny => s == RolloutStatus::WaitingForApproval,
+        Op::Delete => !r.deleted && !matches!(s, RolloutStatus::Deleting | RolloutStatus::Deleted),
+    }
+}
+
+/// While devices can still move the rollout on, the live part of the page refreshes itself.
+fn is_live(s: RolloutStatus) -> bool {
+    matches!(
+        s,
+        RolloutStatus::Creating
+            | RolloutStatus::Starting
+            | RolloutStatus::Running
+            | RolloutStatus::Paused
+            | RolloutStatus::Stopping
+            | RolloutStatus::Deleting
+    )
+}
+
+fn conditions_text(g: &Group) -> String {
+    let c = g.conditions();
+    let then = if c.pauses_on_success() {
+        "pause"
+    } else {
+        "next group"
+    };
+    format!(
+        "success at {} % → {then}; errors above {} % → pause",
+        c.success_threshold(),
+        c.error_threshold()
+    )
+}
+
+fn controls(ctx: &Ctx, r: &Rollout, groups: &[(Group, BTreeMap<&'static str, i64>)]) -> Markup {
+    let shown: Vec<_> = OPS
+        .iter()
+        .filter(|(op, ..)| ctx.can(op.permission()) && allowed(*op, r, groups))
+        .collect();
+    let decide = shown.iter().any(|(op, ..)| *op == Op::Approve);
+    html! {
+        @if !shown.is_empty() {
+            div.controls {
+                @if decide {
+                    form.inline method="post" action={ "/ui/rollouts/" (r.id) "/approve" } {
+                        label for="remark" { "Remark (optional)" }
+                        input #remark name="remark" maxlength="512";
+                        button type="submit" { "Approve" }
+                        button.danger type="submit" formaction={ "/ui/rollouts/" (r.id) "/deny" } { "Deny" }
+                    }
+                }
+                @for (op, slug, label, _) in &shown {
+                    @match op {
+                        Op::Approve | Op::Deny => {}
+                        Op::Delete => form.inline method="post" action={ "/ui/rollouts/" (r.id) "/" (slug) }
+                            data-confirm="Delete this rollout? Updates not yet installed are canceled." {
+                            button.danger type="submit" { (label) }
+                        },
+                        _ => form.inline method="post" action={ "/ui/rollouts/" (r.id) "/" (slug) } {
+                            button type="submit" { (label) }
+                        },
+                    }
+                }
+            }
+        }
+    }
+}
+
+type Loaded = (Rollout, Extra, Vec<(Group, BTreeMap<&'static str, i64>)>);
+
+pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) -> UiResult {
+    ctx.require(Permission::ReadRollout)?;
+    let (tenant, id) = (ctx.tenant(), path.into_inner());
+    let (r, x, groups): Loaded = state
+        .db
+        .run(move |c| {
+            let r = find(c, &tenant, id)?;
+            let x = extra(c, &r, true)?;
+            let dl = r.action_type == ActionType::DownloadOnly.as_str();
+            let mut groups = Vec::new();
+            for g in engine::groups(c, id)? {
+                let totals =
+                    totals_per_status(&engine::status_counts(c, id, Some(g.id))?, g.total_targets, dl);
+                groups.push((g, totals));
+            }
+            Ok((r, x, groups))
+        })
+        .await?;
+    let now = state.now();
+    let live = is_live(r.status());
+    let body = html! {
+        h1 { "Rollout " (r.name) }
+        div #live data-refresh=[live.then_some("3")] {
+            section.card aria-label="State" {
+                p #rollout-status { "Status: " (status_badge(&r.status)) }
+                (progress(x.totals.as_ref().unwrap_or(&BTreeMap::new())))
+                (controls(&ctx, &r, &groups))
+            }
+            section.card {
+                h2 { "Groups" }
+                div.table-wrap { table #groups {
+                    thead { tr {
+                        th.opt scope="col" { "#" } th scope="col" { "Name" } th scope="col" { "Status" }
+                        th.opt scope="col" { "Devices" } th scope="col" { "Progress" } th.opt scope="col" { "Conditions" }
+                    } }
+                    tbody {
+                        @for (g, totals) in &groups {
+                            tr {
+                                td.opt { (g.position + 1) }
+                                td { (g.name) }
+                                td { (status_badge(&g.status)) }
+                                td.opt { (g.total_targets) }
+                                td.bar-cell { (progress(totals)) }
+                                td.opt { (conditions_text(g)) }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+        section.card {
+            h2 { "Details" }
+            dl.facts {
+                dt { "Distribution set" }
+                dd {
+                    @if ctx.can(Permission::ReadDistributionSet) {
+                        a href={ "/ui/distributions/" (r.ds_id) } { (x.ds_label) }
+                    } @else { (x.ds_label) }
+                }
+                dt { "Target filter" } dd { code { (r.target_filter) } }
+                dt { "Devices" } dd { (r.total_targets) " in " (groups.len()) " groups" }
+                dt { "Action type" } dd { (r.action_type) }
+                @if let Some(d) = &r.description { dt { "Description" } dd { (d) } }
+                @if let Some(at) = r.start_at { dt { "Starts at" } dd { (layout::when(at)) } }
+                @if let Some(by) = &r.approve_decided_by {
+                    dt { "Approval" } dd { "decided by " (by) @if let Some(rm) = &r.approval_remark { ": " (rm) } }
+                }
+                dt { "Created" } dd { (layout::ago(now, Some(r.created_at))) " by " (r.created_by) }
+            }
+        }
+        p { a href="/ui/rollouts" { "All rollouts" } }
+    };
+    Ok(layout::ok(&ctx, &format!("Rollout {}", r.name), &body))
+}
+
+#[derive(Deserialize)]
+pub struct RemarkForm {
+    #[serde(default)]
+    remark: String,
+}
+
+pub async fn change(
+    ctx: Ctx,
+    path: web::Path<(i64, String)>,
+    form: web::Form<RemarkForm>,
+    state: web::Data<AppState>,
+) -> UiResult {
+    let (id, slug) = path.into_inner();
+    let (op, _, _, notice) = OPS
+        .iter()
+        .find(|o| o.1 == slug)
+        .copied()
+        .ok_or_else(UiError::not_found)?;
+    ctx.require(op.permission())?;
+    let remark = Some(form.into_inner().remark.trim().to_owned()).filter(|r| !r.is_empty());
+    let remark = remark.filter(|_| matches!(op, Op::Approve | Op::Deny));
+    apply(&state, &ctx.user, id, op, remark).await?;
+    let to = if op == Op::Delete {
+        "/ui/rollouts".to_owned()
+    } else {
+        format!("/ui/rollouts/{id}")
+    };
+    Ok(layout::see_other(&to, Some(notice)))
+}
