@@ -705,7 +705,12 @@ fn old_closed_actions_are_deleted_after_the_retention_time(f: &Fixture) {
     report(f, "ret-dev", true);
     let ids = |f: &Fixture| -> Vec<i64> {
         let (_, v) = f.get("/rest/v1/targets/ret-dev/actions");
-        let mut ids: Vec<i64> = v["content"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect();
+        let mut ids: Vec<i64> = v["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_i64().unwrap())
+            .collect();
         ids.sort_unstable();
         ids
     };
