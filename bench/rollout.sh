@@ -58,7 +58,7 @@ RID=$(api -X POST "$URL/rest/v1/rollouts" -d "{\"name\":\"fleet\",\"distribution
 \"targetFilterQuery\":\"controllerId==dl-*\",\"amountGroups\":$ROLLOUT_GROUPS}" | json '["id"]')
 t0=$(now_ms)
 api -X POST "$URL/rest/v1/rollouts/$RID/start" > /dev/null
-taskset -c 1 "$SIM" --server "$URL" --gateway-token "$GW" --concurrency 64 --devices "$DEVICES" \
+taskset -c 1 "$SIM" --server "$URL" --gateway-token "$GW" --concurrency "${CONCURRENCY:-64}" --devices "$DEVICES" \
   --id-prefix dl- --poll-interval 1s --until-done 1 --duration 3m | sed 's/^/sim: /'
 t1=$(now_ms)
 for _ in $(seq 50); do
@@ -74,6 +74,7 @@ echo "rollout $status after $secs s (start to last feedback: $(python3 -c "print
 api "$URL/rest/v1/rollouts/$RID" | json '["totalTargetsPerStatus"]' | sed 's/^/totals: /'
 echo "server peak RSS so far: $(peak_rss)"
 
+[ "$TARGETS" -gt 0 ] || exit 0
 echo "--- 2. a rollout over $TARGETS targets"
 t0=$(now_ms); create_targets big- "$TARGETS"; t1=$(now_ms)
 echo "creating $TARGETS targets through the API: $(((t1 - t0))) ms"
