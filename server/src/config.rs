@@ -60,6 +60,7 @@ pub struct Config {
     /// `UPDRAFT_SCHEDULER_INTERVAL_MS`: how often background work runs (scheduled rollout starts,
     /// rollout evaluation sweeps, auto-assignment, timeouts, cleanup). Rollouts are also evaluated as
     /// soon as their devices report, and new targets auto-assigned as soon as they register.
+    /// `0` turns this process's background work off (other nodes on the same database do it).
     pub scheduler_interval_ms: u64,
     /// `UPDRAFT_ACTION_TIMEOUT_SECS`: an open action without device feedback for this long is closed
     /// as an error (`0`: never), so a silent device cannot hold up a rollout.

@@ -90,7 +90,9 @@ pub async fn serve(
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
     let flusher = spawn_poll_flusher(Arc::clone(&state));
-    let scheduler = scheduler::spawn(Arc::clone(&state));
+    // `scheduler_interval_ms = 0`: this process does no background work (another node does, or a
+    // test drives `scheduler::run_once` itself).
+    let scheduler = (state.config.scheduler_interval_ms > 0).then(|| scheduler::spawn(Arc::clone(&state)));
     if state.db.backend() == db::Backend::Postgres {
         cluster::start(&state, state.config.database_url());
     }
@@ -123,7 +125,9 @@ pub async fn serve(
     }
     let result = server.await;
     flusher.abort();
-    scheduler.abort();
+    if let Some(s) = scheduler {
+        s.abort();
+    }
     let s = Arc::clone(&state);
     let _ = tokio::task::spawn_blocking(move || s.polls.flush(&s.db)).await;
     result.map_err(Into::into)

@@ -25,7 +25,6 @@ backend_tests!(
     deleting_a_running_rollout_cancels_its_actions,
     explicit_groups_and_retry_of_failed_targets,
     approval_gates_the_start,
-    new_and_changed_targets_are_auto_assigned,
     silent_devices_time_out_and_the_rollout_goes_on,
     scheduled_rollouts_start_at_their_time,
     invalidating_the_set_stops_its_rollouts,
@@ -496,61 +495,6 @@ fn approval_gates_the_start(f: &Fixture) {
         .unwrap();
     assert_eq!(op(f, denied, "deny").0, 204);
     assert_eq!(get_rollout(f, denied)["status"], "approval_denied");
-}
-
-fn new_and_changed_targets_are_auto_assigned(f: &Fixture) {
-    let (_, ds) = f.distribution_set("aa", "aa.bin", b"payload");
-    let (s, filter) = f.post(
-        "/rest/v1/targetfilters",
-        json!({ "name": "lab", "query": "attribute.site==lab" }),
-    );
-    assert_eq!(s, 201, "{filter}");
-    // An existing matching target is found once, when the auto-assignment is set.
-    f.poll("aa-existing");
-    let (s, v) = read(
-        f.ddi(Method::PUT, "aa-existing", "/configData")
-            .json(&json!({ "data": { "site": "lab" } }))
-            .send()
-            .unwrap(),
-    );
-    assert_eq!(s, 200, "{v}");
-    let (s, v) = f.post(
-        &format!("/rest/v1/targetfilters/{}/autoAssignDS", filter["id"]),
-        json!({ "id": ds, "type": "soft" }),
-    );
-    assert_eq!(s, 200, "{v}");
-    eventually("the existing target is assigned", || {
-        offered(f, "aa-existing").is_some()
-    });
-    // A new device matches once its attributes say so; a non-matching one is left alone.
-    f.poll("aa-new");
-    f.poll("aa-other");
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert_eq!(offered(f, "aa-new"), None);
-    for (cid, site) in [("aa-new", "lab"), ("aa-other", "home")] {
-        let (s, _) = read(
-            f.ddi(Method::PUT, cid, "/configData")
-                .json(&json!({ "data": { "site": site } }))
-                .send()
-                .unwrap(),
-        );
-        assert_eq!(s, 200);
-    }
-    eventually("the new target is assigned", || offered(f, "aa-new").is_some());
-    assert_eq!(offered(f, "aa-other"), None);
-    let (_, actions) = f.get("/rest/v1/targets/aa-new/actions");
-    assert_eq!(actions["content"][0]["forceType"], "soft");
-    // After a failure the set is not assigned again and again.
-    report(f, "aa-new", false);
-    let (s, _) = read(
-        f.ddi(Method::PUT, "aa-new", "/configData")
-            .json(&json!({ "data": { "site": "lab", "rev": "2" } }))
-            .send()
-            .unwrap(),
-    );
-    assert_eq!(s, 200);
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert_eq!(offered(f, "aa-new"), None);
 }
 
 fn silent_devices_time_out_and_the_rollout_goes_on(f: &Fixture) {

@@ -60,7 +60,7 @@ impl Jobs {
 /// Runs the scheduler until the task is aborted.
 pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let interval = Duration::from_millis(state.config.scheduler_interval_ms.max(20));
+        let interval = Duration::from_millis(state.config.scheduler_interval_ms.max(1));
         let mut next_sweep = Instant::now();
         loop {
             let wait = next_sweep.saturating_duration_since(Instant::now());
