@@ -632,7 +632,12 @@ fn dynamic_rollouts_take_in_targets_that_match_later(f: &Fixture) {
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["total"], 5);
     let (_, a) = f.get(&format!("/rest/v1/actions/{}", v["content"][0]["id"]));
-    assert_eq!(a["rollout"], id);
+    assert_eq!(
+        (a["rollout"].as_i64(), a["rolloutName"].as_str()),
+        (Some(id), Some("forever"))
+    );
+    let (_, per_target) = f.get("/rest/v1/targets/dy-new-1/actions");
+    assert_eq!(per_target["content"][0]["rolloutName"], "forever");
 }
 
 fn old_closed_actions_are_deleted_after_the_retention_time(f: &Fixture) {

@@ -56,9 +56,14 @@ impl RepresentationQuery {
 
 type Row = (Action, String, String, String);
 
-fn render(rows: Vec<Row>, base: &str, links: ActionLinks) -> Vec<MgmtAction> {
+fn render(
+    rows: Vec<Row>,
+    names: &super::json::RolloutNames,
+    base: &str,
+    links: ActionLinks,
+) -> Vec<MgmtAction> {
     rows.iter()
-        .map(|(a, cid, n, v)| mgmt_action(a, cid, &format!("{n}:{v}"), base, links))
+        .map(|(a, cid, n, v)| mgmt_action(a, cid, &format!("{n}:{v}"), base, links, names))
         .collect()
 }
 
@@ -89,7 +94,7 @@ async fn list(
     let spec = q.spec(&query::ACTIONS)?;
     let tenant = tenant_of(&user);
     let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
+    let (rows, names, total) = state
         .db
         .run(move |c| {
             let total: i64 = actions::table
@@ -114,10 +119,11 @@ async fn list(
                     distribution_sets::version,
                 ))
                 .load(c)?;
-            Ok((rows, total))
+            let names = super::json::rollout_names(c, rows.iter().map(|r: &Row| &r.0))?;
+            Ok((rows, names, total))
         })
         .await?;
-    let content = render(rows, &rest_base(&req, &state), links);
+    let content = render(rows, &names, &rest_base(&req, &state), links);
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
 }
 
@@ -156,11 +162,15 @@ async fn get_one(
                 ))
                 .first(c)
                 .optional()?;
-            row.map(|r| vec![r])
-                .ok_or_else(|| ApiError::not_found("Action", id))
+            let rows = row
+                .map(|r| vec![r])
+                .ok_or_else(|| ApiError::not_found("Action", id))?;
+            let names = super::json::rollout_names(c, rows.iter().map(|r: &Row| &r.0))?;
+            Ok((rows, names))
         })
         .await?;
-    let mut content = render(rows, &rest_base(&req, &state), ActionLinks::Full);
+    let (rows, names) = rows;
+    let mut content = render(rows, &names, &rest_base(&req, &state), ActionLinks::Full);
     match content.pop() {
         Some(a) => Ok(HttpResponse::Ok().json(a)),
         None => Err(ApiError::not_found("Action", id)),

@@ -196,6 +196,9 @@ pub struct MgmtAction {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = 3)]
     pub rollout: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "spring campaign")]
+    pub rollout_name: Option<String>,
     #[serde(rename = "_links")]
     #[schema(schema_with = super::examples::mgmt_action_links)]
     pub links: Value,
@@ -209,8 +212,35 @@ pub enum ActionLinks {
 }
 
 /// An action as JSON, with all links (the per-target action views).
-pub fn action(a: &Action, controller_id: &str, ds_name: &str, base: &str) -> Value {
-    serde_json::to_value(mgmt_action(a, controller_id, ds_name, base, ActionLinks::Full)).unwrap_or_default()
+pub fn action(a: &Action, controller_id: &str, ds_name: &str, base: &str, names: &RolloutNames) -> Value {
+    serde_json::to_value(mgmt_action(
+        a,
+        controller_id,
+        ds_name,
+        base,
+        ActionLinks::Full,
+        names,
+    ))
+    .unwrap_or_default()
+}
+
+/// The names of the rollouts behind some actions (hawkBit's `rolloutName`), read in one query.
+pub type RolloutNames = std::collections::HashMap<i64, String>;
+
+pub fn rollout_names<'a>(
+    c: &mut crate::db::AnyConnection,
+    actions: impl IntoIterator<Item = &'a Action>,
+) -> crate::error::ApiResult<RolloutNames> {
+    use diesel::prelude::*;
+    let ids: Vec<i64> = actions.into_iter().filter_map(|a| a.rollout_id).collect();
+    if ids.is_empty() {
+        return Ok(RolloutNames::new());
+    }
+    let rows: Vec<(i64, String)> = crate::db::schema::rollouts::table
+        .filter(crate::db::schema::rollouts::id.eq_any(ids))
+        .select((crate::db::schema::rollouts::id, crate::db::schema::rollouts::name))
+        .load(c)?;
+    Ok(rows.into_iter().collect())
 }
 
 pub fn mgmt_action(
@@ -219,6 +249,7 @@ pub fn mgmt_action(
     ds_name: &str,
     base: &str,
     links: ActionLinks,
+    names: &RolloutNames,
 ) -> MgmtAction {
     let status = a.status();
     let target_href = format!("{base}/targets/{}", encode_segment(controller_id));
@@ -273,6 +304,7 @@ pub fn mgmt_action(
         last_status_code: a.last_status_code,
         external_ref: a.external_ref.clone(),
         rollout: a.rollout_id,
+        rollout_name: a.rollout_id.and_then(|r| names.get(&r).cloned()),
         links,
     }
 }

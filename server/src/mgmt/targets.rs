@@ -513,7 +513,7 @@ async fn list_actions(
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
     let (offset, limit) = (q.offset(), q.limit());
     let c2 = cid.clone();
-    let (rows, total) = state
+    let (rows, names, total) = state
         .db
         .run(move |c| {
             let t = find_target(c, &tenant, &c2)?;
@@ -535,13 +535,14 @@ async fn list_actions(
                 .offset(offset)
                 .limit(limit)
                 .load::<(Action, String, String)>(c)?;
-            Ok((rows, total))
+            let names = json::rollout_names(c, rows.iter().map(|r| &r.0))?;
+            Ok((rows, names, total))
         })
         .await?;
     let base = rest_base(&req, &state);
     let content: Vec<Value> = rows
         .iter()
-        .map(|(a, n, v)| json::action(a, &cid, &format!("{n}:{v}"), &base))
+        .map(|(a, n, v)| json::action(a, &cid, &format!("{n}:{v}"), &base, &names))
         .collect();
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
 }
@@ -583,8 +584,15 @@ async fn get_action(
     let (cid, aid) = path.into_inner();
     let tenant = tenant_of(&user);
     let c2 = cid.clone();
-    let (_, a, ds) = state.db.run(move |c| load_action(c, &tenant, &c2, aid)).await?;
-    Ok(HttpResponse::Ok().json(json::action(&a, &cid, &ds, &rest_base(&req, &state))))
+    let (a, ds, names) = state
+        .db
+        .run(move |c| {
+            let (_, a, ds) = load_action(c, &tenant, &c2, aid)?;
+            let names = json::rollout_names(c, [&a])?;
+            Ok((a, ds, names))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(json::action(&a, &cid, &ds, &rest_base(&req, &state), &names)))
 }
 
 #[derive(Deserialize)]
@@ -873,12 +881,16 @@ async fn update_action(
     let by = user.username.clone();
     let now = state.now();
     let (t2, c2) = (tenant.clone(), cid.clone());
-    let (_, a, ds) = state
+    let (a, ds, names) = state
         .db
-        .tx(move |c| force_action(c, &t2, &c2, aid, &by, now))
+        .tx(move |c| {
+            let (_, a, ds) = force_action(c, &t2, &c2, aid, &by, now)?;
+            let names = json::rollout_names(c, [&a])?;
+            Ok((a, ds, names))
+        })
         .await?;
     state.devices.invalidate(&tenant, &cid);
-    Ok(HttpResponse::Ok().json(json::action(&a, &cid, &ds, &rest_base(&req, &state))))
+    Ok(HttpResponse::Ok().json(json::action(&a, &cid, &ds, &rest_base(&req, &state), &names)))
 }
 
 /// Turns an action into a forced one (hawkBit's `forceType: forced`); the web UI's "Force" too.
