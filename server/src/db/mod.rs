@@ -190,6 +190,15 @@ impl Db {
         .map_err(ApiError::internal)?
     }
 
+    /// [`Db::run`] for background jobs already off the runtime.
+    pub fn run_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut AnyConnection) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut conn = self.pool.get().map_err(ApiError::internal)?;
+        f(&mut conn)
+    }
+
     /// Runs `f` in one write transaction: all of its rows land, or none.
     pub async fn tx<T, F>(&self, f: F) -> Result<T, ApiError>
     where

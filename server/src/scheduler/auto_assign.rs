@@ -20,7 +20,26 @@ const BATCH: i64 = 500;
 
 /// Checks pending filters and targets; returns how many targets it looked at.
 pub fn run(state: &AppState) -> ApiResult<usize> {
-    expand_pending_filters(state)?;
+    // Most rounds have nothing to do: find that out with a read, not a write transaction.
+    let (filters, targets_waiting) = state.db.run_blocking(|c| {
+        let filters: Option<i64> = tfq::table
+            .filter(tfq::auto_assign_pending.eq(true))
+            .select(tfq::id)
+            .first(c)
+            .optional()?;
+        let waiting: Option<i64> = targets::table
+            .filter(targets::auto_assign_pending.eq(true))
+            .select(targets::id)
+            .first(c)
+            .optional()?;
+        Ok((filters.is_some(), waiting.is_some()))
+    })?;
+    if filters {
+        expand_pending_filters(state)?;
+    } else if !targets_waiting {
+        return Ok(0);
+    }
+    clear_where_nothing_assigns(state)?;
     let mut seen = 0;
     loop {
         let now = state.now();
@@ -33,6 +52,26 @@ pub fn run(state: &AppState) -> ApiResult<usize> {
             return Ok(seen);
         }
     }
+}
+
+/// Targets of tenants without any auto-assigning filter have nothing to check: one statement
+/// clears them (a filter set later checks every target itself).
+fn clear_where_nothing_assigns(state: &AppState) -> ApiResult<()> {
+    state.db.tx_blocking(|c| {
+        let assigning: Vec<String> = tfq::table
+            .filter(tfq::auto_assign_ds_id.is_not_null())
+            .select(tfq::tenant)
+            .distinct()
+            .load(c)?;
+        diesel::update(
+            targets::table
+                .filter(targets::auto_assign_pending.eq(true))
+                .filter(targets::tenant.ne_all(assigning)),
+        )
+        .set(targets::auto_assign_pending.eq(false))
+        .execute(c)?;
+        Ok(())
+    })
 }
 
 /// A filter whose auto-assignment was set marks every target it matches.

@@ -88,7 +88,7 @@ pub fn run_once(state: &AppState, sweep: bool) -> ApiResult<()> {
     auto_assign::run(state)?;
     if sweep {
         start_due(state)?;
-        let running: Vec<i64> = state.db.tx_blocking(|c| {
+        let running: Vec<i64> = state.db.run_blocking(|c| {
             Ok(rollouts::table
                 .filter(rollouts::status.eq(RolloutStatus::Running.as_str()))
                 .select(rollouts::id)
@@ -125,7 +125,7 @@ fn evaluate(state: &AppState, id: i64, skip_locked: bool, sweep: bool) -> ApiRes
 /// READY rollouts whose `startAt` has come are started.
 fn start_due(state: &AppState) -> ApiResult<()> {
     let now = state.now();
-    let due: Vec<i64> = state.db.tx_blocking(|c| {
+    let due: Vec<i64> = state.db.run_blocking(|c| {
         Ok(rollouts::table
             .filter(rollouts::status.eq(RolloutStatus::Ready.as_str()))
             .filter(rollouts::start_at.le(now))
