@@ -221,8 +221,8 @@ pub struct BundleConfig {
     pub ca: Option<PathBuf>,
     /// Require this CN in the signer certificate. Optional.
     pub signer_cn: Option<String>,
-    /// SWUpdate's AES key file (`-K`): one line `<64 hex key> <32 hex iv>`, for images marked
-    /// `encrypted`. Without it, encrypted images are refused.
+    /// SWUpdate's AES key file (`-K`): `<key hex> <32 hex iv>`, the key 64, 48 or 32 hex digits for
+    /// AES-256/192/128-CBC, for images marked `encrypted`. Without it, encrypted images are refused.
     pub aes_key_file: Option<PathBuf>,
     /// SWUpdate software set (`-e <set>,<mode>`): `stable` selects `stable,copy1` when installing
     /// to slot A and `stable,copy2` for slot B. Without it the top level of `software` is used.

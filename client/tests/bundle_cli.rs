@@ -374,8 +374,9 @@ struct Swupdate {
 }
 
 impl Swupdate {
-    /// `swupdate -i BUNDLE -k CERT -H board:rev -f CFG` with a private TMPDIR under `work_dir`.
-    fn install(work_dir: &Path, bundle: &Path, cert: &Path) -> Self {
+    /// `swupdate -i BUNDLE -k CERT [-K AES_KEY] -H board:rev -f CFG` with a private TMPDIR under
+    /// `work_dir`.
+    fn install(work_dir: &Path, bundle: &Path, cert: &Path, aes_key: Option<&Path>) -> Self {
         let tmp_dir = work_dir.join("tmp");
         fs::create_dir_all(&tmp_dir).unwrap();
         assert!(
@@ -393,6 +394,7 @@ impl Swupdate {
             .arg(bundle)
             .arg("-k")
             .arg(cert)
+            .args(aes_key.map(|key| [Path::new("-K"), key]).into_iter().flatten())
             .args(["-H", &format!("{HW_BOARD}:{HW_REVISION}")])
             .arg("-f")
             .arg(&config)
@@ -436,6 +438,16 @@ impl Swupdate {
     /// next run; `cpio --only-verify-crc` and `openssl cms -verify` accept it). Any other outcome
     /// is returned as it is.
     fn install_retrying_known_flake(work_dir: &Path, bundle: &Path, cert: &Path) -> (bool, String) {
+        Self::install_retrying_known_flake_with_key(work_dir, bundle, cert, None)
+    }
+
+    /// [`Self::install_retrying_known_flake`] with `-K AES_KEY` when given.
+    fn install_retrying_known_flake_with_key(
+        work_dir: &Path,
+        bundle: &Path,
+        cert: &Path,
+        aes_key: Option<&Path>,
+    ) -> (bool, String) {
         const FLAKES: [&str; 3] = [
             "cannot be parsed as DER-encoded CMS signature blob",
             "sw-description.sig cannot be opened",
@@ -448,7 +460,7 @@ impl Swupdate {
         lock.lock().unwrap();
         let mut last = (false, String::new());
         for attempt in 0..3 {
-            let mut run = Self::install(&work_dir.join(format!("run{attempt}")), bundle, cert);
+            let mut run = Self::install(&work_dir.join(format!("run{attempt}")), bundle, cert, aes_key);
             let ok = run.wait(Duration::from_secs(60));
             last = (ok, run.log());
             if ok || !FLAKES.iter().any(|f| last.1.contains(f)) {
@@ -535,6 +547,91 @@ fn compressed_bundles_install_with_debian_swupdate() {
         assert!(
             fs::read(&fx.slot).unwrap() == fx.image,
             "swupdate did not inflate the {kind} image into the slot\n{log}"
+        );
+    }
+}
+
+/// The device's AES-256 key and key-file IV, and a per-image IV (`ivt`) that differs from it.
+const AES_KEY: &str = "390ad54490a4a5f53722291023c19e08ffb5c4677a59e958c96ffa6e641df040";
+const AES_IV: &str = "d5d601bacfe13100b149177318ebc7a4";
+const IMAGE_IVT: &str = "65D793B87B6724BB27954C7664F15FF3";
+
+/// SWUpdate's encrypted images (`doc/source/encrypted_images.rst`): the file is encrypted with
+/// `openssl enc -aes-256-cbc -K KEY -iv IV` (compressed first if it is compressed), the device
+/// gets `KEY IV` on one line via `-K`, and an image's `ivt` overrides the key file's IV. The
+/// sha256 in sw-description is over the stored, encrypted bytes (2022.12 `copyfile` hashes in
+/// `input_step`, before `decrypt_step`).
+#[test]
+fn encrypted_bundles_install_with_debian_swupdate() {
+    let Some(fx) = Fixture::new() else { return };
+    if !tool_available("swupdate", "-h") || !tool_available("gzip", "--version") {
+        return;
+    }
+    let key_file = fx.path("aes.key");
+    fs::write(&key_file, format!("{AES_KEY} {AES_IV}\n")).unwrap();
+    let plain = fx.path("images/rootfs.img");
+    // (name, shell command making the stored file from `plain`, extra manifest lines)
+    let cases = [
+        (
+            "ivt",
+            format!("openssl enc -aes-256-cbc -K {AES_KEY} -iv {IMAGE_IVT}"),
+            format!("ivt = \"{IMAGE_IVT}\"\n"),
+        ),
+        (
+            "zlib-keyfile-iv",
+            format!("gzip -9 -c | openssl enc -aes-256-cbc -K {AES_KEY} -iv {AES_IV}"),
+            "compressed = \"zlib\"\n".to_owned(),
+        ),
+    ];
+    for (case, encrypt, extra) in cases {
+        fs::write(&fx.slot, b"the old slot contents").unwrap();
+        let stored = fx.path(&format!("images/rootfs.{case}.enc"));
+        run(Command::new("sh").arg("-c").arg(format!(
+            "({encrypt}) < {} > {}",
+            plain.display(),
+            stored.display()
+        )));
+        let manifest = format!(
+            "version = \"2.1.0\"\nhardware-compatibility = [\"{HW_REVISION}\"]\n\n[[images]]\n\
+             file = \"images/rootfs.{case}.enc\"\ntype = \"raw\"\nencrypted = true\n{extra}\
+             device = \"{}\"\n",
+            fx.slot.display()
+        );
+        fs::write(fx.path("bundle.toml"), manifest).unwrap();
+        let bundle = fx.create(&format!("{case}.swu"));
+        let bytes = fs::read(&bundle).unwrap();
+        assert!(
+            !bytes.windows(64).any(|w| w == &fx.image[1000..1064]),
+            "{case}: the bundle holds plaintext"
+        );
+        let description = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).into_owned();
+        assert!(description.contains("encrypted = true;"), "{case}: {description}");
+
+        // Without the key swupdate cannot install it; the slot keeps its contents.
+        if case == "ivt" {
+            let (ok, log) = Swupdate::install_retrying_known_flake(
+                &fx.path(&format!("swupdate-{case}-nokey")),
+                &bundle,
+                &fx.signer.cert,
+            );
+            assert!(!ok, "swupdate installed an encrypted image without -K\n{log}");
+            assert!(
+                log.contains("no key provided for decryption"),
+                "refused for another reason\n{log}"
+            );
+            assert_eq!(fs::read(&fx.slot).unwrap(), b"the old slot contents");
+        }
+
+        let (ok, log) = Swupdate::install_retrying_known_flake_with_key(
+            &fx.path(&format!("swupdate-{case}")),
+            &bundle,
+            &fx.signer.cert,
+            Some(&key_file),
+        );
+        assert!(ok, "swupdate -i -K failed for the {case} image\n{log}");
+        assert!(
+            fs::read(&fx.slot).unwrap() == fx.image,
+            "swupdate did not decrypt the {case} image into the slot\n{log}"
         );
     }
 }

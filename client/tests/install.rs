@@ -568,6 +568,59 @@ fn encrypted_images_are_decrypted_with_the_key_file_and_the_images_iv() {
     assert_eq!(std::fs::read(dev.path("b.img")).unwrap(), plain);
 }
 
+/// The other direction of the Debian `swupdate` test in `bundle_cli.rs`: a bundle built only with the
+/// commands of SWUpdate's `encrypted_images.rst` and `signed_images.rst` (`openssl enc
+/// -aes-256-cbc`, a hand-written sw-description with `encrypted = true;`, an upper-case `ivt` and
+/// the sha256 of the encrypted file, `openssl cms -sign`, `cpio -o -H crc`) installs with the
+/// device's `KEY IV` key file, the same file `swupdate -K` reads.
+#[test]
+fn encrypted_bundle_built_as_swupdate_documents_installs() {
+    const IMAGE_IVT: &str = "65D793B87B6724BB27954C7664F15FF3";
+    if !have("cpio") {
+        return;
+    }
+    let Some(dev) = Device::with_config(&Options {
+        aes_key: true,
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let plain: Vec<u8> = (0..300_001u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let work = dev.path("swu");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::write(work.join("rootfs.img"), &plain).unwrap();
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .args(["-ec", script])
+            .current_dir(&work)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let sha256 = sh(&format!(
+        "openssl enc -aes-256-cbc -in rootfs.img -out rootfs.img.enc -K {AES_KEY} -iv {IMAGE_IVT}
+         openssl dgst -sha256 -r rootfs.img.enc | cut -d' ' -f1"
+    ));
+    let description = format!(
+        "software =\n{{\n\tversion = \"1.1.0\";\n\thardware-compatibility: [ \"1.0\" ];\n\timages: (\n\
+         \t\t{{\n\t\t\tfilename = \"rootfs.img.enc\";\n\t\t\ttype = \"raw\";\n\t\t\tdevice = \"{}\";\n\
+         \t\t\tencrypted = true;\n\t\t\tivt = \"{IMAGE_IVT}\";\n\t\t\tsha256 = \"{}\";\n\t\t}}\n\t);\n}}\n",
+        dev.path("b.img").display(),
+        sha256.trim()
+    );
+    std::fs::write(work.join("sw-description"), description).unwrap();
+    sh("openssl cms -sign -in sw-description -out sw-description.sig -signer ../trusted.pem \
+        -inkey ../trusted.key -outform DER -nosmimecap -binary
+        printf 'sw-description\\nsw-description.sig\\nrootfs.img.enc\\n' | cpio -o -H crc --quiet > update.swu");
+    assert!(dev.install(&work.join("update.swu"), &[]).status.success());
+    assert_eq!(std::fs::read(dev.path("b.img")).unwrap(), plain);
+}
+
 #[test]
 fn an_encrypted_image_without_the_right_key_is_refused_and_not_armed() {
     let Some(dev) = Device::new() else { return };

@@ -1,4 +1,4 @@
-//! Undoing what the bundle's build did to an image: AES-256-CBC decryption (SWUpdate's
+//! Undoing what the bundle's build did to an image: AES-CBC decryption (SWUpdate's
 //! `encrypted`, with the device's key file and the image's `ivt`) and gzip/zlib or zstd
 //! decompression (`compressed`), as streams, so nothing is buffered beyond a block.
 //!
@@ -12,22 +12,43 @@ use anyhow::{Context as _, anyhow, bail};
 use openssl::symm::{Cipher, Crypter, Mode};
 use updraft_swu::sw_description::{Artifact, Compression};
 
-/// The device's AES key file: one line `<64 hex digits key> <32 hex digits iv>`, as SWUpdate's `-K`.
+/// The device's AES key file, as SWUpdate's `-K` reads it: `<key hex> <iv hex>` separated by
+/// whitespace. The key's length picks the cipher, AES-128/192/256-CBC (32, 48 or 64 hex digits), as
+/// in SWUpdate's `set_aes_key`; a third word (the salt of SWUpdate before 2020) is ignored, as
+/// SWUpdate's `fscanf("%ms %ms")` does.
 #[derive(Clone)]
 pub struct AesKey {
-    key: [u8; 32],
+    key: Vec<u8>,
     iv: [u8; 16],
 }
 
 fn hex_bytes<const N: usize>(s: &str, what: &str) -> anyhow::Result<[u8; N]> {
-    if s.len() != N * 2 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if s.len() != N * 2 {
         bail!("{what} must be {} hex digits", N * 2);
     }
     let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&s[i * 2..i * 2 + 2], 16).map_err(|e| anyhow!("{what}: {e}"))?;
-    }
+    out.copy_from_slice(&hex_vec(s, what)?);
     Ok(out)
+}
+
+fn hex_vec(s: &str, what: &str) -> anyhow::Result<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("{what} is not an even number of hex digits");
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|e| anyhow!("{what}: {e}")))
+        .collect()
+}
+
+/// AES-CBC with the key's length, as SWUpdate picks it.
+fn cbc_cipher(key: &[u8]) -> Option<Cipher> {
+    match key.len() {
+        16 => Some(Cipher::aes_128_cbc()),
+        24 => Some(Cipher::aes_192_cbc()),
+        32 => Some(Cipher::aes_256_cbc()),
+        _ => None,
+    }
 }
 
 impl std::fmt::Debug for AesKey {
@@ -43,14 +64,22 @@ impl AesKey {
         let (Some(key), Some(iv)) = (words.next(), words.next()) else {
             bail!("{}: expected `<key hex> <iv hex>`", path.display());
         };
+        let key = hex_vec(key, "the AES key")?;
+        if cbc_cipher(&key).is_none() {
+            bail!(
+                "{}: the AES key must be 32, 48 or 64 hex digits (AES-128/192/256), not {}",
+                path.display(),
+                key.len() * 2
+            );
+        }
         Ok(AesKey {
-            key: hex_bytes(key, "the AES-256 key")?,
+            key,
             iv: hex_bytes(iv, "the IV")?,
         })
     }
 }
 
-/// Decrypts AES-256-CBC (PKCS#7 padding) while reading.
+/// Decrypts AES-CBC (PKCS#7 padding) while reading.
 struct AesCbcReader<R> {
     inner: R,
     crypter: Crypter,
@@ -61,9 +90,9 @@ struct AesCbcReader<R> {
 }
 
 impl<R: Read> AesCbcReader<R> {
-    fn new(inner: R, key: &[u8; 32], iv: &[u8; 16]) -> anyhow::Result<Self> {
-        let crypter = Crypter::new(Cipher::aes_256_cbc(), Mode::Decrypt, key, Some(iv))
-            .context("setting up AES-256-CBC")?;
+    fn new(inner: R, key: &[u8], iv: &[u8; 16]) -> anyhow::Result<Self> {
+        let cipher = cbc_cipher(key).ok_or_else(|| anyhow!("an AES key of {} bytes", key.len()))?;
+        let crypter = Crypter::new(cipher, Mode::Decrypt, key, Some(iv)).context("setting up AES-CBC")?;
         Ok(AesCbcReader {
             inner,
             crypter,
@@ -168,17 +197,59 @@ mod tests {
     }
 
     #[test]
+    fn key_length_picks_aes_128_192_or_256_as_swupdate_does() {
+        let iv = [9u8; 16];
+        let plain: Vec<u8> = (0..70_001u32).map(|i| (i % 253) as u8).collect();
+        for (len, cipher) in [
+            (16, Cipher::aes_128_cbc()),
+            (24, Cipher::aes_192_cbc()),
+            (32, Cipher::aes_256_cbc()),
+        ] {
+            let key = vec![7u8; len];
+            let enc = openssl::symm::encrypt(cipher, &key, Some(&iv), &plain).unwrap();
+            let mut out = Vec::new();
+            AesCbcReader::new(&enc[..], &key, &iv)
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
+            assert_eq!(out, plain, "AES-{}", len * 8);
+        }
+    }
+
+    #[test]
     fn key_files_are_checked() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("key");
         std::fs::write(&f, format!("{} {}\n", "ab".repeat(32), "cd".repeat(16))).unwrap();
         assert_eq!(AesKey::load(&f).unwrap().iv, [0xcd; 16]);
+        // AES-128, on two lines (SWUpdate reads two whitespace-separated words), with the third
+        // word (a salt) that old SWUpdate key files carry.
+        std::fs::write(
+            &f,
+            format!("{}\n{} {}\n", "AB".repeat(16), "cd".repeat(16), "ef".repeat(8)),
+        )
+        .unwrap();
+        assert_eq!(AesKey::load(&f).unwrap().key, [0xab; 16]);
+        std::fs::write(&f, format!("{} {}\n", "ab".repeat(20), "cd".repeat(16))).unwrap();
+        assert!(
+            AesKey::load(&f)
+                .unwrap_err()
+                .to_string()
+                .contains("32, 48 or 64 hex digits")
+        );
         std::fs::write(&f, "abc def\n").unwrap();
         assert!(
             AesKey::load(&f)
                 .unwrap_err()
                 .to_string()
-                .contains("64 hex digits")
+                .contains("the AES key is not an even number of hex digits")
+        );
+        std::fs::write(&f, format!("{} {}\n", "ab".repeat(32), "cd".repeat(15))).unwrap();
+        assert!(
+            AesKey::load(&f)
+                .unwrap_err()
+                .to_string()
+                .contains("the IV must be 32 hex digits")
         );
     }
 }
