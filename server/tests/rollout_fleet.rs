@@ -254,6 +254,8 @@ fn three_nodes_finish_a_rollout_when_one_dies_midway() {
             return;
         }
     };
+    // Dropped last (declared first), after the nodes, even when an assertion fails.
+    let _database = DropDatabase(name);
     let dir = tempfile::tempdir().unwrap();
     let password = "three-nodes-test-password";
     // All three start at once on an empty database: one migrates and creates the administrator.
@@ -414,6 +416,12 @@ fn three_nodes_finish_a_rollout_when_one_dies_midway() {
         None,
     );
     assert_eq!(a["total"], FLEET, "{a}");
-    drop(nodes);
-    updraft_server::testing::drop_postgres_database(&name);
+}
+
+struct DropDatabase(String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        updraft_server::testing::drop_postgres_database(&self.0);
+    }
 }
