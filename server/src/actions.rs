@@ -560,17 +560,7 @@ pub fn deployment_feedback(
             .execute(conn)?;
     }
     match status {
-        ActionStatus::Error => {
-            set_action_status(conn, action.id, ActionStatus::Error, false, now, by)?;
-            // hawkBit forgets the failed assignment; the installed set is unchanged.
-            diesel::update(targets::table.find(target.id))
-                .set((
-                    targets::update_status.eq(UpdateStatus::Error.as_str()),
-                    targets::assigned_ds_id.eq(None::<i64>),
-                ))
-                .execute(conn)?;
-            update_target(conn, target.id, now, by)?;
-        }
+        ActionStatus::Error => fail_action(conn, action.id, target.id, now, by)?,
         ActionStatus::Finished => {
             set_action_status(conn, action.id, ActionStatus::Finished, false, now, by)?;
             finish_on_target(conn, target, action, occurred_at, now)?;
@@ -588,6 +578,25 @@ pub fn deployment_feedback(
         _ => {}
     }
     Ok(())
+}
+
+/// Closes an action as failed: the target is in error and, as in hawkBit, forgets the failed
+/// assignment; its installed set is unchanged. Device feedback and the action timeout both end here.
+pub(crate) fn fail_action(
+    conn: &mut AnyConnection,
+    action_id: i64,
+    target_id: i64,
+    now: i64,
+    by: &str,
+) -> ApiResult<()> {
+    set_action_status(conn, action_id, ActionStatus::Error, false, now, by)?;
+    diesel::update(targets::table.find(target_id))
+        .set((
+            targets::update_status.eq(UpdateStatus::Error.as_str()),
+            targets::assigned_ds_id.eq(None::<i64>),
+        ))
+        .execute(conn)?;
+    update_target(conn, target_id, now, by)
 }
 
 /// A finished action installs its distribution set on the target unless the device's clock says an

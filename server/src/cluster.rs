@@ -67,17 +67,14 @@ impl Invalidation {
 /// This node's side: where local invalidations are queued for the other nodes.
 #[derive(Default)]
 pub struct Bus {
-    tx: std::sync::OnceLock<std::sync::Mutex<Sender<Invalidation>>>,
+    tx: std::sync::OnceLock<Sender<Invalidation>>,
 }
 
 impl Bus {
     /// Queues an invalidation for the other nodes (nothing when running alone).
     pub fn publish(&self, i: Invalidation) {
         if let Some(tx) = self.tx.get() {
-            let _ = tx
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .send(i);
+            let _ = tx.send(i);
         }
     }
 }
@@ -85,7 +82,7 @@ impl Bus {
 /// Starts the listener thread for a PostgreSQL-backed server.
 pub fn start(state: &Arc<AppState>, url: String) {
     let (tx, rx) = std::sync::mpsc::channel();
-    if state.bus.tx.set(std::sync::Mutex::new(tx)).is_err() {
+    if state.bus.tx.set(tx).is_err() {
         return;
     }
     let node = crate::auth::random_token();

@@ -46,6 +46,7 @@ macro_rules! string_enum {
         }
     };
 }
+pub(crate) use string_enum;
 
 string_enum! {
     /// hawkBit's `Action.Status`.

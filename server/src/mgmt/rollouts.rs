@@ -697,18 +697,7 @@ async fn update(
         .tx(move |c| {
             let r = engine::lock_of_tenant(c, &tenant, id)?;
             if let Some(n) = &b.name {
-                let taken: Option<i64> = rollouts::table
-                    .filter(rollouts::tenant.eq(&tenant).and(rollouts::name.eq(n)))
-                    .filter(rollouts::deleted.eq(false))
-                    .filter(rollouts::id.ne(id))
-                    .select(rollouts::id)
-                    .first(c)
-                    .optional()?;
-                if taken.is_some() {
-                    return Err(ApiError::already_exists(format!(
-                        "Rollout with name {n} already exists."
-                    )));
-                }
+                plan::name_is_free(c, &tenant, n, Some(id))?;
             }
             diesel::update(rollouts::table.find(r.id))
                 .set((

@@ -410,15 +410,21 @@ pub fn trigger_next_group(
     start_group(conn, settings, r, next, now)
 }
 
-/// Deletes a rollout: its SCHEDULED actions go, its open actions are canceled at once; the rollout
-/// itself is kept (soft-deleted) when it created actions that devices saw, else removed.
-pub fn delete(conn: &mut AnyConnection, r: &Rollout, by: &str, now: i64) -> ApiResult<Effects> {
+/// The actions of groups that never started: devices never saw them, so they simply go.
+fn drop_scheduled_actions(conn: &mut AnyConnection, rollout_id: i64) -> ApiResult<()> {
     diesel::delete(
         actions::table
-            .filter(actions::rollout_id.eq(r.id))
+            .filter(actions::rollout_id.eq(rollout_id))
             .filter(actions::status.eq(ActionStatus::Scheduled.as_str())),
     )
     .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes a rollout: its SCHEDULED actions go, its open actions are canceled at once; the rollout
+/// itself is kept (soft-deleted) when it created actions that devices saw, else removed.
+pub fn delete(conn: &mut AnyConnection, r: &Rollout, by: &str, now: i64) -> ApiResult<Effects> {
+    drop_scheduled_actions(conn, r.id)?;
     let open: Vec<Action> = actions::table
         .filter(actions::rollout_id.eq(r.id).and(actions::active.eq(true)))
         .select(Action::as_select())
@@ -691,12 +697,7 @@ pub fn stop_rollouts_of_ds(conn: &mut AnyConnection, ds_id: i64, by: &str, now: 
         let Some(r) = lock(conn, id, false)? else {
             continue;
         };
-        diesel::delete(
-            actions::table
-                .filter(actions::rollout_id.eq(r.id))
-                .filter(actions::status.eq(ActionStatus::Scheduled.as_str())),
-        )
-        .execute(conn)?;
+        drop_scheduled_actions(conn, r.id)?;
         diesel::update(
             rollout_groups::table
                 .filter(rollout_groups::rollout_id.eq(r.id))

@@ -18,25 +18,7 @@ use crate::db::models::ActionStatus;
 use crate::db::schema::{rollout_groups, rollouts};
 use crate::error::{ApiError, ApiResult};
 
-macro_rules! lower_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $s),+ }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-lower_enum! {
+crate::db::models::string_enum! {
     /// hawkBit's `Rollout.RolloutStatus`, lower-case on the wire.
     RolloutStatus {
         Creating => "creating",
@@ -54,7 +36,7 @@ lower_enum! {
     }
 }
 
-lower_enum! {
+crate::db::models::string_enum! {
     /// hawkBit's `RolloutGroup.RolloutGroupStatus`.
     GroupStatus {
         Creating => "creating",

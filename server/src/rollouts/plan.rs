@@ -9,6 +9,7 @@ use crate::db::AnyConnection;
 use crate::db::models::ActionType;
 use crate::db::schema::{distribution_sets, rollout_groups, rollouts, targets};
 use crate::error::{ApiError, ApiResult};
+use crate::mgmt::check_len;
 use crate::mgmt::query::{self, Sql, SqlFilter};
 
 /// hawkBit's quotas for rollouts.
@@ -53,15 +54,6 @@ pub struct NewGroup {
     pub target_percentage: f64,
     pub confirmation_required: bool,
     pub conditions: Conditions,
-}
-
-fn check_text(field: &str, v: &str, max: usize) -> ApiResult<()> {
-    if v.chars().count() > max {
-        return Err(ApiError::constraint_violation(format!(
-            "{field} must be at most {max} characters."
-        )));
-    }
-    Ok(())
 }
 
 /// The targets a rollout over `filter` reaches: they match, and their type (if any) accepts the
@@ -127,16 +119,38 @@ fn matching_ids(conn: &mut AnyConnection, filter: SqlFilter) -> ApiResult<Vec<i6
         .load(conn)?)
 }
 
+/// 409 when another live rollout of the tenant has `name` (`except`: the one being renamed).
+pub fn name_is_free(
+    conn: &mut AnyConnection,
+    tenant: &str,
+    name: &str,
+    except: Option<i64>,
+) -> ApiResult<()> {
+    let taken: Option<i64> = rollouts::table
+        .filter(rollouts::tenant.eq(tenant).and(rollouts::name.eq(name)))
+        .filter(rollouts::deleted.eq(false))
+        .filter(rollouts::id.ne(except.unwrap_or(-1)))
+        .select(rollouts::id)
+        .first(conn)
+        .optional()?;
+    match taken {
+        Some(_) => Err(ApiError::already_exists(format!(
+            "Rollout with name {name} already exists."
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Creates the rollout with its groups and their targets; returns its id.
 pub fn create(conn: &mut AnyConnection, tenant: &str, r: &NewRollout, by: &str, now: i64) -> ApiResult<i64> {
     if r.name.trim().is_empty() {
         return Err(ApiError::constraint_violation("name must not be empty."));
     }
-    check_text("name", &r.name, MAX_NAME_LEN)?;
+    check_len("name", &r.name, MAX_NAME_LEN)?;
     if let Some(d) = &r.description {
-        check_text("description", d, MAX_DESCRIPTION_LEN)?;
+        check_len("description", d, MAX_DESCRIPTION_LEN)?;
     }
-    check_text("targetFilterQuery", &r.target_filter, MAX_FILTER_LEN)?;
+    check_len("targetFilterQuery", &r.target_filter, MAX_FILTER_LEN)?;
     if !(0..=1000).contains(&r.weight) {
         return Err(ApiError::constraint_violation(
             "weight must be between 0 and 1000.",
@@ -145,18 +159,7 @@ pub fn create(conn: &mut AnyConnection, tenant: &str, r: &NewRollout, by: &str, 
     r.conditions.validate()?;
     let base_filter = target_filter(&r.target_filter)?;
     assignable_ds(conn, tenant, r.ds_id)?;
-    let taken: Option<i64> = rollouts::table
-        .filter(rollouts::tenant.eq(tenant).and(rollouts::name.eq(&r.name)))
-        .filter(rollouts::deleted.eq(false))
-        .select(rollouts::id)
-        .first(conn)
-        .optional()?;
-    if taken.is_some() {
-        return Err(ApiError::already_exists(format!(
-            "Rollout with name {} already exists.",
-            r.name
-        )));
-    }
+    name_is_free(conn, tenant, &r.name, None)?;
     let ds_type: i64 = distribution_sets::table
         .find(r.ds_id)
         .select(distribution_sets::ds_type_id)
@@ -308,7 +311,7 @@ fn split(
             let mut taken = std::collections::HashSet::new();
             let mut out = Vec::new();
             for g in groups {
-                check_text("group name", &g.name, MAX_NAME_LEN)?;
+                check_len("group name", &g.name, MAX_NAME_LEN)?;
                 g.conditions.validate()?;
                 if !(g.target_percentage > 0.0 && g.target_percentage <= 100.0) {
                     return Err(ApiError::constraint_violation(
@@ -317,7 +320,7 @@ fn split(
                 }
                 let candidates = match g.target_filter.as_deref().filter(|f| !f.trim().is_empty()) {
                     Some(f) => {
-                        check_text("group targetFilterQuery", f, MAX_FILTER_LEN)?;
+                        check_len("group targetFilterQuery", f, MAX_FILTER_LEN)?;
                         let mut both = base_filter.clone().sql(" AND (");
                         both.push(query::filter(&query::TARGETS, Some(f))?);
                         matching_ids(conn, matching_filter(tenant, both.sql(")"), ds_type))?

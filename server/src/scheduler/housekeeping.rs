@@ -3,9 +3,9 @@
 
 use diesel::prelude::*;
 
-use crate::actions::{SERVER_PREFIX, add_status, set_action_status};
+use crate::actions::{SERVER_PREFIX, add_status, fail_action};
 use crate::db::AnyConnection;
-use crate::db::models::{ActionStatus, UpdateStatus};
+use crate::db::models::ActionStatus;
 use crate::db::schema::{action_statuses, actions, targets};
 use crate::error::ApiResult;
 use crate::mgmt::query::Sql;
@@ -68,14 +68,7 @@ pub fn time_out_silent_actions(state: &AppState) -> ApiResult<usize> {
                     "{SERVER_PREFIX}No feedback from the device for {timeout} s: the action timed out."
                 )],
             )?;
-            set_action_status(c, id, ActionStatus::Error, false, now, "system")?;
-            diesel::update(targets::table.find(target_id))
-                .set((
-                    targets::update_status.eq(UpdateStatus::Error.as_str()),
-                    targets::assigned_ds_id.eq(None::<i64>),
-                    targets::last_modified_at.eq(now),
-                ))
-                .execute(c)?;
+            fail_action(c, id, target_id, now, "system")?;
             let cid: String = targets::table
                 .find(target_id)
                 .select(targets::controller_id)

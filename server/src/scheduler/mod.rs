@@ -114,12 +114,17 @@ fn evaluate(state: &AppState, id: i64, skip_locked: bool, sweep: bool) -> ApiRes
         let effects = engine::evaluate(c, &settings, &r, now, sweep)?;
         Ok(Some((r.tenant, effects)))
     })?;
+    announce(state, done);
+    Ok(())
+}
+
+/// Drops the cache entries of the devices a committed change touched.
+fn announce(state: &AppState, done: Option<(String, engine::Effects)>) {
     if let Some((tenant, effects)) = done {
         for cid in &effects.devices {
             state.devices.invalidate(&tenant, cid);
         }
     }
-    Ok(())
 }
 
 /// READY rollouts whose `startAt` has come are started.
@@ -144,12 +149,10 @@ fn start_due(state: &AppState) -> ApiResult<()> {
             let effects = engine::start(c, &settings, &r, "system", now)?;
             Ok(Some((r.tenant, effects)))
         })?;
-        if let Some((tenant, effects)) = done {
+        if done.is_some() {
             tracing::info!(rollout = id, "scheduled rollout started");
-            for cid in &effects.devices {
-                state.devices.invalidate(&tenant, cid);
-            }
         }
+        announce(state, done);
     }
     Ok(())
 }
