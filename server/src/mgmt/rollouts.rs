@@ -189,32 +189,76 @@ pub(crate) struct Extra {
 }
 
 pub(crate) fn extra(c: &mut AnyConnection, r: &Rollout, full: bool) -> ApiResult<Extra> {
-    let (name, version): (String, String) = distribution_sets::table
-        .find(r.ds_id)
-        .select((distribution_sets::name, distribution_sets::version))
-        .first(c)?;
-    let (totals, groups) = if full {
-        let counts = engine::status_counts(c, r.id, None)?;
-        let groups: i64 = rollout_groups::table
-            .filter(rollout_groups::rollout_id.eq(r.id))
-            .count()
-            .get_result(c)?;
-        (
-            Some(totals_per_status(
-                &counts,
-                r.total_targets,
-                r.action_type == ActionType::DownloadOnly.as_str(),
-            )),
-            Some(groups),
-        )
-    } else {
-        (None, None)
-    };
-    Ok(Extra {
-        totals,
-        groups,
-        ds_label: format!("{name}:{version}"),
-    })
+    let mut x = with_extras(c, vec![r.clone()], full)?;
+    x.pop()
+        .map(|(_, x)| x)
+        .ok_or_else(|| ApiError::not_found("Rollout", r.id))
+}
+
+/// A page of rollouts with what their rendering needs, in a fixed number of queries whatever the
+/// page size (set labels; with `full`, action counts per status and group counts).
+pub(crate) fn with_extras(
+    c: &mut AnyConnection,
+    rows: Vec<Rollout>,
+    full: bool,
+) -> ApiResult<Vec<(Rollout, Extra)>> {
+    use std::collections::HashMap;
+    let ds_ids: Vec<i64> = rows.iter().map(|r| r.ds_id).collect();
+    let labels: HashMap<i64, String> = distribution_sets::table
+        .filter(distribution_sets::id.eq_any(&ds_ids))
+        .select((
+            distribution_sets::id,
+            distribution_sets::name,
+            distribution_sets::version,
+        ))
+        .load::<(i64, String, String)>(c)?
+        .into_iter()
+        .map(|(id, n, v)| (id, format!("{n}:{v}")))
+        .collect();
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut counts: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
+    let mut groups: HashMap<i64, i64> = HashMap::new();
+    if full {
+        let per_status: Vec<(Option<i64>, String, i64)> = crate::db::schema::actions::table
+            .filter(crate::db::schema::actions::rollout_id.eq_any(&ids))
+            .group_by((
+                crate::db::schema::actions::rollout_id,
+                crate::db::schema::actions::status,
+            ))
+            .select((
+                crate::db::schema::actions::rollout_id,
+                crate::db::schema::actions::status,
+                diesel::dsl::count_star(),
+            ))
+            .load(c)?;
+        for (r, status, n) in per_status {
+            counts.entry(r.unwrap_or_default()).or_default().push((status, n));
+        }
+        groups = rollout_groups::table
+            .filter(rollout_groups::rollout_id.eq_any(&ids))
+            .group_by(rollout_groups::rollout_id)
+            .select((rollout_groups::rollout_id, diesel::dsl::count_star()))
+            .load::<(i64, i64)>(c)?
+            .into_iter()
+            .collect();
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let x = Extra {
+                totals: full.then(|| {
+                    totals_per_status(
+                        counts.get(&r.id).map_or(&[][..], Vec::as_slice),
+                        r.total_targets,
+                        r.action_type == ActionType::DownloadOnly.as_str(),
+                    )
+                }),
+                groups: full.then(|| groups.get(&r.id).copied().unwrap_or(0)),
+                ds_label: labels.get(&r.ds_id).cloned().unwrap_or_default(),
+            };
+            (r, x)
+        })
+        .collect())
 }
 
 fn to_json(r: Rollout, x: Extra, base: &str) -> MgmtRolloutResponseBody {
@@ -370,12 +414,7 @@ async fn list(
                 .limit(limit)
                 .select(Rollout::as_select())
                 .load(c)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in rows {
-                let x = extra(c, &r, full)?;
-                out.push((r, x));
-            }
-            Ok((out, total))
+            Ok((with_extras(c, rows, full)?, total))
         })
         .await?;
     let base = rest_base(&req, &state);

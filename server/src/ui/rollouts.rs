@@ -14,7 +14,7 @@ use super::session::Ctx;
 use super::{rollout_form, rollout_page};
 use crate::auth::permissions::Permission;
 use crate::db::schema::rollouts;
-use crate::mgmt::rollouts::{Extra, extra};
+use crate::mgmt::rollouts::{Extra, with_extras};
 use crate::rollouts::{Rollout, RolloutStatus};
 use crate::state::AppState;
 
@@ -104,12 +104,7 @@ pub async fn list(ctx: Ctx, q: web::Query<Paging>, state: web::Data<AppState>) -
                 .limit(PAGE_SIZE)
                 .select(Rollout::as_select())
                 .load(c)?;
-            let mut rows = Vec::with_capacity(page.len());
-            for r in page {
-                let x = extra(c, &r, true)?;
-                rows.push((r, x));
-            }
-            Ok((rows, total))
+            Ok((with_extras(c, page, true)?, total))
         })
         .await?;
     let now = state.now();
@@ -158,10 +153,5 @@ pub fn load_running(
         .limit(10)
         .select(Rollout::as_select())
         .load(c)?;
-    let mut out = Vec::with_capacity(active.len());
-    for r in active {
-        let x = extra(c, &r, true)?;
-        out.push((r, x));
-    }
-    Ok(out)
+    with_extras(c, active, true)
 }
