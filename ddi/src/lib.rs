@@ -243,15 +243,42 @@ pub struct FeedbackResult {
     pub progress: Option<Progress>,
 }
 
-/// Progress is informational; clients send `of = 0` and `cnt > of`, so nothing is validated.
+/// Progress is informational; clients send `of = 0` and `cnt > of`, so nothing is validated. Like
+/// hawkBit's `DdiProgress`, unknown keys are ignored and `cnt` may be missing: rauc-hawkbit sends
+/// `{}` when closing and `{"percentage": N}` while proceeding (read here as `N` of `100`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(from = "RawProgress")]
 pub struct Progress {
+    #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(example = 2))]
     pub cnt: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(example = 5))]
     pub of: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct RawProgress {
+    #[serde(default)]
+    cnt: Option<i64>,
+    #[serde(default)]
+    of: Option<i64>,
+    #[serde(default)]
+    percentage: Option<f64>,
+}
+
+impl From<RawProgress> for Progress {
+    fn from(r: RawProgress) -> Self {
+        match (r.cnt, r.percentage) {
+            (Some(cnt), _) => Self { cnt, of: r.of },
+            (None, Some(p)) if p.is_finite() => Self {
+                cnt: p.round().clamp(0.0, 100.0) as i64,
+                of: Some(100),
+            },
+            (None, _) => Self { cnt: 0, of: r.of },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -425,6 +452,27 @@ mod tests {
             vec!["Installing Update Chunk Artifacts.".to_owned()]
         );
         assert_eq!(fb.timestamp, None);
+    }
+
+    #[test]
+    fn rauc_hawkbit_progress_objects_parse() {
+        // What rauc-hawkbit 0.2.0 sends while proceeding and when closing.
+        let body = r#"{"id": "1", "time": "20261206T120734", "status": {"result": {"progress":
+            {"percentage": 20}, "finished": "none"}, "execution": "proceeding",
+            "details": ["Determining slot states done."]}}"#;
+        let fb: ActionFeedback = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            fb.status.result.progress,
+            Some(Progress {
+                cnt: 20,
+                of: Some(100)
+            })
+        );
+        let body = r#"{"id": "1", "time": "20261206T120734", "status": {"result": {"progress": {},
+            "finished": "success"}, "execution": "closed", "details": ["completed"]}}"#;
+        let fb: ActionFeedback = serde_json::from_str(body).unwrap();
+        assert_eq!(fb.status.result.finished, Finished::Success);
+        assert_eq!(fb.status.result.progress, Some(Progress { cnt: 0, of: None }));
     }
 
     #[test]

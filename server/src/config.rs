@@ -24,8 +24,14 @@ pub struct Config {
     /// `UPDRAFT_DATABASE_URL`: an SQLite file path or a `postgres://` URL; `<data_dir>/updraft.db` if unset.
     pub database_url: Option<String>,
     /// `UPDRAFT_EXTERNAL_URL`: base URL for links when behind a proxy, e.g. `https://ota.example.com`.
-    /// Without it, links come from `Forwarded` / `X-Forwarded-Proto` / `X-Forwarded-Host` and `Host`.
+    /// Without it, links come from `Forwarded` / `X-Forwarded-Proto` / `X-Forwarded-Host` (from
+    /// trusted proxies) and `Host`.
     pub external_url: Option<String>,
+    /// `UPDRAFT_TRUSTED_PROXIES` (comma-separated): the peers, as addresses or ranges such as
+    /// `10.0.0.0/8`, whose client-certificate headers (`X-Controller-Id`, `X-Authority`,
+    /// `X-Ssl-Client-Cn`, ...) and `Forwarded` / `X-Forwarded-*` headers are believed. From anyone
+    /// else these headers are removed. Empty (the default): nobody, not even loopback.
+    pub trusted_proxies: Vec<crate::proxy::Cidr>,
     /// `UPDRAFT_ADMIN_PASSWORD`: password of user `admin` on first start; random if unset.
     pub admin_password: Option<String>,
     /// `UPDRAFT_LOG_FORMAT`: `human` or `json`.
@@ -71,8 +77,8 @@ pub struct Config {
 }
 
 /// Requests per second and client IP above which hawkBit answers 429. Clients in private and
-/// loopback ranges are never limited (hawkBit's default whitelist); the client IP is the first
-/// `X-Forwarded-For` entry when present, as in hawkBit, so put a proxy in front that sets it.
+/// loopback ranges are never limited (hawkBit's default whitelist); behind a proxy listed in
+/// `trusted_proxies` the client IP is the address it forwarded (`X-Forwarded-For`), else the peer.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DosFilterConfig {
@@ -124,6 +130,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./updraft-data"),
             database_url: None,
             external_url: None,
+            trusted_proxies: Vec::new(),
             admin_password: None,
             log_format: LogFormat::Human,
             log: "info".into(),
@@ -178,6 +185,16 @@ impl Config {
         }
         if let Some(v) = var("UPDRAFT_EXTERNAL_URL") {
             self.external_url = Some(v);
+        }
+        if let Some(v) = var("UPDRAFT_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| {
+                    s.parse()
+                        .map_err(|e| anyhow::anyhow!("UPDRAFT_TRUSTED_PROXIES: {e}"))
+                })
+                .collect::<anyhow::Result<_>>()?;
         }
         if let Some(v) = var("UPDRAFT_ADMIN_PASSWORD") {
             self.admin_password = Some(v);

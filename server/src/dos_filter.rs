@@ -1,6 +1,7 @@
 //! hawkBit's DoS filter: per client IP, at most `max_read` GET/HEAD and `max_write` other requests
 //! per second (429 above), a blacklist answered with 403, and private and loopback clients never
-//! limited. The client IP is the first `X-Forwarded-For` entry when present, as in hawkBit.
+//! limited. The client IP is the peer's, or what a trusted proxy forwarded (`proxy`); hawkBit took
+//! the first `X-Forwarded-For` entry from anyone, which let a client rotate it past every limit.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,12 +48,7 @@ impl DosFilter {
     }
 
     fn client_ip(req: &ServiceRequest) -> Option<IpAddr> {
-        req.headers()
-            .get(&crate::ddi::X_FORWARDED_FOR)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-            .or_else(|| req.peer_addr().map(|a| a.ip()))
+        crate::proxy::ClientIp::of(req.request())
     }
 
     /// The refusal for this request, if any.

@@ -345,6 +345,35 @@ impl ApiError {
         )
     }
 
+    /// The artifact store's disk (or quota) is full: 507, so the operator sees the cause at once.
+    pub fn insufficient_storage() -> Self {
+        tracing::error!("the artifact store is out of space; an upload was refused");
+        Self::with(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "org.eclipse.hawkbit.repository.exception.ArtifactUploadFailedException",
+            "hawkbit.server.error.artifact.uploadFailed",
+            "The server's artifact storage is full; nothing of the upload was kept. Free space on \
+             the server's data volume and upload again.",
+        )
+    }
+
+    /// The database cannot be reached right now (down, restarting, its connections cut, or SQLite's
+    /// file locked by another process): 503 with `Retry-After`, so clients come back instead of
+    /// failing. Logged with its cause.
+    pub fn unavailable(cause: impl fmt::Display) -> Self {
+        tracing::warn!(cause = %cause, "database unavailable; answering 503");
+        Self::with(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "io.updraft.server.ServiceUnavailableException",
+            "updraft.server.error.unavailable",
+            "The database is unavailable right now; nothing was changed. Retry in a few seconds.",
+        )
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        self.status == StatusCode::SERVICE_UNAVAILABLE
+    }
+
     /// An unexpected failure: logged with its cause, answered without leaking it.
     pub fn internal(e: impl fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
@@ -398,6 +427,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut resp = HttpResponse::build(self.status);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECS));
+        }
         match &self.body {
             Some(body) => resp.json(body),
             None => resp.finish(),
@@ -405,9 +437,45 @@ impl ResponseError for ApiError {
     }
 }
 
+/// Seconds a client is asked to wait after a 503.
+const RETRY_AFTER_SECS: &str = "2";
+
+/// Whether a database error means "cannot reach the database now" rather than "this request is
+/// wrong": a lost or closed connection, a server shutting down or starting, SQLite's busy lock.
+fn is_connection_failure(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        )
+        | Error::BrokenTransactionManager => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            [
+                "terminating connection",
+                "server closed the connection",
+                "no connection to the server",
+                "could not receive data",
+                "could not send data",
+                "connection to server",
+                "the database system is",
+                "database is locked",
+                "database table is locked",
+            ]
+            .iter()
+            .any(|needle| m.contains(needle))
+        }
+        _ => false,
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
+        if is_connection_failure(&e) {
+            return Self::unavailable(e);
+        }
         match e {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 Self::already_exists(format!("The entity already exists: {}", info.message()))

@@ -10,10 +10,13 @@ pub mod ddi;
 pub mod device_cache;
 pub mod dos_filter;
 pub mod error;
+pub mod guard;
 pub mod links;
 pub mod mgmt;
+pub mod middleware;
 pub mod openapi;
 pub mod polling;
+pub mod proxy;
 pub mod rollouts;
 pub mod scheduler;
 pub mod state;
@@ -23,6 +26,7 @@ pub mod testing;
 pub mod ui;
 
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,9 +38,11 @@ use crate::state::AppState;
 
 /// Opens the database and storage, applies migrations and first-start data.
 pub fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    private_data_dir(&config.data_dir)?;
     let url = config.database_url();
+    if db::Backend::from_url(&url) == db::Backend::Sqlite {
+        private_file(Path::new(url.strip_prefix("sqlite://").unwrap_or(&url)))?;
+    }
     let db = db::Db::connect(&url, config.db_pool_size)
         .with_context(|| format!("cannot open the database at {}", redact(&url)))?;
     let store =
@@ -69,6 +75,48 @@ pub fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
         )
     })?;
     Ok(Arc::new(state))
+}
+
+/// The data dir holds target tokens, the gateway key and password hashes: only the server's user
+/// may enter it (0700), whatever the umask.
+fn private_data_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700)) {
+            Ok(()) => tracing::info!(dir = %dir.display(), "data dir made private (mode 0700)"),
+            Err(e) => tracing::warn!(
+                dir = %dir.display(), error = %e,
+                "the data dir is readable by other users and cannot be made private"
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Creates the SQLite file 0600 before SQLite does (which would follow the umask, usually 0644);
+/// SQLite gives its `-wal` and `-shm` files the same mode. An existing file is tightened.
+fn private_file(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot open the database file {}", path.display()))?;
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(())
 }
 
 fn redact(url: &str) -> String {
@@ -106,8 +154,13 @@ pub async fn serve(
             .app_data(web::QueryConfig::default().error_handler(|_, _| {
                 error::ApiError::constraint_violation("Invalid query parameter.").into()
             }))
+            .wrap(actix_web::middleware::from_fn(middleware::docs_security_headers))
+            .wrap(actix_web::middleware::from_fn(middleware::head_as_get))
             .wrap(actix_web::middleware::from_fn(dos_filter::middleware))
-            .wrap(actix_web::middleware::from_fn(trim_trailing_slash))
+            .wrap(actix_web::middleware::from_fn(guard::refuse_control_characters))
+            .wrap(actix_web::middleware::from_fn(middleware::trim_trailing_slash))
+            .wrap(actix_web::middleware::from_fn(middleware::access_log))
+            .wrap(actix_web::middleware::from_fn(proxy::middleware))
             .configure(mgmt::configure)
             .configure(ui::configure)
             .service(
@@ -131,29 +184,6 @@ pub async fn serve(
     let s = Arc::clone(&state);
     let _ = tokio::task::spawn_blocking(move || s.polls.flush(&s.db)).await;
     result.map_err(Into::into)
-}
-
-/// hawkBit 0.3 (Spring Boot 2) accepted a trailing slash, so some devices send one. Only such paths
-/// are rewritten; actix's `NormalizePath` ran a regex on every request, 15 % of a poll's CPU.
-async fn trim_trailing_slash(
-    mut req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    let path = req.path();
-    // The docs page lives at `/swagger-ui/` and resolves its assets relative to that slash.
-    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/swagger-ui/") {
-        let trimmed = path.trim_end_matches('/');
-        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
-        let pq = match req.query_string() {
-            "" => trimmed.to_owned(),
-            q => format!("{trimmed}?{q}"),
-        };
-        if let Ok(uri) = pq.parse::<actix_web::http::Uri>() {
-            req.match_info_mut().get_mut().update(&uri);
-            req.head_mut().uri = uri;
-        }
-    }
-    next.call(req).await
 }
 
 fn spawn_poll_flusher(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {

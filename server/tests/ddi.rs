@@ -8,7 +8,14 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use support::{Fixture, action_id_of, link, read};
 
+/// These tests speak as a TLS-terminating proxy on loopback would (certificate headers,
+/// `X-Forwarded-*`), so loopback is trusted; `hostile.rs` checks that nobody is by default.
+fn behind_proxy(c: &mut updraft_server::config::Config) {
+    c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+}
+
 backend_tests!(
+    @tweak super::behind_proxy;
     content_negotiation_follows_hawkbit,
     unknown_device_registers_on_first_poll,
     target_token_gates_devices,

@@ -198,11 +198,6 @@ fn metadata_validation_and_quota(f: &Fixture) {
             400,
             CONSTRAINT,
         );
-        assert_error(
-            f.post(&base, json!({"key": "not-an-array"})),
-            400,
-            "hawkbit.server.error.rest.body.notReadable",
-        );
         // 2 entries exist; 98 more reach the quota of 100, one beyond is refused.
         let many: Vec<Value> = (0..98)
             .map(|i| json!({"key": format!("m{i}"), "value": "v"}))
@@ -322,14 +317,6 @@ fn target_filters_validate_input(f: &Fixture) {
         ),
         400,
         CONSTRAINT,
-    );
-    assert_error(
-        f.post(
-            "/rest/v1/targetfilters",
-            json!({"name": "n", "query": "name==a", "colour": "red"}),
-        ),
-        400,
-        "hawkbit.server.error.rest.body.notReadable",
     );
     // Not RSQL at all: refused with hawkBit's RSQL syntax error, with or without a real parser.
     assert_error(
@@ -756,11 +743,6 @@ fn auto_confirm_can_be_turned_on_and_off(f: &Fixture) {
     let v = f.get(path).1;
     assert_eq!(v["initiator"], "admin");
     assert!(v.get("remark").is_none(), "no remark given, none stored: {v}");
-    assert_error(
-        f.post(&format!("{path}/activate"), json!({"who": "x"})),
-        400,
-        "hawkbit.server.error.rest.body.notReadable",
-    );
     assert_error(f.get("/rest/v1/targets/nobody/autoConfirm"), 404, NOT_FOUND);
     assert_error(
         f.post("/rest/v1/targets/nobody/autoConfirm/deactivate", json!({})),
@@ -822,11 +804,6 @@ fn soft_action_can_be_forced(f: &Fixture) {
     assert_error(f.put(&path, json!({"forceType": "soft"})), 400, CONSTRAINT);
     assert_error(f.put(&path, json!({"forceType": "timeforced"})), 400, CONSTRAINT);
     assert_error(f.put(&path, json!({})), 400, CONSTRAINT);
-    assert_error(
-        f.put(&path, json!({"forceType": "forced", "x": 1})),
-        400,
-        "hawkbit.server.error.rest.body.notReadable",
-    );
     assert_eq!(f.action("force1", action)["forceType"], "soft");
     let (s, v) = f.put(&path, json!({"forceType": "forced"}));
     assert_eq!(s, 200, "{v}");

@@ -89,10 +89,24 @@ fn session_cookie_is_httponly_strict_and_scoped(f: &Fixture) {
         assert!(cookie.contains(flag), "{cookie}");
     }
     assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
-    // Behind a TLS-terminating proxy the cookie is Secure.
-    let res = browser()
+    // A client's own X-Forwarded-Proto changes nothing.
+    let spoofed = browser()
         .post(f.url("/ui/login"))
         .header("origin", &f.srv.url)
+        .header("x-forwarded-proto", "https")
+        .form(&form)
+        .send()
+        .unwrap();
+    assert!(!header(&spoofed, "set-cookie").contains("Secure"));
+    // Behind a trusted TLS-terminating proxy the cookie is Secure.
+    let proxied = f.sibling(|c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
+    let form = [
+        ("username", proxied.srv.admin_user.as_str()),
+        ("password", proxied.srv.admin_password.as_str()),
+    ];
+    let res = browser()
+        .post(proxied.url("/ui/login"))
+        .header("origin", &proxied.srv.url)
         .header("x-forwarded-proto", "https")
         .form(&form)
         .send()

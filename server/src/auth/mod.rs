@@ -2,6 +2,7 @@
 
 pub mod device;
 pub mod permissions;
+pub mod throttle;
 pub mod users;
 
 use subtle::ConstantTimeEq;

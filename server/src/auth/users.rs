@@ -2,7 +2,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -142,14 +141,19 @@ impl User {
     }
 }
 
-/// Verified credentials, kept briefly so scripts do not pay an argon2 hash on every call.
+/// Verified credentials, so scripts do not pay an argon2 hash on every call. An entry holds the
+/// password hash it was verified against; every request still reads the user's row (one indexed
+/// query), so a removed user, a changed password or changed permissions count at once on every
+/// node, also when the change came from the CLI of another process.
 #[derive(Default)]
 pub struct CredentialCache {
-    verified: DashMap<[u8; 32], (User, Instant)>,
+    verified: DashMap<[u8; 32], String>,
+    throttle: super::throttle::LoginThrottle,
     bus: std::sync::Arc<crate::cluster::Bus>,
 }
 
-const CREDENTIAL_TTL: Duration = Duration::from_secs(60);
+/// Verified entries kept at most; past it the cache starts afresh (each entry is a working password).
+const CREDENTIAL_CACHE_MAX: usize = 10_000;
 
 impl CredentialCache {
     /// Drops every cached login, so a deleted or changed user is checked against the database again.
@@ -166,6 +170,7 @@ impl CredentialCache {
     pub fn with_bus(bus: std::sync::Arc<crate::cluster::Bus>) -> Self {
         Self {
             verified: DashMap::new(),
+            throttle: super::throttle::LoginThrottle::default(),
             bus,
         }
     }
@@ -177,6 +182,49 @@ fn credential_key(username: &str, password: &str) -> [u8; 32] {
     h.update([0]);
     h.update(password.as_bytes());
     h.finalize().into()
+}
+
+/// Why a login was refused; each renders as the Management API's answer.
+#[derive(Debug)]
+pub enum LoginRefused {
+    /// Unknown user or wrong password (the two are not told apart).
+    Wrong,
+    /// Too many recent failures from this address: try again after this many seconds.
+    Throttled(u64),
+    /// A malformed credential or an unavailable database.
+    Error(ApiError),
+}
+
+impl From<ApiError> for LoginRefused {
+    fn from(e: ApiError) -> Self {
+        Self::Error(e)
+    }
+}
+
+impl From<LoginRefused> for actix_web::Error {
+    fn from(r: LoginRefused) -> Self {
+        match r {
+            LoginRefused::Wrong => unauthorized(),
+            LoginRefused::Throttled(secs) => {
+                let body = crate::error::ExceptionInfo {
+                    exception_class: "io.updraft.server.LoginThrottledException".into(),
+                    error_code: "updraft.server.error.login.throttled".into(),
+                    message: format!(
+                        "Too many failed logins from this address; try again in {secs} seconds."
+                    ),
+                    info: None,
+                };
+                actix_web::error::InternalError::from_response(
+                    "throttled",
+                    HttpResponse::build(StatusCode::TOO_MANY_REQUESTS)
+                        .insert_header(("retry-after", secs.to_string()))
+                        .json(body),
+                )
+                .into()
+            }
+            LoginRefused::Error(e) => e.into(),
+        }
+    }
 }
 
 fn unauthorized() -> actix_web::Error {
@@ -201,25 +249,29 @@ fn parse_basic(req: &HttpRequest) -> Option<(String, String)> {
     Some((u.to_owned(), p.to_owned()))
 }
 
+/// An argon2 hash of a random password, verified against for unknown users so that an unknown
+/// name takes as long as a wrong password and timing does not tell which users exist.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password(&super::random_token()).unwrap_or_default())
+}
+
 /// Checks a username and password as basic authentication does (the web UI's login uses it too).
 pub(crate) async fn verify_credentials(
     state: &AppState,
+    client: Option<std::net::IpAddr>,
     username: String,
     password: String,
-) -> Result<User, actix_web::Error> {
-    authenticate(state, username, password).await
-}
-
-async fn authenticate(
-    state: &AppState,
-    username: String,
-    password: String,
-) -> Result<User, actix_web::Error> {
-    let key = credential_key(&username, &password);
-    if let Some(entry) = state.credentials.verified.get(&key)
-        && entry.1.elapsed() < CREDENTIAL_TTL
-    {
-        return Ok(entry.0.clone());
+) -> Result<User, LoginRefused> {
+    if crate::guard::has_control(&username) || crate::guard::has_control(&password) {
+        return Err(
+            ApiError::constraint_violation("The username or password contains a control character.").into(),
+        );
+    }
+    let ip = client.unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED));
+    let throttle = &state.credentials.throttle;
+    if let Some(ms) = throttle.wait_ms(ip, &username, state.now()) {
+        return Err(LoginRefused::Throttled((ms as u64).div_ceil(1000)));
     }
     let name = username.clone();
     let row: Option<(String, String, String)> = state
@@ -232,36 +284,52 @@ async fn authenticate(
                 .optional()?)
         })
         .await?;
+    let key = credential_key(&username, &password);
+    let cached = row.as_ref().is_some_and(|(_, hash, _)| {
+        state
+            .credentials
+            .verified
+            .get(&key)
+            .is_some_and(|h| h.value() == hash)
+    });
+    if !cached {
+        let hash = row
+            .as_ref()
+            .map_or_else(|| dummy_hash().to_owned(), |(_, h, _)| h.clone());
+        let ok = web::block(move || {
+            PasswordHash::new(&hash).is_ok_and(|h| {
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
+        })
+        .await
+        .map_err(ApiError::internal)?;
+        if !ok || row.is_none() {
+            throttle.failed(ip, &username, state.now());
+            return Err(LoginRefused::Wrong);
+        }
+    }
     let Some((tenant, hash, permissions)) = row else {
-        return Err(unauthorized());
+        return Err(LoginRefused::Wrong);
     };
+    throttle.succeeded(ip, &username);
+    if !cached {
+        if state.credentials.verified.len() >= CREDENTIAL_CACHE_MAX {
+            state.credentials.verified.clear();
+        }
+        state.credentials.verified.insert(key, hash);
+    }
     // Stored lists are validated on write; a name removed since then grants nothing.
     let permissions = Permissions::parse(&permissions).unwrap_or_else(|e| {
         tracing::warn!(user = %username, error = %e, "ignoring the stored permissions of a user");
         Permissions::default()
     });
-    let ok = web::block(move || {
-        PasswordHash::new(&hash).is_ok_and(|h| {
-            argon2::Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    if !ok {
-        return Err(unauthorized());
-    }
-    let user = User {
+    Ok(User {
         username,
         tenant,
         permissions,
-    };
-    state
-        .credentials
-        .verified
-        .insert(key, (user.clone(), Instant::now()));
-    Ok(user)
+    })
 }
 
 impl FromRequest for User {
@@ -273,11 +341,18 @@ impl FromRequest for User {
             .app_data::<web::Data<AppState>>()
             .map(|s| Arc::clone(&s.clone().into_inner()));
         let creds = parse_basic(req);
+        let client = crate::proxy::ClientIp::of(req);
+        let req = req.clone();
         Box::pin(async move {
             let (Some(state), Some((u, p))) = (state, creds) else {
                 return Err(unauthorized());
             };
-            authenticate(&state, u, p).await
+            let user = verify_credentials(&state, client, u, p).await?;
+            actix_web::HttpMessage::extensions_mut(&req).insert(crate::middleware::Principal::User {
+                tenant: user.tenant.clone(),
+                username: user.username.clone(),
+            });
+            Ok(user)
         })
     }
 }

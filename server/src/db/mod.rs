@@ -4,12 +4,19 @@
 //! wrong PostgreSQL URL reports the real connection error instead of Diesel's generic one. Queries run
 //! on the blocking thread pool. SQLite allows one writer at a time, so write transactions take a
 //! process-wide lock there instead of failing with `SQLITE_BUSY` under concurrent device feedback.
+//!
+//! Outages are normal: a connection the server closed (restart, `pg_terminate_backend`, a proxy's idle
+//! timeout) is found before use when it sat idle, or by the query that fails on it; it is then thrown
+//! away, and the work is run once more on a fresh connection when that is safe (a read, or a
+//! transaction whose body never finished and so never committed). What still cannot reach the
+//! database is answered 503 with `Retry-After`, never a hang or a bare 500.
 
 pub mod models;
 pub mod schema;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -48,12 +55,19 @@ struct Manager {
     backend: Backend,
 }
 
+/// A pooled connection, with what the pool needs to know to throw it away.
+pub struct PooledConn {
+    conn: AnyConnection,
+    broken: bool,
+    idle_since: Instant,
+}
+
 impl ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = PooledConn;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
-        match self.backend {
+    fn connect(&self) -> Result<PooledConn, r2d2::Error> {
+        let conn = match self.backend {
             Backend::Postgres => {
                 // libpq's connection setup (GSSAPI/Kerberos in Debian's build) is not safe to run on
                 // several threads at once, which r2d2 does; a test run crashed with SIGSEGV there.
@@ -63,30 +77,46 @@ impl ManageConnection for Manager {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 diesel::PgConnection::establish(&self.url)
                     .map(AnyConnection::Postgresql)
-                    .map_err(r2d2::Error::ConnectionError)
+                    .map_err(r2d2::Error::ConnectionError)?
             }
             Backend::Sqlite => {
                 let path = self.url.strip_prefix("sqlite://").unwrap_or(&self.url);
                 let mut conn =
                     diesel::SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
-                conn.batch_execute(
-                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
-                )
+                // A short busy wait: only another process (the CLI, a backup) can hold the write
+                // lock, since this one serializes its writers; past it the request gets a 503.
+                conn.batch_execute(&format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {SQLITE_BUSY_MS}; \
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                ))
                 .map_err(r2d2::Error::QueryError)?;
-                Ok(AnyConnection::Sqlite(conn))
+                AnyConnection::Sqlite(conn)
             }
-        }
+        };
+        Ok(PooledConn {
+            conn,
+            broken: false,
+            idle_since: Instant::now(),
+        })
     }
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    fn is_valid(&self, conn: &mut PooledConn) -> Result<(), r2d2::Error> {
+        conn.conn
+            .batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    fn has_broken(&self, conn: &mut PooledConn) -> bool {
+        conn.broken
     }
 }
+
+/// How long SQLite waits for another process's write lock before the request is answered 503.
+const SQLITE_BUSY_MS: u64 = 2000;
+/// A PostgreSQL connection idle this long is pinged before use: the server may have closed it.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+/// How long a request waits for a connection (pool exhausted, or the database unreachable).
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `pg_advisory_lock` key of server start-up (migrations and first-start data): "updraft".
 const STARTUP_LOCK: i64 = 0x0075_7064_7261_6674;
@@ -115,6 +145,15 @@ pub struct Db {
     url: Arc<str>,
     backend: Backend,
     sqlite_writer: Arc<Mutex<()>>,
+    /// Until when (Unix ms) another process holds SQLite's write lock, as last seen: writers fail
+    /// fast with 503 instead of queueing behind each other's busy waits.
+    sqlite_busy_until: Arc<AtomicI64>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Db {
@@ -124,10 +163,10 @@ impl Db {
         let pool = Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1))
-            // A checkout must not cost a round trip on the poll path; broken connections surface as
-            // query errors and are replaced by r2d2.
+            // A checkout must not cost a round trip on the busy path; connections idle for a while
+            // are pinged by `checkout`, and broken ones are dropped (`has_broken`).
             .test_on_check_out(false)
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(CHECKOUT_TIMEOUT)
             .build(Manager {
                 url: url.to_owned(),
                 backend,
@@ -137,9 +176,10 @@ impl Db {
             url: url.into(),
             backend,
             sqlite_writer: Arc::new(Mutex::new(())),
+            sqlite_busy_until: Arc::new(AtomicI64::new(0)),
         };
         let mut conn = db.pool.get()?;
-        let applied = match &mut *conn {
+        let applied = match &mut conn.conn {
             AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
             AnyConnection::Postgresql(c) => {
                 // Several server processes starting at once: one migrates, the others wait and
@@ -175,34 +215,89 @@ impl Db {
         self.backend
     }
 
-    /// Runs `f` on a pooled connection on the blocking pool (reads, or a single statement).
+    /// A connection that answered recently or answers a ping now; with `ping`, one that answers a
+    /// ping now (after a connection died, its idle siblings most likely died with it).
+    fn checkout(&self, ping: bool) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
+        // Each dead idle connection found is dropped; the pool holds at most `max_size` of them.
+        for _ in 0..=self.pool.max_size() {
+            let mut c = self
+                .pool
+                .get()
+                .map_err(|e| ApiError::unavailable(format!("no database connection: {e}")))?;
+            if self.backend == Backend::Sqlite
+                || (!ping && c.idle_since.elapsed() < IDLE_CHECK)
+                || c.conn.batch_execute("SELECT 1").is_ok()
+            {
+                return Ok(c);
+            }
+            tracing::info!("dropping a database connection the server closed");
+            c.broken = true;
+        }
+        Err(ApiError::unavailable("no working database connection"))
+    }
+
+    /// Runs `attempt` on a connection; when it fails because the connection died and `retry` says
+    /// the failed attempt changed nothing, once more on a fresh one.
+    fn with_conn<T>(
+        &self,
+        mut attempt: impl FnMut(&mut AnyConnection) -> (Result<T, ApiError>, bool),
+    ) -> Result<T, ApiError> {
+        let mut c = self.checkout(false)?;
+        let (result, retry_safe) = attempt(&mut c.conn);
+        let Err(e) = result else {
+            c.idle_since = Instant::now();
+            return result;
+        };
+        if !e.is_unavailable() || self.backend == Backend::Sqlite {
+            c.idle_since = Instant::now();
+            return Err(e);
+        }
+        if c.conn.batch_execute("SELECT 1").is_ok() {
+            c.idle_since = Instant::now();
+            return Err(e);
+        }
+        c.broken = true;
+        drop(c);
+        if !retry_safe {
+            return Err(e);
+        }
+        tracing::info!("the database connection died mid-request; running it again on a fresh one");
+        let mut c = self.checkout(true)?;
+        let (result, _) = attempt(&mut c.conn);
+        if result.as_ref().is_err_and(ApiError::is_unavailable) {
+            c.broken = c.conn.batch_execute("SELECT 1").is_err();
+        }
+        c.idle_since = Instant::now();
+        result
+    }
+
+    /// Runs `f` on a pooled connection on the blocking pool (reads, or a single statement). It may
+    /// run twice when the connection dies under it, so it must not act outside the database.
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
     where
-        F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
+        F: Fn(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(ApiError::internal)?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(ApiError::internal)?
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.run_blocking(f))
+            .await
+            .map_err(ApiError::internal)?
     }
 
     /// [`Db::run`] for background jobs already off the runtime.
     pub fn run_blocking<T>(
         &self,
-        f: impl FnOnce(&mut AnyConnection) -> Result<T, ApiError>,
+        f: impl Fn(&mut AnyConnection) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        let mut conn = self.pool.get().map_err(ApiError::internal)?;
-        f(&mut conn)
+        // A single statement either committed or not; a read can always be repeated.
+        self.with_conn(|c| (f(c), true))
     }
 
-    /// Runs `f` in one write transaction: all of its rows land, or none.
+    /// Runs `f` in one write transaction: all of its rows land, or none. It may run twice when the
+    /// connection dies before it finished (so nothing was committed).
     pub async fn tx<T, F>(&self, f: F) -> Result<T, ApiError>
     where
-        F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
+        F: Fn(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let this = self.clone();
@@ -214,18 +309,38 @@ impl Db {
     /// The blocking form of [`Db::tx`], for start-up and background jobs already off the runtime.
     pub fn tx_blocking<T, F>(&self, f: F) -> Result<T, ApiError>
     where
-        F: FnOnce(&mut AnyConnection) -> Result<T, ApiError>,
+        F: Fn(&mut AnyConnection) -> Result<T, ApiError>,
     {
         let _writer = match self.backend {
-            Backend::Sqlite => Some(
-                self.sqlite_writer
+            Backend::Sqlite => {
+                let guard = self
+                    .sqlite_writer
                     .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-            ),
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if self.sqlite_busy_until.load(Ordering::Relaxed) > now_ms() {
+                    return Err(ApiError::unavailable(
+                        "another process holds the SQLite database's write lock",
+                    ));
+                }
+                Some(guard)
+            }
             Backend::Postgres => None,
         };
-        let mut conn = self.pool.get().map_err(ApiError::internal)?;
-        let conn: &mut AnyConnection = &mut conn;
-        conn.transaction(f)
+        let result = self.with_conn(|conn| {
+            // Whether the body ran to its end: only then may COMMIT have happened, and a failure
+            // must not be repeated (the rows may have landed).
+            let mut finished = false;
+            let r = conn.transaction(|c| {
+                let r = f(c);
+                finished = r.is_ok();
+                r
+            });
+            (r, !finished)
+        });
+        if self.backend == Backend::Sqlite && result.as_ref().is_err_and(ApiError::is_unavailable) {
+            self.sqlite_busy_until
+                .store(now_ms() + SQLITE_BUSY_MS as i64 / 2, Ordering::Relaxed);
+        }
+        result
     }
 }

@@ -226,7 +226,15 @@ async fn log_download(state: &AppState, tenant: &str, cid: &str, target: &Target
             if quota > 0 && count >= quota {
                 return Ok(false);
             }
-            actions::add_status(c, action, ActionStatus::Download, now, now, None, &[message])?;
+            actions::add_status(
+                c,
+                action,
+                ActionStatus::Download,
+                now,
+                now,
+                None,
+                std::slice::from_ref(&message),
+            )?;
             Ok(true)
         })
         .await;

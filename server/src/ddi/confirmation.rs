@@ -247,10 +247,10 @@ pub async fn activate_auto_confirm(
     state
         .db
         .tx(move |c| {
-            let remark = request.remark.unwrap_or_else(|| {
+            let remark = request.remark.clone().unwrap_or_else(|| {
                 "Initiated using the Device Direct Integration API without providing a remark.".to_owned()
             });
-            activate(c, &target, request.initiator, Some(remark), now)
+            activate(c, &target, request.initiator.clone(), Some(remark), now)
         })
         .await?;
     state.devices.invalidate(&dev.tenant, &dev.controller_id);

@@ -289,6 +289,10 @@ pub async fn read_body_as<T: DeserializeOwned>(
 pub fn parse_body<T: DeserializeOwned>(body: &[u8], cbor: bool) -> ApiResult<T> {
     if cbor {
         ciborium::from_reader(body).map_err(|_| ApiError::body_not_readable())
+    } else if crate::guard::json_has_nul(body) {
+        Err(ApiError::constraint_violation(
+            "The request body contains a NUL character (\\u0000), which no field may hold.",
+        ))
     } else {
         serde_json::from_slice(body).map_err(|_| ApiError::body_not_readable())
     }
@@ -346,14 +350,7 @@ pub async fn device(
     tenant_raw: &str,
     controller_id: &str,
 ) -> ApiResult<Device> {
-    if controller_id.is_empty()
-        || controller_id.chars().count() > 256
-        || controller_id.chars().any(char::is_whitespace)
-    {
-        return Err(ApiError::constraint_violation(
-            "controllerId must be 1 to 256 characters without whitespace.",
-        ));
-    }
+    crate::guard::check_controller_id(controller_id)?;
     let tenant = canonical_tenant(tenant_raw).ok_or_else(|| ApiError::tenant_not_exists(tenant_raw))?;
     let settings = state.tenants.get(&state.db, &tenant).await?;
     let snapshot = state.devices.get(&state.db, &tenant, controller_id).await?;
@@ -380,21 +377,14 @@ pub fn parse_id(s: &str) -> ApiResult<i64> {
         .map_err(|_| ApiError::constraint_violation(format!("{s:?} is not a valid id.")))
 }
 
-pub(crate) static X_FORWARDED_FOR: header::HeaderName = header::HeaderName::from_static("x-forwarded-for");
-
-/// The client address as hawkBit records it: `X-Forwarded-For` first, else the peer.
+/// The client address as hawkBit records it (`http://<ip>`): the peer, or what a trusted proxy
+/// forwarded.
 pub fn client_address(req: &HttpRequest, track: bool) -> String {
     if !track {
         return "http://***".to_owned();
     }
-    let ip = req
-        .headers()
-        .get(&X_FORWARDED_FOR)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
-        .or_else(|| req.peer_addr().map(|a| a.ip().to_string()))
-        .unwrap_or_else(|| "unknown".to_owned());
-    format!("http://{ip}")
+    match crate::proxy::ClientIp::of(req) {
+        Some(ip) => format!("http://{ip}"),
+        None => "http://unknown".to_owned(),
+    }
 }

@@ -108,8 +108,8 @@ async fn list(
                 .inner_join(targets::table)
                 .inner_join(distribution_sets::table)
                 .filter(actions::tenant.eq(&tenant))
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select((

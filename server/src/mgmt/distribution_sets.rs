@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::soft_deleted::SoftDeleted;
 use super::software_modules::sm_json;
-use super::{PagedList, Paging, body, check_len, json, query, rest_base, tenant_of};
+use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
 use crate::actions::{self, AssignmentRequest};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
@@ -301,7 +301,7 @@ async fn list(
         .run(move |c| {
             let filter = distribution_sets::tenant
                 .eq(tenant.clone())
-                .and(distribution_sets::deleted.eq_any(deleted));
+                .and(distribution_sets::deleted.eq_any(deleted.clone()));
             let total: i64 = distribution_sets::table
                 .filter(filter.clone())
                 .filter(spec.filter.clone())
@@ -309,8 +309,8 @@ async fn list(
                 .get_result(c)?;
             let ids: Vec<i64> = distribution_sets::table
                 .filter(filter)
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .select(distribution_sets::id)
                 .offset(offset)
                 .limit(limit)
@@ -327,15 +327,16 @@ async fn list(
 
 /// `{"id": <softwareModuleId>}`: a module to put into a set.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+
 pub(crate) struct ModuleRef {
+    #[serde(deserialize_with = "super::lenient::int")]
     #[schema(example = 1)]
     pub(crate) id: i64,
 }
 
 /// One distribution set to create.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct DsRequest {
     #[schema(example = "gateway")]
     pub(crate) name: String,
@@ -350,9 +351,36 @@ pub(crate) struct DsRequest {
     #[serde(default)]
     #[schema(example = json!([{"id": 1}]))]
     pub(crate) modules: Vec<ModuleRef>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_bool")]
+    #[schema(value_type = bool, example = false)]
+    pub(crate) required_migration_step: Option<bool>,
+    /// Accepted and ignored on create, as in hawkBit; lock a set with `PUT` afterwards.
+    #[serde(default, deserialize_with = "super::lenient::opt_bool")]
     #[schema(example = false)]
-    pub(crate) required_migration_step: bool,
+    #[allow(dead_code)] // Parsed so that it is accepted; hawkBit's mapper never reads it either.
+    pub(crate) locked: Option<bool>,
+    /// hawkBit ≤ 0.9 named a set's modules by role; their ids join `modules`.
+    #[serde(default)]
+    #[schema(ignore)]
+    pub(crate) os: Option<ModuleRef>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub(crate) runtime: Option<ModuleRef>,
+    #[serde(default)]
+    #[schema(ignore)]
+    pub(crate) application: Option<ModuleRef>,
+}
+
+impl DsRequest {
+    /// `modules` and the ≤ 0.9 role fields together.
+    pub(crate) fn module_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.modules
+            .iter()
+            .chain(self.os.iter())
+            .chain(self.runtime.iter())
+            .chain(self.application.iter())
+            .map(|m| m.id)
+    }
 }
 
 /// Creates distribution sets, each with its modules.
@@ -376,7 +404,7 @@ async fn create(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateDistributionSet)?;
-    let requests: Vec<DsRequest> = body(&req, payload, &state).await?;
+    let requests: Vec<DsRequest> = body_list(&req, payload, &state).await?;
     for r in &requests {
         validate_ds_request(r)?;
     }
@@ -429,7 +457,7 @@ pub(crate) fn create_sets(
                 distribution_sets::name.eq(&r.name),
                 distribution_sets::version.eq(&r.version),
                 distribution_sets::description.eq(&r.description),
-                distribution_sets::required_migration_step.eq(r.required_migration_step),
+                distribution_sets::required_migration_step.eq(r.required_migration_step.unwrap_or(false)),
                 distribution_sets::locked.eq(false),
                 distribution_sets::deleted.eq(false),
                 distribution_sets::valid.eq(true),
@@ -442,8 +470,8 @@ pub(crate) fn create_sets(
             .get_result(c)
             .map_err(|e| name_taken(e, &r.name, &r.version))?;
         let ds = find_ds(c, tenant, id)?;
-        for m in &r.modules {
-            add_module(c, tenant, &ds, m.id)?;
+        for m in r.module_ids() {
+            add_module(c, tenant, &ds, m)?;
         }
         out.push(ds_view(c, id, base)?);
     }
@@ -493,7 +521,7 @@ async fn get_one(
 
 /// `PUT /distributionsets/{id}`: only the fields given change.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct DsUpdate {
     #[schema(example = "gateway")]
     name: Option<String>,
@@ -561,13 +589,13 @@ async fn update(
             {
                 assert_not_assigned(c, id)?;
             }
-            let name = r.name.unwrap_or(ds.name.clone());
-            let version = r.version.unwrap_or(ds.version.clone());
+            let name = r.name.clone().unwrap_or(ds.name.clone());
+            let version = r.version.clone().unwrap_or(ds.version.clone());
             diesel::update(distribution_sets::table.find(id))
                 .set((
                     distribution_sets::name.eq(&name),
                     distribution_sets::version.eq(&version),
-                    distribution_sets::description.eq(r.description.or(ds.description.clone())),
+                    distribution_sets::description.eq(r.description.clone().or(ds.description.clone())),
                     distribution_sets::required_migration_step
                         .eq(r.required_migration_step.unwrap_or(ds.required_migration_step)),
                     distribution_sets::last_modified_at.eq(now),
@@ -667,21 +695,22 @@ pub struct MaintenanceWindowBody {
 #[serde(rename_all = "camelCase")]
 pub struct AssignmentBody {
     /// The target's controller id.
+    #[serde(deserialize_with = "super::lenient::string")]
     #[schema(example = "device-01")]
     id: String,
     #[serde(rename = "type", default)]
     /// `soft`, `forced` (default), `timeforced` (with `forcetime`) or `downloadonly`.
     #[schema(value_type = Option<String>, example = "soft")]
     action_type: Option<ActionType>,
-    #[serde(rename = "forcetime", default)]
+    #[serde(rename = "forcetime", default, deserialize_with = "super::lenient::opt_int")]
     #[schema(example = 1_691_065_930_359_i64)]
     force_time: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_int32")]
     #[schema(example = 600)]
     weight: Option<i32>,
     #[serde(default)]
     maintenance_window: Option<MaintenanceWindowBody>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::opt_bool")]
     #[schema(example = false)]
     confirmation_required: Option<bool>,
 }
@@ -734,7 +763,7 @@ async fn assign(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateTarget)?;
     user.require(Permission::ReadDistributionSet)?;
-    let requests: Vec<AssignmentBody> = body(&req, payload, &state).await?;
+    let requests: Vec<AssignmentBody> = body_list(&req, payload, &state).await?;
     assign_and_respond(&req, &user, &state, path.into_inner(), requests).await
 }
 
@@ -830,8 +859,8 @@ async fn targets_of(
                 .count()
                 .get_result(c)?;
             let rows: Vec<Target> = targets_of_ds(&tenant, id, installed)
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select(Target::as_select())
@@ -998,8 +1027,8 @@ async fn auto_assign_filters(
                 .get_result(c)?;
             let rows: Vec<FilterRow> = target_filter_queries::table
                 .filter(mine)
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select((
@@ -1073,8 +1102,8 @@ async fn assigned_modules(
                             .select(ds_modules::sm_id),
                     ),
                 )
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select(software_modules::id)
@@ -1112,7 +1141,7 @@ async fn add_modules(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateDistributionSet)?;
-    let modules: Vec<ModuleRef> = body(&req, payload, &state).await?;
+    let modules: Vec<ModuleRef> = body_list(&req, payload, &state).await?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     let by = user.username.clone();
     let now = state.now();
@@ -1365,7 +1394,7 @@ enum CancelationType {
 
 /// hawkBit's `MgmtInvalidateDistributionSetRequestBody`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct InvalidateRequest {
     action_cancelation_type: CancelationType,
     /// Accepted for compatibility; the set's rollouts are always stopped (as in hawkBit ≥ 0.4).

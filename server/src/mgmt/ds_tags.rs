@@ -11,7 +11,7 @@ use super::distribution_sets::ds_json;
 use super::target_tags::{
     MgmtTag, NotFoundPolicy, PolicyQuery, TagRequest, TagRow, duplicate_name, tag_json,
 };
-use super::{PagedList, Paging, body, query, rest_base, tenant_of};
+use super::{PagedList, Paging, body, body_list, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::AnyConnection;
@@ -124,8 +124,8 @@ async fn list(
                 .get_result(c)?;
             let rows = ds_tags::table
                 .filter(ds_tags::tenant.eq(&tenant))
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .load::<TagRow>(c)?;
@@ -157,7 +157,7 @@ async fn create(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateDistributionSet)?;
-    let requests: Vec<TagRequest> = body(&req, payload, &state).await?;
+    let requests: Vec<TagRequest> = body_list(&req, payload, &state).await?;
     for r in &requests {
         r.validate(true)?;
     }
@@ -337,8 +337,8 @@ async fn assigned(
             let ids: Vec<i64> = distribution_sets::table
                 .filter(distribution_sets::tenant.eq(&tenant))
                 .filter(distribution_sets::id.eq_any(tagged))
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select(distribution_sets::id)
@@ -365,7 +365,12 @@ async fn change_many(
     assign: bool,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateDistributionSet)?;
-    let ids: Vec<i64> = body(&req, payload, &state).await?;
+    // `[5]`, `["5"]`, one id alone, or hawkBit ≤ 0.6's `[{"id": 5}]`.
+    let ids: Vec<i64> = body_list::<super::lenient::IdRef>(&req, payload, &state)
+        .await?
+        .iter()
+        .map(super::lenient::IdRef::id)
+        .collect();
     let tenant = tenant_of(&user);
     let late = state
         .db

@@ -13,7 +13,7 @@ use super::sm_types::{
     MgmtSoftwareModuleType, TypeUpdate, duplicate_type, find_sm_type, sm_type_json, validate_new_type,
 };
 use super::soft_deleted::SoftDeleted;
-use super::{PagedList, Paging, body, json, query, rest_base, tenant_of};
+use super::{PagedList, Paging, body, body_list, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::AnyConnection;
@@ -119,7 +119,7 @@ pub(super) fn ds_type_json(base: &str, t: DsType) -> MgmtDistributionSetType {
 
 /// `{"id": ...}`: hawkBit's `MgmtId` and its `*TypeAssignment`s.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+
 pub(super) struct IdRef {
     #[schema(example = 1)]
     pub id: i64,
@@ -127,7 +127,7 @@ pub(super) struct IdRef {
 
 /// hawkBit's `MgmtDistributionSetTypeRequestBodyPost`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+
 pub(super) struct DsTypeCreate {
     #[schema(example = "OS with apps")]
     name: Option<String>,
@@ -183,7 +183,9 @@ async fn list(
     let (rows, total) = state
         .db
         .run(move |c| {
-            let live = ds_types::tenant.eq(tenant).and(ds_types::deleted.eq_any(deleted));
+            let live = ds_types::tenant
+                .eq(tenant.clone())
+                .and(ds_types::deleted.eq_any(deleted.clone()));
             let total: i64 = ds_types::table
                 .filter(live.clone())
                 .filter(spec.filter.clone())
@@ -191,8 +193,8 @@ async fn list(
                 .get_result(c)?;
             let rows = ds_types::table
                 .filter(live)
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select(DsType::as_select())
@@ -226,7 +228,7 @@ async fn create(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateDistributionSetType)?;
-    let requests: Vec<DsTypeCreate> = body(&req, payload, &state).await?;
+    let requests: Vec<DsTypeCreate> = body_list(&req, payload, &state).await?;
     for r in &requests {
         validate_new_type(
             r.name.as_deref(),

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::query::{self, ListSpec};
 use super::targets::find_target;
-use super::{PagedList, Paging, body, check_len, tenant_of};
+use super::{PagedList, Paging, body, body_list, check_len, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::AnyConnection;
@@ -55,8 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct Api;
 
 /// One metadata entry (hawkBit's `MgmtMetadata`); in a create request `value` may be left out.
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
+
 pub struct MgmtMetadata {
     #[schema(example = "hw.revision")]
     pub key: String,
@@ -67,7 +67,7 @@ pub struct MgmtMetadata {
 
 /// The body of a metadata update (hawkBit's `MgmtMetadataBodyPut`).
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+
 pub struct MetadataValue {
     #[serde(default)]
     #[schema(example = "3")]
@@ -277,7 +277,7 @@ async fn list(user: User, owner: OwnerRef, q: &Paging, state: &AppState) -> ApiR
     let (offset, limit) = (q.offset(), q.limit());
     let (entries, total) = state
         .db
-        .run(move |c| owner.resolve(c, &tenant)?.page(c, spec, offset, limit))
+        .run(move |c| owner.resolve(c, &tenant)?.page(c, spec.clone(), offset, limit))
         .await?;
     let content: Vec<MgmtMetadata> = entries
         .into_iter()
@@ -294,7 +294,7 @@ async fn create(
     state: &AppState,
 ) -> ApiResult<HttpResponse> {
     user.require(owner.update_permission())?;
-    let entries: Vec<MgmtMetadata> = body(&req, payload, state).await?;
+    let entries: Vec<MgmtMetadata> = body_list(&req, payload, state).await?;
     for e in &entries {
         validate(&e.key, &e.value)?;
     }
@@ -302,8 +302,8 @@ async fn create(
     let created = state
         .db
         .tx(move |c| {
-            create_entries(c, owner, &tenant, &entries)?;
-            Ok(entries)
+            create_entries(c, owner.clone(), &tenant, &entries)?;
+            Ok(entries.clone())
         })
         .await?;
     Ok(HttpResponse::Created().json(created))
@@ -344,7 +344,7 @@ async fn get_one(user: User, owner: OwnerRef, key: String, state: &AppState) -> 
     let tenant = tenant_of(&user);
     let value = state
         .db
-        .run(move |c| owner.resolve(c, &tenant)?.get(c, &key).map(|v| (key, v)))
+        .run(move |c| owner.resolve(c, &tenant)?.get(c, &key).map(|v| (key.clone(), v)))
         .await?;
     Ok(HttpResponse::Ok().json(MgmtMetadata {
         key: value.0,

@@ -7,6 +7,7 @@ mod ds_tags;
 mod ds_types;
 pub(crate) mod examples;
 mod json;
+pub mod lenient;
 mod metadata;
 pub mod query;
 pub(crate) mod rollouts;
@@ -157,6 +158,15 @@ impl<T> PagedList<T> {
             total,
         }
     }
+}
+
+/// A list body, or one element alone as hawkBit ≥ 1.1 accepts (`lenient::list`).
+pub async fn body_list<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> ApiResult<Vec<T>> {
+    lenient::list(body::<serde_json::Value>(req, payload, state).await?)
 }
 
 pub async fn body<T: DeserializeOwned>(

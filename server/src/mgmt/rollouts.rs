@@ -401,7 +401,7 @@ async fn list(
                 .into_boxed();
             let mut page = rollouts::table
                 .filter(rollouts::tenant.eq(&tenant))
-                .filter(spec.filter)
+                .filter(spec.filter.clone())
                 .into_boxed();
             if let Some(d) = deleted {
                 count = count.filter(rollouts::deleted.eq(d));
@@ -409,7 +409,7 @@ async fn list(
             }
             let total: i64 = count.count().get_result(c)?;
             let rows: Vec<Rollout> = page
-                .order_by(spec.order)
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select(Rollout::as_select())
@@ -740,8 +740,8 @@ async fn update(
             }
             diesel::update(rollouts::table.find(r.id))
                 .set((
-                    rollouts::name.eq(b.name.unwrap_or(r.name.clone())),
-                    rollouts::description.eq(b.description.or(r.description.clone())),
+                    rollouts::name.eq(b.name.clone().unwrap_or(r.name.clone())),
+                    rollouts::description.eq(b.description.clone().or(r.description.clone())),
                     rollouts::last_modified_at.eq(now),
                     rollouts::last_modified_by.eq(&by),
                 ))
@@ -1018,8 +1018,8 @@ async fn list_groups(
                 .get_result(c)?;
             let groups: Vec<Group> = rollout_groups::table
                 .filter(rollout_groups::rollout_id.eq(id))
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select(Group::as_select())
@@ -1135,8 +1135,8 @@ async fn group_targets(
                 .get_result(c)?;
             let rows: Vec<Target> = targets::table
                 .filter(targets::id.eq_any(members))
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select(Target::as_select())

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::soft_deleted::SoftDeleted;
-use super::{PagedList, Paging, body, check_len, json, query, rest_base, tenant_of};
+use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::AnyConnection;
@@ -102,7 +102,7 @@ pub(super) fn sm_type_json(base: &str, t: SmType) -> MgmtSoftwareModuleType {
 
 /// hawkBit's `MgmtSoftwareModuleTypeRequestBodyPost`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct SmTypeCreate {
     #[schema(example = "Firmware")]
     name: Option<String>,
@@ -123,7 +123,7 @@ pub(super) struct SmTypeCreate {
 /// The changeable fields of a software module or distribution set type (hawkBit's
 /// `Mgmt*TypeRequestBodyPut`).
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+
 pub(super) struct TypeUpdate {
     #[schema(example = "Operating system image, signed")]
     pub description: Option<String>,
@@ -205,7 +205,9 @@ async fn list(
     let (rows, total) = state
         .db
         .run(move |c| {
-            let live = sm_types::tenant.eq(tenant).and(sm_types::deleted.eq_any(deleted));
+            let live = sm_types::tenant
+                .eq(tenant.clone())
+                .and(sm_types::deleted.eq_any(deleted.clone()));
             let total: i64 = sm_types::table
                 .filter(live.clone())
                 .filter(spec.filter.clone())
@@ -213,8 +215,8 @@ async fn list(
                 .get_result(c)?;
             let rows = sm_types::table
                 .filter(live)
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select(SmType::as_select())
@@ -247,7 +249,7 @@ async fn create(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateSoftwareModuleType)?;
-    let requests: Vec<SmTypeCreate> = body(&req, payload, &state).await?;
+    let requests: Vec<SmTypeCreate> = body_list(&req, payload, &state).await?;
     for r in &requests {
         validate_new_type(
             r.name.as_deref(),

@@ -7,7 +7,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::soft_deleted::SoftDeleted;
-use super::{PagedList, Paging, body, check_len, json, rest_base, tenant_of};
+use super::{PagedList, Paging, body, body_list, check_len, json, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::AnyConnection;
@@ -151,7 +151,7 @@ async fn list(
         .run(move |c| {
             let filter = software_modules::tenant
                 .eq(tenant.clone())
-                .and(software_modules::deleted.eq_any(deleted));
+                .and(software_modules::deleted.eq_any(deleted.clone()));
             let total: i64 = software_modules::table
                 .filter(filter.clone())
                 .filter(spec.filter.clone())
@@ -159,8 +159,8 @@ async fn list(
                 .get_result(c)?;
             let ids: Vec<i64> = software_modules::table
                 .filter(filter)
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .select(software_modules::id)
                 .offset(offset)
                 .limit(limit)
@@ -177,7 +177,7 @@ async fn list(
 
 /// One software module to create.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct SmRequest {
     #[schema(example = "rootfs")]
     pub(crate) name: String,
@@ -217,7 +217,7 @@ async fn create(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateSoftwareModule)?;
-    let requests: Vec<SmRequest> = body(&req, payload, &state).await?;
+    let requests: Vec<SmRequest> = body_list(&req, payload, &state).await?;
     for r in &requests {
         validate_sm_request(r)?;
     }
@@ -333,7 +333,7 @@ async fn get_one(
 
 /// `PUT /softwaremodules/{id}`: only the fields given change.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct SmUpdate {
     #[schema(example = "Root file system, signed")]
     description: Option<String>,
@@ -382,8 +382,8 @@ async fn update(
             }
             diesel::update(software_modules::table.find(id))
                 .set((
-                    software_modules::description.eq(r.description.or(sm.description)),
-                    software_modules::vendor.eq(r.vendor.or(sm.vendor)),
+                    software_modules::description.eq(r.description.clone().or(sm.description)),
+                    software_modules::vendor.eq(r.vendor.clone().or(sm.vendor)),
                     software_modules::locked.eq(r.locked.unwrap_or(sm.locked)),
                     software_modules::last_modified_at.eq(now),
                     software_modules::last_modified_by.eq(&by),
@@ -403,7 +403,7 @@ async fn release_blobs(state: &AppState, digests: Vec<String>) {
             .db
             .run(move |c| {
                 Ok(diesel::select(diesel::dsl::exists(
-                    artifacts::table.filter(artifacts::sha256.eq(s)),
+                    artifacts::table.filter(artifacts::sha256.eq(s.clone())),
                 ))
                 .get_result::<bool>(c)?)
             })
@@ -744,6 +744,10 @@ pub(crate) async fn upload(
                             PutError::Input(m) => {
                                 ApiError::upload_failed(format!("Reading the upload failed: {m}"))
                             }
+                            // ENOSPC, EDQUOT
+                            PutError::Io(e) if matches!(e.raw_os_error(), Some(28 | 122)) => {
+                                ApiError::insufficient_storage()
+                            }
                             PutError::Io(e) => ApiError::internal(e),
                         })?;
                     blob = Some(stored);
@@ -827,7 +831,7 @@ pub(crate) async fn upload(
 
 /// One metadata entry to create.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct MetadataRequest {
     #[schema(example = "hw.revision")]
     key: String,
@@ -862,7 +866,7 @@ async fn create_metadata(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateSoftwareModule)?;
     let sm = path.into_inner();
-    let entries: Vec<MetadataRequest> = body(&req, payload, &state).await?;
+    let entries: Vec<MetadataRequest> = body_list(&req, payload, &state).await?;
     let entries: Vec<(String, String, bool)> = entries
         .into_iter()
         .map(|e| (e.key, e.value, e.target_visible))
@@ -937,8 +941,8 @@ async fn list_metadata(
                 .get_result(c)?;
             let rows: Vec<(String, String, bool)> = sm_metadata::table
                 .filter(mine)
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select((
@@ -1022,7 +1026,7 @@ async fn get_metadata(
 
 /// `PUT /softwaremodules/{id}/metadata/{key}`: only the fields given change.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct MetadataUpdate {
     #[schema(example = "3")]
     value: Option<String>,
@@ -1067,7 +1071,7 @@ async fn update_metadata(
                 sm_metadata::table.filter(sm_metadata::sm_id.eq(sm).and(sm_metadata::meta_key.eq(&key))),
             )
             .set((
-                sm_metadata::meta_value.eq(r.value.unwrap_or(old.value)),
+                sm_metadata::meta_value.eq(r.value.clone().unwrap_or(old.value)),
                 sm_metadata::target_visible.eq(r.target_visible.unwrap_or(old.target_visible)),
             ))
             .execute(c)?;

@@ -64,7 +64,7 @@ async fn rows(state: &AppState, tenant: String) -> ApiResult<Vec<Row>> {
         .db
         .run(move |c| {
             Ok(tenant_configs::table
-                .filter(tenant_configs::tenant.eq(tenant))
+                .filter(tenant_configs::tenant.eq(tenant.clone()))
                 .select((
                     tenant_configs::conf_key,
                     tenant_configs::conf_value,
@@ -289,8 +289,11 @@ async fn delete_one(
         .db
         .tx(move |c| {
             diesel::delete(
-                tenant_configs::table
-                    .filter(tenant_configs::tenant.eq(t).and(tenant_configs::conf_key.eq(key))),
+                tenant_configs::table.filter(
+                    tenant_configs::tenant
+                        .eq(t.clone())
+                        .and(tenant_configs::conf_key.eq(key.clone())),
+                ),
             )
             .execute(c)?;
             Ok(())

@@ -205,8 +205,8 @@ async fn list(
                 .get_result(c)?;
             let rows = tfq::table
                 .filter(tfq::tenant.eq(&tenant))
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select(Filter::as_select())
@@ -224,7 +224,7 @@ async fn list(
 
 /// A filter to create (both fields required) or the fields to change.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+
 pub struct FilterRequest {
     #[schema(example = "europe")]
     name: Option<String>,
@@ -347,12 +347,12 @@ async fn update(
         .db
         .tx(move |c| {
             let old = find(c, &tenant, id)?;
-            let name = r.name.unwrap_or(old.name);
+            let name = r.name.clone().unwrap_or(old.name);
             name_is_free(c, &tenant, &name, Some(id))?;
             diesel::update(tfq::table.find(id))
                 .set((
                     tfq::name.eq(&name),
-                    tfq::query.eq(r.query.unwrap_or(old.query)),
+                    tfq::query.eq(r.query.clone().unwrap_or(old.query)),
                     tfq::last_modified_at.eq(now),
                     tfq::last_modified_by.eq(&by),
                 ))
@@ -428,7 +428,7 @@ async fn get_auto_assign(
 
 /// hawkBit's `MgmtDistributionSetAutoAssignment`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct AutoAssignRequest {
     /// The distribution set to assign.
     #[schema(example = 1)]

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::targets::{find_target, to_json};
-use super::{PagedList, Paging, body, check_len, json, query, rest_base, tenant_of};
+use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::AnyConnection;
@@ -128,7 +128,7 @@ fn to_mgmt(base: &str, t: TagRow) -> MgmtTag {
 
 /// hawkBit's `MgmtTagRequestBodyPut`, for create (name required) and update (all optional).
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+
 pub(crate) struct TagRequest {
     #[schema(example = "Example name")]
     pub name: Option<String>,
@@ -236,8 +236,8 @@ async fn list(
                 .get_result(c)?;
             let rows = target_tags::table
                 .filter(target_tags::tenant.eq(&tenant))
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .load::<TagRow>(c)?;
@@ -269,7 +269,7 @@ async fn create(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateTarget)?;
-    let requests: Vec<TagRequest> = body(&req, payload, &state).await?;
+    let requests: Vec<TagRequest> = body_list(&req, payload, &state).await?;
     for r in &requests {
         r.validate(true)?;
     }
@@ -468,8 +468,8 @@ async fn assigned(
             let rows = targets::table
                 .filter(targets::tenant.eq(&tenant))
                 .filter(targets::id.eq_any(tagged))
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select(Target::as_select())
@@ -496,7 +496,12 @@ async fn change_many(
     assign: bool,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateTarget)?;
-    let ids: Vec<String> = body(&req, payload, &state).await?;
+    // `["dev1"]`, one id alone, or hawkBit ≤ 0.6's `[{"controllerId": "dev1"}]`.
+    let ids: Vec<String> = body_list::<super::lenient::ControllerIdRef>(&req, payload, &state)
+        .await?
+        .into_iter()
+        .map(super::lenient::ControllerIdRef::into_id)
+        .collect();
     let tenant = tenant_of(&user);
     let late = state
         .db

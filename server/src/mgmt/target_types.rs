@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::ds_types::{IdRef, MgmtDistributionSetType, ds_type_json, find_ds_type};
 use super::sm_types::{COLOUR_MAX, DESCRIPTION_MAX, KEY_MAX, NAME_MAX, duplicate_type};
 use super::targets::find_target;
-use super::{PagedList, Paging, body, check_len, json, query, rest_base, tenant_of};
+use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::db::AnyConnection;
@@ -104,7 +104,7 @@ fn to_mgmt(base: &str, t: TargetType) -> MgmtTargetType {
 
 /// hawkBit's `MgmtTargetTypeRequestBodyPost`: `key` defaults to `name` and `name` to `key`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+
 pub(super) struct TargetTypeCreate {
     #[schema(example = "Raspberry Pi 4")]
     name: Option<String>,
@@ -122,7 +122,7 @@ pub(super) struct TargetTypeCreate {
 
 /// hawkBit's `MgmtTargetTypeRequestBodyPut` (absent fields stay).
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+
 pub(super) struct TargetTypeUpdate {
     #[schema(example = "Raspberry Pi 4")]
     name: Option<String>,
@@ -218,8 +218,8 @@ async fn list(
                 .get_result(c)?;
             let rows = target_types::table
                 .filter(target_types::tenant.eq(&tenant))
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select(TargetType::as_select())
@@ -253,7 +253,7 @@ async fn create(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateTargetType)?;
-    let requests: Vec<TargetTypeCreate> = body(&req, payload, &state).await?;
+    let requests: Vec<TargetTypeCreate> = body_list(&req, payload, &state).await?;
     let names = requests
         .iter()
         .map(TargetTypeCreate::key_and_name)
@@ -470,7 +470,7 @@ async fn add_compatible(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateTargetType)?;
     user.require(Permission::ReadDistributionSetType)?;
-    let ids: Vec<IdRef> = body(&req, payload, &state).await?;
+    let ids: Vec<IdRef> = body_list(&req, payload, &state).await?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     let (by, now) = (user.username.clone(), state.now());
     state

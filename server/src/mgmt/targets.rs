@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::distribution_sets::{AssignmentBody, assign_and_respond, ds_json};
-use super::{PagedList, Paging, body, check_len, json, query, rest_base, tenant_of};
+use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
 use crate::actions;
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
@@ -186,8 +186,8 @@ async fn list(
                 .get_result(c)?;
             let rows = targets::table
                 .filter(targets::tenant.eq(&tenant))
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .offset(offset)
                 .limit(limit)
                 .select(Target::as_select())
@@ -204,7 +204,7 @@ async fn list(
 
 /// A target to create, or the fields of one to change.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct TargetRequest {
     #[schema(example = "device-01")]
     controller_id: Option<String>,
@@ -225,14 +225,9 @@ struct TargetRequest {
 }
 
 fn validate(t: &TargetRequest) -> ApiResult<()> {
-    if let Some(cid) = &t.controller_id
-        && (cid.is_empty() || cid.chars().any(char::is_whitespace))
-    {
-        return Err(ApiError::constraint_violation(
-            "controllerId must not be empty or contain whitespace.",
-        ));
+    if let Some(cid) = &t.controller_id {
+        crate::guard::check_controller_id(cid)?;
     }
-    check_len("controllerId", t.controller_id.as_deref().unwrap_or(""), 256)?;
     check_len("name", t.name.as_deref().unwrap_or(""), 128)?;
     check_len("description", t.description.as_deref().unwrap_or(""), 512)?;
     check_len("securityToken", t.security_token.as_deref().unwrap_or(""), 128)?;
@@ -275,7 +270,7 @@ async fn create(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateTarget)?;
-    let requests: Vec<TargetRequest> = body(&req, payload, &state).await?;
+    let requests: Vec<TargetRequest> = body_list(&req, payload, &state).await?;
     for r in &requests {
         if r.controller_id.is_none() {
             return Err(ApiError::constraint_violation("controllerId is required."));
@@ -525,8 +520,8 @@ async fn list_actions(
             let rows = actions_t::table
                 .inner_join(distribution_sets::table)
                 .filter(actions_t::target_id.eq(t.id))
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .select((
                     Action::as_select(),
                     distribution_sets::name,
@@ -677,8 +672,8 @@ async fn action_status(
                 .get_result(c)?;
             let rows: Vec<(i64, String, i64, i64, Option<i32>)> = action_statuses::table
                 .filter(action_statuses::action_id.eq(a.id))
-                .filter(spec.filter)
-                .order_by(spec.order)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
                 .select((
                     action_statuses::id,
                     action_statuses::status,
@@ -825,20 +820,37 @@ async fn assign_ds(
     user.require(Permission::UpdateTarget)?;
     user.require(Permission::ReadDistributionSet)?;
     let cid = path.into_inner();
+    // hawkBit's `MgmtDistributionSetAssignmentsDeserializer`: one assignment or an array of them
+    // (its published document has the array); equal entries count once, different sets for one
+    // target are a multi-assignment.
     let raw: Value = body(&req, payload, &state).await?;
-    let ds_id = raw
-        .get("id")
-        .and_then(Value::as_i64)
-        .ok_or_else(ApiError::body_not_readable)?;
-    let mut obj = raw;
-    obj["id"] = json!(cid);
-    let request: AssignmentBody = serde_json::from_value(obj).map_err(|_| ApiError::body_not_readable())?;
+    let items = match raw {
+        Value::Array(items) if !items.is_empty() => items,
+        Value::Object(_) => vec![raw],
+        _ => return Err(ApiError::body_not_readable()),
+    };
+    let mut assignment: Option<(i64, AssignmentBody)> = None;
+    for mut item in items {
+        let ds_id = item
+            .get("id")
+            .and_then(super::lenient::i64_of)
+            .ok_or_else(ApiError::body_not_readable)?;
+        item["id"] = json!(cid);
+        let request: AssignmentBody =
+            serde_json::from_value(item).map_err(|_| ApiError::body_not_readable())?;
+        match &assignment {
+            None => assignment = Some((ds_id, request)),
+            Some((first, _)) if *first == ds_id => {}
+            Some(_) => return Err(ApiError::multi_assignment()),
+        }
+    }
+    let (ds_id, request) = assignment.ok_or_else(ApiError::body_not_readable)?;
     assign_and_respond(&req, &user, &state, ds_id, vec![request]).await
 }
 
 /// `PUT /targets/{id}/actions/{aid}`: hawkBit only allows turning an action into a forced one.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct ActionUpdate {
     /// Must be `forced`.
     #[schema(example = "forced")]
@@ -917,7 +929,7 @@ pub(crate) fn force_action(
 
 /// hawkBit's `MgmtActionConfirmationRequestBodyPut`.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+
 struct ConfirmationRequest {
     #[schema(value_type = String, example = "confirmed")]
     confirmation: Confirmation,
@@ -1063,7 +1075,7 @@ async fn auto_confirm(
 
 /// hawkBit's `MgmtTargetAutoConfirmUpdate`; the body itself is optional.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+
 struct AutoConfirmUpdate {
     /// Who turned auto-confirm on (default: the calling user).
     #[schema(example = "admin")]
@@ -1108,7 +1120,7 @@ async fn activate_auto_confirm(
         .db
         .tx(move |c| {
             let t = find_target(c, &t2, &c2)?;
-            confirmation::activate(c, &t, initiator, r.remark, now)
+            confirmation::activate(c, &t, initiator.clone(), r.remark.clone(), now)
         })
         .await?;
     state.devices.invalidate(&tenant, &cid);

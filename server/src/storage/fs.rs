@@ -62,7 +62,13 @@ impl FsStore {
             .join("tmp")
             .join(format!("upload-{}", crate::auth::random_token()));
         let mut guard = TempGuard(Some(tmp.clone()));
-        let mut file = tokio::fs::File::create(&tmp).await?;
+        // Artifacts are the operator's firmware: readable by the server's user only.
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .await?;
         let (mut sha1, mut md5, mut sha256) = (Sha1::new(), Md5::new(), Sha256::new());
         let mut size = 0u64;
         while let Some(chunk) = input.next().await {

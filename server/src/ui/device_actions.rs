@@ -52,7 +52,7 @@ pub async fn assign(
     let (by, now, ds, t2) = (ctx.user.username.clone(), state.now(), form.ds, tenant.clone());
     let result = state
         .db
-        .tx(move |c| actions::assign(c, &settings, &t2, ds, &[request], &by, now))
+        .tx(move |c| actions::assign(c, &settings, &t2, ds, std::slice::from_ref(&request), &by, now))
         .await?;
     state.devices.invalidate(&tenant, &cid);
     let notice = if result.assigned.is_empty() {

@@ -27,7 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/devices", web::get().to(list));
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Clone, Deserialize, Default)]
 pub struct Filter {
     #[serde(default)]
     q: String,
@@ -239,7 +239,7 @@ pub async fn list(ctx: Ctx, f: web::Query<Filter>, state: web::Data<AppState>) -
     let window = (settings.polling_time.default.interval + settings.polling_overdue).as_millis() as i64;
     let (page, f) = state
         .db
-        .run(move |c| Ok((load(c, &tenant, &f, spec, offset)?, f)))
+        .run(move |c| Ok((load(c, &tenant, &f, spec.clone(), offset)?, f.clone())))
         .await?;
     let now = state.now();
     let body = html! {

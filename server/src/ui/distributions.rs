@@ -168,13 +168,17 @@ pub async fn create(ctx: Ctx, req: HttpRequest, body: web::Bytes, state: web::Da
         description: None,
         type_key: (!type_key.is_empty()).then_some(type_key),
         modules,
-        required_migration_step: false,
+        required_migration_step: None,
+        locked: None,
+        os: None,
+        runtime: None,
+        application: None,
     };
     crate::mgmt::validate_ds_request(&request)?;
     let (tenant, by, now) = (ctx.tenant(), ctx.user.username.clone(), state.now());
     let created = state
         .db
-        .tx(move |c| crate::mgmt::create_sets(c, &tenant, &by, now, "", &[request]))
+        .tx(move |c| crate::mgmt::create_sets(c, &tenant, &by, now, "", std::slice::from_ref(&request)))
         .await?;
     let id = created.first().map_or(0, |d| d.id);
     Ok(layout::see_other(
@@ -291,7 +295,14 @@ pub async fn add_metadata(
     let tenant = ctx.tenant();
     state
         .db
-        .tx(move |c| crate::mgmt::create_entries(c, crate::mgmt::OwnerRef::Ds(id), &tenant, &[entry]))
+        .tx(move |c| {
+            crate::mgmt::create_entries(
+                c,
+                crate::mgmt::OwnerRef::Ds(id),
+                &tenant,
+                std::slice::from_ref(&entry),
+            )
+        })
         .await?;
     Ok(layout::see_other(
         &format!("/ui/distributions/{id}"),

@@ -208,13 +208,26 @@ pub async fn login(req: HttpRequest, form: web::Form<LoginForm>, state: web::Dat
         next,
     } = form.into_inner();
     let next = safe_next(next.as_deref());
-    if crate::auth::users::verify_credentials(&state, username.clone(), password)
-        .await
-        .is_err()
+    let client = crate::proxy::ClientIp::of(&req);
+    if let Err(refused) =
+        crate::auth::users::verify_credentials(&state, client, username.clone(), password).await
     {
-        let body = login_form(&next, Some("Wrong username or password."));
+        use crate::auth::users::LoginRefused;
+        let (status, message) = match refused {
+            LoginRefused::Wrong => (StatusCode::UNAUTHORIZED, "Wrong username or password.".to_owned()),
+            LoginRefused::Throttled(secs) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many failed logins from this address; try again in {secs} seconds."),
+            ),
+            LoginRefused::Error(e) => (
+                e.status,
+                e.body
+                    .map_or_else(|| "Logging in failed.".to_owned(), |b| b.message),
+            ),
+        };
+        let body = login_form(&next, Some(&message));
         return Ok(layout::html_response(
-            StatusCode::UNAUTHORIZED,
+            status,
             &layout::page(None, "Log in", &body),
         ));
     }

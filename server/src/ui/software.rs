@@ -140,7 +140,7 @@ pub async fn create(ctx: Ctx, form: web::Form<NewModule>, state: web::Data<AppSt
     let (tenant, by, now) = (ctx.tenant(), ctx.user.username.clone(), state.now());
     let created = state
         .db
-        .tx(move |c| crate::mgmt::create_modules(c, &tenant, &by, now, "", &[request]))
+        .tx(move |c| crate::mgmt::create_modules(c, &tenant, &by, now, "", std::slice::from_ref(&request)))
         .await?;
     let id = created.first().map_or(0, |m| m.id);
     Ok(layout::see_other(
@@ -303,7 +303,7 @@ pub async fn add_metadata(
     let tenant = ctx.tenant();
     state
         .db
-        .tx(move |c| crate::mgmt::add_sm_metadata(c, &tenant, id, &[entry]))
+        .tx(move |c| crate::mgmt::add_sm_metadata(c, &tenant, id, std::slice::from_ref(&entry)))
         .await?;
     Ok(layout::see_other(
         &format!("/ui/software/{id}"),

@@ -54,6 +54,29 @@ impl Fixture {
         }
     }
 
+    /// Another server on a fresh database of the same backend as `self`, configured by `tweak`.
+    pub fn sibling(&self, tweak: impl FnOnce(&mut Config)) -> Self {
+        if self.srv.state.db.backend() == updraft_server::db::Backend::Postgres {
+            Self::postgres_with(tweak).expect("PostgreSQL answered a moment ago")
+        } else {
+            Self::with(None, tweak)
+        }
+    }
+
+    /// Sends `raw` (a whole HTTP/1.1 request) over a fresh connection and returns the status code:
+    /// for paths an HTTP client library would normalize (`%2E`, `..`).
+    pub fn raw_status(&self, raw: &str) -> u16 {
+        use std::io::{Read, Write};
+        let addr = self.srv.url.trim_start_matches("http://");
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        s.write_all(raw.as_bytes()).unwrap();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).unwrap();
+        String::from_utf8_lossy(&head[9..12]).parse().unwrap()
+    }
+
     pub fn with(database_url: Option<String>, tweak: impl FnOnce(&mut Config)) -> Self {
         Self::around(TestServer::start_with(database_url, tweak))
     }

@@ -32,6 +32,12 @@ pub fn order(entity: &Entity, sort: Option<&str>) -> ApiResult<SqlOrder> {
         }
         Some(sort) => {
             // Like Java's `String.split`, which hawkBit uses: trailing empty items are dropped.
+            let terms = sort.trim_end_matches(',').split(',').count();
+            if terms > MAX_SORT_TERMS {
+                return Err(ApiError::sort_param_syntax(format!(
+                    "The sort parameter has {terms} terms; at most {MAX_SORT_TERMS} are allowed."
+                )));
+            }
             let items: Vec<(&str, &str)> = sort
                 .trim_end_matches(',')
                 .split(',')
@@ -57,6 +63,9 @@ pub fn order(entity: &Entity, sort: Option<&str>) -> ApiResult<SqlOrder> {
     }
     Ok(out)
 }
+
+/// More sort terms than any entity has fields; thousands made SQLite refuse the statement (500).
+const MAX_SORT_TERMS: usize = 32;
 
 /// Splits one `field:DIR` of a sort.
 fn sort_syntax(item: &str) -> ApiResult<(&str, &str)> {

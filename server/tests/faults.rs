@@ -1,0 +1,350 @@
+//! The database and the disk go away and come back: the server answers 503 with `Retry-After`
+//! (never a bare 500 or a hang), keeps serving known devices from memory, recovers by itself, and
+//! never loses a write it acknowledged.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on unexpected failures by design.
+
+mod support;
+
+use std::io::BufRead;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use reqwest::Method;
+use serde_json::json;
+use support::{Fixture, read};
+
+/// Kills every session of the test server's PostgreSQL database, as an operator's
+/// `pg_terminate_backend` or a database restart would; returns how many it killed.
+fn terminate_backends(f: &Fixture) -> i64 {
+    use diesel::{Connection, QueryableByName, RunQueryDsl};
+    #[derive(QueryableByName)]
+    struct Killed {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let url = f.srv.state.config.database_url();
+    let db = url
+        .split('?')
+        .next()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut admin = diesel::PgConnection::establish(&updraft_server::testing::postgres_admin_url()).unwrap();
+    let killed: Killed = diesel::sql_query(format!(
+        "SELECT count(pg_terminate_backend(pid))::bigint AS n FROM pg_stat_activity \
+         WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+    ))
+    .get_result(&mut admin)
+    .unwrap();
+    killed.n
+}
+
+fn postgres() -> Option<Fixture> {
+    Fixture::postgres_with(|_| {})
+}
+
+#[test]
+fn terminated_postgres_sessions_are_replaced_without_failing_requests() {
+    let Some(f) = postgres() else { return };
+    for i in 0..5 {
+        f.poll(&format!("pg-dev-{i}"));
+    }
+    assert_eq!(f.get("/rest/v1/targets").0, 200);
+    let killed = terminate_backends(&f);
+    assert!(
+        killed >= 2,
+        "the pool and the invalidation channel had sessions: {killed}"
+    );
+    // The very next requests of every kind succeed: dead idle connections are found and replaced.
+    let (s, v) = f.get("/rest/v1/targets");
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = f.post("/rest/v1/targets", json!([{ "controllerId": "after-kill" }]));
+    assert_eq!(s, 201, "{v}");
+    for i in 0..5 {
+        f.poll(&format!("pg-dev-{i}"));
+    }
+    assert_eq!(f.get("/rest/v1/targets").1["total"], 6);
+}
+
+#[test]
+fn postgres_sessions_killed_under_load_lose_no_acknowledged_write() {
+    let Some(f) = postgres() else { return };
+    let f = Arc::new(f);
+    let devices = 10;
+    for i in 0..devices {
+        f.poll(&format!("load-dev-{i}"));
+    }
+    let created: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (ok, unavailable, other) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    let count = |s: u16,
+                 retry_after: bool,
+                 what: &str,
+                 ok: &AtomicUsize,
+                 unavailable: &AtomicUsize,
+                 other: &Mutex<Vec<String>>| {
+        match s {
+            200..=299 => {
+                ok.fetch_add(1, Ordering::Relaxed);
+            }
+            503 if retry_after => {
+                unavailable.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => other.lock().unwrap().push(format!("{what}: {s}")),
+        }
+    };
+    let rounds = 60;
+    let workers: Vec<_> = (0..3)
+        .map(|w| {
+            let (f, created, ok, unavailable, other) = (
+                Arc::clone(&f),
+                Arc::clone(&created),
+                Arc::clone(&ok),
+                Arc::clone(&unavailable),
+                Arc::clone(&other),
+            );
+            std::thread::spawn(move || {
+                for r in 0..rounds {
+                    // A device polls, an operator lists, and creates a target.
+                    let res = f
+                        .ddi(
+                            Method::GET,
+                            &format!("load-dev-{}", (w * rounds + r) % devices),
+                            "",
+                        )
+                        .send()
+                        .unwrap();
+                    count(
+                        res.status().as_u16(),
+                        res.headers().contains_key("retry-after"),
+                        "poll",
+                        &ok,
+                        &unavailable,
+                        &other,
+                    );
+                    let res = f.mgmt(Method::GET, "/rest/v1/targets?limit=5").send().unwrap();
+                    count(
+                        res.status().as_u16(),
+                        res.headers().contains_key("retry-after"),
+                        "list",
+                        &ok,
+                        &unavailable,
+                        &other,
+                    );
+                    let cid = format!("load-{w}-{r}");
+                    let res = f
+                        .mgmt(Method::POST, "/rest/v1/targets")
+                        .json(&json!([{ "controllerId": cid }]))
+                        .send()
+                        .unwrap();
+                    let s = res.status().as_u16();
+                    if s == 201 {
+                        created.lock().unwrap().push(cid);
+                    }
+                    count(
+                        s,
+                        res.headers().contains_key("retry-after"),
+                        "create",
+                        &ok,
+                        &unavailable,
+                        &other,
+                    );
+                }
+            })
+        })
+        .collect();
+    // Kill every session three times while the load runs (paced by the load's progress, not by a clock).
+    for k in 1..=3 {
+        while ok.load(Ordering::Relaxed) < k * 100
+            && !workers.iter().all(std::thread::JoinHandle::is_finished)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        terminate_backends(&f);
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+    let other = other.lock().unwrap();
+    assert!(
+        other.is_empty(),
+        "answers other than success or 503 + Retry-After: {other:?}"
+    );
+    let (ok, unavailable) = (ok.load(Ordering::Relaxed), unavailable.load(Ordering::Relaxed));
+    eprintln!("{ok} succeeded, {unavailable} answered 503 while sessions were killed three times");
+    // Only a request caught exactly at COMMIT may not be repeated; everything else is retried.
+    assert!(
+        unavailable <= 6,
+        "{unavailable} of {} requests failed",
+        ok + unavailable
+    );
+    // Every acknowledged create is there.
+    let created = created.lock().unwrap();
+    for cid in created.iter() {
+        assert_eq!(
+            f.get(&format!("/rest/v1/targets/{cid}")).0,
+            200,
+            "{cid} was acknowledged but is gone"
+        );
+    }
+}
+
+/// Holds SQLite's write lock from another process (Python's sqlite3) until dropped.
+struct ForeignLock(std::process::Child);
+
+impl ForeignLock {
+    fn take(db: &std::path::Path) -> Option<Self> {
+        let script = "import sqlite3, sys\n\
+            c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n\
+            c.execute('BEGIN EXCLUSIVE')\n\
+            print('locked', flush=True)\n\
+            sys.stdin.read()\n\
+            c.execute('COMMIT')\n";
+        let mut child = match std::process::Command::new("python3")
+            .args(["-c", script])
+            .arg(db)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("python3 required under CI: {e}")
+            }
+            Err(e) => {
+                eprintln!("skipping: python3 cannot run: {e}");
+                return None;
+            }
+        };
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "locked");
+        Some(Self(child))
+    }
+
+    fn release(mut self) {
+        drop(self.0.stdin.take());
+        assert!(self.0.wait().unwrap().success());
+    }
+}
+
+#[test]
+fn a_locked_sqlite_file_gives_503_with_retry_after_and_recovers() {
+    let f = Fixture::sqlite();
+    f.poll("known-device");
+    f.srv.state.polls.flush(&f.srv.state.db).unwrap();
+    let Some(lock) = ForeignLock::take(std::path::Path::new(&f.srv.state.config.database_url())) else {
+        return;
+    };
+    // The lock holder waits for us, so an answer means the server did not wait for the lock.
+    for i in 0..3 {
+        let r = f
+            .mgmt(Method::POST, "/rest/v1/targets")
+            .json(&json!([{ "controllerId": format!("while-locked-{i}") }]))
+            .send()
+            .unwrap();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let (s, v) = read(r);
+        assert_eq!(s, 503, "{v}");
+        assert_eq!(retry_after.as_deref(), Some("2"));
+        assert_eq!(v["errorCode"], "updraft.server.error.unavailable");
+    }
+    // Reads and known devices' polls go on (WAL readers are not blocked; polls come from memory).
+    assert_eq!(f.get("/rest/v1/targets").0, 200);
+    f.poll("known-device");
+    lock.release();
+    // Writers back off for a second after a busy answer; the server's clock is not it, so the
+    // first write after the lock may still be refused: retry as a client told Retry-After would.
+    let mut status = 0;
+    for _ in 0..50 {
+        status = f
+            .post("/rest/v1/targets", json!([{ "controllerId": "after-lock" }]))
+            .0;
+        if status != 503 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(status, 201);
+    let (_, v) = f.get("/rest/v1/targets");
+    assert_eq!(v["total"], 2, "nothing of the refused writes landed: {v}");
+}
+
+#[test]
+fn a_full_disk_during_upload_answers_507_and_keeps_nothing() {
+    let Some(mount) = SmallDisk::mount() else { return };
+    let data_dir = mount.dir.clone();
+    let f = Fixture::with(None, move |c| c.data_dir = data_dir);
+    let (s, v) = f.post(
+        "/rest/v1/softwaremodules",
+        json!([{ "name": "big", "version": "1", "type": "os" }]),
+    );
+    assert_eq!(s, 201, "{v}");
+    let sm = v[0]["id"].as_i64().unwrap();
+    let (s, v) = f.upload(sm, "big.img", vec![7u8; 3 << 20]);
+    assert_eq!(s, 507, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("storage is full"), "{v}");
+    let tmp = mount.dir.join("artifacts").join("tmp");
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "a half-written upload was left behind"
+    );
+    assert_eq!(
+        f.get(&format!("/rest/v1/softwaremodules/{sm}/artifacts"))
+            .1
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    // Space again: the same upload works.
+    let (s, v) = f.upload(sm, "small.img", vec![7u8; 1024]);
+    assert_eq!(s, 201, "{v}");
+}
+
+/// A data dir whose `artifacts/` is a 1 MiB tmpfs (root only; CI runs as root).
+struct SmallDisk {
+    dir: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount() -> Option<Self> {
+        let dir = std::env::temp_dir().join(format!("updraft-full-{}", updraft_server::auth::random_token()));
+        let artifacts = dir.join("artifacts");
+        std::fs::create_dir_all(&artifacts).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(&artifacts)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = std::fs::remove_dir_all(&dir);
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "mounting a tmpfs needs root, which CI has"
+            );
+            eprintln!("skipping: cannot mount a small tmpfs (needs root)");
+            return None;
+        }
+        Some(Self { dir })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.join("artifacts"))
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
