@@ -1,0 +1,108 @@
+//! The access log of the real binary: one JSON line per request with who and how long, never the
+//! query string, and device polls only when asked for (`debug`).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on unexpected failures by design.
+
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+/// Runs the server with `log`, sends `requests` (method, path, basic auth?), stops it, and returns
+/// its access-log lines.
+fn access_lines(log: &str, requests: &[(&str, &str, bool)]) -> (Vec<Value>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let password = "access-log-test-password";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_updraft-server"))
+        .env("UPDRAFT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("UPDRAFT_DATA_DIR", dir.path())
+        .env("UPDRAFT_ADMIN_PASSWORD", password)
+        .env("UPDRAFT_LOG_FORMAT", "json")
+        .env("UPDRAFT_LOG", log)
+        .env_remove("UPDRAFT_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::blocking::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let ready = (0..600).any(|_| {
+        let up = http.get(format!("{base}/openapi/ddi.json")).send().is_ok();
+        if !up {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        up
+    });
+    assert!(ready, "the server did not start");
+    for (method, path, auth) in requests {
+        let mut r = http.request(method.parse().unwrap(), format!("{base}{path}"));
+        if *auth {
+            r = r.basic_auth("admin", Some(password));
+        }
+        r.send().unwrap();
+    }
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "updraft_server::access")
+        .collect();
+    (lines, text)
+}
+
+fn field<'a>(line: &'a Value, name: &str) -> &'a Value {
+    &line["fields"][name]
+}
+
+#[test]
+fn requests_are_logged_with_who_and_how_long_but_not_polls_or_queries() {
+    let (lines, all) = access_lines(
+        "info",
+        &[
+            ("GET", "/rest/v1/targets?q=name==secret-search-term", true),
+            ("GET", "/DEFAULT/controller/v1/dev-7", false),
+            ("GET", "/DEFAULT/controller/v1/dev-7/deploymentBase/1", false),
+            ("POST", "/rest/v1/targets", false),
+        ],
+    );
+    assert!(!all.contains("secret-search-term"), "the query string was logged:\n{all}");
+    assert!(!all.contains("access-log-test-password"), "a password was logged");
+    let mgmt = lines
+        .iter()
+        .find(|l| field(l, "path") == "/rest/v1/targets" && field(l, "method") == "GET")
+        .unwrap_or_else(|| panic!("no line for the Management API request:\n{all}"));
+    assert_eq!(field(mgmt, "status"), 200);
+    assert_eq!(field(mgmt, "user"), "admin");
+    assert_eq!(field(mgmt, "tenant"), "DEFAULT");
+    assert!(field(mgmt, "ms").as_f64().is_some_and(|ms| ms >= 0.0), "{mgmt}");
+    assert_eq!(mgmt["level"], "INFO");
+    let refused = lines
+        .iter()
+        .find(|l| field(l, "method") == "POST")
+        .unwrap_or_else(|| panic!("no line for the refused request:\n{all}"));
+    assert_eq!(field(refused, "status"), 401);
+    assert!(field(refused, "user").is_null(), "nobody was authenticated: {refused}");
+    let ddi = lines
+        .iter()
+        .find(|l| field(l, "path") == "/DEFAULT/controller/v1/dev-7/deploymentBase/1")
+        .unwrap_or_else(|| panic!("no line for the device request:\n{all}"));
+    assert_eq!(field(ddi, "controller_id"), "dev-7");
+    assert_eq!(field(ddi, "tenant"), "DEFAULT");
+    assert!(
+        !lines.iter().any(|l| field(l, "path") == "/DEFAULT/controller/v1/dev-7"),
+        "a poll was logged at info:\n{all}"
+    );
+
+    // Asked for, polls are logged at debug.
+    let (lines, all) = access_lines(
+        "info,updraft_server::access=debug",
+        &[("GET", "/DEFAULT/controller/v1/dev-8", false)],
+    );
+    let poll = lines
+        .iter()
+        .find(|l| field(l, "path") == "/DEFAULT/controller/v1/dev-8")
+        .unwrap_or_else(|| panic!("no poll line at debug:\n{all}"));
+    assert_eq!(poll["level"], "DEBUG");
+    assert_eq!(field(poll, "controller_id"), "dev-8");
+}
