@@ -10,7 +10,11 @@ use serde_json::Value;
 /// its access-log lines.
 fn access_lines(log: &str, requests: &[(&str, &str, bool)]) -> (Vec<Value>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let password = "access-log-test-password";
     let mut child = Command::new(env!("CARGO_BIN_EXE_updraft-server"))
         .env("UPDRAFT_LISTEN", format!("127.0.0.1:{port}"))
@@ -66,7 +70,10 @@ fn requests_are_logged_with_who_and_how_long_but_not_polls_or_queries() {
             ("POST", "/rest/v1/targets", false),
         ],
     );
-    assert!(!all.contains("secret-search-term"), "the query string was logged:\n{all}");
+    assert!(
+        !all.contains("secret-search-term"),
+        "the query string was logged:\n{all}"
+    );
     assert!(!all.contains("access-log-test-password"), "a password was logged");
     let mgmt = lines
         .iter()
@@ -82,7 +89,10 @@ fn requests_are_logged_with_who_and_how_long_but_not_polls_or_queries() {
         .find(|l| field(l, "method") == "POST")
         .unwrap_or_else(|| panic!("no line for the refused request:\n{all}"));
     assert_eq!(field(refused, "status"), 401);
-    assert!(field(refused, "user").is_null(), "nobody was authenticated: {refused}");
+    assert!(
+        field(refused, "user").is_null(),
+        "nobody was authenticated: {refused}"
+    );
     let ddi = lines
         .iter()
         .find(|l| field(l, "path") == "/DEFAULT/controller/v1/dev-7/deploymentBase/1")
@@ -90,7 +100,9 @@ fn requests_are_logged_with_who_and_how_long_but_not_polls_or_queries() {
     assert_eq!(field(ddi, "controller_id"), "dev-7");
     assert_eq!(field(ddi, "tenant"), "DEFAULT");
     assert!(
-        !lines.iter().any(|l| field(l, "path") == "/DEFAULT/controller/v1/dev-7"),
+        !lines
+            .iter()
+            .any(|l| field(l, "path") == "/DEFAULT/controller/v1/dev-7"),
         "a poll was logged at info:\n{all}"
     );
 

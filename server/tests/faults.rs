@@ -11,35 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use reqwest::Method;
 use serde_json::json;
-use support::{Fixture, read};
-
-/// Kills every session of the test server's PostgreSQL database, as an operator's
-/// `pg_terminate_backend` or a database restart would; returns how many it killed.
-fn terminate_backends(f: &Fixture) -> i64 {
-    use diesel::{Connection, QueryableByName, RunQueryDsl};
-    #[derive(QueryableByName)]
-    struct Killed {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let url = f.srv.state.config.database_url();
-    let db = url
-        .split('?')
-        .next()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let mut admin = diesel::PgConnection::establish(&updraft_server::testing::postgres_admin_url()).unwrap();
-    let killed: Killed = diesel::sql_query(format!(
-        "SELECT count(pg_terminate_backend(pid))::bigint AS n FROM pg_stat_activity \
-         WHERE datname = '{db}' AND pid <> pg_backend_pid()"
-    ))
-    .get_result(&mut admin)
-    .unwrap();
-    killed.n
-}
+use support::{Fixture, read, terminate_backends};
 
 fn postgres() -> Option<Fixture> {
     Fixture::postgres_with(|_| {})
@@ -347,4 +319,62 @@ impl Drop for SmallDisk {
             .status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+#[test]
+fn slow_and_idle_clients_do_not_starve_a_poll() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let f = Fixture::sqlite();
+    f.poll("steady");
+    let addr = f.srv.url.trim_start_matches("http://").to_owned();
+    // 2,000 connections that never send a byte, and 50 slowloris clients that dribble header lines.
+    let idle: Vec<TcpStream> = (0..2000).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    let mut slow: Vec<TcpStream> = (0..50)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.write_all(b"GET /DEFAULT/controller/v1/slow HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let dribbler = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            for _ in 0..400 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                for s in &mut slow {
+                    let _ = s.write_all(b"X-Slow: 1\r\n");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+        })
+    };
+    // Each poll on a connection of its own, as a device after a sleep.
+    let mut times: Vec<std::time::Duration> = (0..15)
+        .map(|_| {
+            let client = reqwest::blocking::Client::new();
+            let started = std::time::Instant::now();
+            let r = client
+                .get(f.url("/DEFAULT/controller/v1/steady"))
+                .header("authorization", format!("GatewayToken {}", support::GW))
+                .send()
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            started.elapsed()
+        })
+        .collect();
+    stop.store(true, Ordering::Relaxed);
+    dribbler.join().unwrap();
+    drop(idle);
+    times.sort();
+    let median = times[times.len() / 2];
+    eprintln!("poll times with 2,000 idle and 50 slow connections: {times:?}");
+    assert!(
+        median < std::time::Duration::from_millis(100),
+        "median poll took {median:?}"
+    );
 }

@@ -31,6 +31,76 @@ backend_tests!(
     failures_above_the_threshold_pause_with_exact_totals,
 );
 
+/// PostgreSQL sessions die three times while a rollout runs (each time a group starts): the pool
+/// replaces them, and every device's result is counted once.
+#[test]
+fn postgres_sessions_killed_mid_rollout_count_every_result_once() {
+    let Some(f) = Fixture::postgres_with(fast) else {
+        return;
+    };
+    let f = std::sync::Arc::new(f);
+    let config = fleet(&f.srv.url, Vec::new());
+    let ds = prepare(&f, &config);
+    let id = start_rollout(&f, ds, json!({}));
+    let killer = {
+        let f = std::sync::Arc::clone(&f);
+        std::thread::spawn(move || {
+            let mut kills = 0;
+            let mut started = 1;
+            // Bounded: the rollout has four groups, and the fleet stops by itself.
+            for _ in 0..20_000 {
+                let (s, v) = f.get(&format!("/rest/v1/rollouts/{id}/deploygroups"));
+                if s == 200 {
+                    let now = v["content"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|g| g["status"] != "scheduled" && g["status"] != "ready")
+                        .count();
+                    if now > started {
+                        started = now;
+                        support::terminate_backends(&f);
+                        kills += 1;
+                    }
+                    if v["content"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .all(|g| g["status"] == "finished")
+                    {
+                        break;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            kills
+        })
+    };
+    let report = updraft_sim::run_blocking(
+        config,
+        StopWhen::ActionsDone {
+            per_device: 1,
+            timeout: Duration::from_secs(240),
+        },
+    );
+    let kills = killer.join().unwrap();
+    eprintln!("{report}\nsessions killed {kills} times");
+    assert_eq!(kills, GROUPS - 1, "a kill as each later group started");
+    assert!(!report.timed_out, "{report}");
+    assert_eq!(
+        (report.succeeded, report.failed, report.hash_mismatches),
+        (FLEET as u64, 0, 0)
+    );
+    let r = rollout_of(&f, id);
+    assert_eq!(r["status"], "finished", "{r}");
+    assert_eq!(
+        r["totalTargetsPerStatus"],
+        json!({ "running": 0, "notstarted": 0, "scheduled": 0, "cancelled": 0, "finished": FLEET, "error": 0 })
+    );
+    let (_, v) = f.get("/rest/v1/actions?limit=1");
+    assert_eq!(v["total"], FLEET, "one action per device: {v}");
+}
+
 fn fleet(server: &str, servers: Vec<String>) -> FleetConfig {
     FleetConfig {
         server: server.to_owned(),

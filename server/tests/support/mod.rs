@@ -262,3 +262,31 @@ pub fn action_id_of(href: &str) -> i64 {
         .parse()
         .unwrap()
 }
+
+/// Kills every session of the test server's PostgreSQL database, as an operator's
+/// `pg_terminate_backend` or a database restart would; returns how many it killed.
+pub fn terminate_backends(f: &Fixture) -> i64 {
+    use diesel::{Connection, QueryableByName, RunQueryDsl};
+    #[derive(QueryableByName)]
+    struct Killed {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let url = f.srv.state.config.database_url();
+    let db = url
+        .split('?')
+        .next()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut admin = diesel::PgConnection::establish(&updraft_server::testing::postgres_admin_url()).unwrap();
+    let killed: Killed = diesel::sql_query(format!(
+        "SELECT count(pg_terminate_backend(pid))::bigint AS n FROM pg_stat_activity \
+         WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+    ))
+    .get_result(&mut admin)
+    .unwrap();
+    killed.n
+}
