@@ -378,3 +378,167 @@ fn slow_and_idle_clients_do_not_starve_a_poll() {
         "median poll took {median:?}"
     );
 }
+
+/// A PostgreSQL server of this test's own (so it can be stopped without disturbing other tests),
+/// run as the `postgres` user from Debian's binaries.
+struct PrivatePostgres {
+    bin: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    fn create() -> Option<Self> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|d| d.filter_map(Result::ok).map(|e| e.path().join("bin")).max());
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout == b"0\n");
+        let Some(bin) = bin.filter(|b| b.join("pg_ctl").exists() && root) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true needs PostgreSQL's server binaries and root for a private instance"
+            );
+            eprintln!("skipping: no PostgreSQL server binaries or not root");
+            return None;
+        };
+        let dir = std::env::temp_dir().join(format!("updraft-pg-{}", updraft_server::auth::random_token()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(
+            std::process::Command::new("chown")
+                .arg("postgres")
+                .arg(&dir)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let pg = Self { bin, dir, port };
+        pg.as_postgres(&["initdb", "-A", "trust", "-U", "postgres", "-D", &pg.data()]);
+        pg.start();
+        pg.as_postgres(&[
+            "createdb",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "updraft",
+        ]);
+        Some(pg)
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").to_string_lossy().into_owned()
+    }
+
+    fn as_postgres(&self, args: &[&str]) {
+        let out = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join(args[0]))
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn start(&self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("log").to_string_lossy().into_owned();
+        self.as_postgres(&[
+            "pg_ctl",
+            "-D",
+            &self.data(),
+            "-o",
+            &opts,
+            "-l",
+            &log,
+            "-w",
+            "start",
+        ]);
+    }
+
+    fn stop(&self) {
+        self.as_postgres(&["pg_ctl", "-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/updraft?gssencmode=disable",
+            self.port
+        )
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", &self.data(), "-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn a_stopped_postgres_gives_503_known_devices_keep_polling_and_recovery_is_prompt() {
+    let Some(pg) = PrivatePostgres::create() else {
+        return;
+    };
+    let f = Fixture::with(Some(pg.url()), |_| {});
+    f.poll("known-1");
+    assert_eq!(f.get("/rest/v1/targets").0, 200);
+    pg.stop();
+    // Down: database work is refused promptly with Retry-After; a known device still gets its answer.
+    for _ in 0..2 {
+        let r = f.mgmt(Method::GET, "/rest/v1/targets").send().unwrap();
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["retry-after"], "2");
+        let r = f
+            .mgmt(Method::POST, "/rest/v1/targets")
+            .json(&json!([{ "controllerId": "while-down" }]))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 503);
+    }
+    f.poll("known-1");
+    pg.start();
+    let back = std::time::Instant::now();
+    let mut recovered = None;
+    for _ in 0..400 {
+        if f.get("/rest/v1/targets").0 == 200 {
+            recovered = Some(back.elapsed());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let recovered = recovered.expect("the server did not recover within 10 s of the database");
+    eprintln!("answering again {recovered:?} after PostgreSQL accepted connections");
+    assert!(
+        recovered < std::time::Duration::from_secs(2),
+        "recovery took {recovered:?}"
+    );
+    let (s, v) = f.post("/rest/v1/targets", json!([{ "controllerId": "after-restart" }]));
+    assert_eq!(s, 201, "{v}");
+    let (_, v) = f.get("/rest/v1/targets");
+    assert_eq!(
+        v["total"], 2,
+        "the refused write did not land, the new one did: {v}"
+    );
+}

@@ -53,6 +53,9 @@ impl Backend {
 struct Manager {
     url: String,
     backend: Backend,
+    /// When (Unix ms) connecting last failed, 0 after a success: shared with [`Db`], so requests
+    /// fail fast while the database is unreachable instead of each waiting out the pool's timeout.
+    connect_failed_at: Arc<AtomicI64>,
 }
 
 /// A pooled connection, with what the pool needs to know to throw it away.
@@ -67,7 +70,30 @@ impl ManageConnection for Manager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<PooledConn, r2d2::Error> {
-        let conn = match self.backend {
+        let conn = self.establish();
+        self.connect_failed_at
+            .store(if conn.is_ok() { 0 } else { now_ms() }, Ordering::Relaxed);
+        Ok(PooledConn {
+            conn: conn?,
+            broken: false,
+            idle_since: Instant::now(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PooledConn) -> Result<(), r2d2::Error> {
+        conn.conn
+            .batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut PooledConn) -> bool {
+        conn.broken
+    }
+}
+
+impl Manager {
+    fn establish(&self) -> Result<AnyConnection, r2d2::Error> {
+        Ok(match self.backend {
             Backend::Postgres => {
                 // libpq's connection setup (GSSAPI/Kerberos in Debian's build) is not safe to run on
                 // several threads at once, which r2d2 does; a test run crashed with SIGSEGV there.
@@ -92,22 +118,7 @@ impl ManageConnection for Manager {
                 .map_err(r2d2::Error::QueryError)?;
                 AnyConnection::Sqlite(conn)
             }
-        };
-        Ok(PooledConn {
-            conn,
-            broken: false,
-            idle_since: Instant::now(),
         })
-    }
-
-    fn is_valid(&self, conn: &mut PooledConn) -> Result<(), r2d2::Error> {
-        conn.conn
-            .batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut PooledConn) -> bool {
-        conn.broken
     }
 }
 
@@ -148,7 +159,12 @@ pub struct Db {
     /// Until when (Unix ms) another process holds SQLite's write lock, as last seen: writers fail
     /// fast with 503 instead of queueing behind each other's busy waits.
     sqlite_busy_until: Arc<AtomicI64>,
+    connect_failed_at: Arc<AtomicI64>,
 }
+
+/// While connecting failed this recently, a request finding no idle connection is answered 503 at
+/// once; the pool keeps trying in the background.
+const CONNECT_FAILURE_FRESH_MS: i64 = 2000;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -160,6 +176,7 @@ impl Db {
     /// Connects and applies pending migrations.
     pub fn connect(url: &str, pool_size: u32) -> anyhow::Result<Self> {
         let backend = Backend::from_url(url);
+        let connect_failed_at = Arc::new(AtomicI64::new(0));
         let pool = Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1))
@@ -170,6 +187,7 @@ impl Db {
             .build(Manager {
                 url: url.to_owned(),
                 backend,
+                connect_failed_at: Arc::clone(&connect_failed_at),
             })?;
         let db = Self {
             pool,
@@ -177,6 +195,7 @@ impl Db {
             backend,
             sqlite_writer: Arc::new(Mutex::new(())),
             sqlite_busy_until: Arc::new(AtomicI64::new(0)),
+            connect_failed_at,
         };
         let mut conn = db.pool.get()?;
         let applied = match &mut conn.conn {
@@ -220,10 +239,17 @@ impl Db {
     fn checkout(&self, ping: bool) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
         // Each dead idle connection found is dropped; the pool holds at most `max_size` of them.
         for _ in 0..=self.pool.max_size() {
-            let mut c = self
-                .pool
-                .get()
-                .map_err(|e| ApiError::unavailable(format!("no database connection: {e}")))?;
+            let failed_at = self.connect_failed_at.load(Ordering::Relaxed);
+            let mut c = match self.pool.try_get() {
+                Some(c) => c,
+                None if failed_at > 0 && now_ms() - failed_at < CONNECT_FAILURE_FRESH_MS => {
+                    return Err(ApiError::unavailable("the database cannot be reached"));
+                }
+                None => self
+                    .pool
+                    .get()
+                    .map_err(|e| ApiError::unavailable(format!("no database connection: {e}")))?,
+            };
             if self.backend == Backend::Sqlite
                 || (!ping && c.idle_since.elapsed() < IDLE_CHECK)
                 || c.conn.batch_execute("SELECT 1").is_ok()
