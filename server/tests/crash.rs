@@ -334,6 +334,15 @@ fn kill_9_during_writes_on_sqlite() {
     run_all(&db, data.path());
 }
 
+/// Drops the test's PostgreSQL database when the test ends, passed or not.
+struct DropDatabase(String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        updraft_server::testing::drop_postgres_database(&self.0);
+    }
+}
+
 #[test]
 fn kill_9_during_writes_on_postgres() {
     let (url, name) = match updraft_server::testing::fresh_postgres_database() {
@@ -346,12 +355,6 @@ fn kill_9_during_writes_on_postgres() {
             return;
         }
     };
-    struct DropDatabase(String);
-    impl Drop for DropDatabase {
-        fn drop(&mut self) {
-            updraft_server::testing::drop_postgres_database(&self.0);
-        }
-    }
     let _db = DropDatabase(name);
     let data = tempfile::tempdir().unwrap();
     run_all(&url, data.path());
