@@ -140,10 +140,16 @@ pub fn validate(config: &Config, key: &str, value: &Value) -> ApiResult<String> 
     let bad = || ApiError::config_value_invalid(format!("The value {value} is not valid for key {key}."));
     let text = match (def.value_type, value) {
         (ValueType::Bool, Value::Bool(b)) => b.to_string(),
-        (ValueType::Bool, Value::String(s)) if s == "true" || s == "false" => s.clone(),
+        // hawkBit converts with Spring's conversion service, which takes these spellings in any case.
+        (ValueType::Bool, Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "on" | "yes" | "1" => "true".to_owned(),
+            "false" | "off" | "no" | "0" => "false".to_owned(),
+            _ => return Err(bad()),
+        },
         (ValueType::Int | ValueType::Long, Value::Number(n)) if n.is_i64() => n.to_string(),
         (ValueType::Int | ValueType::Long, Value::String(s)) if s.parse::<i64>().is_ok() => s.clone(),
         (ValueType::Text, Value::String(s)) if s.len() <= 32_768 => s.clone(),
+        (ValueType::Text, Value::Number(_) | Value::Bool(_)) => value.to_string(),
         (ValueType::Polling, Value::String(s)) => {
             let p = PollingConfig::parse(s).map_err(|e| {
                 ApiError::config_value_invalid(format!("The value {value} is not valid for key {key}: {e}."))

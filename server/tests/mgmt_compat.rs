@@ -14,6 +14,8 @@ backend_tests!(
     assigned_ds_takes_an_object_or_hawkbits_array,
     list_bodies_take_one_element_alone,
     ids_and_flags_may_be_strings,
+    nested_lists_take_one_element_or_null,
+    rollout_actions_and_config_values_read_as_hawkbit_does,
     unknown_fields_are_ignored,
     older_clients_forms_are_understood,
 );
@@ -227,5 +229,78 @@ fn older_clients_forms_are_understood(f: &Fixture) {
     assert_eq!(
         f.get(&format!("/rest/v1/targettags/{tag}/assigned")).1["total"],
         1
+    );
+}
+
+fn nested_lists_take_one_element_or_null(f: &Fixture) {
+    let (s, v) = f.post(
+        "/rest/v1/softwaremoduletypes",
+        json!([{ "name": "Blob", "key": "blob" }]),
+    );
+    assert_eq!(s, 201, "{v}");
+    let smt = v[0]["id"].as_i64().unwrap();
+    let (s, v) = f.post(
+        "/rest/v1/distributionsettypes",
+        json!([{ "name": "One", "key": "one", "mandatorymodules": { "id": smt }, "optionalmodules": null }]),
+    );
+    assert_eq!(s, 201, "{v}");
+    let dst = v[0]["id"].as_i64().unwrap();
+    let (_, v) = f.get(&format!(
+        "/rest/v1/distributionsettypes/{dst}/mandatorymoduletypes"
+    ));
+    assert_eq!(v[0]["id"], smt, "{v}");
+    let (s, v) = f.post(
+        "/rest/v1/targettypes",
+        json!([{ "name": "board", "compatibledistributionsettypes": { "id": dst } }]),
+    );
+    assert_eq!(s, 201, "{v}");
+    let (sm, _) = f.distribution_set("nested", "n.bin", b"n");
+    let (s, v) = f.post(
+        "/rest/v1/distributionsets",
+        json!([{ "name": "one-module", "version": "1", "type": "os", "modules": { "id": sm } },
+               { "name": "no-modules", "version": "1", "type": "os", "modules": null }]),
+    );
+    assert_eq!(s, 201, "{v}");
+    let one = v[0]["id"].as_i64().unwrap();
+    assert_eq!(
+        f.get(&format!("/rest/v1/distributionsets/{one}/assignedSM")).1["total"],
+        1
+    );
+}
+
+fn rollout_actions_and_config_values_read_as_hawkbit_does(f: &Fixture) {
+    f.create_target("ro-1");
+    let (_, ds) = f.distribution_set("ro", "ro.bin", b"r");
+    // An action object with only an expression takes hawkBit's defaults (NEXTGROUP, PAUSE).
+    let (s, v) = f.post(
+        "/rest/v1/rollouts",
+        json!({ "name": "defaults", "distributionSetId": ds, "targetFilterQuery": "id==ro-*",
+                "successAction": { "expression": "" }, "errorAction": {} }),
+    );
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    let (_, g) = f.get(&format!(
+        "/rest/v1/rollouts/{id}/deploygroups?representation=full"
+    ));
+    let group = &g["content"][0];
+    assert_eq!(group["successAction"]["action"], "NEXTGROUP", "{group}");
+    assert_eq!(group["errorAction"]["action"], "PAUSE", "{group}");
+    // Tenant settings: Spring's boolean spellings, and scalars for text keys.
+    for (value, stored) in [("yes", true), ("OFF", false), ("1", true), ("on", true)] {
+        f.set_config("authentication.gatewaytoken.enabled", json!(value));
+        let (_, v) = f.get("/rest/v1/system/configs/authentication.gatewaytoken.enabled");
+        assert_eq!(v["value"], stored, "{value}: {v}");
+    }
+    f.set_config("authentication.gatewaytoken.key", json!(12345));
+    let (_, v) = f.get("/rest/v1/system/configs/authentication.gatewaytoken.key");
+    assert_eq!(v["value"], "12345");
+    let (s, v) = f.put(
+        "/rest/v1/system/configs/authentication.gatewaytoken.enabled",
+        json!({ "value": "maybe" }),
+    );
+    assert_eq!(
+        (s, v["errorCode"].as_str()),
+        (400, Some("hawkbit.server.error.configValueInvalid")),
+        "{v}"
     );
 }

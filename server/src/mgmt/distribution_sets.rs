@@ -348,7 +348,7 @@ pub(crate) struct DsRequest {
     #[serde(rename = "type")]
     #[schema(example = "os")]
     pub(crate) type_key: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::one_or_many")]
     #[schema(example = json!([{"id": 1}]))]
     pub(crate) modules: Vec<ModuleRef>,
     #[serde(default, deserialize_with = "super::lenient::opt_bool")]

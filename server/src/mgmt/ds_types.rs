@@ -138,11 +138,11 @@ pub(super) struct DsTypeCreate {
     #[schema(example = "rgb(0,128,255)")]
     colour: Option<String>,
     /// Software module types a set of this type must hold.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::one_or_many")]
     #[schema(example = json!([{"id": 1}]))]
     mandatorymodules: Vec<IdRef>,
     /// Software module types a set of this type may hold.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::one_or_many")]
     #[schema(example = json!([{"id": 2}]))]
     optionalmodules: Vec<IdRef>,
 }

@@ -77,6 +77,26 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     })
 }
 
+/// `deserialize_with` for a list field given as a list, one element alone, or `null` (empty), as
+/// hawkBit ≥ 1.1 reads `modules`, `mandatorymodules`, `details` and the like. An array is always
+/// the list itself (`[1]` is not one `{"id": 1}`).
+pub fn one_or_many<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(opt_one_or_many(d)?.unwrap_or_default())
+}
+
+/// [`one_or_many`] for an optional list (`null` stays absent).
+pub fn opt_one_or_many<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+    d: D,
+) -> Result<Option<Vec<T>>, D::Error> {
+    let v = Value::deserialize(d)?;
+    let list = match v {
+        Value::Null => return Ok(None),
+        Value::Array(_) => v,
+        one => Value::Array(vec![one]),
+    };
+    serde_json::from_value(list).map(Some).map_err(de::Error::custom)
+}
+
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum BoolOrString {

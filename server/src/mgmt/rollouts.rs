@@ -478,6 +478,7 @@ pub struct RolloutCreate {
     #[schema(example = false)]
     pub(crate) dynamic: Option<bool>,
     pub(crate) dynamic_group_template: Option<DynamicTemplate>,
+    #[serde(default, deserialize_with = "super::lenient::opt_one_or_many")]
     pub(crate) groups: Option<Vec<RolloutGroupCreate>>,
 }
 
@@ -490,9 +491,30 @@ fn conditions(
 ) -> Conditions {
     Conditions {
         success_condition: sc.unwrap_or_else(|| base.success_condition.clone()),
-        success_action: sa.unwrap_or_else(|| base.success_action.clone()),
+        // hawkBit's action classes default to NEXTGROUP and PAUSE when only an expression is given.
+        success_action: sa.map_or_else(
+            || base.success_action.clone(),
+            |a| ConditionAction {
+                action: if a.action.is_empty() {
+                    base.success_action.action.clone()
+                } else {
+                    a.action
+                },
+                expression: a.expression,
+            },
+        ),
         error_condition: ec.unwrap_or_else(|| base.error_condition.clone()),
-        error_action: ea.unwrap_or_else(|| base.error_action.clone()),
+        error_action: ea.map_or_else(
+            || base.error_action.clone(),
+            |a| ConditionAction {
+                action: if a.action.is_empty() {
+                    base.error_action.action.clone()
+                } else {
+                    a.action
+                },
+                expression: a.expression,
+            },
+        ),
     }
 }
 

@@ -115,7 +115,7 @@ pub(super) struct TargetTypeCreate {
     #[schema(example = "rgb(200,0,80)")]
     colour: Option<String>,
     /// Distribution set types targets of this type accept.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::one_or_many")]
     #[schema(example = json!([{"id": 1}]))]
     compatibledistributionsettypes: Vec<IdRef>,
 }

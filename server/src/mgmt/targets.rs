@@ -935,7 +935,7 @@ struct ConfirmationRequest {
     confirmation: Confirmation,
     #[schema(example = 200)]
     code: Option<i32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::one_or_many")]
     #[schema(example = json!(["Confirmed by the operator"]))]
     details: Vec<String>,
 }

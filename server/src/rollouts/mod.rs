@@ -65,7 +65,10 @@ pub struct Condition {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConditionAction {
+    /// `NEXTGROUP` or `PAUSE`; left out, the rollout's own (by default `NEXTGROUP` on success,
+    /// `PAUSE` on error).
     #[schema(example = "NEXTGROUP")]
+    #[serde(default)]
     pub action: String,
     #[schema(example = "")]
     #[serde(default)]
