@@ -2,8 +2,9 @@
 //!
 //! hawkBit clients and scripts match on `errorCode`, so the codes and classes below are hawkBit's own
 //! (`SpServerError`, `RestConfiguration.ResponseExceptionHandler`). Some DDI answers are bare statuses
-//! without a body in hawkBit (401, 404 from `ResponseEntity.notFound()`, 405, 406, 410, 412, 415, 416);
-//! [`ApiError::bare`] produces those.
+//! without a body in hawkBit (401, 404 from `ResponseEntity.notFound()`, 405, 406, 410, 412, 416);
+//! [`ApiError::bare`] produces those. A 415 comes from Spring itself and carries Spring Boot's error
+//! map ([`ApiError::unsupported_media_type`]).
 
 use std::fmt;
 
@@ -31,6 +32,9 @@ pub struct ExceptionInfo {
 pub struct ApiError {
     pub status: StatusCode,
     pub body: Option<ExceptionInfo>,
+    /// Rendered as Spring Boot's error map (`timestamp`, `status`, `error`) instead: what hawkBit's
+    /// server answers for errors Spring raises before hawkBit's handlers run (415).
+    spring_error: bool,
 }
 
 const REPO_EXC: &str = "org.eclipse.hawkbit.repository.exception.";
@@ -39,6 +43,7 @@ impl ApiError {
     fn with(status: StatusCode, class: &str, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
+            spring_error: false,
             body: Some(ExceptionInfo {
                 exception_class: class.to_owned(),
                 error_code: code.to_owned(),
@@ -50,7 +55,21 @@ impl ApiError {
 
     /// A status without a body, as hawkBit's DDI resources answer in several places.
     pub fn bare(status: StatusCode) -> Self {
-        Self { status, body: None }
+        Self {
+            status,
+            body: None,
+            spring_error: false,
+        }
+    }
+
+    /// A body of a content type the endpoint does not read: Spring raises it before hawkBit sees
+    /// the request and answers through its `/error` controller, with Spring Boot's error map.
+    pub fn unsupported_media_type() -> Self {
+        Self {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            body: None,
+            spring_error: true,
+        }
     }
 
     pub fn not_found(entity: &str, id: impl fmt::Display) -> Self {
@@ -429,6 +448,13 @@ impl ResponseError for ApiError {
         let mut resp = HttpResponse::build(self.status);
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECS));
+        }
+        if self.spring_error {
+            return resp.json(serde_json::json!({
+                "timestamp": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string(),
+                "status": self.status.as_u16(),
+                "error": self.status.canonical_reason().unwrap_or("Error"),
+            }));
         }
         match &self.body {
             Some(body) => resp.json(body),

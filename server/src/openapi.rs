@@ -54,6 +54,50 @@ impl Modify for CommonResponses {
                 .build()
         };
         let bare = |description: &str| ResponseBuilder::new().description(description).build();
+        // Spring Boot's error map, which hawkBit's server answers for what Spring refuses itself.
+        {
+            use utoipa::openapi::schema::{ObjectBuilder, Type};
+            let schema = ObjectBuilder::new()
+                .description(Some(
+                    "Spring Boot's error body (e.g. 415), as hawkBit's server answers it",
+                ))
+                .property(
+                    "timestamp",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .examples([serde_json::json!("2026-12-06T12:00:00.000+00:00")]),
+                )
+                .property(
+                    "status",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .examples([serde_json::json!(415)]),
+                )
+                .property(
+                    "error",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .examples([serde_json::json!("Unsupported Media Type")]),
+                )
+                .required("status")
+                .required("error")
+                .build();
+            doc.components
+                .get_or_insert_with(Default::default)
+                .schemas
+                .insert("SpringError".to_owned(), schema.into());
+        }
+        let spring = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("SpringError")))
+                        .build(),
+                )
+                .build()
+        };
         for (path, item) in &mut doc.paths.paths {
             let ops = [
                 ("get", item.get.as_mut()),
@@ -96,7 +140,7 @@ impl Modify for CommonResponses {
                 }
                 if has_body {
                     add("413", error("The body is larger than the server accepts"));
-                    add("415", bare("The body is not JSON (or multipart for uploads)"));
+                    add("415", spring("The body is not JSON (or multipart for uploads)"));
                 }
                 if has_path_param {
                     add("404", error("No such entity"));

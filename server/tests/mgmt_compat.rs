@@ -15,6 +15,7 @@ backend_tests!(
     list_bodies_take_one_element_alone,
     ids_and_flags_may_be_strings,
     nested_lists_take_one_element_or_null,
+    wrong_and_missing_bodies_answer_as_hawkbits_server,
     rollout_actions_and_config_values_read_as_hawkbit_does,
     unknown_fields_are_ignored,
     older_clients_forms_are_understood,
@@ -303,4 +304,41 @@ fn rollout_actions_and_config_values_read_as_hawkbit_does(f: &Fixture) {
         (400, Some("hawkbit.server.error.configValueInvalid")),
         "{v}"
     );
+}
+
+fn wrong_and_missing_bodies_answer_as_hawkbits_server(f: &Fixture) {
+    // A body of another type: Spring's 415, with Spring Boot's error map.
+    let r = f
+        .mgmt(Method::POST, "/rest/v1/targettags")
+        .header("content-type", "text/plain")
+        .body(r#"[{"name":"x"}]"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let v: Value = r.json().unwrap();
+    assert_eq!(
+        (v["status"].as_i64(), v["error"].as_str()),
+        (Some(415), Some("Unsupported Media Type")),
+        "{v}"
+    );
+    assert!(v["timestamp"].as_str().is_some_and(|t| t.contains('T')), "{v}");
+    // No body and no type: the required body is missing, hawkBit's 400.
+    f.create_target("nobody-1");
+    let (s, v) = f.post(
+        "/rest/v1/targets/nobody-1/metadata",
+        json!([{ "key": "k", "value": "v" }]),
+    );
+    assert_eq!(s, 201, "{v}");
+    for (method, path) in [
+        (Method::PUT, "/rest/v1/targets/nobody-1/metadata/k"),
+        (Method::POST, "/rest/v1/targettags"),
+    ] {
+        let (s, v) = read(f.mgmt(method.clone(), path).send().unwrap());
+        assert_eq!(
+            (s, v["errorCode"].as_str()),
+            (400, Some("hawkbit.server.error.rest.body.notReadable")),
+            "{method} {path}: {v}"
+        );
+    }
 }

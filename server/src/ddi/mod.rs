@@ -265,7 +265,9 @@ pub async fn read_body_as<T: DeserializeOwned>(
         Some("application/json") => false,
         Some("application/hal+json") if allow_hal => false,
         Some("application/cbor") => true,
-        _ => return Err(ApiError::bare(StatusCode::UNSUPPORTED_MEDIA_TYPE)),
+        // No body and no type: Spring finds the required body missing, which hawkBit answers 400.
+        None if next_is_end(&mut payload).await => return Err(ApiError::body_not_readable()),
+        _ => return Err(ApiError::unsupported_media_type()),
     };
     if let Some(len) = req
         .headers()
@@ -284,6 +286,17 @@ pub async fn read_body_as<T: DeserializeOwned>(
         body.extend_from_slice(&chunk);
     }
     parse_body(&body, cbor)
+}
+
+/// Whether the body is empty (only called when it is refused anyway, so reading a chunk is fine).
+async fn next_is_end(payload: &mut web::Payload) -> bool {
+    loop {
+        match payload.next().await {
+            None => return true,
+            Some(Ok(chunk)) if chunk.is_empty() => {}
+            Some(_) => return false,
+        }
+    }
 }
 
 pub fn parse_body<T: DeserializeOwned>(body: &[u8], cbor: bool) -> ApiResult<T> {
