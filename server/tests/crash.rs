@@ -3,6 +3,8 @@
 //! Each case runs against the real binary, on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on unexpected failures by design.
 
+mod support;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -334,28 +336,11 @@ fn kill_9_during_writes_on_sqlite() {
     run_all(&db, data.path());
 }
 
-/// Drops the test's PostgreSQL database when the test ends, passed or not.
-struct DropDatabase(String);
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        updraft_server::testing::drop_postgres_database(&self.0);
-    }
-}
-
 #[test]
 fn kill_9_during_writes_on_postgres() {
-    let (url, name) = match updraft_server::testing::fresh_postgres_database() {
-        Ok(x) => x,
-        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("PostgreSQL required under CI: {why}")
-        }
-        Err(why) => {
-            eprintln!("skipping: {why}");
-            return;
-        }
+    let Some((url, _database)) = support::fresh_postgres() else {
+        return;
     };
-    let _db = DropDatabase(name);
     let data = tempfile::tempdir().unwrap();
     run_all(&url, data.path());
 }

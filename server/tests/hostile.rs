@@ -247,21 +247,23 @@ fn status_as(f: &Fixture, user: &str, password: &str) -> u16 {
         .as_u16()
 }
 
+/// `updraft-server user add bob` with `password` on standard input.
+fn add_bob(f: &Fixture, password: &str) {
+    let args = [
+        "user",
+        "add",
+        "bob",
+        "--permissions",
+        "READ_TARGET",
+        "--password-stdin",
+    ];
+    let out = cli(f, &args, Some(&format!("{password}\n")));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 fn removed_users_are_locked_out_at_once(f: &Fixture) {
     let first = "first-password-1234";
-    let out = cli(
-        f,
-        &[
-            "user",
-            "add",
-            "bob",
-            "--permissions",
-            "READ_TARGET",
-            "--password-stdin",
-        ],
-        Some(&format!("{first}\n")),
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    add_bob(f, first);
     assert_eq!(status_as(f, "bob", first), 200);
     assert_eq!(
         status_as(f, "bob", first),
@@ -279,19 +281,7 @@ fn removed_users_are_locked_out_at_once(f: &Fixture) {
 
     // A new password (the user made again) replaces the old one at once too.
     let second = "second-password-5678";
-    let out = cli(
-        f,
-        &[
-            "user",
-            "add",
-            "bob",
-            "--permissions",
-            "READ_TARGET",
-            "--password-stdin",
-        ],
-        Some(&format!("{second}\n")),
-    );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    add_bob(f, second);
     assert_eq!(status_as(f, "bob", first), 401);
     assert_eq!(status_as(f, "bob", second), 200);
 }

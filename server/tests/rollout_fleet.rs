@@ -314,18 +314,10 @@ impl Drop for Node {
 
 #[test]
 fn three_nodes_finish_a_rollout_when_one_dies_midway() {
-    let (db, name) = match updraft_server::testing::fresh_postgres_database() {
-        Ok(x) => x,
-        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("PostgreSQL required under CI: {why}")
-        }
-        Err(why) => {
-            eprintln!("skipping: {why}");
-            return;
-        }
-    };
     // Dropped last (declared first), after the nodes, even when an assertion fails.
-    let _database = DropDatabase(name);
+    let Some((db, _database)) = support::fresh_postgres() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let password = "three-nodes-test-password";
     // All three start at once on an empty database: one migrates and creates the administrator.
@@ -486,12 +478,4 @@ fn three_nodes_finish_a_rollout_when_one_dies_midway() {
         None,
     );
     assert_eq!(a["total"], FLEET, "{a}");
-}
-
-struct DropDatabase(String);
-
-impl Drop for DropDatabase {
-    fn drop(&mut self) {
-        updraft_server::testing::drop_postgres_database(&self.0);
-    }
 }

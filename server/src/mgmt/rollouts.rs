@@ -491,30 +491,22 @@ fn conditions(
 ) -> Conditions {
     Conditions {
         success_condition: sc.unwrap_or_else(|| base.success_condition.clone()),
-        // hawkBit's action classes default to NEXTGROUP and PAUSE when only an expression is given.
-        success_action: sa.map_or_else(
-            || base.success_action.clone(),
-            |a| ConditionAction {
-                action: if a.action.is_empty() {
-                    base.success_action.action.clone()
-                } else {
-                    a.action
-                },
-                expression: a.expression,
-            },
-        ),
+        success_action: action_or(sa, &base.success_action),
         error_condition: ec.unwrap_or_else(|| base.error_condition.clone()),
-        error_action: ea.map_or_else(
-            || base.error_action.clone(),
-            |a| ConditionAction {
-                action: if a.action.is_empty() {
-                    base.error_action.action.clone()
-                } else {
-                    a.action
-                },
-                expression: a.expression,
-            },
-        ),
+        error_action: action_or(ea, &base.error_action),
+    }
+}
+
+/// `given`, with `base`'s action where it names none: hawkBit's action classes default to
+/// NEXTGROUP and PAUSE when only an expression is given.
+fn action_or(given: Option<ConditionAction>, base: &ConditionAction) -> ConditionAction {
+    match given {
+        None => base.clone(),
+        Some(a) if a.action.is_empty() => ConditionAction {
+            action: base.action.clone(),
+            expression: a.expression,
+        },
+        Some(a) => a,
     }
 }
 

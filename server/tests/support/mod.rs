@@ -290,3 +290,27 @@ pub fn terminate_backends(f: &Fixture) -> i64 {
     .unwrap();
     killed.n
 }
+
+/// Drops a test's PostgreSQL database when the test ends, passed or not.
+pub struct DropDatabase(String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        updraft_server::testing::drop_postgres_database(&self.0);
+    }
+}
+
+/// A fresh PostgreSQL database's URL and its guard; None (with a printed reason) when PostgreSQL
+/// is unavailable outside CI, a failure under `CI=true`.
+pub fn fresh_postgres() -> Option<(String, DropDatabase)> {
+    match updraft_server::testing::fresh_postgres_database() {
+        Ok((url, name)) => Some((url, DropDatabase(name))),
+        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("PostgreSQL required under CI: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipping: {why}");
+            None
+        }
+    }
+}
