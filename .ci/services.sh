@@ -33,19 +33,24 @@ wait_for() { # what, seconds, command...
 }
 
 # PostgreSQL: Debian's cluster `main`, created when the package could not create one.
+version=$(ls /usr/lib/postgresql | sort -V | tail -1)
+if [ ! -d "/etc/postgresql/$version/main" ]; then
+    $sudo pg_createcluster "$version" main --port 5432 >/dev/null
+fi
+hba="/etc/postgresql/$version/main/pg_hba.conf"
+# The tests connect over loopback as the `postgres` superuser without a password; this cluster is
+# the test machine's own, never a production one.
+hba_changed=false
+if ! $sudo grep -q '^host all postgres 127.0.0.1/32 trust' "$hba"; then
+    $sudo sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+    hba_changed=true
+fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then
-    version=$(ls /usr/lib/postgresql | sort -V | tail -1)
-    if [ ! -d "/etc/postgresql/$version/main" ]; then
-        $sudo pg_createcluster "$version" main --port 5432 >/dev/null
-    fi
-    hba="/etc/postgresql/$version/main/pg_hba.conf"
-    # The tests connect over loopback as the `postgres` superuser without a password; this cluster
-    # is the test machine's own, never a production one.
-    if ! $sudo grep -q '^host all postgres 127.0.0.1/32 trust' "$hba"; then
-        $sudo sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
-    fi
     $sudo pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
     wait_for PostgreSQL 60 pg_isready -q -h 127.0.0.1 -p 5432
+elif $hba_changed; then
+    # Started by the package (or by hand) before the line was there.
+    $sudo pg_ctlcluster --skip-systemctl-redirect "$version" main reload
 fi
 if ! psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'SELECT 1' >/dev/null 2>&1; then
     echo "services: PostgreSQL answers on 127.0.0.1:5432 but the postgres superuser cannot log in" \
