@@ -174,7 +174,9 @@ pub async fn middleware(
             req.headers_mut().remove(name);
         }
     }
-    if let Some(ip) = client {
+    // Directly connected clients are their peer address (`ClientIp::of` falls back to it), so the
+    // poll path pays for no extension.
+    if let Some(ip) = client.filter(|_| from_proxy) {
         req.extensions_mut().insert(ClientIp(ip));
     }
     next.call(req).await
