@@ -67,12 +67,14 @@ admin_can_log_in() {
     curl -sf -o /dev/null -u "admin:$password" "$base/userinfo" || { echo "the admin can no longer log in"; exit 1; }
 }
 
+# One worker in both runs: with two, CPython 3.11 sometimes fails inside schemathesis ("AST constructor
+# recursion depth mismatch") when both threads compile a schema at once, and that error fails the run.
 start_seeded_server 18089
 "$venv/bin/schemathesis" run openapi/mgmt.json \
     --url "http://127.0.0.1:$port" --auth "admin:$password" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --phases examples,coverage,fuzzing --max-examples "${API_FUZZ_EXAMPLES:-30}" \
-    --workers 2 --seed 1 --no-color || { echo "server log:"; tail -50 "$data/server.log"; exit 1; }
+    --workers 1 --seed 1 --no-color || { echo "server log:"; tail -50 "$data/server.log"; exit 1; }
 admin_can_log_in
 stop_server
 
@@ -87,7 +89,7 @@ rc=0
     --url "http://127.0.0.1:$port" --auth "admin:$password" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --phases examples,coverage,fuzzing --max-examples "${API_FUZZ_HAWKBIT_EXAMPLES:-20}" \
-    --workers 2 --seed 1 --no-color --report ndjson --report-ndjson-path "$data/hawkbit.ndjson" \
+    --workers 1 --seed 1 --no-color --report ndjson --report-ndjson-path "$data/hawkbit.ndjson" \
     > "$data/hawkbit-run.log" 2>&1 || rc=$?
 # 0: no failures; 1: failures (judged below); anything else: schemathesis itself did not work.
 if ((rc > 1)) || [[ ! -s $data/hawkbit.ndjson ]]; then
@@ -147,18 +149,24 @@ def curl(request):
     return " ".join(shlex.quote(a) for a in cmd + [request["uri"]])
 
 
-failures, problems, finished = {}, [], False
+failures, problems, flaky, errored, finished = {}, [], set(), [], False
 with open(report, encoding="utf-8") as f:
     for raw in f:
         (kind, event), = json.loads(raw).items()
         if kind == "EngineFinished":
             finished = True
+        elif kind == "NonFatalError" and (event.get("value") or {}).get("type") == "FlakyFailure":
+            # A failing case that answered differently when Hypothesis replayed it: a POST that created
+            # something the replay then conflicts with. The first answer's checks are recorded and judged
+            # below like any other; the replay's difference says nothing about the server.
+            flaky.add(event.get("label"))
+            print(f"note: {event.get('label')} answered differently when replayed (judged on its first answer)")
         elif kind in ("FatalError", "NonFatalError"):
             problems.append(f"{kind}: {json.dumps(event)[:600]}")
         elif kind in ("ScenarioFinished", "FuzzScenarioFinished"):
             recorder = event.get("recorder") or {}
             if event.get("status") == "error":
-                problems.append(f"error in {recorder.get('label')}")
+                errored.append(recorder.get("label"))
             for case, checks in (recorder.get("checks") or {}).items():
                 interaction = (recorder.get("interactions") or {}).get(case) or {}
                 response = interaction.get("response") or {}
@@ -171,6 +179,7 @@ with open(report, encoding="utf-8") as f:
                     if key not in failures:
                         failures[key] = {"count": 0, "failure": failure, "interaction": interaction}
                     failures[key]["count"] += 1
+problems += [f"error in {label}" for label in errored if label not in flaky]
 if not finished:
     problems.append("the report has no EngineFinished event: the run did not complete")
 
