@@ -6,14 +6,14 @@ use diesel::prelude::*;
 use updraft_ddi::{ActionFeedback, Execution, Finished};
 
 use crate::config::Quotas;
-use crate::db::AnyConnection;
-use crate::db::models::{Action, ActionStatus, ActionType, Target, UpdateStatus};
-use crate::db::schema::{
+use crate::error::{ApiError, ApiResult};
+use crate::polling::MaintenanceWindow;
+use crate::store::AnyConnection;
+use crate::store::models::{Action, ActionStatus, ActionType, Target, UpdateStatus};
+use crate::store::schema::{
     action_status_messages, action_statuses, actions, distribution_sets, ds_modules, ds_type_sm_types,
     software_modules, targets,
 };
-use crate::error::{ApiError, ApiResult};
-use crate::polling::MaintenanceWindow;
 use crate::tenant_config::TenantSettings;
 
 /// Server-generated messages start with this; `actionHistory` leaves them out.
@@ -286,7 +286,7 @@ pub fn assign(
             None => (None, None, None),
         };
         let action_id: i64 = diesel::insert_into(actions::table)
-            .values(crate::db::models::NewAction {
+            .values(crate::store::models::NewAction {
                 tenant,
                 target_id: target.id,
                 ds_id,
@@ -797,7 +797,7 @@ pub fn report_installed(conn: &mut AnyConnection, target: &Target, ds_id: i64, n
     }
     let by = &target.controller_id;
     let action_id: i64 = diesel::insert_into(actions::table)
-        .values(crate::db::models::NewAction {
+        .values(crate::store::models::NewAction {
             tenant: &target.tenant,
             target_id: target.id,
             ds_id,

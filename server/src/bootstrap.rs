@@ -3,9 +3,9 @@
 
 use diesel::prelude::*;
 
-use crate::db::AnyConnection;
-use crate::db::schema::{ds_type_sm_types, ds_types, sm_types, tenants};
 use crate::error::ApiResult;
+use crate::store::AnyConnection;
+use crate::store::schema::{ds_type_sm_types, ds_types, sm_types, tenants};
 
 /// Creates `tenant` and its standard types unless it exists.
 pub fn ensure_tenant(c: &mut AnyConnection, tenant: &str, now: i64) -> ApiResult<()> {

@@ -14,11 +14,11 @@ use dashmap::DashMap;
 use diesel::prelude::*;
 
 use crate::actions;
-use crate::db::models::{Action, Target};
-use crate::db::schema::targets;
-use crate::db::{AnyConnection, Db};
 use crate::error::ApiResult;
 use crate::polling::MaintenanceWindow;
+use crate::store::models::{Action, Target};
+use crate::store::schema::targets;
+use crate::store::{AnyConnection, Db};
 
 #[derive(Debug)]
 pub struct DeviceSnapshot {

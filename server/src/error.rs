@@ -12,6 +12,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::store;
+
 /// hawkBit's error body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -468,53 +470,100 @@ const RETRY_AFTER_SECS: &str = "2";
 
 /// Whether a database error means "cannot reach the database now" rather than "this request is
 /// wrong": a lost or closed connection, a server shutting down or starting, SQLite's busy lock.
-fn is_connection_failure(e: &diesel::result::Error) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match e {
-        Error::DatabaseError(
-            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-            _,
-        )
-        | Error::BrokenTransactionManager => true,
-        Error::DatabaseError(_, info) => {
-            let m = info.message();
-            [
-                "terminating connection",
-                "server closed the connection",
-                "no connection to the server",
-                "could not receive data",
-                "could not send data",
-                "connection to server",
-                "the database system is",
-                "database is locked",
-                "database table is locked",
-            ]
-            .iter()
-            .any(|needle| m.contains(needle))
-        }
-        _ => false,
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        store::Error::from(e).into()
     }
 }
 
-impl From<diesel::result::Error> for ApiError {
-    fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        if is_connection_failure(&e) {
-            return Self::unavailable(e);
-        }
-        match e {
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                Self::already_exists(format!("The entity already exists: {}", info.message()))
-            }
-            Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
-                Self::constraint_violation(format!("The entity is still referenced: {}", info.message()))
-            }
-            other => Self::internal(other),
+impl store::Failure for ApiError {
+    fn is_unavailable(&self) -> bool {
+        ApiError::is_unavailable(self)
+    }
+}
+
+/// The domain's refusals as hawkBit answers them.
+impl From<store::Error> for ApiError {
+    fn from(e: store::Error) -> Self {
+        use store::Rule;
+        let (rule, message) = match e {
+            store::Error::NotFound { entity, id } => return Self::not_found(entity, id),
+            store::Error::Unavailable(cause) => return Self::unavailable(cause),
+            store::Error::Internal(cause) => return Self::internal(cause),
+            store::Error::Refused { rule, message } => (rule, message),
+        };
+        match rule {
+            Rule::AlreadyExists => Self::already_exists(message),
+            Rule::Constraint => Self::constraint_violation(message),
+            Rule::TargetAttributes => Self::invalid_target_attributes(),
+            Rule::Quota => Self::quota(message),
+            Rule::Locked => Self::locked(message),
+            Rule::NotCancelable { action } => Self::not_cancelable(action),
+            Rule::NotForceQuitable { action } => Self::not_force_quitable(action),
+            Rule::ConfigValue => Self::config_value_invalid(message),
+            Rule::DsIncomplete => Self::ds_incomplete(message),
+            Rule::DsInvalid => Self::ds_invalid(message),
+            Rule::ModuleUnsupported => Self::ds_module_unsupported(message),
+            Rule::MaintenanceSchedule => Self::maintenance_schedule_invalid(message),
+            Rule::MultiAssignment => Self::multi_assignment(),
+            Rule::AutoConfirmActive => Self::with(
+                StatusCode::CONFLICT,
+                &format!("{REPO_EXC}AutoConfirmationAlreadyActiveException"),
+                "hawkbit.server.error.repo.autoConfAlreadyActive",
+                message,
+            ),
+            Rule::QuerySyntax => Self::rsql_syntax(message),
+            Rule::QueryField => Self::rsql_invalid_field(message),
+            Rule::SortSyntax => Self::sort_param_syntax(message),
+            Rule::SortField => Self::sort_param_invalid_field(message),
+            Rule::SortDirection => Self::sort_param_invalid_direction(message),
+            Rule::ReadOnly => Self::entity_read_only(message),
+            Rule::TargetTypeInUse => Self::target_type_in_use(message),
+            Rule::TargetTypeKeyOrName => Self::target_type_key_or_name_required(),
+            Rule::UserNotDeletable => Self::user_not_deletable(message),
+            Rule::AutoAssignActionType => Self::invalid_auto_assign_action_type(),
+            Rule::RolloutState => Self::rollout_illegal_state(message),
         }
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Database access in hawkBit's error type, for handlers that still run their own closures; domain
+/// operations in `crate::store` use [`store::Db::read`] and [`store::Db::write`].
+impl store::Db {
+    /// [`store::Db::read`], failing with [`ApiError`].
+    pub async fn run<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        F: Fn(&mut store::AnyConnection) -> ApiResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.read_blocking(f))
+            .await
+            .map_err(ApiError::internal)?
+    }
+
+    pub fn run_blocking<T>(&self, f: impl Fn(&mut store::AnyConnection) -> ApiResult<T>) -> ApiResult<T> {
+        self.read_blocking(f)
+    }
+
+    /// [`store::Db::write`], failing with [`ApiError`].
+    pub async fn tx<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        F: Fn(&mut store::AnyConnection) -> ApiResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.write_blocking(f))
+            .await
+            .map_err(ApiError::internal)?
+    }
+
+    pub fn tx_blocking<T>(&self, f: impl Fn(&mut store::AnyConnection) -> ApiResult<T>) -> ApiResult<T> {
+        self.write_blocking(f)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,6 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cluster;
 pub mod config;
-pub mod db;
 pub mod ddi;
 pub mod device_cache;
 pub mod dos_filter;
@@ -21,6 +20,7 @@ pub mod rollouts;
 pub mod scheduler;
 pub mod state;
 pub mod storage;
+pub mod store;
 pub mod tenant_config;
 pub mod testing;
 pub mod ui;
@@ -40,10 +40,10 @@ use crate::state::AppState;
 pub fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
     private_data_dir(&config.data_dir)?;
     let url = config.database_url();
-    if db::Backend::from_url(&url) == db::Backend::Sqlite {
+    if store::Backend::from_url(&url) == store::Backend::Sqlite {
         private_file(Path::new(url.strip_prefix("sqlite://").unwrap_or(&url)))?;
     }
-    let db = db::Db::connect(&url, config.db_pool_size)
+    let db = store::Db::connect(&url, config.db_pool_size)
         .with_context(|| format!("cannot open the database at {}", redact(&url)))?;
     let store =
         storage::FsStore::new(config.data_dir.join("artifacts")).context("cannot open the artifact store")?;
@@ -141,7 +141,7 @@ pub async fn serve(
     // `scheduler_interval_ms = 0`: this process does no background work (another node does, or a
     // test drives `scheduler::run_once` itself).
     let scheduler = (state.config.scheduler_interval_ms > 0).then(|| scheduler::spawn(Arc::clone(&state)));
-    if state.db.backend() == db::Backend::Postgres {
+    if state.db.backend() == store::Backend::Postgres {
         cluster::start(&state, state.config.database_url());
     }
     let (mgmt_doc, ddi_doc) = (openapi::management(), openapi::ddi());

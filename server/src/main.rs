@@ -126,7 +126,7 @@ mod admin {
     use updraft_server::auth::permissions::Permissions;
     use updraft_server::auth::{random_token, users};
     use updraft_server::config::Config;
-    use updraft_server::db::schema::users as users_t;
+    use updraft_server::store::schema::users as users_t;
 
     use super::UserCommand;
 

@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::auth::users::CredentialCache;
 use crate::config::Config;
-use crate::db::Db;
 use crate::device_cache::{DeviceCache, PollRecorder};
 use crate::storage::ArtifactStore;
+use crate::store::Db;
 use crate::tenant_config::TenantSettingsCache;
 
 /// Wall-clock milliseconds, shiftable in tests so time-dependent behaviour needs no real sleeping.

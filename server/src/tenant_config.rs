@@ -9,10 +9,10 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::db::schema::tenant_configs;
-use crate::db::{AnyConnection, Db};
 use crate::error::{ApiError, ApiResult};
 use crate::polling::{PollingConfig, PollingTime, parse_hms};
+use crate::store::schema::tenant_configs;
+use crate::store::{AnyConnection, Db};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueType {
@@ -239,7 +239,7 @@ impl TenantSettings {
 
 /// Loads the stored values of a tenant (defaults for the rest).
 pub fn load(conn: &mut AnyConnection, tenant: &str) -> ApiResult<TenantSettings> {
-    use crate::db::schema::tenants;
+    use crate::store::schema::tenants;
     let exists: bool = diesel::select(diesel::dsl::exists(
         tenants::table.filter(tenants::name.eq(tenant)),
     ))

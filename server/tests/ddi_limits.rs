@@ -291,7 +291,7 @@ fn polls_are_written_in_batches_without_audit_changes(f: &Fixture) {
             .db
             .tx_blocking(|c| {
                 use diesel::prelude::*;
-                use updraft_server::db::schema::targets;
+                use updraft_server::store::schema::targets;
                 Ok(targets::table
                     .filter(targets::controller_id.eq("batch1"))
                     .select(targets::last_poll)

@@ -360,7 +360,7 @@ fn data_dir_and_its_files_are_private(f: &Fixture) {
     assert_eq!(mode(&f.srv.data_dir), 0o700);
     let (_, ds) = f.distribution_set("private", "private.bin", b"firmware bytes");
     assert!(ds > 0);
-    if f.srv.state.db.backend() == updraft_server::db::Backend::Sqlite {
+    if f.srv.state.db.backend() == updraft_server::store::Backend::Sqlite {
         for entry in std::fs::read_dir(&f.srv.data_dir).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();

@@ -252,7 +252,7 @@ fn ds_target_lists(f: &Fixture) {
 
 /// Stores a target filter query directly: the `/targetfilters` resource is built elsewhere.
 fn filter_row(f: &Fixture, name: &str, ds: Option<i64>) {
-    use updraft_server::db::schema::target_filter_queries as tfq;
+    use updraft_server::store::schema::target_filter_queries as tfq;
     let state = &f.srv.state;
     let now = state.now();
     let name = name.to_owned();

@@ -260,7 +260,7 @@ fn metadata_permissions(f: &Fixture) {
 
 /// A target filter stored directly, for the behaviours that do not depend on RSQL parsing.
 fn seed_filter(f: &Fixture, tenant: &str, name: &str) -> i64 {
-    use updraft_server::db::schema::target_filter_queries as tfq;
+    use updraft_server::store::schema::target_filter_queries as tfq;
     let (tenant, name) = (tenant.to_owned(), name.to_owned());
     f.srv
         .state

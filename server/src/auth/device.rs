@@ -4,7 +4,7 @@
 use actix_web::http::header::HeaderMap;
 
 use super::secrets_equal;
-use crate::db::models::Target;
+use crate::store::models::Target;
 use crate::tenant_config::TenantSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,10 +12,10 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::permissions::{Permission, Permissions};
-use crate::db::Db;
-use crate::db::schema::{tenants, users};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::store::Db;
+use crate::store::schema::{tenants, users};
 
 pub const DEFAULT_TENANT: &str = "DEFAULT";
 const ADMIN_PASSWORD_FILE: &str = "admin-password";
@@ -109,7 +109,7 @@ pub fn add_user(
 
 /// Deletes `username`: 404 when there is none, 409 when it is the last user holding
 /// `SYSTEM_ADMIN`, since nobody could then manage users or tenants any more.
-pub fn delete_user(c: &mut crate::db::AnyConnection, username: &str) -> ApiResult<()> {
+pub fn delete_user(c: &mut crate::store::AnyConnection, username: &str) -> ApiResult<()> {
     let all: Vec<(String, String)> = users::table
         .select((users::username, users::permissions))
         .load(c)?;

@@ -11,19 +11,19 @@ use futures_util::StreamExt;
 
 use super::{device, negotiate, parse_id, respond};
 use crate::actions::{self, SERVER_PREFIX};
-use crate::db::AnyConnection;
-use crate::db::models::{ActionStatus, Artifact, Target};
-use crate::db::schema::{actions as actions_t, artifacts, ds_modules};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::ByteStream;
+use crate::store::AnyConnection;
+use crate::store::models::{ActionStatus, Artifact, Target};
+use crate::store::schema::{actions as actions_t, artifacts, ds_modules};
 
 const BOUNDARY: &str = "THIS_STRING_SEPARATES_MULTIPART";
 
 /// A device may read a module's artifacts while one of its actions that are not canceled contains
 /// the module (hawkBit 0.3 semantics, a superset of the current ones).
 fn module_visible(c: &mut AnyConnection, target: &Target, sm_id: i64, skip_check: bool) -> ApiResult<bool> {
-    use crate::db::schema::software_modules;
+    use crate::store::schema::software_modules;
     if skip_check {
         return Ok(diesel::select(exists(
             software_modules::table.filter(
@@ -219,8 +219,8 @@ async fn log_download(state: &AppState, tenant: &str, cid: &str, target: &Target
                 .first(c)
                 .optional()?;
             let Some(action) = action else { return Ok(false) };
-            let count: i64 = crate::db::schema::action_statuses::table
-                .filter(crate::db::schema::action_statuses::action_id.eq(action))
+            let count: i64 = crate::store::schema::action_statuses::table
+                .filter(crate::store::schema::action_statuses::action_id.eq(action))
                 .count()
                 .get_result(c)?;
             if quota > 0 && count >= quota {

@@ -15,11 +15,11 @@ use super::deployment::{ActionRequest, HistoryQuery, action_payload};
 use super::root::{action_etag, register_or_touch};
 use super::{client_address, device, negotiate, parse_id, read_body, respond};
 use crate::actions::{self, SERVER_PREFIX};
-use crate::db::AnyConnection;
-use crate::db::models::{Action, ActionStatus, Target};
-use crate::db::schema::{actions as actions_t, targets};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::models::{Action, ActionStatus, Target};
+use crate::store::schema::{actions as actions_t, targets};
 
 pub async fn confirmation_base(
     req: HttpRequest,

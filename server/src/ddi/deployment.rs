@@ -14,14 +14,14 @@ use updraft_ddi::{
 use super::root::window;
 use super::{Device, Format, device, negotiate, parse_id, read_body, respond};
 use crate::actions::{self, SERVER_PREFIX};
-use crate::db::AnyConnection;
-use crate::db::models::{Action, ActionStatus, ActionType, Artifact, Target};
-use crate::db::schema::{
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::models::{Action, ActionStatus, ActionType, Artifact, Target};
+use crate::store::schema::{
     artifacts, distribution_sets, ds_modules, sm_metadata, sm_types, software_modules, target_attributes,
     targets,
 };
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
 
 #[derive(serde::Deserialize)]
 pub struct HistoryQuery {

@@ -325,7 +325,7 @@ pub struct Device {
 
 impl Device {
     /// The target, or hawkBit's 404 for endpoints that do not register devices.
-    pub fn target(&self) -> ApiResult<&crate::db::models::Target> {
+    pub fn target(&self) -> ApiResult<&crate::store::models::Target> {
         self.snapshot
             .as_ref()
             .map(|s| &s.target)

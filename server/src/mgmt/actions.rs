@@ -8,10 +8,10 @@ use super::json::{ActionLinks, MgmtAction, mgmt_action};
 use super::{PagedList, Paging, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::db::models::Action;
-use crate::db::schema::{actions, distribution_sets, targets};
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
+use crate::store::models::Action;
+use crate::store::schema::{actions, distribution_sets, targets};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/actions", web::get().to(list))

@@ -14,14 +14,14 @@ use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_bas
 use crate::actions::{self, AssignmentRequest};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::db::AnyConnection;
-use crate::db::models::{Action, ActionStatus, ActionType, DistributionSet, DsType, Target};
-use crate::db::schema::{
+use crate::error::{ApiError, ApiResult, ExceptionInfo};
+use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::models::{Action, ActionStatus, ActionType, DistributionSet, DsType, Target};
+use crate::store::schema::{
     actions as actions_t, distribution_sets, ds_modules, ds_type_sm_types, ds_types, sm_types,
     software_modules, target_filter_queries, targets,
 };
-use crate::error::{ApiError, ApiResult, ExceptionInfo};
-use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/distributionsets", web::get().to(list))
@@ -291,7 +291,7 @@ async fn list(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadDistributionSet)?;
-    let spec = q.spec(&super::query::DISTRIBUTION_SETS)?;
+    let spec = q.spec(&crate::store::query::DISTRIBUTION_SETS)?;
     let tenant = tenant_of(&user);
     let deleted = mode.soft_deleted_mode.deleted();
     let (offset, limit) = (q.offset(), q.limit());
@@ -1236,7 +1236,7 @@ fn action_counts(c: &mut AnyConnection, id: i64) -> ApiResult<Option<BTreeMap<St
 
 /// The set's rollouts per status (`RUNNING`, `FINISHED`, …) with `total`.
 fn rollout_counts(c: &mut AnyConnection, id: i64) -> ApiResult<Option<BTreeMap<String, i64>>> {
-    use crate::db::schema::rollouts;
+    use crate::store::schema::rollouts;
     let counts: Vec<(String, i64)> = rollouts::table
         .filter(rollouts::ds_id.eq(id).and(rollouts::deleted.eq(false)))
         .group_by(rollouts::status)

@@ -14,10 +14,10 @@ use super::target_tags::{
 use super::{PagedList, Paging, body, body_list, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::db::AnyConnection;
-use crate::db::schema::{distribution_sets, ds_tag_assignments as dta, ds_tags};
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::schema::{distribution_sets, ds_tag_assignments as dta, ds_tags};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/distributionsettags", web::get().to(list))

@@ -16,13 +16,13 @@ use super::soft_deleted::SoftDeleted;
 use super::{PagedList, Paging, body, body_list, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::db::AnyConnection;
-use crate::db::models::{DsType, SmType};
-use crate::db::schema::{
-    distribution_sets, ds_type_sm_types as dtsm, ds_types, sm_types, target_type_ds_types,
-};
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::models::{DsType, SmType};
+use crate::store::schema::{
+    distribution_sets, ds_type_sm_types as dtsm, ds_types, sm_types, target_type_ds_types,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     const ONE: &str = "/distributionsettypes/{distributionSetTypeId}";

@@ -3,8 +3,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::db::models::{Action, ActionStatus, Artifact, DistributionSet, SoftwareModule, Target};
 use crate::links::encode_segment;
+use crate::store::models::{Action, ActionStatus, Artifact, DistributionSet, SoftwareModule, Target};
 
 fn href(h: String) -> Value {
     json!({ "href": h })
@@ -228,7 +228,7 @@ pub fn action(a: &Action, controller_id: &str, ds_name: &str, base: &str, names:
 pub type RolloutNames = std::collections::HashMap<i64, String>;
 
 pub fn rollout_names<'a>(
-    c: &mut crate::db::AnyConnection,
+    c: &mut crate::store::AnyConnection,
     actions: impl IntoIterator<Item = &'a Action>,
 ) -> crate::error::ApiResult<RolloutNames> {
     use diesel::prelude::*;
@@ -236,9 +236,12 @@ pub fn rollout_names<'a>(
     if ids.is_empty() {
         return Ok(RolloutNames::new());
     }
-    let rows: Vec<(i64, String)> = crate::db::schema::rollouts::table
-        .filter(crate::db::schema::rollouts::id.eq_any(ids))
-        .select((crate::db::schema::rollouts::id, crate::db::schema::rollouts::name))
+    let rows: Vec<(i64, String)> = crate::store::schema::rollouts::table
+        .filter(crate::store::schema::rollouts::id.eq_any(ids))
+        .select((
+            crate::store::schema::rollouts::id,
+            crate::store::schema::rollouts::name,
+        ))
         .load(c)?;
     Ok(rows.into_iter().collect())
 }
@@ -298,7 +301,8 @@ pub fn mgmt_action(
         status: status.as_str().to_owned(),
         detail_status: status.as_str().to_owned(),
         force_type: a.action_type.clone(),
-        force_time: (a.action_type() == crate::db::models::ActionType::TimeForced).then_some(a.forced_time),
+        force_time: (a.action_type() == crate::store::models::ActionType::TimeForced)
+            .then_some(a.forced_time),
         weight: a.weight,
         maintenance_window,
         last_status_code: a.last_status_code,

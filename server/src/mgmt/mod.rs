@@ -9,7 +9,7 @@ pub(crate) mod examples;
 mod json;
 pub mod lenient;
 mod metadata;
-pub mod query;
+use crate::store::query;
 pub(crate) mod rollouts;
 mod sm_types;
 mod soft_deleted;
@@ -129,7 +129,7 @@ impl Paging {
 
     /// The `WHERE` and `ORDER BY` for this request's `q` and `sort` on `entity`.
     pub fn spec(&self, entity: &query::Entity) -> ApiResult<query::ListSpec> {
-        query::list_spec(entity, self.q.as_deref(), self.sort.as_deref())
+        query::list_spec(entity, self.q.as_deref(), self.sort.as_deref()).map_err(Into::into)
     }
 
     pub fn limit(&self) -> i64 {

@@ -11,9 +11,6 @@ use super::actions::{Representation, RepresentationQuery};
 use super::{PagedList, Paging, body, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::db::AnyConnection;
-use crate::db::models::{ActionType, Target};
-use crate::db::schema::{distribution_sets, rollout_groups, rollout_targets, rollouts, targets};
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::rollouts::engine::{self, Effects};
 use crate::rollouts::plan::{self, GroupPlan, NewGroup, NewRollout};
@@ -21,6 +18,9 @@ use crate::rollouts::{
     Condition, ConditionAction, Conditions, DynamicTemplate, Group, Rollout, totals_per_status,
 };
 use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::models::{ActionType, Target};
+use crate::store::schema::{distribution_sets, rollout_groups, rollout_targets, rollouts, targets};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/rollouts", web::get().to(list))
@@ -219,15 +219,15 @@ pub(crate) fn with_extras(
     let mut counts: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
     let mut groups: HashMap<i64, i64> = HashMap::new();
     if full {
-        let per_status: Vec<(Option<i64>, String, i64)> = crate::db::schema::actions::table
-            .filter(crate::db::schema::actions::rollout_id.eq_any(&ids))
+        let per_status: Vec<(Option<i64>, String, i64)> = crate::store::schema::actions::table
+            .filter(crate::store::schema::actions::rollout_id.eq_any(&ids))
             .group_by((
-                crate::db::schema::actions::rollout_id,
-                crate::db::schema::actions::status,
+                crate::store::schema::actions::rollout_id,
+                crate::store::schema::actions::status,
             ))
             .select((
-                crate::db::schema::actions::rollout_id,
-                crate::db::schema::actions::status,
+                crate::store::schema::actions::rollout_id,
+                crate::store::schema::actions::status,
                 diesel::dsl::count_star(),
             ))
             .load(c)?;

@@ -12,11 +12,11 @@ use super::soft_deleted::SoftDeleted;
 use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::db::AnyConnection;
-use crate::db::models::SmType;
-use crate::db::schema::{ds_type_sm_types, sm_types, software_modules};
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::models::SmType;
+use crate::store::schema::{ds_type_sm_types, sm_types, software_modules};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/softwaremoduletypes", web::get().to(list))

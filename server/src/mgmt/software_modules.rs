@@ -10,12 +10,12 @@ use super::soft_deleted::SoftDeleted;
 use super::{PagedList, Paging, body, body_list, check_len, json, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::db::AnyConnection;
-use crate::db::models::{Artifact, SmType, SoftwareModule};
-use crate::db::schema::{artifacts, ds_modules, sm_metadata, sm_types, software_modules};
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::storage::PutError;
+use crate::store::AnyConnection;
+use crate::store::models::{Artifact, SmType, SoftwareModule};
+use crate::store::schema::{artifacts, ds_modules, sm_metadata, sm_types, software_modules};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/softwaremodules", web::get().to(list))
@@ -141,7 +141,7 @@ async fn list(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadSoftwareModule)?;
-    let spec = q.spec(&super::query::SOFTWARE_MODULES)?;
+    let spec = q.spec(&crate::store::query::SOFTWARE_MODULES)?;
     let tenant = tenant_of(&user);
     let deleted = mode.soft_deleted_mode.deleted();
     let (offset, limit) = (q.offset(), q.limit());
@@ -925,7 +925,7 @@ async fn list_metadata(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadSoftwareModule)?;
-    let spec = q.spec(&super::query::SM_METADATA)?;
+    let spec = q.spec(&crate::store::query::SM_METADATA)?;
     let sm = path.into_inner();
     let tenant = tenant_of(&user);
     let (offset, limit) = (q.offset(), q.limit());

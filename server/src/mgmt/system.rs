@@ -10,9 +10,9 @@ use serde_json::Value;
 use super::{body, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::db::schema::tenant_configs;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
+use crate::store::schema::tenant_configs;
 use crate::tenant_config::{KEYS, key_def, to_json, validate};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

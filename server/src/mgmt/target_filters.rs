@@ -14,11 +14,11 @@ use super::{PagedList, Paging, body, check_len, json, query, rest_base, tenant_o
 use crate::actions::assignable_ds;
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::db::AnyConnection;
-use crate::db::models::ActionType;
-use crate::db::schema::target_filter_queries as tfq;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::models::ActionType;
+use crate::store::schema::target_filter_queries as tfq;
 
 const MAX_NAME_LEN: usize = 128;
 const MAX_QUERY_LEN: usize = 1024;
@@ -168,7 +168,9 @@ fn check_query(q: &str) -> ApiResult<()> {
         return Err(ApiError::constraint_violation("query must not be empty."));
     }
     check_len("query", q, MAX_QUERY_LEN)?;
-    query::list_spec(&query::TARGETS, Some(q), None).map(|_| ())
+    query::list_spec(&query::TARGETS, Some(q), None)
+        .map(|_| ())
+        .map_err(Into::into)
 }
 
 /// Lists the target filter queries of the tenant.

@@ -12,11 +12,11 @@ use super::targets::{find_target, to_json};
 use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::db::AnyConnection;
-use crate::db::models::Target;
-use crate::db::schema::{target_tag_assignments as tta, target_tags, targets};
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::models::Target;
+use crate::store::schema::{target_tag_assignments as tta, target_tags, targets};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/targettags", web::get().to(list))

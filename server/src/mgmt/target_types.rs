@@ -12,11 +12,11 @@ use super::targets::find_target;
 use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::db::AnyConnection;
-use crate::db::models::{DsType, TargetType};
-use crate::db::schema::{ds_types, target_type_ds_types as ttds, target_types, targets};
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::models::{DsType, TargetType};
+use crate::store::schema::{ds_types, target_type_ds_types as ttds, target_types, targets};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     const ONE: &str = "/targettypes/{targetTypeId}";

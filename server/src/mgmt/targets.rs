@@ -11,15 +11,15 @@ use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_bas
 use crate::actions;
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::db::AnyConnection;
-use crate::db::models::{Action, ActionStatus, ActionType, NewTarget, Target, UpdateStatus};
-use crate::db::schema::{
-    action_status_messages, action_statuses, actions as actions_t, distribution_sets, target_attributes,
-    target_types, targets,
-};
 use crate::ddi::confirmation;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::models::{Action, ActionStatus, ActionType, NewTarget, Target, UpdateStatus};
+use crate::store::schema::{
+    action_status_messages, action_statuses, actions as actions_t, distribution_sets, target_attributes,
+    target_types, targets,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/targets", web::get().to(list))

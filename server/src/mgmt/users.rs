@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::body;
 use crate::auth::permissions::{Permission, Permissions};
 use crate::auth::users::{self, User};
-use crate::db::schema::{tenants, users as users_t};
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
+use crate::store::schema::{tenants, users as users_t};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/userinfo", web::get().to(userinfo))

@@ -13,11 +13,11 @@ use super::{Conditions, Group, GroupStatus, Rollout, RolloutStatus};
 use crate::actions::{
     SERVER_PREFIX, add_status, set_action_status, success_cancellation, supersede_active_actions,
 };
-use crate::db::AnyConnection;
-use crate::db::models::{Action, ActionStatus, ActionType, Target};
-use crate::db::schema::{actions, rollout_groups, rollout_targets, rollouts, targets};
 use crate::error::{ApiError, ApiResult};
-use crate::mgmt::query::Sql;
+use crate::store::AnyConnection;
+use crate::store::models::{Action, ActionStatus, ActionType, Target};
+use crate::store::query::Sql;
+use crate::store::schema::{actions, rollout_groups, rollout_targets, rollouts, targets};
 use crate::tenant_config::TenantSettings;
 
 /// What a change did that must be announced after its transaction commits: devices whose poll
@@ -614,9 +614,9 @@ fn grow_dynamic(
     let Some(template) = r.template() else {
         return Ok(Effects::default());
     };
-    let ds_type: i64 = crate::db::schema::distribution_sets::table
+    let ds_type: i64 = crate::store::schema::distribution_sets::table
         .find(r.ds_id)
-        .select(crate::db::schema::distribution_sets::ds_type_id)
+        .select(crate::store::schema::distribution_sets::ds_type_id)
         .first(conn)?;
     let filter = plan::matching_filter(&r.tenant, plan::target_filter(&r.target_filter)?, ds_type)
         .sql(" AND targets.id NOT IN (SELECT rt.target_id FROM rollout_targets rt JOIN rollout_groups g ON g.id = rt.group_id WHERE g.rollout_id = ")

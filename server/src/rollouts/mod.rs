@@ -14,11 +14,11 @@ pub mod plan;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::db::models::ActionStatus;
-use crate::db::schema::{rollout_groups, rollouts};
 use crate::error::{ApiError, ApiResult};
+use crate::store::models::ActionStatus;
+use crate::store::schema::{rollout_groups, rollouts};
 
-crate::db::models::string_enum! {
+crate::store::models::string_enum! {
     /// hawkBit's `Rollout.RolloutStatus`, lower-case on the wire.
     RolloutStatus {
         Creating => "creating",
@@ -36,7 +36,7 @@ crate::db::models::string_enum! {
     }
 }
 
-crate::db::models::string_enum! {
+crate::store::models::string_enum! {
     /// hawkBit's `RolloutGroup.RolloutGroupStatus`.
     GroupStatus {
         Creating => "creating",

@@ -5,12 +5,12 @@ use diesel::prelude::*;
 
 use super::{Conditions, DynamicTemplate, GroupStatus, RolloutStatus};
 use crate::actions::{assignable_ds, lock_ds};
-use crate::db::AnyConnection;
-use crate::db::models::ActionType;
-use crate::db::schema::{distribution_sets, rollout_groups, rollouts, targets};
 use crate::error::{ApiError, ApiResult};
 use crate::mgmt::check_len;
-use crate::mgmt::query::{self, Sql, SqlFilter};
+use crate::store::AnyConnection;
+use crate::store::models::ActionType;
+use crate::store::query::{self, Sql, SqlFilter};
+use crate::store::schema::{distribution_sets, rollout_groups, rollouts, targets};
 
 /// hawkBit's quotas for rollouts.
 pub const MAX_GROUPS: i64 = 500;
@@ -81,7 +81,7 @@ pub fn target_filter(q: &str) -> ApiResult<SqlFilter> {
             .int(id)
             .sql(" AND a.status = 'error')"));
     }
-    query::filter(&query::TARGETS, Some(q))
+    Ok(query::filter(&query::TARGETS, Some(q))?)
 }
 
 /// How many targets a rollout over the filter `q` would take in now: the preview of the UI's create

@@ -8,12 +8,12 @@
 use diesel::prelude::*;
 
 use crate::actions::{self, AssignmentRequest};
-use crate::db::AnyConnection;
-use crate::db::models::ActionType;
-use crate::db::schema::{actions as actions_t, target_filter_queries as tfq, targets};
 use crate::error::ApiResult;
-use crate::mgmt::query;
 use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::models::ActionType;
+use crate::store::query;
+use crate::store::schema::{actions as actions_t, target_filter_queries as tfq, targets};
 use crate::tenant_config;
 
 const BATCH: i64 = 500;

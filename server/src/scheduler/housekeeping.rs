@@ -4,12 +4,12 @@
 use diesel::prelude::*;
 
 use crate::actions::{SERVER_PREFIX, add_status, fail_action};
-use crate::db::AnyConnection;
-use crate::db::models::ActionStatus;
-use crate::db::schema::{action_statuses, actions, targets};
 use crate::error::ApiResult;
-use crate::mgmt::query::Sql;
 use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::models::ActionStatus;
+use crate::store::query::Sql;
+use crate::store::schema::{action_statuses, actions, targets};
 
 const BATCH: i64 = 500;
 

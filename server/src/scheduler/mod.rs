@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
-use crate::db::schema::rollouts;
 use crate::error::ApiResult;
 use crate::rollouts::{RolloutStatus, engine};
 use crate::state::AppState;
+use crate::store::schema::rollouts;
 use crate::tenant_config;
 
 /// Events that wake the scheduler before its next sweep.

@@ -10,10 +10,10 @@ use super::layout::{self, encode};
 use super::session::Ctx;
 use crate::actions::{self, AssignmentRequest};
 use crate::auth::permissions::Permission;
-use crate::db::models::ActionType;
-use crate::db::schema::{target_tag_assignments, target_tags, targets};
 use crate::mgmt::find_target;
 use crate::state::AppState;
+use crate::store::models::ActionType;
+use crate::store::schema::{target_tag_assignments, target_tags, targets};
 
 fn device_url(cid: &str) -> String {
     format!("/ui/devices/{}", encode(cid))

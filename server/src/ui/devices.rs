@@ -14,12 +14,12 @@ use super::error::UiResult;
 use super::layout::{self, ago, encode, status_badge};
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
-use crate::db::AnyConnection;
-use crate::db::models::UpdateStatus;
-use crate::db::schema::{distribution_sets, target_tag_assignments, target_tags, target_types, targets};
 use crate::error::ApiResult;
-use crate::mgmt::query::{self, ListSpec};
 use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::models::UpdateStatus;
+use crate::store::query::{self, ListSpec};
+use crate::store::schema::{distribution_sets, target_tag_assignments, target_tags, target_types, targets};
 
 pub const PAGE_SIZE: i64 = 50;
 

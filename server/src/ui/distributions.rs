@@ -11,8 +11,10 @@ use super::layout;
 use super::session::Ctx;
 use super::software::link as sm_link;
 use crate::auth::permissions::Permission;
-use crate::db::schema::{distribution_sets, ds_metadata, ds_modules, ds_types, sm_types, software_modules};
 use crate::state::AppState;
+use crate::store::schema::{
+    distribution_sets, ds_metadata, ds_modules, ds_types, sm_types, software_modules,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/distributions", web::get().to(list))

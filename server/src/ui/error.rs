@@ -46,6 +46,12 @@ impl UiError {
     }
 }
 
+impl From<crate::store::Error> for UiError {
+    fn from(e: crate::store::Error) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
 impl From<ApiError> for UiError {
     fn from(e: ApiError) -> Self {
         let message = match e.body {

@@ -9,10 +9,10 @@ use super::error::UiResult;
 use super::layout::{self, ago, status_badge};
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
-use crate::db::schema::{action_status_messages, action_statuses, actions, targets};
 use crate::mgmt::rollouts::Extra;
 use crate::rollouts::Rollout;
 use crate::state::AppState;
+use crate::store::schema::{action_status_messages, action_statuses, actions, targets};
 
 struct Fleet {
     total: i64,
@@ -30,7 +30,7 @@ fn online_since(state: &AppState, settings: &crate::tenant_config::TenantSetting
     state.now() - window.as_millis() as i64
 }
 
-fn load(c: &mut crate::db::AnyConnection, tenant: &str, since: i64) -> crate::error::ApiResult<Fleet> {
+fn load(c: &mut crate::store::AnyConnection, tenant: &str, since: i64) -> crate::error::ApiResult<Fleet> {
     let mine = || targets::table.filter(targets::tenant.eq(tenant));
     let total = mine().count().get_result(c)?;
     let online = mine()

@@ -13,10 +13,10 @@ use super::error::{UiError, UiResult};
 use super::layout;
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
-use crate::db::schema::distribution_sets;
 use crate::mgmt::rollouts::{RolloutCreate, create_rollout};
 use crate::rollouts::{Condition, plan};
 use crate::state::AppState;
+use crate::store::schema::distribution_sets;
 
 /// The create form's fields, as text so a rejected form comes back as the user typed it.
 #[derive(Deserialize, Default)]

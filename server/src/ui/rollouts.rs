@@ -13,10 +13,10 @@ use super::layout::{self, status_badge};
 use super::session::Ctx;
 use super::{rollout_form, rollout_page};
 use crate::auth::permissions::Permission;
-use crate::db::schema::rollouts;
 use crate::mgmt::rollouts::{Extra, with_extras};
 use crate::rollouts::{Rollout, RolloutStatus};
 use crate::state::AppState;
+use crate::store::schema::rollouts;
 
 pub const PAGE_SIZE: i64 = 50;
 
@@ -138,7 +138,7 @@ pub async fn list(ctx: Ctx, q: web::Query<Paging>, state: web::Data<AppState>) -
 
 /// The running and paused rollouts with their progress, for the overview.
 pub fn load_running(
-    c: &mut crate::db::AnyConnection,
+    c: &mut crate::store::AnyConnection,
     tenant: &str,
 ) -> crate::error::ApiResult<Vec<(Rollout, Extra)>> {
     let active: Vec<Rollout> = rollouts::table

@@ -19,8 +19,8 @@ use super::error::{UiError, UiResult};
 use super::layout;
 use crate::auth::permissions::{Permission, Permissions};
 use crate::auth::users::User;
-use crate::db::schema::{ui_sessions, users};
 use crate::state::AppState;
+use crate::store::schema::{ui_sessions, users};
 
 pub const COOKIE: &str = "updraft_session";
 /// A session lasts a working day; logging out ends it at once.

@@ -11,8 +11,8 @@ use super::layout;
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::auth::users;
-use crate::db::schema::{tenant_configs, users as users_t};
 use crate::state::AppState;
+use crate::store::schema::{tenant_configs, users as users_t};
 use crate::tenant_config::{KEYS, ValueType};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

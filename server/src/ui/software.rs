@@ -11,8 +11,8 @@ use super::error::{UiError, UiResult};
 use super::layout::{self, size, when};
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
-use crate::db::schema::{artifacts, sm_metadata, sm_types, software_modules};
 use crate::state::AppState;
+use crate::store::schema::{artifacts, sm_metadata, sm_types, software_modules};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/software", web::get().to(list))

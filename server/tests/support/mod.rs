@@ -56,7 +56,7 @@ impl Fixture {
 
     /// Another server on a fresh database of the same backend as `self`, configured by `tweak`.
     pub fn sibling(&self, tweak: impl FnOnce(&mut Config)) -> Self {
-        if self.srv.state.db.backend() == updraft_server::db::Backend::Postgres {
+        if self.srv.state.db.backend() == updraft_server::store::Backend::Postgres {
             Self::postgres_with(tweak).expect("PostgreSQL answered a moment ago")
         } else {
             Self::with(None, tweak)

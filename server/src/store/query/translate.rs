@@ -6,14 +6,14 @@
 
 use super::rsql::{self, Arg, Comparison, Node, Op};
 use super::{Entity, Field, Path, SqlFilter, SqlOrder, Ty};
-use crate::error::{ApiError, ApiResult};
+use crate::store::error::{Error, Result, Rule};
 
 /// The `WHERE` condition for `q` (all rows when there is none).
-pub fn filter(entity: &Entity, q: Option<&str>) -> ApiResult<SqlFilter> {
+pub fn filter(entity: &Entity, q: Option<&str>) -> Result<SqlFilter> {
     let Some(q) = q.filter(|q| !q.trim().is_empty()) else {
         return Ok(SqlFilter::always());
     };
-    let node = rsql::parse(q).map_err(|e| ApiError::rsql_syntax(e.to_string()))?;
+    let node = rsql::parse(q).map_err(|e| Error::refused(Rule::QuerySyntax, e.to_string()))?;
     let mut out = SqlFilter::new();
     node_sql(entity, &node, &mut out)?;
     Ok(out)
@@ -21,7 +21,7 @@ pub fn filter(entity: &Entity, q: Option<&str>) -> ApiResult<SqlFilter> {
 
 /// The `ORDER BY` for `sort` (the entity's default when there is none), always ending with the
 /// entity's tiebreak column (the id) so that pages are stable.
-pub fn order(entity: &Entity, sort: Option<&str>) -> ApiResult<SqlOrder> {
+pub fn order(entity: &Entity, sort: Option<&str>) -> Result<SqlOrder> {
     let id = format!("{}.{}", entity.table, entity.tiebreak);
     let mut out = SqlOrder::new();
     let mut has_id = false;
@@ -34,15 +34,16 @@ pub fn order(entity: &Entity, sort: Option<&str>) -> ApiResult<SqlOrder> {
             // Like Java's `String.split`, which hawkBit uses: trailing empty items are dropped.
             let terms = sort.trim_end_matches(',').split(',').count();
             if terms > MAX_SORT_TERMS {
-                return Err(ApiError::sort_param_syntax(format!(
-                    "The sort parameter has {terms} terms; at most {MAX_SORT_TERMS} are allowed."
-                )));
+                return Err(Error::refused(
+                    Rule::SortSyntax,
+                    format!("The sort parameter has {terms} terms; at most {MAX_SORT_TERMS} are allowed."),
+                ));
             }
             let items: Vec<(&str, &str)> = sort
                 .trim_end_matches(',')
                 .split(',')
                 .map(sort_syntax)
-                .collect::<ApiResult<_>>()?;
+                .collect::<Result<_>>()?;
             for (i, (name, dir)) in items.into_iter().enumerate() {
                 let (column, nullable, dir) = sort_item(entity, name, dir)?;
                 if i > 0 {
@@ -68,19 +69,22 @@ pub fn order(entity: &Entity, sort: Option<&str>) -> ApiResult<SqlOrder> {
 const MAX_SORT_TERMS: usize = 32;
 
 /// Splits one `field:DIR` of a sort.
-fn sort_syntax(item: &str) -> ApiResult<(&str, &str)> {
+fn sort_syntax(item: &str) -> Result<(&str, &str)> {
     let mut parts = item.split(':');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(name), Some(dir), None) => Ok((name, dir)),
-        _ => Err(ApiError::sort_param_syntax(format!(
-            "The sort parameter '{item}' is not well formed; expected field:ASC or field:DESC, \
+        _ => Err(Error::refused(
+            Rule::SortSyntax,
+            format!(
+                "The sort parameter '{item}' is not well formed; expected field:ASC or field:DESC, \
              several separated by commas."
-        ))),
+            ),
+        )),
     }
 }
 
 /// The column, whether it is nullable, and `ASC`/`DESC` of one `field:DIR`.
-fn sort_item(entity: &Entity, name: &str, dir: &str) -> ApiResult<(&'static str, bool, &'static str)> {
+fn sort_item(entity: &Entity, name: &str, dir: &str) -> Result<(&'static str, bool, &'static str)> {
     let name = name.trim();
     let column = entity.fields.iter().find_map(|f| match f.path {
         Path::Column { column, nullable, .. } if f.name.eq_ignore_ascii_case(name) => {
@@ -95,25 +99,31 @@ fn sort_item(entity: &Entity, name: &str, dir: &str) -> ApiResult<(&'static str,
             .filter(|f| matches!(f.path, Path::Column { .. }))
             .map(|f| f.name)
             .collect();
-        return Err(ApiError::sort_param_invalid_field(format!(
-            "Sorting by '{name}' is not supported; sortable fields: {}.",
-            valid.join(", ")
-        )));
+        return Err(Error::refused(
+            Rule::SortField,
+            format!(
+                "Sorting by '{name}' is not supported; sortable fields: {}.",
+                valid.join(", ")
+            ),
+        ));
     };
     let dir = match dir.trim().to_ascii_uppercase().as_str() {
         "ASC" => "ASC",
         "DESC" => "DESC",
         _ => {
-            return Err(ApiError::sort_param_invalid_direction(format!(
-                "Invalid sort direction '{}' for '{name}'; expected ASC or DESC.",
-                dir.trim()
-            )));
+            return Err(Error::refused(
+                Rule::SortDirection,
+                format!(
+                    "Invalid sort direction '{}' for '{name}'; expected ASC or DESC.",
+                    dir.trim()
+                ),
+            ));
         }
     };
     Ok((column, nullable, dir))
 }
 
-fn node_sql(entity: &Entity, node: &Node, out: &mut SqlFilter) -> ApiResult<()> {
+fn node_sql(entity: &Entity, node: &Node, out: &mut SqlFilter) -> Result<()> {
     let (items, sep) = match node {
         Node::Cmp(c) => return comparison(entity, c, out),
         Node::And(items) => (items, " AND "),
@@ -147,7 +157,7 @@ fn lookup<'a>(entity: &Entity, selector: &'a str) -> Option<(&'static Field, Opt
         .map(|f| (f, Some(key)))
 }
 
-fn unknown_field(entity: &Entity, selector: &str) -> ApiError {
+fn unknown_field(entity: &Entity, selector: &str) -> Error {
     let valid: Vec<String> = entity
         .fields
         .iter()
@@ -156,10 +166,13 @@ fn unknown_field(entity: &Entity, selector: &str) -> ApiError {
             _ => f.name.to_owned(),
         })
         .collect();
-    ApiError::rsql_invalid_field(format!(
-        "Unknown field '{selector}' in the query; valid fields: {}.",
-        valid.join(", ")
-    ))
+    Error::refused(
+        Rule::QueryField,
+        format!(
+            "Unknown field '{selector}' in the query; valid fields: {}.",
+            valid.join(", ")
+        ),
+    )
 }
 
 /// A typed value to bind.
@@ -191,7 +204,7 @@ fn leaf_ty(path: &Path) -> Ty {
     }
 }
 
-fn comparison(entity: &Entity, c: &Comparison, out: &mut SqlFilter) -> ApiResult<()> {
+fn comparison(entity: &Entity, c: &Comparison, out: &mut SqlFilter) -> Result<()> {
     let (field, key) = lookup(entity, &c.selector).ok_or_else(|| unknown_field(entity, &c.selector))?;
     let (negated, test) = test_of(&c.selector, leaf_ty(&field.path), c.op, &c.args)?;
     let table = entity.table;
@@ -309,22 +322,23 @@ fn bind(v: &Value, out: &mut SqlFilter) {
 }
 
 /// Checks operator and arguments against the field's type: `(negated, positive test)`.
-fn test_of(field: &str, ty: Ty, op: Op, args: &[Arg]) -> ApiResult<(bool, Test)> {
+fn test_of(field: &str, ty: Ty, op: Op, args: &[Arg]) -> Result<(bool, Test)> {
     let single = || {
         args.first()
-            .ok_or_else(|| ApiError::rsql_syntax(format!("No value for {field}.")))
+            .ok_or_else(|| Error::refused(Rule::QuerySyntax, format!("No value for {field}.")))
     };
     match op {
         Op::In | Op::Out => {
             if matches!(ty, Ty::Present) {
-                return Err(ApiError::rsql_syntax(format!(
-                    "The field {field} can only be compared with == or !=."
-                )));
+                return Err(Error::refused(
+                    Rule::QuerySyntax,
+                    format!("The field {field} can only be compared with == or !=."),
+                ));
             }
             let values = args
                 .iter()
                 .map(|a| value(field, ty, a))
-                .collect::<ApiResult<Vec<_>>>()?;
+                .collect::<Result<Vec<_>>>()?;
             Ok((op == Op::Out, Test::In(values)))
         }
         Op::Eq | Op::Ne | Op::Is | Op::Not => {
@@ -339,9 +353,10 @@ fn test_of(field: &str, ty: Ty, op: Op, args: &[Arg]) -> ApiResult<(bool, Test)>
         }
         Op::Lt | Op::Le | Op::Gt | Op::Ge => {
             if !matches!(ty, Ty::Text | Ty::Int) {
-                return Err(ApiError::rsql_syntax(format!(
-                    "The field {field} cannot be compared with <, <=, > or >=."
-                )));
+                return Err(Error::refused(
+                    Rule::QuerySyntax,
+                    format!("The field {field} cannot be compared with <, <=, > or >=."),
+                ));
             }
             let sym = match op {
                 Op::Lt => "<",
@@ -355,7 +370,7 @@ fn test_of(field: &str, ty: Ty, op: Op, args: &[Arg]) -> ApiResult<(bool, Test)>
 }
 
 /// `field == arg` as (negated, positive test): wildcards, `''` and the presence booleans.
-fn equality(field: &str, ty: Ty, arg: &Arg) -> ApiResult<(bool, Test)> {
+fn equality(field: &str, ty: Ty, arg: &Arg) -> Result<(bool, Test)> {
     match ty {
         Ty::Text if arg.value.is_empty() => Ok((true, Test::NonEmpty)),
         Ty::Text if has_wildcard(&arg.value) => Ok((false, Test::Like(like_pattern(&arg.value)))),
@@ -367,13 +382,14 @@ fn equality(field: &str, ty: Ty, arg: &Arg) -> ApiResult<(bool, Test)> {
     }
 }
 
-fn bad_value(field: &str, value: &str, expected: &str) -> ApiError {
-    ApiError::rsql_syntax(format!(
-        "The value '{value}' is not valid for the field {field}; expected {expected}."
-    ))
+fn bad_value(field: &str, value: &str, expected: &str) -> Error {
+    Error::refused(
+        Rule::QuerySyntax,
+        format!("The value '{value}' is not valid for the field {field}; expected {expected}."),
+    )
 }
 
-fn value(field: &str, ty: Ty, arg: &Arg) -> ApiResult<Value> {
+fn value(field: &str, ty: Ty, arg: &Arg) -> Result<Value> {
     let v = arg.value.as_str();
     match ty {
         Ty::Text => Ok(Value::Text(v.replace("\\*", "*"))),

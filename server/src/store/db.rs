@@ -11,9 +11,6 @@
 //! transaction whose body never finished and so never committed). What still cannot reach the
 //! database is answered 503 with `Retry-After`, never a hang or a bare 500.
 
-pub mod models;
-pub mod schema;
-
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,7 +20,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::error::ApiError;
+use super::error::{Error, Failure};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
@@ -236,19 +233,19 @@ impl Db {
 
     /// A connection that answered recently or answers a ping now; with `ping`, one that answers a
     /// ping now (after a connection died, its idle siblings most likely died with it).
-    fn checkout(&self, ping: bool) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
+    fn checkout(&self, ping: bool) -> Result<r2d2::PooledConnection<Manager>, Error> {
         // Each dead idle connection found is dropped; the pool holds at most `max_size` of them.
         for _ in 0..=self.pool.max_size() {
             let failed_at = self.connect_failed_at.load(Ordering::Relaxed);
             let mut c = match self.pool.try_get() {
                 Some(c) => c,
                 None if failed_at > 0 && now_ms() - failed_at < CONNECT_FAILURE_FRESH_MS => {
-                    return Err(ApiError::unavailable("the database cannot be reached"));
+                    return Err(Error::Unavailable("the database cannot be reached".into()));
                 }
                 None => self
                     .pool
                     .get()
-                    .map_err(|e| ApiError::unavailable(format!("no database connection: {e}")))?,
+                    .map_err(|e| Error::Unavailable(format!("no database connection: {e}")))?,
             };
             if self.backend == Backend::Sqlite
                 || (!ping && c.idle_since.elapsed() < IDLE_CHECK)
@@ -259,15 +256,15 @@ impl Db {
             tracing::info!("dropping a database connection the server closed");
             c.broken = true;
         }
-        Err(ApiError::unavailable("no working database connection"))
+        Err(Error::Unavailable("no working database connection".into()))
     }
 
     /// Runs `attempt` on a connection; when it fails because the connection died and `retry` says
     /// the failed attempt changed nothing, once more on a fresh one.
-    fn with_conn<T>(
+    fn with_conn<T, E: Failure>(
         &self,
-        mut attempt: impl FnMut(&mut AnyConnection) -> (Result<T, ApiError>, bool),
-    ) -> Result<T, ApiError> {
+        mut attempt: impl FnMut(&mut AnyConnection) -> (Result<T, E>, bool),
+    ) -> Result<T, E> {
         let mut c = self.checkout(false)?;
         let (result, retry_safe) = attempt(&mut c.conn);
         let Err(e) = result else {
@@ -290,7 +287,7 @@ impl Db {
         tracing::info!("the database connection died mid-request; running it again on a fresh one");
         let mut c = self.checkout(true)?;
         let (result, _) = attempt(&mut c.conn);
-        if result.as_ref().is_err_and(ApiError::is_unavailable) {
+        if result.as_ref().is_err_and(E::is_unavailable) {
             c.broken = c.conn.batch_execute("SELECT 1").is_err();
         }
         c.idle_since = Instant::now();
@@ -299,44 +296,45 @@ impl Db {
 
     /// Runs `f` on a pooled connection on the blocking pool (reads, or a single statement). It may
     /// run twice when the connection dies under it, so it must not act outside the database.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub async fn read<T, F>(&self, f: F) -> Result<T, Error>
     where
-        F: Fn(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
+        F: Fn(&mut AnyConnection) -> Result<T, Error> + Send + 'static,
         T: Send + 'static,
     {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.run_blocking(f))
+        tokio::task::spawn_blocking(move || this.read_blocking(f))
             .await
-            .map_err(ApiError::internal)?
+            .map_err(Error::internal)?
     }
 
-    /// [`Db::run`] for background jobs already off the runtime.
-    pub fn run_blocking<T>(
+    /// [`Db::read`] for callers already off the runtime, in the caller's error type.
+    pub fn read_blocking<T, E: Failure>(
         &self,
-        f: impl Fn(&mut AnyConnection) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
+        f: impl Fn(&mut AnyConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
         // A single statement either committed or not; a read can always be repeated.
         self.with_conn(|c| (f(c), true))
     }
 
     /// Runs `f` in one write transaction: all of its rows land, or none. It may run twice when the
     /// connection dies before it finished (so nothing was committed).
-    pub async fn tx<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub async fn write<T, F>(&self, f: F) -> Result<T, Error>
     where
-        F: Fn(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
+        F: Fn(&mut AnyConnection) -> Result<T, Error> + Send + 'static,
         T: Send + 'static,
     {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.tx_blocking(f))
+        tokio::task::spawn_blocking(move || this.write_blocking(f))
             .await
-            .map_err(ApiError::internal)?
+            .map_err(Error::internal)?
     }
 
-    /// The blocking form of [`Db::tx`], for start-up and background jobs already off the runtime.
-    pub fn tx_blocking<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        F: Fn(&mut AnyConnection) -> Result<T, ApiError>,
-    {
+    /// The blocking form of [`Db::write`], for start-up and background jobs already off the runtime,
+    /// in the caller's error type.
+    pub fn write_blocking<T, E: Failure>(
+        &self,
+        f: impl Fn(&mut AnyConnection) -> Result<T, E>,
+    ) -> Result<T, E> {
         let _writer = match self.backend {
             Backend::Sqlite => {
                 let guard = self
@@ -344,9 +342,10 @@ impl Db {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if self.sqlite_busy_until.load(Ordering::Relaxed) > now_ms() {
-                    return Err(ApiError::unavailable(
-                        "another process holds the SQLite database's write lock",
-                    ));
+                    return Err(Error::Unavailable(
+                        "another process holds the SQLite database's write lock".into(),
+                    )
+                    .into());
                 }
                 Some(guard)
             }
@@ -363,7 +362,7 @@ impl Db {
             });
             (r, !finished)
         });
-        if self.backend == Backend::Sqlite && result.as_ref().is_err_and(ApiError::is_unavailable) {
+        if self.backend == Backend::Sqlite && result.as_ref().is_err_and(E::is_unavailable) {
             self.sqlite_busy_until
                 .store(now_ms() + SQLITE_BUSY_MS as i64 / 2, Ordering::Relaxed);
         }

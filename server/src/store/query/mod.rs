@@ -20,7 +20,7 @@ pub use fields::*;
 pub use sql::{Part, Sql, SqlFilter, SqlOrder};
 pub use translate::{filter, order};
 
-use crate::error::ApiResult;
+use crate::store::Result;
 
 /// What a list endpoint lists: its table and the fields `q` and `sort` may name.
 #[derive(Debug)]
@@ -102,7 +102,7 @@ pub struct ListSpec {
 }
 
 /// Checks `q` and `sort` against `entity`'s fields and translates them to SQL.
-pub fn list_spec(entity: &Entity, q: Option<&str>, sort: Option<&str>) -> ApiResult<ListSpec> {
+pub fn list_spec(entity: &Entity, q: Option<&str>, sort: Option<&str>) -> Result<ListSpec> {
     Ok(ListSpec {
         filter: filter(entity, q)?,
         order: order(entity, sort)?,

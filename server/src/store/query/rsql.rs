@@ -367,7 +367,23 @@ impl<'a> Parser<'a> {
 mod tests {
     use super::super::{DISTRIBUTION_SETS, SOFTWARE_MODULES, TARGETS, filter, list_spec, order};
     use super::*;
-    use crate::mgmt::query::{ACTIONS, DS_TAGS, Part};
+    use crate::store::query::{ACTIONS, DS_TAGS, Part};
+    use crate::store::{Error, Rule};
+
+    /// A refusal's rule and message.
+    struct Refusal {
+        rule: Rule,
+        message: String,
+    }
+
+    impl From<Error> for Refusal {
+        fn from(e: Error) -> Self {
+            match e {
+                Error::Refused { rule, message } => Self { rule, message },
+                other => panic!("not a refusal: {other}"),
+            }
+        }
+    }
 
     fn cmp(sel: &str, op: Op, vals: &[&str]) -> Node {
         Node::Cmp(Comparison {
@@ -552,7 +568,7 @@ mod tests {
         assert_eq!(f.debug_text(), "UPPER(targets.name) = UPPER(?)");
         assert_eq!(binds(&f), vec![text("Dev")]);
         let f = filter(&TARGETS, Some("name=='x'' OR 1=1 --'")).unwrap_err();
-        assert_eq!(f.status.as_u16(), 400);
+        assert_eq!(f.rule(), Some(Rule::QuerySyntax));
         let f = filter(&TARGETS, Some("name==\"x' OR 1=1 --\"")).unwrap();
         assert_eq!(f.debug_text(), "UPPER(targets.name) = UPPER(?)");
         assert_eq!(binds(&f), vec![text("x' OR 1=1 --")]);
@@ -644,16 +660,10 @@ mod tests {
             (&TARGETS, "autoConfirm=lt=true"),
             (&TARGETS, "createdAt=lt=99999999999999999999"),
         ] {
-            let body = filter(entity, Some(bad)).unwrap_err().body.unwrap();
-            assert_eq!(
-                body.error_code, "hawkbit.server.error.rest.param.rsqlParamSyntax",
-                "{bad}"
-            );
+            let body: Refusal = filter(entity, Some(bad)).unwrap_err().into();
+            assert_eq!(body.rule, Rule::QuerySyntax, "{bad}");
         }
-        let e = filter(&TARGETS, Some("updateStatus==done"))
-            .unwrap_err()
-            .body
-            .unwrap();
+        let e: Refusal = filter(&TARGETS, Some("updateStatus==done")).unwrap_err().into();
         assert!(
             e.message.contains("'done'") && e.message.contains("updateStatus"),
             "{}",
@@ -728,15 +738,12 @@ mod tests {
     #[test]
     fn unknown_fields_list_the_valid_ones() {
         for q in ["nme==x", "attribute==x", "attribute.==x", "tag.colour==x"] {
-            let e = filter(&TARGETS, Some(q)).unwrap_err().body.unwrap();
-            assert_eq!(
-                e.error_code, "hawkbit.server.error.rest.param.rsqlInvalidField",
-                "{q}"
-            );
+            let e: Refusal = filter(&TARGETS, Some(q)).unwrap_err().into();
+            assert_eq!(e.rule, Rule::QueryField, "{q}");
             assert!(e.message.contains("attribute.<key>") && e.message.contains("controllerId"));
         }
-        let e = filter(&TARGETS, Some("a==(")).unwrap_err().body.unwrap();
-        assert_eq!(e.error_code, "hawkbit.server.error.rest.param.rsqlParamSyntax");
+        let e: Refusal = filter(&TARGETS, Some("a==(")).unwrap_err().into();
+        assert_eq!(e.rule, Rule::QuerySyntax);
         assert!(e.message.contains("position 4"), "{}", e.message);
     }
 
@@ -758,34 +765,19 @@ mod tests {
             order(&DISTRIBUTION_SETS, Some("id:DESC")).unwrap().debug_text(),
             "distribution_sets.id DESC"
         );
-        let code = |s: &str| order(&TARGETS, Some(s)).unwrap_err().body.unwrap().error_code;
-        assert_eq!(code("name"), "hawkbit.server.error.rest.param.sortParamSyntax");
-        assert_eq!(
-            code("name:ASC,,id:ASC"),
-            "hawkbit.server.error.rest.param.sortParamSyntax"
-        );
-        assert_eq!(
-            code("nope:ASC,name"),
-            "hawkbit.server.error.rest.param.sortParamSyntax"
-        );
-        assert_eq!(code(","), "hawkbit.server.error.rest.param.sortParamSyntax");
+        let code = |s: &str| Refusal::from(order(&TARGETS, Some(s)).unwrap_err()).rule;
+        assert_eq!(code("name"), Rule::SortSyntax);
+        assert_eq!(code("name:ASC,,id:ASC"), Rule::SortSyntax);
+        assert_eq!(code("nope:ASC,name"), Rule::SortSyntax);
+        assert_eq!(code(","), Rule::SortSyntax);
         assert_eq!(
             order(&TARGETS, Some("name:ASC,")).unwrap().debug_text(),
             "targets.name ASC, targets.id ASC"
         );
-        assert_eq!(
-            code("name:ASC:x"),
-            "hawkbit.server.error.rest.param.sortParamSyntax"
-        );
-        assert_eq!(code("nope:ASC"), "hawkbit.server.error.rest.param.invalidField");
-        assert_eq!(
-            code("assignedDS.name:ASC"),
-            "hawkbit.server.error.rest.param.invalidField"
-        );
-        assert_eq!(
-            code("name:UP"),
-            "hawkbit.server.error.rest.param.invalidDirection"
-        );
+        assert_eq!(code("name:ASC:x"), Rule::SortSyntax);
+        assert_eq!(code("nope:ASC"), Rule::SortField);
+        assert_eq!(code("assignedDS.name:ASC"), Rule::SortField);
+        assert_eq!(code("name:UP"), Rule::SortDirection);
         assert!(list_spec(&TARGETS, Some("name==a"), Some("name:ASC")).is_ok());
     }
 }
