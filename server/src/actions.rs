@@ -9,11 +9,11 @@ use crate::config::Quotas;
 use crate::error::{ApiError, ApiResult};
 use crate::polling::MaintenanceWindow;
 use crate::store::AnyConnection;
+pub use crate::store::distribution_sets::assignable_ds;
+use crate::store::distribution_sets::lock_ds;
 use crate::store::models::{Action, ActionStatus, ActionType, Target, UpdateStatus};
-use crate::store::schema::{
-    action_status_messages, action_statuses, actions, distribution_sets, ds_modules, ds_type_sm_types,
-    software_modules, targets,
-};
+use crate::store::schema::{action_status_messages, action_statuses, actions, distribution_sets, targets};
+use crate::store::targets::find_target;
 use crate::tenant_config::TenantSettings;
 
 /// Server-generated messages start with this; `actionHistory` leaves them out.
@@ -183,48 +183,6 @@ pub struct AssignmentResult {
     pub already_assigned: usize,
 }
 
-/// Checks that a distribution set may be assigned: it exists, is valid and has every mandatory module.
-pub fn assignable_ds(conn: &mut AnyConnection, tenant: &str, ds_id: i64) -> ApiResult<()> {
-    let (ds_type, deleted, valid): (i64, bool, bool) = distribution_sets::table
-        .find(ds_id)
-        .filter(distribution_sets::tenant.eq(tenant))
-        .select((
-            distribution_sets::ds_type_id,
-            distribution_sets::deleted,
-            distribution_sets::valid,
-        ))
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("DistributionSet", ds_id))?;
-    if deleted {
-        return Err(ApiError::not_found("DistributionSet", ds_id));
-    }
-    if !valid {
-        return Err(ApiError::ds_invalid(format!(
-            "Distribution set {ds_id} is invalidated."
-        )));
-    }
-    let mandatory: Vec<i64> = ds_type_sm_types::table
-        .filter(
-            ds_type_sm_types::ds_type_id
-                .eq(ds_type)
-                .and(ds_type_sm_types::mandatory.eq(true)),
-        )
-        .select(ds_type_sm_types::sm_type_id)
-        .load(conn)?;
-    let present: Vec<i64> = ds_modules::table
-        .inner_join(software_modules::table)
-        .filter(ds_modules::ds_id.eq(ds_id))
-        .select(software_modules::sm_type_id)
-        .load(conn)?;
-    if mandatory.iter().any(|t| !present.contains(t)) {
-        return Err(ApiError::ds_incomplete(format!(
-            "Distribution set {ds_id} lacks a mandatory software module and cannot be assigned."
-        )));
-    }
-    Ok(())
-}
-
 /// Assigns `ds_id` to the requested targets (hawkBit's online assignment strategy).
 pub fn assign(
     conn: &mut AnyConnection,
@@ -253,16 +211,7 @@ pub fn assign(
                 "weight must be between 0 and 1000.",
             ));
         }
-        let target: Target = targets::table
-            .filter(
-                targets::tenant
-                    .eq(tenant)
-                    .and(targets::controller_id.eq(&req.controller_id)),
-            )
-            .select(Target::as_select())
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| ApiError::not_found("Target", &req.controller_id))?;
+        let target = find_target(conn, tenant, &req.controller_id)?;
         if target.assigned_ds_id == Some(ds_id) {
             result.already_assigned += 1;
             continue;
@@ -336,20 +285,6 @@ pub fn assign(
         lock_ds(conn, ds_id)?;
     }
     Ok(result)
-}
-
-pub(crate) fn lock_ds(conn: &mut AnyConnection, ds_id: i64) -> ApiResult<()> {
-    diesel::update(distribution_sets::table.find(ds_id))
-        .set(distribution_sets::locked.eq(true))
-        .execute(conn)?;
-    let sms: Vec<i64> = ds_modules::table
-        .filter(ds_modules::ds_id.eq(ds_id))
-        .select(ds_modules::sm_id)
-        .load(conn)?;
-    diesel::update(software_modules::table.filter(software_modules::id.eq_any(sms)))
-        .set(software_modules::locked.eq(true))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// A new assignment cancels (or, with autoclose, closes) the target's open actions, except those of

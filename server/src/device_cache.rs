@@ -46,16 +46,7 @@ pub fn load_snapshot(
     tenant: &str,
     controller_id: &str,
 ) -> ApiResult<Option<DeviceSnapshot>> {
-    let Some(target) = targets::table
-        .filter(
-            targets::tenant
-                .eq(tenant)
-                .and(targets::controller_id.eq(controller_id)),
-        )
-        .select(Target::as_select())
-        .first(conn)
-        .optional()?
-    else {
+    let Some(target) = crate::store::targets::get_target(conn, tenant, controller_id)? else {
         return Ok(None);
     };
     let active_action = actions::top_active_action(conn, target.id)?;

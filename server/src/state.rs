@@ -7,7 +7,7 @@ use crate::auth::users::CredentialCache;
 use crate::config::Config;
 use crate::device_cache::{DeviceCache, PollRecorder};
 use crate::storage::ArtifactStore;
-use crate::store::Db;
+use crate::store::{Changes, Db};
 use crate::tenant_config::TenantSettingsCache;
 
 /// Wall-clock milliseconds, shiftable in tests so time-dependent behaviour needs no real sleeping.
@@ -48,5 +48,22 @@ pub struct AppState {
 impl AppState {
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Applies what a committed operation changed: the one place that drops cached device and tenant
+    /// state (here and, over the cluster bus, on the other nodes) and wakes the scheduler.
+    pub fn apply(&self, changes: Changes) {
+        for (tenant, controller_id) in &changes.devices {
+            self.devices.invalidate(tenant, controller_id);
+        }
+        for tenant in &changes.tenant_settings {
+            self.tenants.invalidate(tenant);
+        }
+        for rollout in changes.rollouts {
+            self.jobs.rollout_touched(rollout);
+        }
+        if changes.targets {
+            self.jobs.targets_changed();
+        }
     }
 }

@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::ByteStream;
 use crate::store::AnyConnection;
+use crate::store::Changes;
 use crate::store::models::{ActionStatus, Artifact, Target};
 use crate::store::schema::{actions as actions_t, artifacts, ds_modules};
 
@@ -239,7 +240,7 @@ async fn log_download(state: &AppState, tenant: &str, cid: &str, target: &Target
         })
         .await;
     match logged {
-        Ok(true) => state.devices.invalidate(tenant, cid),
+        Ok(true) => state.apply(Changes::device(tenant, cid)),
         Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "could not log a download"),
     }

@@ -18,6 +18,7 @@ use crate::actions::{self, SERVER_PREFIX};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::AnyConnection;
+use crate::store::Changes;
 use crate::store::models::{Action, ActionStatus, Target};
 use crate::store::schema::{actions as actions_t, targets};
 
@@ -178,7 +179,7 @@ pub async fn confirmation_feedback(
             }
         })
         .await?;
-    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    state.apply(Changes::device(&dev.tenant, &dev.controller_id));
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -253,7 +254,7 @@ pub async fn activate_auto_confirm(
             activate(c, &target, request.initiator.clone(), Some(remark), now)
         })
         .await?;
-    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    state.apply(Changes::device(&dev.tenant, &dev.controller_id));
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -278,6 +279,6 @@ pub async fn deactivate_auto_confirm(
             Ok(())
         })
         .await?;
-    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    state.apply(Changes::device(&dev.tenant, &dev.controller_id));
     Ok(HttpResponse::Ok().finish())
 }

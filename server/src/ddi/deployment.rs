@@ -17,6 +17,7 @@ use crate::actions::{self, SERVER_PREFIX};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::AnyConnection;
+use crate::store::Changes;
 use crate::store::models::{Action, ActionStatus, ActionType, Artifact, Target};
 use crate::store::schema::{
     artifacts, distribution_sets, ds_modules, sm_metadata, sm_types, software_modules, target_attributes,
@@ -246,7 +247,7 @@ pub async fn deployment_base(
             })
         })
         .await?;
-    state.devices.invalidate(&r.dev.tenant, &r.dev.controller_id);
+    state.apply(Changes::device(&r.dev.tenant, &r.dev.controller_id));
     respond(&req, r.format, &body)
 }
 
@@ -303,10 +304,10 @@ async fn feedback(
             Ok(action.rollout_id)
         })
         .await?;
-    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    state.apply(Changes::device(&dev.tenant, &dev.controller_id));
     // The rollout moves on from this feedback now, not at the next sweep.
     if let Some(id) = rollout {
-        state.jobs.rollout_touched(id);
+        state.apply(Changes::rollout(id));
     }
     Ok(HttpResponse::Ok().finish())
 }
@@ -358,7 +359,7 @@ pub async fn cancel_action(
             )
         })
         .await?;
-    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    state.apply(Changes::device(&dev.tenant, &dev.controller_id));
     let id = action_id.to_string();
     respond(
         &req,
@@ -403,8 +404,7 @@ pub async fn config_data(
         .db
         .tx(move |c| update_attributes(c, &target, &body, quota, now))
         .await?;
-    state.devices.invalidate(&dev.tenant, &dev.controller_id);
-    state.jobs.targets_changed();
+    state.apply(Changes::device(&dev.tenant, &dev.controller_id).and(Changes::targets()));
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -507,7 +507,7 @@ pub async fn report_installed_base(
             actions::report_installed(c, &target, ds, now)
         })
         .await?;
-    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    state.apply(Changes::device(&dev.tenant, &dev.controller_id));
     Ok(HttpResponse::build(if created {
         StatusCode::CREATED
     } else {

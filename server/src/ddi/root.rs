@@ -12,6 +12,7 @@ use crate::device_cache::CachedPollAnswer;
 use crate::error::{ApiError, ApiResult};
 use crate::polling::{MaintenanceWindow, PollSubject, format_hms, sleep_before_window};
 use crate::state::AppState;
+use crate::store::Changes;
 use crate::store::models::{Action, ActionStatus, ActionType, NewTarget, UpdateStatus};
 use crate::store::schema::targets;
 
@@ -173,9 +174,9 @@ pub async fn register_or_touch(
             Ok(())
         })
         .await?;
-    state.devices.invalidate(&dev.tenant, &dev.controller_id);
+    state.apply(Changes::device(&dev.tenant, &dev.controller_id));
     if !exists {
-        state.jobs.targets_changed();
+        state.apply(Changes::targets());
     }
     dev.snapshot = state
         .devices

@@ -17,6 +17,8 @@ use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::AnyConnection;
+use crate::store::Changes;
+use crate::store::distribution_sets::{lock_ds, missing_mandatory};
 use crate::store::models::{Action, ActionStatus, ActionType, DistributionSet, DsType, Target};
 use crate::store::schema::{
     actions as actions_t, distribution_sets, ds_modules, ds_type_sm_types, ds_types, sm_types,
@@ -123,7 +125,7 @@ pub fn ds_view(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<json::Mg
         .iter()
         .map(|sm| sm_json(c, *sm, base))
         .collect::<ApiResult<Vec<_>>>()?;
-    let complete = missing_mandatory(c, &ds)?.is_empty();
+    let complete = missing_mandatory(c, ds.ds_type_id, ds.id)?.is_empty();
     Ok(json::distribution_set(
         &ds,
         &ty.type_key,
@@ -137,24 +139,6 @@ pub fn ds_view(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<json::Mg
 /// [`ds_view`] as a JSON value, for callers that embed it.
 pub fn ds_json(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<Value> {
     serde_json::to_value(ds_view(c, id, base)?).map_err(ApiError::internal)
-}
-
-/// The mandatory software module types of the set's type that none of its modules has.
-fn missing_mandatory(c: &mut AnyConnection, ds: &DistributionSet) -> ApiResult<Vec<i64>> {
-    let mandatory: Vec<i64> = ds_type_sm_types::table
-        .filter(
-            ds_type_sm_types::ds_type_id
-                .eq(ds.ds_type_id)
-                .and(ds_type_sm_types::mandatory.eq(true)),
-        )
-        .select(ds_type_sm_types::sm_type_id)
-        .load(c)?;
-    let present: Vec<i64> = ds_modules::table
-        .inner_join(software_modules::table)
-        .filter(ds_modules::ds_id.eq(ds.id))
-        .select(software_modules::sm_type_id)
-        .load(c)?;
-    Ok(mandatory.into_iter().filter(|t| !present.contains(t)).collect())
 }
 
 /// The tenant's distribution set `id` (soft-deleted ones included, as hawkBit shows them).
@@ -184,21 +168,6 @@ fn locked_error(id: i64) -> ApiError {
     ApiError::locked(format!(
         "Distribution set {id} is locked: its software modules cannot change."
     ))
-}
-
-/// Locks the set and its modules, as hawkBit does on the first assignment or an explicit lock.
-fn lock_ds(c: &mut AnyConnection, ds_id: i64) -> ApiResult<()> {
-    diesel::update(distribution_sets::table.find(ds_id))
-        .set(distribution_sets::locked.eq(true))
-        .execute(c)?;
-    let sms: Vec<i64> = ds_modules::table
-        .filter(ds_modules::ds_id.eq(ds_id))
-        .select(ds_modules::sm_id)
-        .load(c)?;
-    diesel::update(software_modules::table.filter(software_modules::id.eq_any(sms)))
-        .set(software_modules::locked.eq(true))
-        .execute(c)?;
-    Ok(())
 }
 
 /// Adds software module `sm_id` to the set, checking that the set's type accepts the module's type
@@ -605,7 +574,7 @@ async fn update(
                 .map_err(|e| name_taken(e, &name, &version))?;
             match r.locked {
                 Some(true) if !ds.locked => {
-                    if !missing_mandatory(c, &ds)?.is_empty() {
+                    if !missing_mandatory(c, ds.ds_type_id, ds.id)?.is_empty() {
                         return Err(ApiError::ds_incomplete(format!(
                             "Distribution set {id} lacks a mandatory software module and cannot be locked."
                         )));
@@ -805,9 +774,10 @@ pub async fn assign_and_respond(
         .tx(move |c| actions::assign(c, &settings, &t, ds_id, &requests, &by, now))
         .await?;
     let base = rest_base(req, state);
-    for (cid, _) in &result.assigned {
-        state.devices.invalidate(&tenant, cid);
-    }
+    state.apply(Changes::devices(
+        &tenant,
+        result.assigned.iter().map(|(cid, _)| cid),
+    ));
     let assigned_actions: Vec<AssignedAction> = result
         .assigned
         .iter()
@@ -1465,7 +1435,7 @@ async fn invalidate(
         .db
         .tx(move |c| {
             let ds = find_live_ds(c, &t, id)?;
-            if !missing_mandatory(c, &ds)?.is_empty() {
+            if !missing_mandatory(c, ds.ds_type_id, ds.id)?.is_empty() {
                 return Err(ApiError::ds_incomplete(format!(
                     "Distribution set {id} is incomplete and cannot be invalidated."
                 )));
@@ -1505,8 +1475,6 @@ async fn invalidate(
             Ok(open.into_iter().map(|(_, cid)| cid).collect())
         })
         .await?;
-    for cid in &touched {
-        state.devices.invalidate(&tenant, cid);
-    }
+    state.apply(Changes::devices(&tenant, &touched));
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,7 +5,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::targets::find_target;
 use super::{PagedList, Paging, body, body_list, check_len, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
@@ -14,6 +13,7 @@ use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::query::{self, ListSpec};
 use crate::store::schema::{distribution_sets, ds_metadata, target_metadata};
+use crate::store::targets::find_target;
 
 /// hawkBit's `maxMetaDataEntriesPerTarget` / `maxMetaDataEntriesPerDistributionSet`.
 const MAX_ENTRIES: i64 = 100;

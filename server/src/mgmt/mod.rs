@@ -29,7 +29,7 @@ pub(crate) use software_modules::{
 };
 pub(crate) use system::store as store_tenant_config;
 pub(crate) use target_tags::{TagRequest, insert_tag};
-pub(crate) use targets::{find_target, force_action};
+pub(crate) use targets::force_action;
 pub use users::{tenant_name, validate_new_user};
 
 use actix_web::{HttpRequest, web};

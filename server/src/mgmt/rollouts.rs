@@ -12,13 +12,14 @@ use super::{PagedList, Paging, body, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
-use crate::rollouts::engine::{self, Effects};
+use crate::rollouts::engine;
 use crate::rollouts::plan::{self, GroupPlan, NewGroup, NewRollout};
 use crate::rollouts::{
     Condition, ConditionAction, Conditions, DynamicTemplate, Group, Rollout, totals_per_status,
 };
 use crate::state::AppState;
 use crate::store::AnyConnection;
+use crate::store::Changes;
 use crate::store::models::{ActionType, Target};
 use crate::store::schema::{distribution_sets, rollout_groups, rollout_targets, rollouts, targets};
 
@@ -813,20 +814,18 @@ pub(crate) async fn apply(
             let (s, by) = (&settings, by.as_str());
             match op {
                 Op::Start => engine::start(c, s, &r, by, now),
-                Op::Pause => engine::pause(c, &r, by, now).map(|()| Effects::default()),
+                Op::Pause => engine::pause(c, &r, by, now).map(|()| Changes::none()),
                 Op::Resume => engine::resume(c, s, &r, by, now),
                 Op::TriggerNextGroup => engine::trigger_next_group(c, s, &r, now),
                 Op::Approve | Op::Deny => {
                     engine::decide_approval(c, &r, op == Op::Approve, remark.as_deref(), by, now)
-                        .map(|()| Effects::default())
+                        .map(|()| Changes::none())
                 }
                 Op::Delete => engine::delete(c, &r, by, now),
             }
         })
         .await?;
-    for cid in &effects.devices {
-        state.devices.invalidate(&tenant, cid);
-    }
+    state.apply(effects);
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
+use crate::store::Changes;
 use crate::store::schema::tenant_configs;
 use crate::tenant_config::{KEYS, key_def, to_json, validate};
 
@@ -199,7 +200,7 @@ pub(crate) async fn store(state: &AppState, user: &User, values: Vec<(String, Va
             Ok(())
         })
         .await?;
-    state.tenants.invalidate(&tenant);
+    state.apply(Changes::tenant_settings(&tenant));
     Ok(())
 }
 
@@ -299,6 +300,6 @@ async fn delete_one(
             Ok(())
         })
         .await?;
-    state.tenants.invalidate(&tenant);
+    state.apply(Changes::tenant_settings(&tenant));
     Ok(HttpResponse::NoContent().finish())
 }

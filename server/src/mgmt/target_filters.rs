@@ -17,6 +17,7 @@ use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::AnyConnection;
+use crate::store::Changes;
 use crate::store::models::ActionType;
 use crate::store::schema::target_filter_queries as tfq;
 
@@ -510,7 +511,7 @@ async fn set_auto_assign(
             find(c, &tenant, id)
         })
         .await?;
-    state.jobs.targets_changed();
+    state.apply(Changes::targets());
     let base = rest_base(&req, &state);
     Ok(HttpResponse::Ok().json(to_json(f, &base, Representation::Full)))
 }

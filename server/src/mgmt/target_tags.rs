@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::targets::{find_target, to_json};
+use super::targets::to_json;
 use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
@@ -17,6 +17,7 @@ use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::models::Target;
 use crate::store::schema::{target_tag_assignments as tta, target_tags, targets};
+use crate::store::targets::find_target;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/targettags", web::get().to(list))

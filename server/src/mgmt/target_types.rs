@@ -8,15 +8,16 @@ use serde_json::{Value, json};
 
 use super::ds_types::{IdRef, MgmtDistributionSetType, ds_type_json, find_ds_type};
 use super::sm_types::{COLOUR_MAX, DESCRIPTION_MAX, KEY_MAX, NAME_MAX, duplicate_type};
-use super::targets::find_target;
 use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::AnyConnection;
+use crate::store::Changes;
 use crate::store::models::{DsType, TargetType};
 use crate::store::schema::{ds_types, target_type_ds_types as ttds, target_types, targets};
+use crate::store::targets::find_target;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     const ONE: &str = "/targettypes/{targetTypeId}";
@@ -562,7 +563,7 @@ async fn set_type(
             Ok(())
         })
         .await?;
-    state.devices.invalidate(&tenant, &cid);
+    state.apply(Changes::device(&tenant, &cid));
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -15,11 +15,13 @@ use crate::ddi::confirmation;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::AnyConnection;
+use crate::store::Changes;
 use crate::store::models::{Action, ActionStatus, ActionType, NewTarget, Target, UpdateStatus};
 use crate::store::schema::{
     action_status_messages, action_statuses, actions as actions_t, distribution_sets, target_attributes,
     target_types, targets,
 };
+use crate::store::targets::find_target;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/targets", web::get().to(list))
@@ -52,15 +54,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/targets/{cid}/assignedDS", web::get().to(assigned_ds))
         .route("/targets/{cid}/assignedDS", web::post().to(assign_ds))
         .route("/targets/{cid}/installedDS", web::get().to(installed_ds));
-}
-
-pub fn find_target(c: &mut AnyConnection, tenant: &str, cid: &str) -> ApiResult<Target> {
-    targets::table
-        .filter(targets::tenant.eq(tenant).and(targets::controller_id.eq(cid)))
-        .select(Target::as_select())
-        .first(c)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("Target", cid))
 }
 
 /// The target as `user` may see it: without `securityToken` unless they hold READ_TARGET_SECURITY_TOKEN.
@@ -327,10 +320,10 @@ async fn create(
             Ok(out)
         })
         .await?;
-    state.jobs.targets_changed();
+    state.apply(Changes::targets());
     let mut content = Vec::new();
     for t in &created {
-        state.devices.invalidate(&t.tenant, &t.controller_id);
+        state.apply(Changes::device(&t.tenant, &t.controller_id));
         content.push(to_json(&req, &state, &user, t, true).await?);
     }
     Ok(HttpResponse::Created().json(content))
@@ -356,7 +349,7 @@ async fn get_one(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
-    let t = state.db.run(move |c| find_target(c, &tenant, &cid)).await?;
+    let t = state.db.run(move |c| Ok(find_target(c, &tenant, &cid)?)).await?;
     Ok(HttpResponse::Ok().json(to_json(&req, &state, &user, &t, true).await?))
 }
 
@@ -409,10 +402,10 @@ async fn update(
                     targets::last_modified_by.eq(&by),
                 ))
                 .execute(c)?;
-            find_target(c, &t2, &c2)
+            Ok(find_target(c, &t2, &c2)?)
         })
         .await?;
-    state.devices.invalidate(&tenant, &cid);
+    state.apply(Changes::device(&tenant, &cid));
     Ok(HttpResponse::Ok().json(to_json(&req, &state, &user, &t, true).await?))
 }
 
@@ -440,7 +433,7 @@ async fn delete(user: User, path: web::Path<String>, state: web::Data<AppState>)
             Ok(())
         })
         .await?;
-    state.devices.invalidate(&tenant, &cid);
+    state.apply(Changes::device(&tenant, &cid));
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -633,7 +626,7 @@ async fn cancel_action(
             }
         })
         .await?;
-    state.devices.invalidate(&tenant, &cid);
+    state.apply(Changes::device(&tenant, &cid));
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -901,7 +894,7 @@ async fn update_action(
             Ok((a, ds, names))
         })
         .await?;
-    state.devices.invalidate(&tenant, &cid);
+    state.apply(Changes::device(&tenant, &cid));
     Ok(HttpResponse::Ok().json(json::action(&a, &cid, &ds, &rest_base(&req, &state), &names)))
 }
 
@@ -1004,7 +997,7 @@ async fn confirm_action(
             }
         })
         .await?;
-    state.devices.invalidate(&tenant, &cid);
+    state.apply(Changes::device(&tenant, &cid));
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -1048,7 +1041,7 @@ async fn auto_confirm(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
-    let t = state.db.run(move |c| find_target(c, &tenant, &cid)).await?;
+    let t = state.db.run(move |c| Ok(find_target(c, &tenant, &cid)?)).await?;
     let self_href = format!(
         "{}/targets/{}/autoConfirm",
         rest_base(&req, &state),
@@ -1123,7 +1116,7 @@ async fn activate_auto_confirm(
             confirmation::activate(c, &t, initiator.clone(), r.remark.clone(), now)
         })
         .await?;
-    state.devices.invalidate(&tenant, &cid);
+    state.apply(Changes::device(&tenant, &cid));
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -1170,6 +1163,6 @@ async fn deactivate_auto_confirm(
             Ok(())
         })
         .await?;
-    state.devices.invalidate(&tenant, &cid);
+    state.apply(Changes::device(&tenant, &cid));
     Ok(HttpResponse::NoContent().finish())
 }

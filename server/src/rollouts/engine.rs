@@ -15,23 +15,11 @@ use crate::actions::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::store::AnyConnection;
+use crate::store::Changes;
 use crate::store::models::{Action, ActionStatus, ActionType, Target};
 use crate::store::query::Sql;
 use crate::store::schema::{actions, rollout_groups, rollout_targets, rollouts, targets};
 use crate::tenant_config::TenantSettings;
-
-/// What a change did that must be announced after its transaction commits: devices whose poll
-/// answer changed (their cache entries are dropped on every node).
-#[derive(Debug, Default)]
-pub struct Effects {
-    pub devices: Vec<String>,
-}
-
-impl Effects {
-    fn extend(&mut self, other: Effects) {
-        self.devices.extend(other.devices);
-    }
-}
 
 type Stmt = Sql<Bool>;
 
@@ -142,12 +130,15 @@ fn schedule_actions(conn: &mut AnyConnection, r: &Rollout, group_id: i64, now: i
 }
 
 /// The controller ids of a group's targets.
-fn group_devices(conn: &mut AnyConnection, group_id: i64) -> ApiResult<Vec<String>> {
+fn group_devices(conn: &mut AnyConnection, tenant: &str, group_id: i64) -> ApiResult<Vec<(String, String)>> {
     Ok(rollout_targets::table
         .inner_join(targets::table)
         .filter(rollout_targets::group_id.eq(group_id))
         .select(targets::controller_id)
-        .load(conn)?)
+        .load::<String>(conn)?
+        .into_iter()
+        .map(|cid| (tenant.to_owned(), cid))
+        .collect())
 }
 
 /// Starts a group's SCHEDULED actions (hawkBit's `startScheduledActions`): targets that already have
@@ -159,7 +150,7 @@ fn start_group(
     r: &Rollout,
     g: &Group,
     now: i64,
-) -> ApiResult<Effects> {
+) -> ApiResult<Changes> {
     let by = r.created_by.as_str();
     let scheduled_in_group = |alias: &str| {
         Stmt::new()
@@ -274,8 +265,9 @@ fn start_group(
         .sql(")")
         .execute(conn)?;
     set_group_status(conn, g.id, GroupStatus::Running, now)?;
-    Ok(Effects {
-        devices: group_devices(conn, g.id)?,
+    Ok(Changes {
+        devices: group_devices(conn, &r.tenant, g.id)?,
+        ..Changes::none()
     })
 }
 
@@ -286,7 +278,7 @@ pub fn start(
     r: &Rollout,
     by: &str,
     now: i64,
-) -> ApiResult<Effects> {
+) -> ApiResult<Changes> {
     if r.status() != RolloutStatus::Ready {
         return Err(illegal(r, "started"));
     }
@@ -304,9 +296,9 @@ pub fn start(
             rollouts::last_modified_by.eq(by),
         ))
         .execute(conn)?;
-    let mut effects = Effects::default();
+    let mut effects = Changes::none();
     if let Some(first) = groups(conn, r.id)?.first() {
-        effects.extend(start_group(conn, settings, r, first, now)?);
+        effects = effects.and(start_group(conn, settings, r, first, now)?);
     }
     Ok(effects)
 }
@@ -326,14 +318,14 @@ pub fn resume(
     r: &Rollout,
     by: &str,
     now: i64,
-) -> ApiResult<Effects> {
+) -> ApiResult<Changes> {
     if r.status() != RolloutStatus::Paused {
         return Err(illegal(r, "resumed"));
     }
     set_status(conn, r, RolloutStatus::Running, by, now)?;
     let r = reload(conn, r.id)?;
     let gs = groups(conn, r.id)?;
-    let mut effects = Effects::default();
+    let mut effects = Changes::none();
     let last_started = gs.iter().rev().find(|g| {
         matches!(
             g.status(),
@@ -347,10 +339,10 @@ pub fn resume(
                 meets_success(&last.conditions(), total, finished)
             });
         if restart && let Some(next) = gs.iter().find(|g| g.status() == GroupStatus::Scheduled) {
-            effects.extend(start_group(conn, settings, &r, next, now)?);
+            effects = effects.and(start_group(conn, settings, &r, next, now)?);
         }
     }
-    effects.extend(evaluate(conn, settings, &r, now, false)?);
+    effects = effects.and(evaluate(conn, settings, &r, now, false)?);
     Ok(effects)
 }
 
@@ -396,7 +388,7 @@ pub fn trigger_next_group(
     settings: &TenantSettings,
     r: &Rollout,
     now: i64,
-) -> ApiResult<Effects> {
+) -> ApiResult<Changes> {
     if r.status() != RolloutStatus::Running {
         return Err(illegal(r, "moved to its next group"));
     }
@@ -423,13 +415,13 @@ fn drop_scheduled_actions(conn: &mut AnyConnection, rollout_id: i64) -> ApiResul
 
 /// Deletes a rollout: its SCHEDULED actions go, its open actions are canceled at once; the rollout
 /// itself is kept (soft-deleted) when it created actions that devices saw, else removed.
-pub fn delete(conn: &mut AnyConnection, r: &Rollout, by: &str, now: i64) -> ApiResult<Effects> {
+pub fn delete(conn: &mut AnyConnection, r: &Rollout, by: &str, now: i64) -> ApiResult<Changes> {
     drop_scheduled_actions(conn, r.id)?;
     let open: Vec<Action> = actions::table
         .filter(actions::rollout_id.eq(r.id).and(actions::active.eq(true)))
         .select(Action::as_select())
         .load(conn)?;
-    let mut effects = Effects::default();
+    let mut effects = Changes::none();
     for a in &open {
         let target: Target = targets::table
             .find(a.target_id)
@@ -445,7 +437,7 @@ pub fn delete(conn: &mut AnyConnection, r: &Rollout, by: &str, now: i64) -> ApiR
             &[format!("{SERVER_PREFIX}Rollout {} was deleted.", r.name)],
         )?;
         success_cancellation(conn, &target, a.id, now, by)?;
-        effects.devices.push(target.controller_id);
+        effects.devices.push((r.tenant.clone(), target.controller_id));
     }
     let used: i64 = actions::table
         .filter(actions::rollout_id.eq(r.id))
@@ -544,8 +536,8 @@ pub fn evaluate(
     r: &Rollout,
     now: i64,
     sweep: bool,
-) -> ApiResult<Effects> {
-    let mut effects = Effects::default();
+) -> ApiResult<Changes> {
+    let mut effects = Changes::none();
     if r.status() != RolloutStatus::Running {
         return Ok(effects);
     }
@@ -578,7 +570,7 @@ pub fn evaluate(
                 set_status(conn, r, RolloutStatus::Paused, system, now)?;
                 return Ok(effects);
             }
-            effects.extend(start_group(conn, settings, r, next, now)?);
+            effects = effects.and(start_group(conn, settings, r, next, now)?);
         }
         if complete {
             set_group_status(conn, g.id, GroupStatus::Finished, now)?;
@@ -589,12 +581,12 @@ pub fn evaluate(
         return Ok(effects);
     }
     if let Some(next) = gs.iter().find(|g| g.status() == GroupStatus::Scheduled) {
-        effects.extend(start_group(conn, settings, r, next, now)?);
+        effects = effects.and(start_group(conn, settings, r, next, now)?);
         return Ok(effects);
     }
     if r.is_dynamic {
         if sweep {
-            effects.extend(grow_dynamic(conn, settings, r, &gs, now)?);
+            effects = effects.and(grow_dynamic(conn, settings, r, &gs, now)?);
         }
         return Ok(effects);
     }
@@ -610,9 +602,9 @@ fn grow_dynamic(
     r: &Rollout,
     gs: &[Group],
     now: i64,
-) -> ApiResult<Effects> {
+) -> ApiResult<Changes> {
     let Some(template) = r.template() else {
-        return Ok(Effects::default());
+        return Ok(Changes::none());
     };
     let ds_type: i64 = crate::store::schema::distribution_sets::table
         .find(r.ds_id)
@@ -629,7 +621,7 @@ fn grow_dynamic(
         .select(targets::id)
         .load(conn)?;
     if ids.is_empty() {
-        return Ok(Effects::default());
+        return Ok(Changes::none());
     }
     let position = gs.last().map_or(0, |g| g.position + 1);
     let conditions = Conditions::from_json(&r.conditions);

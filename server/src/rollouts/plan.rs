@@ -4,10 +4,10 @@
 use diesel::prelude::*;
 
 use super::{Conditions, DynamicTemplate, GroupStatus, RolloutStatus};
-use crate::actions::{assignable_ds, lock_ds};
 use crate::error::{ApiError, ApiResult};
 use crate::mgmt::check_len;
 use crate::store::AnyConnection;
+use crate::store::distribution_sets::{assignable_ds, lock_ds};
 use crate::store::models::ActionType;
 use crate::store::query::{self, Sql, SqlFilter};
 use crate::store::schema::{distribution_sets, rollout_groups, rollouts, targets};

@@ -11,6 +11,7 @@ use crate::actions::{self, AssignmentRequest};
 use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::store::AnyConnection;
+use crate::store::Changes;
 use crate::store::models::ActionType;
 use crate::store::query;
 use crate::store::schema::{actions as actions_t, target_filter_queries as tfq, targets};
@@ -45,7 +46,7 @@ pub fn run(state: &AppState) -> ApiResult<usize> {
         let now = state.now();
         let (n, assigned) = state.db.tx_blocking(|c| check_batch(c, now))?;
         for (tenant, cid) in &assigned {
-            state.devices.invalidate(tenant, cid);
+            state.apply(Changes::device(tenant, cid));
         }
         seen += n;
         if n < BATCH as usize {

@@ -7,6 +7,7 @@ use crate::actions::{SERVER_PREFIX, add_status, fail_action};
 use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::store::AnyConnection;
+use crate::store::Changes;
 use crate::store::models::ActionStatus;
 use crate::store::query::Sql;
 use crate::store::schema::{action_statuses, actions, targets};
@@ -80,10 +81,10 @@ pub fn time_out_silent_actions(state: &AppState) -> ApiResult<usize> {
     })?;
     for (tenant, cid) in &closed {
         tracing::info!(tenant, controller_id = cid, "action timed out");
-        state.devices.invalidate(tenant, cid);
+        state.apply(Changes::device(tenant, cid));
     }
     for r in touched {
-        state.jobs.rollout_touched(r);
+        state.apply(Changes::rollout(r));
     }
     Ok(closed.len())
 }

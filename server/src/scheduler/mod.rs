@@ -111,20 +111,10 @@ fn evaluate(state: &AppState, id: i64, skip_locked: bool, sweep: bool) -> ApiRes
             return Ok(None);
         };
         let settings = tenant_config::load(c, &r.tenant)?;
-        let effects = engine::evaluate(c, &settings, &r, now, sweep)?;
-        Ok(Some((r.tenant, effects)))
+        Ok(Some(engine::evaluate(c, &settings, &r, now, sweep)?))
     })?;
-    announce(state, done);
+    state.apply(done.unwrap_or_default());
     Ok(())
-}
-
-/// Drops the cache entries of the devices a committed change touched.
-fn announce(state: &AppState, done: Option<(String, engine::Effects)>) {
-    if let Some((tenant, effects)) = done {
-        for cid in &effects.devices {
-            state.devices.invalidate(&tenant, cid);
-        }
-    }
 }
 
 /// READY rollouts whose `startAt` has come are started.
@@ -146,13 +136,12 @@ fn start_due(state: &AppState) -> ApiResult<()> {
                 return Ok(None);
             }
             let settings = tenant_config::load(c, &r.tenant)?;
-            let effects = engine::start(c, &settings, &r, "system", now)?;
-            Ok(Some((r.tenant, effects)))
+            Ok(Some(engine::start(c, &settings, &r, "system", now)?))
         })?;
         if done.is_some() {
             tracing::info!(rollout = id, "scheduled rollout started");
         }
-        announce(state, done);
+        state.apply(done.unwrap_or_default());
     }
     Ok(())
 }

@@ -3,11 +3,15 @@
 //! Front doors (`ddi`, `mgmt`, `ui`, and next the AMQP transport) parse, authorize, call in here and
 //! render; nothing in here knows HTTP. See `docs/architecture.md` for the layers and their rules.
 
+pub mod changes;
 mod db;
+pub mod distribution_sets;
 pub mod error;
 pub mod models;
 pub mod query;
 pub mod schema;
+pub mod targets;
 
+pub use changes::Changes;
 pub use db::{AnyConnection, Backend, Db, PooledConn};
 pub use error::{Error, Failure, Kind, Result, Rule};

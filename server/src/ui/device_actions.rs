@@ -10,10 +10,11 @@ use super::layout::{self, encode};
 use super::session::Ctx;
 use crate::actions::{self, AssignmentRequest};
 use crate::auth::permissions::Permission;
-use crate::mgmt::find_target;
 use crate::state::AppState;
+use crate::store::Changes;
 use crate::store::models::ActionType;
 use crate::store::schema::{target_tag_assignments, target_tags, targets};
+use crate::store::targets::find_target;
 
 fn device_url(cid: &str) -> String {
     format!("/ui/devices/{}", encode(cid))
@@ -54,7 +55,7 @@ pub async fn assign(
         .db
         .tx(move |c| actions::assign(c, &settings, &t2, ds, std::slice::from_ref(&request), &by, now))
         .await?;
-    state.devices.invalidate(&tenant, &cid);
+    state.apply(Changes::device(&tenant, &cid));
     let notice = if result.assigned.is_empty() {
         "That set was assigned already."
     } else {
@@ -91,7 +92,7 @@ pub async fn cancel(
             }
         })
         .await?;
-    state.devices.invalidate(&ctx.user.tenant, &cid);
+    state.apply(Changes::device(&ctx.user.tenant, &cid));
     let notice = if force {
         "Action force-quit."
     } else {
@@ -108,7 +109,7 @@ pub async fn force(ctx: Ctx, path: web::Path<(String, i64)>, state: web::Data<Ap
         .db
         .tx(move |c| crate::mgmt::force_action(c, &tenant, &c2, aid, &by, now))
         .await?;
-    state.devices.invalidate(&ctx.user.tenant, &cid);
+    state.apply(Changes::device(&ctx.user.tenant, &cid));
     Ok(layout::see_other(
         &device_url(&cid),
         Some("The action is now forced."),
@@ -127,7 +128,7 @@ pub async fn delete(ctx: Ctx, path: web::Path<String>, state: web::Data<AppState
             Ok(())
         })
         .await?;
-    state.devices.invalidate(&ctx.user.tenant, &cid);
+    state.apply(Changes::device(&ctx.user.tenant, &cid));
     Ok(layout::see_other(
         "/ui/devices",
         Some(&format!("Deleted device {cid}.")),

@@ -10,7 +10,6 @@ use super::layout::{self, ago, encode, status_badge, when};
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::error::ApiResult;
-use crate::mgmt::find_target;
 use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::models::{Action, ActionStatus, ActionType, Target};
@@ -18,6 +17,7 @@ use crate::store::schema::{
     action_status_messages, action_statuses, actions as actions_t, distribution_sets, target_attributes,
     target_tag_assignments, target_tags, target_types,
 };
+use crate::store::targets::find_target;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use super::device_actions::{add_tag, assign, cancel, delete, force, remove_tag};
