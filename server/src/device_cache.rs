@@ -13,9 +13,9 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use diesel::prelude::*;
 
-use crate::actions;
 use crate::error::ApiResult;
 use crate::polling::MaintenanceWindow;
+use crate::store::actions;
 use crate::store::models::{Action, Target};
 use crate::store::schema::targets;
 use crate::store::{AnyConnection, Db};

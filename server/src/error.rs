@@ -500,6 +500,8 @@ impl From<store::Error> for ApiError {
             Rule::Locked => Self::locked(message),
             Rule::NotCancelable { action } => Self::not_cancelable(action),
             Rule::NotForceQuitable { action } => Self::not_force_quitable(action),
+            // hawkBit answers feedback on a closed action with a bare 410.
+            Rule::ActionClosed => Self::bare(StatusCode::GONE),
             Rule::ConfigValue => Self::config_value_invalid(message),
             Rule::DsIncomplete => Self::ds_incomplete(message),
             Rule::DsInvalid => Self::ds_invalid(message),

@@ -1,6 +1,5 @@
 //! Updraft server: a drop-in replacement for Eclipse hawkBit's device (DDI v1) and Management APIs.
 
-pub mod actions;
 pub mod auth;
 pub mod bootstrap;
 pub mod cluster;

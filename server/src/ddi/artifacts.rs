@@ -10,12 +10,12 @@ use diesel::prelude::*;
 use futures_util::StreamExt;
 
 use super::{device, negotiate, parse_id, respond};
-use crate::actions::{self, SERVER_PREFIX};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::ByteStream;
 use crate::store::AnyConnection;
 use crate::store::Changes;
+use crate::store::actions::{self, SERVER_PREFIX};
 use crate::store::models::{ActionStatus, Artifact, Target};
 use crate::store::schema::{actions as actions_t, artifacts, ds_modules};
 

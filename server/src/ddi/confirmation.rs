@@ -14,11 +14,11 @@ use updraft_ddi::{
 use super::deployment::{ActionRequest, HistoryQuery, action_payload};
 use super::root::{action_etag, register_or_touch};
 use super::{client_address, device, negotiate, parse_id, read_body, respond};
-use crate::actions::{self, SERVER_PREFIX};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::Changes;
+use crate::store::actions::{self, SERVER_PREFIX};
 use crate::store::models::{Action, ActionStatus, Target};
 use crate::store::schema::{actions as actions_t, targets};
 
@@ -132,7 +132,14 @@ pub(crate) fn confirm(
         messages.push(format!("Confirmation status code: {code}"));
     }
     actions::add_status(c, action.id, ActionStatus::Running, now, now, code, &messages)?;
-    actions::set_action_status(c, action.id, ActionStatus::Running, true, now, by)
+    Ok(actions::set_action_status(
+        c,
+        action.id,
+        ActionStatus::Running,
+        true,
+        now,
+        by,
+    )?)
 }
 
 pub async fn confirmation_feedback(
@@ -173,7 +180,7 @@ pub async fn confirmation_feedback(
                         "{SERVER_PREFIX}Target revoked previously granted confirmation. Action returned to confirmation-pending state."
                     ));
                     actions::add_status(c, action.id, ActionStatus::WaitForConfirmation, now, now, fb.code, &m)?;
-                    actions::set_action_status(c, action.id, ActionStatus::WaitForConfirmation, true, now, &target.controller_id)
+                    Ok(actions::set_action_status(c, action.id, ActionStatus::WaitForConfirmation, true, now, &target.controller_id)?)
                 }
                 _ => Err(ApiError::not_found("Action", action_id)),
             }

@@ -13,11 +13,11 @@ use updraft_ddi::{
 
 use super::root::window;
 use super::{Device, Format, device, negotiate, parse_id, read_body, respond};
-use crate::actions::{self, SERVER_PREFIX};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::Changes;
+use crate::store::actions::{self, SERVER_PREFIX};
 use crate::store::models::{Action, ActionStatus, ActionType, Artifact, Target};
 use crate::store::schema::{
     artifacts, distribution_sets, ds_modules, sm_metadata, sm_types, software_modules, target_attributes,
@@ -348,7 +348,7 @@ pub async fn cancel_action(
             if !action.status().is_canceling_or_canceled() {
                 return Err(ApiError::not_found("Action", action_id));
             }
-            actions::register_retrieved(
+            Ok(actions::register_retrieved(
                 c,
                 &action,
                 &format!(
@@ -356,7 +356,7 @@ pub async fn cancel_action(
                 ),
                 now,
                 &target.controller_id,
-            )
+            )?)
         })
         .await?;
     state.apply(Changes::device(&dev.tenant, &dev.controller_id));
@@ -504,7 +504,7 @@ pub async fn report_installed_base(
                 .ok_or_else(|| {
                     ApiError::not_found("DistributionSet", format!("{}:{}", body.name, body.version))
                 })?;
-            actions::report_installed(c, &target, ds, now)
+            Ok(actions::report_installed(c, &target, ds, now)?)
         })
         .await?;
     state.apply(Changes::device(&dev.tenant, &dev.controller_id));

@@ -7,12 +7,12 @@ use diesel::prelude::*;
 use updraft_ddi::{ControllerBase, ControllerConfig, Link, Polling, RootLinks};
 
 use super::{Device, Encoded, Format, client_address, device, negotiate, respond};
-use crate::actions::{self, SERVER_PREFIX};
 use crate::device_cache::CachedPollAnswer;
 use crate::error::{ApiError, ApiResult};
 use crate::polling::{MaintenanceWindow, PollSubject, format_hms, sleep_before_window};
 use crate::state::AppState;
 use crate::store::Changes;
+use crate::store::actions::{self, SERVER_PREFIX};
 use crate::store::models::{Action, ActionStatus, ActionType, NewTarget, UpdateStatus};
 use crate::store::schema::targets;
 

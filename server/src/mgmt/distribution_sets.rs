@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 use super::soft_deleted::SoftDeleted;
 use super::software_modules::sm_json;
 use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
-use crate::actions::{self, AssignmentRequest};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::Changes;
+use crate::store::actions::{self, AssignmentRequest};
 use crate::store::distribution_sets::{lock_ds, missing_mandatory};
 use crate::store::models::{Action, ActionStatus, ActionType, DistributionSet, DsType, Target};
 use crate::store::schema::{
@@ -771,7 +771,7 @@ pub async fn assign_and_respond(
     let total = requests.len();
     let result = state
         .db
-        .tx(move |c| actions::assign(c, &settings, &t, ds_id, &requests, &by, now))
+        .tx(move |c| Ok(actions::assign(c, &settings, &t, ds_id, &requests, &by, now)?))
         .await?;
     let base = rest_base(req, state);
     state.apply(Changes::devices(

@@ -267,7 +267,7 @@ fn validate(key: &str, value: &str) -> ApiResult<()> {
         return Err(ApiError::constraint_violation("key must not be empty."));
     }
     check_len("key", key, MAX_KEY_LEN)?;
-    check_len("value", value, MAX_VALUE_LEN)
+    Ok(check_len("value", value, MAX_VALUE_LEN)?)
 }
 
 async fn list(user: User, owner: OwnerRef, q: &Paging, state: &AppState) -> ApiResult<HttpResponse> {

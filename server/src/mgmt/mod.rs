@@ -9,6 +9,7 @@ pub(crate) mod examples;
 mod json;
 pub mod lenient;
 mod metadata;
+pub use crate::store::check_len;
 use crate::store::query;
 pub(crate) mod rollouts;
 mod sm_types;
@@ -37,7 +38,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::users::User;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -189,13 +190,4 @@ pub fn rest_base(req: &HttpRequest, state: &AppState) -> String {
 /// roles issue. The tenant is the user's.
 pub fn tenant_of(user: &User) -> String {
     user.tenant.clone()
-}
-
-pub fn check_len(field: &str, value: &str, max: usize) -> ApiResult<()> {
-    if value.chars().count() > max {
-        return Err(ApiError::constraint_violation(format!(
-            "{field} must be at most {max} characters."
-        )));
-    }
-    Ok(())
 }

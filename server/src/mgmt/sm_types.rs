@@ -138,7 +138,11 @@ impl TypeUpdate {
             self.description.as_deref().unwrap_or(""),
             DESCRIPTION_MAX,
         )?;
-        check_len("colour", self.colour.as_deref().unwrap_or(""), COLOUR_MAX)
+        Ok(check_len(
+            "colour",
+            self.colour.as_deref().unwrap_or(""),
+            COLOUR_MAX,
+        )?)
     }
 }
 
@@ -156,7 +160,7 @@ pub(super) fn validate_new_type(
         }
     }
     check_len("description", description.unwrap_or(""), DESCRIPTION_MAX)?;
-    check_len("colour", colour.unwrap_or(""), COLOUR_MAX)
+    Ok(check_len("colour", colour.unwrap_or(""), COLOUR_MAX)?)
 }
 
 /// A unique violation on insert as hawkBit's 409 naming the type.

@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 use super::actions::{Representation, RepresentationQuery};
 use super::distribution_sets::ds_json;
 use super::{PagedList, Paging, body, check_len, json, query, rest_base, tenant_of};
-use crate::actions::assignable_ds;
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::Changes;
+use crate::store::actions::assignable_ds;
 use crate::store::models::ActionType;
 use crate::store::schema::target_filter_queries as tfq;
 
@@ -160,7 +160,7 @@ fn check_name(name: &str) -> ApiResult<()> {
     if name.trim().is_empty() {
         return Err(ApiError::constraint_violation("name must not be empty."));
     }
-    check_len("name", name, MAX_NAME_LEN)
+    Ok(check_len("name", name, MAX_NAME_LEN)?)
 }
 
 /// A query: present, at most 1024 characters, and valid RSQL over target fields.

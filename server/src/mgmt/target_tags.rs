@@ -154,7 +154,11 @@ impl TagRequest {
             self.description.as_deref().unwrap_or(""),
             DESCRIPTION_MAX,
         )?;
-        check_len("colour", self.colour.as_deref().unwrap_or(""), COLOUR_MAX)
+        Ok(check_len(
+            "colour",
+            self.colour.as_deref().unwrap_or(""),
+            COLOUR_MAX,
+        )?)
     }
 }
 

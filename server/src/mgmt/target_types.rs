@@ -139,7 +139,7 @@ fn check_texts(name: Option<&str>, description: Option<&str>, colour: Option<&st
     }
     check_len("name", name.unwrap_or(""), NAME_MAX)?;
     check_len("description", description.unwrap_or(""), DESCRIPTION_MAX)?;
-    check_len("colour", colour.unwrap_or(""), COLOUR_MAX)
+    Ok(check_len("colour", colour.unwrap_or(""), COLOUR_MAX)?)
 }
 
 impl TargetTypeCreate {

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use super::distribution_sets::{AssignmentBody, assign_and_respond, ds_json};
 use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
-use crate::actions;
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::ddi::confirmation;
@@ -16,6 +15,7 @@ use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::Changes;
+use crate::store::actions;
 use crate::store::models::{Action, ActionStatus, ActionType, NewTarget, Target, UpdateStatus};
 use crate::store::schema::{
     action_status_messages, action_statuses, actions as actions_t, distribution_sets, target_attributes,
@@ -620,9 +620,9 @@ async fn cancel_action(
         .tx(move |c| {
             let (t, a, _) = load_action(c, &t2, &c2, aid)?;
             if force {
-                actions::force_quit(c, &t, &a, now, &by)
+                Ok(actions::force_quit(c, &t, &a, now, &by)?)
             } else {
-                actions::request_cancel(c, &a, now, &by)
+                Ok(actions::request_cancel(c, &a, now, &by)?)
             }
         })
         .await?;
@@ -991,8 +991,10 @@ async fn confirm_action(
                         "{}Target rejected action. Action will stay in confirmation pending state.",
                         actions::SERVER_PREFIX
                     ));
-                    actions::add_status(c, a.id, ActionStatus::WaitForConfirmation, now, now, r.code, &m)
-                        .map(|_| ())
+                    Ok(
+                        actions::add_status(c, a.id, ActionStatus::WaitForConfirmation, now, now, r.code, &m)
+                            .map(|_| ())?,
+                    )
                 }
             }
         })

@@ -10,12 +10,12 @@ use diesel::sql_types::Bool;
 
 use super::plan::{self, GroupPlan, NewGroup, NewRollout};
 use super::{Conditions, Group, GroupStatus, Rollout, RolloutStatus};
-use crate::actions::{
-    SERVER_PREFIX, add_status, set_action_status, success_cancellation, supersede_active_actions,
-};
 use crate::error::{ApiError, ApiResult};
 use crate::store::AnyConnection;
 use crate::store::Changes;
+use crate::store::actions::{
+    SERVER_PREFIX, add_status, set_action_status, success_cancellation, supersede_active_actions,
+};
 use crate::store::models::{Action, ActionStatus, ActionType, Target};
 use crate::store::query::Sql;
 use crate::store::schema::{actions, rollout_groups, rollout_targets, rollouts, targets};

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 
 use super::{Conditions, DynamicTemplate, GroupStatus, RolloutStatus};
 use crate::error::{ApiError, ApiResult};
-use crate::mgmt::check_len;
 use crate::store::AnyConnection;
+use crate::store::check_len;
 use crate::store::distribution_sets::{assignable_ds, lock_ds};
 use crate::store::models::ActionType;
 use crate::store::query::{self, Sql, SqlFilter};

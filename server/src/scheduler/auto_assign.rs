@@ -7,11 +7,11 @@
 
 use diesel::prelude::*;
 
-use crate::actions::{self, AssignmentRequest};
 use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::Changes;
+use crate::store::actions::{self, AssignmentRequest};
 use crate::store::models::ActionType;
 use crate::store::query;
 use crate::store::schema::{actions as actions_t, target_filter_queries as tfq, targets};

@@ -3,11 +3,11 @@
 
 use diesel::prelude::*;
 
-use crate::actions::{SERVER_PREFIX, add_status, fail_action};
 use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::Changes;
+use crate::store::actions::{SERVER_PREFIX, add_status, fail_action};
 use crate::store::models::ActionStatus;
 use crate::store::query::Sql;
 use crate::store::schema::{action_statuses, actions, targets};

@@ -47,6 +47,8 @@ pub enum Rule {
     NotCancelable {
         action: i64,
     },
+    /// Feedback on an action that is already closed.
+    ActionClosed,
     /// Force-quitting an action that is not being canceled.
     NotForceQuitable {
         action: i64,
@@ -85,6 +87,7 @@ impl Rule {
             Self::AlreadyExists
             | Self::NotCancelable { .. }
             | Self::NotForceQuitable { .. }
+            | Self::ActionClosed
             | Self::AutoConfirmActive
             | Self::ReadOnly
             | Self::TargetTypeInUse
@@ -112,6 +115,13 @@ impl Error {
             rule,
             message: message.into(),
         }
+    }
+
+    pub fn not_cancelable(action: i64) -> Self {
+        Self::refused(
+            Rule::NotCancelable { action },
+            format!("Action {action} is not active or is already being canceled."),
+        )
     }
 
     pub fn internal(e: impl fmt::Display) -> Self {

@@ -3,6 +3,7 @@
 //! Front doors (`ddi`, `mgmt`, `ui`, and next the AMQP transport) parse, authorize, call in here and
 //! render; nothing in here knows HTTP. See `docs/architecture.md` for the layers and their rules.
 
+pub mod actions;
 pub mod changes;
 mod db;
 pub mod distribution_sets;
@@ -15,3 +16,14 @@ pub mod targets;
 pub use changes::Changes;
 pub use db::{AnyConnection, Backend, Db, PooledConn};
 pub use error::{Error, Failure, Kind, Result, Rule};
+
+/// Refuses a text field longer than `max` characters.
+pub fn check_len(field: &str, value: &str, max: usize) -> Result<()> {
+    if value.chars().count() > max {
+        return Err(Error::refused(
+            Rule::Constraint,
+            format!("{field} must be at most {max} characters."),
+        ));
+    }
+    Ok(())
+}

@@ -8,10 +8,10 @@ use serde::Deserialize;
 use super::error::{UiError, UiResult};
 use super::layout::{self, encode};
 use super::session::Ctx;
-use crate::actions::{self, AssignmentRequest};
 use crate::auth::permissions::Permission;
 use crate::state::AppState;
 use crate::store::Changes;
+use crate::store::actions::{self, AssignmentRequest};
 use crate::store::models::ActionType;
 use crate::store::schema::{target_tag_assignments, target_tags, targets};
 use crate::store::targets::find_target;
@@ -53,7 +53,17 @@ pub async fn assign(
     let (by, now, ds, t2) = (ctx.user.username.clone(), state.now(), form.ds, tenant.clone());
     let result = state
         .db
-        .tx(move |c| actions::assign(c, &settings, &t2, ds, std::slice::from_ref(&request), &by, now))
+        .tx(move |c| {
+            Ok(actions::assign(
+                c,
+                &settings,
+                &t2,
+                ds,
+                std::slice::from_ref(&request),
+                &by,
+                now,
+            )?)
+        })
         .await?;
     state.apply(Changes::device(&tenant, &cid));
     let notice = if result.assigned.is_empty() {
@@ -86,9 +96,9 @@ pub async fn cancel(
             let t = find_target(c, &tenant, &c2)?;
             let a = actions::find_action_of_target(c, &t, aid)?;
             if force {
-                actions::force_quit(c, &t, &a, now, &by)
+                Ok(actions::force_quit(c, &t, &a, now, &by)?)
             } else {
-                actions::request_cancel(c, &a, now, &by)
+                Ok(actions::request_cancel(c, &a, now, &by)?)
             }
         })
         .await?;
