@@ -51,7 +51,9 @@ pub fn load_snapshot(
     };
     let active_action = actions::top_active_action(conn, target.id)?;
     let installed_action_id = actions::installed_action_id(conn, &target)?;
-    let window = active_action.as_ref().and_then(crate::ddi::window);
+    let window = active_action
+        .as_ref()
+        .and_then(crate::store::actions::maintenance_window);
     Ok(Some(DeviceSnapshot {
         target,
         active_action,

@@ -89,11 +89,12 @@ fn background_work_names_no_front_door() {
 }
 
 #[test]
-fn the_device_api_does_not_call_the_other_front_doors() {
+fn the_device_api_does_not_call_the_other_front_doors_nor_sql() {
     forbid(
         &["ddi"],
-        &["crate::mgmt", "crate::ui"],
-        "ddi/ must not call mgmt/ or ui/: what both need belongs in server/src/store",
+        &["crate::mgmt", "crate::ui", "diesel", "store::schema"],
+        "ddi/ must not call mgmt/ or ui/, nor query the database itself: what it needs belongs in \
+         server/src/store",
     );
 }
 
@@ -101,10 +102,6 @@ fn the_device_api_does_not_call_the_other_front_doors() {
 /// may name fewer (then lower its number here) but never more, and no other front-door file may
 /// name any: new queries go into `server/src/store/<aggregate>.rs`.
 const TABLE_DEBT: &[(&str, usize)] = &[
-    ("ddi/artifacts.rs", 8),
-    ("ddi/confirmation.rs", 4),
-    ("ddi/deployment.rs", 11),
-    ("ddi/root.rs", 3),
     ("mgmt/actions.rs", 9),
     ("mgmt/distribution_sets.rs", 40),
     ("mgmt/ds_tags.rs", 16),
@@ -115,10 +112,11 @@ const TABLE_DEBT: &[(&str, usize)] = &[
     ("mgmt/sm_types.rs", 9),
     ("mgmt/software_modules.rs", 25),
     ("mgmt/system.rs", 4),
+    ("mgmt/target_actions.rs", 9),
     ("mgmt/target_filters.rs", 9),
     ("mgmt/target_tags.rs", 17),
     ("mgmt/target_types.rs", 15),
-    ("mgmt/targets.rs", 19),
+    ("mgmt/targets.rs", 10),
     ("mgmt/users.rs", 3),
     ("ui/device_actions.rs", 4),
     ("ui/device_page.rs", 11),
@@ -163,7 +161,6 @@ fn no_source_file_grows_past_the_limit() {
         ("mgmt/distribution_sets.rs", 1480),
         ("mgmt/rollouts.rs", 1165),
         ("mgmt/software_modules.rs", 1119),
-        ("mgmt/targets.rs", 1170),
     ];
     let over: BTreeMap<&str, usize> = OVER.iter().copied().collect();
     let mut problems = Vec::new();

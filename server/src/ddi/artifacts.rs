@@ -5,8 +5,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
-use diesel::dsl::exists;
-use diesel::prelude::*;
 use futures_util::StreamExt;
 
 use super::{device, negotiate, parse_id, respond};
@@ -16,35 +14,10 @@ use crate::storage::ByteStream;
 use crate::store::AnyConnection;
 use crate::store::Changes;
 use crate::store::actions::{self, SERVER_PREFIX};
-use crate::store::models::{ActionStatus, Artifact, Target};
-use crate::store::schema::{actions as actions_t, artifacts, ds_modules};
+use crate::store::models::{Artifact, Target};
+use crate::store::software_modules;
 
 const BOUNDARY: &str = "THIS_STRING_SEPARATES_MULTIPART";
-
-/// A device may read a module's artifacts while one of its actions that are not canceled contains
-/// the module (hawkBit 0.3 semantics, a superset of the current ones).
-fn module_visible(c: &mut AnyConnection, target: &Target, sm_id: i64, skip_check: bool) -> ApiResult<bool> {
-    use crate::store::schema::software_modules;
-    if skip_check {
-        return Ok(diesel::select(exists(
-            software_modules::table.filter(
-                software_modules::id
-                    .eq(sm_id)
-                    .and(software_modules::tenant.eq(&target.tenant)),
-            ),
-        ))
-        .get_result(c)?);
-    }
-    let canceled = [ActionStatus::Canceled.as_str(), ActionStatus::Canceling.as_str()];
-    Ok(diesel::select(exists(
-        actions_t::table
-            .inner_join(ds_modules::table.on(ds_modules::ds_id.eq(actions_t::ds_id)))
-            .filter(actions_t::target_id.eq(target.id))
-            .filter(ds_modules::sm_id.eq(sm_id))
-            .filter(actions_t::status.ne_all(canceled)),
-    ))
-    .get_result(c)?)
-}
 
 pub async fn list(
     req: HttpRequest,
@@ -60,15 +33,10 @@ pub async fn list(
     let body = state
         .db
         .run(move |c| {
-            if !module_visible(c, &target, sm_id, skip)? {
+            if !software_modules::module_visible(c, &target, sm_id, skip)? {
                 return Err(ApiError::not_found("SoftwareModule", sm_id));
             }
-            let list: Vec<Artifact> = artifacts::table
-                .filter(artifacts::sm_id.eq(sm_id))
-                .order(artifacts::id.asc())
-                .select(Artifact::as_select())
-                .load(c)?;
-            Ok(list)
+            Ok(software_modules::artifacts_of(c, sm_id)?)
         })
         .await?;
     let links_base = dev.link_base(&req, &state);
@@ -154,16 +122,10 @@ pub async fn download(
     let (artifact, md5sum) = state
         .db
         .run(move |c| {
-            if !module_visible(c, &target, sm_id, skip)? {
+            if !software_modules::module_visible(c, &target, sm_id, skip)? {
                 return Err(ApiError::not_found("SoftwareModule", sm_id));
             }
-            let find = |c: &mut AnyConnection, n: &str| -> ApiResult<Option<Artifact>> {
-                Ok(artifacts::table
-                    .filter(artifacts::sm_id.eq(sm_id).and(artifacts::filename.eq(n)))
-                    .select(Artifact::as_select())
-                    .first(c)
-                    .optional()?)
-            };
+            let find = |c: &mut AnyConnection, n: &str| software_modules::artifact_named(c, sm_id, n);
             if let Some(a) = find(c, &name)? {
                 return Ok((a, false));
             }
@@ -210,34 +172,7 @@ async fn log_download(state: &AppState, tenant: &str, cid: &str, target: &Target
     let now = state.now();
     let logged = state
         .db
-        .tx(move |c| {
-            let action: Option<i64> = actions_t::table
-                .inner_join(ds_modules::table.on(ds_modules::ds_id.eq(actions_t::ds_id)))
-                .filter(actions_t::target_id.eq(target.id).and(actions_t::active.eq(true)))
-                .filter(ds_modules::sm_id.eq(sm_id))
-                .order(actions_t::id.desc())
-                .select(actions_t::id)
-                .first(c)
-                .optional()?;
-            let Some(action) = action else { return Ok(false) };
-            let count: i64 = crate::store::schema::action_statuses::table
-                .filter(crate::store::schema::action_statuses::action_id.eq(action))
-                .count()
-                .get_result(c)?;
-            if quota > 0 && count >= quota {
-                return Ok(false);
-            }
-            actions::add_status(
-                c,
-                action,
-                ActionStatus::Download,
-                now,
-                now,
-                None,
-                std::slice::from_ref(&message),
-            )?;
-            Ok(true)
-        })
+        .tx(move |c| Ok(actions::log_download(c, target.id, sm_id, &message, quota, now)?))
         .await;
     match logged {
         Ok(true) => state.apply(Changes::device(tenant, cid)),

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use updraft_ddi::{
     ActivateAutoConfirmation, AutoConfirmationState, Confirmation, ConfirmationBase, ConfirmationBaseAction,
     ConfirmationFeedback, Link,
@@ -16,11 +14,9 @@ use super::root::{action_etag, register_or_touch};
 use super::{client_address, device, negotiate, parse_id, read_body, respond};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::AnyConnection;
 use crate::store::Changes;
-use crate::store::actions::{self, SERVER_PREFIX};
-use crate::store::models::{Action, ActionStatus, Target};
-use crate::store::schema::{actions as actions_t, targets};
+use crate::store::actions::{self, confirmation};
+use crate::store::models::ActionStatus;
 
 pub async fn confirmation_base(
     req: HttpRequest,
@@ -116,32 +112,6 @@ pub async fn confirmation_action(
     respond(&req, r.format, &body)
 }
 
-pub(crate) fn confirm(
-    c: &mut AnyConnection,
-    action: &Action,
-    details: &[String],
-    code: Option<i32>,
-    now: i64,
-    by: &str,
-) -> ApiResult<()> {
-    let mut messages = details.to_vec();
-    messages.push(format!(
-        "{SERVER_PREFIX}Target confirmed action. Therefore, it will be set to the running state to proceed with the deployment."
-    ));
-    if let Some(code) = code {
-        messages.push(format!("Confirmation status code: {code}"));
-    }
-    actions::add_status(c, action.id, ActionStatus::Running, now, now, code, &messages)?;
-    Ok(actions::set_action_status(
-        c,
-        action.id,
-        ActionStatus::Running,
-        true,
-        now,
-        by,
-    )?)
-}
-
 pub async fn confirmation_feedback(
     req: HttpRequest,
     path: web::Path<(String, String, String)>,
@@ -158,79 +128,21 @@ pub async fn confirmation_feedback(
     state
         .db
         .tx(move |c| {
-            let action = actions::find_action_of_target(c, &target, action_id)?;
-            if !action.active {
-                return Err(ApiError::bare(StatusCode::GONE));
-            }
-            let status = action.status();
-            match fb.confirmation {
-                Confirmation::Confirmed if status == ActionStatus::WaitForConfirmation => {
-                    confirm(c, &action, &fb.details, fb.code, now, &target.controller_id)
-                }
-                Confirmation::Denied if status == ActionStatus::WaitForConfirmation => {
-                    let mut m = fb.details.clone();
-                    m.push(format!("{SERVER_PREFIX}Target rejected action. Action will stay in confirmation pending state."));
-                    actions::add_status(c, action.id, ActionStatus::WaitForConfirmation, now, now, fb.code, &m)?;
-                    Ok(())
-                }
-                // A device may revoke a confirmation it gave while the action has not finished.
-                Confirmation::Denied if flow && matches!(status, ActionStatus::Running | ActionStatus::Retrieved) => {
-                    let mut m = fb.details.clone();
-                    m.push(format!(
-                        "{SERVER_PREFIX}Target revoked previously granted confirmation. Action returned to confirmation-pending state."
-                    ));
-                    actions::add_status(c, action.id, ActionStatus::WaitForConfirmation, now, now, fb.code, &m)?;
-                    Ok(actions::set_action_status(c, action.id, ActionStatus::WaitForConfirmation, true, now, &target.controller_id)?)
-                }
-                _ => Err(ApiError::not_found("Action", action_id)),
-            }
+            let confirmed = matches!(fb.confirmation, Confirmation::Confirmed);
+            Ok(confirmation::confirmation_feedback(
+                c,
+                &target,
+                action_id,
+                confirmed,
+                &fb.details,
+                fb.code,
+                flow,
+                now,
+            )?)
         })
         .await?;
     state.apply(Changes::device(&dev.tenant, &dev.controller_id));
     Ok(HttpResponse::Ok().finish())
-}
-
-/// Turns auto-confirm on and confirms every action waiting for it; `remark` is stored as given.
-pub fn activate(
-    c: &mut AnyConnection,
-    target: &Target,
-    initiator: Option<String>,
-    remark: Option<String>,
-    now: i64,
-) -> ApiResult<()> {
-    let current: Option<i64> = targets::table
-        .find(target.id)
-        .select(targets::auto_confirm_at)
-        .first(c)?;
-    if current.is_some() {
-        return Err(ApiError::auto_confirm_already_active(&target.controller_id));
-    }
-    diesel::update(targets::table.find(target.id))
-        .set((
-            targets::auto_confirm_at.eq(now),
-            targets::auto_confirm_initiator.eq(&initiator),
-            targets::auto_confirm_remark.eq(&remark),
-        ))
-        .execute(c)?;
-    let waiting: Vec<Action> = actions_t::table
-        .filter(actions_t::target_id.eq(target.id).and(actions_t::active.eq(true)))
-        .filter(actions_t::status.eq(ActionStatus::WaitForConfirmation.as_str()))
-        .select(Action::as_select())
-        .load(c)?;
-    for a in waiting {
-        confirm(
-            c,
-            &a,
-            &[format!(
-                "Assignment automatically confirmed by initiator '{}'.",
-                initiator.as_deref().unwrap_or("")
-            )],
-            None,
-            now,
-            &target.controller_id,
-        )?;
-    }
-    Ok(())
 }
 
 pub async fn activate_auto_confirm(
@@ -258,7 +170,13 @@ pub async fn activate_auto_confirm(
             let remark = request.remark.clone().unwrap_or_else(|| {
                 "Initiated using the Device Direct Integration API without providing a remark.".to_owned()
             });
-            activate(c, &target, request.initiator.clone(), Some(remark), now)
+            Ok(confirmation::activate_auto_confirm(
+                c,
+                &target,
+                request.initiator.clone(),
+                Some(remark),
+                now,
+            )?)
         })
         .await?;
     state.apply(Changes::device(&dev.tenant, &dev.controller_id));
@@ -275,16 +193,7 @@ pub async fn deactivate_auto_confirm(
     let target = dev.target()?.clone();
     state
         .db
-        .tx(move |c| {
-            diesel::update(targets::table.find(target.id))
-                .set((
-                    targets::auto_confirm_at.eq(None::<i64>),
-                    targets::auto_confirm_initiator.eq(None::<String>),
-                    targets::auto_confirm_remark.eq(None::<String>),
-                ))
-                .execute(c)?;
-            Ok(())
-        })
+        .tx(move |c| Ok(confirmation::deactivate_auto_confirm(c, target.id)?))
         .await?;
     state.apply(Changes::device(&dev.tenant, &dev.controller_id));
     Ok(HttpResponse::Ok().finish())

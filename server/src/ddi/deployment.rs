@@ -4,25 +4,19 @@ use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use updraft_ddi::{
     ActionFeedback, ActionHistory, CancelAction, CancelActionBase, Chunk, ConfigData, ConfigDataMode,
     Deployment, DeploymentBase, HandlingType, Hashes, InstalledBaseReport, Link, MaintenanceWindowStatus,
     Metadata,
 };
 
-use super::root::window;
 use super::{Device, Format, device, negotiate, parse_id, read_body, respond};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::AnyConnection;
-use crate::store::Changes;
 use crate::store::actions::{self, SERVER_PREFIX};
 use crate::store::models::{Action, ActionStatus, ActionType, Artifact, Target};
-use crate::store::schema::{
-    artifacts, distribution_sets, ds_modules, sm_metadata, sm_types, software_modules, target_attributes,
-    targets,
-};
+use crate::store::targets::AttributeUpdate;
+use crate::store::{AnyConnection, Changes, distribution_sets, software_modules, targets};
 
 #[derive(serde::Deserialize)]
 pub struct HistoryQuery {
@@ -70,59 +64,30 @@ pub fn build_deployment(
     links_base: &str,
     now: i64,
 ) -> ApiResult<Deployment> {
-    let modules: Vec<(i64, String, String, String, bool)> = ds_modules::table
-        .inner_join(software_modules::table.inner_join(sm_types::table))
-        .filter(ds_modules::ds_id.eq(action.ds_id))
-        .order(software_modules::id.asc())
-        .select((
-            software_modules::id,
-            sm_types::type_key,
-            software_modules::version,
-            software_modules::name,
-            software_modules::encrypted,
-        ))
-        .load(conn)?;
-    let ids: Vec<i64> = modules.iter().map(|m| m.0).collect();
-    let all_artifacts: Vec<Artifact> = artifacts::table
-        .filter(artifacts::sm_id.eq_any(&ids))
-        .order(artifacts::id.asc())
-        .select(Artifact::as_select())
-        .load(conn)?;
-    let metadata: Vec<(i64, String, String)> = sm_metadata::table
-        .filter(
-            sm_metadata::sm_id
-                .eq_any(&ids)
-                .and(sm_metadata::target_visible.eq(true)),
-        )
-        .order(sm_metadata::meta_key.asc())
-        .select((sm_metadata::sm_id, sm_metadata::meta_key, sm_metadata::meta_value))
-        .load(conn)?;
+    let modules = software_modules::deployment_modules(conn, action.ds_id)?;
     let https = links_base.starts_with("https://");
     let chunks = modules
         .into_iter()
-        .map(|(id, key, version, name, encrypted)| {
-            let meta: Vec<Metadata> = metadata
-                .iter()
-                .filter(|m| m.0 == id)
+        .map(|m| {
+            let meta: Vec<Metadata> = m
+                .metadata
+                .into_iter()
                 .take(50)
-                .map(|m| Metadata {
-                    key: m.1.clone(),
-                    value: m.2.clone(),
-                })
+                .map(|(key, value)| Metadata { key, value })
                 .collect();
             Chunk {
                 // hawkBit's legacy part names for its default module types.
-                part: match key.as_str() {
+                part: match m.type_key.as_str() {
                     "application" => "bApp".to_owned(),
                     "runtime" => "jvm".to_owned(),
-                    _ => key,
+                    _ => m.type_key,
                 },
-                version,
-                name,
-                encrypted: encrypted.then_some(true),
-                artifacts: all_artifacts
+                version: m.version,
+                name: m.name,
+                encrypted: m.encrypted.then_some(true),
+                artifacts: m
+                    .artifacts
                     .iter()
-                    .filter(|a| a.sm_id == id)
                     .map(|a| artifact_json(a, links_base, https))
                     .collect(),
                 metadata: (!meta.is_empty()).then_some(meta),
@@ -137,7 +102,7 @@ pub fn build_deployment(
     } else {
         HandlingType::Attempt
     };
-    let window = window(action);
+    let window = actions::maintenance_window(action);
     let available = window.as_ref().map(|w| w.is_available(now));
     let update = match (action_type, available) {
         (ActionType::DownloadOnly, _) | (_, Some(false)) => HandlingType::Skip,
@@ -402,78 +367,19 @@ pub async fn config_data(
     let now = state.now();
     state
         .db
-        .tx(move |c| update_attributes(c, &target, &body, quota, now))
+        .tx(move |c| {
+            let mode = match body.mode.unwrap_or(ConfigDataMode::Merge) {
+                ConfigDataMode::Merge => AttributeUpdate::Merge,
+                ConfigDataMode::Replace => AttributeUpdate::Replace,
+                ConfigDataMode::Remove => AttributeUpdate::Remove,
+            };
+            Ok(targets::update_attributes(
+                c, target.id, mode, &body.data, quota, now,
+            )?)
+        })
         .await?;
     state.apply(Changes::device(&dev.tenant, &dev.controller_id).and(Changes::targets()));
     Ok(HttpResponse::Ok().finish())
-}
-
-/// hawkBit's `updateControllerAttributes`: merge (null removes), replace, or remove.
-fn update_attributes(
-    c: &mut AnyConnection,
-    target: &Target,
-    body: &ConfigData,
-    quota: i64,
-    now: i64,
-) -> ApiResult<()> {
-    let current: BTreeMap<String, String> = target_attributes::table
-        .filter(target_attributes::target_id.eq(target.id))
-        .select((target_attributes::attr_key, target_attributes::attr_value))
-        .load::<(String, String)>(c)?
-        .into_iter()
-        .collect();
-    let mut next = current.clone();
-    match body.mode.unwrap_or(ConfigDataMode::Merge) {
-        ConfigDataMode::Merge => {
-            for (k, v) in &body.data {
-                match v {
-                    Some(v) => next.insert(k.clone(), v.clone()),
-                    None => next.remove(k),
-                };
-            }
-        }
-        ConfigDataMode::Replace => {
-            next = body
-                .data
-                .iter()
-                .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
-                .collect();
-        }
-        ConfigDataMode::Remove => {
-            for k in body.data.keys() {
-                next.remove(k);
-            }
-        }
-    }
-    if quota > 0 && next.len() > current.len() && next.len() as i64 > quota {
-        return Err(ApiError::quota(format!(
-            "A target may have at most {quota} attributes (maxAttributeEntriesPerTarget)."
-        )));
-    }
-    if next != current {
-        // Changed attributes may make the target match an auto-assigning filter.
-        diesel::update(targets::table.find(target.id))
-            .set(targets::auto_assign_pending.eq(true))
-            .execute(c)?;
-        diesel::delete(target_attributes::table.filter(target_attributes::target_id.eq(target.id)))
-            .execute(c)?;
-        for (k, v) in &next {
-            diesel::insert_into(target_attributes::table)
-                .values((
-                    target_attributes::target_id.eq(target.id),
-                    target_attributes::attr_key.eq(k),
-                    target_attributes::attr_value.eq(v),
-                ))
-                .execute(c)?;
-        }
-    }
-    diesel::update(targets::table.find(target.id))
-        .set((
-            targets::request_attributes.eq(false),
-            targets::last_modified_at.eq(now),
-        ))
-        .execute(c)?;
-    Ok(())
 }
 
 pub async fn report_installed_base(
@@ -490,20 +396,7 @@ pub async fn report_installed_base(
     let created = state
         .db
         .tx(move |c| {
-            let ds: i64 = distribution_sets::table
-                .filter(distribution_sets::tenant.eq(&target.tenant))
-                .filter(
-                    distribution_sets::name
-                        .eq(&body.name)
-                        .and(distribution_sets::version.eq(&body.version)),
-                )
-                .filter(distribution_sets::deleted.eq(false))
-                .select(distribution_sets::id)
-                .first(c)
-                .optional()?
-                .ok_or_else(|| {
-                    ApiError::not_found("DistributionSet", format!("{}:{}", body.name, body.version))
-                })?;
+            let ds = distribution_sets::find_by_name_version(c, &target.tenant, &body.name, &body.version)?;
             Ok(actions::report_installed(c, &target, ds, now)?)
         })
         .await?;

@@ -6,7 +6,6 @@ pub(crate) mod confirmation;
 mod deployment;
 pub mod openapi;
 mod root;
-pub use root::window;
 
 use std::sync::Arc;
 

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use updraft_ddi::{ControllerBase, ControllerConfig, Link, Polling, RootLinks};
 
 use super::{Device, Encoded, Format, client_address, device, negotiate, respond};
@@ -12,9 +11,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::polling::{MaintenanceWindow, PollSubject, format_hms, sleep_before_window};
 use crate::state::AppState;
 use crate::store::Changes;
-use crate::store::actions::{self, SERVER_PREFIX};
-use crate::store::models::{Action, ActionStatus, ActionType, NewTarget, UpdateStatus};
-use crate::store::schema::targets;
+use crate::store::models::{Action, ActionStatus, ActionType, UpdateStatus};
+use crate::store::{actions, targets};
 
 pub async fn poll(
     req: HttpRequest,
@@ -98,78 +96,14 @@ pub async fn register_or_touch(
         .db
         .tx(move |c| {
             if exists {
-                let status: String = targets::table
-                    .filter(targets::tenant.eq(&tenant).and(targets::controller_id.eq(&cid)))
-                    .select(targets::update_status)
-                    .first(c)?;
-                let new_status = if status == UpdateStatus::Unknown.as_str() {
-                    UpdateStatus::Registered.as_str()
-                } else {
-                    status.as_str()
-                };
-                diesel::update(
-                    targets::table.filter(targets::tenant.eq(&tenant).and(targets::controller_id.eq(&cid))),
-                )
-                .set((
-                    targets::address.eq(&address),
-                    targets::last_poll.eq(now),
-                    targets::update_status.eq(new_status),
-                ))
-                .execute(c)?;
+                targets::record_poll(c, &tenant, &cid, &address, now)?;
             } else {
-                let description = format!("Plug and Play target: {cid}");
-                let token = crate::auth::random_token();
-                // A concurrent first poll of the same device may have won; that is fine. The savepoint
-                // keeps PostgreSQL's transaction usable after the unique violation.
-                let inserted = c.transaction(|c| {
-                    diesel::insert_into(targets::table)
-                        .values(NewTarget {
-                            tenant: &tenant,
-                            controller_id: &cid,
-                            name: &cid,
-                            description: Some(&description),
-                            security_token: &token,
-                            address: Some(&address),
-                            last_poll: Some(now),
-                            update_status: UpdateStatus::Registered.as_str(),
-                            request_attributes: true,
-                            target_type_id: None,
-                            created_at: now,
-                            created_by: "CONTROLLER_PLUG_AND_PLAY",
-                            last_modified_at: now,
-                            last_modified_by: "CONTROLLER_PLUG_AND_PLAY",
-                            auto_assign_pending: true,
-                        })
-                        .execute(c)
-                });
-                match inserted {
-                    Ok(_)
-                    | Err(diesel::result::Error::DatabaseError(
-                        diesel::result::DatabaseErrorKind::UniqueViolation,
-                        _,
-                    )) => {}
-                    Err(e) => return Err(e.into()),
-                }
+                targets::register_on_poll(c, &tenant, &cid, &address, &crate::auth::random_token(), now)?;
             }
-            // An action whose maintenance schedule has no window left is canceled (hawkBit's
-            // `checkAndCancelExpiredAction`).
             if let Some(snapshot) = crate::device_cache::load_snapshot(c, &tenant, &cid)?
                 && let Some(a) = snapshot.active_action
-                && !a.status().is_canceling_or_canceled()
-                && window(&a).is_some_and(|w| !w.has_future_window(now))
             {
-                actions::set_action_status(c, a.id, ActionStatus::Canceling, true, now, "system")?;
-                actions::add_status(
-                    c,
-                    a.id,
-                    ActionStatus::Canceling,
-                    now,
-                    now,
-                    None,
-                    &[format!(
-                        "{SERVER_PREFIX}cancel action because the maintenance window has expired"
-                    )],
-                )?;
+                actions::cancel_if_window_expired(c, &a, now)?;
             }
             Ok(())
         })
@@ -183,17 +117,6 @@ pub async fn register_or_touch(
         .get(&state.db, &dev.tenant, &dev.controller_id)
         .await?;
     Ok(())
-}
-
-pub fn window(action: &Action) -> Option<MaintenanceWindow> {
-    match (
-        &action.maintenance_schedule,
-        &action.maintenance_duration,
-        &action.maintenance_timezone,
-    ) {
-        (Some(s), Some(d), Some(z)) => MaintenanceWindow::parse(s, d, z).ok(),
-        _ => None,
-    }
 }
 
 /// The `c=` value in action links; it changes whenever the action row changes, a time-forced action

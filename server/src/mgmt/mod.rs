@@ -16,6 +16,7 @@ mod sm_types;
 mod soft_deleted;
 mod software_modules;
 mod system;
+mod target_actions;
 mod target_filters;
 mod target_tags;
 mod target_types;
@@ -29,8 +30,8 @@ pub(crate) use software_modules::{
     validate_sm_request,
 };
 pub(crate) use system::store as store_tenant_config;
+pub(crate) use target_actions::force_action;
 pub(crate) use target_tags::{TagRequest, insert_tag};
-pub(crate) use targets::force_action;
 pub use users::{tenant_name, validate_new_user};
 
 use actix_web::{HttpRequest, web};
@@ -47,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(actix_web::middleware::from_fn(legacy_status_codes))
             .configure(system::configure)
             .configure(targets::configure)
+            .configure(target_actions::configure)
             .configure(software_modules::configure)
             .configure(distribution_sets::configure)
             .configure(users::configure)
@@ -89,6 +91,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
     use utoipa::OpenApi as _;
     vec![
         targets::Api::openapi(),
+        target_actions::Api::openapi(),
         users::Api::openapi(),
         system::Api::openapi(),
         metadata::Api::openapi(),

@@ -69,3 +69,20 @@ pub fn lock_ds(c: &mut AnyConnection, ds_id: i64) -> Result<()> {
         .execute(c)?;
     Ok(())
 }
+
+/// The tenant's live (not soft-deleted) set with this name and version, as devices name it when they
+/// report an installation.
+pub fn find_by_name_version(c: &mut AnyConnection, tenant: &str, name: &str, version: &str) -> Result<i64> {
+    distribution_sets::table
+        .filter(distribution_sets::tenant.eq(tenant))
+        .filter(
+            distribution_sets::name
+                .eq(name)
+                .and(distribution_sets::version.eq(version)),
+        )
+        .filter(distribution_sets::deleted.eq(false))
+        .select(distribution_sets::id)
+        .first(c)
+        .optional()?
+        .ok_or_else(|| Error::not_found("DistributionSet", format!("{name}:{version}")))
+}

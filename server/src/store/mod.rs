@@ -11,6 +11,7 @@ pub mod error;
 pub mod models;
 pub mod query;
 pub mod schema;
+pub mod software_modules;
 pub mod targets;
 
 pub use changes::Changes;

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::config::Quotas;
 use crate::store::models::{Action, ActionStatus, ActionType, Target, UpdateStatus};
-use crate::store::schema::{action_status_messages, action_statuses, actions, targets};
+use crate::store::schema::{action_status_messages, action_statuses, actions, ds_modules, targets};
 use crate::store::{AnyConnection, Error, Result, Rule};
 
 /// hawkBit's `DeploymentHelper.successCancellation`.
@@ -409,5 +409,44 @@ pub fn report_installed(conn: &mut AnyConnection, target: &Target, ds_id: i64, n
         ))
         .execute(conn)?;
     update_target(conn, target.id, now, by)?;
+    Ok(true)
+}
+
+/// Records that the device downloads an artifact of module `sm_id` on its newest open action that
+/// contains the module, unless the action already has `quota` status entries (0: no limit). Answers
+/// whether it recorded anything.
+pub fn log_download(
+    c: &mut AnyConnection,
+    target_id: i64,
+    sm_id: i64,
+    message: &str,
+    quota: i64,
+    now: i64,
+) -> Result<bool> {
+    let action: Option<i64> = actions::table
+        .inner_join(ds_modules::table.on(ds_modules::ds_id.eq(actions::ds_id)))
+        .filter(actions::target_id.eq(target_id).and(actions::active.eq(true)))
+        .filter(ds_modules::sm_id.eq(sm_id))
+        .order(actions::id.desc())
+        .select(actions::id)
+        .first(c)
+        .optional()?;
+    let Some(action) = action else { return Ok(false) };
+    let count: i64 = action_statuses::table
+        .filter(action_statuses::action_id.eq(action))
+        .count()
+        .get_result(c)?;
+    if quota > 0 && count >= quota {
+        return Ok(false);
+    }
+    add_status(
+        c,
+        action,
+        ActionStatus::Download,
+        now,
+        now,
+        None,
+        &[message.to_owned()],
+    )?;
     Ok(true)
 }

@@ -14,6 +14,7 @@ use crate::store::schema::{action_status_messages, action_statuses, actions, dis
 use crate::store::targets::find_target;
 use crate::tenant_config::TenantSettings;
 
+pub mod confirmation;
 mod feedback;
 pub use feedback::*;
 
@@ -390,6 +391,41 @@ pub fn force_quit(
         &[format!("{SERVER_PREFIX}A force quit has been performed.")],
     )?;
     success_cancellation(conn, target, action.id, now, by)
+}
+
+/// The action's maintenance window, when it has a valid schedule.
+pub fn maintenance_window(action: &Action) -> Option<MaintenanceWindow> {
+    match (
+        &action.maintenance_schedule,
+        &action.maintenance_duration,
+        &action.maintenance_timezone,
+    ) {
+        (Some(s), Some(d), Some(z)) => MaintenanceWindow::parse(s, d, z).ok(),
+        _ => None,
+    }
+}
+
+/// Cancels the action when its maintenance schedule has no window left (hawkBit's
+/// `checkAndCancelExpiredAction`); answers whether it did.
+pub fn cancel_if_window_expired(c: &mut AnyConnection, action: &Action, now: i64) -> Result<bool> {
+    if action.status().is_canceling_or_canceled()
+        || maintenance_window(action).is_none_or(|w| w.has_future_window(now))
+    {
+        return Ok(false);
+    }
+    set_action_status(c, action.id, ActionStatus::Canceling, true, now, "system")?;
+    add_status(
+        c,
+        action.id,
+        ActionStatus::Canceling,
+        now,
+        now,
+        None,
+        &[format!(
+            "{SERVER_PREFIX}cancel action because the maintenance window has expired"
+        )],
+    )?;
+    Ok(true)
 }
 
 #[cfg(test)]
