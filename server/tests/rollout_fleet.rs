@@ -210,15 +210,23 @@ fn failures_above_the_threshold_pause_with_exact_totals(f: &Fixture) {
             "errorAction": { "action": "PAUSE" },
         }),
     );
+    // The first two groups report (the second one past its error threshold); the others never start.
     let report = updraft_sim::run_blocking(
         config,
-        StopWhen::Idle {
-            for_: Duration::from_secs(10),
+        StopWhen::Outcomes {
+            count: 2 * per_group as u64,
             timeout: Duration::from_secs(240),
         },
     );
     eprintln!("{report}");
-    let r = rollout_of(f, id);
+    assert!(!report.timed_out, "{report}");
+    // The scheduler evaluates the rollout after the last feedback committed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut r = rollout_of(f, id);
+    while r["status"] == "running" && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        r = rollout_of(f, id);
+    }
     assert_eq!(r["status"], "paused", "{r}");
     assert_eq!(
         group_statuses(f, id),

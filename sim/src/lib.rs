@@ -179,8 +179,15 @@ pub enum StopWhen {
         per_device: u64,
         timeout: Duration,
     },
+    /// The fleet has finished (succeeded, failed or acknowledged the cancellation of) `count`
+    /// actions in all, or `timeout` passed: for runs where only some devices get an action.
+    Outcomes {
+        count: u64,
+        timeout: Duration,
+    },
     /// No device has seen an action or sent feedback for `for_`, or `timeout` passed. Installing
-    /// devices count as busy at each poll, so `for_` should be longer than the poll interval.
+    /// devices count as busy at each poll, so `for_` should be longer than the poll interval. This
+    /// depends on the machine's speed; tests wait for [`StopWhen::Outcomes`] instead.
     Idle {
         for_: Duration,
         timeout: Duration,
@@ -367,6 +374,22 @@ async fn wait_for(shared: &Shared) -> bool {
         StopWhen::ActionsDone { timeout, .. } | StopWhen::Polls { timeout, .. } => {
             let deadline = shared.started + timeout;
             while shared.devices_done.load(Ordering::Relaxed) < devices {
+                if Instant::now() >= deadline {
+                    return true;
+                }
+                tokio::time::sleep(CHECK).await;
+            }
+            false
+        }
+        StopWhen::Outcomes { count, timeout } => {
+            let deadline = shared.started + timeout;
+            let t = &shared.totals;
+            let outcomes = || {
+                t.succeeded.load(Ordering::Relaxed)
+                    + t.failed.load(Ordering::Relaxed)
+                    + t.canceled.load(Ordering::Relaxed)
+            };
+            while outcomes() < count {
                 if Instant::now() >= deadline {
                     return true;
                 }
