@@ -147,7 +147,7 @@ fn controller_base(
     let subject = PollSubject {
         controller_id: &t.controller_id,
         name: &t.name,
-        update_status: &t.update_status,
+        update_status: t.update_status.as_str(),
     };
     let polling_time = dev.settings.polling_time.for_target(&subject);
     let polling = polling_time.next_sleep(min, max);

@@ -127,7 +127,7 @@ pub fn target(
         description: t.description.clone(),
         controller_id: t.controller_id.clone(),
         group: t.target_group.clone(),
-        update_status: t.update_status.clone(),
+        update_status: t.update_status.as_str().to_owned(),
         last_controller_request_at: last_poll,
         installed_at: t.installation_date,
         ip_address: ip,
@@ -300,7 +300,7 @@ pub fn mgmt_action(
         active: a.active,
         status: status.as_str().to_owned(),
         detail_status: status.as_str().to_owned(),
-        force_type: a.action_type.clone(),
+        force_type: a.action_type.as_str().to_owned(),
         force_time: (a.action_type() == crate::store::models::ActionType::TimeForced)
             .then_some(a.forced_time),
         weight: a.weight,

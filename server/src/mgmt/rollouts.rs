@@ -251,7 +251,7 @@ pub(crate) fn with_extras(
                     totals_per_status(
                         counts.get(&r.id).map_or(&[][..], Vec::as_slice),
                         r.total_targets,
-                        r.action_type == ActionType::DownloadOnly.as_str(),
+                        r.action_type == ActionType::DownloadOnly,
                     )
                 }),
                 groups: full.then(|| groups.get(&r.id).copied().unwrap_or(0)),
@@ -286,14 +286,14 @@ fn to_json(r: Rollout, x: Extra, base: &str) -> MgmtRolloutResponseBody {
         description: r.description,
         target_filter_query: r.target_filter,
         distribution_set_id: r.ds_id,
-        status: r.status,
+        status: r.status.as_str().to_owned(),
         total_targets: r.total_targets,
         total_targets_per_status: x.totals,
         total_groups: x.groups,
         start_at: r.start_at,
-        forcetime: (r.action_type == ActionType::TimeForced.as_str()).then_some(r.forced_time),
+        forcetime: (r.action_type == ActionType::TimeForced).then_some(r.forced_time),
         deleted: r.deleted,
-        r#type: r.action_type,
+        r#type: r.action_type.as_str().to_owned(),
         weight: r.weight,
         dynamic: r.is_dynamic,
         approval_remark: r.approval_remark,
@@ -328,7 +328,7 @@ fn group_json(
         error_condition: c.error_condition,
         error_action: c.error_action,
         dynamic: g.is_dynamic,
-        status: g.status,
+        status: g.status.as_str().to_owned(),
         total_targets: g.total_targets,
         total_targets_per_status: totals,
     }
@@ -1023,7 +1023,7 @@ async fn list_groups(
         .db
         .run(move |c| {
             let r = find(c, &tenant, id)?;
-            let dl = r.action_type == ActionType::DownloadOnly.as_str();
+            let dl = r.action_type == ActionType::DownloadOnly;
             let total: i64 = rollout_groups::table
                 .filter(rollout_groups::rollout_id.eq(id))
                 .filter(spec.filter.clone())
@@ -1097,7 +1097,7 @@ async fn get_group(
         .db
         .run(move |c| {
             let (r, g) = find_group(c, &tenant, id, gid)?;
-            let dl = r.action_type == ActionType::DownloadOnly.as_str();
+            let dl = r.action_type == ActionType::DownloadOnly;
             let totals = totals_per_status(&engine::status_counts(c, id, Some(gid))?, g.total_targets, dl);
             Ok((g, totals))
         })

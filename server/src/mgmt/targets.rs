@@ -51,7 +51,7 @@ pub(super) async fn to_json(
             .for_target(&crate::polling::PollSubject {
                 controller_id: &t.controller_id,
                 name: &t.name,
-                update_status: &t.update_status,
+                update_status: t.update_status.as_str(),
             })
             .interval
             .as_millis() as i64,

@@ -88,7 +88,7 @@ fn illegal(r: &Rollout, what: &str) -> ApiError {
 /// Creates the SCHEDULED (inactive, invisible to devices) actions of the group's targets that have
 /// none yet in this rollout.
 fn schedule_actions(conn: &mut AnyConnection, r: &Rollout, group_id: i64, now: i64) -> ApiResult<()> {
-    let forced_time = if r.action_type == ActionType::TimeForced.as_str() {
+    let forced_time = if r.action_type == ActionType::TimeForced {
         r.forced_time
     } else {
         0
@@ -105,7 +105,7 @@ fn schedule_actions(conn: &mut AnyConnection, r: &Rollout, group_id: i64, now: i
         .sql(", ")
         .boolean(false)
         .sql(", ")
-        .text(&r.action_type)
+        .text(r.action_type.as_str())
         .sql(", ")
         .int(forced_time)
         .sql(", ")
@@ -478,7 +478,7 @@ pub fn retry(
         description: r.description.clone(),
         target_filter: format!("failedrollout=={}", r.id),
         ds_id: r.ds_id,
-        action_type: ActionType::parse(&r.action_type).unwrap_or(ActionType::Forced),
+        action_type: r.action_type,
         forced_time: r.forced_time,
         weight: r.weight,
         start_at: None,
@@ -492,7 +492,7 @@ pub fn retry(
 }
 
 fn download_only(r: &Rollout) -> bool {
-    r.action_type == ActionType::DownloadOnly.as_str()
+    r.action_type == ActionType::DownloadOnly
 }
 
 /// (total, errors, finished, complete) of a group's actions.
@@ -501,7 +501,7 @@ fn group_counts(
     group_id: i64,
     download_only: bool,
 ) -> ApiResult<(i64, i64, i64, bool)> {
-    let counts: Vec<(String, i64)> = actions::table
+    let counts: Vec<(ActionStatus, i64)> = actions::table
         .filter(actions::rollout_group_id.eq(group_id))
         .group_by(actions::status)
         .select((actions::status, diesel::dsl::count_star()))
@@ -510,11 +510,11 @@ fn group_counts(
     let (mut errors, mut finished, mut open) = (0, 0, 0);
     for (status, n) in counts {
         total += n;
-        match ActionStatus::parse(&status) {
-            Some(ActionStatus::Error) => errors += n,
-            Some(ActionStatus::Finished) => finished += n,
-            Some(ActionStatus::Downloaded) if download_only => finished += n,
-            Some(ActionStatus::Canceled) => {}
+        match status {
+            ActionStatus::Error => errors += n,
+            ActionStatus::Finished => finished += n,
+            ActionStatus::Downloaded if download_only => finished += n,
+            ActionStatus::Canceled => {}
             _ => open += n,
         }
     }

@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::models::ActionStatus;
+use crate::store::models::{ActionStatus, ActionType};
 use crate::store::schema::{rollout_groups, rollouts};
 
 crate::store::models::string_enum! {
@@ -198,8 +198,8 @@ pub struct Rollout {
     pub description: Option<String>,
     pub target_filter: String,
     pub ds_id: i64,
-    pub status: String,
-    pub action_type: String,
+    pub status: RolloutStatus,
+    pub action_type: ActionType,
     pub forced_time: i64,
     pub weight: i32,
     pub start_at: Option<i64>,
@@ -219,7 +219,7 @@ pub struct Rollout {
 
 impl Rollout {
     pub fn status(&self) -> RolloutStatus {
-        RolloutStatus::parse(&self.status).unwrap_or(RolloutStatus::Creating)
+        self.status
     }
 
     pub fn template(&self) -> Option<DynamicTemplate> {
@@ -241,7 +241,7 @@ pub struct Group {
     pub target_percentage: f64,
     pub confirmation_required: bool,
     pub conditions: String,
-    pub status: String,
+    pub status: GroupStatus,
     pub total_targets: i64,
     pub is_dynamic: bool,
     pub created_at: i64,
@@ -252,7 +252,7 @@ pub struct Group {
 
 impl Group {
     pub fn status(&self) -> GroupStatus {
-        GroupStatus::parse(&self.status).unwrap_or(GroupStatus::Creating)
+        self.status
     }
 
     pub fn conditions(&self) -> Conditions {

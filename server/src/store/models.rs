@@ -11,8 +11,31 @@ use super::schema::{
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
         pub enum $name { $($variant),+ }
+
+        /// Read from its text column: a value this build does not know is an error, never a default.
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                let s = String::from_sql(bytes)?;
+                Self::parse(&s).ok_or_else(|| format!("unknown {} {s:?} in the database", stringify!($name)).into())
+            }
+        }
+
+        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+        {
+            fn to_sql<'b>(&'b self, out: &mut diesel::serialize::Output<'b, '_, DB>) -> diesel::serialize::Result {
+                self.as_str().to_sql(out)
+            }
+        }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -109,7 +132,7 @@ pub struct Target {
     pub security_token: String,
     pub address: Option<String>,
     pub last_poll: Option<i64>,
-    pub update_status: String,
+    pub update_status: UpdateStatus,
     pub assigned_ds_id: Option<i64>,
     pub installed_ds_id: Option<i64>,
     pub installation_date: Option<i64>,
@@ -127,7 +150,7 @@ pub struct Target {
 
 impl Target {
     pub fn status(&self) -> UpdateStatus {
-        UpdateStatus::parse(&self.update_status).unwrap_or(UpdateStatus::Unknown)
+        self.update_status
     }
 }
 
@@ -160,10 +183,10 @@ pub struct Action {
     pub target_id: i64,
     pub ds_id: i64,
     pub active: bool,
-    pub action_type: String,
+    pub action_type: ActionType,
     pub forced_time: i64,
     pub weight: i32,
-    pub status: String,
+    pub status: ActionStatus,
     pub maintenance_schedule: Option<String>,
     pub maintenance_duration: Option<String>,
     pub maintenance_timezone: Option<String>,
@@ -181,11 +204,11 @@ pub struct Action {
 
 impl Action {
     pub fn status(&self) -> ActionStatus {
-        ActionStatus::parse(&self.status).unwrap_or(ActionStatus::Running)
+        self.status
     }
 
     pub fn action_type(&self) -> ActionType {
-        ActionType::parse(&self.action_type).unwrap_or(ActionType::Forced)
+        self.action_type
     }
 }
 
@@ -216,7 +239,7 @@ pub struct NewAction<'a> {
 pub struct ActionStatusRow {
     pub id: i64,
     pub action_id: i64,
-    pub status: String,
+    pub status: ActionStatus,
     pub occurred_at: i64,
     pub created_at: i64,
     pub code: Option<i32>,
@@ -323,4 +346,36 @@ pub struct Artifact {
     pub created_by: String,
     pub last_modified_at: i64,
     pub last_modified_by: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+
+    use super::{ActionStatus, UpdateStatus};
+
+    #[test]
+    fn stored_states_read_as_enums_and_unknown_ones_are_errors() {
+        let mut c = diesel::SqliteConnection::establish(":memory:").expect("in-memory SQLite");
+        let read = |c: &mut diesel::SqliteConnection, text: &str| {
+            diesel::select(diesel::dsl::sql::<Text>(&format!("'{text}'"))).get_result::<ActionStatus>(c)
+        };
+        assert_eq!(
+            read(&mut c, "wait_for_confirmation").ok(),
+            Some(ActionStatus::WaitForConfirmation)
+        );
+        let err = read(&mut c, "exploded").expect_err("an unknown status must not read as a default");
+        let cause = std::error::Error::source(&err)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(
+            cause.contains("unknown ActionStatus \"exploded\""),
+            "{err}: {cause}"
+        );
+        let back: UpdateStatus = diesel::select(UpdateStatus::InSync.into_sql::<Text>())
+            .get_result(&mut c)
+            .expect("an enum binds as its text");
+        assert_eq!(back, UpdateStatus::InSync);
+    }
 }

@@ -227,7 +227,7 @@ pub async fn page(ctx: Ctx, path: web::Path<String>, state: web::Data<AppState>)
             section.card {
                 dl.grid {
                     div { dt { "Name" } dd { (t.name) } }
-                    div { dt { "Update status" } dd #update-status { (status_badge(&t.update_status)) } }
+                    div { dt { "Update status" } dd #update-status { (status_badge(t.update_status.as_str())) } }
                     div { dt { "Last poll" } dd { (ago(now, polled)) } }
                     div { dt { "Type" } dd { (d.type_name.as_deref().unwrap_or("-")) } }
                     div { dt { "Installed" } dd #installed { (d.installed.as_deref().unwrap_or("-")) } }

@@ -173,7 +173,7 @@ fn running_rollouts(running: &[(Rollout, Extra)]) -> Markup {
                         @for (r, x) in running {
                             tr {
                                 td { a href={ "/ui/rollouts/" (r.id) } { (r.name) } " " span.muted { (x.ds_label) } }
-                                td { (status_badge(&r.status)) }
+                                td { (status_badge(r.status.as_str())) }
                                 td.bar-cell { (super::rollouts::progress(x.totals.as_ref().unwrap_or(&std::collections::BTreeMap::new()))) }
                             }
                         }

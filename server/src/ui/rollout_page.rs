@@ -126,7 +126,7 @@ pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) ->
         .run(move |c| {
             let r = find(c, &tenant, id)?;
             let x = extra(c, &r, true)?;
-            let dl = r.action_type == ActionType::DownloadOnly.as_str();
+            let dl = r.action_type == ActionType::DownloadOnly;
             let mut groups = Vec::new();
             for g in engine::groups(c, id)? {
                 let totals =
@@ -142,7 +142,7 @@ pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) ->
         h1 { "Rollout " (r.name) }
         div #live data-refresh=[live.then_some("3")] {
             section.card aria-label="State" {
-                p #rollout-status { "Status: " (status_badge(&r.status)) }
+                p #rollout-status { "Status: " (status_badge(r.status.as_str())) }
                 (progress(x.totals.as_ref().unwrap_or(&BTreeMap::new())))
                 (controls(&ctx, &r, &groups))
             }
@@ -158,7 +158,7 @@ pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) ->
                             tr {
                                 td.opt { (g.position + 1) }
                                 td { (g.name) }
-                                td { (status_badge(&g.status)) }
+                                td { (status_badge(g.status.as_str())) }
                                 td.opt { (g.total_targets) }
                                 td.bar-cell { (progress(totals)) }
                                 td.opt { (conditions_text(g)) }

@@ -124,7 +124,7 @@ pub async fn list(ctx: Ctx, q: web::Query<Paging>, state: web::Data<AppState>) -
                     tr {
                         td.name { a href={ "/ui/rollouts/" (r.id) } { (r.name) } }
                         td { (x.ds_label) }
-                        td { (status_badge(&r.status)) }
+                        td { (status_badge(r.status.as_str())) }
                         td.bar-cell { (progress(x.totals.as_ref().unwrap_or(&BTreeMap::new()))) }
                         td.opt { (layout::ago(now, Some(r.created_at))) }
                     }

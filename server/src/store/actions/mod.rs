@@ -305,7 +305,7 @@ pub(crate) fn supersede_active_actions(
     now: i64,
     by: &str,
 ) -> Result<()> {
-    let open: Vec<(i64, String, bool)> = actions::table
+    let open: Vec<(i64, ActionStatus, bool)> = actions::table
         .inner_join(distribution_sets::table)
         .filter(actions::target_id.eq(target_id).and(actions::active.eq(true)))
         .select((
@@ -315,7 +315,6 @@ pub(crate) fn supersede_active_actions(
         ))
         .load(conn)?;
     for (id, status, migration_step) in open {
-        let status = ActionStatus::parse(&status).unwrap_or(ActionStatus::Running);
         if migration_step || status == ActionStatus::Canceling {
             continue;
         }
