@@ -15,7 +15,6 @@ pub mod middleware;
 pub mod openapi;
 pub mod polling;
 pub mod proxy;
-pub mod rollouts;
 pub mod scheduler;
 pub mod state;
 pub mod storage;

@@ -81,10 +81,9 @@ fn the_store_knows_no_http_and_no_front_door() {
 #[test]
 fn background_work_names_no_front_door() {
     forbid(
-        &["rollouts", "scheduler"],
+        &["scheduler"],
         &["crate::ddi", "crate::mgmt", "crate::ui"],
-        "the rollout engine and the scheduler call the store, not a front door; move what they \
-         need into server/src/store",
+        "the scheduler calls the store, not a front door; move what it needs into server/src/store",
     );
 }
 
@@ -108,7 +107,8 @@ const TABLE_DEBT: &[(&str, usize)] = &[
     ("mgmt/ds_types.rs", 16),
     ("mgmt/json.rs", 1),
     ("mgmt/metadata.rs", 15),
-    ("mgmt/rollouts.rs", 13),
+    ("mgmt/rollout_groups.rs", 6),
+    ("mgmt/rollouts.rs", 7),
     ("mgmt/sm_types.rs", 9),
     ("mgmt/software_modules.rs", 25),
     ("mgmt/system.rs", 4),
@@ -159,7 +159,7 @@ fn no_source_file_grows_past_the_limit() {
     // Files over 800 lines today, each to be split; no other file may pass 800, and these may not grow.
     const OVER: &[(&str, usize)] = &[
         ("mgmt/distribution_sets.rs", 1480),
-        ("mgmt/rollouts.rs", 1165),
+        ("mgmt/rollouts.rs", 986),
         ("mgmt/software_modules.rs", 1119),
     ];
     let over: BTreeMap<&str, usize> = OVER.iter().copied().collect();

@@ -1463,7 +1463,7 @@ async fn invalidate(
             if kind == CancelationType::None {
                 return Ok(Vec::new());
             }
-            crate::rollouts::engine::stop_rollouts_of_ds(c, id, &by, now)?;
+            crate::store::rollouts::engine::stop_rollouts_of_ds(c, id, &by, now)?;
             let open: Vec<(Action, String)> = actions_t::table
                 .inner_join(targets::table)
                 .filter(actions_t::ds_id.eq(id).and(actions_t::active.eq(true)))

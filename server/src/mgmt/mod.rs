@@ -11,6 +11,7 @@ pub mod lenient;
 mod metadata;
 pub use crate::store::check_len;
 use crate::store::query;
+mod rollout_groups;
 pub(crate) mod rollouts;
 mod sm_types;
 mod soft_deleted;
@@ -60,7 +61,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(sm_types::configure)
             .configure(ds_types::configure)
             .configure(target_types::configure)
-            .configure(rollouts::configure),
+            .configure(rollouts::configure)
+            .configure(rollout_groups::configure),
     );
 }
 
@@ -105,6 +107,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         distribution_sets::Api::openapi(),
         software_modules::Api::openapi(),
         rollouts::Api::openapi(),
+        rollout_groups::Api::openapi(),
     ]
 }
 

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 
 use crate::error::ApiResult;
-use crate::rollouts::{RolloutStatus, engine};
 use crate::state::AppState;
+use crate::store::rollouts::{RolloutStatus, engine};
 use crate::store::schema::rollouts;
 use crate::tenant_config;
 

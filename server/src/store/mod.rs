@@ -10,6 +10,7 @@ pub mod distribution_sets;
 pub mod error;
 pub mod models;
 pub mod query;
+pub mod rollouts;
 pub mod schema;
 pub mod software_modules;
 pub mod targets;

@@ -10,8 +10,8 @@ use super::layout::{self, ago, status_badge};
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::mgmt::rollouts::Extra;
-use crate::rollouts::Rollout;
 use crate::state::AppState;
+use crate::store::rollouts::Rollout;
 use crate::store::schema::{action_status_messages, action_statuses, actions, targets};
 
 struct Fleet {

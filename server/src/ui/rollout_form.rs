@@ -14,8 +14,8 @@ use super::layout;
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::mgmt::rollouts::{RolloutCreate, create_rollout};
-use crate::rollouts::{Condition, plan};
 use crate::state::AppState;
+use crate::store::rollouts::{Condition, plan};
 use crate::store::schema::distribution_sets;
 
 /// The create form's fields, as text so a rejected form comes back as the user typed it.
@@ -174,7 +174,7 @@ async fn count(state: &AppState, tenant: String, q: &str, ds: &str) -> Result<Re
     let ds = ds.parse::<i64>().ok();
     Ok(Ok(state
         .db
-        .run(move |c| plan::count_matching(c, &tenant, &q, ds))
+        .read(move |c| plan::count_matching(c, &tenant, &q, ds))
         .await?))
 }
 

@@ -15,9 +15,9 @@ use super::rollouts::progress;
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::mgmt::rollouts::{Extra, Op, apply, extra, find};
-use crate::rollouts::{Group, GroupStatus, Rollout, RolloutStatus, engine, totals_per_status};
 use crate::state::AppState;
 use crate::store::models::ActionType;
+use crate::store::rollouts::{Group, GroupStatus, Rollout, RolloutStatus, engine, totals_per_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/rollouts/{id}", web::get().to(page))

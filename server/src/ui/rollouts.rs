@@ -14,8 +14,8 @@ use super::session::Ctx;
 use super::{rollout_form, rollout_page};
 use crate::auth::permissions::Permission;
 use crate::mgmt::rollouts::{Extra, with_extras};
-use crate::rollouts::{Rollout, RolloutStatus};
 use crate::state::AppState;
+use crate::store::rollouts::{Rollout, RolloutStatus};
 use crate::store::schema::rollouts;
 
 pub const PAGE_SIZE: i64 = 50;

@@ -4,13 +4,13 @@
 use diesel::prelude::*;
 
 use super::{Conditions, DynamicTemplate, GroupStatus, RolloutStatus};
-use crate::error::{ApiError, ApiResult};
 use crate::store::AnyConnection;
 use crate::store::check_len;
 use crate::store::distribution_sets::{assignable_ds, lock_ds};
 use crate::store::models::ActionType;
 use crate::store::query::{self, Sql, SqlFilter};
 use crate::store::schema::{distribution_sets, rollout_groups, rollouts, targets};
+use crate::store::{Error, Result, Rule};
 
 /// hawkBit's quotas for rollouts.
 pub const MAX_GROUPS: i64 = 500;
@@ -70,7 +70,7 @@ pub fn matching_filter(tenant: &str, filter: SqlFilter, ds_type_id: i64) -> SqlF
 }
 
 /// The target filter of a rollout: hawkBit's RSQL, plus the virtual `failedrollout==<id>` of retries.
-pub fn target_filter(q: &str) -> ApiResult<SqlFilter> {
+pub fn target_filter(q: &str) -> Result<SqlFilter> {
     if let Some(id) = q
         .trim()
         .strip_prefix("failedrollout==")
@@ -81,12 +81,12 @@ pub fn target_filter(q: &str) -> ApiResult<SqlFilter> {
             .int(id)
             .sql(" AND a.status = 'error')"));
     }
-    Ok(query::filter(&query::TARGETS, Some(q))?)
+    query::filter(&query::TARGETS, Some(q))
 }
 
 /// How many targets a rollout over the filter `q` would take in now: the preview of the UI's create
 /// form. With a distribution set, only targets whose type accepts it count, as in [`create`].
-pub fn count_matching(conn: &mut AnyConnection, tenant: &str, q: &str, ds_id: Option<i64>) -> ApiResult<i64> {
+pub fn count_matching(conn: &mut AnyConnection, tenant: &str, q: &str, ds_id: Option<i64>) -> Result<i64> {
     let base = target_filter(q)?;
     let filter = match ds_id {
         Some(ds) => {
@@ -99,7 +99,7 @@ pub fn count_matching(conn: &mut AnyConnection, tenant: &str, q: &str, ds_id: Op
                 .select(distribution_sets::ds_type_id)
                 .first(conn)
                 .optional()?
-                .ok_or_else(|| ApiError::not_found("DistributionSet", ds))?;
+                .ok_or_else(|| Error::not_found("DistributionSet", ds))?;
             matching_filter(tenant, base, ds_type)
         }
         None => {
@@ -111,7 +111,7 @@ pub fn count_matching(conn: &mut AnyConnection, tenant: &str, q: &str, ds_id: Op
     Ok(targets::table.filter(filter).count().get_result(conn)?)
 }
 
-fn matching_ids(conn: &mut AnyConnection, filter: SqlFilter) -> ApiResult<Vec<i64>> {
+fn matching_ids(conn: &mut AnyConnection, filter: SqlFilter) -> Result<Vec<i64>> {
     Ok(targets::table
         .filter(filter)
         .order(targets::id.asc())
@@ -120,12 +120,7 @@ fn matching_ids(conn: &mut AnyConnection, filter: SqlFilter) -> ApiResult<Vec<i6
 }
 
 /// 409 when another live rollout of the tenant has `name` (`except`: the one being renamed).
-pub fn name_is_free(
-    conn: &mut AnyConnection,
-    tenant: &str,
-    name: &str,
-    except: Option<i64>,
-) -> ApiResult<()> {
+pub fn name_is_free(conn: &mut AnyConnection, tenant: &str, name: &str, except: Option<i64>) -> Result<()> {
     let taken: Option<i64> = rollouts::table
         .filter(rollouts::tenant.eq(tenant).and(rollouts::name.eq(name)))
         .filter(rollouts::deleted.eq(false))
@@ -134,17 +129,18 @@ pub fn name_is_free(
         .first(conn)
         .optional()?;
     match taken {
-        Some(_) => Err(ApiError::already_exists(format!(
-            "Rollout with name {name} already exists."
-        ))),
+        Some(_) => Err(Error::refused(
+            Rule::AlreadyExists,
+            format!("Rollout with name {name} already exists."),
+        )),
         None => Ok(()),
     }
 }
 
 /// Creates the rollout with its groups and their targets; returns its id.
-pub fn create(conn: &mut AnyConnection, tenant: &str, r: &NewRollout, by: &str, now: i64) -> ApiResult<i64> {
+pub fn create(conn: &mut AnyConnection, tenant: &str, r: &NewRollout, by: &str, now: i64) -> Result<i64> {
     if r.name.trim().is_empty() {
-        return Err(ApiError::constraint_violation("name must not be empty."));
+        return Err(Error::refused(Rule::Constraint, "name must not be empty."));
     }
     check_len("name", &r.name, MAX_NAME_LEN)?;
     if let Some(d) = &r.description {
@@ -152,7 +148,8 @@ pub fn create(conn: &mut AnyConnection, tenant: &str, r: &NewRollout, by: &str, 
     }
     check_len("targetFilterQuery", &r.target_filter, MAX_FILTER_LEN)?;
     if !(0..=1000).contains(&r.weight) {
-        return Err(ApiError::constraint_violation(
+        return Err(Error::refused(
+            Rule::Constraint,
             "weight must be between 0 and 1000.",
         ));
     }
@@ -166,7 +163,8 @@ pub fn create(conn: &mut AnyConnection, tenant: &str, r: &NewRollout, by: &str, 
         .first(conn)?;
     let all = matching_ids(conn, matching_filter(tenant, base_filter.clone(), ds_type))?;
     if all.is_empty() && r.dynamic.is_none() {
-        return Err(ApiError::constraint_violation(
+        return Err(Error::refused(
+            Rule::Constraint,
             "Rollout does not match any existing targets.",
         ));
     }
@@ -220,7 +218,7 @@ pub fn insert_group(
     dynamic: bool,
     by: &str,
     now: i64,
-) -> ApiResult<i64> {
+) -> Result<i64> {
     Ok(diesel::insert_into(rollout_groups::table)
         .values((
             rollout_groups::rollout_id.eq(rollout_id),
@@ -244,7 +242,7 @@ pub fn insert_group(
 }
 
 /// Adds targets to a group, a thousand rows per statement.
-pub fn insert_members(conn: &mut AnyConnection, group_id: i64, ids: &[i64]) -> ApiResult<()> {
+pub fn insert_members(conn: &mut AnyConnection, group_id: i64, ids: &[i64]) -> Result<()> {
     for chunk in ids.chunks(1000) {
         let mut stmt = Sql::<diesel::sql_types::Bool>::new()
             .sql("INSERT INTO rollout_targets (group_id, target_id) VALUES ");
@@ -267,7 +265,7 @@ fn split(
     all: &[i64],
     base_filter: &SqlFilter,
     ds_type: i64,
-) -> ApiResult<Vec<(NewGroup, Vec<i64>)>> {
+) -> Result<Vec<(NewGroup, Vec<i64>)>> {
     let n_all = all.len() as i64;
     match &r.groups {
         GroupPlan::Count(n) => {
@@ -276,14 +274,18 @@ fn split(
                 return Ok(Vec::new());
             }
             if !(1..=MAX_GROUPS).contains(&n) {
-                return Err(ApiError::constraint_violation(format!(
-                    "amountGroups must be between 1 and {MAX_GROUPS}."
-                )));
+                return Err(Error::refused(
+                    Rule::Constraint,
+                    format!("amountGroups must be between 1 and {MAX_GROUPS}."),
+                ));
             }
             if (n_all + n - 1) / n > MAX_TARGETS_PER_GROUP {
-                return Err(ApiError::quota(format!(
-                    "{n_all} targets in {n} groups exceed maxTargetsPerRolloutGroup ({MAX_TARGETS_PER_GROUP})."
-                )));
+                return Err(Error::refused(
+                    Rule::Quota,
+                    format!(
+                        "{n_all} targets in {n} groups exceed maxTargetsPerRolloutGroup ({MAX_TARGETS_PER_GROUP})."
+                    ),
+                ));
             }
             let mut out = Vec::new();
             for i in 0..n {
@@ -304,9 +306,10 @@ fn split(
         }
         GroupPlan::Explicit(groups) => {
             if groups.is_empty() || groups.len() as i64 > MAX_GROUPS {
-                return Err(ApiError::constraint_violation(format!(
-                    "A rollout needs 1 to {MAX_GROUPS} groups."
-                )));
+                return Err(Error::refused(
+                    Rule::Constraint,
+                    format!("A rollout needs 1 to {MAX_GROUPS} groups."),
+                ));
             }
             let mut taken = std::collections::HashSet::new();
             let mut out = Vec::new();
@@ -314,7 +317,8 @@ fn split(
                 check_len("group name", &g.name, MAX_NAME_LEN)?;
                 g.conditions.validate()?;
                 if !(g.target_percentage > 0.0 && g.target_percentage <= 100.0) {
-                    return Err(ApiError::constraint_violation(
+                    return Err(Error::refused(
+                        Rule::Constraint,
                         "targetPercentage must be greater than 0 and at most 100.",
                     ));
                 }
@@ -335,20 +339,26 @@ fn split(
                     .take(want)
                     .collect();
                 if ids.len() as i64 > MAX_TARGETS_PER_GROUP {
-                    return Err(ApiError::quota(format!(
-                        "Group {} has {} targets, more than maxTargetsPerRolloutGroup ({MAX_TARGETS_PER_GROUP}).",
-                        g.name,
-                        ids.len()
-                    )));
+                    return Err(Error::refused(
+                        Rule::Quota,
+                        format!(
+                            "Group {} has {} targets, more than maxTargetsPerRolloutGroup ({MAX_TARGETS_PER_GROUP}).",
+                            g.name,
+                            ids.len()
+                        ),
+                    ));
                 }
                 taken.extend(ids.iter().copied());
                 out.push((g.clone(), ids));
             }
             let left = n_all - taken.len() as i64;
             if left > 0 && r.dynamic.is_none() {
-                return Err(ApiError::constraint_violation(format!(
-                    "The groups leave {left} of the rollout's {n_all} targets out; every target must be in a group."
-                )));
+                return Err(Error::refused(
+                    Rule::Constraint,
+                    format!(
+                        "The groups leave {left} of the rollout's {n_all} targets out; every target must be in a group."
+                    ),
+                ));
             }
             Ok(out)
         }

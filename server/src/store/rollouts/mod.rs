@@ -14,9 +14,9 @@ pub mod plan;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ApiError, ApiResult};
 use crate::store::models::{ActionStatus, ActionType};
 use crate::store::schema::{rollout_groups, rollouts};
+use crate::store::{Error, Result, Rule};
 
 crate::store::models::string_enum! {
     /// hawkBit's `Rollout.RolloutStatus`, lower-case on the wire.
@@ -120,13 +120,16 @@ impl Default for Conditions {
 
 impl Conditions {
     /// Checks the conditions: thresholds are whole percentages, actions are known.
-    pub fn validate(&self) -> ApiResult<()> {
+    pub fn validate(&self) -> Result<()> {
         for c in [&self.success_condition, &self.error_condition] {
             if !c.condition.eq_ignore_ascii_case("THRESHOLD") {
-                return Err(ApiError::constraint_violation(format!(
-                    "Unknown rollout condition '{}': only THRESHOLD is supported.",
-                    c.condition
-                )));
+                return Err(Error::refused(
+                    Rule::Constraint,
+                    format!(
+                        "Unknown rollout condition '{}': only THRESHOLD is supported.",
+                        c.condition
+                    ),
+                ));
             }
             parse_threshold(&c.expression)?;
         }
@@ -134,16 +137,19 @@ impl Conditions {
             self.success_action.action.to_ascii_uppercase().as_str(),
             "NEXTGROUP" | "PAUSE"
         ) {
-            return Err(ApiError::constraint_violation(format!(
-                "Unknown success action '{}': use NEXTGROUP or PAUSE.",
-                self.success_action.action
-            )));
+            return Err(Error::refused(
+                Rule::Constraint,
+                format!(
+                    "Unknown success action '{}': use NEXTGROUP or PAUSE.",
+                    self.success_action.action
+                ),
+            ));
         }
         if !self.error_action.action.eq_ignore_ascii_case("PAUSE") {
-            return Err(ApiError::constraint_violation(format!(
-                "Unknown error action '{}': use PAUSE.",
-                self.error_action.action
-            )));
+            return Err(Error::refused(
+                Rule::Constraint,
+                format!("Unknown error action '{}': use PAUSE.", self.error_action.action),
+            ));
         }
         Ok(())
     }
@@ -169,12 +175,13 @@ impl Conditions {
     }
 }
 
-fn parse_threshold(s: &str) -> ApiResult<i64> {
+fn parse_threshold(s: &str) -> Result<i64> {
     match s.trim().parse::<i64>() {
         Ok(v) if (0..=100).contains(&v) => Ok(v),
-        _ => Err(ApiError::constraint_violation(format!(
-            "A threshold must be a whole percentage from 0 to 100, not '{s}'."
-        ))),
+        _ => Err(Error::refused(
+            Rule::Constraint,
+            format!("A threshold must be a whole percentage from 0 to 100, not '{s}'."),
+        )),
     }
 }
 

@@ -10,7 +10,6 @@ use diesel::sql_types::Bool;
 
 use super::plan::{self, GroupPlan, NewGroup, NewRollout};
 use super::{Conditions, Group, GroupStatus, Rollout, RolloutStatus};
-use crate::error::{ApiError, ApiResult};
 use crate::store::AnyConnection;
 use crate::store::Changes;
 use crate::store::actions::{
@@ -19,6 +18,7 @@ use crate::store::actions::{
 use crate::store::models::{Action, ActionStatus, ActionType, Target};
 use crate::store::query::Sql;
 use crate::store::schema::{actions, rollout_groups, rollout_targets, rollouts, targets};
+use crate::store::{Error, Result, Rule};
 use crate::tenant_config::TenantSettings;
 
 type Stmt = Sql<Bool>;
@@ -26,7 +26,7 @@ type Stmt = Sql<Bool>;
 /// Reads and locks a rollout row for the rest of the transaction. With `skip_locked`, a row another
 /// process holds is skipped (None) instead of waited for. SQLite needs no row lock: its write
 /// transactions already run one at a time.
-pub fn lock(conn: &mut AnyConnection, id: i64, skip_locked: bool) -> ApiResult<Option<Rollout>> {
+pub fn lock(conn: &mut AnyConnection, id: i64, skip_locked: bool) -> Result<Option<Rollout>> {
     let q = rollouts::table.find(id);
     Ok(match conn {
         AnyConnection::Postgresql(pg) if skip_locked => q
@@ -41,14 +41,14 @@ pub fn lock(conn: &mut AnyConnection, id: i64, skip_locked: bool) -> ApiResult<O
 }
 
 /// A tenant's rollout, locked.
-pub fn lock_of_tenant(conn: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<Rollout> {
+pub fn lock_of_tenant(conn: &mut AnyConnection, tenant: &str, id: i64) -> Result<Rollout> {
     match lock(conn, id, false)? {
         Some(r) if r.tenant == tenant && !r.deleted => Ok(r),
-        _ => Err(ApiError::not_found("Rollout", id)),
+        _ => Err(Error::not_found("Rollout", id)),
     }
 }
 
-pub fn groups(conn: &mut AnyConnection, rollout_id: i64) -> ApiResult<Vec<Group>> {
+pub fn groups(conn: &mut AnyConnection, rollout_id: i64) -> Result<Vec<Group>> {
     Ok(rollout_groups::table
         .filter(rollout_groups::rollout_id.eq(rollout_id))
         .order(rollout_groups::position.asc())
@@ -56,7 +56,7 @@ pub fn groups(conn: &mut AnyConnection, rollout_id: i64) -> ApiResult<Vec<Group>
         .load(conn)?)
 }
 
-fn set_status(conn: &mut AnyConnection, r: &Rollout, s: RolloutStatus, by: &str, now: i64) -> ApiResult<()> {
+fn set_status(conn: &mut AnyConnection, r: &Rollout, s: RolloutStatus, by: &str, now: i64) -> Result<()> {
     diesel::update(rollouts::table.find(r.id))
         .set((
             rollouts::status.eq(s.as_str()),
@@ -67,7 +67,7 @@ fn set_status(conn: &mut AnyConnection, r: &Rollout, s: RolloutStatus, by: &str,
     Ok(())
 }
 
-fn set_group_status(conn: &mut AnyConnection, g: i64, s: GroupStatus, now: i64) -> ApiResult<()> {
+fn set_group_status(conn: &mut AnyConnection, g: i64, s: GroupStatus, now: i64) -> Result<()> {
     diesel::update(rollout_groups::table.find(g))
         .set((
             rollout_groups::status.eq(s.as_str()),
@@ -77,17 +77,20 @@ fn set_group_status(conn: &mut AnyConnection, g: i64, s: GroupStatus, now: i64) 
     Ok(())
 }
 
-fn illegal(r: &Rollout, what: &str) -> ApiError {
-    ApiError::rollout_illegal_state(format!(
-        "Rollout {} is {} and cannot be {what}.",
-        r.id,
-        r.status().as_str()
-    ))
+fn illegal(r: &Rollout, what: &str) -> Error {
+    Error::refused(
+        Rule::RolloutState,
+        format!(
+            "Rollout {} is {} and cannot be {what}.",
+            r.id,
+            r.status().as_str()
+        ),
+    )
 }
 
 /// Creates the SCHEDULED (inactive, invisible to devices) actions of the group's targets that have
 /// none yet in this rollout.
-fn schedule_actions(conn: &mut AnyConnection, r: &Rollout, group_id: i64, now: i64) -> ApiResult<()> {
+fn schedule_actions(conn: &mut AnyConnection, r: &Rollout, group_id: i64, now: i64) -> Result<()> {
     let forced_time = if r.action_type == ActionType::TimeForced {
         r.forced_time
     } else {
@@ -130,7 +133,7 @@ fn schedule_actions(conn: &mut AnyConnection, r: &Rollout, group_id: i64, now: i
 }
 
 /// The controller ids of a group's targets.
-fn group_devices(conn: &mut AnyConnection, tenant: &str, group_id: i64) -> ApiResult<Vec<(String, String)>> {
+fn group_devices(conn: &mut AnyConnection, tenant: &str, group_id: i64) -> Result<Vec<(String, String)>> {
     Ok(rollout_targets::table
         .inner_join(targets::table)
         .filter(rollout_targets::group_id.eq(group_id))
@@ -150,7 +153,7 @@ fn start_group(
     r: &Rollout,
     g: &Group,
     now: i64,
-) -> ApiResult<Changes> {
+) -> Result<Changes> {
     let by = r.created_by.as_str();
     let scheduled_in_group = |alias: &str| {
         Stmt::new()
@@ -278,7 +281,7 @@ pub fn start(
     r: &Rollout,
     by: &str,
     now: i64,
-) -> ApiResult<Changes> {
+) -> Result<Changes> {
     if r.status() != RolloutStatus::Ready {
         return Err(illegal(r, "started"));
     }
@@ -303,7 +306,7 @@ pub fn start(
     Ok(effects)
 }
 
-pub fn pause(conn: &mut AnyConnection, r: &Rollout, by: &str, now: i64) -> ApiResult<()> {
+pub fn pause(conn: &mut AnyConnection, r: &Rollout, by: &str, now: i64) -> Result<()> {
     if r.status() != RolloutStatus::Running {
         return Err(illegal(r, "paused"));
     }
@@ -318,7 +321,7 @@ pub fn resume(
     r: &Rollout,
     by: &str,
     now: i64,
-) -> ApiResult<Changes> {
+) -> Result<Changes> {
     if r.status() != RolloutStatus::Paused {
         return Err(illegal(r, "resumed"));
     }
@@ -346,7 +349,7 @@ pub fn resume(
     Ok(effects)
 }
 
-fn reload(conn: &mut AnyConnection, id: i64) -> ApiResult<Rollout> {
+fn reload(conn: &mut AnyConnection, id: i64) -> Result<Rollout> {
     Ok(rollouts::table
         .find(id)
         .select(Rollout::as_select())
@@ -361,7 +364,7 @@ pub fn decide_approval(
     remark: Option<&str>,
     by: &str,
     now: i64,
-) -> ApiResult<()> {
+) -> Result<()> {
     if r.status() != RolloutStatus::WaitingForApproval {
         return Err(illegal(r, if approve { "approved" } else { "denied" }));
     }
@@ -388,22 +391,22 @@ pub fn trigger_next_group(
     settings: &TenantSettings,
     r: &Rollout,
     now: i64,
-) -> ApiResult<Changes> {
+) -> Result<Changes> {
     if r.status() != RolloutStatus::Running {
         return Err(illegal(r, "moved to its next group"));
     }
     let gs = groups(conn, r.id)?;
     let Some(next) = gs.iter().find(|g| g.status() == GroupStatus::Scheduled) else {
-        return Err(ApiError::rollout_illegal_state(format!(
-            "Rollout {} has no group left to start.",
-            r.id
-        )));
+        return Err(Error::refused(
+            Rule::RolloutState,
+            format!("Rollout {} has no group left to start.", r.id),
+        ));
     };
     start_group(conn, settings, r, next, now)
 }
 
 /// The actions of groups that never started: devices never saw them, so they simply go.
-fn drop_scheduled_actions(conn: &mut AnyConnection, rollout_id: i64) -> ApiResult<()> {
+fn drop_scheduled_actions(conn: &mut AnyConnection, rollout_id: i64) -> Result<()> {
     diesel::delete(
         actions::table
             .filter(actions::rollout_id.eq(rollout_id))
@@ -415,7 +418,7 @@ fn drop_scheduled_actions(conn: &mut AnyConnection, rollout_id: i64) -> ApiResul
 
 /// Deletes a rollout: its SCHEDULED actions go, its open actions are canceled at once; the rollout
 /// itself is kept (soft-deleted) when it created actions that devices saw, else removed.
-pub fn delete(conn: &mut AnyConnection, r: &Rollout, by: &str, now: i64) -> ApiResult<Changes> {
+pub fn delete(conn: &mut AnyConnection, r: &Rollout, by: &str, now: i64) -> Result<Changes> {
     drop_scheduled_actions(conn, r.id)?;
     let open: Vec<Action> = actions::table
         .filter(actions::rollout_id.eq(r.id).and(actions::active.eq(true)))
@@ -469,7 +472,7 @@ pub fn retry(
     by: &str,
     now: i64,
     may_approve: bool,
-) -> ApiResult<i64> {
+) -> Result<i64> {
     if r.status() != RolloutStatus::Finished {
         return Err(illegal(r, "retried before it finished"));
     }
@@ -500,7 +503,7 @@ fn group_counts(
     conn: &mut AnyConnection,
     group_id: i64,
     download_only: bool,
-) -> ApiResult<(i64, i64, i64, bool)> {
+) -> Result<(i64, i64, i64, bool)> {
     let counts: Vec<(ActionStatus, i64)> = actions::table
         .filter(actions::rollout_group_id.eq(group_id))
         .group_by(actions::status)
@@ -536,7 +539,7 @@ pub fn evaluate(
     r: &Rollout,
     now: i64,
     sweep: bool,
-) -> ApiResult<Changes> {
+) -> Result<Changes> {
     let mut effects = Changes::none();
     if r.status() != RolloutStatus::Running {
         return Ok(effects);
@@ -602,7 +605,7 @@ fn grow_dynamic(
     r: &Rollout,
     gs: &[Group],
     now: i64,
-) -> ApiResult<Changes> {
+) -> Result<Changes> {
     let Some(template) = r.template() else {
         return Ok(Changes::none());
     };
@@ -661,7 +664,7 @@ pub fn status_counts(
     conn: &mut AnyConnection,
     rollout_id: i64,
     group_id: Option<i64>,
-) -> ApiResult<Vec<(String, i64)>> {
+) -> Result<Vec<(String, i64)>> {
     let mut q = actions::table
         .filter(actions::rollout_id.eq(rollout_id))
         .group_by(actions::status)
@@ -675,7 +678,7 @@ pub fn status_counts(
 
 /// Stops the set's unfinished rollouts (hawkBit's `handleStopRollout`, when a set is invalidated):
 /// their scheduled actions are dropped and their groups closed; open actions are the caller's.
-pub fn stop_rollouts_of_ds(conn: &mut AnyConnection, ds_id: i64, by: &str, now: i64) -> ApiResult<()> {
+pub fn stop_rollouts_of_ds(conn: &mut AnyConnection, ds_id: i64, by: &str, now: i64) -> Result<()> {
     let live: Vec<i64> = rollouts::table
         .filter(rollouts::ds_id.eq(ds_id))
         .filter(rollouts::status.ne_all([
