@@ -502,7 +502,19 @@ impl From<store::Error> for ApiError {
             Rule::NotForceQuitable { action } => Self::not_force_quitable(action),
             // hawkBit answers feedback on a closed action with a bare 410.
             Rule::ActionClosed => Self::bare(StatusCode::GONE),
+            Rule::ConfigKey => Self::with(
+                StatusCode::BAD_REQUEST,
+                "org.eclipse.hawkbit.tenancy.configuration.TenantConfigurationKeyInvalidException",
+                "hawkbit.server.error.configKeyInvalid",
+                message,
+            ),
             Rule::ConfigValue => Self::config_value_invalid(message),
+            Rule::TenantUnknown => Self::with(
+                StatusCode::BAD_REQUEST,
+                &format!("{REPO_EXC}TenantNotExistException"),
+                "hawkbit.server.error.repo.tenantNotExists",
+                message,
+            ),
             Rule::DsIncomplete => Self::ds_incomplete(message),
             Rule::DsInvalid => Self::ds_invalid(message),
             Rule::ModuleUnsupported => Self::ds_module_unsupported(message),

@@ -53,7 +53,11 @@ pub enum Rule {
     NotForceQuitable {
         action: i64,
     },
+    /// A tenant configuration key hawkBit does not define.
+    ConfigKey,
     ConfigValue,
+    /// A tenant that does not exist.
+    TenantUnknown,
     /// A distribution set lacks a mandatory module type.
     DsIncomplete,
     /// A distribution set that was invalidated, or is otherwise unusable for the operation.

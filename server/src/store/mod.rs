@@ -14,6 +14,7 @@ pub mod rollouts;
 pub mod schema;
 pub mod software_modules;
 pub mod targets;
+pub mod tenants;
 
 pub use changes::Changes;
 pub use db::{AnyConnection, Backend, Db, PooledConn};

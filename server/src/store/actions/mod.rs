@@ -12,7 +12,7 @@ use crate::store::distribution_sets::lock_ds;
 use crate::store::models::{Action, ActionStatus, ActionType, Target, UpdateStatus};
 use crate::store::schema::{action_status_messages, action_statuses, actions, distribution_sets, targets};
 use crate::store::targets::find_target;
-use crate::tenant_config::TenantSettings;
+use crate::store::tenants::TenantSettings;
 
 pub mod confirmation;
 mod feedback;

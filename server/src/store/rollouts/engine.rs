@@ -18,8 +18,8 @@ use crate::store::actions::{
 use crate::store::models::{Action, ActionStatus, ActionType, Target};
 use crate::store::query::Sql;
 use crate::store::schema::{actions, rollout_groups, rollout_targets, rollouts, targets};
+use crate::store::tenants::TenantSettings;
 use crate::store::{Error, Result, Rule};
-use crate::tenant_config::TenantSettings;
 
 type Stmt = Sql<Bool>;
 
