@@ -102,7 +102,10 @@ fn the_device_api_does_not_call_the_other_front_doors_nor_sql() {
 /// name any: new queries go into `server/src/store/<aggregate>.rs`.
 const TABLE_DEBT: &[(&str, usize)] = &[
     ("mgmt/actions.rs", 9),
-    ("mgmt/distribution_sets.rs", 40),
+    ("mgmt/distribution_sets.rs", 28),
+    ("mgmt/ds_assignments.rs", 3),
+    ("mgmt/ds_invalidate.rs", 6),
+    ("mgmt/ds_statistics.rs", 3),
     ("mgmt/ds_tags.rs", 16),
     ("mgmt/ds_types.rs", 16),
     ("mgmt/json.rs", 1),
@@ -158,7 +161,6 @@ fn front_doors_name_no_new_tables() {
 fn no_source_file_grows_past_the_limit() {
     // Files over 800 lines today, each to be split; no other file may pass 800, and these may not grow.
     const OVER: &[(&str, usize)] = &[
-        ("mgmt/distribution_sets.rs", 1480),
         ("mgmt/rollouts.rs", 986),
         ("mgmt/software_modules.rs", 1119),
     ];

@@ -1,12 +1,10 @@
-//! `/rest/v1/distributionsets` (and their types): create, read, update, delete, assign to targets,
-//! their software modules, the targets and filters that use them, statistics and invalidation.
-
-use std::collections::BTreeMap;
+//! `/rest/v1/distributionsets`: create, read, update, delete, and their software modules. Assignments,
+//! statistics and invalidation are in `ds_assignments`, `ds_statistics` and `ds_invalidate`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::Value;
 
 use super::soft_deleted::SoftDeleted;
 use super::software_modules::sm_json;
@@ -16,13 +14,11 @@ use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::AnyConnection;
-use crate::store::Changes;
-use crate::store::actions::{self, AssignmentRequest};
 use crate::store::distribution_sets::{lock_ds, missing_mandatory};
-use crate::store::models::{Action, ActionStatus, ActionType, DistributionSet, DsType, Target};
+use crate::store::models::{DistributionSet, DsType};
 use crate::store::schema::{
     actions as actions_t, distribution_sets, ds_modules, ds_type_sm_types, ds_types, sm_types,
-    software_modules, target_filter_queries, targets,
+    software_modules, targets,
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -32,19 +28,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/distributionsets/{id}", web::put().to(update))
         .route("/distributionsets/{id}", web::delete().to(delete))
         .route(
-            "/distributionsets/{id}/assignedTargets",
-            web::get().to(assigned_targets),
-        )
-        .route("/distributionsets/{id}/assignedTargets", web::post().to(assign))
-        .route(
-            "/distributionsets/{id}/installedTargets",
-            web::get().to(installed_targets),
-        )
-        .route(
-            "/distributionsets/{id}/autoAssignTargetFilters",
-            web::get().to(auto_assign_filters),
-        )
-        .route(
             "/distributionsets/{id}/assignedSM",
             web::get().to(assigned_modules),
         )
@@ -52,21 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/distributionsets/{id}/assignedSM/{smId}",
             web::delete().to(remove_module),
-        )
-        .route("/distributionsets/{id}/statistics", web::get().to(statistics))
-        .route(
-            "/distributionsets/{id}/statistics/actions",
-            web::get().to(statistics_actions),
-        )
-        .route(
-            "/distributionsets/{id}/statistics/rollouts",
-            web::get().to(statistics_rollouts),
-        )
-        .route(
-            "/distributionsets/{id}/statistics/autoassignments",
-            web::get().to(statistics_auto_assignments),
-        )
-        .route("/distributionsets/{id}/invalidate", web::post().to(invalidate));
+        );
 }
 
 #[derive(utoipa::OpenApi)]
@@ -77,32 +46,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         get_one,
         update,
         delete,
-        assign,
-        assigned_targets,
-        installed_targets,
-        auto_assign_filters,
         assigned_modules,
         add_modules,
-        remove_module,
-        statistics,
-        statistics_actions,
-        statistics_rollouts,
-        statistics_auto_assignments,
-        invalidate
+        remove_module
     ),
     components(schemas(
         json::MgmtDistributionSet,
         json::MgmtSoftwareModule,
-        MgmtTargetFilterQuery,
-        MgmtDistributionSetStatistics,
         DsRequest,
         DsUpdate,
         ModuleRef,
-        AssignmentBody,
-        MaintenanceWindowBody,
-        AssignmentResponse,
-        InvalidateRequest,
-        CancelationType
     ))
 )]
 pub struct Api;
@@ -142,7 +95,7 @@ pub fn ds_json(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<Value> {
 }
 
 /// The tenant's distribution set `id` (soft-deleted ones included, as hawkBit shows them).
-fn find_ds(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<DistributionSet> {
+pub(super) fn find_ds(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<DistributionSet> {
     distribution_sets::table
         .filter(
             distribution_sets::id
@@ -156,7 +109,7 @@ fn find_ds(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<Distributi
 }
 
 /// A set that may still change: not soft-deleted (404 otherwise).
-fn find_live_ds(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<DistributionSet> {
+pub(super) fn find_live_ds(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<DistributionSet> {
     let ds = find_ds(c, tenant, id)?;
     if ds.deleted {
         return Err(ApiError::not_found("DistributionSet", id));
@@ -164,7 +117,7 @@ fn find_live_ds(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<Distr
     Ok(ds)
 }
 
-fn locked_error(id: i64) -> ApiError {
+pub(super) fn locked_error(id: i64) -> ApiError {
     ApiError::locked(format!(
         "Distribution set {id} is locked: its software modules cannot change."
     ))
@@ -172,7 +125,12 @@ fn locked_error(id: i64) -> ApiError {
 
 /// Adds software module `sm_id` to the set, checking that the set's type accepts the module's type
 /// and that the type's `maxAssignments` per set is not exceeded.
-fn add_module(c: &mut AnyConnection, tenant: &str, ds: &DistributionSet, sm_id: i64) -> ApiResult<()> {
+pub(super) fn add_module(
+    c: &mut AnyConnection,
+    tenant: &str,
+    ds: &DistributionSet,
+    sm_id: i64,
+) -> ApiResult<()> {
     let sm_type: i64 = software_modules::table
         .filter(
             software_modules::id
@@ -230,7 +188,7 @@ fn add_module(c: &mut AnyConnection, tenant: &str, ds: &DistributionSet, sm_id: 
     Ok(())
 }
 
-fn touch(c: &mut AnyConnection, ds_id: i64, now: i64, by: &str) -> ApiResult<()> {
+pub(super) fn touch(c: &mut AnyConnection, ds_id: i64, now: i64, by: &str) -> ApiResult<()> {
     diesel::update(distribution_sets::table.find(ds_id))
         .set((
             distribution_sets::last_modified_at.eq(now),
@@ -595,7 +553,7 @@ async fn update(
 }
 
 /// hawkBit lets the migration-step flag change only while no target has the set assigned.
-fn assert_not_assigned(c: &mut AnyConnection, id: i64) -> ApiResult<()> {
+pub(super) fn assert_not_assigned(c: &mut AnyConnection, id: i64) -> ApiResult<()> {
     let assigned: bool = diesel::select(diesel::dsl::exists(
         actions_t::table.filter(actions_t::ds_id.eq(id)),
     ))
@@ -646,383 +604,6 @@ async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) ->
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// A maintenance window: cron `schedule`, `duration` (`HH:mm:ss`) and `timezone` (`+01:00`).
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct MaintenanceWindowBody {
-    #[schema(example = "0 0 3 ? * *")]
-    schedule: String,
-    #[schema(example = "02:00:00")]
-    duration: String,
-    #[schema(example = "+00:00")]
-    timezone: String,
-}
-
-/// One element of `POST /distributionsets/{id}/assignedTargets`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AssignmentBody {
-    /// The target's controller id.
-    #[serde(deserialize_with = "super::lenient::string")]
-    #[schema(example = "device-01")]
-    id: String,
-    #[serde(rename = "type", default)]
-    /// `soft`, `forced` (default), `timeforced` (with `forcetime`) or `downloadonly`.
-    #[schema(value_type = Option<String>, example = "soft")]
-    action_type: Option<ActionType>,
-    #[serde(rename = "forcetime", default, deserialize_with = "super::lenient::opt_int")]
-    #[schema(example = 1_691_065_930_359_i64)]
-    force_time: Option<i64>,
-    #[serde(default, deserialize_with = "super::lenient::opt_int32")]
-    #[schema(example = 600)]
-    weight: Option<i32>,
-    #[serde(default)]
-    maintenance_window: Option<MaintenanceWindowBody>,
-    #[serde(default, deserialize_with = "super::lenient::opt_bool")]
-    #[schema(example = false)]
-    confirmation_required: Option<bool>,
-}
-
-/// A link to one created action.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct AssignedAction {
-    #[schema(example = 7)]
-    id: i64,
-    #[serde(rename = "_links")]
-    #[schema(schema_with = super::examples::assigned_action_links)]
-    links: Value,
-}
-
-/// hawkBit's `MgmtTargetAssignmentResponseBody`.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AssignmentResponse {
-    #[schema(example = 1)]
-    assigned: usize,
-    #[schema(example = 0)]
-    already_assigned: usize,
-    #[schema(example = 1)]
-    total: usize,
-    #[schema(example = json!([{"id": 7, "_links": {"self": {"href": "https://updraft.example.com/rest/v1/targets/device-01/actions/7"}}}]))]
-    assigned_actions: Vec<AssignedAction>,
-}
-
-/// Assigns the set to targets.
-#[utoipa::path(
-    post,
-    path = "/rest/v1/distributionsets/{distributionSetId}/assignedTargets",
-    tag = "Distribution Sets",
-    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
-    request_body = Vec<AssignmentBody>,
-    responses(
-        (status = 200, description = "What was assigned", body = AssignmentResponse),
-        (status = 400, description = "Bad body, or the set is incomplete or invalid", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set or target", body = ExceptionInfo),
-        (status = 429, description = "A quota was exceeded", body = ExceptionInfo),
-    )
-)]
-async fn assign(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    user.require(Permission::UpdateTarget)?;
-    user.require(Permission::ReadDistributionSet)?;
-    let requests: Vec<AssignmentBody> = body_list(&req, payload, &state).await?;
-    assign_and_respond(&req, &user, &state, path.into_inner(), requests).await
-}
-
-pub async fn assign_and_respond(
-    req: &HttpRequest,
-    user: &User,
-    state: &AppState,
-    ds_id: i64,
-    bodies: Vec<AssignmentBody>,
-) -> ApiResult<HttpResponse> {
-    let tenant = tenant_of(user);
-    let settings = state.tenants.get(&state.db, &tenant).await?;
-    let mut requests: Vec<AssignmentRequest> = Vec::new();
-    for b in bodies {
-        if requests.iter().any(|r| r.controller_id == b.id) {
-            continue;
-        }
-        let action_type = b.action_type.unwrap_or(ActionType::Forced);
-        if action_type == ActionType::TimeForced && b.force_time.is_none() {
-            return Err(ApiError::constraint_violation(
-                "A timeforced assignment needs forcetime.",
-            ));
-        }
-        requests.push(AssignmentRequest {
-            controller_id: b.id,
-            action_type,
-            forced_time: b.force_time.unwrap_or(0),
-            weight: b.weight,
-            maintenance: b.maintenance_window.map(|m| (m.schedule, m.duration, m.timezone)),
-            confirmation_required: b.confirmation_required,
-        });
-    }
-    let by = user.username.clone();
-    let now = state.now();
-    let t = tenant.clone();
-    let total = requests.len();
-    let result = state
-        .db
-        .tx(move |c| Ok(actions::assign(c, &settings, &t, ds_id, &requests, &by, now)?))
-        .await?;
-    let base = rest_base(req, state);
-    state.apply(Changes::devices(
-        &tenant,
-        result.assigned.iter().map(|(cid, _)| cid),
-    ));
-    let assigned_actions: Vec<AssignedAction> = result
-        .assigned
-        .iter()
-        .map(|(cid, aid)| AssignedAction {
-            id: *aid,
-            links: json!({ "self": { "href": format!("{base}/targets/{}/actions/{aid}", crate::links::encode_segment(cid)) } }),
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(AssignmentResponse {
-        assigned: result.assigned.len(),
-        already_assigned: result.already_assigned,
-        total,
-        assigned_actions,
-    }))
-}
-
-/// The tenant's targets whose installed (or assigned) set is `id`.
-fn targets_of_ds(
-    tenant: &str,
-    id: i64,
-    installed: bool,
-) -> targets::BoxedQuery<'_, <AnyConnection as diesel::Connection>::Backend> {
-    let query = targets::table.filter(targets::tenant.eq(tenant)).into_boxed();
-    if installed {
-        query.filter(targets::installed_ds_id.eq(Some(id)))
-    } else {
-        query.filter(targets::assigned_ds_id.eq(Some(id)))
-    }
-}
-
-/// Targets whose assigned (or installed) set is `id`, one page, filtered and sorted like `/targets`.
-async fn targets_of(
-    req: HttpRequest,
-    user: User,
-    id: i64,
-    q: web::Query<Paging>,
-    state: web::Data<AppState>,
-    installed: bool,
-) -> ApiResult<HttpResponse> {
-    let spec = q.spec(&query::TARGETS)?;
-    let tenant = tenant_of(&user);
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
-        .db
-        .run(move |c| {
-            find_ds(c, &tenant, id)?;
-            let total: i64 = targets_of_ds(&tenant, id, installed)
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows: Vec<Target> = targets_of_ds(&tenant, id, installed)
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select(Target::as_select())
-                .load(c)?;
-            Ok((rows, total))
-        })
-        .await?;
-    let mut content = Vec::with_capacity(rows.len());
-    for t in &rows {
-        content.push(super::targets::to_json(&req, &state, &user, t, false).await?);
-    }
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
-}
-
-/// The targets the set is assigned to.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsets/{distributionSetId}/assignedTargets",
-    tag = "Distribution Sets",
-    params(("distributionSetId" = i64, Path, description = "The distribution set's id"), Paging),
-    responses(
-        (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
-        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set", body = ExceptionInfo),
-    )
-)]
-async fn assigned_targets(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    q: web::Query<Paging>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    user.require(Permission::ReadTarget)?;
-    user.require(Permission::ReadDistributionSet)?;
-    targets_of(req, user, path.into_inner(), q, state, false).await
-}
-
-/// The targets that have the set installed.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsets/{distributionSetId}/installedTargets",
-    tag = "Distribution Sets",
-    params(("distributionSetId" = i64, Path, description = "The distribution set's id"), Paging),
-    responses(
-        (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
-        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set", body = ExceptionInfo),
-    )
-)]
-async fn installed_targets(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    q: web::Query<Paging>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    user.require(Permission::ReadTarget)?;
-    user.require(Permission::ReadDistributionSet)?;
-    targets_of(req, user, path.into_inner(), q, state, true).await
-}
-
-/// hawkBit's `MgmtTargetFilterQuery` (the `/targetfilters` resource renders the same shape).
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MgmtTargetFilterQuery {
-    #[serde(flatten)]
-    audit: json::Audit,
-    #[schema(example = 2)]
-    id: i64,
-    #[schema(example = "lab devices")]
-    name: String,
-    #[schema(example = "name==Device*")]
-    query: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = 1)]
-    auto_assign_distribution_set: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "forced")]
-    auto_assign_action_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = 600)]
-    auto_assign_weight: Option<i32>,
-    #[schema(example = false)]
-    confirmation_required: bool,
-    #[serde(rename = "_links")]
-    #[schema(schema_with = super::examples::mgmt_target_filter_query_links)]
-    links: Value,
-}
-
-type FilterRow = (
-    i64,
-    String,
-    String,
-    Option<i64>,
-    Option<String>,
-    Option<i32>,
-    bool,
-    (String, i64, String, i64),
-);
-
-fn filter_json(r: FilterRow, base: &str) -> MgmtTargetFilterQuery {
-    let (id, name, query, ds, action_type, weight, confirmation_required, audit) = r;
-    let self_href = format!("{base}/targetfilters/{id}");
-    MgmtTargetFilterQuery {
-        audit: json::Audit {
-            created_by: audit.0,
-            created_at: audit.1,
-            last_modified_by: audit.2,
-            last_modified_at: audit.3,
-        },
-        id,
-        name,
-        query,
-        auto_assign_distribution_set: ds,
-        auto_assign_action_type: action_type,
-        auto_assign_weight: weight,
-        confirmation_required,
-        links: json!({
-            "self": { "href": self_href },
-            "autoAssignDS": { "href": format!("{self_href}/autoAssignDS") },
-        }),
-    }
-}
-
-/// The target filters that auto-assign the set.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsets/{distributionSetId}/autoAssignTargetFilters",
-    tag = "Distribution Sets",
-    params(("distributionSetId" = i64, Path, description = "The distribution set's id"), Paging),
-    responses(
-        (status = 200, description = "One page of target filters", body = PagedList<MgmtTargetFilterQuery>),
-        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set", body = ExceptionInfo),
-    )
-)]
-async fn auto_assign_filters(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    q: web::Query<Paging>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    user.require(Permission::ReadTarget)?;
-    user.require(Permission::ReadDistributionSet)?;
-    let spec = q.spec(&query::TARGET_FILTER_QUERIES)?;
-    let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
-        .db
-        .run(move |c| {
-            find_ds(c, &tenant, id)?;
-            let mine = target_filter_queries::tenant
-                .eq(tenant.clone())
-                .and(target_filter_queries::auto_assign_ds_id.eq(Some(id)));
-            let total: i64 = target_filter_queries::table
-                .filter(mine.clone())
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows: Vec<FilterRow> = target_filter_queries::table
-                .filter(mine)
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select((
-                    target_filter_queries::id,
-                    target_filter_queries::name,
-                    target_filter_queries::query,
-                    target_filter_queries::auto_assign_ds_id,
-                    target_filter_queries::auto_assign_action_type,
-                    target_filter_queries::auto_assign_weight,
-                    target_filter_queries::confirmation_required,
-                    (
-                        target_filter_queries::created_by,
-                        target_filter_queries::created_at,
-                        target_filter_queries::last_modified_by,
-                        target_filter_queries::last_modified_at,
-                    ),
-                ))
-                .load(c)?;
-            Ok((rows, total))
-        })
-        .await?;
-    let base = rest_base(&req, &state);
-    let content: Vec<MgmtTargetFilterQuery> = rows.into_iter().map(|r| filter_json(r, &base)).collect();
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
 }
 
 /// The set's software modules.
@@ -1173,308 +754,5 @@ async fn remove_module(
             touch(c, id, now, &by)
         })
         .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// hawkBit's `MgmtDistributionSetStatistics`: action counts per status (with `total`), rollout
-/// counts per status, and the number of auto-assigning target filters; empty maps are left out.
-#[derive(Serialize, Default, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MgmtDistributionSetStatistics {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = json!({"RUNNING": 2, "FINISHED": 10, "total": 12}))]
-    actions: Option<BTreeMap<String, i64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = json!({"total": 0}))]
-    rollouts: Option<BTreeMap<String, i64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = 1)]
-    total_auto_assignments: Option<i64>,
-}
-
-/// Action counts per status (hawkBit's enum names) plus `total`; `None` when the set has no actions.
-fn action_counts(c: &mut AnyConnection, id: i64) -> ApiResult<Option<BTreeMap<String, i64>>> {
-    let counts: Vec<(String, i64)> = actions_t::table
-        .filter(actions_t::ds_id.eq(id))
-        .group_by(actions_t::status)
-        .select((actions_t::status, diesel::dsl::count_star()))
-        .load(c)?;
-    Ok(java_counts(counts, |s| {
-        ActionStatus::parse(s).map_or_else(|| s.to_ascii_uppercase(), ActionStatus::java_name)
-    }))
-}
-
-/// The set's rollouts per status (`RUNNING`, `FINISHED`, …) with `total`.
-fn rollout_counts(c: &mut AnyConnection, id: i64) -> ApiResult<Option<BTreeMap<String, i64>>> {
-    use crate::store::schema::rollouts;
-    let counts: Vec<(String, i64)> = rollouts::table
-        .filter(rollouts::ds_id.eq(id).and(rollouts::deleted.eq(false)))
-        .group_by(rollouts::status)
-        .select((rollouts::status, diesel::dsl::count_star()))
-        .load(c)?;
-    Ok(java_counts(counts, str::to_ascii_uppercase))
-}
-
-/// hawkBit's statistics map: upper-case status names and `total`; None when there is nothing.
-fn java_counts(counts: Vec<(String, i64)>, name: impl Fn(&str) -> String) -> Option<BTreeMap<String, i64>> {
-    if counts.is_empty() {
-        return None;
-    }
-    let mut map = BTreeMap::new();
-    let mut total = 0;
-    for (s, n) in counts {
-        *map.entry(name(&s)).or_insert(0) += n;
-        total += n;
-    }
-    map.insert("total".to_owned(), total);
-    Some(map)
-}
-
-fn auto_assignment_count(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<i64> {
-    Ok(target_filter_queries::table
-        .filter(target_filter_queries::tenant.eq(tenant))
-        .filter(target_filter_queries::auto_assign_ds_id.eq(Some(id)))
-        .count()
-        .get_result(c)?)
-}
-
-#[derive(Clone, Copy)]
-enum StatisticsPart {
-    All,
-    Actions,
-    Rollouts,
-    AutoAssignments,
-}
-
-async fn statistics_of(
-    user: User,
-    id: i64,
-    state: web::Data<AppState>,
-    part: StatisticsPart,
-) -> ApiResult<HttpResponse> {
-    user.require(Permission::ReadDistributionSet)?;
-    let tenant = tenant_of(&user);
-    let stats = state
-        .db
-        .run(move |c| {
-            find_ds(c, &tenant, id)?;
-            let mut s = MgmtDistributionSetStatistics::default();
-            if matches!(part, StatisticsPart::All | StatisticsPart::Actions) {
-                s.actions = action_counts(c, id)?;
-            }
-            if matches!(part, StatisticsPart::All | StatisticsPart::AutoAssignments) {
-                s.total_auto_assignments = Some(auto_assignment_count(c, &tenant, id)?);
-            }
-            if matches!(part, StatisticsPart::All | StatisticsPart::Rollouts) {
-                s.rollouts = rollout_counts(c, id)?;
-            }
-            Ok(s)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(stats))
-}
-
-/// All statistics of the set.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsets/{distributionSetId}/statistics",
-    tag = "Distribution Sets",
-    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
-    responses(
-        (status = 200, description = "The statistics", body = MgmtDistributionSetStatistics),
-        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set", body = ExceptionInfo),
-    )
-)]
-async fn statistics(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    statistics_of(user, path.into_inner(), state, StatisticsPart::All).await
-}
-
-/// The set's action counts per status.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsets/{distributionSetId}/statistics/actions",
-    tag = "Distribution Sets",
-    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
-    responses(
-        (status = 200, description = "The action statistics", body = MgmtDistributionSetStatistics),
-        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set", body = ExceptionInfo),
-    )
-)]
-async fn statistics_actions(
-    user: User,
-    path: web::Path<i64>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    statistics_of(user, path.into_inner(), state, StatisticsPart::Actions).await
-}
-
-/// The set's rollout counts per status.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsets/{distributionSetId}/statistics/rollouts",
-    tag = "Distribution Sets",
-    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
-    responses(
-        (status = 200, description = "The rollout statistics", body = MgmtDistributionSetStatistics),
-        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set", body = ExceptionInfo),
-    )
-)]
-async fn statistics_rollouts(
-    user: User,
-    path: web::Path<i64>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    statistics_of(user, path.into_inner(), state, StatisticsPart::Rollouts).await
-}
-
-/// The number of target filters that auto-assign the set.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsets/{distributionSetId}/statistics/autoassignments",
-    tag = "Distribution Sets",
-    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
-    responses(
-        (status = 200, description = "The auto-assignment statistics", body = MgmtDistributionSetStatistics),
-        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set", body = ExceptionInfo),
-    )
-)]
-async fn statistics_auto_assignments(
-    user: User,
-    path: web::Path<i64>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    statistics_of(user, path.into_inner(), state, StatisticsPart::AutoAssignments).await
-}
-
-/// What happens to the open actions of an invalidated set.
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-enum CancelationType {
-    /// Cancel them; devices see `cancelAction`.
-    Soft,
-    /// Cancel and force-quit them at once.
-    Force,
-    /// Leave them running.
-    None,
-}
-
-/// hawkBit's `MgmtInvalidateDistributionSetRequestBody`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct InvalidateRequest {
-    action_cancelation_type: CancelationType,
-    /// Accepted for compatibility; the set's rollouts are always stopped (as in hawkBit ≥ 0.4).
-    #[serde(default)]
-    #[allow(dead_code)]
-    #[schema(example = false)]
-    cancel_rollouts: Option<bool>,
-}
-
-/// Cancels (and with `force` force-quits) one open action of an invalidated set.
-fn cancel_for_invalidation(
-    c: &mut AnyConnection,
-    action: &Action,
-    force: bool,
-    now: i64,
-    by: &str,
-) -> ApiResult<()> {
-    if action.status() != ActionStatus::Canceling {
-        actions::request_cancel(c, action, now, by)?;
-    }
-    if force {
-        let target: Target = targets::table
-            .find(action.target_id)
-            .select(Target::as_select())
-            .first(c)?;
-        let action: Action = actions_t::table
-            .find(action.id)
-            .select(Action::as_select())
-            .first(c)?;
-        actions::force_quit(c, &target, &action, now, by)?;
-    }
-    Ok(())
-}
-
-/// Invalidates a complete set: it can no longer be assigned, auto-assignments drop it, and its open
-/// actions are canceled as requested, all in one transaction.
-#[utoipa::path(
-    post,
-    path = "/rest/v1/distributionsets/{distributionSetId}/invalidate",
-    tag = "Distribution Sets",
-    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
-    request_body = InvalidateRequest,
-    responses(
-        (status = 204, description = "The set is invalid"),
-        (status = 400, description = "Bad body, or the set is incomplete", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET (or UPDATE_TARGET to cancel actions)", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set", body = ExceptionInfo),
-    )
-)]
-async fn invalidate(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    user.require(Permission::UpdateDistributionSet)?;
-    let r: InvalidateRequest = body(&req, payload, &state).await?;
-    if r.action_cancelation_type != CancelationType::None {
-        user.require(Permission::UpdateTarget)?;
-    }
-    let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let by = user.username.clone();
-    let now = state.now();
-    let kind = r.action_cancelation_type;
-    let t = tenant.clone();
-    let touched: Vec<String> = state
-        .db
-        .tx(move |c| {
-            let ds = find_live_ds(c, &t, id)?;
-            if !missing_mandatory(c, ds.ds_type_id, ds.id)?.is_empty() {
-                return Err(ApiError::ds_incomplete(format!(
-                    "Distribution set {id} is incomplete and cannot be invalidated."
-                )));
-            }
-            diesel::update(distribution_sets::table.find(id))
-                .set((
-                    distribution_sets::valid.eq(false),
-                    distribution_sets::last_modified_at.eq(now),
-                    distribution_sets::last_modified_by.eq(&by),
-                ))
-                .execute(c)?;
-            diesel::update(
-                target_filter_queries::table.filter(
-                    target_filter_queries::tenant
-                        .eq(&t)
-                        .and(target_filter_queries::auto_assign_ds_id.eq(Some(id))),
-                ),
-            )
-            .set((
-                target_filter_queries::auto_assign_ds_id.eq(None::<i64>),
-                target_filter_queries::auto_assign_action_type.eq(None::<String>),
-                target_filter_queries::auto_assign_weight.eq(None::<i32>),
-            ))
-            .execute(c)?;
-            if kind == CancelationType::None {
-                return Ok(Vec::new());
-            }
-            crate::store::rollouts::engine::stop_rollouts_of_ds(c, id, &by, now)?;
-            let open: Vec<(Action, String)> = actions_t::table
-                .inner_join(targets::table)
-                .filter(actions_t::ds_id.eq(id).and(actions_t::active.eq(true)))
-                .select((Action::as_select(), targets::controller_id))
-                .load(c)?;
-            for (a, _) in &open {
-                cancel_for_invalidation(c, a, kind == CancelationType::Force, now, &by)?;
-            }
-            Ok(open.into_iter().map(|(_, cid)| cid).collect())
-        })
-        .await?;
-    state.apply(Changes::devices(&tenant, &touched));
     Ok(HttpResponse::NoContent().finish())
 }

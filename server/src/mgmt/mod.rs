@@ -3,6 +3,9 @@
 
 mod actions;
 mod distribution_sets;
+mod ds_assignments;
+mod ds_invalidate;
+mod ds_statistics;
 mod ds_tags;
 mod ds_types;
 pub(crate) mod examples;
@@ -52,6 +55,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(target_actions::configure)
             .configure(software_modules::configure)
             .configure(distribution_sets::configure)
+            .configure(ds_assignments::configure)
+            .configure(ds_statistics::configure)
+            .configure(ds_invalidate::configure)
             .configure(users::configure)
             .configure(metadata::configure)
             .configure(target_filters::configure)
@@ -105,6 +111,9 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         ds_types::Api::openapi(),
         target_types::Api::openapi(),
         distribution_sets::Api::openapi(),
+        ds_assignments::Api::openapi(),
+        ds_statistics::Api::openapi(),
+        ds_invalidate::Api::openapi(),
         software_modules::Api::openapi(),
         rollouts::Api::openapi(),
         rollout_groups::Api::openapi(),

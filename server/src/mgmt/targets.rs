@@ -5,7 +5,8 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::distribution_sets::{AssignmentBody, assign_and_respond, ds_json};
+use super::distribution_sets::ds_json;
+use super::ds_assignments::{AssignmentBody, assign_and_respond};
 use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;

@@ -1,0 +1,424 @@
+//! A distribution set's assignments: assigning it to targets, and the targets and auto-assigning
+//! filters that use it.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::distribution_sets::find_ds;
+use super::{PagedList, Paging, body_list, json, query, rest_base, tenant_of};
+use crate::auth::permissions::Permission;
+use crate::auth::users::User;
+use crate::error::{ApiError, ApiResult, ExceptionInfo};
+use crate::state::AppState;
+use crate::store::AnyConnection;
+use crate::store::Changes;
+use crate::store::actions::{self, AssignmentRequest};
+use crate::store::models::{ActionType, Target};
+use crate::store::schema::{target_filter_queries, targets};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/distributionsets/{id}/assignedTargets",
+        web::get().to(assigned_targets),
+    )
+    .route("/distributionsets/{id}/assignedTargets", web::post().to(assign))
+    .route(
+        "/distributionsets/{id}/installedTargets",
+        web::get().to(installed_targets),
+    )
+    .route(
+        "/distributionsets/{id}/autoAssignTargetFilters",
+        web::get().to(auto_assign_filters),
+    );
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(assign, assigned_targets, installed_targets, auto_assign_filters),
+    components(schemas(
+        MgmtTargetFilterQuery,
+        AssignmentBody,
+        MaintenanceWindowBody,
+        AssignmentResponse
+    ))
+)]
+pub struct Api;
+
+/// A maintenance window: cron `schedule`, `duration` (`HH:mm:ss`) and `timezone` (`+01:00`).
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct MaintenanceWindowBody {
+    #[schema(example = "0 0 3 ? * *")]
+    schedule: String,
+    #[schema(example = "02:00:00")]
+    duration: String,
+    #[schema(example = "+00:00")]
+    timezone: String,
+}
+
+/// One element of `POST /distributionsets/{id}/assignedTargets`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignmentBody {
+    /// The target's controller id.
+    #[serde(deserialize_with = "super::lenient::string")]
+    #[schema(example = "device-01")]
+    id: String,
+    #[serde(rename = "type", default)]
+    /// `soft`, `forced` (default), `timeforced` (with `forcetime`) or `downloadonly`.
+    #[schema(value_type = Option<String>, example = "soft")]
+    action_type: Option<ActionType>,
+    #[serde(rename = "forcetime", default, deserialize_with = "super::lenient::opt_int")]
+    #[schema(example = 1_691_065_930_359_i64)]
+    force_time: Option<i64>,
+    #[serde(default, deserialize_with = "super::lenient::opt_int32")]
+    #[schema(example = 600)]
+    weight: Option<i32>,
+    #[serde(default)]
+    maintenance_window: Option<MaintenanceWindowBody>,
+    #[serde(default, deserialize_with = "super::lenient::opt_bool")]
+    #[schema(example = false)]
+    confirmation_required: Option<bool>,
+}
+
+/// A link to one created action.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AssignedAction {
+    #[schema(example = 7)]
+    id: i64,
+    #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::assigned_action_links)]
+    links: Value,
+}
+
+/// hawkBit's `MgmtTargetAssignmentResponseBody`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignmentResponse {
+    #[schema(example = 1)]
+    assigned: usize,
+    #[schema(example = 0)]
+    already_assigned: usize,
+    #[schema(example = 1)]
+    total: usize,
+    #[schema(example = json!([{"id": 7, "_links": {"self": {"href": "https://updraft.example.com/rest/v1/targets/device-01/actions/7"}}}]))]
+    assigned_actions: Vec<AssignedAction>,
+}
+
+/// Assigns the set to targets.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/distributionsets/{distributionSetId}/assignedTargets",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
+    request_body = Vec<AssignmentBody>,
+    responses(
+        (status = 200, description = "What was assigned", body = AssignmentResponse),
+        (status = 400, description = "Bad body, or the set is incomplete or invalid", body = ExceptionInfo),
+        (status = 403, description = "Lacks UPDATE_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set or target", body = ExceptionInfo),
+        (status = 429, description = "A quota was exceeded", body = ExceptionInfo),
+    )
+)]
+async fn assign(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::UpdateTarget)?;
+    user.require(Permission::ReadDistributionSet)?;
+    let requests: Vec<AssignmentBody> = body_list(&req, payload, &state).await?;
+    assign_and_respond(&req, &user, &state, path.into_inner(), requests).await
+}
+
+pub async fn assign_and_respond(
+    req: &HttpRequest,
+    user: &User,
+    state: &AppState,
+    ds_id: i64,
+    bodies: Vec<AssignmentBody>,
+) -> ApiResult<HttpResponse> {
+    let tenant = tenant_of(user);
+    let settings = state.tenants.get(&state.db, &tenant).await?;
+    let mut requests: Vec<AssignmentRequest> = Vec::new();
+    for b in bodies {
+        if requests.iter().any(|r| r.controller_id == b.id) {
+            continue;
+        }
+        let action_type = b.action_type.unwrap_or(ActionType::Forced);
+        if action_type == ActionType::TimeForced && b.force_time.is_none() {
+            return Err(ApiError::constraint_violation(
+                "A timeforced assignment needs forcetime.",
+            ));
+        }
+        requests.push(AssignmentRequest {
+            controller_id: b.id,
+            action_type,
+            forced_time: b.force_time.unwrap_or(0),
+            weight: b.weight,
+            maintenance: b.maintenance_window.map(|m| (m.schedule, m.duration, m.timezone)),
+            confirmation_required: b.confirmation_required,
+        });
+    }
+    let by = user.username.clone();
+    let now = state.now();
+    let t = tenant.clone();
+    let total = requests.len();
+    let result = state
+        .db
+        .tx(move |c| Ok(actions::assign(c, &settings, &t, ds_id, &requests, &by, now)?))
+        .await?;
+    let base = rest_base(req, state);
+    state.apply(Changes::devices(
+        &tenant,
+        result.assigned.iter().map(|(cid, _)| cid),
+    ));
+    let assigned_actions: Vec<AssignedAction> = result
+        .assigned
+        .iter()
+        .map(|(cid, aid)| AssignedAction {
+            id: *aid,
+            links: json!({ "self": { "href": format!("{base}/targets/{}/actions/{aid}", crate::links::encode_segment(cid)) } }),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(AssignmentResponse {
+        assigned: result.assigned.len(),
+        already_assigned: result.already_assigned,
+        total,
+        assigned_actions,
+    }))
+}
+
+/// The tenant's targets whose installed (or assigned) set is `id`.
+fn targets_of_ds(
+    tenant: &str,
+    id: i64,
+    installed: bool,
+) -> targets::BoxedQuery<'_, <AnyConnection as diesel::Connection>::Backend> {
+    let query = targets::table.filter(targets::tenant.eq(tenant)).into_boxed();
+    if installed {
+        query.filter(targets::installed_ds_id.eq(Some(id)))
+    } else {
+        query.filter(targets::assigned_ds_id.eq(Some(id)))
+    }
+}
+
+/// Targets whose assigned (or installed) set is `id`, one page, filtered and sorted like `/targets`.
+async fn targets_of(
+    req: HttpRequest,
+    user: User,
+    id: i64,
+    q: web::Query<Paging>,
+    state: web::Data<AppState>,
+    installed: bool,
+) -> ApiResult<HttpResponse> {
+    let spec = q.spec(&query::TARGETS)?;
+    let tenant = tenant_of(&user);
+    let (offset, limit) = (q.offset(), q.limit());
+    let (rows, total) = state
+        .db
+        .run(move |c| {
+            find_ds(c, &tenant, id)?;
+            let total: i64 = targets_of_ds(&tenant, id, installed)
+                .filter(spec.filter.clone())
+                .count()
+                .get_result(c)?;
+            let rows: Vec<Target> = targets_of_ds(&tenant, id, installed)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
+                .offset(offset)
+                .limit(limit)
+                .select(Target::as_select())
+                .load(c)?;
+            Ok((rows, total))
+        })
+        .await?;
+    let mut content = Vec::with_capacity(rows.len());
+    for t in &rows {
+        content.push(super::targets::to_json(&req, &state, &user, t, false).await?);
+    }
+    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+}
+
+/// The targets the set is assigned to.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsets/{distributionSetId}/assignedTargets",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id"), Paging),
+    responses(
+        (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+    )
+)]
+async fn assigned_targets(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    q: web::Query<Paging>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTarget)?;
+    user.require(Permission::ReadDistributionSet)?;
+    targets_of(req, user, path.into_inner(), q, state, false).await
+}
+
+/// The targets that have the set installed.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsets/{distributionSetId}/installedTargets",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id"), Paging),
+    responses(
+        (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+    )
+)]
+async fn installed_targets(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    q: web::Query<Paging>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTarget)?;
+    user.require(Permission::ReadDistributionSet)?;
+    targets_of(req, user, path.into_inner(), q, state, true).await
+}
+
+/// hawkBit's `MgmtTargetFilterQuery` (the `/targetfilters` resource renders the same shape).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MgmtTargetFilterQuery {
+    #[serde(flatten)]
+    audit: json::Audit,
+    #[schema(example = 2)]
+    id: i64,
+    #[schema(example = "lab devices")]
+    name: String,
+    #[schema(example = "name==Device*")]
+    query: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1)]
+    auto_assign_distribution_set: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "forced")]
+    auto_assign_action_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 600)]
+    auto_assign_weight: Option<i32>,
+    #[schema(example = false)]
+    confirmation_required: bool,
+    #[serde(rename = "_links")]
+    #[schema(schema_with = super::examples::mgmt_target_filter_query_links)]
+    links: Value,
+}
+
+type FilterRow = (
+    i64,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<i32>,
+    bool,
+    (String, i64, String, i64),
+);
+
+fn filter_json(r: FilterRow, base: &str) -> MgmtTargetFilterQuery {
+    let (id, name, query, ds, action_type, weight, confirmation_required, audit) = r;
+    let self_href = format!("{base}/targetfilters/{id}");
+    MgmtTargetFilterQuery {
+        audit: json::Audit {
+            created_by: audit.0,
+            created_at: audit.1,
+            last_modified_by: audit.2,
+            last_modified_at: audit.3,
+        },
+        id,
+        name,
+        query,
+        auto_assign_distribution_set: ds,
+        auto_assign_action_type: action_type,
+        auto_assign_weight: weight,
+        confirmation_required,
+        links: json!({
+            "self": { "href": self_href },
+            "autoAssignDS": { "href": format!("{self_href}/autoAssignDS") },
+        }),
+    }
+}
+
+/// The target filters that auto-assign the set.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/distributionsets/{distributionSetId}/autoAssignTargetFilters",
+    tag = "Distribution Sets",
+    params(("distributionSetId" = i64, Path, description = "The distribution set's id"), Paging),
+    responses(
+        (status = 200, description = "One page of target filters", body = PagedList<MgmtTargetFilterQuery>),
+        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+        (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
+        (status = 404, description = "No such distribution set", body = ExceptionInfo),
+    )
+)]
+async fn auto_assign_filters(
+    req: HttpRequest,
+    user: User,
+    path: web::Path<i64>,
+    q: web::Query<Paging>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    user.require(Permission::ReadTarget)?;
+    user.require(Permission::ReadDistributionSet)?;
+    let spec = q.spec(&query::TARGET_FILTER_QUERIES)?;
+    let (tenant, id) = (tenant_of(&user), path.into_inner());
+    let (offset, limit) = (q.offset(), q.limit());
+    let (rows, total) = state
+        .db
+        .run(move |c| {
+            find_ds(c, &tenant, id)?;
+            let mine = target_filter_queries::tenant
+                .eq(tenant.clone())
+                .and(target_filter_queries::auto_assign_ds_id.eq(Some(id)));
+            let total: i64 = target_filter_queries::table
+                .filter(mine.clone())
+                .filter(spec.filter.clone())
+                .count()
+                .get_result(c)?;
+            let rows: Vec<FilterRow> = target_filter_queries::table
+                .filter(mine)
+                .filter(spec.filter.clone())
+                .order_by(spec.order.clone())
+                .offset(offset)
+                .limit(limit)
+                .select((
+                    target_filter_queries::id,
+                    target_filter_queries::name,
+                    target_filter_queries::query,
+                    target_filter_queries::auto_assign_ds_id,
+                    target_filter_queries::auto_assign_action_type,
+                    target_filter_queries::auto_assign_weight,
+                    target_filter_queries::confirmation_required,
+                    (
+                        target_filter_queries::created_by,
+                        target_filter_queries::created_at,
+                        target_filter_queries::last_modified_by,
+                        target_filter_queries::last_modified_at,
+                    ),
+                ))
+                .load(c)?;
+            Ok((rows, total))
+        })
+        .await?;
+    let base = rest_base(&req, &state);
+    let content: Vec<MgmtTargetFilterQuery> = rows.into_iter().map(|r| filter_json(r, &base)).collect();
+    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+}
