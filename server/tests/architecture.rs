@@ -112,8 +112,10 @@ const TABLE_DEBT: &[(&str, usize)] = &[
     ("mgmt/metadata.rs", 15),
     ("mgmt/rollout_groups.rs", 6),
     ("mgmt/rollouts.rs", 7),
+    ("mgmt/sm_artifacts.rs", 5),
+    ("mgmt/sm_metadata.rs", 6),
     ("mgmt/sm_types.rs", 9),
-    ("mgmt/software_modules.rs", 25),
+    ("mgmt/software_modules.rs", 14),
     ("mgmt/system.rs", 4),
     ("mgmt/target_actions.rs", 9),
     ("mgmt/target_filters.rs", 9),
@@ -160,10 +162,7 @@ fn front_doors_name_no_new_tables() {
 #[test]
 fn no_source_file_grows_past_the_limit() {
     // Files over 800 lines today, each to be split; no other file may pass 800, and these may not grow.
-    const OVER: &[(&str, usize)] = &[
-        ("mgmt/rollouts.rs", 986),
-        ("mgmt/software_modules.rs", 1119),
-    ];
+    const OVER: &[(&str, usize)] = &[("mgmt/rollouts.rs", 986), ("mgmt/software_modules.rs", 1119)];
     let over: BTreeMap<&str, usize> = OVER.iter().copied().collect();
     let mut problems = Vec::new();
     for (file, text) in sources("") {

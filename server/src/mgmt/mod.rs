@@ -16,6 +16,8 @@ pub use crate::store::check_len;
 use crate::store::query;
 mod rollout_groups;
 pub(crate) mod rollouts;
+mod sm_artifacts;
+mod sm_metadata;
 mod sm_types;
 mod soft_deleted;
 mod software_modules;
@@ -29,10 +31,9 @@ mod users;
 
 pub(crate) use distribution_sets::{DsRequest, ModuleRef, create_sets, validate_ds_request};
 pub(crate) use metadata::{MgmtMetadata, OwnerRef, create_entries};
-pub(crate) use software_modules::{
-    SmRequest, add_metadata as add_sm_metadata, create_modules, upload as upload_artifact,
-    validate_sm_request,
-};
+pub(crate) use sm_artifacts::upload as upload_artifact;
+pub(crate) use sm_metadata::add_metadata as add_sm_metadata;
+pub(crate) use software_modules::{SmRequest, create_modules, validate_sm_request};
 pub(crate) use system::store as store_tenant_config;
 pub(crate) use target_actions::force_action;
 pub(crate) use target_tags::{TagRequest, insert_tag};
@@ -54,6 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(targets::configure)
             .configure(target_actions::configure)
             .configure(software_modules::configure)
+            .configure(sm_artifacts::configure)
+            .configure(sm_metadata::configure)
             .configure(distribution_sets::configure)
             .configure(ds_assignments::configure)
             .configure(ds_statistics::configure)
@@ -115,6 +118,8 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         ds_statistics::Api::openapi(),
         ds_invalidate::Api::openapi(),
         software_modules::Api::openapi(),
+        sm_artifacts::Api::openapi(),
+        sm_metadata::Api::openapi(),
         rollouts::Api::openapi(),
         rollout_groups::Api::openapi(),
     ]
