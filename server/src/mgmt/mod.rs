@@ -15,6 +15,7 @@ mod metadata;
 pub use crate::store::check_len;
 use crate::store::query;
 mod rollout_groups;
+pub(crate) mod rollout_lifecycle;
 pub(crate) mod rollouts;
 mod sm_artifacts;
 mod sm_metadata;
@@ -71,7 +72,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(ds_types::configure)
             .configure(target_types::configure)
             .configure(rollouts::configure)
-            .configure(rollout_groups::configure),
+            .configure(rollout_groups::configure)
+            .configure(rollout_lifecycle::configure),
     );
 }
 
@@ -122,6 +124,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         sm_metadata::Api::openapi(),
         rollouts::Api::openapi(),
         rollout_groups::Api::openapi(),
+        rollout_lifecycle::Api::openapi(),
     ]
 }
 

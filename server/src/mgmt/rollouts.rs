@@ -14,7 +14,6 @@ use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::AnyConnection;
-use crate::store::Changes;
 use crate::store::models::ActionType;
 use crate::store::rollouts::engine;
 use crate::store::rollouts::plan::{self, GroupPlan, NewGroup, NewRollout};
@@ -27,36 +26,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/rollouts", web::get().to(list))
         .route("/rollouts", web::post().to(create))
         .route("/rollouts/{id}", web::get().to(get_one))
-        .route("/rollouts/{id}", web::put().to(update))
-        .route("/rollouts/{id}", web::delete().to(delete))
-        .route("/rollouts/{id}/approve", web::post().to(approve))
-        .route("/rollouts/{id}/deny", web::post().to(deny))
-        .route("/rollouts/{id}/start", web::post().to(start))
-        .route("/rollouts/{id}/pause", web::post().to(pause))
-        .route("/rollouts/{id}/resume", web::post().to(resume))
-        .route(
-            "/rollouts/{id}/triggerNextGroup",
-            web::post().to(trigger_next_group),
-        )
-        .route("/rollouts/{id}/retry", web::post().to(retry));
+        .route("/rollouts/{id}", web::put().to(update));
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(
-        list,
-        create,
-        get_one,
-        update,
-        delete,
-        approve,
-        deny,
-        start,
-        pause,
-        resume,
-        trigger_next_group,
-        retry
-    ),
+    paths(list, create, get_one, update),
     components(schemas(
         MgmtRolloutResponseBody,
         MgmtRolloutGroupResponseBody,
@@ -253,7 +228,7 @@ pub(crate) fn with_extras(
         .collect())
 }
 
-fn to_json(r: Rollout, x: Extra, base: &str) -> MgmtRolloutResponseBody {
+pub(super) fn to_json(r: Rollout, x: Extra, base: &str) -> MgmtRolloutResponseBody {
     let me = format!("{base}/rollouts/{}", r.id);
     let links = json!({
         "self": { "href": me },
@@ -758,229 +733,4 @@ async fn update(
         })
         .await?;
     Ok(HttpResponse::Ok().json(to_json(r, x, &rest_base(&req, &state))))
-}
-
-/// The state changes of a rollout that its operators trigger, over the Management API or the UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
-    Start,
-    Pause,
-    Resume,
-    TriggerNextGroup,
-    Approve,
-    Deny,
-    Delete,
-}
-
-impl Op {
-    pub(crate) fn permission(self) -> Permission {
-        match self {
-            Op::Start | Op::Pause | Op::Resume | Op::TriggerNextGroup => Permission::HandleRollout,
-            Op::Approve | Op::Deny => Permission::ApproveRollout,
-            Op::Delete => Permission::DeleteRollout,
-        }
-    }
-}
-
-/// Checks `user` may run `op`, runs it on the locked rollout in one transaction, then tells the
-/// device caches which devices it changed.
-pub(crate) async fn apply(
-    state: &AppState,
-    user: &User,
-    id: i64,
-    op: Op,
-    remark: Option<String>,
-) -> ApiResult<()> {
-    user.require(op.permission())?;
-    if let Some(r) = &remark {
-        super::check_len("remark", r, 512)?;
-    }
-    let (tenant, by, now) = (tenant_of(user), user.username.clone(), state.now());
-    let t = tenant.clone();
-    let effects = state
-        .db
-        .tx(move |c| {
-            let r = engine::lock_of_tenant(c, &t, id)?;
-            let settings = crate::tenant_config::load(c, &t)?;
-            let (s, by) = (&settings, by.as_str());
-            let changes = match op {
-                Op::Start => engine::start(c, s, &r, by, now),
-                Op::Pause => engine::pause(c, &r, by, now).map(|()| Changes::none()),
-                Op::Resume => engine::resume(c, s, &r, by, now),
-                Op::TriggerNextGroup => engine::trigger_next_group(c, s, &r, now),
-                Op::Approve | Op::Deny => {
-                    engine::decide_approval(c, &r, op == Op::Approve, remark.as_deref(), by, now)
-                        .map(|()| Changes::none())
-                }
-                Op::Delete => engine::delete(c, &r, by, now),
-            };
-            Ok(changes?)
-        })
-        .await?;
-    state.apply(effects);
-    Ok(())
-}
-
-/// Deletes a rollout: scheduled actions are dropped and running ones canceled at once; a rollout
-/// that devices already saw is kept as `deleted`.
-#[utoipa::path(
-    delete,
-    path = "/rest/v1/rollouts/{rolloutId}",
-    tag = "Rollouts",
-    params(("rolloutId" = i64, Path, description = "The rollout's id")),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 403, description = "Lacks DELETE_ROLLOUT", body = ExceptionInfo),
-        (status = 404, description = "No such rollout", body = ExceptionInfo),
-    )
-)]
-async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    apply(&state, &user, path.into_inner(), Op::Delete, None).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// hawkBit's optional approval remark.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct RemarkQuery {
-    /// A remark stored with the decision.
-    #[serde(default)]
-    remark: Option<String>,
-}
-
-/// Approves a rollout waiting for approval (it becomes `ready`).
-#[utoipa::path(
-    post,
-    path = "/rest/v1/rollouts/{rolloutId}/approve",
-    tag = "Rollouts",
-    params(("rolloutId" = i64, Path, description = "The rollout's id"), RemarkQuery),
-    responses(
-        (status = 204, description = "Approved"),
-        (status = 400, description = "The rollout is not waiting for approval", body = ExceptionInfo),
-        (status = 403, description = "Lacks APPROVE_ROLLOUT", body = ExceptionInfo),
-        (status = 404, description = "No such rollout", body = ExceptionInfo),
-    )
-)]
-async fn approve(
-    user: User,
-    path: web::Path<i64>,
-    q: web::Query<RemarkQuery>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    decide(user, path.into_inner(), q.into_inner().remark, state, true).await
-}
-
-/// Denies a rollout waiting for approval (it becomes `approval_denied`).
-#[utoipa::path(
-    post,
-    path = "/rest/v1/rollouts/{rolloutId}/deny",
-    tag = "Rollouts",
-    params(("rolloutId" = i64, Path, description = "The rollout's id"), RemarkQuery),
-    responses(
-        (status = 204, description = "Denied"),
-        (status = 400, description = "The rollout is not waiting for approval", body = ExceptionInfo),
-        (status = 403, description = "Lacks APPROVE_ROLLOUT", body = ExceptionInfo),
-        (status = 404, description = "No such rollout", body = ExceptionInfo),
-    )
-)]
-async fn deny(
-    user: User,
-    path: web::Path<i64>,
-    q: web::Query<RemarkQuery>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    decide(user, path.into_inner(), q.into_inner().remark, state, false).await
-}
-
-async fn decide(
-    user: User,
-    id: i64,
-    remark: Option<String>,
-    state: web::Data<AppState>,
-    approve: bool,
-) -> ApiResult<HttpResponse> {
-    let op = if approve { Op::Approve } else { Op::Deny };
-    apply(&state, &user, id, op, remark).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-macro_rules! handle_op {
-    ($(#[$doc:meta])* $name:ident, $path:literal, $ok:literal, $bad:literal, $op:expr) => {
-        $(#[$doc])*
-        #[utoipa::path(
-            post,
-            path = $path,
-            tag = "Rollouts",
-            params(("rolloutId" = i64, Path, description = "The rollout's id")),
-            responses(
-                (status = 204, description = $ok),
-                (status = 400, description = $bad, body = ExceptionInfo),
-                (status = 403, description = "Lacks HANDLE_ROLLOUT", body = ExceptionInfo),
-                (status = 404, description = "No such rollout", body = ExceptionInfo),
-            )
-        )]
-        async fn $name(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-            apply(&state, &user, path.into_inner(), $op, None).await?;
-            Ok(HttpResponse::NoContent().finish())
-        }
-    };
-}
-
-handle_op!(
-    /// Starts a `ready` rollout: its first group's devices see the update on their next poll.
-    start, "/rest/v1/rollouts/{rolloutId}/start", "Started", "The rollout is not ready", Op::Start
-);
-handle_op!(
-    /// Pauses a running rollout: no further group starts; running actions continue.
-    pause, "/rest/v1/rollouts/{rolloutId}/pause", "Paused", "The rollout is not running", Op::Pause
-);
-handle_op!(
-    /// Resumes a paused rollout.
-    resume, "/rest/v1/rollouts/{rolloutId}/resume", "Resumed", "The rollout is not paused", Op::Resume
-);
-handle_op!(
-    /// Starts the next group now, whatever the running group's conditions say.
-    trigger_next_group, "/rest/v1/rollouts/{rolloutId}/triggerNextGroup", "The next group started",
-    "The rollout is not running or has no group left", Op::TriggerNextGroup
-);
-
-/// Creates `<name>_retry`, a rollout over the targets whose action in this finished rollout failed.
-#[utoipa::path(
-    post,
-    path = "/rest/v1/rollouts/{rolloutId}/retry",
-    tag = "Rollouts",
-    params(("rolloutId" = i64, Path, description = "The rollout's id")),
-    responses(
-        (status = 201, description = "The new rollout", body = MgmtRolloutResponseBody),
-        (status = 400, description = "The rollout has not finished, or no target failed", body = ExceptionInfo),
-        (status = 403, description = "Lacks CREATE_ROLLOUT", body = ExceptionInfo),
-        (status = 404, description = "No such rollout", body = ExceptionInfo),
-    )
-)]
-async fn retry(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    user.require(Permission::CreateRollout)?;
-    let (tenant, id, by, now) = (
-        tenant_of(&user),
-        path.into_inner(),
-        user.username.clone(),
-        state.now(),
-    );
-    let may_approve = user.permissions.has(Permission::ApproveRollout);
-    let (r, x) = state
-        .db
-        .tx(move |c| {
-            let r = engine::lock_of_tenant(c, &tenant, id)?;
-            let settings = crate::tenant_config::load(c, &tenant)?;
-            let new_id = engine::retry(c, &settings, &r, &by, now, may_approve)?;
-            let r = find(c, &tenant, new_id)?;
-            let x = extra(c, &r, true)?;
-            Ok((r, x))
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(to_json(r, x, &rest_base(&req, &state))))
 }

@@ -1,7 +1,7 @@
 //! One rollout: its state, totals and groups, refreshed while it runs, and the buttons that move it
 //! on (start, pause, resume, approve, deny, next group, delete). A button shows only when the
 //! rollout's state allows it and the user holds its permission; the POST checks both again, through
-//! the Management API's own path (`mgmt::rollouts::apply`).
+//! the Management API's own path (`mgmt::rollout_lifecycle::apply`).
 
 use std::collections::BTreeMap;
 
@@ -14,7 +14,8 @@ use super::layout::{self, status_badge};
 use super::rollouts::progress;
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
-use crate::mgmt::rollouts::{Extra, Op, apply, extra, find};
+use crate::mgmt::rollout_lifecycle::{Op, apply};
+use crate::mgmt::rollouts::{Extra, extra, find};
 use crate::state::AppState;
 use crate::store::models::ActionType;
 use crate::store::rollouts::{Group, GroupStatus, Rollout, RolloutStatus, engine, totals_per_status};
