@@ -164,11 +164,15 @@ impl ApiError {
     }
 
     pub fn config_key_invalid(key: &str) -> Self {
+        Self::config_key(format!("The given configuration key {key} does not exist."))
+    }
+
+    fn config_key(message: String) -> Self {
         Self::with(
             StatusCode::BAD_REQUEST,
             "org.eclipse.hawkbit.tenancy.configuration.TenantConfigurationKeyInvalidException",
             "hawkbit.server.error.configKeyInvalid",
-            format!("The given configuration key {key} does not exist."),
+            message,
         )
     }
 
@@ -182,11 +186,15 @@ impl ApiError {
     }
 
     pub fn tenant_not_exists(tenant: &str) -> Self {
+        Self::tenant_unknown(format!("Tenant {tenant} does not exist."))
+    }
+
+    fn tenant_unknown(message: String) -> Self {
         Self::with(
             StatusCode::BAD_REQUEST,
             &format!("{REPO_EXC}TenantNotExistException"),
             "hawkbit.server.error.repo.tenantNotExists",
-            format!("Tenant {tenant} does not exist."),
+            message,
         )
     }
 
@@ -244,12 +252,12 @@ impl ApiError {
         )
     }
 
-    pub fn auto_confirm_already_active(controller_id: &str) -> Self {
+    fn auto_confirm_active(message: String) -> Self {
         Self::with(
             StatusCode::CONFLICT,
             &format!("{REPO_EXC}AutoConfirmationAlreadyActiveException"),
             "hawkbit.server.error.repo.autoConfAlreadyActive",
-            format!("Auto confirmation is already active for target {controller_id}."),
+            message,
         )
     }
 
@@ -502,30 +510,15 @@ impl From<store::Error> for ApiError {
             Rule::NotForceQuitable { action } => Self::not_force_quitable(action),
             // hawkBit answers feedback on a closed action with a bare 410.
             Rule::ActionClosed => Self::bare(StatusCode::GONE),
-            Rule::ConfigKey => Self::with(
-                StatusCode::BAD_REQUEST,
-                "org.eclipse.hawkbit.tenancy.configuration.TenantConfigurationKeyInvalidException",
-                "hawkbit.server.error.configKeyInvalid",
-                message,
-            ),
+            Rule::ConfigKey => Self::config_key(message),
             Rule::ConfigValue => Self::config_value_invalid(message),
-            Rule::TenantUnknown => Self::with(
-                StatusCode::BAD_REQUEST,
-                &format!("{REPO_EXC}TenantNotExistException"),
-                "hawkbit.server.error.repo.tenantNotExists",
-                message,
-            ),
+            Rule::TenantUnknown => Self::tenant_unknown(message),
             Rule::DsIncomplete => Self::ds_incomplete(message),
             Rule::DsInvalid => Self::ds_invalid(message),
             Rule::ModuleUnsupported => Self::ds_module_unsupported(message),
             Rule::MaintenanceSchedule => Self::maintenance_schedule_invalid(message),
             Rule::MultiAssignment => Self::multi_assignment(),
-            Rule::AutoConfirmActive => Self::with(
-                StatusCode::CONFLICT,
-                &format!("{REPO_EXC}AutoConfirmationAlreadyActiveException"),
-                "hawkbit.server.error.repo.autoConfAlreadyActive",
-                message,
-            ),
+            Rule::AutoConfirmActive => Self::auto_confirm_active(message),
             Rule::QuerySyntax => Self::rsql_syntax(message),
             Rule::QueryField => Self::rsql_invalid_field(message),
             Rule::SortSyntax => Self::sort_param_syntax(message),
