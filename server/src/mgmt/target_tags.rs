@@ -524,7 +524,7 @@ async fn change_many(
                 .collect();
             policy.before("Target", &missing)?;
             let target_ids: Vec<i64> = found.iter().map(|(i, _)| *i).collect();
-            set_tagged(c, tag.id, &target_ids, assign)?;
+            crate::store::targets::set_tagged(c, tag.id, &target_ids, assign)?;
             Ok(policy.after("Target", &missing))
         })
         .await?;
@@ -535,31 +535,6 @@ async fn change_many(
 }
 
 /// Adds or removes the tag `tag` on `target_ids`; adding an existing one is a no-op.
-fn set_tagged(c: &mut AnyConnection, tag: i64, target_ids: &[i64], assign: bool) -> ApiResult<()> {
-    if !assign {
-        diesel::delete(tta::table.filter(tta::tag_id.eq(tag).and(tta::target_id.eq_any(target_ids))))
-            .execute(c)?;
-        return Ok(());
-    }
-    let present: Vec<i64> = tta::table
-        .filter(tta::tag_id.eq(tag).and(tta::target_id.eq_any(target_ids)))
-        .select(tta::target_id)
-        .load(c)?;
-    let mut new: Vec<i64> = target_ids
-        .iter()
-        .copied()
-        .filter(|t| !present.contains(t))
-        .collect();
-    new.sort_unstable();
-    new.dedup();
-    for t in new {
-        diesel::insert_into(tta::table)
-            .values((tta::tag_id.eq(tag), tta::target_id.eq(t)))
-            .execute(c)?;
-    }
-    Ok(())
-}
-
 /// Tags the targets with the given controller ids.
 #[utoipa::path(
     put,
@@ -649,11 +624,7 @@ async fn change_one(
     let (id, cid) = path;
     state
         .db
-        .tx(move |c| {
-            let tag = find_tag(c, &tenant, id)?;
-            let t = find_target(c, &tenant, &cid)?;
-            set_tagged(c, tag.id, &[t.id], assign)
-        })
+        .tx(move |c| Ok(crate::store::targets::tag_target(c, &tenant, id, &cid, assign)?))
         .await
 }
 

@@ -380,16 +380,11 @@ async fn update(
 async fn delete(user: User, path: web::Path<String>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     user.require(Permission::DeleteTarget)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
-    let (t2, c2) = (tenant.clone(), cid.clone());
-    state
+    let changes = state
         .db
-        .tx(move |c| {
-            let t = find_target(c, &t2, &c2)?;
-            diesel::delete(targets::table.find(t.id)).execute(c)?;
-            Ok(())
-        })
+        .write(move |c| crate::store::targets::delete_target(c, &tenant, &cid))
         .await?;
-    state.apply(Changes::device(&tenant, &cid));
+    state.apply(changes);
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -4,9 +4,12 @@ use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 
-use super::models::{NewTarget, Target, UpdateStatus};
-use super::schema::{target_attributes, targets};
-use super::{AnyConnection, Error, Result, Rule};
+use super::models::{Action, NewTarget, Target, UpdateStatus};
+use super::schema::{
+    action_status_messages, action_statuses, actions, distribution_sets, target_attributes,
+    target_tag_assignments, target_tags, target_types, targets,
+};
+use super::{AnyConnection, Changes, Error, Result, Rule};
 
 /// The tenant's target `controller_id`, if it exists.
 pub fn get_target(c: &mut AnyConnection, tenant: &str, controller_id: &str) -> Result<Option<Target>> {
@@ -177,4 +180,187 @@ pub fn update_attributes(
         ))
         .execute(c)?;
     Ok(())
+}
+
+/// Deletes the tenant's target `controller_id` with its actions and attributes (the database cascades).
+pub fn delete_target(c: &mut AnyConnection, tenant: &str, controller_id: &str) -> Result<Changes> {
+    let t = find_target(c, tenant, controller_id)?;
+    diesel::delete(targets::table.find(t.id)).execute(c)?;
+    Ok(Changes::device(tenant, controller_id))
+}
+
+/// Tags (`assign`) or untags the targets with the tag; tagging twice changes nothing.
+pub fn set_tagged(c: &mut AnyConnection, tag: i64, target_ids: &[i64], assign: bool) -> Result<()> {
+    use target_tag_assignments as tta;
+    if !assign {
+        diesel::delete(tta::table.filter(tta::tag_id.eq(tag).and(tta::target_id.eq_any(target_ids))))
+            .execute(c)?;
+        return Ok(());
+    }
+    let present: Vec<i64> = tta::table
+        .filter(tta::tag_id.eq(tag).and(tta::target_id.eq_any(target_ids)))
+        .select(tta::target_id)
+        .load(c)?;
+    let mut new: Vec<i64> = target_ids
+        .iter()
+        .copied()
+        .filter(|t| !present.contains(t))
+        .collect();
+    new.sort_unstable();
+    new.dedup();
+    for t in new {
+        diesel::insert_into(tta::table)
+            .values((tta::tag_id.eq(tag), tta::target_id.eq(t)))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// Tags or untags one target with the tenant's tag `tag`.
+pub fn tag_target(
+    c: &mut AnyConnection,
+    tenant: &str,
+    tag: i64,
+    controller_id: &str,
+    assign: bool,
+) -> Result<()> {
+    let tag: i64 = target_tags::table
+        .filter(target_tags::tenant.eq(tenant).and(target_tags::id.eq(tag)))
+        .select(target_tags::id)
+        .first(c)
+        .optional()?
+        .ok_or_else(|| Error::not_found("TargetTag", tag))?;
+    let t = find_target(c, tenant, controller_id)?;
+    set_tagged(c, tag, &[t.id], assign)
+}
+
+/// One action with its distribution set name and its status entries (id, status, time, messages).
+pub type History = Vec<(Action, String, Vec<(i64, String, i64, Vec<String>)>)>;
+
+/// Everything a device's page shows, and what its forms offer (tags, assignable sets).
+pub struct DeviceDetails {
+    pub target: Target,
+    pub type_name: Option<String>,
+    pub attributes: Vec<(String, String)>,
+    pub installed: Option<String>,
+    pub assigned: Option<String>,
+    pub tags: Vec<(i64, String)>,
+    pub all_tags: Vec<(i64, String)>,
+    pub history: History,
+    pub assignable: Vec<(i64, String)>,
+}
+
+fn ds_name(c: &mut AnyConnection, id: Option<i64>) -> Result<Option<String>> {
+    let Some(id) = id else { return Ok(None) };
+    let (n, v): (String, String) = distribution_sets::table
+        .find(id)
+        .select((distribution_sets::name, distribution_sets::version))
+        .first(c)?;
+    Ok(Some(format!("{n}:{v}")))
+}
+
+/// The device `cid` with its type, attributes, sets, tags and full action history.
+pub fn device_details(c: &mut AnyConnection, tenant: &str, cid: &str) -> Result<DeviceDetails> {
+    let target = find_target(c, tenant, cid)?;
+    let type_name = match target.target_type_id {
+        Some(id) => target_types::table
+            .find(id)
+            .select(target_types::name)
+            .first(c)
+            .optional()?,
+        None => None,
+    };
+    let attributes = target_attributes::table
+        .filter(target_attributes::target_id.eq(target.id))
+        .order(target_attributes::attr_key.asc())
+        .select((target_attributes::attr_key, target_attributes::attr_value))
+        .load(c)?;
+    let tags = target_tags::table
+        .inner_join(target_tag_assignments::table)
+        .filter(target_tag_assignments::target_id.eq(target.id))
+        .order(target_tags::name.asc())
+        .select((target_tags::id, target_tags::name))
+        .load(c)?;
+    let all_tags = target_tags::table
+        .filter(target_tags::tenant.eq(tenant))
+        .order(target_tags::name.asc())
+        .select((target_tags::id, target_tags::name))
+        .load(c)?;
+    let acts: Vec<(Action, String, String)> = actions::table
+        .inner_join(distribution_sets::table)
+        .filter(actions::target_id.eq(target.id))
+        .order(actions::id.desc())
+        .select((
+            Action::as_select(),
+            distribution_sets::name,
+            distribution_sets::version,
+        ))
+        .load(c)?;
+    let ids: Vec<i64> = acts.iter().map(|a| a.0.id).collect();
+    let statuses: Vec<(i64, i64, String, i64)> = action_statuses::table
+        .filter(action_statuses::action_id.eq_any(&ids))
+        .order(action_statuses::id.desc())
+        .select((
+            action_statuses::id,
+            action_statuses::action_id,
+            action_statuses::status,
+            action_statuses::occurred_at,
+        ))
+        .load(c)?;
+    let status_ids: Vec<i64> = statuses.iter().map(|s| s.0).collect();
+    let messages: Vec<(i64, String)> = action_status_messages::table
+        .filter(action_status_messages::action_status_id.eq_any(&status_ids))
+        .order(action_status_messages::id.asc())
+        .select((
+            action_status_messages::action_status_id,
+            action_status_messages::message,
+        ))
+        .load(c)?;
+    let history = acts
+        .into_iter()
+        .map(|(a, n, v)| {
+            let entries = statuses
+                .iter()
+                .filter(|s| s.1 == a.id)
+                .map(|(sid, _, st, at)| {
+                    let m = messages
+                        .iter()
+                        .filter(|(s, _)| s == sid)
+                        .map(|(_, m)| m.clone())
+                        .collect();
+                    (*sid, st.clone(), *at, m)
+                })
+                .collect();
+            (a, format!("{n}:{v}"), entries)
+        })
+        .collect();
+    let assignable = distribution_sets::table
+        .filter(distribution_sets::tenant.eq(tenant))
+        .filter(
+            distribution_sets::deleted
+                .eq(false)
+                .and(distribution_sets::valid.eq(true)),
+        )
+        .order(distribution_sets::id.desc())
+        .limit(500)
+        .select((
+            distribution_sets::id,
+            distribution_sets::name,
+            distribution_sets::version,
+        ))
+        .load::<(i64, String, String)>(c)?
+        .into_iter()
+        .map(|(id, n, v)| (id, format!("{n}:{v}")))
+        .collect();
+    Ok(DeviceDetails {
+        installed: ds_name(c, target.installed_ds_id)?,
+        assigned: ds_name(c, target.assigned_ds_id)?,
+        target,
+        type_name,
+        attributes,
+        tags,
+        all_tags,
+        history,
+        assignable,
+    })
 }

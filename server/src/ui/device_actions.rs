@@ -2,7 +2,6 @@
 //! each through the same functions as the Management API, then back to the device page.
 
 use actix_web::web;
-use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::error::{UiError, UiResult};
@@ -13,7 +12,6 @@ use crate::state::AppState;
 use crate::store::Changes;
 use crate::store::actions::{self, AssignmentRequest};
 use crate::store::models::ActionType;
-use crate::store::schema::{target_tag_assignments, target_tags, targets};
 use crate::store::targets::find_target;
 
 fn device_url(cid: &str) -> String {
@@ -130,15 +128,11 @@ pub async fn delete(ctx: Ctx, path: web::Path<String>, state: web::Data<AppState
     ctx.require(Permission::DeleteTarget)?;
     let cid = path.into_inner();
     let (tenant, c2) = (ctx.tenant(), cid.clone());
-    state
+    let changes = state
         .db
-        .tx(move |c| {
-            let t = find_target(c, &tenant, &c2)?;
-            diesel::delete(targets::table.find(t.id)).execute(c)?;
-            Ok(())
-        })
+        .write(move |c| crate::store::targets::delete_target(c, &tenant, &c2))
         .await?;
-    state.apply(Changes::device(&ctx.user.tenant, &cid));
+    state.apply(changes);
     Ok(layout::see_other(
         "/ui/devices",
         Some(&format!("Deleted device {cid}.")),
@@ -194,28 +188,7 @@ async fn set_tag(ctx: Ctx, cid: String, tag: i64, on: bool, state: web::Data<App
     let (tenant, c2) = (ctx.tenant(), cid.clone());
     state
         .db
-        .tx(move |c| {
-            let t = find_target(c, &tenant, &c2)?;
-            let tag_id: i64 = target_tags::table
-                .filter(target_tags::id.eq(tag).and(target_tags::tenant.eq(&tenant)))
-                .select(target_tags::id)
-                .first(c)
-                .optional()?
-                .ok_or_else(|| crate::error::ApiError::not_found("TargetTag", tag))?;
-            let link = target_tag_assignments::table
-                .filter(target_tag_assignments::tag_id.eq(tag_id))
-                .filter(target_tag_assignments::target_id.eq(t.id));
-            diesel::delete(link).execute(c)?;
-            if on {
-                diesel::insert_into(target_tag_assignments::table)
-                    .values((
-                        target_tag_assignments::tag_id.eq(tag_id),
-                        target_tag_assignments::target_id.eq(t.id),
-                    ))
-                    .execute(c)?;
-            }
-            Ok(())
-        })
+        .write(move |c| crate::store::targets::tag_target(c, &tenant, tag, &c2, on))
         .await?;
     Ok(layout::see_other(
         &device_url(&cid),
