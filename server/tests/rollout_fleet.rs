@@ -91,7 +91,7 @@ fn postgres_sessions_killed_mid_rollout_count_every_result_once() {
         (report.succeeded, report.failed, report.hash_mismatches),
         (FLEET as u64, 0, 0)
     );
-    let r = rollout_of(&f, id);
+    let r = settled_rollout(&f, id);
     assert_eq!(r["status"], "finished", "{r}");
     assert_eq!(
         r["totalTargetsPerStatus"],
@@ -130,6 +130,19 @@ fn rollout_of(f: &Fixture, id: i64) -> Value {
     let (s, v) = f.get(&format!("/rest/v1/rollouts/{id}"));
     assert_eq!(s, 200, "{v}");
     v
+}
+
+/// The rollout once the scheduler has evaluated the last feedback: the devices' reports are
+/// committed when the simulator stops, but the evaluation that finishes or pauses the rollout runs
+/// after them, on the scheduler's thread.
+fn settled_rollout(f: &Fixture, id: i64) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut r = rollout_of(f, id);
+    while r["status"] == "running" && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        r = rollout_of(f, id);
+    }
+    r
 }
 
 fn group_statuses(f: &Fixture, id: i64) -> Vec<String> {
@@ -181,7 +194,7 @@ fn a_thousand_devices_go_through_every_group(f: &Fixture) {
         (report.succeeded, report.failed, report.hash_mismatches),
         (FLEET as u64, 0, 0)
     );
-    let r = rollout_of(f, id);
+    let r = settled_rollout(f, id);
     assert_eq!(r["status"], "finished", "{r}");
     assert_eq!(
         r["totalTargetsPerStatus"],
@@ -220,13 +233,7 @@ fn failures_above_the_threshold_pause_with_exact_totals(f: &Fixture) {
     );
     eprintln!("{report}");
     assert!(!report.timed_out, "{report}");
-    // The scheduler evaluates the rollout after the last feedback committed.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut r = rollout_of(f, id);
-    while r["status"] == "running" && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-        r = rollout_of(f, id);
-    }
+    let r = settled_rollout(f, id);
     assert_eq!(r["status"], "paused", "{r}");
     assert_eq!(
         group_statuses(f, id),
