@@ -534,7 +534,6 @@ async fn change_many(
     }
 }
 
-/// Adds or removes the tag `tag` on `target_ids`; adding an existing one is a no-op.
 /// Tags the targets with the given controller ids.
 #[utoipa::path(
     put,
