@@ -1,4 +1,5 @@
-//! Targets (devices): finding them, what their polls record, plug-and-play registration, attributes.
+//! Targets (devices): finding them, what their polls record, plug-and-play registration, attributes,
+//! deletion, tags, and what a device's page shows.
 
 use std::collections::BTreeMap;
 
