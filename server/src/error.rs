@@ -545,10 +545,7 @@ impl store::Db {
         F: Fn(&mut store::AnyConnection) -> ApiResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.read_blocking(f))
-            .await
-            .map_err(ApiError::internal)?
+        self.off_runtime(false, f).await
     }
 
     pub fn run_blocking<T>(&self, f: impl Fn(&mut store::AnyConnection) -> ApiResult<T>) -> ApiResult<T> {
@@ -561,10 +558,7 @@ impl store::Db {
         F: Fn(&mut store::AnyConnection) -> ApiResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.write_blocking(f))
-            .await
-            .map_err(ApiError::internal)?
+        self.off_runtime(true, f).await
     }
 
     pub fn tx_blocking<T>(&self, f: impl Fn(&mut store::AnyConnection) -> ApiResult<T>) -> ApiResult<T> {

@@ -363,8 +363,8 @@ pub async fn run(config: FleetConfig, stop: StopWhen) -> Report {
 
 /// Waits until the stop condition holds; true when its timeout ended the wait instead.
 async fn wait_for(shared: &Shared) -> bool {
-    const CHECK: Duration = Duration::from_millis(10);
     let devices = shared.config.devices;
+    let t = &shared.totals;
     match shared.stop {
         StopWhen::After(d) => {
             tokio::time::sleep(d).await;
@@ -372,46 +372,39 @@ async fn wait_for(shared: &Shared) -> bool {
         }
         StopWhen::ActionsDone { per_device: 0, .. } | StopWhen::Polls { per_device: 0, .. } => false,
         StopWhen::ActionsDone { timeout, .. } | StopWhen::Polls { timeout, .. } => {
-            let deadline = shared.started + timeout;
-            while shared.devices_done.load(Ordering::Relaxed) < devices {
-                if Instant::now() >= deadline {
-                    return true;
-                }
-                tokio::time::sleep(CHECK).await;
-            }
-            false
+            until(shared.started + timeout, || {
+                shared.devices_done.load(Ordering::Relaxed) >= devices
+            })
+            .await
         }
         StopWhen::Outcomes { count, timeout } => {
-            let deadline = shared.started + timeout;
-            let t = &shared.totals;
-            let outcomes = || {
+            until(shared.started + timeout, || {
                 t.succeeded.load(Ordering::Relaxed)
                     + t.failed.load(Ordering::Relaxed)
                     + t.canceled.load(Ordering::Relaxed)
-            };
-            while outcomes() < count {
-                if Instant::now() >= deadline {
-                    return true;
-                }
-                tokio::time::sleep(CHECK).await;
-            }
-            false
+                    >= count
+            })
+            .await
         }
         StopWhen::Idle { for_, timeout } => {
-            let deadline = shared.started + timeout;
-            loop {
-                let now = shared.started.elapsed();
+            until(shared.started + timeout, || {
                 let last = Duration::from_millis(shared.last_activity_ms.load(Ordering::Relaxed));
-                if now.saturating_sub(last) >= for_ {
-                    return false;
-                }
-                if Instant::now() >= deadline {
-                    return true;
-                }
-                tokio::time::sleep(CHECK).await;
-            }
+                shared.started.elapsed().saturating_sub(last) >= for_
+            })
+            .await
         }
     }
+}
+
+/// Checks `done` every 10 ms until it holds (false) or `deadline` passes (true).
+async fn until(deadline: Instant, done: impl Fn() -> bool) -> bool {
+    while !done() {
+        if Instant::now() >= deadline {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
 }
 
 /// [`run`] on a tokio runtime of its own, for synchronous callers such as `#[test]` functions.

@@ -365,20 +365,16 @@ pub async fn config_data(
     }
     let quota = state.config.quotas.max_attribute_entries_per_target;
     let now = state.now();
-    state
+    let mode = match body.mode.unwrap_or(ConfigDataMode::Merge) {
+        ConfigDataMode::Merge => AttributeUpdate::Merge,
+        ConfigDataMode::Replace => AttributeUpdate::Replace,
+        ConfigDataMode::Remove => AttributeUpdate::Remove,
+    };
+    let changes = state
         .db
-        .tx(move |c| {
-            let mode = match body.mode.unwrap_or(ConfigDataMode::Merge) {
-                ConfigDataMode::Merge => AttributeUpdate::Merge,
-                ConfigDataMode::Replace => AttributeUpdate::Replace,
-                ConfigDataMode::Remove => AttributeUpdate::Remove,
-            };
-            Ok(targets::update_attributes(
-                c, target.id, mode, &body.data, quota, now,
-            )?)
-        })
+        .write(move |c| targets::update_attributes(c, &target, mode, &body.data, quota, now))
         .await?;
-    state.apply(Changes::device(&dev.tenant, &dev.controller_id).and(Changes::targets()));
+    state.apply(changes);
     Ok(HttpResponse::Ok().finish())
 }
 

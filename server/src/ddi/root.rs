@@ -10,7 +10,6 @@ use crate::device_cache::CachedPollAnswer;
 use crate::error::{ApiError, ApiResult};
 use crate::polling::{MaintenanceWindow, PollSubject, format_hms, sleep_before_window};
 use crate::state::AppState;
-use crate::store::Changes;
 use crate::store::models::{Action, ActionStatus, ActionType, UpdateStatus};
 use crate::store::{actions, targets};
 
@@ -92,26 +91,23 @@ pub async fn register_or_touch(
     }
     let (tenant, cid) = (dev.tenant.clone(), dev.controller_id.clone());
     let exists = dev.snapshot.is_some();
-    state
+    let changes = state
         .db
         .tx(move |c| {
-            if exists {
-                targets::record_poll(c, &tenant, &cid, &address, now)?;
+            let changes = if exists {
+                targets::record_poll(c, &tenant, &cid, &address, now)?
             } else {
-                targets::register_on_poll(c, &tenant, &cid, &address, &crate::auth::random_token(), now)?;
-            }
+                targets::register_on_poll(c, &tenant, &cid, &address, &crate::auth::random_token(), now)?
+            };
             if let Some(snapshot) = crate::device_cache::load_snapshot(c, &tenant, &cid)?
                 && let Some(a) = snapshot.active_action
             {
                 actions::cancel_if_window_expired(c, &a, now)?;
             }
-            Ok(())
+            Ok(changes)
         })
         .await?;
-    state.apply(Changes::device(&dev.tenant, &dev.controller_id));
-    if !exists {
-        state.apply(Changes::targets());
-    }
+    state.apply(changes);
     dev.snapshot = state
         .devices
         .get(&state.db, &dev.tenant, &dev.controller_id)

@@ -301,10 +301,26 @@ impl Db {
         F: Fn(&mut AnyConnection) -> Result<T, Error> + Send + 'static,
         T: Send + 'static,
     {
+        self.off_runtime(false, f).await
+    }
+
+    /// [`Db::read`] (or, with `write`, [`Db::write`]) in the caller's error type.
+    pub async fn off_runtime<T, E, F>(&self, write: bool, f: F) -> Result<T, E>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Failure + Send + 'static,
+    {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.read_blocking(f))
-            .await
-            .map_err(Error::internal)?
+        tokio::task::spawn_blocking(move || {
+            if write {
+                this.write_blocking(f)
+            } else {
+                this.read_blocking(f)
+            }
+        })
+        .await
+        .map_err(|e| E::from(Error::internal(e)))?
     }
 
     /// [`Db::read`] for callers already off the runtime, in the caller's error type.
@@ -323,10 +339,7 @@ impl Db {
         F: Fn(&mut AnyConnection) -> Result<T, Error> + Send + 'static,
         T: Send + 'static,
     {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.write_blocking(f))
-            .await
-            .map_err(Error::internal)?
+        self.off_runtime(true, f).await
     }
 
     /// The blocking form of [`Db::write`], for start-up and background jobs already off the runtime,

@@ -37,7 +37,7 @@ pub fn record_poll(
     controller_id: &str,
     address: &str,
     now: i64,
-) -> Result<()> {
+) -> Result<Changes> {
     let this = targets::table.filter(
         targets::tenant
             .eq(tenant)
@@ -56,11 +56,12 @@ pub fn record_poll(
             targets::update_status.eq(new_status),
         ))
         .execute(c)?;
-    Ok(())
+    Ok(Changes::device(tenant, controller_id))
 }
 
 /// Plug and play: an unknown device authenticated by the gateway token registers itself with its
-/// first poll. A concurrent first poll of the same device may have won; that is fine.
+/// first poll. A concurrent first poll of the same device may have won; that is fine. Either way
+/// the device's cached answer goes, and auto-assignment is due.
 pub fn register_on_poll(
     c: &mut AnyConnection,
     tenant: &str,
@@ -68,7 +69,7 @@ pub fn register_on_poll(
     address: &str,
     security_token: &str,
     now: i64,
-) -> Result<()> {
+) -> Result<Changes> {
     let description = format!("Plug and Play target: {controller_id}");
     // The savepoint keeps PostgreSQL's transaction usable after a unique violation.
     let inserted = c.transaction(|c| {
@@ -95,7 +96,7 @@ pub fn register_on_poll(
     match inserted {
         Ok(_)
         | Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-            Ok(())
+            Ok(Changes::device(tenant, controller_id).and(Changes::targets()))
         }
         Err(e) => Err(e.into()),
     }
@@ -117,12 +118,14 @@ pub enum AttributeUpdate {
 /// `quota` attributes (0: no limit). A change flags the target for auto-assignment.
 pub fn update_attributes(
     c: &mut AnyConnection,
-    target_id: i64,
+    target: &Target,
     mode: AttributeUpdate,
     data: &BTreeMap<String, Option<String>>,
     quota: i64,
     now: i64,
-) -> Result<()> {
+) -> Result<Changes> {
+    let target_id = target.id;
+    let mut changes = Changes::device(&target.tenant, &target.controller_id);
     let current: BTreeMap<String, String> = target_attributes::table
         .filter(target_attributes::target_id.eq(target_id))
         .select((target_attributes::attr_key, target_attributes::attr_value))
@@ -159,6 +162,7 @@ pub fn update_attributes(
     }
     if next != current {
         // Changed attributes may make the target match an auto-assigning filter.
+        changes = changes.and(Changes::targets());
         diesel::update(targets::table.find(target_id))
             .set(targets::auto_assign_pending.eq(true))
             .execute(c)?;
@@ -180,7 +184,7 @@ pub fn update_attributes(
             targets::last_modified_at.eq(now),
         ))
         .execute(c)?;
-    Ok(())
+    Ok(changes)
 }
 
 /// Deletes the tenant's target `controller_id` with its actions and attributes (the database cascades).
