@@ -72,8 +72,4 @@ impl Changes {
         self.tenant_settings.extend(other.tenant_settings);
         self
     }
-
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
 }
