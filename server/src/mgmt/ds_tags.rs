@@ -111,27 +111,21 @@ async fn list(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadDistributionSet)?;
-    let spec = q.spec(&query::DS_TAGS)?;
+    let list = q.list(&query::DS_TAGS)?;
     let tenant = tenant_of(&user);
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
+    let page = state
         .db
         .run(move |c| {
-            let total: i64 = ds_tags::table
-                .filter(ds_tags::tenant.eq(&tenant))
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows = ds_tags::table
-                .filter(ds_tags::tenant.eq(&tenant))
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .load::<TagRow>(c)?;
-            Ok((rows, total))
+            Ok(crate::store::page::paginate!(
+                c,
+                ds_tags::table
+                    .filter(ds_tags::tenant.eq(&tenant))
+                    .select(ds_tags::all_columns),
+                list
+            ))
         })
         .await?;
+    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
     let content = rows.into_iter().map(|t| to_mgmt(&base, t)).collect();
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))

@@ -162,6 +162,17 @@ impl Paging {
             l => l.min(500),
         }
     }
+
+    /// This request as the store's list query on `entity`: filter, order and page.
+    pub fn list(&self, entity: &query::Entity) -> ApiResult<crate::store::ListQuery> {
+        Ok(crate::store::ListQuery {
+            spec: self.spec(entity)?,
+            page: crate::store::Page {
+                offset: self.offset(),
+                limit: self.limit(),
+            },
+        })
+    }
 }
 
 /// hawkBit's `PagedList`: one page of `content`, `total` matching entries, `size` entries in this page.

@@ -9,6 +9,7 @@ mod db;
 pub mod distribution_sets;
 pub mod error;
 pub mod models;
+pub mod page;
 pub mod query;
 pub mod rollouts;
 pub mod schema;
@@ -19,6 +20,7 @@ pub mod tenants;
 pub use changes::Changes;
 pub use db::{AnyConnection, Backend, Db, PooledConn};
 pub use error::{Error, Failure, Kind, Result, Rule};
+pub use page::{ListQuery, Page, Paged};
 
 /// Refuses a text field longer than `max` characters.
 pub fn check_len(field: &str, value: &str, max: usize) -> Result<()> {
