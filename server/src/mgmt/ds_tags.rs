@@ -4,20 +4,16 @@
 //! numeric ids.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde_json::Value;
 
 use super::distribution_sets::ds_json;
-use super::target_tags::{
-    MgmtTag, NotFoundPolicy, PolicyQuery, TagRequest, TagRow, duplicate_name, tag_json,
-};
+use super::target_tags::{MgmtTag, NotFoundPolicy, PolicyQuery, TagRequest, tag_json};
 use super::{PagedList, Paging, body, body_list, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::error::{ApiError, ApiResult, ExceptionInfo};
+use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::AnyConnection;
-use crate::store::schema::{distribution_sets, ds_tag_assignments as dta, ds_tags};
+use crate::store::tags::{self, Kind, Tag};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/distributionsettags", web::get().to(list))
@@ -79,17 +75,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 )]
 pub struct Api;
 
-fn to_mgmt(base: &str, t: TagRow) -> MgmtTag {
+fn to_mgmt(base: &str, t: Tag) -> MgmtTag {
     let href = format!("{base}/distributionsettags/{}", t.id);
     tag_json(t, href, "assignedDistributionSets")
-}
-
-fn find_tag(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<TagRow> {
-    ds_tags::table
-        .filter(ds_tags::tenant.eq(tenant).and(ds_tags::id.eq(id)))
-        .first::<TagRow>(c)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("DistributionSetTag", id))
 }
 
 /// Lists the distribution set tags of the tenant.
@@ -115,15 +103,7 @@ async fn list(
     let tenant = tenant_of(&user);
     let page = state
         .db
-        .run(move |c| {
-            Ok(crate::store::page::paginate!(
-                c,
-                ds_tags::table
-                    .filter(ds_tags::tenant.eq(&tenant))
-                    .select(ds_tags::all_columns),
-                list
-            ))
-        })
+        .read(move |c| tags::list(c, Kind::DistributionSet, &tenant, &list))
         .await?;
     let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
@@ -152,35 +132,16 @@ async fn create(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateDistributionSet)?;
     let requests: Vec<TagRequest> = body_list(&req, payload, &state).await?;
-    for r in &requests {
-        r.validate(true)?;
-    }
-    let tenant = tenant_of(&user);
-    let by = user.username.clone();
-    let now = state.now();
+    let fields = requests
+        .into_iter()
+        .map(|r| r.fields(true))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let (tenant, by, at) = (tenant_of(&user), user.username.clone(), state.now());
     let rows = state
         .db
-        .tx(move |c| {
-            let mut out = Vec::with_capacity(requests.len());
-            for r in &requests {
-                let name = r.name.as_deref().unwrap_or_default();
-                let id: i64 = diesel::insert_into(ds_tags::table)
-                    .values((
-                        ds_tags::tenant.eq(&tenant),
-                        ds_tags::name.eq(name),
-                        ds_tags::description.eq(r.description.as_deref()),
-                        ds_tags::colour.eq(r.colour.as_deref()),
-                        ds_tags::created_at.eq(now),
-                        ds_tags::created_by.eq(&by),
-                        ds_tags::last_modified_at.eq(now),
-                        ds_tags::last_modified_by.eq(&by),
-                    ))
-                    .returning(ds_tags::id)
-                    .get_result(c)
-                    .map_err(|e| duplicate_name(e, name))?;
-                out.push(find_tag(c, &tenant, id)?);
-            }
-            Ok(out)
+        .write(move |c| {
+            let audit = tags::Audit { by: &by, at };
+            tags::create(c, Kind::DistributionSet, &tenant, &fields, audit)
         })
         .await?;
     let base = rest_base(&req, &state);
@@ -209,7 +170,10 @@ async fn get_one(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadDistributionSet)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let t = state.db.run(move |c| find_tag(c, &tenant, id)).await?;
+    let t = state
+        .db
+        .read(move |c| tags::get(c, Kind::DistributionSet, &tenant, id))
+        .await?;
     Ok(HttpResponse::Ok().json(to_mgmt(&rest_base(&req, &state), t)))
 }
 
@@ -237,26 +201,14 @@ async fn update(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateDistributionSet)?;
     let r: TagRequest = body(&req, payload, &state).await?;
-    r.validate(false)?;
+    let fields = r.fields(false)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let by = user.username.clone();
-    let now = state.now();
+    let (by, at) = (user.username.clone(), state.now());
     let t = state
         .db
-        .tx(move |c| {
-            let t = find_tag(c, &tenant, id)?;
-            let name = r.name.as_deref().unwrap_or(&t.name);
-            diesel::update(ds_tags::table.find(t.id))
-                .set((
-                    ds_tags::name.eq(name),
-                    ds_tags::description.eq(r.description.as_deref().or(t.description.as_deref())),
-                    ds_tags::colour.eq(r.colour.as_deref().or(t.colour.as_deref())),
-                    ds_tags::last_modified_at.eq(now),
-                    ds_tags::last_modified_by.eq(&by),
-                ))
-                .execute(c)
-                .map_err(|e| duplicate_name(e, name))?;
-            find_tag(c, &tenant, id)
+        .write(move |c| {
+            let audit = tags::Audit { by: &by, at };
+            tags::update(c, Kind::DistributionSet, &tenant, id, &fields, audit)
         })
         .await?;
     Ok(HttpResponse::Ok().json(to_mgmt(&rest_base(&req, &state), t)))
@@ -280,12 +232,7 @@ async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) ->
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     state
         .db
-        .tx(move |c| {
-            let t = find_tag(c, &tenant, id)?;
-            diesel::delete(dta::table.filter(dta::tag_id.eq(t.id))).execute(c)?;
-            diesel::delete(ds_tags::table.find(t.id)).execute(c)?;
-            Ok(())
-        })
+        .write(move |c| tags::delete(c, Kind::DistributionSet, &tenant, id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -312,36 +259,19 @@ async fn assigned(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadDistributionSet)?;
-    let spec = q.spec(&query::DISTRIBUTION_SETS)?;
+    let list = q.list(&query::DISTRIBUTION_SETS)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let (offset, limit) = (q.offset(), q.limit());
     let base = rest_base(&req, &state);
     let page: PagedList<Value> = state
         .db
         .run(move |c| {
-            let tag = find_tag(c, &tenant, id)?;
-            let tagged = dta::table.filter(dta::tag_id.eq(tag.id)).select(dta::ds_id);
-            let total: i64 = distribution_sets::table
-                .filter(distribution_sets::tenant.eq(&tenant))
-                .filter(distribution_sets::id.eq_any(tagged))
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let tagged = dta::table.filter(dta::tag_id.eq(tag.id)).select(dta::ds_id);
-            let ids: Vec<i64> = distribution_sets::table
-                .filter(distribution_sets::tenant.eq(&tenant))
-                .filter(distribution_sets::id.eq_any(tagged))
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select(distribution_sets::id)
-                .load(c)?;
-            let content = ids
+            let page = tags::tagged_sets(c, &tenant, id, &list)?;
+            let content = page
+                .rows
                 .iter()
                 .map(|id| ds_json(c, *id, &base))
                 .collect::<ApiResult<Vec<_>>>()?;
-            Ok(PagedList::new(content, total))
+            Ok(PagedList::new(content, page.total))
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -366,50 +296,11 @@ async fn change_many(
         .map(super::lenient::IdRef::id)
         .collect();
     let tenant = tenant_of(&user);
-    let late = state
+    let missing = state
         .db
-        .tx(move |c| {
-            let tag = find_tag(c, &tenant, id)?;
-            let found: Vec<i64> = distribution_sets::table
-                .filter(distribution_sets::tenant.eq(&tenant))
-                .filter(distribution_sets::id.eq_any(&ids))
-                .select(distribution_sets::id)
-                .load(c)?;
-            let missing: Vec<String> = ids
-                .iter()
-                .filter(|i| !found.contains(i))
-                .map(i64::to_string)
-                .collect();
-            policy.before("DistributionSet", &missing)?;
-            set_tagged(c, tag.id, &found, assign)?;
-            Ok(policy.after("DistributionSet", &missing))
-        })
+        .write(move |c| tags::tag_sets(c, &tenant, id, &ids, assign, policy.missing()))
         .await?;
-    match late {
-        Some(e) => Err(e),
-        None => Ok(HttpResponse::NoContent().finish()),
-    }
-}
-
-/// Adds or removes the tag `tag` on `ds_ids`; adding an existing one is a no-op.
-fn set_tagged(c: &mut AnyConnection, tag: i64, ds_ids: &[i64], assign: bool) -> ApiResult<()> {
-    if !assign {
-        diesel::delete(dta::table.filter(dta::tag_id.eq(tag).and(dta::ds_id.eq_any(ds_ids)))).execute(c)?;
-        return Ok(());
-    }
-    let present: Vec<i64> = dta::table
-        .filter(dta::tag_id.eq(tag).and(dta::ds_id.eq_any(ds_ids)))
-        .select(dta::ds_id)
-        .load(c)?;
-    let mut new: Vec<i64> = ds_ids.iter().copied().filter(|d| !present.contains(d)).collect();
-    new.sort_unstable();
-    new.dedup();
-    for d in new {
-        diesel::insert_into(dta::table)
-            .values((dta::tag_id.eq(tag), dta::ds_id.eq(d)))
-            .execute(c)?;
-    }
-    Ok(())
+    policy.after("DistributionSet", &missing)
 }
 
 /// Tags the distribution sets with the given ids.
@@ -496,21 +387,9 @@ async fn change_one(user: User, path: (i64, i64), state: web::Data<AppState>, as
     let (id, ds) = path;
     state
         .db
-        .tx(move |c| {
-            let tag = find_tag(c, &tenant, id)?;
-            let found: Option<i64> = distribution_sets::table
-                .filter(
-                    distribution_sets::tenant
-                        .eq(&tenant)
-                        .and(distribution_sets::id.eq(ds)),
-                )
-                .select(distribution_sets::id)
-                .first(c)
-                .optional()?;
-            let ds = found.ok_or_else(|| ApiError::not_found("DistributionSet", ds))?;
-            set_tagged(c, tag.id, &[ds], assign)
-        })
-        .await
+        .write(move |c| tags::tag_set(c, &tenant, id, ds, assign))
+        .await?;
+    Ok(())
 }
 
 /// Tags one distribution set.

@@ -4,20 +4,16 @@
 //! set tags in `ds_tags.rs`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::targets::to_json;
-use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
+use super::{PagedList, Paging, body, body_list, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::AnyConnection;
-use crate::store::models::Target;
-use crate::store::schema::{target_tag_assignments as tta, target_tags, targets};
-use crate::store::targets::find_target;
+use crate::store::tags::{self, Kind, Missing, Tag, TagFields};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/targettags", web::get().to(list))
@@ -60,25 +56,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 )]
 pub struct Api;
 
-/// hawkBit's longest tag name, description and colour (`NamedEntity`, `Tag`).
-const NAME_MAX: usize = 64;
-const DESCRIPTION_MAX: usize = 512;
-const COLOUR_MAX: usize = 16;
-
-/// A row of `target_tags` or `ds_tags` (same columns, loaded with the table's default selection).
-#[derive(Queryable)]
-pub(super) struct TagRow {
-    pub id: i64,
-    pub _tenant: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub colour: Option<String>,
-    pub created_at: i64,
-    pub created_by: String,
-    pub last_modified_at: i64,
-    pub last_modified_by: String,
-}
-
 /// hawkBit's `MgmtTag`.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -102,7 +79,7 @@ pub(super) struct MgmtTag {
 }
 
 /// `self_href` is the tag's URL; `assigned_rel` the link name of its assigned entities.
-pub(super) fn tag_json(t: TagRow, self_href: String, assigned_rel: &str) -> MgmtTag {
+pub(super) fn tag_json(t: Tag, self_href: String, assigned_rel: &str) -> MgmtTag {
     let links = json!({
         "self": { "href": self_href },
         assigned_rel: { "href": format!("{self_href}/assigned?offset=0&limit=50") },
@@ -122,7 +99,7 @@ pub(super) fn tag_json(t: TagRow, self_href: String, assigned_rel: &str) -> Mgmt
     }
 }
 
-fn to_mgmt(base: &str, t: TagRow) -> MgmtTag {
+fn to_mgmt(base: &str, t: Tag) -> MgmtTag {
     let href = format!("{base}/targettags/{}", t.id);
     tag_json(t, href, "assignedTargets")
 }
@@ -140,25 +117,15 @@ pub(crate) struct TagRequest {
 }
 
 impl TagRequest {
-    pub(crate) fn validate(&self, create: bool) -> ApiResult<()> {
-        match self.name.as_deref() {
-            None if create => return Err(ApiError::constraint_violation("name is required.")),
-            Some(n) if n.trim().is_empty() => {
-                return Err(ApiError::constraint_violation("name must not be empty."));
-            }
-            _ => {}
-        }
-        check_len("name", self.name.as_deref().unwrap_or(""), NAME_MAX)?;
-        check_len(
-            "description",
-            self.description.as_deref().unwrap_or(""),
-            DESCRIPTION_MAX,
-        )?;
-        Ok(check_len(
-            "colour",
-            self.colour.as_deref().unwrap_or(""),
-            COLOUR_MAX,
-        )?)
+    /// The request's fields, checked against hawkBit's rules for a create or an update.
+    pub(crate) fn fields(self, create: bool) -> ApiResult<TagFields> {
+        let fields = TagFields {
+            name: self.name,
+            description: self.description,
+            colour: self.colour,
+        };
+        fields.validate(create)?;
+        Ok(fields)
     }
 }
 
@@ -185,28 +152,21 @@ pub(super) struct PolicyQuery {
 }
 
 impl NotFoundPolicy {
-    /// Whether to apply the change to the found entities, given which ids were `missing`; `Err` is
-    /// the 404 to answer before any change.
-    pub(super) fn before(self, entity: &str, missing: &[String]) -> ApiResult<()> {
-        if self == Self::Fail && !missing.is_empty() {
-            return Err(ApiError::not_found(entity, missing.join(",")));
+    /// Whether the store refuses the whole change when some entities are missing.
+    pub(super) fn missing(self) -> Missing {
+        match self {
+            Self::Fail => Missing::Refuse,
+            Self::OnWhatFoundAndFail | Self::OnWhatFoundAndSuccess => Missing::Skip,
         }
-        Ok(())
     }
 
     /// The 404 to answer after the found entities were changed, if any.
-    pub(super) fn after(self, entity: &str, missing: &[String]) -> Option<ApiError> {
-        (self == Self::OnWhatFoundAndFail && !missing.is_empty())
-            .then(|| ApiError::not_found(entity, missing.join(",")))
+    pub(super) fn after(self, entity: &str, missing: &[String]) -> ApiResult<HttpResponse> {
+        if self == Self::OnWhatFoundAndFail && !missing.is_empty() {
+            return Err(ApiError::not_found(entity, missing.join(",")));
+        }
+        Ok(HttpResponse::NoContent().finish())
     }
-}
-
-fn find_tag(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<TagRow> {
-    target_tags::table
-        .filter(target_tags::tenant.eq(tenant).and(target_tags::id.eq(id)))
-        .first::<TagRow>(c)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("TargetTag", id))
 }
 
 /// Lists the target tags of the tenant.
@@ -228,27 +188,13 @@ async fn list(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
-    let spec = q.spec(&query::TARGET_TAGS)?;
+    let list = q.list(&query::TARGET_TAGS)?;
     let tenant = tenant_of(&user);
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
+    let page = state
         .db
-        .run(move |c| {
-            let total: i64 = target_tags::table
-                .filter(target_tags::tenant.eq(&tenant))
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows = target_tags::table
-                .filter(target_tags::tenant.eq(&tenant))
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .load::<TagRow>(c)?;
-            Ok((rows, total))
-        })
+        .read(move |c| tags::list(c, Kind::Target, &tenant, &list))
         .await?;
+    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
     let content = rows.into_iter().map(|t| to_mgmt(&base, t)).collect();
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
@@ -275,61 +221,18 @@ async fn create(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateTarget)?;
     let requests: Vec<TagRequest> = body_list(&req, payload, &state).await?;
-    for r in &requests {
-        r.validate(true)?;
-    }
-    let tenant = tenant_of(&user);
-    let by = user.username.clone();
-    let now = state.now();
+    let fields = requests
+        .into_iter()
+        .map(|r| r.fields(true))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let (tenant, by, at) = (tenant_of(&user), user.username.clone(), state.now());
     let rows = state
         .db
-        .tx(move |c| {
-            let mut out = Vec::with_capacity(requests.len());
-            for r in &requests {
-                let id = insert_tag(c, &tenant, r, &by, now)?;
-                out.push(find_tag(c, &tenant, id)?);
-            }
-            Ok(out)
-        })
+        .write(move |c| tags::create(c, Kind::Target, &tenant, &fields, tags::Audit { by: &by, at }))
         .await?;
     let base = rest_base(&req, &state);
     let content: Vec<MgmtTag> = rows.into_iter().map(|t| to_mgmt(&base, t)).collect();
     Ok(HttpResponse::Created().json(content))
-}
-
-/// Creates a target tag of `tenant` from a validated request; 409 when the name is taken.
-pub(crate) fn insert_tag(
-    c: &mut AnyConnection,
-    tenant: &str,
-    r: &TagRequest,
-    by: &str,
-    now: i64,
-) -> ApiResult<i64> {
-    let name = r.name.as_deref().unwrap_or_default();
-    diesel::insert_into(target_tags::table)
-        .values((
-            target_tags::tenant.eq(tenant),
-            target_tags::name.eq(name),
-            target_tags::description.eq(r.description.as_deref()),
-            target_tags::colour.eq(r.colour.as_deref()),
-            target_tags::created_at.eq(now),
-            target_tags::created_by.eq(by),
-            target_tags::last_modified_at.eq(now),
-            target_tags::last_modified_by.eq(by),
-        ))
-        .returning(target_tags::id)
-        .get_result(c)
-        .map_err(|e| duplicate_name(e, name))
-}
-
-/// A unique violation on insert or rename as hawkBit's 409 naming the tag.
-pub(super) fn duplicate_name(e: diesel::result::Error, name: &str) -> ApiError {
-    match ApiError::from(e) {
-        e if e.status == actix_web::http::StatusCode::CONFLICT => {
-            ApiError::already_exists(format!("A tag named {name} already exists."))
-        }
-        e => e,
-    }
 }
 
 /// One target tag.
@@ -353,7 +256,10 @@ async fn get_one(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let t = state.db.run(move |c| find_tag(c, &tenant, id)).await?;
+    let t = state
+        .db
+        .read(move |c| tags::get(c, Kind::Target, &tenant, id))
+        .await?;
     Ok(HttpResponse::Ok().json(to_mgmt(&rest_base(&req, &state), t)))
 }
 
@@ -381,27 +287,12 @@ async fn update(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateTarget)?;
     let r: TagRequest = body(&req, payload, &state).await?;
-    r.validate(false)?;
+    let fields = r.fields(false)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let by = user.username.clone();
-    let now = state.now();
+    let (by, at) = (user.username.clone(), state.now());
     let t = state
         .db
-        .tx(move |c| {
-            let t = find_tag(c, &tenant, id)?;
-            let name = r.name.as_deref().unwrap_or(&t.name);
-            diesel::update(target_tags::table.find(t.id))
-                .set((
-                    target_tags::name.eq(name),
-                    target_tags::description.eq(r.description.as_deref().or(t.description.as_deref())),
-                    target_tags::colour.eq(r.colour.as_deref().or(t.colour.as_deref())),
-                    target_tags::last_modified_at.eq(now),
-                    target_tags::last_modified_by.eq(&by),
-                ))
-                .execute(c)
-                .map_err(|e| duplicate_name(e, name))?;
-            find_tag(c, &tenant, id)
-        })
+        .write(move |c| tags::update(c, Kind::Target, &tenant, id, &fields, tags::Audit { by: &by, at }))
         .await?;
     Ok(HttpResponse::Ok().json(to_mgmt(&rest_base(&req, &state), t)))
 }
@@ -424,12 +315,7 @@ async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) ->
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     state
         .db
-        .tx(move |c| {
-            let t = find_tag(c, &tenant, id)?;
-            diesel::delete(tta::table.filter(tta::tag_id.eq(t.id))).execute(c)?;
-            diesel::delete(target_tags::table.find(t.id)).execute(c)?;
-            Ok(())
-        })
+        .write(move |c| tags::delete(c, Kind::Target, &tenant, id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -455,33 +341,13 @@ async fn assigned(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
-    let spec = q.spec(&query::TARGETS)?;
+    let list = q.list(&query::TARGETS)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
+    let page = state
         .db
-        .run(move |c| {
-            let tag = find_tag(c, &tenant, id)?;
-            let tagged = tta::table.filter(tta::tag_id.eq(tag.id)).select(tta::target_id);
-            let total: i64 = targets::table
-                .filter(targets::tenant.eq(&tenant))
-                .filter(targets::id.eq_any(tagged))
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let tagged = tta::table.filter(tta::tag_id.eq(tag.id)).select(tta::target_id);
-            let rows = targets::table
-                .filter(targets::tenant.eq(&tenant))
-                .filter(targets::id.eq_any(tagged))
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select(Target::as_select())
-                .load(c)?;
-            Ok((rows, total))
-        })
+        .read(move |c| tags::tagged_targets(c, &tenant, id, &list))
         .await?;
+    let (rows, total) = (page.rows, page.total);
     let mut content = Vec::with_capacity(rows.len());
     for t in &rows {
         content.push(to_json(&req, &state, &user, t, false).await?);
@@ -508,30 +374,11 @@ async fn change_many(
         .map(super::lenient::ControllerIdRef::into_id)
         .collect();
     let tenant = tenant_of(&user);
-    let late = state
+    let missing = state
         .db
-        .tx(move |c| {
-            let tag = find_tag(c, &tenant, id)?;
-            let found: Vec<(i64, String)> = targets::table
-                .filter(targets::tenant.eq(&tenant))
-                .filter(targets::controller_id.eq_any(&ids))
-                .select((targets::id, targets::controller_id))
-                .load(c)?;
-            let missing: Vec<String> = ids
-                .iter()
-                .filter(|cid| !found.iter().any(|(_, f)| f == *cid))
-                .cloned()
-                .collect();
-            policy.before("Target", &missing)?;
-            let target_ids: Vec<i64> = found.iter().map(|(i, _)| *i).collect();
-            crate::store::targets::set_tagged(c, tag.id, &target_ids, assign)?;
-            Ok(policy.after("Target", &missing))
-        })
+        .write(move |c| tags::tag_targets(c, &tenant, id, &ids, assign, policy.missing()))
         .await?;
-    match late {
-        Some(e) => Err(e),
-        None => Ok(HttpResponse::NoContent().finish()),
-    }
+    policy.after("Target", &missing)
 }
 
 /// Tags the targets with the given controller ids.
@@ -623,8 +470,9 @@ async fn change_one(
     let (id, cid) = path;
     state
         .db
-        .tx(move |c| Ok(crate::store::targets::tag_target(c, &tenant, id, &cid, assign)?))
-        .await
+        .write(move |c| tags::tag_target(c, &tenant, id, &cid, assign))
+        .await?;
+    Ok(())
 }
 
 /// Tags one target.
@@ -697,18 +545,7 @@ async fn tags_of_target(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
-    let rows = state
-        .db
-        .run(move |c| {
-            let t = find_target(c, &tenant, &cid)?;
-            let tags = tta::table.filter(tta::target_id.eq(t.id)).select(tta::tag_id);
-            Ok(target_tags::table
-                .filter(target_tags::tenant.eq(&tenant))
-                .filter(target_tags::id.eq_any(tags))
-                .order(target_tags::id.asc())
-                .load::<TagRow>(c)?)
-        })
-        .await?;
+    let rows = state.db.read(move |c| tags::of_target(c, &tenant, &cid)).await?;
     let base = rest_base(&req, &state);
     let content: Vec<MgmtTag> = rows.into_iter().map(|t| to_mgmt(&base, t)).collect();
     Ok(HttpResponse::Ok().json(content))

@@ -14,6 +14,8 @@ pub mod query;
 pub mod rollouts;
 pub mod schema;
 pub mod software_modules;
+pub mod tags;
+pub mod target_list;
 pub mod targets;
 pub mod tenants;
 

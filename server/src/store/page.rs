@@ -34,8 +34,9 @@ impl<T> Paged<T> {
 
 /// Counts the rows of `$query` that match `$list.spec.filter` and loads one page of them in
 /// `$list.spec.order`: `Paged<T>` from a Diesel query expression (written once, evaluated twice, so
-/// it may be a plain builder chain). Diesel's query types differ per table and selection, hence a
-/// macro rather than a generic function.
+/// it may be a plain builder chain). `$query => $selection` loads the page with that `select`
+/// (the count needs none). Diesel's query types differ per table and selection, hence a macro rather
+/// than a generic function.
 macro_rules! paginate {
     ($conn:expr, $query:expr, $list:expr) => {{
         use diesel::prelude::*;
@@ -49,6 +50,22 @@ macro_rules! paginate {
             .order_by(list.spec.order.clone())
             .offset(list.page.offset)
             .limit(list.page.limit)
+            .load($conn)?;
+        $crate::store::page::Paged { rows, total }
+    }};
+    ($conn:expr, $query:expr => $selection:expr, $list:expr) => {{
+        use diesel::prelude::*;
+        let list: &$crate::store::page::ListQuery = &$list;
+        let total: i64 = $query
+            .filter(list.spec.filter.clone())
+            .count()
+            .get_result($conn)?;
+        let rows = $query
+            .filter(list.spec.filter.clone())
+            .order_by(list.spec.order.clone())
+            .offset(list.page.offset)
+            .limit(list.page.limit)
+            .select($selection)
             .load($conn)?;
         $crate::store::page::Paged { rows, total }
     }};

@@ -194,51 +194,6 @@ pub fn delete_target(c: &mut AnyConnection, tenant: &str, controller_id: &str) -
     Ok(Changes::device(tenant, controller_id))
 }
 
-/// Tags (`assign`) or untags the targets with the tag; tagging twice changes nothing.
-pub fn set_tagged(c: &mut AnyConnection, tag: i64, target_ids: &[i64], assign: bool) -> Result<()> {
-    use target_tag_assignments as tta;
-    if !assign {
-        diesel::delete(tta::table.filter(tta::tag_id.eq(tag).and(tta::target_id.eq_any(target_ids))))
-            .execute(c)?;
-        return Ok(());
-    }
-    let present: Vec<i64> = tta::table
-        .filter(tta::tag_id.eq(tag).and(tta::target_id.eq_any(target_ids)))
-        .select(tta::target_id)
-        .load(c)?;
-    let mut new: Vec<i64> = target_ids
-        .iter()
-        .copied()
-        .filter(|t| !present.contains(t))
-        .collect();
-    new.sort_unstable();
-    new.dedup();
-    for t in new {
-        diesel::insert_into(tta::table)
-            .values((tta::tag_id.eq(tag), tta::target_id.eq(t)))
-            .execute(c)?;
-    }
-    Ok(())
-}
-
-/// Tags or untags one target with the tenant's tag `tag`.
-pub fn tag_target(
-    c: &mut AnyConnection,
-    tenant: &str,
-    tag: i64,
-    controller_id: &str,
-    assign: bool,
-) -> Result<()> {
-    let tag: i64 = target_tags::table
-        .filter(target_tags::tenant.eq(tenant).and(target_tags::id.eq(tag)))
-        .select(target_tags::id)
-        .first(c)
-        .optional()?
-        .ok_or_else(|| Error::not_found("TargetTag", tag))?;
-    let t = find_target(c, tenant, controller_id)?;
-    set_tagged(c, tag, &[t.id], assign)
-}
-
 /// One action with its distribution set name and its status entries (id, status, time, messages).
 pub type History = Vec<(Action, String, Vec<(i64, String, i64, Vec<String>)>)>;
 
@@ -286,11 +241,7 @@ pub fn device_details(c: &mut AnyConnection, tenant: &str, cid: &str) -> Result<
         .order(target_tags::name.asc())
         .select((target_tags::id, target_tags::name))
         .load(c)?;
-    let all_tags = target_tags::table
-        .filter(target_tags::tenant.eq(tenant))
-        .order(target_tags::name.asc())
-        .select((target_tags::id, target_tags::name))
-        .load(c)?;
+    let all_tags = super::tags::names(c, super::tags::Kind::Target, tenant)?;
     let acts: Vec<(Action, String, String)> = actions::table
         .inner_join(distribution_sets::table)
         .filter(actions::target_id.eq(target.id))

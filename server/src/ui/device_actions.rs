@@ -12,6 +12,7 @@ use crate::state::AppState;
 use crate::store::Changes;
 use crate::store::actions::{self, AssignmentRequest};
 use crate::store::models::ActionType;
+use crate::store::tags;
 use crate::store::targets::find_target;
 
 fn device_url(cid: &str) -> String {
@@ -163,17 +164,20 @@ pub async fn add_tag(
             .map_err(|_| UiError::bad_request("Choose a tag or name a new one."))?
     } else {
         ctx.require(Permission::CreateTarget)?;
-        let request = crate::mgmt::TagRequest {
+        let fields = tags::TagFields {
             name: Some(new_name),
-            description: None,
-            colour: None,
+            ..tags::TagFields::default()
         };
-        request.validate(true)?;
-        let (tenant, by, now) = (ctx.tenant(), ctx.user.username.clone(), state.now());
-        state
+        fields.validate(true)?;
+        let (tenant, by, at) = (ctx.tenant(), ctx.user.username.clone(), state.now());
+        let created = state
             .db
-            .tx(move |c| crate::mgmt::insert_tag(c, &tenant, &request, &by, now))
-            .await?
+            .write(move |c| {
+                let audit = tags::Audit { by: &by, at };
+                tags::create_one(c, tags::Kind::Target, &tenant, &fields, audit)
+            })
+            .await?;
+        created.id
     };
     set_tag(ctx, path.into_inner(), tag, true, state).await
 }
@@ -188,7 +192,7 @@ async fn set_tag(ctx: Ctx, cid: String, tag: i64, on: bool, state: web::Data<App
     let (tenant, c2) = (ctx.tenant(), cid.clone());
     state
         .db
-        .write(move |c| crate::store::targets::tag_target(c, &tenant, tag, &c2, on))
+        .write(move |c| tags::tag_target(c, &tenant, tag, &c2, on))
         .await?;
     Ok(layout::see_other(
         &device_url(&cid),

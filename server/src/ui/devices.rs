@@ -2,11 +2,8 @@
 //! status, tag and type. One query for the page (LIMIT/OFFSET), one count, and one query each for
 //! the type and set names on the page, so it stays fast with a large fleet.
 
-use std::collections::HashMap;
-
 use actix_web::http::StatusCode;
 use actix_web::web;
-use diesel::prelude::*;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -14,12 +11,11 @@ use super::error::UiResult;
 use super::layout::{self, ago, encode, status_badge};
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
-use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::store::AnyConnection;
 use crate::store::models::UpdateStatus;
-use crate::store::query::{self, ListSpec};
-use crate::store::schema::{distribution_sets, target_tag_assignments, target_tags, target_types, targets};
+use crate::store::query;
+use crate::store::target_list::{self, DeviceFilter, DeviceList};
+use crate::store::{self, ListQuery};
 
 pub const PAGE_SIZE: i64 = 50;
 
@@ -62,109 +58,7 @@ impl Filter {
     }
 }
 
-type Row = (i64, String, String, String, Option<i64>, Option<i64>, Option<i64>);
-
-struct Page {
-    rows: Vec<Row>,
-    total: i64,
-    type_names: HashMap<i64, String>,
-    ds_names: HashMap<i64, String>,
-    tags: Vec<(i64, String)>,
-    types: Vec<(i64, String)>,
-}
-
-fn load(
-    c: &mut AnyConnection,
-    tenant: &str,
-    f: &Filter,
-    spec: Option<ListSpec>,
-    offset: i64,
-) -> ApiResult<Page> {
-    let tags = target_tags::table
-        .filter(target_tags::tenant.eq(tenant))
-        .order(target_tags::name.asc())
-        .select((target_tags::id, target_tags::name))
-        .load(c)?;
-    let types: Vec<(i64, String)> = target_types::table
-        .filter(target_types::tenant.eq(tenant))
-        .order(target_types::name.asc())
-        .select((target_types::id, target_types::name))
-        .load(c)?;
-    let Some(spec) = spec else {
-        return Ok(Page {
-            rows: Vec::new(),
-            total: 0,
-            type_names: HashMap::new(),
-            ds_names: HashMap::new(),
-            tags,
-            types,
-        });
-    };
-    let status = f.status.clone();
-    let tag = f.tag.parse::<i64>().ok();
-    let ty = f.target_type.parse::<i64>().ok();
-    let filtered = || {
-        let mut q = targets::table
-            .filter(targets::tenant.eq(tenant.to_owned()))
-            .filter(spec.filter.clone())
-            .into_boxed();
-        if !status.is_empty() {
-            q = q.filter(targets::update_status.eq(status.clone()));
-        }
-        if let Some(tag) = tag {
-            q = q.filter(
-                targets::id.eq_any(
-                    target_tag_assignments::table
-                        .filter(target_tag_assignments::tag_id.eq(tag))
-                        .select(target_tag_assignments::target_id),
-                ),
-            );
-        }
-        if let Some(ty) = ty {
-            q = q.filter(targets::target_type_id.eq(ty));
-        }
-        q
-    };
-    let total: i64 = filtered().count().get_result(c)?;
-    let rows: Vec<Row> = filtered()
-        .order_by(spec.order.clone())
-        .offset(offset)
-        .limit(PAGE_SIZE)
-        .select((
-            targets::id,
-            targets::controller_id,
-            targets::name,
-            targets::update_status,
-            targets::last_poll,
-            targets::target_type_id,
-            targets::installed_ds_id,
-        ))
-        .load(c)?;
-    let mut ds_ids: Vec<i64> = rows.iter().filter_map(|r| r.6).collect();
-    ds_ids.sort_unstable();
-    ds_ids.dedup();
-    let ds_names = distribution_sets::table
-        .filter(distribution_sets::id.eq_any(&ds_ids))
-        .select((
-            distribution_sets::id,
-            distribution_sets::name,
-            distribution_sets::version,
-        ))
-        .load::<(i64, String, String)>(c)?
-        .into_iter()
-        .map(|(id, n, v)| (id, format!("{n}:{v}")))
-        .collect();
-    Ok(Page {
-        rows,
-        total,
-        type_names: types.iter().cloned().collect(),
-        ds_names,
-        tags,
-        types,
-    })
-}
-
-fn filter_form(f: &Filter, page: &Page, error: Option<&str>) -> Markup {
+fn filter_form(f: &Filter, page: &DeviceList, error: Option<&str>) -> Markup {
     html! {
         form.card method="get" action="/ui/devices" role="search" {
             div.row {
@@ -234,12 +128,24 @@ pub async fn list(ctx: Ctx, f: web::Query<Filter>, state: web::Data<AppState>) -
         Err(e) => (None, Some(super::UiError::from(e).message)),
     };
     let offset = f.offset.unwrap_or(0).max(0);
+    let list = spec.map(|spec| ListQuery {
+        spec,
+        page: store::Page {
+            offset,
+            limit: PAGE_SIZE,
+        },
+    });
+    let filter = DeviceFilter {
+        status: f.status.clone(),
+        tag: f.tag.parse().ok(),
+        target_type: f.target_type.parse().ok(),
+    };
     let tenant = ctx.tenant();
     let settings = state.tenants.get(&state.db, &tenant).await?;
     let window = (settings.polling_time.default.interval + settings.polling_overdue).as_millis() as i64;
-    let (page, f) = state
+    let page = state
         .db
-        .run(move |c| Ok((load(c, &tenant, &f, spec.clone(), offset)?, f.clone())))
+        .read(move |c| target_list::device_list(c, &tenant, &filter, list.as_ref()))
         .await?;
     let now = state.now();
     let body = html! {
