@@ -102,10 +102,6 @@ fn the_device_api_does_not_call_the_other_front_doors_nor_sql() {
 /// name any: new queries go into `server/src/store/<aggregate>.rs`.
 const TABLE_DEBT: &[(&str, usize)] = &[
     ("mgmt/actions.rs", 9),
-    ("mgmt/distribution_sets.rs", 28),
-    ("mgmt/ds_assignments.rs", 3),
-    ("mgmt/ds_invalidate.rs", 6),
-    ("mgmt/ds_statistics.rs", 3),
     ("mgmt/ds_types.rs", 16),
     ("mgmt/json.rs", 1),
     ("mgmt/metadata.rs", 15),
@@ -121,7 +117,6 @@ const TABLE_DEBT: &[(&str, usize)] = &[
     ("mgmt/target_types.rs", 15),
     ("mgmt/targets.rs", 9),
     ("mgmt/users.rs", 3),
-    ("ui/distributions.rs", 10),
     ("ui/overview.rs", 5),
     ("ui/rollout_form.rs", 1),
     ("ui/rollouts.rs", 2),

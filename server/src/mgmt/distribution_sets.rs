@@ -2,24 +2,18 @@
 //! statistics and invalidation are in `ds_assignments`, `ds_statistics` and `ds_invalidate`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::soft_deleted::SoftDeleted;
 use super::software_modules::sm_json;
-use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
+use super::{PagedList, Paging, body, body_list, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::AnyConnection;
-use crate::store::distribution_sets::{lock_ds, missing_mandatory};
-use crate::store::models::{DistributionSet, DsType};
-use crate::store::schema::{
-    actions as actions_t, distribution_sets, ds_modules, ds_type_sm_types, ds_types, sm_types,
-    software_modules, targets,
-};
+use crate::store::distribution_sets::{self as sets, NewSet, SetUpdate};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/distributionsets", web::get().to(list))
@@ -62,29 +56,18 @@ pub struct Api;
 
 /// A distribution set with its modules, as hawkBit renders it.
 pub fn ds_view(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<json::MgmtDistributionSet> {
-    let (ds, ty): (DistributionSet, DsType) = distribution_sets::table
-        .inner_join(ds_types::table)
-        .filter(distribution_sets::id.eq(id))
-        .select((DistributionSet::as_select(), DsType::as_select()))
-        .first(c)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("DistributionSet", id))?;
-    let sm_ids: Vec<i64> = ds_modules::table
-        .filter(ds_modules::ds_id.eq(id))
-        .order(ds_modules::sm_id.asc())
-        .select(ds_modules::sm_id)
-        .load(c)?;
-    let modules = sm_ids
+    let v = sets::view(c, id)?;
+    let modules = v
+        .module_ids
         .iter()
         .map(|sm| sm_json(c, *sm, base))
         .collect::<ApiResult<Vec<_>>>()?;
-    let complete = missing_mandatory(c, ds.ds_type_id, ds.id)?.is_empty();
     Ok(json::distribution_set(
-        &ds,
-        &ty.type_key,
-        &ty.name,
+        &v.ds,
+        &v.ds_type.type_key,
+        &v.ds_type.name,
         modules,
-        complete,
+        v.complete,
         base,
     ))
 }
@@ -92,110 +75,6 @@ pub fn ds_view(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<json::Mg
 /// [`ds_view`] as a JSON value, for callers that embed it.
 pub fn ds_json(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<Value> {
     serde_json::to_value(ds_view(c, id, base)?).map_err(ApiError::internal)
-}
-
-/// The tenant's distribution set `id` (soft-deleted ones included, as hawkBit shows them).
-pub(super) fn find_ds(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<DistributionSet> {
-    distribution_sets::table
-        .filter(
-            distribution_sets::id
-                .eq(id)
-                .and(distribution_sets::tenant.eq(tenant)),
-        )
-        .select(DistributionSet::as_select())
-        .first(c)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("DistributionSet", id))
-}
-
-/// A set that may still change: not soft-deleted (404 otherwise).
-pub(super) fn find_live_ds(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<DistributionSet> {
-    let ds = find_ds(c, tenant, id)?;
-    if ds.deleted {
-        return Err(ApiError::not_found("DistributionSet", id));
-    }
-    Ok(ds)
-}
-
-pub(super) fn locked_error(id: i64) -> ApiError {
-    ApiError::locked(format!(
-        "Distribution set {id} is locked: its software modules cannot change."
-    ))
-}
-
-/// Adds software module `sm_id` to the set, checking that the set's type accepts the module's type
-/// and that the type's `maxAssignments` per set is not exceeded.
-pub(super) fn add_module(
-    c: &mut AnyConnection,
-    tenant: &str,
-    ds: &DistributionSet,
-    sm_id: i64,
-) -> ApiResult<()> {
-    let sm_type: i64 = software_modules::table
-        .filter(
-            software_modules::id
-                .eq(sm_id)
-                .and(software_modules::tenant.eq(tenant)),
-        )
-        .filter(software_modules::deleted.eq(false))
-        .select(software_modules::sm_type_id)
-        .first(c)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("SoftwareModule", sm_id))?;
-    let present: bool = diesel::select(diesel::dsl::exists(
-        ds_modules::table.filter(ds_modules::ds_id.eq(ds.id).and(ds_modules::sm_id.eq(sm_id))),
-    ))
-    .get_result(c)?;
-    if present {
-        return Ok(());
-    }
-    let allowed: bool = diesel::select(diesel::dsl::exists(
-        ds_type_sm_types::table.filter(
-            ds_type_sm_types::ds_type_id
-                .eq(ds.ds_type_id)
-                .and(ds_type_sm_types::sm_type_id.eq(sm_type)),
-        ),
-    ))
-    .get_result(c)?;
-    if !allowed {
-        return Err(ApiError::ds_module_unsupported(format!(
-            "Software module {sm_id} has a type that the type of distribution set {} does not accept.",
-            ds.id
-        )));
-    }
-    let max: i32 = sm_types::table
-        .find(sm_type)
-        .select(sm_types::max_assignments)
-        .first(c)?;
-    let same_type: i64 = ds_modules::table
-        .inner_join(software_modules::table)
-        .filter(
-            ds_modules::ds_id
-                .eq(ds.id)
-                .and(software_modules::sm_type_id.eq(sm_type)),
-        )
-        .count()
-        .get_result(c)?;
-    if max > 0 && same_type >= i64::from(max) {
-        return Err(ApiError::ds_module_unsupported(format!(
-            "Distribution set {} already has the maximum of {max} software modules of this type.",
-            ds.id
-        )));
-    }
-    diesel::insert_into(ds_modules::table)
-        .values((ds_modules::ds_id.eq(ds.id), ds_modules::sm_id.eq(sm_id)))
-        .execute(c)?;
-    Ok(())
-}
-
-pub(super) fn touch(c: &mut AnyConnection, ds_id: i64, now: i64, by: &str) -> ApiResult<()> {
-    diesel::update(distribution_sets::table.find(ds_id))
-        .set((
-            distribution_sets::last_modified_at.eq(now),
-            distribution_sets::last_modified_by.eq(by),
-        ))
-        .execute(c)?;
-    Ok(())
 }
 
 /// Lists the distribution sets of the tenant; soft-deleted ones only as `soft_deleted_mode` asks.
@@ -218,35 +97,20 @@ async fn list(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadDistributionSet)?;
-    let spec = q.spec(&crate::store::query::DISTRIBUTION_SETS)?;
+    let list = q.list(&query::DISTRIBUTION_SETS)?;
     let tenant = tenant_of(&user);
     let deleted = mode.soft_deleted_mode.deleted();
-    let (offset, limit) = (q.offset(), q.limit());
     let base = rest_base(&req, &state);
     let page = state
         .db
         .run(move |c| {
-            let filter = distribution_sets::tenant
-                .eq(tenant.clone())
-                .and(distribution_sets::deleted.eq_any(deleted.clone()));
-            let total: i64 = distribution_sets::table
-                .filter(filter.clone())
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let ids: Vec<i64> = distribution_sets::table
-                .filter(filter)
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .select(distribution_sets::id)
-                .offset(offset)
-                .limit(limit)
-                .load(c)?;
-            let content = ids
+            let page = sets::list(c, &tenant, &deleted, &list)?;
+            let content = page
+                .rows
                 .iter()
                 .map(|id| ds_json(c, *id, &base))
                 .collect::<ApiResult<Vec<_>>>()?;
-            Ok(PagedList::new(content, total))
+            Ok(PagedList::new(content, page.total))
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -300,13 +164,27 @@ pub(crate) struct DsRequest {
 
 impl DsRequest {
     /// `modules` and the ≤ 0.9 role fields together.
-    pub(crate) fn module_ids(&self) -> impl Iterator<Item = i64> + '_ {
+    fn module_ids(&self) -> impl Iterator<Item = i64> + '_ {
         self.modules
             .iter()
             .chain(self.os.iter())
             .chain(self.runtime.iter())
             .chain(self.application.iter())
             .map(|m| m.id)
+    }
+
+    /// The set to create, checked.
+    fn to_new(&self) -> ApiResult<NewSet> {
+        let set = NewSet {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            description: self.description.clone(),
+            type_key: self.type_key.clone(),
+            modules: self.module_ids().collect(),
+            required_migration_step: self.required_migration_step.unwrap_or(false),
+        };
+        set.validate()?;
+        Ok(set)
     }
 }
 
@@ -332,87 +210,22 @@ async fn create(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateDistributionSet)?;
     let requests: Vec<DsRequest> = body_list(&req, payload, &state).await?;
-    for r in &requests {
-        validate_ds_request(r)?;
-    }
-    let tenant = tenant_of(&user);
-    let by = user.username.clone();
-    let now = state.now();
+    let new = requests
+        .iter()
+        .map(DsRequest::to_new)
+        .collect::<ApiResult<Vec<_>>>()?;
+    let (tenant, by, now) = (tenant_of(&user), user.username.clone(), state.now());
     let base = rest_base(&req, &state);
     let created = state
         .db
-        .tx(move |c| create_sets(c, &tenant, &by, now, &base, &requests))
+        .tx(move |c| {
+            let ids = sets::create(c, &tenant, &by, now, &new)?;
+            ids.iter()
+                .map(|id| ds_view(c, *id, &base))
+                .collect::<ApiResult<Vec<_>>>()
+        })
         .await?;
     Ok(HttpResponse::Created().json(created))
-}
-
-/// Checks one set to create: lengths and a non-empty name and version.
-pub(crate) fn validate_ds_request(r: &DsRequest) -> ApiResult<()> {
-    check_len("name", &r.name, 128)?;
-    check_len("version", &r.version, 64)?;
-    check_len("description", r.description.as_deref().unwrap_or(""), 512)?;
-    if r.name.trim().is_empty() || r.version.trim().is_empty() {
-        return Err(ApiError::constraint_violation(
-            "name and version must not be empty.",
-        ));
-    }
-    Ok(())
-}
-
-/// Creates distribution sets of `tenant` with their modules (the Management API's and the web UI's create).
-pub(crate) fn create_sets(
-    c: &mut AnyConnection,
-    tenant: &str,
-    by: &str,
-    now: i64,
-    base: &str,
-    requests: &[DsRequest],
-) -> ApiResult<Vec<json::MgmtDistributionSet>> {
-    let mut out = Vec::new();
-    for r in requests {
-        let type_key = r.type_key.as_deref().unwrap_or("os_app");
-        let ds_type: i64 = ds_types::table
-            .filter(ds_types::tenant.eq(tenant).and(ds_types::type_key.eq(type_key)))
-            .select(ds_types::id)
-            .first(c)
-            .optional()?
-            .ok_or_else(|| ApiError::not_found("DistributionSetType", type_key))?;
-        let id: i64 = diesel::insert_into(distribution_sets::table)
-            .values((
-                distribution_sets::tenant.eq(tenant),
-                distribution_sets::ds_type_id.eq(ds_type),
-                distribution_sets::name.eq(&r.name),
-                distribution_sets::version.eq(&r.version),
-                distribution_sets::description.eq(&r.description),
-                distribution_sets::required_migration_step.eq(r.required_migration_step.unwrap_or(false)),
-                distribution_sets::locked.eq(false),
-                distribution_sets::deleted.eq(false),
-                distribution_sets::valid.eq(true),
-                distribution_sets::created_at.eq(now),
-                distribution_sets::created_by.eq(by),
-                distribution_sets::last_modified_at.eq(now),
-                distribution_sets::last_modified_by.eq(by),
-            ))
-            .returning(distribution_sets::id)
-            .get_result(c)
-            .map_err(|e| name_taken(e, &r.name, &r.version))?;
-        let ds = find_ds(c, tenant, id)?;
-        for m in r.module_ids() {
-            add_module(c, tenant, &ds, m)?;
-        }
-        out.push(ds_view(c, id, base)?);
-    }
-    Ok(out)
-}
-
-/// A unique violation on name and version as hawkBit's 409.
-fn name_taken(e: diesel::result::Error, name: &str, version: &str) -> ApiError {
-    match ApiError::from(e) {
-        e if e.status == actix_web::http::StatusCode::CONFLICT => {
-            ApiError::already_exists(format!("Distribution set {name}:{version} already exists."))
-        }
-        e => e,
-    }
 }
 
 /// One distribution set with its modules.
@@ -439,7 +252,7 @@ async fn get_one(
     let v = state
         .db
         .run(move |c| {
-            find_ds(c, &tenant, id)?;
+            sets::get(c, &tenant, id)?;
             ds_view(c, id, &base)
         })
         .await?;
@@ -461,21 +274,6 @@ struct DsUpdate {
     locked: Option<bool>,
     #[schema(example = false)]
     required_migration_step: Option<bool>,
-}
-
-fn validate_update(r: &DsUpdate) -> ApiResult<()> {
-    check_len("name", r.name.as_deref().unwrap_or(""), 128)?;
-    check_len("version", r.version.as_deref().unwrap_or(""), 64)?;
-    check_len("description", r.description.as_deref().unwrap_or(""), 512)?;
-    if [&r.name, &r.version]
-        .iter()
-        .any(|v| v.as_deref().is_some_and(|s| s.trim().is_empty()))
-    {
-        return Err(ApiError::constraint_violation(
-            "name and version must not be empty.",
-        ));
-    }
-    Ok(())
 }
 
 /// Updates name, version, description, the lock and the migration-step flag of a set.
@@ -502,68 +300,25 @@ async fn update(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateDistributionSet)?;
     let r: DsUpdate = body(&req, payload, &state).await?;
-    validate_update(&r)?;
+    let change = SetUpdate {
+        name: r.name,
+        version: r.version,
+        description: r.description,
+        locked: r.locked,
+        required_migration_step: r.required_migration_step,
+    };
+    change.validate()?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let by = user.username.clone();
-    let now = state.now();
+    let (by, now) = (user.username.clone(), state.now());
     let base = rest_base(&req, &state);
     let v = state
         .db
         .tx(move |c| {
-            let ds = find_live_ds(c, &tenant, id)?;
-            if r.required_migration_step
-                .is_some_and(|m| m != ds.required_migration_step)
-            {
-                assert_not_assigned(c, id)?;
-            }
-            let name = r.name.clone().unwrap_or(ds.name.clone());
-            let version = r.version.clone().unwrap_or(ds.version.clone());
-            diesel::update(distribution_sets::table.find(id))
-                .set((
-                    distribution_sets::name.eq(&name),
-                    distribution_sets::version.eq(&version),
-                    distribution_sets::description.eq(r.description.clone().or(ds.description.clone())),
-                    distribution_sets::required_migration_step
-                        .eq(r.required_migration_step.unwrap_or(ds.required_migration_step)),
-                    distribution_sets::last_modified_at.eq(now),
-                    distribution_sets::last_modified_by.eq(&by),
-                ))
-                .execute(c)
-                .map_err(|e| name_taken(e, &name, &version))?;
-            match r.locked {
-                Some(true) if !ds.locked => {
-                    if !missing_mandatory(c, ds.ds_type_id, ds.id)?.is_empty() {
-                        return Err(ApiError::ds_incomplete(format!(
-                            "Distribution set {id} lacks a mandatory software module and cannot be locked."
-                        )));
-                    }
-                    lock_ds(c, id)?;
-                }
-                Some(false) => {
-                    diesel::update(distribution_sets::table.find(id))
-                        .set(distribution_sets::locked.eq(false))
-                        .execute(c)?;
-                }
-                _ => {}
-            }
+            sets::update(c, &tenant, id, &change, &by, now)?;
             ds_view(c, id, &base)
         })
         .await?;
     Ok(HttpResponse::Ok().json(v))
-}
-
-/// hawkBit lets the migration-step flag change only while no target has the set assigned.
-pub(super) fn assert_not_assigned(c: &mut AnyConnection, id: i64) -> ApiResult<()> {
-    let assigned: bool = diesel::select(diesel::dsl::exists(
-        actions_t::table.filter(actions_t::ds_id.eq(id)),
-    ))
-    .get_result(c)?;
-    if assigned {
-        return Err(ApiError::entity_read_only(format!(
-            "Distribution set {id} is already assigned to targets and cannot be changed."
-        )));
-    }
-    Ok(())
 }
 
 /// Deletes a set; one that actions refer to is only marked deleted, as hawkBit does.
@@ -581,28 +336,7 @@ pub(super) fn assert_not_assigned(c: &mut AnyConnection, id: i64) -> ApiResult<(
 async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     user.require(Permission::DeleteDistributionSet)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    state
-        .db
-        .tx(move |c| {
-            find_ds(c, &tenant, id)?;
-            let used: bool = diesel::select(diesel::dsl::exists(
-                actions_t::table.filter(actions_t::ds_id.eq(id)),
-            ))
-            .get_result(c)?;
-            let referenced: bool = diesel::select(diesel::dsl::exists(
-                targets::table.filter(targets::assigned_ds_id.eq(id).or(targets::installed_ds_id.eq(id))),
-            ))
-            .get_result(c)?;
-            if used || referenced {
-                diesel::update(distribution_sets::table.find(id))
-                    .set(distribution_sets::deleted.eq(true))
-                    .execute(c)?;
-            } else {
-                diesel::delete(distribution_sets::table.find(id)).execute(c)?;
-            }
-            Ok(())
-        })
-        .await?;
+    state.db.write(move |c| sets::delete(c, &tenant, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -627,43 +361,19 @@ async fn assigned_modules(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadDistributionSet)?;
-    let spec = q.spec(&query::SOFTWARE_MODULES)?;
+    let list = q.list(&query::SOFTWARE_MODULES)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let (offset, limit) = (q.offset(), q.limit());
     let base = rest_base(&req, &state);
     let page = state
         .db
         .run(move |c| {
-            find_ds(c, &tenant, id)?;
-            let in_ds = software_modules::id.eq_any(
-                ds_modules::table
-                    .filter(ds_modules::ds_id.eq(id))
-                    .select(ds_modules::sm_id),
-            );
-            let total: i64 = software_modules::table
-                .filter(in_ds)
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let ids: Vec<i64> = software_modules::table
-                .filter(
-                    software_modules::id.eq_any(
-                        ds_modules::table
-                            .filter(ds_modules::ds_id.eq(id))
-                            .select(ds_modules::sm_id),
-                    ),
-                )
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select(software_modules::id)
-                .load(c)?;
-            let content = ids
+            let page = sets::modules_page(c, &tenant, id, &list)?;
+            let content = page
+                .rows
                 .iter()
                 .map(|sm| sm_json(c, *sm, &base))
                 .collect::<ApiResult<Vec<_>>>()?;
-            Ok(PagedList::new(content, total))
+            Ok(PagedList::new(content, page.total))
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -692,22 +402,16 @@ async fn add_modules(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateDistributionSet)?;
-    let modules: Vec<ModuleRef> = body_list(&req, payload, &state).await?;
+    let modules: Vec<i64> = body_list::<ModuleRef>(&req, payload, &state)
+        .await?
+        .iter()
+        .map(|m| m.id)
+        .collect();
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let by = user.username.clone();
-    let now = state.now();
+    let (by, now) = (user.username.clone(), state.now());
     state
         .db
-        .tx(move |c| {
-            let ds = find_live_ds(c, &tenant, id)?;
-            if ds.locked {
-                return Err(locked_error(id));
-            }
-            for m in &modules {
-                add_module(c, &tenant, &ds, m.id)?;
-            }
-            touch(c, id, now, &by)
-        })
+        .write(move |c| sets::add_modules(c, &tenant, id, &modules, &by, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -735,24 +439,10 @@ async fn remove_module(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateDistributionSet)?;
     let (id, sm) = path.into_inner();
-    let tenant = tenant_of(&user);
-    let by = user.username.clone();
-    let now = state.now();
+    let (tenant, by, now) = (tenant_of(&user), user.username.clone(), state.now());
     state
         .db
-        .tx(move |c| {
-            if find_live_ds(c, &tenant, id)?.locked {
-                return Err(locked_error(id));
-            }
-            let removed = diesel::delete(
-                ds_modules::table.filter(ds_modules::ds_id.eq(id).and(ds_modules::sm_id.eq(sm))),
-            )
-            .execute(c)?;
-            if removed == 0 {
-                return Err(ApiError::not_found("SoftwareModule", sm));
-            }
-            touch(c, id, now, &by)
-        })
+        .write(move |c| sets::remove_module(c, &tenant, id, sm, &by, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,21 +2,18 @@
 //! filters that use it.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::distribution_sets::find_ds;
 use super::{PagedList, Paging, body_list, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::AnyConnection;
 use crate::store::Changes;
 use crate::store::actions::{self, AssignmentRequest};
-use crate::store::models::{ActionType, Target};
-use crate::store::schema::{target_filter_queries, targets};
+use crate::store::distribution_sets::{self as sets, AutoAssignFilter};
+use crate::store::models::ActionType;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -192,20 +189,6 @@ pub async fn assign_and_respond(
     }))
 }
 
-/// The tenant's targets whose installed (or assigned) set is `id`.
-fn targets_of_ds(
-    tenant: &str,
-    id: i64,
-    installed: bool,
-) -> targets::BoxedQuery<'_, <AnyConnection as diesel::Connection>::Backend> {
-    let query = targets::table.filter(targets::tenant.eq(tenant)).into_boxed();
-    if installed {
-        query.filter(targets::installed_ds_id.eq(Some(id)))
-    } else {
-        query.filter(targets::assigned_ds_id.eq(Some(id)))
-    }
-}
-
 /// Targets whose assigned (or installed) set is `id`, one page, filtered and sorted like `/targets`.
 async fn targets_of(
     req: HttpRequest,
@@ -215,27 +198,13 @@ async fn targets_of(
     state: web::Data<AppState>,
     installed: bool,
 ) -> ApiResult<HttpResponse> {
-    let spec = q.spec(&query::TARGETS)?;
+    let list = q.list(&query::TARGETS)?;
     let tenant = tenant_of(&user);
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
+    let page = state
         .db
-        .run(move |c| {
-            find_ds(c, &tenant, id)?;
-            let total: i64 = targets_of_ds(&tenant, id, installed)
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows: Vec<Target> = targets_of_ds(&tenant, id, installed)
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select(Target::as_select())
-                .load(c)?;
-            Ok((rows, total))
-        })
+        .read(move |c| sets::targets_with(c, &tenant, id, installed, &list))
         .await?;
+    let (rows, total) = (page.rows, page.total);
     let mut content = Vec::with_capacity(rows.len());
     for t in &rows {
         content.push(super::targets::to_json(&req, &state, &user, t, false).await?);
@@ -321,18 +290,7 @@ pub struct MgmtTargetFilterQuery {
     links: Value,
 }
 
-type FilterRow = (
-    i64,
-    String,
-    String,
-    Option<i64>,
-    Option<String>,
-    Option<i32>,
-    bool,
-    (String, i64, String, i64),
-);
-
-fn filter_json(r: FilterRow, base: &str) -> MgmtTargetFilterQuery {
+fn filter_json(r: AutoAssignFilter, base: &str) -> MgmtTargetFilterQuery {
     let (id, name, query, ds, action_type, weight, confirmation_required, audit) = r;
     let self_href = format!("{base}/targetfilters/{id}");
     MgmtTargetFilterQuery {
@@ -378,46 +336,13 @@ async fn auto_assign_filters(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
     user.require(Permission::ReadDistributionSet)?;
-    let spec = q.spec(&query::TARGET_FILTER_QUERIES)?;
+    let list = q.list(&query::TARGET_FILTER_QUERIES)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
+    let page = state
         .db
-        .run(move |c| {
-            find_ds(c, &tenant, id)?;
-            let mine = target_filter_queries::tenant
-                .eq(tenant.clone())
-                .and(target_filter_queries::auto_assign_ds_id.eq(Some(id)));
-            let total: i64 = target_filter_queries::table
-                .filter(mine.clone())
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows: Vec<FilterRow> = target_filter_queries::table
-                .filter(mine)
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select((
-                    target_filter_queries::id,
-                    target_filter_queries::name,
-                    target_filter_queries::query,
-                    target_filter_queries::auto_assign_ds_id,
-                    target_filter_queries::auto_assign_action_type,
-                    target_filter_queries::auto_assign_weight,
-                    target_filter_queries::confirmation_required,
-                    (
-                        target_filter_queries::created_by,
-                        target_filter_queries::created_at,
-                        target_filter_queries::last_modified_by,
-                        target_filter_queries::last_modified_at,
-                    ),
-                ))
-                .load(c)?;
-            Ok((rows, total))
-        })
+        .read(move |c| sets::auto_assign_filters(c, &tenant, id, &list))
         .await?;
+    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
     let content: Vec<MgmtTargetFilterQuery> = rows.into_iter().map(|r| filter_json(r, &base)).collect();
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))

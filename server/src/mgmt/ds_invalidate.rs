@@ -2,21 +2,14 @@
 //! actions are canceled or force-quit as asked.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::Deserialize;
 
-use super::distribution_sets::find_live_ds;
 use super::{body, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::error::{ApiError, ApiResult, ExceptionInfo};
+use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::AnyConnection;
-use crate::store::Changes;
-use crate::store::actions::{self};
-use crate::store::distribution_sets::missing_mandatory;
-use crate::store::models::{Action, ActionStatus, Target};
-use crate::store::schema::{actions as actions_t, distribution_sets, target_filter_queries, targets};
+use crate::store::distribution_sets::{self as sets, Cancelation};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/distributionsets/{id}/invalidate", web::post().to(invalidate));
@@ -50,31 +43,6 @@ struct InvalidateRequest {
     cancel_rollouts: Option<bool>,
 }
 
-/// Cancels (and with `force` force-quits) one open action of an invalidated set.
-fn cancel_for_invalidation(
-    c: &mut AnyConnection,
-    action: &Action,
-    force: bool,
-    now: i64,
-    by: &str,
-) -> ApiResult<()> {
-    if action.status() != ActionStatus::Canceling {
-        actions::request_cancel(c, action, now, by)?;
-    }
-    if force {
-        let target: Target = targets::table
-            .find(action.target_id)
-            .select(Target::as_select())
-            .first(c)?;
-        let action: Action = actions_t::table
-            .find(action.id)
-            .select(Action::as_select())
-            .first(c)?;
-        actions::force_quit(c, &target, &action, now, by)?;
-    }
-    Ok(())
-}
-
 /// Invalidates a complete set: it can no longer be assigned, auto-assignments drop it, and its open
 /// actions are canceled as requested, all in one transaction.
 #[utoipa::path(
@@ -103,54 +71,16 @@ async fn invalidate(
         user.require(Permission::UpdateTarget)?;
     }
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let by = user.username.clone();
-    let now = state.now();
-    let kind = r.action_cancelation_type;
-    let t = tenant.clone();
-    let touched: Vec<String> = state
+    let (by, now) = (user.username.clone(), state.now());
+    let cancelation = match r.action_cancelation_type {
+        CancelationType::None => Cancelation::None,
+        CancelationType::Soft => Cancelation::Soft,
+        CancelationType::Force => Cancelation::Force,
+    };
+    let changes = state
         .db
-        .tx(move |c| {
-            let ds = find_live_ds(c, &t, id)?;
-            if !missing_mandatory(c, ds.ds_type_id, ds.id)?.is_empty() {
-                return Err(ApiError::ds_incomplete(format!(
-                    "Distribution set {id} is incomplete and cannot be invalidated."
-                )));
-            }
-            diesel::update(distribution_sets::table.find(id))
-                .set((
-                    distribution_sets::valid.eq(false),
-                    distribution_sets::last_modified_at.eq(now),
-                    distribution_sets::last_modified_by.eq(&by),
-                ))
-                .execute(c)?;
-            diesel::update(
-                target_filter_queries::table.filter(
-                    target_filter_queries::tenant
-                        .eq(&t)
-                        .and(target_filter_queries::auto_assign_ds_id.eq(Some(id))),
-                ),
-            )
-            .set((
-                target_filter_queries::auto_assign_ds_id.eq(None::<i64>),
-                target_filter_queries::auto_assign_action_type.eq(None::<String>),
-                target_filter_queries::auto_assign_weight.eq(None::<i32>),
-            ))
-            .execute(c)?;
-            if kind == CancelationType::None {
-                return Ok(Vec::new());
-            }
-            crate::store::rollouts::engine::stop_rollouts_of_ds(c, id, &by, now)?;
-            let open: Vec<(Action, String)> = actions_t::table
-                .inner_join(targets::table)
-                .filter(actions_t::ds_id.eq(id).and(actions_t::active.eq(true)))
-                .select((Action::as_select(), targets::controller_id))
-                .load(c)?;
-            for (a, _) in &open {
-                cancel_for_invalidation(c, a, kind == CancelationType::Force, now, &by)?;
-            }
-            Ok(open.into_iter().map(|(_, cid)| cid).collect())
-        })
+        .write(move |c| sets::invalidate(c, &tenant, id, cancelation, &by, now))
         .await?;
-    state.apply(Changes::devices(&tenant, &touched));
+    state.apply(changes);
     Ok(HttpResponse::NoContent().finish())
 }

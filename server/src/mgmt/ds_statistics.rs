@@ -4,18 +4,15 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
-use diesel::prelude::*;
 use serde::Serialize;
 
-use super::distribution_sets::find_ds;
 use super::tenant_of;
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::AnyConnection;
+use crate::store::distribution_sets::{self as sets, statistics as stats};
 use crate::store::models::ActionStatus;
-use crate::store::schema::{actions as actions_t, target_filter_queries};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/distributionsets/{id}/statistics", web::get().to(statistics))
@@ -61,29 +58,6 @@ pub struct MgmtDistributionSetStatistics {
     total_auto_assignments: Option<i64>,
 }
 
-/// Action counts per status (hawkBit's enum names) plus `total`; `None` when the set has no actions.
-fn action_counts(c: &mut AnyConnection, id: i64) -> ApiResult<Option<BTreeMap<String, i64>>> {
-    let counts: Vec<(String, i64)> = actions_t::table
-        .filter(actions_t::ds_id.eq(id))
-        .group_by(actions_t::status)
-        .select((actions_t::status, diesel::dsl::count_star()))
-        .load(c)?;
-    Ok(java_counts(counts, |s| {
-        ActionStatus::parse(s).map_or_else(|| s.to_ascii_uppercase(), ActionStatus::java_name)
-    }))
-}
-
-/// The set's rollouts per status (`RUNNING`, `FINISHED`, …) with `total`.
-fn rollout_counts(c: &mut AnyConnection, id: i64) -> ApiResult<Option<BTreeMap<String, i64>>> {
-    use crate::store::schema::rollouts;
-    let counts: Vec<(String, i64)> = rollouts::table
-        .filter(rollouts::ds_id.eq(id).and(rollouts::deleted.eq(false)))
-        .group_by(rollouts::status)
-        .select((rollouts::status, diesel::dsl::count_star()))
-        .load(c)?;
-    Ok(java_counts(counts, str::to_ascii_uppercase))
-}
-
 /// hawkBit's statistics map: upper-case status names and `total`; None when there is nothing.
 fn java_counts(counts: Vec<(String, i64)>, name: impl Fn(&str) -> String) -> Option<BTreeMap<String, i64>> {
     if counts.is_empty() {
@@ -97,14 +71,6 @@ fn java_counts(counts: Vec<(String, i64)>, name: impl Fn(&str) -> String) -> Opt
     }
     map.insert("total".to_owned(), total);
     Some(map)
-}
-
-fn auto_assignment_count(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<i64> {
-    Ok(target_filter_queries::table
-        .filter(target_filter_queries::tenant.eq(tenant))
-        .filter(target_filter_queries::auto_assign_ds_id.eq(Some(id)))
-        .count()
-        .get_result(c)?)
 }
 
 #[derive(Clone, Copy)]
@@ -125,17 +91,20 @@ async fn statistics_of(
     let tenant = tenant_of(&user);
     let stats = state
         .db
-        .run(move |c| {
-            find_ds(c, &tenant, id)?;
+        .read(move |c| {
+            sets::get(c, &tenant, id)?;
             let mut s = MgmtDistributionSetStatistics::default();
             if matches!(part, StatisticsPart::All | StatisticsPart::Actions) {
-                s.actions = action_counts(c, id)?;
+                // hawkBit's enum names.
+                s.actions = java_counts(stats::action_counts(c, id)?, |s| {
+                    ActionStatus::parse(s).map_or_else(|| s.to_ascii_uppercase(), ActionStatus::java_name)
+                });
             }
             if matches!(part, StatisticsPart::All | StatisticsPart::AutoAssignments) {
-                s.total_auto_assignments = Some(auto_assignment_count(c, &tenant, id)?);
+                s.total_auto_assignments = Some(stats::auto_assignment_count(c, &tenant, id)?);
             }
             if matches!(part, StatisticsPart::All | StatisticsPart::Rollouts) {
-                s.rollouts = rollout_counts(c, id)?;
+                s.rollouts = java_counts(stats::rollout_counts(c, id)?, str::to_ascii_uppercase);
             }
             Ok(s)
         })

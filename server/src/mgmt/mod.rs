@@ -30,7 +30,6 @@ mod target_types;
 mod targets;
 mod users;
 
-pub(crate) use distribution_sets::{DsRequest, ModuleRef, create_sets, validate_ds_request};
 pub(crate) use metadata::{MgmtMetadata, OwnerRef, create_entries};
 pub(crate) use sm_artifacts::upload as upload_artifact;
 pub(crate) use sm_metadata::add_metadata as add_sm_metadata;

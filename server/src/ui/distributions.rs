@@ -2,7 +2,6 @@
 //! modules and metadata.
 
 use actix_web::{HttpRequest, web};
-use diesel::prelude::*;
 use maud::html;
 use serde::Deserialize;
 
@@ -12,9 +11,7 @@ use super::session::Ctx;
 use super::software::link as sm_link;
 use crate::auth::permissions::Permission;
 use crate::state::AppState;
-use crate::store::schema::{
-    distribution_sets, ds_metadata, ds_modules, ds_types, sm_types, software_modules,
-};
+use crate::store::distribution_sets::{self as sets, NewSet, pages};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/distributions", web::get().to(list))
@@ -28,59 +25,15 @@ pub struct Paging {
     offset: Option<i64>,
 }
 
-type DsRow = (i64, String, String, String, bool, bool);
-
 pub async fn list(ctx: Ctx, q: web::Query<Paging>, state: web::Data<AppState>) -> UiResult {
     ctx.require(Permission::ReadDistributionSet)?;
     let offset = q.offset.unwrap_or(0).max(0);
     let tenant = ctx.tenant();
-    let (rows, total, types, modules) = state
+    let page = state
         .db
-        .run(move |c| {
-            let mine = || {
-                distribution_sets::table
-                    .filter(distribution_sets::tenant.eq(&tenant))
-                    .filter(distribution_sets::deleted.eq(false))
-            };
-            let total: i64 = mine().count().get_result(c)?;
-            let rows: Vec<DsRow> = mine()
-                .inner_join(ds_types::table)
-                .order(distribution_sets::id.desc())
-                .offset(offset)
-                .limit(50)
-                .select((
-                    distribution_sets::id,
-                    distribution_sets::name,
-                    distribution_sets::version,
-                    ds_types::name,
-                    distribution_sets::valid,
-                    distribution_sets::locked,
-                ))
-                .load(c)?;
-            let types: Vec<(String, String, Option<String>)> = ds_types::table
-                .filter(ds_types::tenant.eq(&tenant).and(ds_types::deleted.eq(false)))
-                .order(ds_types::name.asc())
-                .select((ds_types::type_key, ds_types::name, ds_types::description))
-                .load(c)?;
-            let modules: Vec<(i64, String, String, String)> = software_modules::table
-                .inner_join(sm_types::table)
-                .filter(
-                    software_modules::tenant
-                        .eq(&tenant)
-                        .and(software_modules::deleted.eq(false)),
-                )
-                .order(software_modules::id.desc())
-                .limit(200)
-                .select((
-                    software_modules::id,
-                    software_modules::name,
-                    software_modules::version,
-                    sm_types::name,
-                ))
-                .load(c)?;
-            Ok((rows, total, types, modules))
-        })
+        .read(move |c| pages::set_list(c, &tenant, offset, 50))
         .await?;
+    let (rows, total, types, modules) = (page.rows, page.total, page.types, page.modules);
     let body = html! {
         h1 { "Distribution sets" }
         div.table-wrap { table {
@@ -160,29 +113,24 @@ pub async fn create(ctx: Ctx, req: HttpRequest, body: web::Bytes, state: web::Da
             let id = v
                 .parse()
                 .map_err(|_| UiError::bad_request("A module id is not a number."))?;
-            modules.push(crate::mgmt::ModuleRef { id });
+            modules.push(id);
         }
     }
     let type_key = field("type_key");
-    let request = crate::mgmt::DsRequest {
+    let set = NewSet {
         name: field("name"),
         version: field("version"),
-        description: None,
         type_key: (!type_key.is_empty()).then_some(type_key),
         modules,
-        required_migration_step: None,
-        locked: None,
-        os: None,
-        runtime: None,
-        application: None,
+        ..NewSet::default()
     };
-    crate::mgmt::validate_ds_request(&request)?;
+    set.validate()?;
     let (tenant, by, now) = (ctx.tenant(), ctx.user.username.clone(), state.now());
     let created = state
         .db
-        .tx(move |c| crate::mgmt::create_sets(c, &tenant, &by, now, "", std::slice::from_ref(&request)))
+        .write(move |c| sets::create(c, &tenant, &by, now, std::slice::from_ref(&set)))
         .await?;
-    let id = created.first().map_or(0, |d| d.id);
+    let id = created.first().copied().unwrap_or_default();
     Ok(layout::see_other(
         &format!("/ui/distributions/{id}"),
         Some("Distribution set created."),
@@ -210,45 +158,10 @@ pub async fn set_page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>
     ctx.require(Permission::ReadDistributionSet)?;
     let id = path.into_inner();
     let tenant = ctx.tenant();
-    let (ds, modules, meta) = state
-        .db
-        .run(move |c| {
-            let ds: (String, String, String, bool, bool) = distribution_sets::table
-                .inner_join(ds_types::table)
-                .filter(
-                    distribution_sets::id
-                        .eq(id)
-                        .and(distribution_sets::tenant.eq(&tenant)),
-                )
-                .filter(distribution_sets::deleted.eq(false))
-                .select((
-                    distribution_sets::name,
-                    distribution_sets::version,
-                    ds_types::name,
-                    distribution_sets::valid,
-                    distribution_sets::locked,
-                ))
-                .first(c)
-                .optional()?
-                .ok_or_else(|| crate::error::ApiError::not_found("DistributionSet", id))?;
-            let modules: Vec<(i64, String, String)> = ds_modules::table
-                .inner_join(software_modules::table)
-                .filter(ds_modules::ds_id.eq(id))
-                .select((
-                    software_modules::id,
-                    software_modules::name,
-                    software_modules::version,
-                ))
-                .load(c)?;
-            let meta: Vec<(String, String)> = ds_metadata::table
-                .filter(ds_metadata::ds_id.eq(id))
-                .order(ds_metadata::meta_key.asc())
-                .select((ds_metadata::meta_key, ds_metadata::meta_value))
-                .load(c)?;
-            Ok((ds, modules, meta))
-        })
-        .await?;
-    let (name, version, ty, valid, locked) = ds;
+    let page = state.db.read(move |c| pages::set_page(c, &tenant, id)).await?;
+    let (name, version, ty, valid, locked) =
+        (page.name, page.version, page.type_name, page.valid, page.locked);
+    let (modules, meta) = (page.modules, page.metadata);
     let body = html! {
         h1 { "Distribution set " (name) " " (version) }
         section.card {
