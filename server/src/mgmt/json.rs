@@ -231,19 +231,8 @@ pub fn rollout_names<'a>(
     c: &mut crate::store::AnyConnection,
     actions: impl IntoIterator<Item = &'a Action>,
 ) -> crate::error::ApiResult<RolloutNames> {
-    use diesel::prelude::*;
     let ids: Vec<i64> = actions.into_iter().filter_map(|a| a.rollout_id).collect();
-    if ids.is_empty() {
-        return Ok(RolloutNames::new());
-    }
-    let rows: Vec<(i64, String)> = crate::store::schema::rollouts::table
-        .filter(crate::store::schema::rollouts::id.eq_any(ids))
-        .select((
-            crate::store::schema::rollouts::id,
-            crate::store::schema::rollouts::name,
-        ))
-        .load(c)?;
-    Ok(rows.into_iter().collect())
+    Ok(crate::store::rollouts::names(c, &ids)?)
 }
 
 pub fn mgmt_action(

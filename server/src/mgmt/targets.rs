@@ -1,7 +1,6 @@
 //! `/rest/v1/targets`: targets, their attributes, actions and action status, and assignment.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -12,11 +11,8 @@ use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::AnyConnection;
-use crate::store::Changes;
-use crate::store::models::{NewTarget, Target, UpdateStatus};
-use crate::store::schema::{target_attributes, target_types, targets};
-use crate::store::targets::find_target;
+use crate::store::models::Target;
+use crate::store::targets::{self, TargetFields, find_target};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/targets", web::get().to(list))
@@ -65,16 +61,7 @@ pub(super) async fn to_json(
         out.security_token = None;
     }
     if let Some(type_id) = t.target_type_id {
-        let name: Option<String> = state
-            .db
-            .run(move |c| {
-                Ok(target_types::table
-                    .find(type_id)
-                    .select(target_types::name)
-                    .first(c)
-                    .optional()?)
-            })
-            .await?;
+        let name = state.db.read(move |c| targets::type_name(c, type_id)).await?;
         out.target_type_name = name;
         if full && let Some(links) = out.links.as_object_mut() {
             links.insert(
@@ -122,28 +109,10 @@ async fn list(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
-    let spec = q.spec(&query::TARGETS)?;
+    let list = q.list(&query::TARGETS)?;
     let tenant = tenant_of(&user);
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
-        .db
-        .run(move |c| {
-            let total: i64 = targets::table
-                .filter(targets::tenant.eq(&tenant))
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows = targets::table
-                .filter(targets::tenant.eq(&tenant))
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select(Target::as_select())
-                .load(c)?;
-            Ok((rows, total))
-        })
-        .await?;
+    let page = state.db.read(move |c| targets::list(c, &tenant, &list)).await?;
+    let (rows, total) = (page.rows, page.total);
     let mut content = Vec::with_capacity(rows.len());
     for t in &rows {
         content.push(to_json(&req, &state, &user, t, false).await?);
@@ -173,6 +142,21 @@ struct TargetRequest {
     group: Option<String>,
 }
 
+impl TargetRequest {
+    fn into_fields(self) -> TargetFields {
+        TargetFields {
+            controller_id: self.controller_id,
+            name: self.name,
+            description: self.description,
+            security_token: self.security_token,
+            address: self.address,
+            target_type: self.target_type,
+            request_attributes: self.request_attributes,
+            group: self.group,
+        }
+    }
+}
+
 fn validate(t: &TargetRequest) -> ApiResult<()> {
     if let Some(cid) = &t.controller_id {
         crate::guard::check_controller_id(cid)?;
@@ -182,19 +166,6 @@ fn validate(t: &TargetRequest) -> ApiResult<()> {
     check_len("securityToken", t.security_token.as_deref().unwrap_or(""), 128)?;
     check_len("address", t.address.as_deref().unwrap_or(""), 512)?;
     check_len("group", t.group.as_deref().unwrap_or(""), 256)?;
-    Ok(())
-}
-
-/// The target type `id` of `tenant`, or hawkBit's 404 for it.
-fn check_target_type(c: &mut AnyConnection, tenant: &str, id: Option<i64>) -> ApiResult<()> {
-    let Some(id) = id else { return Ok(()) };
-    let found: i64 = target_types::table
-        .filter(target_types::id.eq(id).and(target_types::tenant.eq(tenant)))
-        .count()
-        .get_result(c)?;
-    if found == 0 {
-        return Err(ApiError::not_found("TargetType", id));
-    }
     Ok(())
 }
 
@@ -226,60 +197,15 @@ async fn create(
         }
         validate(r)?;
     }
-    let tenant = tenant_of(&user);
-    let by = user.username.clone();
-    let now = state.now();
-    let created = state
+    let fields: Vec<TargetFields> = requests.into_iter().map(TargetRequest::into_fields).collect();
+    let (tenant, by, now) = (tenant_of(&user), user.username.clone(), state.now());
+    let (created, changes) = state
         .db
-        .tx(move |c| {
-            let mut out = Vec::new();
-            for r in &requests {
-                let cid = r.controller_id.as_deref().unwrap_or_default();
-                check_target_type(c, &tenant, r.target_type)?;
-                let token = match r.security_token.as_deref() {
-                    Some(t) if !t.is_empty() => t.to_owned(),
-                    _ => crate::auth::random_token(),
-                };
-                let id: i64 = diesel::insert_into(targets::table)
-                    .values(NewTarget {
-                        tenant: &tenant,
-                        controller_id: cid,
-                        name: r.name.as_deref().unwrap_or(cid),
-                        description: r.description.as_deref(),
-                        security_token: &token,
-                        address: r.address.as_deref(),
-                        last_poll: None,
-                        update_status: UpdateStatus::Unknown.as_str(),
-                        request_attributes: r.request_attributes.unwrap_or(true),
-                        target_type_id: r.target_type,
-                        created_at: now,
-                        created_by: &by,
-                        last_modified_at: now,
-                        last_modified_by: &by,
-                        auto_assign_pending: true,
-                    })
-                    .returning(targets::id)
-                    .get_result(c)
-                    .map_err(|e| match ApiError::from(e) {
-                        e if e.status == actix_web::http::StatusCode::CONFLICT => ApiError::already_exists(
-                            format!("Target with controllerId {cid} already exists."),
-                        ),
-                        e => e,
-                    })?;
-                if let Some(group) = &r.group {
-                    diesel::update(targets::table.find(id))
-                        .set(targets::target_group.eq(group))
-                        .execute(c)?;
-                }
-                out.push(targets::table.find(id).select(Target::as_select()).first(c)?);
-            }
-            Ok(out)
-        })
+        .write(move |c| targets::create(c, &tenant, &fields, crate::auth::random_token, &by, now))
         .await?;
-    state.apply(Changes::targets());
+    state.apply(changes);
     let mut content = Vec::new();
     for t in &created {
-        state.apply(Changes::device(&t.tenant, &t.controller_id));
         content.push(to_json(&req, &state, &user, t, true).await?);
     }
     Ok(HttpResponse::Created().json(content))
@@ -333,35 +259,14 @@ async fn update(
     user.require(Permission::UpdateTarget)?;
     let r: TargetRequest = body(&req, payload, &state).await?;
     validate(&r)?;
+    let fields = r.into_fields();
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
-    let by = user.username.clone();
-    let now = state.now();
-    let (t2, c2) = (tenant.clone(), cid.clone());
-    let t = state
+    let (by, now) = (user.username.clone(), state.now());
+    let (t, changes) = state
         .db
-        .tx(move |c| {
-            let t = find_target(c, &t2, &c2)?;
-            if r.controller_id.as_deref().is_some_and(|x| x != c2) {
-                return Err(ApiError::constraint_violation("controllerId cannot be changed."));
-            }
-            check_target_type(c, &t2, r.target_type)?;
-            diesel::update(targets::table.find(t.id))
-                .set((
-                    targets::name.eq(r.name.as_deref().unwrap_or(&t.name)),
-                    targets::description.eq(r.description.as_deref().or(t.description.as_deref())),
-                    targets::security_token.eq(r.security_token.as_deref().unwrap_or(&t.security_token)),
-                    targets::address.eq(r.address.as_deref().or(t.address.as_deref())),
-                    targets::request_attributes.eq(r.request_attributes.unwrap_or(t.request_attributes)),
-                    targets::target_group.eq(r.group.as_deref().or(t.target_group.as_deref())),
-                    targets::target_type_id.eq(r.target_type.or(t.target_type_id)),
-                    targets::last_modified_at.eq(now),
-                    targets::last_modified_by.eq(&by),
-                ))
-                .execute(c)?;
-            Ok(find_target(c, &t2, &c2)?)
-        })
+        .write(move |c| targets::update(c, &tenant, &cid, &fields, &by, now))
         .await?;
-    state.apply(Changes::device(&tenant, &cid));
+    state.apply(changes);
     Ok(HttpResponse::Ok().json(to_json(&req, &state, &user, &t, true).await?))
 }
 
@@ -382,7 +287,7 @@ async fn delete(user: User, path: web::Path<String>, state: web::Data<AppState>)
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
     let changes = state
         .db
-        .write(move |c| crate::store::targets::delete_target(c, &tenant, &cid))
+        .write(move |c| targets::delete_target(c, &tenant, &cid))
         .await?;
     state.apply(changes);
     Ok(HttpResponse::NoContent().finish())
@@ -409,16 +314,9 @@ async fn attributes(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
-    let attrs: Vec<(String, String)> = state
+    let attrs = state
         .db
-        .run(move |c| {
-            let t = find_target(c, &tenant, &cid)?;
-            Ok(target_attributes::table
-                .filter(target_attributes::target_id.eq(t.id))
-                .order(target_attributes::attr_key.asc())
-                .select((target_attributes::attr_key, target_attributes::attr_value))
-                .load(c)?)
-        })
+        .read(move |c| targets::attributes(c, &tenant, &cid))
         .await?;
     if attrs.is_empty() {
         return Ok(HttpResponse::NoContent().finish());

@@ -2,7 +2,6 @@
 //! and recent failures.
 
 use actix_web::web;
-use diesel::prelude::*;
 use maud::{Markup, html};
 
 use super::error::UiResult;
@@ -11,79 +10,14 @@ use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::mgmt::rollouts::Extra;
 use crate::state::AppState;
+use crate::store::fleet;
 use crate::store::rollouts::Rollout;
-use crate::store::schema::{action_status_messages, action_statuses, actions, targets};
-
-struct Fleet {
-    total: i64,
-    online: i64,
-    never: i64,
-    by_status: Vec<(String, i64)>,
-    /// (controller id, time, message) of the latest error reports.
-    failures: Vec<(String, i64, Option<String>)>,
-}
 
 /// A device is online when it polled within its polling time plus the overdue time (hawkBit's
 /// `pollingOverdueTime`); per-device polling overrides are not applied to this aggregate.
 fn online_since(state: &AppState, settings: &crate::tenant_config::TenantSettings) -> i64 {
     let window = settings.polling_time.default.interval + settings.polling_overdue;
     state.now() - window.as_millis() as i64
-}
-
-fn load(c: &mut crate::store::AnyConnection, tenant: &str, since: i64) -> crate::error::ApiResult<Fleet> {
-    let mine = || targets::table.filter(targets::tenant.eq(tenant));
-    let total = mine().count().get_result(c)?;
-    let online = mine()
-        .filter(targets::last_poll.ge(since))
-        .count()
-        .get_result(c)?;
-    let never = mine()
-        .filter(targets::last_poll.is_null())
-        .count()
-        .get_result(c)?;
-    let by_status = mine()
-        .group_by(targets::update_status)
-        .select((targets::update_status, diesel::dsl::count_star()))
-        .load(c)?;
-    let failed: Vec<(i64, String, i64)> = action_statuses::table
-        .inner_join(actions::table.inner_join(targets::table))
-        .filter(actions::tenant.eq(tenant))
-        .filter(action_statuses::status.eq("error"))
-        .order(action_statuses::id.desc())
-        .limit(10)
-        .select((
-            action_statuses::id,
-            targets::controller_id,
-            action_statuses::occurred_at,
-        ))
-        .load(c)?;
-    let ids: Vec<i64> = failed.iter().map(|f| f.0).collect();
-    let messages: Vec<(i64, String)> = action_status_messages::table
-        .filter(action_status_messages::action_status_id.eq_any(&ids))
-        .order(action_status_messages::id.asc())
-        .select((
-            action_status_messages::action_status_id,
-            action_status_messages::message,
-        ))
-        .load(c)?;
-    let failures = failed
-        .into_iter()
-        .map(|(id, cid, at)| {
-            let msg = messages
-                .iter()
-                .rev()
-                .find(|(s, _)| *s == id)
-                .map(|(_, m)| m.clone());
-            (cid, at, msg)
-        })
-        .collect();
-    Ok(Fleet {
-        total,
-        online,
-        never,
-        by_status,
-        failures,
-    })
 }
 
 pub async fn page(ctx: Ctx, state: web::Data<AppState>) -> UiResult {
@@ -106,7 +40,7 @@ pub async fn page(ctx: Ctx, state: web::Data<AppState>) -> UiResult {
             } else {
                 None
             };
-            Ok((load(c, &tenant, since)?, running))
+            Ok((fleet::summary(c, &tenant, since)?, running))
         })
         .await?;
     let overdue = fleet.total - fleet.online - fleet.never;

@@ -9,7 +9,10 @@
 //!   at the same time.
 
 pub mod engine;
+mod names;
 pub mod plan;
+
+pub use names::names;
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};

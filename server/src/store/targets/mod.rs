@@ -1,6 +1,10 @@
 //! Targets (devices): finding them, what their polls record, plug-and-play registration, attributes,
 //! deletion, tags, and what a device's page shows.
 
+mod manage;
+
+pub use manage::{TargetFields, attributes, create, list, type_name, update};
+
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
