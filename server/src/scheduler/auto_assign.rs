@@ -84,10 +84,7 @@ fn expand_pending_filters(state: &AppState) -> ApiResult<()> {
                 .select((tfq::id, tfq::tenant, tfq::query))
                 .limit(50)
         };
-        let pending: Vec<(i64, String, String)> = match c {
-            AnyConnection::Postgresql(pg) => q().for_update().skip_locked().load(pg)?,
-            AnyConnection::Sqlite(s) => q().load(s)?,
-        };
+        let pending: Vec<(i64, String, String)> = crate::store::claim::claim!(c, q())?;
         for (id, tenant, q) in pending {
             if let Ok(filter) = query::filter(&query::TARGETS, Some(&q)) {
                 diesel::update(targets::table.filter(targets::tenant.eq(&tenant)).filter(filter))
@@ -114,10 +111,7 @@ fn check_batch(c: &mut AnyConnection, now: i64) -> ApiResult<(usize, Vec<(String
             .select((targets::id, targets::tenant, targets::controller_id))
             .limit(BATCH)
     };
-    let claimed: Vec<(i64, String, String)> = match c {
-        AnyConnection::Postgresql(pg) => q().for_update().skip_locked().load(pg)?,
-        AnyConnection::Sqlite(s) => q().load(s)?,
-    };
+    let claimed: Vec<(i64, String, String)> = crate::store::claim::claim!(c, q())?;
     let mut assigned = Vec::new();
     let mut filters_of: std::collections::HashMap<String, Vec<Filter>> = std::collections::HashMap::new();
     for (id, tenant, cid) in &claimed {

@@ -5,7 +5,6 @@ use diesel::prelude::*;
 
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::store::AnyConnection;
 use crate::store::Changes;
 use crate::store::actions::{SERVER_PREFIX, add_status, fail_action};
 use crate::store::models::ActionStatus;
@@ -39,10 +38,7 @@ pub fn time_out_silent_actions(state: &AppState) -> ApiResult<usize> {
                 ))
                 .limit(BATCH)
         };
-        let candidates: Vec<(i64, String, i64, Option<i64>)> = match c {
-            AnyConnection::Postgresql(pg) => q().for_update().skip_locked().load(pg)?,
-            AnyConnection::Sqlite(s) => q().load(s)?,
-        };
+        let candidates: Vec<(i64, String, i64, Option<i64>)> = crate::store::claim::claim!(c, q())?;
         let mut closed = Vec::new();
         let mut rollouts = Vec::new();
         for (id, tenant, target_id, rollout) in candidates {

@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod changes;
+pub mod claim;
 mod db;
 pub mod distribution_sets;
 pub mod error;
