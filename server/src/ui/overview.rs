@@ -9,8 +9,8 @@ use super::error::UiResult;
 use super::layout::{self, ago, status_badge};
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
-use crate::mgmt::rollouts::Extra;
 use crate::state::AppState;
+use crate::store::rollouts::Extra;
 use crate::store::rollouts::Rollout;
 use crate::store::schema::{action_status_messages, action_statuses, actions, targets};
 
@@ -102,7 +102,7 @@ pub async fn page(ctx: Ctx, state: web::Data<AppState>) -> UiResult {
         .db
         .run(move |c| {
             let running = if may_read_rollouts {
-                Some(super::rollouts::load_running(c, &tenant)?)
+                Some(crate::store::rollouts::queries::running(c, &tenant)?)
             } else {
                 None
             };
