@@ -101,21 +101,18 @@ fn the_device_api_does_not_call_the_other_front_doors_nor_sql() {
 /// may name fewer (then lower its number here) but never more, and no other front-door file may
 /// name any: new queries go into `server/src/store/<aggregate>.rs`.
 const TABLE_DEBT: &[(&str, usize)] = &[
-    ("mgmt/actions.rs", 9),
     ("mgmt/distribution_sets.rs", 28),
     ("mgmt/ds_assignments.rs", 3),
     ("mgmt/ds_invalidate.rs", 6),
     ("mgmt/ds_statistics.rs", 3),
     ("mgmt/ds_tags.rs", 16),
     ("mgmt/ds_types.rs", 16),
-    ("mgmt/json.rs", 1),
     ("mgmt/metadata.rs", 15),
     ("mgmt/sm_artifacts.rs", 5),
     ("mgmt/sm_metadata.rs", 6),
     ("mgmt/sm_types.rs", 9),
     ("mgmt/software_modules.rs", 14),
     ("mgmt/system.rs", 4),
-    ("mgmt/target_actions.rs", 9),
     ("mgmt/target_filters.rs", 9),
     ("mgmt/target_tags.rs", 14),
     ("mgmt/target_types.rs", 15),

@@ -224,27 +224,8 @@ pub fn action(a: &Action, controller_id: &str, ds_name: &str, base: &str, names:
     .unwrap_or_default()
 }
 
-/// The names of the rollouts behind some actions (hawkBit's `rolloutName`), read in one query.
+/// The names of the rollouts behind some actions (hawkBit's `rolloutName`), by rollout id.
 pub type RolloutNames = std::collections::HashMap<i64, String>;
-
-pub fn rollout_names<'a>(
-    c: &mut crate::store::AnyConnection,
-    actions: impl IntoIterator<Item = &'a Action>,
-) -> crate::error::ApiResult<RolloutNames> {
-    use diesel::prelude::*;
-    let ids: Vec<i64> = actions.into_iter().filter_map(|a| a.rollout_id).collect();
-    if ids.is_empty() {
-        return Ok(RolloutNames::new());
-    }
-    let rows: Vec<(i64, String)> = crate::store::schema::rollouts::table
-        .filter(crate::store::schema::rollouts::id.eq_any(ids))
-        .select((
-            crate::store::schema::rollouts::id,
-            crate::store::schema::rollouts::name,
-        ))
-        .load(c)?;
-    Ok(rows.into_iter().collect())
-}
 
 pub fn mgmt_action(
     a: &Action,

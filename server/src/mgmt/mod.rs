@@ -36,7 +36,6 @@ pub(crate) use sm_artifacts::upload as upload_artifact;
 pub(crate) use sm_metadata::add_metadata as add_sm_metadata;
 pub(crate) use software_modules::{SmRequest, create_modules, validate_sm_request};
 pub(crate) use system::store as store_tenant_config;
-pub(crate) use target_actions::force_action;
 pub(crate) use target_tags::{TagRequest, insert_tag};
 pub use users::{tenant_name, validate_new_user};
 
