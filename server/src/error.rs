@@ -510,6 +510,8 @@ impl From<store::Error> for ApiError {
             Rule::NotForceQuitable { action } => Self::not_force_quitable(action),
             // hawkBit answers feedback on a closed action with a bare 410.
             Rule::ActionClosed => Self::bare(StatusCode::GONE),
+            // hawkBit answers a confirmation for an action not waiting for one with a bare 409.
+            Rule::NotWaitingForConfirmation => Self::bare(StatusCode::CONFLICT),
             Rule::ConfigKey => Self::config_key(message),
             Rule::ConfigValue => Self::config_value_invalid(message),
             Rule::TenantUnknown => Self::tenant_unknown(message),

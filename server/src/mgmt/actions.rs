@@ -1,17 +1,15 @@
 //! `/rest/v1/actions`: every action of the tenant, across targets.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::Deserialize;
 
-use super::json::{ActionLinks, MgmtAction, mgmt_action};
+use super::json::{ActionLinks, MgmtAction, RolloutNames, mgmt_action};
 use super::{PagedList, Paging, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::models::Action;
-use crate::store::schema::{actions, distribution_sets, targets};
+use crate::store::actions::queries::{self, ActionView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/actions", web::get().to(list))
@@ -54,16 +52,19 @@ impl RepresentationQuery {
     }
 }
 
-type Row = (Action, String, String, String);
+/// The names of the views' rollouts, as the JSON of an action takes them.
+pub(super) fn rollout_names(views: &[ActionView]) -> RolloutNames {
+    views
+        .iter()
+        .filter_map(|v| Some((v.action.rollout_id?, v.rollout_name.clone()?)))
+        .collect()
+}
 
-fn render(
-    rows: Vec<Row>,
-    names: &super::json::RolloutNames,
-    base: &str,
-    links: ActionLinks,
-) -> Vec<MgmtAction> {
-    rows.iter()
-        .map(|(a, cid, n, v)| mgmt_action(a, cid, &format!("{n}:{v}"), base, links, names))
+fn render(views: &[ActionView], base: &str, links: ActionLinks) -> Vec<MgmtAction> {
+    let names = rollout_names(views);
+    views
+        .iter()
+        .map(|v| mgmt_action(&v.action, &v.controller_id, &v.ds_label, base, links, &names))
         .collect()
 }
 
@@ -91,40 +92,14 @@ async fn list(
         Representation::Compact => ActionLinks::SelfOnly,
         Representation::Full => ActionLinks::Full,
     };
-    let spec = q.spec(&query::ACTIONS)?;
+    let list = q.list(&query::ACTIONS)?;
     let tenant = tenant_of(&user);
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, names, total) = state
+    let page = state
         .db
-        .run(move |c| {
-            let total: i64 = actions::table
-                .inner_join(targets::table)
-                .inner_join(distribution_sets::table)
-                .filter(actions::tenant.eq(&tenant))
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows: Vec<Row> = actions::table
-                .inner_join(targets::table)
-                .inner_join(distribution_sets::table)
-                .filter(actions::tenant.eq(&tenant))
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select((
-                    Action::as_select(),
-                    targets::controller_id,
-                    distribution_sets::name,
-                    distribution_sets::version,
-                ))
-                .load(c)?;
-            let names = super::json::rollout_names(c, rows.iter().map(|r: &Row| &r.0))?;
-            Ok((rows, names, total))
-        })
+        .read(move |c| queries::list_actions(c, &tenant, &list))
         .await?;
-    let content = render(rows, &names, &rest_base(&req, &state), links);
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    let content = render(&page.rows, &rest_base(&req, &state), links);
+    Ok(HttpResponse::Ok().json(PagedList::new(content, page.total)))
 }
 
 /// One action of the tenant, with links to its target, distribution set and status.
@@ -147,32 +122,18 @@ async fn get_one(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let rows = state
+    let view = state
         .db
-        .run(move |c| {
-            let row: Option<Row> = actions::table
-                .inner_join(targets::table)
-                .inner_join(distribution_sets::table)
-                .filter(actions::tenant.eq(&tenant).and(actions::id.eq(id)))
-                .select((
-                    Action::as_select(),
-                    targets::controller_id,
-                    distribution_sets::name,
-                    distribution_sets::version,
-                ))
-                .first(c)
-                .optional()?;
-            let rows = row
-                .map(|r| vec![r])
-                .ok_or_else(|| ApiError::not_found("Action", id))?;
-            let names = super::json::rollout_names(c, rows.iter().map(|r: &Row| &r.0))?;
-            Ok((rows, names))
-        })
+        .read(move |c| queries::get_action(c, &tenant, id))
         .await?;
-    let (rows, names) = rows;
-    let mut content = render(rows, &names, &rest_base(&req, &state), ActionLinks::Full);
-    match content.pop() {
-        Some(a) => Ok(HttpResponse::Ok().json(a)),
-        None => Err(ApiError::not_found("Action", id)),
-    }
+    let names = rollout_names(std::slice::from_ref(&view));
+    let base = rest_base(&req, &state);
+    Ok(HttpResponse::Ok().json(mgmt_action(
+        &view.action,
+        &view.controller_id,
+        &view.ds_label,
+        &base,
+        ActionLinks::Full,
+        &names,
+    )))
 }

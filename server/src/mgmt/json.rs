@@ -224,16 +224,8 @@ pub fn action(a: &Action, controller_id: &str, ds_name: &str, base: &str, names:
     .unwrap_or_default()
 }
 
-/// The names of the rollouts behind some actions (hawkBit's `rolloutName`), read in one query.
+/// The names of the rollouts behind some actions (hawkBit's `rolloutName`), by rollout id.
 pub type RolloutNames = std::collections::HashMap<i64, String>;
-
-pub fn rollout_names<'a>(
-    c: &mut crate::store::AnyConnection,
-    actions: impl IntoIterator<Item = &'a Action>,
-) -> crate::error::ApiResult<RolloutNames> {
-    let ids: Vec<i64> = actions.into_iter().filter_map(|a| a.rollout_id).collect();
-    Ok(crate::store::rollouts::names(c, &ids)?)
-}
 
 pub fn mgmt_action(
     a: &Action,

@@ -15,8 +15,8 @@ mod metadata;
 pub use crate::store::check_len;
 use crate::store::query;
 mod rollout_groups;
-pub(crate) mod rollout_lifecycle;
-pub(crate) mod rollouts;
+mod rollout_lifecycle;
+mod rollouts;
 mod sm_artifacts;
 mod sm_metadata;
 mod sm_types;
@@ -35,7 +35,6 @@ pub(crate) use sm_artifacts::upload as upload_artifact;
 pub(crate) use sm_metadata::add_metadata as add_sm_metadata;
 pub(crate) use software_modules::{SmRequest, create_modules, validate_sm_request};
 pub(crate) use system::store as store_tenant_config;
-pub(crate) use target_actions::force_action;
 pub use users::{tenant_name, validate_new_user};
 
 use actix_web::{HttpRequest, web};

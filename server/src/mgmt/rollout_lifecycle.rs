@@ -1,17 +1,17 @@
 //! What operators do to a rollout after creating it: start, pause, resume, trigger the next group,
-//! approve or deny, delete, and retry its failed targets. The web UI calls the same `apply`.
+//! approve or deny, delete, and retry its failed targets. The web UI calls the same
+//! `store::rollouts::lifecycle`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::rollouts::{MgmtRolloutResponseBody, extra, find, to_json};
+use super::rollouts::{MgmtRolloutResponseBody, to_json};
 use super::{rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::Changes;
-use crate::store::rollouts::engine;
+use crate::store::rollouts::lifecycle::{self, Op};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/rollouts/{id}", web::delete().to(delete))
@@ -31,64 +31,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[openapi(paths(delete, approve, deny, start, pause, resume, trigger_next_group, retry))]
 pub struct Api;
 
-/// The state changes of a rollout that its operators trigger, over the Management API or the UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
-    Start,
-    Pause,
-    Resume,
-    TriggerNextGroup,
-    Approve,
-    Deny,
-    Delete,
-}
-
-impl Op {
-    pub(crate) fn permission(self) -> Permission {
-        match self {
-            Op::Start | Op::Pause | Op::Resume | Op::TriggerNextGroup => Permission::HandleRollout,
-            Op::Approve | Op::Deny => Permission::ApproveRollout,
-            Op::Delete => Permission::DeleteRollout,
-        }
+/// Who may run `op`.
+fn permission(op: Op) -> Permission {
+    match op {
+        Op::Start | Op::Pause | Op::Resume | Op::TriggerNextGroup => Permission::HandleRollout,
+        Op::Approve | Op::Deny => Permission::ApproveRollout,
+        Op::Delete => Permission::DeleteRollout,
     }
 }
 
-/// Checks `user` may run `op`, runs it on the locked rollout in one transaction, then tells the
-/// device caches which devices it changed.
-pub(crate) async fn apply(
-    state: &AppState,
-    user: &User,
-    id: i64,
-    op: Op,
-    remark: Option<String>,
-) -> ApiResult<()> {
-    user.require(op.permission())?;
-    if let Some(r) = &remark {
-        super::check_len("remark", r, 512)?;
-    }
+/// Checks `user` may run `op`, runs it in one transaction, then applies what it changed.
+async fn apply(state: &AppState, user: &User, id: i64, op: Op, remark: Option<String>) -> ApiResult<()> {
+    user.require(permission(op))?;
     let (tenant, by, now) = (tenant_of(user), user.username.clone(), state.now());
-    let t = tenant.clone();
-    let effects = state
+    let changes = state
         .db
-        .tx(move |c| {
-            let r = engine::lock_of_tenant(c, &t, id)?;
-            let settings = crate::tenant_config::load(c, &t)?;
-            let (s, by) = (&settings, by.as_str());
-            let changes = match op {
-                Op::Start => engine::start(c, s, &r, by, now),
-                Op::Pause => engine::pause(c, &r, by, now).map(|()| Changes::none()),
-                Op::Resume => engine::resume(c, s, &r, by, now),
-                Op::TriggerNextGroup => engine::trigger_next_group(c, s, &r, now),
-                Op::Approve | Op::Deny => {
-                    engine::decide_approval(c, &r, op == Op::Approve, remark.as_deref(), by, now)
-                        .map(|()| Changes::none())
-                }
-                Op::Delete => engine::delete(c, &r, by, now),
-            };
-            Ok(changes?)
-        })
+        .write(move |c| lifecycle::apply(c, &tenant, id, op, remark.as_deref(), &by, now))
         .await?;
-    state.apply(effects);
+    state.apply(changes);
     Ok(())
 }
 
@@ -244,14 +204,7 @@ async fn retry(
     let may_approve = user.permissions.has(Permission::ApproveRollout);
     let (r, x) = state
         .db
-        .tx(move |c| {
-            let r = engine::lock_of_tenant(c, &tenant, id)?;
-            let settings = crate::tenant_config::load(c, &tenant)?;
-            let new_id = engine::retry(c, &settings, &r, &by, now, may_approve)?;
-            let r = find(c, &tenant, new_id)?;
-            let x = extra(c, &r, true)?;
-            Ok((r, x))
-        })
+        .write(move |c| lifecycle::retry(c, &tenant, id, may_approve, &by, now))
         .await?;
     Ok(HttpResponse::Created().json(to_json(r, x, &rest_base(&req, &state))))
 }

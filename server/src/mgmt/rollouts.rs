@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -13,14 +12,12 @@ use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::AnyConnection;
 use crate::store::models::ActionType;
-use crate::store::rollouts::engine;
-use crate::store::rollouts::plan::{self, GroupPlan, NewGroup, NewRollout};
+use crate::store::rollouts::create::{GroupRequest, RolloutRequest};
 use crate::store::rollouts::{
-    Condition, ConditionAction, Conditions, DynamicTemplate, Group, Rollout, totals_per_status,
+    Condition, ConditionAction, DynamicTemplate, Extra, Group, Rollout, create as creating, lifecycle,
+    queries,
 };
-use crate::store::schema::{distribution_sets, rollout_groups, rollouts};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/rollouts", web::get().to(list))
@@ -147,87 +144,6 @@ fn audit(created_by: &str, created_at: i64, modified_by: &str, modified_at: i64)
     }
 }
 
-/// What a rollout's rendering needs beyond its row.
-pub(crate) struct Extra {
-    pub(crate) totals: Option<BTreeMap<&'static str, i64>>,
-    pub(crate) groups: Option<i64>,
-    /// `name:version` of the distribution set.
-    pub(crate) ds_label: String,
-}
-
-pub(crate) fn extra(c: &mut AnyConnection, r: &Rollout, full: bool) -> ApiResult<Extra> {
-    let mut x = with_extras(c, vec![r.clone()], full)?;
-    x.pop()
-        .map(|(_, x)| x)
-        .ok_or_else(|| ApiError::not_found("Rollout", r.id))
-}
-
-/// A page of rollouts with what their rendering needs, in a fixed number of queries whatever the
-/// page size (set labels; with `full`, action counts per status and group counts).
-pub(crate) fn with_extras(
-    c: &mut AnyConnection,
-    rows: Vec<Rollout>,
-    full: bool,
-) -> ApiResult<Vec<(Rollout, Extra)>> {
-    use std::collections::HashMap;
-    let ds_ids: Vec<i64> = rows.iter().map(|r| r.ds_id).collect();
-    let labels: HashMap<i64, String> = distribution_sets::table
-        .filter(distribution_sets::id.eq_any(&ds_ids))
-        .select((
-            distribution_sets::id,
-            distribution_sets::name,
-            distribution_sets::version,
-        ))
-        .load::<(i64, String, String)>(c)?
-        .into_iter()
-        .map(|(id, n, v)| (id, format!("{n}:{v}")))
-        .collect();
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut counts: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
-    let mut groups: HashMap<i64, i64> = HashMap::new();
-    if full {
-        let per_status: Vec<(Option<i64>, String, i64)> = crate::store::schema::actions::table
-            .filter(crate::store::schema::actions::rollout_id.eq_any(&ids))
-            .group_by((
-                crate::store::schema::actions::rollout_id,
-                crate::store::schema::actions::status,
-            ))
-            .select((
-                crate::store::schema::actions::rollout_id,
-                crate::store::schema::actions::status,
-                diesel::dsl::count_star(),
-            ))
-            .load(c)?;
-        for (r, status, n) in per_status {
-            counts.entry(r.unwrap_or_default()).or_default().push((status, n));
-        }
-        groups = rollout_groups::table
-            .filter(rollout_groups::rollout_id.eq_any(&ids))
-            .group_by(rollout_groups::rollout_id)
-            .select((rollout_groups::rollout_id, diesel::dsl::count_star()))
-            .load::<(i64, i64)>(c)?
-            .into_iter()
-            .collect();
-    }
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let x = Extra {
-                totals: full.then(|| {
-                    totals_per_status(
-                        counts.get(&r.id).map_or(&[][..], Vec::as_slice),
-                        r.total_targets,
-                        r.action_type == ActionType::DownloadOnly,
-                    )
-                }),
-                groups: full.then(|| groups.get(&r.id).copied().unwrap_or(0)),
-                ds_label: labels.get(&r.ds_id).cloned().unwrap_or_default(),
-            };
-            (r, x)
-        })
-        .collect())
-}
-
 pub(super) fn to_json(r: Rollout, x: Extra, base: &str) -> MgmtRolloutResponseBody {
     let me = format!("{base}/rollouts/{}", r.id);
     let links = json!({
@@ -300,16 +216,6 @@ pub(super) fn group_json(
     }
 }
 
-pub(crate) fn find(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<Rollout> {
-    rollouts::table
-        .find(id)
-        .filter(rollouts::tenant.eq(tenant))
-        .select(Rollout::as_select())
-        .first(c)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("Rollout", id))
-}
-
 /// `soft_deleted_mode` of hawkBit's rollout list.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -341,7 +247,7 @@ async fn list(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadRollout)?;
     let full = r.representation()? == Representation::Full;
-    let spec = q.spec(&query::ROLLOUTS)?;
+    let list = q.list(&query::ROLLOUTS)?;
     let deleted: Option<bool> = match sd
         .soft_deleted_mode
         .as_deref()
@@ -358,32 +264,11 @@ async fn list(
         }
     };
     let tenant = tenant_of(&user);
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
+    let page = state
         .db
-        .run(move |c| {
-            let mut count = rollouts::table
-                .filter(rollouts::tenant.eq(&tenant))
-                .filter(spec.filter.clone())
-                .into_boxed();
-            let mut page = rollouts::table
-                .filter(rollouts::tenant.eq(&tenant))
-                .filter(spec.filter.clone())
-                .into_boxed();
-            if let Some(d) = deleted {
-                count = count.filter(rollouts::deleted.eq(d));
-                page = page.filter(rollouts::deleted.eq(d));
-            }
-            let total: i64 = count.count().get_result(c)?;
-            let rows: Vec<Rollout> = page
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select(Rollout::as_select())
-                .load(c)?;
-            Ok((with_extras(c, rows, full)?, total))
-        })
+        .read(move |c| queries::list(c, &tenant, deleted, &list, full))
         .await?;
+    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
     let content = rows.into_iter().map(|(r, x)| to_json(r, x, &base)).collect();
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
@@ -412,171 +297,83 @@ pub struct RolloutGroupCreate {
 }
 
 /// A rollout to create (hawkBit's `MgmtRolloutRestRequestBodyPost`).
-#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RolloutCreate {
     #[schema(example = "spring campaign")]
-    pub(crate) name: Option<String>,
+    name: Option<String>,
     #[schema(example = "Firmware 2.0 to everyone")]
-    pub(crate) description: Option<String>,
+    description: Option<String>,
     #[schema(example = 1)]
-    pub(crate) distribution_set_id: Option<i64>,
+    distribution_set_id: Option<i64>,
     #[schema(example = "name==device-*")]
-    pub(crate) target_filter_query: Option<String>,
+    target_filter_query: Option<String>,
     /// forced (default), soft, timeforced or downloadonly.
     #[schema(example = "forced")]
-    pub(crate) r#type: Option<String>,
+    r#type: Option<String>,
     #[schema(example = 1_691_065_906_407_i64)]
-    pub(crate) forcetime: Option<i64>,
+    forcetime: Option<i64>,
     /// Start automatically at this time (ms since the epoch); needs HANDLE_ROLLOUT.
     #[schema(example = 1_691_065_906_407_i64)]
-    pub(crate) start_at: Option<i64>,
+    start_at: Option<i64>,
     #[schema(example = 1000)]
-    pub(crate) weight: Option<i32>,
+    weight: Option<i32>,
     #[schema(example = false)]
-    pub(crate) confirmation_required: Option<bool>,
+    confirmation_required: Option<bool>,
     /// Split the targets into this many equal groups (default 1); not with `groups`.
     #[schema(example = 2)]
-    pub(crate) amount_groups: Option<i64>,
-    pub(crate) success_condition: Option<Condition>,
-    pub(crate) success_action: Option<ConditionAction>,
-    pub(crate) error_condition: Option<Condition>,
-    pub(crate) error_action: Option<ConditionAction>,
+    amount_groups: Option<i64>,
+    success_condition: Option<Condition>,
+    success_action: Option<ConditionAction>,
+    error_condition: Option<Condition>,
+    error_action: Option<ConditionAction>,
     #[schema(example = false)]
-    pub(crate) dynamic: Option<bool>,
-    pub(crate) dynamic_group_template: Option<DynamicTemplate>,
+    dynamic: Option<bool>,
+    dynamic_group_template: Option<DynamicTemplate>,
     #[serde(default, deserialize_with = "super::lenient::opt_one_or_many")]
-    pub(crate) groups: Option<Vec<RolloutGroupCreate>>,
+    groups: Option<Vec<RolloutGroupCreate>>,
 }
 
-fn conditions(
-    base: &Conditions,
-    sc: Option<Condition>,
-    sa: Option<ConditionAction>,
-    ec: Option<Condition>,
-    ea: Option<ConditionAction>,
-) -> Conditions {
-    Conditions {
-        success_condition: sc.unwrap_or_else(|| base.success_condition.clone()),
-        success_action: action_or(sa, &base.success_action),
-        error_condition: ec.unwrap_or_else(|| base.error_condition.clone()),
-        error_action: action_or(ea, &base.error_action),
-    }
-}
-
-/// `given`, with `base`'s action where it names none: hawkBit's action classes default to
-/// NEXTGROUP and PAUSE when only an expression is given.
-fn action_or(given: Option<ConditionAction>, base: &ConditionAction) -> ConditionAction {
-    match given {
-        None => base.clone(),
-        Some(a) if a.action.is_empty() => ConditionAction {
-            action: base.action.clone(),
-            expression: a.expression,
-        },
-        Some(a) => a,
+impl From<RolloutGroupCreate> for GroupRequest {
+    fn from(g: RolloutGroupCreate) -> Self {
+        Self {
+            name: g.name,
+            description: g.description,
+            target_filter_query: g.target_filter_query,
+            target_percentage: g.target_percentage,
+            confirmation_required: g.confirmation_required,
+            success_condition: g.success_condition,
+            success_action: g.success_action,
+            error_condition: g.error_condition,
+            error_action: g.error_action,
+        }
     }
 }
 
-fn new_rollout(user: &User, b: RolloutCreate, needs_approval: bool) -> ApiResult<NewRollout> {
-    let name = b
-        .name
-        .ok_or_else(|| ApiError::constraint_violation("name is required."))?;
-    let ds_id = b
-        .distribution_set_id
-        .ok_or_else(|| ApiError::constraint_violation("distributionSetId is required."))?;
-    let target_filter = b
-        .target_filter_query
-        .filter(|q| !q.trim().is_empty())
-        .ok_or_else(|| ApiError::rsql_syntax("targetFilterQuery is required."))?;
-    let action_type = match b.r#type.as_deref() {
-        None => ActionType::Forced,
-        Some(t) => ActionType::parse(t).ok_or_else(|| {
-            ApiError::constraint_violation(format!(
-                "type must be forced, soft, timeforced or downloadonly, not {t}."
-            ))
-        })?,
-    };
-    if b.start_at.is_some() {
-        user.require(Permission::HandleRollout)?;
+impl From<RolloutCreate> for RolloutRequest {
+    fn from(b: RolloutCreate) -> Self {
+        Self {
+            name: b.name,
+            description: b.description,
+            distribution_set_id: b.distribution_set_id,
+            target_filter_query: b.target_filter_query,
+            action_type: b.r#type,
+            forcetime: b.forcetime,
+            start_at: b.start_at,
+            weight: b.weight,
+            confirmation_required: b.confirmation_required,
+            amount_groups: b.amount_groups,
+            success_condition: b.success_condition,
+            success_action: b.success_action,
+            error_condition: b.error_condition,
+            error_action: b.error_action,
+            dynamic: b.dynamic,
+            dynamic_group_template: b.dynamic_group_template,
+            groups: b
+                .groups
+                .map(|gs| gs.into_iter().map(GroupRequest::from).collect()),
+        }
     }
-    let rollout_conditions = conditions(
-        &Conditions::default(),
-        b.success_condition,
-        b.success_action,
-        b.error_condition,
-        b.error_action,
-    );
-    let dynamic = b.dynamic.unwrap_or(false);
-    if b.dynamic_group_template.is_some() && !dynamic {
-        return Err(ApiError::constraint_violation(
-            "dynamicGroupTemplate is only allowed with dynamic: true.",
-        ));
-    }
-    let template = if dynamic {
-        let t = b.dynamic_group_template.unwrap_or(DynamicTemplate {
-            name_suffix: String::new(),
-            target_count: 100,
-        });
-        if t.target_count < 1 || t.target_count > plan::MAX_TARGETS_PER_GROUP {
-            return Err(ApiError::constraint_violation(format!(
-                "dynamicGroupTemplate.targetCount must be between 1 and {}.",
-                plan::MAX_TARGETS_PER_GROUP
-            )));
-        }
-        Some(t)
-    } else {
-        None
-    };
-    let confirmation_required = b.confirmation_required.unwrap_or(false);
-    let groups = match (b.groups, b.amount_groups) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::constraint_violation(
-                "Give either amountGroups or groups, not both.",
-            ));
-        }
-        (Some(gs), None) => GroupPlan::Explicit(
-            gs.into_iter()
-                .map(|g| NewGroup {
-                    name: g.name,
-                    description: g.description,
-                    target_filter: g.target_filter_query,
-                    target_percentage: g.target_percentage.unwrap_or(100.0),
-                    confirmation_required: g.confirmation_required.unwrap_or(confirmation_required),
-                    conditions: conditions(
-                        &rollout_conditions,
-                        g.success_condition,
-                        g.success_action,
-                        g.error_condition,
-                        g.error_action,
-                    ),
-                })
-                .collect(),
-        ),
-        (None, n) => {
-            let n = n.unwrap_or(1);
-            if n == 0 && template.is_none() {
-                return Err(ApiError::constraint_violation(
-                    "amountGroups 0 needs a dynamic rollout with a dynamicGroupTemplate.",
-                ));
-            }
-            GroupPlan::Count(n)
-        }
-    };
-    Ok(NewRollout {
-        name,
-        description: b.description,
-        target_filter,
-        ds_id,
-        action_type,
-        forced_time: b.forcetime.unwrap_or(0),
-        weight: b.weight.unwrap_or(1000),
-        start_at: b.start_at,
-        confirmation_required,
-        conditions: rollout_conditions,
-        groups,
-        dynamic: template,
-        needs_approval,
-    })
 }
 
 /// Creates a rollout: the matching targets are split into groups at once (status `ready`, or
@@ -602,34 +399,21 @@ async fn create(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let b: RolloutCreate = body(&req, payload, &state).await?;
-    let (r, x) = create_rollout(&state, &user, b).await?;
-    let base = rest_base(&req, &state);
-    Ok(HttpResponse::Created().json(to_json(r, x, &base)))
-}
-
-/// Creates a rollout for `user` in one transaction: the Management API's and the UI's one path.
-pub(crate) async fn create_rollout(
-    state: &AppState,
-    user: &User,
-    b: RolloutCreate,
-) -> ApiResult<(Rollout, Extra)> {
     user.require(Permission::CreateRollout)?;
     user.require(Permission::ReadDistributionSet)?;
-    let tenant = tenant_of(user);
+    if b.start_at.is_some() {
+        user.require(Permission::HandleRollout)?;
+    }
+    let tenant = tenant_of(&user);
     let settings = state.tenants.get(&state.db, &tenant).await?;
-    let needs_approval = settings.rollout_approval && !user.permissions.has(Permission::ApproveRollout);
-    let new = new_rollout(user, b, needs_approval)?;
-    let by = user.username.clone();
-    let now = state.now();
-    state
+    let may_approve = user.permissions.has(Permission::ApproveRollout);
+    let (request, by, now) = (RolloutRequest::from(b), user.username.clone(), state.now());
+    let (r, x) = state
         .db
-        .tx(move |c| {
-            let id = plan::create(c, &tenant, &new, &by, now)?;
-            let r = find(c, &tenant, id)?;
-            let x = extra(c, &r, true)?;
-            Ok((r, x))
-        })
-        .await
+        .write(move |c| creating::create(c, &settings, &tenant, &request, may_approve, &by, now))
+        .await?;
+    let base = rest_base(&req, &state);
+    Ok(HttpResponse::Created().json(to_json(r, x, &base)))
 }
 
 /// One rollout with its totals per status.
@@ -652,14 +436,7 @@ async fn get_one(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadRollout)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let (r, x) = state
-        .db
-        .run(move |c| {
-            let r = find(c, &tenant, id)?;
-            let x = extra(c, &r, true)?;
-            Ok((r, x))
-        })
-        .await?;
+    let (r, x) = state.db.read(move |c| queries::get(c, &tenant, id)).await?;
     Ok(HttpResponse::Ok().json(to_json(r, x, &rest_base(&req, &state))))
 }
 
@@ -697,15 +474,6 @@ async fn update(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateRollout)?;
     let b: RolloutUpdate = body(&req, payload, &state).await?;
-    if let Some(n) = &b.name {
-        if n.trim().is_empty() {
-            return Err(ApiError::constraint_violation("name must not be empty."));
-        }
-        super::check_len("name", n, 128)?;
-    }
-    if let Some(d) = &b.description {
-        super::check_len("description", d, 512)?;
-    }
     let (tenant, id, by, now) = (
         tenant_of(&user),
         path.into_inner(),
@@ -714,22 +482,16 @@ async fn update(
     );
     let (r, x) = state
         .db
-        .tx(move |c| {
-            let r = engine::lock_of_tenant(c, &tenant, id)?;
-            if let Some(n) = &b.name {
-                plan::name_is_free(c, &tenant, n, Some(id))?;
-            }
-            diesel::update(rollouts::table.find(r.id))
-                .set((
-                    rollouts::name.eq(b.name.clone().unwrap_or(r.name.clone())),
-                    rollouts::description.eq(b.description.clone().or(r.description.clone())),
-                    rollouts::last_modified_at.eq(now),
-                    rollouts::last_modified_by.eq(&by),
-                ))
-                .execute(c)?;
-            let r = find(c, &tenant, id)?;
-            let x = extra(c, &r, true)?;
-            Ok((r, x))
+        .write(move |c| {
+            lifecycle::update(
+                c,
+                &tenant,
+                id,
+                b.name.as_deref(),
+                b.description.as_deref(),
+                &by,
+                now,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(to_json(r, x, &rest_base(&req, &state))))

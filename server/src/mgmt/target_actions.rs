@@ -1,24 +1,20 @@
 //! The actions of one target in the Management API: listing, cancel and force-quit, forcing, status
 //! history, confirmation on the device's behalf, and auto-confirmation.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::actions::rollout_names;
 use super::{PagedList, Paging, body, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::actions::confirmation;
-use crate::store::models::{Action, ActionStatus, ActionType, Target};
-use crate::store::schema::{
-    action_status_messages, action_statuses, actions as actions_t, distribution_sets, targets,
-};
+use crate::store::actions::operator;
+use crate::store::actions::queries::{self, ActionView};
+use crate::store::models::ActionType;
 use crate::store::targets::find_target;
-use crate::store::{AnyConnection, Changes, actions};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/targets/{cid}/actions", web::get().to(list_actions))
@@ -89,57 +85,32 @@ async fn list_actions(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
-    let spec = q.spec(&query::ACTIONS)?;
+    let list = q.list(&query::ACTIONS)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
-    let (offset, limit) = (q.offset(), q.limit());
-    let c2 = cid.clone();
-    let (rows, names, total) = state
+    let page = state
         .db
-        .run(move |c| {
-            let t = find_target(c, &tenant, &c2)?;
-            let total: i64 = actions_t::table
-                .filter(actions_t::target_id.eq(t.id))
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows = actions_t::table
-                .inner_join(distribution_sets::table)
-                .filter(actions_t::target_id.eq(t.id))
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .select((
-                    Action::as_select(),
-                    distribution_sets::name,
-                    distribution_sets::version,
-                ))
-                .offset(offset)
-                .limit(limit)
-                .load::<(Action, String, String)>(c)?;
-            let names = json::rollout_names(c, rows.iter().map(|r| &r.0))?;
-            Ok((rows, names, total))
-        })
+        .read(move |c| queries::list_target_actions(c, &tenant, &cid, &list))
         .await?;
     let base = rest_base(&req, &state);
-    let content: Vec<Value> = rows
+    let names = rollout_names(&page.rows);
+    let content: Vec<Value> = page
+        .rows
         .iter()
-        .map(|(a, n, v)| json::action(a, &cid, &format!("{n}:{v}"), &base, &names))
+        .map(|v| json::action(&v.action, &v.controller_id, &v.ds_label, &base, &names))
         .collect();
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    Ok(HttpResponse::Ok().json(PagedList::new(content, page.total)))
 }
 
-fn load_action(
-    c: &mut AnyConnection,
-    tenant: &str,
-    cid: &str,
-    aid: i64,
-) -> ApiResult<(Target, Action, String)> {
-    let t = find_target(c, tenant, cid)?;
-    let a = actions::find_action_of_target(c, &t, aid)?;
-    let (n, v): (String, String) = distribution_sets::table
-        .find(a.ds_id)
-        .select((distribution_sets::name, distribution_sets::version))
-        .first(c)?;
-    Ok((t, a, format!("{n}:{v}")))
+/// An action as JSON with all its links.
+fn action_json(req: &HttpRequest, state: &AppState, v: &ActionView) -> Value {
+    let names = rollout_names(std::slice::from_ref(v));
+    json::action(
+        &v.action,
+        &v.controller_id,
+        &v.ds_label,
+        &rest_base(req, state),
+        &names,
+    )
 }
 
 /// One action of a target, with links to its distribution set and status.
@@ -163,16 +134,11 @@ async fn get_action(
     user.require(Permission::ReadTarget)?;
     let (cid, aid) = path.into_inner();
     let tenant = tenant_of(&user);
-    let c2 = cid.clone();
-    let (a, ds, names) = state
+    let (_, v) = state
         .db
-        .run(move |c| {
-            let (_, a, ds) = load_action(c, &tenant, &c2, aid)?;
-            let names = json::rollout_names(c, [&a])?;
-            Ok((a, ds, names))
-        })
+        .read(move |c| queries::target_action(c, &tenant, &cid, aid))
         .await?;
-    Ok(HttpResponse::Ok().json(json::action(&a, &cid, &ds, &rest_base(&req, &state), &names)))
+    Ok(HttpResponse::Ok().json(action_json(&req, &state, &v)))
 }
 
 #[derive(Deserialize)]
@@ -204,21 +170,12 @@ async fn cancel_action(
     let (cid, aid) = path.into_inner();
     let tenant = tenant_of(&user);
     let by = user.username.clone();
-    let force = q.force;
-    let now = state.now();
-    let (t2, c2) = (tenant.clone(), cid.clone());
-    state
+    let (force, now) = (q.force, state.now());
+    let changes = state
         .db
-        .tx(move |c| {
-            let (t, a, _) = load_action(c, &t2, &c2, aid)?;
-            if force {
-                Ok(actions::force_quit(c, &t, &a, now, &by)?)
-            } else {
-                Ok(actions::request_cancel(c, &a, now, &by)?)
-            }
-        })
+        .write(move |c| operator::cancel_action(c, &tenant, &cid, aid, force, &by, now))
         .await?;
-    state.apply(Changes::device(&tenant, &cid));
+    state.apply(changes);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -242,57 +199,19 @@ async fn action_status(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
-    let spec = q.spec(&query::ACTION_STATUSES)?;
+    let list = q.list(&query::ACTION_STATUSES)?;
     let (cid, aid) = path.into_inner();
     let tenant = tenant_of(&user);
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, messages, total) = state
+    let page = state
         .db
-        .run(move |c| {
-            let (_, a, _) = load_action(c, &tenant, &cid, aid)?;
-            let total: i64 = action_statuses::table
-                .filter(action_statuses::action_id.eq(a.id))
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows: Vec<(i64, String, i64, i64, Option<i32>)> = action_statuses::table
-                .filter(action_statuses::action_id.eq(a.id))
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .select((
-                    action_statuses::id,
-                    action_statuses::status,
-                    action_statuses::created_at,
-                    action_statuses::occurred_at,
-                    action_statuses::code,
-                ))
-                .offset(offset)
-                .limit(limit)
-                .load(c)?;
-            let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-            let messages: Vec<(i64, String)> = action_status_messages::table
-                .filter(action_status_messages::action_status_id.eq_any(&ids))
-                .order(action_status_messages::id.asc())
-                .select((
-                    action_status_messages::action_status_id,
-                    action_status_messages::message,
-                ))
-                .load(c)?;
-            Ok((rows, messages, total))
-        })
+        .read(move |c| queries::status_history(c, &tenant, &cid, aid, &list))
         .await?;
-    let content: Vec<Value> = rows
-        .iter()
-        .map(|(id, status, reported, ts, code)| {
-            let m = messages
-                .iter()
-                .filter(|(s, _)| s == id)
-                .map(|(_, m)| m.clone())
-                .collect();
-            json::action_status(*id, status, m, *reported, *ts, *code)
-        })
+    let content: Vec<Value> = page
+        .rows
+        .into_iter()
+        .map(|e| json::action_status(e.id, &e.status, e.messages, e.reported_at, e.occurred_at, e.code))
         .collect();
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    Ok(HttpResponse::Ok().json(PagedList::new(content, page.total)))
 }
 
 /// `PUT /targets/{id}/actions/{aid}`: hawkBit only allows turning an action into a forced one.
@@ -336,42 +255,13 @@ async fn update_action(
         ));
     }
     let (cid, aid) = path.into_inner();
-    let tenant = tenant_of(&user);
-    let by = user.username.clone();
-    let now = state.now();
-    let (t2, c2) = (tenant.clone(), cid.clone());
-    let (a, ds, names) = state
+    let (tenant, by, now) = (tenant_of(&user), user.username.clone(), state.now());
+    let (v, changes) = state
         .db
-        .tx(move |c| {
-            let (_, a, ds) = force_action(c, &t2, &c2, aid, &by, now)?;
-            let names = json::rollout_names(c, [&a])?;
-            Ok((a, ds, names))
-        })
+        .write(move |c| operator::force_action(c, &tenant, &cid, aid, &by, now))
         .await?;
-    state.apply(Changes::device(&tenant, &cid));
-    Ok(HttpResponse::Ok().json(json::action(&a, &cid, &ds, &rest_base(&req, &state), &names)))
-}
-
-/// Turns an action into a forced one (hawkBit's `forceType: forced`); the web UI's "Force" too.
-pub(crate) fn force_action(
-    c: &mut AnyConnection,
-    tenant: &str,
-    cid: &str,
-    aid: i64,
-    by: &str,
-    now: i64,
-) -> ApiResult<(Target, Action, String)> {
-    let (_, a, _) = load_action(c, tenant, cid, aid)?;
-    if a.action_type() != ActionType::Forced {
-        diesel::update(actions_t::table.find(a.id))
-            .set((
-                actions_t::action_type.eq(ActionType::Forced.as_str()),
-                actions_t::last_modified_at.eq(now),
-                actions_t::last_modified_by.eq(by),
-            ))
-            .execute(c)?;
-    }
-    load_action(c, tenant, cid, aid)
+    state.apply(changes);
+    Ok(HttpResponse::Ok().json(action_json(&req, &state, &v)))
 }
 
 /// hawkBit's `MgmtActionConfirmationRequestBodyPut`.
@@ -423,37 +313,15 @@ async fn confirm_action(
     user.require(Permission::UpdateTarget)?;
     let r: ConfirmationRequest = body(&req, payload, &state).await?;
     let (cid, aid) = path.into_inner();
-    let tenant = tenant_of(&user);
-    let by = user.username.clone();
-    let now = state.now();
-    let (t2, c2) = (tenant.clone(), cid.clone());
-    state
+    let (tenant, by, now) = (tenant_of(&user), user.username.clone(), state.now());
+    let confirmed = r.confirmation == Confirmation::Confirmed;
+    let changes = state
         .db
-        .tx(move |c| {
-            let (_, a, _) = load_action(c, &t2, &c2, aid)?;
-            if !a.active {
-                return Err(ApiError::bare(StatusCode::GONE));
-            }
-            if a.status() != ActionStatus::WaitForConfirmation {
-                return Err(ApiError::bare(StatusCode::CONFLICT));
-            }
-            match r.confirmation {
-                Confirmation::Confirmed => Ok(confirmation::confirm(c, &a, &r.details, r.code, now, &by)?),
-                Confirmation::Denied => {
-                    let mut m = r.details.clone();
-                    m.push(format!(
-                        "{}Target rejected action. Action will stay in confirmation pending state.",
-                        actions::SERVER_PREFIX
-                    ));
-                    Ok(
-                        actions::add_status(c, a.id, ActionStatus::WaitForConfirmation, now, now, r.code, &m)
-                            .map(|_| ())?,
-                    )
-                }
-            }
+        .write(move |c| {
+            operator::confirm_action(c, &tenant, &cid, aid, confirmed, &r.details, r.code, &by, now)
         })
         .await?;
-    state.apply(Changes::device(&tenant, &cid));
+    state.apply(changes);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -497,7 +365,7 @@ async fn auto_confirm(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
-    let t = state.db.run(move |c| Ok(find_target(c, &tenant, &cid)?)).await?;
+    let t = state.db.read(move |c| find_target(c, &tenant, &cid)).await?;
     let self_href = format!(
         "{}/targets/{}/autoConfirm",
         rest_base(&req, &state),
@@ -562,23 +430,14 @@ async fn activate_auto_confirm(
         AutoConfirmUpdate::default()
     };
     let initiator = r.initiator.or_else(|| Some(user.username.clone()));
-    let (tenant, cid) = (tenant_of(&user), path.into_inner());
-    let now = state.now();
-    let (t2, c2) = (tenant.clone(), cid.clone());
-    state
+    let (tenant, cid, now) = (tenant_of(&user), path.into_inner(), state.now());
+    let changes = state
         .db
-        .tx(move |c| {
-            let t = find_target(c, &t2, &c2)?;
-            Ok(confirmation::activate_auto_confirm(
-                c,
-                &t,
-                initiator.clone(),
-                r.remark.clone(),
-                now,
-            )?)
+        .write(move |c| {
+            operator::activate_auto_confirm(c, &tenant, &cid, initiator.clone(), r.remark.clone(), now)
         })
         .await?;
-    state.apply(Changes::device(&tenant, &cid));
+    state.apply(changes);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -610,21 +469,10 @@ async fn deactivate_auto_confirm(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateTarget)?;
     let (tenant, cid) = (tenant_of(&user), path.into_inner());
-    let (t2, c2) = (tenant.clone(), cid.clone());
-    state
+    let changes = state
         .db
-        .tx(move |c| {
-            let t = find_target(c, &t2, &c2)?;
-            diesel::update(targets::table.find(t.id))
-                .set((
-                    targets::auto_confirm_at.eq(None::<i64>),
-                    targets::auto_confirm_initiator.eq(None::<String>),
-                    targets::auto_confirm_remark.eq(None::<String>),
-                ))
-                .execute(c)?;
-            Ok(())
-        })
+        .write(move |c| operator::deactivate_auto_confirm(c, &tenant, &cid))
         .await?;
-    state.apply(Changes::device(&tenant, &cid));
+    state.apply(changes);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -49,6 +49,8 @@ pub enum Rule {
     },
     /// Feedback on an action that is already closed.
     ActionClosed,
+    /// An operator's confirmation for an action that is not waiting for one.
+    NotWaitingForConfirmation,
     /// Force-quitting an action that is not being canceled.
     NotForceQuitable {
         action: i64,
@@ -92,6 +94,7 @@ impl Rule {
             | Self::NotCancelable { .. }
             | Self::NotForceQuitable { .. }
             | Self::ActionClosed
+            | Self::NotWaitingForConfirmation
             | Self::AutoConfirmActive
             | Self::ReadOnly
             | Self::TargetTypeInUse

@@ -10,10 +10,9 @@ use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::state::AppState;
 use crate::store::Changes;
-use crate::store::actions::{self, AssignmentRequest};
+use crate::store::actions::{self, AssignmentRequest, operator};
 use crate::store::models::ActionType;
 use crate::store::tags;
-use crate::store::targets::find_target;
 
 fn device_url(cid: &str) -> String {
     format!("/ui/devices/{}", encode(cid))
@@ -89,19 +88,11 @@ pub async fn cancel(
     let (cid, aid) = path.into_inner();
     let force = form.force.as_deref() == Some("true");
     let (tenant, c2, by, now) = (ctx.tenant(), cid.clone(), ctx.user.username.clone(), state.now());
-    state
+    let changes = state
         .db
-        .tx(move |c| {
-            let t = find_target(c, &tenant, &c2)?;
-            let a = actions::find_action_of_target(c, &t, aid)?;
-            if force {
-                Ok(actions::force_quit(c, &t, &a, now, &by)?)
-            } else {
-                Ok(actions::request_cancel(c, &a, now, &by)?)
-            }
-        })
+        .write(move |c| operator::cancel_action(c, &tenant, &c2, aid, force, &by, now))
         .await?;
-    state.apply(Changes::device(&ctx.user.tenant, &cid));
+    state.apply(changes);
     let notice = if force {
         "Action force-quit."
     } else {
@@ -114,11 +105,11 @@ pub async fn force(ctx: Ctx, path: web::Path<(String, i64)>, state: web::Data<Ap
     ctx.require(Permission::UpdateTarget)?;
     let (cid, aid) = path.into_inner();
     let (tenant, c2, by, now) = (ctx.tenant(), cid.clone(), ctx.user.username.clone(), state.now());
-    state
+    let (_, changes) = state
         .db
-        .tx(move |c| crate::mgmt::force_action(c, &tenant, &c2, aid, &by, now))
+        .write(move |c| operator::force_action(c, &tenant, &c2, aid, &by, now))
         .await?;
-    state.apply(Changes::device(&ctx.user.tenant, &cid));
+    state.apply(changes);
     Ok(layout::see_other(
         &device_url(&cid),
         Some("The action is now forced."),

@@ -8,9 +8,9 @@ use super::error::UiResult;
 use super::layout::{self, ago, status_badge};
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
-use crate::mgmt::rollouts::Extra;
 use crate::state::AppState;
 use crate::store::fleet;
+use crate::store::rollouts::Extra;
 use crate::store::rollouts::Rollout;
 
 /// A device is online when it polled within its polling time plus the overdue time (hawkBit's
@@ -36,7 +36,7 @@ pub async fn page(ctx: Ctx, state: web::Data<AppState>) -> UiResult {
         .db
         .run(move |c| {
             let running = if may_read_rollouts {
-                Some(super::rollouts::load_running(c, &tenant)?)
+                Some(crate::store::rollouts::queries::running(c, &tenant)?)
             } else {
                 None
             };

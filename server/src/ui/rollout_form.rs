@@ -1,11 +1,10 @@
 //! The create form of a rollout, with a count of the devices its filter matches: fetched by the
 //! page's script as the user types, or by the form's "Preview" button without JavaScript. A rollout
-//! is created by the Management API's own path (`mgmt::rollouts::create_rollout`: `plan::create`
-//! in one transaction); a rejected form comes back with the message, never as a blank page.
+//! is created as the Management API creates one (`store::rollouts::create::create`, in one
+//! transaction); a rejected form comes back with the message, never as a blank page.
 
 use actix_web::http::StatusCode;
 use actix_web::web;
-use diesel::prelude::*;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -13,10 +12,9 @@ use super::error::{UiError, UiResult};
 use super::layout;
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
-use crate::mgmt::rollouts::{RolloutCreate, create_rollout};
 use crate::state::AppState;
-use crate::store::rollouts::{Condition, plan};
-use crate::store::schema::distribution_sets;
+use crate::store::rollouts::create::{self as creating, RolloutRequest};
+use crate::store::rollouts::{Condition, plan, queries};
 
 /// The create form's fields, as text so a rejected form comes back as the user typed it.
 #[derive(Deserialize, Default)]
@@ -136,23 +134,7 @@ fn form_page(ctx: &Ctx, f: &NewForm, sets: &[(i64, String)], fb: &Feedback) -> M
 async fn sets(state: &AppState, tenant: String) -> Result<Vec<(i64, String)>, UiError> {
     Ok(state
         .db
-        .run(move |c| {
-            Ok(distribution_sets::table
-                .filter(distribution_sets::tenant.eq(&tenant))
-                .filter(distribution_sets::deleted.eq(false))
-                .filter(distribution_sets::valid.eq(true))
-                .order(distribution_sets::id.desc())
-                .limit(200)
-                .select((
-                    distribution_sets::id,
-                    distribution_sets::name,
-                    distribution_sets::version,
-                ))
-                .load::<(i64, String, String)>(c)?
-                .into_iter()
-                .map(|(id, n, v)| (id, format!("{n}:{v}")))
-                .collect())
-        })
+        .read(move |c| queries::usable_sets(c, &tenant, 200))
         .await?)
 }
 
@@ -231,8 +213,8 @@ fn parse_start(s: &str) -> Result<Option<i64>, String> {
         .ok_or_else(|| format!("The start time '{s}' is not a date and time like 2026-05-01T14:30."))
 }
 
-/// Turns the form into the Management API's request, or says which field is wrong.
-fn request(f: &NewForm) -> Result<RolloutCreate, String> {
+/// Turns the form into a rollout request, or says which field is wrong.
+fn request(f: &NewForm) -> Result<RolloutRequest, String> {
     let ds =
         f.ds.parse::<i64>()
             .map_err(|_| "Choose a distribution set.".to_owned())?;
@@ -255,12 +237,12 @@ fn request(f: &NewForm) -> Result<RolloutCreate, String> {
         expression: v.as_deref().unwrap_or("50").trim().to_owned(),
     };
     let description = f.description.trim();
-    Ok(RolloutCreate {
+    Ok(RolloutRequest {
         name: Some(f.name.trim().to_owned()),
         description: (!description.is_empty()).then(|| description.to_owned()),
         distribution_set_id: Some(ds),
         target_filter_query: Some(f.q.trim().to_owned()),
-        r#type: Some(if f.action_type.is_empty() {
+        action_type: Some(if f.action_type.is_empty() {
             "forced".to_owned()
         } else {
             f.action_type.clone()
@@ -269,7 +251,7 @@ fn request(f: &NewForm) -> Result<RolloutCreate, String> {
         amount_groups: Some(groups),
         success_condition: Some(threshold(&f.success)),
         error_condition: Some(threshold(&f.error)),
-        ..RolloutCreate::default()
+        ..RolloutRequest::default()
     })
 }
 
@@ -299,13 +281,12 @@ pub async fn create(ctx: Ctx, form: web::Form<NewForm>, state: web::Data<AppStat
             return again(fb, StatusCode::BAD_REQUEST, &all_sets);
         }
     };
-    match create_rollout(&state, &ctx.user, b).await {
-        Ok((r, _)) => Ok(layout::see_other(
-            &format!("/ui/rollouts/{}", r.id),
+    match create_rollout(&state, &ctx, b).await {
+        Ok(r) => Ok(layout::see_other(
+            &format!("/ui/rollouts/{r}"),
             Some("Rollout created."),
         )),
         Err(e) => {
-            let e = UiError::from(e);
             let fb = Feedback {
                 preview: Some(matched),
                 error: Some(e.message),
@@ -313,4 +294,21 @@ pub async fn create(ctx: Ctx, form: web::Form<NewForm>, state: web::Data<AppStat
             again(fb, e.status, &all_sets)
         }
     }
+}
+
+/// Creates the rollout as the Management API does: the same permissions, the same store function.
+async fn create_rollout(state: &AppState, ctx: &Ctx, b: RolloutRequest) -> Result<i64, UiError> {
+    if b.start_at.is_some() {
+        // The Management API's refusal, shown on the form as before.
+        ctx.user.require(Permission::HandleRollout)?;
+    }
+    let tenant = ctx.tenant();
+    let settings = state.tenants.get(&state.db, &tenant).await?;
+    let may_approve = ctx.can(Permission::ApproveRollout);
+    let (by, now) = (ctx.user.username.clone(), state.now());
+    let (r, _) = state
+        .db
+        .write(move |c| creating::create(c, &settings, &tenant, &b, may_approve, &by, now))
+        .await?;
+    Ok(r.id)
 }

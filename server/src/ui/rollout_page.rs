@@ -1,9 +1,7 @@
 //! One rollout: its state, totals and groups, refreshed while it runs, and the buttons that move it
 //! on (start, pause, resume, approve, deny, next group, delete). A button shows only when the
 //! rollout's state allows it and the user holds its permission; the POST checks both again, through
-//! the Management API's own path (`mgmt::rollout_lifecycle::apply`).
-
-use std::collections::BTreeMap;
+//! the Management API's own store function (`store::rollouts::lifecycle::apply`).
 
 use actix_web::web;
 use maud::{Markup, html};
@@ -14,15 +12,22 @@ use super::layout::{self, status_badge};
 use super::rollouts::progress;
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
-use crate::mgmt::rollout_lifecycle::{Op, apply};
-use crate::mgmt::rollouts::{Extra, extra, find};
 use crate::state::AppState;
-use crate::store::models::ActionType;
-use crate::store::rollouts::{Group, GroupStatus, Rollout, RolloutStatus, engine, totals_per_status};
+use crate::store::rollouts::lifecycle::{self, Op};
+use crate::store::rollouts::{Extra, Group, GroupStatus, Rollout, RolloutStatus, Totals, groups, queries};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/rollouts/{id}", web::get().to(page))
         .route("/rollouts/{id}/{op}", web::post().to(change));
+}
+
+/// Who may run `op` (as in the Management API).
+fn permission(op: Op) -> Permission {
+    match op {
+        Op::Start | Op::Pause | Op::Resume | Op::TriggerNextGroup => Permission::HandleRollout,
+        Op::Approve | Op::Deny => Permission::ApproveRollout,
+        Op::Delete => Permission::DeleteRollout,
+    }
 }
 
 /// The URL segment, button label, and notice after success of each operation.
@@ -42,7 +47,7 @@ const OPS: [(Op, &str, &str, &str); 7] = [
 ];
 
 /// Whether the rollout's state allows `op` (the engine refuses the others).
-fn allowed(op: Op, r: &Rollout, groups: &[(Group, BTreeMap<&'static str, i64>)]) -> bool {
+fn allowed(op: Op, r: &Rollout, groups: &[(Group, Totals)]) -> bool {
     let s = r.status();
     match op {
         Op::Start => s == RolloutStatus::Ready,
@@ -83,10 +88,10 @@ fn conditions_text(g: &Group) -> String {
     )
 }
 
-fn controls(ctx: &Ctx, r: &Rollout, groups: &[(Group, BTreeMap<&'static str, i64>)]) -> Markup {
+fn controls(ctx: &Ctx, r: &Rollout, groups: &[(Group, Totals)]) -> Markup {
     let shown: Vec<_> = OPS
         .iter()
-        .filter(|(op, ..)| ctx.can(op.permission()) && allowed(*op, r, groups))
+        .filter(|(op, ..)| ctx.can(permission(*op)) && allowed(*op, r, groups))
         .collect();
     let decide = shown.iter().any(|(op, ..)| *op == Op::Approve);
     html! {
@@ -117,23 +122,16 @@ fn controls(ctx: &Ctx, r: &Rollout, groups: &[(Group, BTreeMap<&'static str, i64
     }
 }
 
-type Loaded = (Rollout, Extra, Vec<(Group, BTreeMap<&'static str, i64>)>);
+type Loaded = (Rollout, Extra, Vec<(Group, Totals)>);
 
 pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) -> UiResult {
     ctx.require(Permission::ReadRollout)?;
     let (tenant, id) = (ctx.tenant(), path.into_inner());
     let (r, x, groups): Loaded = state
         .db
-        .run(move |c| {
-            let r = find(c, &tenant, id)?;
-            let x = extra(c, &r, true)?;
-            let dl = r.action_type == ActionType::DownloadOnly;
-            let mut groups = Vec::new();
-            for g in engine::groups(c, id)? {
-                let totals =
-                    totals_per_status(&engine::status_counts(c, id, Some(g.id))?, g.total_targets, dl);
-                groups.push((g, totals));
-            }
+        .read(move |c| {
+            let (r, x) = queries::get(c, &tenant, id)?;
+            let groups = groups::groups_with_totals(c, &r)?;
             Ok((r, x, groups))
         })
         .await?;
@@ -144,7 +142,7 @@ pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) ->
         div #live data-refresh=[live.then_some("3")] {
             section.card aria-label="State" {
                 p #rollout-status { "Status: " (status_badge(r.status.as_str())) }
-                (progress(x.totals.as_ref().unwrap_or(&BTreeMap::new())))
+                (progress(x.totals.as_ref().unwrap_or(&Totals::new())))
                 (controls(&ctx, &r, &groups))
             }
             section.card {
@@ -212,10 +210,15 @@ pub async fn change(
         .find(|o| o.1 == slug)
         .copied()
         .ok_or_else(UiError::not_found)?;
-    ctx.require(op.permission())?;
+    ctx.require(permission(op))?;
     let remark = Some(form.into_inner().remark.trim().to_owned()).filter(|r| !r.is_empty());
     let remark = remark.filter(|_| matches!(op, Op::Approve | Op::Deny));
-    apply(&state, &ctx.user, id, op, remark).await?;
+    let (tenant, by, now) = (ctx.tenant(), ctx.user.username.clone(), state.now());
+    let changes = state
+        .db
+        .write(move |c| lifecycle::apply(c, &tenant, id, op, remark.as_deref(), &by, now))
+        .await?;
+    state.apply(changes);
     let to = if op == Op::Delete {
         "/ui/rollouts".to_owned()
     } else {

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use actix_web::web;
-use diesel::prelude::*;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -13,10 +12,8 @@ use super::layout::{self, status_badge};
 use super::session::Ctx;
 use super::{rollout_form, rollout_page};
 use crate::auth::permissions::Permission;
-use crate::mgmt::rollouts::{Extra, with_extras};
 use crate::state::AppState;
-use crate::store::rollouts::{Rollout, RolloutStatus};
-use crate::store::schema::rollouts;
+use crate::store::rollouts::queries;
 
 pub const PAGE_SIZE: i64 = 50;
 
@@ -89,24 +86,11 @@ pub async fn list(ctx: Ctx, q: web::Query<Paging>, state: web::Data<AppState>) -
     ctx.require(Permission::ReadRollout)?;
     let offset = q.offset.unwrap_or(0).max(0);
     let tenant = ctx.tenant();
-    let (rows, total) = state
+    let page = state
         .db
-        .run(move |c| {
-            let mine = || {
-                rollouts::table
-                    .filter(rollouts::tenant.eq(&tenant))
-                    .filter(rollouts::deleted.eq(false))
-            };
-            let total: i64 = mine().count().get_result(c)?;
-            let page: Vec<Rollout> = mine()
-                .order(rollouts::id.desc())
-                .offset(offset)
-                .limit(PAGE_SIZE)
-                .select(Rollout::as_select())
-                .load(c)?;
-            Ok((with_extras(c, page, true)?, total))
-        })
+        .read(move |c| queries::latest(c, &tenant, offset, PAGE_SIZE))
         .await?;
+    let (rows, total) = (page.rows, page.total);
     let now = state.now();
     let body = html! {
         h1 { "Rollouts" }
@@ -134,24 +118,4 @@ pub async fn list(ctx: Ctx, q: web::Query<Paging>, state: web::Data<AppState>) -
         (layout::pager("", offset, PAGE_SIZE, total))
     };
     Ok(layout::ok(&ctx, "Rollouts", &body))
-}
-
-/// The running and paused rollouts with their progress, for the overview.
-pub fn load_running(
-    c: &mut crate::store::AnyConnection,
-    tenant: &str,
-) -> crate::error::ApiResult<Vec<(Rollout, Extra)>> {
-    let active: Vec<Rollout> = rollouts::table
-        .filter(rollouts::tenant.eq(tenant))
-        .filter(rollouts::deleted.eq(false))
-        .filter(rollouts::status.eq_any([
-            RolloutStatus::Running.as_str(),
-            RolloutStatus::Starting.as_str(),
-            RolloutStatus::Paused.as_str(),
-        ]))
-        .order(rollouts::id.desc())
-        .limit(10)
-        .select(Rollout::as_select())
-        .load(c)?;
-    with_extras(c, active, true)
 }

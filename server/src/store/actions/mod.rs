@@ -16,6 +16,8 @@ use crate::store::tenants::TenantSettings;
 
 pub mod confirmation;
 mod feedback;
+pub mod operator;
+pub mod queries;
 pub use feedback::*;
 
 /// Server-generated messages start with this; `actionHistory` leaves them out.

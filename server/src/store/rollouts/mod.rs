@@ -7,12 +7,18 @@
 //!   delete, retry, and [`engine::evaluate`], which the scheduler runs whenever a rollout's devices
 //!   report and on a timer, under a row lock so several server processes never evaluate one rollout
 //!   at the same time.
+//! - [`create`] turns an operator's request into a plan; [`lifecycle`] is what operators do to a
+//!   rollout afterwards; [`queries`] and [`groups`] read rollouts and their groups as the front doors
+//!   show them.
 
+pub mod create;
 pub mod engine;
-mod names;
+pub mod groups;
+pub mod lifecycle;
 pub mod plan;
+pub mod queries;
 
-pub use names::names;
+pub use queries::Extra;
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -282,13 +288,12 @@ pub fn status_bucket(status: &str, download_only: bool) -> &'static str {
     }
 }
 
+/// Targets per status bucket: hawkBit's `totalTargetsPerStatus`.
+pub type Totals = std::collections::BTreeMap<&'static str, i64>;
+
 /// `totalTargetsPerStatus` from action counts per status and the number of targets.
-pub fn totals_per_status(
-    counts: &[(String, i64)],
-    total_targets: i64,
-    download_only: bool,
-) -> std::collections::BTreeMap<&'static str, i64> {
-    let mut m: std::collections::BTreeMap<&'static str, i64> = [
+pub fn totals_per_status(counts: &[(String, i64)], total_targets: i64, download_only: bool) -> Totals {
+    let mut m: Totals = [
         "running",
         "notstarted",
         "scheduled",
