@@ -8,6 +8,7 @@ pub mod changes;
 mod db;
 pub mod distribution_sets;
 pub mod error;
+pub mod metadata;
 pub mod models;
 pub mod page;
 pub mod query;
