@@ -116,7 +116,6 @@ const TABLE_DEBT: &[(&str, usize)] = &[
     ("mgmt/software_modules.rs", 14),
     ("mgmt/system.rs", 4),
     ("mgmt/target_actions.rs", 9),
-    ("mgmt/target_filters.rs", 9),
     ("mgmt/target_tags.rs", 14),
     ("mgmt/target_types.rs", 15),
     ("mgmt/targets.rs", 9),

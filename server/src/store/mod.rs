@@ -15,6 +15,7 @@ pub mod query;
 pub mod rollouts;
 pub mod schema;
 pub mod software_modules;
+pub mod target_filters;
 pub mod targets;
 pub mod tenants;
 
