@@ -33,10 +33,8 @@ mod users;
 pub(crate) use distribution_sets::{DsRequest, ModuleRef, create_sets, validate_ds_request};
 pub(crate) use sm_artifacts::upload as upload_artifact;
 pub(crate) use software_modules::{SmRequest, create_modules, validate_sm_request};
-pub(crate) use system::store as store_tenant_config;
 pub(crate) use target_actions::force_action;
 pub(crate) use target_tags::{TagRequest, insert_tag};
-pub use users::{tenant_name, validate_new_user};
 
 use actix_web::{HttpRequest, web};
 use serde::de::DeserializeOwned;

@@ -14,10 +14,12 @@ pub mod page;
 pub mod query;
 pub mod rollouts;
 pub mod schema;
+pub mod sessions;
 pub mod software_modules;
 pub mod target_filters;
 pub mod targets;
 pub mod tenants;
+pub mod users;
 
 pub use changes::Changes;
 pub use db::{AnyConnection, Backend, Db, PooledConn};
