@@ -122,11 +122,9 @@ mod admin {
     use std::path::Path;
 
     use anyhow::Context;
-    use diesel::prelude::*;
     use updraft_server::auth::permissions::Permissions;
     use updraft_server::auth::{random_token, users};
     use updraft_server::config::Config;
-    use updraft_server::store::schema::users as users_t;
 
     use super::UserCommand;
 
@@ -151,8 +149,8 @@ mod admin {
                     random_token()
                 };
                 let tenant = tenant.to_ascii_uppercase();
-                updraft_server::mgmt::validate_new_user(&username, &password, &permissions)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                updraft_server::store::users::validate_new_user(&username, &password, &permissions)
+                    .map_err(|e| anyhow::anyhow!("{}", updraft_server::error::ApiError::from(e)))?;
                 users::add_user(&state.db, &tenant, &username, &password, &permissions, now)
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 if password_stdin {
@@ -162,16 +160,16 @@ mod admin {
                 }
             }
             UserCommand::List => {
-                let rows: Vec<(String, String, String)> = state
+                let rows = state
                     .db
-                    .tx_blocking(|c| {
-                        Ok(users_t::table
-                            .order(users_t::username.asc())
-                            .select((users_t::username, users_t::tenant, users_t::permissions))
-                            .load(c)?)
-                    })
+                    .tx_blocking(|c| Ok(updraft_server::store::users::list(c)?))
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                for (name, tenant, perms) in rows {
+                for updraft_server::store::users::UserRow {
+                    username: name,
+                    tenant,
+                    permissions: perms,
+                } in rows
+                {
                     let expanded: Vec<&str> = Permissions::parse(&perms)
                         .unwrap_or_default()
                         .iter()
@@ -192,7 +190,8 @@ mod admin {
     }
 
     pub fn tenant_add(config: Config, name: &str) -> anyhow::Result<()> {
-        let name = updraft_server::mgmt::tenant_name(name).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let name = updraft_server::store::tenants::tenant_name(name)
+            .map_err(|e| anyhow::anyhow!("{}", updraft_server::error::ApiError::from(e)))?;
         let state = updraft_server::build_state(config)?;
         let now = state.now();
         state

@@ -15,7 +15,7 @@ use super::permissions::{Permission, Permissions};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::Db;
-use crate::store::schema::{tenants, users};
+use crate::store::schema::users;
 
 pub const DEFAULT_TENANT: &str = "DEFAULT";
 const ADMIN_PASSWORD_FILE: &str = "admin-password";
@@ -78,11 +78,7 @@ pub fn add_user(
     Permissions::parse(permissions).map_err(|e| ApiError::constraint_violation(e.to_string()))?;
     let hash = hash_password(password).map_err(ApiError::internal)?;
     db.tx_blocking(|c| {
-        let tenant_exists: bool = diesel::select(diesel::dsl::exists(
-            tenants::table.filter(tenants::name.eq(tenant)),
-        ))
-        .get_result(c)?;
-        if !tenant_exists {
+        if !crate::store::tenants::exists(c, tenant)? {
             return Err(ApiError::tenant_not_exists(tenant));
         }
         let taken: bool = diesel::select(diesel::dsl::exists(

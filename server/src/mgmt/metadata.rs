@@ -2,23 +2,15 @@
 //! (`/rest/v1/distributionsets/{distributionSetId}/metadata`): one implementation over both tables.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{PagedList, Paging, body, body_list, check_len, tenant_of};
+use super::{PagedList, Paging, body, body_list, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::error::{ApiError, ApiResult, ExceptionInfo};
+use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::AnyConnection;
-use crate::store::query::{self, ListSpec};
-use crate::store::schema::{distribution_sets, ds_metadata, target_metadata};
-use crate::store::targets::find_target;
-
-/// hawkBit's `maxMetaDataEntriesPerTarget` / `maxMetaDataEntriesPerDistributionSet`.
-const MAX_ENTRIES: i64 = 100;
-const MAX_KEY_LEN: usize = 128;
-const MAX_VALUE_LEN: usize = 4000;
+use crate::store::metadata::{self, Owner};
+use crate::store::query;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/targets/{cid}/metadata", web::get().to(target_list))
@@ -76,7 +68,7 @@ pub struct MetadataValue {
 
 /// Whose metadata a request addresses, as named in its path.
 #[derive(Clone)]
-pub(crate) enum OwnerRef {
+enum OwnerRef {
     Target(String),
     Ds(i64),
 }
@@ -104,186 +96,31 @@ impl OwnerRef {
         }
     }
 
-    /// The owner's row id, if it exists in `tenant`.
-    fn resolve(&self, c: &mut AnyConnection, tenant: &str) -> ApiResult<Owner> {
+    fn owner(&self) -> Owner {
         match self {
-            Self::Target(cid) => Ok(Owner::Target(find_target(c, tenant, cid)?.id)),
-            Self::Ds(id) => {
-                let found: Option<i64> = distribution_sets::table
-                    .find(id)
-                    .filter(distribution_sets::tenant.eq(tenant))
-                    .filter(distribution_sets::deleted.eq(false))
-                    .select(distribution_sets::id)
-                    .first(c)
-                    .optional()?;
-                found
-                    .map(Owner::Ds)
-                    .ok_or_else(|| ApiError::not_found("DistributionSet", id))
-            }
+            Self::Target(cid) => Owner::Target(cid.clone()),
+            Self::Ds(id) => Owner::Ds(*id),
         }
     }
 }
 
-/// A resolved owner: the row id in `targets` or `distribution_sets`.
-#[derive(Clone, Copy)]
-enum Owner {
-    Target(i64),
-    Ds(i64),
-}
-
-impl Owner {
-    fn entity(self) -> &'static str {
-        match self {
-            Self::Target(_) => "TargetMetadata",
-            Self::Ds(_) => "DistributionSetMetadata",
-        }
+fn to_json(e: metadata::Entry) -> MgmtMetadata {
+    MgmtMetadata {
+        key: e.key,
+        value: e.value,
     }
-
-    fn all(self, c: &mut AnyConnection) -> ApiResult<Vec<(String, String)>> {
-        Ok(match self {
-            Self::Target(id) => target_metadata::table
-                .filter(target_metadata::target_id.eq(id))
-                .select((target_metadata::meta_key, target_metadata::meta_value))
-                .load(c)?,
-            Self::Ds(id) => ds_metadata::table
-                .filter(ds_metadata::ds_id.eq(id))
-                .select((ds_metadata::meta_key, ds_metadata::meta_value))
-                .load(c)?,
-        })
-    }
-
-    /// One page of the entries that `spec` selects, in its order, and how many it selects in all.
-    fn page(
-        self,
-        c: &mut AnyConnection,
-        spec: ListSpec,
-        offset: i64,
-        limit: i64,
-    ) -> ApiResult<(Vec<(String, String)>, i64)> {
-        Ok(match self {
-            Self::Target(id) => {
-                let mine = target_metadata::target_id.eq(id);
-                let total = target_metadata::table
-                    .filter(mine)
-                    .filter(spec.filter.clone())
-                    .count()
-                    .get_result(c)?;
-                let rows = target_metadata::table
-                    .filter(mine)
-                    .filter(spec.filter)
-                    .order_by(spec.order)
-                    .offset(offset)
-                    .limit(limit)
-                    .select((target_metadata::meta_key, target_metadata::meta_value))
-                    .load(c)?;
-                (rows, total)
-            }
-            Self::Ds(id) => {
-                let mine = ds_metadata::ds_id.eq(id);
-                let total = ds_metadata::table
-                    .filter(mine)
-                    .filter(spec.filter.clone())
-                    .count()
-                    .get_result(c)?;
-                let rows = ds_metadata::table
-                    .filter(mine)
-                    .filter(spec.filter)
-                    .order_by(spec.order)
-                    .offset(offset)
-                    .limit(limit)
-                    .select((ds_metadata::meta_key, ds_metadata::meta_value))
-                    .load(c)?;
-                (rows, total)
-            }
-        })
-    }
-
-    fn get(self, c: &mut AnyConnection, key: &str) -> ApiResult<String> {
-        let found: Option<String> = match self {
-            Self::Target(id) => target_metadata::table
-                .find((id, key))
-                .select(target_metadata::meta_value)
-                .first(c)
-                .optional()?,
-            Self::Ds(id) => ds_metadata::table
-                .find((id, key))
-                .select(ds_metadata::meta_value)
-                .first(c)
-                .optional()?,
-        };
-        found.ok_or_else(|| ApiError::not_found(self.entity(), key))
-    }
-
-    fn insert(self, c: &mut AnyConnection, key: &str, value: &str) -> ApiResult<()> {
-        match self {
-            Self::Target(id) => diesel::insert_into(target_metadata::table)
-                .values((
-                    target_metadata::target_id.eq(id),
-                    target_metadata::meta_key.eq(key),
-                    target_metadata::meta_value.eq(value),
-                ))
-                .execute(c)?,
-            Self::Ds(id) => diesel::insert_into(ds_metadata::table)
-                .values((
-                    ds_metadata::ds_id.eq(id),
-                    ds_metadata::meta_key.eq(key),
-                    ds_metadata::meta_value.eq(value),
-                ))
-                .execute(c)?,
-        };
-        Ok(())
-    }
-
-    /// Sets the value of an existing key; 404 when there is none.
-    fn update(self, c: &mut AnyConnection, key: &str, value: &str) -> ApiResult<()> {
-        let n = match self {
-            Self::Target(id) => diesel::update(target_metadata::table.find((id, key)))
-                .set(target_metadata::meta_value.eq(value))
-                .execute(c)?,
-            Self::Ds(id) => diesel::update(ds_metadata::table.find((id, key)))
-                .set(ds_metadata::meta_value.eq(value))
-                .execute(c)?,
-        };
-        if n == 0 {
-            return Err(ApiError::not_found(self.entity(), key));
-        }
-        Ok(())
-    }
-
-    fn delete(self, c: &mut AnyConnection, key: &str) -> ApiResult<()> {
-        let n = match self {
-            Self::Target(id) => diesel::delete(target_metadata::table.find((id, key))).execute(c)?,
-            Self::Ds(id) => diesel::delete(ds_metadata::table.find((id, key))).execute(c)?,
-        };
-        if n == 0 {
-            return Err(ApiError::not_found(self.entity(), key));
-        }
-        Ok(())
-    }
-}
-
-fn validate(key: &str, value: &str) -> ApiResult<()> {
-    if key.is_empty() {
-        return Err(ApiError::constraint_violation("key must not be empty."));
-    }
-    check_len("key", key, MAX_KEY_LEN)?;
-    Ok(check_len("value", value, MAX_VALUE_LEN)?)
 }
 
 async fn list(user: User, owner: OwnerRef, q: &Paging, state: &AppState) -> ApiResult<HttpResponse> {
     user.require(owner.read_permission())?;
-    let spec = q.spec(owner.query_entity())?;
-    let tenant = tenant_of(&user);
-    let (offset, limit) = (q.offset(), q.limit());
-    let (entries, total) = state
+    let list = q.list(owner.query_entity())?;
+    let (tenant, owner) = (tenant_of(&user), owner.owner());
+    let page = state
         .db
-        .run(move |c| owner.resolve(c, &tenant)?.page(c, spec.clone(), offset, limit))
+        .read(move |c| metadata::list(c, &tenant, &owner, &list))
         .await?;
-    let content: Vec<MgmtMetadata> = entries
-        .into_iter()
-        .map(|(key, value)| MgmtMetadata { key, value })
-        .collect();
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    let content: Vec<MgmtMetadata> = page.rows.into_iter().map(to_json).collect();
+    Ok(HttpResponse::Ok().json(PagedList::new(content, page.total)))
 }
 
 async fn create(
@@ -295,61 +132,30 @@ async fn create(
 ) -> ApiResult<HttpResponse> {
     user.require(owner.update_permission())?;
     let entries: Vec<MgmtMetadata> = body_list(&req, payload, state).await?;
-    for e in &entries {
-        validate(&e.key, &e.value)?;
-    }
-    let tenant = tenant_of(&user);
-    let created = state
-        .db
-        .tx(move |c| {
-            create_entries(c, owner.clone(), &tenant, &entries)?;
-            Ok(entries.clone())
+    let (tenant, owner) = (tenant_of(&user), owner.owner());
+    let new: Vec<metadata::Entry> = entries
+        .iter()
+        .map(|e| metadata::Entry {
+            key: e.key.clone(),
+            value: e.value.clone(),
+            target_visible: false,
         })
+        .collect();
+    state
+        .db
+        .write(move |c| metadata::create(c, &tenant, &owner, &new))
         .await?;
-    Ok(HttpResponse::Created().json(created))
-}
-
-/// Adds entries to an owner's metadata: within the quota, no key twice.
-pub(crate) fn create_entries(
-    c: &mut AnyConnection,
-    owner: OwnerRef,
-    tenant: &str,
-    entries: &[MgmtMetadata],
-) -> ApiResult<()> {
-    for e in entries {
-        validate(&e.key, &e.value)?;
-    }
-    let owner = owner.resolve(c, tenant)?;
-    let existing = owner.all(c)?;
-    if existing.len() as i64 + entries.len() as i64 > MAX_ENTRIES {
-        return Err(ApiError::quota(format!(
-            "Quota exceeded: at most {MAX_ENTRIES} metadata entries are allowed per entity."
-        )));
-    }
-    for (i, e) in entries.iter().enumerate() {
-        let repeated = entries[..i].iter().any(|p| p.key == e.key);
-        if repeated || existing.iter().any(|(k, _)| *k == e.key) {
-            return Err(ApiError::already_exists(format!(
-                "Metadata with key {} already exists.",
-                e.key
-            )));
-        }
-        owner.insert(c, &e.key, &e.value)?;
-    }
-    Ok(())
+    Ok(HttpResponse::Created().json(entries))
 }
 
 async fn get_one(user: User, owner: OwnerRef, key: String, state: &AppState) -> ApiResult<HttpResponse> {
     user.require(owner.read_permission())?;
-    let tenant = tenant_of(&user);
-    let value = state
+    let (tenant, owner) = (tenant_of(&user), owner.owner());
+    let entry = state
         .db
-        .run(move |c| owner.resolve(c, &tenant)?.get(c, &key).map(|v| (key.clone(), v)))
+        .read(move |c| metadata::get(c, &tenant, &owner, &key))
         .await?;
-    Ok(HttpResponse::Ok().json(MgmtMetadata {
-        key: value.0,
-        value: value.1,
-    }))
+    Ok(HttpResponse::Ok().json(to_json(entry)))
 }
 
 async fn update(
@@ -362,22 +168,20 @@ async fn update(
 ) -> ApiResult<HttpResponse> {
     user.require(owner.update_permission())?;
     let v: MetadataValue = body(&req, payload, state).await?;
-    validate(&key, &v.value)?;
-    let tenant = tenant_of(&user);
-    let (k, value) = (key.clone(), v.value.clone());
-    state
+    let (tenant, owner) = (tenant_of(&user), owner.owner());
+    let entry = state
         .db
-        .tx(move |c| owner.resolve(c, &tenant)?.update(c, &k, &value))
+        .write(move |c| metadata::update(c, &tenant, &owner, &key, Some(&v.value), None))
         .await?;
-    Ok(HttpResponse::Ok().json(MgmtMetadata { key, value: v.value }))
+    Ok(HttpResponse::Ok().json(to_json(entry)))
 }
 
 async fn delete(user: User, owner: OwnerRef, key: String, state: &AppState) -> ApiResult<HttpResponse> {
     user.require(owner.update_permission())?;
-    let tenant = tenant_of(&user);
+    let (tenant, owner) = (tenant_of(&user), owner.owner());
     state
         .db
-        .tx(move |c| owner.resolve(c, &tenant)?.delete(c, &key))
+        .write(move |c| metadata::delete(c, &tenant, &owner, &key))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

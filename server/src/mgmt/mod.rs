@@ -30,12 +30,8 @@ mod target_types;
 mod targets;
 mod users;
 
-pub(crate) use metadata::{MgmtMetadata, OwnerRef, create_entries};
 pub(crate) use sm_artifacts::upload as upload_artifact;
-pub(crate) use sm_metadata::add_metadata as add_sm_metadata;
 pub(crate) use software_modules::{SmRequest, create_modules, validate_sm_request};
-pub(crate) use system::store as store_tenant_config;
-pub use users::{tenant_name, validate_new_user};
 
 use actix_web::{HttpRequest, web};
 use serde::de::DeserializeOwned;

@@ -2,17 +2,15 @@
 //! their deployment).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::software_modules::{SM_ID, find_sm};
-use super::{PagedList, Paging, body, body_list, check_len, tenant_of};
+use super::software_modules::SM_ID;
+use super::{PagedList, Paging, body, body_list, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::error::{ApiError, ApiResult, ExceptionInfo};
+use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::AnyConnection;
-use crate::store::schema::sm_metadata;
+use crate::store::metadata::{self, Entry, Owner};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/softwaremodules/{id}/metadata", web::get().to(list_metadata))
@@ -82,41 +80,20 @@ async fn create_metadata(
     user.require(Permission::UpdateSoftwareModule)?;
     let sm = path.into_inner();
     let entries: Vec<MetadataRequest> = body_list(&req, payload, &state).await?;
-    let entries: Vec<(String, String, bool)> = entries
+    let entries: Vec<Entry> = entries
         .into_iter()
-        .map(|e| (e.key, e.value, e.target_visible))
+        .map(|e| Entry {
+            key: e.key,
+            value: e.value,
+            target_visible: e.target_visible,
+        })
         .collect();
     let tenant = tenant_of(&user);
     state
         .db
-        .tx(move |c| add_metadata(c, &tenant, sm, &entries))
+        .write(move |c| metadata::create(c, &tenant, &Owner::Sm(sm), &entries))
         .await?;
     Ok(HttpResponse::Created().finish())
-}
-
-/// Adds `(key, value, targetVisible)` entries to a module's metadata (the web UI's form too).
-pub(crate) fn add_metadata(
-    c: &mut AnyConnection,
-    tenant: &str,
-    sm: i64,
-    entries: &[(String, String, bool)],
-) -> ApiResult<()> {
-    for (key, value, _) in entries {
-        check_len("key", key, 128)?;
-        check_len("value", value, 4000)?;
-    }
-    find_sm(c, tenant, sm)?;
-    for (key, value, visible) in entries {
-        diesel::insert_into(sm_metadata::table)
-            .values((
-                sm_metadata::sm_id.eq(sm),
-                sm_metadata::meta_key.eq(key),
-                sm_metadata::meta_value.eq(value),
-                sm_metadata::target_visible.eq(visible),
-            ))
-            .execute(c)?;
-    }
-    Ok(())
 }
 
 /// The metadata of a module: `q` and `sort` on `key`, `value` and `targetVisible` (default
@@ -140,44 +117,15 @@ async fn list_metadata(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadSoftwareModule)?;
-    let spec = q.spec(&crate::store::query::SM_METADATA)?;
+    let list = q.list(&crate::store::query::SM_METADATA)?;
     let sm = path.into_inner();
     let tenant = tenant_of(&user);
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
+    let page = state
         .db
-        .run(move |c| {
-            find_sm(c, &tenant, sm)?;
-            let mine = sm_metadata::sm_id.eq(sm);
-            let total: i64 = sm_metadata::table
-                .filter(mine)
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows: Vec<(String, String, bool)> = sm_metadata::table
-                .filter(mine)
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select((
-                    sm_metadata::meta_key,
-                    sm_metadata::meta_value,
-                    sm_metadata::target_visible,
-                ))
-                .load(c)?;
-            Ok((rows, total))
-        })
+        .read(move |c| metadata::list(c, &tenant, &Owner::Sm(sm), &list))
         .await?;
-    let content: Vec<MgmtSoftwareModuleMetadata> = rows
-        .into_iter()
-        .map(|(key, value, target_visible)| MgmtSoftwareModuleMetadata {
-            key,
-            value,
-            target_visible,
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    let content: Vec<MgmtSoftwareModuleMetadata> = page.rows.into_iter().map(to_json).collect();
+    Ok(HttpResponse::Ok().json(PagedList::new(content, page.total)))
 }
 
 /// hawkBit's `MgmtSoftwareModuleMetadata`.
@@ -192,24 +140,12 @@ struct MgmtSoftwareModuleMetadata {
     target_visible: bool,
 }
 
-fn find_metadata(
-    c: &mut AnyConnection,
-    tenant: &str,
-    sm: i64,
-    key: &str,
-) -> ApiResult<MgmtSoftwareModuleMetadata> {
-    find_sm(c, tenant, sm)?;
-    let (value, target_visible): (String, bool) = sm_metadata::table
-        .filter(sm_metadata::sm_id.eq(sm).and(sm_metadata::meta_key.eq(key)))
-        .select((sm_metadata::meta_value, sm_metadata::target_visible))
-        .first(c)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("SoftwareModuleMetadata", key))?;
-    Ok(MgmtSoftwareModuleMetadata {
-        key: key.to_owned(),
-        value,
-        target_visible,
-    })
+fn to_json(e: Entry) -> MgmtSoftwareModuleMetadata {
+    MgmtSoftwareModuleMetadata {
+        key: e.key,
+        value: e.value,
+        target_visible: e.target_visible,
+    }
 }
 
 /// One metadata entry of a module.
@@ -235,8 +171,11 @@ async fn get_metadata(
     user.require(Permission::ReadSoftwareModule)?;
     let (sm, key) = path.into_inner();
     let tenant = tenant_of(&user);
-    let m = state.db.run(move |c| find_metadata(c, &tenant, sm, &key)).await?;
-    Ok(HttpResponse::Ok().json(m))
+    let m = state
+        .db
+        .read(move |c| metadata::get(c, &tenant, &Owner::Sm(sm), &key))
+        .await?;
+    Ok(HttpResponse::Ok().json(to_json(m)))
 }
 
 /// `PUT /softwaremodules/{id}/metadata/{key}`: only the fields given change.
@@ -275,25 +214,16 @@ async fn update_metadata(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateSoftwareModule)?;
     let r: MetadataUpdate = body(&req, payload, &state).await?;
-    check_len("value", r.value.as_deref().unwrap_or(""), 4000)?;
     let (sm, key) = path.into_inner();
     let tenant = tenant_of(&user);
     let m = state
         .db
-        .tx(move |c| {
-            let old = find_metadata(c, &tenant, sm, &key)?;
-            diesel::update(
-                sm_metadata::table.filter(sm_metadata::sm_id.eq(sm).and(sm_metadata::meta_key.eq(&key))),
-            )
-            .set((
-                sm_metadata::meta_value.eq(r.value.clone().unwrap_or(old.value)),
-                sm_metadata::target_visible.eq(r.target_visible.unwrap_or(old.target_visible)),
-            ))
-            .execute(c)?;
-            find_metadata(c, &tenant, sm, &key)
+        .write(move |c| {
+            let owner = Owner::Sm(sm);
+            metadata::update(c, &tenant, &owner, &key, r.value.as_deref(), r.target_visible)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(m))
+    Ok(HttpResponse::Ok().json(to_json(m)))
 }
 
 /// Deletes one metadata entry.
@@ -321,14 +251,7 @@ async fn delete_metadata(
     let tenant = tenant_of(&user);
     state
         .db
-        .tx(move |c| {
-            find_metadata(c, &tenant, sm, &key)?;
-            diesel::delete(
-                sm_metadata::table.filter(sm_metadata::sm_id.eq(sm).and(sm_metadata::meta_key.eq(&key))),
-            )
-            .execute(c)?;
-            Ok(())
-        })
+        .write(move |c| metadata::delete(c, &tenant, &Owner::Sm(sm), &key))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,18 +3,16 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{body, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::error::{ApiError, ApiResult, ExceptionInfo};
+use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::Changes;
-use crate::store::schema::tenant_configs;
-use crate::tenant_config::{KEYS, key_def, to_json, validate};
+use crate::store::tenants::{self, StoredValue};
+use crate::tenant_config::{KEYS, key_def, to_json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/system/configs", web::get().to(list))
@@ -58,37 +56,20 @@ struct ConfigValue {
     links: Value,
 }
 
-type Row = (String, String, i64, String, i64, String);
-
-async fn rows(state: &AppState, tenant: String) -> ApiResult<Vec<Row>> {
-    state
-        .db
-        .run(move |c| {
-            Ok(tenant_configs::table
-                .filter(tenant_configs::tenant.eq(tenant.clone()))
-                .select((
-                    tenant_configs::conf_key,
-                    tenant_configs::conf_value,
-                    tenant_configs::created_at,
-                    tenant_configs::created_by,
-                    tenant_configs::last_modified_at,
-                    tenant_configs::last_modified_by,
-                ))
-                .load(c)?)
-        })
-        .await
+async fn rows(state: &AppState, tenant: String) -> ApiResult<Vec<StoredValue>> {
+    Ok(state.db.read(move |c| tenants::stored(c, &tenant)).await?)
 }
 
-fn value_of(key: &str, rows: &[Row], base: &str) -> ConfigValue {
+fn value_of(key: &str, rows: &[StoredValue], base: &str) -> ConfigValue {
     let links = serde_json::json!({ "self": { "href": format!("{base}/system/configs/{key}") } });
-    match rows.iter().find(|r| r.0 == key) {
+    match rows.iter().find(|r| r.key == key) {
         Some(r) => ConfigValue {
-            value: to_json(key, &r.1),
+            value: to_json(key, &r.value),
             global: false,
-            created_at: Some(r.2),
-            created_by: Some(r.3.clone()),
-            last_modified_at: Some(r.4),
-            last_modified_by: Some(r.5.clone()),
+            created_at: Some(r.created_at),
+            created_by: Some(r.created_by.clone()),
+            last_modified_at: Some(r.last_modified_at),
+            last_modified_by: Some(r.last_modified_by.clone()),
             links,
         },
         None => ConfigValue {
@@ -144,7 +125,7 @@ async fn get_one(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTenantConfiguration)?;
     let key = path.into_inner();
-    key_def(&key).ok_or_else(|| ApiError::config_key_invalid(&key))?;
+    tenants::check_key(&key)?;
     let rows = rows(&state, tenant_of(&user)).await?;
     Ok(HttpResponse::Ok().json(value_of(&key, &rows, &rest_base(&req, &state))))
 }
@@ -157,50 +138,14 @@ struct ValueBody {
     value: Value,
 }
 
-/// Validates and stores several values in one transaction.
-pub(crate) async fn store(state: &AppState, user: &User, values: Vec<(String, Value)>) -> ApiResult<()> {
-    let mut checked = Vec::new();
-    for (k, v) in values {
-        let text = validate(&state.config, &k, &v)?;
-        checked.push((k, text));
-    }
-    let tenant = tenant_of(user);
-    let by = user.username.clone();
-    let now = state.now();
-    let t = tenant.clone();
-    state
+/// Validates and stores several values in one transaction, then drops the cached settings.
+async fn save(state: &web::Data<AppState>, user: &User, values: Vec<(String, Value)>) -> ApiResult<()> {
+    let (st, tenant, by, now) = (state.clone(), tenant_of(user), user.username.clone(), state.now());
+    let changes = state
         .db
-        .tx(move |c| {
-            for (k, text) in &checked {
-                let updated = diesel::update(
-                    tenant_configs::table
-                        .filter(tenant_configs::tenant.eq(&t).and(tenant_configs::conf_key.eq(k))),
-                )
-                .set((
-                    tenant_configs::conf_value.eq(text),
-                    tenant_configs::last_modified_at.eq(now),
-                    tenant_configs::last_modified_by.eq(&by),
-                ))
-                .execute(c)?;
-                if updated > 0 {
-                    continue;
-                }
-                diesel::insert_into(tenant_configs::table)
-                    .values((
-                        tenant_configs::tenant.eq(&t),
-                        tenant_configs::conf_key.eq(k),
-                        tenant_configs::conf_value.eq(text),
-                        tenant_configs::created_at.eq(now),
-                        tenant_configs::created_by.eq(&by),
-                        tenant_configs::last_modified_at.eq(now),
-                        tenant_configs::last_modified_by.eq(&by),
-                    ))
-                    .execute(c)?;
-            }
-            Ok(())
-        })
+        .write(move |c| tenants::set_values(c, &st.config, &tenant, &values, &by, now))
         .await?;
-    state.apply(Changes::tenant_settings(&tenant));
+    state.apply(changes);
     Ok(())
 }
 
@@ -227,7 +172,7 @@ async fn put_one(
     user.require(Permission::UpdateTenantConfiguration)?;
     let key = path.into_inner();
     let v: ValueBody = body(&req, payload, &state).await?;
-    store(&state, &user, vec![(key.clone(), v.value)]).await?;
+    save(&state, &user, vec![(key.clone(), v.value)]).await?;
     let rows = rows(&state, tenant_of(&user)).await?;
     Ok(HttpResponse::Ok().json(value_of(&key, &rows, &rest_base(&req, &state))))
 }
@@ -257,7 +202,7 @@ async fn put_many(
     user.require(Permission::UpdateTenantConfiguration)?;
     let values: BTreeMap<String, Value> = body(&req, payload, &state).await?;
     let keys: Vec<String> = values.keys().cloned().collect();
-    store(&state, &user, values.into_iter().collect()).await?;
+    save(&state, &user, values.into_iter().collect()).await?;
     let rows = rows(&state, tenant_of(&user)).await?;
     let base = rest_base(&req, &state);
     let out: Vec<ConfigValue> = keys.iter().map(|k| value_of(k, &rows, &base)).collect();
@@ -283,23 +228,11 @@ async fn delete_one(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::DeleteTenantConfiguration)?;
     let key = path.into_inner();
-    key_def(&key).ok_or_else(|| ApiError::config_key_invalid(&key))?;
     let tenant = tenant_of(&user);
-    let t = tenant.clone();
-    state
+    let changes = state
         .db
-        .tx(move |c| {
-            diesel::delete(
-                tenant_configs::table.filter(
-                    tenant_configs::tenant
-                        .eq(t.clone())
-                        .and(tenant_configs::conf_key.eq(key.clone())),
-                ),
-            )
-            .execute(c)?;
-            Ok(())
-        })
+        .write(move |c| tenants::reset_value(c, &tenant, &key))
         .await?;
-    state.apply(Changes::tenant_settings(&tenant));
+    state.apply(changes);
     Ok(HttpResponse::NoContent().finish())
 }

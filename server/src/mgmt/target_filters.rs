@@ -4,25 +4,18 @@
 //! scheduler's job (`scheduler::auto_assign`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::actions::{Representation, RepresentationQuery};
 use super::distribution_sets::ds_json;
-use super::{PagedList, Paging, body, check_len, json, query, rest_base, tenant_of};
+use super::{PagedList, Paging, body, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::error::{ApiError, ApiResult, ExceptionInfo};
+use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::AnyConnection;
-use crate::store::Changes;
-use crate::store::actions::assignable_ds;
 use crate::store::models::ActionType;
-use crate::store::schema::target_filter_queries as tfq;
-
-const MAX_NAME_LEN: usize = 128;
-const MAX_QUERY_LEN: usize = 1024;
+use crate::store::target_filters::{self as filters, Audit, AutoAssign, Filter};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/targetfilters", web::get().to(list))
@@ -56,23 +49,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     components(schemas(MgmtTargetFilterQuery, FilterRequest, AutoAssignRequest))
 )]
 pub struct Api;
-
-/// A row of `target_filter_queries`.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = tfq)]
-struct Filter {
-    id: i64,
-    name: String,
-    query: String,
-    auto_assign_ds_id: Option<i64>,
-    auto_assign_action_type: Option<String>,
-    auto_assign_weight: Option<i32>,
-    confirmation_required: bool,
-    created_at: i64,
-    created_by: String,
-    last_modified_at: i64,
-    last_modified_by: String,
-}
 
 /// hawkBit's `MgmtTargetFilterQuery`.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -130,50 +106,6 @@ fn to_json(f: Filter, base: &str, representation: Representation) -> MgmtTargetF
     }
 }
 
-fn find(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<Filter> {
-    tfq::table
-        .find(id)
-        .filter(tfq::tenant.eq(tenant))
-        .select(Filter::as_select())
-        .first(c)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("TargetFilterQuery", id))
-}
-
-/// 409 when another filter of the tenant has `name`.
-fn name_is_free(c: &mut AnyConnection, tenant: &str, name: &str, except: Option<i64>) -> ApiResult<()> {
-    let taken: Option<i64> = tfq::table
-        .filter(tfq::tenant.eq(tenant).and(tfq::name.eq(name)))
-        .select(tfq::id)
-        .first(c)
-        .optional()?;
-    match taken {
-        Some(id) if Some(id) != except => Err(ApiError::already_exists(format!(
-            "Target filter query with name {name} already exists."
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// A name: present, at most 128 characters.
-fn check_name(name: &str) -> ApiResult<()> {
-    if name.trim().is_empty() {
-        return Err(ApiError::constraint_violation("name must not be empty."));
-    }
-    Ok(check_len("name", name, MAX_NAME_LEN)?)
-}
-
-/// A query: present, at most 1024 characters, and valid RSQL over target fields.
-fn check_query(q: &str) -> ApiResult<()> {
-    if q.trim().is_empty() {
-        return Err(ApiError::constraint_violation("query must not be empty."));
-    }
-    check_len("query", q, MAX_QUERY_LEN)?;
-    query::list_spec(&query::TARGETS, Some(q), None)
-        .map(|_| ())
-        .map_err(Into::into)
-}
-
 /// Lists the target filter queries of the tenant.
 #[utoipa::path(
     get,
@@ -195,28 +127,10 @@ async fn list(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
     let representation = r.representation()?;
-    let spec = q.spec(&query::TARGET_FILTER_QUERIES)?;
+    let list = q.list(&query::TARGET_FILTER_QUERIES)?;
     let tenant = tenant_of(&user);
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
-        .db
-        .run(move |c| {
-            let total: i64 = tfq::table
-                .filter(tfq::tenant.eq(&tenant))
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows = tfq::table
-                .filter(tfq::tenant.eq(&tenant))
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select(Filter::as_select())
-                .load(c)?;
-            Ok((rows, total))
-        })
-        .await?;
+    let page = state.db.read(move |c| filters::list(c, &tenant, &list)).await?;
+    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
     let content = rows
         .into_iter()
@@ -256,32 +170,14 @@ async fn create(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateTarget)?;
     let r: FilterRequest = body(&req, payload, &state).await?;
-    let (Some(name), Some(q)) = (r.name, r.query) else {
-        return Err(ApiError::constraint_violation("name and query are required."));
-    };
-    check_name(&name)?;
-    check_query(&q)?;
     let tenant = tenant_of(&user);
     let by = user.username.clone();
     let now = state.now();
     let f = state
         .db
-        .tx(move |c| {
-            name_is_free(c, &tenant, &name, None)?;
-            let id: i64 = diesel::insert_into(tfq::table)
-                .values((
-                    tfq::tenant.eq(&tenant),
-                    tfq::name.eq(&name),
-                    tfq::query.eq(&q),
-                    tfq::confirmation_required.eq(false),
-                    tfq::created_at.eq(now),
-                    tfq::created_by.eq(&by),
-                    tfq::last_modified_at.eq(now),
-                    tfq::last_modified_by.eq(&by),
-                ))
-                .returning(tfq::id)
-                .get_result(c)?;
-            find(c, &tenant, id)
+        .write(move |c| {
+            let audit = Audit { by: &by, now };
+            filters::create(c, &tenant, r.name.as_deref(), r.query.as_deref(), audit)
         })
         .await?;
     let base = rest_base(&req, &state);
@@ -308,7 +204,7 @@ async fn get_one(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTarget)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let f = state.db.run(move |c| find(c, &tenant, id)).await?;
+    let f = state.db.read(move |c| filters::find(c, &tenant, id)).await?;
     let base = rest_base(&req, &state);
     Ok(HttpResponse::Ok().json(to_json(f, &base, Representation::Full)))
 }
@@ -337,30 +233,14 @@ async fn update(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateTarget)?;
     let r: FilterRequest = body(&req, payload, &state).await?;
-    if let Some(name) = &r.name {
-        check_name(name)?;
-    }
-    if let Some(q) = &r.query {
-        check_query(q)?;
-    }
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     let by = user.username.clone();
     let now = state.now();
     let f = state
         .db
-        .tx(move |c| {
-            let old = find(c, &tenant, id)?;
-            let name = r.name.clone().unwrap_or(old.name);
-            name_is_free(c, &tenant, &name, Some(id))?;
-            diesel::update(tfq::table.find(id))
-                .set((
-                    tfq::name.eq(&name),
-                    tfq::query.eq(r.query.clone().unwrap_or(old.query)),
-                    tfq::last_modified_at.eq(now),
-                    tfq::last_modified_by.eq(&by),
-                ))
-                .execute(c)?;
-            find(c, &tenant, id)
+        .write(move |c| {
+            let audit = Audit { by: &by, now };
+            filters::update(c, &tenant, id, r.name.as_deref(), r.query.as_deref(), audit)
         })
         .await?;
     let base = rest_base(&req, &state);
@@ -382,14 +262,7 @@ async fn update(
 async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     user.require(Permission::DeleteTarget)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    state
-        .db
-        .tx(move |c| {
-            find(c, &tenant, id)?;
-            diesel::delete(tfq::table.find(id)).execute(c)?;
-            Ok(())
-        })
-        .await?;
+    state.db.write(move |c| filters::delete(c, &tenant, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -418,7 +291,7 @@ async fn get_auto_assign(
     let base = rest_base(&req, &state);
     let ds = state
         .db
-        .run(move |c| match find(c, &tenant, id)?.auto_assign_ds_id {
+        .run(move |c| match filters::find(c, &tenant, id)?.auto_assign_ds_id {
             Some(ds) => ds_json(c, ds, &base).map(Some),
             None => Ok(None),
         })
@@ -472,46 +345,30 @@ async fn set_auto_assign(
     user.require(Permission::UpdateTarget)?;
     user.require(Permission::ReadDistributionSet)?;
     let r: AutoAssignRequest = body(&req, payload, &state).await?;
-    let ds_id =
-        r.id.ok_or_else(|| ApiError::constraint_violation("id of the distribution set is required."))?;
-    let action_type = r.action_type.unwrap_or(ActionType::Forced);
-    if action_type == ActionType::TimeForced {
-        return Err(ApiError::invalid_auto_assign_action_type());
-    }
-    if r.weight.is_some_and(|w| !(0..=1000).contains(&w)) {
-        return Err(ApiError::constraint_violation(
-            "weight must be between 0 and 1000.",
-        ));
-    }
+    let settings = AutoAssign {
+        ds_id: r.id,
+        action_type: r.action_type,
+        weight: r.weight,
+        confirmation_required: r.confirmation_required,
+    };
+    settings.check()?;
     let tenant = tenant_of(&user);
-    let confirmation = match r.confirmation_required {
+    // The tenant's consent flow decides when the request leaves it open.
+    let default_confirmation = match settings.confirmation_required {
         Some(c) => c,
         None => state.tenants.get(&state.db, &tenant).await?.confirmation_flow,
     };
     let by = user.username.clone();
     let now = state.now();
     let id = path.into_inner();
-    let f = state
+    let (f, changes) = state
         .db
-        .tx(move |c| {
-            find(c, &tenant, id)?;
-            assignable_ds(c, &tenant, ds_id)?;
-            diesel::update(tfq::table.find(id))
-                .set((
-                    tfq::auto_assign_ds_id.eq(ds_id),
-                    tfq::auto_assign_action_type.eq(action_type.as_str()),
-                    tfq::auto_assign_weight.eq(r.weight),
-                    tfq::confirmation_required.eq(confirmation),
-                    // The scheduler checks every matching target once.
-                    tfq::auto_assign_pending.eq(true),
-                    tfq::last_modified_at.eq(now),
-                    tfq::last_modified_by.eq(&by),
-                ))
-                .execute(c)?;
-            find(c, &tenant, id)
+        .write(move |c| {
+            let audit = Audit { by: &by, now };
+            filters::set_auto_assign(c, &tenant, id, &settings, default_confirmation, audit)
         })
         .await?;
-    state.apply(Changes::targets());
+    state.apply(changes);
     let base = rest_base(&req, &state);
     Ok(HttpResponse::Ok().json(to_json(f, &base, Representation::Full)))
 }
@@ -539,20 +396,7 @@ async fn delete_auto_assign(
     let now = state.now();
     state
         .db
-        .tx(move |c| {
-            find(c, &tenant, id)?;
-            diesel::update(tfq::table.find(id))
-                .set((
-                    tfq::auto_assign_ds_id.eq(None::<i64>),
-                    tfq::auto_assign_action_type.eq(None::<String>),
-                    tfq::auto_assign_weight.eq(None::<i32>),
-                    tfq::confirmation_required.eq(false),
-                    tfq::last_modified_at.eq(now),
-                    tfq::last_modified_by.eq(&by),
-                ))
-                .execute(c)?;
-            Ok(())
-        })
+        .write(move |c| filters::clear_auto_assign(c, &tenant, id, Audit { by: &by, now }))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

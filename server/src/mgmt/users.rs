@@ -2,7 +2,6 @@
 //! `/rest/v1/users` and `/rest/v1/tenants`, which need `SYSTEM_ADMIN`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::body;
@@ -10,7 +9,8 @@ use crate::auth::permissions::{Permission, Permissions};
 use crate::auth::users::{self, User};
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::schema::{tenants, users as users_t};
+use crate::store::tenants::{self, tenant_name};
+use crate::store::users::{self as user_store, validate_new_user};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/userinfo", web::get().to(userinfo))
@@ -74,21 +74,13 @@ async fn userinfo(user: User) -> HttpResponse {
 )]
 async fn list_users(user: User, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     user.require(Permission::SystemAdmin)?;
-    let rows: Vec<(String, String, String)> = state
-        .db
-        .run(|c| {
-            Ok(users_t::table
-                .order(users_t::username.asc())
-                .select((users_t::tenant, users_t::username, users_t::permissions))
-                .load(c)?)
-        })
-        .await?;
+    let rows = state.db.read(user_store::list).await?;
     let list: Vec<UserInfo> = rows
         .into_iter()
-        .map(|(tenant, username, perms)| UserInfo {
-            tenant,
-            username,
-            permissions: names(Permissions::parse(&perms).unwrap_or_default()),
+        .map(|u| UserInfo {
+            tenant: u.tenant,
+            username: u.username,
+            permissions: names(Permissions::parse(&u.permissions).unwrap_or_default()),
         })
         .collect();
     Ok(HttpResponse::Ok().json(list))
@@ -110,29 +102,6 @@ pub struct UserRequest {
     /// hawkBit permission or role names, e.g. `READ_TARGET`, `TENANT_ADMIN`, `READ_REPOSITORY`.
     #[schema(example = json!(["READ_TARGET", "READ_REPOSITORY"]))]
     pub permissions: Vec<String>,
-}
-
-const MIN_PASSWORD_LEN: usize = 12;
-
-/// Checks a new user's fields; the same rules for the API and the CLI.
-pub fn validate_new_user(username: &str, password: &str, permissions: &str) -> ApiResult<()> {
-    if username.is_empty()
-        || username.len() > 64
-        || !username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
-    {
-        return Err(ApiError::constraint_violation(
-            "username must be 1 to 64 characters of letters, digits and . _ - @",
-        ));
-    }
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(ApiError::constraint_violation(format!(
-            "password must be at least {MIN_PASSWORD_LEN} characters"
-        )));
-    }
-    Permissions::parse(permissions).map_err(|e| ApiError::constraint_violation(e.to_string()))?;
-    Ok(())
 }
 
 /// Creates a user.
@@ -227,18 +196,13 @@ pub struct TenantInfo {
 )]
 async fn list_tenants(user: User, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     user.require(Permission::SystemAdmin)?;
-    let rows: Vec<(String, i64)> = state
-        .db
-        .run(|c| {
-            Ok(tenants::table
-                .order(tenants::name.asc())
-                .select((tenants::name, tenants::created_at))
-                .load(c)?)
-        })
-        .await?;
+    let rows = state.db.read(tenants::list).await?;
     Ok(HttpResponse::Ok().json(
         rows.into_iter()
-            .map(|(name, created_at)| TenantInfo { name, created_at })
+            .map(|t| TenantInfo {
+                name: t.name,
+                created_at: t.created_at,
+            })
             .collect::<Vec<_>>(),
     ))
 }
@@ -249,21 +213,6 @@ pub struct TenantRequest {
     /// Letters, digits, `-` and `_`; stored upper-cased, as hawkBit treats tenants.
     #[schema(example = "ACME", pattern = r"^[A-Za-z0-9_-]{1,40}$")]
     pub name: String,
-}
-
-/// Checks a tenant name and returns it upper-cased.
-pub fn tenant_name(name: &str) -> ApiResult<String> {
-    if name.is_empty()
-        || name.len() > 40
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(ApiError::constraint_violation(
-            "tenant name must be 1 to 40 characters of letters, digits, - and _",
-        ));
-    }
-    Ok(name.to_ascii_uppercase())
 }
 
 /// Creates a tenant with hawkBit's default software module and distribution set types.
@@ -293,12 +242,7 @@ async fn create_tenant(
     state
         .db
         .tx(move |c| {
-            let exists: bool =
-                diesel::select(diesel::dsl::exists(tenants::table.filter(tenants::name.eq(&n))))
-                    .get_result(c)?;
-            if exists {
-                return Err(ApiError::already_exists(format!("Tenant {n} already exists.")));
-            }
+            tenants::ensure_new(c, &n)?;
             crate::bootstrap::ensure_tenant(c, &n, now)
         })
         .await?;

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::polling::{PollingConfig, PollingTime, parse_hms};
-use crate::store::schema::tenant_configs;
-use crate::store::{AnyConnection, Error, Result, Rule};
+use crate::store::schema::{tenant_configs, tenants};
+use crate::store::{AnyConnection, Changes, Error, Result, Rule};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueType {
@@ -132,14 +132,19 @@ pub fn key_def(key: &str) -> Option<&'static KeyDef> {
     KEYS.iter().find(|k| k.key == key)
 }
 
-/// Checks a JSON value for `key` and returns its stored text form.
-pub fn validate(config: &Config, key: &str, value: &Value) -> Result<String> {
-    let def = key_def(key).ok_or_else(|| {
+/// The definition of `key`; refused when hawkBit defines no such key.
+pub fn check_key(key: &str) -> Result<&'static KeyDef> {
+    key_def(key).ok_or_else(|| {
         Error::refused(
             Rule::ConfigKey,
             format!("The given configuration key {key} does not exist."),
         )
-    })?;
+    })
+}
+
+/// Checks a JSON value for `key` and returns its stored text form.
+pub fn validate(config: &Config, key: &str, value: &Value) -> Result<String> {
+    let def = check_key(key)?;
     let bad = || {
         Error::refused(
             Rule::ConfigValue,
@@ -252,29 +257,157 @@ impl TenantSettings {
     }
 }
 
-/// Loads the stored values of a tenant (defaults for the rest).
-pub fn load(conn: &mut AnyConnection, tenant: &str) -> Result<TenantSettings> {
-    use crate::store::schema::tenants;
-    let exists: bool = diesel::select(diesel::dsl::exists(
+/// Whether `tenant` exists.
+pub fn exists(c: &mut AnyConnection, tenant: &str) -> Result<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
         tenants::table.filter(tenants::name.eq(tenant)),
     ))
-    .get_result(conn)?;
-    if !exists {
+    .get_result(c)?)
+}
+
+/// Loads the stored values of a tenant (defaults for the rest).
+pub fn load(conn: &mut AnyConnection, tenant: &str) -> Result<TenantSettings> {
+    if !exists(conn, tenant)? {
         return Err(Error::refused(
             Rule::TenantUnknown,
             format!("Tenant {tenant} does not exist."),
         ));
     }
-    let stored: Vec<(String, String)> = tenant_configs::table
-        .filter(tenant_configs::tenant.eq(tenant))
-        .select((tenant_configs::conf_key, tenant_configs::conf_value))
-        .load(conn)?;
+    let stored = stored(conn, tenant)?;
     Ok(TenantSettings::from_lookup(|k| {
         stored
             .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
+            .find(|s| s.key == k)
+            .map(|s| s.value.clone())
             .or_else(|| key_def(k).map(|d| d.default.to_owned()))
             .unwrap_or_default()
     }))
+}
+
+/// A tenant: its name (upper case) and when it was created.
+#[derive(Debug, Clone, Queryable)]
+pub struct TenantRow {
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// Every tenant, by name.
+pub fn list(c: &mut AnyConnection) -> Result<Vec<TenantRow>> {
+    Ok(tenants::table
+        .order(tenants::name.asc())
+        .select((tenants::name, tenants::created_at))
+        .load(c)?)
+}
+
+/// Checks a new tenant's name and returns it upper-cased, as hawkBit treats tenants.
+pub fn tenant_name(name: &str) -> Result<String> {
+    if name.is_empty()
+        || name.len() > 40
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Error::refused(
+            Rule::Constraint,
+            "tenant name must be 1 to 40 characters of letters, digits, - and _",
+        ));
+    }
+    Ok(name.to_ascii_uppercase())
+}
+
+/// Refuses to create `tenant` when it exists already.
+pub fn ensure_new(c: &mut AnyConnection, tenant: &str) -> Result<()> {
+    if exists(c, tenant)? {
+        return Err(Error::refused(
+            Rule::AlreadyExists,
+            format!("Tenant {tenant} already exists."),
+        ));
+    }
+    Ok(())
+}
+
+/// A value the tenant set, with who set it and when.
+#[derive(Debug, Clone, Queryable)]
+pub struct StoredValue {
+    pub key: String,
+    pub value: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub last_modified_at: i64,
+    pub last_modified_by: String,
+}
+
+/// The values the tenant set (keys left at the server default are absent).
+pub fn stored(c: &mut AnyConnection, tenant: &str) -> Result<Vec<StoredValue>> {
+    Ok(tenant_configs::table
+        .filter(tenant_configs::tenant.eq(tenant))
+        .select((
+            tenant_configs::conf_key,
+            tenant_configs::conf_value,
+            tenant_configs::created_at,
+            tenant_configs::created_by,
+            tenant_configs::last_modified_at,
+            tenant_configs::last_modified_by,
+        ))
+        .load(c)?)
+}
+
+/// Validates and stores several values (JSON, as the Management API takes them): all of them, or
+/// none when one is refused.
+pub fn set_values(
+    c: &mut AnyConnection,
+    config: &Config,
+    tenant: &str,
+    values: &[(String, Value)],
+    by: &str,
+    now: i64,
+) -> Result<Changes> {
+    let mut checked = Vec::with_capacity(values.len());
+    for (k, v) in values {
+        checked.push((k, validate(config, k, v)?));
+    }
+    for (k, text) in &checked {
+        let updated = diesel::update(
+            tenant_configs::table.filter(
+                tenant_configs::tenant
+                    .eq(tenant)
+                    .and(tenant_configs::conf_key.eq(k)),
+            ),
+        )
+        .set((
+            tenant_configs::conf_value.eq(text),
+            tenant_configs::last_modified_at.eq(now),
+            tenant_configs::last_modified_by.eq(by),
+        ))
+        .execute(c)?;
+        if updated > 0 {
+            continue;
+        }
+        diesel::insert_into(tenant_configs::table)
+            .values((
+                tenant_configs::tenant.eq(tenant),
+                tenant_configs::conf_key.eq(k),
+                tenant_configs::conf_value.eq(text),
+                tenant_configs::created_at.eq(now),
+                tenant_configs::created_by.eq(by),
+                tenant_configs::last_modified_at.eq(now),
+                tenant_configs::last_modified_by.eq(by),
+            ))
+            .execute(c)?;
+    }
+    Ok(Changes::tenant_settings(tenant))
+}
+
+/// Resets `key` to the server default.
+pub fn reset_value(c: &mut AnyConnection, tenant: &str, key: &str) -> Result<Changes> {
+    check_key(key)?;
+    diesel::delete(
+        tenant_configs::table.filter(
+            tenant_configs::tenant
+                .eq(tenant)
+                .and(tenant_configs::conf_key.eq(key)),
+        ),
+    )
+    .execute(c)?;
+    Ok(Changes::tenant_settings(tenant))
 }

@@ -203,21 +203,15 @@ pub async fn add_metadata(
     ctx.require(Permission::UpdateDistributionSet)?;
     let id = path.into_inner();
     let f = form.into_inner();
-    let entry = crate::mgmt::MgmtMetadata {
+    let entry = crate::store::metadata::Entry {
         key: f.key,
         value: f.value,
+        target_visible: false,
     };
-    let tenant = ctx.tenant();
+    let (tenant, owner) = (ctx.tenant(), crate::store::metadata::Owner::Ds(id));
     state
         .db
-        .tx(move |c| {
-            crate::mgmt::create_entries(
-                c,
-                crate::mgmt::OwnerRef::Ds(id),
-                &tenant,
-                std::slice::from_ref(&entry),
-            )
-        })
+        .write(move |c| crate::store::metadata::create(c, &tenant, &owner, std::slice::from_ref(&entry)))
         .await?;
     Ok(layout::see_other(
         &format!("/ui/distributions/{id}"),

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use maud::html;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -20,7 +19,7 @@ use super::layout;
 use crate::auth::permissions::{Permission, Permissions};
 use crate::auth::users::User;
 use crate::state::AppState;
-use crate::store::schema::{ui_sessions, users};
+use crate::store::sessions;
 
 pub const COOKIE: &str = "updraft_session";
 /// A session lasts a working day; logging out ends it at once.
@@ -122,19 +121,13 @@ impl FromRequest for Ctx {
             };
             let hash = token_hash(&token);
             let now = state.now();
-            let row: Option<(String, String, String)> = state
-                .db
-                .run(move |c| {
-                    Ok(ui_sessions::table
-                        .inner_join(users::table)
-                        .filter(ui_sessions::token_sha256.eq(&hash))
-                        .filter(ui_sessions::expires_at.gt(now))
-                        .select((users::username, users::tenant, users::permissions))
-                        .first(c)
-                        .optional()?)
-                })
-                .await?;
-            let Some((username, tenant, permissions)) = row else {
+            let row = state.db.read(move |c| sessions::user_of(c, &hash, now)).await?;
+            let Some(sessions::SessionUser {
+                username,
+                tenant,
+                permissions,
+            }) = row
+            else {
                 return Err(UiError::login_required(&then));
             };
             Ok(Ctx {
@@ -236,22 +229,7 @@ pub async fn login(req: HttpRequest, form: web::Form<LoginForm>, state: web::Dat
     let now = state.now();
     state
         .db
-        .tx(move |c| {
-            diesel::delete(ui_sessions::table.filter(ui_sessions::expires_at.le(now))).execute(c)?;
-            let user_id: i64 = users::table
-                .filter(users::username.eq(&username))
-                .select(users::id)
-                .first(c)?;
-            diesel::insert_into(ui_sessions::table)
-                .values((
-                    ui_sessions::token_sha256.eq(&hash),
-                    ui_sessions::user_id.eq(user_id),
-                    ui_sessions::created_at.eq(now),
-                    ui_sessions::expires_at.eq(now + SESSION_MS),
-                ))
-                .execute(c)?;
-            Ok(())
-        })
+        .write(move |c| sessions::start(c, &username, &hash, now, now + SESSION_MS))
         .await?;
     let secure = if req.connection_info().scheme() == "https" {
         "; Secure"
@@ -273,13 +251,7 @@ pub async fn login(req: HttpRequest, form: web::Form<LoginForm>, state: web::Dat
 pub async fn logout(req: HttpRequest, _ctx: Ctx, state: web::Data<AppState>) -> UiResult {
     if let Some(token) = cookie_token(&req) {
         let hash = token_hash(&token);
-        state
-            .db
-            .tx(move |c| {
-                diesel::delete(ui_sessions::table.filter(ui_sessions::token_sha256.eq(&hash))).execute(c)?;
-                Ok(())
-            })
-            .await?;
+        state.db.write(move |c| sessions::end(c, &hash)).await?;
     }
     Ok(HttpResponse::SeeOther()
         .insert_header(("location", "/ui/login"))

@@ -2,7 +2,6 @@
 //! users with their permissions.
 
 use actix_web::web;
-use diesel::prelude::*;
 use maud::{Markup, html};
 use serde_json::Value;
 
@@ -12,7 +11,8 @@ use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::auth::users;
 use crate::state::AppState;
-use crate::store::schema::{tenant_configs, users as users_t};
+use crate::store::tenants::{self, StoredValue};
+use crate::store::users::{self as user_store, UserRow};
 use crate::tenant_config::{KEYS, ValueType};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -65,7 +65,7 @@ fn explain(key: &str) -> &'static str {
     }
 }
 
-fn config_form(ctx: &Ctx, stored: &[(String, String)]) -> Markup {
+fn config_form(ctx: &Ctx, stored: &[StoredValue]) -> Markup {
     let can_edit = ctx.can(Permission::UpdateTenantConfiguration);
     let can_see_gateway = ctx.can(Permission::ReadGatewaySecurityToken);
     html! {
@@ -73,7 +73,7 @@ fn config_form(ctx: &Ctx, stored: &[(String, String)]) -> Markup {
             h2 { "Tenant configuration" }
             form method="post" action="/ui/settings/config" {
                 @for def in KEYS {
-                    @let value = stored.iter().find(|(k, _)| k == def.key).map_or(def.default, |(_, v)| v.as_str());
+                    @let value = stored.iter().find(|s| s.key == def.key).map_or(def.default, |s| s.value.as_str());
                     @let id = def.key.replace('.', "-");
                     div {
                         label for=(id) { (def.key) }
@@ -97,13 +97,13 @@ fn config_form(ctx: &Ctx, stored: &[(String, String)]) -> Markup {
     }
 }
 
-fn users_section(all: &[(String, String, String)], me: &str) -> Markup {
+fn users_section(all: &[UserRow], me: &str) -> Markup {
     html! {
         section.card {
             h2 { "Users and permissions" }
             div.table-wrap { table {
                 thead { tr { th { "User" } th { "Tenant" } th { "Permissions" } th { span.muted { "Actions" } } } }
-                tbody { @for (name, tenant, perms) in all {
+                tbody { @for UserRow { username: name, tenant, permissions: perms } in all {
                     tr {
                         td { (name) } td { (tenant) } td { code { (perms) } }
                         td { @if name != me {
@@ -141,19 +141,9 @@ pub async fn page(ctx: Ctx, state: web::Data<AppState>) -> UiResult {
     let tenant = ctx.tenant();
     let (stored, all_users) = state
         .db
-        .run(move |c| {
-            let stored: Vec<(String, String)> = tenant_configs::table
-                .filter(tenant_configs::tenant.eq(&tenant))
-                .select((tenant_configs::conf_key, tenant_configs::conf_value))
-                .load(c)?;
-            let all: Vec<(String, String, String)> = if admin {
-                users_t::table
-                    .order(users_t::username.asc())
-                    .select((users_t::username, users_t::tenant, users_t::permissions))
-                    .load(c)?
-            } else {
-                Vec::new()
-            };
+        .read(move |c| {
+            let stored = tenants::stored(c, &tenant)?;
+            let all = if admin { user_store::list(c)? } else { Vec::new() };
             Ok((stored, all))
         })
         .await?;
@@ -174,23 +164,15 @@ pub async fn save_config(
     let tenant = ctx.tenant();
     let settings_now = {
         let t = tenant.clone();
-        state
-            .db
-            .run(move |c| {
-                Ok(tenant_configs::table
-                    .filter(tenant_configs::tenant.eq(&t))
-                    .select((tenant_configs::conf_key, tenant_configs::conf_value))
-                    .load::<(String, String)>(c)?)
-            })
-            .await?
+        state.db.read(move |c| tenants::stored(c, &t)).await?
     };
     let mut changes = Vec::new();
     for def in KEYS {
         let Some(given) = form.get(def.key) else { continue };
         let current = settings_now
             .iter()
-            .find(|(k, _)| k == def.key)
-            .map_or(def.default, |(_, v)| v.as_str());
+            .find(|s| s.key == def.key)
+            .map_or(def.default, |s| s.value.as_str());
         // An empty hidden gateway token means "leave it as it is".
         if given == current || (def.key == GATEWAY_KEY && given.is_empty()) {
             continue;
@@ -207,7 +189,12 @@ pub async fn save_config(
         changes.push((def.key.to_owned(), value));
     }
     let n = changes.len();
-    crate::mgmt::store_tenant_config(&state, &ctx.user, changes).await?;
+    let (st, by, now) = (state.clone(), ctx.user.username.clone(), state.now());
+    let applied = state
+        .db
+        .write(move |c| tenants::set_values(c, &st.config, &tenant, &changes, &by, now))
+        .await?;
+    state.apply(applied);
     Ok(layout::see_other(
         "/ui/settings",
         Some(&format!("Saved {n} changed setting(s).")),
@@ -232,7 +219,7 @@ pub async fn create_user(ctx: Ctx, form: web::Form<NewUser>, state: web::Data<Ap
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join(",");
-    crate::mgmt::validate_new_user(&f.username, &f.password, &perms)?;
+    user_store::validate_new_user(&f.username, &f.password, &perms)?;
     let tenant = f.tenant.trim().to_ascii_uppercase();
     let (st, name, now) = (state.clone(), f.username.clone(), state.now());
     web::block(move || users::add_user(&st.db, &tenant, &name, &f.password, &perms, now))

@@ -299,11 +299,15 @@ pub async fn add_metadata(
     if f.key.trim().is_empty() {
         return Err(UiError::bad_request("The key must not be empty."));
     }
-    let entry = (f.key, f.value, f.target_visible.as_deref() == Some("true"));
-    let tenant = ctx.tenant();
+    let entry = crate::store::metadata::Entry {
+        key: f.key,
+        value: f.value,
+        target_visible: f.target_visible.as_deref() == Some("true"),
+    };
+    let (tenant, owner) = (ctx.tenant(), crate::store::metadata::Owner::Sm(id));
     state
         .db
-        .tx(move |c| crate::mgmt::add_sm_metadata(c, &tenant, id, std::slice::from_ref(&entry)))
+        .write(move |c| crate::store::metadata::create(c, &tenant, &owner, std::slice::from_ref(&entry)))
         .await?;
     Ok(layout::see_other(
         &format!("/ui/software/{id}"),
