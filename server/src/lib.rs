@@ -20,6 +20,7 @@ pub mod state;
 pub mod storage;
 pub mod store;
 pub mod tenant_config;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod ui;
 
