@@ -16,6 +16,7 @@ pub mod schema;
 pub mod software_modules;
 pub mod targets;
 pub mod tenants;
+pub mod types;
 
 pub use changes::Changes;
 pub use db::{AnyConnection, Backend, Db, PooledConn};
