@@ -111,9 +111,7 @@ const TABLE_DEBT: &[(&str, usize)] = &[
     ("mgmt/metadata.rs", 15),
     ("mgmt/rollout_groups.rs", 6),
     ("mgmt/rollouts.rs", 7),
-    ("mgmt/sm_artifacts.rs", 5),
     ("mgmt/sm_metadata.rs", 6),
-    ("mgmt/software_modules.rs", 14),
     ("mgmt/system.rs", 4),
     ("mgmt/target_actions.rs", 9),
     ("mgmt/target_filters.rs", 9),
@@ -127,7 +125,6 @@ const TABLE_DEBT: &[(&str, usize)] = &[
     ("ui/rollouts.rs", 2),
     ("ui/session.rs", 6),
     ("ui/settings.rs", 3),
-    ("ui/software.rs", 8),
 ];
 
 #[test]

@@ -32,9 +32,7 @@ mod users;
 
 pub(crate) use distribution_sets::{DsRequest, ModuleRef, create_sets, validate_ds_request};
 pub(crate) use metadata::{MgmtMetadata, OwnerRef, create_entries};
-pub(crate) use sm_artifacts::upload as upload_artifact;
 pub(crate) use sm_metadata::add_metadata as add_sm_metadata;
-pub(crate) use software_modules::{SmRequest, create_modules, validate_sm_request};
 pub(crate) use system::store as store_tenant_config;
 pub(crate) use target_actions::force_action;
 pub(crate) use target_tags::{TagRequest, insert_tag};
