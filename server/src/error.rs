@@ -532,6 +532,8 @@ impl From<store::Error> for ApiError {
             Rule::UserNotDeletable => Self::user_not_deletable(message),
             Rule::AutoAssignActionType => Self::invalid_auto_assign_action_type(),
             Rule::RolloutState => Self::rollout_illegal_state(message),
+            Rule::UploadFailed => Self::upload_failed(message),
+            Rule::ChecksumMismatch { kind } => Self::artifact_checksum_mismatch(kind),
         }
     }
 }

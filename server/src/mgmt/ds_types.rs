@@ -5,24 +5,18 @@
 //! deleting it only marks it `deleted`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::sm_types::{
-    MgmtSoftwareModuleType, TypeUpdate, duplicate_type, find_sm_type, sm_type_json, validate_new_type,
-};
+use super::sm_types::{MgmtSoftwareModuleType, TypeUpdate, sm_type_json};
 use super::soft_deleted::SoftDeleted;
 use super::{PagedList, Paging, body, body_list, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::error::{ApiError, ApiResult, ExceptionInfo};
+use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::AnyConnection;
-use crate::store::models::{DsType, SmType};
-use crate::store::schema::{
-    distribution_sets, ds_type_sm_types as dtsm, ds_types, sm_types, target_type_ds_types,
-};
+use crate::store::models::DsType;
+use crate::store::types::{NewType, ds};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     const ONE: &str = "/distributionsettypes/{distributionSetTypeId}";
@@ -147,13 +141,19 @@ pub(super) struct DsTypeCreate {
     optionalmodules: Vec<IdRef>,
 }
 
-pub(super) fn find_ds_type(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<DsType> {
-    ds_types::table
-        .filter(ds_types::tenant.eq(tenant).and(ds_types::id.eq(id)))
-        .select(DsType::as_select())
-        .first(c)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("DistributionSetType", id))
+impl DsTypeCreate {
+    fn into_new(self) -> ds::NewDsType {
+        ds::NewDsType {
+            fields: NewType {
+                key: self.key,
+                name: self.name,
+                description: self.description,
+                colour: self.colour,
+            },
+            mandatory: self.mandatorymodules.iter().map(|m| m.id).collect(),
+            optional: self.optionalmodules.iter().map(|m| m.id).collect(),
+        }
+    }
 }
 
 /// Lists the distribution set types of the tenant; deleted ones only as `soft_deleted_mode` asks.
@@ -176,32 +176,14 @@ async fn list(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadDistributionSetType)?;
-    let spec = q.spec(&query::DS_TYPES)?;
+    let list = q.list(&query::DS_TYPES)?;
     let tenant = tenant_of(&user);
     let deleted = mode.soft_deleted_mode.deleted();
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
+    let page = state
         .db
-        .run(move |c| {
-            let live = ds_types::tenant
-                .eq(tenant.clone())
-                .and(ds_types::deleted.eq_any(deleted.clone()));
-            let total: i64 = ds_types::table
-                .filter(live.clone())
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows = ds_types::table
-                .filter(live)
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select(DsType::as_select())
-                .load(c)?;
-            Ok((rows, total))
-        })
+        .read(move |c| ds::list(c, &tenant, &deleted, &list))
         .await?;
+    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
     let content = rows.into_iter().map(|t| ds_type_json(&base, t)).collect();
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
@@ -229,78 +211,17 @@ async fn create(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateDistributionSetType)?;
     let requests: Vec<DsTypeCreate> = body_list(&req, payload, &state).await?;
-    for r in &requests {
-        validate_new_type(
-            r.name.as_deref(),
-            r.key.as_deref(),
-            r.description.as_deref(),
-            r.colour.as_deref(),
-        )?;
-        if r.mandatorymodules
-            .iter()
-            .any(|m| r.optionalmodules.iter().any(|o| o.id == m.id))
-        {
-            return Err(ApiError::constraint_violation(
-                "A software module type cannot be both mandatory and optional.",
-            ));
-        }
-    }
+    let types: Vec<ds::NewDsType> = requests.into_iter().map(DsTypeCreate::into_new).collect();
     let tenant = tenant_of(&user);
     let by = user.username.clone();
     let now = state.now();
     let rows = state
         .db
-        .tx(move |c| {
-            let mut out = Vec::with_capacity(requests.len());
-            for r in &requests {
-                let (name, key) = (
-                    r.name.as_deref().unwrap_or_default(),
-                    r.key.as_deref().unwrap_or_default(),
-                );
-                let id: i64 = diesel::insert_into(ds_types::table)
-                    .values((
-                        ds_types::tenant.eq(&tenant),
-                        ds_types::type_key.eq(key),
-                        ds_types::name.eq(name),
-                        ds_types::description.eq(r.description.as_deref()),
-                        ds_types::colour.eq(r.colour.as_deref()),
-                        ds_types::deleted.eq(false),
-                        ds_types::created_at.eq(now),
-                        ds_types::created_by.eq(&by),
-                        ds_types::last_modified_at.eq(now),
-                        ds_types::last_modified_by.eq(&by),
-                    ))
-                    .returning(ds_types::id)
-                    .get_result(c)
-                    .map_err(|e| duplicate_type(e, key, name))?;
-                for (list, mandatory) in [(&r.mandatorymodules, true), (&r.optionalmodules, false)] {
-                    for m in list {
-                        find_sm_type(c, &tenant, m.id)?;
-                        put_module(c, id, m.id, mandatory)?;
-                    }
-                }
-                out.push(find_ds_type(c, &tenant, id)?);
-            }
-            Ok(out)
-        })
+        .write(move |c| ds::create(c, &tenant, &types, &by, now))
         .await?;
     let base = rest_base(&req, &state);
     let content: Vec<MgmtDistributionSetType> = rows.into_iter().map(|t| ds_type_json(&base, t)).collect();
     Ok(HttpResponse::Created().json(content))
-}
-
-/// Makes `sm_type` a mandatory or optional module type of `ds_type` (moving it if listed already).
-fn put_module(c: &mut AnyConnection, ds_type: i64, sm_type: i64, mandatory: bool) -> ApiResult<()> {
-    diesel::delete(dtsm::table.filter(dtsm::ds_type_id.eq(ds_type).and(dtsm::sm_type_id.eq(sm_type))))
-        .execute(c)?;
-    diesel::insert_into(dtsm::table)
-        .values((
-            dtsm::ds_type_id.eq(ds_type),
-            dtsm::sm_type_id.eq(sm_type),
-            dtsm::mandatory.eq(mandatory),
-        ))
-        .execute(c)?;
-    Ok(())
 }
 
 /// One distribution set type, deleted or not.
@@ -324,7 +245,7 @@ async fn get_one(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadDistributionSetType)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let t = state.db.run(move |c| find_ds_type(c, &tenant, id)).await?;
+    let t = state.db.read(move |c| ds::find(c, &tenant, id)).await?;
     Ok(HttpResponse::Ok().json(ds_type_json(&rest_base(&req, &state), t)))
 }
 
@@ -350,34 +271,15 @@ async fn update(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateDistributionSetType)?;
-    let r: TypeUpdate = body(&req, payload, &state).await?;
-    r.validate()?;
+    let change = body::<TypeUpdate>(&req, payload, &state).await?.change();
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     let by = user.username.clone();
     let now = state.now();
     let t = state
         .db
-        .tx(move |c| {
-            let t = find_ds_type(c, &tenant, id)?;
-            diesel::update(ds_types::table.find(t.id))
-                .set((
-                    ds_types::description.eq(r.description.as_deref().or(t.description.as_deref())),
-                    ds_types::colour.eq(r.colour.as_deref().or(t.colour.as_deref())),
-                    ds_types::last_modified_at.eq(now),
-                    ds_types::last_modified_by.eq(&by),
-                ))
-                .execute(c)?;
-            find_ds_type(c, &tenant, id)
-        })
+        .write(move |c| ds::update(c, &tenant, id, &change, &by, now))
         .await?;
     Ok(HttpResponse::Ok().json(ds_type_json(&rest_base(&req, &state), t)))
-}
-
-fn sets_of_type(c: &mut AnyConnection, ds_type: i64) -> ApiResult<i64> {
-    Ok(distribution_sets::table
-        .filter(distribution_sets::ds_type_id.eq(ds_type))
-        .count()
-        .get_result(c)?)
 }
 
 /// Deletes a distribution set type: only marks it deleted while distribution sets use it. Target
@@ -401,47 +303,9 @@ async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) ->
     let now = state.now();
     state
         .db
-        .tx(move |c| {
-            let t = find_ds_type(c, &tenant, id)?;
-            diesel::delete(target_type_ds_types::table.filter(target_type_ds_types::ds_type_id.eq(t.id)))
-                .execute(c)?;
-            if sets_of_type(c, t.id)? > 0 {
-                diesel::update(ds_types::table.find(t.id))
-                    .set((
-                        ds_types::deleted.eq(true),
-                        ds_types::last_modified_at.eq(now),
-                        ds_types::last_modified_by.eq(&by),
-                    ))
-                    .execute(c)?;
-            } else {
-                diesel::delete(dtsm::table.filter(dtsm::ds_type_id.eq(t.id))).execute(c)?;
-                diesel::delete(ds_types::table.find(t.id)).execute(c)?;
-            }
-            Ok(())
-        })
+        .write(move |c| ds::delete(c, &tenant, id, &by, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// The mandatory or optional module types of a distribution set type.
-async fn modules(user: User, id: i64, state: &AppState, mandatory: bool) -> ApiResult<Vec<SmType>> {
-    user.require(Permission::ReadDistributionSetType)?;
-    let tenant = tenant_of(&user);
-    state
-        .db
-        .run(move |c| {
-            let t = find_ds_type(c, &tenant, id)?;
-            let ids = dtsm::table
-                .filter(dtsm::ds_type_id.eq(t.id).and(dtsm::mandatory.eq(mandatory)))
-                .select(dtsm::sm_type_id);
-            Ok(sm_types::table
-                .filter(sm_types::tenant.eq(&tenant))
-                .filter(sm_types::id.eq_any(ids))
-                .order(sm_types::id.asc())
-                .select(SmType::as_select())
-                .load(c)?)
-        })
-        .await
 }
 
 async fn list_modules(
@@ -451,7 +315,12 @@ async fn list_modules(
     state: web::Data<AppState>,
     mandatory: bool,
 ) -> ApiResult<HttpResponse> {
-    let rows = modules(user, id, &state, mandatory).await?;
+    user.require(Permission::ReadDistributionSetType)?;
+    let tenant = tenant_of(&user);
+    let rows = state
+        .db
+        .read(move |c| ds::modules(c, &tenant, id, mandatory))
+        .await?;
     let base = rest_base(&req, &state);
     let content: Vec<MgmtSoftwareModuleType> = rows.into_iter().map(|t| sm_type_json(&base, t)).collect();
     Ok(HttpResponse::Ok().json(content))
@@ -464,11 +333,12 @@ async fn get_module(
     state: web::Data<AppState>,
     mandatory: bool,
 ) -> ApiResult<HttpResponse> {
-    let rows = modules(user, id, &state, mandatory).await?;
-    let t = rows
-        .into_iter()
-        .find(|t| t.id == sm)
-        .ok_or_else(|| ApiError::not_found("SoftwareModuleType", sm))?;
+    user.require(Permission::ReadDistributionSetType)?;
+    let tenant = tenant_of(&user);
+    let t = state
+        .db
+        .read(move |c| ds::module(c, &tenant, id, sm, mandatory))
+        .await?;
     Ok(HttpResponse::Ok().json(sm_type_json(&rest_base(&req, &state), t)))
 }
 
@@ -487,26 +357,7 @@ async fn change_module(
     let now = state.now();
     state
         .db
-        .tx(move |c| {
-            let t = find_ds_type(c, &tenant, id)?;
-            find_sm_type(c, &tenant, sm)?;
-            if sets_of_type(c, t.id)? > 0 {
-                return Err(ApiError::entity_read_only(format!(
-                    "Distribution set type {id} is already assigned to distribution sets and cannot be changed!"
-                )));
-            }
-            match add {
-                Some(mandatory) => put_module(c, t.id, sm, mandatory)?,
-                None => {
-                    diesel::delete(dtsm::table.filter(dtsm::ds_type_id.eq(t.id).and(dtsm::sm_type_id.eq(sm))))
-                        .execute(c)?;
-                }
-            }
-            diesel::update(ds_types::table.find(t.id))
-                .set((ds_types::last_modified_at.eq(now), ds_types::last_modified_by.eq(&by)))
-                .execute(c)?;
-            Ok(())
-        })
+        .write(move |c| ds::set_module(c, &tenant, id, sm, add, &by, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -30,9 +30,6 @@ mod target_types;
 mod targets;
 mod users;
 
-pub(crate) use sm_artifacts::upload as upload_artifact;
-pub(crate) use software_modules::{SmRequest, create_modules, validate_sm_request};
-
 use actix_web::{HttpRequest, web};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -3,20 +3,16 @@
 
 use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
-use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
-use super::software_modules::{SM_ID, find_sm, release_blobs};
+use super::software_modules::SM_ID;
 use super::{json, rest_base, tenant_of};
+use crate::artifact_upload::release_blobs;
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
 use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::storage::PutError;
-use crate::store::AnyConnection;
-use crate::store::models::Artifact;
-use crate::store::schema::artifacts;
+use crate::store::software_modules::artifacts;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/softwaremodules/{id}/artifacts", web::get().to(list_artifacts))
@@ -91,33 +87,13 @@ async fn list_artifacts(
     user.require(Permission::ReadSoftwareModule)?;
     let full = q.full()?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let rows: Vec<Artifact> = state
-        .db
-        .run(move |c| {
-            find_sm(c, &tenant, id)?;
-            Ok(artifacts::table
-                .filter(artifacts::sm_id.eq(id))
-                .order(artifacts::id.asc())
-                .select(Artifact::as_select())
-                .load(c)?)
-        })
-        .await?;
+    let rows = state.db.read(move |c| artifacts::list(c, &tenant, id)).await?;
     let base = rest_base(&req, &state);
     Ok(HttpResponse::Ok().json(
         rows.iter()
             .map(|a| json::artifact(a, &base, full))
             .collect::<Vec<_>>(),
     ))
-}
-
-fn find_artifact(c: &mut AnyConnection, tenant: &str, sm: i64, aid: i64) -> ApiResult<Artifact> {
-    find_sm(c, tenant, sm)?;
-    artifacts::table
-        .filter(artifacts::id.eq(aid).and(artifacts::sm_id.eq(sm)))
-        .select(Artifact::as_select())
-        .first(c)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("Artifact", aid))
 }
 
 /// One artifact's metadata, with its download link.
@@ -145,7 +121,10 @@ async fn get_artifact(
     user.require(Permission::ReadSoftwareModule)?;
     let (sm, aid) = path.into_inner();
     let tenant = tenant_of(&user);
-    let a = state.db.run(move |c| find_artifact(c, &tenant, sm, aid)).await?;
+    let a = state
+        .db
+        .read(move |c| artifacts::find(c, &tenant, sm, aid))
+        .await?;
     Ok(HttpResponse::Ok().json(json::artifact(&a, &rest_base(&req, &state), true)))
 }
 
@@ -175,7 +154,10 @@ async fn download(
     user.require(Permission::ReadSoftwareModuleArtifact)?;
     let (sm, aid) = path.into_inner();
     let tenant = tenant_of(&user);
-    let a = state.db.run(move |c| find_artifact(c, &tenant, sm, aid)).await?;
+    let a = state
+        .db
+        .read(move |c| artifacts::find(c, &tenant, sm, aid))
+        .await?;
     crate::ddi::serve_artifact(&req, &state, &a).await
 }
 
@@ -205,40 +187,10 @@ async fn delete_artifact(
     let tenant = tenant_of(&user);
     let digest = state
         .db
-        .tx(move |c| {
-            let a = find_artifact(c, &tenant, sm, aid)?;
-            if find_sm(c, &tenant, sm)?.locked {
-                return Err(ApiError::locked(format!(
-                    "Software module {sm} is locked: it was assigned."
-                )));
-            }
-            diesel::delete(artifacts::table.find(a.id)).execute(c)?;
-            Ok(a.sha256)
-        })
+        .write(move |c| artifacts::delete(c, &tenant, sm, aid))
         .await?;
     release_blobs(&state, vec![digest]).await;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// A name an uploaded artifact may have: no path separators, no dot names, no control characters.
-pub fn valid_filename(name: &str) -> bool {
-    !name.is_empty()
-        && name.chars().count() <= 256
-        && name != "."
-        && name != ".."
-        && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control())
-}
-
-async fn text_field(field: &mut actix_multipart::Field) -> ApiResult<String> {
-    let mut buf = Vec::new();
-    while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(|_| ApiError::body_not_readable())?;
-        if buf.len() + chunk.len() > 4096 {
-            return Err(ApiError::body_not_readable());
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    String::from_utf8(buf).map_err(|_| ApiError::body_not_readable())
 }
 
 /// An artifact's raw content.
@@ -284,131 +236,15 @@ struct ArtifactUpload {
         (status = 500, description = "Storing failed", body = ExceptionInfo),
     )
 )]
-pub(crate) async fn upload(
+async fn upload(
     req: HttpRequest,
     user: User,
     path: web::Path<i64>,
-    mut form: Multipart,
+    form: Multipart,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateSoftwareModule)?;
     let sm = path.into_inner();
-    let tenant = tenant_of(&user);
-    let t = tenant.clone();
-    let module = state.db.run(move |c| find_sm(c, &t, sm)).await?;
-    if module.locked {
-        return Err(ApiError::locked(format!(
-            "Software module {sm} is locked: it was assigned."
-        )));
-    }
-    let limit = state.config.max_artifact_size;
-    let mut blob = None;
-    let mut filename = None;
-    let (mut md5, mut sha1, mut sha256) = (None, None, None);
-    let outcome: ApiResult<()> = async {
-        while let Some(field) = form.next().await {
-            let mut field =
-                field.map_err(|e| ApiError::upload_failed(format!("Malformed multipart body: {e}")))?;
-            let name = field.name().unwrap_or_default().to_owned();
-            match name.as_str() {
-                "file" if blob.is_none() => {
-                    if filename.is_none() {
-                        filename = field
-                            .content_disposition()
-                            .and_then(|d| d.get_filename())
-                            .map(str::to_owned);
-                    }
-                    let stream = (&mut field).map_err(|e| e.to_string());
-                    let stored = state
-                        .store
-                        .put(Box::pin(stream), limit)
-                        .await
-                        .map_err(|e| match e {
-                            PutError::TooLarge(l) => ApiError::payload_too_large(l),
-                            PutError::Input(m) => {
-                                ApiError::upload_failed(format!("Reading the upload failed: {m}"))
-                            }
-                            // ENOSPC, EDQUOT
-                            PutError::Io(e) if matches!(e.raw_os_error(), Some(28 | 122)) => {
-                                ApiError::insufficient_storage()
-                            }
-                            PutError::Io(e) => ApiError::internal(e),
-                        })?;
-                    blob = Some(stored);
-                }
-                "filename" => filename = Some(text_field(&mut field).await?),
-                "md5sum" => md5 = Some(text_field(&mut field).await?.to_ascii_lowercase()),
-                "sha1sum" => sha1 = Some(text_field(&mut field).await?.to_ascii_lowercase()),
-                "sha256sum" => sha256 = Some(text_field(&mut field).await?.to_ascii_lowercase()),
-                _ => while field.next().await.is_some() {},
-            }
-        }
-        Ok(())
-    }
-    .await;
-    let result = async {
-        outcome?;
-        let b = blob
-            .clone()
-            .ok_or_else(|| ApiError::upload_failed("The multipart field `file` is missing."))?;
-        let filename = filename.filter(|f| valid_filename(f)).ok_or_else(|| {
-            ApiError::upload_failed(
-                "The file name is missing or invalid (no path separators, `.`/`..` or control characters).",
-            )
-        })?;
-        for (kind, given, actual) in [
-            ("md5", &md5, &b.md5),
-            ("sha1", &sha1, &b.sha1),
-            ("sha256", &sha256, &b.sha256),
-        ] {
-            if given.as_ref().is_some_and(|g| g != actual) {
-                return Err(ApiError::artifact_checksum_mismatch(kind));
-            }
-        }
-        let by = user.username.clone();
-        let now = state.now();
-        let t = tenant.clone();
-        state
-            .db
-            .tx(move |c| {
-                if find_sm(c, &t, sm)?.locked {
-                    return Err(ApiError::locked(format!(
-                        "Software module {sm} is locked: it was assigned."
-                    )));
-                }
-                let id: i64 = diesel::insert_into(artifacts::table)
-                    .values((
-                        artifacts::sm_id.eq(sm),
-                        artifacts::filename.eq(&filename),
-                        artifacts::size.eq(b.size as i64),
-                        artifacts::sha1.eq(&b.sha1),
-                        artifacts::md5.eq(&b.md5),
-                        artifacts::sha256.eq(&b.sha256),
-                        artifacts::created_at.eq(now),
-                        artifacts::created_by.eq(&by),
-                        artifacts::last_modified_at.eq(now),
-                        artifacts::last_modified_by.eq(&by),
-                    ))
-                    .returning(artifacts::id)
-                    .get_result(c)
-                    .map_err(|e| match ApiError::from(e) {
-                        e if e.status == actix_web::http::StatusCode::CONFLICT => ApiError::already_exists(
-                            format!("Software module {sm} already has an artifact named {filename}."),
-                        ),
-                        e => e,
-                    })?;
-                Ok(artifacts::table.find(id).select(Artifact::as_select()).first(c)?)
-            })
-            .await
-    }
-    .await;
-    match result {
-        Ok(a) => Ok(HttpResponse::Created().json(json::artifact(&a, &rest_base(&req, &state), true))),
-        Err(e) => {
-            if let Some(b) = blob {
-                release_blobs(&state, vec![b.sha256]).await;
-            }
-            Err(e)
-        }
-    }
+    let a = crate::artifact_upload::receive(&state, &tenant_of(&user), &user.username, sm, form).await?;
+    Ok(HttpResponse::Created().json(json::artifact(&a, &rest_base(&req, &state), true)))
 }

@@ -4,19 +4,18 @@
 //! from the list, still readable by id), as hawkBit keeps it for their history.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::soft_deleted::SoftDeleted;
-use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
+use super::{PagedList, Paging, body, body_list, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::error::{ApiError, ApiResult, ExceptionInfo};
+use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::AnyConnection;
+use crate::store;
 use crate::store::models::SmType;
-use crate::store::schema::{ds_type_sm_types, sm_types, software_modules};
+use crate::store::types::sm;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/softwaremoduletypes", web::get().to(list))
@@ -41,12 +40,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     components(schemas(MgmtSoftwareModuleType, SmTypeCreate, TypeUpdate))
 )]
 pub struct Api;
-
-/// hawkBit's longest type key, name, description and colour (`Type`, `NamedEntity`).
-pub(super) const KEY_MAX: usize = 64;
-pub(super) const NAME_MAX: usize = 64;
-pub(super) const DESCRIPTION_MAX: usize = 512;
-pub(super) const COLOUR_MAX: usize = 16;
 
 /// hawkBit's `MgmtSoftwareModuleType`.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -132,54 +125,29 @@ pub(super) struct TypeUpdate {
 }
 
 impl TypeUpdate {
-    pub(super) fn validate(&self) -> ApiResult<()> {
-        check_len(
-            "description",
-            self.description.as_deref().unwrap_or(""),
-            DESCRIPTION_MAX,
-        )?;
-        Ok(check_len(
-            "colour",
-            self.colour.as_deref().unwrap_or(""),
-            COLOUR_MAX,
-        )?)
-    }
-}
-
-/// Checks a new type's required `name` and `key` and the lengths of all its texts.
-pub(super) fn validate_new_type(
-    name: Option<&str>,
-    key: Option<&str>,
-    description: Option<&str>,
-    colour: Option<&str>,
-) -> ApiResult<()> {
-    for (field, value, max) in [("name", name, NAME_MAX), ("key", key, KEY_MAX)] {
-        match value {
-            Some(v) if !v.trim().is_empty() => check_len(field, v, max)?,
-            _ => return Err(ApiError::constraint_violation(format!("{field} is required."))),
+    /// The store's change: module and set types keep their name.
+    pub(super) fn change(self) -> store::types::TypeChange {
+        store::types::TypeChange {
+            name: None,
+            description: self.description,
+            colour: self.colour,
         }
     }
-    check_len("description", description.unwrap_or(""), DESCRIPTION_MAX)?;
-    Ok(check_len("colour", colour.unwrap_or(""), COLOUR_MAX)?)
 }
 
-/// A unique violation on insert as hawkBit's 409 naming the type.
-pub(super) fn duplicate_type(e: diesel::result::Error, key: &str, name: &str) -> ApiError {
-    match ApiError::from(e) {
-        e if e.status == actix_web::http::StatusCode::CONFLICT => {
-            ApiError::already_exists(format!("A type with key {key} or name {name} already exists."))
+impl SmTypeCreate {
+    fn into_new(self) -> store::types::sm::NewSmType {
+        store::types::sm::NewSmType {
+            fields: store::types::NewType {
+                key: self.key,
+                name: self.name,
+                description: self.description,
+                colour: self.colour,
+            },
+            max_assignments: self.max_assignments,
+            min_artifacts: self.min_artifacts,
         }
-        e => e,
     }
-}
-
-pub(super) fn find_sm_type(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<SmType> {
-    sm_types::table
-        .filter(sm_types::tenant.eq(tenant).and(sm_types::id.eq(id)))
-        .select(SmType::as_select())
-        .first(c)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("SoftwareModuleType", id))
 }
 
 /// Lists the software module types of the tenant; deleted ones only as `soft_deleted_mode` asks.
@@ -202,32 +170,14 @@ async fn list(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadSoftwareModuleType)?;
-    let spec = q.spec(&query::SM_TYPES)?;
+    let list = q.list(&query::SM_TYPES)?;
     let tenant = tenant_of(&user);
     let deleted = mode.soft_deleted_mode.deleted();
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
+    let page = state
         .db
-        .run(move |c| {
-            let live = sm_types::tenant
-                .eq(tenant.clone())
-                .and(sm_types::deleted.eq_any(deleted.clone()));
-            let total: i64 = sm_types::table
-                .filter(live.clone())
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows = sm_types::table
-                .filter(live)
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select(SmType::as_select())
-                .load(c)?;
-            Ok((rows, total))
-        })
+        .read(move |c| sm::list(c, &tenant, &deleted, &list))
         .await?;
+    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
     let content = rows.into_iter().map(|t| sm_type_json(&base, t)).collect();
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
@@ -254,58 +204,13 @@ async fn create(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateSoftwareModuleType)?;
     let requests: Vec<SmTypeCreate> = body_list(&req, payload, &state).await?;
-    for r in &requests {
-        validate_new_type(
-            r.name.as_deref(),
-            r.key.as_deref(),
-            r.description.as_deref(),
-            r.colour.as_deref(),
-        )?;
-        if r.max_assignments.is_some_and(|m| m < 1) {
-            return Err(ApiError::constraint_violation(
-                "maxAssignments must be at least 1.",
-            ));
-        }
-        if r.min_artifacts.is_some_and(|m| m < 0) {
-            return Err(ApiError::constraint_violation(
-                "minArtifacts must not be negative.",
-            ));
-        }
-    }
+    let types: Vec<sm::NewSmType> = requests.into_iter().map(SmTypeCreate::into_new).collect();
     let tenant = tenant_of(&user);
     let by = user.username.clone();
     let now = state.now();
     let rows = state
         .db
-        .tx(move |c| {
-            let mut out = Vec::with_capacity(requests.len());
-            for r in &requests {
-                let (name, key) = (
-                    r.name.as_deref().unwrap_or_default(),
-                    r.key.as_deref().unwrap_or_default(),
-                );
-                let id: i64 = diesel::insert_into(sm_types::table)
-                    .values((
-                        sm_types::tenant.eq(&tenant),
-                        sm_types::type_key.eq(key),
-                        sm_types::name.eq(name),
-                        sm_types::description.eq(r.description.as_deref()),
-                        sm_types::colour.eq(r.colour.as_deref()),
-                        sm_types::max_assignments.eq(r.max_assignments.unwrap_or(1)),
-                        sm_types::min_artifacts.eq(r.min_artifacts.unwrap_or(0)),
-                        sm_types::deleted.eq(false),
-                        sm_types::created_at.eq(now),
-                        sm_types::created_by.eq(&by),
-                        sm_types::last_modified_at.eq(now),
-                        sm_types::last_modified_by.eq(&by),
-                    ))
-                    .returning(sm_types::id)
-                    .get_result(c)
-                    .map_err(|e| duplicate_type(e, key, name))?;
-                out.push(find_sm_type(c, &tenant, id)?);
-            }
-            Ok(out)
-        })
+        .write(move |c| sm::create(c, &tenant, &types, &by, now))
         .await?;
     let base = rest_base(&req, &state);
     let content: Vec<MgmtSoftwareModuleType> = rows.into_iter().map(|t| sm_type_json(&base, t)).collect();
@@ -333,7 +238,7 @@ async fn get_one(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadSoftwareModuleType)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let t = state.db.run(move |c| find_sm_type(c, &tenant, id)).await?;
+    let t = state.db.read(move |c| sm::find(c, &tenant, id)).await?;
     Ok(HttpResponse::Ok().json(sm_type_json(&rest_base(&req, &state), t)))
 }
 
@@ -359,25 +264,13 @@ async fn update(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateSoftwareModuleType)?;
-    let r: TypeUpdate = body(&req, payload, &state).await?;
-    r.validate()?;
+    let change = body::<TypeUpdate>(&req, payload, &state).await?.change();
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     let by = user.username.clone();
     let now = state.now();
     let t = state
         .db
-        .tx(move |c| {
-            let t = find_sm_type(c, &tenant, id)?;
-            diesel::update(sm_types::table.find(t.id))
-                .set((
-                    sm_types::description.eq(r.description.as_deref().or(t.description.as_deref())),
-                    sm_types::colour.eq(r.colour.as_deref().or(t.colour.as_deref())),
-                    sm_types::last_modified_at.eq(now),
-                    sm_types::last_modified_by.eq(&by),
-                ))
-                .execute(c)?;
-            find_sm_type(c, &tenant, id)
-        })
+        .write(move |c| sm::update(c, &tenant, id, &change, &by, now))
         .await?;
     Ok(HttpResponse::Ok().json(sm_type_json(&rest_base(&req, &state), t)))
 }
@@ -403,29 +296,7 @@ async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) ->
     let now = state.now();
     state
         .db
-        .tx(move |c| {
-            let t = find_sm_type(c, &tenant, id)?;
-            let modules: i64 = software_modules::table
-                .filter(software_modules::sm_type_id.eq(t.id))
-                .count()
-                .get_result(c)?;
-            let ds_types: i64 = ds_type_sm_types::table
-                .filter(ds_type_sm_types::sm_type_id.eq(t.id))
-                .count()
-                .get_result(c)?;
-            if modules + ds_types > 0 {
-                diesel::update(sm_types::table.find(t.id))
-                    .set((
-                        sm_types::deleted.eq(true),
-                        sm_types::last_modified_at.eq(now),
-                        sm_types::last_modified_by.eq(&by),
-                    ))
-                    .execute(c)?;
-            } else {
-                diesel::delete(sm_types::table.find(t.id)).execute(c)?;
-            }
-            Ok(())
-        })
+        .write(move |c| sm::delete(c, &tenant, id, &by, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,22 +2,17 @@
 //! `/targets/{id}/targettype` to give a target its type.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::ds_types::{IdRef, MgmtDistributionSetType, ds_type_json, find_ds_type};
-use super::sm_types::{COLOUR_MAX, DESCRIPTION_MAX, KEY_MAX, NAME_MAX, duplicate_type};
-use super::{PagedList, Paging, body, body_list, check_len, json, query, rest_base, tenant_of};
+use super::ds_types::{IdRef, MgmtDistributionSetType, ds_type_json};
+use super::{PagedList, Paging, body, body_list, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
-use crate::error::{ApiError, ApiResult, ExceptionInfo};
+use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
-use crate::store::AnyConnection;
-use crate::store::Changes;
-use crate::store::models::{DsType, TargetType};
-use crate::store::schema::{ds_types, target_type_ds_types as ttds, target_types, targets};
-use crate::store::targets::find_target;
+use crate::store::models::TargetType;
+use crate::store::types::{NewType, TypeChange, target};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     const ONE: &str = "/targettypes/{targetTypeId}";
@@ -133,58 +128,18 @@ pub(super) struct TargetTypeUpdate {
     colour: Option<String>,
 }
 
-fn check_texts(name: Option<&str>, description: Option<&str>, colour: Option<&str>) -> ApiResult<()> {
-    if name.is_some_and(|n| n.trim().is_empty()) {
-        return Err(ApiError::constraint_violation("name must not be empty."));
-    }
-    check_len("name", name.unwrap_or(""), NAME_MAX)?;
-    check_len("description", description.unwrap_or(""), DESCRIPTION_MAX)?;
-    Ok(check_len("colour", colour.unwrap_or(""), COLOUR_MAX)?)
-}
-
 impl TargetTypeCreate {
-    /// The `(key, name)` to store, after hawkBit's defaults and checks.
-    fn key_and_name(&self) -> ApiResult<(String, String)> {
-        let (key, name) = match (&self.key, &self.name) {
-            (None, None) => return Err(ApiError::target_type_key_or_name_required()),
-            (k, n) => (
-                k.clone().or_else(|| n.clone()).unwrap_or_default(),
-                n.clone().or_else(|| k.clone()).unwrap_or_default(),
-            ),
-        };
-        if key.trim().is_empty() {
-            return Err(ApiError::constraint_violation("key must not be empty."));
-        }
-        check_len("key", &key, KEY_MAX)?;
-        check_texts(Some(&name), self.description.as_deref(), self.colour.as_deref())?;
-        Ok((key, name))
-    }
-}
-
-fn find_type(c: &mut AnyConnection, tenant: &str, id: i64) -> ApiResult<TargetType> {
-    target_types::table
-        .filter(target_types::tenant.eq(tenant).and(target_types::id.eq(id)))
-        .select(TargetType::as_select())
-        .first(c)
-        .optional()?
-        .ok_or_else(|| ApiError::not_found("TargetType", id))
-}
-
-/// Makes the distribution set types `ds_type_ids` (of `tenant`; 404 otherwise) compatible with `tt`.
-fn add_compatibles(c: &mut AnyConnection, tenant: &str, tt: i64, ds_type_ids: &[i64]) -> ApiResult<()> {
-    for &d in ds_type_ids {
-        find_ds_type(c, tenant, d)?;
-        let present: i64 = ttds::table
-            .filter(ttds::target_type_id.eq(tt).and(ttds::ds_type_id.eq(d)))
-            .count()
-            .get_result(c)?;
-        if present == 0 {
-            diesel::insert_into(ttds::table)
-                .values((ttds::target_type_id.eq(tt), ttds::ds_type_id.eq(d)))
-                .execute(c)?;
+    fn into_new(self) -> target::NewTargetType {
+        target::NewTargetType {
+            fields: NewType {
+                key: self.key,
+                name: self.name,
+                description: self.description,
+                colour: self.colour,
+            },
+            compatible: self.compatibledistributionsettypes.iter().map(|d| d.id).collect(),
         }
     }
-    Ok(())
 }
 
 /// Lists the target types of the tenant.
@@ -206,28 +161,10 @@ async fn list(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTargetType)?;
-    let spec = q.spec(&query::TARGET_TYPES)?;
+    let list = q.list(&query::TARGET_TYPES)?;
     let tenant = tenant_of(&user);
-    let (offset, limit) = (q.offset(), q.limit());
-    let (rows, total) = state
-        .db
-        .run(move |c| {
-            let total: i64 = target_types::table
-                .filter(target_types::tenant.eq(&tenant))
-                .filter(spec.filter.clone())
-                .count()
-                .get_result(c)?;
-            let rows = target_types::table
-                .filter(target_types::tenant.eq(&tenant))
-                .filter(spec.filter.clone())
-                .order_by(spec.order.clone())
-                .offset(offset)
-                .limit(limit)
-                .select(TargetType::as_select())
-                .load(c)?;
-            Ok((rows, total))
-        })
-        .await?;
+    let page = state.db.read(move |c| target::list(c, &tenant, &list)).await?;
+    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
     let content = rows.into_iter().map(|t| to_mgmt(&base, t)).collect();
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
@@ -255,39 +192,13 @@ async fn create(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::CreateTargetType)?;
     let requests: Vec<TargetTypeCreate> = body_list(&req, payload, &state).await?;
-    let names = requests
-        .iter()
-        .map(TargetTypeCreate::key_and_name)
-        .collect::<ApiResult<Vec<_>>>()?;
+    let types: Vec<target::NewTargetType> = requests.into_iter().map(TargetTypeCreate::into_new).collect();
     let tenant = tenant_of(&user);
     let by = user.username.clone();
     let now = state.now();
     let rows = state
         .db
-        .tx(move |c| {
-            let mut out = Vec::with_capacity(requests.len());
-            for (r, (key, name)) in requests.iter().zip(&names) {
-                let id: i64 = diesel::insert_into(target_types::table)
-                    .values((
-                        target_types::tenant.eq(&tenant),
-                        target_types::type_key.eq(key),
-                        target_types::name.eq(name),
-                        target_types::description.eq(r.description.as_deref()),
-                        target_types::colour.eq(r.colour.as_deref()),
-                        target_types::created_at.eq(now),
-                        target_types::created_by.eq(&by),
-                        target_types::last_modified_at.eq(now),
-                        target_types::last_modified_by.eq(&by),
-                    ))
-                    .returning(target_types::id)
-                    .get_result(c)
-                    .map_err(|e| duplicate_type(e, key, name))?;
-                let ds: Vec<i64> = r.compatibledistributionsettypes.iter().map(|d| d.id).collect();
-                add_compatibles(c, &tenant, id, &ds)?;
-                out.push(find_type(c, &tenant, id)?);
-            }
-            Ok(out)
-        })
+        .write(move |c| target::create(c, &tenant, &types, &by, now))
         .await?;
     let base = rest_base(&req, &state);
     let content: Vec<MgmtTargetType> = rows.into_iter().map(|t| to_mgmt(&base, t)).collect();
@@ -315,7 +226,7 @@ async fn get_one(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::ReadTargetType)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let t = state.db.run(move |c| find_type(c, &tenant, id)).await?;
+    let t = state.db.read(move |c| target::find(c, &tenant, id)).await?;
     Ok(HttpResponse::Ok().json(to_mgmt(&rest_base(&req, &state), t)))
 }
 
@@ -343,27 +254,17 @@ async fn update(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateTargetType)?;
     let r: TargetTypeUpdate = body(&req, payload, &state).await?;
-    check_texts(r.name.as_deref(), r.description.as_deref(), r.colour.as_deref())?;
+    let change = TypeChange {
+        name: r.name,
+        description: r.description,
+        colour: r.colour,
+    };
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     let by = user.username.clone();
     let now = state.now();
     let t = state
         .db
-        .tx(move |c| {
-            let t = find_type(c, &tenant, id)?;
-            let name = r.name.as_deref().unwrap_or(&t.name);
-            diesel::update(target_types::table.find(t.id))
-                .set((
-                    target_types::name.eq(name),
-                    target_types::description.eq(r.description.as_deref().or(t.description.as_deref())),
-                    target_types::colour.eq(r.colour.as_deref().or(t.colour.as_deref())),
-                    target_types::last_modified_at.eq(now),
-                    target_types::last_modified_by.eq(&by),
-                ))
-                .execute(c)
-                .map_err(|e| duplicate_type(e, &t.type_key, name))?;
-            find_type(c, &tenant, id)
-        })
+        .write(move |c| target::update(c, &tenant, id, &change, &by, now))
         .await?;
     Ok(HttpResponse::Ok().json(to_mgmt(&rest_base(&req, &state), t)))
 }
@@ -385,24 +286,7 @@ async fn update(
 async fn delete(user: User, path: web::Path<i64>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     user.require(Permission::DeleteTargetType)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    state
-        .db
-        .tx(move |c| {
-            let t = find_type(c, &tenant, id)?;
-            let users: i64 = targets::table
-                .filter(targets::target_type_id.eq(t.id))
-                .count()
-                .get_result(c)?;
-            if users > 0 {
-                return Err(ApiError::target_type_in_use(format!(
-                    "Target type {id} is assigned to {users} target(s) and cannot be deleted."
-                )));
-            }
-            diesel::delete(ttds::table.filter(ttds::target_type_id.eq(t.id))).execute(c)?;
-            diesel::delete(target_types::table.find(t.id)).execute(c)?;
-            Ok(())
-        })
-        .await?;
+    state.db.write(move |c| target::delete(c, &tenant, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -428,21 +312,7 @@ async fn compatible(
     user.require(Permission::ReadTargetType)?;
     user.require(Permission::ReadDistributionSetType)?;
     let (tenant, id) = (tenant_of(&user), path.into_inner());
-    let rows = state
-        .db
-        .run(move |c| {
-            let t = find_type(c, &tenant, id)?;
-            let ids = ttds::table
-                .filter(ttds::target_type_id.eq(t.id))
-                .select(ttds::ds_type_id);
-            Ok(ds_types::table
-                .filter(ds_types::tenant.eq(&tenant))
-                .filter(ds_types::id.eq_any(ids))
-                .order(ds_types::id.asc())
-                .select(DsType::as_select())
-                .load(c)?)
-        })
-        .await?;
+    let rows = state.db.read(move |c| target::compatible(c, &tenant, id)).await?;
     let base = rest_base(&req, &state);
     let content: Vec<MgmtDistributionSetType> = rows.into_iter().map(|t| ds_type_json(&base, t)).collect();
     Ok(HttpResponse::Ok().json(content))
@@ -471,29 +341,18 @@ async fn add_compatible(
 ) -> ApiResult<HttpResponse> {
     user.require(Permission::UpdateTargetType)?;
     user.require(Permission::ReadDistributionSetType)?;
-    let ids: Vec<IdRef> = body_list(&req, payload, &state).await?;
+    let ids: Vec<i64> = body_list::<IdRef>(&req, payload, &state)
+        .await?
+        .iter()
+        .map(|d| d.id)
+        .collect();
     let (tenant, id) = (tenant_of(&user), path.into_inner());
     let (by, now) = (user.username.clone(), state.now());
     state
         .db
-        .tx(move |c| {
-            let t = find_type(c, &tenant, id)?;
-            let ds: Vec<i64> = ids.iter().map(|d| d.id).collect();
-            add_compatibles(c, &tenant, t.id, &ds)?;
-            touch(c, t.id, now, &by)
-        })
+        .write(move |c| target::add_compatible(c, &tenant, id, &ids, &by, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-fn touch(c: &mut AnyConnection, id: i64, now: i64, by: &str) -> ApiResult<()> {
-    diesel::update(target_types::table.find(id))
-        .set((
-            target_types::last_modified_at.eq(now),
-            target_types::last_modified_by.eq(by),
-        ))
-        .execute(c)?;
-    Ok(())
 }
 
 /// Makes a distribution set type no longer compatible with this target type.
@@ -524,13 +383,7 @@ async fn remove_compatible(
     let (by, now) = (user.username.clone(), state.now());
     state
         .db
-        .tx(move |c| {
-            let t = find_type(c, &tenant, id)?;
-            find_ds_type(c, &tenant, ds)?;
-            diesel::delete(ttds::table.filter(ttds::target_type_id.eq(t.id).and(ttds::ds_type_id.eq(ds))))
-                .execute(c)?;
-            touch(c, t.id, now, &by)
-        })
+        .write(move |c| target::remove_compatible(c, &tenant, id, ds, &by, now))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -545,25 +398,11 @@ async fn set_type(
     user.require(Permission::UpdateTarget)?;
     let tenant = tenant_of(&user);
     let (by, now) = (user.username.clone(), state.now());
-    let (t2, c2) = (tenant.clone(), cid.clone());
-    state
+    let changes = state
         .db
-        .tx(move |c| {
-            let t = find_target(c, &t2, &c2)?;
-            if let Some(ty) = ty {
-                find_type(c, &t2, ty)?;
-            }
-            diesel::update(targets::table.find(t.id))
-                .set((
-                    targets::target_type_id.eq(ty),
-                    targets::last_modified_at.eq(now),
-                    targets::last_modified_by.eq(&by),
-                ))
-                .execute(c)?;
-            Ok(())
-        })
+        .write(move |c| target::set_target_type(c, &tenant, &cid, ty, &by, now))
         .await?;
-    state.apply(Changes::device(&tenant, &cid));
+    state.apply(changes);
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -85,6 +85,12 @@ pub enum Rule {
     AutoAssignActionType,
     /// A rollout operation its current state does not allow.
     RolloutState,
+    /// An artifact upload that cannot be taken (no file, an unsafe file name, encryption asked for).
+    UploadFailed,
+    /// An uploaded artifact that does not match the `kind` (`md5`, `sha1`, `sha256`) checksum given.
+    ChecksumMismatch {
+        kind: &'static str,
+    },
 }
 
 impl Rule {

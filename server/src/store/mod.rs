@@ -23,6 +23,7 @@ pub mod target_filters;
 pub mod target_list;
 pub mod targets;
 pub mod tenants;
+pub mod types;
 pub mod users;
 
 pub use changes::Changes;

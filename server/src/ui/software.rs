@@ -1,9 +1,9 @@
 //! Software modules: the list with their types, one module with its artifacts and metadata, and
-//! artifact upload (the Management API's upload handler, so the file streams to the store the same way).
+//! artifact upload (taken as the Management API takes it, `crate::artifact_upload`, so the file
+//! streams to the artifact store the same way).
 
 use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use maud::html;
 use serde::Deserialize;
 
@@ -12,7 +12,8 @@ use super::layout::{self, size, when};
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::state::AppState;
-use crate::store::schema::{artifacts, sm_metadata, sm_types, software_modules};
+use crate::store::software_modules as modules;
+use crate::store::types::sm;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/software", web::get().to(list))
@@ -27,58 +28,27 @@ pub struct Paging {
     offset: Option<i64>,
 }
 
-type SmRow = (i64, String, String, String, Option<String>, bool);
-
 pub async fn list(ctx: Ctx, q: web::Query<Paging>, state: web::Data<AppState>) -> UiResult {
     ctx.require(Permission::ReadSoftwareModule)?;
     let offset = q.offset.unwrap_or(0).max(0);
     let tenant = ctx.tenant();
-    let (rows, total, counts, types) = state
+    let (page, types) = state
         .db
-        .run(move |c| {
-            let mine = || {
-                software_modules::table
-                    .filter(software_modules::tenant.eq(&tenant))
-                    .filter(software_modules::deleted.eq(false))
-            };
-            let total: i64 = mine().count().get_result(c)?;
-            let rows: Vec<SmRow> = mine()
-                .inner_join(sm_types::table)
-                .order(software_modules::id.desc())
-                .offset(offset)
-                .limit(50)
-                .select((
-                    software_modules::id,
-                    software_modules::name,
-                    software_modules::version,
-                    sm_types::name,
-                    software_modules::vendor,
-                    software_modules::locked,
-                ))
-                .load(c)?;
-            let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-            let counts: Vec<(i64, i64)> = artifacts::table
-                .filter(artifacts::sm_id.eq_any(&ids))
-                .group_by(artifacts::sm_id)
-                .select((artifacts::sm_id, diesel::dsl::count_star()))
-                .load(c)?;
-            let types: Vec<(String, String, i32)> = sm_types::table
-                .filter(sm_types::tenant.eq(&tenant).and(sm_types::deleted.eq(false)))
-                .order(sm_types::name.asc())
-                .select((sm_types::type_key, sm_types::name, sm_types::max_assignments))
-                .load(c)?;
-            Ok((rows, total, counts, types))
+        .read(move |c| {
+            let page = modules::summaries(c, &tenant, offset, 50)?;
+            Ok((page, sm::live_by_name(c, &tenant)?))
         })
         .await?;
+    let total = page.total;
     let body = html! {
         h1 { "Software modules" }
         div.table-wrap { table {
             thead { tr { th { "Name" } th { "Version" } th { "Type" } th.opt { "Vendor" } th { "Artifacts" } } }
-            tbody { @for (id, name, version, ty, vendor, locked) in &rows {
+            tbody { @for m in &page.rows {
                 tr {
-                    td { a href={ "/ui/software/" (id) } { (name) } @if *locked { " " span.badge { "locked" } } }
-                    td { (version) } td { (ty) } td.opt { (vendor.as_deref().unwrap_or("")) }
-                    td { (counts.iter().find(|c| c.0 == *id).map_or(0, |c| c.1)) }
+                    td { a href={ "/ui/software/" (m.id) } { (m.name) } @if m.locked { " " span.badge { "locked" } } }
+                    td { (m.version) } td { (m.type_name) } td.opt { (m.vendor.as_deref().unwrap_or("")) }
+                    td { (m.artifacts) }
                 }
             } }
         } }
@@ -92,7 +62,7 @@ pub async fn list(ctx: Ctx, q: web::Query<Paging>, state: web::Data<AppState>) -
                         div { label for="sm-version" { "Version" } input #sm-version name="version" required maxlength="64"; }
                         div {
                             label for="sm-type" { "Type" }
-                            select #sm-type name="type_key" { @for (key, name, _) in &types { option value=(key) { (name) } } }
+                            select #sm-type name="type_key" { @for t in &types { option value=(t.type_key) { (t.name) } } }
                         }
                         div { label for="sm-vendor" { "Vendor" } input #sm-vendor name="vendor" maxlength="256"; }
                     }
@@ -106,7 +76,7 @@ pub async fn list(ctx: Ctx, q: web::Query<Paging>, state: web::Data<AppState>) -
             h2 { "Software module types" }
             div.table-wrap { table {
                 thead { tr { th { "Key" } th { "Name" } th { "Modules per set" } } }
-                tbody { @for (key, name, max) in &types { tr { td { code { (key) } } td { (name) } td { (max) } } } }
+                tbody { @for t in &types { tr { td { code { (t.type_key) } } td { (t.name) } td { (t.max_assignments) } } } }
             } }
         }
     };
@@ -128,7 +98,7 @@ pub async fn create(ctx: Ctx, form: web::Form<NewModule>, state: web::Data<AppSt
     ctx.require(Permission::CreateSoftwareModule)?;
     let f = form.into_inner();
     let opt = |s: String| (!s.trim().is_empty()).then_some(s);
-    let request = crate::mgmt::SmRequest {
+    let module = modules::NewModule {
         name: f.name,
         version: f.version,
         type_key: f.type_key,
@@ -136,13 +106,12 @@ pub async fn create(ctx: Ctx, form: web::Form<NewModule>, state: web::Data<AppSt
         description: opt(f.description),
         encrypted: false,
     };
-    crate::mgmt::validate_sm_request(&request)?;
     let (tenant, by, now) = (ctx.tenant(), ctx.user.username.clone(), state.now());
     let created = state
         .db
-        .tx(move |c| crate::mgmt::create_modules(c, &tenant, &by, now, "", std::slice::from_ref(&request)))
+        .write(move |c| modules::create_modules(c, &tenant, std::slice::from_ref(&module), &by, now))
         .await?;
-    let id = created.first().map_or(0, |m| m.id);
+    let id = created.first().map_or(0, |m| m.module.id);
     Ok(layout::see_other(
         &format!("/ui/software/{id}"),
         Some("Software module created."),
@@ -153,51 +122,13 @@ pub async fn module(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) 
     ctx.require(Permission::ReadSoftwareModule)?;
     let id = path.into_inner();
     let tenant = ctx.tenant();
-    let (sm, arts, meta) = state
+    let page = state
         .db
-        .run(move |c| {
-            let sm: (String, String, String, Option<String>, Option<String>, bool) = software_modules::table
-                .inner_join(sm_types::table)
-                .filter(
-                    software_modules::id
-                        .eq(id)
-                        .and(software_modules::tenant.eq(&tenant)),
-                )
-                .filter(software_modules::deleted.eq(false))
-                .select((
-                    software_modules::name,
-                    software_modules::version,
-                    sm_types::name,
-                    software_modules::vendor,
-                    software_modules::description,
-                    software_modules::locked,
-                ))
-                .first(c)
-                .optional()?
-                .ok_or_else(|| crate::error::ApiError::not_found("SoftwareModule", id))?;
-            let arts: Vec<(String, i64, String, i64)> = artifacts::table
-                .filter(artifacts::sm_id.eq(id))
-                .order(artifacts::filename.asc())
-                .select((
-                    artifacts::filename,
-                    artifacts::size,
-                    artifacts::sha256,
-                    artifacts::created_at,
-                ))
-                .load(c)?;
-            let meta: Vec<(String, String, bool)> = sm_metadata::table
-                .filter(sm_metadata::sm_id.eq(id))
-                .order(sm_metadata::meta_key.asc())
-                .select((
-                    sm_metadata::meta_key,
-                    sm_metadata::meta_value,
-                    sm_metadata::target_visible,
-                ))
-                .load(c)?;
-            Ok((sm, arts, meta))
-        })
+        .read(move |c| modules::module_page(c, &tenant, id))
         .await?;
-    let (name, version, ty, vendor, description, locked) = sm;
+    let (sm, ty, arts, meta) = (page.module, page.type_name, page.artifacts, page.metadata);
+    let (name, version, vendor, description, locked) =
+        (sm.name, sm.version, sm.vendor, sm.description, sm.locked);
     let body = html! {
         h1 { "Software module " (name) " " (version) }
         section.card {
@@ -210,8 +141,8 @@ pub async fn module(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) 
             @if arts.is_empty() { p.muted { "No artifacts yet." } }
             div.table-wrap { table {
                 thead { tr { th { "File" } th { "Size" } th.opt { "SHA-256" } th.opt { "Uploaded" } } }
-                tbody { @for (file, bytes, sha, at) in &arts {
-                    tr { td { (file) } td { (size(*bytes)) } td.opt { code { (sha.get(..16).unwrap_or(sha)) "…" } } td.opt { (when(*at)) } }
+                tbody { @for a in &arts {
+                    tr { td { (a.filename) } td { (size(a.size)) } td.opt { code { (a.sha256.get(..16).unwrap_or(&a.sha256)) "…" } } td.opt { (when(a.created_at)) } }
                 } }
             } }
             @if ctx.can(Permission::CreateSoftwareModule) && !locked {
@@ -250,8 +181,9 @@ pub async fn module(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) 
     Ok(layout::ok(&ctx, &format!("Software {name}"), &body))
 }
 
-/// The upload, streamed to the artifact store by the Management API's handler. A script asks for
-/// JSON (`Accept: application/json`) and gets the API's answer; a plain form gets a page.
+/// The upload, streamed to the artifact store as the Management API takes it. A script asks for
+/// JSON (`Accept: application/json`) and gets the artifact's id and name, or the API's error; a
+/// plain form gets a page.
 pub async fn upload(
     req: HttpRequest,
     ctx: Ctx,
@@ -266,9 +198,14 @@ pub async fn upload(
         .get("accept")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json"));
-    let result = crate::mgmt::upload_artifact(req, ctx.user, path, form, state).await;
+    let (tenant, by) = (ctx.tenant(), ctx.user.username.clone());
+    let result = crate::artifact_upload::receive(&state, &tenant, &by, id, form).await;
     match (result, wants_json) {
-        (Ok(res), true) => Ok(res),
+        (Ok(a), true) => Ok(HttpResponse::Created().json(serde_json::json!({
+            "id": a.id,
+            "providedFilename": a.filename,
+            "size": a.size,
+        }))),
         (Ok(_), false) => Ok(layout::see_other(
             &format!("/ui/software/{id}"),
             Some("Artifact uploaded."),

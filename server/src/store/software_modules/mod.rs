@@ -1,10 +1,20 @@
-//! Software modules and their artifacts as devices see them.
+//! Software modules and their artifacts: as devices see them (here), as operators manage them
+//! ([`modules`]: create, list, change, delete; [`artifacts`]: record, read and delete uploads).
+
+pub mod artifacts;
+mod modules;
+
+pub use artifacts::{artifact_named, artifacts_of};
+pub use modules::{
+    ModuleChange, ModulePage, ModuleSummary, ModuleView, NewModule, create_modules, delete_module,
+    find_module, list_modules, module_page, module_view, summaries, update_module,
+};
 
 use diesel::dsl::exists;
 use diesel::prelude::*;
 
 use super::models::{ActionStatus, Artifact, Target};
-use super::schema::{actions, artifacts, ds_modules, sm_metadata, sm_types, software_modules};
+use super::schema::{self, actions, ds_modules, sm_metadata, sm_types, software_modules};
 use super::{AnyConnection, Result};
 
 /// Whether the device may read the module's artifacts: while one of its actions that are not canceled
@@ -30,24 +40,6 @@ pub fn module_visible(c: &mut AnyConnection, target: &Target, sm_id: i64, any_mo
             .filter(actions::status.ne_all(canceled)),
     ))
     .get_result(c)?)
-}
-
-/// The module's artifacts, oldest first.
-pub fn artifacts_of(c: &mut AnyConnection, sm_id: i64) -> Result<Vec<Artifact>> {
-    Ok(artifacts::table
-        .filter(artifacts::sm_id.eq(sm_id))
-        .order(artifacts::id.asc())
-        .select(Artifact::as_select())
-        .load(c)?)
-}
-
-/// The module's artifact called `filename`.
-pub fn artifact_named(c: &mut AnyConnection, sm_id: i64, filename: &str) -> Result<Option<Artifact>> {
-    Ok(artifacts::table
-        .filter(artifacts::sm_id.eq(sm_id).and(artifacts::filename.eq(filename)))
-        .select(Artifact::as_select())
-        .first(c)
-        .optional()?)
 }
 
 /// One module of a distribution set as a device installs it.
@@ -79,9 +71,9 @@ pub fn deployment_modules(c: &mut AnyConnection, ds_id: i64) -> Result<Vec<Deplo
         ))
         .load(c)?;
     let ids: Vec<i64> = modules.iter().map(|m| m.0).collect();
-    let all_artifacts: Vec<Artifact> = artifacts::table
-        .filter(artifacts::sm_id.eq_any(&ids))
-        .order(artifacts::id.asc())
+    let all_artifacts: Vec<Artifact> = schema::artifacts::table
+        .filter(schema::artifacts::sm_id.eq_any(&ids))
+        .order(schema::artifacts::id.asc())
         .select(Artifact::as_select())
         .load(c)?;
     let metadata: Vec<(i64, String, String)> = sm_metadata::table
