@@ -11,7 +11,6 @@ use crate::auth::users::User;
 use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::AnyConnection;
-use crate::store::models::SoftwareModule;
 use crate::store::software_modules::{self as modules, ModuleChange, ModuleView, NewModule};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

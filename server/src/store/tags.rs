@@ -62,7 +62,7 @@ macro_rules! with_tables {
 #[derive(Debug, Clone, Queryable)]
 pub struct Tag {
     pub id: i64,
-    pub _tenant: String,
+    pub tenant: String,
     pub name: String,
     pub description: Option<String>,
     pub colour: Option<String>,
