@@ -136,7 +136,7 @@ fn start_nginx(dir: &Path, port: u16, upstream: &str) -> Nginx {
     std::fs::write(
         dir.join("nginx.conf"),
         format!(
-            "daemon off;\nworker_processes 1;\nuser root;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+            "daemon off;\nmaster_process off;\nuser root;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
              events {{}}\nhttp {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/tmp/body;\n  \
              proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  \
              scgi_temp_path {d}/tmp/scgi;\n  include {d}/updraft.conf;\n}}\n"

@@ -11,14 +11,10 @@ use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::actions::queries::{self, ActionView};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/actions", web::get().to(list))
-        .route("/actions/{id}", web::get().to(get_one));
+super::routes::api! {
+    paths: [list, get_one],
+    schemas: [MgmtAction],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(list, get_one), components(schemas(MgmtAction)))]
-pub struct Api;
 
 /// `representation=compact|full` as hawkBit reads it (default compact).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

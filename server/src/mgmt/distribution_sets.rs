@@ -15,44 +15,10 @@ use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::distribution_sets::{self as sets, NewSet, SetUpdate};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/distributionsets", web::get().to(list))
-        .route("/distributionsets", web::post().to(create))
-        .route("/distributionsets/{id}", web::get().to(get_one))
-        .route("/distributionsets/{id}", web::put().to(update))
-        .route("/distributionsets/{id}", web::delete().to(delete))
-        .route(
-            "/distributionsets/{id}/assignedSM",
-            web::get().to(assigned_modules),
-        )
-        .route("/distributionsets/{id}/assignedSM", web::post().to(add_modules))
-        .route(
-            "/distributionsets/{id}/assignedSM/{smId}",
-            web::delete().to(remove_module),
-        );
+super::routes::api! {
+    paths: [list, create, get_one, update, delete, assigned_modules, add_modules, remove_module],
+    schemas: [json::MgmtDistributionSet, json::MgmtSoftwareModule, DsRequest, DsUpdate, ModuleRef],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        list,
-        create,
-        get_one,
-        update,
-        delete,
-        assigned_modules,
-        add_modules,
-        remove_module
-    ),
-    components(schemas(
-        json::MgmtDistributionSet,
-        json::MgmtSoftwareModule,
-        DsRequest,
-        DsUpdate,
-        ModuleRef,
-    ))
-)]
-pub struct Api;
 
 /// A distribution set with its modules, as hawkBit renders it.
 pub fn ds_view(c: &mut AnyConnection, id: i64, base: &str) -> ApiResult<json::MgmtDistributionSet> {

@@ -15,33 +15,10 @@ use crate::store::actions::{self, AssignmentRequest};
 use crate::store::distribution_sets::{self as sets, AutoAssignFilter};
 use crate::store::models::ActionType;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/distributionsets/{id}/assignedTargets",
-        web::get().to(assigned_targets),
-    )
-    .route("/distributionsets/{id}/assignedTargets", web::post().to(assign))
-    .route(
-        "/distributionsets/{id}/installedTargets",
-        web::get().to(installed_targets),
-    )
-    .route(
-        "/distributionsets/{id}/autoAssignTargetFilters",
-        web::get().to(auto_assign_filters),
-    );
+super::routes::api! {
+    paths: [assign, assigned_targets, installed_targets, auto_assign_filters],
+    schemas: [MgmtTargetFilterQuery, AssignmentBody, MaintenanceWindowBody, AssignmentResponse],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(assign, assigned_targets, installed_targets, auto_assign_filters),
-    components(schemas(
-        MgmtTargetFilterQuery,
-        AssignmentBody,
-        MaintenanceWindowBody,
-        AssignmentResponse
-    ))
-)]
-pub struct Api;
 
 /// A maintenance window: cron `schedule`, `duration` (`HH:mm:ss`) and `timezone` (`+01:00`).
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -11,13 +11,10 @@ use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::distribution_sets::{self as sets, Cancelation};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/distributionsets/{id}/invalidate", web::post().to(invalidate));
+super::routes::api! {
+    paths: [invalidate],
+    schemas: [InvalidateRequest, CancelationType],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(invalidate), components(schemas(InvalidateRequest, CancelationType)))]
-pub struct Api;
 
 /// What happens to the open actions of an invalidated set.
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]

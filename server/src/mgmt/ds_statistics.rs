@@ -14,33 +14,10 @@ use crate::state::AppState;
 use crate::store::distribution_sets::{self as sets, statistics as stats};
 use crate::store::models::ActionStatus;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/distributionsets/{id}/statistics", web::get().to(statistics))
-        .route(
-            "/distributionsets/{id}/statistics/actions",
-            web::get().to(statistics_actions),
-        )
-        .route(
-            "/distributionsets/{id}/statistics/rollouts",
-            web::get().to(statistics_rollouts),
-        )
-        .route(
-            "/distributionsets/{id}/statistics/autoassignments",
-            web::get().to(statistics_auto_assignments),
-        );
+super::routes::api! {
+    paths: [statistics, statistics_actions, statistics_rollouts, statistics_auto_assignments],
+    schemas: [MgmtDistributionSetStatistics],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        statistics,
-        statistics_actions,
-        statistics_rollouts,
-        statistics_auto_assignments
-    ),
-    components(schemas(MgmtDistributionSetStatistics))
-)]
-pub struct Api;
 
 /// hawkBit's `MgmtDistributionSetStatistics`: action counts per status (with `total`), rollout
 /// counts per status, and the number of auto-assigning target filters; empty maps are left out.

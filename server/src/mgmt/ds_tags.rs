@@ -15,65 +15,10 @@ use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::tags::{self, Kind, Tag};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/distributionsettags", web::get().to(list))
-        .route("/distributionsettags", web::post().to(create))
-        .route(
-            "/distributionsettags/{distributionsetTagId}",
-            web::get().to(get_one),
-        )
-        .route(
-            "/distributionsettags/{distributionsetTagId}",
-            web::put().to(update),
-        )
-        .route(
-            "/distributionsettags/{distributionsetTagId}",
-            web::delete().to(delete),
-        )
-        .route(
-            "/distributionsettags/{distributionsetTagId}/assigned",
-            web::get().to(assigned),
-        )
-        .route(
-            "/distributionsettags/{distributionsetTagId}/assigned",
-            web::post().to(assign),
-        )
-        .route(
-            "/distributionsettags/{distributionsetTagId}/assigned",
-            web::put().to(assign_put),
-        )
-        .route(
-            "/distributionsettags/{distributionsetTagId}/assigned",
-            web::delete().to(unassign),
-        )
-        .route(
-            "/distributionsettags/{distributionsetTagId}/assigned/{distributionsetId}",
-            web::post().to(assign_one),
-        )
-        .route(
-            "/distributionsettags/{distributionsetTagId}/assigned/{distributionsetId}",
-            web::delete().to(unassign_one),
-        );
+super::routes::api! {
+    paths: [list, create, get_one, update, delete, assigned, assign, assign_put, unassign, assign_one, unassign_one],
+    schemas: [MgmtTag, TagRequest, NotFoundPolicy],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        list,
-        create,
-        get_one,
-        update,
-        delete,
-        assigned,
-        assign,
-        assign_put,
-        unassign,
-        assign_one,
-        unassign_one
-    ),
-    components(schemas(MgmtTag, TagRequest, NotFoundPolicy))
-)]
-pub struct Api;
 
 fn to_mgmt(base: &str, t: Tag) -> MgmtTag {
     let href = format!("{base}/distributionsettags/{}", t.id);

@@ -18,49 +18,10 @@ use crate::state::AppState;
 use crate::store::models::DsType;
 use crate::store::types::{NewType, ds};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    const ONE: &str = "/distributionsettypes/{distributionSetTypeId}";
-    const MANDATORY: &str = "/distributionsettypes/{distributionSetTypeId}/mandatorymoduletypes";
-    const MANDATORY_ONE: &str =
-        "/distributionsettypes/{distributionSetTypeId}/mandatorymoduletypes/{softwareModuleTypeId}";
-    const OPTIONAL: &str = "/distributionsettypes/{distributionSetTypeId}/optionalmoduletypes";
-    const OPTIONAL_ONE: &str =
-        "/distributionsettypes/{distributionSetTypeId}/optionalmoduletypes/{softwareModuleTypeId}";
-    cfg.route("/distributionsettypes", web::get().to(list))
-        .route("/distributionsettypes", web::post().to(create))
-        .route(ONE, web::get().to(get_one))
-        .route(ONE, web::put().to(update))
-        .route(ONE, web::delete().to(delete))
-        .route(MANDATORY, web::get().to(list_mandatory))
-        .route(MANDATORY, web::post().to(add_mandatory))
-        .route(MANDATORY_ONE, web::get().to(get_mandatory))
-        .route(MANDATORY_ONE, web::delete().to(remove_mandatory))
-        .route(OPTIONAL, web::get().to(list_optional))
-        .route(OPTIONAL, web::post().to(add_optional))
-        .route(OPTIONAL_ONE, web::get().to(get_optional))
-        .route(OPTIONAL_ONE, web::delete().to(remove_optional));
+super::routes::api! {
+    paths: [list, create, get_one, update, delete, list_mandatory, add_mandatory, get_mandatory, remove_mandatory, list_optional, add_optional, get_optional, remove_optional],
+    schemas: [MgmtDistributionSetType, DsTypeCreate, TypeUpdate, IdRef],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        list,
-        create,
-        get_one,
-        update,
-        delete,
-        list_mandatory,
-        add_mandatory,
-        get_mandatory,
-        remove_mandatory,
-        list_optional,
-        add_optional,
-        get_optional,
-        remove_optional
-    ),
-    components(schemas(MgmtDistributionSetType, DsTypeCreate, TypeUpdate, IdRef))
-)]
-pub struct Api;
 
 /// hawkBit's `MgmtDistributionSetType`.
 #[derive(Serialize, utoipa::ToSchema)]

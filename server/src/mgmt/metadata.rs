@@ -12,39 +12,10 @@ use crate::state::AppState;
 use crate::store::metadata::{self, Owner};
 use crate::store::query;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/targets/{cid}/metadata", web::get().to(target_list))
-        .route("/targets/{cid}/metadata", web::post().to(target_create))
-        .route("/targets/{cid}/metadata/{key}", web::get().to(target_get))
-        .route("/targets/{cid}/metadata/{key}", web::put().to(target_update))
-        .route("/targets/{cid}/metadata/{key}", web::delete().to(target_delete))
-        .route("/distributionsets/{id}/metadata", web::get().to(ds_list))
-        .route("/distributionsets/{id}/metadata", web::post().to(ds_create))
-        .route("/distributionsets/{id}/metadata/{key}", web::get().to(ds_get))
-        .route("/distributionsets/{id}/metadata/{key}", web::put().to(ds_update))
-        .route(
-            "/distributionsets/{id}/metadata/{key}",
-            web::delete().to(ds_delete),
-        );
+super::routes::api! {
+    paths: [target_list, target_create, target_get, target_update, target_delete, ds_list, ds_create, ds_get, ds_update, ds_delete],
+    schemas: [MgmtMetadata, MetadataValue],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        target_list,
-        target_create,
-        target_get,
-        target_update,
-        target_delete,
-        ds_list,
-        ds_create,
-        ds_get,
-        ds_update,
-        ds_delete
-    ),
-    components(schemas(MgmtMetadata, MetadataValue))
-)]
-pub struct Api;
 
 /// One metadata entry (hawkBit's `MgmtMetadata`); in a create request `value` may be left out.
 #[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]

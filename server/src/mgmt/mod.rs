@@ -17,6 +17,7 @@ use crate::store::query;
 mod rollout_groups;
 mod rollout_lifecycle;
 mod rollouts;
+mod routes;
 mod sm_artifacts;
 mod sm_metadata;
 mod sm_types;

@@ -11,18 +11,9 @@ use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::rollouts::groups;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/rollouts/{id}/deploygroups", web::get().to(list_groups))
-        .route("/rollouts/{id}/deploygroups/{group}", web::get().to(get_group))
-        .route(
-            "/rollouts/{id}/deploygroups/{group}/targets",
-            web::get().to(group_targets),
-        );
+super::routes::api! {
+    paths: [list_groups, get_group, group_targets],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(list_groups, get_group, group_targets))]
-pub struct Api;
 
 /// The groups of a rollout, in order.
 #[utoipa::path(

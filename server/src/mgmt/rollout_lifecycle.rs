@@ -13,23 +13,9 @@ use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::rollouts::lifecycle::{self, Op};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/rollouts/{id}", web::delete().to(delete))
-        .route("/rollouts/{id}/approve", web::post().to(approve))
-        .route("/rollouts/{id}/deny", web::post().to(deny))
-        .route("/rollouts/{id}/start", web::post().to(start))
-        .route("/rollouts/{id}/pause", web::post().to(pause))
-        .route("/rollouts/{id}/resume", web::post().to(resume))
-        .route(
-            "/rollouts/{id}/triggerNextGroup",
-            web::post().to(trigger_next_group),
-        )
-        .route("/rollouts/{id}/retry", web::post().to(retry));
+super::routes::api! {
+    paths: [delete, approve, deny, start, pause, resume, trigger_next_group, retry],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(paths(delete, approve, deny, start, pause, resume, trigger_next_group, retry))]
-pub struct Api;
 
 /// Who may run `op`.
 fn permission(op: Op) -> Permission {

@@ -19,28 +19,10 @@ use crate::store::rollouts::{
     queries,
 };
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/rollouts", web::get().to(list))
-        .route("/rollouts", web::post().to(create))
-        .route("/rollouts/{id}", web::get().to(get_one))
-        .route("/rollouts/{id}", web::put().to(update));
+super::routes::api! {
+    paths: [list, create, get_one, update],
+    schemas: [MgmtRolloutResponseBody, MgmtRolloutGroupResponseBody, RolloutCreate, RolloutGroupCreate, RolloutUpdate, Condition, ConditionAction, DynamicTemplate],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(list, create, get_one, update),
-    components(schemas(
-        MgmtRolloutResponseBody,
-        MgmtRolloutGroupResponseBody,
-        RolloutCreate,
-        RolloutGroupCreate,
-        RolloutUpdate,
-        Condition,
-        ConditionAction,
-        DynamicTemplate
-    ))
-)]
-pub struct Api;
 
 /// hawkBit's `MgmtRolloutResponseBody`.
 #[derive(Serialize, utoipa::ToSchema)]

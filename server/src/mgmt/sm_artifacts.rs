@@ -14,29 +14,10 @@ use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::software_modules::artifacts;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/softwaremodules/{id}/artifacts", web::get().to(list_artifacts))
-        .route("/softwaremodules/{id}/artifacts", web::post().to(upload))
-        .route(
-            "/softwaremodules/{id}/artifacts/{aid}",
-            web::get().to(get_artifact),
-        )
-        .route(
-            "/softwaremodules/{id}/artifacts/{aid}",
-            web::delete().to(delete_artifact),
-        )
-        .route(
-            "/softwaremodules/{id}/artifacts/{aid}/download",
-            web::get().to(download),
-        );
+super::routes::api! {
+    paths: [list_artifacts, upload, get_artifact, delete_artifact, download],
+    schemas: [json::MgmtArtifact, json::ArtifactHashes, ArtifactUpload, ArtifactBytes],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(list_artifacts, upload, get_artifact, delete_artifact, download),
-    components(schemas(json::MgmtArtifact, json::ArtifactHashes, ArtifactUpload, ArtifactBytes))
-)]
-pub struct Api;
 
 /// `representation` and `useartifacturlhandler` of the artifact reads.
 #[derive(Deserialize, utoipa::IntoParams)]

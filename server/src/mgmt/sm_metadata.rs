@@ -12,35 +12,10 @@ use crate::error::{ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::metadata::{self, Entry, Owner};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/softwaremodules/{id}/metadata", web::get().to(list_metadata))
-        .route("/softwaremodules/{id}/metadata", web::post().to(create_metadata))
-        .route(
-            "/softwaremodules/{id}/metadata/{key}",
-            web::get().to(get_metadata),
-        )
-        .route(
-            "/softwaremodules/{id}/metadata/{key}",
-            web::put().to(update_metadata),
-        )
-        .route(
-            "/softwaremodules/{id}/metadata/{key}",
-            web::delete().to(delete_metadata),
-        );
+super::routes::api! {
+    paths: [list_metadata, create_metadata, get_metadata, update_metadata, delete_metadata],
+    schemas: [MetadataRequest, MetadataUpdate, MgmtSoftwareModuleMetadata],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        list_metadata,
-        create_metadata,
-        get_metadata,
-        update_metadata,
-        delete_metadata
-    ),
-    components(schemas(MetadataRequest, MetadataUpdate, MgmtSoftwareModuleMetadata))
-)]
-pub struct Api;
 
 /// One metadata entry to create.
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -17,29 +17,10 @@ use crate::store;
 use crate::store::models::SmType;
 use crate::store::types::sm;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/softwaremoduletypes", web::get().to(list))
-        .route("/softwaremoduletypes", web::post().to(create))
-        .route(
-            "/softwaremoduletypes/{softwareModuleTypeId}",
-            web::get().to(get_one),
-        )
-        .route(
-            "/softwaremoduletypes/{softwareModuleTypeId}",
-            web::put().to(update),
-        )
-        .route(
-            "/softwaremoduletypes/{softwareModuleTypeId}",
-            web::delete().to(delete),
-        );
+super::routes::api! {
+    paths: [list, create, get_one, update, delete],
+    schemas: [MgmtSoftwareModuleType, SmTypeCreate, TypeUpdate],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(list, create, get_one, update, delete),
-    components(schemas(MgmtSoftwareModuleType, SmTypeCreate, TypeUpdate))
-)]
-pub struct Api;
 
 /// hawkBit's `MgmtSoftwareModuleType`.
 #[derive(Serialize, utoipa::ToSchema)]

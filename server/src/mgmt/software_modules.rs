@@ -13,20 +13,10 @@ use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::software_modules::{self as modules, ModuleChange, ModuleView, NewModule};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/softwaremodules", web::get().to(list))
-        .route("/softwaremodules", web::post().to(create))
-        .route("/softwaremodules/{id}", web::get().to(get_one))
-        .route("/softwaremodules/{id}", web::put().to(update))
-        .route("/softwaremodules/{id}", web::delete().to(delete));
+super::routes::api! {
+    paths: [list, create, get_one, update, delete],
+    schemas: [json::MgmtSoftwareModule, SmRequest, SmUpdate],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(list, create, get_one, update, delete),
-    components(schemas(json::MgmtSoftwareModule, SmRequest, SmUpdate))
-)]
-pub struct Api;
 
 pub(super) const SM_ID: &str = "The software module's id";
 

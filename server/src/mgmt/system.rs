@@ -14,20 +14,10 @@ use crate::state::AppState;
 use crate::store::tenants::{self, StoredValue};
 use crate::tenant_config::{KEYS, key_def, to_json};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/system/configs", web::get().to(list))
-        .route("/system/configs", web::put().to(put_many))
-        .route("/system/configs/{key}", web::get().to(get_one))
-        .route("/system/configs/{key}", web::put().to(put_one))
-        .route("/system/configs/{key}", web::delete().to(delete_one));
+super::routes::api! {
+    paths: [list, get_one, put_one, put_many, delete_one],
+    schemas: [ConfigValue, ValueBody],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(list, get_one, put_one, put_many, delete_one),
-    components(schemas(ConfigValue, ValueBody))
-)]
-pub struct Api;
 
 /// One tenant configuration value (hawkBit's `MgmtSystemTenantConfigurationValue`); `global` means
 /// the server default is in effect, and then the audit fields are absent.

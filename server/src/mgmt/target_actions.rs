@@ -16,53 +16,10 @@ use crate::store::actions::queries::{self, ActionView};
 use crate::store::models::ActionType;
 use crate::store::targets::find_target;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/targets/{cid}/actions", web::get().to(list_actions))
-        .route("/targets/{cid}/actions/{aid}", web::get().to(get_action))
-        .route("/targets/{cid}/actions/{aid}", web::delete().to(cancel_action))
-        .route("/targets/{cid}/actions/{aid}", web::put().to(update_action))
-        .route(
-            "/targets/{cid}/actions/{aid}/confirmation",
-            web::put().to(confirm_action),
-        )
-        .route("/targets/{cid}/autoConfirm", web::get().to(auto_confirm))
-        .route(
-            "/targets/{cid}/autoConfirm/activate",
-            web::post().to(activate_auto_confirm),
-        )
-        .route(
-            "/targets/{cid}/autoConfirm/deactivate",
-            web::post().to(deactivate_auto_confirm),
-        )
-        .route(
-            "/targets/{cid}/actions/{aid}/status",
-            web::get().to(action_status),
-        );
+super::routes::api! {
+    paths: [list_actions, get_action, update_action, cancel_action, confirm_action, action_status, auto_confirm, activate_auto_confirm, deactivate_auto_confirm],
+    schemas: [json::MgmtAction, json::MgmtActionStatus, ActionUpdate, ConfirmationRequest, AutoConfirmState, AutoConfirmUpdate],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        list_actions,
-        get_action,
-        update_action,
-        cancel_action,
-        confirm_action,
-        action_status,
-        auto_confirm,
-        activate_auto_confirm,
-        deactivate_auto_confirm
-    ),
-    components(schemas(
-        json::MgmtAction,
-        json::MgmtActionStatus,
-        ActionUpdate,
-        ConfirmationRequest,
-        AutoConfirmState,
-        AutoConfirmUpdate
-    ))
-)]
-pub struct Api;
 
 /// The actions of a target, newest first.
 #[utoipa::path(

@@ -17,38 +17,10 @@ use crate::state::AppState;
 use crate::store::models::ActionType;
 use crate::store::target_filters::{self as filters, Audit, AutoAssign, Filter};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/targetfilters", web::get().to(list))
-        .route("/targetfilters", web::post().to(create))
-        .route("/targetfilters/{id}", web::get().to(get_one))
-        .route("/targetfilters/{id}", web::put().to(update))
-        .route("/targetfilters/{id}", web::delete().to(delete))
-        .route("/targetfilters/{id}/autoAssignDS", web::get().to(get_auto_assign))
-        .route(
-            "/targetfilters/{id}/autoAssignDS",
-            web::post().to(set_auto_assign),
-        )
-        .route(
-            "/targetfilters/{id}/autoAssignDS",
-            web::delete().to(delete_auto_assign),
-        );
+super::routes::api! {
+    paths: [list, create, get_one, update, delete, get_auto_assign, set_auto_assign, delete_auto_assign],
+    schemas: [MgmtTargetFilterQuery, FilterRequest, AutoAssignRequest],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        list,
-        create,
-        get_one,
-        update,
-        delete,
-        get_auto_assign,
-        set_auto_assign,
-        delete_auto_assign
-    ),
-    components(schemas(MgmtTargetFilterQuery, FilterRequest, AutoAssignRequest))
-)]
-pub struct Api;
 
 /// hawkBit's `MgmtTargetFilterQuery`.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -15,46 +15,10 @@ use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::tags::{self, Kind, Missing, Tag, TagFields};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/targettags", web::get().to(list))
-        .route("/targettags", web::post().to(create))
-        .route("/targettags/{targetTagId}", web::get().to(get_one))
-        .route("/targettags/{targetTagId}", web::put().to(update))
-        .route("/targettags/{targetTagId}", web::delete().to(delete))
-        .route("/targettags/{targetTagId}/assigned", web::get().to(assigned))
-        .route("/targettags/{targetTagId}/assigned", web::put().to(assign))
-        .route("/targettags/{targetTagId}/assigned", web::post().to(assign_post))
-        .route("/targettags/{targetTagId}/assigned", web::delete().to(unassign))
-        .route(
-            "/targettags/{targetTagId}/assigned/{controllerId}",
-            web::post().to(assign_one),
-        )
-        .route(
-            "/targettags/{targetTagId}/assigned/{controllerId}",
-            web::delete().to(unassign_one),
-        )
-        .route("/targets/{targetId}/tags", web::get().to(tags_of_target));
+super::routes::api! {
+    paths: [list, create, get_one, update, delete, assigned, assign, assign_post, unassign, assign_one, unassign_one, tags_of_target],
+    schemas: [MgmtTag, TagRequest, NotFoundPolicy],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        list,
-        create,
-        get_one,
-        update,
-        delete,
-        assigned,
-        assign,
-        assign_post,
-        unassign,
-        assign_one,
-        unassign_one,
-        tags_of_target
-    ),
-    components(schemas(MgmtTag, TagRequest, NotFoundPolicy))
-)]
-pub struct Api;
 
 /// hawkBit's `MgmtTag`.
 #[derive(Serialize, utoipa::ToSchema)]

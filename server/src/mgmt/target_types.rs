@@ -14,40 +14,10 @@ use crate::state::AppState;
 use crate::store::models::TargetType;
 use crate::store::types::{NewType, TypeChange, target};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    const ONE: &str = "/targettypes/{targetTypeId}";
-    const COMPAT: &str = "/targettypes/{targetTypeId}/compatibledistributionsettypes";
-    const COMPAT_ONE: &str =
-        "/targettypes/{targetTypeId}/compatibledistributionsettypes/{distributionSetTypeId}";
-    cfg.route("/targettypes", web::get().to(list))
-        .route("/targettypes", web::post().to(create))
-        .route(ONE, web::get().to(get_one))
-        .route(ONE, web::put().to(update))
-        .route(ONE, web::delete().to(delete))
-        .route(COMPAT, web::get().to(compatible))
-        .route(COMPAT, web::post().to(add_compatible))
-        .route(COMPAT_ONE, web::delete().to(remove_compatible))
-        .route("/targets/{targetId}/targettype", web::post().to(assign_type))
-        .route("/targets/{targetId}/targettype", web::delete().to(unassign_type));
+super::routes::api! {
+    paths: [list, create, get_one, update, delete, compatible, add_compatible, remove_compatible, assign_type, unassign_type],
+    schemas: [MgmtTargetType, TargetTypeCreate, TargetTypeUpdate],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        list,
-        create,
-        get_one,
-        update,
-        delete,
-        compatible,
-        add_compatible,
-        remove_compatible,
-        assign_type,
-        unassign_type
-    ),
-    components(schemas(MgmtTargetType, TargetTypeCreate, TargetTypeUpdate))
-)]
-pub struct Api;
 
 /// hawkBit's `MgmtTargetType`.
 #[derive(Serialize, utoipa::ToSchema)]

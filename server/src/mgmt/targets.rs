@@ -14,16 +14,9 @@ use crate::state::AppState;
 use crate::store::models::Target;
 use crate::store::targets::{self, TargetFields, find_target};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/targets", web::get().to(list))
-        .route("/targets", web::post().to(create))
-        .route("/targets/{cid}", web::get().to(get_one))
-        .route("/targets/{cid}", web::put().to(update))
-        .route("/targets/{cid}", web::delete().to(delete))
-        .route("/targets/{cid}/attributes", web::get().to(attributes))
-        .route("/targets/{cid}/assignedDS", web::get().to(assigned_ds))
-        .route("/targets/{cid}/assignedDS", web::post().to(assign_ds))
-        .route("/targets/{cid}/installedDS", web::get().to(installed_ds));
+super::routes::api! {
+    paths: [list, create, get_one, update, delete, attributes, assigned_ds, assign_ds, installed_ds],
+    schemas: [json::MgmtTarget, TargetRequest],
 }
 
 /// The target as `user` may see it: without `securityToken` unless they hold READ_TARGET_SECURITY_TOKEN.
@@ -72,23 +65,6 @@ pub(super) async fn to_json(
     }
     Ok(out)
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        list,
-        create,
-        get_one,
-        update,
-        delete,
-        attributes,
-        assigned_ds,
-        assign_ds,
-        installed_ds
-    ),
-    components(schemas(json::MgmtTarget, TargetRequest))
-)]
-pub struct Api;
 
 /// Lists the targets of the tenant.
 #[utoipa::path(

@@ -12,21 +12,10 @@ use crate::state::AppState;
 use crate::store::tenants::{self, tenant_name};
 use crate::store::users::{self as user_store, validate_new_user};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/userinfo", web::get().to(userinfo))
-        .route("/users", web::get().to(list_users))
-        .route("/users", web::post().to(create_user))
-        .route("/users/{username}", web::delete().to(delete_user))
-        .route("/tenants", web::get().to(list_tenants))
-        .route("/tenants", web::post().to(create_tenant));
+super::routes::api! {
+    paths: [userinfo, list_users, create_user, delete_user, list_tenants, create_tenant],
+    schemas: [UserInfo, UserRequest, TenantRequest, TenantInfo],
 }
-
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(userinfo, list_users, create_user, delete_user, list_tenants, create_tenant),
-    components(schemas(UserInfo, UserRequest, TenantRequest, TenantInfo))
-)]
-pub struct Api;
 
 /// hawkBit's `MgmtUserInfo`, and the shape of a listed user.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
