@@ -5,6 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::actions::Representation;
+use super::target_filters::{MgmtTargetFilterQuery, to_json};
 use super::{PagedList, Paging, body_list, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
@@ -12,7 +14,7 @@ use crate::error::{ApiError, ApiResult, ExceptionInfo};
 use crate::state::AppState;
 use crate::store::Changes;
 use crate::store::actions::{self, AssignmentRequest};
-use crate::store::distribution_sets::{self as sets, AutoAssignFilter};
+use crate::store::distribution_sets as sets;
 use crate::store::models::ActionType;
 
 super::routes::api! {
@@ -239,58 +241,6 @@ async fn installed_targets(
     targets_of(req, user, path.into_inner(), q, state, true).await
 }
 
-/// hawkBit's `MgmtTargetFilterQuery` (the `/targetfilters` resource renders the same shape).
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MgmtTargetFilterQuery {
-    #[serde(flatten)]
-    audit: json::Audit,
-    #[schema(example = 2)]
-    id: i64,
-    #[schema(example = "lab devices")]
-    name: String,
-    #[schema(example = "name==Device*")]
-    query: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = 1)]
-    auto_assign_distribution_set: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "forced")]
-    auto_assign_action_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = 600)]
-    auto_assign_weight: Option<i32>,
-    #[schema(example = false)]
-    confirmation_required: bool,
-    #[serde(rename = "_links")]
-    #[schema(schema_with = super::examples::mgmt_target_filter_query_links)]
-    links: Value,
-}
-
-fn filter_json(r: AutoAssignFilter, base: &str) -> MgmtTargetFilterQuery {
-    let (id, name, query, ds, action_type, weight, confirmation_required, audit) = r;
-    let self_href = format!("{base}/targetfilters/{id}");
-    MgmtTargetFilterQuery {
-        audit: json::Audit {
-            created_by: audit.0,
-            created_at: audit.1,
-            last_modified_by: audit.2,
-            last_modified_at: audit.3,
-        },
-        id,
-        name,
-        query,
-        auto_assign_distribution_set: ds,
-        auto_assign_action_type: action_type,
-        auto_assign_weight: weight,
-        confirmation_required,
-        links: json!({
-            "self": { "href": self_href },
-            "autoAssignDS": { "href": format!("{self_href}/autoAssignDS") },
-        }),
-    }
-}
-
 /// The target filters that auto-assign the set.
 #[utoipa::path(
     get,
@@ -321,6 +271,9 @@ async fn auto_assign_filters(
         .await?;
     let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
-    let content: Vec<MgmtTargetFilterQuery> = rows.into_iter().map(|r| filter_json(r, &base)).collect();
+    let content: Vec<MgmtTargetFilterQuery> = rows
+        .into_iter()
+        .map(|r| to_json(r, &base, Representation::Full))
+        .collect();
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
 }

@@ -51,7 +51,7 @@ pub struct MgmtTargetFilterQuery {
     links: Value,
 }
 
-fn to_json(f: Filter, base: &str, representation: Representation) -> MgmtTargetFilterQuery {
+pub(super) fn to_json(f: Filter, base: &str, representation: Representation) -> MgmtTargetFilterQuery {
     let self_href = format!("{base}/targetfilters/{}", f.id);
     let links = match representation {
         Representation::Compact => json!({ "self": { "href": self_href } }),

@@ -11,7 +11,7 @@ mod usage;
 pub use invalidate::{Cancelation, invalidate};
 pub use lifecycle::{NewSet, SetUpdate, create, delete, list, update};
 pub use modules::{add_module, add_modules, module_ids, modules_page, remove_module};
-pub use usage::{AutoAssignFilter, auto_assign_filters, targets_with};
+pub use usage::{auto_assign_filters, targets_with};
 
 use diesel::prelude::*;
 
