@@ -71,9 +71,11 @@ fn the_store_knows_no_http_and_no_front_door() {
             "crate::mgmt",
             "crate::ui",
             "crate::state",
+            "updraft_ddi",
         ],
-        "the domain core (server/src/store) must not depend on HTTP or on a front door \
-         (docs/architecture.md); return store::Error and let the front door render it",
+        "the domain core (server/src/store) must not depend on HTTP, on a front door or on a \
+         transport's wire types (docs/architecture.md); take domain types, return store::Error and \
+         let the front door translate",
     );
 }
 

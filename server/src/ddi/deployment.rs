@@ -243,6 +243,28 @@ pub async fn installed_base(
     respond(&req, r.format, &body)
 }
 
+/// A DDI feedback body in the domain's terms.
+fn report(fb: ActionFeedback) -> actions::Report {
+    use actions::Execution as E;
+    use updraft_ddi::Execution;
+    actions::Report {
+        execution: match fb.status.execution {
+            Execution::Closed => E::Closed,
+            Execution::Canceled => E::Canceled,
+            Execution::Rejected => E::Rejected,
+            Execution::Download => E::Download,
+            Execution::Downloaded => E::Downloaded,
+            Execution::Proceeding => E::Proceeding,
+            Execution::Scheduled => E::Scheduled,
+            Execution::Resumed => E::Resumed,
+        },
+        failed: fb.status.result.finished == updraft_ddi::Finished::Failure,
+        details: fb.status.details,
+        code: fb.status.code,
+        occurred_at: fb.timestamp,
+    }
+}
+
 async fn feedback(
     req: HttpRequest,
     path: ActionPath,
@@ -254,6 +276,7 @@ async fn feedback(
     let dev = device(&req, &state, &tenant, &cid).await?;
     let action_id = parse_id(&action_id)?;
     let fb: ActionFeedback = read_body(&req, payload, state.config.max_body_size).await?;
+    let fb = report(fb);
     let target = dev.target()?.clone();
     let quotas = state.config.quotas.clone();
     let now = state.now();

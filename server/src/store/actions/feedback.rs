@@ -2,7 +2,6 @@
 //! installations, and the message history they read back.
 
 use diesel::prelude::*;
-use updraft_ddi::{ActionFeedback, Execution, Finished};
 
 use super::{
     SERVER_PREFIX, add_status, check_message_quota, check_quotas, check_status_quota, set_action_status,
@@ -12,6 +11,34 @@ use crate::config::Quotas;
 use crate::store::models::{Action, ActionStatus, ActionType, Target, UpdateStatus};
 use crate::store::schema::{action_status_messages, action_statuses, actions, ds_modules, targets};
 use crate::store::{AnyConnection, Error, Result, Rule};
+
+/// A device's report on an action, whichever transport carried it (DDI feedback, DMF's
+/// `UPDATE_ACTION_STATUS`), in the domain's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub execution: Execution,
+    /// With [`Execution::Closed`]: the update (or the cancellation) failed.
+    pub failed: bool,
+    /// The device's messages; when none, the server describes the status.
+    pub details: Vec<String>,
+    /// The device's status code, if it gave one.
+    pub code: Option<i32>,
+    /// When it happened on the device (epoch milliseconds); server time when absent.
+    pub occurred_at: Option<i64>,
+}
+
+/// How far a device got with an action (hawkBit's execution states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Execution {
+    Closed,
+    Canceled,
+    Rejected,
+    Download,
+    Downloaded,
+    Proceeding,
+    Scheduled,
+    Resumed,
+}
 
 /// hawkBit's `DeploymentHelper.successCancellation`.
 pub(crate) fn success_cancellation(
@@ -50,13 +77,13 @@ pub(crate) fn success_cancellation(
     update_target(conn, target.id, now, by)
 }
 
-fn feedback_messages(fb: &ActionFeedback, default: String) -> Vec<String> {
-    let mut messages = if fb.status.details.is_empty() {
+fn feedback_messages(fb: &Report, default: String) -> Vec<String> {
+    let mut messages = if fb.details.is_empty() {
         vec![default]
     } else {
-        fb.status.details.clone()
+        fb.details.clone()
     };
-    if let Some(code) = fb.status.code {
+    if let Some(code) = fb.code {
         messages.push(format!("Device reported status code: {code}"));
     }
     messages
@@ -69,7 +96,7 @@ pub fn deployment_feedback(
     quotas: &Quotas,
     target: &Target,
     action: &Action,
-    fb: &ActionFeedback,
+    fb: &Report,
     now: i64,
 ) -> Result<()> {
     if action.status() == ActionStatus::WaitForConfirmation {
@@ -82,8 +109,8 @@ pub fn deployment_feedback(
         ));
     }
     let by = &target.controller_id;
-    let (status, default) = match fb.status.execution {
-        Execution::Closed if fb.status.result.finished == Finished::Failure => (
+    let (status, default) = match fb.execution {
+        Execution::Closed if fb.failed => (
             ActionStatus::Error,
             "Target reported CLOSED with ERROR!".to_owned(),
         ),
@@ -109,7 +136,7 @@ pub fn deployment_feedback(
         Execution::Resumed => (ActionStatus::Running, "Target reported RESUMED.".to_owned()),
     };
     let messages = feedback_messages(fb, format!("{SERVER_PREFIX}{default}."));
-    let occurred_at = fb.timestamp.unwrap_or(now);
+    let occurred_at = fb.occurred_at.unwrap_or(now);
     let download_only = action.action_type() == ActionType::DownloadOnly;
     let terminal = matches!(status, ActionStatus::Finished | ActionStatus::Error)
         || (status == ActionStatus::Downloaded && download_only);
@@ -118,16 +145,8 @@ pub fn deployment_feedback(
     if !terminal {
         check_status_quota(conn, quotas, action.id)?;
     }
-    add_status(
-        conn,
-        action.id,
-        status,
-        occurred_at,
-        now,
-        fb.status.code,
-        &messages,
-    )?;
-    if let Some(code) = fb.status.code {
+    add_status(conn, action.id, status, occurred_at, now, fb.code, &messages)?;
+    if let Some(code) = fb.code {
         diesel::update(actions::table.find(action.id))
             .set(actions::last_status_code.eq(code))
             .execute(conn)?;
@@ -218,16 +237,16 @@ pub fn cancel_feedback(
     quotas: &Quotas,
     target: &Target,
     action: &Action,
-    fb: &ActionFeedback,
+    fb: &Report,
     now: i64,
 ) -> Result<()> {
     if !action.status().is_canceling_or_canceled() {
         return Err(Error::not_cancelable(action.id));
     }
     let by = &target.controller_id;
-    let occurred_at = fb.timestamp.unwrap_or(now);
-    match (fb.status.execution, fb.status.result.finished) {
-        (Execution::Closed, Finished::Failure) => {
+    let occurred_at = fb.occurred_at.unwrap_or(now);
+    match (fb.execution, fb.failed) {
+        (Execution::Closed, true) => {
             let m = feedback_messages(
                 fb,
                 format!("{SERVER_PREFIX}Target was not able to complete cancellation."),
@@ -239,7 +258,7 @@ pub fn cancel_feedback(
                 ActionStatus::Error,
                 occurred_at,
                 now,
-                fb.status.code,
+                fb.code,
                 &m,
             )?;
             set_action_status(conn, action.id, ActionStatus::Running, true, now, by)?;
@@ -255,13 +274,13 @@ pub fn cancel_feedback(
                 ActionStatus::Canceled,
                 occurred_at,
                 now,
-                fb.status.code,
+                fb.code,
                 &m,
             )?;
             success_cancellation(conn, target, action.id, now, by)?;
         }
         (Execution::Rejected, _) => {
-            let mut m = fb.status.details.clone();
+            let mut m = fb.details.clone();
             m.push(format!(
                 "{SERVER_PREFIX}Target rejected the cancellation request."
             ));
@@ -272,13 +291,13 @@ pub fn cancel_feedback(
                 ActionStatus::CancelRejected,
                 occurred_at,
                 now,
-                fb.status.code,
+                fb.code,
                 &m,
             )?;
             set_action_status(conn, action.id, ActionStatus::Running, true, now, by)?;
         }
         (Execution::Canceled, _) => {
-            let mut m = fb.status.details.clone();
+            let mut m = fb.details.clone();
             m.push(format!(
                 "{SERVER_PREFIX}Target reported cancel for a cancel which is not supported by the server."
             ));
@@ -289,12 +308,12 @@ pub fn cancel_feedback(
                 ActionStatus::Warning,
                 occurred_at,
                 now,
-                fb.status.code,
+                fb.code,
                 &m,
             )?;
         }
         _ => {
-            let m = fb.status.details.clone();
+            let m = fb.details.clone();
             check_quotas(conn, quotas, action.id, m.len())?;
             add_status(
                 conn,
@@ -302,7 +321,7 @@ pub fn cancel_feedback(
                 ActionStatus::Running,
                 occurred_at,
                 now,
-                fb.status.code,
+                fb.code,
                 &m,
             )?;
         }
