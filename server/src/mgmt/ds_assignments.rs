@@ -191,55 +191,49 @@ async fn targets_of(
     Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
 }
 
-/// The targets the set is assigned to.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsets/{distributionSetId}/assignedTargets",
-    tag = "Distribution Sets",
-    params(("distributionSetId" = i64, Path, description = "The distribution set's id"), Paging),
-    responses(
-        (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
-        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set", body = ExceptionInfo),
-    )
-)]
-async fn assigned_targets(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    q: web::Query<Paging>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    user.require(Permission::ReadTarget)?;
-    user.require(Permission::ReadDistributionSet)?;
-    targets_of(req, user, path.into_inner(), q, state, false).await
+/// A page of the targets the set is assigned to (`installed`: installed on), as `GET /targets`
+/// renders them; one handler per path, each with its own OpenAPI entry.
+macro_rules! targets_of_set {
+    ($name:ident, $path:literal, $summary:literal, $installed:literal) => {
+        #[doc = $summary]
+        #[utoipa::path(
+            get,
+            path = $path,
+            tag = "Distribution Sets",
+            params(("distributionSetId" = i64, Path, description = "The distribution set's id"), Paging),
+            responses(
+                (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
+                (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+                (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
+                (status = 404, description = "No such distribution set", body = ExceptionInfo),
+            )
+        )]
+        async fn $name(
+            req: HttpRequest,
+            user: User,
+            path: web::Path<i64>,
+            q: web::Query<Paging>,
+            state: web::Data<AppState>,
+        ) -> ApiResult<HttpResponse> {
+            user.require(Permission::ReadTarget)?;
+            user.require(Permission::ReadDistributionSet)?;
+            targets_of(req, user, path.into_inner(), q, state, $installed).await
+        }
+    };
 }
 
-/// The targets that have the set installed.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsets/{distributionSetId}/installedTargets",
-    tag = "Distribution Sets",
-    params(("distributionSetId" = i64, Path, description = "The distribution set's id"), Paging),
-    responses(
-        (status = 200, description = "One page of targets", body = PagedList<json::MgmtTarget>),
-        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 403, description = "Lacks READ_TARGET or READ_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set", body = ExceptionInfo),
-    )
-)]
-async fn installed_targets(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    q: web::Query<Paging>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    user.require(Permission::ReadTarget)?;
-    user.require(Permission::ReadDistributionSet)?;
-    targets_of(req, user, path.into_inner(), q, state, true).await
-}
+targets_of_set!(
+    assigned_targets,
+    "/rest/v1/distributionsets/{distributionSetId}/assignedTargets",
+    "The targets the set is assigned to.",
+    false
+);
+targets_of_set!(
+    installed_targets,
+    "/rest/v1/distributionsets/{distributionSetId}/installedTargets",
+    "The targets that have the set installed.",
+    true
+);
 
 /// The target filters that auto-assign the set.
 #[utoipa::path(

@@ -157,250 +157,170 @@ async fn delete(user: User, owner: OwnerRef, key: String, state: &AppState) -> A
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The metadata of a target: `q` and `sort` on `key` and `value` (default `key:ASC`), paged.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/targets/{targetId}/metadata",
-    tag = "Targets",
-    params(("targetId" = String, Path, description = "The target's controller id"), Paging),
-    responses(
-        (status = 200, description = "One page of metadata", body = PagedList<MgmtMetadata>),
-        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
-        (status = 404, description = "No such target", body = ExceptionInfo),
-    )
-)]
-async fn target_list(
-    user: User,
-    path: web::Path<String>,
-    q: web::Query<Paging>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    list(user, OwnerRef::Target(path.into_inner()), &q, &state).await
+/// The five metadata endpoints of one owner kind, each with its own OpenAPI entry; `$owner` makes
+/// the [`OwnerRef`] from the path's id.
+macro_rules! metadata_endpoints {
+    (
+        owner: $owner:ident($id:ty), id: $id_name:literal, id_doc: $id_doc:literal, tag: $tag:literal,
+        paths: ($all:literal, $one:literal),
+        lacks: ($read:literal, $write:literal), missing: ($none:literal, $none_or_key:literal),
+        list: $list:ident $list_doc:literal,
+        create: $create:ident $create_doc:literal,
+        get: $get:ident $get_doc:literal,
+        update: $update:ident $update_doc:literal,
+        delete: $delete:ident $delete_doc:literal $(,)?
+    ) => {
+        #[doc = $list_doc]
+        #[utoipa::path(
+            get,
+            path = $all,
+            tag = $tag,
+            params(($id_name = $id, Path, description = $id_doc), Paging),
+            responses(
+                (status = 200, description = "One page of metadata", body = PagedList<MgmtMetadata>),
+                (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
+                (status = 403, description = $read, body = ExceptionInfo),
+                (status = 404, description = $none, body = ExceptionInfo),
+            )
+        )]
+        async fn $list(
+            user: User,
+            path: web::Path<$id>,
+            q: web::Query<Paging>,
+            state: web::Data<AppState>,
+        ) -> ApiResult<HttpResponse> {
+            list(user, OwnerRef::$owner(path.into_inner()), &q, &state).await
+        }
+
+        #[doc = $create_doc]
+        #[utoipa::path(
+            post,
+            path = $all,
+            tag = $tag,
+            params(($id_name = $id, Path, description = $id_doc)),
+            request_body = Vec<MgmtMetadata>,
+            responses(
+                (status = 201, description = "The created entries", body = Vec<MgmtMetadata>),
+                (status = 400, description = "Unreadable body, empty or too long key or value", body = ExceptionInfo),
+                (status = 403, description = $write, body = ExceptionInfo),
+                (status = 404, description = $none, body = ExceptionInfo),
+                (status = 409, description = "A key exists already", body = ExceptionInfo),
+                (status = 429, description = "More than 100 entries", body = ExceptionInfo),
+            )
+        )]
+        async fn $create(
+            req: HttpRequest,
+            user: User,
+            path: web::Path<$id>,
+            payload: web::Payload,
+            state: web::Data<AppState>,
+        ) -> ApiResult<HttpResponse> {
+            create(req, user, OwnerRef::$owner(path.into_inner()), payload, &state).await
+        }
+
+        #[doc = $get_doc]
+        #[utoipa::path(
+            get,
+            path = $one,
+            tag = $tag,
+            params(
+                ($id_name = $id, Path, description = $id_doc),
+                ("metadataKey" = String, Path, description = "The key"),
+            ),
+            responses(
+                (status = 200, description = "The entry", body = MgmtMetadata),
+                (status = 403, description = $read, body = ExceptionInfo),
+                (status = 404, description = $none_or_key, body = ExceptionInfo),
+            )
+        )]
+        async fn $get(
+            user: User,
+            path: web::Path<($id, String)>,
+            state: web::Data<AppState>,
+        ) -> ApiResult<HttpResponse> {
+            let (id, key) = path.into_inner();
+            get_one(user, OwnerRef::$owner(id), key, &state).await
+        }
+
+        #[doc = $update_doc]
+        #[utoipa::path(
+            put,
+            path = $one,
+            tag = $tag,
+            params(
+                ($id_name = $id, Path, description = $id_doc),
+                ("metadataKey" = String, Path, description = "The key"),
+            ),
+            request_body = MetadataValue,
+            responses(
+                (status = 200, description = "The updated entry", body = MgmtMetadata),
+                (status = 400, description = "Unreadable body or too long value", body = ExceptionInfo),
+                (status = 403, description = $write, body = ExceptionInfo),
+                (status = 404, description = $none_or_key, body = ExceptionInfo),
+            )
+        )]
+        async fn $update(
+            req: HttpRequest,
+            user: User,
+            path: web::Path<($id, String)>,
+            payload: web::Payload,
+            state: web::Data<AppState>,
+        ) -> ApiResult<HttpResponse> {
+            let (id, key) = path.into_inner();
+            update(req, user, OwnerRef::$owner(id), key, payload, &state).await
+        }
+
+        #[doc = $delete_doc]
+        #[utoipa::path(
+            delete,
+            path = $one,
+            tag = $tag,
+            params(
+                ($id_name = $id, Path, description = $id_doc),
+                ("metadataKey" = String, Path, description = "The key"),
+            ),
+            responses(
+                (status = 204, description = "Deleted"),
+                (status = 403, description = $write, body = ExceptionInfo),
+                (status = 404, description = $none_or_key, body = ExceptionInfo),
+            )
+        )]
+        async fn $delete(
+            user: User,
+            path: web::Path<($id, String)>,
+            state: web::Data<AppState>,
+        ) -> ApiResult<HttpResponse> {
+            let (id, key) = path.into_inner();
+            delete(user, OwnerRef::$owner(id), key, &state).await
+        }
+    };
 }
 
-/// Adds metadata entries to a target (at most 100 per target).
-#[utoipa::path(
-    post,
-    path = "/rest/v1/targets/{targetId}/metadata",
-    tag = "Targets",
-    params(("targetId" = String, Path, description = "The target's controller id")),
-    request_body = Vec<MgmtMetadata>,
-    responses(
-        (status = 201, description = "The created entries", body = Vec<MgmtMetadata>),
-        (status = 400, description = "Unreadable body, empty or too long key or value", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
-        (status = 404, description = "No such target", body = ExceptionInfo),
-        (status = 409, description = "A key exists already", body = ExceptionInfo),
-        (status = 429, description = "More than 100 entries", body = ExceptionInfo),
-    )
-)]
-async fn target_create(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<String>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    create(req, user, OwnerRef::Target(path.into_inner()), payload, &state).await
+metadata_endpoints! {
+    owner: Target(String), id: "targetId", id_doc: "The target's controller id", tag: "Targets",
+    paths: ("/rest/v1/targets/{targetId}/metadata", "/rest/v1/targets/{targetId}/metadata/{metadataKey}"),
+    lacks: ("Lacks READ_TARGET", "Lacks UPDATE_TARGET"),
+    missing: ("No such target", "No such target or key"),
+    list: target_list
+        "The metadata of a target: `q` and `sort` on `key` and `value` (default `key:ASC`), paged.",
+    create: target_create "Adds metadata entries to a target (at most 100 per target).",
+    get: target_get "One metadata entry of a target.",
+    update: target_update "Changes the value of a target's metadata entry.",
+    delete: target_delete "Deletes a target's metadata entry.",
 }
 
-/// One metadata entry of a target.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/targets/{targetId}/metadata/{metadataKey}",
-    tag = "Targets",
-    params(
-        ("targetId" = String, Path, description = "The target's controller id"),
-        ("metadataKey" = String, Path, description = "The key"),
+metadata_endpoints! {
+    owner: Ds(i64), id: "distributionSetId", id_doc: "The distribution set's id", tag: "Distribution Sets",
+    paths: (
+        "/rest/v1/distributionsets/{distributionSetId}/metadata",
+        "/rest/v1/distributionsets/{distributionSetId}/metadata/{metadataKey}"
     ),
-    responses(
-        (status = 200, description = "The entry", body = MgmtMetadata),
-        (status = 403, description = "Lacks READ_TARGET", body = ExceptionInfo),
-        (status = 404, description = "No such target or key", body = ExceptionInfo),
-    )
-)]
-async fn target_get(
-    user: User,
-    path: web::Path<(String, String)>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let (cid, key) = path.into_inner();
-    get_one(user, OwnerRef::Target(cid), key, &state).await
-}
-
-/// Changes the value of a target's metadata entry.
-#[utoipa::path(
-    put,
-    path = "/rest/v1/targets/{targetId}/metadata/{metadataKey}",
-    tag = "Targets",
-    params(
-        ("targetId" = String, Path, description = "The target's controller id"),
-        ("metadataKey" = String, Path, description = "The key"),
-    ),
-    request_body = MetadataValue,
-    responses(
-        (status = 200, description = "The updated entry", body = MgmtMetadata),
-        (status = 400, description = "Unreadable body or too long value", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
-        (status = 404, description = "No such target or key", body = ExceptionInfo),
-    )
-)]
-async fn target_update(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<(String, String)>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let (cid, key) = path.into_inner();
-    update(req, user, OwnerRef::Target(cid), key, payload, &state).await
-}
-
-/// Deletes a target's metadata entry.
-#[utoipa::path(
-    delete,
-    path = "/rest/v1/targets/{targetId}/metadata/{metadataKey}",
-    tag = "Targets",
-    params(
-        ("targetId" = String, Path, description = "The target's controller id"),
-        ("metadataKey" = String, Path, description = "The key"),
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
-        (status = 404, description = "No such target or key", body = ExceptionInfo),
-    )
-)]
-async fn target_delete(
-    user: User,
-    path: web::Path<(String, String)>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let (cid, key) = path.into_inner();
-    delete(user, OwnerRef::Target(cid), key, &state).await
-}
-
-/// The metadata of a distribution set: `q` and `sort` on `key` and `value` (default `key:ASC`), paged.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsets/{distributionSetId}/metadata",
-    tag = "Distribution Sets",
-    params(("distributionSetId" = i64, Path, description = "The distribution set's id"), Paging),
-    responses(
-        (status = 200, description = "One page of metadata", body = PagedList<MgmtMetadata>),
-        (status = 400, description = "Bad paging, sort or query", body = ExceptionInfo),
-        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set", body = ExceptionInfo),
-    )
-)]
-async fn ds_list(
-    user: User,
-    path: web::Path<i64>,
-    q: web::Query<Paging>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    list(user, OwnerRef::Ds(path.into_inner()), &q, &state).await
-}
-
-/// Adds metadata entries to a distribution set (at most 100 per set).
-#[utoipa::path(
-    post,
-    path = "/rest/v1/distributionsets/{distributionSetId}/metadata",
-    tag = "Distribution Sets",
-    params(("distributionSetId" = i64, Path, description = "The distribution set's id")),
-    request_body = Vec<MgmtMetadata>,
-    responses(
-        (status = 201, description = "The created entries", body = Vec<MgmtMetadata>),
-        (status = 400, description = "Unreadable body, empty or too long key or value", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set", body = ExceptionInfo),
-        (status = 409, description = "A key exists already", body = ExceptionInfo),
-        (status = 429, description = "More than 100 entries", body = ExceptionInfo),
-    )
-)]
-async fn ds_create(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    create(req, user, OwnerRef::Ds(path.into_inner()), payload, &state).await
-}
-
-/// One metadata entry of a distribution set.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsets/{distributionSetId}/metadata/{metadataKey}",
-    tag = "Distribution Sets",
-    params(
-        ("distributionSetId" = i64, Path, description = "The distribution set's id"),
-        ("metadataKey" = String, Path, description = "The key"),
-    ),
-    responses(
-        (status = 200, description = "The entry", body = MgmtMetadata),
-        (status = 403, description = "Lacks READ_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set or key", body = ExceptionInfo),
-    )
-)]
-async fn ds_get(
-    user: User,
-    path: web::Path<(i64, String)>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let (id, key) = path.into_inner();
-    get_one(user, OwnerRef::Ds(id), key, &state).await
-}
-
-/// Changes the value of a distribution set's metadata entry.
-#[utoipa::path(
-    put,
-    path = "/rest/v1/distributionsets/{distributionSetId}/metadata/{metadataKey}",
-    tag = "Distribution Sets",
-    params(
-        ("distributionSetId" = i64, Path, description = "The distribution set's id"),
-        ("metadataKey" = String, Path, description = "The key"),
-    ),
-    request_body = MetadataValue,
-    responses(
-        (status = 200, description = "The updated entry", body = MgmtMetadata),
-        (status = 400, description = "Unreadable body or too long value", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set or key", body = ExceptionInfo),
-    )
-)]
-async fn ds_update(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<(i64, String)>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let (id, key) = path.into_inner();
-    update(req, user, OwnerRef::Ds(id), key, payload, &state).await
-}
-
-/// Deletes a distribution set's metadata entry.
-#[utoipa::path(
-    delete,
-    path = "/rest/v1/distributionsets/{distributionSetId}/metadata/{metadataKey}",
-    tag = "Distribution Sets",
-    params(
-        ("distributionSetId" = i64, Path, description = "The distribution set's id"),
-        ("metadataKey" = String, Path, description = "The key"),
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set or key", body = ExceptionInfo),
-    )
-)]
-async fn ds_delete(
-    user: User,
-    path: web::Path<(i64, String)>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let (id, key) = path.into_inner();
-    delete(user, OwnerRef::Ds(id), key, &state).await
+    lacks: ("Lacks READ_DISTRIBUTION_SET", "Lacks UPDATE_DISTRIBUTION_SET"),
+    missing: ("No such distribution set", "No such distribution set or key"),
+    list: ds_list
+        "The metadata of a distribution set: `q` and `sort` on `key` and `value` (default `key:ASC`), paged.",
+    create: ds_create "Adds metadata entries to a distribution set (at most 100 per set).",
+    get: ds_get "One metadata entry of a distribution set.",
+    update: ds_update "Changes the value of a distribution set's metadata entry.",
+    delete: ds_delete "Deletes a distribution set's metadata entry.",
 }
