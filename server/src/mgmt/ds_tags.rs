@@ -248,82 +248,17 @@ async fn change_many(
     policy.after("DistributionSet", &missing)
 }
 
-/// Tags the distribution sets with the given ids.
-#[utoipa::path(
-    post,
-    path = "/rest/v1/distributionsettags/{distributionsetTagId}/assigned",
-    tag = "Distribution Set Tags",
-    params(("distributionsetTagId" = i64, Path, description = "The tag's id"), PolicyQuery),
-    request_body(content = Vec<i64>, description = "Distribution set ids", example = json!([1, 2])),
-    responses(
-        (status = 204, description = "Tagged"),
-        (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such tag, or (policy) no such set", body = ExceptionInfo),
-    )
-)]
-async fn assign(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    q: web::Query<PolicyQuery>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let policy = q.on_not_found_policy;
-    change_many(req, user, path.into_inner(), policy, payload, state, true).await
-}
-
-/// Tags the distribution sets with the given ids (the same as POST).
-#[utoipa::path(
-    put,
-    path = "/rest/v1/distributionsettags/{distributionsetTagId}/assigned",
-    tag = "Distribution Set Tags",
-    params(("distributionsetTagId" = i64, Path, description = "The tag's id"), PolicyQuery),
-    request_body(content = Vec<i64>, description = "Distribution set ids", example = json!([1, 2])),
-    responses(
-        (status = 204, description = "Tagged"),
-        (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such tag, or (policy) no such set", body = ExceptionInfo),
-    )
-)]
-async fn assign_put(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    q: web::Query<PolicyQuery>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let policy = q.on_not_found_policy;
-    change_many(req, user, path.into_inner(), policy, payload, state, true).await
-}
-
-/// Untags the distribution sets with the given ids.
-#[utoipa::path(
-    delete,
-    path = "/rest/v1/distributionsettags/{distributionsetTagId}/assigned",
-    tag = "Distribution Set Tags",
-    params(("distributionsetTagId" = i64, Path, description = "The tag's id"), PolicyQuery),
-    request_body(content = Vec<i64>, description = "Distribution set ids", example = json!([1, 2])),
-    responses(
-        (status = 204, description = "Untagged"),
-        (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET", body = ExceptionInfo),
-        (status = 404, description = "No such tag, or (policy) no such set", body = ExceptionInfo),
-    )
-)]
-async fn unassign(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    q: web::Query<PolicyQuery>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let policy = q.on_not_found_policy;
-    change_many(req, user, path.into_inner(), policy, payload, state, false).await
+super::target_tags::bulk_tagging! {
+    path: "/rest/v1/distributionsettags/{distributionsetTagId}/assigned",
+    tag: "Distribution Set Tags",
+    id: "distributionsetTagId",
+    ids: i64 "Distribution set ids" [1, 2],
+    lacks: "Lacks UPDATE_DISTRIBUTION_SET", missing: "No such tag, or (policy) no such set",
+    endpoints: [
+        (post assign "Tags the distribution sets with the given ids." "Tagged" true),
+        (put assign_put "Tags the distribution sets with the given ids (the same as POST)." "Tagged" true),
+        (delete unassign "Untags the distribution sets with the given ids." "Untagged" false),
+    ],
 }
 
 async fn change_one(user: User, path: (i64, i64), state: web::Data<AppState>, assign: bool) -> ApiResult<()> {

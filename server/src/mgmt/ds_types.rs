@@ -338,194 +338,138 @@ async fn add_module(
     change_module(user, id, r.id, state, Some(mandatory)).await
 }
 
-/// The software module types a distribution set of this type must hold.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsettypes/{distributionSetTypeId}/mandatorymoduletypes",
-    tag = "Distribution Set Types",
-    params(("distributionSetTypeId" = i64, Path, description = "The type's id")),
-    responses(
-        (status = 200, description = "The mandatory module types", body = Vec<MgmtSoftwareModuleType>),
-        (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 403, description = "Lacks READ_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
-        (status = 404, description = "No such type", body = ExceptionInfo),
-    )
-)]
-async fn list_mandatory(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    list_modules(req, user, path.into_inner(), state, true).await
+/// The four endpoints of a set type's mandatory (`$mandatory`) or optional module types, each with
+/// its own OpenAPI entry.
+macro_rules! module_type_endpoints {
+    (
+        mandatory: $mandatory:literal, paths: ($all:literal, $one:literal),
+        list: $list:ident $list_doc:literal $list_ok:literal,
+        add: $add:ident $add_doc:literal,
+        get: $get:ident $get_doc:literal $get_missing:literal,
+        remove: $remove:ident $(,)?
+    ) => {
+        #[doc = $list_doc]
+        #[utoipa::path(
+            get,
+            path = $all,
+            tag = "Distribution Set Types",
+            params(("distributionSetTypeId" = i64, Path, description = "The type's id")),
+            responses(
+                (status = 200, description = $list_ok, body = Vec<MgmtSoftwareModuleType>),
+                (status = 400, description = "Bad id", body = ExceptionInfo),
+                (status = 403, description = "Lacks READ_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
+                (status = 404, description = "No such type", body = ExceptionInfo),
+            )
+        )]
+        async fn $list(
+            req: HttpRequest,
+            user: User,
+            path: web::Path<i64>,
+            state: web::Data<AppState>,
+        ) -> ApiResult<HttpResponse> {
+            list_modules(req, user, path.into_inner(), state, $mandatory).await
+        }
+
+        #[doc = $add_doc]
+        #[utoipa::path(
+            post,
+            path = $all,
+            tag = "Distribution Set Types",
+            params(("distributionSetTypeId" = i64, Path, description = "The type's id")),
+            request_body = IdRef,
+            responses(
+                (status = 204, description = "Added"),
+                (status = 400, description = "Bad body or id", body = ExceptionInfo),
+                (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET_TYPE, or sets have the type", body = ExceptionInfo),
+                (status = 404, description = "No such distribution set or module type", body = ExceptionInfo),
+            )
+        )]
+        async fn $add(
+            req: HttpRequest,
+            user: User,
+            path: web::Path<i64>,
+            payload: web::Payload,
+            state: web::Data<AppState>,
+        ) -> ApiResult<HttpResponse> {
+            add_module(req, user, path.into_inner(), payload, state, $mandatory).await
+        }
+
+        #[doc = $get_doc]
+        #[utoipa::path(
+            get,
+            path = $one,
+            tag = "Distribution Set Types",
+            params(
+                ("distributionSetTypeId" = i64, Path, description = "The type's id"),
+                ("softwareModuleTypeId" = i64, Path, description = "The software module type's id"),
+            ),
+            responses(
+                (status = 200, description = "The module type", body = MgmtSoftwareModuleType),
+                (status = 400, description = "Bad id", body = ExceptionInfo),
+                (status = 403, description = "Lacks READ_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
+                (status = 404, description = $get_missing, body = ExceptionInfo),
+            )
+        )]
+        async fn $get(
+            req: HttpRequest,
+            user: User,
+            path: web::Path<(i64, i64)>,
+            state: web::Data<AppState>,
+        ) -> ApiResult<HttpResponse> {
+            get_module(req, user, path.into_inner(), state, $mandatory).await
+        }
+
+        /// Removes a software module type from this distribution set type.
+        #[utoipa::path(
+            delete,
+            path = $one,
+            tag = "Distribution Set Types",
+            params(
+                ("distributionSetTypeId" = i64, Path, description = "The type's id"),
+                ("softwareModuleTypeId" = i64, Path, description = "The software module type's id"),
+            ),
+            responses(
+                (status = 204, description = "Removed"),
+                (status = 400, description = "Bad id", body = ExceptionInfo),
+                (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET_TYPE, or sets have the type", body = ExceptionInfo),
+                (status = 404, description = "No such distribution set or module type", body = ExceptionInfo),
+            )
+        )]
+        async fn $remove(
+            user: User,
+            path: web::Path<(i64, i64)>,
+            state: web::Data<AppState>,
+        ) -> ApiResult<HttpResponse> {
+            let (id, sm) = path.into_inner();
+            change_module(user, id, sm, state, None).await
+        }
+    };
 }
 
-/// Makes a software module type mandatory for this distribution set type.
-#[utoipa::path(
-    post,
-    path = "/rest/v1/distributionsettypes/{distributionSetTypeId}/mandatorymoduletypes",
-    tag = "Distribution Set Types",
-    params(("distributionSetTypeId" = i64, Path, description = "The type's id")),
-    request_body = IdRef,
-    responses(
-        (status = 204, description = "Added"),
-        (status = 400, description = "Bad body or id", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET_TYPE, or sets have the type", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set or module type", body = ExceptionInfo),
-    )
-)]
-async fn add_mandatory(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    add_module(req, user, path.into_inner(), payload, state, true).await
-}
-
-/// One mandatory software module type of this distribution set type.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsettypes/{distributionSetTypeId}/mandatorymoduletypes/{softwareModuleTypeId}",
-    tag = "Distribution Set Types",
-    params(
-        ("distributionSetTypeId" = i64, Path, description = "The type's id"),
-        ("softwareModuleTypeId" = i64, Path, description = "The software module type's id"),
+module_type_endpoints! {
+    mandatory: true,
+    paths: (
+        "/rest/v1/distributionsettypes/{distributionSetTypeId}/mandatorymoduletypes",
+        "/rest/v1/distributionsettypes/{distributionSetTypeId}/mandatorymoduletypes/{softwareModuleTypeId}"
     ),
-    responses(
-        (status = 200, description = "The module type", body = MgmtSoftwareModuleType),
-        (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 403, description = "Lacks READ_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
-        (status = 404, description = "No such type, or not a mandatory one", body = ExceptionInfo),
-    )
-)]
-async fn get_mandatory(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<(i64, i64)>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    get_module(req, user, path.into_inner(), state, true).await
+    list: list_mandatory "The software module types a distribution set of this type must hold."
+        "The mandatory module types",
+    add: add_mandatory "Makes a software module type mandatory for this distribution set type.",
+    get: get_mandatory "One mandatory software module type of this distribution set type."
+        "No such type, or not a mandatory one",
+    remove: remove_mandatory,
 }
 
-/// Removes a software module type from this distribution set type.
-#[utoipa::path(
-    delete,
-    path = "/rest/v1/distributionsettypes/{distributionSetTypeId}/mandatorymoduletypes/{softwareModuleTypeId}",
-    tag = "Distribution Set Types",
-    params(
-        ("distributionSetTypeId" = i64, Path, description = "The type's id"),
-        ("softwareModuleTypeId" = i64, Path, description = "The software module type's id"),
+module_type_endpoints! {
+    mandatory: false,
+    paths: (
+        "/rest/v1/distributionsettypes/{distributionSetTypeId}/optionalmoduletypes",
+        "/rest/v1/distributionsettypes/{distributionSetTypeId}/optionalmoduletypes/{softwareModuleTypeId}"
     ),
-    responses(
-        (status = 204, description = "Removed"),
-        (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET_TYPE, or sets have the type", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set or module type", body = ExceptionInfo),
-    )
-)]
-async fn remove_mandatory(
-    user: User,
-    path: web::Path<(i64, i64)>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let (id, sm) = path.into_inner();
-    change_module(user, id, sm, state, None).await
-}
-
-/// The software module types a distribution set of this type may hold.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsettypes/{distributionSetTypeId}/optionalmoduletypes",
-    tag = "Distribution Set Types",
-    params(("distributionSetTypeId" = i64, Path, description = "The type's id")),
-    responses(
-        (status = 200, description = "The optional module types", body = Vec<MgmtSoftwareModuleType>),
-        (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 403, description = "Lacks READ_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
-        (status = 404, description = "No such type", body = ExceptionInfo),
-    )
-)]
-async fn list_optional(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    list_modules(req, user, path.into_inner(), state, false).await
-}
-
-/// Makes a software module type optional for this distribution set type.
-#[utoipa::path(
-    post,
-    path = "/rest/v1/distributionsettypes/{distributionSetTypeId}/optionalmoduletypes",
-    tag = "Distribution Set Types",
-    params(("distributionSetTypeId" = i64, Path, description = "The type's id")),
-    request_body = IdRef,
-    responses(
-        (status = 204, description = "Added"),
-        (status = 400, description = "Bad body or id", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET_TYPE, or sets have the type", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set or module type", body = ExceptionInfo),
-    )
-)]
-async fn add_optional(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    add_module(req, user, path.into_inner(), payload, state, false).await
-}
-
-/// One optional software module type of this distribution set type.
-#[utoipa::path(
-    get,
-    path = "/rest/v1/distributionsettypes/{distributionSetTypeId}/optionalmoduletypes/{softwareModuleTypeId}",
-    tag = "Distribution Set Types",
-    params(
-        ("distributionSetTypeId" = i64, Path, description = "The type's id"),
-        ("softwareModuleTypeId" = i64, Path, description = "The software module type's id"),
-    ),
-    responses(
-        (status = 200, description = "The module type", body = MgmtSoftwareModuleType),
-        (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 403, description = "Lacks READ_DISTRIBUTION_SET_TYPE", body = ExceptionInfo),
-        (status = 404, description = "No such type, or not an optional one", body = ExceptionInfo),
-    )
-)]
-async fn get_optional(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<(i64, i64)>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    get_module(req, user, path.into_inner(), state, false).await
-}
-
-/// Removes a software module type from this distribution set type.
-#[utoipa::path(
-    delete,
-    path = "/rest/v1/distributionsettypes/{distributionSetTypeId}/optionalmoduletypes/{softwareModuleTypeId}",
-    tag = "Distribution Set Types",
-    params(
-        ("distributionSetTypeId" = i64, Path, description = "The type's id"),
-        ("softwareModuleTypeId" = i64, Path, description = "The software module type's id"),
-    ),
-    responses(
-        (status = 204, description = "Removed"),
-        (status = 400, description = "Bad id", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_DISTRIBUTION_SET_TYPE, or sets have the type", body = ExceptionInfo),
-        (status = 404, description = "No such distribution set or module type", body = ExceptionInfo),
-    )
-)]
-async fn remove_optional(
-    user: User,
-    path: web::Path<(i64, i64)>,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let (id, sm) = path.into_inner();
-    change_module(user, id, sm, state, None).await
+    list: list_optional "The software module types a distribution set of this type may hold."
+        "The optional module types",
+    add: add_optional "Makes a software module type optional for this distribution set type.",
+    get: get_optional "One optional software module type of this distribution set type."
+        "No such type, or not an optional one",
+    remove: remove_optional,
 }

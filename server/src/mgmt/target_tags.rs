@@ -345,82 +345,57 @@ async fn change_many(
     policy.after("Target", &missing)
 }
 
-/// Tags the targets with the given controller ids.
-#[utoipa::path(
-    put,
-    path = "/rest/v1/targettags/{targetTagId}/assigned",
-    tag = "Target Tags",
-    params(("targetTagId" = i64, Path, description = "The tag's id"), PolicyQuery),
-    request_body(content = Vec<String>, description = "Controller ids", example = json!(["dev1", "dev2"])),
-    responses(
-        (status = 204, description = "Tagged"),
-        (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
-        (status = 404, description = "No such tag, or (policy) no such target", body = ExceptionInfo),
-    )
-)]
-async fn assign(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    q: web::Query<PolicyQuery>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let policy = q.on_not_found_policy;
-    change_many(req, user, path.into_inner(), policy, payload, state, true).await
+/// The bulk (un)tagging endpoints of one tag kind, each with its own OpenAPI entry: alike but for
+/// their method, text and whether they tag (`$assign`). The kind's module has `change_many`.
+macro_rules! bulk_tagging {
+    (
+        path: $path:literal, tag: $tag:literal, id: $id:literal,
+        ids: $ids:ident $ids_doc:literal $example:tt,
+        lacks: $lacks:literal, missing: $missing:literal,
+        endpoints: [$(($method:ident $name:ident $doc:literal $ok:literal $assign:literal)),* $(,)?] $(,)?
+    ) => {
+        $(
+            #[doc = $doc]
+            #[utoipa::path(
+                $method,
+                path = $path,
+                tag = $tag,
+                params(($id = i64, Path, description = "The tag's id"), PolicyQuery),
+                request_body(content = Vec<$ids>, description = $ids_doc, example = json!($example)),
+                responses(
+                    (status = 204, description = $ok),
+                    (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
+                    (status = 403, description = $lacks, body = ExceptionInfo),
+                    (status = 404, description = $missing, body = ExceptionInfo),
+                )
+            )]
+            async fn $name(
+                req: HttpRequest,
+                user: User,
+                path: web::Path<i64>,
+                q: web::Query<PolicyQuery>,
+                payload: web::Payload,
+                state: web::Data<AppState>,
+            ) -> ApiResult<HttpResponse> {
+                let policy = q.on_not_found_policy;
+                change_many(req, user, path.into_inner(), policy, payload, state, $assign).await
+            }
+        )*
+    };
 }
+pub(super) use bulk_tagging;
 
-/// Tags the targets with the given controller ids (hawkBit ≤ 0.9 and its API docs use POST).
-#[utoipa::path(
-    post,
-    path = "/rest/v1/targettags/{targetTagId}/assigned",
-    tag = "Target Tags",
-    params(("targetTagId" = i64, Path, description = "The tag's id"), PolicyQuery),
-    request_body(content = Vec<String>, description = "Controller ids", example = json!(["dev1", "dev2"])),
-    responses(
-        (status = 204, description = "Tagged"),
-        (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
-        (status = 404, description = "No such tag, or (policy) no such target", body = ExceptionInfo),
-    )
-)]
-async fn assign_post(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    q: web::Query<PolicyQuery>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let policy = q.on_not_found_policy;
-    change_many(req, user, path.into_inner(), policy, payload, state, true).await
-}
-
-/// Untags the targets with the given controller ids.
-#[utoipa::path(
-    delete,
-    path = "/rest/v1/targettags/{targetTagId}/assigned",
-    tag = "Target Tags",
-    params(("targetTagId" = i64, Path, description = "The tag's id"), PolicyQuery),
-    request_body(content = Vec<String>, description = "Controller ids", example = json!(["dev1", "dev2"])),
-    responses(
-        (status = 204, description = "Untagged"),
-        (status = 400, description = "Bad body, policy or id", body = ExceptionInfo),
-        (status = 403, description = "Lacks UPDATE_TARGET", body = ExceptionInfo),
-        (status = 404, description = "No such tag, or (policy) no such target", body = ExceptionInfo),
-    )
-)]
-async fn unassign(
-    req: HttpRequest,
-    user: User,
-    path: web::Path<i64>,
-    q: web::Query<PolicyQuery>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let policy = q.on_not_found_policy;
-    change_many(req, user, path.into_inner(), policy, payload, state, false).await
+bulk_tagging! {
+    path: "/rest/v1/targettags/{targetTagId}/assigned", tag: "Target Tags", id: "targetTagId",
+    ids: String "Controller ids" ["dev1", "dev2"],
+    lacks: "Lacks UPDATE_TARGET", missing: "No such tag, or (policy) no such target",
+    endpoints: [
+        (put assign "Tags the targets with the given controller ids." "Tagged" true),
+        (post assign_post
+            "Tags the targets with the given controller ids (hawkBit ≤ 0.9 and its API docs use POST)."
+            "Tagged" true),
+        (delete unassign "Untags the targets with the given controller ids." "Untagged" false),
+    ],
 }
 
 async fn change_one(
