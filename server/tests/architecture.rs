@@ -1,5 +1,6 @@
 //! The layering rules of `docs/architecture.md`, checked on the source: the domain core knows no HTTP
-//! and no front door, background work names no front door, and front doors hold no SQL.
+//! and no front door, background work names no front door and holds no SQL, and front doors hold no
+//! SQL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on unexpected failures by design.
 
@@ -80,11 +81,19 @@ fn the_store_knows_no_http_and_no_front_door() {
 }
 
 #[test]
-fn background_work_names_no_front_door() {
+fn background_work_names_no_front_door_and_runs_no_sql_of_its_own() {
     forbid(
         &["scheduler"],
-        &["crate::ddi", "crate::mgmt", "crate::ui"],
-        "the scheduler calls the store, not a front door; move what it needs into server/src/store",
+        &[
+            "crate::ddi",
+            "crate::mgmt",
+            "crate::ui",
+            "diesel",
+            "store::schema",
+            "::table",
+        ],
+        "the scheduler decides when work runs and calls the store for it, not a front door nor \
+         the database itself; move a query or a write it needs into server/src/store",
     );
 }
 

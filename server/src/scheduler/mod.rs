@@ -17,13 +17,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use diesel::prelude::*;
-
-use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::store::rollouts::{RolloutStatus, engine};
-use crate::store::schema::rollouts;
-use crate::tenant_config;
+use crate::store::{self, rollouts::due};
 
 /// Events that wake the scheduler before its next sweep.
 #[derive(Default)]
@@ -81,20 +76,14 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
 
 /// One round: rollouts devices reported on, pending auto-assignments, and with `sweep` everything
 /// due by time.
-pub fn run_once(state: &AppState, sweep: bool) -> ApiResult<()> {
+pub fn run_once(state: &AppState, sweep: bool) -> store::Result<()> {
     for id in state.jobs.take_touched() {
         evaluate(state, id, false, false)?;
     }
     auto_assign::run(state)?;
     if sweep {
         start_due(state)?;
-        let running: Vec<i64> = state.db.run_blocking(|c| {
-            Ok(rollouts::table
-                .filter(rollouts::status.eq(RolloutStatus::Running.as_str()))
-                .select(rollouts::id)
-                .load(c)?)
-        })?;
-        for id in running {
+        for id in state.db.read_blocking(due::running)? {
             evaluate(state, id, true, true)?;
         }
         housekeeping::time_out_silent_actions(state)?;
@@ -104,40 +93,20 @@ pub fn run_once(state: &AppState, sweep: bool) -> ApiResult<()> {
 }
 
 /// Evaluates one rollout under its row lock; `skip_locked` leaves it to whoever holds it now.
-fn evaluate(state: &AppState, id: i64, skip_locked: bool, sweep: bool) -> ApiResult<()> {
+fn evaluate(state: &AppState, id: i64, skip_locked: bool, sweep: bool) -> store::Result<()> {
     let now = state.now();
-    let done = state.db.tx_blocking(|c| {
-        let Some(r) = engine::lock(c, id, skip_locked)? else {
-            return Ok(None);
-        };
-        let settings = tenant_config::load(c, &r.tenant)?;
-        Ok(Some(engine::evaluate(c, &settings, &r, now, sweep)?))
-    })?;
+    let done = state
+        .db
+        .write_blocking(|c| due::evaluate(c, id, skip_locked, now, sweep))?;
     state.apply(done.unwrap_or_default());
     Ok(())
 }
 
 /// READY rollouts whose `startAt` has come are started.
-fn start_due(state: &AppState) -> ApiResult<()> {
+fn start_due(state: &AppState) -> store::Result<()> {
     let now = state.now();
-    let due: Vec<i64> = state.db.run_blocking(|c| {
-        Ok(rollouts::table
-            .filter(rollouts::status.eq(RolloutStatus::Ready.as_str()))
-            .filter(rollouts::start_at.le(now))
-            .select(rollouts::id)
-            .load(c)?)
-    })?;
-    for id in due {
-        let done = state.db.tx_blocking(|c| {
-            let Some(r) = engine::lock(c, id, true)? else {
-                return Ok(None);
-            };
-            if r.status() != RolloutStatus::Ready || r.start_at.is_none_or(|t| t > now) {
-                return Ok(None);
-            }
-            let settings = tenant_config::load(c, &r.tenant)?;
-            Ok(Some(engine::start(c, &settings, &r, "system", now)?))
-        })?;
+    for id in state.db.read_blocking(|c| due::due_to_start(c, now))? {
+        let done = state.db.write_blocking(|c| due::start_if_due(c, id, now))?;
         if done.is_some() {
             tracing::info!(rollout = id, "scheduled rollout started");
         }

@@ -4,12 +4,14 @@
 //! render; nothing in here knows HTTP. See `docs/architecture.md` for the layers and their rules.
 
 pub mod actions;
+pub mod auto_assign;
 pub mod changes;
 pub mod claim;
 mod db;
 pub mod distribution_sets;
 pub mod error;
 pub mod fleet;
+pub mod housekeeping;
 pub mod metadata;
 pub mod models;
 pub mod page;

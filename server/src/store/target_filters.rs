@@ -1,5 +1,5 @@
 //! Target filter queries: stored RSQL over targets, and the distribution set each may auto-assign to
-//! the targets it matches (the assigning itself is `scheduler::auto_assign`'s).
+//! the targets it matches (the assigning itself is `store::auto_assign`'s, run by the scheduler).
 
 use diesel::prelude::*;
 

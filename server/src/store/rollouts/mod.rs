@@ -7,11 +7,14 @@
 //!   delete, retry, and [`engine::evaluate`], which the scheduler runs whenever a rollout's devices
 //!   report and on a timer, under a row lock so several server processes never evaluate one rollout
 //!   at the same time.
+//! - [`due`] finds the rollouts the scheduler evaluates (running) or starts (`startAt` has come), and
+//!   takes that step on one of them under its row lock.
 //! - [`create`] turns an operator's request into a plan; [`lifecycle`] is what operators do to a
 //!   rollout afterwards; [`queries`] and [`groups`] read rollouts and their groups as the front doors
 //!   show them.
 
 pub mod create;
+pub mod due;
 pub mod engine;
 pub mod groups;
 pub mod lifecycle;
