@@ -6,6 +6,7 @@ pub(crate) mod confirmation;
 mod deployment;
 pub mod openapi;
 mod root;
+mod routes;
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use self::routes::{NoRoute, Route};
 use crate::auth::device::{DeviceAuth, authenticate};
 use crate::device_cache::DeviceSnapshot;
 use crate::error::{ApiError, ApiResult};
@@ -31,7 +33,6 @@ pub async fn dispatch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    use actix_web::http::Method;
     let path = req.path().to_owned();
     let mut segments = path.split('/').skip(1);
     let (Some(tenant), Some("controller"), Some("v1"), Some(cid)) =
@@ -44,14 +45,11 @@ pub async fn dispatch(
     }
     let (tenant, cid) = (decode(tenant)?, decode(cid)?);
     let rest: Vec<&str> = segments.collect();
-    let method = req.method().clone();
-    let (get, head, post, put) = (
-        method == Method::GET,
-        method == Method::HEAD,
-        method == Method::POST,
-        method == Method::PUT,
-    );
-    let not_allowed = || Ok(HttpResponse::MethodNotAllowed().finish());
+    let route = match routes::route(req.method(), &rest) {
+        Ok(route) => route,
+        Err(NoRoute::NotAllowed) => return Ok(HttpResponse::MethodNotAllowed().finish()),
+        Err(NoRoute::NotFound) => return Ok(HttpResponse::NotFound().finish()),
+    };
     let two = |t: String, c: String| web::Path::from((t, c));
     let three = |t: String, c: String, x: &str| -> ApiResult<web::Path<(String, String, String)>> {
         Ok(web::Path::from((t, c, decode(x)?)))
@@ -60,64 +58,50 @@ pub async fn dispatch(
         web::Query::<deployment::HistoryQuery>::from_query(req.query_string())
             .map_err(|_| ApiError::constraint_violation("actionHistory must be a number."))
     };
-    match rest.as_slice() {
-        [] if get || head => root::poll(req.clone(), two(tenant, cid), state).await,
-        ["deploymentBase", id] if get => {
-            deployment::deployment_base(req.clone(), three(tenant, cid, id)?, history()?, state).await
+    // Every route is served here; `routes` checks each against the DDI document.
+    let id = |i: usize| rest.get(i).copied().unwrap_or_default();
+    match route {
+        Route::Root => root::poll(req.clone(), two(tenant, cid), state).await,
+        Route::DeploymentBase => {
+            deployment::deployment_base(req.clone(), three(tenant, cid, id(1))?, history()?, state).await
         }
-        ["deploymentBase", id, "feedback"] if post => {
-            deployment::deployment_feedback(req.clone(), three(tenant, cid, id)?, payload, state).await
+        Route::DeploymentFeedback => {
+            deployment::deployment_feedback(req.clone(), three(tenant, cid, id(1))?, payload, state).await
         }
-        ["cancelAction", id] if get => {
-            deployment::cancel_action(req.clone(), three(tenant, cid, id)?, state).await
+        Route::CancelAction => {
+            deployment::cancel_action(req.clone(), three(tenant, cid, id(1))?, state).await
         }
-        ["cancelAction", id, "feedback"] if post => {
-            deployment::cancel_feedback(req.clone(), three(tenant, cid, id)?, payload, state).await
+        Route::CancelFeedback => {
+            deployment::cancel_feedback(req.clone(), three(tenant, cid, id(1))?, payload, state).await
         }
-        ["installedBase"] if put => {
+        Route::InstalledBaseReport => {
             deployment::report_installed_base(req.clone(), two(tenant, cid), payload, state).await
         }
-        ["installedBase", id] if get => {
-            deployment::installed_base(req.clone(), three(tenant, cid, id)?, history()?, state).await
+        Route::InstalledBase => {
+            deployment::installed_base(req.clone(), three(tenant, cid, id(1))?, history()?, state).await
         }
-        ["configData"] if put => deployment::config_data(req.clone(), two(tenant, cid), payload, state).await,
-        ["softwaremodules", sm, "artifacts"] if get => {
-            artifacts::list(req.clone(), three(tenant, cid, sm)?, state).await
-        }
-        ["softwaremodules", sm, "artifacts", file] if get || head => {
-            let p = web::Path::from((tenant, cid, decode(sm)?, decode(file)?));
+        Route::ConfigData => deployment::config_data(req.clone(), two(tenant, cid), payload, state).await,
+        Route::Artifacts => artifacts::list(req.clone(), three(tenant, cid, id(1))?, state).await,
+        Route::Download => {
+            let p = web::Path::from((tenant, cid, decode(id(1))?, decode(id(3))?));
             artifacts::download(req.clone(), p, state).await
         }
-        ["confirmationBase"] if get => {
+        Route::ConfirmationBase => {
             confirmation::confirmation_base(req.clone(), two(tenant, cid), state).await
         }
-        ["confirmationBase", "activateAutoConfirm"] if post => {
+        Route::ActivateAutoConfirm => {
             confirmation::activate_auto_confirm(req.clone(), two(tenant, cid), payload, state).await
         }
-        ["confirmationBase", "deactivateAutoConfirm"] if post => {
+        Route::DeactivateAutoConfirm => {
             confirmation::deactivate_auto_confirm(req.clone(), two(tenant, cid), state).await
         }
-        ["confirmationBase", id] if get => {
-            confirmation::confirmation_action(req.clone(), three(tenant, cid, id)?, history()?, state).await
+        Route::ConfirmationAction => {
+            confirmation::confirmation_action(req.clone(), three(tenant, cid, id(1))?, history()?, state)
+                .await
         }
-        ["confirmationBase", id, "feedback"] if post => {
-            confirmation::confirmation_feedback(req.clone(), three(tenant, cid, id)?, payload, state).await
+        Route::ConfirmationFeedback => {
+            confirmation::confirmation_feedback(req.clone(), three(tenant, cid, id(1))?, payload, state).await
         }
-        // The resource exists, the method does not (hawkBit answers 405).
-        []
-        | [
-            "deploymentBase" | "cancelAction" | "installedBase" | "confirmationBase",
-            _,
-        ]
-        | [
-            "deploymentBase" | "cancelAction" | "confirmationBase",
-            _,
-            "feedback",
-        ]
-        | ["installedBase" | "configData" | "confirmationBase"]
-        | ["softwaremodules", _, "artifacts"]
-        | ["softwaremodules", _, "artifacts", _] => not_allowed(),
-        _ => Ok(HttpResponse::NotFound().finish()),
     }
 }
 
