@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use super::page::ListQuery;
-use super::schema::{distribution_sets, target_tag_assignments, target_types, targets};
+use super::schema::{target_tag_assignments, target_types, targets};
 use super::tags::{self, Kind};
 use super::{AnyConnection, Result};
 
@@ -95,17 +95,7 @@ pub fn device_list(
     let mut ds_ids: Vec<i64> = rows.iter().filter_map(|r| r.6).collect();
     ds_ids.sort_unstable();
     ds_ids.dedup();
-    let ds_names = distribution_sets::table
-        .filter(distribution_sets::id.eq_any(&ds_ids))
-        .select((
-            distribution_sets::id,
-            distribution_sets::name,
-            distribution_sets::version,
-        ))
-        .load::<(i64, String, String)>(c)?
-        .into_iter()
-        .map(|(id, n, v)| (id, format!("{n}:{v}")))
-        .collect();
+    let ds_names = super::distribution_sets::labels(c, &ds_ids)?;
     Ok(DeviceList {
         rows,
         total,

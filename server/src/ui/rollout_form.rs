@@ -14,7 +14,7 @@ use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::state::AppState;
 use crate::store::rollouts::create::{self as creating, RolloutRequest};
-use crate::store::rollouts::{Condition, plan, queries};
+use crate::store::rollouts::{Condition, plan};
 
 /// The create form's fields, as text so a rejected form comes back as the user typed it.
 #[derive(Deserialize, Default)]
@@ -134,7 +134,7 @@ fn form_page(ctx: &Ctx, f: &NewForm, sets: &[(i64, String)], fb: &Feedback) -> M
 async fn sets(state: &AppState, tenant: String) -> Result<Vec<(i64, String)>, UiError> {
     Ok(state
         .db
-        .read(move |c| queries::usable_sets(c, &tenant, 200))
+        .read(move |c| crate::store::distribution_sets::usable(c, &tenant, 200))
         .await?)
 }
 

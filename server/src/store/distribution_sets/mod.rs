@@ -70,6 +70,41 @@ pub fn view(c: &mut AnyConnection, id: i64) -> Result<SetView> {
     })
 }
 
+/// `name:version` of each of the sets `ids`, in one query: how pages name a set.
+pub fn labels(c: &mut AnyConnection, ids: &[i64]) -> Result<std::collections::HashMap<i64, String>> {
+    Ok(distribution_sets::table
+        .filter(distribution_sets::id.eq_any(ids))
+        .select((
+            distribution_sets::id,
+            distribution_sets::name,
+            distribution_sets::version,
+        ))
+        .load::<(i64, String, String)>(c)?
+        .into_iter()
+        .map(|(id, n, v)| (id, format!("{n}:{v}")))
+        .collect())
+}
+
+/// The tenant's newest `limit` sets that may be assigned (live and valid), as (id, `name:version`):
+/// what assignment and rollout forms offer.
+pub fn usable(c: &mut AnyConnection, tenant: &str, limit: i64) -> Result<Vec<(i64, String)>> {
+    Ok(distribution_sets::table
+        .filter(distribution_sets::tenant.eq(tenant))
+        .filter(distribution_sets::deleted.eq(false))
+        .filter(distribution_sets::valid.eq(true))
+        .order(distribution_sets::id.desc())
+        .limit(limit)
+        .select((
+            distribution_sets::id,
+            distribution_sets::name,
+            distribution_sets::version,
+        ))
+        .load::<(i64, String, String)>(c)?
+        .into_iter()
+        .map(|(id, n, v)| (id, format!("{n}:{v}")))
+        .collect())
+}
+
 /// Refuses a change of set `id`'s modules while it is locked.
 pub fn locked(id: i64) -> Error {
     Error::refused(

@@ -9,7 +9,7 @@ use super::{Rollout, RolloutStatus, Totals, totals_per_status};
 use crate::store::db::MultiBackend;
 use crate::store::models::ActionType;
 use crate::store::page::paginate;
-use crate::store::schema::{actions, distribution_sets, rollout_groups, rollouts};
+use crate::store::schema::{actions, rollout_groups, rollouts};
 use crate::store::{AnyConnection, Error, ListQuery, Paged, Result};
 
 /// What a rollout's rendering needs beyond its row.
@@ -46,17 +46,7 @@ pub fn get(c: &mut AnyConnection, tenant: &str, id: i64) -> Result<(Rollout, Ext
 /// (set labels; with `full`, action counts per status and group counts).
 pub fn with_extras(c: &mut AnyConnection, rows: Vec<Rollout>, full: bool) -> Result<Vec<(Rollout, Extra)>> {
     let ds_ids: Vec<i64> = rows.iter().map(|r| r.ds_id).collect();
-    let labels: HashMap<i64, String> = distribution_sets::table
-        .filter(distribution_sets::id.eq_any(&ds_ids))
-        .select((
-            distribution_sets::id,
-            distribution_sets::name,
-            distribution_sets::version,
-        ))
-        .load::<(i64, String, String)>(c)?
-        .into_iter()
-        .map(|(id, n, v)| (id, format!("{n}:{v}")))
-        .collect();
+    let labels = crate::store::distribution_sets::labels(c, &ds_ids)?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut counts: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
     let mut groups: HashMap<i64, i64> = HashMap::new();
@@ -162,24 +152,4 @@ pub fn running(c: &mut AnyConnection, tenant: &str) -> Result<Vec<(Rollout, Extr
         .select(Rollout::as_select())
         .load(c)?;
     with_extras(c, active, true)
-}
-
-/// The distribution sets a new rollout may use (valid, not deleted), newest first, at most `limit`,
-/// as `(id, "name:version")`.
-pub fn usable_sets(c: &mut AnyConnection, tenant: &str, limit: i64) -> Result<Vec<(i64, String)>> {
-    Ok(distribution_sets::table
-        .filter(distribution_sets::tenant.eq(tenant))
-        .filter(distribution_sets::deleted.eq(false))
-        .filter(distribution_sets::valid.eq(true))
-        .order(distribution_sets::id.desc())
-        .limit(limit)
-        .select((
-            distribution_sets::id,
-            distribution_sets::name,
-            distribution_sets::version,
-        ))
-        .load::<(i64, String, String)>(c)?
-        .into_iter()
-        .map(|(id, n, v)| (id, format!("{n}:{v}")))
-        .collect())
 }

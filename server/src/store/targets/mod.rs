@@ -294,24 +294,7 @@ pub fn device_details(c: &mut AnyConnection, tenant: &str, cid: &str) -> Result<
             (a, format!("{n}:{v}"), entries)
         })
         .collect();
-    let assignable = distribution_sets::table
-        .filter(distribution_sets::tenant.eq(tenant))
-        .filter(
-            distribution_sets::deleted
-                .eq(false)
-                .and(distribution_sets::valid.eq(true)),
-        )
-        .order(distribution_sets::id.desc())
-        .limit(500)
-        .select((
-            distribution_sets::id,
-            distribution_sets::name,
-            distribution_sets::version,
-        ))
-        .load::<(i64, String, String)>(c)?
-        .into_iter()
-        .map(|(id, n, v)| (id, format!("{n}:{v}")))
-        .collect();
+    let assignable = super::distribution_sets::usable(c, tenant, 500)?;
     Ok(DeviceDetails {
         installed: ds_name(c, target.installed_ds_id)?,
         assigned: ds_name(c, target.assigned_ds_id)?,
