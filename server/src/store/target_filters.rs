@@ -9,9 +9,6 @@ use super::page::{ListQuery, Paged, paginate};
 use super::schema::target_filter_queries as tfq;
 use super::{AnyConnection, Changes, Error, Result, Rule, check_len, query};
 
-/// The connection's backend, named for a selection that is built before the query runs.
-type Backend = <AnyConnection as Connection>::Backend;
-
 const MAX_NAME_LEN: usize = 128;
 const MAX_QUERY_LEN: usize = 1024;
 
@@ -55,8 +52,7 @@ pub fn list(c: &mut AnyConnection, tenant: &str, list: &ListQuery) -> Result<Pag
     Ok(paginate!(
         c,
         tfq::table
-            .filter(tfq::tenant.eq(tenant))
-            .select(<Filter as SelectableHelper<Backend>>::as_select()),
+            .filter(tfq::tenant.eq(tenant)) => Filter::as_select(),
         list
     ))
 }

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use super::find_action_of_target;
-use crate::store::db::MultiBackend;
 use crate::store::models::{Action, Target};
 use crate::store::page::paginate;
 use crate::store::schema::{
@@ -61,12 +60,12 @@ pub fn list_actions(c: &mut AnyConnection, tenant: &str, list: &ListQuery) -> Re
             .inner_join(targets::table)
             .inner_join(distribution_sets::table)
             .filter(actions::tenant.eq(tenant))
-            .select((
-                <Action as SelectableHelper<MultiBackend>>::as_select(),
+            => (
+                Action::as_select(),
                 targets::controller_id,
                 distribution_sets::name,
                 distribution_sets::version,
-            )),
+            ),
         list
     );
     Ok(Paged {
@@ -108,11 +107,11 @@ pub fn list_target_actions(
         actions::table
             .inner_join(distribution_sets::table)
             .filter(actions::target_id.eq(t.id))
-            .select((
-                <Action as SelectableHelper<MultiBackend>>::as_select(),
+            => (
+                Action::as_select(),
                 distribution_sets::name,
                 distribution_sets::version,
-            )),
+            ),
         list
     );
     let rows = page

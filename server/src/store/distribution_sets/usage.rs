@@ -10,8 +10,6 @@ use crate::store::schema::{target_filter_queries, targets};
 use crate::store::target_filters::Filter;
 use crate::store::{AnyConnection, Result};
 
-type Backend = <AnyConnection as diesel::Connection>::Backend;
-
 /// One page of the tenant's targets whose installed (with `installed`) or assigned set is `id`.
 pub fn targets_with(
     c: &mut AnyConnection,
@@ -46,7 +44,7 @@ pub fn auto_assign_filters(
             target_filter_queries::tenant
                 .eq(tenant)
                 .and(target_filter_queries::auto_assign_ds_id.eq(Some(id)))
-        ) => <Filter as SelectableHelper<Backend>>::as_select(),
+        ) => Filter::as_select(),
         list
     ))
 }

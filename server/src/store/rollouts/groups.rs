@@ -4,7 +4,6 @@ use diesel::prelude::*;
 
 use super::queries::find;
 use super::{Group, Rollout, Totals, engine, totals_per_status};
-use crate::store::db::MultiBackend;
 use crate::store::models::{ActionType, Target};
 use crate::store::page::paginate;
 use crate::store::schema::{rollout_groups, rollout_targets, targets};
@@ -30,8 +29,7 @@ pub fn list_groups(
     let page: Paged<Group> = paginate!(
         c,
         rollout_groups::table
-            .filter(rollout_groups::rollout_id.eq(id))
-            .select(<Group as SelectableHelper<MultiBackend>>::as_select()),
+            .filter(rollout_groups::rollout_id.eq(id)) => Group::as_select(),
         list
     );
     let mut rows = Vec::with_capacity(page.rows.len());
@@ -93,8 +91,7 @@ pub fn group_targets(
                         .filter(rollout_targets::group_id.eq(group))
                         .select(rollout_targets::target_id)
                 )
-            )
-            .select(<Target as SelectableHelper<MultiBackend>>::as_select()),
+            ) => Target::as_select(),
         list
     ))
 }

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use super::{Rollout, RolloutStatus, Totals, totals_per_status};
-use crate::store::db::MultiBackend;
 use crate::store::models::ActionType;
 use crate::store::page::paginate;
 use crate::store::schema::{actions, rollout_groups, rollouts};
@@ -96,16 +95,13 @@ pub fn list(
     full: bool,
 ) -> Result<Paged<(Rollout, Extra)>> {
     let mine = || {
-        let q = rollouts::table
-            .filter(rollouts::tenant.eq(tenant))
-            .select(<Rollout as SelectableHelper<MultiBackend>>::as_select())
-            .into_boxed();
+        let q = rollouts::table.filter(rollouts::tenant.eq(tenant)).into_boxed();
         match deleted {
             Some(d) => q.filter(rollouts::deleted.eq(d)),
             None => q,
         }
     };
-    let page: Paged<Rollout> = paginate!(c, mine(), list);
+    let page: Paged<Rollout> = paginate!(c, mine() => Rollout::as_select(), list);
     Ok(Paged {
         rows: with_extras(c, page.rows, full)?,
         total: page.total,
