@@ -137,6 +137,15 @@ impl Error {
         )
     }
 
+    /// `e` as a store error; a unique violation (something taken) worded by `message`, which names
+    /// what is taken.
+    pub fn taken(e: diesel::result::Error, message: impl FnOnce() -> String) -> Self {
+        match Self::from(e) {
+            e if e.rule() == Some(Rule::AlreadyExists) => Self::refused(Rule::AlreadyExists, message()),
+            e => e,
+        }
+    }
+
     pub fn internal(e: impl fmt::Display) -> Self {
         Self::Internal(e.to_string())
     }

@@ -212,12 +212,7 @@ pub fn delete(c: &mut AnyConnection, kind: Kind, tenant: &str, id: i64) -> Resul
 
 /// A unique violation on insert or rename, as a refusal naming the tag.
 fn duplicate_name(e: diesel::result::Error, name: &str) -> Error {
-    match Error::from(e) {
-        e if e.rule() == Some(Rule::AlreadyExists) => {
-            Error::refused(Rule::AlreadyExists, format!("A tag named {name} already exists."))
-        }
-        e => e,
-    }
+    Error::taken(e, || format!("A tag named {name} already exists."))
 }
 
 /// Tags (`assign`) or untags the entities `ids` (of the tag's kind); tagging twice changes nothing.

@@ -131,13 +131,7 @@ pub fn create(c: &mut AnyConnection, tenant: &str, by: &str, now: i64, sets: &[N
 
 /// A unique violation on name and version, as a refusal naming them.
 fn name_taken(e: diesel::result::Error, name: &str, version: &str) -> Error {
-    match Error::from(e) {
-        e if e.rule() == Some(Rule::AlreadyExists) => Error::refused(
-            Rule::AlreadyExists,
-            format!("Distribution set {name}:{version} already exists."),
-        ),
-        e => e,
-    }
+    Error::taken(e, || format!("Distribution set {name}:{version} already exists."))
 }
 
 /// Changes a live set's fields, its lock and its migration-step flag (only while unassigned).

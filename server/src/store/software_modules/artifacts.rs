@@ -143,12 +143,10 @@ pub fn add(
         ))
         .returning(artifacts::id)
         .get_result(c)
-        .map_err(|e| match Error::from(e) {
-            e if e.rule() == Some(Rule::AlreadyExists) => Error::refused(
-                Rule::AlreadyExists,
-                format!("Software module {sm} already has an artifact named {filename}."),
-            ),
-            e => e,
+        .map_err(|e| {
+            Error::taken(e, || {
+                format!("Software module {sm} already has an artifact named {filename}.")
+            })
         })?;
     Ok(artifacts::table.find(id).select(Artifact::as_select()).first(c)?)
 }

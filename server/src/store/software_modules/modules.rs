@@ -157,15 +157,13 @@ pub fn create_modules(
             ))
             .returning(software_modules::id)
             .get_result(c)
-            .map_err(|e| match Error::from(e) {
-                e if e.rule() == Some(Rule::AlreadyExists) => Error::refused(
-                    Rule::AlreadyExists,
+            .map_err(|e| {
+                Error::taken(e, || {
                     format!(
                         "Software module {}:{} of type {} already exists.",
                         m.name, m.version, m.type_key
-                    ),
-                ),
-                e => e,
+                    )
+                })
             })?;
         out.push(module_view(c, id)?);
     }

@@ -84,13 +84,7 @@ pub fn create(
             })
             .returning(targets::id)
             .get_result(c)
-            .map_err(|e| match Error::from(e) {
-                e if e.rule() == Some(Rule::AlreadyExists) => Error::refused(
-                    Rule::AlreadyExists,
-                    format!("Target with controllerId {cid} already exists."),
-                ),
-                e => e,
-            })?;
+            .map_err(|e| Error::taken(e, || format!("Target with controllerId {cid} already exists.")))?;
         if let Some(group) = &r.group {
             diesel::update(targets::table.find(id))
                 .set(targets::target_group.eq(group))

@@ -91,13 +91,9 @@ fn check_then_create<T, R>(
 
 /// A unique violation on writing a type as hawkBit's conflict naming the type; other errors as they are.
 fn already_exists(e: diesel::result::Error, key: &str, name: &str) -> Error {
-    match Error::from(e) {
-        e if e.rule() == Some(Rule::AlreadyExists) => Error::refused(
-            Rule::AlreadyExists,
-            format!("A type with key {key} or name {name} already exists."),
-        ),
-        e => e,
-    }
+    Error::taken(e, || {
+        format!("A type with key {key} or name {name} already exists.")
+    })
 }
 
 /// Inserts a type into `$table` with its shared columns (`$key_and_name`: `(&str, &str)`, the rest
