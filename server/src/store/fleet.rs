@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{action_status_messages, action_statuses, actions, targets};
+use super::schema::{action_statuses, actions, targets};
 use super::{AnyConnection, Result};
 
 /// The overview's figures of one tenant's fleet.
@@ -47,14 +47,7 @@ pub fn summary(c: &mut AnyConnection, tenant: &str, since: i64) -> Result<Fleet>
         ))
         .load(c)?;
     let ids: Vec<i64> = failed.iter().map(|f| f.0).collect();
-    let messages: Vec<(i64, String)> = action_status_messages::table
-        .filter(action_status_messages::action_status_id.eq_any(&ids))
-        .order(action_status_messages::id.asc())
-        .select((
-            action_status_messages::action_status_id,
-            action_status_messages::message,
-        ))
-        .load(c)?;
+    let messages: Vec<(i64, String)> = super::actions::status_messages(c, &ids)?;
     let failures = failed
         .into_iter()
         .map(|(id, cid, at)| {

@@ -361,6 +361,18 @@ pub fn register_retrieved(
     Ok(())
 }
 
+/// The messages of the status rows `ids` as (status id, message), in the order they were written.
+pub fn status_messages(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+    Ok(action_status_messages::table
+        .filter(action_status_messages::action_status_id.eq_any(ids))
+        .order(action_status_messages::id.asc())
+        .select((
+            action_status_messages::action_status_id,
+            action_status_messages::message,
+        ))
+        .load(conn)?)
+}
+
 /// Device messages of an action, newest first, without server messages (`actionHistory`).
 pub fn action_history(conn: &mut AnyConnection, action_id: i64, count: i64) -> Result<Vec<String>> {
     let limit = if count > 0 && count < 100 { count } else { 100 };

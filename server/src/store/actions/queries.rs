@@ -8,9 +8,7 @@ use diesel::prelude::*;
 use super::find_action_of_target;
 use crate::store::models::{Action, Target};
 use crate::store::page::paginate;
-use crate::store::schema::{
-    action_status_messages, action_statuses, actions, distribution_sets, rollouts, targets,
-};
+use crate::store::schema::{action_statuses, actions, distribution_sets, rollouts, targets};
 use crate::store::targets::find_target;
 use crate::store::{AnyConnection, Error, ListQuery, Paged, Result};
 
@@ -181,14 +179,7 @@ pub fn status_history(
         list
     );
     let ids: Vec<i64> = page.rows.iter().map(|r| r.0).collect();
-    let messages: Vec<(i64, String)> = action_status_messages::table
-        .filter(action_status_messages::action_status_id.eq_any(&ids))
-        .order(action_status_messages::id.asc())
-        .select((
-            action_status_messages::action_status_id,
-            action_status_messages::message,
-        ))
-        .load(c)?;
+    let messages: Vec<(i64, String)> = super::status_messages(c, &ids)?;
     Ok(
         page.map(|(id, status, reported_at, occurred_at, code)| StatusEntry {
             id,

@@ -74,15 +74,26 @@ pub fn view(c: &mut AnyConnection, id: i64) -> Result<SetView> {
 pub fn labels(c: &mut AnyConnection, ids: &[i64]) -> Result<std::collections::HashMap<i64, String>> {
     Ok(distribution_sets::table
         .filter(distribution_sets::id.eq_any(ids))
-        .select((
-            distribution_sets::id,
-            distribution_sets::name,
-            distribution_sets::version,
-        ))
+        .select(LABEL)
         .load::<(i64, String, String)>(c)?
         .into_iter()
-        .map(|(id, n, v)| (id, format!("{n}:{v}")))
+        .map(labeled)
         .collect())
+}
+
+/// What a set's label is made of: id, name, version.
+const LABEL: (
+    distribution_sets::id,
+    distribution_sets::name,
+    distribution_sets::version,
+) = (
+    distribution_sets::id,
+    distribution_sets::name,
+    distribution_sets::version,
+);
+
+fn labeled((id, name, version): (i64, String, String)) -> (i64, String) {
+    (id, format!("{name}:{version}"))
 }
 
 /// The tenant's newest `limit` sets that may be assigned (live and valid), as (id, `name:version`):
@@ -94,14 +105,10 @@ pub fn usable(c: &mut AnyConnection, tenant: &str, limit: i64) -> Result<Vec<(i6
         .filter(distribution_sets::valid.eq(true))
         .order(distribution_sets::id.desc())
         .limit(limit)
-        .select((
-            distribution_sets::id,
-            distribution_sets::name,
-            distribution_sets::version,
-        ))
+        .select(LABEL)
         .load::<(i64, String, String)>(c)?
         .into_iter()
-        .map(|(id, n, v)| (id, format!("{n}:{v}")))
+        .map(labeled)
         .collect())
 }
 

@@ -11,8 +11,8 @@ use diesel::prelude::*;
 
 use super::models::{Action, NewTarget, Target, UpdateStatus};
 use super::schema::{
-    action_status_messages, action_statuses, actions, distribution_sets, target_attributes,
-    target_tag_assignments, target_tags, target_types, targets,
+    action_statuses, actions, distribution_sets, target_attributes, target_tag_assignments, target_tags,
+    targets,
 };
 use super::{AnyConnection, Changes, Error, Result, Rule};
 
@@ -214,26 +214,16 @@ pub struct DeviceDetails {
     pub assignable: Vec<(i64, String)>,
 }
 
-fn ds_name(c: &mut AnyConnection, id: Option<i64>) -> Result<Option<String>> {
-    let Some(id) = id else { return Ok(None) };
-    let (n, v): (String, String) = distribution_sets::table
-        .find(id)
-        .select((distribution_sets::name, distribution_sets::version))
-        .first(c)?;
-    Ok(Some(format!("{n}:{v}")))
-}
-
 /// The device `cid` with its type, attributes, sets, tags and full action history.
 pub fn device_details(c: &mut AnyConnection, tenant: &str, cid: &str) -> Result<DeviceDetails> {
     let target = find_target(c, tenant, cid)?;
     let type_name = match target.target_type_id {
-        Some(id) => target_types::table
-            .find(id)
-            .select(target_types::name)
-            .first(c)
-            .optional()?,
+        Some(id) => type_name(c, id)?,
         None => None,
     };
+    let sets = [target.installed_ds_id, target.assigned_ds_id];
+    let labels = super::distribution_sets::labels(c, &sets.iter().flatten().copied().collect::<Vec<_>>())?;
+    let label = |id: Option<i64>| id.and_then(|id| labels.get(&id).cloned());
     let attributes = target_attributes::table
         .filter(target_attributes::target_id.eq(target.id))
         .order(target_attributes::attr_key.asc())
@@ -268,14 +258,7 @@ pub fn device_details(c: &mut AnyConnection, tenant: &str, cid: &str) -> Result<
         ))
         .load(c)?;
     let status_ids: Vec<i64> = statuses.iter().map(|s| s.0).collect();
-    let messages: Vec<(i64, String)> = action_status_messages::table
-        .filter(action_status_messages::action_status_id.eq_any(&status_ids))
-        .order(action_status_messages::id.asc())
-        .select((
-            action_status_messages::action_status_id,
-            action_status_messages::message,
-        ))
-        .load(c)?;
+    let messages: Vec<(i64, String)> = super::actions::status_messages(c, &status_ids)?;
     let history = acts
         .into_iter()
         .map(|(a, n, v)| {
@@ -296,8 +279,8 @@ pub fn device_details(c: &mut AnyConnection, tenant: &str, cid: &str) -> Result<
         .collect();
     let assignable = super::distribution_sets::usable(c, tenant, 500)?;
     Ok(DeviceDetails {
-        installed: ds_name(c, target.installed_ds_id)?,
-        assigned: ds_name(c, target.assigned_ds_id)?,
+        installed: label(target.installed_ds_id),
+        assigned: label(target.assigned_ds_id),
         target,
         type_name,
         attributes,
