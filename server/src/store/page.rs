@@ -38,34 +38,22 @@ impl<T> Paged<T> {
 /// (the count needs none). Diesel's query types differ per table and selection, hence a macro rather
 /// than a generic function.
 macro_rules! paginate {
-    ($conn:expr, $query:expr, $list:expr) => {{
+    ($conn:expr, $query:expr, $list:expr) => {
+        $crate::store::page::paginate!(@page $conn, $query, $list,)
+    };
+    ($conn:expr, $query:expr => $selection:expr, $list:expr) => {
+        $crate::store::page::paginate!(@page $conn, $query, $list, .select($selection))
+    };
+    (@page $conn:expr, $query:expr, $list:expr, $($select:tt)*) => {{
         use diesel::prelude::*;
         let list: &$crate::store::page::ListQuery = &$list;
-        let total: i64 = $query
-            .filter(list.spec.filter.clone())
-            .count()
-            .get_result($conn)?;
+        let total: i64 = $query.filter(list.spec.filter.clone()).count().get_result($conn)?;
         let rows = $query
             .filter(list.spec.filter.clone())
             .order_by(list.spec.order.clone())
             .offset(list.page.offset)
             .limit(list.page.limit)
-            .load($conn)?;
-        $crate::store::page::Paged { rows, total }
-    }};
-    ($conn:expr, $query:expr => $selection:expr, $list:expr) => {{
-        use diesel::prelude::*;
-        let list: &$crate::store::page::ListQuery = &$list;
-        let total: i64 = $query
-            .filter(list.spec.filter.clone())
-            .count()
-            .get_result($conn)?;
-        let rows = $query
-            .filter(list.spec.filter.clone())
-            .order_by(list.spec.order.clone())
-            .offset(list.page.offset)
-            .limit(list.page.limit)
-            .select($selection)
+            $($select)*
             .load($conn)?;
         $crate::store::page::Paged { rows, total }
     }};
