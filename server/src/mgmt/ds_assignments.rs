@@ -183,12 +183,7 @@ async fn targets_of(
         .db
         .read(move |c| sets::targets_with(c, &tenant, id, installed, &list))
         .await?;
-    let (rows, total) = (page.rows, page.total);
-    let mut content = Vec::with_capacity(rows.len());
-    for t in &rows {
-        content.push(super::targets::to_json(&req, &state, &user, t, false).await?);
-    }
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    super::targets::page_json(&req, &state, &user, page).await
 }
 
 /// A page of the targets the set is assigned to (`installed`: installed on), as `GET /targets`
@@ -263,11 +258,8 @@ async fn auto_assign_filters(
         .db
         .read(move |c| sets::auto_assign_filters(c, &tenant, id, &list))
         .await?;
-    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
-    let content: Vec<MgmtTargetFilterQuery> = rows
-        .into_iter()
-        .map(|r| to_json(r, &base, Representation::Full))
-        .collect();
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    Ok(HttpResponse::Ok().json(PagedList::from_page(page, |r| {
+        to_json(r, &base, Representation::Full)
+    })))
 }

@@ -50,10 +50,8 @@ async fn list(
         .db
         .read(move |c| tags::list(c, Kind::DistributionSet, &tenant, &list))
         .await?;
-    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
-    let content = rows.into_iter().map(|t| to_mgmt(&base, t)).collect();
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    Ok(HttpResponse::Ok().json(PagedList::from_page(page, |t| to_mgmt(&base, t))))
 }
 
 /// Creates distribution set tags.

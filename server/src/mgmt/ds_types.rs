@@ -144,10 +144,8 @@ async fn list(
         .db
         .read(move |c| ds::list(c, &tenant, &deleted, &list))
         .await?;
-    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
-    let content = rows.into_iter().map(|t| ds_type_json(&base, t)).collect();
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    Ok(HttpResponse::Ok().json(PagedList::from_page(page, |t| ds_type_json(&base, t))))
 }
 
 /// Creates distribution set types with their module types.

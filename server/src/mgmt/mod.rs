@@ -184,6 +184,11 @@ impl<T> PagedList<T> {
             total,
         }
     }
+
+    /// A page of the store's rows, each rendered by `render`.
+    pub fn from_page<R>(page: crate::store::Paged<R>, render: impl FnMut(R) -> T) -> Self {
+        Self::new(page.rows.into_iter().map(render).collect(), page.total)
+    }
 }
 
 /// A list body, or one element alone as hawkBit ≥ 1.1 accepts (`lenient::list`).

@@ -44,10 +44,8 @@ async fn list_groups(
         .db
         .read(move |c| groups::list_groups(c, &tenant, id, &list, full))
         .await?;
-    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
-    let content = rows.into_iter().map(|(g, t)| group_json(g, t, &base)).collect();
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    Ok(HttpResponse::Ok().json(PagedList::from_page(page, |(g, t)| group_json(g, t, &base))))
 }
 
 /// One group of a rollout, with its totals per status.
@@ -112,10 +110,5 @@ async fn group_targets(
         .db
         .read(move |c| groups::group_targets(c, &tenant, id, gid, &list))
         .await?;
-    let (rows, total) = (page.rows, page.total);
-    let mut content = Vec::with_capacity(rows.len());
-    for t in &rows {
-        content.push(super::targets::to_json(&req, &state, &user, t, false).await?);
-    }
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    super::targets::page_json(&req, &state, &user, page).await
 }

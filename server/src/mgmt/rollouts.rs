@@ -250,10 +250,8 @@ async fn list(
         .db
         .read(move |c| queries::list(c, &tenant, deleted, &list, full))
         .await?;
-    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
-    let content = rows.into_iter().map(|(r, x)| to_json(r, x, &base)).collect();
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    Ok(HttpResponse::Ok().json(PagedList::from_page(page, |(r, x)| to_json(r, x, &base))))
 }
 
 /// A group of a rollout to create with explicit groups.

@@ -102,13 +102,8 @@ async fn list(
     let list = q.list(&query::TARGET_FILTER_QUERIES)?;
     let tenant = tenant_of(&user);
     let page = state.db.read(move |c| filters::list(c, &tenant, &list)).await?;
-    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
-    let content = rows
-        .into_iter()
-        .map(|f| to_json(f, &base, representation))
-        .collect();
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    Ok(HttpResponse::Ok().json(PagedList::from_page(page, |f| to_json(f, &base, representation))))
 }
 
 /// A filter to create (both fields required) or the fields to change.

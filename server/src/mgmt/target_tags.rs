@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::targets::to_json;
 use super::{PagedList, Paging, body, body_list, json, query, rest_base, tenant_of};
 use crate::auth::permissions::Permission;
 use crate::auth::users::User;
@@ -158,10 +157,8 @@ async fn list(
         .db
         .read(move |c| tags::list(c, Kind::Target, &tenant, &list))
         .await?;
-    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
-    let content = rows.into_iter().map(|t| to_mgmt(&base, t)).collect();
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    Ok(HttpResponse::Ok().json(PagedList::from_page(page, |t| to_mgmt(&base, t))))
 }
 
 /// Creates target tags.
@@ -311,12 +308,7 @@ async fn assigned(
         .db
         .read(move |c| tags::tagged_targets(c, &tenant, id, &list))
         .await?;
-    let (rows, total) = (page.rows, page.total);
-    let mut content = Vec::with_capacity(rows.len());
-    for t in &rows {
-        content.push(to_json(&req, &state, &user, t, false).await?);
-    }
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    super::targets::page_json(&req, &state, &user, page).await
 }
 
 /// Tags (`assign`) or untags the targets with the given controller ids, following `policy` for

@@ -134,10 +134,8 @@ async fn list(
     let list = q.list(&query::TARGET_TYPES)?;
     let tenant = tenant_of(&user);
     let page = state.db.read(move |c| target::list(c, &tenant, &list)).await?;
-    let (rows, total) = (page.rows, page.total);
     let base = rest_base(&req, &state);
-    let content = rows.into_iter().map(|t| to_mgmt(&base, t)).collect();
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    Ok(HttpResponse::Ok().json(PagedList::from_page(page, |t| to_mgmt(&base, t))))
 }
 
 /// Creates target types with their compatible distribution set types.

@@ -88,12 +88,22 @@ async fn list(
     let list = q.list(&query::TARGETS)?;
     let tenant = tenant_of(&user);
     let page = state.db.read(move |c| targets::list(c, &tenant, &list)).await?;
-    let (rows, total) = (page.rows, page.total);
-    let mut content = Vec::with_capacity(rows.len());
-    for t in &rows {
-        content.push(to_json(&req, &state, &user, t, false).await?);
+    page_json(&req, &state, &user, page).await
+}
+
+/// One page of targets as hawkBit lists them (`GET /targets` and the lists of a tag's, a set's or a
+/// rollout group's targets).
+pub(super) async fn page_json(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+    page: crate::store::Paged<Target>,
+) -> ApiResult<HttpResponse> {
+    let mut content = Vec::with_capacity(page.rows.len());
+    for t in &page.rows {
+        content.push(to_json(req, state, user, t, false).await?);
     }
-    Ok(HttpResponse::Ok().json(PagedList::new(content, total)))
+    Ok(HttpResponse::Ok().json(PagedList::new(content, page.total)))
 }
 
 /// A target to create, or the fields of one to change.
