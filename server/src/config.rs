@@ -1,10 +1,19 @@
 //! Server configuration: defaults, then an optional TOML file, then `UPDRAFT_*` environment variables.
+//!
+//! Every setting is declared once below with [`settings!`]: its TOML key, type, default, environment
+//! variable and doc comment. The README's table and `updraft-server --help` are rendered from the
+//! same list ([`reference`]); a test checks that the README carries the current table. A nested TOML
+//! table is a struct declared with `settings!` plus one line in its parent's `sections`.
+
+pub mod settings;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
+
+use self::settings::{Section, settings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -13,144 +22,128 @@ pub enum LogFormat {
     Json,
 }
 
-/// Every option, with its TOML key (the field name) and its environment variable in the doc.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// `UPDRAFT_LISTEN`: address to listen on (hawkBit's port by default).
-    pub listen: String,
-    /// `UPDRAFT_DATA_DIR`: SQLite database, artifacts and the generated admin password live here.
-    pub data_dir: PathBuf,
-    /// `UPDRAFT_DATABASE_URL`: an SQLite file path or a `postgres://` URL; `<data_dir>/updraft.db` if unset.
-    pub database_url: Option<String>,
-    /// `UPDRAFT_EXTERNAL_URL`: base URL for links when behind a proxy, e.g. `https://ota.example.com`.
-    /// Without it, links come from `Forwarded` / `X-Forwarded-Proto` / `X-Forwarded-Host` (from
-    /// trusted proxies) and `Host`.
-    pub external_url: Option<String>,
-    /// `UPDRAFT_TRUSTED_PROXIES` (comma-separated): the peers, as addresses or ranges such as
-    /// `10.0.0.0/8`, whose client-certificate headers (`X-Controller-Id`, `X-Authority`,
-    /// `X-Ssl-Client-Cn`, ...) and `Forwarded` / `X-Forwarded-*` headers are believed. From anyone
-    /// else these headers are removed. Empty (the default): nobody, not even loopback.
-    pub trusted_proxies: Vec<crate::proxy::Cidr>,
-    /// `UPDRAFT_ADMIN_PASSWORD`: password of user `admin` on first start; random if unset.
-    pub admin_password: Option<String>,
-    /// `UPDRAFT_LOG_FORMAT`: `human` or `json`.
-    pub log_format: LogFormat,
-    /// `UPDRAFT_LOG`: a `tracing` filter such as `info` or `updraft_server=debug`.
-    pub log: String,
-    /// `UPDRAFT_WORKERS`: HTTP worker threads (default: one per core).
-    pub workers: Option<usize>,
-    /// `UPDRAFT_DB_POOL_SIZE`: database connections.
-    pub db_pool_size: u32,
-    /// `UPDRAFT_POLL_FLUSH_INTERVAL_MS`: device poll times are written in batches this often.
-    pub poll_flush_interval_ms: u64,
-    /// `UPDRAFT_MAX_BODY_SIZE`: largest JSON request body in bytes (413 above).
-    pub max_body_size: usize,
-    /// `UPDRAFT_MAX_ARTIFACT_SIZE`: largest artifact upload in bytes (413 above); hawkBit's default 1 GiB.
-    pub max_artifact_size: u64,
-    /// `UPDRAFT_TRACK_REMOTE_IP`: store the device address (`http://<ip>`) on poll.
-    pub track_remote_ip: bool,
-    /// Tenants whose devices may read any artifact of the tenant, as hawkBit's
-    /// `hawkbit.ddi.skip-artifact-access-check.tenants` (`*` for all). Empty: the access check applies.
-    pub skip_artifact_access_check_tenants: Vec<String>,
-    /// hawkBit's per-client-IP request limiter (`hawkbit.server.security.dos.filter.*`).
-    pub dos_filter: DosFilterConfig,
-    /// Shortest and longest polling interval a tenant may configure (`HH:MM:SS`).
-    pub min_polling_time: String,
-    pub max_polling_time: String,
-    /// hawkBit's `hawkbit.server.security.dos.*` quotas; `<= 0` disables one.
-    pub quotas: Quotas,
-    /// `UPDRAFT_LEGACY_STATUS_CODES`: answer the Management API as hawkBit ≤ 0.9 did, for old scripts
-    /// that check exact codes: 200 instead of 204 for body-less successes, 403 instead of 429 for quotas.
-    pub legacy_status_codes: bool,
-    /// `UPDRAFT_SCHEDULER_INTERVAL_MS`: how often background work runs (scheduled rollout starts,
-    /// rollout evaluation sweeps, auto-assignment, timeouts, cleanup). Rollouts are also evaluated as
-    /// soon as their devices report, and new targets auto-assigned as soon as they register.
-    /// `0` turns this process's background work off (other nodes on the same database do it).
-    pub scheduler_interval_ms: u64,
-    /// `UPDRAFT_ACTION_TIMEOUT_SECS`: an open action without device feedback for this long is closed
-    /// as an error (`0`: never), so a silent device cannot hold up a rollout.
-    pub action_timeout_secs: u64,
-    /// `UPDRAFT_ACTION_RETENTION_DAYS`: closed actions (finished, error, canceled) older than this are
-    /// deleted with their status history (`0`: kept forever). A target's installing action stays.
-    pub action_retention_days: u64,
-}
-
-/// Requests per second and client IP above which hawkBit answers 429. Clients in private and
-/// loopback ranges are never limited (hawkBit's default whitelist); behind a proxy listed in
-/// `trusted_proxies` the client IP is the address it forwarded (`X-Forwarded-For`), else the peer.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DosFilterConfig {
-    pub enabled: bool,
-    /// GET/HEAD requests per second and client.
-    pub max_read: u32,
-    /// Other requests per second and client.
-    pub max_write: u32,
-    /// Client IPs refused outright with 403 (hawkBit's `clients.blacklist`).
-    pub blacklist: Vec<String>,
-    /// Also limit private and loopback addresses (off in hawkBit; tests turn it on).
-    pub limit_private: bool,
-}
-
-impl Default for DosFilterConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            max_read: 200,
-            max_write: 50,
-            blacklist: Vec::new(),
-            limit_private: false,
+impl settings::Value for LogFormat {
+    fn parse_env(text: &str) -> Result<Self, String> {
+        match text {
+            "human" => Ok(Self::Human),
+            "json" => Ok(Self::Json),
+            _ => Err("expected `human` or `json`".into()),
+        }
+    }
+    fn show(&self) -> String {
+        match self {
+            Self::Human => "`human`".into(),
+            Self::Json => "`json`".into(),
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct Quotas {
-    pub max_status_entries_per_action: i64,
-    pub max_messages_per_action_status: i64,
-    pub max_attribute_entries_per_target: i64,
-}
-
-impl Default for Quotas {
-    fn default() -> Self {
-        Self {
-            max_status_entries_per_action: 1000,
-            max_messages_per_action_status: 50,
-            max_attribute_entries_per_target: 100,
-        }
+settings! {
+    /// The server's settings.
+    pub struct Config {
+        /// Address to listen on (hawkBit's port by default).
+        listen: String = "0.0.0.0:8080".into() => "UPDRAFT_LISTEN";
+        /// The SQLite database, the artifacts and the generated admin password live here.
+        data_dir: PathBuf = PathBuf::from("./updraft-data") => "UPDRAFT_DATA_DIR";
+        /// An SQLite file path or a `postgres://user@host/db` URL; unset: `<data_dir>/updraft.db`.
+        database_url: Option<String> = None => "UPDRAFT_DATABASE_URL";
+        /// Base URL for links when behind a proxy, e.g. `https://ota.example.com`. Unset: links
+        /// follow `Forwarded` / `X-Forwarded-*` (from trusted proxies) and `Host`.
+        external_url: Option<String> = None => "UPDRAFT_EXTERNAL_URL";
+        /// Peers, as addresses or ranges (`["127.0.0.1", "10.0.0.0/8"]`; comma-separated in the
+        /// environment), whose client-certificate headers (`X-Controller-Id`, `X-Ssl-Client-Cn`, ...)
+        /// and `Forwarded` / `X-Forwarded-*` headers are believed; from anyone else these headers are
+        /// removed. Empty: nobody, not even loopback (`docs/security.md`).
+        trusted_proxies: Vec<crate::proxy::Cidr> = Vec::new() => "UPDRAFT_TRUSTED_PROXIES";
+        /// Password of user `admin` on first start; unset: random, printed once and stored in
+        /// `<data_dir>/admin-password`.
+        admin_password: Option<String> = None => "UPDRAFT_ADMIN_PASSWORD";
+        /// Log lines as `human` text or `json`.
+        log_format: LogFormat = LogFormat::Human => "UPDRAFT_LOG_FORMAT";
+        /// A `tracing` filter such as `info` or `updraft_server=debug`; one access-log line per request
+        /// (`updraft_server::access`; device polls at `debug`).
+        log: String = "info".into() => "UPDRAFT_LOG";
+        /// HTTP worker threads; unset: one per core.
+        workers: Option<usize> = None => "UPDRAFT_WORKERS";
+        /// Database connections in the pool (at least 1).
+        db_pool_size: u32 = 8 => "UPDRAFT_DB_POOL_SIZE";
+        /// Device poll times are written in batches this often (hawkBit batches them too).
+        poll_flush_interval_ms: u64 = 10_000 => "UPDRAFT_POLL_FLUSH_INTERVAL_MS";
+        /// Largest JSON request body in bytes (413 above; 512 KiB).
+        max_body_size: usize = 512 * 1024 => "UPDRAFT_MAX_BODY_SIZE";
+        /// Largest artifact upload in bytes (413 above; hawkBit's 1 GiB).
+        max_artifact_size: u64 = 1 << 30 => "UPDRAFT_MAX_ARTIFACT_SIZE";
+        /// Store the device's address (`http://<ip>`) on each poll.
+        track_remote_ip: bool = true => "UPDRAFT_TRACK_REMOTE_IP";
+        /// Tenants whose devices may read any artifact of the tenant, as hawkBit's
+        /// `hawkbit.ddi.skip-artifact-access-check.tenants` (`*` for all). Empty: the check applies.
+        skip_artifact_access_check_tenants: Vec<String> = Vec::new()
+            => "UPDRAFT_SKIP_ARTIFACT_ACCESS_CHECK_TENANTS";
+        /// Shortest polling interval a tenant may configure (`HH:MM:SS`).
+        min_polling_time: String = "00:00:30".into() => "UPDRAFT_MIN_POLLING_TIME";
+        /// Longest polling interval a tenant may configure (`HH:MM:SS`).
+        max_polling_time: String = "23:59:59".into() => "UPDRAFT_MAX_POLLING_TIME";
+        /// Answer the Management API as hawkBit ≤ 0.9 did, for old scripts that check exact codes:
+        /// 200 instead of 204 for body-less successes, 403 instead of 429 for quotas.
+        legacy_status_codes: bool = false => "UPDRAFT_LEGACY_STATUS_CODES";
+        /// How often background work runs (scheduled rollout starts, rollout sweeps, auto-assignment,
+        /// timeouts, cleanup); rollouts are also evaluated as soon as their devices report. `0`: no
+        /// background work in this process (other nodes on the same database do it).
+        scheduler_interval_ms: u64 = 2000 => "UPDRAFT_SCHEDULER_INTERVAL_MS";
+        /// An open action without device feedback for this long is closed as an error, so a silent
+        /// device cannot hold up a rollout (`0`: never).
+        action_timeout_secs: u64 = 0 => "UPDRAFT_ACTION_TIMEOUT_SECS";
+        /// Closed actions (finished, error, canceled) older than this are deleted with their status
+        /// history (`0`: kept forever); a target's installed action stays.
+        action_retention_days: u64 = 0 => "UPDRAFT_ACTION_RETENTION_DAYS";
+    }
+    sections {
+        /// hawkBit's per-client-IP request limiter (`hawkbit.server.security.dos.filter.*`).
+        dos_filter: DosFilterConfig,
+        /// hawkBit's `hawkbit.server.security.dos.*` quotas.
+        quotas: Quotas,
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            listen: "0.0.0.0:8080".into(),
-            data_dir: PathBuf::from("./updraft-data"),
-            database_url: None,
-            external_url: None,
-            trusted_proxies: Vec::new(),
-            admin_password: None,
-            log_format: LogFormat::Human,
-            log: "info".into(),
-            workers: None,
-            db_pool_size: 8,
-            poll_flush_interval_ms: 10_000,
-            max_body_size: 512 * 1024,
-            max_artifact_size: 1 << 30,
-            track_remote_ip: true,
-            legacy_status_codes: false,
-            skip_artifact_access_check_tenants: Vec::new(),
-            dos_filter: DosFilterConfig::default(),
-            min_polling_time: "00:00:30".into(),
-            max_polling_time: "23:59:59".into(),
-            quotas: Quotas::default(),
-            scheduler_interval_ms: 2000,
-            action_timeout_secs: 0,
-            action_retention_days: 0,
-        }
+settings! {
+    /// Requests per second and client IP above which hawkBit answers 429. Clients in private and
+    /// loopback ranges are never limited (hawkBit's default whitelist); behind a proxy listed in
+    /// `trusted_proxies` the client IP is the address it forwarded (`X-Forwarded-For`), else the peer.
+    pub struct DosFilterConfig {
+        /// Limit requests per public client IP (hawkBit's DoS filter).
+        enabled: bool = true => "UPDRAFT_DOS_FILTER_ENABLED";
+        /// GET/HEAD requests per second and client.
+        max_read: u32 = 200 => "UPDRAFT_DOS_FILTER_MAX_READ";
+        /// Other requests per second and client.
+        max_write: u32 = 50 => "UPDRAFT_DOS_FILTER_MAX_WRITE";
+        /// Client IPs refused outright with 403 (hawkBit's `clients.blacklist`, e.g. `203.0.113.*`).
+        blacklist: Vec<String> = Vec::new() => "UPDRAFT_DOS_FILTER_BLACKLIST";
+        /// Also limit private and loopback addresses (off in hawkBit; tests turn it on).
+        limit_private: bool = false => "UPDRAFT_DOS_FILTER_LIMIT_PRIVATE";
     }
+}
+
+settings! {
+    /// hawkBit's quotas under their hawkBit names; `<= 0` disables one.
+    pub struct Quotas {
+        /// Status entries one action may collect from its device (`<= 0`: no limit).
+        #[key = "maxStatusEntriesPerAction"]
+        max_status_entries_per_action: i64 = 1000 => "UPDRAFT_QUOTAS_MAX_STATUS_ENTRIES_PER_ACTION";
+        /// Messages in one status entry (`<= 0`: no limit).
+        #[key = "maxMessagesPerActionStatus"]
+        max_messages_per_action_status: i64 = 50 => "UPDRAFT_QUOTAS_MAX_MESSAGES_PER_ACTION_STATUS";
+        /// Attributes one target may have (`<= 0`: no limit).
+        #[key = "maxAttributeEntriesPerTarget"]
+        max_attribute_entries_per_target: i64 = 100
+            => "UPDRAFT_QUOTAS_MAX_ATTRIBUTE_ENTRIES_PER_TARGET";
+    }
+}
+
+/// Every setting with its variable, default and meaning, in declaration order.
+pub fn reference() -> Vec<settings::Row> {
+    let mut rows = Vec::new();
+    Config::default().rows("", &mut rows);
+    rows
 }
 
 impl Config {
@@ -164,85 +157,9 @@ impl Config {
             }
             None => Self::default(),
         };
-        config.apply_env(|k| std::env::var(k).ok())?;
+        config.apply_env(&|k| std::env::var(k).ok())?;
         config.validate()?;
         Ok(config)
-    }
-
-    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
-        fn parse<T: std::str::FromStr>(name: &str, v: &str) -> anyhow::Result<T> {
-            v.parse()
-                .map_err(|_| anyhow::anyhow!("{name}={v:?} is not a valid value"))
-        }
-        if let Some(v) = var("UPDRAFT_LISTEN") {
-            self.listen = v;
-        }
-        if let Some(v) = var("UPDRAFT_DATA_DIR") {
-            self.data_dir = v.into();
-        }
-        if let Some(v) = var("UPDRAFT_DATABASE_URL") {
-            self.database_url = Some(v);
-        }
-        if let Some(v) = var("UPDRAFT_EXTERNAL_URL") {
-            self.external_url = Some(v);
-        }
-        if let Some(v) = var("UPDRAFT_TRUSTED_PROXIES") {
-            self.trusted_proxies = v
-                .split(',')
-                .filter(|s| !s.trim().is_empty())
-                .map(|s| {
-                    s.parse()
-                        .map_err(|e| anyhow::anyhow!("UPDRAFT_TRUSTED_PROXIES: {e}"))
-                })
-                .collect::<anyhow::Result<_>>()?;
-        }
-        if let Some(v) = var("UPDRAFT_ADMIN_PASSWORD") {
-            self.admin_password = Some(v);
-        }
-        if let Some(v) = var("UPDRAFT_LOG_FORMAT") {
-            self.log_format = match v.as_str() {
-                "human" => LogFormat::Human,
-                "json" => LogFormat::Json,
-                _ => bail!("UPDRAFT_LOG_FORMAT={v:?} must be `human` or `json`"),
-            };
-        }
-        if let Some(v) = var("UPDRAFT_LOG") {
-            self.log = v;
-        }
-        if let Some(v) = var("UPDRAFT_WORKERS") {
-            self.workers = Some(parse("UPDRAFT_WORKERS", &v)?);
-        }
-        if let Some(v) = var("UPDRAFT_DB_POOL_SIZE") {
-            self.db_pool_size = parse("UPDRAFT_DB_POOL_SIZE", &v)?;
-        }
-        if let Some(v) = var("UPDRAFT_POLL_FLUSH_INTERVAL_MS") {
-            self.poll_flush_interval_ms = parse("UPDRAFT_POLL_FLUSH_INTERVAL_MS", &v)?;
-        }
-        if let Some(v) = var("UPDRAFT_MAX_BODY_SIZE") {
-            self.max_body_size = parse("UPDRAFT_MAX_BODY_SIZE", &v)?;
-        }
-        if let Some(v) = var("UPDRAFT_MAX_ARTIFACT_SIZE") {
-            self.max_artifact_size = parse("UPDRAFT_MAX_ARTIFACT_SIZE", &v)?;
-        }
-        if let Some(v) = var("UPDRAFT_LEGACY_STATUS_CODES") {
-            self.legacy_status_codes = parse("UPDRAFT_LEGACY_STATUS_CODES", &v)?;
-        }
-        if let Some(v) = var("UPDRAFT_TRACK_REMOTE_IP") {
-            self.track_remote_ip = parse("UPDRAFT_TRACK_REMOTE_IP", &v)?;
-        }
-        if let Some(v) = var("UPDRAFT_SCHEDULER_INTERVAL_MS") {
-            self.scheduler_interval_ms = parse("UPDRAFT_SCHEDULER_INTERVAL_MS", &v)?;
-        }
-        if let Some(v) = var("UPDRAFT_ACTION_TIMEOUT_SECS") {
-            self.action_timeout_secs = parse("UPDRAFT_ACTION_TIMEOUT_SECS", &v)?;
-        }
-        if let Some(v) = var("UPDRAFT_ACTION_RETENTION_DAYS") {
-            self.action_retention_days = parse("UPDRAFT_ACTION_RETENTION_DAYS", &v)?;
-        }
-        if let Some(v) = var("UPDRAFT_MIN_POLLING_TIME") {
-            self.min_polling_time = v;
-        }
-        Ok(())
     }
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -284,31 +201,96 @@ impl Config {
 mod tests {
     use super::*;
 
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+    }
+
     #[test]
     fn env_overrides_file_values() {
         let mut c: Config = toml::from_str("listen = \"127.0.0.1:1\"\ndata_dir = \"/x\"").unwrap();
-        c.apply_env(|k| (k == "UPDRAFT_LISTEN").then(|| "127.0.0.1:2".to_owned()))
-            .unwrap();
+        c.apply_env(&env(&[("UPDRAFT_LISTEN", "127.0.0.1:2")])).unwrap();
         assert_eq!(c.listen, "127.0.0.1:2");
         assert_eq!(c.data_dir, PathBuf::from("/x"));
     }
 
     #[test]
-    fn the_shipped_example_config_parses() {
-        let c: Config = toml::from_str(include_str!("../dist/server.example.toml")).unwrap();
+    fn sections_and_lists_take_env_values_too() {
+        let mut c = Config::default();
+        c.apply_env(&env(&[
+            ("UPDRAFT_DOS_FILTER_MAX_READ", "7"),
+            ("UPDRAFT_DOS_FILTER_BLACKLIST", "203.0.113.1, 198.51.100.*"),
+            ("UPDRAFT_QUOTAS_MAX_ATTRIBUTE_ENTRIES_PER_TARGET", "3"),
+            ("UPDRAFT_MAX_POLLING_TIME", "01:00:00"),
+            ("UPDRAFT_TRUSTED_PROXIES", "127.0.0.1,10.0.0.0/8"),
+            ("UPDRAFT_WORKERS", ""),
+        ]))
+        .unwrap();
+        assert_eq!(c.dos_filter.max_read, 7);
+        assert_eq!(c.dos_filter.blacklist, ["203.0.113.1", "198.51.100.*"]);
+        assert_eq!(c.quotas.max_attribute_entries_per_target, 3);
+        assert_eq!(c.max_polling(), Duration::from_secs(3600));
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(c.workers, None);
+    }
+
+    #[test]
+    fn the_shipped_example_config_parses_and_shows_every_key() {
+        let text = include_str!("../dist/server.example.toml");
+        let c: Config = toml::from_str(text).unwrap();
         assert_eq!(c.listen, "0.0.0.0:8080");
         assert_eq!(c.dos_filter.max_read, 200);
         assert_eq!(c.quotas.max_status_entries_per_action, 1000);
         c.validate().unwrap();
+        for row in reference() {
+            let key = row.key.rsplit('.').next().unwrap_or(&row.key);
+            assert!(
+                text.contains(&format!("{key} =")),
+                "server.example.toml lacks `{}`",
+                row.key
+            );
+        }
     }
 
     #[test]
-    fn unknown_keys_and_bad_env_values_are_errors() {
+    fn unknown_keys_and_bad_values_are_errors_that_say_what_is_wrong() {
         assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+        let e = toml::from_str::<Config>("[dos_filter]\nmax_reads = 1").unwrap_err();
+        assert!(e.to_string().contains("max_reads"), "{e}");
+        let e = toml::from_str::<Config>("db_pool_size = \"many\"").unwrap_err();
+        assert!(e.to_string().contains("db_pool_size"), "{e}");
         let mut c = Config::default();
+        let e = c.apply_env(&env(&[("UPDRAFT_WORKERS", "many")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "UPDRAFT_WORKERS=\"many\" is not a valid value: expected a whole number from 0 to 18446744073709551615"
+        );
+        let e = c.apply_env(&env(&[("UPDRAFT_LOG_FORMAT", "xml")])).unwrap_err();
+        assert!(e.to_string().contains("expected `human` or `json`"), "{e}");
+    }
+
+    #[test]
+    fn every_setting_has_its_own_updraft_variable() {
+        let rows = reference();
+        let mut envs: Vec<&str> = rows.iter().map(|r| r.env).collect();
+        assert!(envs.iter().all(|e| e.starts_with("UPDRAFT_")), "{envs:?}");
+        envs.sort_unstable();
+        envs.dedup();
+        assert_eq!(envs.len(), rows.len(), "two settings share a variable");
         assert!(
-            c.apply_env(|k| (k == "UPDRAFT_WORKERS").then(|| "many".to_owned()))
-                .is_err()
+            rows.iter().all(|r| !r.help_text().is_empty()),
+            "a setting lacks its doc comment"
+        );
+    }
+
+    /// The README carries the table `updraft-server settings --markdown` prints; after adding a
+    /// setting, paste that output over the old table.
+    #[test]
+    fn the_readme_table_is_the_generated_one() {
+        let table = settings::markdown(&reference());
+        assert!(
+            include_str!("../../README.md").contains(&table),
+            "README.md's configuration table is out of date; replace it with the output of \
+             `updraft-server settings --markdown`:\n{table}"
         );
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use updraft_server::config::{Config, LogFormat};
+use updraft_server::config::{self, Config, LogFormat};
 
 // glibc's allocator cost about 12 % of a device poll's CPU; mimalloc halves that.
 #[global_allocator]
@@ -18,11 +18,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// ./updraft-data. On first start it creates user `admin`; without UPDRAFT_ADMIN_PASSWORD the
 /// password is random, printed once and stored in <data dir>/admin-password (mode 0600).
 ///
-/// Settings come from the TOML file given with --config, then from UPDRAFT_* environment variables:
-/// UPDRAFT_LISTEN, UPDRAFT_DATA_DIR, UPDRAFT_DATABASE_URL (an SQLite path or postgres://...),
-/// UPDRAFT_EXTERNAL_URL, UPDRAFT_ADMIN_PASSWORD, UPDRAFT_LOG (e.g. info, debug),
-/// UPDRAFT_LOG_FORMAT (human|json), UPDRAFT_WORKERS, UPDRAFT_DB_POOL_SIZE, UPDRAFT_MAX_BODY_SIZE,
-/// UPDRAFT_MAX_ARTIFACT_SIZE, UPDRAFT_POLL_FLUSH_INTERVAL_MS, UPDRAFT_TRACK_REMOTE_IP.
+/// Settings come from the TOML file given with --config, then from UPDRAFT_* environment variables;
+/// `updraft-server --help` lists every one (`updraft-server settings` prints the list alone).
 #[derive(Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -43,6 +40,12 @@ enum Command {
     /// Manage tenants (in the configured database).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Print every setting: its TOML key, UPDRAFT_* variable, default and meaning.
+    Settings {
+        /// As the Markdown table the README carries.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Write the OpenAPI documents (mgmt.json, ddi.json) that the code generates.
     Openapi {
         /// Directory to write into (the repository keeps them in `openapi/`).
@@ -91,13 +94,33 @@ fn init_logging(config: &Config) {
     }
 }
 
+/// The command line, with the settings reference (generated from `config`'s one list) after the
+/// long help of the program and of `serve`.
+fn parse_cli() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let reference = config::settings::plain(&config::reference());
+    let command = Cli::command()
+        .after_long_help(reference.clone())
+        .mut_subcommand("serve", |c| c.after_long_help(reference));
+    Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit())
+}
+
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let config = Config::load(cli.config.as_deref())?;
+    let cli = parse_cli();
+    let load = || Config::load(cli.config.as_deref());
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config),
-        Command::User(cmd) => admin::user(config, cmd),
-        Command::Tenant(TenantCommand::Add { name }) => admin::tenant_add(config, &name),
+        Command::Serve => serve(load()?),
+        Command::User(cmd) => admin::user(load()?, cmd),
+        Command::Tenant(TenantCommand::Add { name }) => admin::tenant_add(load()?, &name),
+        Command::Settings { markdown } => {
+            let rows = config::reference();
+            if markdown {
+                print!("{}", config::settings::markdown(&rows));
+            } else {
+                print!("{}", config::settings::plain(&rows));
+            }
+            Ok(())
+        }
         Command::Openapi { out } => admin::write_openapi(&out),
     }
 }
