@@ -74,6 +74,10 @@ pub struct Config {
     /// `UPDRAFT_ACTION_RETENTION_DAYS`: closed actions (finished, error, canceled) older than this are
     /// deleted with their status history (`0`: kept forever). A target's installing action stays.
     pub action_retention_days: u64,
+    /// `UPDRAFT_STORAGE`: where artifacts live, `fs` (the data dir) or `s3` (the `[s3]` bucket).
+    pub storage: crate::storage::StorageKind,
+    /// The S3-compatible bucket for `storage = "s3"` (`UPDRAFT_S3_*`), see `storage::settings`.
+    pub s3: crate::storage::S3Settings,
 }
 
 /// Requests per second and client IP above which hawkBit answers 429. Clients in private and
@@ -149,6 +153,8 @@ impl Default for Config {
             scheduler_interval_ms: 2000,
             action_timeout_secs: 0,
             action_retention_days: 0,
+            storage: crate::storage::StorageKind::Fs,
+            s3: crate::storage::S3Settings::default(),
         }
     }
 }
@@ -242,6 +248,7 @@ impl Config {
         if let Some(v) = var("UPDRAFT_MIN_POLLING_TIME") {
             self.min_polling_time = v;
         }
+        crate::storage::settings::apply_env(&mut self.storage, &mut self.s3, &var)?;
         Ok(())
     }
 
@@ -261,6 +268,9 @@ impl Config {
         }
         if self.db_pool_size == 0 {
             bail!("db_pool_size must be at least 1");
+        }
+        if self.storage == crate::storage::StorageKind::S3 {
+            crate::storage::settings::validate(&self.s3, self.max_artifact_size)?;
         }
         Ok(())
     }
