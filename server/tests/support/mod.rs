@@ -2,6 +2,8 @@
 //! it through its public HTTP APIs only.
 #![allow(dead_code)]
 
+pub mod s3;
+
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
