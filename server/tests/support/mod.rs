@@ -83,7 +83,8 @@ impl Fixture {
         Self::around(TestServer::start_with(database_url, tweak))
     }
 
-    fn around(srv: TestServer) -> Self {
+    /// Wraps a server started by hand (the gateway token set up as for every fixture).
+    pub fn around(srv: TestServer) -> Self {
         let http = Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()

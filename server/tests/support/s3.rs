@@ -163,28 +163,7 @@ impl S3Server {
 
     /// Every object key in the bucket, plus `multipart:<key>` for each unfinished multipart upload.
     pub fn contents(&self, s: &S3Settings) -> Vec<String> {
-        let (key, secret) = s.credentials.clone().unwrap();
-        let s3 = object_store::aws::AmazonS3Builder::new()
-            .with_bucket_name(&s.bucket)
-            .with_region("us-east-1")
-            .with_endpoint(&self.endpoint)
-            .with_allow_http(true)
-            .with_access_key_id(key)
-            .with_secret_access_key(secret)
-            .build()
-            .unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let mut keys: Vec<String> = rt.block_on(async {
-            use futures_util::TryStreamExt;
-            s3.list(None)
-                .map_ok(|m| m.location.to_string())
-                .try_collect()
-                .await
-                .unwrap()
-        });
+        let mut keys = object_keys(s);
         match self.kind {
             // Pending uploads are `.upload-<id>.json` files in the root.
             Kind::S3sFs => {
@@ -216,6 +195,32 @@ impl S3Server {
         assert_eq!(self.kind, Kind::S3sFs);
         self.root.path().join(&s.bucket).join(key)
     }
+}
+
+/// Every object key in the bucket of `s` (which names its endpoint and credentials).
+pub fn object_keys(s: &S3Settings) -> Vec<String> {
+    let (key, secret) = s.credentials.clone().unwrap();
+    let s3 = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(&s.bucket)
+        .with_region("us-east-1")
+        .with_endpoint(s.endpoint.clone().unwrap())
+        .with_allow_http(true)
+        .with_access_key_id(key)
+        .with_secret_access_key(secret)
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use futures_util::TryStreamExt;
+        s3.list(None)
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap()
+    })
 }
 
 impl Drop for S3Server {
