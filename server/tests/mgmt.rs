@@ -223,16 +223,16 @@ fn bad_bodies_and_unknown_ids_get_hawkbit_errors(f: &Fixture) {
 
 /// Blobs the server keeps: files in its data dir, or objects in its bucket.
 fn blob_files(f: &Fixture) -> usize {
-    let config = &f.srv.state.config;
-    if config.storage == updraft_server::storage::StorageKind::S3 {
-        return support::s3::object_keys(&config.s3).len();
-    }
     fn walk(p: &std::path::Path) -> usize {
         std::fs::read_dir(p).map_or(0, |rd| {
             rd.flatten()
                 .map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 })
                 .sum()
         })
+    }
+    let config = &f.srv.state.config;
+    if config.storage == updraft_server::storage::StorageKind::S3 {
+        return support::s3::object_keys(&config.s3).len();
     }
     walk(&f.srv.data_dir.join("artifacts"))
 }

@@ -28,7 +28,7 @@ struct Harness {
 
 enum Backend {
     Fs(tempfile::TempDir),
-    S3(S3Server, S3Settings),
+    S3(Box<(S3Server, S3Settings)>),
 }
 
 impl Harness {
@@ -47,7 +47,7 @@ impl Harness {
         Some(Self {
             store: Arc::new(S3Store::new(&settings).unwrap()),
             rt: runtime(),
-            backend: Backend::S3(server, settings),
+            backend: Backend::S3(Box::new((server, settings))),
         })
     }
 
@@ -63,11 +63,12 @@ impl Harness {
                 .into_iter()
                 .map(|p| blob_name(&p))
                 .collect(),
-            Backend::S3(server, settings) => server
-                .contents(settings)
-                .into_iter()
-                .map(|k| blob_name(k.trim_start_matches("artifacts/")))
-                .collect(),
+            Backend::S3(s3) => {
+                s3.0.contents(&s3.1)
+                    .into_iter()
+                    .map(|k| blob_name(k.trim_start_matches("artifacts/")))
+                    .collect()
+            }
         };
         names.sort();
         names
@@ -361,9 +362,10 @@ fn s3_whole_reads_check_the_digest() {
     };
     let data = content(50_000, 10);
     let blob = h.put(chunks(&data), 1 << 20).unwrap();
-    let Backend::S3(server, settings) = &h.backend else {
+    let Backend::S3(s3) = &h.backend else {
         unreachable!()
     };
+    let (server, settings) = &**s3;
     let file = server.object_file(
         settings,
         &format!("artifacts/{}/{}", &blob.sha256[..2], blob.sha256),
