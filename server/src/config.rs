@@ -96,12 +96,16 @@ settings! {
         /// Closed actions (finished, error, canceled) older than this are deleted with their status
         /// history (`0`: kept forever); a target's installed action stays.
         action_retention_days: u64 = 0 => "UPDRAFT_ACTION_RETENTION_DAYS";
+        /// Where artifacts live: `fs` (under the data dir) or `s3` (the `[s3]` bucket).
+        storage: crate::storage::StorageKind = crate::storage::StorageKind::Fs => "UPDRAFT_STORAGE";
     }
     sections {
         /// hawkBit's per-client-IP request limiter (`hawkbit.server.security.dos.filter.*`).
         dos_filter: DosFilterConfig,
         /// hawkBit's `hawkbit.server.security.dos.*` quotas.
         quotas: Quotas,
+        /// The S3-compatible bucket for `storage = "s3"`.
+        s3: crate::storage::S3Settings,
     }
 }
 
@@ -178,6 +182,9 @@ impl Config {
         }
         if self.db_pool_size == 0 {
             bail!("db_pool_size must be at least 1");
+        }
+        if self.storage == crate::storage::StorageKind::S3 {
+            crate::storage::settings::validate(&self.s3, self.max_artifact_size)?;
         }
         Ok(())
     }

@@ -45,12 +45,11 @@ pub fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
     }
     let db = store::Db::connect(&url, config.db_pool_size)
         .with_context(|| format!("cannot open the database at {}", redact(&url)))?;
-    let store =
-        storage::FsStore::new(config.data_dir.join("artifacts")).context("cannot open the artifact store")?;
+    let store = storage::open(&config)?;
     let bus = Arc::new(cluster::Bus::default());
     let state = AppState {
         db,
-        store: Arc::new(store),
+        store,
         tenants: tenant_config::TenantSettingsCache::with_bus(Arc::clone(&bus)),
         devices: device_cache::DeviceCache::with_bus(Arc::clone(&bus)),
         polls: device_cache::PollRecorder::default(),

@@ -46,6 +46,9 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Artifact storage: move the artifacts between stores.
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// Write the OpenAPI documents (mgmt.json, ddi.json) that the code generates.
     Openapi {
         /// Directory to write into (the repository keeps them in `openapi/`).
@@ -77,6 +80,31 @@ enum UserCommand {
     List,
     /// Delete a user.
     Remove { username: String },
+}
+
+#[derive(Subcommand)]
+enum StorageCommand {
+    /// Copy every artifact of the filesystem store (<data dir>/artifacts) into the S3 bucket of the
+    /// [s3] settings (UPDRAFT_S3_*, credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the
+    /// AWS chain). Blobs already in the bucket are skipped, so an interrupted run is simply run again;
+    /// each copy is hashed and checked. The files stay: once it reports no failure, set
+    /// storage = "s3" (UPDRAFT_STORAGE=s3), restart, and remove <data dir>/artifacts.
+    ///
+    /// Example: UPDRAFT_S3_BUCKET=updraft updraft-server storage migrate --to s3
+    Migrate {
+        /// The store to move to.
+        #[arg(long, value_enum)]
+        to: StorageTarget,
+        /// The filesystem store's directory, if not <data dir>/artifacts.
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StorageTarget {
+    /// The S3-compatible bucket of the [s3] settings.
+    S3,
 }
 
 #[derive(Subcommand)]
@@ -121,6 +149,10 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Storage(StorageCommand::Migrate {
+            to: StorageTarget::S3,
+            from,
+        }) => admin::migrate_to_s3(&load()?, from),
         Command::Openapi { out } => admin::write_openapi(&out),
     }
 }
@@ -223,6 +255,38 @@ mod admin {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         println!(
             "Tenant {name} is ready; add its users with `updraft-server user add NAME --tenant {name}`."
+        );
+        Ok(())
+    }
+
+    pub fn migrate_to_s3(config: &Config, from: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+        use updraft_server::storage;
+        storage::settings::validate(&config.s3, config.max_artifact_size)?;
+        let source = from.unwrap_or_else(|| config.data_dir.join("artifacts"));
+        let dest = storage::S3Store::new(&config.s3)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the migration")?;
+        let outcome = runtime.block_on(async {
+            storage::ArtifactStore::check(&dest).await.with_context(|| {
+                format!(
+                    "the bucket {:?} cannot be used; check [s3] settings and the AWS credentials",
+                    config.s3.bucket
+                )
+            })?;
+            storage::migrate::to_s3(&source, &dest, &mut std::io::stdout()).await
+        })?;
+        if outcome.failed > 0 {
+            anyhow::bail!(
+                "{} artifacts could not be copied (see above); run the command again to retry them",
+                outcome.failed
+            );
+        }
+        println!(
+            "Every artifact is in the bucket. Set storage = \"s3\" (UPDRAFT_STORAGE=s3), restart the \
+             server, then remove {}.",
+            source.display()
         );
         Ok(())
     }

@@ -38,6 +38,12 @@ backend_tests!(
     maintenance_window_controls_update,
 );
 
+s3_tests!(
+    @tweak super::behind_proxy;
+    artifact_download_supports_ranges_and_checks,
+    artifacts_of_unassigned_modules_are_hidden,
+);
+
 fn content_negotiation_follows_hawkbit(f: &Fixture) {
     let r = f.ddi(Method::GET, "neg1", "").send().unwrap();
     assert_eq!(r.headers()["content-type"], "application/hal+json");

@@ -20,6 +20,11 @@ backend_tests!(
     nobody_can_lock_the_administrators_out,
 );
 
+s3_tests!(
+    @tweak |_: &mut updraft_server::config::Config| {};
+    uploads_with_bad_names_or_sizes_leave_nothing_behind,
+);
+
 fn every_management_call_needs_credentials(f: &Fixture) {
     for path in [
         "/rest/v1/targets",
@@ -216,6 +221,7 @@ fn bad_bodies_and_unknown_ids_get_hawkbit_errors(f: &Fixture) {
     assert_eq!(b["errorCode"], "hawkbit.server.error.distributionset.incomplete");
 }
 
+/// Blobs the server keeps: files in its data dir, or objects in its bucket.
 fn blob_files(f: &Fixture) -> usize {
     fn walk(p: &std::path::Path) -> usize {
         std::fs::read_dir(p).map_or(0, |rd| {
@@ -223,6 +229,10 @@ fn blob_files(f: &Fixture) -> usize {
                 .map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 })
                 .sum()
         })
+    }
+    let config = &f.srv.state.config;
+    if config.storage == updraft_server::storage::StorageKind::S3 {
+        return support::s3::object_keys(&config.s3).len();
     }
     walk(&f.srv.data_dir.join("artifacts"))
 }

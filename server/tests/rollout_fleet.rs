@@ -2,7 +2,8 @@
 //! runs to the end when all devices succeed, and failures above the error threshold pause the
 //! rollout with totals that match exactly what the devices reported. Then three server processes
 //! on one PostgreSQL share the fleet, one is killed mid-rollout, and every device's result is still
-//! counted once.
+//! counted once; a second run does the same with the artifacts in an S3 bucket (s3s-fs) and no
+//! shared directory, an artifact uploaded through one node downloading through another with Range.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on unexpected failures by design.
 
@@ -261,7 +262,7 @@ fn failures_above_the_threshold_pause_with_exact_totals(f: &Fixture) {
     }
 }
 
-/// A server process of its own, on the shared PostgreSQL database and data directory.
+/// A server process of its own, on the shared PostgreSQL database, in `data_dir` with `env`.
 struct Node {
     child: Child,
     url: String,
@@ -269,12 +270,13 @@ struct Node {
 }
 
 impl Node {
-    fn start(db: &str, data_dir: &std::path::Path, password: &str) -> Self {
+    fn start(db: &str, data_dir: &std::path::Path, password: &str, env: &[(&'static str, String)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
+        std::fs::create_dir_all(data_dir).unwrap();
         let log_path = data_dir.join(format!("node-{port}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_updraft-server"))
@@ -286,6 +288,7 @@ impl Node {
             .env("UPDRAFT_SCHEDULER_INTERVAL_MS", "300")
             .env("UPDRAFT_POLL_FLUSH_INTERVAL_MS", "500")
             .env("UPDRAFT_MIN_POLLING_TIME", "00:00:01")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env_remove("RUST_BACKTRACE")
             .stdout(Stdio::null())
             .stderr(log)
@@ -329,17 +332,35 @@ impl Drop for Node {
 
 #[test]
 fn three_nodes_finish_a_rollout_when_one_dies_midway() {
+    three_nodes(None);
+}
+
+#[test]
+fn three_nodes_on_s3_finish_a_rollout_when_one_dies_midway() {
+    let Some(s3) = support::s3::S3Server::start(support::s3::Kind::S3sFs) else {
+        return;
+    };
+    three_nodes(Some(&s3.bucket()));
+}
+
+/// Three nodes share a directory (`s3` None) or an S3 bucket, each then in a directory of its own.
+fn three_nodes(s3: Option<&updraft_server::storage::S3Settings>) {
     // Dropped last (declared first), after the nodes, even when an assertion fails.
     let Some((db, _database)) = support::fresh_postgres() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let password = "three-nodes-test-password";
+    let env = s3.map(support::s3::S3Server::env).unwrap_or_default();
     // All three start at once on an empty database: one migrates and creates the administrator.
     let starting: Vec<_> = (0..3)
-        .map(|_| {
-            let (db, dir) = (db.clone(), dir.path().to_owned());
-            std::thread::spawn(move || Node::start(&db, &dir, password))
+        .map(|i| {
+            let (db, env) = (db.clone(), env.clone());
+            let dir = match s3 {
+                Some(_) => dir.path().join(format!("node-{i}")),
+                None => dir.path().to_owned(),
+            };
+            std::thread::spawn(move || Node::start(&db, &dir, password, &env))
         })
         .collect();
     let mut nodes: Vec<Node> = starting.into_iter().map(|t| t.join().unwrap()).collect();
@@ -388,12 +409,14 @@ fn three_nodes_finish_a_rollout_when_one_dies_midway() {
     );
     assert_eq!(s, 201, "{sm}");
     let sm = sm[0]["id"].as_i64().unwrap();
+    let artifact: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 251) as u8).collect();
     let form = reqwest::blocking::multipart::Form::new().part(
         "file",
-        reqwest::blocking::multipart::Part::bytes(vec![9u8; 64 * 1024]).file_name("fleet.bin"),
+        reqwest::blocking::multipart::Part::bytes(artifact.clone()).file_name("fleet.bin"),
     );
+    // Uploaded through node A; node C serves it below.
     let r = http
-        .post(format!("{}/rest/v1/softwaremodules/{sm}/artifacts", nodes[2].url))
+        .post(format!("{}/rest/v1/softwaremodules/{sm}/artifacts", nodes[0].url))
         .basic_auth("admin", Some(password))
         .multipart(form)
         .send()
@@ -493,4 +516,17 @@ fn three_nodes_finish_a_rollout_when_one_dies_midway() {
         None,
     );
     assert_eq!(a["total"], FLEET, "{a}");
+    // The artifact, uploaded through node A, downloads through node C with Range (a resume).
+    let cid = ids[0].clone();
+    let r = http
+        .get(format!(
+            "{}/DEFAULT/controller/v1/{cid}/softwaremodules/{sm}/artifacts/fleet.bin",
+            nodes[2].url
+        ))
+        .header("authorization", format!("GatewayToken {GW}"))
+        .header("range", "bytes=40000-")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().unwrap().as_ref(), &artifact[40_000..]);
 }

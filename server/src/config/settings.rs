@@ -188,7 +188,8 @@ pub(crate) use key_of;
 /// ```
 ///
 /// and an optional `sections { name: Type, }` list names nested TOML tables, themselves declared
-/// with `settings!`. Every field type implements [`Value`].
+/// with `settings!`. An optional `code { name: Type, }` list adds fields that only code sets (never
+/// the file or the environment; they start as `Default`). Every setting's type implements [`Value`].
 macro_rules! settings {
     (
         $(#[doc = $sdoc:literal])*
@@ -201,6 +202,9 @@ macro_rules! settings {
         }
         $(sections {
             $( $(#[doc = $secdoc:literal])* $sfield:ident : $sty:ty ),* $(,)?
+        })?
+        $(code {
+            $( $(#[doc = $cdoc:literal])* $cfield:ident : $cty:ty ),* $(,)?
         })?
     ) => {
         $(#[doc = $sdoc])*
@@ -215,6 +219,7 @@ macro_rules! settings {
                 pub $field: $ty,
             )*
             $($( $(#[doc = $secdoc])* pub $sfield: $sty, )*)?
+            $($( $(#[doc = $cdoc])* #[serde(skip)] pub $cfield: $cty, )*)?
         }
 
         impl Default for $name {
@@ -222,6 +227,7 @@ macro_rules! settings {
                 Self {
                     $( $field: $default, )*
                     $($( $sfield: <$sty>::default(), )*)?
+                    $($( $cfield: <$cty>::default(), )*)?
                 }
             }
         }

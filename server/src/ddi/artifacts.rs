@@ -160,7 +160,27 @@ pub async fn download(
             ))
             .body(body));
     }
+    if is_get && let Some(url) = presigned(&state, &artifact).await? {
+        return Ok(HttpResponse::Found()
+            .insert_header((header::LOCATION, url))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish());
+    }
     serve_artifact(&req, &state, &artifact).await
+}
+
+/// In redirect mode (`[s3] redirect`), a short-lived URL of the store's own that the device
+/// downloads from (with its `Range`, for resuming), so the bytes bypass this server.
+async fn presigned(state: &AppState, a: &Artifact) -> ApiResult<Option<String>> {
+    if !state.config.s3.redirect {
+        return Ok(None);
+    }
+    let expires = std::time::Duration::from_secs(state.config.s3.redirect_expiry_secs);
+    state
+        .store
+        .presign(&a.sha256, expires)
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// A full download of an active action's module is logged as a DOWNLOAD status, as hawkBit does;

@@ -7,13 +7,9 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures_util::future::LocalBoxFuture;
 use futures_util::{Stream, StreamExt};
-use md5::Md5;
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::{ArtifactStore, ByteStream, PutError, StoredBlob};
-use crate::auth::hex;
+use super::{ArtifactStore, ByteStream, Digests, PutError, StoredBlob};
 
 pub struct FsStore {
     root: PathBuf,
@@ -39,6 +35,11 @@ impl FsStore {
             let _ = std::fs::remove_file(entry?.path());
         }
         Ok(Self { root })
+    }
+
+    /// The directory holding the blobs (for `storage migrate`).
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     fn blob_path(&self, sha256: &str) -> io::Result<PathBuf> {
@@ -69,27 +70,18 @@ impl FsStore {
             .mode(0o600)
             .open(&tmp)
             .await?;
-        let (mut sha1, mut md5, mut sha256) = (Sha1::new(), Md5::new(), Sha256::new());
-        let mut size = 0u64;
+        let mut digests = Digests::default();
         while let Some(chunk) = input.next().await {
             let chunk = chunk.map_err(PutError::Input)?;
-            size += chunk.len() as u64;
-            if size > limit {
+            digests.update(&chunk);
+            if digests.size > limit {
                 return Err(PutError::TooLarge(limit));
             }
-            sha1.update(&chunk);
-            md5.update(&chunk);
-            sha256.update(&chunk);
             file.write_all(&chunk).await?;
         }
         file.sync_all().await?;
         drop(file);
-        let blob = StoredBlob {
-            sha1: hex(&sha1.finalize()),
-            md5: hex(&md5.finalize()),
-            sha256: hex(&sha256.finalize()),
-            size,
-        };
+        let blob = digests.finish();
         let dest = self.blob_path(&blob.sha256)?;
         let dir = dest.parent().unwrap_or(Path::new("."));
         tokio::fs::create_dir_all(dir).await?;
@@ -151,5 +143,9 @@ impl ArtifactStore for FsStore {
                 _ => Ok(()),
             }
         })
+    }
+
+    fn check(&self) -> LocalBoxFuture<'_, io::Result<()>> {
+        Box::pin(async move { tokio::fs::metadata(self.root.join("tmp")).await.map(|_| ()) })
     }
 }

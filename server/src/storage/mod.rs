@@ -1,20 +1,43 @@
-//! Artifact storage behind a small trait, so an S3 backend can sit beside the filesystem one.
+//! Artifact storage behind a small trait: the filesystem store (`fs`) or an S3-compatible bucket
+//! (`s3`), chosen by `storage` in the configuration.
 //!
-//! Blobs are content-addressed by SHA-256. Uploads stream through the hashers into a temp file which
-//! is fsynced and renamed into place; downloads stream from an offset. No whole file is ever held in
-//! memory, and no name from a request ever reaches the filesystem: only the hex digest does.
+//! Blobs are content-addressed by SHA-256. Uploads stream through the hashers into their store
+//! (a temp file fsynced and renamed into place, or a bucket object); downloads stream from an
+//! offset. No whole file is ever held in memory, and no name from a request ever reaches a path or
+//! key: only the hex digest does.
 
 mod fs;
+pub mod migrate;
+mod s3;
+pub mod settings;
 
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
 use futures_util::future::LocalBoxFuture;
+use md5::Md5;
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
 
 pub use fs::FsStore;
+pub use s3::S3Store;
+pub use settings::{S3Settings, StorageKind};
+
+/// Opens the artifact store the configuration chooses.
+pub fn open(config: &crate::config::Config) -> anyhow::Result<Arc<dyn ArtifactStore>> {
+    use anyhow::Context;
+    Ok(match config.storage {
+        StorageKind::Fs => Arc::new(
+            FsStore::new(config.data_dir.join("artifacts")).context("cannot open the artifact store")?,
+        ),
+        StorageKind::S3 => Arc::new(S3Store::new(&config.s3)?),
+    })
+}
 
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>>>>;
 
@@ -55,6 +78,47 @@ pub trait ArtifactStore: Send + Sync {
 
     /// Removes a blob no artifact refers to any more.
     fn delete<'a>(&'a self, sha256: &'a str) -> LocalBoxFuture<'a, io::Result<()>>;
+
+    /// A URL that serves the blob directly for `expires` (an S3 presigned GET), for stores that
+    /// have one; None otherwise.
+    fn presign<'a>(
+        &'a self,
+        _sha256: &'a str,
+        _expires: Duration,
+    ) -> LocalBoxFuture<'a, io::Result<Option<String>>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// A cheap check that the store can be used (for readiness).
+    fn check(&self) -> LocalBoxFuture<'_, io::Result<()>>;
+}
+
+/// The digests hawkBit records, computed as the bytes stream by.
+#[derive(Default)]
+pub(crate) struct Digests {
+    sha1: Sha1,
+    md5: Md5,
+    sha256: Sha256,
+    pub size: u64,
+}
+
+impl Digests {
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.sha1.update(chunk);
+        self.md5.update(chunk);
+        self.sha256.update(chunk);
+        self.size += chunk.len() as u64;
+    }
+
+    pub fn finish(self) -> StoredBlob {
+        use crate::auth::hex;
+        StoredBlob {
+            sha1: hex(&self.sha1.finalize()),
+            md5: hex(&self.md5.finalize()),
+            sha256: hex(&self.sha256.finalize()),
+            size: self.size,
+        }
+    }
 }
 
 /// Writes a small file via a temp name, fsync and rename, with the given mode.

@@ -2,6 +2,8 @@
 //! it through its public HTTP APIs only.
 #![allow(dead_code)]
 
+pub mod s3;
+
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
@@ -81,7 +83,8 @@ impl Fixture {
         Self::around(TestServer::start_with(database_url, tweak))
     }
 
-    fn around(srv: TestServer) -> Self {
+    /// Wraps a server started by hand (the gateway token set up as for every fixture).
+    pub fn around(srv: TestServer) -> Self {
         let http = Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()
