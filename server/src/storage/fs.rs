@@ -152,4 +152,15 @@ impl ArtifactStore for FsStore {
             }
         })
     }
+
+    /// The directory uploads are written to is there (a lost or unmounted volume is not).
+    fn check(&self) -> LocalBoxFuture<'_, io::Result<()>> {
+        Box::pin(async move {
+            if tokio::fs::metadata(self.root.join("tmp")).await?.is_dir() {
+                Ok(())
+            } else {
+                Err(io::Error::other("the artifact directory is not a directory"))
+            }
+        })
+    }
 }
