@@ -64,7 +64,7 @@ $base_only && exit 0
 
 build() { # target image
   local args=(build -f docker/Dockerfile --target "$1" -t "$2" --build-arg "RUST_IMAGE=$rust_image"
-    --build-arg "VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
+    --build-arg "VERSION=$version"
     --build-arg "REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)")
   # crates.io is reached through the host's network (podman's default would be a bridge);
   # Docker's image format: OCI images cannot carry a HEALTHCHECK.
@@ -72,8 +72,14 @@ build() { # target image
   "$engine" "${args[@]}" .
 }
 
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
 build server "localhost/updraft-server:$tag"
 $sim && build sim "localhost/updraft-sim:$tag"
+# Also under the version, which the Helm chart's appVersion names.
+if [[ "$tag" == latest ]]; then
+  "$engine" tag "localhost/updraft-server:latest" "localhost/updraft-server:$version"
+  $sim && "$engine" tag "localhost/updraft-sim:latest" "localhost/updraft-sim:$version"
+fi
 # Replaced images and build leftovers: the disk is shared.
 "$engine" image prune -f >/dev/null
 "$engine" images --filter reference='localhost/updraft-*' --format '{{.Repository}}:{{.Tag}} {{.Size}}'
