@@ -53,7 +53,8 @@ impl DosFilter {
 
     /// The refusal for this request, if any.
     pub fn check(&self, req: &ServiceRequest, now_ms: i64) -> Option<StatusCode> {
-        if !self.config.enabled {
+        // Probes come from the orchestrator every few seconds and must never be refused.
+        if !self.config.enabled || crate::health::is_health_path(req.path()) {
             return None;
         }
         let ip = Self::client_ip(req)?;

@@ -10,6 +10,7 @@ pub mod device_cache;
 pub mod dos_filter;
 pub mod error;
 pub mod guard;
+pub mod health;
 pub mod links;
 pub mod mgmt;
 pub mod middleware;
@@ -160,6 +161,7 @@ pub async fn serve(
             .wrap(actix_web::middleware::from_fn(middleware::trim_trailing_slash))
             .wrap(actix_web::middleware::from_fn(middleware::access_log))
             .wrap(actix_web::middleware::from_fn(proxy::middleware))
+            .configure(health::configure)
             .configure(mgmt::configure)
             .configure(ui::configure)
             .service(

@@ -55,6 +55,13 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = "openapi")]
         out: PathBuf,
     },
+    /// Exit 0 when a running server is ready (its /readyz answers 200), 1 otherwise with the reason:
+    /// the container image's HEALTHCHECK, which has no curl.
+    Healthcheck {
+        /// What to ask [default: /readyz on the configured listen address, over loopback].
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -154,6 +161,15 @@ fn main() -> anyhow::Result<()> {
             from,
         }) => admin::migrate_to_s3(&load()?, from),
         Command::Openapi { out } => admin::write_openapi(&out),
+        Command::Healthcheck { url } => {
+            use updraft_server::health::probe;
+            let url = url.unwrap_or_else(|| probe::default_url(&config.listen));
+            if let Err(why) = probe::check(&url) {
+                eprintln!("not healthy: {why}");
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 

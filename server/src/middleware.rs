@@ -100,7 +100,9 @@ pub async fn access_log(
     let ddi = is_ddi(path);
     // `/{tenant}/controller/v1/{controllerId}` and nothing after it.
     let poll = ddi && path.split('/').count() == 5;
-    let enabled = if poll {
+    // Health probes that succeed are as routine as polls.
+    let quiet = poll || (crate::health::is_health_path(path) && res.status().is_success());
+    let enabled = if quiet {
         tracing::enabled!(target: ACCESS, Level::DEBUG)
     } else {
         tracing::enabled!(target: ACCESS, Level::INFO)
@@ -120,6 +122,8 @@ pub async fn access_log(
         } else {
             tracing::info!(target: ACCESS, %method, path, status, ms, %tenant, %controller_id, "request");
         }
+    } else if quiet {
+        tracing::debug!(target: ACCESS, %method, path, status, ms, "request");
     } else if let Some(Principal::User { tenant, username }) = request.extensions().get::<Principal>() {
         tracing::info!(target: ACCESS, %method, path, status, ms, %tenant, user = %username, "request");
     } else {

@@ -231,6 +231,22 @@ impl Db {
         self.backend
     }
 
+    /// Readiness: a connection answers a ping now and every embedded migration is applied (a node
+    /// started from an older binary against a newer schema, or the reverse, is not ready). Blocking.
+    pub fn ready(&self) -> Result<(), Error> {
+        let mut c = self.checkout(true)?;
+        let pending = match &mut c.conn {
+            AnyConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+            AnyConnection::Postgresql(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| Error::Unavailable(format!("reading the applied migrations failed: {e}")))?;
+        c.idle_since = Instant::now();
+        if pending {
+            return Err(Error::Unavailable("database migrations are pending".into()));
+        }
+        Ok(())
+    }
+
     /// A connection that answered recently or answers a ping now; with `ping`, one that answers a
     /// ping now (after a connection died, its idle siblings most likely died with it).
     fn checkout(&self, ping: bool) -> Result<r2d2::PooledConnection<Manager>, Error> {
