@@ -74,6 +74,76 @@ pub struct Config {
     /// `UPDRAFT_ACTION_RETENTION_DAYS`: closed actions (finished, error, canceled) older than this are
     /// deleted with their status history (`0`: kept forever). A target's installing action stays.
     pub action_retention_days: u64,
+    /// `[dmf]`: hawkBit's Device Management Federation API over AMQP (off by default).
+    pub dmf: DmfConfig,
+}
+
+/// hawkBit's Device Management Federation API over AMQP 0-9-1 (RabbitMQ): the broker to connect
+/// to. The exchanges and queues are hawkBit's (`dmf.exchange`, `dmf_receiver`, ...), so gateways
+/// written for hawkBit connect unchanged.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DmfConfig {
+    /// `UPDRAFT_DMF_ENABLED`: connect to the broker and serve DMF.
+    pub enabled: bool,
+    /// `UPDRAFT_DMF_URL`: `amqp://user:pass@host:5672/vhost` or `amqps://…`; the vhost is the one
+    /// reply-to exchanges are looked up in (`%2f` is the default vhost `/`).
+    pub url: String,
+    /// `UPDRAFT_DMF_DOWNLOAD_URL`: base of the DDI download links put in DOWNLOAD_AND_INSTALL
+    /// messages, e.g. `https://ota.example.com`; `external_url` if unset, else
+    /// `http://localhost:<listen port>`.
+    pub download_url: Option<String>,
+    /// `UPDRAFT_DMF_PREFETCH`: unacknowledged inbound messages the broker hands this node at once
+    /// (hawkBit's default 250).
+    pub prefetch: u16,
+}
+
+impl Default for DmfConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            download_url: None,
+            prefetch: 250,
+        }
+    }
+}
+
+impl DmfConfig {
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        if let Some(v) = var("UPDRAFT_DMF_ENABLED") {
+            self.enabled = v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("UPDRAFT_DMF_ENABLED={v:?} must be `true` or `false`"))?;
+        }
+        if let Some(v) = var("UPDRAFT_DMF_URL") {
+            self.url = v;
+        }
+        if let Some(v) = var("UPDRAFT_DMF_DOWNLOAD_URL") {
+            self.download_url = Some(v);
+        }
+        if let Some(v) = var("UPDRAFT_DMF_PREFETCH") {
+            self.prefetch = v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("UPDRAFT_DMF_PREFETCH={v:?} is not a number up to 65535"))?;
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.enabled && !(self.url.starts_with("amqp://") || self.url.starts_with("amqps://")) {
+            bail!("dmf.url must start with amqp:// or amqps://");
+        }
+        if let Some(url) = &self.download_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("dmf.download_url = {url:?} must start with http:// or https://");
+        }
+        if self.prefetch == 0 {
+            bail!("dmf.prefetch must be at least 1");
+        }
+        Ok(())
+    }
 }
 
 /// Requests per second and client IP above which hawkBit answers 429. Clients in private and
@@ -149,6 +219,7 @@ impl Default for Config {
             scheduler_interval_ms: 2000,
             action_timeout_secs: 0,
             action_retention_days: 0,
+            dmf: DmfConfig::default(),
         }
     }
 }
@@ -242,6 +313,7 @@ impl Config {
         if let Some(v) = var("UPDRAFT_MIN_POLLING_TIME") {
             self.min_polling_time = v;
         }
+        self.dmf.apply_env(var)?;
         Ok(())
     }
 
@@ -262,7 +334,7 @@ impl Config {
         if self.db_pool_size == 0 {
             bail!("db_pool_size must be at least 1");
         }
-        Ok(())
+        self.dmf.validate()
     }
 
     pub fn database_url(&self) -> String {
@@ -300,6 +372,25 @@ mod tests {
         assert_eq!(c.dos_filter.max_read, 200);
         assert_eq!(c.quotas.max_status_entries_per_action, 1000);
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn dmf_is_off_by_default_and_turned_on_by_file_or_env() {
+        assert!(!Config::default().dmf.enabled);
+        let c: Config = toml::from_str("[dmf]\nenabled = true\nurl = \"amqps://u:p@mq/vh\"").unwrap();
+        assert!(c.dmf.enabled);
+        c.validate().unwrap();
+        let mut c = Config::default();
+        c.apply_env(|k| match k {
+            "UPDRAFT_DMF_ENABLED" => Some("true".to_owned()),
+            "UPDRAFT_DMF_URL" => Some("amqp://mq:5672/%2f".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(c.dmf.enabled);
+        assert_eq!(c.dmf.url, "amqp://mq:5672/%2f");
+        c.dmf.url = "http://mq".into();
+        assert!(c.validate().is_err());
     }
 
     #[test]

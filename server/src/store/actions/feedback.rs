@@ -38,6 +38,8 @@ pub enum Execution {
     Proceeding,
     Scheduled,
     Resumed,
+    /// The device fetched the action (DMF's RETRIEVED; DDI records it when the device reads it).
+    Retrieved,
 }
 
 /// hawkBit's `DeploymentHelper.successCancellation`.
@@ -134,6 +136,7 @@ pub fn deployment_feedback(
         Execution::Proceeding => (ActionStatus::Running, "Target reported PROCEEDING.".to_owned()),
         Execution::Scheduled => (ActionStatus::Running, "Target reported SCHEDULED.".to_owned()),
         Execution::Resumed => (ActionStatus::Running, "Target reported RESUMED.".to_owned()),
+        Execution::Retrieved => (ActionStatus::Retrieved, "Target retrieved the action.".to_owned()),
     };
     let messages = feedback_messages(fb, format!("{SERVER_PREFIX}{default}."));
     let occurred_at = fb.occurred_at.unwrap_or(now);
