@@ -276,3 +276,8 @@ pub fn find_tenant_action(c: &mut AnyConnection, tenant: &str, action_id: i64) -
         .optional()?
         .ok_or_else(|| Error::not_found("Action", action_id))
 }
+
+/// How many messages are still owed (the outbox's length).
+pub fn pending(c: &mut AnyConnection) -> Result<i64> {
+    Ok(dmf_outbox::table.count().get_result(c)?)
+}

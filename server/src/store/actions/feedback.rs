@@ -104,7 +104,10 @@ pub fn deployment_feedback(
     if action.status() == ActionStatus::WaitForConfirmation {
         return Err(Error::not_found("Action", action.id));
     }
-    if !action.active {
+    // hawkBit's `isUpdatingActionStatusAllowed`: a download-only action closed by DOWNLOADED still
+    // takes the device's final word, which installs the set.
+    let closing = fb.execution == Execution::Closed;
+    if !action.active && !(closing && action.action_type() == ActionType::DownloadOnly) {
         return Err(Error::refused(
             Rule::ActionClosed,
             format!("Action {} is closed.", action.id),
