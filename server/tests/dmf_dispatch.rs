@@ -229,34 +229,28 @@ fn attributes_are_requested_after_success_only(d: &Dmf) {
 /// thingId, naming every target with its token.
 fn batch_assignments_send_one_message(d: &Dmf) {
     d.f.set_config("batch.assignments.enabled", json!(true));
-    for cid in ["b1", "b2", "b3"] {
-        d.thing_created(cid, None);
-    }
-    d.settle();
-    for (kind, topic) in [
-        ("forced", "BATCH_DOWNLOAD_AND_INSTALL"),
-        ("downloadonly", "BATCH_DOWNLOAD"),
+    for (kind, topic, prefix) in [
+        ("forced", "BATCH_DOWNLOAD_AND_INSTALL", "bf"),
+        ("downloadonly", "BATCH_DOWNLOAD", "bd"),
     ] {
+        let cids: Vec<String> = (1..=3).map(|i| format!("{prefix}{i}")).collect();
+        for cid in &cids {
+            d.thing_created(cid, None);
+        }
+        d.settle();
         let (_, ds) = d.f.distribution_set(&format!("batch-{kind}"), "b.swu", b"b");
-        let body: Value = ["b1", "b2", "b3"]
-            .iter()
-            .map(|c| json!({"id": c, "type": kind}))
-            .collect();
+        let body: Value = cids.iter().map(|c| json!({"id": c, "type": kind})).collect();
         let (s, v) =
             d.f.post(&format!("/rest/v1/distributionsets/{ds}/assignedTargets"), body);
         assert_eq!(s, 200, "{v}");
         let replies = d.replies();
-        let r: Vec<_> = replies
-            .iter()
-            .filter(|r| r.topic() != "CANCEL_DOWNLOAD")
-            .collect();
         assert_eq!(
-            r.len(),
+            replies.len(),
             1,
             "{:?}",
             replies.iter().map(|r| r.topic().to_owned()).collect::<Vec<_>>()
         );
-        let r = r[0];
+        let r = &replies[0];
         assert_eq!(
             (r.header("type"), r.topic(), r.header("thingId")),
             (Some("EVENT"), topic, None)
@@ -269,7 +263,7 @@ fn batch_assignments_send_one_message(d: &Dmf) {
             .map(|t| t["controllerId"].as_str().unwrap())
             .collect();
         ids.sort_unstable();
-        assert_eq!(ids, ["b1", "b2", "b3"]);
+        assert_eq!(ids, cids);
         for t in body["targets"].as_array().unwrap() {
             let cid = t["controllerId"].as_str().unwrap();
             assert_eq!(t["targetSecurityToken"], d.target(cid)["securityToken"]);
