@@ -74,7 +74,7 @@ fn finished_closes_the_action_and_records_the_correlation_id(d: &Dmf) {
 }
 
 /// 16. `runningActionStatus`, `downloadedActionStatus`, `downloadActionStatus`,
-/// `errorActionStatus`, `warningActionStatus`, `retrievedActionStatus`.
+///     `errorActionStatus`, `warningActionStatus`, `retrievedActionStatus`.
 fn intermediate_and_closing_statuses_are_stored_as_sent(d: &Dmf) {
     for status in [
         "RUNNING",
@@ -211,7 +211,7 @@ fn confirmed_starts_the_update(d: &Dmf) {
 }
 
 /// 33. `verifyActionCanBeConfirmedOnDisabledConfirmationFlow`,
-/// `verifyActionCanBeDeniedOnDisabledConfirmationFlow`.
+///     `verifyActionCanBeDeniedOnDisabledConfirmationFlow`.
 fn confirmation_works_with_the_flow_switched_off(d: &Dmf) {
     consent(d);
     let (_, a1) = d.registered_with_assignment("cf2", json!({"type": "forced"}));

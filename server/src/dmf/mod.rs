@@ -106,11 +106,11 @@ async fn run(state: Arc<AppState>, mut stopped: tokio::sync::watch::Receiver<boo
             r = session(&state) => r,
             _ = stopped.changed() => return,
         };
-        match session {
-            Ok(()) => backoff = Duration::from_millis(250),
-            Err(e) => {
-                tracing::warn!(error = %e, "DMF: the broker connection failed; connecting again in {backoff:?}")
-            }
+        if let Err(e) = session {
+            let message = format!("DMF: the broker connection failed; connecting again in {backoff:?}");
+            tracing::warn!(error = %e, "{message}");
+        } else {
+            backoff = Duration::from_millis(250);
         }
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}

@@ -45,7 +45,7 @@ macro_rules! dmf_tests {
     };
 }
 
-fn rabbitmqctl(args: &[&str]) -> Result<(), String> {
+pub fn rabbitmqctl(args: &[&str]) -> Result<(), String> {
     let out = Command::new("rabbitmqctl")
         .env("RABBITMQ_NODENAME", "rabbit@localhost")
         .args(args)
@@ -187,8 +187,8 @@ impl Reply {
 pub struct Dmf {
     pub f: Fixture,
     rt: tokio::runtime::Runtime,
-    conn: Connection,
-    ch: Channel,
+    conn: std::cell::RefCell<Connection>,
+    ch: std::cell::RefCell<Channel>,
     pending: std::cell::RefCell<VecDeque<Reply>>,
     pub vhost: Vhost,
 }
@@ -202,7 +202,97 @@ fn required(why: String) -> Option<Dmf> {
     None
 }
 
+/// Waits (bounded) until `check` holds.
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT * 2;
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {:?}",
+            WAIT * 2
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The gateway's connection, with its reply exchange and queue (hawkBit's test names).
+async fn client(url: &str) -> lapin::Result<(Connection, Channel)> {
+    let conn = Connection::connect(url, ConnectionProperties::default()).await?;
+    let ch = conn.create_channel().await?;
+    ch.exchange_declare(
+        REPLY_EXCHANGE.into(),
+        ExchangeKind::Fanout,
+        ExchangeDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await?;
+    ch.queue_declare(
+        REPLY_QUEUE.into(),
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await?;
+    ch.queue_bind(
+        REPLY_QUEUE.into(),
+        REPLY_EXCHANGE.into(),
+        "".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await?;
+    Ok((conn, ch))
+}
+
 impl Dmf {
+    /// Connects the gateway again (after a broker restart), waiting for the broker.
+    pub fn reconnect(&self) {
+        let deadline = Instant::now() + WAIT * 2;
+        loop {
+            match self.rt.block_on(client(&self.vhost.url())) {
+                Ok((conn, ch)) => {
+                    *self.conn.borrow_mut() = conn;
+                    *self.ch.borrow_mut() = ch;
+                    return;
+                }
+                Err(e) => assert!(Instant::now() < deadline, "the broker did not come back: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Declares a durable fanout exchange `name` with a durable queue `name_q`: replies that
+    /// survive a broker restart.
+    pub fn durable_reply(&self, name: &str) -> String {
+        let queue = format!("{name}_q");
+        let ch = self.ch.borrow().clone();
+        self.rt.block_on(async {
+            let durable = ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            };
+            ch.exchange_declare(name.into(), ExchangeKind::Fanout, durable, FieldTable::default())
+                .await
+                .unwrap();
+            ch.queue_declare(
+                queue.as_str().into(),
+                QueueDeclareOptions::durable(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+            ch.queue_bind(
+                queue.as_str().into(),
+                name.into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        });
+        queue
+    }
+
     /// None (with a printed reason) when RabbitMQ, or PostgreSQL for `postgres`, is unavailable
     /// outside CI.
     pub fn start(postgres: bool, tweak: impl FnOnce(&mut Config)) -> Option<Self> {
@@ -226,42 +316,12 @@ impl Dmf {
             .enable_all()
             .build()
             .unwrap();
-        let (conn, ch) = rt.block_on(async {
-            let conn = Connection::connect(&vhost.url(), ConnectionProperties::default())
-                .await
-                .unwrap();
-            let ch = conn.create_channel().await.unwrap();
-            ch.exchange_declare(
-                REPLY_EXCHANGE.into(),
-                ExchangeKind::Fanout,
-                ExchangeDeclareOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-            ch.queue_declare(
-                REPLY_QUEUE.into(),
-                QueueDeclareOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-            ch.queue_bind(
-                REPLY_QUEUE.into(),
-                REPLY_EXCHANGE.into(),
-                "".into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .unwrap();
-            (conn, ch)
-        });
+        let (conn, ch) = rt.block_on(client(&vhost.url())).unwrap();
         let d = Self {
             f,
             rt,
-            conn,
-            ch,
+            conn: conn.into(),
+            ch: ch.into(),
             pending: std::cell::RefCell::default(),
             vhost,
         };
@@ -269,12 +329,31 @@ impl Dmf {
         Some(d)
     }
 
+    /// Another server node on the same database and vhost (PostgreSQL only: several processes on one
+    /// SQLite file is not a supported set-up).
+    pub fn node(&self) -> updraft_server::testing::TestServer {
+        let url = self.vhost.url();
+        updraft_server::testing::TestServer::start_with(
+            self.f.srv.state.config.database_url.clone(),
+            move |c| {
+                c.dmf.enabled = true;
+                c.dmf.url = url;
+                c.scheduler_interval_ms = 100;
+            },
+        )
+    }
+
+    pub fn postgres(&self) -> bool {
+        self.f.srv.state.db.backend() == updraft_server::store::Backend::Postgres
+    }
+
     /// Waits until `n` server nodes consume `dmf_receiver`.
     pub fn wait_for_consumers(&self, n: u32) {
         let deadline = Instant::now() + WAIT;
         loop {
+            let conn = self.conn.borrow();
             let count = self.rt.block_on(async {
-                let ch = self.conn.create_channel().await.ok()?;
+                let ch = conn.create_channel().await.ok()?;
                 let q = ch
                     .queue_declare(
                         "dmf_receiver".into(),
@@ -303,7 +382,10 @@ impl Dmf {
         for (k, v) in &m.headers {
             headers.insert(k.as_str().into(), AMQPValue::LongString(v.as_str().into()));
         }
-        let mut props = BasicProperties::default().with_headers(headers);
+        // Persistent, as Spring AMQP (the SDK) publishes by default.
+        let mut props = BasicProperties::default()
+            .with_headers(headers)
+            .with_delivery_mode(2);
         if let Some(c) = &m.content_type {
             props = props.with_content_type(c.as_str().into());
         }
@@ -313,17 +395,17 @@ impl Dmf {
         if let Some(c) = &m.correlation_id {
             props = props.with_correlation_id(c.as_str().into());
         }
+        let ch = self.ch.borrow().clone();
         self.rt.block_on(async {
-            self.ch
-                .basic_publish(
-                    "dmf.exchange".into(),
-                    "".into(),
-                    BasicPublishOptions::default(),
-                    &m.body,
-                    props,
-                )
-                .await
-                .unwrap();
+            ch.basic_publish(
+                "dmf.exchange".into(),
+                "".into(),
+                BasicPublishOptions::default(),
+                &m.body,
+                props,
+            )
+            .await
+            .unwrap();
         });
     }
 
@@ -350,10 +432,11 @@ impl Dmf {
         self.send(&m);
     }
 
-    fn get(&self, queue: &str) -> Option<Reply> {
+    /// One message from `queue`, if there is one.
+    pub fn get(&self, queue: &str) -> Option<Reply> {
+        let ch = self.ch.borrow().clone();
         self.rt.block_on(async {
-            self.ch
-                .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+            ch.basic_get(queue.into(), BasicGetOptions { no_ack: true })
                 .await
                 .unwrap()
                 .map(|m| Reply::from(&m.delivery))

@@ -107,7 +107,7 @@ pub fn deployment_feedback(
     // hawkBit's `isUpdatingActionStatusAllowed`: a download-only action closed by DOWNLOADED still
     // takes the device's final word, which installs the set.
     let closing = fb.execution == Execution::Closed;
-    if !action.active && !(closing && action.action_type() == ActionType::DownloadOnly) {
+    if !(action.active || (closing && action.action_type() == ActionType::DownloadOnly)) {
         return Err(Error::refused(
             Rule::ActionClosed,
             format!("Action {} is closed.", action.id),
