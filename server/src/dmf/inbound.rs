@@ -258,8 +258,11 @@ fn action_status(
             actions::deployment_feedback(c, quotas, &target, &action, &report(execution, failed), now)?;
         }
     }
-    // A window may have opened meanwhile: the target hears its current command if it changed.
-    domain::enqueue(c, &target, OutboxKind::Command)?;
+    // A maintenance window may have opened meanwhile: the target hears its current command if it
+    // changed. Every other change of what the target should do is in the outbox already.
+    if actions::maintenance_window(&action).is_some() {
+        domain::enqueue(c, &target, OutboxKind::Command)?;
+    }
     let mut changes = Changes::device(tenant, &target.controller_id);
     if let Some(rollout) = action.rollout_id {
         changes = changes.and(Changes::rollout(rollout));
