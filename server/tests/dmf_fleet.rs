@@ -22,6 +22,7 @@ dmf_tests!(
     @tweak super::fast;
     several_nodes_send_each_message_once_and_survive_losing_one,
     a_rollout_over_1000_dmf_targets_counts_every_result_once,
+    updraft_sim_drives_a_rollout_over_dmf,
 );
 
 fn rollout(d: &Dmf, name: &str, ds: i64, filter: &str, groups: u32) -> i64 {
@@ -148,4 +149,43 @@ fn a_rollout_over_1000_dmf_targets_counts_every_result_once(d: &Dmf) {
         registered.as_secs_f64(),
         rollout_time.as_secs_f64()
     );
+}
+
+/// `updraft-sim --api dmf`: the simulated gateway registers its devices, downloads and checks the
+/// artifacts with the tokens the messages carry, and reports; the rollout finishes.
+fn updraft_sim_drives_a_rollout_over_dmf(d: &Dmf) {
+    let config = updraft_sim::FleetConfig {
+        server: d.f.srv.url.clone(),
+        devices: 20,
+        id_prefix: "simdmf-".into(),
+        fail_ids: Some(["simdmf-00003".to_owned()].into()),
+        ..updraft_sim::FleetConfig::default()
+    };
+    let url = d.vhost.url();
+    let sim = std::thread::spawn(move || {
+        let stop = updraft_sim::StopWhen::ActionsDone {
+            per_device: 1,
+            timeout: std::time::Duration::from_secs(120),
+        };
+        updraft_sim::dmf::run_blocking(config, &url, stop)
+    });
+    dmf_support::eventually("the simulated devices register", || d.targets_total() == 20);
+    d.f.set_config("authentication.targettoken.enabled", json!(true));
+    let (_, ds) = d.f.distribution_set("simdmf", "sim.bin", b"simulated payload");
+    let (s, r) = d.f.post(
+        "/rest/v1/rollouts",
+        json!({"name": "sim", "distributionSetId": ds, "targetFilterQuery": "controllerId==simdmf-*",
+               "amountGroups": 2, "successCondition": {"condition": "THRESHOLD", "expression": "50"},
+               "errorCondition": {"condition": "THRESHOLD", "expression": "50"}}),
+    );
+    assert_eq!(s, 201, "{r}");
+    let id = r["id"].as_i64().unwrap();
+    let (s, _) = d.f.post(&format!("/rest/v1/rollouts/{id}/start"), json!({}));
+    assert!(s == 204 || s == 200);
+    let report = sim.join().unwrap();
+    assert!(!report.timed_out, "{report}");
+    assert_eq!((report.succeeded, report.failed), (19, 1), "{report}");
+    assert_eq!((report.http_errors, report.hash_mismatches), (0, 0), "{report}");
+    assert_eq!(report.bytes_downloaded, 20 * 17, "{report}");
+    dmf_support::eventually("the rollout finishes", || rollout_finished(d, id).is_some());
 }
