@@ -34,7 +34,7 @@ dmf_tests!(
 
 const TYPE_ID: &str = "org.eclipse.hawkbit.dmf.json.model.DmfDownloadAndUpdateRequest";
 
-/// 36. `sendDownloadAndInstallStatus`: the assignment is pushed at once, with hawkBit's headers
+/// Item 36: `sendDownloadAndInstallStatus`: the assignment is pushed at once, with hawkBit's headers
 /// and properties; the target is pending.
 fn assignment_pushes_download_and_install_with_hawkbits_envelope(d: &Dmf) {
     let (_, action) = d.registered_with_assignment("d36", json!({"type": "forced"}));
@@ -54,7 +54,7 @@ fn assignment_pushes_download_and_install_with_hawkbits_envelope(d: &Dmf) {
     assert!(d.topics().is_empty(), "sent once");
 }
 
-/// 17. `receiveDownloadAndInstallMessageAfterAssignment`: THING_CREATED repeats the open action
+/// Item 17: `receiveDownloadAndInstallMessageAfterAssignment`: THING_CREATED repeats the open action
 /// with the set's modules, only target-visible metadata and the target's token.
 fn thing_created_repeats_the_current_action_with_its_modules(d: &Dmf) {
     d.f.set_config("authentication.targettoken.enabled", json!(true));
@@ -113,7 +113,7 @@ fn thing_created_repeats_the_current_action_with_its_modules(d: &Dmf) {
 
 const HOUR: i64 = 3_600_000;
 
-/// 18 and 36. `receiveDownloadMessageBeforeMaintenanceWindowStartTime`: DOWNLOAD while the
+/// Item 18 and 36: `receiveDownloadMessageBeforeMaintenanceWindowStartTime`: DOWNLOAD while the
 /// window is closed; once it opened, the next THING_CREATED brings DOWNLOAD_AND_INSTALL.
 fn download_before_the_maintenance_window_then_install_in_it(d: &Dmf) {
     let now = d.f.srv.state.now();
@@ -132,7 +132,7 @@ fn download_before_the_maintenance_window_then_install_in_it(d: &Dmf) {
     assert_eq!(d.reply().topic(), "DOWNLOAD_AND_INSTALL");
 }
 
-/// 19. `receiveDownloadAndInstallMessageDuringMaintenanceWindow`.
+/// Item 19: `receiveDownloadAndInstallMessageDuringMaintenanceWindow`.
 fn download_and_install_during_the_maintenance_window(d: &Dmf) {
     let always = json!({"maintenanceWindow": {"schedule": "0 * * * * ?", "duration": "00:01:00", "timezone": "+00:00"}});
     let (_, action) = d.registered_with_assignment("d19", always);
@@ -143,7 +143,7 @@ fn download_and_install_during_the_maintenance_window(d: &Dmf) {
     );
 }
 
-/// 20. `receiveCancelUpdateMessageAfterAssignmentWasCanceled`.
+/// Item 20: `receiveCancelUpdateMessageAfterAssignmentWasCanceled`.
 fn cancel_before_the_first_poll_is_repeated_on_thing_created(d: &Dmf) {
     let (_, action) = d.registered_with_assignment("d20", json!({"type": "forced"}));
     let (s, _) = d.f.delete(&format!("/rest/v1/targets/d20/actions/{action}"));
@@ -159,7 +159,7 @@ fn cancel_before_the_first_poll_is_repeated_on_thing_created(d: &Dmf) {
     assert_eq!(r.json(), json!({"actionId": action}));
 }
 
-/// 37. `assignDistributionSetMultipleTimes`.
+/// Item 37: `assignDistributionSetMultipleTimes`.
 fn assigning_again_cancels_first_then_sends_the_new_set(d: &Dmf) {
     let (_, old) = d.registered_with_assignment("d37", json!({"type": "forced"}));
     let (_, ds2) = d.f.distribution_set("d37-2", "two.swu", b"two");
@@ -197,7 +197,7 @@ fn assigning_again_cancels_first_then_sends_the_new_set(d: &Dmf) {
     assert!(d.topics().is_empty());
 }
 
-/// 38. `sendCancelStatus`, `downloadOnlyAssignmentSendsDownloadMessageTopic`.
+/// Item 38: `sendCancelStatus`, `downloadOnlyAssignmentSendsDownloadMessageTopic`.
 fn cancel_and_download_only_topics(d: &Dmf) {
     let (ds, action) = d.registered_with_assignment("d38", json!({"type": "downloadonly"}));
     let r = d.reply();
@@ -213,7 +213,7 @@ fn cancel_and_download_only_topics(d: &Dmf) {
     assert_eq!(r.content_type.as_deref(), Some("application/json"));
 }
 
-/// 39. `attributeRequestAfterSuccessfulUpdate`.
+/// Item 39: `attributeRequestAfterSuccessfulUpdate`.
 fn attributes_are_requested_after_success_only(d: &Dmf) {
     let (_, a1) = d.registered_with_assignment("d39", json!({"type": "forced"}));
     d.status(a1, "ERROR", &["broken"]);
@@ -225,7 +225,7 @@ fn attributes_are_requested_after_success_only(d: &Dmf) {
     assert_eq!(topics, ["DOWNLOAD_AND_INSTALL", "REQUEST_ATTRIBUTES_UPDATE"]);
 }
 
-/// 40. `assertBatchAssignmentsMessagePayload`: one BATCH_* message per assignment, without
+/// Item 40: `assertBatchAssignmentsMessagePayload`: one BATCH_* message per assignment, without
 /// thingId, naming every target with its token.
 fn batch_assignments_send_one_message(d: &Dmf) {
     d.f.set_config("batch.assignments.enabled", json!(true));
@@ -272,7 +272,7 @@ fn batch_assignments_send_one_message(d: &Dmf) {
     }
 }
 
-/// 40. `sendConfirmStatus`.
+/// Item 40: `sendConfirmStatus`.
 fn confirmation_flow_sends_confirm_not_the_update(d: &Dmf) {
     d.f.set_config("user.confirmation.flow.enabled", json!(true));
     let (_, action) = d.registered_with_assignment("d40", json!({"type": "forced"}));

@@ -26,7 +26,7 @@ dmf_tests!(
     denied_keeps_the_action_waiting,
 );
 
-/// 13. `shouldMoveUpdateActionStatusWithInvalidPayloadIntoDeadLetter`.
+/// Item 13: `shouldMoveUpdateActionStatusWithInvalidPayloadIntoDeadLetter`.
 fn invalid_status_payloads_are_dead_lettered(d: &Dmf) {
     for body in [&b"\"\""[..], b"Invalid Content", b""] {
         let mut m = Msg::event("UPDATE_ACTION_STATUS", None, &json!({}));
@@ -36,13 +36,13 @@ fn invalid_status_payloads_are_dead_lettered(d: &Dmf) {
     }
 }
 
-/// 14. `updateActionStatusWithInvalidActionId`.
+/// Item 14: `updateActionStatusWithInvalidActionId`.
 fn status_for_an_unknown_action_is_dead_lettered(d: &Dmf) {
     d.status(999_999, "RUNNING", &[]);
     d.dead_letters(1);
 }
 
-/// 15. `finishActionStatus`.
+/// Item 15: `finishActionStatus`.
 fn finished_closes_the_action_and_records_the_correlation_id(d: &Dmf) {
     let (ds, action) = d.registered_with_assignment("fin", json!({"type": "forced"}));
     assert_eq!(d.reply_with("DOWNLOAD_AND_INSTALL").json()["actionId"], action);
@@ -73,8 +73,8 @@ fn finished_closes_the_action_and_records_the_correlation_id(d: &Dmf) {
     );
 }
 
-/// 16. `runningActionStatus`, `downloadedActionStatus`, `downloadActionStatus`,
-///     `errorActionStatus`, `warningActionStatus`, `retrievedActionStatus`.
+/// Item 16: `runningActionStatus`, `downloadedActionStatus`, `downloadActionStatus`,
+/// `errorActionStatus`, `warningActionStatus`, `retrievedActionStatus`.
 fn intermediate_and_closing_statuses_are_stored_as_sent(d: &Dmf) {
     for status in [
         "RUNNING",
@@ -119,7 +119,7 @@ fn cancel(d: &Dmf, cid: &str, action: i64) {
     assert_eq!(s, 204, "{v}");
 }
 
-/// 21. `actionNotExists`.
+/// Item 21: `actionNotExists`.
 fn canceled_for_an_unknown_action_is_dead_lettered(d: &Dmf) {
     let (_, action) = d.registered_with_assignment("c21", json!({"type": "forced"}));
     cancel(d, "c21", action);
@@ -127,7 +127,7 @@ fn canceled_for_an_unknown_action_is_dead_lettered(d: &Dmf) {
     d.dead_letters(1);
 }
 
-/// 22. `canceledRejectedNotAllowActionStatus`.
+/// Item 22: `canceledRejectedNotAllowActionStatus`.
 fn cancel_rejected_on_an_action_not_canceling_is_dead_lettered(d: &Dmf) {
     let (_, action) = d.registered_with_assignment("c22", json!({"type": "forced"}));
     d.status(action, "CANCEL_REJECTED", &[]);
@@ -135,7 +135,7 @@ fn cancel_rejected_on_an_action_not_canceling_is_dead_lettered(d: &Dmf) {
     assert_eq!(d.history("c22", action), ["running"]);
 }
 
-/// 23. `canceledRejectedActionStatus`.
+/// Item 23: `canceledRejectedActionStatus`.
 fn cancel_rejected_returns_the_action_to_running(d: &Dmf) {
     let (_, action) = d.registered_with_assignment("c23", json!({"type": "forced"}));
     cancel(d, "c23", action);
@@ -152,7 +152,7 @@ fn cancel_rejected_returns_the_action_to_running(d: &Dmf) {
     assert_eq!(d.f.action("c23", action)["status"], "running");
 }
 
-/// 24. `cancelNotAllowActionStatus`.
+/// Item 24: `cancelNotAllowActionStatus`.
 fn canceled_on_a_running_action_is_dead_lettered(d: &Dmf) {
     let (_, action) = d.registered_with_assignment("c24", json!({"type": "forced"}));
     d.status(action, "CANCELED", &[]);
@@ -160,7 +160,7 @@ fn canceled_on_a_running_action_is_dead_lettered(d: &Dmf) {
     assert_eq!(d.f.action("c24", action)["status"], "running");
 }
 
-/// 29. `downloadOnlyAssignmentFinishesActionWhenTargetReportsDownloaded`.
+/// Item 29: `downloadOnlyAssignmentFinishesActionWhenTargetReportsDownloaded`.
 fn download_only_closes_when_downloaded(d: &Dmf) {
     let (ds, action) = d.registered_with_assignment("do1", json!({"type": "downloadonly"}));
     assert_eq!(d.reply_with("DOWNLOAD").json()["actionId"], action);
@@ -171,7 +171,7 @@ fn download_only_closes_when_downloaded(d: &Dmf) {
     assert_eq!(d.f.get("/rest/v1/targets/do1/installedDS").0, 204);
 }
 
-/// 30. `downloadOnlyAssignmentAllowsActionStatusUpdatesWhenTargetReportsFinishedAndUpdatesInstalledDS`.
+/// Item 30: `downloadOnlyAssignmentAllowsActionStatusUpdatesWhenTargetReportsFinishedAndUpdatesInstalledDS`.
 fn download_only_accepts_finished_and_installs(d: &Dmf) {
     let (ds, action) = d.registered_with_assignment("do2", json!({"type": "downloadonly"}));
     d.status(action, "DOWNLOADED", &[]);
@@ -194,7 +194,7 @@ fn consent(d: &Dmf) {
     d.f.set_config("user.confirmation.flow.enabled", json!(true));
 }
 
-/// 32. `confirmedActionStatus`.
+/// Item 32: `confirmedActionStatus`.
 fn confirmed_starts_the_update(d: &Dmf) {
     consent(d);
     let (_, action) = d.registered_with_assignment("cf1", json!({"type": "forced"}));
@@ -210,8 +210,8 @@ fn confirmed_starts_the_update(d: &Dmf) {
     assert_eq!(d.history("cf1", action), ["wait_for_confirmation", "running"]);
 }
 
-/// 33. `verifyActionCanBeConfirmedOnDisabledConfirmationFlow`,
-///     `verifyActionCanBeDeniedOnDisabledConfirmationFlow`.
+/// Item 33: `verifyActionCanBeConfirmedOnDisabledConfirmationFlow`,
+/// `verifyActionCanBeDeniedOnDisabledConfirmationFlow`.
 fn confirmation_works_with_the_flow_switched_off(d: &Dmf) {
     consent(d);
     let (_, a1) = d.registered_with_assignment("cf2", json!({"type": "forced"}));
@@ -232,7 +232,7 @@ fn confirmation_works_with_the_flow_switched_off(d: &Dmf) {
     );
 }
 
-/// 34. `verifyDownloadAndInstallDirectlySendOnAutoConfirmationEnabled`.
+/// Item 34: `verifyDownloadAndInstallDirectlySendOnAutoConfirmationEnabled`.
 fn auto_confirm_sends_the_update_directly(d: &Dmf) {
     consent(d);
     d.thing_created("cf4", None);
@@ -245,7 +245,7 @@ fn auto_confirm_sends_the_update_directly(d: &Dmf) {
     assert_eq!(d.f.action("cf4", action)["status"], "running");
 }
 
-/// 35. `deniedActionStatus`.
+/// Item 35: `deniedActionStatus`.
 fn denied_keeps_the_action_waiting(d: &Dmf) {
     consent(d);
     let (_, action) = d.registered_with_assignment("cf5", json!({"type": "forced"}));

@@ -40,7 +40,7 @@ fn attributes(d: &Dmf, cid: &str) -> Value {
     }
 }
 
-/// 1. `pingDmfInterface`.
+/// Item 1: `pingDmfInterface`.
 fn ping_is_answered_with_the_server_time(d: &Dmf) {
     let mut ping = Msg::new("PING");
     ping.content_type = Some("text/plain".into());
@@ -57,7 +57,7 @@ fn ping_is_answered_with_the_server_time(d: &Dmf) {
     d.dead_letters(0);
 }
 
-/// 2. `registerTargets`.
+/// Item 2: `registerTargets`.
 fn thing_created_registers_once_and_updates_after(d: &Dmf) {
     d.thing_created("thing1", None);
     d.thing_created("thing2", None);
@@ -79,7 +79,7 @@ fn thing_created_registers_once_and_updates_after(d: &Dmf) {
     d.dead_letters(0);
 }
 
-/// 3. `registerTargetWithName`.
+/// Item 3: `registerTargetWithName`.
 fn thing_created_takes_the_name_and_renames(d: &Dmf) {
     d.thing_created("named", Some(&json!({"name": "Pump 17"})));
     d.settle();
@@ -96,7 +96,7 @@ fn thing_created_takes_the_name_and_renames(d: &Dmf) {
     );
 }
 
-/// 4. `registerTargetWithAttributes`.
+/// Item 4: `registerTargetWithAttributes`.
 fn thing_created_stores_and_merges_attributes(d: &Dmf) {
     let body = json!({"attributeUpdate": {"attributes": {"hwRevision": "1.1"}, "mode": "MERGE"}});
     d.thing_created("attr", Some(&body));
@@ -113,7 +113,7 @@ fn thing_created_stores_and_merges_attributes(d: &Dmf) {
     );
 }
 
-/// 5. `registerTargetWithNameAndAttributes`.
+/// Item 5: `registerTargetWithNameAndAttributes`.
 fn thing_created_with_name_and_attributes(d: &Dmf) {
     let body = json!({"name": "Gate", "attributeUpdate": {"attributes": {"a": "1"}}});
     d.thing_created("both", Some(&body));
@@ -131,7 +131,7 @@ fn created(cid: Option<&str>) -> Msg {
     m
 }
 
-/// 6. `shouldNotRegisterTargetsWithInvalidControllerIds`.
+/// Item 6: `shouldNotRegisterTargetsWithInvalidControllerIds`.
 fn invalid_controller_ids_are_dead_lettered(d: &Dmf) {
     for cid in [Some(""), Some("Invalid Invalid"), None] {
         d.send(&created(cid));
@@ -140,14 +140,14 @@ fn invalid_controller_ids_are_dead_lettered(d: &Dmf) {
     assert_eq!(d.targets_total(), 0);
 }
 
-/// 7. `registerInvalidTargetWithTooLongControllerId`.
+/// Item 7: `registerInvalidTargetWithTooLongControllerId`.
 fn too_long_controller_id_is_dead_lettered(d: &Dmf) {
     d.send(&created(Some(&"x".repeat(257))));
     d.dead_letters(1);
     assert_eq!(d.targets_total(), 0);
 }
 
-/// 8. `missingReplyToProperty`, `emptyReplyToProperty`.
+/// Item 8: `missingReplyToProperty`, `emptyReplyToProperty`.
 fn missing_or_empty_reply_to_is_dead_lettered(d: &Dmf) {
     for reply_to in [None, Some(String::new())] {
         let mut m = created(Some("noreply"));
@@ -158,14 +158,14 @@ fn missing_or_empty_reply_to_is_dead_lettered(d: &Dmf) {
     assert_eq!(d.targets_total(), 0);
 }
 
-/// 9. `missingThingIdProperty`, `nullThingIdProperty` (a Java null header is left out).
+/// Item 9: `missingThingIdProperty`, `nullThingIdProperty` (a Java null header is left out).
 fn missing_thing_id_is_dead_lettered(d: &Dmf) {
     d.send(&created(None));
     d.send(&Msg::new("THING_REMOVED"));
     d.dead_letters(2);
 }
 
-/// 10. `missingTenantHeader`, `nullTenantHeader`, `emptyTenantHeader`.
+/// Item 10: `missingTenantHeader`, `nullTenantHeader`, `emptyTenantHeader`.
 fn missing_or_empty_tenant_is_dead_lettered(d: &Dmf) {
     d.send(&created(Some("t1")).without("tenant"));
     d.send(&created(Some("t1")).header("tenant", ""));
@@ -177,7 +177,7 @@ fn missing_or_empty_tenant_is_dead_lettered(d: &Dmf) {
     assert_eq!(d.targets_total(), 0);
 }
 
-/// 11. `missingTypeHeader`, `shouldNotCreateTargetsWithInvalidTypeInHeader`.
+/// Item 11: `missingTypeHeader`, `shouldNotCreateTargetsWithInvalidTypeInHeader`.
 fn missing_or_unknown_type_is_dead_lettered(d: &Dmf) {
     d.send(&created(Some("t1")).without("type"));
     d.send(&created(Some("t1")).header("type", ""));
@@ -188,7 +188,7 @@ fn missing_or_unknown_type_is_dead_lettered(d: &Dmf) {
     assert_eq!(d.targets_total(), 0);
 }
 
-/// 12. `shouldNotSendMessagesWithInvalidTopic`, `missingTopicHeader`.
+/// Item 12: `shouldNotSendMessagesWithInvalidTopic`, `missingTopicHeader`.
 fn missing_unknown_or_outbound_topic_is_dead_lettered(d: &Dmf) {
     d.thing_created("topics", None);
     d.settle();
@@ -206,7 +206,7 @@ fn update(d: &Dmf, cid: &str, body: &Value) {
     d.send(&Msg::event("UPDATE_ATTRIBUTES", Some(cid), body));
 }
 
-/// 25. `updateAttributesWithDifferentUpdateModes`.
+/// Item 25: `updateAttributesWithDifferentUpdateModes`.
 fn attribute_update_modes(d: &Dmf) {
     d.thing_created("modes", None);
     update(d, "modes", &json!({"attributes": {"k0": "v0", "k1": "v1"}}));
@@ -242,7 +242,7 @@ fn attribute_update_modes(d: &Dmf) {
     d.dead_letters(0);
 }
 
-/// 26. `updateAttributesWithNoThingId`.
+/// Item 26: `updateAttributesWithNoThingId`.
 fn attribute_update_without_thing_id_is_dead_lettered(d: &Dmf) {
     d.thing_created("nothing", None);
     d.send(&Msg::event(
@@ -254,7 +254,7 @@ fn attribute_update_without_thing_id_is_dead_lettered(d: &Dmf) {
     assert_eq!(attributes(d, "nothing"), json!({}));
 }
 
-/// 27. `updateAttributesWithWrongBody`.
+/// Item 27: `updateAttributesWithWrongBody`.
 fn attribute_update_with_wrong_body_is_dead_lettered(d: &Dmf) {
     d.thing_created("wrong", None);
     let mut m = Msg::event("UPDATE_ATTRIBUTES", Some("wrong"), &json!({}));
@@ -263,7 +263,7 @@ fn attribute_update_with_wrong_body_is_dead_lettered(d: &Dmf) {
     d.dead_letters(1);
 }
 
-/// 28. `updateAttributesWithInvalidValues`: key too long, value too long, both.
+/// Item 28: `updateAttributesWithInvalidValues`: key too long, value too long, both.
 fn attribute_update_with_invalid_values_is_dead_lettered(d: &Dmf) {
     d.thing_created("invalid", None);
     let long = "x".repeat(129);
@@ -274,7 +274,7 @@ fn attribute_update_with_invalid_values_is_dead_lettered(d: &Dmf) {
     assert_eq!(attributes(d, "invalid"), json!({}));
 }
 
-/// 31. `ignoredExceptionTypesShouldNotBeRequeued`: a registration that cannot succeed (here: a
+/// Item 31: `ignoredExceptionTypesShouldNotBeRequeued`: a registration that cannot succeed (here: a
 /// tenant that does not exist) goes to the dead-letter queue once, not round and round.
 fn unknown_tenant_is_dead_lettered_not_requeued(d: &Dmf) {
     d.send(&created(Some("ghost")).header("tenant", "NO_SUCH_TENANT"));

@@ -40,12 +40,11 @@ pub async fn run(config: FleetConfig, amqp_url: &str, stop: StopWhen) -> Report 
 pub fn run_blocking(config: FleetConfig, amqp_url: &str, stop: StopWhen) -> Report {
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt.block_on(run(config, amqp_url, stop)),
-        Err(e) => {
-            let mut r = Report::default();
-            r.http_errors = 1;
-            r.errors.insert(format!("runtime: {e}"), 1);
-            r
-        }
+        Err(e) => Report {
+            http_errors: 1,
+            errors: [(format!("runtime: {e}"), 1)].into(),
+            ..Report::default()
+        },
     }
 }
 
