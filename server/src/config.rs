@@ -106,6 +106,8 @@ settings! {
         quotas: Quotas,
         /// The S3-compatible bucket for `storage = "s3"`.
         s3: crate::storage::S3Settings,
+        /// hawkBit's Device Management Federation API over AMQP (off by default).
+        dmf: DmfConfig,
     }
 }
 
@@ -150,6 +152,41 @@ pub fn reference() -> Vec<settings::Row> {
     rows
 }
 
+settings! {
+    /// hawkBit's Device Management Federation API over AMQP 0-9-1 (RabbitMQ): the broker to connect
+    /// to. The exchanges and queues are hawkBit's (`dmf.exchange`, `dmf_receiver`, ...), so gateways
+    /// written for hawkBit connect unchanged.
+    pub struct DmfConfig {
+        /// Connect to the broker and serve DMF.
+        enabled: bool = false => "UPDRAFT_DMF_ENABLED";
+        /// `amqp://user:pass@host:5672/vhost` or `amqps://…`; the vhost is the one reply-to
+        /// exchanges are looked up in (`%2f` is the default vhost `/`).
+        url: String = "amqp://guest:guest@127.0.0.1:5672/%2f".into() => "UPDRAFT_DMF_URL";
+        /// Base of the DDI download links put in DOWNLOAD_AND_INSTALL messages, e.g.
+        /// `https://ota.example.com`; `external_url` if unset, else `http://localhost:<listen port>`.
+        download_url: Option<String> = None => "UPDRAFT_DMF_DOWNLOAD_URL";
+        /// Unacknowledged inbound messages the broker hands this node at once (hawkBit's 250).
+        prefetch: u16 = 250 => "UPDRAFT_DMF_PREFETCH";
+    }
+}
+
+impl DmfConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.enabled && !(self.url.starts_with("amqp://") || self.url.starts_with("amqps://")) {
+            bail!("dmf.url must start with amqp:// or amqps://");
+        }
+        if let Some(url) = &self.download_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("dmf.download_url = {url:?} must start with http:// or https://");
+        }
+        if self.prefetch == 0 {
+            bail!("dmf.prefetch must be at least 1");
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// Loads the file (if given) and applies the environment on top.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
@@ -186,7 +223,7 @@ impl Config {
         if self.storage == crate::storage::StorageKind::S3 {
             crate::storage::settings::validate(&self.s3, self.max_artifact_size)?;
         }
-        Ok(())
+        self.dmf.validate()
     }
 
     pub fn database_url(&self) -> String {

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod config;
 pub mod ddi;
 pub mod device_cache;
+pub mod dmf;
 pub mod dos_filter;
 pub mod error;
 pub mod guard;
@@ -58,6 +59,7 @@ pub fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
         clock: state::Clock::default(),
         dos_filter: dos_filter::DosFilter::new(config.dos_filter.clone()),
         jobs: scheduler::Jobs::default(),
+        dmf: dmf::Wake::default(),
         bus,
         config,
     };
@@ -144,6 +146,11 @@ pub async fn serve(
     if state.db.backend() == store::Backend::Postgres {
         cluster::start(&state, state.config.database_url());
     }
+    let dmf = if state.config.dmf.enabled {
+        Some(dmf::start(Arc::clone(&state)).context("cannot start the DMF transport")?)
+    } else {
+        None
+    };
     let (mgmt_doc, ddi_doc) = (openapi::management(), openapi::ddi());
     let server = HttpServer::new(move || {
         App::new()
@@ -178,6 +185,10 @@ pub async fn serve(
         let _ = tx.send(server.handle());
     }
     let result = server.await;
+    if let Some(d) = dmf {
+        // Joins the transport's thread: off the runtime, which it does not need.
+        let _ = tokio::task::spawn_blocking(move || d.stop()).await;
+    }
     flusher.abort();
     if let Some(s) = scheduler {
         s.abort();

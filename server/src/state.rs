@@ -41,6 +41,8 @@ pub struct AppState {
     pub dos_filter: crate::dos_filter::DosFilter,
     /// Background work waiting to run (`scheduler`).
     pub jobs: crate::scheduler::Jobs,
+    /// Wakes the DMF outbox dispatcher (`dmf`), when DMF is on.
+    pub dmf: crate::dmf::Wake,
     /// Cache invalidations for the other server processes (`cluster`).
     pub bus: Arc<crate::cluster::Bus>,
 }
@@ -55,6 +57,10 @@ impl AppState {
     pub fn apply(&self, changes: Changes) {
         for (tenant, controller_id) in &changes.devices {
             self.devices.invalidate(tenant, controller_id);
+        }
+        if !changes.devices.is_empty() {
+            // DMF targets among them may be owed a message (the outbox says which).
+            self.dmf.wake();
         }
         for tenant in &changes.tenant_settings {
             self.tenants.invalidate(tenant);

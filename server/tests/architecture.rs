@@ -108,6 +108,23 @@ fn the_device_api_does_not_call_the_other_front_doors_nor_sql() {
 }
 
 #[test]
+fn the_dmf_transport_calls_the_store_like_ddi_does() {
+    forbid(
+        &["dmf"],
+        &[
+            "crate::ddi",
+            "crate::mgmt",
+            "crate::ui",
+            "diesel",
+            "store::schema",
+            "::table",
+        ],
+        "dmf/ is a device front door beside ddi/: it parses AMQP messages, calls the same store \
+         operations DDI calls and publishes; a query or a rule it needs belongs in server/src/store",
+    );
+}
+
+#[test]
 fn the_management_api_and_the_web_ui_query_nothing_themselves() {
     forbid(
         &["mgmt", "ui"],

@@ -8,6 +8,7 @@
 //! cost memory for their state only.
 
 mod device;
+pub mod dmf;
 pub mod duration;
 mod report;
 pub mod verify;

@@ -16,6 +16,18 @@ use updraft_sim::{DeviceAuth, FleetConfig, StopWhen};
 #[derive(Parser, Debug)]
 #[command(name = "updraft-sim", version, after_help = EXAMPLES)]
 struct Args {
+    /// How devices reach the server: DDI (each polls over HTTP) or DMF (behind one gateway on
+    /// RabbitMQ, hawkBit's Device Management Federation API; --server is then where artifacts are
+    /// downloaded from).
+    #[arg(long, value_enum, default_value = "ddi")]
+    api: Api,
+    /// With --api dmf: the broker the server's DMF is connected to.
+    #[arg(
+        long,
+        env = "UPDRAFT_SIM_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    amqp_url: String,
     /// Server base URL.
     #[arg(long, env = "UPDRAFT_SIM_SERVER", default_value = "http://127.0.0.1:8080")]
     server: String,
@@ -90,7 +102,15 @@ struct Args {
 const EXAMPLES: &str = "Examples:
   updraft-sim --server http://127.0.0.1:8080 --devices 1000 --gateway-token T \\
       --poll-interval 1s --failure-rate 0.1 --feedback-delay 2s --duration 60s
-  updraft-sim --devices 50 --gateway-token T --until-done 1 --duration 5m --json";
+  updraft-sim --devices 50 --gateway-token T --until-done 1 --duration 5m --json
+  updraft-sim --api dmf --amqp-url amqp://guest:guest@127.0.0.1:5672/%2f --devices 1000 \\
+      --until-done 1 --duration 10m";
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Api {
+    Ddi,
+    Dmf,
+}
 
 fn parse_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
@@ -157,7 +177,10 @@ fn main() -> ExitCode {
         },
         (None, None, None) => StopWhen::After(args.duration),
     };
-    let mut report = updraft_sim::run_blocking(config, stop);
+    let mut report = match args.api {
+        Api::Ddi => updraft_sim::run_blocking(config, stop),
+        Api::Dmf => updraft_sim::dmf::run_blocking(config, &args.amqp_url, stop),
+    };
     if args.json {
         if !args.per_device {
             report.per_device.clear();

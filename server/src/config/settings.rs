@@ -58,7 +58,7 @@ macro_rules! whole_numbers {
         }
     )*};
 }
-whole_numbers!(u32, u64, usize, i64);
+whole_numbers!(u16, u32, u64, usize, i64);
 
 /// Unset when the variable is empty, so a deployment template can pass `""` for "not set".
 impl<T: Value> Value for Option<T> {

@@ -359,13 +359,6 @@ pub async fn cancel_action(
     )
 }
 
-fn valid_attribute(s: &str) -> bool {
-    s.chars().count() <= 128
-        && s.chars().all(|c| {
-            c.is_ascii_alphanumeric() || c.is_whitespace() || "_-!@#$%^&*()+=[]{}|;:'\",.<>/\\?".contains(c)
-        })
-}
-
 pub async fn config_data(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -379,11 +372,9 @@ pub async fn config_data(
     if body.data.is_empty() {
         return Err(ApiError::body_not_readable());
     }
-    if body
-        .data
-        .iter()
-        .any(|(k, v)| !valid_attribute(k) || v.as_deref().is_some_and(|v| !valid_attribute(v)))
-    {
+    if body.data.iter().any(|(k, v)| {
+        !targets::valid_attribute(k) || v.as_deref().is_some_and(|v| !targets::valid_attribute(v))
+    }) {
         return Err(ApiError::invalid_target_attributes());
     }
     let quota = state.config.quotas.max_attribute_entries_per_target;

@@ -9,6 +9,7 @@ pub mod changes;
 pub mod claim;
 mod db;
 pub mod distribution_sets;
+pub mod dmf;
 pub mod error;
 pub mod fleet;
 pub mod housekeeping;

@@ -393,6 +393,28 @@ diesel::table! {
 }
 
 diesel::joinable!(ui_sessions -> users (user_id));
+
+diesel::table! {
+    /// Messages owed to DMF targets, written by triggers (`migrations/*/…_dmf`).
+    dmf_outbox (id) {
+        id -> BigInt,
+        tenant -> Text,
+        controller_id -> Text,
+        address -> Text,
+        kind -> Text,
+    }
+}
+
+diesel::table! {
+    /// The command last confirmed by the broker for each DMF target.
+    dmf_sent (target_id) {
+        target_id -> BigInt,
+        action_id -> Nullable<BigInt>,
+        topic -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(dmf_sent -> targets (target_id));
 diesel::joinable!(actions -> targets (target_id));
 diesel::joinable!(actions -> distribution_sets (ds_id));
 diesel::joinable!(action_statuses -> actions (action_id));
@@ -445,4 +467,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollout_groups,
     rollout_targets,
     ui_sessions,
+    dmf_outbox,
+    dmf_sent,
 );

@@ -224,6 +224,8 @@ pub struct TenantSettings {
     pub confirmation_flow: bool,
     pub implicit_lock: bool,
     pub rollout_approval: bool,
+    /// `batch.assignments.enabled`: DMF pushes one BATCH_* message per assignment.
+    pub batch_assignments: bool,
 }
 
 impl TenantSettings {
@@ -253,6 +255,7 @@ impl TenantSettings {
             confirmation_flow: flag("user.confirmation.flow.enabled"),
             implicit_lock: flag("implicit.lock.enabled"),
             rollout_approval: flag("rollout.approval.enabled"),
+            batch_assignments: flag("batch.assignments.enabled"),
         }
     }
 }

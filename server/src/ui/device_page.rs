@@ -96,6 +96,10 @@ pub async fn page(ctx: Ctx, path: web::Path<String>, state: web::Data<AppState>)
                     div { dt { "Type" } dd { (d.type_name.as_deref().unwrap_or("-")) } }
                     div { dt { "Installed" } dd #installed { (d.installed.as_deref().unwrap_or("-")) } }
                     div { dt { "Assigned" } dd #assigned { (d.assigned.as_deref().unwrap_or("-")) } }
+                    // hawkBit tells the transports apart by the address: `amqp:` is DMF.
+                    div { dt { "Transport" } dd #transport {
+                        (if t.address.as_deref().is_some_and(crate::store::dmf::is_dmf_address) { "DMF" } else { "DDI" })
+                    } }
                     div { dt { "Address" } dd { (t.address.as_deref().unwrap_or("-")) } }
                     div { dt { "Description" } dd { (t.description.as_deref().unwrap_or("-")) } }
                 }

@@ -38,6 +38,8 @@ pub enum Execution {
     Proceeding,
     Scheduled,
     Resumed,
+    /// The device fetched the action (DMF's RETRIEVED; DDI records it when the device reads it).
+    Retrieved,
 }
 
 /// hawkBit's `DeploymentHelper.successCancellation`.
@@ -102,7 +104,10 @@ pub fn deployment_feedback(
     if action.status() == ActionStatus::WaitForConfirmation {
         return Err(Error::not_found("Action", action.id));
     }
-    if !action.active {
+    // hawkBit's `isUpdatingActionStatusAllowed`: a download-only action closed by DOWNLOADED still
+    // takes the device's final word, which installs the set.
+    let closing = fb.execution == Execution::Closed;
+    if !(action.active || (closing && action.action_type() == ActionType::DownloadOnly)) {
         return Err(Error::refused(
             Rule::ActionClosed,
             format!("Action {} is closed.", action.id),
@@ -134,6 +139,7 @@ pub fn deployment_feedback(
         Execution::Proceeding => (ActionStatus::Running, "Target reported PROCEEDING.".to_owned()),
         Execution::Scheduled => (ActionStatus::Running, "Target reported SCHEDULED.".to_owned()),
         Execution::Resumed => (ActionStatus::Running, "Target reported RESUMED.".to_owned()),
+        Execution::Retrieved => (ActionStatus::Retrieved, "Target retrieved the action.".to_owned()),
     };
     let messages = feedback_messages(fb, format!("{SERVER_PREFIX}{default}."));
     let occurred_at = fb.occurred_at.unwrap_or(now);

@@ -118,6 +118,15 @@ pub enum AttributeUpdate {
     Remove,
 }
 
+/// hawkBit's rule for attribute keys and values (DDI configData, DMF UPDATE_ATTRIBUTES): at most
+/// 128 characters of letters, digits, whitespace and `_-!@#$%^&*()+=[]{}|;:'",.<>/\?`.
+pub fn valid_attribute(s: &str) -> bool {
+    s.chars().count() <= 128
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric() || c.is_whitespace() || "_-!@#$%^&*()+=[]{}|;:'\",.<>/\\?".contains(c)
+        })
+}
+
 /// hawkBit's `updateControllerAttributes`: applies `data` under `mode`, refusing to grow past
 /// `quota` attributes (0: no limit). A change flags the target for auto-assignment.
 pub fn update_attributes(

@@ -1,0 +1,300 @@
+//! The DMF front door: hawkBit's Device Management Federation API over AMQP 0-9-1 (RabbitMQ), the
+//! second device transport beside DDI onto the same domain operations.
+//!
+//! One broker connection per node, on a runtime of its own: hawkBit's exchanges and queues are
+//! declared, `dmf_receiver` is consumed with manual acknowledgement (a message is acked only after
+//! its transaction committed, dead-lettered when malformed or naming what does not exist, requeued
+//! when the database is away), and the outbox the domain fills is pushed to the targets' reply-to
+//! exchanges with publisher confirms. A lost connection is re-opened with back-off; whatever was
+//! not confirmed stays in the outbox and goes out then.
+
+mod inbound;
+mod outbound;
+mod publisher;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions, ExchangeDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use tokio::sync::Notify;
+
+use crate::state::AppState;
+pub use publisher::Publisher;
+
+/// hawkBit's names (`AmqpSettings`, `AmqpProperties`).
+pub const DMF_EXCHANGE: &str = "dmf.exchange";
+pub const RECEIVER_QUEUE: &str = "dmf_receiver";
+pub const DEAD_LETTER_EXCHANGE: &str = "dmf.connector.deadletter";
+pub const DEAD_LETTER_QUEUE: &str = "dmf_connector_deadletter_ttl";
+/// 21 days, hawkBit's `hawkbit.dmf.rabbitmq.dead-letter.ttl`.
+const DEAD_LETTER_TTL_MS: i64 = 1_814_400_000;
+/// Declared for byte-compatibility only: nothing consumes it since hawkBit 0.6.
+const AUTHENTICATION_QUEUE: &str = "authentication_receiver";
+
+/// Wakes this node's outbox dispatcher after a committed change (`AppState::apply`).
+#[derive(Default, Clone)]
+pub struct Wake(Arc<Notify>);
+
+impl Wake {
+    /// Something may be owed to DMF targets.
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+
+    async fn wait(&self) {
+        self.0.notified().await;
+    }
+}
+
+/// The running transport; dropping it (or [`DmfHandle::stop`]) closes the connection.
+pub struct DmfHandle {
+    stop: tokio::sync::watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DmfHandle {
+    /// Closes the connection and waits for the transport's thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for DmfHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Starts the transport on a thread and runtime of its own, so broker I/O never waits behind HTTP
+/// work (and the other way round).
+pub fn start(state: Arc<AppState>) -> anyhow::Result<DmfHandle> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("dmf")
+        .enable_all()
+        .build()?;
+    let thread = std::thread::Builder::new()
+        .name("dmf".into())
+        .spawn(move || runtime.block_on(run(state, stopped)))?;
+    Ok(DmfHandle {
+        stop,
+        thread: Some(thread),
+    })
+}
+
+/// Connects, serves until the connection breaks, and connects again, until stopped.
+async fn run(state: Arc<AppState>, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let session = tokio::select! {
+            r = session(&state) => r,
+            _ = stopped.changed() => return,
+        };
+        if let Err(e) = session {
+            let message = format!("DMF: the broker connection failed; connecting again in {backoff:?}");
+            tracing::warn!(error = %e, "{message}");
+        } else {
+            backoff = Duration::from_millis(250);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = stopped.changed() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// The vhost of the broker URL: reply-to addresses are stored as `amqp://<vhost>/<exchange>`.
+pub fn vhost_of(url: &str) -> String {
+    url.parse::<lapin::uri::AMQPUri>()
+        .map_or_else(|_| "/".to_owned(), |u| u.vhost)
+}
+
+/// One connection's life: declare, consume and dispatch until something breaks.
+async fn session(state: &Arc<AppState>) -> anyhow::Result<()> {
+    let conn = Arc::new(Connection::connect(&state.config.dmf.url, ConnectionProperties::default()).await?);
+    tracing::info!("DMF: connected to the broker");
+    declare_topology(&conn).await?;
+    let publisher = Arc::new(Publisher::open(Arc::clone(&conn)).await?);
+    let consumer_channel = conn.create_channel().await?;
+    consumer_channel
+        .basic_qos(state.config.dmf.prefetch, BasicQosOptions::default())
+        .await?;
+    let mut consumer = consumer_channel
+        .basic_consume(
+            RECEIVER_QUEUE.into(),
+            "updraft".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let ctx = inbound::Context {
+        state: Arc::clone(state),
+        publisher: Arc::clone(&publisher),
+        vhost: vhost_of(&state.config.dmf.url),
+    };
+    let dispatcher = outbound::Dispatcher::new(Arc::clone(state), Arc::clone(&publisher));
+    let dispatching = async {
+        loop {
+            dispatcher.drain().await?;
+            tokio::select! {
+                () = state.dmf.wait() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    };
+    let consuming = async {
+        while let Some(delivery) = consumer.next().await {
+            let delivery = delivery?;
+            let (env, body) = (envelope(&delivery.properties), delivery.data.as_slice());
+            match inbound::handle(&ctx, &env, body).await {
+                inbound::Outcome::Ack => {
+                    delivery.acker.ack(BasicAckOptions::default()).await?;
+                }
+                inbound::Outcome::Reject(why) => {
+                    tracing::info!(reason = %why, "DMF: message rejected to the dead-letter queue");
+                    delivery
+                        .acker
+                        .reject(BasicRejectOptions { requeue: false })
+                        .await?;
+                }
+                inbound::Outcome::Requeue(why) => {
+                    tracing::warn!(reason = %why, "DMF: message requeued; trying again shortly");
+                    // Not at once: the database that failed is most likely still away.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    delivery
+                        .acker
+                        .reject(BasicRejectOptions { requeue: true })
+                        .await?;
+                }
+            }
+        }
+        anyhow::Ok(())
+    };
+    tokio::select! {
+        r = dispatching => r,
+        r = consuming => r.and_then(|()| anyhow::bail!("the broker cancelled the consumer")),
+    }
+}
+
+/// hawkBit's `DmfAmqpDeclarationConfiguration`. A queue that exists with other arguments does not
+/// stop the server (hawkBit ignores declaration errors too): it is logged and used as it is.
+async fn declare_topology(conn: &Connection) -> anyhow::Result<()> {
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    let durable_exchange = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    let mut receiver_args = FieldTable::default();
+    receiver_args.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString(DEAD_LETTER_EXCHANGE.into()),
+    );
+    let mut dead_letter_args = FieldTable::default();
+    dead_letter_args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(DEAD_LETTER_TTL_MS));
+    let mut auth_args = FieldTable::default();
+    auth_args.insert("x-message-ttl".into(), AMQPValue::LongInt(30_000));
+    auth_args.insert("x-max-length".into(), AMQPValue::LongInt(1000));
+    let queues = [
+        (RECEIVER_QUEUE, durable, receiver_args, Some(DMF_EXCHANGE)),
+        (
+            DEAD_LETTER_QUEUE,
+            durable,
+            dead_letter_args,
+            Some(DEAD_LETTER_EXCHANGE),
+        ),
+        (
+            AUTHENTICATION_QUEUE,
+            QueueDeclareOptions {
+                auto_delete: true,
+                ..QueueDeclareOptions::default()
+            },
+            auth_args,
+            None,
+        ),
+    ];
+    for exchange in [DMF_EXCHANGE, DEAD_LETTER_EXCHANGE] {
+        let ch = conn.create_channel().await?;
+        ch.exchange_declare(
+            exchange.into(),
+            ExchangeKind::Fanout,
+            durable_exchange,
+            FieldTable::default(),
+        )
+        .await?;
+    }
+    for (queue, options, args, bound_to) in queues {
+        // A failed declaration closes its channel: each gets a fresh one.
+        let ch = conn.create_channel().await?;
+        if let Err(e) = ch.queue_declare(queue.into(), options, args).await {
+            tracing::warn!(queue, error = %e, "DMF: queue exists with other arguments; using it as it is");
+        }
+        if let Some(exchange) = bound_to {
+            let ch = conn.create_channel().await?;
+            ch.queue_bind(
+                queue.into(),
+                exchange.into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Header values as strings: Java writes them as long strings, others as short strings or bytes.
+fn header_string(v: &AMQPValue) -> Option<String> {
+    match v {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+        AMQPValue::ByteArray(b) => Some(String::from_utf8_lossy(b.as_slice()).into_owned()),
+        AMQPValue::Boolean(b) => Some(b.to_string()),
+        AMQPValue::LongInt(i) => Some(i.to_string()),
+        AMQPValue::LongLongInt(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn short(s: Option<&ShortString>) -> Option<String> {
+    s.map(|s| s.as_str().to_owned())
+}
+
+fn envelope(p: &lapin::BasicProperties) -> wire::Envelope {
+    let headers: HashMap<String, String> = p
+        .headers()
+        .as_ref()
+        .map(|h| {
+            h.inner()
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), header_string(v)?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    wire::Envelope {
+        headers,
+        content_type: short(p.content_type().as_ref()),
+        reply_to: short(p.reply_to().as_ref()),
+        correlation_id: short(p.correlation_id().as_ref()),
+    }
+}
