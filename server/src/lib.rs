@@ -10,6 +10,7 @@ pub mod device_cache;
 pub mod dos_filter;
 pub mod error;
 pub mod guard;
+pub mod import;
 pub mod links;
 pub mod mgmt;
 pub mod middleware;

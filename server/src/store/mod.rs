@@ -12,6 +12,7 @@ pub mod distribution_sets;
 pub mod error;
 pub mod fleet;
 pub mod housekeeping;
+pub mod import;
 pub mod metadata;
 pub mod models;
 pub mod page;
