@@ -108,7 +108,7 @@ pub fn targets(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 update_status: UpdateStatus::parse(&status.to_ascii_lowercase()).unwrap_or(UpdateStatus::Unknown),
                 installation_date: t.installed_at,
                 request_attributes: t.request_attributes,
-                target_type_id: t.target_type.and_then(|id| cx.target_types.get(&id).copied()),
+                target_type_id: t.type_id.and_then(|id| cx.target_types.get(&id).copied()),
                 group: t.group.clone(),
                 audit: t.audited.audit(now),
             });

@@ -67,11 +67,7 @@ impl Progress {
         let mut line = format!("{:<22}", self.label);
         if self.tty {
             const WIDTH: u64 = 30;
-            let filled = if total == 0 {
-                WIDTH
-            } else {
-                self.done * WIDTH / total
-            };
+            let filled = (self.done * WIDTH).checked_div(total).unwrap_or(WIDTH);
             let _ = write!(
                 line,
                 " [{}{}]",

@@ -203,8 +203,9 @@ pub struct Target {
     pub security_token: Option<String>,
     #[serde(default, deserialize_with = "null_default")]
     pub request_attributes: bool,
-    #[serde(default)]
-    pub target_type: Option<i64>,
+    /// The target type's id (`targetType`).
+    #[serde(default, rename = "targetType")]
+    pub type_id: Option<i64>,
     #[serde(default)]
     pub group: Option<String>,
 }
