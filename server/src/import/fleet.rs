@@ -78,12 +78,9 @@ pub fn targets(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let (tenant, now, parallel) = (cx.tenant.clone(), cx.now, cx.opts.parallel);
     let max = cx.opts.max_targets.unwrap_or(u64::MAX);
     let mut progress = Progress::new(TARGETS, 0);
-    let mut seen = 0u64;
     let src = cx.src.clone();
-    let result = src.pages("/rest/v1/targets", |mut page: Vec<wire::Target>, total| {
-        progress.set_total(total.min(max));
-        page.truncate(max.saturating_sub(seen) as usize);
-        seen += page.len() as u64;
+    src.first_pages("/rest/v1/targets", max, |page: Vec<wire::Target>, total| {
+        progress.set_total(total);
         let attrs = fetch_all(&page, parallel, |t| attributes_of(&cx.src, &t.controller_id))?;
         let mut inputs = Vec::with_capacity(page.len());
         for t in &page {
@@ -128,16 +125,8 @@ pub fn targets(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
             cx.report.tally(TARGETS).count(o);
         }
         progress.inc(page.len() as u64);
-        if seen >= max {
-            return Err(ImportError::Empty);
-        }
         Ok(())
-    });
-    match result {
-        // The page limit was reached: the rest of the fleet follows in a later run.
-        Ok(_) | Err(ImportError::Empty) => {}
-        Err(e) => return Err(e),
-    }
+    })?;
     progress.finish();
     Ok(())
 }

@@ -48,8 +48,8 @@ pub enum ImportError {
     /// The source refused the credentials or their permissions.
     #[error("{0}")]
     Credentials(String),
-    /// The source had nothing where something was expected.
-    #[error("the source answered 204 No Content or 404 Not Found where it listed an entity")]
+    /// The source has nothing at a path (204 or 404); callers that expect something say what.
+    #[error("the source has nothing there (204 No Content or 404 Not Found)")]
     Empty,
     /// Writing into Updraft's database or artifact store failed.
     #[error("{0}")]

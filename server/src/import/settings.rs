@@ -13,7 +13,15 @@ const CONFIG: &str = "tenant settings";
 
 /// Copies the values the source's tenant set (not the server defaults it reports as `global`).
 pub fn tenant_config(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
-    let values: BTreeMap<String, ConfigValue> = cx.src.get("/rest/v1/system/configs")?;
+    let values: BTreeMap<String, ConfigValue> = match cx.src.get("/rest/v1/system/configs") {
+        Ok(values) => values,
+        // The credentials worked for the targets (`connect`): this is a missing permission.
+        Err(ImportError::Credentials(why)) => {
+            cx.report.tally(CONFIG).skipped.push(why);
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     let mut progress = Progress::new(CONFIG, values.len() as u64);
     let tenant = cx.tenant.clone();
     let stored = cx.write(|c| tenants::stored(c, &tenant))?;
@@ -53,7 +61,7 @@ pub fn rollouts(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let mut progress = Progress::new("rollouts", 0);
     let mut listed = Vec::new();
     let mut finished = 0u64;
-    cx.src.pages("/rest/v1/rollouts", |page: Vec<Rollout>, total| {
+    let read = cx.src.pages("/rest/v1/rollouts", |page: Vec<Rollout>, total| {
         progress.set_total(total);
         progress.inc(page.len() as u64);
         for r in page {
@@ -68,10 +76,14 @@ pub fn rollouts(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
             }
         }
         Ok(())
-    })?;
+    });
+    if let Err(ImportError::Credentials(why)) = read {
+        cx.report.tally("rollouts").skipped.push(why);
+        return Ok(());
+    }
+    read?;
     progress.finish();
     let tally = cx.report.tally("rollouts");
-    tally.unchanged = 0;
     for r in &listed {
         tally
             .skipped

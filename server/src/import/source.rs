@@ -85,25 +85,31 @@ impl Source {
 
     /// GETs `path` (below the server URL) as JSON.
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ImportError> {
-        let url = format!("{}{path}", self.base);
-        let r = self.send(path)?;
-        let bytes = r
-            .bytes()
-            .map_err(|e| ImportError::Source(format!("reading the answer of {url} failed: {e}")))?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ImportError::Source(format!(
-                "{url} answered something that is not hawkBit's JSON: {e}"
-            ))
-        })
+        match self.get_optional(path)? {
+            Some(v) => Ok(v),
+            None => Err(ImportError::Source(format!(
+                "{}{path} answered 204 No Content or 404 Not Found where it listed an entity.",
+                self.base
+            ))),
+        }
     }
 
     /// GETs `path`; None when the source has nothing there (204 or 404).
     pub fn get_optional<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, ImportError> {
-        match self.get(path) {
-            Ok(v) => Ok(Some(v)),
-            Err(ImportError::Empty) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let url = format!("{}{path}", self.base);
+        let r = match self.send(path) {
+            Ok(r) => r,
+            Err(ImportError::Empty) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let bytes = r
+            .bytes()
+            .map_err(|e| ImportError::Source(format!("reading the answer of {url} failed: {e}")))?;
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            ImportError::Source(format!(
+                "{url} answered something that is not hawkBit's JSON: {e}"
+            ))
+        })
     }
 
     /// Calls `each` with every page of the list at `path` (which may carry a query already), in order;
@@ -111,22 +117,37 @@ impl Source {
     pub fn pages<T: DeserializeOwned>(
         &self,
         path: &str,
+        each: impl FnMut(Vec<T>, u64) -> Result<(), ImportError>,
+    ) -> Result<u64, ImportError> {
+        self.first_pages(path, u64::MAX, each)
+    }
+
+    /// [`Source::pages`] over the first `max` entities only (`each` sees at most that many, and
+    /// the total it is told is capped at `max`).
+    pub fn first_pages<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        max: u64,
         mut each: impl FnMut(Vec<T>, u64) -> Result<(), ImportError>,
     ) -> Result<u64, ImportError> {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut offset = 0u64;
-        loop {
+        while offset < max {
             let page: Paged<T> = self.get(&format!("{path}{sep}offset={offset}&limit={PAGE}"))?;
-            let n = page.content.len() as u64;
+            let mut content = page.content;
+            let n = content.len() as u64;
             let total = page.total.max(offset + n);
-            if n > 0 {
-                each(page.content, total)?;
+            content.truncate(max.saturating_sub(offset).min(n) as usize);
+            let taken = content.len() as u64;
+            if taken > 0 {
+                each(content, total.min(max))?;
             }
             offset += n;
             if n == 0 || offset >= total {
-                return Ok(offset);
+                break;
             }
         }
+        Ok(offset.min(max))
     }
 
     /// How many entities the list at `path` holds.
