@@ -52,3 +52,7 @@ m, _ = secs("software modules")
 mb = int(sys.argv[2]) * 1.048576
 print(f"artifacts: {mb:.0f} MB in {m:.1f} s = {mb / m:.0f} MB/s")
 PY
+# A second run finds everything in place: it reads the source again and writes nothing.
+echo bench-password | UPDRAFT_DATA_DIR=$WORK/dest UPDRAFT_LOG=warn \
+  /usr/bin/time -f "second run: %e s wall, %U s user" \
+  "$BIN" import --from "$URL" --user admin --password-stdin --parallel "$PARALLEL" 2>&1 >/dev/null | grep '^second run'
