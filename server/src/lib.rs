@@ -12,6 +12,7 @@ pub mod dos_filter;
 pub mod error;
 pub mod guard;
 pub mod health;
+pub mod import;
 pub mod links;
 pub mod mgmt;
 pub mod middleware;

@@ -49,6 +49,17 @@ enum Command {
     /// Artifact storage: move the artifacts between stores.
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// Import everything from a running hawkBit (or Updraft) over its Management API.
+    ///
+    /// Reads tenant settings, types, software modules with their artifacts, distribution sets, tags,
+    /// targets (with their security tokens, attributes and installed and assigned sets), target
+    /// filters and the action history, and writes them into the configured database and artifact
+    /// store. Devices keep their controller ids and tokens and are told nothing new. Run it again to
+    /// add what changed since; an interrupted run continues. Rollouts in progress are listed, not
+    /// recreated.
+    ///
+    /// Example: updraft-server import --from https://hawkbit.example.com --user admin --password-stdin
+    Import(ImportArgs),
     /// Write the OpenAPI documents (mgmt.json, ddi.json) that the code generates.
     Openapi {
         /// Directory to write into (the repository keeps them in `openapi/`).
@@ -62,6 +73,39 @@ enum Command {
         #[arg(long, value_name = "URL")]
         url: Option<String>,
     },
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The hawkBit server's base URL (http:// or https://), without /rest/v1.
+    #[arg(long, value_name = "URL")]
+    from: String,
+    /// A hawkBit user that may read everything, including READ_TARGET_SECURITY_TOKEN.
+    #[arg(long, value_name = "USER")]
+    user: String,
+    /// The user's password (or UPDRAFT_IMPORT_PASSWORD; --password-stdin keeps it out of `ps`).
+    #[arg(
+        long,
+        env = "UPDRAFT_IMPORT_PASSWORD",
+        hide_env_values = true,
+        required_unless_present = "password_stdin"
+    )]
+    password: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// The Updraft tenant to import into; created when missing.
+    #[arg(long, default_value = "DEFAULT")]
+    tenant: String,
+    /// Print how many entities of each type the source holds, and import nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Import at most N targets (a trial with part of the fleet; a later run adds the rest).
+    #[arg(long, value_name = "N")]
+    max_targets: Option<u64>,
+    /// Requests to the source at once for per-target reads.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    parallel: usize,
 }
 
 #[derive(Subcommand)]
@@ -163,14 +207,61 @@ fn main() -> anyhow::Result<()> {
         Command::Openapi { out } => admin::write_openapi(&out),
         Command::Healthcheck { url } => {
             use updraft_server::health::probe;
-            let url = url.unwrap_or_else(|| probe::default_url(&config.listen));
+            let url = match url {
+                Some(url) => url,
+                None => probe::default_url(&load()?.listen),
+            };
             if let Err(why) = probe::check(&url) {
                 eprintln!("not healthy: {why}");
                 std::process::exit(1);
             }
             Ok(())
         }
+        Command::Import(args) => import(load()?, args),
     }
+}
+
+/// `import`: errors are printed as sentences and end the process with the error's exit code.
+fn import(config: Config, args: ImportArgs) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    use updraft_server::import;
+    let password = match args.password {
+        Some(p) if !args.password_stdin => p,
+        _ => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let tenant = updraft_server::store::tenants::tenant_name(&args.tenant)
+        .map_err(|e| anyhow::anyhow!("{}", updraft_server::error::ApiError::from(e)))?;
+    let opts = import::Options {
+        from: args.from,
+        user: args.user,
+        password,
+        tenant,
+        max_targets: args.max_targets,
+        parallel: args.parallel,
+    };
+    let fail = |e: import::ImportError| -> ! {
+        eprintln!("updraft-server import: {e}");
+        std::process::exit(e.exit_code())
+    };
+    if args.dry_run {
+        let counts = import::dry_run(&opts).unwrap_or_else(|e| fail(e));
+        println!("The source holds (a run imports what is new or changed of these):");
+        for (label, n) in counts {
+            println!("  {label:<24} {n:>9}");
+        }
+        return Ok(());
+    }
+    let state = updraft_server::build_state(config)?;
+    let report = import::run(&state, &opts).unwrap_or_else(|e| fail(e));
+    print!("{}", report.render());
+    Ok(())
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {

@@ -149,6 +149,23 @@ fn the_web_ui_and_the_management_api_share_the_store_not_each_other() {
 }
 
 #[test]
+fn the_import_reads_hawkbit_and_writes_through_the_store() {
+    forbid(
+        &["import"],
+        &[
+            "diesel",
+            "store::schema",
+            "::table",
+            "crate::mgmt",
+            "crate::ui",
+            "crate::ddi",
+        ],
+        "import/ reads a hawkBit over HTTP and writes through server/src/store (store::import), \
+         neither with SQL of its own nor through another front door",
+    );
+}
+
+#[test]
 fn no_source_file_passes_800_lines() {
     let mut problems = Vec::new();
     for (file, text) in sources("") {

@@ -13,6 +13,7 @@ pub mod dmf;
 pub mod error;
 pub mod fleet;
 pub mod housekeeping;
+pub mod import;
 pub mod metadata;
 pub mod models;
 pub mod page;

@@ -1,0 +1,205 @@
+//! The hawkBit being imported from: its Management API over HTTP(S) with Basic auth, read page by page.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, Response};
+use serde::de::DeserializeOwned;
+
+use super::ImportError;
+use super::wire::Paged;
+
+/// How many entities one list request asks for: hawkBit's maximum page (larger ones are clamped).
+pub const PAGE: usize = 500;
+
+/// A connection to the source's Management API.
+#[derive(Clone)]
+pub struct Source {
+    http: Client,
+    base: String,
+    user: String,
+    password: String,
+}
+
+impl Source {
+    /// Checks the URL and the credentials with one small request.
+    pub fn connect(url: &str, user: &str, password: &str) -> Result<Self, ImportError> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| {
+            ImportError::Source(format!(
+                "{url} is not a usable URL ({e}); give one like https://hawkbit.example.com"
+            ))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ImportError::Source(format!(
+                "{url} is not an http:// or https:// URL."
+            )));
+        }
+        let http = Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            // Artifacts stream for as long as they take; a stalled read still ends.
+            .timeout(None)
+            .pool_max_idle_per_host(16)
+            .build()
+            .map_err(|e| ImportError::Source(format!("the HTTP client could not start: {e}")))?;
+        let source = Self {
+            http,
+            base: url.trim_end_matches('/').to_owned(),
+            user: user.to_owned(),
+            password: password.to_owned(),
+        };
+        source.get::<serde_json::Value>("/rest/v1/targets?offset=0&limit=1")?;
+        Ok(source)
+    }
+
+    /// The source's address, for messages.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn send(&self, path: &str) -> Result<Response, ImportError> {
+        let url = format!("{}{path}", self.base);
+        let mut last = None;
+        // A busy or restarting source gets a few more chances before the run stops.
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(500 * u64::from(attempt)));
+            }
+            match self
+                .http
+                .get(&url)
+                .basic_auth(&self.user, Some(&self.password))
+                .send()
+            {
+                Ok(r)
+                    if r.status() == StatusCode::SERVICE_UNAVAILABLE
+                        || r.status() == StatusCode::TOO_MANY_REQUESTS =>
+                {
+                    last = Some(ImportError::Source(format!("{url} answered {}", r.status())));
+                }
+                Ok(r) => return check(r, &url),
+                Err(e) => last = Some(ImportError::Source(unreachable(&self.base, &e))),
+            }
+        }
+        Err(last.unwrap_or_else(|| ImportError::Source(format!("{url} did not answer"))))
+    }
+
+    /// GETs `path` (below the server URL) as JSON.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ImportError> {
+        match self.get_optional(path)? {
+            Some(v) => Ok(v),
+            None => Err(ImportError::Source(format!(
+                "{}{path} answered 204 No Content or 404 Not Found where it listed an entity.",
+                self.base
+            ))),
+        }
+    }
+
+    /// GETs `path`; None when the source has nothing there (204 or 404).
+    pub fn get_optional<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, ImportError> {
+        let url = format!("{}{path}", self.base);
+        let r = match self.send(path) {
+            Ok(r) => r,
+            Err(ImportError::Empty) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let bytes = r
+            .bytes()
+            .map_err(|e| ImportError::Source(format!("reading the answer of {url} failed: {e}")))?;
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            ImportError::Source(format!(
+                "{url} answered something that is not hawkBit's JSON: {e}"
+            ))
+        })
+    }
+
+    /// Calls `each` with every page of the list at `path` (which may carry a query already), in order;
+    /// returns the number of entities.
+    pub fn pages<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        each: impl FnMut(Vec<T>, u64) -> Result<(), ImportError>,
+    ) -> Result<u64, ImportError> {
+        self.first_pages(path, u64::MAX, each)
+    }
+
+    /// [`Source::pages`] over the first `max` entities only (`each` sees at most that many, and
+    /// the total it is told is capped at `max`).
+    pub fn first_pages<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        max: u64,
+        mut each: impl FnMut(Vec<T>, u64) -> Result<(), ImportError>,
+    ) -> Result<u64, ImportError> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut offset = 0u64;
+        while offset < max {
+            let page: Paged<T> = self.get(&format!("{path}{sep}offset={offset}&limit={PAGE}"))?;
+            let mut content = page.content;
+            let n = content.len() as u64;
+            let total = page.total.max(offset + n);
+            content.truncate(max.saturating_sub(offset).min(n) as usize);
+            let taken = content.len() as u64;
+            if taken > 0 {
+                each(content, total.min(max))?;
+            }
+            offset += n;
+            if n == 0 || offset >= total {
+                break;
+            }
+        }
+        Ok(offset.min(max))
+    }
+
+    /// How many entities the list at `path` holds.
+    pub fn total(&self, path: &str) -> Result<u64, ImportError> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let page: Paged<serde_json::Value> = self.get(&format!("{path}{sep}offset=0&limit=1"))?;
+        Ok(page.total)
+    }
+
+    /// Starts the download of the binary at `path` (an artifact's download link).
+    pub fn download(&self, path: &str) -> Result<Response, ImportError> {
+        self.send(path)
+    }
+
+    /// `href` (absolute, as hawkBit's links are) as a path below the server URL; links that point
+    /// elsewhere (another host name for the same server) keep only their path.
+    pub fn path_of(&self, href: &str) -> String {
+        if let Some(rest) = href.strip_prefix(&self.base) {
+            return rest.to_owned();
+        }
+        reqwest::Url::parse(href).map_or_else(
+            |_| href.to_owned(),
+            |u| match u.query() {
+                Some(q) => format!("{}?{q}", u.path()),
+                None => u.path().to_owned(),
+            },
+        )
+    }
+}
+
+fn check(r: Response, url: &str) -> Result<Response, ImportError> {
+    match r.status() {
+        s if s == StatusCode::NO_CONTENT || s == StatusCode::NOT_FOUND => Err(ImportError::Empty),
+        s if s.is_success() => Ok(r),
+        StatusCode::UNAUTHORIZED => Err(ImportError::Credentials(format!(
+            "{url} refused the user name or password (401 Unauthorized)."
+        ))),
+        StatusCode::FORBIDDEN => Err(ImportError::Credentials(format!(
+            "the user may not read {url} (403 Forbidden); the import needs the READ_* permissions of \
+             targets, repository and rollouts, READ_TARGET_SECURITY_TOKEN and the tenant configuration."
+        ))),
+        s => Err(ImportError::Source(format!("{url} answered {s}."))),
+    }
+}
+
+fn unreachable(base: &str, e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut why = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        why = format!("{why}: {s}");
+        source = s.source();
+    }
+    format!("{base} cannot be reached ({why}).")
+}
