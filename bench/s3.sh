@@ -34,11 +34,13 @@ start() { # name port extra-env...
   shift 2
   env UPDRAFT_LISTEN=127.0.0.1:$port UPDRAFT_DATA_DIR=$WORK/$name UPDRAFT_ADMIN_PASSWORD=bench-password \
     UPDRAFT_LOG=warn UPDRAFT_WORKERS=1 "$@" taskset -c 0 "$SERVER_BIN" > "$WORK/$name.log" 2>&1 &
-  echo $!
 }
-FS_PID=$(start fs 18191)
-S3_PID=$(start s3 18192 UPDRAFT_STORAGE=s3 UPDRAFT_S3_BUCKET=bench UPDRAFT_S3_ENDPOINT=http://127.0.0.1:18190 \
-  UPDRAFT_S3_PATH_STYLE=true AWS_ACCESS_KEY_ID=bench-key AWS_SECRET_ACCESS_KEY=bench-secret)
+# Started in this shell (not in a $(...) subshell), so the EXIT trap stops them.
+start fs 18191
+FS_PID=$!
+start s3 18192 UPDRAFT_STORAGE=s3 UPDRAFT_S3_BUCKET=bench UPDRAFT_S3_ENDPOINT=http://127.0.0.1:18190 \
+  UPDRAFT_S3_PATH_STYLE=true AWS_ACCESS_KEY_ID=bench-key AWS_SECRET_ACCESS_KEY=bench-secret
+S3_PID=$!
 wait_port 18191
 wait_port 18192
 
