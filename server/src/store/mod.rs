@@ -11,6 +11,7 @@ mod db;
 pub mod distribution_sets;
 pub mod error;
 pub mod fleet;
+pub mod gauges;
 pub mod housekeeping;
 pub mod metadata;
 pub mod models;
@@ -29,7 +30,7 @@ pub mod types;
 pub mod users;
 
 pub use changes::Changes;
-pub use db::{AnyConnection, Backend, Db, PooledConn};
+pub use db::{AnyConnection, Backend, Db, PoolStatus, PooledConn};
 pub use error::{Error, Failure, Kind, Result, Rule};
 pub use page::{ListQuery, Page, Paged};
 
