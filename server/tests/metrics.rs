@@ -2,6 +2,7 @@
 //! did under route templates (never raw paths), honours `metrics_token`, and a real Prometheus
 //! scrapes it.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on unexpected failures by design.
+#![allow(clippy::float_cmp)] // Sample values are whole counts, exact in an f64.
 
 mod support;
 
