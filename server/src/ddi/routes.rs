@@ -185,6 +185,13 @@ mod tests {
                 "{method} {path} ({id}) routes to {route:?}, which names {:?}",
                 route.operations()
             );
+            // The metrics label is the document's path (the `.MD5SUM` variant shares its route's).
+            let documented = format!("/{{tenant}}/controller/v1/{{controllerId}}{path}");
+            assert!(
+                documented.strip_suffix(".MD5SUM").unwrap_or(&documented) == route.template(),
+                "{route:?}'s template {} differs from the document's {documented}",
+                route.template()
+            );
         }
     }
 
