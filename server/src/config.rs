@@ -98,6 +98,12 @@ settings! {
         action_retention_days: u64 = 0 => "UPDRAFT_ACTION_RETENTION_DAYS";
         /// Where artifacts live: `fs` (under the data dir) or `s3` (the `[s3]` bucket).
         storage: crate::storage::StorageKind = crate::storage::StorageKind::Fs => "UPDRAFT_STORAGE";
+        /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>` (401
+        /// otherwise); unset: anyone who reaches the server may scrape it.
+        metrics_token: Option<String> = None => "UPDRAFT_METRICS_TOKEN";
+        /// On SIGTERM or Ctrl-C, requests in flight get this long to finish (new connections are
+        /// refused at once); then background work stops and queued poll times are written.
+        shutdown_timeout_secs: u64 = 30 => "UPDRAFT_SHUTDOWN_TIMEOUT_SECS";
     }
     sections {
         /// hawkBit's per-client-IP request limiter (`hawkbit.server.security.dos.filter.*`).

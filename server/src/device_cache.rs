@@ -82,6 +82,9 @@ struct Slot {
 pub struct DeviceCache {
     entries: DashMap<String, Slot>,
     bus: Arc<crate::cluster::Bus>,
+    /// Lookups answered from memory, and lookups that went to the database (`/metrics`).
+    pub hits: crate::metrics::Counter,
+    pub misses: crate::metrics::Counter,
 }
 
 impl DeviceCache {
@@ -95,11 +98,15 @@ impl DeviceCache {
         let k = key(tenant, controller_id);
         let version = match self.entries.get(&k) {
             Some(slot) => match &slot.snapshot {
-                Some(s) => return Ok(Some(Arc::clone(s))),
+                Some(s) => {
+                    self.hits.inc();
+                    return Ok(Some(Arc::clone(s)));
+                }
                 None => slot.version,
             },
             None => 0,
         };
+        self.misses.inc();
         let (t, c) = (tenant.to_owned(), controller_id.to_owned());
         let loaded = db
             .run(move |conn| load_snapshot(conn, &t, &c))
@@ -126,6 +133,8 @@ impl DeviceCache {
         Self {
             entries: DashMap::new(),
             bus,
+            hits: crate::metrics::Counter::default(),
+            misses: crate::metrics::Counter::default(),
         }
     }
 

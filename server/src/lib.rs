@@ -14,6 +14,7 @@ pub mod guard;
 pub mod health;
 pub mod import;
 pub mod links;
+pub mod metrics;
 pub mod mgmt;
 pub mod middleware;
 pub mod openapi;
@@ -62,6 +63,7 @@ pub fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
         jobs: scheduler::Jobs::default(),
         dmf: dmf::Wake::default(),
         bus,
+        metrics: Arc::default(),
         config,
     };
     let now = state.now();
@@ -168,8 +170,10 @@ pub async fn serve(
             .wrap(actix_web::middleware::from_fn(guard::refuse_control_characters))
             .wrap(actix_web::middleware::from_fn(middleware::trim_trailing_slash))
             .wrap(actix_web::middleware::from_fn(middleware::access_log))
+            .wrap(actix_web::middleware::from_fn(metrics::http::middleware))
             .wrap(actix_web::middleware::from_fn(proxy::middleware))
             .configure(health::configure)
+            .route("/metrics", web::get().to(metrics::handler))
             .configure(mgmt::configure)
             .configure(ui::configure)
             .service(
@@ -180,22 +184,36 @@ pub async fn serve(
             .default_service(web::to(ddi::dispatch))
     })
     .workers(workers)
+    .shutdown_timeout(state.config.shutdown_timeout_secs)
     .listen(listener)?
     .run();
     if let Some(tx) = handle {
         let _ = tx.send(server.handle());
     }
+    // SIGTERM and SIGINT (Ctrl-C) stop the server gracefully: no new connections, requests in
+    // flight get `shutdown_timeout_secs`; then the server future ends here.
     let result = server.await;
     if let Some(d) = dmf {
         // Joins the transport's thread: off the runtime, which it does not need.
         let _ = tokio::task::spawn_blocking(move || d.stop()).await;
     }
+    tracing::info!("stopped serving; finishing background work and writing poll times");
     flusher.abort();
     if let Some(s) = scheduler {
-        s.abort();
+        // The unit of work running now commits or rolls back, which releases its row claims;
+        // another node's next sweep takes whatever was left.
+        state.jobs.stop();
+        let limit = Duration::from_secs(state.config.shutdown_timeout_secs.max(1));
+        if tokio::time::timeout(limit, s).await.is_err() {
+            tracing::warn!("background work did not finish in time; its transaction rolls back");
+        }
     }
     let s = Arc::clone(&state);
-    let _ = tokio::task::spawn_blocking(move || s.polls.flush(&s.db)).await;
+    match tokio::task::spawn_blocking(move || s.polls.flush(&s.db)).await {
+        Ok(Ok(n)) => tracing::info!(written = n, "poll times written"),
+        Ok(Err(e)) => tracing::error!(error = %e, "writing the last poll times failed; they are lost"),
+        Err(e) => tracing::error!(error = %e, "writing the last poll times failed; they are lost"),
+    }
     result.map_err(Into::into)
 }
 
@@ -208,7 +226,10 @@ fn spawn_poll_flusher(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             let s = Arc::clone(&state);
             match tokio::task::spawn_blocking(move || s.polls.flush(&s.db)).await {
-                Ok(Err(e)) => tracing::warn!(error = %e, "writing poll times failed; will retry"),
+                Ok(Err(e)) => {
+                    state.metrics.poll_flush_errors.inc();
+                    tracing::warn!(error = %e, "writing poll times failed; will retry");
+                }
                 Err(e) => tracing::warn!(error = %e, "poll flush task failed"),
                 Ok(Ok(_)) => {}
             }

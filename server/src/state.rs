@@ -45,6 +45,8 @@ pub struct AppState {
     pub dmf: crate::dmf::Wake,
     /// Cache invalidations for the other server processes (`cluster`).
     pub bus: Arc<crate::cluster::Bus>,
+    /// This process's counters for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {

@@ -201,6 +201,16 @@ async fn log_download(state: &AppState, tenant: &str, cid: &str, target: &Target
     }
 }
 
+/// The artifact bytes of `stream` counted as they go out (`/metrics`).
+fn counted(state: &AppState, stream: ByteStream) -> ByteStream {
+    let metrics = std::sync::Arc::clone(&state.metrics);
+    Box::pin(stream.inspect(move |chunk| {
+        if let Ok(bytes) = chunk {
+            metrics.artifact_bytes.add(bytes.len() as u64);
+        }
+    }))
+}
+
 pub(crate) async fn serve_artifact(
     req: &HttpRequest,
     state: &AppState,
@@ -247,6 +257,7 @@ pub(crate) async fn serve_artifact(
             .read(&a.sha256, 0, len)
             .await
             .map_err(ApiError::internal)?;
+        let stream = counted(state, stream);
         return Ok(resp.no_chunking(len).streaming(stream));
     };
     let Some(ranges) = parse_ranges(range, len) else {
@@ -262,6 +273,7 @@ pub(crate) async fn serve_artifact(
             .read(&a.sha256, start, end - start + 1)
             .await
             .map_err(ApiError::internal)?;
+        let stream = counted(state, stream);
         return Ok(resp
             .insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}")))
             .no_chunking(end - start + 1)
@@ -278,13 +290,14 @@ pub(crate) async fn serve_artifact(
         parts.push(Box::pin(futures_util::stream::once(async move {
             Ok(Bytes::from(head))
         })));
-        parts.push(
+        parts.push(counted(
+            state,
             state
                 .store
                 .read(&a.sha256, *start, end - start + 1)
                 .await
                 .map_err(ApiError::internal)?,
-        );
+        ));
     }
     let tail = format!("\r\n--{BOUNDARY}--");
     total += tail.len() as u64;

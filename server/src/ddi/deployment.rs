@@ -265,6 +265,21 @@ fn report(fb: ActionFeedback) -> actions::Report {
     }
 }
 
+/// The wire name of an execution state (the `execution` label of `/metrics`).
+fn execution_label(e: updraft_ddi::Execution) -> &'static str {
+    use updraft_ddi::Execution;
+    match e {
+        Execution::Closed => "closed",
+        Execution::Canceled => "canceled",
+        Execution::Rejected => "rejected",
+        Execution::Download => "download",
+        Execution::Downloaded => "downloaded",
+        Execution::Proceeding => "proceeding",
+        Execution::Scheduled => "scheduled",
+        Execution::Resumed => "resumed",
+    }
+}
+
 async fn feedback(
     req: HttpRequest,
     path: ActionPath,
@@ -276,6 +291,15 @@ async fn feedback(
     let dev = device(&req, &state, &tenant, &cid).await?;
     let action_id = parse_id(&action_id)?;
     let fb: ActionFeedback = read_body(&req, payload, state.config.max_body_size).await?;
+    let labels = (
+        if cancel { "cancel" } else { "deployment" },
+        execution_label(fb.status.execution),
+        match fb.status.result.finished {
+            updraft_ddi::Finished::Success => "success",
+            updraft_ddi::Finished::Failure => "failure",
+            updraft_ddi::Finished::None => "none",
+        },
+    );
     let fb = report(fb);
     let target = dev.target()?.clone();
     let quotas = state.config.quotas.clone();
@@ -292,6 +316,7 @@ async fn feedback(
             Ok(action.rollout_id)
         })
         .await?;
+    state.metrics.feedback.inc(labels);
     state.apply(Changes::device(&dev.tenant, &dev.controller_id));
     // The rollout moves on from this feedback now, not at the next sweep.
     if let Some(id) = rollout {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -50,6 +50,8 @@ pub async fn dispatch(
         Err(NoRoute::NotAllowed) => return Ok(HttpResponse::MethodNotAllowed().finish()),
         Err(NoRoute::NotFound) => return Ok(HttpResponse::NotFound().finish()),
     };
+    req.extensions_mut()
+        .insert(crate::metrics::http::RouteTemplate(route.template()));
     let two = |t: String, c: String| web::Path::from((t, c));
     let three = |t: String, c: String, x: &str| -> ApiResult<web::Path<(String, String, String)>> {
         Ok(web::Path::from((t, c, decode(x)?)))

@@ -24,6 +24,7 @@ pub async fn poll(
     let now = state.now();
     let address = client_address(&req, state.config.track_remote_ip);
     register_or_touch(&state, &mut dev, address, now).await?;
+    state.metrics.ddi_polls.inc();
     let snapshot = dev
         .snapshot
         .clone()
@@ -107,6 +108,9 @@ pub async fn register_or_touch(
             Ok(changes)
         })
         .await?;
+    if !exists {
+        state.metrics.registrations.inc();
+    }
     state.apply(changes);
     dev.snapshot = state
         .devices

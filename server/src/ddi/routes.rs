@@ -51,6 +51,34 @@ routes! {
     ConfirmationFeedback => ["confirmation_feedback"],
 }
 
+impl Route {
+    /// The path template, as the DDI document spells it (the `route` label of `/metrics`).
+    pub fn template(self) -> &'static str {
+        macro_rules! t {
+            ($rest:literal) => {
+                concat!("/{tenant}/controller/v1/{controllerId}", $rest)
+            };
+        }
+        match self {
+            Route::Root => t!(""),
+            Route::DeploymentBase => t!("/deploymentBase/{actionId}"),
+            Route::DeploymentFeedback => t!("/deploymentBase/{actionId}/feedback"),
+            Route::CancelAction => t!("/cancelAction/{actionId}"),
+            Route::CancelFeedback => t!("/cancelAction/{actionId}/feedback"),
+            Route::InstalledBaseReport => t!("/installedBase"),
+            Route::InstalledBase => t!("/installedBase/{actionId}"),
+            Route::ConfigData => t!("/configData"),
+            Route::Artifacts => t!("/softwaremodules/{softwareModuleId}/artifacts"),
+            Route::Download => t!("/softwaremodules/{softwareModuleId}/artifacts/{fileName}"),
+            Route::ConfirmationBase => t!("/confirmationBase"),
+            Route::ActivateAutoConfirm => t!("/confirmationBase/activateAutoConfirm"),
+            Route::DeactivateAutoConfirm => t!("/confirmationBase/deactivateAutoConfirm"),
+            Route::ConfirmationAction => t!("/confirmationBase/{actionId}"),
+            Route::ConfirmationFeedback => t!("/confirmationBase/{actionId}/feedback"),
+        }
+    }
+}
+
 /// Why a request names no route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoRoute {
@@ -156,6 +184,13 @@ mod tests {
                 route.operations().contains(&id.as_str()),
                 "{method} {path} ({id}) routes to {route:?}, which names {:?}",
                 route.operations()
+            );
+            // The metrics label is the document's path (the `.MD5SUM` variant shares its route's).
+            let documented = format!("/{{tenant}}/controller/v1/{{controllerId}}{path}");
+            assert!(
+                documented.strip_suffix(".MD5SUM").unwrap_or(&documented) == route.template(),
+                "{route:?}'s template {} differs from the document's {documented}",
+                route.template()
             );
         }
     }

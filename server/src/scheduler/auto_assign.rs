@@ -22,7 +22,7 @@ pub fn run(state: &AppState) -> store::Result<usize> {
         let (n, assigned) = state.db.write_blocking(|c| auto_assign::check_batch(c, now))?;
         state.apply(assigned);
         seen += n;
-        if n < auto_assign::BATCH as usize {
+        if n < auto_assign::BATCH as usize || state.jobs.stopping() {
             return Ok(seen);
         }
     }

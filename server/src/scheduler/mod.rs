@@ -14,6 +14,7 @@ mod auto_assign;
 mod housekeeping;
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,9 +26,22 @@ use crate::store::{self, rollouts::due};
 pub struct Jobs {
     wake: tokio::sync::Notify,
     touched_rollouts: Mutex<BTreeSet<i64>>,
+    stopping: AtomicBool,
 }
 
 impl Jobs {
+    /// Shutdown: no new unit of work starts; the one running finishes its transaction (which
+    /// releases its row claims) and the loop of [`spawn`] ends.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    /// Whether [`Jobs::stop`] was called.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
     /// A device reported on an action of this rollout.
     pub fn rollout_touched(&self, rollout_id: i64) {
         self.touched_rollouts
@@ -52,7 +66,7 @@ impl Jobs {
     }
 }
 
-/// Runs the scheduler until the task is aborted.
+/// Runs the scheduler until [`Jobs::stop`].
 pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let interval = Duration::from_millis(state.config.scheduler_interval_ms.max(1));
@@ -60,6 +74,9 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
         loop {
             let wait = next_sweep.saturating_duration_since(Instant::now());
             let _ = tokio::time::timeout(wait, state.jobs.wake.notified()).await;
+            if state.jobs.stopping() {
+                return;
+            }
             let sweep = Instant::now() >= next_sweep;
             if sweep {
                 next_sweep = Instant::now() + interval;
@@ -75,21 +92,46 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
 }
 
 /// One round: rollouts devices reported on, pending auto-assignments, and with `sweep` everything
-/// due by time.
+/// due by time. Each job is counted for `/metrics`; after [`Jobs::stop`] no further job starts.
 pub fn run_once(state: &AppState, sweep: bool) -> store::Result<()> {
-    for id in state.jobs.take_touched() {
-        evaluate(state, id, false, false)?;
+    let touched = state.jobs.take_touched();
+    if !touched.is_empty() {
+        job(state, "rollout_feedback", || {
+            touched
+                .iter()
+                .try_for_each(|id| evaluate(state, *id, false, false))
+        })?;
     }
-    auto_assign::run(state)?;
+    job(state, "auto_assign", || auto_assign::run(state).map(drop))?;
     if sweep {
-        start_due(state)?;
-        for id in state.db.read_blocking(due::running)? {
-            evaluate(state, id, true, true)?;
-        }
-        housekeeping::time_out_silent_actions(state)?;
-        housekeeping::delete_old_actions(state)?;
+        job(state, "rollout_start", || start_due(state))?;
+        job(state, "rollout_sweep", || {
+            for id in state.db.read_blocking(due::running)? {
+                evaluate(state, id, true, true)?;
+            }
+            Ok(())
+        })?;
+        job(state, "action_timeout", || {
+            housekeeping::time_out_silent_actions(state).map(drop)
+        })?;
+        job(state, "action_retention", || {
+            housekeeping::delete_old_actions(state).map(drop)
+        })?;
     }
     Ok(())
+}
+
+/// Runs one named job unless the scheduler is stopping, and counts the run and its failure.
+fn job(state: &AppState, name: &'static str, run: impl FnOnce() -> store::Result<()>) -> store::Result<()> {
+    if state.jobs.stopping() {
+        return Ok(());
+    }
+    state.metrics.job_runs.inc(name);
+    let result = run();
+    if result.is_err() {
+        state.metrics.job_errors.inc(name);
+    }
+    result
 }
 
 /// Evaluates one rollout under its row lock; `skip_locked` leaves it to whoever holds it now.

@@ -11,7 +11,7 @@
 //! transaction whose body never finished and so never committed). What still cannot reach the
 //! database is answered 503 with `Retry-After`, never a hang or a bare 500.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -157,6 +157,17 @@ pub struct Db {
     /// fast with 503 instead of queueing behind each other's busy waits.
     sqlite_busy_until: Arc<AtomicI64>,
     connect_failed_at: Arc<AtomicI64>,
+    /// Checkouts that found no idle connection and waited for one (or for a new one).
+    waits: Arc<AtomicU64>,
+}
+
+/// The pool's figures for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStatus {
+    pub max: u32,
+    pub connections: u32,
+    pub idle: u32,
+    pub waits: u64,
 }
 
 /// While connecting failed this recently, a request finding no idle connection is answered 503 at
@@ -193,6 +204,7 @@ impl Db {
             sqlite_writer: Arc::new(Mutex::new(())),
             sqlite_busy_until: Arc::new(AtomicI64::new(0)),
             connect_failed_at,
+            waits: Arc::new(AtomicU64::new(0)),
         };
         let mut conn = db.pool.get()?;
         let applied = match &mut conn.conn {
@@ -247,6 +259,17 @@ impl Db {
         Ok(())
     }
 
+    /// Open and idle connections (r2d2's `state()`) and how often a checkout had to wait.
+    pub fn pool_status(&self) -> PoolStatus {
+        let s = self.pool.state();
+        PoolStatus {
+            max: self.pool.max_size(),
+            connections: s.connections,
+            idle: s.idle_connections,
+            waits: self.waits.load(Ordering::Relaxed),
+        }
+    }
+
     /// A connection that answered recently or answers a ping now; with `ping`, one that answers a
     /// ping now (after a connection died, its idle siblings most likely died with it).
     fn checkout(&self, ping: bool) -> Result<r2d2::PooledConnection<Manager>, Error> {
@@ -258,10 +281,12 @@ impl Db {
                 None if failed_at > 0 && now_ms() - failed_at < CONNECT_FAILURE_FRESH_MS => {
                     return Err(Error::Unavailable("the database cannot be reached".into()));
                 }
-                None => self
-                    .pool
-                    .get()
-                    .map_err(|e| Error::Unavailable(format!("no database connection: {e}")))?,
+                None => {
+                    self.waits.fetch_add(1, Ordering::Relaxed);
+                    self.pool
+                        .get()
+                        .map_err(|e| Error::Unavailable(format!("no database connection: {e}")))?
+                }
             };
             if self.backend == Backend::Sqlite
                 || (!ping && c.idle_since.elapsed() < IDLE_CHECK)

@@ -12,6 +12,7 @@ pub mod distribution_sets;
 pub mod dmf;
 pub mod error;
 pub mod fleet;
+pub mod gauges;
 pub mod housekeeping;
 pub mod import;
 pub mod metadata;
@@ -31,7 +32,7 @@ pub mod types;
 pub mod users;
 
 pub use changes::Changes;
-pub use db::{AnyConnection, Backend, Db, PooledConn};
+pub use db::{AnyConnection, Backend, Db, PoolStatus, PooledConn};
 pub use error::{Error, Failure, Kind, Result, Rule};
 pub use page::{ListQuery, Page, Paged};
 
