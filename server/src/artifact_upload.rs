@@ -14,15 +14,15 @@ use crate::storage::{PutError, StoredBlob};
 use crate::store::models::Artifact;
 use crate::store::software_modules::artifacts::{self, NewArtifact};
 
-/// The parts of an upload form: `file` (stored as it arrives), `filename`, `md5sum`, `sha1sum`,
-/// `sha256sum`.
+pub mod form;
+
+use form::Part;
+
+/// The parts of an upload form: `file` (stored as it arrives) and the text fields ([`form::Form`]).
 #[derive(Default)]
 struct Form {
     blob: Option<StoredBlob>,
-    filename: Option<String>,
-    md5: Option<String>,
-    sha1: Option<String>,
-    sha256: Option<String>,
+    fields: form::Form,
 }
 
 /// Takes the upload `form` as an artifact of the tenant's module `sm` (which must exist and not be
@@ -48,14 +48,14 @@ pub async fn receive(
             .clone()
             .ok_or_else(|| ApiError::upload_failed("The multipart field `file` is missing."))?;
         let new = NewArtifact {
-            filename: parts.filename.clone(),
+            filename: parts.fields.filename.clone(),
             size: i64::try_from(b.size).map_err(ApiError::internal)?,
             md5: b.md5,
             sha1: b.sha1,
             sha256: b.sha256,
-            given_md5: parts.md5.clone(),
-            given_sha1: parts.sha1.clone(),
-            given_sha256: parts.sha256.clone(),
+            given_md5: parts.fields.md5.clone(),
+            given_sha1: parts.fields.sha1.clone(),
+            given_sha256: parts.fields.sha256.clone(),
         };
         let (t, by, now) = (tenant.to_owned(), by.to_owned(), state.now());
         Ok(state
@@ -79,15 +79,12 @@ async fn read_form(state: &AppState, mut form: Multipart, parts: &mut Form) -> A
     while let Some(field) = form.next().await {
         let mut field =
             field.map_err(|e| ApiError::upload_failed(format!("Malformed multipart body: {e}")))?;
-        let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
-            "file" if parts.blob.is_none() => {
-                if parts.filename.is_none() {
-                    parts.filename = field
-                        .content_disposition()
-                        .and_then(|d| d.get_filename())
-                        .map(str::to_owned);
-                }
+        let part = parts.fields.classify(field.name().unwrap_or_default());
+        match part {
+            Part::File => {
+                parts
+                    .fields
+                    .file_started(field.content_disposition().and_then(|d| d.get_filename()));
                 let stream = (&mut field).map_err(|e| e.to_string());
                 let stored = state
                     .store
@@ -106,11 +103,11 @@ async fn read_form(state: &AppState, mut form: Multipart, parts: &mut Form) -> A
                     })?;
                 parts.blob = Some(stored);
             }
-            "filename" => parts.filename = Some(text_field(&mut field).await?),
-            "md5sum" => parts.md5 = Some(text_field(&mut field).await?.to_ascii_lowercase()),
-            "sha1sum" => parts.sha1 = Some(text_field(&mut field).await?.to_ascii_lowercase()),
-            "sha256sum" => parts.sha256 = Some(text_field(&mut field).await?.to_ascii_lowercase()),
-            _ => while field.next().await.is_some() {},
+            Part::Ignored => while field.next().await.is_some() {},
+            text => {
+                let value = text_field(&mut field).await?;
+                parts.fields.set_text(text, value);
+            }
         }
     }
     Ok(())
@@ -120,12 +117,9 @@ async fn text_field(field: &mut Field) -> ApiResult<String> {
     let mut buf = Vec::new();
     while let Some(chunk) = field.next().await {
         let chunk = chunk.map_err(|_| ApiError::body_not_readable())?;
-        if buf.len() + chunk.len() > 4096 {
-            return Err(ApiError::body_not_readable());
-        }
-        buf.extend_from_slice(&chunk);
+        form::push_text(&mut buf, &chunk).map_err(|_| ApiError::body_not_readable())?;
     }
-    String::from_utf8(buf).map_err(|_| ApiError::body_not_readable())
+    form::finish_text(buf).map_err(|_| ApiError::body_not_readable())
 }
 
 /// Removes the blobs `digests` that no artifact refers to any more (content addressing shares them).

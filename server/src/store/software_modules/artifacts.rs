@@ -3,6 +3,8 @@
 
 use diesel::prelude::*;
 
+pub use super::artifact_rules::{NewArtifact, valid_filename};
+use super::artifact_rules::{Refusal, check};
 use super::find_module;
 use crate::store::models::{Artifact, SoftwareModule};
 use crate::store::schema::artifacts;
@@ -72,29 +74,6 @@ pub fn blob_in_use(c: &mut AnyConnection, sha256: &str) -> Result<bool> {
     .get_result(c)?)
 }
 
-/// A name an uploaded artifact may have: no path separators, no dot names, no control characters.
-pub fn valid_filename(name: &str) -> bool {
-    !name.is_empty()
-        && name.chars().count() <= 256
-        && name != "."
-        && name != ".."
-        && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control())
-}
-
-/// An upload whose bytes the artifact store holds: the name given, what the store computed and the
-/// checksums the uploader claimed (lower case).
-#[derive(Debug, Clone, Default)]
-pub struct NewArtifact {
-    pub filename: Option<String>,
-    pub size: i64,
-    pub md5: String,
-    pub sha1: String,
-    pub sha256: String,
-    pub given_md5: Option<String>,
-    pub given_sha1: Option<String>,
-    pub given_sha256: Option<String>,
-}
-
 /// Records the upload `a` as an artifact of the tenant's module `sm`: refused for a missing or
 /// unsafe file name, a checksum that does not match, a locked module or a name the module has.
 pub fn add(
@@ -105,28 +84,16 @@ pub fn add(
     by: &str,
     now: i64,
 ) -> Result<Artifact> {
-    let filename = a
-        .filename
-        .as_deref()
-        .filter(|f| valid_filename(f))
-        .ok_or_else(|| {
-            Error::refused(
-                Rule::UploadFailed,
-                "The file name is missing or invalid (no path separators, `.`/`..` or control characters).",
-            )
-        })?;
-    for (kind, given, actual) in [
-        ("md5", &a.given_md5, &a.md5),
-        ("sha1", &a.given_sha1, &a.sha1),
-        ("sha256", &a.given_sha256, &a.sha256),
-    ] {
-        if given.as_ref().is_some_and(|g| g != actual) {
-            return Err(Error::refused(
-                Rule::ChecksumMismatch { kind },
-                format!("The uploaded file does not match the given {kind} checksum."),
-            ));
-        }
-    }
+    let filename = check(a).map_err(|r| match r {
+        Refusal::Filename => Error::refused(
+            Rule::UploadFailed,
+            "The file name is missing or invalid (no path separators, `.`/`..` or control characters).",
+        ),
+        Refusal::Checksum(kind) => Error::refused(
+            Rule::ChecksumMismatch { kind },
+            format!("The uploaded file does not match the given {kind} checksum."),
+        ),
+    })?;
     writable_module(c, tenant, sm)?;
     let id: i64 = diesel::insert_into(artifacts::table)
         .values((

@@ -1,6 +1,7 @@
 //! Software modules and their artifacts: as devices see them (here), as operators manage them
 //! ([`modules`]: create, list, change, delete; [`artifacts`]: record, read and delete uploads).
 
+mod artifact_rules;
 pub mod artifacts;
 mod modules;
 
