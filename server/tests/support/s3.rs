@@ -71,33 +71,50 @@ impl S3Server {
             format!("{kind:?} is not installed (.ci/run installs it; or set UPDRAFT_TEST_S3S_FS / UPDRAFT_TEST_MOTO)")
         })?;
         let root = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
+        // Port 0: the server binds a free port itself and announces it. Picking a free port here
+        // and handing it over races with every other listener of the test binary.
         let mut cmd = Command::new(&exe);
         match kind {
             Kind::S3sFs => {
-                cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                cmd.args(["--host", "127.0.0.1", "--port", "0"])
                     .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-                    .arg(root.path());
+                    .arg(root.path())
+                    .env("RUST_LOG", "s3s_fs=info");
             }
             Kind::Moto => {
-                cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+                cmd.args(["-H", "127.0.0.1", "-p", "0"]);
             }
         }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
-        let server = Self {
+        let lines = announced_lines(&mut child);
+        let mut server = Self {
             kind,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: String::new(),
             child,
             root,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
+        let port = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(port) = announced_port(&line) {
+                        break port;
+                    }
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "{} did not announce its address within 60 s",
+                        exe.display()
+                    ));
+                }
+            }
+        };
+        server.endpoint = format!("http://127.0.0.1:{port}");
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline {
                 return Err(format!("{} did not listen on {port} within 60 s", exe.display()));
@@ -221,6 +238,32 @@ pub fn object_keys(s: &S3Settings) -> Vec<String> {
             .await
             .unwrap()
     })
+}
+
+/// Every line the child writes to stdout or stderr, read on threads that drain both pipes until
+/// it exits (so it never blocks on a full pipe).
+fn announced_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out: Box<dyn std::io::Read + Send> = Box::new(child.stdout.take().unwrap());
+    let err: Box<dyn std::io::Read + Send> = Box::new(child.stderr.take().unwrap());
+    for pipe in [out, err] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+    }
+    rx
+}
+
+/// The port in `... http://127.0.0.1:<port>` (moto: "Running on", s3s-fs: "server is running at").
+fn announced_port(line: &str) -> Option<u16> {
+    let rest = &line[line.find("http://127.0.0.1:")? + "http://127.0.0.1:".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|&p| p != 0)
 }
 
 impl Drop for S3Server {
