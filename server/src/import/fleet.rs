@@ -167,15 +167,7 @@ pub fn set_state(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
 pub fn filters(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
     const LABEL: &str = "target filters";
     let (tenant, now) = (cx.tenant.clone(), cx.now);
-    let mut all = Vec::new();
-    cx.src
-        .pages("/rest/v1/targetfilters", |page: Vec<wire::Filter>, _| {
-            all.extend(page);
-            Ok(())
-        })?;
-    let mut progress = Progress::new(LABEL, all.len() as u64);
-    for f in &all {
-        progress.inc(1);
+    for f in cx.src.all::<wire::Filter>(LABEL, "/rest/v1/targetfilters")? {
         let auto_assign = match f.auto_assign_distribution_set {
             None => None,
             Some(src) => match cx.sets.get(&src) {
@@ -210,7 +202,6 @@ pub fn filters(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
         let (_, outcome) = cx.write(|c| store::filter(c, &tenant, &input))?;
         cx.report.tally(LABEL).count(outcome);
     }
-    progress.finish();
     Ok(())
 }
 
@@ -274,30 +265,25 @@ fn action_in(a: &wire::Action, target_id: i64, ds_id: i64, now: i64) -> Result<A
 
 /// The status history of the source's action, oldest first.
 fn history_of(src: &Source, cid: &str, action: i64, now: i64) -> Result<Vec<StatusIn>, ImportError> {
-    let mut out = Vec::new();
-    src.pages(
-        &format!(
-            "/rest/v1/targets/{}/actions/{action}/status?sort=id:ASC",
-            encode_segment(cid)
-        ),
-        |page: Vec<wire::ActionStatus>, _| {
-            for s in page {
-                let Some(status) = ActionStatus::parse(&s.kind.to_ascii_lowercase()) else {
-                    continue;
-                };
-                let reported = s.reported_at.or(s.timestamp).unwrap_or(now);
-                out.push(StatusIn {
-                    status,
-                    occurred_at: s.timestamp.unwrap_or(reported),
-                    reported_at: reported,
-                    code: s.code,
-                    messages: s.messages,
-                });
-            }
-            Ok(())
-        },
-    )?;
-    Ok(out)
+    let path = format!(
+        "/rest/v1/targets/{}/actions/{action}/status?sort=id:ASC",
+        encode_segment(cid)
+    );
+    Ok(src
+        .list::<wire::ActionStatus>(&path)?
+        .into_iter()
+        .filter_map(|s| {
+            let status = ActionStatus::parse(&s.kind.to_ascii_lowercase())?;
+            let reported = s.reported_at.or(s.timestamp).unwrap_or(now);
+            Some(StatusIn {
+                status,
+                occurred_at: s.timestamp.unwrap_or(reported),
+                reported_at: reported,
+                code: s.code,
+                messages: s.messages,
+            })
+        })
+        .collect())
 }
 
 /// The action history, as it is: closed actions for audit, open ones still open.

@@ -7,6 +7,7 @@ use reqwest::blocking::{Client, Response};
 use serde::de::DeserializeOwned;
 
 use super::ImportError;
+use super::progress::Progress;
 use super::wire::Paged;
 
 /// How many entities one list request asks for: hawkBit's maximum page (larger ones are clamped).
@@ -150,6 +151,31 @@ impl Source {
         Ok(offset.min(max))
     }
 
+    /// Every entity of the list at `path`, read page by page.
+    pub fn list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ImportError> {
+        let mut all = Vec::new();
+        self.pages(path, |page: Vec<T>, _| {
+            all.extend(page);
+            Ok(())
+        })?;
+        Ok(all)
+    }
+
+    /// [`Source::list`] as the entities of one type to import: iterating them drives the progress
+    /// bar `label`, which shows the final count when the last one has been taken.
+    pub fn all<T: DeserializeOwned>(
+        &self,
+        label: &'static str,
+        path: &str,
+    ) -> Result<Counted<T>, ImportError> {
+        let all = self.list(path)?;
+        let progress = Progress::new(label, all.len() as u64);
+        Ok(Counted {
+            items: all.into_iter(),
+            progress: Some(progress),
+        })
+    }
+
     /// How many entities the list at `path` holds.
     pub fn total(&self, path: &str) -> Result<u64, ImportError> {
         let sep = if path.contains('?') { '&' } else { '?' };
@@ -175,6 +201,30 @@ impl Source {
                 None => u.path().to_owned(),
             },
         )
+    }
+}
+
+/// The entities of one type, counted on the progress bar as they are taken.
+pub struct Counted<T> {
+    items: std::vec::IntoIter<T>,
+    progress: Option<Progress>,
+}
+
+impl<T> Iterator for Counted<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        let next = self.items.next();
+        match (&next, &mut self.progress) {
+            (Some(_), Some(p)) => p.inc(1),
+            (None, p) => {
+                if let Some(p) = p.take() {
+                    p.finish();
+                }
+            }
+            (Some(_), None) => {}
+        }
+        next
     }
 }
 
