@@ -163,6 +163,17 @@ fn seed(f: &Fixture) -> Seeded {
     );
     assert!(s < 300, "{v}");
 
+    created(
+        f,
+        "/rest/v1/targets/dev-00000/metadata",
+        json!([{ "key": "site", "value": "Berlin" }, { "key": "rack", "value": "7" }]),
+    );
+    let (s, v) = f.post(
+        "/rest/v1/targets/dev-00002/autoConfirm/activate",
+        json!({ "initiator": "ops", "remark": "lab devices confirm on their own" }),
+    );
+    assert_eq!(s, 204, "{v}");
+
     // dev-00000 reports its attributes and installs fw 1.0; dev-00001 has fw 2.0 on its way.
     let (s, v) = read(
         f.ddi(Method::PUT, "dev-00000", "/configData")
@@ -242,6 +253,22 @@ fn a_seeded_server_moves_into_a_fresh_one(dst: &Fixture) {
     }
     let (_, attrs) = dst.get("/rest/v1/targets/dev-00000/attributes");
     assert_eq!(attrs, json!({ "hw": "rev2", "serial": "A1" }));
+    let (_, metadata) = dst.get("/rest/v1/targets/dev-00000/metadata?sort=key:ASC");
+    assert_eq!(
+        metadata["content"],
+        json!([{ "key": "rack", "value": "7" }, { "key": "site", "value": "Berlin" }])
+    );
+    for cid in ["dev-00002", "dev-00003"] {
+        let path = format!("/rest/v1/targets/{cid}/autoConfirm");
+        let (a, b) = (src.get(&path).1, dst.get(&path).1);
+        for field in ["active", "initiator", "remark", "activatedAt"] {
+            assert_eq!(a[field], b[field], "{cid} autoConfirm {field}");
+        }
+    }
+    assert_eq!(
+        dst.get("/rest/v1/targets/dev-00002/autoConfirm").1["active"],
+        true
+    );
     let (_, installed) = dst.get("/rest/v1/targets/dev-00000/installedDS");
     assert_eq!(
         (installed["name"].as_str(), installed["version"].as_str()),
@@ -619,6 +646,13 @@ fn recorded_hawkbit() -> Recorded {
     target137["securityToken"] = json!("0123456789abcdef0123456789abcdef");
     put("/rest/v1/targets", page(vec![target.clone(), target137]));
     put("/rest/v1/targets/137/attributes", json!({ "revision": "1.1" }));
+    put("/rest/v1/targets/137/metadata", page(vec![e("MgmtMetadata")]));
+    // The state the reference documents (the document has no example of its own); the recorded
+    // server ignores `q`, so target137 is listed as auto-confirming too and its 404 means off.
+    put(
+        "/rest/v1/targets/137/autoConfirm",
+        json!({ "active": true, "initiator": "exampleUser", "remark": "exampleRemark", "activatedAt": 1_691_065_895_439_i64 }),
+    );
     routes.insert("/rest/v1/targets/target137/attributes".into(), (204, Vec::new()));
     let mut put = |path: &str, body: Value| {
         routes.insert(path.to_owned(), (200, serde_json::to_vec(&body).unwrap()));
@@ -672,6 +706,19 @@ fn hawkbits_published_examples_import() {
     assert_eq!(
         dst.get("/rest/v1/targets/137/attributes").1,
         json!({ "revision": "1.1" })
+    );
+    assert_eq!(
+        dst.get("/rest/v1/targets/137/metadata/someKnownKey").1["value"],
+        "someKnownKeyValue"
+    );
+    let (_, auto) = dst.get("/rest/v1/targets/137/autoConfirm");
+    assert_eq!(
+        (&auto["active"], &auto["initiator"], &auto["activatedAt"]),
+        (&json!(true), &json!("exampleUser"), &json!(1_691_065_895_439_i64))
+    );
+    assert_eq!(
+        dst.get("/rest/v1/targets/target137/autoConfirm").1["active"],
+        false
     );
     let (_, installed) = dst.get("/rest/v1/targets/137/installedDS");
     assert_eq!(

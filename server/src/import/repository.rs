@@ -7,6 +7,7 @@ use super::wire::{self, Module, Set, Tag, Type};
 use super::{Ctx, ImportError};
 use crate::store::import::Outcome;
 use crate::store::import::repository::{self as store, ModuleIn, SetIn, TagIn, TypeIn};
+use crate::store::metadata::{self, Entry, Found};
 use crate::store::tags::Kind;
 
 const SM_TYPES: &str = "module types";
@@ -121,11 +122,11 @@ pub fn modules(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
             .src
             .list::<wire::Metadata>(&format!("/rest/v1/softwaremodules/{}/metadata", m.id))?
             .into_iter()
-            .map(|e| (e.key, e.value.unwrap_or_default(), e.target_visible))
+            .map(wire::Metadata::entry)
             .collect();
         let (id, mut outcome) = cx.write(|c| {
             let (id, outcome) = store::software_module(c, &tenant, &input)?;
-            let written = store::module_metadata(c, id, &entries)?;
+            let written = metadata::merge(c, Found::Sm(id), &entries)?;
             Ok((
                 id,
                 if outcome == Outcome::Unchanged && written > 0 {
@@ -189,11 +190,14 @@ pub fn sets(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
             .src
             .list::<wire::Metadata>(&format!("/rest/v1/distributionsets/{}/metadata", s.id))?
             .into_iter()
-            .map(|e| (e.key, e.value.unwrap_or_default()))
+            .map(|e| Entry {
+                target_visible: false,
+                ..e.entry()
+            })
             .collect();
         let (id, outcome) = cx.write(|c| {
             let (id, outcome) = store::distribution_set(c, &tenant, &input, &modules)?;
-            let written = store::set_metadata(c, id, &entries)?;
+            let written = metadata::merge(c, Found::Ds(id), &entries)?;
             Ok((
                 id,
                 if outcome == Outcome::Unchanged && written > 0 {

@@ -57,7 +57,23 @@ impl Source {
         &self.base
     }
 
+    /// Whether the source answers `path` rather than refusing it as a bad request (400): how a
+    /// query on a field an older hawkBit does not know is told apart.
+    pub fn accepts(&self, path: &str) -> Result<bool, ImportError> {
+        let r = self.send_unchecked(path)?;
+        if r.status() == StatusCode::BAD_REQUEST {
+            return Ok(false);
+        }
+        check(r, &format!("{}{path}", self.base)).map(|_| true)
+    }
+
     fn send(&self, path: &str) -> Result<Response, ImportError> {
+        let r = self.send_unchecked(path)?;
+        check(r, &format!("{}{path}", self.base))
+    }
+
+    /// GETs `path`, trying again while the source says it is busy; any answer else is returned.
+    fn send_unchecked(&self, path: &str) -> Result<Response, ImportError> {
         let url = format!("{}{path}", self.base);
         let mut last = None;
         // A busy or restarting source gets a few more chances before the run stops.
@@ -77,7 +93,7 @@ impl Source {
                 {
                     last = Some(ImportError::Source(format!("{url} answered {}", r.status())));
                 }
-                Ok(r) => return check(r, &url),
+                Ok(r) => return Ok(r),
                 Err(e) => last = Some(ImportError::Source(unreachable(&self.base, &e))),
             }
         }
@@ -114,7 +130,7 @@ impl Source {
     }
 
     /// Calls `each` with every page of the list at `path` (which may carry a query already), in order;
-    /// returns the number of entities.
+    /// returns the number of entities. A list the source answers with 204 or 404 is empty.
     pub fn pages<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -134,7 +150,12 @@ impl Source {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut offset = 0u64;
         while offset < max {
-            let page: Paged<T> = self.get(&format!("{path}{sep}offset={offset}&limit={PAGE}"))?;
+            // Nothing there (204, 404: a target deleted since it was listed) is an empty list.
+            let Some(page) =
+                self.get_optional::<Paged<T>>(&format!("{path}{sep}offset={offset}&limit={PAGE}"))?
+            else {
+                break;
+            };
             let mut content = page.content;
             let n = content.len() as u64;
             let total = page.total.max(offset + n);

@@ -26,7 +26,27 @@ pub struct TargetIn {
     pub request_attributes: bool,
     pub target_type_id: Option<i64>,
     pub group: Option<String>,
+    /// Whether the target confirms its actions itself (hawkBit's auto-confirm), and since when.
+    pub auto_confirm: Option<AutoConfirm>,
     pub audit: Audit,
+}
+
+/// A target's auto-confirm state when it is on: since when, who turned it on and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoConfirm {
+    pub activated_at: i64,
+    pub initiator: Option<String>,
+    pub remark: Option<String>,
+}
+
+type AutoConfirmRow = (Option<i64>, Option<String>, Option<String>);
+
+impl AutoConfirm {
+    fn row(this: Option<&Self>) -> AutoConfirmRow {
+        this.map_or((None, None, None), |a| {
+            (Some(a.activated_at), a.initiator.clone(), a.remark.clone())
+        })
+    }
 }
 
 type TargetRow = (
@@ -41,6 +61,7 @@ type TargetRow = (
     bool,
     Option<i64>,
     Option<String>,
+    AutoConfirmRow,
 );
 
 /// The tenant's target `t` (by controller id); an existing one takes the source's values. Imported
@@ -64,20 +85,31 @@ pub fn target(c: &mut AnyConnection, tenant: &str, t: &TargetIn) -> Result<(i64,
             targets::request_attributes,
             targets::target_type_id,
             targets::target_group,
+            (
+                targets::auto_confirm_at,
+                targets::auto_confirm_initiator,
+                targets::auto_confirm_remark,
+            ),
         ))
         .first(c)
         .optional()?;
     if let Some(row) = found {
         let id = row.0;
         // A device that polled this server after its last contact with the source reported its
-        // address and state here last: what it said here is newer than the source's copy.
+        // address and state (and maybe switched auto-confirm) here last: what it said here is
+        // newer than the source's copy.
         let here_later = row
             .5
             .is_some_and(|here| t.last_poll.is_none_or(|there| here > there));
-        let (address, last_poll, status) = if here_later {
-            (row.4.clone(), row.5, row.6)
+        let (address, last_poll, status, auto_confirm) = if here_later {
+            (row.4.clone(), row.5, row.6, row.11.clone())
         } else {
-            (t.address.clone(), t.last_poll, t.update_status)
+            (
+                t.address.clone(),
+                t.last_poll,
+                t.update_status,
+                AutoConfirm::row(t.auto_confirm.as_ref()),
+            )
         };
         let wanted: TargetRow = (
             id,
@@ -91,6 +123,7 @@ pub fn target(c: &mut AnyConnection, tenant: &str, t: &TargetIn) -> Result<(i64,
             t.request_attributes,
             t.target_type_id,
             t.group.clone(),
+            auto_confirm.clone(),
         );
         if row == wanted {
             return Ok((id, Outcome::Unchanged));
@@ -107,6 +140,9 @@ pub fn target(c: &mut AnyConnection, tenant: &str, t: &TargetIn) -> Result<(i64,
                 targets::request_attributes.eq(t.request_attributes),
                 targets::target_type_id.eq(t.target_type_id),
                 targets::target_group.eq(&t.group),
+                targets::auto_confirm_at.eq(auto_confirm.0),
+                targets::auto_confirm_initiator.eq(auto_confirm.1),
+                targets::auto_confirm_remark.eq(auto_confirm.2),
                 targets::last_modified_at.eq(t.audit.last_modified_at),
                 targets::last_modified_by.eq(&t.audit.last_modified_by),
             ))
@@ -134,6 +170,9 @@ pub fn target(c: &mut AnyConnection, tenant: &str, t: &TargetIn) -> Result<(i64,
             },
             targets::installation_date.eq(t.installation_date),
             targets::target_group.eq(&t.group),
+            targets::auto_confirm_at.eq(t.auto_confirm.as_ref().map(|a| a.activated_at)),
+            targets::auto_confirm_initiator.eq(t.auto_confirm.as_ref().and_then(|a| a.initiator.clone())),
+            targets::auto_confirm_remark.eq(t.auto_confirm.as_ref().and_then(|a| a.remark.clone())),
         ))
         .returning(targets::id)
         .get_result(c)?;
