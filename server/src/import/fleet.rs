@@ -389,7 +389,12 @@ pub fn actions(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 .map(|(t, _)| t)
                 .collect();
             cx.report.tally(ACTIONS).unchanged += (candidates - new.len()) as u64;
-            let histories = fetch_all(&new, parallel, |(cid, id, _)| history_of(&cx.src, cid, *id, now))?;
+            // A dry run only counts the actions it would add: their histories stay unread.
+            let histories = if cx.dry() {
+                vec![Vec::new(); new.len()]
+            } else {
+                fetch_all(&new, parallel, |(cid, id, _)| history_of(&cx.src, cid, *id, now))?
+            };
             let outcomes = cx.write(|c| {
                 new.iter()
                     .zip(&histories)

@@ -45,7 +45,9 @@ pub fn tenant_config(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
         let (config, now) = (&cx.state.config, cx.now);
         let pair = [(key.clone(), v.value.clone())];
         let changes = cx.write(|c| tenants::set_values(c, config, &tenant, &pair, "import", now))?;
-        cx.state.apply(changes);
+        if !cx.dry() {
+            cx.state.apply(changes);
+        }
         cx.report.tally(CONFIG).count(if before.is_some() {
             Outcome::Updated
         } else {

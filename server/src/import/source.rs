@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
+use reqwest::{Certificate, StatusCode};
 use serde::de::DeserializeOwned;
 
-use super::ImportError;
 use super::progress::Progress;
 use super::wire::Paged;
+use super::{ImportError, Options};
 
 /// How many entities one list request asks for: hawkBit's maximum page (larger ones are clamped).
 pub const PAGE: usize = 500;
@@ -23,8 +23,10 @@ pub struct Source {
 }
 
 impl Source {
-    /// Checks the URL and the credentials with one small request.
-    pub fn connect(url: &str, user: &str, password: &str) -> Result<Self, ImportError> {
+    /// Checks the URL, the server's certificate (trusted by the system or `opts.ca_cert`) and the
+    /// credentials with one small request.
+    pub fn connect(opts: &Options) -> Result<Self, ImportError> {
+        let (url, user, password) = (opts.from.as_str(), opts.user.as_str(), opts.password.as_str());
         let parsed = reqwest::Url::parse(url).map_err(|e| {
             ImportError::Source(format!(
                 "{url} is not a usable URL ({e}); give one like https://hawkbit.example.com"
@@ -35,7 +37,21 @@ impl Source {
                 "{url} is not an http:// or https:// URL."
             )));
         }
-        let http = Client::builder()
+        let mut builder = Client::builder();
+        if let Some(pem) = &opts.ca_cert {
+            let certs = Certificate::from_pem_bundle(pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    ImportError::Source(
+                        "the --ca-cert file holds no PEM certificate (-----BEGIN CERTIFICATE-----).".into(),
+                    )
+                })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .connect_timeout(Duration::from_secs(15))
             // Artifacts stream for as long as they take; a stalled read still ends.
             .timeout(None)
@@ -271,6 +287,12 @@ fn unreachable(base: &str, e: &reqwest::Error) -> String {
     while let Some(s) = source {
         why = format!("{why}: {s}");
         source = s.source();
+    }
+    if why.contains("certificate") {
+        return format!(
+            "{base} presented a TLS certificate that is not trusted ({why}); if it is signed by a \
+             private CA, give that CA's certificate with --ca-cert <PEM>."
+        );
     }
     format!("{base} cannot be reached ({why}).")
 }

@@ -251,6 +251,14 @@ pub fn has_artifact(c: &mut AnyConnection, sm_id: i64, filename: &str, sha256: &
     .get_result(c)?)
 }
 
+/// Whether the module has an artifact named `filename` (which an import of other bytes replaces).
+pub fn has_artifact_named(c: &mut AnyConnection, sm_id: i64, filename: &str) -> Result<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        artifacts::table.filter(artifacts::sm_id.eq(sm_id).and(artifacts::filename.eq(filename))),
+    ))
+    .get_result(c)?)
+}
+
 /// An artifact whose bytes the artifact store holds, with the digests it computed.
 #[derive(Debug, Clone, Default)]
 pub struct ArtifactIn {
