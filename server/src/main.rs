@@ -58,6 +58,9 @@ enum Command {
     /// add what changed since; an interrupted run continues. Rollouts in progress are listed, not
     /// recreated.
     ///
+    /// Users are not imported: hawkBit keeps them in its configuration, and its Management API
+    /// lists none.
+    ///
     /// Example: updraft-server import --from https://hawkbit.example.com --user admin --password-stdin
     Import(ImportArgs),
     /// Write the OpenAPI documents (mgmt.json, ddi.json) that the code generates.
@@ -97,9 +100,16 @@ struct ImportArgs {
     /// The Updraft tenant to import into; created when missing.
     #[arg(long, default_value = "DEFAULT")]
     tenant: String,
-    /// Print how many entities of each type the source holds, and import nothing.
+    /// Compare the source with this server's database and print, per entity type, how many a run
+    /// would add, update and finds unchanged; write and download nothing. (It runs the import's
+    /// writes in one transaction that it rolls back; on SQLite a server sharing the database waits
+    /// for its writes meanwhile.)
     #[arg(long)]
     dry_run: bool,
+    /// Trust the CA certificate(s) in this PEM file for the source's https:// certificate, besides
+    /// the system's (a hawkBit behind a private CA). Certificates are always verified.
+    #[arg(long, value_name = "PEM")]
+    ca_cert: Option<PathBuf>,
     /// Import at most N targets (a trial with part of the fleet; a later run adds the rest).
     #[arg(long, value_name = "N")]
     max_targets: Option<u64>,
@@ -238,6 +248,18 @@ fn import(config: Config, args: ImportArgs) -> anyhow::Result<()> {
     };
     let tenant = updraft_server::store::tenants::tenant_name(&args.tenant)
         .map_err(|e| anyhow::anyhow!("{}", updraft_server::error::ApiError::from(e)))?;
+    let fail = |e: import::ImportError| -> ! {
+        eprintln!("updraft-server import: {e}");
+        std::process::exit(e.exit_code())
+    };
+    let ca_cert = args.ca_cert.map(|path| {
+        std::fs::read(&path).unwrap_or_else(|e| {
+            fail(import::ImportError::Source(format!(
+                "the --ca-cert file {} cannot be read: {e}.",
+                path.display()
+            )))
+        })
+    });
     let opts = import::Options {
         from: args.from,
         user: args.user,
@@ -245,21 +267,15 @@ fn import(config: Config, args: ImportArgs) -> anyhow::Result<()> {
         tenant,
         max_targets: args.max_targets,
         parallel: args.parallel,
+        ca_cert,
     };
-    let fail = |e: import::ImportError| -> ! {
-        eprintln!("updraft-server import: {e}");
-        std::process::exit(e.exit_code())
-    };
-    if args.dry_run {
-        let counts = import::dry_run(&opts).unwrap_or_else(|e| fail(e));
-        println!("The source holds (a run imports what is new or changed of these):");
-        for (label, n) in counts {
-            println!("  {label:<24} {n:>9}");
-        }
-        return Ok(());
-    }
     let state = updraft_server::build_state(config)?;
-    let report = import::run(&state, &opts).unwrap_or_else(|e| fail(e));
+    let report = if args.dry_run {
+        import::dry_run(&state, &opts)
+    } else {
+        import::run(&state, &opts)
+    }
+    .unwrap_or_else(|e| fail(e));
     print!("{}", report.render());
     Ok(())
 }

@@ -34,6 +34,19 @@ pub fn of_module(cx: &mut Ctx<'_>, m: &Module, sm_id: i64) -> Result<bool, Impor
             cx.report.tally(LABEL).count(Outcome::Unchanged);
             continue;
         }
+        if cx.dry() {
+            // What a run would download, unchecked: an artifact of this name is replaced.
+            let name = a.provided_filename.clone();
+            let replaces = cx.write(|c| store::has_artifact_named(c, sm_id, &name))?;
+            cx.report.artifact_bytes += a.size.unwrap_or(0).max(0) as u64;
+            cx.report.tally(LABEL).count(if replaces {
+                Outcome::Updated
+            } else {
+                Outcome::Added
+            });
+            changed = true;
+            continue;
+        }
         let blob = match fetch(cx, m, a) {
             Ok(blob) => blob,
             Err(Fetch::Skip(why)) => {

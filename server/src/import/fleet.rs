@@ -1,7 +1,7 @@
 //! Reading the source's fleet: targets with attributes, tokens and types, what each has installed
 //! and assigned, target filters with auto-assignment, and the action history.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -13,7 +13,10 @@ use super::wire::{self, link};
 use super::{Ctx, ImportError};
 use crate::links::encode_segment;
 use crate::store::import::Outcome;
-use crate::store::import::fleet::{self as store, ActionIn, FilterIn, SetState, StatusIn, TargetIn};
+use crate::store::import::fleet::{
+    self as store, ActionIn, AutoConfirm, FilterIn, SetState, StatusIn, TargetIn,
+};
+use crate::store::metadata::{self, Entry, Found};
 use crate::store::models::{ActionStatus, ActionType, UpdateStatus};
 
 const TARGETS: &str = "targets";
@@ -59,31 +62,82 @@ fn fetch_all<I: Sync, T: Send>(
         .collect()
 }
 
-/// The controller attributes of the source's target `cid` (none when it reported none).
-fn attributes_of(src: &Source, cid: &str) -> Result<Vec<(String, String)>, ImportError> {
-    let map: Option<BTreeMap<String, Value>> =
-        src.get_optional(&format!("/rest/v1/targets/{}/attributes", encode_segment(cid)))?;
-    Ok(map
+/// What the source holds of one target beyond its list entry.
+struct Details {
+    /// Its controller attributes (none when it reported none).
+    attributes: Vec<(String, String)>,
+    metadata: Vec<Entry>,
+    auto_confirm: Option<AutoConfirm>,
+}
+
+/// The attributes and metadata of the source's target `cid`, and its auto-confirm state when
+/// `auto_confirmed` says it has one on.
+fn details_of(src: &Source, cid: &str, auto_confirmed: bool) -> Result<Details, ImportError> {
+    let base = format!("/rest/v1/targets/{}", encode_segment(cid));
+    let map: Option<BTreeMap<String, Value>> = src.get_optional(&format!("{base}/attributes"))?;
+    let attributes = map
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| match v {
             Value::String(s) => (k, s),
             other => (k, other.to_string()),
         })
+        .collect();
+    let metadata = src
+        .list::<wire::Metadata>(&format!("{base}/metadata"))?
+        .into_iter()
+        .map(|e| Entry {
+            target_visible: false,
+            ..e.entry()
+        })
+        .collect();
+    let auto_confirm = if auto_confirmed {
+        src.get_optional::<wire::AutoConfirm>(&format!("{base}/autoConfirm"))?
+            .filter(|a| a.active)
+            .map(|a| AutoConfirm {
+                activated_at: a.activated_at.unwrap_or(0),
+                initiator: a.initiator,
+                remark: a.remark,
+            })
+    } else {
+        None
+    };
+    Ok(Details {
+        attributes,
+        metadata,
+        auto_confirm,
+    })
+}
+
+/// The controller ids of the source's targets with auto-confirm on: one query instead of a request
+/// per target. A hawkBit older than 0.3.0M8 has no auto-confirm and refuses the query field.
+fn auto_confirmed(src: &Source) -> Result<HashSet<String>, ImportError> {
+    const PATH: &str = "/rest/v1/targets?q=autoConfirm%3D%3Dtrue";
+    if !src.accepts(&format!("{PATH}&offset=0&limit=1"))? {
+        return Ok(HashSet::new());
+    }
+    Ok(src
+        .list::<wire::Target>(PATH)?
+        .into_iter()
+        .map(|t| t.controller_id)
         .collect())
 }
 
-/// Targets, page by page: each page and its attributes in one transaction.
+/// Targets, page by page: each page with its attributes, metadata and auto-confirm state in one
+/// transaction.
 pub fn targets(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let (tenant, now, parallel) = (cx.tenant.clone(), cx.now, cx.opts.parallel);
     let max = cx.opts.max_targets.unwrap_or(u64::MAX);
+    let auto = auto_confirmed(&cx.src)?;
     let mut progress = Progress::new(TARGETS, 0);
     let src = cx.src.clone();
     src.first_pages("/rest/v1/targets", max, |page: Vec<wire::Target>, total| {
         progress.set_total(total);
-        let attrs = fetch_all(&page, parallel, |t| attributes_of(&cx.src, &t.controller_id))?;
+        let mut details = fetch_all(&page, parallel, |t| {
+            details_of(&cx.src, &t.controller_id, auto.contains(&t.controller_id))
+        })?;
         let mut inputs = Vec::with_capacity(page.len());
-        for t in &page {
+        for (t, d) in page.iter().zip(details.iter_mut()) {
             let token = match &t.security_token {
                 Some(token) if !token.is_empty() => token.clone(),
                 _ => {
@@ -95,7 +149,7 @@ pub fn targets(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 }
             };
             let status = t.update_status.as_deref().unwrap_or("unknown");
-            inputs.push(TargetIn {
+            let input = TargetIn {
                 controller_id: t.controller_id.clone(),
                 name: t.name.clone().unwrap_or_else(|| t.controller_id.clone()),
                 description: t.description.clone(),
@@ -107,17 +161,22 @@ pub fn targets(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 request_attributes: t.request_attributes,
                 target_type_id: t.type_id.and_then(|id| cx.target_types.get(&id).copied()),
                 group: t.group.clone(),
+                auto_confirm: d.auto_confirm.take(),
                 audit: t.audited.audit(now),
-            });
+            };
+            inputs.push((input, &*d));
         }
-        let by_cid: HashMap<&str, &Vec<(String, String)>> =
-            page.iter().map(|t| t.controller_id.as_str()).zip(attrs.iter()).collect();
         let outcomes = cx.write(|c| {
             let mut outcomes = Vec::with_capacity(inputs.len());
-            for t in &inputs {
+            for (t, d) in &inputs {
                 let (id, outcome) = store::target(c, &tenant, t)?;
-                let changed = store::attributes(c, id, by_cid.get(t.controller_id.as_str()).map_or(&[][..], |a| a))?;
-                outcomes.push(if outcome == Outcome::Unchanged && changed { Outcome::Updated } else { outcome });
+                let changed = store::attributes(c, id, &d.attributes)?;
+                let written = metadata::merge(c, Found::Target(id), &d.metadata)?;
+                outcomes.push(if outcome == Outcome::Unchanged && (changed || written > 0) {
+                    Outcome::Updated
+                } else {
+                    outcome
+                });
             }
             Ok(outcomes)
         })?;
@@ -167,15 +226,7 @@ pub fn set_state(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
 pub fn filters(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
     const LABEL: &str = "target filters";
     let (tenant, now) = (cx.tenant.clone(), cx.now);
-    let mut all = Vec::new();
-    cx.src
-        .pages("/rest/v1/targetfilters", |page: Vec<wire::Filter>, _| {
-            all.extend(page);
-            Ok(())
-        })?;
-    let mut progress = Progress::new(LABEL, all.len() as u64);
-    for f in &all {
-        progress.inc(1);
+    for f in cx.src.all::<wire::Filter>(LABEL, "/rest/v1/targetfilters")? {
         let auto_assign = match f.auto_assign_distribution_set {
             None => None,
             Some(src) => match cx.sets.get(&src) {
@@ -210,7 +261,6 @@ pub fn filters(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
         let (_, outcome) = cx.write(|c| store::filter(c, &tenant, &input))?;
         cx.report.tally(LABEL).count(outcome);
     }
-    progress.finish();
     Ok(())
 }
 
@@ -274,30 +324,25 @@ fn action_in(a: &wire::Action, target_id: i64, ds_id: i64, now: i64) -> Result<A
 
 /// The status history of the source's action, oldest first.
 fn history_of(src: &Source, cid: &str, action: i64, now: i64) -> Result<Vec<StatusIn>, ImportError> {
-    let mut out = Vec::new();
-    src.pages(
-        &format!(
-            "/rest/v1/targets/{}/actions/{action}/status?sort=id:ASC",
-            encode_segment(cid)
-        ),
-        |page: Vec<wire::ActionStatus>, _| {
-            for s in page {
-                let Some(status) = ActionStatus::parse(&s.kind.to_ascii_lowercase()) else {
-                    continue;
-                };
-                let reported = s.reported_at.or(s.timestamp).unwrap_or(now);
-                out.push(StatusIn {
-                    status,
-                    occurred_at: s.timestamp.unwrap_or(reported),
-                    reported_at: reported,
-                    code: s.code,
-                    messages: s.messages,
-                });
-            }
-            Ok(())
-        },
-    )?;
-    Ok(out)
+    let path = format!(
+        "/rest/v1/targets/{}/actions/{action}/status?sort=id:ASC",
+        encode_segment(cid)
+    );
+    Ok(src
+        .list::<wire::ActionStatus>(&path)?
+        .into_iter()
+        .filter_map(|s| {
+            let status = ActionStatus::parse(&s.kind.to_ascii_lowercase())?;
+            let reported = s.reported_at.or(s.timestamp).unwrap_or(now);
+            Some(StatusIn {
+                status,
+                occurred_at: s.timestamp.unwrap_or(reported),
+                reported_at: reported,
+                code: s.code,
+                messages: s.messages,
+            })
+        })
+        .collect())
 }
 
 /// The action history, as it is: closed actions for audit, open ones still open.
@@ -344,7 +389,12 @@ pub fn actions(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 .map(|(t, _)| t)
                 .collect();
             cx.report.tally(ACTIONS).unchanged += (candidates - new.len()) as u64;
-            let histories = fetch_all(&new, parallel, |(cid, id, _)| history_of(&cx.src, cid, *id, now))?;
+            // A dry run only counts the actions it would add: their histories stay unread.
+            let histories = if cx.dry() {
+                vec![Vec::new(); new.len()]
+            } else {
+                fetch_all(&new, parallel, |(cid, id, _)| history_of(&cx.src, cid, *id, now))?
+            };
             let outcomes = cx.write(|c| {
                 new.iter()
                     .zip(&histories)

@@ -15,6 +15,7 @@ mod settings;
 mod source;
 mod wire;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -37,6 +38,8 @@ pub struct Options {
     pub max_targets: Option<u64>,
     /// How many requests run at once for per-target reads (attributes, action histories).
     pub parallel: usize,
+    /// PEM certificates to trust besides the system's (a source behind a private CA).
+    pub ca_cert: Option<Vec<u8>>,
 }
 
 /// Why an import stopped.
@@ -80,6 +83,8 @@ pub(crate) struct Ctx<'a> {
     tenant: String,
     now: i64,
     opts: &'a Options,
+    /// A dry run's connection: every write goes into its one transaction, which is rolled back.
+    rehearsal: Option<RefCell<&'a mut store::AnyConnection>>,
     sm_types: HashMap<String, i64>,
     ds_types: HashMap<String, i64>,
     target_types: HashMap<i64, i64>,
@@ -91,49 +96,74 @@ pub(crate) struct Ctx<'a> {
     report: Report,
 }
 
-impl Ctx<'_> {
-    /// Runs `f` in one write transaction.
+impl<'a> Ctx<'a> {
+    fn new(
+        state: &'a AppState,
+        src: Source,
+        opts: &'a Options,
+        rehearsal: Option<&'a mut store::AnyConnection>,
+    ) -> Self {
+        Self {
+            state,
+            src,
+            tenant: opts.tenant.clone(),
+            now: state.now(),
+            opts,
+            rehearsal: rehearsal.map(RefCell::new),
+            sm_types: HashMap::new(),
+            ds_types: HashMap::new(),
+            target_types: HashMap::new(),
+            modules: HashMap::new(),
+            sets: HashMap::new(),
+            target_tags: Vec::new(),
+            set_tags: Vec::new(),
+            report: Report {
+                dry_run: false,
+                ..Report::default()
+            },
+        }
+    }
+
+    /// Whether this is a dry run (nothing is downloaded, nothing stays written).
+    fn dry(&self) -> bool {
+        self.rehearsal.is_some()
+    }
+
+    /// Runs `f` in one write transaction (in a dry run: in the rehearsal's).
     fn write<T>(&self, f: impl Fn(&mut store::AnyConnection) -> store::Result<T>) -> Result<T, ImportError> {
-        Ok(self.state.db.write_blocking(f)?)
+        match &self.rehearsal {
+            Some(conn) => Ok(f(&mut conn.borrow_mut())?),
+            None => Ok(self.state.db.write_blocking(f)?),
+        }
+    }
+
+    /// Every step, in order (see the module's documentation).
+    fn steps(&mut self) -> Result<(), ImportError> {
+        settings::tenant_config(self)?;
+        repository::types(self)?;
+        repository::modules(self)?;
+        repository::sets(self)?;
+        repository::tags(self)?;
+        fleet::targets(self)?;
+        fleet::set_state(self)?;
+        repository::tag_assignments(self)?;
+        fleet::filters(self)?;
+        fleet::actions(self)?;
+        settings::rollouts(self)
     }
 }
 
 /// Imports everything from the source into `state`'s database and artifact store.
 pub fn run(state: &Arc<AppState>, opts: &Options) -> Result<Report, ImportError> {
     let started = std::time::Instant::now();
-    let src = Source::connect(&opts.from, &opts.user, &opts.password)?;
-    let now = state.now();
-    let tenant = opts.tenant.clone();
+    let src = Source::connect(opts)?;
+    let (tenant, now) = (opts.tenant.clone(), state.now());
     state
         .db
         .tx_blocking(|c| crate::bootstrap::ensure_tenant(c, &tenant, now))
         .map_err(|e| ImportError::Local(format!("creating tenant {tenant} failed: {e}")))?;
-    let mut cx = Ctx {
-        state,
-        src,
-        tenant,
-        now,
-        opts,
-        sm_types: HashMap::new(),
-        ds_types: HashMap::new(),
-        target_types: HashMap::new(),
-        modules: HashMap::new(),
-        sets: HashMap::new(),
-        target_tags: Vec::new(),
-        set_tags: Vec::new(),
-        report: Report::default(),
-    };
-    settings::tenant_config(&mut cx)?;
-    repository::types(&mut cx)?;
-    repository::modules(&mut cx)?;
-    repository::sets(&mut cx)?;
-    repository::tags(&mut cx)?;
-    fleet::targets(&mut cx)?;
-    fleet::set_state(&mut cx)?;
-    repository::tag_assignments(&mut cx)?;
-    fleet::filters(&mut cx)?;
-    fleet::actions(&mut cx)?;
-    settings::rollouts(&mut cx)?;
+    let mut cx = Ctx::new(state, src, opts, None);
+    cx.steps()?;
     // Devices' cached answers (if a server shares this process) and tenant settings start afresh.
     state.devices.invalidate_all();
     state.apply(store::Changes::tenant_settings(&cx.tenant));
@@ -141,36 +171,24 @@ pub fn run(state: &Arc<AppState>, opts: &Options) -> Result<Report, ImportError>
     Ok(cx.report)
 }
 
-/// What the source holds, entity type by entity type: what `run` would read.
-pub fn dry_run(opts: &Options) -> Result<Vec<(&'static str, u64)>, ImportError> {
-    let src = Source::connect(&opts.from, &opts.user, &opts.password)?;
-    let mut out = Vec::new();
-    for (label, path) in [
-        ("software module types", "/rest/v1/softwaremoduletypes"),
-        ("distribution set types", "/rest/v1/distributionsettypes"),
-        ("target types", "/rest/v1/targettypes"),
-        (
-            "software modules",
-            "/rest/v1/softwaremodules?soft_deleted_mode=INCLUDE_SOFT_DELETED",
-        ),
-        (
-            "distribution sets",
-            "/rest/v1/distributionsets?soft_deleted_mode=INCLUDE_SOFT_DELETED",
-        ),
-        ("target tags", "/rest/v1/targettags"),
-        ("distribution set tags", "/rest/v1/distributionsettags"),
-        ("targets", "/rest/v1/targets"),
-        ("target filters", "/rest/v1/targetfilters"),
-        ("actions", "/rest/v1/actions"),
-        ("rollouts", "/rest/v1/rollouts"),
-    ] {
-        let mut n = src.total(path)?;
-        if label == "targets"
-            && let Some(max) = opts.max_targets
-        {
-            n = n.min(max);
-        }
-        out.push((label, n));
-    }
-    Ok(out)
+/// What [`run`] would do, entity type by entity type: it compares the source with `state`'s
+/// database exactly as a run does (by natural keys, through the same writes) inside one
+/// transaction that it rolls back, and downloads no artifact. The report counts what would be
+/// added, updated and is already there.
+pub fn dry_run(state: &Arc<AppState>, opts: &Options) -> Result<Report, ImportError> {
+    let started = std::time::Instant::now();
+    let src = Source::connect(opts)?;
+    let (tenant, now) = (opts.tenant.clone(), state.now());
+    let report = store::import::rehearse(&state.db, |c| {
+        crate::bootstrap::ensure_tenant(c, &tenant, now)
+            .map_err(|e| ImportError::Local(format!("creating tenant {tenant} failed: {e}")))?;
+        let mut cx = Ctx::new(state, src, opts, Some(c));
+        cx.report.dry_run = true;
+        cx.steps()?;
+        Ok(cx.report)
+    })?;
+    report.map(|mut r: Report| {
+        r.seconds = started.elapsed().as_secs_f64();
+        r
+    })
 }

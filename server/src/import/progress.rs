@@ -112,6 +112,8 @@ impl Tally {
 /// What one run did, entity type by entity type, in the order they were imported.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// A dry run's: what a run would do, nothing written.
+    pub dry_run: bool,
     pub entities: Vec<(&'static str, Tally)>,
     /// Rollouts that were running in the source: listed, not recreated.
     pub rollouts: Vec<String>,
@@ -139,16 +141,24 @@ impl Report {
 
     /// The report as the command prints it.
     pub fn render(&self) -> String {
-        let mut out = String::from("\nImport report\n");
+        let (title, columns) = if self.dry_run {
+            (
+                "Dry run: what an import would do (nothing was written)",
+                ["to add", "to update", "unchanged", "to skip"],
+            )
+        } else {
+            ("Import report", ["added", "updated", "unchanged", "skipped"])
+        };
+        let mut out = format!("\n{title}\n");
         let _ = writeln!(
             out,
-            "{:<22} {:>8} {:>8} {:>10} {:>8}",
-            "", "added", "updated", "unchanged", "skipped"
+            "{:<22} {:>9} {:>9} {:>10} {:>8}",
+            "", columns[0], columns[1], columns[2], columns[3]
         );
         for (label, t) in &self.entities {
             let _ = writeln!(
                 out,
-                "{label:<22} {:>8} {:>8} {:>10} {:>8}",
+                "{label:<22} {:>9} {:>9} {:>10} {:>8}",
                 t.added,
                 t.updated,
                 t.unchanged,
@@ -174,10 +184,22 @@ impl Report {
             }
         }
         let mb = self.artifact_bytes as f64 / 1_000_000.0;
-        let _ = writeln!(
-            out,
-            "\nArtifact bytes transferred: {mb:.1} MB in {:.1} s.",
-            self.seconds
+        let _ = if self.dry_run {
+            writeln!(
+                out,
+                "\nArtifact bytes to transfer: {mb:.1} MB. Compared in {:.1} s.",
+                self.seconds
+            )
+        } else {
+            writeln!(
+                out,
+                "\nArtifact bytes transferred: {mb:.1} MB in {:.1} s.",
+                self.seconds
+            )
+        };
+        out.push_str(
+            "Users are not imported: hawkBit keeps them in its configuration files, and its Management \
+             API has no user list. Create them with `updraft-server user add`.\n",
         );
         out
     }

@@ -7,6 +7,7 @@ use super::wire::{self, Module, Set, Tag, Type};
 use super::{Ctx, ImportError};
 use crate::store::import::Outcome;
 use crate::store::import::repository::{self as store, ModuleIn, SetIn, TagIn, TypeIn};
+use crate::store::metadata::{self, Entry, Found};
 use crate::store::tags::Kind;
 
 const SM_TYPES: &str = "module types";
@@ -32,34 +33,22 @@ fn type_in(t: &Type, now: i64) -> TypeIn {
 /// types they are compatible with.
 pub fn types(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let (tenant, now) = (cx.tenant.clone(), cx.now);
-    let mut all = Vec::new();
-    cx.src.pages(
+    let sm_types = cx.src.all::<Type>(
+        SM_TYPES,
         "/rest/v1/softwaremoduletypes?soft_deleted_mode=INCLUDE_SOFT_DELETED",
-        |page: Vec<Type>, _| {
-            all.extend(page);
-            Ok(())
-        },
     )?;
-    let mut progress = Progress::new(SM_TYPES, all.len() as u64);
-    for t in &all {
-        let input = type_in(t, now);
+    for t in sm_types {
+        let input = type_in(&t, now);
         let (id, outcome) = cx.write(|c| store::sm_type(c, &tenant, &input))?;
         cx.sm_types.insert(t.key(), id);
         cx.report.tally(SM_TYPES).count(outcome);
-        progress.inc(1);
     }
-    progress.finish();
 
-    let mut all = Vec::new();
-    cx.src.pages(
+    let ds_types = cx.src.all::<Type>(
+        DS_TYPES,
         "/rest/v1/distributionsettypes?soft_deleted_mode=INCLUDE_SOFT_DELETED",
-        |page: Vec<Type>, _| {
-            all.extend(page);
-            Ok(())
-        },
     )?;
-    let mut progress = Progress::new(DS_TYPES, all.len() as u64);
-    for t in &all {
+    for t in ds_types {
         let mut modules = Vec::new();
         for (list, mandatory) in [("mandatorymoduletypes", true), ("optionalmoduletypes", false)] {
             let types: Vec<Type> = cx
@@ -77,21 +66,13 @@ pub fn types(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
                 }
             }
         }
-        let input = type_in(t, now);
+        let input = type_in(&t, now);
         let (id, outcome) = cx.write(|c| store::ds_type(c, &tenant, &input, &modules))?;
         cx.ds_types.insert(t.key(), id);
         cx.report.tally(DS_TYPES).count(outcome);
-        progress.inc(1);
     }
-    progress.finish();
 
-    let mut all = Vec::new();
-    cx.src.pages("/rest/v1/targettypes", |page: Vec<Type>, _| {
-        all.extend(page);
-        Ok(())
-    })?;
-    let mut progress = Progress::new(TARGET_TYPES, all.len() as u64);
-    for t in &all {
+    for t in cx.src.all::<Type>(TARGET_TYPES, "/rest/v1/targettypes")? {
         let compatible: Vec<Type> = cx
             .src
             .get_optional(&format!(
@@ -103,30 +84,22 @@ pub fn types(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
             .iter()
             .filter_map(|d| cx.ds_types.get(&d.key()).copied())
             .collect();
-        let input = type_in(t, now);
+        let input = type_in(&t, now);
         let (id, outcome) = cx.write(|c| store::target_type(c, &tenant, &input, &compatible))?;
         cx.target_types.insert(t.id, id);
         cx.report.tally(TARGET_TYPES).count(outcome);
-        progress.inc(1);
     }
-    progress.finish();
     Ok(())
 }
 
 /// Software modules with their metadata and artifacts (streamed into the artifact store).
 pub fn modules(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
-    let mut all = Vec::new();
-    cx.src.pages(
-        "/rest/v1/softwaremodules?soft_deleted_mode=INCLUDE_SOFT_DELETED",
-        |page: Vec<Module>, _| {
-            all.extend(page);
-            Ok(())
-        },
-    )?;
     let (tenant, now) = (cx.tenant.clone(), cx.now);
-    let mut progress = Progress::new(MODULES, all.len() as u64);
-    for m in &all {
-        progress.inc(1);
+    let modules = cx.src.all::<Module>(
+        MODULES,
+        "/rest/v1/softwaremodules?soft_deleted_mode=INCLUDE_SOFT_DELETED",
+    )?;
+    for m in modules {
         let Some(&sm_type_id) = cx.sm_types.get(&m.type_key) else {
             cx.report.tally(MODULES).skipped.push(format!(
                 "{} {}: its type {} is not in the source's type list",
@@ -145,20 +118,15 @@ pub fn modules(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
             deleted: m.deleted,
             audit: m.audited.audit(now),
         };
-        let mut entries = Vec::new();
-        cx.src.pages(
-            &format!("/rest/v1/softwaremodules/{}/metadata", m.id),
-            |page: Vec<wire::Metadata>, _| {
-                entries.extend(
-                    page.into_iter()
-                        .map(|e| (e.key, e.value.unwrap_or_default(), e.target_visible)),
-                );
-                Ok(())
-            },
-        )?;
+        let entries: Vec<_> = cx
+            .src
+            .list::<wire::Metadata>(&format!("/rest/v1/softwaremodules/{}/metadata", m.id))?
+            .into_iter()
+            .map(wire::Metadata::entry)
+            .collect();
         let (id, mut outcome) = cx.write(|c| {
             let (id, outcome) = store::software_module(c, &tenant, &input)?;
-            let written = store::module_metadata(c, id, &entries)?;
+            let written = metadata::merge(c, Found::Sm(id), &entries)?;
             Ok((
                 id,
                 if outcome == Outcome::Unchanged && written > 0 {
@@ -169,29 +137,22 @@ pub fn modules(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
             ))
         })?;
         cx.modules.insert(m.id, id);
-        if artifacts::of_module(cx, m, id)? && outcome == Outcome::Unchanged {
+        if artifacts::of_module(cx, &m, id)? && outcome == Outcome::Unchanged {
             outcome = Outcome::Updated;
         }
         cx.report.tally(MODULES).count(outcome);
     }
-    progress.finish();
     Ok(())
 }
 
 /// Distribution sets with their modules, metadata and locked, valid and deleted state.
 pub fn sets(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
     let (tenant, now) = (cx.tenant.clone(), cx.now);
-    let mut all = Vec::new();
-    cx.src.pages(
+    let sets = cx.src.all::<Set>(
+        SETS,
         "/rest/v1/distributionsets?soft_deleted_mode=INCLUDE_SOFT_DELETED",
-        |page: Vec<Set>, _| {
-            all.extend(page);
-            Ok(())
-        },
     )?;
-    let mut progress = Progress::new(SETS, all.len() as u64);
-    for s in &all {
-        progress.inc(1);
+    for s in sets {
         let type_key = s.type_key.clone().unwrap_or_else(|| "os_app".into());
         let Some(&ds_type_id) = cx.ds_types.get(&type_key) else {
             cx.report.tally(SETS).skipped.push(format!(
@@ -225,17 +186,18 @@ pub fn sets(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
             valid: s.valid.unwrap_or(true),
             audit: s.audited.audit(now),
         };
-        let mut entries = Vec::new();
-        cx.src.pages(
-            &format!("/rest/v1/distributionsets/{}/metadata", s.id),
-            |page: Vec<wire::Metadata>, _| {
-                entries.extend(page.into_iter().map(|e| (e.key, e.value.unwrap_or_default())));
-                Ok(())
-            },
-        )?;
+        let entries: Vec<_> = cx
+            .src
+            .list::<wire::Metadata>(&format!("/rest/v1/distributionsets/{}/metadata", s.id))?
+            .into_iter()
+            .map(|e| Entry {
+                target_visible: false,
+                ..e.entry()
+            })
+            .collect();
         let (id, outcome) = cx.write(|c| {
             let (id, outcome) = store::distribution_set(c, &tenant, &input, &modules)?;
-            let written = store::set_metadata(c, id, &entries)?;
+            let written = metadata::merge(c, Found::Ds(id), &entries)?;
             Ok((
                 id,
                 if outcome == Outcome::Unchanged && written > 0 {
@@ -248,7 +210,6 @@ pub fn sets(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
         cx.sets.insert(s.id, id);
         cx.report.tally(SETS).count(outcome);
     }
-    progress.finish();
     Ok(())
 }
 
@@ -258,15 +219,9 @@ fn tag_list(cx: &mut Ctx<'_>, kind: Kind) -> Result<Vec<(i64, i64)>, ImportError
         Kind::Target => ("/rest/v1/targettags", "target tags"),
         Kind::DistributionSet => ("/rest/v1/distributionsettags", "set tags"),
     };
-    let mut all = Vec::new();
-    cx.src.pages(path, |page: Vec<Tag>, _| {
-        all.extend(page);
-        Ok(())
-    })?;
     let (tenant, now) = (cx.tenant.clone(), cx.now);
-    let mut progress = Progress::new(label, all.len() as u64);
     let mut ids = Vec::new();
-    for t in &all {
+    for t in cx.src.all::<Tag>(label, path)? {
         let input = TagIn {
             name: t.name.clone(),
             description: t.description.clone(),
@@ -276,9 +231,7 @@ fn tag_list(cx: &mut Ctx<'_>, kind: Kind) -> Result<Vec<(i64, i64)>, ImportError
         let (id, outcome) = cx.write(|c| store::tag(c, kind, &tenant, &input))?;
         cx.report.tally(label).count(outcome);
         ids.push((t.id, id));
-        progress.inc(1);
     }
-    progress.finish();
     Ok(ids)
 }
 
@@ -314,14 +267,12 @@ pub fn tag_assignments(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
         progress.inc(1);
     }
     for (src_id, tag) in set_tags {
-        let mut ids = Vec::new();
-        cx.src.pages(
-            &format!("/rest/v1/distributionsettags/{src_id}/assigned"),
-            |page: Vec<wire::IdOnly>, _| {
-                ids.extend(page.iter().filter_map(|s| cx.sets.get(&s.id).copied()));
-                Ok(())
-            },
-        )?;
+        let ids: Vec<i64> = cx
+            .src
+            .list::<wire::IdOnly>(&format!("/rest/v1/distributionsettags/{src_id}/assigned"))?
+            .iter()
+            .filter_map(|s| cx.sets.get(&s.id).copied())
+            .collect();
         let added = cx.write(|c| store::tag_entities(c, Kind::DistributionSet, tag, &ids))?;
         cx.report.tally(LABEL).added += added as u64;
         progress.inc(1);

@@ -45,7 +45,9 @@ pub fn tenant_config(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
         let (config, now) = (&cx.state.config, cx.now);
         let pair = [(key.clone(), v.value.clone())];
         let changes = cx.write(|c| tenants::set_values(c, config, &tenant, &pair, "import", now))?;
-        cx.state.apply(changes);
+        if !cx.dry() {
+            cx.state.apply(changes);
+        }
         cx.report.tally(CONFIG).count(if before.is_some() {
             Outcome::Updated
         } else {
@@ -58,31 +60,27 @@ pub fn tenant_config(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
 
 /// Lists the rollouts that are not finished: they are not recreated (see the report's explanation).
 pub fn rollouts(cx: &mut Ctx<'_>) -> Result<(), ImportError> {
-    let mut progress = Progress::new("rollouts", 0);
+    let rollouts = match cx.src.all::<Rollout>("rollouts", "/rest/v1/rollouts") {
+        Ok(rollouts) => rollouts,
+        Err(ImportError::Credentials(why)) => {
+            cx.report.tally("rollouts").skipped.push(why);
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     let mut listed = Vec::new();
     let mut finished = 0u64;
-    let read = cx.src.pages("/rest/v1/rollouts", |page: Vec<Rollout>, total| {
-        progress.set_total(total);
-        progress.inc(page.len() as u64);
-        for r in page {
-            match r.status.to_ascii_lowercase().as_str() {
-                "finished" | "deleted" | "deleting" => finished += 1,
-                status => listed.push(format!(
-                    "rollout {} \"{}\" ({status}, {} targets)",
-                    r.id,
-                    r.name,
-                    r.total_targets.map_or_else(|| "?".into(), |n| n.to_string())
-                )),
-            }
+    for r in rollouts {
+        match r.status.to_ascii_lowercase().as_str() {
+            "finished" | "deleted" | "deleting" => finished += 1,
+            status => listed.push(format!(
+                "rollout {} \"{}\" ({status}, {} targets)",
+                r.id,
+                r.name,
+                r.total_targets.map_or_else(|| "?".into(), |n| n.to_string())
+            )),
         }
-        Ok(())
-    });
-    if let Err(ImportError::Credentials(why)) = read {
-        cx.report.tally("rollouts").skipped.push(why);
-        return Ok(());
     }
-    read?;
-    progress.finish();
     let tally = cx.report.tally("rollouts");
     for r in &listed {
         tally

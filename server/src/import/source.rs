@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
+use reqwest::{Certificate, StatusCode};
 use serde::de::DeserializeOwned;
 
-use super::ImportError;
+use super::progress::Progress;
 use super::wire::Paged;
+use super::{ImportError, Options};
 
 /// How many entities one list request asks for: hawkBit's maximum page (larger ones are clamped).
 pub const PAGE: usize = 500;
@@ -22,8 +23,10 @@ pub struct Source {
 }
 
 impl Source {
-    /// Checks the URL and the credentials with one small request.
-    pub fn connect(url: &str, user: &str, password: &str) -> Result<Self, ImportError> {
+    /// Checks the URL, the server's certificate (trusted by the system or `opts.ca_cert`) and the
+    /// credentials with one small request.
+    pub fn connect(opts: &Options) -> Result<Self, ImportError> {
+        let (url, user, password) = (opts.from.as_str(), opts.user.as_str(), opts.password.as_str());
         let parsed = reqwest::Url::parse(url).map_err(|e| {
             ImportError::Source(format!(
                 "{url} is not a usable URL ({e}); give one like https://hawkbit.example.com"
@@ -34,7 +37,21 @@ impl Source {
                 "{url} is not an http:// or https:// URL."
             )));
         }
-        let http = Client::builder()
+        let mut builder = Client::builder();
+        if let Some(pem) = &opts.ca_cert {
+            let certs = Certificate::from_pem_bundle(pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    ImportError::Source(
+                        "the --ca-cert file holds no PEM certificate (-----BEGIN CERTIFICATE-----).".into(),
+                    )
+                })?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .connect_timeout(Duration::from_secs(15))
             // Artifacts stream for as long as they take; a stalled read still ends.
             .timeout(None)
@@ -56,7 +73,23 @@ impl Source {
         &self.base
     }
 
+    /// Whether the source answers `path` rather than refusing it as a bad request (400): how a
+    /// query on a field an older hawkBit does not know is told apart.
+    pub fn accepts(&self, path: &str) -> Result<bool, ImportError> {
+        let r = self.send_unchecked(path)?;
+        if r.status() == StatusCode::BAD_REQUEST {
+            return Ok(false);
+        }
+        check(r, &format!("{}{path}", self.base)).map(|_| true)
+    }
+
     fn send(&self, path: &str) -> Result<Response, ImportError> {
+        let r = self.send_unchecked(path)?;
+        check(r, &format!("{}{path}", self.base))
+    }
+
+    /// GETs `path`, trying again while the source says it is busy; any answer else is returned.
+    fn send_unchecked(&self, path: &str) -> Result<Response, ImportError> {
         let url = format!("{}{path}", self.base);
         let mut last = None;
         // A busy or restarting source gets a few more chances before the run stops.
@@ -76,7 +109,7 @@ impl Source {
                 {
                     last = Some(ImportError::Source(format!("{url} answered {}", r.status())));
                 }
-                Ok(r) => return check(r, &url),
+                Ok(r) => return Ok(r),
                 Err(e) => last = Some(ImportError::Source(unreachable(&self.base, &e))),
             }
         }
@@ -113,7 +146,7 @@ impl Source {
     }
 
     /// Calls `each` with every page of the list at `path` (which may carry a query already), in order;
-    /// returns the number of entities.
+    /// returns the number of entities. A list the source answers with 204 or 404 is empty.
     pub fn pages<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -133,7 +166,12 @@ impl Source {
         let sep = if path.contains('?') { '&' } else { '?' };
         let mut offset = 0u64;
         while offset < max {
-            let page: Paged<T> = self.get(&format!("{path}{sep}offset={offset}&limit={PAGE}"))?;
+            // Nothing there (204, 404: a target deleted since it was listed) is an empty list.
+            let Some(page) =
+                self.get_optional::<Paged<T>>(&format!("{path}{sep}offset={offset}&limit={PAGE}"))?
+            else {
+                break;
+            };
             let mut content = page.content;
             let n = content.len() as u64;
             let total = page.total.max(offset + n);
@@ -148,6 +186,31 @@ impl Source {
             }
         }
         Ok(offset.min(max))
+    }
+
+    /// Every entity of the list at `path`, read page by page.
+    pub fn list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, ImportError> {
+        let mut all = Vec::new();
+        self.pages(path, |page: Vec<T>, _| {
+            all.extend(page);
+            Ok(())
+        })?;
+        Ok(all)
+    }
+
+    /// [`Source::list`] as the entities of one type to import: iterating them drives the progress
+    /// bar `label`, which shows the final count when the last one has been taken.
+    pub fn all<T: DeserializeOwned>(
+        &self,
+        label: &'static str,
+        path: &str,
+    ) -> Result<Counted<T>, ImportError> {
+        let all = self.list(path)?;
+        let progress = Progress::new(label, all.len() as u64);
+        Ok(Counted {
+            items: all.into_iter(),
+            progress: Some(progress),
+        })
     }
 
     /// How many entities the list at `path` holds.
@@ -178,6 +241,30 @@ impl Source {
     }
 }
 
+/// The entities of one type, counted on the progress bar as they are taken.
+pub struct Counted<T> {
+    items: std::vec::IntoIter<T>,
+    progress: Option<Progress>,
+}
+
+impl<T> Iterator for Counted<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        let next = self.items.next();
+        match (&next, &mut self.progress) {
+            (Some(_), Some(p)) => p.inc(1),
+            (None, p) => {
+                if let Some(p) = p.take() {
+                    p.finish();
+                }
+            }
+            (Some(_), None) => {}
+        }
+        next
+    }
+}
+
 fn check(r: Response, url: &str) -> Result<Response, ImportError> {
     match r.status() {
         s if s == StatusCode::NO_CONTENT || s == StatusCode::NOT_FOUND => Err(ImportError::Empty),
@@ -200,6 +287,12 @@ fn unreachable(base: &str, e: &reqwest::Error) -> String {
     while let Some(s) = source {
         why = format!("{why}: {s}");
         source = s.source();
+    }
+    if why.contains("certificate") {
+        return format!(
+            "{base} presented a TLS certificate that is not trusted ({why}); if it is signed by a \
+             private CA, give that CA's certificate with --ca-cert <PEM>."
+        );
     }
     format!("{base} cannot be reached ({why}).")
 }

@@ -111,6 +111,17 @@ pub struct Metadata {
     pub target_visible: bool,
 }
 
+impl Metadata {
+    /// The entry as the store takes it (`null` values as empty).
+    pub fn entry(self) -> crate::store::metadata::Entry {
+        crate::store::metadata::Entry {
+            key: self.key,
+            value: self.value.unwrap_or_default(),
+            target_visible: self.target_visible,
+        }
+    }
+}
+
 /// An artifact (`MgmtArtifact`).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -208,6 +219,20 @@ pub struct Target {
     pub type_id: Option<i64>,
     #[serde(default)]
     pub group: Option<String>,
+}
+
+/// A target's auto-confirm state (`MgmtTargetAutoConfirm`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoConfirm {
+    #[serde(default, deserialize_with = "null_default")]
+    pub active: bool,
+    #[serde(default)]
+    pub initiator: Option<String>,
+    #[serde(default)]
+    pub remark: Option<String>,
+    #[serde(default)]
+    pub activated_at: Option<i64>,
 }
 
 /// A target filter (`MgmtTargetFilterQuery`).

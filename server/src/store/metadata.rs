@@ -36,8 +36,8 @@ pub struct Entry {
 }
 
 /// An owner found in its tenant: the row id in `targets`, `distribution_sets` or `software_modules`.
-#[derive(Clone, Copy)]
-enum Found {
+#[derive(Debug, Clone, Copy)]
+pub enum Found {
     Target(i64),
     Ds(i64),
     Sm(i64),
@@ -274,4 +274,36 @@ pub fn delete(c: &mut AnyConnection, tenant: &str, owner: &Owner, key: &str) -> 
         return Err(Error::not_found(found.entity(), key));
     }
     Ok(())
+}
+
+/// Gives the owner `found` the entries as another server holds them (the import): missing ones are
+/// added, changed ones take the given value (and visibility), others are left alone. No quota
+/// applies: the source accepted them. Returns how many were added or changed.
+pub fn merge(c: &mut AnyConnection, found: Found, entries: &[Entry]) -> Result<usize> {
+    let have: Vec<(String, String, bool)> = on_table!(found, |t, owner_id, id, visible| t::table
+        .filter(owner_id.eq(id))
+        .select((t::meta_key, t::meta_value, visible))
+        .load(c)?);
+    let mut written = 0;
+    for e in entries {
+        match have.iter().find(|(k, _, _)| *k == e.key) {
+            Some((_, v, visible)) if *v == e.value && *visible == e.target_visible => continue,
+            Some(_) => {
+                on_table!(found, |t, owner_id, id, _visible| diesel::update(
+                    t::table.filter(owner_id.eq(id).and(t::meta_key.eq(&e.key)))
+                )
+                .set(t::meta_value.eq(&e.value))
+                .execute(c)?);
+                if let Found::Sm(id) = found {
+                    use super::schema::sm_metadata;
+                    diesel::update(sm_metadata::table.find((id, &e.key)))
+                        .set(sm_metadata::target_visible.eq(e.target_visible))
+                        .execute(c)?;
+                }
+            }
+            None => insert(c, found, e)?,
+        }
+        written += 1;
+    }
+    Ok(written)
 }

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use super::{Audit, Outcome};
 use crate::store::actions::add_status;
-use crate::store::models::{ActionStatus, ActionType, UpdateStatus};
+use crate::store::models::{ActionStatus, ActionType, NewAction, NewTarget, UpdateStatus};
 use crate::store::schema::{actions, target_attributes, target_filter_queries, targets};
 use crate::store::{AnyConnection, Result};
 
@@ -26,7 +26,27 @@ pub struct TargetIn {
     pub request_attributes: bool,
     pub target_type_id: Option<i64>,
     pub group: Option<String>,
+    /// Whether the target confirms its actions itself (hawkBit's auto-confirm), and since when.
+    pub auto_confirm: Option<AutoConfirm>,
     pub audit: Audit,
+}
+
+/// A target's auto-confirm state when it is on: since when, who turned it on and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoConfirm {
+    pub activated_at: i64,
+    pub initiator: Option<String>,
+    pub remark: Option<String>,
+}
+
+type AutoConfirmRow = (Option<i64>, Option<String>, Option<String>);
+
+impl AutoConfirm {
+    fn row(this: Option<&Self>) -> AutoConfirmRow {
+        this.map_or((None, None, None), |a| {
+            (Some(a.activated_at), a.initiator.clone(), a.remark.clone())
+        })
+    }
 }
 
 type TargetRow = (
@@ -41,6 +61,7 @@ type TargetRow = (
     bool,
     Option<i64>,
     Option<String>,
+    AutoConfirmRow,
 );
 
 /// The tenant's target `t` (by controller id); an existing one takes the source's values. Imported
@@ -64,20 +85,31 @@ pub fn target(c: &mut AnyConnection, tenant: &str, t: &TargetIn) -> Result<(i64,
             targets::request_attributes,
             targets::target_type_id,
             targets::target_group,
+            (
+                targets::auto_confirm_at,
+                targets::auto_confirm_initiator,
+                targets::auto_confirm_remark,
+            ),
         ))
         .first(c)
         .optional()?;
     if let Some(row) = found {
         let id = row.0;
         // A device that polled this server after its last contact with the source reported its
-        // address and state here last: what it said here is newer than the source's copy.
+        // address and state (and maybe switched auto-confirm) here last: what it said here is
+        // newer than the source's copy.
         let here_later = row
             .5
             .is_some_and(|here| t.last_poll.is_none_or(|there| here > there));
-        let (address, last_poll, status) = if here_later {
-            (row.4.clone(), row.5, row.6)
+        let (address, last_poll, status, auto_confirm) = if here_later {
+            (row.4.clone(), row.5, row.6, row.11.clone())
         } else {
-            (t.address.clone(), t.last_poll, t.update_status)
+            (
+                t.address.clone(),
+                t.last_poll,
+                t.update_status,
+                AutoConfirm::row(t.auto_confirm.as_ref()),
+            )
         };
         let wanted: TargetRow = (
             id,
@@ -91,6 +123,7 @@ pub fn target(c: &mut AnyConnection, tenant: &str, t: &TargetIn) -> Result<(i64,
             t.request_attributes,
             t.target_type_id,
             t.group.clone(),
+            auto_confirm.clone(),
         );
         if row == wanted {
             return Ok((id, Outcome::Unchanged));
@@ -107,6 +140,9 @@ pub fn target(c: &mut AnyConnection, tenant: &str, t: &TargetIn) -> Result<(i64,
                 targets::request_attributes.eq(t.request_attributes),
                 targets::target_type_id.eq(t.target_type_id),
                 targets::target_group.eq(&t.group),
+                targets::auto_confirm_at.eq(auto_confirm.0),
+                targets::auto_confirm_initiator.eq(auto_confirm.1),
+                targets::auto_confirm_remark.eq(auto_confirm.2),
                 targets::last_modified_at.eq(t.audit.last_modified_at),
                 targets::last_modified_by.eq(&t.audit.last_modified_by),
             ))
@@ -115,23 +151,28 @@ pub fn target(c: &mut AnyConnection, tenant: &str, t: &TargetIn) -> Result<(i64,
     }
     let id = diesel::insert_into(targets::table)
         .values((
-            targets::tenant.eq(tenant),
-            targets::controller_id.eq(&t.controller_id),
-            targets::name.eq(&t.name),
-            targets::description.eq(&t.description),
-            targets::security_token.eq(&t.security_token),
-            targets::address.eq(&t.address),
-            targets::last_poll.eq(t.last_poll),
-            targets::update_status.eq(t.update_status.as_str()),
+            NewTarget {
+                tenant,
+                controller_id: &t.controller_id,
+                name: &t.name,
+                description: t.description.as_deref(),
+                security_token: &t.security_token,
+                address: t.address.as_deref(),
+                last_poll: t.last_poll,
+                update_status: t.update_status.as_str(),
+                request_attributes: t.request_attributes,
+                target_type_id: t.target_type_id,
+                created_at: t.audit.created_at,
+                created_by: &t.audit.created_by,
+                last_modified_at: t.audit.last_modified_at,
+                last_modified_by: &t.audit.last_modified_by,
+                auto_assign_pending: false,
+            },
             targets::installation_date.eq(t.installation_date),
-            targets::request_attributes.eq(t.request_attributes),
-            targets::target_type_id.eq(t.target_type_id),
             targets::target_group.eq(&t.group),
-            targets::created_at.eq(t.audit.created_at),
-            targets::created_by.eq(&t.audit.created_by),
-            targets::last_modified_at.eq(t.audit.last_modified_at),
-            targets::last_modified_by.eq(&t.audit.last_modified_by),
-            targets::auto_assign_pending.eq(false),
+            targets::auto_confirm_at.eq(t.auto_confirm.as_ref().map(|a| a.activated_at)),
+            targets::auto_confirm_initiator.eq(t.auto_confirm.as_ref().and_then(|a| a.initiator.clone())),
+            targets::auto_confirm_remark.eq(t.auto_confirm.as_ref().and_then(|a| a.remark.clone())),
         ))
         .returning(targets::id)
         .get_result(c)?;
@@ -370,25 +411,27 @@ pub fn action(
         .map_or((None, None, None), |(s, d, z)| (Some(s), Some(d), Some(z)));
     let id: i64 = diesel::insert_into(actions::table)
         .values((
-            actions::tenant.eq(tenant),
-            actions::target_id.eq(a.target_id),
-            actions::ds_id.eq(a.ds_id),
-            actions::active.eq(a.active),
-            actions::action_type.eq(a.action_type.as_str()),
-            actions::forced_time.eq(a.forced_time),
-            actions::weight.eq(a.weight),
-            actions::status.eq(a.status.as_str()),
-            actions::maintenance_schedule.eq(schedule),
-            actions::maintenance_duration.eq(duration),
-            actions::maintenance_timezone.eq(timezone),
-            actions::initiated_by.eq(&a.audit.created_by),
+            NewAction {
+                tenant,
+                target_id: a.target_id,
+                ds_id: a.ds_id,
+                active: a.active,
+                action_type: a.action_type.as_str(),
+                forced_time: a.forced_time,
+                weight: a.weight,
+                status: a.status.as_str(),
+                maintenance_schedule: schedule.as_deref(),
+                maintenance_duration: duration.as_deref(),
+                maintenance_timezone: timezone.as_deref(),
+                initiated_by: &a.audit.created_by,
+                revision: 1,
+                created_at: a.audit.created_at,
+                created_by: &a.audit.created_by,
+                last_modified_at: a.audit.last_modified_at,
+                last_modified_by: &a.audit.last_modified_by,
+            },
             actions::last_status_code.eq(a.last_status_code),
             actions::external_ref.eq(&a.external_ref),
-            actions::revision.eq(1),
-            actions::created_at.eq(a.audit.created_at),
-            actions::created_by.eq(&a.audit.created_by),
-            actions::last_modified_at.eq(a.audit.last_modified_at),
-            actions::last_modified_by.eq(&a.audit.last_modified_by),
         ))
         .returning(actions::id)
         .get_result(c)?;

@@ -10,6 +10,10 @@
 pub mod fleet;
 pub mod repository;
 
+use std::cell::RefCell;
+
+use super::{AnyConnection, Db, Error, Result};
+
 /// What writing one entity did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -35,4 +39,25 @@ pub struct Audit {
     pub created_by: String,
     pub last_modified_at: i64,
     pub last_modified_by: String,
+}
+
+/// Runs `f` in one write transaction that is always rolled back: `--dry-run` makes every write a
+/// real run would make, sees what each would do, and keeps none. On SQLite it holds the database's
+/// write lock while it runs.
+pub fn rehearse<T>(db: &Db, f: impl FnOnce(&mut AnyConnection) -> T) -> Result<T> {
+    let f = RefCell::new(Some(f));
+    let out = RefCell::new(None);
+    let rolled_back: Result<()> = db.write_blocking(|c| {
+        // It runs once: only an unreachable database makes `write_blocking` try again.
+        let Some(f) = f.borrow_mut().take() else {
+            return Err(Error::Internal("the rehearsal ran twice".into()));
+        };
+        *out.borrow_mut() = Some(f(c));
+        Err(Error::Internal("rolled back: a rehearsal writes nothing".into()))
+    });
+    match (out.into_inner(), rolled_back) {
+        (Some(v), _) => Ok(v),
+        (None, Err(e)) => Err(e),
+        (None, Ok(())) => Err(Error::Internal("the rehearsal did not run".into())),
+    }
 }

@@ -5,9 +5,8 @@ use diesel::prelude::*;
 
 use super::{Audit, Outcome};
 use crate::store::schema::{
-    artifacts, distribution_sets, ds_metadata, ds_modules, ds_tag_assignments, ds_tags, ds_type_sm_types,
-    ds_types, sm_metadata, sm_types, software_modules, target_tag_assignments, target_tags,
-    target_type_ds_types, target_types,
+    artifacts, distribution_sets, ds_modules, ds_tag_assignments, ds_tags, ds_type_sm_types, ds_types,
+    sm_types, software_modules, target_tag_assignments, target_tags, target_type_ds_types, target_types,
 };
 use crate::store::tags::Kind;
 use crate::store::{AnyConnection, Result};
@@ -238,49 +237,6 @@ pub fn software_module(c: &mut AnyConnection, tenant: &str, m: &ModuleIn) -> Res
     Ok((id, Outcome::Added))
 }
 
-/// Sets the module's metadata entries `(key, value, target visible)`: missing ones are added, changed
-/// ones updated, others left alone. Returns how many were added or changed.
-pub fn module_metadata(
-    c: &mut AnyConnection,
-    sm_id: i64,
-    entries: &[(String, String, bool)],
-) -> Result<usize> {
-    let have: Vec<(String, String, bool)> = sm_metadata::table
-        .filter(sm_metadata::sm_id.eq(sm_id))
-        .select((
-            sm_metadata::meta_key,
-            sm_metadata::meta_value,
-            sm_metadata::target_visible,
-        ))
-        .load(c)?;
-    let mut written = 0;
-    for (key, value, visible) in entries {
-        match have.iter().find(|(k, _, _)| k == key) {
-            Some((_, v, tv)) if v == value && tv == visible => continue,
-            Some(_) => {
-                diesel::update(sm_metadata::table.find((sm_id, key)))
-                    .set((
-                        sm_metadata::meta_value.eq(value),
-                        sm_metadata::target_visible.eq(visible),
-                    ))
-                    .execute(c)?;
-            }
-            None => {
-                diesel::insert_into(sm_metadata::table)
-                    .values((
-                        sm_metadata::sm_id.eq(sm_id),
-                        sm_metadata::meta_key.eq(key),
-                        sm_metadata::meta_value.eq(value),
-                        sm_metadata::target_visible.eq(visible),
-                    ))
-                    .execute(c)?;
-            }
-        }
-        written += 1;
-    }
-    Ok(written)
-}
-
 /// Whether the module has the artifact `filename` with this SHA-256 already (then its bytes need
 /// not be fetched again).
 pub fn has_artifact(c: &mut AnyConnection, sm_id: i64, filename: &str, sha256: &str) -> Result<bool> {
@@ -291,6 +247,14 @@ pub fn has_artifact(c: &mut AnyConnection, sm_id: i64, filename: &str, sha256: &
                 .and(artifacts::filename.eq(filename))
                 .and(artifacts::sha256.eq(sha256)),
         ),
+    ))
+    .get_result(c)?)
+}
+
+/// Whether the module has an artifact named `filename` (which an import of other bytes replaces).
+pub fn has_artifact_named(c: &mut AnyConnection, sm_id: i64, filename: &str) -> Result<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        artifacts::table.filter(artifacts::sm_id.eq(sm_id).and(artifacts::filename.eq(filename))),
     ))
     .get_result(c)?)
 }
@@ -439,37 +403,6 @@ pub fn distribution_set(
         }
     }
     Ok((id, outcome))
-}
-
-/// Sets the set's metadata entries `(key, value)` like [`module_metadata`]; returns how many were
-/// added or changed.
-pub fn set_metadata(c: &mut AnyConnection, ds_id: i64, entries: &[(String, String)]) -> Result<usize> {
-    let have: Vec<(String, String)> = ds_metadata::table
-        .filter(ds_metadata::ds_id.eq(ds_id))
-        .select((ds_metadata::meta_key, ds_metadata::meta_value))
-        .load(c)?;
-    let mut written = 0;
-    for (key, value) in entries {
-        match have.iter().find(|(k, _)| k == key) {
-            Some((_, v)) if v == value => continue,
-            Some(_) => {
-                diesel::update(ds_metadata::table.find((ds_id, key)))
-                    .set(ds_metadata::meta_value.eq(value))
-                    .execute(c)?;
-            }
-            None => {
-                diesel::insert_into(ds_metadata::table)
-                    .values((
-                        ds_metadata::ds_id.eq(ds_id),
-                        ds_metadata::meta_key.eq(key),
-                        ds_metadata::meta_value.eq(value),
-                    ))
-                    .execute(c)?;
-            }
-        }
-        written += 1;
-    }
-    Ok(written)
 }
 
 /// A tag as hawkBit describes it.
