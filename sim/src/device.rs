@@ -20,6 +20,11 @@ use crate::duration::parse_polling_sleep;
 use crate::verify::ArtifactVerifier;
 use crate::{ActionOutcome, ActionResult, Shared};
 
+/// The `updraft.*` attributes of slot state (docs/fleet-health.md).
+const SLOT_BOOTED: &str = "updraft.slot.booted";
+const ROLLBACK_REASON: &str = "updraft.rollback_reason";
+const HEALTH: &str = "updraft.health";
+
 /// Downloads that fail on the wire are retried at the next polls, then reported as a failure.
 const DOWNLOAD_ATTEMPTS: u32 = 3;
 /// Until the server has said how often to poll.
@@ -90,6 +95,15 @@ pub(crate) struct Device {
     current: Option<Current>,
     /// Actions this device has reported a final result for (or the server refused for good).
     finished: Vec<u64>,
+    /// Slot state (`FleetConfig::slots`): the slot booted now, `a` or `b`.
+    booted: &'static str,
+    slots: bool,
+    rolls_back: bool,
+    goes_silent: bool,
+    /// When the rollback after the last success is due.
+    rollback_at: Option<Instant>,
+    /// Stopped polling for good.
+    silent: bool,
 }
 
 impl Device {
@@ -106,7 +120,15 @@ impl Device {
                 h
             });
         let fails = config.device_fails(&id);
+        let rolls_back = config.device_rolls_back(&id);
+        let goes_silent = config.device_goes_silent(&id);
         Self {
+            booted: "a",
+            slots: config.slots || rolls_back || goes_silent,
+            rolls_back,
+            goes_silent,
+            rollback_at: None,
+            silent: false,
             slot,
             server: std::sync::atomic::AtomicUsize::new(config.server_index(i)),
             id,
@@ -130,6 +152,9 @@ impl Device {
             // Boxed: the request futures are large, and an idle device should hold only its
             // state and a timer (100,000 devices mostly sleep).
             let wait = Box::pin(self.cycle()).await;
+            if self.silent {
+                return;
+            }
             tokio::time::sleep(wait).await;
         }
     }
@@ -142,6 +167,9 @@ impl Device {
             self.shared.config.tenant,
             self.id
         );
+        if self.rollback_at.is_some_and(|at| Instant::now() >= at) {
+            self.roll_back(&base).await;
+        }
         let Ok(root) = self.get_json::<ControllerBase>(&base, "poll").await else {
             return self.next_wait();
         };
@@ -185,9 +213,53 @@ impl Device {
             .as_ref()
             .and_then(|c| c.install.as_ref())
             .map(|i| i.ready_at.saturating_duration_since(Instant::now()));
-        match until_ready {
-            Some(until) if !until.is_zero() => interval.min(until),
-            _ => interval,
+        let until_rollback = self
+            .rollback_at
+            .map(|at| at.saturating_duration_since(Instant::now()));
+        match until_ready
+            .into_iter()
+            .chain(until_rollback)
+            .filter(|d| !d.is_zero())
+            .min()
+        {
+            Some(until) => interval.min(until),
+            None => interval,
+        }
+    }
+
+    /// Sends `updraft.*` attributes (merged into the device's others).
+    async fn put_slot_state(&self, url: &str, values: &[(&str, &str)]) -> bool {
+        let body = ConfigData {
+            mode: Some(ConfigDataMode::Merge),
+            data: values
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Some((*v).to_owned())))
+                .collect(),
+        };
+        let sent = self.send(Method::PUT, url, &body, "configData").await.is_ok();
+        if sent {
+            self.shared
+                .totals
+                .config_data_updates
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    /// The slot an update installs into.
+    fn other_slot(&self) -> &'static str {
+        if self.booted == "a" { "b" } else { "a" }
+    }
+
+    /// The trial slot failed after all (a watchdog reset): the bootloader booted the old slot.
+    async fn roll_back(&mut self, base: &str) {
+        let old = self.other_slot();
+        let url = format!("{base}/configData");
+        let values = [(SLOT_BOOTED, old), (ROLLBACK_REASON, "watchdog"), (HEALTH, "ok")];
+        if self.put_slot_state(&url, &values).await {
+            self.booted = old;
+            self.rollback_at = None;
+            self.shared.totals.rollbacks.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -372,10 +444,26 @@ impl Device {
         let body = feedback(execution, finished, &install.detail);
         let url = install.feedback_url.clone();
         let detail = install.detail.clone();
+        let installed = install.success && !install.download_only;
+        if installed && self.slots {
+            // The new slot is reported before the success, so the server's soak starts from it.
+            let config_data = format!("{}/configData", deployment_root(&url));
+            let values = [(SLOT_BOOTED, self.other_slot()), (HEALTH, "ok")];
+            self.put_slot_state(&config_data, &values).await;
+        }
         match self.send(Method::POST, &url, &body, "feedback").await {
             Ok(()) => {
                 self.current = None;
                 self.finish(id, result, detail);
+                if installed {
+                    self.booted = self.other_slot();
+                    if self.goes_silent {
+                        self.silent = true;
+                        self.shared.totals.went_silent.fetch_add(1, Ordering::Relaxed);
+                    } else if self.rolls_back {
+                        self.rollback_at = Some(Instant::now() + self.shared.config.rollback_after);
+                    }
+                }
             }
             Err(f) if f.is_final() => {
                 // e.g. 410: the action was closed meanwhile; reporting again would not count.
@@ -589,6 +677,13 @@ fn feedback(execution: Execution, finished: Finished, detail: &str) -> ActionFee
             details: vec![detail.to_owned()],
         },
     }
+}
+
+/// The controller's base URL from a feedback URL (`{base}/deploymentBase/{action}/feedback`).
+fn deployment_root(feedback_url: &str) -> &str {
+    feedback_url
+        .rfind("/deploymentBase/")
+        .map_or(feedback_url, |i| &feedback_url[..i])
 }
 
 fn strip_query(href: &str) -> &str {

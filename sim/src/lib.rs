@@ -91,6 +91,23 @@ pub struct FleetConfig {
     pub proceeding_feedback: bool,
     /// Limit for each JSON request, and for the silence between two reads of a download.
     pub request_timeout: Duration,
+    /// Report A/B slot state in the `updraft.*` attributes (docs/fleet-health.md): before each
+    /// success, `updraft.slot.booted` (the other slot, `a` or `b`) and `updraft.health=ok`.
+    /// Rolling back and silent devices report it whatever this says.
+    pub slots: bool,
+    /// How long after its success a rolling-back device rolls back.
+    pub rollback_after: Duration,
+    /// Fraction of devices (chosen from `seed` and the controller id) that roll back
+    /// `rollback_after` after each success: they report `updraft.slot.booted` back to the old
+    /// slot and `updraft.rollback_reason=watchdog`.
+    pub rollback_fraction: f64,
+    /// Exactly these controller ids roll back; overrides `rollback_fraction`.
+    pub rollback_ids: Option<HashSet<String>>,
+    /// Fraction of devices that stop polling for good after their first success (a device that
+    /// died on the new image). A silent device does not roll back.
+    pub silent_fraction: f64,
+    /// Exactly these controller ids go silent; overrides `silent_fraction`.
+    pub silent_ids: Option<HashSet<String>>,
 }
 
 impl Default for FleetConfig {
@@ -114,6 +131,12 @@ impl Default for FleetConfig {
             ramp_up: Duration::ZERO,
             proceeding_feedback: true,
             request_timeout: Duration::from_secs(30),
+            slots: false,
+            rollback_after: Duration::from_secs(600),
+            rollback_fraction: 0.0,
+            rollback_ids: None,
+            silent_fraction: 0.0,
+            silent_ids: None,
         }
     }
 }
@@ -132,14 +155,35 @@ impl FleetConfig {
     /// Whether `controller_id` reports its updates as failed: listed in `fail_ids`, or else
     /// picked by `failure_rate` from a hash of `seed` and the id (stable across runs).
     pub fn device_fails(&self, controller_id: &str) -> bool {
-        if let Some(ids) = &self.fail_ids {
-            return ids.contains(controller_id);
-        }
-        if self.failure_rate <= 0.0 {
-            return false;
-        }
-        let unit = (mix(self.seed, controller_id) >> 11) as f64 / (1u64 << 53) as f64;
-        unit < self.failure_rate
+        picked(
+            self.fail_ids.as_ref(),
+            self.failure_rate,
+            self.seed,
+            controller_id,
+        )
+    }
+
+    /// Whether `controller_id` goes silent after its first success (`silent_ids`, or else
+    /// `silent_fraction`, chosen independently of the failing devices).
+    pub fn device_goes_silent(&self, controller_id: &str) -> bool {
+        picked(
+            self.silent_ids.as_ref(),
+            self.silent_fraction,
+            self.seed ^ 0x5117_e47d,
+            controller_id,
+        )
+    }
+
+    /// Whether `controller_id` rolls back after its successes (`rollback_ids`, or else
+    /// `rollback_fraction`); never a device that goes silent.
+    pub fn device_rolls_back(&self, controller_id: &str) -> bool {
+        !self.device_goes_silent(controller_id)
+            && picked(
+                self.rollback_ids.as_ref(),
+                self.rollback_fraction,
+                self.seed ^ 0x0b0a_7ba6,
+                controller_id,
+            )
     }
 
     /// The node device `i` starts on: its index in `servers` (0 without a list).
@@ -150,6 +194,19 @@ impl FleetConfig {
             i % self.servers.len()
         }
     }
+}
+
+/// Listed in `ids`, or else picked with probability `fraction` from a hash of `seed` and the id
+/// (stable across runs).
+fn picked(ids: Option<&HashSet<String>>, fraction: f64, seed: u64, controller_id: &str) -> bool {
+    if let Some(ids) = ids {
+        return ids.contains(controller_id);
+    }
+    if fraction <= 0.0 {
+        return false;
+    }
+    let unit = (mix(seed, controller_id) >> 11) as f64 / (1u64 << 53) as f64;
+    unit < fraction
 }
 
 /// FNV-1a over the id, then splitmix64 with the seed: cheap, stable and well spread.
@@ -223,6 +280,8 @@ struct Totals {
     bytes_downloaded: AtomicU64,
     http_errors: AtomicU64,
     hash_mismatches: AtomicU64,
+    rollbacks: AtomicU64,
+    went_silent: AtomicU64,
 }
 
 #[derive(Default)]
@@ -306,6 +365,8 @@ impl Shared {
             bytes_downloaded: get(&t.bytes_downloaded),
             http_errors: get(&t.http_errors),
             hash_mismatches: get(&t.hash_mismatches),
+            rollbacks: get(&t.rollbacks),
+            went_silent: get(&t.went_silent),
             elapsed: self.started.elapsed(),
             timed_out,
             errors: self.errors.lock().map(|e| e.clone()).unwrap_or_default(),
@@ -469,6 +530,32 @@ mod tests {
         };
         assert!(c.device_fails("sim-00001"));
         assert!(!c.device_fails("sim-00002"));
+    }
+
+    #[test]
+    fn silent_and_rolling_back_devices_are_distinct_stable_shares() {
+        let c = FleetConfig {
+            devices: 10_000,
+            rollback_fraction: 0.2,
+            silent_fraction: 0.1,
+            seed: 7,
+            ..FleetConfig::default()
+        };
+        let silent = c.controller_ids().filter(|id| c.device_goes_silent(id)).count();
+        let back = c.controller_ids().filter(|id| c.device_rolls_back(id)).count();
+        assert!((900..1100).contains(&silent), "{silent}");
+        // 20 % of the 90 % that stay reachable.
+        assert!((1650..1950).contains(&back), "{back}");
+        assert!(
+            !c.controller_ids()
+                .any(|id| c.device_goes_silent(&id) && c.device_rolls_back(&id))
+        );
+        let listed = FleetConfig {
+            rollback_ids: Some(HashSet::from(["sim-00003".to_owned()])),
+            ..FleetConfig::default()
+        };
+        assert!(listed.device_rolls_back("sim-00003"));
+        assert!(!listed.device_rolls_back("sim-00004"));
     }
 
     #[test]

@@ -64,6 +64,27 @@ struct Args {
     /// These controller ids fail (comma separated); overrides --failure-rate.
     #[arg(long, value_delimiter = ',')]
     fail_ids: Vec<String>,
+    /// Report A/B slot state as `updraft.*` attributes: before each success the new slot in
+    /// `updraft.slot.booted` and `updraft.health=ok` (implied by the rollback and silent options).
+    #[arg(long)]
+    slots: bool,
+    /// Fraction of devices (0.0 to 1.0) that roll back --rollback-after each success: they report
+    /// `updraft.slot.booted` back to the old slot and `updraft.rollback_reason=watchdog`.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    rollback_fraction: f64,
+    /// These controller ids roll back (comma separated); overrides --rollback-fraction.
+    #[arg(long, value_delimiter = ',')]
+    rollback_ids: Vec<String>,
+    /// Time from a success to the rollback of a rolling-back device.
+    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    rollback_after: Duration,
+    /// Fraction of devices (0.0 to 1.0) that stop polling for good after their first success.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    silent_fraction: f64,
+    /// These controller ids go silent after their first success (comma separated); overrides
+    /// --silent-fraction.
+    #[arg(long, value_delimiter = ',')]
+    silent_ids: Vec<String>,
     /// Report success without downloading artifacts.
     #[arg(long)]
     no_download: bool,
@@ -103,6 +124,8 @@ const EXAMPLES: &str = "Examples:
   updraft-sim --server http://127.0.0.1:8080 --devices 1000 --gateway-token T \\
       --poll-interval 1s --failure-rate 0.1 --feedback-delay 2s --duration 60s
   updraft-sim --devices 50 --gateway-token T --until-done 1 --duration 5m --json
+  updraft-sim --devices 100 --gateway-token T --rollback-fraction 0.1 --rollback-after 10m \\
+      --silent-fraction 0.05 --duration 1h     # a bad image: rollbacks and silence after success
   updraft-sim --api dmf --amqp-url amqp://guest:guest@127.0.0.1:5672/%2f --devices 1000 \\
       --until-done 1 --duration 10m";
 
@@ -117,6 +140,11 @@ fn parse_rate(s: &str) -> Result<f64, String> {
         Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
         _ => Err(format!("`{s}` is not a fraction between 0.0 and 1.0")),
     }
+}
+
+/// A list of controller ids given on the command line; none given is no list.
+fn id_set(ids: Vec<String>) -> Option<HashSet<String>> {
+    (!ids.is_empty()).then(|| ids.into_iter().collect())
 }
 
 fn parse_attribute(s: &str) -> Result<(String, String), String> {
@@ -153,13 +181,19 @@ fn main() -> ExitCode {
         poll_interval: args.poll_interval,
         feedback_delay: args.feedback_delay,
         failure_rate: args.failure_rate,
-        fail_ids: (!args.fail_ids.is_empty()).then(|| args.fail_ids.into_iter().collect::<HashSet<_>>()),
+        fail_ids: id_set(args.fail_ids),
         download: !args.no_download,
         concurrency: args.concurrency as usize,
         seed: args.seed,
         attributes: (!args.attributes.is_empty())
             .then(|| args.attributes.into_iter().collect::<BTreeMap<_, _>>()),
         ramp_up: args.ramp_up,
+        slots: args.slots,
+        rollback_after: args.rollback_after,
+        rollback_fraction: args.rollback_fraction,
+        rollback_ids: id_set(args.rollback_ids),
+        silent_fraction: args.silent_fraction,
+        silent_ids: id_set(args.silent_ids),
         ..FleetConfig::default()
     };
     let stop = match (args.until_done, args.until_idle, args.until_polls) {

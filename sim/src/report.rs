@@ -29,6 +29,10 @@ pub struct Report {
     pub http_errors: u64,
     /// Artifacts whose size or hash did not match the deployment (reported as failure).
     pub hash_mismatches: u64,
+    /// Rollbacks reported through `updraft.*` attributes (`rollback_fraction`, `rollback_ids`).
+    pub rollbacks: u64,
+    /// Devices that stopped polling after a success (`silent_fraction`, `silent_ids`).
+    pub went_silent: u64,
     #[serde(rename = "elapsed_seconds", serialize_with = "seconds")]
     pub elapsed: Duration,
     /// The stop condition's timeout passed before it was met.
@@ -116,6 +120,13 @@ impl fmt::Display for Report {
             self.config_data_updates,
             self.http_errors,
         )?;
+        if self.rollbacks > 0 || self.went_silent > 0 {
+            write!(
+                f,
+                "\n{} rollbacks reported, {} devices went silent after success",
+                self.rollbacks, self.went_silent
+            )?;
+        }
         for (kind, n) in &self.errors {
             write!(f, "\n  {n:>8} x {kind}")?;
         }

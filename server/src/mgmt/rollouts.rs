@@ -73,6 +73,11 @@ pub struct MgmtRolloutResponseBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "admin")]
     approve_decided_by: Option<String>,
+    /// Updraft extension (absent in hawkBit): seconds a device must stay healthy after reporting
+    /// success before it counts toward its group's success; see `soakTime` of the create body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 600)]
+    soak_time: Option<i64>,
     #[serde(rename = "_links")]
     #[schema(schema_with = super::examples::mgmt_rollout_links)]
     links: Value,
@@ -162,6 +167,7 @@ pub(super) fn to_json(r: Rollout, x: Extra, base: &str) -> MgmtRolloutResponseBo
         dynamic: r.is_dynamic,
         approval_remark: r.approval_remark,
         approve_decided_by: r.approve_decided_by,
+        soak_time: r.soak_time,
         name: r.name,
         links,
     }
@@ -312,6 +318,15 @@ pub struct RolloutCreate {
     dynamic_group_template: Option<DynamicTemplate>,
     #[serde(default, deserialize_with = "super::lenient::opt_one_or_many")]
     groups: Option<Vec<RolloutGroupCreate>>,
+    /// Updraft extension (hawkBit has no such field): a health gate in seconds, 1 to 2592000.
+    /// A device counts toward its group's success only after it reported success and then stayed
+    /// healthy this long: kept polling (no silence longer than 3 polling intervals), reported no
+    /// rollback (`updraft.rollback_reason` set, or `updraft.slot.booted` changed) and no failed
+    /// health (`updraft.health` other than `ok`). A device that does not counts as an error of its
+    /// group, so the error threshold pauses the rollout. While a device soaks it counts as
+    /// running. Not with type downloadonly. Left out: hawkBit's behaviour.
+    #[schema(example = 600)]
+    soak_time: Option<i64>,
 }
 
 impl From<RolloutGroupCreate> for GroupRequest {
@@ -352,6 +367,7 @@ impl From<RolloutCreate> for RolloutRequest {
             groups: b
                 .groups
                 .map(|gs| gs.into_iter().map(GroupRequest::from).collect()),
+            soak_time: b.soak_time,
         }
     }
 }

@@ -347,6 +347,23 @@ diesel::table! {
         created_by -> Text,
         last_modified_at -> BigInt,
         last_modified_by -> Text,
+        soak_time -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    rollout_soaks (action_id) {
+        action_id -> BigInt,
+        rollout_id -> BigInt,
+        group_id -> BigInt,
+        target_id -> BigInt,
+        started_at -> BigInt,
+        ends_at -> BigInt,
+        booted_slot -> Nullable<Text>,
+        rollback_reason -> Nullable<Text>,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        decided_at -> Nullable<BigInt>,
     }
 }
 
@@ -466,6 +483,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollouts,
     rollout_groups,
     rollout_targets,
+    rollout_soaks,
     ui_sessions,
     dmf_outbox,
     dmf_sent,

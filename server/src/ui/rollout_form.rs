@@ -14,7 +14,7 @@ use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::state::AppState;
 use crate::store::rollouts::create::{self as creating, RolloutRequest};
-use crate::store::rollouts::{Condition, plan};
+use crate::store::rollouts::{Condition, plan, soak};
 
 /// The create form's fields, as text so a rejected form comes back as the user typed it.
 #[derive(Deserialize, Default)]
@@ -37,6 +37,9 @@ pub struct NewForm {
     action_type: String,
     #[serde(default)]
     start_at: String,
+    /// Soak time in minutes (Updraft's health gate); empty: none.
+    #[serde(default)]
+    soak: String,
     /// Set by the form's "Preview" button (the no-JavaScript preview).
     #[serde(default)]
     preview: Option<String>,
@@ -123,6 +126,13 @@ fn form_page(ctx: &Ctx, f: &NewForm, sets: &[(i64, String)], fb: &Feedback) -> M
                     label for="r-start" { "Start automatically at (UTC, optional)" }
                     input #r-start name="start_at" type="datetime-local" value=(f.start_at);
                 }
+                div {
+                    label for="r-soak" { "Soak time (minutes, optional)" }
+                    input #r-soak name="soak" type="number" min="1" max=(soak::MAX_SOAK_SECS / 60) value=(f.soak) aria-describedby="r-soak-help";
+                }
+            }
+            p #r-soak-help .muted {
+                "With a soak time, a device counts as finished only after it stayed healthy that long after its success: kept polling, reported no rollback and no failed health. A device that does not is an error of its group."
             }
             button type="submit" { "Create rollout" }
         }
@@ -213,6 +223,24 @@ fn parse_start(s: &str) -> Result<Option<i64>, String> {
         .ok_or_else(|| format!("The start time '{s}' is not a date and time like 2026-05-01T14:30."))
 }
 
+/// The soak field (minutes) as seconds; empty is none.
+fn parse_soak(s: &str) -> Result<Option<i64>, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse::<i64>()
+        .ok()
+        .filter(|m| (1..=soak::MAX_SOAK_SECS / 60).contains(m))
+        .map(|m| Some(m * 60))
+        .ok_or_else(|| {
+            format!(
+                "The soak time must be a whole number of minutes from 1 to {}.",
+                soak::MAX_SOAK_SECS / 60
+            )
+        })
+}
+
 /// Turns the form into a rollout request, or says which field is wrong.
 fn request(f: &NewForm) -> Result<RolloutRequest, String> {
     let ds =
@@ -248,6 +276,7 @@ fn request(f: &NewForm) -> Result<RolloutRequest, String> {
             f.action_type.clone()
         }),
         start_at: parse_start(&f.start_at)?,
+        soak_time: parse_soak(&f.soak)?,
         amount_groups: Some(groups),
         success_condition: Some(threshold(&f.success)),
         error_condition: Some(threshold(&f.error)),

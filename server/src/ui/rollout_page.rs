@@ -181,6 +181,10 @@ pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) ->
                 dt { "Action type" } dd { (r.action_type) }
                 @if let Some(d) = &r.description { dt { "Description" } dd { (d) } }
                 @if let Some(at) = r.start_at { dt { "Starts at" } dd { (layout::when(at)) } }
+                @if let Some(secs) = r.soak_time {
+                    dt { "Soak time" }
+                    dd { (soak_text(secs)) ": a device counts as finished once it stayed healthy that long after its success" }
+                }
                 @if let Some(by) = &r.approve_decided_by {
                     dt { "Approval" } dd { "decided by " (by) @if let Some(rm) = &r.approval_remark { ": " (rm) } }
                 }
@@ -225,4 +229,16 @@ pub async fn change(
         format!("/ui/rollouts/{id}")
     };
     Ok(layout::see_other(&to, Some(notice)))
+}
+
+/// A soak time in seconds as people say it: `10 minutes`, `2 hours`, `90 seconds`.
+fn soak_text(secs: i64) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if secs % 3600 == 0 {
+        plural(secs / 3600, "hour")
+    } else if secs % 60 == 0 {
+        plural(secs / 60, "minute")
+    } else {
+        plural(secs, "second")
+    }
 }

@@ -31,6 +31,8 @@ pub struct RolloutRequest {
     pub dynamic: Option<bool>,
     pub dynamic_group_template: Option<DynamicTemplate>,
     pub groups: Option<Vec<GroupRequest>>,
+    /// Updraft's soak time in seconds ([`super::soak`]).
+    pub soak_time: Option<i64>,
 }
 
 /// One explicit group of a [`RolloutRequest`].
@@ -123,6 +125,7 @@ impl RolloutRequest {
                 ))
             })?,
         };
+        super::soak::validate(self.soak_time, action_type == ActionType::DownloadOnly)?;
         let rollout_conditions = conditions(
             &Conditions::default(),
             self.success_condition,
@@ -178,6 +181,7 @@ impl RolloutRequest {
             groups,
             dynamic: template,
             needs_approval,
+            soak_time: self.soak_time,
         })
     }
 }

@@ -7,10 +7,17 @@ use super::{RolloutStatus, engine};
 use crate::store::schema::rollouts;
 use crate::store::{AnyConnection, Changes, Result, tenants};
 
-/// The ids of all running rollouts, which a sweep evaluates.
+/// The ids of all running rollouts, and of paused ones with a soak time (their devices' soaks
+/// go on), which a sweep evaluates.
 pub fn running(c: &mut AnyConnection) -> Result<Vec<i64>> {
     Ok(rollouts::table
-        .filter(rollouts::status.eq(RolloutStatus::Running.as_str()))
+        .filter(
+            rollouts::status
+                .eq(RolloutStatus::Running.as_str())
+                .or(rollouts::status
+                    .eq(RolloutStatus::Paused.as_str())
+                    .and(rollouts::soak_time.is_not_null())),
+        )
         .select(rollouts::id)
         .load(c)?)
 }

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
 use super::plan::{self, GroupPlan, NewGroup, NewRollout};
+use super::soak;
 use super::{Conditions, Group, GroupStatus, Rollout, RolloutStatus};
 use crate::store::AnyConnection;
 use crate::store::Changes;
@@ -267,6 +268,7 @@ fn start_group(
         .int(now)
         .sql(")")
         .execute(conn)?;
+    soak::prepare(conn, r, g.id)?;
     set_group_status(conn, g.id, GroupStatus::Running, now)?;
     Ok(Changes {
         devices: group_devices(conn, &r.tenant, g.id)?,
@@ -338,7 +340,7 @@ pub fn resume(
     if let Some(last) = last_started {
         let restart = last.status() == GroupStatus::Error
             || (last.conditions().pauses_on_success() && {
-                let (total, _, finished, _) = group_counts(conn, last.id, download_only(&r))?;
+                let (total, _, finished, _) = group_counts(conn, r.id, last.id, download_only(&r))?;
                 meets_success(&last.conditions(), total, finished)
             });
         if restart && let Some(next) = gs.iter().find(|g| g.status() == GroupStatus::Scheduled) {
@@ -490,6 +492,7 @@ pub fn retry(
         groups: GroupPlan::Count(1),
         dynamic: None,
         needs_approval: settings.rollout_approval && !may_approve,
+        soak_time: r.soak_time,
     };
     plan::create(conn, &r.tenant, &new, by, now)
 }
@@ -501,6 +504,7 @@ fn download_only(r: &Rollout) -> bool {
 /// (total, errors, finished, complete) of a group's actions.
 fn group_counts(
     conn: &mut AnyConnection,
+    rollout_id: i64,
     group_id: i64,
     download_only: bool,
 ) -> Result<(i64, i64, i64, bool)> {
@@ -510,7 +514,9 @@ fn group_counts(
         .select((actions::status, diesel::dsl::count_star()))
         .load(conn)?;
     let mut total = 0;
-    let (mut errors, mut finished, mut open) = (0, 0, 0);
+    // With a soak time, a finished device counts once its soak passed (soak.rs).
+    let s = soak::counts(conn, rollout_id, Some(group_id))?;
+    let (mut errors, mut finished, mut open) = (s.failed, -(s.soaking + s.failed), s.soaking);
     for (status, n) in counts {
         total += n;
         match status {
@@ -541,6 +547,10 @@ pub fn evaluate(
     sweep: bool,
 ) -> Result<Changes> {
     let mut effects = Changes::none();
+    // Devices keep soaking while an operator (or an error) holds the rollout.
+    if matches!(r.status(), RolloutStatus::Running | RolloutStatus::Paused) {
+        soak::track(conn, settings, r, now)?;
+    }
     if r.status() != RolloutStatus::Running {
         return Ok(effects);
     }
@@ -551,7 +561,7 @@ pub fn evaluate(
         if g.status() != GroupStatus::Running {
             continue;
         }
-        let (total, errors, finished, complete) = group_counts(conn, g.id, dl_only)?;
+        let (total, errors, finished, complete) = group_counts(conn, r.id, g.id, dl_only)?;
         if total != g.total_targets {
             diesel::update(rollout_groups::table.find(g.id))
                 .set(rollout_groups::total_targets.eq(total))
@@ -659,7 +669,8 @@ fn grow_dynamic(
     start_group(conn, settings, r, &group, now)
 }
 
-/// Action counts per status of a rollout (or one of its groups).
+/// Action counts per status of a rollout (or one of its groups), a soak time applied
+/// ([`soak::apply`]).
 pub fn status_counts(
     conn: &mut AnyConnection,
     rollout_id: i64,
@@ -673,7 +684,9 @@ pub fn status_counts(
     if let Some(g) = group_id {
         q = q.filter(actions::rollout_group_id.eq(g));
     }
-    Ok(q.load(conn)?)
+    let mut counts = q.load(conn)?;
+    soak::apply(&mut counts, soak::counts(conn, rollout_id, group_id)?);
+    Ok(counts)
 }
 
 /// Stops the set's unfinished rollouts (hawkBit's `handleStopRollout`, when a set is invalidated):

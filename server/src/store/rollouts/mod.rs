@@ -12,6 +12,8 @@
 //! - [`create`] turns an operator's request into a plan; [`lifecycle`] is what operators do to a
 //!   rollout afterwards; [`queries`] and [`groups`] read rollouts and their groups as the front doors
 //!   show them.
+//! - [`soak`] is Updraft's health gate: with a soak time, a device counts for its group only after
+//!   it stayed healthy that long after its success.
 
 pub mod create;
 pub mod due;
@@ -20,6 +22,7 @@ pub mod groups;
 pub mod lifecycle;
 pub mod plan;
 pub mod queries;
+pub mod soak;
 
 pub use queries::Extra;
 
@@ -234,6 +237,8 @@ pub struct Rollout {
     pub created_by: String,
     pub last_modified_at: i64,
     pub last_modified_by: String,
+    /// Updraft's soak time in seconds ([`soak`]); None: hawkBit's rollout.
+    pub soak_time: Option<i64>,
 }
 
 impl Rollout {

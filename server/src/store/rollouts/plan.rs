@@ -36,6 +36,8 @@ pub struct NewRollout {
     pub dynamic: Option<DynamicTemplate>,
     /// The creator may approve rollouts (with approval enabled, others' rollouts wait for it).
     pub needs_approval: bool,
+    /// Seconds a device must stay healthy after its success ([`super::soak`]).
+    pub soak_time: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -197,6 +199,7 @@ pub fn create(conn: &mut AnyConnection, tenant: &str, r: &NewRollout, by: &str, 
             rollouts::created_by.eq(by),
             rollouts::last_modified_at.eq(now),
             rollouts::last_modified_by.eq(by),
+            rollouts::soak_time.eq(r.soak_time),
         ))
         .returning(rollouts::id)
         .get_result(conn)?;

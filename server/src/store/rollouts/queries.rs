@@ -58,6 +58,11 @@ pub fn with_extras(c: &mut AnyConnection, rows: Vec<Rollout>, full: bool) -> Res
         for (r, status, n) in per_status {
             counts.entry(r.unwrap_or_default()).or_default().push((status, n));
         }
+        // One more query per rollout with a soak time (an Updraft extension; hawkBit's have none).
+        for r in rows.iter().filter(|r| r.soak_time.is_some()) {
+            let soak = super::soak::counts(c, r.id, None)?;
+            super::soak::apply(counts.entry(r.id).or_default(), soak);
+        }
         groups = rollout_groups::table
             .filter(rollout_groups::rollout_id.eq_any(&ids))
             .group_by(rollout_groups::rollout_id)
