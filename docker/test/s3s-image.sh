@@ -7,7 +7,7 @@
 # The binary is the one .ci/run installs with `cargo install` (S3S_FS to use another); it links
 # glibc, so it gets Debian bookworm's libc6 and libgcc-s1 beside it, and busybox for a shell (the
 # bucket step, the health check, the test's look into the store). The packages are only extracted
-# (mmdebstrap's `extract` variant): no dpkg, no apt, about 15 MB, a few seconds to make. Needs root
+# (mmdebstrap's `extract` variant): no dpkg, no apt, 16 MB, a few seconds to make. Needs root
 # (the tree is made in a temporary directory with its owners).
 set -euo pipefail
 cd "$(dirname "$0")"
