@@ -100,15 +100,7 @@ fn readyz_is_down_while_the_database_is_gone_and_recovers() {
     let Some(f) = Fixture::postgres_with(|_| {}) else {
         return;
     };
-    let url = f.srv.state.config.database_url();
-    let db = url
-        .split('?')
-        .next()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let db = support::database_name(&f);
     let mut admin = diesel::PgConnection::establish(&updraft_server::testing::postgres_admin_url()).unwrap();
     // The database goes away: no new sessions, and the open ones are cut.
     diesel::sql_query(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false"))

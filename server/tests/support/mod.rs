@@ -275,15 +275,7 @@ pub fn terminate_backends(f: &Fixture) -> i64 {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let url = f.srv.state.config.database_url();
-    let db = url
-        .split('?')
-        .next()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let db = database_name(f);
     let mut admin = diesel::PgConnection::establish(&updraft_server::testing::postgres_admin_url()).unwrap();
     let killed: Killed = diesel::sql_query(format!(
         "SELECT count(pg_terminate_backend(pid))::bigint AS n FROM pg_stat_activity \
@@ -292,6 +284,13 @@ pub fn terminate_backends(f: &Fixture) -> i64 {
     .get_result(&mut admin)
     .unwrap();
     killed.n
+}
+
+/// The name of the test server's PostgreSQL database (the last path segment of its URL).
+pub fn database_name(f: &Fixture) -> String {
+    let url = f.srv.state.config.database_url();
+    let path = url.split('?').next().unwrap();
+    path.rsplit('/').next().unwrap().to_owned()
 }
 
 /// Drops a test's PostgreSQL database when the test ends, passed or not.
