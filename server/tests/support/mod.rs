@@ -230,6 +230,30 @@ impl Fixture {
         v["assignedActions"][0]["id"].as_i64().unwrap()
     }
 
+    /// A device's GET of `rest` (an artifact path) for the byte range `range` (`bytes=10-19`).
+    pub fn ddi_range(&self, cid: &str, rest: &str, range: &str) -> Response {
+        self.ddi(reqwest::Method::GET, cid, rest)
+            .header("range", range)
+            .send()
+            .unwrap()
+    }
+
+    /// Asserts that `cid`'s latest action logs a download in its status history, as hawkBit does
+    /// for a full download of an active action's artifact.
+    pub fn assert_download_logged(&self, cid: &str) {
+        let (_, actions) = self.get(&format!("/rest/v1/targets/{cid}/actions?limit=1"));
+        let action = actions["content"][0]["id"].as_i64().unwrap();
+        let (_, st) = self.get(&format!("/rest/v1/targets/{cid}/actions/{action}/status"));
+        assert!(
+            st["content"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["type"] == "download"),
+            "{st}"
+        );
+    }
+
     pub fn target(&self, cid: &str) -> Value {
         let (s, v) = self.get(&format!("/rest/v1/targets/{cid}"));
         assert_eq!(s, 200, "{v}");
