@@ -2,6 +2,7 @@
 //! it through its public HTTP APIs only.
 #![allow(dead_code)]
 
+pub mod process;
 pub mod s3;
 
 use reqwest::blocking::{Client, RequestBuilder, Response};
