@@ -280,7 +280,7 @@ fn import(config: Config, args: ImportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn serve(config: Config) -> anyhow::Result<()> {
+fn serve(mut config: Config) -> anyhow::Result<()> {
     init_logging(&config);
     let listener = TcpListener::bind(&config.listen).with_context(|| {
         format!(
@@ -288,9 +288,15 @@ fn serve(config: Config) -> anyhow::Result<()> {
             config.listen
         )
     })?;
+    // With port 0 the system picks the port; what is derived from `listen` (DMF's default
+    // download links) and the line below name the one it picked.
+    let bound = listener.local_addr()?;
+    config.listen = bound.to_string();
     let state = updraft_server::build_state(config)?;
-    tracing::info!(listen = %listener.local_addr()?, data_dir = %state.config.data_dir.display(),
-        backend = ?state.db.backend(), "updraft-server started");
+    // The address is in the message, not a field, so that a test starting the binary on port 0
+    // finds it in either log format: `updraft-server listening on 127.0.0.1:41234`.
+    tracing::info!(data_dir = %state.config.data_dir.display(), backend = ?state.db.backend(),
+        "updraft-server listening on {bound}");
     actix_rt::System::new().block_on(updraft_server::serve(state, listener, None))
 }
 

@@ -2,7 +2,7 @@
 //! query string, and device polls only when asked for (`debug`).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on unexpected failures by design.
 
-use std::process::{Command, Stdio};
+mod support;
 
 use serde_json::Value;
 
@@ -10,43 +10,24 @@ use serde_json::Value;
 /// its access-log lines.
 fn access_lines(log: &str, requests: &[(&str, &str, bool)]) -> (Vec<Value>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let password = "access-log-test-password";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_updraft-server"))
-        .env("UPDRAFT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("UPDRAFT_DATA_DIR", dir.path())
-        .env("UPDRAFT_ADMIN_PASSWORD", password)
-        .env("UPDRAFT_LOG_FORMAT", "json")
-        .env("UPDRAFT_LOG", log)
-        .env_remove("UPDRAFT_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let http = reqwest::blocking::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let ready = (0..600).any(|_| {
-        let up = http.get(format!("{base}/openapi/ddi.json")).send().is_ok();
-        if !up {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        up
+    let mut server = support::process::updraft_server(|c| {
+        c.env("UPDRAFT_DATA_DIR", dir.path())
+            .env("UPDRAFT_ADMIN_PASSWORD", password)
+            .env("UPDRAFT_LOG_FORMAT", "json")
+            .env("UPDRAFT_LOG", log)
+            .env_remove("UPDRAFT_DATABASE_URL");
     });
-    assert!(ready, "the server did not start");
+    let http = reqwest::blocking::Client::new();
     for (method, path, auth) in requests {
-        let mut r = http.request(method.parse().unwrap(), format!("{base}{path}"));
+        let mut r = http.request(method.parse().unwrap(), format!("{}{path}", server.url));
         if *auth {
             r = r.basic_auth("admin", Some(password));
         }
         r.send().unwrap();
     }
-    child.kill().unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    server.kill();
+    let text = server.output();
     let lines = text
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

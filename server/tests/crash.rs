@@ -7,61 +7,42 @@ mod support;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
+use support::process::Process;
 
 const PASSWORD: &str = "crash-test-password";
 
 struct Server {
-    child: Child,
+    process: Process,
     url: String,
     data: PathBuf,
     db: String,
 }
 
 impl Server {
+    /// The real binary on a port of its own; every restart gets a new one, so a request of the
+    /// killed process's clients can never reach its successor.
     fn start(data: &Path, db: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_updraft-server"))
-            .env("UPDRAFT_LISTEN", format!("127.0.0.1:{port}"))
-            .env("UPDRAFT_DATA_DIR", data)
-            .env("UPDRAFT_DATABASE_URL", db)
-            .env("UPDRAFT_ADMIN_PASSWORD", PASSWORD)
-            .env("UPDRAFT_POLL_FLUSH_INTERVAL_MS", "100")
-            .env("UPDRAFT_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let s = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
+        let process = support::process::updraft_server(|c| {
+            c.env("UPDRAFT_DATA_DIR", data)
+                .env("UPDRAFT_DATABASE_URL", db)
+                .env("UPDRAFT_ADMIN_PASSWORD", PASSWORD)
+                .env("UPDRAFT_POLL_FLUSH_INTERVAL_MS", "100");
+        });
+        Self {
+            url: process.url.clone(),
+            process,
             data: data.to_owned(),
             db: db.to_owned(),
-        };
-        let http = Client::new();
-        let up = (0..1200).any(|_| {
-            let ok = http.get(format!("{}/openapi/ddi.json", s.url)).send().is_ok();
-            if !ok {
-                std::thread::sleep(Duration::from_millis(25));
-            }
-            ok
-        });
-        assert!(up, "the server did not start");
-        s
+        }
     }
 
     fn kill9_and_restart(mut self) -> Self {
-        self.child.kill().unwrap(); // SIGKILL
-        self.child.wait().unwrap();
+        self.process.kill(); // SIGKILL
         Self::start(&self.data.clone(), &self.db.clone())
     }
 
@@ -81,13 +62,6 @@ impl Server {
         let (s, v) = self.api(reqwest::Method::GET, path, None);
         assert_eq!(s, 200, "{path}: {v}");
         v["total"].as_i64().unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -658,12 +658,7 @@ fn artifact_download_supports_ranges_and_checks(f: &Fixture) {
     assert!(h.contains_key("last-modified"));
     let etag = h["etag"].to_str().unwrap().to_owned();
     assert_eq!(full.bytes().unwrap().as_ref(), &content[..]);
-    let range = |r: &str| {
-        f.ddi(Method::GET, "dl1", &path)
-            .header("range", r)
-            .send()
-            .unwrap()
-    };
+    let range = |r: &str| f.ddi_range("dl1", &path, r);
     let r = range("bytes=10-19");
     assert_eq!(r.status(), 206);
     assert_eq!(r.headers()["content-range"], "bytes 10-19/5000");
@@ -740,17 +735,7 @@ fn artifact_download_supports_ranges_and_checks(f: &Fixture) {
     assert_eq!(s, 200);
     assert_eq!(list[0]["filename"], "data.bin");
     // A full download of an active action's artifact is logged.
-    let (_, st) = f.get("/rest/v1/targets/dl1/actions?limit=1");
-    let action = st["content"][0]["id"].as_i64().unwrap();
-    let (_, st) = f.get(&format!("/rest/v1/targets/dl1/actions/{action}/status"));
-    assert!(
-        st["content"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s["type"] == "download"),
-        "{st}"
-    );
+    f.assert_download_logged("dl1");
 }
 
 fn artifacts_of_unassigned_modules_are_hidden(f: &Fixture) {

@@ -381,10 +381,13 @@ fn slow_and_idle_clients_do_not_starve_a_poll() {
 
 /// A PostgreSQL server of this test's own (so it can be stopped without disturbing other tests),
 /// run as the `postgres` user from Debian's binaries.
+///
+/// It listens only on a Unix socket in its own directory, not on a TCP port: a port picked for it
+/// could be taken by another listener before PostgreSQL binds it, and again between a stop and
+/// the restart on the same address the test is about; a socket path nobody else knows cannot be.
 struct PrivatePostgres {
     bin: std::path::PathBuf,
     dir: std::path::PathBuf,
-    port: u16,
 }
 
 impl PrivatePostgres {
@@ -414,24 +417,11 @@ impl PrivatePostgres {
                 .unwrap()
                 .success()
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let pg = Self { bin, dir, port };
+        let pg = Self { bin, dir };
         pg.as_postgres(&["initdb", "-A", "trust", "-U", "postgres", "-D", &pg.data()]);
         pg.start();
-        pg.as_postgres(&[
-            "createdb",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-U",
-            "postgres",
-            "updraft",
-        ]);
+        let socket_dir = pg.dir.to_string_lossy().into_owned();
+        pg.as_postgres(&["createdb", "-h", &socket_dir, "-U", "postgres", "updraft"]);
         Some(pg)
     }
 
@@ -454,11 +444,7 @@ impl PrivatePostgres {
     }
 
     fn start(&self) {
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1",
-            self.port,
-            self.dir.display()
-        );
+        let opts = format!("-k {} -c listen_addresses=''", self.dir.display());
         let log = self.dir.join("log").to_string_lossy().into_owned();
         self.as_postgres(&[
             "pg_ctl",
@@ -479,8 +465,8 @@ impl PrivatePostgres {
 
     fn url(&self) -> String {
         format!(
-            "postgres://postgres@127.0.0.1:{}/updraft?gssencmode=disable",
-            self.port
+            "postgres://postgres@/updraft?host={}&gssencmode=disable",
+            self.dir.display()
         )
     }
 }

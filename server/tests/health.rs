@@ -100,15 +100,7 @@ fn readyz_is_down_while_the_database_is_gone_and_recovers() {
     let Some(f) = Fixture::postgres_with(|_| {}) else {
         return;
     };
-    let url = f.srv.state.config.database_url();
-    let db = url
-        .split('?')
-        .next()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let db = support::database_name(&f);
     let mut admin = diesel::PgConnection::establish(&updraft_server::testing::postgres_admin_url()).unwrap();
     // The database goes away: no new sessions, and the open ones are cut.
     diesel::sql_query(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false"))
@@ -138,11 +130,11 @@ fn readyz_is_down_while_the_database_is_gone_and_recovers() {
 
 #[test]
 fn healthcheck_says_why_in_a_sentence_when_nothing_listens() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A socket bound but not listening holds the port, so no other listener can take it while
+    // the healthcheck runs, and a connection to it is refused.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = held.local_addr().unwrap().port();
     let out = healthcheck(&format!("http://127.0.0.1:{port}/readyz"));
     assert_eq!(out.status.code(), Some(1));
     let said = String::from_utf8_lossy(&out.stderr);

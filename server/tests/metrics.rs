@@ -7,11 +7,12 @@
 mod support;
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::Fixture;
+use support::process::Process;
 
 const TOKEN: &str = "scrape-secret";
 
@@ -188,31 +189,10 @@ backend_tests!(@tweak super::with_token;
     a_scrape_without_the_token_is_refused,
 );
 
-/// A Prometheus server on 127.0.0.1, killed on drop.
-struct Prometheus {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_prometheus(binary: &str, target: &str) -> Prometheus {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("prometheus.yml");
+/// A Prometheus server on 127.0.0.1 (a port it picks itself) with its files in `dir`, scraping
+/// `target` with the token; killed on drop.
+fn start_prometheus(binary: &str, target: &str, dir: &std::path::Path) -> Process {
+    let config = dir.join("prometheus.yml");
     std::fs::write(
         &config,
         format!(
@@ -223,27 +203,17 @@ fn start_prometheus(binary: &str, target: &str) -> Prometheus {
         ),
     )
     .unwrap();
-    let port = free_port();
-    let child = Command::new(binary)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Prometheus {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    }
+    support::process::prometheus(
+        binary,
+        &[
+            format!("--config.file={}", config.display()),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+        ],
+    )
 }
 
 /// The first sample's value of an instant query, if Prometheus answers one.
-fn query(http: &reqwest::blocking::Client, prom: &Prometheus, q: &str) -> Option<f64> {
+fn query(http: &reqwest::blocking::Client, prom: &Process, q: &str) -> Option<f64> {
     let v: Value = http
         .get(format!("{}/api/v1/query", prom.url))
         .query(&[("query", q)])
@@ -262,7 +232,8 @@ fn a_real_prometheus_scrapes_the_server() {
     let f = Fixture::with(None, with_token);
     f.poll("scraped-device");
     let target = f.srv.url.trim_start_matches("http://").to_owned();
-    let prom = start_prometheus(&binary, &target);
+    let dir = tempfile::tempdir().unwrap();
+    let prom = start_prometheus(&binary, &target, dir.path());
     let deadline = Instant::now() + Duration::from_secs(90);
     let (mut up, mut polls) = (None, None);
     while Instant::now() < deadline {

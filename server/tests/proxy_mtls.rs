@@ -121,7 +121,40 @@ impl Drop for Nginx {
     }
 }
 
-fn start_nginx(dir: &Path, port: u16, upstream: &str) -> Nginx {
+/// nginx with the committed site on a free port, in front of `upstream`; returns it and its port.
+///
+/// nginx cannot listen on port 0, so the port is picked here and may be taken by another listener
+/// before nginx binds it. Then nginx exits (it cannot bind) and is started again on another port;
+/// and it counts as up only when a TLS handshake verified against this test's own CA succeeds, an
+/// answer no other server on the port can give.
+fn start_nginx(dir: &Path, upstream: &str) -> (Nginx, u16) {
+    let mut failures = Vec::new();
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut nginx = spawn_nginx(dir, port, upstream);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = nginx.0.try_wait().unwrap() {
+                failures.push(format!(
+                    "port {port}: nginx exited ({status}): {}",
+                    std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+                ));
+                break;
+            }
+            if curl(dir, port, None, &[], "/healthz").0 != 0 {
+                return (nginx, port);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    panic!("nginx did not start: {failures:#?}");
+}
+
+fn spawn_nginx(dir: &Path, port: u16, upstream: &str) -> Nginx {
     let site = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../docs/deploy/nginx-mtls.conf"
@@ -157,18 +190,7 @@ fn start_nginx(dir: &Path, port: u16, upstream: &str) -> Nginx {
         .arg(dir.join("nginx.conf"))
         .spawn()
         .unwrap();
-    let started = Nginx(child);
-    // Wait until it accepts connections.
-    for _ in 0..500 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return started;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!(
-        "nginx did not start: {}",
-        std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
-    );
+    Nginx(child)
 }
 
 /// curl through the proxy from 127.0.0.3 (so the client is not the trusted proxy's address).
@@ -211,12 +233,7 @@ fn devices_authenticate_through_nginx_with_client_certificates() {
     f.set_config("authentication.header.authority", json!("updraft-device-ca"));
     let dir = tempfile::tempdir().unwrap();
     certificates(dir.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let _nginx = start_nginx(dir.path(), port, &f.srv.url);
+    let (_nginx, port) = start_nginx(dir.path(), &f.srv.url);
 
     // The device's certificate is its identity: first poll registers it.
     let (s, root) = curl(

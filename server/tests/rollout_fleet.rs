@@ -10,10 +10,10 @@
 mod support;
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::process::Process;
 use support::{Fixture, GW};
 use updraft_sim::{DeviceAuth, FleetConfig, StopWhen};
 
@@ -262,72 +262,25 @@ fn failures_above_the_threshold_pause_with_exact_totals(f: &Fixture) {
     }
 }
 
-/// A server process of its own, on the shared PostgreSQL database, in `data_dir` with `env`.
-struct Node {
-    child: Child,
-    url: String,
-    log: std::path::PathBuf,
-}
-
-impl Node {
-    fn start(db: &str, data_dir: &std::path::Path, password: &str, env: &[(&'static str, String)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        std::fs::create_dir_all(data_dir).unwrap();
-        let log_path = data_dir.join(format!("node-{port}.log"));
-        let log = std::fs::File::create(&log_path).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_updraft-server"))
-            .env("UPDRAFT_LISTEN", format!("127.0.0.1:{port}"))
-            .env("UPDRAFT_DATABASE_URL", db)
+/// A server process of its own, on the shared PostgreSQL database, in `data_dir` with `env`; its
+/// log is printed if the test fails.
+fn start_node(
+    db: &str,
+    data_dir: &std::path::Path,
+    password: &str,
+    env: &[(&'static str, String)],
+) -> Process {
+    std::fs::create_dir_all(data_dir).unwrap();
+    support::process::updraft_server(|c| {
+        c.env("UPDRAFT_DATABASE_URL", db)
             .env("UPDRAFT_DATA_DIR", data_dir)
             .env("UPDRAFT_ADMIN_PASSWORD", password)
             .env("UPDRAFT_WORKERS", "2")
             .env("UPDRAFT_SCHEDULER_INTERVAL_MS", "300")
             .env("UPDRAFT_POLL_FLUSH_INTERVAL_MS", "500")
             .env("UPDRAFT_MIN_POLLING_TIME", "00:00:01")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .env_remove("RUST_BACKTRACE")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "node on {port} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self {
-            child,
-            url,
-            log: log_path,
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(12).collect();
-            eprintln!("--- {} ---", self.url);
-            for l in tail.iter().rev() {
-                eprintln!("{l}");
-            }
-        }
-    }
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    })
 }
 
 #[test]
@@ -360,15 +313,15 @@ fn three_nodes(s3: Option<&updraft_server::storage::S3Settings>) {
                 Some(_) => dir.path().join(format!("node-{i}")),
                 None => dir.path().to_owned(),
             };
-            std::thread::spawn(move || Node::start(&db, &dir, password, &env))
+            std::thread::spawn(move || start_node(&db, &dir, password, &env))
         })
         .collect();
-    let mut nodes: Vec<Node> = starting.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut nodes: Vec<Process> = starting.into_iter().map(|t| t.join().unwrap()).collect();
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    let api = |node: &Node, m: reqwest::Method, path: &str, body: Option<Value>| {
+    let api = |node: &Process, m: reqwest::Method, path: &str, body: Option<Value>| {
         let mut r = http
             .request(m, format!("{}{path}", node.url))
             .basic_auth("admin", Some(password));

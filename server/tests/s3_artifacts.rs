@@ -54,11 +54,7 @@ fn redirect_mode_sends_devices_to_a_presigned_url_they_can_resume() {
     let full = f.ddi(Method::GET, "rd1", &path).send().unwrap();
     assert_eq!(full.status(), 200);
     assert_eq!(full.bytes().unwrap().as_ref(), &data[..]);
-    let resumed = f
-        .ddi(Method::GET, "rd1", &path)
-        .header("range", "bytes=123456-")
-        .send()
-        .unwrap();
+    let resumed = f.ddi_range("rd1", &path, "bytes=123456-");
     assert_eq!(resumed.status(), 206);
     assert_eq!(resumed.headers()["content-range"], "bytes 123456-299999/300000");
     assert_eq!(resumed.bytes().unwrap().as_ref(), &data[123_456..]);
@@ -73,17 +69,7 @@ fn redirect_mode_sends_devices_to_a_presigned_url_they_can_resume() {
     assert_eq!(md5.status(), 200);
     assert!(md5.text().unwrap().ends_with("  fw.bin"));
     // The download is still logged in the action's history.
-    let (_, actions) = f.get("/rest/v1/targets/rd1/actions?limit=1");
-    let action = actions["content"][0]["id"].as_i64().unwrap();
-    let (_, st) = f.get(&format!("/rest/v1/targets/rd1/actions/{action}/status"));
-    assert!(
-        st["content"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s["type"] == "download"),
-        "{st}"
-    );
+    f.assert_download_logged("rd1");
 }
 
 fn migrate(data_dir: &std::path::Path, env: &[(&'static str, String)]) -> (bool, String, String) {
@@ -178,11 +164,7 @@ fn migrate_moves_the_filesystem_store_into_the_bucket_resumably() {
         let r = on_s3.ddi(Method::GET, cid, &path).send().unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(r.bytes().unwrap().as_ref(), &data[..]);
-        let r = on_s3
-            .ddi(Method::GET, cid, &path)
-            .header("range", "bytes=1000-1999")
-            .send()
-            .unwrap();
+        let r = on_s3.ddi_range(cid, &path, "bytes=1000-1999");
         assert_eq!(r.bytes().unwrap().as_ref(), &data[1000..2000]);
     }
 }

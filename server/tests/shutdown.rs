@@ -5,44 +5,24 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
+use support::process::Process;
 
 const PASSWORD: &str = "shutdown-test-password";
 
-fn start(data: &Path, db: &str) -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_updraft-server"))
-        .env("UPDRAFT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("UPDRAFT_DATA_DIR", data)
-        .env("UPDRAFT_DATABASE_URL", db)
-        .env("UPDRAFT_ADMIN_PASSWORD", PASSWORD)
-        // Poll times would be written an hour from now: only the shutdown can write them.
-        .env("UPDRAFT_POLL_FLUSH_INTERVAL_MS", "3600000")
-        .env("UPDRAFT_SHUTDOWN_TIMEOUT_SECS", "10")
-        .env("UPDRAFT_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Client::new()
-        .get(format!("{url}/openapi/ddi.json"))
-        .send()
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    (child, url)
+fn start(data: &Path, db: &str) -> Process {
+    support::process::updraft_server(|c| {
+        c.env("UPDRAFT_DATA_DIR", data)
+            .env("UPDRAFT_DATABASE_URL", db)
+            .env("UPDRAFT_ADMIN_PASSWORD", PASSWORD)
+            // Poll times would be written an hour from now: only the shutdown can write them.
+            .env("UPDRAFT_POLL_FLUSH_INTERVAL_MS", "3600000")
+            .env("UPDRAFT_SHUTDOWN_TIMEOUT_SECS", "10");
+    })
 }
 
 fn mgmt(url: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -58,7 +38,8 @@ fn mgmt(url: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> 
 }
 
 fn sigterm_writes_the_last_poll_and_exits_0(data: &Path, db: &str) {
-    let (mut child, url) = start(data, db);
+    let mut server = start(data, db);
+    let url = server.url.clone();
     let created = mgmt(
         &url,
         reqwest::Method::POST,
@@ -87,29 +68,25 @@ fn sigterm_writes_the_last_poll_and_exits_0(data: &Path, db: &str) {
     assert_eq!(r.status(), 200);
 
     let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &server.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "the server did not exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = server.wait_exit(Duration::from_secs(30));
     assert!(status.success(), "exit status after SIGTERM: {status}");
 
-    let (mut child, url) = start(data, db);
-    let t = mgmt(&url, reqwest::Method::GET, "/rest/v1/targets/term-1", None);
+    let restarted = start(data, db);
+    let t = mgmt(
+        &restarted.url,
+        reqwest::Method::GET,
+        "/rest/v1/targets/term-1",
+        None,
+    );
     let last = t["pollStatus"]["lastRequestAt"].as_i64().unwrap();
     assert!(
         first.is_some_and(|f| last >= f + 1000),
         "the queued poll was not written: before {first:?}, after restart {last}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]

@@ -43,14 +43,7 @@ impl FsStore {
     }
 
     fn blob_path(&self, sha256: &str) -> io::Result<PathBuf> {
-        if sha256.len() != 64
-            || !sha256
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a sha256 digest"));
-        }
-        Ok(self.root.join(&sha256[..2]).join(sha256))
+        Ok(self.root.join(super::blob_name(sha256)?))
     }
 
     async fn put_inner(

@@ -107,10 +107,6 @@ async fn copy_one(fs: &FsStore, dest: &S3Store, sha256: &str, size: u64) -> Resu
 /// `(sha256, path, size)` of every blob file (`<two hex digits>/<sha256>`), sorted by digest.
 fn list_blobs(root: &Path) -> anyhow::Result<Vec<(String, PathBuf, u64)>> {
     use anyhow::Context;
-    let is_hex = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    };
     let mut blobs = Vec::new();
     let dirs = std::fs::read_dir(root).with_context(|| {
         format!(
@@ -122,13 +118,17 @@ fn list_blobs(root: &Path) -> anyhow::Result<Vec<(String, PathBuf, u64)>> {
     for dir in dirs {
         let dir = dir?;
         let name = dir.file_name().to_string_lossy().into_owned();
-        if name.len() != 2 || !is_hex(&name) || !dir.file_type()?.is_dir() {
+        if name.len() != 2 || !super::is_lower_hex(&name) || !dir.file_type()?.is_dir() {
             continue;
         }
         for file in std::fs::read_dir(dir.path())? {
             let file = file?;
             let sha = file.file_name().to_string_lossy().into_owned();
-            if sha.len() == 64 && is_hex(&sha) && sha.starts_with(&name) && file.file_type()?.is_file() {
+            if sha.len() == 64
+                && super::is_lower_hex(&sha)
+                && sha.starts_with(&name)
+                && file.file_type()?.is_file()
+            {
                 blobs.push((sha, file.path(), file.metadata()?.len()));
             }
         }

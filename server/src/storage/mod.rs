@@ -121,6 +121,22 @@ impl Digests {
     }
 }
 
+/// The name a blob is stored under, `<first two hex digits>/<sha256>`, relative to the store's
+/// root directory or key prefix; both stores and `storage migrate` share this layout. Only a
+/// lowercase hex SHA-256 digest becomes a name, so nothing from a request reaches a path or key.
+pub(crate) fn blob_name(sha256: &str) -> io::Result<String> {
+    if sha256.len() != 64 || !is_lower_hex(sha256) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a sha256 digest"));
+    }
+    Ok(format!("{}/{sha256}", &sha256[..2]))
+}
+
+/// True when every byte is a lowercase hex digit.
+pub(crate) fn is_lower_hex(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
 /// Writes a small file via a temp name, fsync and rename, with the given mode.
 pub fn write_file_atomically(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     use std::io::Write;

@@ -2,6 +2,7 @@
 //! it through its public HTTP APIs only.
 #![allow(dead_code)]
 
+pub mod process;
 pub mod s3;
 
 use reqwest::blocking::{Client, RequestBuilder, Response};
@@ -230,6 +231,30 @@ impl Fixture {
         v["assignedActions"][0]["id"].as_i64().unwrap()
     }
 
+    /// A device's GET of `rest` (an artifact path) for the byte range `range` (`bytes=10-19`).
+    pub fn ddi_range(&self, cid: &str, rest: &str, range: &str) -> Response {
+        self.ddi(reqwest::Method::GET, cid, rest)
+            .header("range", range)
+            .send()
+            .unwrap()
+    }
+
+    /// Asserts that `cid`'s latest action logs a download in its status history, as hawkBit does
+    /// for a full download of an active action's artifact.
+    pub fn assert_download_logged(&self, cid: &str) {
+        let (_, actions) = self.get(&format!("/rest/v1/targets/{cid}/actions?limit=1"));
+        let action = actions["content"][0]["id"].as_i64().unwrap();
+        let (_, st) = self.get(&format!("/rest/v1/targets/{cid}/actions/{action}/status"));
+        assert!(
+            st["content"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["type"] == "download"),
+            "{st}"
+        );
+    }
+
     pub fn target(&self, cid: &str) -> Value {
         let (s, v) = self.get(&format!("/rest/v1/targets/{cid}"));
         assert_eq!(s, 200, "{v}");
@@ -275,15 +300,7 @@ pub fn terminate_backends(f: &Fixture) -> i64 {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let url = f.srv.state.config.database_url();
-    let db = url
-        .split('?')
-        .next()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let db = database_name(f);
     let mut admin = diesel::PgConnection::establish(&updraft_server::testing::postgres_admin_url()).unwrap();
     let killed: Killed = diesel::sql_query(format!(
         "SELECT count(pg_terminate_backend(pid))::bigint AS n FROM pg_stat_activity \
@@ -292,6 +309,13 @@ pub fn terminate_backends(f: &Fixture) -> i64 {
     .get_result(&mut admin)
     .unwrap();
     killed.n
+}
+
+/// The name of the test server's PostgreSQL database (the last path segment of its URL).
+pub fn database_name(f: &Fixture) -> String {
+    let url = f.srv.state.config.database_url();
+    let path = url.split('?').next().unwrap();
+    path.rsplit('/').next().unwrap().to_owned()
 }
 
 /// Drops a test's PostgreSQL database when the test ends, passed or not.

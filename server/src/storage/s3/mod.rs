@@ -109,14 +109,7 @@ impl S3Store {
 
     /// The object key of a blob; only a lowercase hex digest becomes one.
     fn key(&self, sha256: &str) -> io::Result<Path> {
-        if sha256.len() != 64
-            || !sha256
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a sha256 digest"));
-        }
-        Ok(self.under_prefix(&format!("{}/{sha256}", &sha256[..2])))
+        Ok(self.under_prefix(&super::blob_name(sha256)?))
     }
 
     /// Size of the stored blob, None when absent.
