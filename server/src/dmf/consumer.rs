@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -25,33 +26,43 @@ use super::wire::{self, Envelope, Inbound};
 const REMEMBERED: usize = 100_000;
 
 enum Job {
-    Delivery(Envelope, Delivery),
+    Delivery(Box<(Envelope, Delivery)>),
     /// Answered once every job before it was done.
     Flush(oneshot::Sender<()>),
 }
 
 /// Consumes until the consumer or a worker fails; `workers` deliveries are handled at once at
 /// most.
-pub(super) async fn consume(
-    ctx: &Context,
-    mut consumer: lapin::Consumer,
-    workers: usize,
-) -> anyhow::Result<()> {
+pub(super) async fn consume(ctx: &Context, consumer: lapin::Consumer, workers: usize) -> anyhow::Result<()> {
     let workers = workers.max(1);
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::unbounded_channel()).unzip();
     let working = futures_util::future::try_join_all(receivers.into_iter().map(|rx| worker(ctx, rx)));
-    let routing = async {
-        let mut targets = HashMap::new();
-        while let Some(delivery) = consumer.next().await {
+    let targets = &Mutex::new(HashMap::new());
+    // Working out a delivery's target may read the database: several at once, yielded in arrival
+    // order, so the workers still get each target's messages in order.
+    let mut routed = consumer
+        .map(|delivery| async move {
             let delivery = delivery?;
             let env = super::envelope(&delivery.properties);
-            match route(ctx, &mut targets, &env, &delivery.data).await {
+            // One worker keeps the arrival order of everything: nothing to work out.
+            let key = if workers == 1 {
+                Some(String::new())
+            } else {
+                route(ctx, targets, &env, &delivery.data).await
+            };
+            anyhow::Ok((env, delivery, key))
+        })
+        .buffered(workers);
+    let routing = async {
+        while let Some(routed) = routed.next().await {
+            let (env, delivery, key) = routed?;
+            match key {
                 Some(key) => {
                     let mut h = DefaultHasher::new();
                     key.hash(&mut h);
                     let i = usize::try_from(h.finish() % workers as u64).unwrap_or(0);
                     senders[i]
-                        .send(Job::Delivery(env, delivery))
+                        .send(Job::Delivery(Box::new((env, delivery))))
                         .map_err(|_| anyhow::anyhow!("a DMF worker stopped"))?;
                 }
                 None => {
@@ -71,7 +82,7 @@ pub(super) async fn consume(
 /// The target a message is about, as `tenant/controller id`; None for a message about no target.
 async fn route(
     ctx: &Context,
-    targets: &mut HashMap<(String, i64), String>,
+    targets: &Mutex<HashMap<(String, i64), String>>,
     env: &Envelope,
     body: &[u8],
 ) -> Option<String> {
@@ -84,8 +95,9 @@ async fn route(
         Inbound::UpdateActionStatus { body } => {
             let action = body.action_id;
             let key = (tenant.clone(), action);
-            if let Some(t) = targets.get(&key) {
-                t.clone()
+            let known = lock(targets).get(&key).cloned();
+            if let Some(t) = known {
+                t
             } else {
                 let t = tenant.clone();
                 let found = ctx
@@ -95,6 +107,7 @@ async fn route(
                     .await;
                 match found {
                     Ok(Some(thing)) => {
+                        let mut targets = lock(targets);
                         if targets.len() >= REMEMBERED {
                             targets.clear();
                         }
@@ -110,6 +123,10 @@ async fn route(
         Inbound::Ping => return None,
     };
     Some(format!("{tenant}/{thing}"))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Waits until every worker has done what it was given so far.
@@ -130,7 +147,10 @@ async fn flush(senders: &[mpsc::UnboundedSender<Job>]) -> anyhow::Result<()> {
 async fn worker(ctx: &Context, mut jobs: mpsc::UnboundedReceiver<Job>) -> anyhow::Result<()> {
     while let Some(job) = jobs.recv().await {
         match job {
-            Job::Delivery(env, delivery) => settle(ctx, &env, delivery).await?,
+            Job::Delivery(job) => {
+                let (env, delivery) = *job;
+                settle(ctx, &env, delivery).await?;
+            }
             Job::Flush(done) => {
                 let _ = done.send(());
             }
