@@ -11,37 +11,13 @@ use std::time::Instant;
 
 use dmf_support::{Dmf, Msg};
 use serde_json::{Value, json};
-use updraft_server::config::Config;
-
-fn fast(c: &mut Config) {
-    c.scheduler_interval_ms = 100;
-    c.action_timeout_secs = 3600;
-}
 
 dmf_tests!(
-    @tweak super::fast;
+    @tweak super::dmf_support::fast;
     several_nodes_send_each_message_once_and_survive_losing_one,
     a_rollout_over_1000_dmf_targets_counts_every_result_once,
     updraft_sim_drives_a_rollout_over_dmf,
 );
-
-fn rollout(d: &Dmf, name: &str, ds: i64, filter: &str, groups: u32) -> i64 {
-    let (s, r) = d.f.post(
-        "/rest/v1/rollouts",
-        json!({"name": name, "distributionSetId": ds, "targetFilterQuery": filter, "amountGroups": groups,
-               "successCondition": {"condition": "THRESHOLD", "expression": "100"}}),
-    );
-    assert_eq!(s, 201, "{r}");
-    let id = r["id"].as_i64().unwrap();
-    let (s, v) = d.f.post(&format!("/rest/v1/rollouts/{id}/start"), json!({}));
-    assert!(s == 204 || s == 200, "{s} {v}");
-    id
-}
-
-fn rollout_finished(d: &Dmf, id: i64) -> Option<Value> {
-    let (_, r) = d.f.get(&format!("/rest/v1/rollouts/{id}"));
-    (r["status"] == "finished").then_some(r)
-}
 
 /// Three nodes on one PostgreSQL database consume `dmf_receiver` together and share the outbox;
 /// one is stopped after the first group started. Every target hears its update exactly once.
@@ -60,7 +36,7 @@ fn several_nodes_send_each_message_once_and_survive_losing_one(d: &Dmf) {
     dmf_support::eventually("every thing registered", || d.targets_total() == 30);
     d.settle();
     let (_, ds) = d.f.distribution_set("mn", "mn.bin", b"payload");
-    let id = rollout(d, "nodes", ds, "controllerId==mn-*", 3);
+    let id = d.rollout("nodes", ds, "controllerId==mn-*", 3);
     let mut told: BTreeMap<String, usize> = BTreeMap::new();
     let mut second = Some(second);
     while told.len() < ids.len() {
@@ -72,7 +48,7 @@ fn several_nodes_send_each_message_once_and_survive_losing_one(d: &Dmf) {
         }
         d.status(r.json()["actionId"].as_i64().unwrap(), "FINISHED", &[]);
     }
-    dmf_support::eventually("the rollout finishes", || rollout_finished(d, id).is_some());
+    d.wait_rollout_finished(id);
     for r in d.replies() {
         if r.topic() == "DOWNLOAD_AND_INSTALL" {
             *told.entry(r.header("thingId").unwrap().to_owned()).or_default() += 1;
@@ -80,7 +56,7 @@ fn several_nodes_send_each_message_once_and_survive_losing_one(d: &Dmf) {
     }
     assert!(told.values().all(|n| *n == 1), "told more than once: {told:?}");
     assert_eq!(
-        rollout_finished(d, id).unwrap()["totalTargetsPerStatus"]["finished"],
+        d.rollout_finished(id).unwrap()["totalTargetsPerStatus"]["finished"],
         30
     );
     drop(third);
@@ -101,7 +77,7 @@ fn a_rollout_over_1000_dmf_targets_counts_every_result_once(d: &Dmf) {
     assert_eq!(d.targets_total(), N as i64);
     let (_, ds) = d.f.distribution_set("fleet", "fleet.bin", b"payload");
     let started = Instant::now();
-    let id = rollout(d, "fleet", ds, "controllerId==fleet-*", 5);
+    let id = d.rollout("fleet", ds, "controllerId==fleet-*", 5);
     let mut told: BTreeMap<String, i64> = BTreeMap::new();
     while told.len() < N {
         let r = d.reply_with("DOWNLOAD_AND_INSTALL");
@@ -113,9 +89,8 @@ fn a_rollout_over_1000_dmf_targets_counts_every_result_once(d: &Dmf) {
         );
         d.status(action, "FINISHED", &["done"]);
     }
-    dmf_support::eventually("the rollout finishes", || rollout_finished(d, id).is_some());
+    let r = d.wait_rollout_finished(id);
     let rollout_time = started.elapsed();
-    let r = rollout_finished(d, id).unwrap();
     assert_eq!(r["totalTargetsPerStatus"]["finished"], N as i64, "{r}");
     assert!(
         d.topics().iter().all(|t| t != "DOWNLOAD_AND_INSTALL"),
@@ -187,5 +162,5 @@ fn updraft_sim_drives_a_rollout_over_dmf(d: &Dmf) {
     assert_eq!((report.succeeded, report.failed), (19, 1), "{report}");
     assert_eq!((report.http_errors, report.hash_mismatches), (0, 0), "{report}");
     assert_eq!(report.bytes_downloaded, 20 * 17, "{report}");
-    dmf_support::eventually("the rollout finishes", || rollout_finished(d, id).is_some());
+    d.wait_rollout_finished(id);
 }

@@ -1,5 +1,6 @@
 //! DMF conformance, action status updates: checklist items 13-16, 21-24, 29-30 and 32-35 of the
-//! reference (§7), against a real RabbitMQ, on SQLite and PostgreSQL.
+//! reference (§7), and each target's messages taking effect in the order sent while the server
+//! handles several at once, against a real RabbitMQ, on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on unexpected failures by design.
 
 mod dmf_support;
@@ -24,6 +25,7 @@ dmf_tests!(
     confirmation_works_with_the_flow_switched_off,
     auto_confirm_sends_the_update_directly,
     denied_keeps_the_action_waiting,
+    each_targets_messages_take_effect_in_the_order_sent,
 );
 
 /// Item 13: `shouldMoveUpdateActionStatusWithInvalidPayloadIntoDeadLetter`.
@@ -256,4 +258,51 @@ fn denied_keeps_the_action_waiting(d: &Dmf) {
         ["wait_for_confirmation", "wait_for_confirmation"]
     );
     assert_eq!(d.f.action("cf5", action)["status"], "wait_for_confirmation");
+}
+
+/// The server handles several deliveries at once, yet each target's messages take effect in the
+/// order the gateway sent them: action statuses (which name only the action) and attribute updates
+/// (which name the thing), sent in a burst per target.
+fn each_targets_messages_take_effect_in_the_order_sent(d: &Dmf) {
+    const STEPS: usize = 8;
+    let actions: Vec<(String, i64)> = (0..12)
+        .map(|t| {
+            let cid = format!("order-{t:02}");
+            let (_, action) = d.registered_with_assignment(&cid, json!({"type": "forced"}));
+            (cid, action)
+        })
+        .collect();
+    d.settle();
+    for (cid, action) in &actions {
+        for step in 0..STEPS {
+            d.status(*action, "RUNNING", &[&format!("step {step}")]);
+            let body = json!({"attributes": {"step": step.to_string()}, "mode": "MERGE"});
+            d.send(&Msg::event("UPDATE_ATTRIBUTES", Some(cid), &body));
+        }
+        d.status(*action, "FINISHED", &["last"]);
+    }
+    // A status after FINISHED would find the action closed and be dead-lettered.
+    d.dead_letters(0);
+    let want: Vec<String> = (0..STEPS).map(|s| format!("step {s}")).collect();
+    for (cid, action) in &actions {
+        let (s, v) = d.f.get(&format!(
+            "/rest/v1/targets/{cid}/actions/{action}/status?sort=id:ASC&limit=100"
+        ));
+        assert_eq!(s, 200, "{v}");
+        let steps: Vec<String> = v["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|e| e["messages"].as_array().cloned().unwrap_or_default())
+            .filter_map(|m| m.as_str().filter(|m| m.starts_with("step ")).map(str::to_owned))
+            .collect();
+        assert_eq!(steps, want, "{cid}");
+        assert_eq!(
+            d.history(cid, *action).last().map(String::as_str),
+            Some("finished"),
+            "{cid}"
+        );
+        let (_, attributes) = d.f.get(&format!("/rest/v1/targets/{cid}/attributes"));
+        assert_eq!(attributes["step"], (STEPS - 1).to_string(), "{cid}: {attributes}");
+    }
 }

@@ -30,10 +30,14 @@ pub struct Context {
 }
 
 /// hawkBit's `RequeueExceptionStrategy`: refusals and unknown entities are fatal, an unreachable
-/// database is not.
+/// database is not, and neither is a transaction PostgreSQL aborted because it ran into another one
+/// (messages of different targets are handled at once).
 fn outcome(e: &Error) -> Outcome {
     match e {
         Error::Unavailable(why) => Outcome::Requeue(why.clone()),
+        Error::Internal(why) if why.contains("deadlock detected") || why.contains("could not serialize") => {
+            Outcome::Requeue(why.clone())
+        }
         Error::NotFound { entity, id } => Outcome::Reject(format!("{entity} {id} does not exist")),
         Error::Refused { message, .. } => Outcome::Reject(message.clone()),
         Error::Internal(why) => {

@@ -2,12 +2,14 @@
 //! second device transport beside DDI onto the same domain operations.
 //!
 //! One broker connection per node, on a runtime of its own: hawkBit's exchanges and queues are
-//! declared, `dmf_receiver` is consumed with manual acknowledgement (a message is acked only after
-//! its transaction committed, dead-lettered when malformed or naming what does not exist, requeued
-//! when the database is away), and the outbox the domain fills is pushed to the targets' reply-to
-//! exchanges with publisher confirms. A lost connection is re-opened with back-off; whatever was
-//! not confirmed stays in the outbox and goes out then.
+//! declared, `dmf_receiver` is consumed with manual acknowledgement, several messages at once but
+//! in order per target (`consumer`; a message is acked only after its transaction committed,
+//! dead-lettered when malformed or naming what does not exist, requeued when the database is away),
+//! and the outbox the domain fills is pushed to the targets' reply-to exchanges with publisher
+//! confirms. A lost connection is re-opened with back-off; whatever was not confirmed stays in the
+//! outbox and goes out then.
 
+mod consumer;
 mod inbound;
 mod outbound;
 mod publisher;
@@ -17,10 +19,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions,
+    BasicConsumeOptions, BasicQosOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Connection, ConnectionProperties, ExchangeKind};
@@ -136,7 +136,7 @@ async fn session(state: &Arc<AppState>) -> anyhow::Result<()> {
     consumer_channel
         .basic_qos(state.config.dmf.prefetch, BasicQosOptions::default())
         .await?;
-    let mut consumer = consumer_channel
+    let consumer = consumer_channel
         .basic_consume(
             RECEIVER_QUEUE.into(),
             "updraft".into(),
@@ -159,37 +159,19 @@ async fn session(state: &Arc<AppState>) -> anyhow::Result<()> {
             }
         }
     };
-    let consuming = async {
-        while let Some(delivery) = consumer.next().await {
-            let delivery = delivery?;
-            let (env, body) = (envelope(&delivery.properties), delivery.data.as_slice());
-            match inbound::handle(&ctx, &env, body).await {
-                inbound::Outcome::Ack => {
-                    delivery.acker.ack(BasicAckOptions::default()).await?;
-                }
-                inbound::Outcome::Reject(why) => {
-                    tracing::info!(reason = %why, "DMF: message rejected to the dead-letter queue");
-                    delivery
-                        .acker
-                        .reject(BasicRejectOptions { requeue: false })
-                        .await?;
-                }
-                inbound::Outcome::Requeue(why) => {
-                    tracing::warn!(reason = %why, "DMF: message requeued; trying again shortly");
-                    // Not at once: the database that failed is most likely still away.
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    delivery
-                        .acker
-                        .reject(BasicRejectOptions { requeue: true })
-                        .await?;
-                }
-            }
+    // On PostgreSQL as many deliveries in hand as the prefetch allows, within the connections the
+    // pool has. SQLite writes one transaction at a time whatever the number of workers: more would
+    // only queue for its writer (measured alike, 1,501 against 1,531 status updates/s).
+    let workers = match state.db.backend() {
+        crate::store::Backend::Sqlite => 1,
+        crate::store::Backend::Postgres => {
+            usize::from(state.config.dmf.prefetch).min(state.config.db_pool_size as usize)
         }
-        anyhow::Ok(())
     };
+    let consuming = consumer::consume(&ctx, consumer, workers);
     tokio::select! {
         r = dispatching => r,
-        r = consuming => r.and_then(|()| anyhow::bail!("the broker cancelled the consumer")),
+        r = consuming => r,
     }
 }
 

@@ -277,6 +277,17 @@ pub fn find_tenant_action(c: &mut AnyConnection, tenant: &str, action_id: i64) -
         .ok_or_else(|| Error::not_found("Action", action_id))
 }
 
+/// The controller id of the target of the tenant's action `action_id`, if there is one: what the
+/// DMF consumer keeps a target's messages in order by (an action never changes its target).
+pub fn action_target(c: &mut AnyConnection, tenant: &str, action_id: i64) -> Result<Option<String>> {
+    Ok(actions::table
+        .inner_join(targets::table)
+        .filter(actions::id.eq(action_id).and(actions::tenant.eq(tenant)))
+        .select(targets::controller_id)
+        .first(c)
+        .optional()?)
+}
+
 /// How many messages are still owed (the outbox's length).
 pub fn pending(c: &mut AnyConnection) -> Result<i64> {
     Ok(dmf_outbox::table.count().get_result(c)?)

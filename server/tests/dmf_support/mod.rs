@@ -45,6 +45,13 @@ macro_rules! dmf_tests {
     };
 }
 
+/// The configuration the dispatch and fleet tests share: the rollout scheduler every 100 ms, and an
+/// action timeout far beyond any test's length (tests that need one advance the clock).
+pub fn fast(c: &mut Config) {
+    c.scheduler_interval_ms = 100;
+    c.action_timeout_secs = 600;
+}
+
 pub fn rabbitmqctl(args: &[&str]) -> Result<(), String> {
     let out = Command::new("rabbitmqctl")
         .env("RABBITMQ_NODENAME", "rabbit@localhost")
@@ -469,6 +476,27 @@ impl Dmf {
         }
     }
 
+    /// How many messages the server owes DMF targets (its outbox).
+    pub fn owed(&self) -> i64 {
+        let db = self.f.srv.state.db.clone();
+        db.read_blocking(updraft_server::store::dmf::pending).unwrap()
+    }
+
+    /// Puts the gateway's channel in confirm mode (again after [`Dmf::reconnect`]).
+    pub fn confirm_select(&self) {
+        let ch = self.ch.borrow().clone();
+        self.rt
+            .block_on(ch.confirm_select(lapin::options::ConfirmSelectOptions::default()))
+            .unwrap();
+    }
+
+    /// In confirm mode: waits until the broker took responsibility for everything sent so far.
+    pub fn wait_for_confirms(&self) {
+        let ch = self.ch.borrow().clone();
+        let returned = self.rt.block_on(ch.wait_for_confirms()).unwrap();
+        assert!(returned.is_empty(), "the broker returned messages: {returned:?}");
+    }
+
     pub fn wait_outbox_empty(&self) {
         let deadline = Instant::now() + WAIT;
         let db = self.f.srv.state.db.clone();
@@ -585,6 +613,39 @@ impl Dmf {
             .flat_map(|e| e["messages"].as_array().cloned().unwrap_or_default())
             .map(|m| m.as_str().unwrap().to_owned())
             .collect()
+    }
+
+    /// Creates and starts a rollout of `ds` over the targets `filter` selects, in `groups` groups,
+    /// the next group starting at 100 % success; its id.
+    pub fn rollout(&self, name: &str, ds: i64, filter: &str, groups: u32) -> i64 {
+        let (s, r) = self.f.post(
+            "/rest/v1/rollouts",
+            serde_json::json!({"name": name, "distributionSetId": ds, "targetFilterQuery": filter,
+                "amountGroups": groups, "successCondition": {"condition": "THRESHOLD", "expression": "100"}}),
+        );
+        assert_eq!(s, 201, "{r}");
+        let id = r["id"].as_i64().unwrap();
+        let (s, v) = self
+            .f
+            .post(&format!("/rest/v1/rollouts/{id}/start"), serde_json::json!({}));
+        assert!(s == 204 || s == 200, "{s} {v}");
+        id
+    }
+
+    /// The rollout, once it is finished.
+    pub fn rollout_finished(&self, id: i64) -> Option<Value> {
+        let (_, r) = self.f.get(&format!("/rest/v1/rollouts/{id}"));
+        (r["status"] == "finished").then_some(r)
+    }
+
+    /// Waits (bounded) until the rollout is finished; the rollout.
+    pub fn wait_rollout_finished(&self, id: i64) -> Value {
+        let mut done = None;
+        eventually("the rollout finishes", || {
+            done = self.rollout_finished(id);
+            done.is_some()
+        });
+        done.unwrap()
     }
 
     /// A registered thing with a distribution set assigned; returns (ds, action). The
