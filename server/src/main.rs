@@ -52,7 +52,8 @@ enum Command {
     /// Import everything from a running hawkBit (or Updraft) over its Management API.
     ///
     /// Reads tenant settings, types, software modules with their artifacts, distribution sets, tags,
-    /// targets (with their security tokens, attributes and installed and assigned sets), target
+    /// targets (with their security tokens, attributes, metadata, auto-confirm state and installed
+    /// and assigned sets), target
     /// filters and the action history, and writes them into the configured database and artifact
     /// store. Devices keep their controller ids and tokens and are told nothing new. Run it again to
     /// add what changed since; an interrupted run continues. Rollouts in progress are listed, not
