@@ -7,7 +7,7 @@ mod support;
 use diesel::prelude::*;
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{Fixture, read};
+use support::{Fixture, controller_ids, read};
 
 backend_tests!(
     ds_update,
@@ -188,15 +188,6 @@ fn ds_assigned_modules(f: &Fixture) {
     assert_error(f.post(&both_path, json!([{ "id": os2 }])), 423, LOCKED);
     assert_error(f.delete(&format!("{both_path}/{app}")), 423, LOCKED);
     assert_eq!(f.get(&both_path).1["total"], 2);
-}
-
-fn controller_ids(v: &Value) -> Vec<String> {
-    v["content"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["controllerId"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn ds_target_lists(f: &Fixture) {

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Fixture, GW};
+use support::{Fixture, GW, controller_ids};
 use updraft_sim::{DeviceAuth, FleetConfig, StopWhen};
 
 const FLEET: usize = 60;
@@ -188,12 +188,7 @@ fn lagging(f: &Fixture, since: i64) -> Vec<String> {
     ));
     let (s, v) = f.get(&format!("/rest/v1/targets?limit=100&q={q}"));
     assert_eq!(s, 200, "{v}");
-    v["content"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["controllerId"].as_str().unwrap().to_owned())
-        .collect()
+    controller_ids(&v)
 }
 
 /// One scheduler round now (rollouts swept), as the background loop runs it.

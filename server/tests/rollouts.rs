@@ -8,7 +8,7 @@ mod support;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{Fixture, link, read};
+use support::{Fixture, controller_ids, link, read};
 use updraft_server::config::Config;
 
 fn fast_scheduler(c: &mut Config) {
@@ -134,12 +134,7 @@ fn groups_start_one_after_another_as_devices_report(f: &Fixture) {
             g["id"]
         ));
         assert_eq!(s, 200, "{v}");
-        v["content"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["controllerId"].as_str().unwrap().to_owned())
-            .collect()
+        controller_ids(&v)
     };
     let group_members: Vec<Vec<String>> = gs.iter().map(members).collect();
     assert!(group_members.iter().all(|m| m.len() == 2));

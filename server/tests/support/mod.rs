@@ -275,6 +275,16 @@ pub fn read(r: Response) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// The `controllerId`s of a page of targets, in order.
+pub fn controller_ids(page: &Value) -> Vec<String> {
+    page["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["controllerId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 pub fn link(root: &Value, rel: &str) -> Option<String> {
     root["_links"][rel]["href"].as_str().map(str::to_owned)
 }
