@@ -102,7 +102,8 @@ struct Batch {
 }
 
 /// What to send for the claimed rows: per target (in the order first owed) its deletion, its
-/// current command when it changed (or always, after THING_CREATED), and an attribute request.
+/// current command when it changed (or always, after THING_CREATED), and an attribute request for
+/// each row that owes one.
 fn plan(c: &mut AnyConnection, rows: &[OutboxEntry], base: &str, now: i64) -> Result<Plan> {
     let mut order: Vec<(&str, &str)> = Vec::new();
     let mut owed: HashMap<(&str, &str), Vec<&OutboxEntry>> = HashMap::new();
@@ -179,15 +180,23 @@ fn plan(c: &mut AnyConnection, rows: &[OutboxEntry], base: &str, now: i64) -> Re
                 }
             }
         }
-        if has(OutboxKind::Attributes) && target.request_attributes {
-            plan.messages.push(Message::json(
-                exchange,
-                "EVENT",
-                tenant,
-                Some(cid),
-                Some("REQUEST_ATTRIBUTES_UPDATE"),
-                Vec::new(),
-            ));
+        // One request per owing row, as hawkBit sends one per status that asks for it: two rows
+        // claimed in one drain must not become one message (item 30 expects two).
+        let requests = entries
+            .iter()
+            .filter(|e| e.kind == OutboxKind::Attributes)
+            .count();
+        if target.request_attributes {
+            for _ in 0..requests {
+                plan.messages.push(Message::json(
+                    exchange,
+                    "EVENT",
+                    tenant,
+                    Some(cid),
+                    Some("REQUEST_ATTRIBUTES_UPDATE"),
+                    Vec::new(),
+                ));
+            }
         }
     }
     for ((tenant, _, topic), b) in batches {
