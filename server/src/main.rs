@@ -12,6 +12,16 @@ use updraft_server::config::{self, Config, LogFormat};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The C library's `pow`, defined here with `own-pow` (the container image's build) so the linker
+/// resolves the binary's only libm call to it and drops libm.so.6 from the image (Cargo.toml says
+/// why).
+#[cfg(feature = "own-pow")]
+#[allow(unsafe_code)] // `no_mangle` is how Rust defines a C symbol; the function itself is safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn pow(x: f64, y: f64) -> f64 {
+    libm::pow(x, y)
+}
+
 /// Updraft update server: hawkBit's device API (DDI v1) and Management API (/rest/v1) in one binary.
 ///
 /// With no options it listens on 0.0.0.0:8080 and keeps an SQLite database and the artifacts under
