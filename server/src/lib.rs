@@ -27,6 +27,7 @@ pub mod store;
 pub mod tenant_config;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 pub mod ui;
 
 use std::net::TcpListener;

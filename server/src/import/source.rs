@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use reqwest::blocking::{Client, Response};
-use reqwest::{Certificate, StatusCode};
+use reqwest_rustls::blocking::{Client, Response};
+use reqwest_rustls::{Certificate, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
 use super::progress::Progress;
@@ -27,7 +27,7 @@ impl Source {
     /// credentials with one small request.
     pub fn connect(opts: &Options) -> Result<Self, ImportError> {
         let (url, user, password) = (opts.from.as_str(), opts.user.as_str(), opts.password.as_str());
-        let parsed = reqwest::Url::parse(url).map_err(|e| {
+        let parsed = Url::parse(url).map_err(|e| {
             ImportError::Source(format!(
                 "{url} is not a usable URL ({e}); give one like https://hawkbit.example.com"
             ))
@@ -37,6 +37,7 @@ impl Source {
                 "{url} is not an http:// or https:// URL."
             )));
         }
+        crate::tls::use_ring();
         let mut builder = Client::builder();
         if let Some(pem) = &opts.ca_cert {
             let certs = Certificate::from_pem_bundle(pem)
@@ -231,7 +232,7 @@ impl Source {
         if let Some(rest) = href.strip_prefix(&self.base) {
             return rest.to_owned();
         }
-        reqwest::Url::parse(href).map_or_else(
+        Url::parse(href).map_or_else(
             |_| href.to_owned(),
             |u| match u.query() {
                 Some(q) => format!("{}?{q}", u.path()),
@@ -280,7 +281,7 @@ fn check(r: Response, url: &str) -> Result<Response, ImportError> {
     }
 }
 
-fn unreachable(base: &str, e: &reqwest::Error) -> String {
+fn unreachable(base: &str, e: &reqwest_rustls::Error) -> String {
     use std::error::Error;
     let mut why = e.to_string();
     let mut source = e.source();

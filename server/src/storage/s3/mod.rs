@@ -44,10 +44,7 @@ pub struct S3Store {
 impl S3Store {
     /// Connects to the `[s3]` bucket (no request is made yet; see [`ArtifactStore::check`]).
     pub fn new(settings: &S3Settings) -> anyhow::Result<Self> {
-        // reqwest's rustls is built without a provider so that `aws-lc-rs` stays out; ring it is.
-        // rustls deprecates it for lacking post-quantum key exchange, which only aws-lc-rs has.
-        #[allow(deprecated)]
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::use_ring();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("updraft-s3")
