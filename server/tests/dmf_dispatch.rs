@@ -109,11 +109,20 @@ const HOUR: i64 = 3_600_000;
 
 /// Item 18 and 36: `receiveDownloadMessageBeforeMaintenanceWindowStartTime`: DOWNLOAD while the
 /// window is closed; once it opened, the next THING_CREATED brings DOWNLOAD_AND_INSTALL.
+///
+/// The clock moves from 5 minutes before the window to 1 minute into it: less than the action
+/// timeout, so the silent device's action is still open when it announces itself. (A jump past the
+/// timeout let the scheduler's sweep close the action as timed out before THING_CREATED was
+/// handled, whenever the sweep won that race: then no command was owed, and no reply came.)
 fn download_before_the_maintenance_window_then_install_in_it(d: &Dmf) {
+    const MINUTE: i64 = 60_000;
+    let jump = 6 * MINUTE;
+    let timeout = i64::try_from(d.f.srv.state.config.action_timeout_secs).unwrap() * 1000;
+    assert!(jump < timeout, "the jump must stay within the action timeout");
     let now = d.f.srv.state.now();
     let day = 24 * HOUR;
     let next_noon = now - now % day + 12 * HOUR + if now % day >= 12 * HOUR { day } else { 0 };
-    d.f.srv.state.clock.advance(next_noon - 10 * 60_000 - now);
+    d.f.srv.state.clock.advance(next_noon - 5 * MINUTE - now);
     let window = json!({"maintenanceWindow": {"schedule": "0 0 12 * * ?", "duration": "01:00:00", "timezone": "+00:00"}});
     let (_, action) = d.registered_with_assignment("d18", window);
     let r = d.reply();
@@ -121,9 +130,13 @@ fn download_before_the_maintenance_window_then_install_in_it(d: &Dmf) {
         (r.topic(), r.json()["actionId"].as_i64()),
         ("DOWNLOAD", Some(action))
     );
-    d.f.srv.state.clock.advance(15 * 60_000);
+    d.f.srv.state.clock.advance(jump);
     d.thing_created("d18", None);
-    assert_eq!(d.reply().topic(), "DOWNLOAD_AND_INSTALL");
+    let r = d.reply();
+    assert_eq!(
+        (r.topic(), r.json()["actionId"].as_i64()),
+        ("DOWNLOAD_AND_INSTALL", Some(action))
+    );
 }
 
 /// Item 19: `receiveDownloadAndInstallMessageDuringMaintenanceWindow`.
