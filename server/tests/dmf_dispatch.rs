@@ -19,6 +19,7 @@ dmf_tests!(
     cancel_before_the_first_poll_is_repeated_on_thing_created,
     assigning_again_cancels_first_then_sends_the_new_set,
     cancel_and_download_only_topics,
+    deleting_a_target_sends_thing_deleted,
     attributes_are_requested_after_success_only,
     batch_assignments_send_one_message,
     confirmation_flow_sends_confirm_not_the_update,
@@ -130,6 +131,7 @@ fn download_before_the_maintenance_window_then_install_in_it(d: &Dmf) {
         (r.topic(), r.json()["actionId"].as_i64()),
         ("DOWNLOAD", Some(action))
     );
+    assert_eq!(d.target("d18")["updateStatus"], "pending");
     d.f.srv.state.clock.advance(jump);
     d.thing_created("d18", None);
     let r = d.reply();
@@ -148,6 +150,7 @@ fn download_and_install_during_the_maintenance_window(d: &Dmf) {
         (r.topic(), r.json()["actionId"].as_i64()),
         ("DOWNLOAD_AND_INSTALL", Some(action))
     );
+    assert_eq!(d.target("d19")["updateStatus"], "pending");
 }
 
 /// Item 20: `receiveCancelUpdateMessageAfterAssignmentWasCanceled`.
@@ -218,6 +221,24 @@ fn cancel_and_download_only_topics(d: &Dmf) {
     let r = d.reply();
     assert_eq!((r.topic(), r.header("thingId")), ("CANCEL_DOWNLOAD", Some("d38")));
     assert_eq!(r.content_type.as_deref(), Some("application/json"));
+}
+
+/// Item 38: `sendDeleteMessage`: a DMF target deleted over the Management API is told so with
+/// THING_DELETED (thingId, tenant, type), and no target is left.
+fn deleting_a_target_sends_thing_deleted(d: &Dmf) {
+    d.thing_created("d38-gone", None);
+    d.settle();
+    let (s, v) = d.f.delete("/rest/v1/targets/d38-gone");
+    assert_eq!(s, 204, "{v}");
+    let replies = d.replies();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    let r = &replies[0];
+    assert_eq!(
+        (r.header("type"), r.header("thingId"), r.header("tenant")),
+        (Some("THING_DELETED"), Some("d38-gone"), Some("DEFAULT"))
+    );
+    assert!(r.header("topic").is_none());
+    assert_eq!(d.targets_total(), 0);
 }
 
 /// Item 39: `attributeRequestAfterSuccessfulUpdate`.
