@@ -19,6 +19,7 @@ dmf_tests!(
     cancel_before_the_first_poll_is_repeated_on_thing_created,
     assigning_again_cancels_first_then_sends_the_new_set,
     cancel_and_download_only_topics,
+    deleting_a_target_sends_thing_deleted,
     attributes_are_requested_after_success_only,
     batch_assignments_send_one_message,
     confirmation_flow_sends_confirm_not_the_update,
@@ -109,11 +110,20 @@ const HOUR: i64 = 3_600_000;
 
 /// Item 18 and 36: `receiveDownloadMessageBeforeMaintenanceWindowStartTime`: DOWNLOAD while the
 /// window is closed; once it opened, the next THING_CREATED brings DOWNLOAD_AND_INSTALL.
+///
+/// The clock moves from 5 minutes before the window to 1 minute into it: less than the action
+/// timeout, so the silent device's action is still open when it announces itself. (A jump past the
+/// timeout let the scheduler's sweep close the action as timed out before THING_CREATED was
+/// handled, whenever the sweep won that race: then no command was owed, and no reply came.)
 fn download_before_the_maintenance_window_then_install_in_it(d: &Dmf) {
+    const MINUTE: i64 = 60_000;
+    let jump = 6 * MINUTE;
+    let timeout = i64::try_from(d.f.srv.state.config.action_timeout_secs).unwrap() * 1000;
+    assert!(jump < timeout, "the jump must stay within the action timeout");
     let now = d.f.srv.state.now();
     let day = 24 * HOUR;
     let next_noon = now - now % day + 12 * HOUR + if now % day >= 12 * HOUR { day } else { 0 };
-    d.f.srv.state.clock.advance(next_noon - 10 * 60_000 - now);
+    d.f.srv.state.clock.advance(next_noon - 5 * MINUTE - now);
     let window = json!({"maintenanceWindow": {"schedule": "0 0 12 * * ?", "duration": "01:00:00", "timezone": "+00:00"}});
     let (_, action) = d.registered_with_assignment("d18", window);
     let r = d.reply();
@@ -121,9 +131,14 @@ fn download_before_the_maintenance_window_then_install_in_it(d: &Dmf) {
         (r.topic(), r.json()["actionId"].as_i64()),
         ("DOWNLOAD", Some(action))
     );
-    d.f.srv.state.clock.advance(15 * 60_000);
+    assert_eq!(d.target("d18")["updateStatus"], "pending");
+    d.f.srv.state.clock.advance(jump);
     d.thing_created("d18", None);
-    assert_eq!(d.reply().topic(), "DOWNLOAD_AND_INSTALL");
+    let r = d.reply();
+    assert_eq!(
+        (r.topic(), r.json()["actionId"].as_i64()),
+        ("DOWNLOAD_AND_INSTALL", Some(action))
+    );
 }
 
 /// Item 19: `receiveDownloadAndInstallMessageDuringMaintenanceWindow`.
@@ -135,6 +150,7 @@ fn download_and_install_during_the_maintenance_window(d: &Dmf) {
         (r.topic(), r.json()["actionId"].as_i64()),
         ("DOWNLOAD_AND_INSTALL", Some(action))
     );
+    assert_eq!(d.target("d19")["updateStatus"], "pending");
 }
 
 /// Item 20: `receiveCancelUpdateMessageAfterAssignmentWasCanceled`.
@@ -205,6 +221,24 @@ fn cancel_and_download_only_topics(d: &Dmf) {
     let r = d.reply();
     assert_eq!((r.topic(), r.header("thingId")), ("CANCEL_DOWNLOAD", Some("d38")));
     assert_eq!(r.content_type.as_deref(), Some("application/json"));
+}
+
+/// Item 38: `sendDeleteMessage`: a DMF target deleted over the Management API is told so with
+/// THING_DELETED (thingId, tenant, type), and no target is left.
+fn deleting_a_target_sends_thing_deleted(d: &Dmf) {
+    d.thing_created("d38-gone", None);
+    d.settle();
+    let (s, v) = d.f.delete("/rest/v1/targets/d38-gone");
+    assert_eq!(s, 204, "{v}");
+    let replies = d.replies();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    let r = &replies[0];
+    assert_eq!(
+        (r.header("type"), r.header("thingId"), r.header("tenant")),
+        (Some("THING_DELETED"), Some("d38-gone"), Some("DEFAULT"))
+    );
+    assert!(r.header("topic").is_none());
+    assert_eq!(d.targets_total(), 0);
 }
 
 /// Item 39: `attributeRequestAfterSuccessfulUpdate`.

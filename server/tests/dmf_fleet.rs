@@ -7,6 +7,7 @@ mod dmf_support;
 mod support;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use dmf_support::{Dmf, Msg};
@@ -17,6 +18,7 @@ dmf_tests!(
     several_nodes_send_each_message_once_and_survive_losing_one,
     a_rollout_over_1000_dmf_targets_counts_every_result_once,
     updraft_sim_drives_a_rollout_over_dmf,
+    stopping_a_transport_mid_dispatch_is_orderly,
 );
 
 /// Three nodes on one PostgreSQL database consume `dmf_receiver` together and share the outbox;
@@ -163,4 +165,37 @@ fn updraft_sim_drives_a_rollout_over_dmf(d: &Dmf) {
     assert_eq!((report.http_errors, report.hash_mismatches), (0, 0), "{report}");
     assert_eq!(report.bytes_downloaded, 20 * 17, "{report}");
     d.wait_rollout_finished(id);
+}
+
+/// Stopping a DMF transport while the outbox is being pushed is orderly: the batch in hand is
+/// published and committed before the transport's runtime goes (publishing on a runtime being shut
+/// down panicked on its threads), and the node's other transport sends the rest. Every target hears
+/// its update once.
+fn stopping_a_transport_mid_dispatch_is_orderly(d: &Dmf) {
+    let panics = dmf_support::dmf_thread_panics();
+    let ids: Vec<String> = (0..300).map(|i| format!("st-{i:03}")).collect();
+    for c in &ids {
+        d.thing_created(c, None);
+    }
+    d.settle();
+    // A second transport in the same node: it shares the outbox (and the broker queue) with the
+    // first, as a second node would.
+    let second = updraft_server::dmf::start(Arc::clone(&d.f.srv.state)).unwrap();
+    d.wait_for_consumers(2);
+    let (_, ds) = d.f.distribution_set("st", "st.bin", b"payload");
+    let body: Value = ids.iter().map(|c| json!({"id": c, "type": "forced"})).collect();
+    let (s, v) =
+        d.f.post(&format!("/rest/v1/distributionsets/{ds}/assignedTargets"), body);
+    assert_eq!(s, 200, "{v}");
+    // Stopped while 300 messages are owed: whether it holds a batch now or not, it stops cleanly.
+    second.stop();
+    let mut told: BTreeMap<String, usize> = BTreeMap::new();
+    for r in d.replies() {
+        if r.topic() == "DOWNLOAD_AND_INSTALL" {
+            *told.entry(r.header("thingId").unwrap().to_owned()).or_default() += 1;
+        }
+    }
+    assert_eq!(told.len(), ids.len(), "every target told");
+    assert!(told.values().all(|n| *n == 1), "told more than once: {told:?}");
+    assert_eq!(dmf_support::dmf_thread_panics(), panics, "a DMF thread panicked");
 }

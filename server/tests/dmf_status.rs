@@ -245,6 +245,13 @@ fn auto_confirm_sends_the_update_directly(d: &Dmf) {
     let action = d.f.assign(ds, "cf4", json!({"type": "forced"}));
     assert_eq!(d.topics(), ["DOWNLOAD_AND_INSTALL"]);
     assert_eq!(d.f.action("cf4", action)["status"], "running");
+    // One status entry, as in hawkBit's test, saying who confirmed. (hawkBit's entry reads
+    // WAIT_FOR_CONFIRMATION though the action runs; Updraft's reads RUNNING, for DDI alike.)
+    assert_eq!(d.history("cf4", action), ["running"]);
+    assert!(
+        d.messages("cf4", action)
+            .contains(&"Assignment automatically confirmed by initiator 'gw'.".to_owned())
+    );
 }
 
 /// Item 35: `deniedActionStatus`.

@@ -47,25 +47,23 @@ fn sigterm_writes_the_last_poll_and_exits_0(data: &Path, db: &str) {
         Some(json!([{ "controllerId": "term-1" }])),
     );
     let token = created[0]["securityToken"].as_str().unwrap().to_owned();
-    // The first poll writes at once (UNKNOWN → REGISTERED); the second is only queued.
-    for _ in 0..2 {
+    // The device's DDI poll, answered 200.
+    let poll = || {
         let r = Client::new()
             .get(format!("{url}/DEFAULT/controller/v1/term-1"))
             .header("authorization", format!("TargetToken {token}"))
             .send()
             .unwrap();
         assert_eq!(r.status(), 200);
-    }
+    };
+    // The first poll writes at once (UNKNOWN → REGISTERED); the second is only queued.
+    poll();
+    poll();
     let polled_before = mgmt(&url, reqwest::Method::GET, "/rest/v1/targets/term-1", None);
     let first = polled_before["pollStatus"]["lastRequestAt"].as_i64();
     // Queued poll times are written rounded down to the second: poll again clearly later.
     std::thread::sleep(Duration::from_millis(2100));
-    let r = Client::new()
-        .get(format!("{url}/DEFAULT/controller/v1/term-1"))
-        .header("authorization", format!("TargetToken {token}"))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    poll();
 
     let sent = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])

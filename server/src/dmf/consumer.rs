@@ -17,7 +17,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicRejectOptions};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::inbound::{self, Context};
 use super::wire::{self, Envelope, Inbound};
@@ -31,9 +31,16 @@ enum Job {
     Flush(oneshot::Sender<()>),
 }
 
-/// Consumes until the consumer or a worker fails; `workers` deliveries are handled at once at
-/// most.
-pub(super) async fn consume(ctx: &Context, consumer: lapin::Consumer, workers: usize) -> anyhow::Result<()> {
+/// Consumes until the consumer or a worker fails, or until stopped; `workers` deliveries are
+/// handled at once at most. Stopping takes no further delivery and lets the workers finish (and
+/// acknowledge) the ones they were given; those still being routed are left unacknowledged, and the
+/// broker requeues them when the connection closes.
+pub(super) async fn consume(
+    ctx: &Context,
+    consumer: lapin::Consumer,
+    workers: usize,
+    mut stopped: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let workers = workers.max(1);
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::unbounded_channel()).unzip();
     let working = futures_util::future::try_join_all(receivers.into_iter().map(|rx| worker(ctx, rx)));
@@ -53,8 +60,16 @@ pub(super) async fn consume(ctx: &Context, consumer: lapin::Consumer, workers: u
             anyhow::Ok((env, delivery, key))
         })
         .buffered(workers);
-    let routing = async {
-        while let Some(routed) = routed.next().await {
+    // Owns the senders: when it ends, the workers finish what they were given and end too.
+    let routing = async move {
+        loop {
+            let next = tokio::select! {
+                next = routed.next() => next,
+                _ = stopped.wait_for(|s| *s) => return anyhow::Ok(()),
+            };
+            let Some(routed) = next else {
+                anyhow::bail!("the broker cancelled the consumer");
+            };
             let (env, delivery, key) = routed?;
             match key {
                 Some(key) => {
@@ -71,12 +86,8 @@ pub(super) async fn consume(ctx: &Context, consumer: lapin::Consumer, workers: u
                 }
             }
         }
-        anyhow::bail!("the broker cancelled the consumer")
     };
-    tokio::select! {
-        r = routing => r,
-        r = working => r.and_then(|_| anyhow::bail!("the DMF workers stopped")),
-    }
+    tokio::try_join!(routing, working).map(drop)
 }
 
 /// The target a message is about, as `tenant/controller id`; None for a message about no target.

@@ -99,22 +99,30 @@ pub fn start(state: Arc<AppState>) -> anyhow::Result<DmfHandle> {
 }
 
 /// Connects, serves until the connection breaks, and connects again, until stopped.
-async fn run(state: Arc<AppState>, mut stopped: tokio::sync::watch::Receiver<bool>) {
+///
+/// Stopping is orderly: the session finishes the outbox batch in hand (its transaction publishes
+/// on this runtime from a blocking thread, so the runtime must outlive it) and the deliveries its
+/// workers hold, then closes the connection; only then does this return and the runtime go.
+async fn run(state: Arc<AppState>, stopped: tokio::sync::watch::Receiver<bool>) {
     let mut backoff = Duration::from_millis(250);
     loop {
-        let session = tokio::select! {
-            r = session(&state) => r,
-            _ = stopped.changed() => return,
-        };
+        let session = session(&state, stopped.clone()).await;
+        if *stopped.borrow() {
+            if let Err(e) = session {
+                tracing::debug!(error = %e, "DMF: the broker connection ended while stopping");
+            }
+            return;
+        }
         if let Err(e) = session {
             let message = format!("DMF: the broker connection failed; connecting again in {backoff:?}");
             tracing::warn!(error = %e, "{message}");
         } else {
             backoff = Duration::from_millis(250);
         }
+        let mut stop = stopped.clone();
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
-            _ = stopped.changed() => return,
+            _ = stop.wait_for(|s| *s) => return,
         }
         backoff = (backoff * 2).min(Duration::from_secs(30));
     }
@@ -126,12 +134,30 @@ pub fn vhost_of(url: &str) -> String {
         .map_or_else(|_| "/".to_owned(), |u| u.vhost)
 }
 
-/// One connection's life: declare, consume and dispatch until something breaks.
-async fn session(state: &Arc<AppState>) -> anyhow::Result<()> {
-    let conn = Arc::new(Connection::connect(&state.config.dmf.url, ConnectionProperties::default()).await?);
+/// One connection's life: declare, consume and dispatch until something breaks (an error) or
+/// until stopped (Ok, after the work in hand is done).
+async fn session(state: &Arc<AppState>, stopped: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<()> {
+    let mut stop = stopped.clone();
+    // Nothing is in hand while connecting: stopping may cut it short.
+    let conn = tokio::select! {
+        c = Connection::connect(&state.config.dmf.url, ConnectionProperties::default()) => Arc::new(c?),
+        _ = stop.wait_for(|s| *s) => return Ok(()),
+    };
+    let served = serve(state, &conn, stopped).await;
+    // Deliveries not acknowledged go back to the queue at once, for another node or the next start.
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn.close(200, "updraft stopping".into())).await;
+    served
+}
+
+/// Declares the topology, then consumes and dispatches on `conn` until it breaks or until stopped.
+async fn serve(
+    state: &Arc<AppState>,
+    conn: &Arc<Connection>,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     tracing::info!("DMF: connected to the broker");
-    declare_topology(&conn).await?;
-    let publisher = Arc::new(Publisher::open(Arc::clone(&conn)).await?);
+    declare_topology(conn).await?;
+    let publisher = Arc::new(Publisher::open(Arc::clone(conn)).await?);
     let consumer_channel = conn.create_channel().await?;
     consumer_channel
         .basic_qos(state.config.dmf.prefetch, BasicQosOptions::default())
@@ -150,14 +176,19 @@ async fn session(state: &Arc<AppState>) -> anyhow::Result<()> {
         vhost: vhost_of(&state.config.dmf.url),
     };
     let dispatcher = outbound::Dispatcher::new(Arc::clone(state), Arc::clone(&publisher));
+    let stopping = || *stopped.borrow();
     let dispatching = async {
-        loop {
-            dispatcher.drain().await?;
+        let mut stop = stopped.clone();
+        // Never cancelled inside `drain`: a batch is published and committed, or not begun.
+        while !stopping() {
+            dispatcher.drain(&stopping).await?;
             tokio::select! {
                 () = state.dmf.wait() => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.wait_for(|s| *s) => {}
             }
         }
+        anyhow::Ok(())
     };
     // On PostgreSQL as many deliveries in hand as the prefetch allows, within the connections the
     // pool has. SQLite writes one transaction at a time whatever the number of workers: more would
@@ -168,11 +199,10 @@ async fn session(state: &Arc<AppState>) -> anyhow::Result<()> {
             usize::from(state.config.dmf.prefetch).min(state.config.db_pool_size as usize)
         }
     };
-    let consuming = consumer::consume(&ctx, consumer, workers);
-    tokio::select! {
-        r = dispatching => r,
-        r = consuming => r,
-    }
+    let consuming = consumer::consume(&ctx, consumer, workers, stopped.clone());
+    // Both end on their own when stopped; when one fails, the other is dropped (the connection is
+    // broken: whatever it held is requeued, or stays owed).
+    tokio::try_join!(dispatching, consuming).map(drop)
 }
 
 /// hawkBit's `DmfAmqpDeclarationConfiguration`. A queue that exists with other arguments does not

@@ -32,22 +32,28 @@ impl Dispatcher {
         Self { state, publisher }
     }
 
-    /// Sends everything owed until the outbox is empty; an error means the broker connection broke
-    /// (what was not confirmed stays owed).
-    pub async fn drain(&self) -> anyhow::Result<()> {
+    /// Sends everything owed until the outbox is empty, or until `stopping` says so between two
+    /// batches; an error means the broker connection broke (what was not confirmed stays owed).
+    ///
+    /// Not to be cancelled while a batch is in hand: its transaction runs on the blocking pool and
+    /// publishes through this runtime, which must still be there when it does.
+    pub async fn drain(&self, stopping: &dyn Fn() -> bool) -> anyhow::Result<()> {
         loop {
             let state = Arc::clone(&self.state);
             let publisher = Arc::clone(&self.publisher);
             let runtime = tokio::runtime::Handle::current();
             let base = download_base(&state.config);
-            let now = state.now();
-            let handled = state
+            let handled = self
+                .state
                 .db
                 .write(move |c| {
                     let rows = domain::claim_outbox(c, BATCH)?;
                     if rows.is_empty() {
                         return Ok(0);
                     }
+                    // Read once the rows are ours: a clock that moved while this batch waited for
+                    // the database counts (whether a maintenance window is open).
+                    let now = state.now();
                     let plan = plan(c, &rows, &base, now)?;
                     for m in &plan.messages {
                         // Not `Unavailable`: that would tell the store the database is away.
@@ -64,7 +70,7 @@ impl Dispatcher {
                 })
                 .await
                 .map_err(|e| anyhow::anyhow!("dispatching DMF messages failed: {e}"))?;
-            if handled == 0 {
+            if handled == 0 || stopping() {
                 return Ok(());
             }
         }

@@ -209,6 +209,23 @@ fn required(why: String) -> Option<Dmf> {
     None
 }
 
+/// How many panics happened on the server's DMF threads (the transport's thread and its runtime's,
+/// all named `dmf`) since the first call; the first call installs the counting panic hook.
+pub fn dmf_thread_panics() -> usize {
+    static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() == Some("dmf") {
+                PANICS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            previous(info);
+        }));
+    });
+    PANICS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Waits (bounded) until `check` holds.
 pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT * 2;
