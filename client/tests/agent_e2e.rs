@@ -672,3 +672,27 @@ fn a_broken_download_resumes_with_range() {
     );
     assert_eq!(std::fs::read(dev.path("b.img")).unwrap(), image);
 }
+
+#[test]
+fn attributes_the_server_refuses_do_not_hold_up_the_update() {
+    if !have_openssl() {
+        return;
+    }
+    let fleet = Fleet::start();
+    // A backtick is no attribute character (hawkBit's rule): the server refuses the whole set.
+    let dev = Device::with_agent(
+        &fleet.srv.url,
+        &fleet.register(),
+        "attributes_command = \"echo 'note=a`b'\"",
+    );
+    let action = fleet.assign("good", &dev.bundle("good", "1.1.0", "1.0", &image()));
+    std::fs::write(dev.path("healthy"), b"").unwrap();
+    assert!(dev.agent_once().contains("installed and armed"));
+    assert_eq!(dev.reboot(), Slot::B);
+    assert!(
+        dev.agent_once()
+            .contains(&format!("action {action}: reported success"))
+    );
+    assert_eq!(fleet.action(action)["status"], "finished");
+    assert!(fleet.attributes().get("note").is_none(), "the set was refused");
+}

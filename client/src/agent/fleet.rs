@@ -162,8 +162,24 @@ impl FleetState {
         if !running.is_empty() {
             a.insert("updraft.version".into(), running.to_owned());
         }
-        a
+        a.into_iter().map(|(k, v)| (k, attribute_value(&v))).collect()
     }
+}
+
+/// `value` as the server takes it (hawkBit's rule): at most 128 characters, each a letter, digit,
+/// whitespace or one of `_-!@#$%^&*()+=[]{}|;:'",.<>/\?`; anything else becomes `_`.
+pub fn attribute_value(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == ' ' || "_-!@#$%^&*()+=[]{}|;:'\",.<>/\\?".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(128)
+        .collect()
 }
 
 /// `secs` since the Unix epoch as RFC 3339 UTC, e.g. `2026-12-07T03:04:05Z`.
@@ -208,6 +224,16 @@ mod tests {
             started_at: at,
             updated_at: at,
         }
+    }
+
+    #[test]
+    fn values_are_what_the_server_takes() {
+        assert_eq!(
+            attribute_value("failed: exit code 1 (`df` says 99%)"),
+            "failed: exit code 1 (_df_ says 99%)"
+        );
+        assert_eq!(attribute_value("1.0~rc1\tx"), "1.0_rc1_x");
+        assert_eq!(attribute_value(&"é".repeat(200)).chars().count(), 128);
     }
 
     #[test]

@@ -337,9 +337,21 @@ impl Agent {
         Ok(data)
     }
 
+    /// [`Agent::send_attributes`]; a set the server refuses (a user attribute it finds invalid, a
+    /// quota) is logged and tried again at the next poll, and never holds up the result report.
+    fn sync_attributes(&mut self, requested: bool) -> anyhow::Result<()> {
+        match self.send_attributes(requested) {
+            Err(e) if e.downcast_ref::<Refused>().is_some() => {
+                tracing::warn!(error = %format!("{e:#}"), "the server refused the attributes");
+                Ok(())
+            }
+            other => other.map(drop),
+        }
+    }
+
     /// Brings the fleet state up to date and sends the attribute set when it differs from the one
     /// the server has, or when the server asks (`requested`). Answers whether it sent.
-    fn sync_attributes(&mut self, requested: bool) -> anyhow::Result<bool> {
+    fn send_attributes(&mut self, requested: bool) -> anyhow::Result<bool> {
         if requested || self.user_attributes.is_none() {
             self.user_attributes = Some(self.user_attributes()?);
         }

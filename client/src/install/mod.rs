@@ -163,11 +163,13 @@ fn run(
         Ok(images) => {
             // Which boot armed the trial: the agent tells "not rebooted yet" from "rebooted and the
             // old slot came up" by it.
-            if let Ok(id) = std::fs::read_to_string(&config.agent.boot_id_file) {
-                RealFs
-                    .replace(&config.data_dir.join(ARMED_BOOT_FILE), id.trim().as_bytes())
-                    .context("writing the boot id of the install")?;
+            let file = config.data_dir.join(ARMED_BOOT_FILE);
+            match std::fs::read_to_string(&config.agent.boot_id_file) {
+                Ok(id) => RealFs.replace(&file, id.trim().as_bytes()),
+                // Unknown: no stale id from an earlier install may pass for this one.
+                Err(_) => RealFs.remove(&file),
             }
+            .context("writing the boot id of the install")?;
             updater.finish_install()?;
             Ok(Installed {
                 slot: target,
