@@ -81,6 +81,15 @@ pub struct AgentConfig {
     /// Seconds the health check may take. Default 300.
     #[serde(default = "default_health_timeout")]
     pub health_timeout_secs: u64,
+    /// Post-commit health window: for this many seconds after an update was committed, the agent
+    /// keeps running `health_check` every `health_interval_secs` and reports the verdict as the
+    /// `updraft.health` attribute (`ok` or `failed: <reason>`), so a rollout's soak time sees a slot
+    /// that turns bad after its commit. Default 0: off.
+    #[serde(default)]
+    pub health_window_secs: u64,
+    /// Seconds between health checks during the health window. Default 60.
+    #[serde(default = "default_health_interval")]
+    pub health_interval_secs: u64,
     /// Command (`sh -c`) that reboots into the armed slot. Default `systemctl reboot`; an empty
     /// string leaves the reboot to someone else (the agent reports and waits).
     #[serde(default = "default_reboot_command")]
@@ -104,6 +113,8 @@ impl Default for AgentConfig {
         AgentConfig {
             health_check: None,
             health_timeout_secs: default_health_timeout(),
+            health_window_secs: 0,
+            health_interval_secs: default_health_interval(),
             reboot_command: default_reboot_command(),
             attributes: std::collections::BTreeMap::new(),
             attributes_command: None,
@@ -124,6 +135,9 @@ fn default_download_retries() -> u32 {
 }
 fn default_health_timeout() -> u64 {
     300
+}
+fn default_health_interval() -> u64 {
+    60
 }
 fn default_reboot_command() -> String {
     "systemctl reboot".into()

@@ -17,9 +17,25 @@ pub enum RollbackReason {
     InstallInterrupted,
     /// The trial boot came up but failed its health check.
     Unhealthy,
-    /// We came back on the old slot although a trial was armed: the trial did not boot, hung, or
-    /// was reset before it was committed.
+    /// We came back on the old slot although a trial was armed: the trial slot did not boot (or hung
+    /// before the client ran) and the bootloader fell back.
     BootedOldSlot,
+    /// The trial slot booted and the client started its health check, but the device was reset
+    /// (watchdog, power loss) before the commit, and the bootloader came back on the old slot.
+    TrialReset,
+}
+
+impl RollbackReason {
+    /// The value of the `updraft.rollback_reason` attribute (docs/fleet-health.md); `None` for an
+    /// interrupted install, which never got to a trial.
+    pub fn attribute(self) -> Option<&'static str> {
+        match self {
+            RollbackReason::InstallInterrupted => None,
+            RollbackReason::Unhealthy => Some("health"),
+            RollbackReason::BootedOldSlot => Some("bootloader"),
+            RollbackReason::TrialReset => Some("watchdog"),
+        }
+    }
 }
 
 /// The phase of the current (or last) update, in the order it goes through them.

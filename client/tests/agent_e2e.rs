@@ -8,8 +8,8 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
@@ -130,6 +130,15 @@ impl Fleet {
     fn target(&self) -> Value {
         self.json(reqwest::Method::GET, &format!("/rest/v1/targets/{CID}"), None)
     }
+
+    /// The device's attributes, as the Management API shows them.
+    fn attributes(&self) -> Value {
+        self.json(
+            reqwest::Method::GET,
+            &format!("/rest/v1/targets/{CID}/attributes"),
+            None,
+        )
+    }
 }
 
 struct Device {
@@ -141,6 +150,11 @@ struct Device {
 impl Device {
     /// Booted from slot A, version 1.0.0, trusting `trusted.pem`, polling `url` with `token`.
     fn new(url: &str, token: &str) -> Device {
+        Device::with_agent(url, token, "")
+    }
+
+    /// [`Device::new`] with more `[agent]` keys.
+    fn with_agent(url: &str, token: &str, agent: &str) -> Device {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_owned();
         let st = Command::new("openssl")
@@ -172,7 +186,7 @@ impl Device {
                  [server]\nurl = {url:?}\ncontroller_id = {CID:?}\ntarget_token = {token:?}\npoll_secs = 1\n\
                  download_retries = 3\n\
                  [agent]\nreboot_command = \"\"\nhealth_check = \"test -e {}\"\nhealth_timeout_secs = 10\n\
-                 boot_id_file = {:?}\n[agent.attributes]\nboard = \"testboard\"\n",
+                 boot_id_file = {:?}\n{agent}\n[agent.attributes]\nboard = \"testboard\"\n",
                 p("data"),
                 p("sim"),
                 p("a.img"),
@@ -225,6 +239,18 @@ impl Device {
         );
         assert!(out.status.success(), "the agent failed");
         stdout
+    }
+
+    fn updraft(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_updraft"))
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .env_remove("UPDRAFT_CONFIG")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "updraft {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn bundle(&self, name: &str, version: &str, hardware: &str, image: &[u8]) -> PathBuf {
@@ -346,6 +372,173 @@ fn a_trial_that_does_not_boot_is_reported_as_failure() {
     );
     assert_eq!(fleet.action(action)["status"], "error");
     assert!(fleet.messages(action).contains("did not boot"));
+
+    // Settled at start-up with no `updraft rollback`, and the server knows why.
+    let attrs = fleet.attributes();
+    assert_eq!(attrs["updraft.rollback_reason"], "bootloader", "{attrs}");
+    assert_eq!(attrs["updraft.trial.outcome"], "rolled_back", "{attrs}");
+    assert_eq!(attrs["updraft.slot.booted"], "a", "{attrs}");
+    assert_eq!(attrs["updraft.slot.committed"], "a", "{attrs}");
+    assert_eq!(attrs["updraft.trial"], "none", "{attrs}");
+    let status = dev.updraft(&["status"]);
+    assert!(status.contains("\"reason\":\"booted_old_slot\""), "{status}");
+
+    // The next update installs and commits as on a fresh device.
+    let image2: Vec<u8> = image().into_iter().rev().collect();
+    let next = fleet.assign("fixed", &dev.bundle("fixed", "1.2.0", "1.0", &image2));
+    assert!(
+        dev.agent_once()
+            .contains(&format!("action {next}: installed and armed")),
+    );
+    std::fs::write(dev.path("healthy"), b"").unwrap();
+    assert_eq!(dev.reboot(), Slot::B);
+    assert!(
+        dev.agent_once()
+            .contains(&format!("action {next}: reported success"))
+    );
+    assert_eq!(fleet.action(next)["status"], "finished");
+    assert_eq!(std::fs::read(dev.path("b.img")).unwrap(), image2);
+    let attrs = fleet.attributes();
+    assert_eq!(attrs["updraft.trial.outcome"], "committed", "{attrs}");
+    assert_eq!(attrs["updraft.slot.booted"], "b", "{attrs}");
+    assert_eq!(attrs["updraft.slot.b.version"], "1.2.0", "{attrs}");
+    assert_eq!(
+        attrs["updraft.rollback_reason"], "bootloader",
+        "the last rollback's reason stays"
+    );
+}
+
+#[test]
+fn slot_state_reaches_the_server_before_the_result_and_only_when_it_changed() {
+    if !have_openssl() {
+        return;
+    }
+    let fleet = Fleet::start();
+    let proxy = Proxy::start(fleet.srv.url.clone(), None);
+    let dev = Device::new(&proxy.url, &fleet.register());
+    let puts = || proxy.count("PUT", "/configData");
+
+    assert!(dev.agent_once().contains("idle"));
+    assert_eq!(puts(), 1, "a new device sends its attributes");
+    let attrs = fleet.attributes();
+    for (key, value) in [
+        ("board", "testboard"),
+        ("updraft.slot.booted", "a"),
+        ("updraft.slot.committed", "a"),
+        ("updraft.slot.a.version", "1.0.0"),
+        ("updraft.slot.b.version", ""),
+        ("updraft.trial", "none"),
+        ("updraft.boot_count", "1"),
+        ("updraft.version", "1.0.0"),
+        ("updraft.client.version", env!("CARGO_PKG_VERSION")),
+    ] {
+        assert_eq!(attrs[key], value, "{key}: {attrs}");
+    }
+    assert!(
+        attrs.get("updraft.trial.outcome").is_none(),
+        "no trial yet: {attrs}"
+    );
+    assert!(dev.agent_once().contains("idle"));
+    assert!(dev.agent_once().contains("idle"));
+    assert_eq!(puts(), 1, "unchanged attributes are not sent again");
+
+    // The operator asks for them (hawkBit's requestAttributes): sent although unchanged.
+    fleet.json(
+        reqwest::Method::PUT,
+        &format!("/rest/v1/targets/{CID}"),
+        Some(json!({ "requestAttributes": true })),
+    );
+    dev.agent_once();
+    assert_eq!(puts(), 2);
+
+    let action = fleet.assign("good", &dev.bundle("good", "1.1.0", "1.0", &image()));
+    std::fs::write(dev.path("healthy"), b"").unwrap();
+    assert!(dev.agent_once().contains("installed and armed"));
+    assert_eq!(dev.reboot(), Slot::B);
+    let before = proxy.log().len();
+    assert!(dev.agent_once().contains("reported success"));
+    let run = proxy.log()[before..].to_vec();
+    let put = run
+        .iter()
+        .position(|r| r.starts_with("PUT ") && r.contains("/configData"));
+    let result = run
+        .iter()
+        .position(|r| r.starts_with("POST ") && r.contains(&format!("/deploymentBase/{action}/feedback")));
+    assert!(
+        put.is_some() && put < result,
+        "the slot state goes before the result: {run:?}"
+    );
+    let attrs = fleet.attributes();
+    for (key, value) in [
+        ("updraft.slot.booted", "b"),
+        ("updraft.slot.committed", "b"),
+        ("updraft.slot.a.version", "1.0.0"),
+        ("updraft.slot.b.version", "1.1.0"),
+        ("updraft.version", "1.1.0"),
+        ("updraft.trial", "none"),
+        ("updraft.trial.outcome", "committed"),
+        ("updraft.health", "ok"),
+        ("updraft.boot_count", "1"),
+    ] {
+        assert_eq!(attrs[key], value, "{key}: {attrs}");
+    }
+    let committed_at = attrs["updraft.update.committed_at"].as_str().unwrap().to_owned();
+    assert!(
+        committed_at.len() == 20 && committed_at.ends_with('Z') && committed_at.as_bytes()[10] == b'T',
+        "RFC 3339 UTC: {committed_at}"
+    );
+    assert!(attrs.get("updraft.rollback_reason").is_none(), "{attrs}");
+
+    // The server asks again after a result (as hawkBit does); then nothing until the next boot.
+    let sent = puts();
+    dev.agent_once();
+    assert_eq!(puts(), sent + 1, "{:?}", proxy.log());
+    dev.agent_once();
+    dev.agent_once();
+    assert_eq!(puts(), sent + 1, "{:?}", proxy.log());
+    let sent = puts();
+    assert_eq!(dev.reboot(), Slot::B);
+    dev.agent_once();
+    assert_eq!(puts(), sent + 1, "a boot counts");
+    let attrs = fleet.attributes();
+    assert_eq!(attrs["updraft.boot_count"], "2", "{attrs}");
+    assert_eq!(attrs["updraft.update.committed_at"], committed_at.as_str());
+}
+
+#[test]
+fn the_health_window_reports_a_slot_that_turns_bad_after_its_commit() {
+    if !have_openssl() {
+        return;
+    }
+    let fleet = Fleet::start();
+    let dev = Device::with_agent(
+        &fleet.srv.url,
+        &fleet.register(),
+        "health_window_secs = 3600\nhealth_interval_secs = 1",
+    );
+    let action = fleet.assign("good", &dev.bundle("good", "1.1.0", "1.0", &image()));
+    std::fs::write(dev.path("healthy"), b"").unwrap();
+    assert!(dev.agent_once().contains("installed and armed"));
+    assert_eq!(dev.reboot(), Slot::B);
+    assert!(dev.agent_once().contains("reported success"));
+    assert_eq!(fleet.attributes()["updraft.health"], "ok");
+
+    // The new slot goes bad within the window: the next check says so.
+    std::fs::remove_file(dev.path("healthy")).unwrap();
+    dev.agent_once();
+    let attrs = fleet.attributes();
+    let health = attrs["updraft.health"].as_str().unwrap();
+    assert!(health.starts_with("failed: exit code 1"), "{attrs}");
+    assert_eq!(attrs["updraft.trial.outcome"], "committed", "{attrs}");
+    assert_eq!(
+        fleet.action(action)["status"],
+        "finished",
+        "the install itself succeeded"
+    );
+
+    std::fs::write(dev.path("healthy"), b"").unwrap();
+    dev.agent_once();
+    assert_eq!(fleet.attributes()["updraft.health"], "ok");
 }
 
 #[test]
@@ -368,25 +561,50 @@ fn a_refused_bundle_is_reported_and_touches_nothing() {
     assert_eq!(dev.reboot(), Slot::A, "nothing was armed");
 }
 
-/// A TCP proxy to `upstream` that cuts the first download connection after `cut` bytes of response;
-/// answers its address and the count of artifact requests it relayed.
-fn cutting_proxy(upstream: String, cut: usize) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = format!("http://{}", listener.local_addr().unwrap());
-    let cuts = Arc::new(AtomicUsize::new(0));
-    let downloads = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::clone(&downloads);
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let upstream = upstream.clone();
-            let (cuts, downloads) = (Arc::clone(&cuts), Arc::clone(&downloads));
-            std::thread::spawn(move || relay(client, &upstream, cut, &cuts, &downloads));
-        }
-    });
-    (addr, seen)
+/// A TCP proxy to `upstream` that logs the first line of every request (`GET /path HTTP/1.1`) and,
+/// with `cut`, cuts the first download connection after that many bytes of response.
+struct Proxy {
+    url: String,
+    requests: Arc<Mutex<Vec<String>>>,
 }
 
-fn relay(mut client: TcpStream, upstream: &str, cut: usize, cuts: &AtomicUsize, downloads: &AtomicUsize) {
+impl Proxy {
+    fn start(upstream: String, cut: Option<usize>) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let upstream = upstream.clone();
+                let (cuts, log) = (Arc::clone(&cuts), Arc::clone(&log));
+                std::thread::spawn(move || relay(client, &upstream, cut, &cuts, &log));
+            }
+        });
+        Proxy { url, requests }
+    }
+
+    /// Requests so far whose first line starts with `method` and contains `path`.
+    fn count(&self, method: &str, path: &str) -> usize {
+        self.log()
+            .iter()
+            .filter(|r| r.starts_with(&format!("{method} ")) && r.contains(path))
+            .count()
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn relay(
+    mut client: TcpStream,
+    upstream: &str,
+    cut: Option<usize>,
+    cuts: &AtomicUsize,
+    log: &Mutex<Vec<String>>,
+) {
     let mut server = TcpStream::connect(upstream.trim_start_matches("http://")).unwrap();
     let mut request = Vec::new();
     let mut buf = [0u8; 8192];
@@ -396,10 +614,10 @@ fn relay(mut client: TcpStream, upstream: &str, cut: usize, cuts: &AtomicUsize, 
     let n = c2.read(&mut buf).unwrap_or(0);
     request.extend_from_slice(&buf[..n]);
     let head = String::from_utf8_lossy(&request).to_string();
+    log.lock()
+        .unwrap()
+        .push(head.lines().next().unwrap_or_default().to_owned());
     let is_artifact = head.starts_with("GET ") && head.contains("/artifacts/");
-    if is_artifact {
-        downloads.fetch_add(1, Ordering::SeqCst);
-    }
     let is_download = is_artifact && !head.contains("range:");
     // One request per connection, so the cut hits the download and not a pooled API call.
     if let Some(eol) = request.windows(2).position(|w| w == b"\r\n") {
@@ -409,7 +627,10 @@ fn relay(mut client: TcpStream, upstream: &str, cut: usize, cuts: &AtomicUsize, 
     std::thread::spawn(move || {
         let _ = std::io::copy(&mut c2, &mut s2);
     });
-    if is_download && cuts.fetch_add(1, Ordering::SeqCst) == 0 {
+    if let Some(cut) = cut
+        && is_download
+        && cuts.fetch_add(1, Ordering::SeqCst) == 0
+    {
         let mut sent = 0;
         while sent < cut {
             let Ok(n) = server.read(&mut buf) else { return };
@@ -435,8 +656,8 @@ fn a_broken_download_resumes_with_range() {
     }
     let fleet = Fleet::start();
     // The server builds download links from the Host header, so the device goes through the proxy.
-    let (proxy, downloads) = cutting_proxy(fleet.srv.url.clone(), 100_000);
-    let dev = Device::new(&proxy, &fleet.register());
+    let proxy = Proxy::start(fleet.srv.url.clone(), Some(100_000));
+    let dev = Device::new(&proxy.url, &fleet.register());
     let image = image();
     let action = fleet.assign("resume", &dev.bundle("resume", "1.1.0", "1.0", &image));
     let out = dev.agent_once();
@@ -445,9 +666,33 @@ fn a_broken_download_resumes_with_range() {
         "{out}"
     );
     assert_eq!(
-        downloads.load(Ordering::SeqCst),
+        proxy.count("GET", "/artifacts/"),
         2,
         "the first download was cut and one Range request resumed it"
     );
     assert_eq!(std::fs::read(dev.path("b.img")).unwrap(), image);
+}
+
+#[test]
+fn attributes_the_server_refuses_do_not_hold_up_the_update() {
+    if !have_openssl() {
+        return;
+    }
+    let fleet = Fleet::start();
+    // A backtick is no attribute character (hawkBit's rule): the server refuses the whole set.
+    let dev = Device::with_agent(
+        &fleet.srv.url,
+        &fleet.register(),
+        "attributes_command = \"echo 'note=a`b'\"",
+    );
+    let action = fleet.assign("good", &dev.bundle("good", "1.1.0", "1.0", &image()));
+    std::fs::write(dev.path("healthy"), b"").unwrap();
+    assert!(dev.agent_once().contains("installed and armed"));
+    assert_eq!(dev.reboot(), Slot::B);
+    assert!(
+        dev.agent_once()
+            .contains(&format!("action {action}: reported success"))
+    );
+    assert_eq!(fleet.action(action)["status"], "finished");
+    assert!(fleet.attributes().get("note").is_none(), "the set was refused");
 }

@@ -262,6 +262,28 @@ fn rollback_during_a_trial_returns_to_the_committed_slot() {
 }
 
 #[test]
+fn an_install_refused_for_the_update_in_flight_says_what_to_do() {
+    let Some(dev) = Device::new() else { return };
+    let bundle = dev.bundle("good", &Spec::default());
+    assert!(dev.install(&bundle, &[]).status.success());
+    let out = dev.install(&bundle, &["--force"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("version 1.1.0 is installed in slot B and armed for a trial boot; reboot to try it"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Armed {"), "no Debug output: {stderr}");
+    assert_eq!(dev.reboot(), Slot::B);
+    let out = dev.install(&bundle, &["--force"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("slot B runs an uncommitted trial boot; run `updraft commit` to keep it"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn unsigned_bundle_is_refused() {
     let Some(dev) = Device::new() else { return };
     let bundle = dev.bundle(

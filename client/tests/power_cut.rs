@@ -303,7 +303,10 @@ fn check(kind: Kind, healthy: bool, run: &Run) {
             );
             match (&run.phase_at_first_cut, reason) {
                 (Some(Phase::Installing { .. }), RollbackReason::InstallInterrupted)
-                | (Some(Phase::Armed { .. } | Phase::Trial { .. }), RollbackReason::BootedOldSlot) => {}
+                | (
+                    Some(Phase::Armed { .. } | Phase::Trial { .. }),
+                    RollbackReason::BootedOldSlot | RollbackReason::TrialReset,
+                ) => {}
                 (_, RollbackReason::Unhealthy) => assert!(!healthy, "{ctx}"),
                 _ => panic!("{ctx}: rollback reason does not match where the power was cut"),
             }

@@ -13,6 +13,10 @@
 //! moved with mtools as the device would see it on its mounted FAT, `/proc/cmdline` is the `bootargs`
 //! U-Boot printed, and slot B's partition is the file `updraft install` writes, copied into the disk.
 //!
+//! In the fallback case `updraft agent --once` runs against a real `updraft-server` on loopback: it
+//! settles the journal with no `updraft rollback`, and the Management API shows the device's
+//! `updraft.rollback_reason=bootloader` and `updraft.trial.outcome=rolled_back`.
+//!
 //! One deviation from the production script, forced by QEMU: `saveenv` to the `qemu_arm64` pflash
 //! env times out (QEMU issue #2343), so the script loads and saves `uboot.env` by hand with
 //! `env import -c`/`env export -c` + `fatwrite`, which is what `ENV_IS_IN_FAT` does with the file.
@@ -27,6 +31,7 @@ use updraft_client::journal::{Phase, RollbackReason};
 use updraft_client::slots::sim::{Firmware, UbootFirmware};
 use updraft_client::slots::uboot::{self, EnvLayout, EnvVars};
 use updraft_client::slots::{Outcome, RealFs, Slot, Storage, Updater};
+use updraft_server::testing::TestServer;
 use updraft_swu::bundle::{BundleWriter, Manifest, ManifestImage};
 
 const UBOOT_BIN: &str = "/usr/lib/u-boot/qemu_arm64/u-boot.bin";
@@ -254,12 +259,14 @@ impl Disk {
                 "data_dir = {:?}\n[bootloader]\nbackend = \"uboot\"\nenv_file = {:?}\n\
                  env_size = {ENV_SIZE}\ncmdline = {:?}\nbootlimit = {bootlimit}\n\
                  [slots.a]\ndevice = {:?}\n[slots.b]\ndevice = {:?}\n\
-                 [device]\nboard = \"qemu\"\nhardware_revision = \"1.0\"\nversion = \"1.0\"\n",
+                 [device]\nboard = \"qemu\"\nhardware_revision = \"1.0\"\nversion = \"1.0\"\n\
+                 [agent]\nreboot_command = \"\"\nboot_id_file = {:?}\n",
                 p("data"),
                 p("boot/uboot.env"),
                 p("cmdline"),
                 p("vda2"),
                 p("vda3"),
+                p("boot_id"),
             ),
         )
         .unwrap();
@@ -324,6 +331,12 @@ impl Disk {
     /// Powers the device on and waits until it powers off; returns the boots on the console. The
     /// last boot's `bootargs` become `/proc/cmdline` for the client.
     fn power_on(&self) -> Vec<Boot> {
+        // A new boot id per power-on, as the kernel's.
+        let boots = std::fs::read_to_string(self.dir.join("boot_id"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        std::fs::write(self.dir.join("boot_id"), format!("{}\n", boots + 1)).unwrap();
         let serial = self.dir.join("serial.log");
         let stderr = self.dir.join("qemu.stderr");
         let mut qemu = Qemu::spawn(
@@ -364,6 +377,27 @@ impl Disk {
         assert!(last.userspace, "the run ends with a slot that came up: {boots:?}");
         std::fs::write(self.dir.join("cmdline"), format!("{}\n", last.cmdline)).unwrap();
         boots
+    }
+
+    /// Points the client at `server` as device `qemu-1` (registered there) for `updraft agent`.
+    fn connect(&self, server: &TestServer) {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/rest/v1/targets", server.url))
+            .basic_auth(&server.admin_user, Some(&server.admin_password))
+            .json(&serde_json::json!([{ "controllerId": "qemu-1", "name": "qemu device" }]))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "{r:?}");
+        let v: serde_json::Value = r.json().unwrap();
+        let token = v[0]["securityToken"].as_str().unwrap();
+        let config = std::fs::read_to_string(&self.config).unwrap().replace(
+            "[agent]\n",
+            &format!(
+                "[server]\nurl = {:?}\ncontroller_id = \"qemu-1\"\ntarget_token = {token:?}\n[agent]\n",
+                server.url
+            ),
+        );
+        std::fs::write(&self.config, config).unwrap();
     }
 
     fn updraft(&self, args: &[&str]) -> String {
@@ -559,24 +593,17 @@ fn uboot_rolls_back_a_failing_slot_and_the_client_detects_it() {
         "real U-Boot and our firmware model agree"
     );
 
-    // The agent's start-up step on the booted system.
+    // The agent starts on the booted system, settles the journal by itself and tells the server.
     let config = Config::load(Some(&disk.config)).unwrap();
-    let backend = config.backend().unwrap();
     let journal = config.journal();
     assert!(matches!(
         journal.load().unwrap().phase,
         Phase::Armed { slot: Slot::B, .. }
     ));
-    let outcome = Updater::new(backend.as_ref(), &journal)
-        .recover(|slot| panic!("no health check: slot {slot} is not running"))
-        .unwrap();
-    assert_eq!(
-        outcome,
-        Outcome::RolledBack {
-            reason: RollbackReason::BootedOldSlot,
-            reboot_needed: false,
-        }
-    );
+    let server = TestServer::start();
+    disk.connect(&server);
+    let out = disk.updraft(&["agent", "--once"]);
+    assert!(out.contains("idle"), "{out}");
     assert_eq!(
         journal.load().unwrap().phase,
         Phase::RolledBack {
@@ -590,6 +617,17 @@ fn uboot_rolls_back_a_failing_slot_and_the_client_detects_it() {
         status.contains("booted: A") && status.contains("committed: A") && status.contains("trial: false"),
         "{status}"
     );
+    let attrs: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!("{}/rest/v1/targets/qemu-1/attributes", server.url))
+        .basic_auth(&server.admin_user, Some(&server.admin_password))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(attrs["updraft.rollback_reason"], "bootloader", "{attrs}");
+    assert_eq!(attrs["updraft.trial.outcome"], "rolled_back", "{attrs}");
+    assert_eq!(attrs["updraft.slot.booted"], "a", "{attrs}");
+    assert_eq!(attrs["updraft.slot.b.version"], "2.0", "{attrs}");
     disk.push_env();
 
     let boots = disk.power_on();

@@ -112,3 +112,51 @@ fn no_new_install_while_a_trial_or_an_update_is_open() {
     assert_eq!(journal.load().unwrap().action_id.as_deref(), Some("1"));
     assert_eq!(updater.begin_install(Some("2"), "3.0").unwrap(), Slot::A);
 }
+
+#[test]
+fn a_reset_during_the_trial_is_a_watchdog_rollback_and_a_fallback_a_bootloader_one() {
+    use updraft_client::slots::{Outcome, Updater};
+    for (client_ran, reason, attribute) in [
+        (true, RollbackReason::TrialReset, "watchdog"),
+        (false, RollbackReason::BootedOldSlot, "bootloader"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let firmware = SimFirmware {
+            dir: dir.path().to_owned(),
+        };
+        let sim = SimBootloader::new(Arc::new(RealFs), dir.path());
+        let journal = JournalStore::new(Arc::new(RealFs), dir.path().join("journal.json"));
+        let updater = Updater::new(&sim, &journal);
+        firmware.boot().unwrap();
+        updater.begin_install(Some("1"), "2.0").unwrap();
+        updater.finish_install().unwrap();
+        assert_eq!(firmware.boot().unwrap(), Slot::B);
+        if client_ran {
+            // The client started the health check in the trial...
+            journal
+                .advance(Phase::Trial {
+                    slot: Slot::B,
+                    version: "2.0".into(),
+                })
+                .unwrap();
+        }
+        // ...and the device was reset before the commit: the firmware falls back to A.
+        assert_eq!(firmware.boot().unwrap(), Slot::A);
+        assert_eq!(
+            updater
+                .recover(|_| panic!("no health check on the old slot"))
+                .unwrap(),
+            Outcome::RolledBack {
+                reason,
+                reboot_needed: false
+            }
+        );
+        assert_eq!(reason.attribute(), Some(attribute));
+        assert!(journal.load().unwrap().phase.is_final());
+        assert_eq!(
+            updater.begin_install(Some("2"), "3.0").unwrap(),
+            Slot::B,
+            "the next update needs no `updraft rollback`"
+        );
+    }
+}

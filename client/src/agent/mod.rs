@@ -1,13 +1,17 @@
 //! `updraft agent`: polls the server over DDI and carries out what it says, SWUpdate-suricatta style.
 //!
-//! One [`Agent::step`] is: finish what a reboot left (health check → commit or roll back, then report
-//! the result of that action), poll the root resource, send attributes when asked, answer a
-//! cancellation or a confirmation request, and run a deployment: stream the bundle into the inactive
-//! slot, arm it and reboot. The final result of an update is reported only after the new slot booted
-//! and was committed (or rolled back), from the journal, so a power cut at any point loses nothing:
-//! the next start reads the journal and reports then.
+//! One [`Agent::step`] is: settle what a reboot left (health check → commit or roll back; a trial
+//! the bootloader gave up on is recorded as rolled back), run the post-commit health window, poll
+//! the root resource, send the attributes when they changed or the server asks (the `updraft.*`
+//! slot state of [`fleet`] first, so the server knows the booted slot before the result), report the
+//! result of that action, answer a cancellation or a confirmation request, and run a deployment:
+//! stream the bundle into the inactive slot, arm it and reboot. The final result of an update is
+//! reported only after the new slot booted and was committed (or rolled back), from the journal, so
+//! a power cut at any point loses nothing: the next start reads the journal and reports then. No
+//! state needs a human: every journal phase is settled at start-up, so the next update is accepted.
 
 pub mod ddi;
+pub mod fleet;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -21,21 +25,31 @@ use updraft_ddi::{
 };
 
 use self::ddi::{Ddi, Refused};
+use self::fleet::FleetState;
 use crate::config::Config;
+use crate::install::ARMED_BOOT_FILE;
 use crate::journal::{Phase, RollbackReason};
-use crate::slots::{Outcome, RealFs, Storage, Updater};
+use crate::slots::{Outcome, RealFs, Slot, Storage, Updater};
 
 /// The file (in the data dir) naming the last action whose final result the server has.
 const REPORTED_FILE: &str = "reported-action";
-/// The boot id at the moment an update was armed.
-const ARMED_BOOT_FILE: &str = "armed-boot-id";
+/// Where the health check's output goes; its last line is the reason of a failure.
+const HEALTH_LOG: &str = "health-check.log";
 
 pub struct Agent {
     config: Config,
     ddi: Ddi,
     /// Actions this process already told "waiting for the maintenance window", so it says it once.
     waiting: Option<String>,
-    attributes_sent: bool,
+    /// `[agent.attributes]` plus `attributes_command`'s output: gathered once per process, and
+    /// again when the server asks for attributes.
+    user_attributes: Option<BTreeMap<String, String>>,
+    /// The verdict of a health check this process ran and has not put into the fleet state yet.
+    health: Option<String>,
+    /// When this process last ran the health check.
+    last_health_check: Option<Instant>,
+    /// A reboot into the committed slot was asked for: nothing is settled again until it happened.
+    reboot_requested: bool,
 }
 
 /// What one step did, for logs and tests.
@@ -80,11 +94,16 @@ impl Agent {
                 .to_owned(),
         };
         let ddi = Ddi::new(server, &controller_id)?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
         Ok(Agent {
             config,
             ddi,
             waiting: None,
-            attributes_sent: false,
+            user_attributes: None,
+            health: None,
+            last_health_check: None,
+            reboot_requested: false,
         })
     }
 
@@ -109,14 +128,33 @@ impl Agent {
     /// One round; answers what it did and how long to sleep before the next.
     pub fn step(&mut self) -> anyhow::Result<(Step, Duration)> {
         let fallback = Duration::from_secs(self.config.server.as_ref().map_or(60, |s| s.poll_secs));
-        if let Some(step) = self.finish_previous_update()? {
-            return Ok((step, Duration::ZERO));
+        if let Outcome::RolledBack {
+            reboot_needed: true, ..
+        } = self.settle()?
+        {
+            // The failed trial is still running: tell the server what we can, then boot the good
+            // slot. What could not be sent goes out after the reboot, from the journal.
+            let step = match self.poll_and_report() {
+                Ok(step) => step,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "could not report before the reboot");
+                    None
+                }
+            };
+            self.reboot_requested = true;
+            self.reboot();
+            return Ok((step.unwrap_or(Step::Idle), fallback));
         }
+        let next_check = self.health_window()?;
         let root: ControllerBase = self.ddi.get("")?;
-        let sleep = parse_sleep(&root.config.polling.sleep).unwrap_or(fallback);
+        let mut sleep = parse_sleep(&root.config.polling.sleep).unwrap_or(fallback);
+        if let Some(next) = next_check {
+            sleep = sleep.min(next);
+        }
         let links = &root.links;
-        if links.config_data.is_some() && !self.attributes_sent {
-            self.send_attributes()?;
+        self.sync_attributes(links.config_data.is_some())?;
+        if let Some(step) = self.report_final()? {
+            return Ok((step, Duration::ZERO));
         }
         if let Some(link) = &links.cancel_action {
             self.cancel(&link.href)?;
@@ -138,32 +176,31 @@ impl Agent {
         Ok((Step::Idle, sleep))
     }
 
-    /// After a reboot: health check and commit or roll back, then report the action's result once.
-    fn finish_previous_update(&mut self) -> anyhow::Result<Option<Step>> {
-        let backend = self.config.backend()?;
+    /// Settles the journal with what the bootloader booted, whatever its phase: an interrupted
+    /// install, a trial to check and commit or roll back, a trial the bootloader gave up on (recorded
+    /// as rolled back, so the next update is accepted with no `updraft rollback`), a stale trial.
+    /// Only an update armed in this very boot waits, for its reboot.
+    fn settle(&mut self) -> anyhow::Result<Outcome> {
+        if self.reboot_requested {
+            return Ok(Outcome::Nothing);
+        }
         let journal_store = self.config.journal();
         let journal = journal_store.load()?;
         if matches!(journal.phase, Phase::Armed { .. }) && self.same_boot_as_armed() {
-            // Armed, and the reboot has not happened yet: nothing to reconcile.
-            return Ok(None);
+            return Ok(Outcome::Nothing);
         }
-        if matches!(
-            journal.phase,
-            Phase::Installing { .. } | Phase::Armed { .. } | Phase::Trial { .. }
-        ) {
-            let outcome =
-                Updater::new(backend.as_ref(), &journal_store).recover(|slot| self.healthy(slot))?;
-            tracing::info!(?outcome, "finished the update in flight");
-            if let Outcome::RolledBack {
-                reboot_needed: true, ..
-            } = outcome
-            {
-                // The failed trial is still running: report first, then boot the good slot.
-                let step = self.report_final()?;
-                self.reboot();
-                return Ok(step);
-            }
+        let backend = self.config.backend()?;
+        let outcome = Updater::new(backend.as_ref(), &journal_store).recover(|slot| self.healthy(slot))?;
+        if outcome != Outcome::Nothing {
+            tracing::info!(?outcome, "settled the update in flight");
         }
+        Ok(outcome)
+    }
+
+    /// Polls once, sends the attributes and reports the result of the last update.
+    fn poll_and_report(&mut self) -> anyhow::Result<Option<Step>> {
+        let root: ControllerBase = self.ddi.get("")?;
+        self.sync_attributes(root.links.config_data.is_some())?;
         self.report_final()
     }
 
@@ -186,8 +223,10 @@ impl Agent {
             } => (
                 false,
                 vec![format!(
-                    "version {version} in slot {slot} was rolled back: {}",
-                    describe_rollback(*reason)
+                    "version {version} in slot {slot} was rolled back: {}; the device runs slot {} \
+                     again and takes the next update",
+                    describe_rollback(*reason, slot.other()),
+                    slot.other()
                 )],
             ),
             _ => return Ok(None),
@@ -213,25 +252,77 @@ impl Agent {
         Ok(Some(Step::Reported { action, success }))
     }
 
-    /// Runs the configured health check with its timeout; without one the trial is healthy.
-    fn healthy(&self, slot: crate::slots::Slot) -> bool {
-        let Some(cmd) = &self.config.agent.health_check else {
-            return true;
-        };
-        let timeout = Duration::from_secs(self.config.agent.health_timeout_secs);
-        let ok = run_with_timeout(cmd, timeout);
-        tracing::info!(%slot, healthy = ok, "health check done");
-        ok
+    /// Runs the configured health check with its timeout and keeps its verdict for `updraft.health`;
+    /// without a check the trial is healthy.
+    fn healthy(&mut self, slot: Slot) -> bool {
+        let verdict = self.check_health();
+        tracing::info!(%slot, healthy = verdict.is_ok(), "health check done");
+        verdict.is_ok()
     }
 
-    fn send_attributes(&mut self) -> anyhow::Result<()> {
-        let mut data: BTreeMap<String, Option<String>> = self
-            .config
-            .agent
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), Some(v.clone())))
-            .collect();
+    fn check_health(&mut self) -> Result<(), String> {
+        let Some(cmd) = self.config.agent.health_check.clone() else {
+            self.health = Some("ok".into());
+            return Ok(());
+        };
+        let timeout = Duration::from_secs(self.config.agent.health_timeout_secs);
+        let verdict = run_with_timeout(&cmd, timeout, &self.config.data_dir.join(HEALTH_LOG));
+        self.last_health_check = Some(Instant::now());
+        self.health = Some(match &verdict {
+            Ok(()) => "ok".into(),
+            Err(reason) => format!("failed: {reason}"),
+        });
+        verdict
+    }
+
+    /// The post-commit health window (`health_window_secs`): runs the health check when it is due
+    /// and answers how long until the next one; `None` outside the window. A failure becomes
+    /// `updraft.health=failed: ...` and a message on the action where the server still takes one.
+    fn health_window(&mut self) -> anyhow::Result<Option<Duration>> {
+        let window = self.config.agent.health_window_secs;
+        if window == 0 || self.config.agent.health_check.is_none() {
+            return Ok(None);
+        }
+        let journal = self.config.journal().load()?;
+        let Phase::Committed { slot, .. } = journal.phase else {
+            return Ok(None);
+        };
+        let (now, end) = (crate::journal::now(), journal.updated_at.saturating_add(window));
+        if now >= end || self.config.backend()?.status()?.booted != slot {
+            return Ok(None);
+        }
+        let interval = Duration::from_secs(self.config.agent.health_interval_secs.max(1));
+        if self.last_health_check.is_none_or(|t| t.elapsed() >= interval) {
+            let was_ok = FleetState::load(&self.config.data_dir).health.as_deref() == Some("ok");
+            let verdict = self.check_health();
+            tracing::info!(healthy = verdict.is_ok(), "health window check done");
+            if let (Err(reason), Some(action), true) = (&verdict, &journal.action_id, was_ok) {
+                let detail = format!(
+                    "the health check failed {}s after the commit of slot {slot}: {reason}",
+                    now.saturating_sub(journal.updated_at)
+                );
+                // An open action takes the message; a closed one refuses it, which is fine: the
+                // attribute carries the verdict.
+                if let Err(e) = self
+                    .ddi
+                    .feedback(action, Execution::Proceeding, Finished::None, vec![detail])
+                {
+                    tracing::info!(error = %format!("{e:#}"), "the action took no health message");
+                }
+            }
+        }
+        let since = self.last_health_check.map_or(Duration::ZERO, |t| t.elapsed());
+        Ok(Some(
+            interval
+                .saturating_sub(since)
+                .min(Duration::from_secs(end - now))
+                .max(Duration::from_secs(1)),
+        ))
+    }
+
+    /// `[agent.attributes]` and what `attributes_command` prints.
+    fn user_attributes(&self) -> anyhow::Result<BTreeMap<String, String>> {
+        let mut data = self.config.agent.attributes.clone();
         if let Some(cmd) = &self.config.agent.attributes_command {
             let out = Command::new("sh")
                 .args(["-c", cmd])
@@ -239,23 +330,67 @@ impl Agent {
                 .with_context(|| format!("running attributes_command {cmd:?}"))?;
             for line in String::from_utf8_lossy(&out.stdout).lines() {
                 if let Some((k, v)) = line.split_once('=') {
-                    data.insert(k.trim().to_owned(), Some(v.trim().to_owned()));
+                    data.insert(k.trim().to_owned(), v.trim().to_owned());
                 }
             }
         }
-        if let Some(v) = self.config.current_version()? {
-            data.entry("updraft.version".into()).or_insert(Some(v));
+        Ok(data)
+    }
+
+    /// [`Agent::send_attributes`]; a set the server refuses (a user attribute it finds invalid, a
+    /// quota) is logged and tried again at the next poll, and never holds up the result report.
+    fn sync_attributes(&mut self, requested: bool) -> anyhow::Result<()> {
+        match self.send_attributes(requested) {
+            Err(e) if e.downcast_ref::<Refused>().is_some() => {
+                tracing::warn!(error = %format!("{e:#}"), "the server refused the attributes");
+                Ok(())
+            }
+            other => other.map(drop),
+        }
+    }
+
+    /// Brings the fleet state up to date and sends the attribute set when it differs from the one
+    /// the server has, or when the server asks (`requested`). Answers whether it sent.
+    fn send_attributes(&mut self, requested: bool) -> anyhow::Result<bool> {
+        if requested || self.user_attributes.is_none() {
+            self.user_attributes = Some(self.user_attributes()?);
+        }
+        let status = self.config.backend()?.status()?;
+        let journal = self.config.journal().load()?;
+        let mut state = FleetState::load(&self.config.data_dir);
+        let before = state.clone();
+        let running = self.config.current_version()?;
+        state.observe(&journal, status, running.as_deref(), self.boot_id().as_deref());
+        if let Some(health) = self.health.take() {
+            state.health = Some(health);
+        }
+        let mut data = self.user_attributes.clone().unwrap_or_default();
+        for (key, value) in state.attributes(status, !journal.phase.is_final()) {
+            if key == "updraft.version" {
+                // A configured `updraft.version` wins, as before the slot state was sent.
+                data.entry(key).or_insert(value);
+            } else {
+                data.insert(key, value);
+            }
+        }
+        if state != before {
+            state.save(&self.config.data_dir)?;
+        }
+        if !requested && data == state.sent {
+            return Ok(false);
         }
         self.ddi.send(
             Method::PUT,
             "/configData",
             &ConfigData {
                 mode: Some(ConfigDataMode::Merge),
-                data,
+                data: data.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
             },
         )?;
-        self.attributes_sent = true;
-        Ok(())
+        tracing::info!(attributes = data.len(), requested, "attributes sent");
+        state.sent = data;
+        state.save(&self.config.data_dir)?;
+        Ok(true)
     }
 
     /// Accepts a cancellation unless that action is already written to a slot.
@@ -362,9 +497,6 @@ impl Agent {
         let force = false;
         match crate::install::install_from(&self.config, download, &url, force, Some(&action)) {
             Ok(done) => {
-                if let Some(id) = self.boot_id() {
-                    RealFs.replace(&self.config.data_dir.join(ARMED_BOOT_FILE), id.as_bytes())?;
-                }
                 self.ddi.feedback(
                     &action,
                     Execution::Proceeding,
@@ -442,11 +574,17 @@ impl Agent {
     }
 }
 
-fn describe_rollback(reason: RollbackReason) -> &'static str {
+fn describe_rollback(reason: RollbackReason, old: Slot) -> String {
     match reason {
-        RollbackReason::InstallInterrupted => "the install was interrupted",
-        RollbackReason::Unhealthy => "the new slot failed its health check",
-        RollbackReason::BootedOldSlot => "the new slot did not boot (the old slot came up)",
+        RollbackReason::InstallInterrupted => "the install was interrupted".into(),
+        RollbackReason::Unhealthy => "the new slot failed its health check".into(),
+        RollbackReason::BootedOldSlot => {
+            format!("the new slot did not boot, and the bootloader fell back to slot {old}")
+        }
+        RollbackReason::TrialReset => format!(
+            "the new slot was reset (watchdog or power loss) before it was committed, and the \
+             bootloader fell back to slot {old}"
+        ),
     }
 }
 
@@ -473,38 +611,52 @@ pub fn parse_sleep(s: &str) -> Option<Duration> {
     Some(Duration::from_secs(h * 3600 + m * 60 + sec))
 }
 
-/// Runs `sh -c cmd`; false when it fails or outlives `timeout`. The command runs in its own process
-/// group, so a timeout kills everything it started, not just the shell.
-fn run_with_timeout(cmd: &str, timeout: Duration) -> bool {
+/// Runs `sh -c cmd` with its output in `log`; fails with a short reason when the command fails or
+/// outlives `timeout` (the reason ends with the last line it printed). The command runs in its own
+/// process group, so a timeout kills everything it started, not just the shell.
+fn run_with_timeout(cmd: &str, timeout: Duration, log: &std::path::Path) -> Result<(), String> {
     use std::os::unix::process::CommandExt as _;
-    let Ok(mut child) = Command::new("sh")
+    let out = std::fs::File::create(log).map_err(|e| format!("cannot write {}: {e}", log.display()))?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    let mut child = Command::new("sh")
         .args(["-c", cmd])
         .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
         .process_group(0)
         .spawn()
-    else {
-        return false;
-    };
+        .map_err(|e| format!("cannot start: {e}"))?;
     let start = Instant::now();
-    loop {
+    let failed = loop {
         match child.try_wait() {
-            Ok(Some(status)) => return status.success(),
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => {
+                break status
+                    .code()
+                    .map_or_else(|| status.to_string(), |c| format!("exit code {c}"));
+            }
             Ok(None) if start.elapsed() >= timeout => {
                 let group = format!("-{}", child.id());
                 let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
                 let _ = child.kill();
                 let _ = child.wait();
                 tracing::warn!(command = cmd, ?timeout, "health check timed out");
-                return false;
+                break format!("timed out after {timeout:?}");
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(_) => return false,
+            Err(e) => break e.to_string(),
         }
-    }
+    };
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    Err(match text.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
+        Some(last) => format!("{failed} ({})", last.chars().take(120).collect::<String>()),
+        None => failed,
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -516,11 +668,25 @@ mod tests {
     }
 
     #[test]
-    fn health_checks_time_out() {
-        assert!(run_with_timeout("true", Duration::from_secs(5)));
-        assert!(!run_with_timeout("exit 3", Duration::from_secs(5)));
+    fn health_checks_time_out_and_say_why() {
+        let dir = std::env::temp_dir().join(format!("updraft-health-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("log");
+        assert_eq!(run_with_timeout("true", Duration::from_secs(5), &log), Ok(()));
+        assert_eq!(
+            run_with_timeout(
+                "echo checking; echo disk full >&2; exit 3",
+                Duration::from_secs(5),
+                &log
+            ),
+            Err("exit code 3 (disk full)".into())
+        );
         let start = Instant::now();
-        assert!(!run_with_timeout("sleep 10", Duration::from_millis(200)));
+        assert_eq!(
+            run_with_timeout("sleep 10", Duration::from_millis(200), &log),
+            Err("timed out after 200ms".into())
+        );
         assert!(start.elapsed() < Duration::from_secs(5));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

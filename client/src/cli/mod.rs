@@ -29,6 +29,15 @@ pub enum Command {
     /// Go back to the previously committed slot.
     Rollback(install::StatusArgs),
     /// Poll the update server (hawkBit DDI) and install what it assigns; reports each step.
+    ///
+    /// At start-up it settles whatever a reboot left in the journal: it checks and commits a trial
+    /// (or rolls it back), records a trial the bootloader or a watchdog gave up on as rolled back,
+    /// reports the result, and takes the next update; no `updraft rollback` is needed. Besides
+    /// `[agent.attributes]` it sends the `updraft.*` slot state attributes of docs/fleet-health.md
+    /// (booted and committed slot, slot versions, trial outcome, rollback reason, health, boots
+    /// since the commit, commit time) whenever they change and before each result. With
+    /// `[agent] health_window_secs` it keeps running `health_check` every `health_interval_secs`
+    /// after a commit and reports the verdict as `updraft.health`.
     Agent(agent::AgentArgs),
 }
 

@@ -42,6 +42,9 @@ pub struct InstallRecord {
 
 pub const RECORD_FILE: &str = "last-install.json";
 
+/// The boot id (in the data dir) at the moment an update was armed.
+pub const ARMED_BOOT_FILE: &str = "armed-boot-id";
+
 pub fn load_record(config: &Config) -> Option<InstallRecord> {
     let raw = std::fs::read(config.data_dir.join(RECORD_FILE)).ok()?;
     serde_json::from_slice(&raw).ok()
@@ -114,9 +117,13 @@ fn run(
     let status = backend.status()?;
     if status.trial {
         bail!(
-            "slot {} runs an uncommitted trial: commit or roll back first",
+            "slot {} runs an uncommitted trial boot; run `updraft commit` to keep it or \
+             `updraft rollback` to go back, then install again",
             status.booted
         );
+    }
+    if let Some(why) = crate::slots::machine::in_flight(&journal.load()?.phase) {
+        bail!(why);
     }
     let active = status.booted;
     let target = active.other();
@@ -154,6 +161,15 @@ fn run(
     match stream(&mut reader, &plan, key.as_ref(), &mut scripts).and_then(|n| scripts.run_after().map(|()| n))
     {
         Ok(images) => {
+            // Which boot armed the trial: the agent tells "not rebooted yet" from "rebooted and the
+            // old slot came up" by it.
+            let file = config.data_dir.join(ARMED_BOOT_FILE);
+            match std::fs::read_to_string(&config.agent.boot_id_file) {
+                Ok(id) => RealFs.replace(&file, id.trim().as_bytes()),
+                // Unknown: no stale id from an earlier install may pass for this one.
+                Err(_) => RealFs.remove(&file),
+            }
+            .context("writing the boot id of the install")?;
             updater.finish_install()?;
             Ok(Installed {
                 slot: target,

@@ -43,14 +43,15 @@ impl<'a> Updater<'a> {
     pub fn begin_install(&self, action_id: Option<&str>, version: &str) -> Result<Slot> {
         let status = self.backend.status()?;
         if status.trial {
-            return Err(SlotError::Refused("a trial boot is not committed yet".into()));
+            return Err(SlotError::Refused(format!(
+                "slot {} runs an uncommitted trial boot; run `updraft commit` to keep it or \
+                 `updraft rollback` to go back, then install again",
+                status.booted
+            )));
         }
         let journal = self.journal.load()?;
-        if !journal.phase.is_final() {
-            return Err(SlotError::Refused(format!(
-                "update in flight: {:?}",
-                journal.phase
-            )));
+        if let Some(why) = in_flight(&journal.phase) {
+            return Err(SlotError::Refused(why));
         }
         let target = status.booted.other();
         self.backend.prepare_install(target)?;
@@ -108,8 +109,15 @@ impl<'a> Updater<'a> {
             }
         };
         if status.booted != slot {
+            // From `Armed` the trial never reached the client: the bootloader fell back. From `Trial`
+            // the client ran in it, so a reset (watchdog, power) ended the trial before its commit.
+            let reason = if was_trial {
+                RollbackReason::TrialReset
+            } else {
+                RollbackReason::BootedOldSlot
+            };
             self.backend.rollback()?;
-            return self.rolled_back(slot, version, RollbackReason::BootedOldSlot, false);
+            return self.rolled_back(slot, version, reason, false);
         }
         if !status.trial {
             // From `Trial`: the commit reached the bootloader, the power went before the journal
@@ -152,5 +160,27 @@ impl<'a> Updater<'a> {
             reason,
             reboot_needed,
         })
+    }
+}
+
+/// Why a new install has to wait for the update in flight, and what to do about it, as a sentence;
+/// `None` when nothing is in flight.
+pub fn in_flight(phase: &Phase) -> Option<String> {
+    match phase {
+        Phase::Idle | Phase::Committed { .. } | Phase::RolledBack { .. } => None,
+        Phase::Installing { slot, version } => Some(format!(
+            "an install of version {version} into slot {slot} is running or was interrupted; if none \
+             is running, start `updraft agent` (it settles the journal at start-up) or run \
+             `updraft rollback`, then install again"
+        )),
+        Phase::Armed { slot, version } => Some(format!(
+            "version {version} is installed in slot {slot} and armed for a trial boot; reboot to try \
+             it (`updraft agent` commits or rolls it back at start-up, or run `updraft commit`), or \
+             run `updraft rollback` to drop it, then install again"
+        )),
+        Phase::Trial { slot, version } => Some(format!(
+            "version {version} in slot {slot} is on trial and not committed yet; run `updraft \
+             commit` to keep it or `updraft rollback` to go back, then install again"
+        )),
     }
 }
