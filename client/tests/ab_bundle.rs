@@ -138,7 +138,7 @@ impl Ab {
         config = edit(
             &config,
             "ca = \"/etc/updraft/ca.pem\"",
-            &format!("ca = {:?}", self.signer.cert),
+            &format!("ca = {:?}", self.signer.cert.display().to_string()),
         );
         config = edit(
             &config,
@@ -167,7 +167,7 @@ impl Ab {
         path
     }
 
-    fn device(&self, config: &Path, args: &[&str]) -> Output {
+    fn device(config: &Path, args: &[&str]) -> Output {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_updraft"))
             .args(args)
             .arg("--config")
@@ -235,7 +235,7 @@ fn example_config_installs_the_example_ab_bundle_into_either_slot() {
 
         let config = ab.config();
         assert_eq!(ab.boot(), Slot::A);
-        let out = ab.device(&config, &["install", bundle.to_str().unwrap()]);
+        let out = Ab::device(&config, &["install", bundle.to_str().unwrap()]);
         assert!(
             String::from_utf8_lossy(&out.stdout).contains("slot B"),
             "{}",
@@ -248,8 +248,8 @@ fn example_config_installs_the_example_ab_bundle_into_either_slot() {
         );
 
         assert_eq!(ab.boot(), Slot::B);
-        ab.device(&config, &["commit"]);
-        ab.device(&config, &["install", bundle.to_str().unwrap()]);
+        Ab::device(&config, &["commit"]);
+        Ab::device(&config, &["install", bundle.to_str().unwrap()]);
         let (a, b) = ab.slots();
         assert!(
             a == ab.image && b == ab.image,

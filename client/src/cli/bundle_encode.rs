@@ -235,7 +235,9 @@ mod tests {
             None => {}
         }
         if let Some(ivt) = ivt {
-            text.push_str(&format!("encrypted = true; ivt = \"{ivt}\"; "));
+            text.push_str("encrypted = true; ivt = \"");
+            text.push_str(&ivt);
+            text.push_str("\"; ");
         }
         text.push_str("} ); };");
         let description = updraft_swu::sw_description::SwDescription::parse(text.as_bytes()).unwrap();
