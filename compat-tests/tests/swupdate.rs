@@ -24,6 +24,8 @@ use support::device::{DdiAuth, Swupdate, SwupdateCommand};
 use support::mgmt::Mgmt;
 use support::proxy::ForwardProxy;
 use support::wait::wait_until;
+use updraft_swu::bundle::{BundleWriter, Manifest, ManifestImage, SlotCopy, SoftwareSet};
+use updraft_swu::signature::Signer;
 
 const DEVICE: &str = "dev1";
 const TARGET_TOKEN: &str = "dev1-target-token-0123456789";
@@ -489,4 +491,101 @@ fn gateway_token_registers_unknown_device_and_installs() {
         .mgmt
         .deploy(GATEWAY_DEVICE, "fw", &h.bundle("good", &h.signer, &image, &slot));
     h.wait_installed(&mut device, GATEWAY_DEVICE, deployment.action, &slot, &image);
+}
+
+/// The A/B bundle `updraft bundle create` writes for a manifest with `software-set = "stable"`: the
+/// raw image described as `stable.copy1` (device `slot_a`) and `stable.copy2` (`slot_b`), stored once.
+fn ab_bundle(h: &Harness, image: &[u8], slot_a: &Path, slot_b: &Path) -> Vec<u8> {
+    let source = h.dir().join("ab-rootfs.img");
+    fs::write(&source, image).unwrap();
+    let mut rootfs = ManifestImage::raw(&source, "rootfs.img", "unused");
+    rootfs.device = None;
+    let copy = |slot: &Path, part: &str| SlotCopy {
+        device: slot.display().to_string(),
+        bootenv: vec![("rootpart".to_owned(), part.to_owned())],
+    };
+    let writer = BundleWriter::new(Manifest {
+        version: "2.0.0".into(),
+        description: Some("A/B".into()),
+        hardware_compatibility: vec![bundle::HW_REVISION.into()],
+        images: vec![rootfs],
+    })
+    .with_software_set(SoftwareSet {
+        name: "stable".into(),
+        copies: [copy(slot_a, "2"), copy(slot_b, "3")],
+    })
+    .with_signer(Signer::from_pem_files(&h.signer.cert, &h.signer.key).unwrap());
+    writer.write(Vec::new()).unwrap()
+}
+
+/// One bundle for both slots: a device on slot A runs swupdate with `-e stable,copy2` and gets
+/// slot B written, a device on slot B with `-e stable,copy1` gets slot A; the other slot is left
+/// alone.
+#[test]
+fn ab_bundle_installs_into_the_slot_each_device_selects() {
+    if !support::tools_available() {
+        return;
+    }
+    let h = Harness::start();
+    let slot_a = h.dir().join("slot-a.img");
+    let slot_b = h.dir().join("slot-b.img");
+    let image = support::payload(256 * 1024, 8);
+    let swu = ab_bundle(&h, &image, &slot_a, &slot_b);
+    for (controller_id, mode, written, untouched) in [
+        ("on-slot-a", "copy2", &slot_b, &slot_a),
+        ("on-slot-b", "copy1", &slot_a, &slot_b),
+    ] {
+        fs::write(&slot_a, OLD_SLOT).unwrap();
+        fs::write(&slot_b, OLD_SLOT).unwrap();
+        let token = format!("{controller_id}-target-token-0123456789");
+        h.mgmt.create_target(controller_id, Some(&token));
+        let deployment = h.mgmt.deploy(controller_id, &format!("ab-{controller_id}"), &swu);
+        let mut device = h
+            .swupdate(controller_id)
+            .auth(DdiAuth::TargetToken(token))
+            .select(&format!("stable,{mode}"))
+            .start(h.dir());
+        h.wait_installed(&mut device, controller_id, deployment.action, written, &image);
+        device.stop();
+        assert_eq!(
+            fs::read(untouched).unwrap(),
+            OLD_SLOT,
+            "swupdate -e stable,{mode} wrote the running slot"
+        );
+    }
+}
+
+/// The shipped SWUpdate configuration (`client/dist/swupdate/swupdate.cfg`), used as it is (the
+/// server, id and token come from `-u`, which overrides its `suricatta` section): its `identify`
+/// section arrives as the target's attributes under Updraft's `updraft.*` keys.
+#[test]
+fn shipped_identify_example_sends_updraft_attributes() {
+    if !support::tools_available() {
+        return;
+    }
+    let h = Harness::start();
+    h.mgmt.create_target(DEVICE, Some(TARGET_TOKEN));
+    let config = include_str!("../../client/dist/swupdate/swupdate.cfg");
+    let mut device = h
+        .swupdate(DEVICE)
+        .auth(target_token())
+        .config_file_text(config)
+        .start(h.dir());
+    let attributes = wait_until("the identify section to arrive as attributes", || {
+        device.assert_running();
+        let attributes = h.mgmt.attributes(DEVICE);
+        if attributes["updraft.slot.booted"].is_null() {
+            Err(attributes.to_string())
+        } else {
+            Ok(attributes)
+        }
+    });
+    assert_eq!(
+        attributes,
+        json!({
+            "updraft.client.version": "swupdate-2022.12",
+            "updraft.slot.booted": "a",
+            "hw_revision": "1.0",
+        })
+    );
 }

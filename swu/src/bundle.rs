@@ -350,15 +350,97 @@ pub struct Manifest {
     pub images: Vec<ManifestImage>,
 }
 
+/// One slot's copy in a [`SoftwareSet`]: where that slot's images go and the boot environment
+/// SWUpdate sets when it installs this copy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SlotCopy {
+    /// The slot's device: the `device` of every `raw` image (and every image with a
+    /// `filesystem`) that names none.
+    pub device: String,
+    /// `bootenv` name/value pairs of this copy (an empty value unsets the variable).
+    pub bootenv: Vec<(String, String)>,
+}
+
+/// An A/B software collection: `software.<name>.copy1` for slot A and `.copy2` for slot B, the
+/// way SWUpdate's documentation builds dual-copy updates. The device picks its copy with
+/// `-e <name>,copy1|copy2` (Updraft: `[bundle] software_set = "<name>"`), so one bundle serves
+/// both slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SoftwareSet {
+    pub name: String,
+    /// Slot A (`copy1`) and slot B (`copy2`).
+    pub copies: [SlotCopy; 2],
+}
+
+/// The mode names of a [`SoftwareSet`]'s copies, slot A first.
+pub const COPY_MODES: [&str; 2] = ["copy1", "copy2"];
+
+/// Keys SWUpdate reads in a `software` group; a set may not be named like one of them.
+const RESERVED_KEYS: &[&str] = &[
+    "version",
+    "description",
+    "hardware-compatibility",
+    "images",
+    "files",
+    "scripts",
+    "bootenv",
+    "uboot",
+    "partitions",
+    "embedded-script",
+    "reboot",
+    "ref",
+    "bootloader_transaction_marker",
+    "bootloader_state_marker",
+];
+
+impl SoftwareSet {
+    /// Checks what would make a sw-description SWUpdate cannot read: the set's name must be a
+    /// libconfig setting name and no reserved key, each device non-empty, each bootenv name
+    /// plain.
+    pub fn check(&self) -> Result<(), String> {
+        let mut chars = self.name.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            return Err(format!(
+                "software set {:?} is not a plain name (a letter, then letters, digits, `_` or `-`)",
+                self.name
+            ));
+        }
+        if RESERVED_KEYS.contains(&self.name.as_str()) {
+            return Err(format!(
+                "software set {:?} is a sw-description key; pick another name",
+                self.name
+            ));
+        }
+        for (copy, mode) in self.copies.iter().zip(COPY_MODES) {
+            if copy.device.trim().is_empty() {
+                return Err(format!("{}.{mode}: the slot device is empty", self.name));
+            }
+            for (name, _) in &copy.bootenv {
+                if name.is_empty() || name.contains(['=', '\0']) || name.chars().any(char::is_whitespace) {
+                    return Err(format!(
+                        "{}.{mode}: bootenv name {name:?} is not a plain name",
+                        self.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Writes a `.swu`: `sw-description`, optionally `sw-description.sig`, then the images.
 pub struct BundleWriter {
     manifest: Manifest,
     signer: Option<Signer>,
+    set: Option<SoftwareSet>,
 }
 
 struct Prepared {
     size: u64,
     cpio_sum: u32,
+    sha256: [u8; 32],
 }
 
 impl BundleWriter {
@@ -366,6 +448,7 @@ impl BundleWriter {
         Self {
             manifest,
             signer: None,
+            set: None,
         }
     }
 
@@ -375,15 +458,17 @@ impl BundleWriter {
         self
     }
 
+    /// Describes the images once per slot, as the A/B collection `set` (each image stored once).
+    #[must_use]
+    pub fn with_software_set(mut self, set: SoftwareSet) -> Self {
+        self.set = Some(set);
+        self
+    }
+
     /// Renders sw-description (libconfig) and hashes the sources.
     fn prepare(&self) -> Result<(String, Vec<Prepared>), BundleError> {
         let mut names = BTreeSet::new();
         let mut prepared = Vec::new();
-        let mut sections: [(ArtifactKind, &str, String); 3] = [
-            (ArtifactKind::Image, "images", String::new()),
-            (ArtifactKind::File, "files", String::new()),
-            (ArtifactKind::Script, "scripts", String::new()),
-        ];
         for img in &self.manifest.images {
             cpio::check_name(&img.filename)?;
             if [SW_DESCRIPTION, SW_DESCRIPTION_SIG].contains(&img.filename.as_str())
@@ -391,49 +476,12 @@ impl BundleWriter {
             {
                 return Err(BundleError::DuplicateEntry(img.filename.clone()));
             }
-            let (size, cpio_sum, sha) = hash_file(&img.source)?;
-            prepared.push(Prepared { size, cpio_sum });
-            let mut e = format!(
-                "\t\t{{\n\t\t\tfilename = {};\n\t\t\ttype = {};\n\t\t\tsha256 = \"{}\";\n",
-                quote(&img.filename),
-                quote(&img.handler),
-                to_hex(&sha)
-            );
-            for (k, v) in [
-                ("name", &img.name),
-                ("version", &img.version),
-                ("device", &img.device),
-                ("path", &img.path),
-                ("filesystem", &img.filesystem),
-            ] {
-                if let Some(v) = v {
-                    let _ = writeln!(e, "\t\t\t{k} = {};", quote(v));
-                }
-            }
-            match img.compressed {
-                Some(Compression::Zlib) => e.push_str("\t\t\tcompressed = \"zlib\";\n"),
-                Some(Compression::Zstd) => e.push_str("\t\t\tcompressed = \"zstd\";\n"),
-                None => {}
-            }
-            if img.encrypted {
-                e.push_str("\t\t\tencrypted = true;\n");
-            }
-            if let Some(ivt) = &img.ivt {
-                let _ = writeln!(e, "\t\t\tivt = {};", quote(ivt));
-            }
-            if img.installed_directly {
-                e.push_str("\t\t\tinstalled-directly = true;\n");
-            }
-            e.push_str("\t\t}");
-            let section = sections
-                .iter_mut()
-                .find(|(k, _, _)| *k == img.kind)
-                .map(|(_, _, s)| s)
-                .ok_or(BundleError::Empty)?;
-            if !section.is_empty() {
-                section.push_str(",\n");
-            }
-            section.push_str(&e);
+            let (size, cpio_sum, sha256) = hash_file(&img.source)?;
+            prepared.push(Prepared {
+                size,
+                cpio_sum,
+                sha256,
+            });
         }
         let m = &self.manifest;
         let mut out = format!("software =\n{{\n\tversion = {};\n", quote(&m.version));
@@ -444,15 +492,110 @@ impl BundleWriter {
             let hw: Vec<String> = m.hardware_compatibility.iter().map(|h| quote(h)).collect();
             let _ = writeln!(out, "\thardware-compatibility = [ {} ];", hw.join(", "));
         }
-        for (_, key, body) in &sections {
-            if !body.is_empty() {
-                let _ = writeln!(out, "\t{key}: (\n{body}\n\t);");
+        match &self.set {
+            None => out.push_str(&self.render_lists(&prepared, None, 1)),
+            Some(set) => {
+                set.check().map_err(|message| SwDescriptionError::Field {
+                    path: format!("software.{}", set.name),
+                    message,
+                })?;
+                let _ = writeln!(out, "\t{} =\n\t{{", set.name);
+                for (copy, mode) in set.copies.iter().zip(COPY_MODES) {
+                    let _ = writeln!(out, "\t\t{mode} =\n\t\t{{");
+                    out.push_str(&self.render_lists(&prepared, Some(&copy.device), 3));
+                    if !copy.bootenv.is_empty() {
+                        let vars: Vec<String> = copy
+                            .bootenv
+                            .iter()
+                            .map(|(k, v)| format!("{{ name = {}; value = {}; }}", quote(k), quote(v)))
+                            .collect();
+                        let _ = writeln!(
+                            out,
+                            "\t\t\tbootenv: (\n\t\t\t\t{}\n\t\t\t);",
+                            vars.join(",\n\t\t\t\t")
+                        );
+                    }
+                    out.push_str("\t\t};\n");
+                }
+                out.push_str("\t};\n");
             }
         }
         out.push_str("};\n");
         // What we write must be what we read.
-        SwDescription::parse(out.as_bytes())?;
+        let parsed = SwDescription::parse(out.as_bytes())?;
+        if let Some(set) = &self.set {
+            for mode in COPY_MODES {
+                parsed.select(None, Some(&format!("{},{mode}", set.name)))?;
+            }
+        }
         Ok((out, prepared))
+    }
+
+    /// The `images`, `files` and `scripts` lists, indented by `depth` tabs; `slot_device` is the
+    /// device of images that name none (a copy of a [`SoftwareSet`]).
+    fn render_lists(&self, prepared: &[Prepared], slot_device: Option<&str>, depth: usize) -> String {
+        let tab = "\t".repeat(depth);
+        let mut sections: [(ArtifactKind, &str, String); 3] = [
+            (ArtifactKind::Image, "images", String::new()),
+            (ArtifactKind::File, "files", String::new()),
+            (ArtifactKind::Script, "scripts", String::new()),
+        ];
+        for (img, p) in self.manifest.images.iter().zip(prepared) {
+            let device = img.device.as_deref().or_else(|| {
+                let takes_slot =
+                    img.kind == ArtifactKind::Image && (img.handler == "raw" || img.filesystem.is_some());
+                slot_device.filter(|_| takes_slot)
+            });
+            let mut e = format!(
+                "{tab}\t{{\n{tab}\t\tfilename = {};\n{tab}\t\ttype = {};\n{tab}\t\tsha256 = \"{}\";\n",
+                quote(&img.filename),
+                quote(&img.handler),
+                to_hex(&p.sha256)
+            );
+            for (k, v) in [
+                ("name", img.name.as_deref()),
+                ("version", img.version.as_deref()),
+                ("device", device),
+                ("path", img.path.as_deref()),
+                ("filesystem", img.filesystem.as_deref()),
+            ] {
+                if let Some(v) = v {
+                    let _ = writeln!(e, "{tab}\t\t{k} = {};", quote(v));
+                }
+            }
+            match img.compressed {
+                Some(Compression::Zlib) => {
+                    let _ = writeln!(e, "{tab}\t\tcompressed = \"zlib\";");
+                }
+                Some(Compression::Zstd) => {
+                    let _ = writeln!(e, "{tab}\t\tcompressed = \"zstd\";");
+                }
+                None => {}
+            }
+            if img.encrypted {
+                let _ = writeln!(e, "{tab}\t\tencrypted = true;");
+            }
+            if let Some(ivt) = &img.ivt {
+                let _ = writeln!(e, "{tab}\t\tivt = {};", quote(ivt));
+            }
+            if img.installed_directly {
+                let _ = writeln!(e, "{tab}\t\tinstalled-directly = true;");
+            }
+            let _ = write!(e, "{tab}\t}}");
+            if let Some((_, _, section)) = sections.iter_mut().find(|(k, _, _)| *k == img.kind) {
+                if !section.is_empty() {
+                    section.push_str(",\n");
+                }
+                section.push_str(&e);
+            }
+        }
+        let mut out = String::new();
+        for (_, key, body) in &sections {
+            if !body.is_empty() {
+                let _ = writeln!(out, "{tab}{key}: (\n{body}\n{tab});");
+            }
+        }
+        out
     }
 
     /// The sw-description this writer would put into the bundle.

@@ -13,9 +13,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde::Deserialize;
-use updraft_swu::bundle::{BundleError, BundleReader, BundleWriter, Manifest, ManifestImage, ReaderOptions};
+use updraft_swu::bundle::{
+    BundleError, BundleReader, BundleWriter, Manifest, ManifestImage, ReaderOptions, SlotCopy, SoftwareSet,
+};
 use updraft_swu::signature::{Signer, Verifier};
 use updraft_swu::sw_description::{Artifact, ArtifactKind, Compression, KNOWN_TYPES, to_hex};
+
+use super::bundle_encode::{Compress, Staging};
+use crate::install::decode::AesKey;
 
 #[derive(Subcommand)]
 pub enum BundleCommand {
@@ -36,21 +41,38 @@ The bundle is a cpio \"crc\" archive: sw-description first, sw-description.sig s
 into sw-description. The output is written to a temporary file, synced and renamed, so a
 failed run never leaves a partial bundle under the output name.
 
-Manifest (paths are relative to the manifest's directory):
+Manifest (paths are relative to the manifest's directory; client/dist/bundle.example.toml is
+one):
 
     version = \"1.4.0\"                      # software version (required)
     description = \"nightly build\"          # optional
     hardware-compatibility = [\"1.0\"]       # required: SWUpdate refuses a bundle
                                            # without a matching revision; \"#RE:^1\\\\.\" too
 
+    # One bundle for both A/B slots (optional): the images are described twice, as SWUpdate's
+    # collection `stable.copy1` (slot A) and `stable.copy2` (slot B), each copy with its slot's
+    # device; the device picks one (`-e stable,copy2`, Updraft's `software_set = \"stable\"`).
+    software-set = \"stable\"
+    [slots.a]
+    device = \"/dev/mmcblk0p2\"              # the device of raw images without their own
+    bootenv = { rootpart = \"2\" }           # optional: set by SWUpdate with this copy
+    [slots.b]
+    device = \"/dev/mmcblk0p3\"
+
     [[images]]
     file = \"rootfs.ext4\"                   # required; stored under its file name
     type = \"raw\"                           # SWUpdate handler: raw, rawfile, archive, ...
-    device = \"/dev/mmcblk0p3\"              # device or path (at least one, except scripts)
-    # path = \"/opt/app\"                    # for rawfile / archive
+    # device = \"/dev/mmcblk0p3\"            # raw: without it, the slot's device (Updraft
+                                           # installs a raw image without device into the
+                                           # inactive slot; SWUpdate needs a software set)
+    # path = \"/opt/app\"                    # for rawfile (required) / archive
     # filesystem = \"ext4\"                  # optional, with device + path
-    # compressed = \"zstd\"                  # optional: the file is already zlib/zstd data
-    # encrypted = true                     # optional: already AES-256-CBC encrypted
+    compress = \"zstd\"                      # optional: compress while building, \"zstd\" or
+                                           # \"gzip\" (sw-description: compressed = zstd/zlib)
+    # encrypt = true                       # optional: AES-CBC with --aes-key and a fresh
+                                           # per-image IV (sw-description: encrypted, ivt)
+    # compressed = \"zstd\"                  # instead: the file is already zlib/zstd data
+    # encrypted = true                     # instead: already AES-256-CBC encrypted
     # ivt = \"<32 hex digits>\"              # optional: its IV, if not the key file's
     # installed-directly = true            # optional: stream to the target, no TMPDIR copy
     # name = \"rootfs\"                      # optional: SWUpdate's per-image name and
@@ -58,7 +80,9 @@ Manifest (paths are relative to the manifest's directory):
 
 Script handlers (lua, shellscript, preinstall, postinstall, postfailure) go into the
 `scripts` list of sw-description, everything else into `images`. Signing needs --cert and
---key; an unsigned bundle (which the Debian swupdate refuses) needs --unsigned.";
+--key; an unsigned bundle (which the Debian swupdate refuses) needs --unsigned. Compressed and
+encrypted images are streamed through a staging directory next to the output (removed
+afterwards), never held in memory.";
 
 const INSPECT_LONG_ABOUT: &str = "\
 Show what a .swu bundle holds and check its signature and image hashes.
@@ -83,6 +107,10 @@ pub struct CreateArgs {
     /// Write a bundle without sw-description.sig (only for SWUpdate builds without signing).
     #[arg(long, conflicts_with_all = ["cert", "key"])]
     pub unsigned: bool,
+    /// SWUpdate's AES key file (`<key hex> <iv hex>`, what `swupdate -K` and Updraft's
+    /// `aes_key_file` read) for images with `encrypt = true`.
+    #[arg(long, value_name = "FILE")]
+    pub aes_key: Option<PathBuf>,
     /// Where to write the .swu.
     #[arg(long, short, value_name = "FILE")]
     pub output: PathBuf,
@@ -135,8 +163,37 @@ pub struct BundleManifest {
     pub description: Option<String>,
     #[serde(default)]
     pub hardware_compatibility: Vec<String>,
+    /// Describe the images as the A/B collection `<set>.copy1` / `<set>.copy2`.
+    pub software_set: Option<String>,
+    /// The slots' devices and boot environments, with `software-set`.
+    pub slots: Option<ManifestSlots>,
     #[serde(default)]
     pub images: Vec<ManifestEntry>,
+}
+
+/// `[slots.a]` and `[slots.b]` of a [`BundleManifest`] with a software set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestSlots {
+    pub a: ManifestSlot,
+    pub b: ManifestSlot,
+}
+
+/// One slot: the device its copy writes raw images to, and the bootenv SWUpdate sets with it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestSlot {
+    pub device: String,
+    #[serde(default)]
+    pub bootenv: std::collections::BTreeMap<String, String>,
+}
+
+/// A loaded manifest: the bundle's content, its software set, and how to encode each image.
+pub struct LoadedManifest {
+    pub manifest: Manifest,
+    pub set: Option<SoftwareSet>,
+    /// Per image (in order): compress and/or encrypt it while building.
+    pub encode: Vec<(Option<Compress>, bool)>,
 }
 
 /// One `[[images]]` table of a [`BundleManifest`].
@@ -150,6 +207,11 @@ pub struct ManifestEntry {
     pub path: Option<String>,
     pub filesystem: Option<String>,
     pub compressed: Option<String>,
+    /// Compress while building: "zstd" or "gzip" ("zlib" is accepted as SWUpdate's name for it).
+    pub compress: Option<String>,
+    /// Encrypt while building, with `--aes-key` and a fresh IV.
+    #[serde(default)]
+    pub encrypt: bool,
     /// The file is already AES-256-CBC encrypted (`openssl enc -aes-256-cbc -K .. -iv ..`).
     #[serde(default)]
     pub encrypted: bool,
@@ -167,7 +229,7 @@ const SCRIPT_TYPES: [&str; 5] = ["lua", "shellscript", "preinstall", "postinstal
 
 impl BundleManifest {
     /// Reads and checks the manifest at `path`, resolving image files against its directory.
-    pub fn load(path: &Path) -> anyhow::Result<Manifest> {
+    pub fn load(path: &Path) -> anyhow::Result<LoadedManifest> {
         let text =
             fs::read_to_string(path).with_context(|| format!("cannot read manifest {}", path.display()))?;
         let parsed: Self =
@@ -178,7 +240,7 @@ impl BundleManifest {
             .with_context(|| format!("manifest {}", path.display()))
     }
 
-    fn into_manifest(self, base: &Path) -> anyhow::Result<Manifest> {
+    fn into_manifest(self, base: &Path) -> anyhow::Result<LoadedManifest> {
         if self.version.trim().is_empty() {
             bail!("`version` is empty");
         }
@@ -189,33 +251,62 @@ impl BundleManifest {
         if self.images.is_empty() {
             bail!("no [[images]]");
         }
+        let set = match (self.software_set, self.slots) {
+            (None, None) => None,
+            (Some(_), None) => {
+                bail!("`software-set` needs [slots.a] and [slots.b] with each slot's `device`")
+            }
+            (None, Some(_)) => bail!("[slots] is only used with `software-set` (e.g. \"stable\")"),
+            (Some(name), Some(slots)) => {
+                let copy = |slot: ManifestSlot| SlotCopy {
+                    device: slot.device,
+                    bootenv: slot.bootenv.into_iter().collect(),
+                };
+                let set = SoftwareSet {
+                    name,
+                    copies: [copy(slots.a), copy(slots.b)],
+                };
+                set.check().map_err(|e| anyhow::anyhow!("`software-set`: {e}"))?;
+                Some(set)
+            }
+        };
         let mut names = BTreeSet::new();
-        let images = self
+        let (images, encode) = self
             .images
             .into_iter()
             .enumerate()
             .map(|(i, entry)| {
-                let image = entry.into_image(base).with_context(|| format!("images[{i}]"))?;
-                if !names.insert(image.filename.clone()) {
+                let image = entry
+                    .into_image(base, set.is_some())
+                    .with_context(|| format!("images[{i}]"))?;
+                if !names.insert(image.0.filename.clone()) {
                     bail!(
                         "images[{i}].file: a second image named {:?} (bundle names are file names)",
-                        image.filename
+                        image.0.filename
                     );
                 }
                 Ok(image)
             })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Manifest {
-            version: self.version,
-            description: self.description,
-            hardware_compatibility: self.hardware_compatibility,
-            images,
+            .collect::<anyhow::Result<(Vec<_>, Vec<_>)>>()?;
+        Ok(LoadedManifest {
+            manifest: Manifest {
+                version: self.version,
+                description: self.description,
+                hardware_compatibility: self.hardware_compatibility,
+                images,
+            },
+            set,
+            encode,
         })
     }
 }
 
 impl ManifestEntry {
-    fn into_image(self, base: &Path) -> anyhow::Result<ManifestImage> {
+    fn into_image(
+        self,
+        base: &Path,
+        in_set: bool,
+    ) -> anyhow::Result<(ManifestImage, (Option<Compress>, bool))> {
         let source = base.join(&self.file);
         let meta =
             fs::metadata(&source).with_context(|| format!("`file` {}: cannot read", source.display()))?;
@@ -239,11 +330,29 @@ impl ManifestEntry {
         } else {
             ArtifactKind::Image
         };
-        if kind == ArtifactKind::Image && self.device.is_none() && self.path.is_none() {
-            bail!(
+        // What `updraft install` accepts without `device`: a raw image goes into the inactive
+        // slot, an archive is unpacked into its files_root; a rawfile needs its `path`.
+        match self.handler.as_str() {
+            "raw" if self.device.is_none() && !in_set => {}
+            "raw" | "archive" | "tar" => {}
+            "rawfile" if self.path.is_none() => bail!("a rawfile image needs `path` (where the file goes)"),
+            _ if kind == ArtifactKind::Image && self.device.is_none() && self.path.is_none() => bail!(
                 "needs `device` or `path` (where the {} handler installs it)",
                 self.handler
-            );
+            ),
+            _ => {}
+        }
+        let compress = match self.compress.as_deref() {
+            None => None,
+            Some("zstd") => Some(Compress::Zstd),
+            Some("gzip" | "zlib") => Some(Compress::Gzip),
+            Some(other) => bail!("`compress` {other:?}: expected \"zstd\" or \"gzip\""),
+        };
+        if compress.is_some() && self.compressed.is_some() {
+            bail!("`compress` compresses the file, `compressed` says it already is: use one of them");
+        }
+        if self.encrypt && (self.encrypted || self.ivt.is_some()) {
+            bail!("`encrypt` encrypts the file with a fresh IV; leave out `encrypted` and `ivt`");
         }
         let compressed = match self.compressed.as_deref() {
             None => None,
@@ -256,7 +365,7 @@ impl ManifestEntry {
                 bail!("`{key}` is empty (leave it out instead)");
             }
         }
-        Ok(ManifestImage {
+        let image = ManifestImage {
             source,
             filename,
             kind,
@@ -270,13 +379,64 @@ impl ManifestEntry {
             installed_directly: self.installed_directly,
             name: self.name,
             version: self.version,
-        })
+        };
+        Ok((image, (compress, self.encrypt)))
     }
 }
 
 fn create(args: &CreateArgs) -> anyhow::Result<()> {
-    let manifest = BundleManifest::load(&args.manifest)?;
+    let LoadedManifest {
+        mut manifest,
+        set,
+        encode,
+    } = BundleManifest::load(&args.manifest)?;
+    let key = match (&args.aes_key, encode.iter().any(|(_, encrypt)| *encrypt)) {
+        (Some(path), true) => {
+            Some(AesKey::load(path).with_context(|| format!("--aes-key {}", path.display()))?)
+        }
+        (None, true) => {
+            bail!("the manifest has images with `encrypt = true`: pass the key file with --aes-key")
+        }
+        (Some(path), false) => bail!(
+            "--aes-key {}: no image of the manifest has `encrypt = true`",
+            path.display()
+        ),
+        (None, false) => None,
+    };
+    // Keeps the encoded images until the bundle is written.
+    let mut staging = None;
+    for (image, (compress, encrypt)) in manifest.images.iter_mut().zip(encode) {
+        if compress.is_none() && !encrypt {
+            continue;
+        }
+        if staging.is_none() {
+            staging = Some(Staging::next_to(&args.output)?);
+        }
+        let Some(stage) = &staging else { continue };
+        let (staged, ivt) = stage
+            .encode(
+                &image.source,
+                &image.filename,
+                compress,
+                key.as_ref().filter(|_| encrypt),
+            )
+            .with_context(|| format!("cannot encode {}", image.source.display()))?;
+        image.source = staged;
+        if let Some(c) = compress {
+            image.compressed = Some(match c {
+                Compress::Zstd => Compression::Zstd,
+                Compress::Gzip => Compression::Zlib,
+            });
+        }
+        if encrypt {
+            image.encrypted = true;
+            image.ivt = ivt;
+        }
+    }
     let mut writer = BundleWriter::new(manifest);
+    if let Some(set) = set {
+        writer = writer.with_software_set(set);
+    }
     match (&args.cert, &args.key, args.unsigned) {
         (_, _, true) => {}
         (Some(cert), Some(key), false) => {
@@ -290,6 +450,7 @@ fn create(args: &CreateArgs) -> anyhow::Result<()> {
         writer.write(out).context("cannot build the bundle")?;
         Ok(())
     })?;
+    drop(staging);
     println!("wrote {}", args.output.display());
     Ok(())
 }

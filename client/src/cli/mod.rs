@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod bundle;
+pub mod bundle_encode;
 pub mod install;
 
 use clap::{Parser, Subcommand};

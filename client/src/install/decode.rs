@@ -77,6 +77,14 @@ impl AesKey {
             iv: hex_bytes(iv, "the IV")?,
         })
     }
+
+    /// An AES-CBC encrypter (PKCS#7 padding) with this key and `iv`: what `updraft bundle create`
+    /// encrypts images with, the inverse of what installs decrypt.
+    pub(crate) fn encrypter(&self, iv: &[u8; 16]) -> anyhow::Result<Crypter> {
+        let cipher =
+            cbc_cipher(&self.key).ok_or_else(|| anyhow!("an AES key of {} bytes", self.key.len()))?;
+        Crypter::new(cipher, Mode::Encrypt, &self.key, Some(iv)).context("setting up AES-CBC")
+    }
 }
 
 /// Decrypts AES-CBC (PKCS#7 padding) while reading.

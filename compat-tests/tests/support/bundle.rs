@@ -18,7 +18,7 @@ const IMAGE_NAME: &str = "payload.img";
 /// A self-signed certificate and its key. The device trusts the certificate via `-k`.
 pub struct SigningKey {
     pub cert: PathBuf,
-    key: PathBuf,
+    pub key: PathBuf,
 }
 
 impl SigningKey {

@@ -42,6 +42,8 @@ pub struct SwupdateCommand {
     auth: Option<DdiAuth>,
     confirm: Option<u8>,
     http_proxy: Option<String>,
+    select: Option<String>,
+    config: Option<String>,
 }
 
 impl SwupdateCommand {
@@ -53,6 +55,8 @@ impl SwupdateCommand {
             auth: None,
             confirm: None,
             http_proxy: None,
+            select: None,
+            config: None,
         }
     }
 
@@ -72,6 +76,18 @@ impl SwupdateCommand {
     /// server's hrefs name) through an HTTP forward proxy (`-y` plus `http_proxy`).
     pub fn via_proxy(mut self, proxy_url: &str) -> Self {
         self.http_proxy = Some(proxy_url.to_owned());
+        self
+    }
+
+    /// `-e SET,MODE`: the software collection to install, e.g. `stable,copy2` for slot B.
+    pub fn select(mut self, selection: &str) -> Self {
+        self.select = Some(selection.to_owned());
+        self
+    }
+
+    /// Starts with this configuration file (`-f`) instead of the minimal one.
+    pub fn config_file_text(mut self, text: &str) -> Self {
+        self.config = Some(text.to_owned());
         self
     }
 
@@ -109,8 +125,11 @@ impl SwupdateCommand {
             tmp_dir.display()
         );
         let config = run_dir.join("swupdate.cfg");
-        fs::write(&config, "globals: {\n\tverbose = true;\n\tloglevel = 6;\n};\n")
-            .expect("write swupdate.cfg");
+        let text = self
+            .config
+            .as_deref()
+            .unwrap_or("globals: {\n\tverbose = true;\n\tloglevel = 6;\n};\n");
+        fs::write(&config, text).expect("write swupdate.cfg");
         let log = run_dir.join("swupdate.log");
         let log_file = File::create(&log).expect("create swupdate log");
 
@@ -122,6 +141,7 @@ impl SwupdateCommand {
             .arg(&self.trusted_cert)
             .args(["-H", &format!("{HW_BOARD}:{HW_REVISION}")])
             .args(["-u", &self.suricatta_args()])
+            .args(self.select.iter().flat_map(|s| ["-e", s.as_str()]))
             .env("TMPDIR", &tmp_dir)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().expect("clone log handle"))

@@ -67,6 +67,18 @@ impl Mgmt {
         }
     }
 
+    /// `GET /rest/v1/targets/{id}/attributes`: what the device reported (configData).
+    /// An empty object while there are none (204).
+    pub fn attributes(&self, controller_id: &str) -> Value {
+        let path = format!("/targets/{controller_id}/attributes");
+        let (status, body) = self.request(Method::GET, &path, None);
+        match status {
+            200 => body,
+            204 => json!({}),
+            _ => panic!("GET /rest/v1{path}: unexpected {status}: {body}"),
+        }
+    }
+
     /// Id of the installed distribution set, None if the target has none (204).
     pub fn installed_distribution_set(&self, controller_id: &str) -> Option<i64> {
         let path = format!("/targets/{controller_id}/installedDS");
