@@ -83,3 +83,104 @@ pub fn history(c: &mut AnyConnection, target_id: i64, limit: i64) -> Result<Vec<
         })
         .collect())
 }
+
+/// One rollback a device reported: when, why (the new `updraft.rollback_reason`; None for a
+/// `updraft.trial.outcome` of `rolled_back` without one), and the set installed then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollback {
+    pub controller_id: String,
+    pub at: i64,
+    pub reason: Option<String>,
+    pub installed: Option<super::SetKey>,
+}
+
+/// The tenant's rollbacks at or after `since`, newest first: a page of `limit` after `offset`,
+/// and how many there are.
+pub fn rollbacks(
+    c: &mut AnyConnection,
+    tenant: &str,
+    since: i64,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Rollback>, i64)> {
+    use crate::store::schema::targets;
+    let events = || {
+        let reason = target_health_events::attr_key
+            .eq(ROLLBACK_REASON)
+            .and(target_health_events::new_value.is_not_null())
+            .and(target_health_events::new_value.ne(""));
+        let outcome = target_health_events::attr_key
+            .eq(TRIAL_OUTCOME)
+            .and(target_health_events::new_value.eq("rolled_back"));
+        target_health_events::table
+            .inner_join(targets::table)
+            .left_join(distribution_sets::table)
+            .filter(targets::tenant.eq(tenant.to_owned()))
+            .filter(target_health_events::at.ge(since))
+            .filter(reason.or(outcome))
+    };
+    let total = events().count().get_result(c)?;
+    let rows: Vec<(String, i64, String, Option<String>, Option<i64>, Option<String>, Option<String>)> = events()
+        .order((target_health_events::at.desc(), target_health_events::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .select((
+            targets::controller_id,
+            target_health_events::at,
+            target_health_events::attr_key,
+            target_health_events::new_value,
+            distribution_sets::id.nullable(),
+            distribution_sets::name.nullable(),
+            distribution_sets::version.nullable(),
+        ))
+        .load(c)?;
+    let list = rows
+        .into_iter()
+        .map(|(controller_id, at, key, value, id, name, version)| Rollback {
+            controller_id,
+            at,
+            reason: if key == ROLLBACK_REASON { value } else { None },
+            installed: super::set_key(id, name, version),
+        })
+        .collect();
+    Ok((list, total))
+}
+
+/// A window such as `24h`, `7d`, `90m` or `3600s`, in milliseconds (at most 366 days).
+pub fn parse_window(s: &str) -> Result<i64> {
+    let refuse = || {
+        crate::store::Error::refused(
+            crate::store::Rule::Constraint,
+            format!("'{s}' is not a time window: give a number with s, m, h or d, e.g. 24h or 7d (at most 366d)."),
+        )
+    };
+    let s = s.trim();
+    let unit = match s.chars().last() {
+        Some('s') => 1000,
+        Some('m') => 60_000,
+        Some('h') => 3_600_000,
+        Some('d') => 86_400_000,
+        _ => return Err(refuse()),
+    };
+    let n: i64 = s[..s.len() - 1].parse().map_err(|_| refuse())?;
+    let ms = n.checked_mul(unit).ok_or_else(refuse)?;
+    if !(1..=366 * 86_400_000).contains(&ms) {
+        return Err(refuse());
+    }
+    Ok(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_window;
+
+    #[test]
+    fn windows() {
+        assert_eq!(parse_window("24h").unwrap(), 86_400_000);
+        assert_eq!(parse_window("7d").unwrap(), 7 * 86_400_000);
+        assert_eq!(parse_window("90m").unwrap(), 5_400_000);
+        for bad in ["", "h", "24", "0h", "-1d", "400d", "1.5h", "9999999999999999d"] {
+            assert!(parse_window(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -11,7 +11,7 @@
 mod events;
 mod select;
 
-pub use events::{HealthEvent, RECORDED, history, record};
+pub use events::{HealthEvent, RECORDED, Rollback, history, parse_window, record, rollbacks};
 
 use diesel::RunQueryDsl;
 use diesel::sql_types::Bool;
