@@ -57,21 +57,27 @@ pub struct HealthEvent {
 
 /// The device's latest `limit` health events, newest first.
 pub fn history(c: &mut AnyConnection, target_id: i64, limit: i64) -> Result<Vec<HealthEvent>> {
-    let rows: Vec<(String, Option<String>, Option<String>, i64, Option<String>, Option<String>)> =
-        target_health_events::table
-            .left_join(distribution_sets::table)
-            .filter(target_health_events::target_id.eq(target_id))
-            .order(target_health_events::id.desc())
-            .limit(limit)
-            .select((
-                target_health_events::attr_key,
-                target_health_events::old_value,
-                target_health_events::new_value,
-                target_health_events::at,
-                distribution_sets::name.nullable(),
-                distribution_sets::version.nullable(),
-            ))
-            .load(c)?;
+    let rows: Vec<(
+        String,
+        Option<String>,
+        Option<String>,
+        i64,
+        Option<String>,
+        Option<String>,
+    )> = target_health_events::table
+        .left_join(distribution_sets::table)
+        .filter(target_health_events::target_id.eq(target_id))
+        .order(target_health_events::id.desc())
+        .limit(limit)
+        .select((
+            target_health_events::attr_key,
+            target_health_events::old_value,
+            target_health_events::new_value,
+            target_health_events::at,
+            distribution_sets::name.nullable(),
+            distribution_sets::version.nullable(),
+        ))
+        .load(c)?;
     Ok(rows
         .into_iter()
         .map(|(key, old, new, at, name, version)| HealthEvent {
@@ -109,9 +115,18 @@ pub fn rollbacks(
             .eq(ROLLBACK_REASON)
             .and(target_health_events::new_value.is_not_null())
             .and(target_health_events::new_value.ne(""));
+        // A report with both a reason and the outcome is one rollback, listed by its reason.
+        let alone = crate::store::query::SqlFilter::new()
+            .sql(
+                "NOT EXISTS (SELECT 1 FROM target_health_events r WHERE r.target_id = \
+                 target_health_events.target_id AND r.at = target_health_events.at AND r.attr_key = ",
+            )
+            .text(ROLLBACK_REASON)
+            .sql(" AND r.new_value IS NOT NULL AND r.new_value <> '')");
         let outcome = target_health_events::attr_key
             .eq(TRIAL_OUTCOME)
-            .and(target_health_events::new_value.eq("rolled_back"));
+            .and(target_health_events::new_value.eq("rolled_back"))
+            .and(alone);
         target_health_events::table
             .inner_join(targets::table)
             .left_join(distribution_sets::table)
@@ -119,8 +134,16 @@ pub fn rollbacks(
             .filter(target_health_events::at.ge(since))
             .filter(reason.or(outcome))
     };
-    let total = events().count().get_result(c)?;
-    let rows: Vec<(String, i64, String, Option<String>, Option<i64>, Option<String>, Option<String>)> = events()
+    let total: i64 = events().count().get_result(c)?;
+    let rows: Vec<(
+        String,
+        i64,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+    )> = events()
         .order((target_health_events::at.desc(), target_health_events::id.desc()))
         .offset(offset)
         .limit(limit)
@@ -151,7 +174,9 @@ pub fn parse_window(s: &str) -> Result<i64> {
     let refuse = || {
         crate::store::Error::refused(
             crate::store::Rule::Constraint,
-            format!("'{s}' is not a time window: give a number with s, m, h or d, e.g. 24h or 7d (at most 366d)."),
+            format!(
+                "'{s}' is not a time window: give a number with s, m, h or d, e.g. 24h or 7d (at most 366d)."
+            ),
         )
     };
     let s = s.trim();

@@ -170,7 +170,9 @@ fn by_installed(c: &mut AnyConnection, tenant: &str) -> Result<Vec<(Option<SetKe
                  LEFT JOIN distribution_sets ds ON ds.id = t.installed_ds_id WHERE t.tenant = ",
             )
             .text(tenant)
-            .sql(" GROUP BY t.installed_ds_id, ds.name, ds.version ORDER BY COUNT(*) DESC, t.installed_ds_id"),
+            .sql(
+                " GROUP BY t.installed_ds_id, ds.name, ds.version ORDER BY COUNT(*) DESC, t.installed_ds_id",
+            ),
     )
     .load::<(Option<i64>, Option<String>, Option<String>, i64)>(c)?;
     Ok(rows
@@ -234,7 +236,10 @@ fn rolled_back_query(extra: Option<String>) -> String {
 fn rolled_back(c: &mut AnyConnection, tenant: &str, now: i64, window_ms: i64) -> Result<Rollbacks> {
     let since = now - window_ms;
     let from = "FROM target_health_events e JOIN targets t ON t.id = e.target_id ";
-    let mut q = Sql::new().sql("SELECT COUNT(DISTINCT e.target_id) ").sql(from).sql("WHERE ");
+    let mut q = Sql::new()
+        .sql("SELECT COUNT(DISTINCT e.target_id) ")
+        .sql(from)
+        .sql("WHERE ");
     q.push(rollback_events(tenant, since));
     let total: i64 = Select::<diesel::sql_types::BigInt>::new(q).get_result(c)?;
     let mut q = Sql::new()
