@@ -55,16 +55,29 @@ pub struct HealthEvent {
     pub installed: Option<String>,
 }
 
+/// (key, old, new, at, set name, set version).
+type EventRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+/// (controller id, at, key, new value, set id, name, version).
+type RollbackRow = (
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
 /// The device's latest `limit` health events, newest first.
 pub fn history(c: &mut AnyConnection, target_id: i64, limit: i64) -> Result<Vec<HealthEvent>> {
-    let rows: Vec<(
-        String,
-        Option<String>,
-        Option<String>,
-        i64,
-        Option<String>,
-        Option<String>,
-    )> = target_health_events::table
+    let rows: Vec<EventRow> = target_health_events::table
         .left_join(distribution_sets::table)
         .filter(target_health_events::target_id.eq(target_id))
         .order(target_health_events::id.desc())
@@ -135,15 +148,7 @@ pub fn rollbacks(
             .filter(reason.or(outcome))
     };
     let total: i64 = events().count().get_result(c)?;
-    let rows: Vec<(
-        String,
-        i64,
-        String,
-        Option<String>,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-    )> = events()
+    let rows: Vec<RollbackRow> = events()
         .order((target_health_events::at.desc(), target_health_events::id.desc()))
         .offset(offset)
         .limit(limit)

@@ -80,6 +80,9 @@ pub struct Silent {
     pub by_set: Vec<(SetKey, Count)>,
 }
 
+/// Devices in one slot state: (booted slot, trial state, devices); None: not sent.
+pub type SlotCount = (Option<String>, Option<String>, Count);
+
 /// The fleet-health figures of one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FleetHealth {
@@ -87,7 +90,7 @@ pub struct FleetHealth {
     /// Devices per installed set, most first.
     pub by_installed: Vec<(Option<SetKey>, Count)>,
     /// Devices per (booted slot, trial state); None: the device does not send it.
-    pub by_slot: Vec<(Option<String>, Option<String>, Count)>,
+    pub by_slot: Vec<SlotCount>,
     pub rolled_back_day: Rollbacks,
     pub rolled_back_week: Rollbacks,
     pub silent: Silent,
@@ -185,7 +188,7 @@ fn by_installed(c: &mut AnyConnection, tenant: &str) -> Result<Vec<(Option<SetKe
         .collect())
 }
 
-fn by_slot(c: &mut AnyConnection, tenant: &str) -> Result<Vec<(Option<String>, Option<String>, Count)>> {
+fn by_slot(c: &mut AnyConnection, tenant: &str) -> Result<Vec<SlotCount>> {
     let rows = Select::<select::PairRow>::new(
         Sql::new()
             .sql(
