@@ -187,6 +187,60 @@ try {
   check(await page.getByRole("link", { name: "e2e-rollout" }).count() === 1, "the rollout is listed");
   await shot(page, "rollouts", "Rollouts");
 
+  // A soak-gated rollout of a third version: the device reports its A/B slots (the `updraft.*`
+  // attributes of docs/fleet-health.md) through DDI configData, succeeds on slot b, then its
+  // watchdog rolls it back to slot a. The rollout's group counts it as an error; the fleet page and
+  // the device's slot panel show the rollback.
+  await page.goto(`${base}/ui/distributions`);
+  await page.getByLabel("Name").fill("e2e-set");
+  await page.getByLabel("Version").fill("3.0.0");
+  await page.getByLabel("Type").selectOption({ label: "App(s) only" });
+  await page.getByLabel("e2e-app 1.0.0").check();
+  await page.getByRole("button", { name: "Create distribution set" }).click();
+  await page.waitForSelector("h1:has-text('Distribution set e2e-set')");
+  await page.goto(`${base}/ui/rollouts`);
+  await page.getByRole("link", { name: "New rollout" }).click();
+  await page.waitForSelector("h1:has-text('New rollout')");
+  await page.getByLabel("Name").fill("e2e-soak");
+  await page.getByLabel("Distribution set").selectOption({ label: "e2e-set:3.0.0" });
+  await page.getByLabel("Target filter").fill(`controllerId==${device}`);
+  await page.getByLabel("Soak time (minutes, optional)").fill("10");
+  await page.getByRole("button", { name: "Create rollout" }).click();
+  await page.waitForSelector("h1:has-text('Rollout e2e-soak')");
+  check(await page.getByText("10 minutes").count() >= 1, "the rollout shows its soak time");
+  await page.getByRole("button", { name: "Start", exact: true }).click();
+  await page.waitForSelector("p.notice:has-text('Rollout started.')");
+  const spoll = await ddi("");
+  const shref = spoll._links?.deploymentBase?.href;
+  check(Boolean(shref), "the device sees the soak-gated deployment");
+  const sAction = shref.split("/deploymentBase/")[1].split("?")[0];
+  const slots = { "updraft.slot.booted": "b", "updraft.slot.committed": "a", "updraft.trial": "running", "updraft.slot.a.version": "2.0.0", "updraft.slot.b.version": "3.0.0", "updraft.health": "ok", "updraft.boot_count": "1", "updraft.client.version": "e2e" };
+  await ddi("/configData", { method: "PUT", body: JSON.stringify({ mode: "merge", data: slots }) });
+  await ddi(`/deploymentBase/${sAction}/feedback`, {
+    method: "POST",
+    body: JSON.stringify({ id: sAction, status: { execution: "closed", result: { finished: "success" }, details: ["booted slot b"] } }),
+  });
+  const rolledBack = { "updraft.slot.booted": "a", "updraft.trial": "none", "updraft.trial.outcome": "rolled_back", "updraft.rollback_reason": "watchdog", "updraft.boot_count": "2" };
+  await ddi("/configData", { method: "PUT", body: JSON.stringify({ mode: "merge", data: rolledBack }) });
+  // The next evaluation (at the latest the scheduler's next sweep) fails the device's soak.
+  await page.locator("#groups td .badge", { hasText: "error" }).waitFor({ timeout: 30000 });
+  check(true, "the rolled-back device is an error of its group");
+  await shot(page, "rollout-soak", "Rollout e2e-soak");
+
+  await page.getByRole("link", { name: "Fleet health", exact: true }).click();
+  await page.waitForSelector("h1:has-text('Fleet health')");
+  check((await page.locator("#rolled-back-24h .stat").textContent()).trim() === "1", "the fleet page counts one rollback in 24 h");
+  check(await page.locator("#rollbacks-24h td", { hasText: "watchdog" }).count() === 1, "by its reason");
+  await shot(page, "fleet", "Fleet health");
+  await page.locator("#rollbacks-24h tr", { hasText: "watchdog" }).getByRole("link").click();
+  await page.waitForSelector("h1:has-text('Devices')");
+  check(await page.getByRole("link", { name: device, exact: true }).count() === 1, "the count links to the rolled-back device");
+  await page.getByRole("link", { name: device, exact: true }).click();
+  await page.waitForSelector(`h1:has-text('Device ${device}')`);
+  check((await page.locator("#rollback-reason").textContent()).trim() === "watchdog", "the slot panel shows the rollback reason");
+  check(await page.locator("#trial-history tr", { hasText: "b → a" }).count() === 1, "the trial history shows the return to slot a");
+  await shot(page, "device-slots", "Device");
+
   // Phone width: the same page stays usable.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${base}/ui/devices`);

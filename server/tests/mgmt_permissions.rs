@@ -41,6 +41,8 @@ const TABLE: &[(&str, &str, &[&str])] = &[
     ("GET", "/rest/v1/distributionsets/{distributionSetId}/statistics/actions", &["READ_DISTRIBUTION_SET"]),
     ("GET", "/rest/v1/distributionsets/{distributionSetId}/statistics/autoassignments", &["READ_DISTRIBUTION_SET"]),
     ("GET", "/rest/v1/distributionsets/{distributionSetId}/statistics/rollouts", &["READ_DISTRIBUTION_SET"]),
+    ("GET", "/rest/v1/fleet/health", &["READ_TARGET"]),
+    ("GET", "/rest/v1/fleet/rollbacks", &["READ_TARGET"]),
     ("GET", "/rest/v1/distributionsettags", &["READ_DISTRIBUTION_SET"]),
     ("POST", "/rest/v1/distributionsettags", &["CREATE_DISTRIBUTION_SET"]),
     ("DELETE", "/rest/v1/distributionsettags/{distributionsetTagId}", &["DELETE_DISTRIBUTION_SET"]),

@@ -1,7 +1,9 @@
 //! The web UI end to end in headless Chromium: `ui-tests/e2e.mjs` (Playwright core, Debian's
 //! chromium) logs in, uploads an artifact, creates a distribution set, assigns it to a device that
 //! a simulated DDI client then updates, watches the status change, rolls a newer set out to the
-//! device (filter preview, start, live group progress), and sees a READ_TARGET-only user refused.
+//! device (filter preview, start, live group progress), rolls a third set out with a soak time
+//! and has the device roll back (the group's error, the fleet page, the device's slot panel), and
+//! sees a READ_TARGET-only user refused.
 //! This test starts the server, prepares the device and that user, runs the script and checks the
 //! screenshots it saved of each main page: present, with the expected heading, not blank.
 
@@ -119,6 +121,9 @@ fn browser_flow_updates_a_device_and_refuses_a_limited_user() {
         ("rollout-new", "New rollout"),
         ("rollout", "Rollout e2e-rollout"),
         ("rollouts", "Rollouts"),
+        ("rollout-soak", "Rollout e2e-soak"),
+        ("fleet", "Fleet health"),
+        ("device-slots", "Device e2e-device"),
         ("devices-phone", "Devices"),
         ("rollout-phone", "Rollout e2e-rollout"),
         ("forbidden", "Forbidden"),

@@ -9,6 +9,7 @@ mod ds_statistics;
 mod ds_tags;
 mod ds_types;
 pub(crate) mod examples;
+mod fleet;
 mod json;
 pub mod lenient;
 mod metadata;
@@ -64,7 +65,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(target_types::configure)
             .configure(rollouts::configure)
             .configure(rollout_groups::configure)
-            .configure(rollout_lifecycle::configure),
+            .configure(rollout_lifecycle::configure)
+            .configure(fleet::configure),
     );
 }
 
@@ -116,6 +118,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         rollouts::Api::openapi(),
         rollout_groups::Api::openapi(),
         rollout_lifecycle::Api::openapi(),
+        fleet::Api::openapi(),
     ]
 }
 

@@ -12,6 +12,7 @@ pub mod distribution_sets;
 pub mod dmf;
 pub mod error;
 pub mod fleet;
+pub mod fleet_health;
 pub mod gauges;
 pub mod housekeeping;
 pub mod import;

@@ -368,6 +368,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    target_health_events (id) {
+        id -> BigInt,
+        target_id -> BigInt,
+        attr_key -> Text,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+        installed_ds_id -> Nullable<BigInt>,
+        at -> BigInt,
+    }
+}
+
+diesel::table! {
     rollout_groups (id) {
         id -> BigInt,
         rollout_id -> BigInt,
@@ -442,6 +454,8 @@ diesel::joinable!(ds_modules -> software_modules (sm_id));
 diesel::joinable!(software_modules -> sm_types (sm_type_id));
 diesel::joinable!(distribution_sets -> ds_types (ds_type_id));
 diesel::joinable!(target_attributes -> targets (target_id));
+diesel::joinable!(target_health_events -> targets (target_id));
+diesel::joinable!(target_health_events -> distribution_sets (installed_ds_id));
 diesel::joinable!(sm_metadata -> software_modules (sm_id));
 diesel::joinable!(ds_type_sm_types -> sm_types (sm_type_id));
 diesel::joinable!(ds_type_sm_types -> ds_types (ds_type_id));
@@ -484,6 +498,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollout_groups,
     rollout_targets,
     rollout_soaks,
+    target_health_events,
     ui_sessions,
     dmf_outbox,
     dmf_sent,

@@ -77,7 +77,15 @@ pub async fn page(ctx: Ctx, path: web::Path<String>, state: web::Data<AppState>)
     ctx.require(Permission::ReadTarget)?;
     let cid = path.into_inner();
     let (tenant, c2) = (ctx.tenant(), cid.clone());
-    let d = state.db.read(move |c| device_details(c, &tenant, &c2)).await?;
+    let (d, events) = state
+        .db
+        .read(move |c| {
+            let d = device_details(c, &tenant, &c2)?;
+            let events = crate::store::fleet_health::history(c, d.target.id, super::device_slots::HISTORY)?;
+            Ok((d, events))
+        })
+        .await?;
+    let slots = super::device_slots::panel(&d.attributes, &events);
     let now = state.now();
     let t = &d.target;
     let action = |p: &str| format!("/ui/devices/{}/{p}", encode(&cid));
@@ -104,6 +112,7 @@ pub async fn page(ctx: Ctx, path: web::Path<String>, state: web::Data<AppState>)
                     div { dt { "Description" } dd { (t.description.as_deref().unwrap_or("-")) } }
                 }
             }
+            @if let Some(slots) = &slots { (slots) }
             section {
                 h2 { "Action history" }
                 (history(&ctx, &cid, &d.history, now))

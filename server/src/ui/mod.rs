@@ -11,9 +11,11 @@
 mod assets;
 mod device_actions;
 mod device_page;
+mod device_slots;
 mod devices;
 mod distributions;
 mod error;
+mod fleet;
 mod layout;
 mod overview;
 mod rollout_form;
@@ -48,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/logout", web::post().to(session::logout))
             .configure(devices::configure)
             .configure(device_page::configure)
+            .configure(fleet::configure)
             .configure(software::configure)
             .configure(distributions::configure)
             .configure(settings::configure)

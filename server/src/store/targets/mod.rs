@@ -128,7 +128,8 @@ pub fn valid_attribute(s: &str) -> bool {
 }
 
 /// hawkBit's `updateControllerAttributes`: applies `data` under `mode`, refusing to grow past
-/// `quota` attributes (0: no limit). A change flags the target for auto-assignment.
+/// `quota` attributes (0: no limit). A change flags the target for auto-assignment; changes of
+/// health attributes are recorded ([`super::fleet_health::record`]).
 pub fn update_attributes(
     c: &mut AnyConnection,
     target: &Target,
@@ -174,6 +175,7 @@ pub fn update_attributes(
         ));
     }
     if next != current {
+        super::fleet_health::record(c, target, &current, &next, now)?;
         // Changed attributes may make the target match an auto-assigning filter.
         changes = changes.and(Changes::targets());
         diesel::update(targets::table.find(target_id))

@@ -1,0 +1,332 @@
+//! Fleet health (docs/fleet-health.md): what the `updraft.*` attributes say about the whole fleet.
+//! Devices per installed (running) set, per slot state (booted slot × trial), the devices that
+//! rolled back in a window (by set and by reason), and those silent after an update. Every figure
+//! is one GROUP BY over the tenant's targets, on SQLite and PostgreSQL alike, and comes with the
+//! RSQL query that lists its devices in the Management API and the UI.
+//!
+//! RSQL sees only the devices' current state, not time: the query of a windowed figure lists the
+//! devices currently in that state (e.g. every device whose last rollback reason is `watchdog`),
+//! which includes those of older windows; [`rollbacks`] lists a window's rollbacks exactly.
+
+mod events;
+mod select;
+
+pub use events::{HealthEvent, RECORDED, Rollback, history, parse_window, record, rollbacks};
+
+use diesel::RunQueryDsl;
+use diesel::sql_types::Bool;
+use select::Select;
+
+use crate::store::query::Sql;
+use crate::store::rollouts::soak;
+use crate::store::tenants::TenantSettings;
+use crate::store::{AnyConnection, Result};
+
+pub use soak::{BOOTED_SLOT, HEALTH, ROLLBACK_REASON};
+/// The slot the bootloader boots by default (the last committed one).
+pub const COMMITTED_SLOT: &str = "updraft.slot.committed";
+/// `running` while the device tries a new image it has not committed yet, `none` otherwise.
+pub const TRIAL: &str = "updraft.trial";
+/// How the device's last trial ended: `committed` or `rolled_back`.
+pub const TRIAL_OUTCOME: &str = "updraft.trial.outcome";
+/// The image version in slot a, and in slot b.
+pub const SLOT_A_VERSION: &str = "updraft.slot.a.version";
+pub const SLOT_B_VERSION: &str = "updraft.slot.b.version";
+/// Boots since the device's last update.
+pub const BOOT_COUNT: &str = "updraft.boot_count";
+/// When the device committed its last update (RFC 3339).
+pub const COMMITTED_AT: &str = "updraft.update.committed_at";
+/// The version of the device's update client.
+pub const CLIENT_VERSION: &str = "updraft.client.version";
+
+/// The window of the shorter rollback figure (24 hours), and of the longer one (7 days), in ms.
+pub const DAY_MS: i64 = 24 * 3600 * 1000;
+pub const WEEK_MS: i64 = 7 * DAY_MS;
+
+/// A number of devices and the RSQL query that lists them (see the module's note on windows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    pub devices: i64,
+    pub query: String,
+}
+
+/// A distribution set as a figure's key; none for devices without an installed set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetKey {
+    pub id: i64,
+    pub name: String,
+    pub version: String,
+}
+
+/// Devices that rolled back within a window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollbacks {
+    pub window_ms: i64,
+    pub total: Count,
+    /// By the set installed when they rolled back (the one they rolled back from).
+    pub by_set: Vec<(Option<SetKey>, Count)>,
+    /// By their current `updraft.rollback_reason` (None: they sent none).
+    pub by_reason: Vec<(Option<String>, Count)>,
+}
+
+/// Devices silent after an update: an action of theirs finished within the window, and they have
+/// not polled for [`soak::SILENCE_POLLS`] times the tenant's longest polling interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Silent {
+    pub window_ms: i64,
+    pub silence_ms: i64,
+    pub total: Count,
+    /// By the set of the finished action.
+    pub by_set: Vec<(SetKey, Count)>,
+}
+
+/// Devices in one slot state: (booted slot, trial state, devices); None: not sent.
+pub type SlotCount = (Option<String>, Option<String>, Count);
+
+/// The fleet-health figures of one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetHealth {
+    pub devices: i64,
+    /// Devices per installed set, most first.
+    pub by_installed: Vec<(Option<SetKey>, Count)>,
+    /// Devices per (booted slot, trial state); None: the device does not send it.
+    pub by_slot: Vec<SlotCount>,
+    pub rolled_back_day: Rollbacks,
+    pub rolled_back_week: Rollbacks,
+    pub silent: Silent,
+}
+
+/// A value in RSQL's double quotes: backslash, quote and star escaped (the star stays literal).
+pub fn rsql_value(v: &str) -> String {
+    let mut s = String::with_capacity(v.len() + 2);
+    s.push('"');
+    for ch in v.chars() {
+        if matches!(ch, '\\' | '"' | '*') {
+            s.push('\\');
+        }
+        s.push(ch);
+    }
+    s.push('"');
+    s
+}
+
+/// RSQL for "the attribute `key` is `value`"; absent attributes have no RSQL, so None matches
+/// every device not sending some other value: `=out=` would need the values, so it is left empty.
+fn attribute_query(key: &str, value: Option<&str>) -> Option<String> {
+    value.map(|v| format!("attribute.{key}=={}", rsql_value(v)))
+}
+
+/// RSQL for the devices whose installed set is `set` (None: no installed set).
+fn installed_query(set: Option<&SetKey>) -> String {
+    match set {
+        Some(s) => format!(
+            "installedDS.name=={};installedDS.version=={}",
+            rsql_value(&s.name),
+            rsql_value(&s.version)
+        ),
+        None => "installedDS.name=is=null".to_owned(),
+    }
+}
+
+fn join(parts: &[Option<String>]) -> String {
+    parts.iter().flatten().cloned().collect::<Vec<_>>().join(";")
+}
+
+fn set_key(id: Option<i64>, name: Option<String>, version: Option<String>) -> Option<SetKey> {
+    Some(SetKey {
+        id: id?,
+        name: name?,
+        version: version?,
+    })
+}
+
+/// The tenant's fleet-health figures at `now`; devices count as silent after an update that
+/// finished within `window_ms`.
+pub fn summary(
+    c: &mut AnyConnection,
+    tenant: &str,
+    settings: &TenantSettings,
+    now: i64,
+    window_ms: i64,
+) -> Result<FleetHealth> {
+    let devices: i64 = Select::<diesel::sql_types::BigInt>::new(
+        Sql::new()
+            .sql("SELECT COUNT(*) FROM targets t WHERE t.tenant = ")
+            .text(tenant),
+    )
+    .get_result(c)?;
+    Ok(FleetHealth {
+        devices,
+        by_installed: by_installed(c, tenant)?,
+        by_slot: by_slot(c, tenant)?,
+        rolled_back_day: rolled_back(c, tenant, now, DAY_MS)?,
+        rolled_back_week: rolled_back(c, tenant, now, WEEK_MS)?,
+        silent: silent(c, tenant, now, window_ms, soak::silence_limit_ms(settings))?,
+    })
+}
+
+fn by_installed(c: &mut AnyConnection, tenant: &str) -> Result<Vec<(Option<SetKey>, Count)>> {
+    let rows = Select::<select::SetRow>::new(
+        Sql::new()
+            .sql(
+                "SELECT t.installed_ds_id, ds.name, ds.version, COUNT(*) FROM targets t \
+                 LEFT JOIN distribution_sets ds ON ds.id = t.installed_ds_id WHERE t.tenant = ",
+            )
+            .text(tenant)
+            .sql(
+                " GROUP BY t.installed_ds_id, ds.name, ds.version ORDER BY COUNT(*) DESC, t.installed_ds_id",
+            ),
+    )
+    .load::<(Option<i64>, Option<String>, Option<String>, i64)>(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, version, n)| {
+            let key = set_key(id, name, version);
+            let query = installed_query(key.as_ref());
+            (key, Count { devices: n, query })
+        })
+        .collect())
+}
+
+fn by_slot(c: &mut AnyConnection, tenant: &str) -> Result<Vec<SlotCount>> {
+    let rows = Select::<select::PairRow>::new(
+        Sql::new()
+            .sql(
+                "SELECT b.attr_value, tr.attr_value, COUNT(*) FROM targets t \
+                 LEFT JOIN target_attributes b ON b.target_id = t.id AND b.attr_key = ",
+            )
+            .text(BOOTED_SLOT)
+            .sql(" LEFT JOIN target_attributes tr ON tr.target_id = t.id AND tr.attr_key = ")
+            .text(TRIAL)
+            .sql(" WHERE t.tenant = ")
+            .text(tenant)
+            .sql(" GROUP BY b.attr_value, tr.attr_value ORDER BY b.attr_value, tr.attr_value"),
+    )
+    .load::<(Option<String>, Option<String>, i64)>(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(booted, trial, n)| {
+            let query = join(&[
+                attribute_query(BOOTED_SLOT, booted.as_deref()),
+                attribute_query(TRIAL, trial.as_deref()),
+            ]);
+            (booted, trial, Count { devices: n, query })
+        })
+        .collect())
+}
+
+/// The events that are rollbacks: a new non-empty `updraft.rollback_reason`, or
+/// `updraft.trial.outcome` becoming `rolled_back`; of the tenant, at or after `since`.
+fn rollback_events(tenant: &str, since: i64) -> Sql<Bool> {
+    Sql::new()
+        .sql("t.tenant = ")
+        .text(tenant)
+        .sql(" AND e.at >= ")
+        .int(since)
+        .sql(" AND ((e.attr_key = ")
+        .text(ROLLBACK_REASON)
+        .sql(" AND e.new_value IS NOT NULL AND e.new_value <> '') OR (e.attr_key = ")
+        .text(TRIAL_OUTCOME)
+        .sql(" AND e.new_value = 'rolled_back'))")
+}
+
+/// The rollback query for devices that rolled back and have `extra` in common.
+fn rolled_back_query(extra: Option<String>) -> String {
+    let any = format!("attribute.{ROLLBACK_REASON}==*");
+    join(&[Some(any), extra])
+}
+
+fn rolled_back(c: &mut AnyConnection, tenant: &str, now: i64, window_ms: i64) -> Result<Rollbacks> {
+    let since = now - window_ms;
+    let from = "FROM target_health_events e JOIN targets t ON t.id = e.target_id ";
+    let mut q = Sql::new()
+        .sql("SELECT COUNT(DISTINCT e.target_id) ")
+        .sql(from)
+        .sql("WHERE ");
+    q.push(rollback_events(tenant, since));
+    let total: i64 = Select::<diesel::sql_types::BigInt>::new(q).get_result(c)?;
+    let mut q = Sql::new()
+        .sql("SELECT e.installed_ds_id, ds.name, ds.version, COUNT(DISTINCT e.target_id) ")
+        .sql(from)
+        .sql("LEFT JOIN distribution_sets ds ON ds.id = e.installed_ds_id WHERE ");
+    q.push(rollback_events(tenant, since));
+    q.push_sql(" GROUP BY e.installed_ds_id, ds.name, ds.version ORDER BY COUNT(DISTINCT e.target_id) DESC");
+    let by_set = Select::<select::SetRow>::new(q)
+        .load::<(Option<i64>, Option<String>, Option<String>, i64)>(c)?
+        .into_iter()
+        .map(|(id, name, version, n)| {
+            let key = set_key(id, name, version);
+            let query = rolled_back_query(Some(installed_query(key.as_ref())));
+            (key, Count { devices: n, query })
+        })
+        .collect();
+    let mut q = Sql::new()
+        .sql("SELECT r.attr_value, NULL, COUNT(DISTINCT e.target_id) ")
+        .sql(from)
+        .sql("LEFT JOIN target_attributes r ON r.target_id = e.target_id AND r.attr_key = ")
+        .text(ROLLBACK_REASON)
+        .sql(" WHERE ");
+    q.push(rollback_events(tenant, since));
+    q.push_sql(" GROUP BY r.attr_value ORDER BY COUNT(DISTINCT e.target_id) DESC, r.attr_value");
+    let by_reason = Select::<select::PairRow>::new(q)
+        .load::<(Option<String>, Option<String>, i64)>(c)?
+        .into_iter()
+        .map(|(reason, _, n)| {
+            let query = match &reason {
+                Some(r) => format!("attribute.{ROLLBACK_REASON}=={}", rsql_value(r)),
+                None => rolled_back_query(None),
+            };
+            (reason, Count { devices: n, query })
+        })
+        .collect();
+    Ok(Rollbacks {
+        window_ms,
+        total: Count {
+            devices: total,
+            query: rolled_back_query(None),
+        },
+        by_set,
+        by_reason,
+    })
+}
+
+fn silent(c: &mut AnyConnection, tenant: &str, now: i64, window_ms: i64, silence_ms: i64) -> Result<Silent> {
+    let quiet_since = now - silence_ms;
+    let condition = |q: &mut Sql<Bool>| {
+        q.push_sql(
+            "FROM targets t JOIN actions a ON a.target_id = t.id \
+             JOIN distribution_sets ds ON ds.id = a.ds_id WHERE t.tenant = ",
+        );
+        q.push_text(tenant);
+        q.push_sql(" AND a.status = 'finished' AND a.last_modified_at >= ");
+        q.push_int(now - window_ms);
+        q.push_sql(" AND (t.last_poll IS NULL OR t.last_poll < ");
+        q.push_int(quiet_since);
+        q.push_sql(")");
+    };
+    let mut q = Sql::<Bool>::new().sql("SELECT COUNT(DISTINCT t.id) ");
+    condition(&mut q);
+    let total: i64 = Select::<diesel::sql_types::BigInt>::new(q).get_result(c)?;
+    let mut q = Sql::<Bool>::new().sql("SELECT a.ds_id, ds.name, ds.version, COUNT(DISTINCT t.id) ");
+    condition(&mut q);
+    q.push_sql(" GROUP BY a.ds_id, ds.name, ds.version ORDER BY COUNT(DISTINCT t.id) DESC, a.ds_id");
+    let quiet = format!("lastControllerRequestAt=lt={quiet_since}");
+    let by_set = Select::<select::SetRow>::new(q)
+        .load::<(Option<i64>, Option<String>, Option<String>, i64)>(c)?
+        .into_iter()
+        .filter_map(|(id, name, version, n)| {
+            let key = set_key(id, name, version)?;
+            let query = join(&[Some(quiet.clone()), Some(installed_query(Some(&key)))]);
+            Some((key, Count { devices: n, query }))
+        })
+        .collect();
+    Ok(Silent {
+        window_ms,
+        silence_ms,
+        total: Count {
+            devices: total,
+            query: format!("{quiet};updateStatus==in_sync"),
+        },
+        by_set,
+    })
+}
