@@ -22,6 +22,7 @@ pub mod query;
 pub mod rollouts;
 pub mod schema;
 pub mod sessions;
+pub mod soak;
 pub mod software_modules;
 pub mod tags;
 pub mod target_filters;
