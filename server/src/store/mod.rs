@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod auto_assign;
+pub mod auto_assign_soak;
 pub mod changes;
 pub mod claim;
 mod db;
