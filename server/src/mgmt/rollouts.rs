@@ -324,13 +324,14 @@ pub struct RolloutCreate {
     dynamic_group_template: Option<DynamicTemplate>,
     #[serde(default, deserialize_with = "super::lenient::opt_one_or_many")]
     groups: Option<Vec<RolloutGroupCreate>>,
-    /// Updraft extension (hawkBit has no such field): a health gate in seconds, 1 to 2592000.
+    /// Updraft extension (hawkBit has no such field): a soak time in seconds, 1 to 2592000.
     /// A device counts toward its group's success only after it reported success and then stayed
     /// healthy this long: kept polling (no silence longer than 3 polling intervals), reported no
     /// rollback (`updraft.rollback_reason` set, or `updraft.slot.booted` changed) and no failed
-    /// health (`updraft.health` other than `ok`). A device that does not counts as an error of its
-    /// group, so the error threshold pauses the rollout. While a device soaks it counts as
-    /// running. Not with type downloadonly. Left out: hawkBit's behaviour.
+    /// health (`updraft.health` other than `ok`), and kept matching `healthGate` if given. A
+    /// device that does not counts as an error of its group, so the error threshold pauses the
+    /// rollout. While a device soaks it counts as running. Not with type downloadonly. Left out:
+    /// hawkBit's behaviour.
     #[schema(example = 600)]
     soak_time: Option<i64>,
     /// Updraft extension (hawkBit has no such field), only with `soakTime`: an RSQL query over
