@@ -7,7 +7,8 @@
 //! - an auto-assignment with a soak time pauses itself after rollbacks and assigns no further
 //!   device until it is set again; without a soak time the same fleet keeps being assigned, as in
 //!   hawkBit;
-//! - bad gates, gates without a soak time and bad thresholds are refused with hawkBit's error body.
+//! - bad gates, gates without a soak time and bad thresholds are refused with hawkBit's error body;
+//! - the UI's rollout form takes a gate and the rollout page shows it.
 //!
 //! Each step waits for a condition (generous deadline) and then runs a scheduler round itself, so
 //! nothing depends on speed.
@@ -34,6 +35,7 @@ backend_tests!(
     auto_assignment_with_soak_pauses_itself_after_rollbacks,
     auto_assignment_without_soak_keeps_assigning,
     bad_gates_and_thresholds_are_refused,
+    the_ui_rollout_form_takes_a_health_gate,
 );
 
 /// Runs `config` until dropped.
@@ -448,4 +450,96 @@ fn bad_gates_and_thresholds_are_refused(f: &Fixture) {
     let (s, v) = f.get(&format!("/rest/v1/targetfilters/{filter}"));
     assert_eq!(s, 200, "{v}");
     assert!(v.get("autoAssignDistributionSet").is_none(), "{v}");
+}
+
+/// A UI form post (logged in as the admin, same origin): status, `location` and body.
+fn ui_post(f: &Fixture, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    let res = ui_client()
+        .post(f.url(path))
+        .header("cookie", cookie)
+        .header("origin", &f.srv.url)
+        .form(form)
+        .send()
+        .unwrap();
+    let location = res
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (res.status().as_u16(), location, res.text().unwrap())
+}
+
+fn ui_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn the_ui_rollout_form_takes_a_health_gate(f: &Fixture) {
+    create_targets(f, &ids("ui-", 0..2));
+    let ds = f.distribution_set("ui", "ui.bin", &[3u8; 64]).1.to_string();
+    let login = ui_client()
+        .post(f.url("/ui/login"))
+        .header("origin", &f.srv.url)
+        .form(&[
+            ("username", f.srv.admin_user.as_str()),
+            ("password", f.srv.admin_password.as_str()),
+            ("next", "/ui"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut form = vec![
+        ("name", "gated"),
+        ("ds", ds.as_str()),
+        ("q", "controllerId==ui-*"),
+        ("groups", "1"),
+        ("success", "100"),
+        ("error", "10"),
+        ("action_type", "forced"),
+        ("soak", "10"),
+        ("gate", "attribute.updraft.health=in=(ok"),
+    ];
+    let (s, _, page) = ui_post(f, &cookie, "/ui/rollouts", &form);
+    assert_eq!(s, 400, "{page}");
+    assert!(page.contains("<h1>New rollout</h1>"), "the form again: {page}");
+    assert!(
+        page.contains("value=\"attribute.updraft.health=in=(ok\""),
+        "{page}"
+    );
+    form[8].1 = GATE;
+    let (s, location, page) = ui_post(f, &cookie, "/ui/rollouts", &form);
+    assert_eq!(s, 303, "{page}");
+    let id: i64 = location
+        .trim_start_matches("/ui/rollouts/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let r = get_ok(f, &format!("/rest/v1/rollouts/{id}"));
+    assert_eq!(
+        (&r["soakTime"], &r["healthGate"]),
+        (&json!(600), &json!(GATE)),
+        "{r}"
+    );
+    let page = ui_client()
+        .get(f.url(&format!("/ui/rollouts/{id}")))
+        .header("cookie", &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("Health gate") && page.contains(GATE),
+        "the rollout page shows the gate: {page}"
+    );
 }

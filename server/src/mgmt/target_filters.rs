@@ -64,7 +64,7 @@ pub struct MgmtTargetFilterQuery {
     /// failed their soak (epoch milliseconds). A paused auto-assignment assigns its set to no
     /// further device until it is set again (`POST …/autoAssignDS`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = 1733540000000_i64)]
+    #[schema(example = 1_733_540_000_000_i64)]
     auto_assign_paused_at: Option<i64>,
     /// Updraft extension: why the auto-assignment paused itself.
     #[serde(skip_serializing_if = "Option::is_none")]
