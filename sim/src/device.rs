@@ -100,6 +100,8 @@ pub(crate) struct Device {
     slots: bool,
     rolls_back: bool,
     goes_silent: bool,
+    /// Reports `updraft.health=failed: disk` with its successes.
+    unhealthy: bool,
     /// When the rollback after the last success is due.
     rollback_at: Option<Instant>,
     /// Stopped polling for good.
@@ -122,9 +124,11 @@ impl Device {
         let fails = config.device_fails(&id);
         let rolls_back = config.device_rolls_back(&id);
         let goes_silent = config.device_goes_silent(&id);
+        let unhealthy = config.device_unhealthy(&id);
         Self {
             booted: "a",
-            slots: config.slots || rolls_back || goes_silent,
+            slots: config.slots || rolls_back || goes_silent || unhealthy,
+            unhealthy,
             rolls_back,
             goes_silent,
             rollback_at: None,
@@ -448,7 +452,8 @@ impl Device {
         if installed && self.slots {
             // The new slot is reported before the success, so the server's soak starts from it.
             let config_data = format!("{}/configData", deployment_root(&url));
-            let values = [(SLOT_BOOTED, self.other_slot()), (HEALTH, "ok")];
+            let health = if self.unhealthy { "failed: disk" } else { "ok" };
+            let values = [(SLOT_BOOTED, self.other_slot()), (HEALTH, health)];
             self.put_slot_state(&config_data, &values).await;
         }
         match self.send(Method::POST, &url, &body, "feedback").await {

@@ -93,7 +93,7 @@ pub struct FleetConfig {
     pub request_timeout: Duration,
     /// Report A/B slot state in the `updraft.*` attributes (docs/fleet-health.md): before each
     /// success, `updraft.slot.booted` (the other slot, `a` or `b`) and `updraft.health=ok`.
-    /// Rolling back and silent devices report it whatever this says.
+    /// Rolling back, silent and unhealthy devices report it whatever this says.
     pub slots: bool,
     /// How long after its success a rolling-back device rolls back.
     pub rollback_after: Duration,
@@ -108,6 +108,11 @@ pub struct FleetConfig {
     pub silent_fraction: f64,
     /// Exactly these controller ids go silent; overrides `silent_fraction`.
     pub silent_ids: Option<HashSet<String>>,
+    /// Fraction of devices whose health check fails on the new image: with their success they
+    /// report `updraft.health=failed: disk` instead of `ok` (and keep polling).
+    pub unhealthy_fraction: f64,
+    /// Exactly these controller ids report failed health; overrides `unhealthy_fraction`.
+    pub unhealthy_ids: Option<HashSet<String>>,
 }
 
 impl Default for FleetConfig {
@@ -137,6 +142,8 @@ impl Default for FleetConfig {
             rollback_ids: None,
             silent_fraction: 0.0,
             silent_ids: None,
+            unhealthy_fraction: 0.0,
+            unhealthy_ids: None,
         }
     }
 }
@@ -184,6 +191,17 @@ impl FleetConfig {
                 self.seed ^ 0x0b0a_7ba6,
                 controller_id,
             )
+    }
+
+    /// Whether `controller_id` reports failed health with its successes (`unhealthy_ids`, or
+    /// else `unhealthy_fraction`).
+    pub fn device_unhealthy(&self, controller_id: &str) -> bool {
+        picked(
+            self.unhealthy_ids.as_ref(),
+            self.unhealthy_fraction,
+            self.seed ^ 0x4ea1_7400,
+            controller_id,
+        )
     }
 
     /// The node device `i` starts on: its index in `servers` (0 without a list).

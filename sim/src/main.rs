@@ -65,7 +65,7 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     fail_ids: Vec<String>,
     /// Report A/B slot state as `updraft.*` attributes: before each success the new slot in
-    /// `updraft.slot.booted` and `updraft.health=ok` (implied by the rollback and silent options).
+    /// `updraft.slot.booted` and `updraft.health=ok` (implied by the rollback, silent and unhealthy options).
     #[arg(long)]
     slots: bool,
     /// Fraction of devices (0.0 to 1.0) that roll back --rollback-after each success: they report
@@ -85,6 +85,14 @@ struct Args {
     /// --silent-fraction.
     #[arg(long, value_delimiter = ',')]
     silent_ids: Vec<String>,
+    /// Fraction of devices (0.0 to 1.0) whose health check fails on the new image: with each
+    /// success they report `updraft.health=failed: disk` (and keep polling).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    unhealthy_fraction: f64,
+    /// These controller ids report failed health (comma separated); overrides
+    /// --unhealthy-fraction.
+    #[arg(long, value_delimiter = ',')]
+    unhealthy_ids: Vec<String>,
     /// Report success without downloading artifacts.
     #[arg(long)]
     no_download: bool,
@@ -194,6 +202,8 @@ fn main() -> ExitCode {
         rollback_ids: id_set(args.rollback_ids),
         silent_fraction: args.silent_fraction,
         silent_ids: id_set(args.silent_ids),
+        unhealthy_fraction: args.unhealthy_fraction,
+        unhealthy_ids: id_set(args.unhealthy_ids),
         ..FleetConfig::default()
     };
     let stop = match (args.until_done, args.until_idle, args.until_polls) {

@@ -78,6 +78,11 @@ pub struct MgmtRolloutResponseBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = 600)]
     soak_time: Option<i64>,
+    /// Updraft extension (absent in hawkBit): the RSQL query over targets a soaking device must
+    /// keep matching; see `healthGate` of the create body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "attribute.updraft.health==ok")]
+    health_gate: Option<String>,
     #[serde(rename = "_links")]
     #[schema(schema_with = super::examples::mgmt_rollout_links)]
     links: Value,
@@ -168,6 +173,7 @@ pub(super) fn to_json(r: Rollout, x: Extra, base: &str) -> MgmtRolloutResponseBo
         approval_remark: r.approval_remark,
         approve_decided_by: r.approve_decided_by,
         soak_time: r.soak_time,
+        health_gate: r.health_gate,
         name: r.name,
         links,
     }
@@ -318,15 +324,22 @@ pub struct RolloutCreate {
     dynamic_group_template: Option<DynamicTemplate>,
     #[serde(default, deserialize_with = "super::lenient::opt_one_or_many")]
     groups: Option<Vec<RolloutGroupCreate>>,
-    /// Updraft extension (hawkBit has no such field): a health gate in seconds, 1 to 2592000.
+    /// Updraft extension (hawkBit has no such field): a soak time in seconds, 1 to 2592000.
     /// A device counts toward its group's success only after it reported success and then stayed
     /// healthy this long: kept polling (no silence longer than 3 polling intervals), reported no
     /// rollback (`updraft.rollback_reason` set, or `updraft.slot.booted` changed) and no failed
-    /// health (`updraft.health` other than `ok`). A device that does not counts as an error of its
-    /// group, so the error threshold pauses the rollout. While a device soaks it counts as
-    /// running. Not with type downloadonly. Left out: hawkBit's behaviour.
+    /// health (`updraft.health` other than `ok`), and kept matching `healthGate` if given. A
+    /// device that does not counts as an error of its group, so the error threshold pauses the
+    /// rollout. While a device soaks it counts as running. Not with type downloadonly. Left out:
+    /// hawkBit's behaviour.
     #[schema(example = 600)]
     soak_time: Option<i64>,
+    /// Updraft extension (hawkBit has no such field), only with `soakTime`: an RSQL query over
+    /// targets, as a target filter query (e.g. `attribute.updraft.health==ok`). A device that
+    /// stops matching it during its soak fails the soak (an error of its group, as a rollback
+    /// does). An invalid query is refused with 400.
+    #[schema(example = "attribute.updraft.health==ok")]
+    health_gate: Option<String>,
 }
 
 impl From<RolloutGroupCreate> for GroupRequest {
@@ -368,6 +381,7 @@ impl From<RolloutCreate> for RolloutRequest {
                 .groups
                 .map(|gs| gs.into_iter().map(GroupRequest::from).collect()),
             soak_time: b.soak_time,
+            health_gate: b.health_gate,
         }
     }
 }

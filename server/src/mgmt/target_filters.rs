@@ -46,6 +46,32 @@ pub struct MgmtTargetFilterQuery {
     auto_assign_weight: Option<i32>,
     #[schema(example = false)]
     confirmation_required: bool,
+    /// Updraft extension (absent in hawkBit): the auto-assignment's soak time in seconds; see
+    /// `soakTime` of the autoAssignDS body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 600)]
+    auto_assign_soak_time: Option<i64>,
+    /// Updraft extension: the auto-assignment's health gate (RSQL over targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "attribute.updraft.health==ok")]
+    auto_assign_health_gate: Option<String>,
+    /// Updraft extension: the percentage of failed soaks that pauses the auto-assignment (shown
+    /// with a soak time; 20 when the body named none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 20)]
+    auto_assign_soak_error_threshold: Option<i32>,
+    /// Updraft extension: when the auto-assignment paused itself because too many of its devices
+    /// failed their soak (epoch milliseconds). A paused auto-assignment assigns its set to no
+    /// further device until it is set again (`POST …/autoAssignDS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1_733_540_000_000_i64)]
+    auto_assign_paused_at: Option<i64>,
+    /// Updraft extension: why the auto-assignment paused itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(
+        example = "3 of 3 devices whose soak is decided failed it (rollback: 3), more than the threshold of 20 % (counted over at least 5 devices)."
+    )]
+    auto_assign_pause_reason: Option<String>,
     #[serde(rename = "_links")]
     #[schema(schema_with = super::examples::mgmt_target_filter_query_links)]
     links: Value,
@@ -74,6 +100,14 @@ pub(super) fn to_json(f: Filter, base: &str, representation: Representation) -> 
         auto_assign_action_type: f.auto_assign_action_type,
         auto_assign_weight: f.auto_assign_weight,
         confirmation_required: f.confirmation_required,
+        auto_assign_soak_error_threshold: f.soak_time.map(|_| {
+            f.soak_error_threshold
+                .unwrap_or(crate::store::auto_assign_soak::DEFAULT_ERROR_THRESHOLD)
+        }),
+        auto_assign_soak_time: f.soak_time,
+        auto_assign_health_gate: f.health_gate,
+        auto_assign_paused_at: f.paused_at,
+        auto_assign_pause_reason: f.pause_reason,
         links,
     }
 }
@@ -286,6 +320,23 @@ pub struct AutoAssignRequest {
     /// Default: whether the tenant's user-consent flow is on.
     #[schema(example = false)]
     confirmation_required: Option<bool>,
+    /// Updraft extension (hawkBit has no such field): seconds, 1 to 2592000, each device this
+    /// auto-assignment assigns to must stay healthy after its success, as in a rollout with a
+    /// `soakTime`: keep polling, report no rollback and no failed health, keep matching
+    /// `healthGate`. When too many soaks fail (`soakErrorThreshold`), the auto-assignment pauses
+    /// itself and assigns its set to no further device until it is set again. Not with type
+    /// downloadonly. Left out: hawkBit's behaviour.
+    #[schema(example = 600)]
+    soak_time: Option<i64>,
+    /// Updraft extension, only with `soakTime`: RSQL over targets (as a target filter query) a
+    /// soaking device must keep matching, e.g. `attribute.updraft.health==ok`.
+    #[schema(example = "attribute.updraft.health==ok")]
+    health_gate: Option<String>,
+    /// Updraft extension, only with `soakTime`: 0 to 100 (default 20). The auto-assignment
+    /// pauses when failed soaks × 100 > this × the number of decided soaks (passed or failed),
+    /// that number counted as at least 5.
+    #[schema(example = 20)]
+    soak_error_threshold: Option<i32>,
 }
 
 /// Sets the distribution set (and action type, weight, consent) the filter auto-assigns.
@@ -317,6 +368,9 @@ async fn set_auto_assign(
         action_type: r.action_type,
         weight: r.weight,
         confirmation_required: r.confirmation_required,
+        soak_time: r.soak_time,
+        health_gate: r.health_gate,
+        soak_error_threshold: r.soak_error_threshold,
     };
     settings.check()?;
     let tenant = tenant_of(&user);

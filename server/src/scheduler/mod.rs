@@ -111,6 +111,13 @@ pub fn run_once(state: &AppState, sweep: bool) -> store::Result<()> {
             }
             Ok(())
         })?;
+        job(state, "auto_assign_soak", || {
+            let now = state.now();
+            state
+                .db
+                .write_blocking(|c| store::auto_assign_soak::sweep(c, now))
+                .map(drop)
+        })?;
         job(state, "action_timeout", || {
             housekeeping::time_out_silent_actions(state).map(drop)
         })?;

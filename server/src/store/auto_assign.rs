@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use super::actions::{self, AssignmentRequest};
 use super::models::ActionType;
 use super::schema::{actions as actions_t, target_filter_queries as tfq, targets};
-use super::{AnyConnection, Changes, Result, query, tenants};
+use super::{AnyConnection, Changes, Result, auto_assign_soak, query, tenants};
 
 /// How many pending targets one [`check_batch`] claims; fewer means none are left.
 pub const BATCH: i64 = 500;
@@ -86,12 +86,17 @@ pub fn expand_pending_filters(c: &mut AnyConnection) -> Result<()> {
 /// An auto-assigning filter: what it assigns, and how.
 #[derive(Queryable)]
 struct Assigning {
+    id: i64,
     query: String,
     ds_id: i64,
     action_type: Option<String>,
     weight: Option<i32>,
     confirmation_required: bool,
     by: String,
+    /// Devices soak after their success ([`super::auto_assign_soak`]).
+    soaks: bool,
+    /// Paused by failed soaks: it holds its devices and assigns nothing.
+    paused: bool,
 }
 
 /// A tenant's auto-assigning filters, heaviest first.
@@ -101,12 +106,15 @@ fn rules(c: &mut AnyConnection, tenant: &str) -> Result<Vec<Assigning>> {
         .filter(tfq::auto_assign_ds_id.is_not_null())
         .order((tfq::auto_assign_weight.desc(), tfq::id.asc()))
         .select((
+            tfq::id,
             tfq::query,
             tfq::auto_assign_ds_id.assume_not_null(),
             tfq::auto_assign_action_type,
             tfq::auto_assign_weight,
             tfq::confirmation_required,
             tfq::last_modified_by,
+            tfq::auto_assign_soak_time.is_not_null(),
+            tfq::auto_assign_paused_at.is_not_null(),
         ))
         .load(c)?)
 }
@@ -177,6 +185,11 @@ fn check_target(
     if matches == 0 {
         return Ok(Verdict::NoMatch);
     }
+    // A paused auto-assignment holds the devices it matches (a lighter filter does not get them)
+    // until it is set again, which checks every matching device anew.
+    if rule.paused {
+        return Ok(Verdict::Done);
+    }
     // Never again for a set the target already had an action for (hawkBit does the same, so a
     // failed update is not retried forever).
     let had: i64 = actions_t::table
@@ -202,7 +215,15 @@ fn check_target(
     let ds = rule.ds_id;
     // A set that became invalid or incomplete since is skipped, not retried in a loop.
     Ok(
-        match c.transaction(|c| actions::assign(c, &settings, tenant, ds, &[request], &rule.by, now)) {
+        match c.transaction(|c| {
+            let r = actions::assign(c, &settings, tenant, ds, &[request], &rule.by, now)?;
+            if rule.soaks {
+                for (_, action) in &r.assigned {
+                    auto_assign_soak::record(c, rule.id, *action)?;
+                }
+            }
+            Ok::<_, super::Error>(r)
+        }) {
             Ok(r) if !r.assigned.is_empty() => Verdict::Assigned,
             Ok(_) => Verdict::Done,
             Err(e) => {

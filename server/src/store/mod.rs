@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod auto_assign;
+pub mod auto_assign_soak;
 pub mod changes;
 pub mod claim;
 mod db;
@@ -23,6 +24,7 @@ pub mod query;
 pub mod rollouts;
 pub mod schema;
 pub mod sessions;
+pub mod soak;
 pub mod software_modules;
 pub mod tags;
 pub mod target_filters;

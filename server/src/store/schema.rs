@@ -319,6 +319,11 @@ diesel::table! {
         last_modified_at -> BigInt,
         last_modified_by -> Text,
         auto_assign_pending -> Bool,
+        auto_assign_soak_time -> Nullable<BigInt>,
+        auto_assign_health_gate -> Nullable<Text>,
+        auto_assign_soak_error_threshold -> Nullable<Integer>,
+        auto_assign_paused_at -> Nullable<BigInt>,
+        auto_assign_pause_reason -> Nullable<Text>,
     }
 }
 
@@ -348,6 +353,22 @@ diesel::table! {
         last_modified_at -> BigInt,
         last_modified_by -> Text,
         soak_time -> Nullable<BigInt>,
+        health_gate -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    auto_assign_soaks (action_id) {
+        action_id -> BigInt,
+        filter_id -> BigInt,
+        target_id -> BigInt,
+        started_at -> BigInt,
+        ends_at -> BigInt,
+        booted_slot -> Nullable<Text>,
+        rollback_reason -> Nullable<Text>,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        decided_at -> Nullable<BigInt>,
     }
 }
 
@@ -499,6 +520,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollout_targets,
     rollout_soaks,
     target_health_events,
+    auto_assign_soaks,
     ui_sessions,
     dmf_outbox,
     dmf_sent,

@@ -27,6 +27,21 @@ pub struct Filter {
     pub created_by: String,
     pub last_modified_at: i64,
     pub last_modified_by: String,
+    /// Updraft's soak time of the auto-assignment, in seconds ([`super::auto_assign_soak`]).
+    #[diesel(column_name = auto_assign_soak_time)]
+    pub soak_time: Option<i64>,
+    /// RSQL over targets a soaking device must keep matching.
+    #[diesel(column_name = auto_assign_health_gate)]
+    pub health_gate: Option<String>,
+    /// Percent of failed soaks that pauses the auto-assignment (default
+    /// [`super::auto_assign_soak::DEFAULT_ERROR_THRESHOLD`]).
+    #[diesel(column_name = auto_assign_soak_error_threshold)]
+    pub soak_error_threshold: Option<i32>,
+    /// When the auto-assignment paused itself, and why.
+    #[diesel(column_name = auto_assign_paused_at)]
+    pub paused_at: Option<i64>,
+    #[diesel(column_name = auto_assign_pause_reason)]
+    pub pause_reason: Option<String>,
 }
 
 /// Who changes a filter, and when.
@@ -156,8 +171,8 @@ pub fn delete(c: &mut AnyConnection, tenant: &str, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// What a filter auto-assigns (hawkBit's `MgmtDistributionSetAutoAssignment`).
-#[derive(Debug, Clone, Copy)]
+/// What a filter auto-assigns (hawkBit's `MgmtDistributionSetAutoAssignment`, and Updraft's soak).
+#[derive(Debug, Clone, Default)]
 pub struct AutoAssign {
     /// The distribution set; required.
     pub ds_id: Option<i64>,
@@ -167,6 +182,12 @@ pub struct AutoAssign {
     pub weight: Option<i32>,
     /// Whether devices must confirm; the tenant's consent-flow setting when not given.
     pub confirmation_required: Option<bool>,
+    /// Updraft: seconds each assigned device must stay healthy after its success.
+    pub soak_time: Option<i64>,
+    /// Updraft: RSQL over targets a soaking device must keep matching; needs `soak_time`.
+    pub health_gate: Option<String>,
+    /// Updraft: percent of failed soaks that pauses the auto-assignment; needs `soak_time`.
+    pub soak_error_threshold: Option<i32>,
 }
 
 impl AutoAssign {
@@ -190,12 +211,24 @@ impl AutoAssign {
                 "weight must be between 0 and 1000.",
             ));
         }
+        super::auto_assign_soak::validate(
+            self.soak_time,
+            self.health_gate.as_deref(),
+            self.soak_error_threshold,
+        )?;
+        if self.soak_time.is_some() && action_type == ActionType::DownloadOnly {
+            return Err(Error::refused(
+                Rule::Constraint,
+                "soakTime does not apply to downloadonly auto-assignments: their devices install nothing.",
+            ));
+        }
         Ok((ds_id, action_type))
     }
 }
 
 /// Makes the filter auto-assign a set: `default_confirmation` applies when the settings leave
-/// consent open. Every matching target is then checked once, so auto-assignment is due.
+/// consent open. Every matching target is then checked once, so auto-assignment is due. A paused
+/// auto-assignment resumes, and its soaks are counted afresh.
 pub fn set_auto_assign(
     c: &mut AnyConnection,
     tenant: &str,
@@ -215,10 +248,16 @@ pub fn set_auto_assign(
             tfq::confirmation_required.eq(settings.confirmation_required.unwrap_or(default_confirmation)),
             // The scheduler checks every matching target once.
             tfq::auto_assign_pending.eq(true),
+            tfq::auto_assign_soak_time.eq(settings.soak_time),
+            tfq::auto_assign_health_gate.eq(&settings.health_gate),
+            tfq::auto_assign_soak_error_threshold.eq(settings.soak_error_threshold),
+            tfq::auto_assign_paused_at.eq(None::<i64>),
+            tfq::auto_assign_pause_reason.eq(None::<String>),
             tfq::last_modified_at.eq(audit.now),
             tfq::last_modified_by.eq(audit.by),
         ))
         .execute(c)?;
+    super::auto_assign_soak::forget(c, id)?;
     Ok((find(c, tenant, id)?, Changes::targets()))
 }
 
@@ -231,9 +270,15 @@ pub fn clear_auto_assign(c: &mut AnyConnection, tenant: &str, id: i64, audit: Au
             tfq::auto_assign_action_type.eq(None::<String>),
             tfq::auto_assign_weight.eq(None::<i32>),
             tfq::confirmation_required.eq(false),
+            tfq::auto_assign_soak_time.eq(None::<i64>),
+            tfq::auto_assign_health_gate.eq(None::<String>),
+            tfq::auto_assign_soak_error_threshold.eq(None::<i32>),
+            tfq::auto_assign_paused_at.eq(None::<i64>),
+            tfq::auto_assign_pause_reason.eq(None::<String>),
             tfq::last_modified_at.eq(audit.now),
             tfq::last_modified_by.eq(audit.by),
         ))
         .execute(c)?;
+    super::auto_assign_soak::forget(c, id)?;
     Ok(())
 }

@@ -40,6 +40,9 @@ pub struct NewForm {
     /// Soak time in minutes (Updraft's health gate); empty: none.
     #[serde(default)]
     soak: String,
+    /// Health gate: RSQL over devices a soaking device must keep matching; empty: none.
+    #[serde(default)]
+    gate: String,
     /// Set by the form's "Preview" button (the no-JavaScript preview).
     #[serde(default)]
     preview: Option<String>,
@@ -130,9 +133,13 @@ fn form_page(ctx: &Ctx, f: &NewForm, sets: &[(i64, String)], fb: &Feedback) -> M
                     label for="r-soak" { "Soak time (minutes, optional)" }
                     input #r-soak name="soak" type="number" min="1" max=(soak::MAX_SOAK_SECS / 60) value=(f.soak) aria-describedby="r-soak-help";
                 }
+                div {
+                    label for="r-gate" { "Health gate (optional, needs a soak time)" }
+                    input #r-gate name="gate" type="text" placeholder="attribute.updraft.health==ok" value=(f.gate) aria-describedby="r-soak-help";
+                }
             }
             p #r-soak-help .muted {
-                "With a soak time, a device counts as finished only after it stayed healthy that long after its success: kept polling, reported no rollback and no failed health. A device that does not is an error of its group."
+                "With a soak time, a device counts as finished only after it stayed healthy that long after its success: kept polling, reported no rollback and no failed health. A device that does not is an error of its group. A health gate is a device filter (like the target filter) each soaking device must keep matching."
             }
             button type="submit" { "Create rollout" }
         }
@@ -277,6 +284,7 @@ fn request(f: &NewForm) -> Result<RolloutRequest, String> {
         }),
         start_at: parse_start(&f.start_at)?,
         soak_time: parse_soak(&f.soak)?,
+        health_gate: Some(f.gate.trim().to_owned()).filter(|g| !g.is_empty()),
         amount_groups: Some(groups),
         success_condition: Some(threshold(&f.success)),
         error_condition: Some(threshold(&f.error)),

@@ -185,6 +185,10 @@ pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) ->
                     dt { "Soak time" }
                     dd { (soak_text(secs)) ": a device counts as finished once it stayed healthy that long after its success" }
                 }
+                @if let Some(gate) = &r.health_gate {
+                    dt { "Health gate" }
+                    dd { code { (gate) } ": a soaking device that stops matching it fails its soak" }
+                }
                 @if let Some(by) = &r.approve_decided_by {
                     dt { "Approval" } dd { "decided by " (by) @if let Some(rm) = &r.approval_remark { ": " (rm) } }
                 }

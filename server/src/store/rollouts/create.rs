@@ -33,6 +33,8 @@ pub struct RolloutRequest {
     pub groups: Option<Vec<GroupRequest>>,
     /// Updraft's soak time in seconds ([`super::soak`]).
     pub soak_time: Option<i64>,
+    /// Updraft's health gate, RSQL over targets ([`crate::store::soak`]); needs `soak_time`.
+    pub health_gate: Option<String>,
 }
 
 /// One explicit group of a [`RolloutRequest`].
@@ -125,7 +127,11 @@ impl RolloutRequest {
                 ))
             })?,
         };
-        super::soak::validate(self.soak_time, action_type == ActionType::DownloadOnly)?;
+        super::soak::validate(
+            self.soak_time,
+            self.health_gate.as_deref(),
+            action_type == ActionType::DownloadOnly,
+        )?;
         let rollout_conditions = conditions(
             &Conditions::default(),
             self.success_condition,
@@ -182,6 +188,7 @@ impl RolloutRequest {
             dynamic: template,
             needs_approval,
             soak_time: self.soak_time,
+            health_gate: self.health_gate,
         })
     }
 }

@@ -493,6 +493,7 @@ pub fn retry(
         dynamic: None,
         needs_approval: settings.rollout_approval && !may_approve,
         soak_time: r.soak_time,
+        health_gate: r.health_gate.clone(),
     };
     plan::create(conn, &r.tenant, &new, by, now)
 }

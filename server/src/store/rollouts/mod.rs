@@ -239,6 +239,8 @@ pub struct Rollout {
     pub last_modified_by: String,
     /// Updraft's soak time in seconds ([`soak`]); None: hawkBit's rollout.
     pub soak_time: Option<i64>,
+    /// Updraft's health gate: RSQL over targets a soaking device must keep matching.
+    pub health_gate: Option<String>,
 }
 
 impl Rollout {

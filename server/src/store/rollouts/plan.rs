@@ -38,6 +38,8 @@ pub struct NewRollout {
     pub needs_approval: bool,
     /// Seconds a device must stay healthy after its success ([`super::soak`]).
     pub soak_time: Option<i64>,
+    /// RSQL over targets a soaking device must keep matching ([`crate::store::soak`]).
+    pub health_gate: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +202,7 @@ pub fn create(conn: &mut AnyConnection, tenant: &str, r: &NewRollout, by: &str, 
             rollouts::last_modified_at.eq(now),
             rollouts::last_modified_by.eq(by),
             rollouts::soak_time.eq(r.soak_time),
+            rollouts::health_gate.eq(&r.health_gate),
         ))
         .returning(rollouts::id)
         .get_result(conn)?;
