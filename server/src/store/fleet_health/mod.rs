@@ -18,7 +18,7 @@ use diesel::sql_types::Bool;
 use select::Select;
 
 use crate::store::query::Sql;
-use crate::store::rollouts::soak;
+use crate::store::soak;
 use crate::store::tenants::TenantSettings;
 use crate::store::{AnyConnection, Result};
 
