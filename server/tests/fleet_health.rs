@@ -8,10 +8,8 @@
 
 mod support;
 
-use reqwest::blocking::Client;
-use reqwest::redirect::Policy;
 use serde_json::{Value, json};
-use support::Fixture;
+use support::{Fixture, browser, ui_login};
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
@@ -239,26 +237,6 @@ fn fleet_health_counts_what_devices_did(f: &Fixture) {
     );
 }
 
-fn browser() -> Client {
-    Client::builder().redirect(Policy::none()).build().unwrap()
-}
-
-fn login(f: &Fixture) -> String {
-    let res = browser()
-        .post(f.url("/ui/login"))
-        .header("origin", &f.srv.url)
-        .form(&[
-            ("username", f.srv.admin_user.as_str()),
-            ("password", f.srv.admin_password.as_str()),
-            ("next", "/ui"),
-        ])
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
-    cookie.split(';').next().unwrap().to_owned()
-}
-
 fn page(f: &Fixture, cookie: &str, path: &str) -> String {
     let res = browser()
         .get(f.url(path))
@@ -271,7 +249,7 @@ fn page(f: &Fixture, cookie: &str, path: &str) -> String {
 
 fn fleet_pages_show_the_figures_and_link_to_devices(f: &Fixture) {
     fleet(f);
-    let cookie = login(f);
+    let cookie = ui_login(f);
     let overview = page(f, &cookie, "/ui");
     assert!(
         overview.contains(r#"href="/ui/fleet""#),

@@ -11,11 +11,10 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Fixture, GW, controller_ids};
+use support::{Fixture, GW, controller_ids, group_state, totals};
 use updraft_sim::{DeviceAuth, FleetConfig, StopWhen};
 
 const FLEET: usize = 60;
@@ -133,29 +132,6 @@ fn rollout(f: &Fixture, id: i64) -> Value {
     let (s, v) = f.get(&format!("/rest/v1/rollouts/{id}"));
     assert_eq!(s, 200, "{v}");
     v
-}
-
-fn group(f: &Fixture, id: i64, gid: i64) -> Value {
-    let (s, v) = f.get(&format!("/rest/v1/rollouts/{id}/deploygroups/{gid}"));
-    assert_eq!(s, 200, "{v}");
-    v
-}
-
-/// A group's status and its non-zero totals per status.
-fn group_state(f: &Fixture, id: i64, gid: i64) -> (String, BTreeMap<String, i64>) {
-    let g = group(f, id, gid);
-    let totals = g["totalTargetsPerStatus"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, n)| n.as_i64() != Some(0))
-        .map(|(k, n)| (k.clone(), n.as_i64().unwrap()))
-        .collect();
-    (g["status"].as_str().unwrap().to_owned(), totals)
-}
-
-fn totals(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
-    pairs.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
 }
 
 /// Waits (generously) until `done` holds.

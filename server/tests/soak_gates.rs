@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Fixture, GW, controller_ids};
+use support::{Fixture, GW, browser, controller_ids, group_state, totals, ui_login};
 use updraft_server::store;
 use updraft_sim::{DeviceAuth, FleetConfig, StopWhen};
 
@@ -126,23 +126,6 @@ fn get_ok(f: &Fixture, path: &str) -> Value {
     let (s, v) = f.get(path);
     assert_eq!(s, 200, "{v}");
     v
-}
-
-/// A group's status and its non-zero totals per status.
-fn group_state(f: &Fixture, id: i64, gid: i64) -> (String, BTreeMap<String, i64>) {
-    let g = get_ok(f, &format!("/rest/v1/rollouts/{id}/deploygroups/{gid}"));
-    let totals = g["totalTargetsPerStatus"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, n)| n.as_i64() != Some(0))
-        .map(|(k, n)| (k.clone(), n.as_i64().unwrap()))
-        .collect();
-    (g["status"].as_str().unwrap().to_owned(), totals)
-}
-
-fn totals(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
-    pairs.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
 }
 
 /// The rollout's group ids and each group's controller ids, in order.
@@ -454,7 +437,7 @@ fn bad_gates_and_thresholds_are_refused(f: &Fixture) {
 
 /// A UI form post (logged in as the admin, same origin): status, `location` and body.
 fn ui_post(f: &Fixture, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-    let res = ui_client()
+    let res = browser()
         .post(f.url(path))
         .header("cookie", cookie)
         .header("origin", &f.srv.url)
@@ -469,34 +452,10 @@ fn ui_post(f: &Fixture, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16
     (res.status().as_u16(), location, res.text().unwrap())
 }
 
-fn ui_client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 fn the_ui_rollout_form_takes_a_health_gate(f: &Fixture) {
     create_targets(f, &ids("ui-", 0..2));
     let ds = f.distribution_set("ui", "ui.bin", &[3u8; 64]).1.to_string();
-    let login = ui_client()
-        .post(f.url("/ui/login"))
-        .header("origin", &f.srv.url)
-        .form(&[
-            ("username", f.srv.admin_user.as_str()),
-            ("password", f.srv.admin_password.as_str()),
-            ("next", "/ui"),
-        ])
-        .send()
-        .unwrap();
-    assert_eq!(login.status(), 303);
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = ui_login(f);
     let mut form = vec![
         ("name", "gated"),
         ("ds", ds.as_str()),
@@ -531,7 +490,7 @@ fn the_ui_rollout_form_takes_a_health_gate(f: &Fixture) {
         (&json!(600), &json!(GATE)),
         "{r}"
     );
-    let page = ui_client()
+    let page = browser()
         .get(f.url(&format!("/ui/rollouts/{id}")))
         .header("cookie", &cookie)
         .send()

@@ -5,33 +5,15 @@
 
 mod support;
 
-use reqwest::blocking::{Client, Response};
-use reqwest::redirect::Policy;
+use reqwest::blocking::Response;
 use serde_json::json;
-use support::Fixture;
-
-fn browser() -> Client {
-    Client::builder().redirect(Policy::none()).build().unwrap()
-}
+use support::{Fixture, browser, ui_login_as};
 
 fn header(res: &Response, name: &str) -> String {
     res.headers()
         .get(name)
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default()
-}
-
-/// Logs in through the form and answers the session cookie (`name=value`).
-fn login(f: &Fixture, user: &str, password: &str) -> String {
-    let res = browser()
-        .post(f.url("/ui/login"))
-        .header("origin", &f.srv.url)
-        .form(&[("username", user), ("password", password), ("next", "/ui")])
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), 303, "{}", res.text().unwrap());
-    let cookie = header(&res, "set-cookie");
-    cookie.split(';').next().unwrap().to_owned()
 }
 
 fn get(f: &Fixture, cookie: &str, path: &str) -> (u16, String) {
@@ -53,7 +35,7 @@ fn post(f: &Fixture, cookie: &str, path: &str, origin: Option<&str>, form: &[(&s
 }
 
 fn admin(f: &Fixture) -> String {
-    login(f, &f.srv.admin_user, &f.srv.admin_password)
+    ui_login_as(f, &f.srv.admin_user, &f.srv.admin_password)
 }
 
 fn add_target(f: &Fixture, cid: &str, name: &str) {
@@ -165,7 +147,7 @@ fn limited_user_sees_no_controls_and_is_refused(f: &Fixture) {
         json!({ "username": "viewer", "password": "viewer-password", "permissions": ["READ_TARGET"] }),
     );
     assert_eq!(s, 201, "{b}");
-    let session = login(f, "viewer", "viewer-password");
+    let session = ui_login_as(f, "viewer", "viewer-password");
     let (s, page) = get(f, &session, "/ui/devices/dev1");
     assert_eq!(s, 200);
     assert!(page.contains("<h1>Device dev1</h1>"));
@@ -456,7 +438,7 @@ fn users_see_only_their_tenant(f: &Fixture) {
         json!({ "username": "acme", "password": "acme-password", "tenant": "ACME", "permissions": ["TENANT_ADMIN"] }),
     );
     assert_eq!(s, 201, "{b}");
-    let session = login(f, "acme", "acme-password");
+    let session = ui_login_as(f, "acme", "acme-password");
     let (s, page) = get(f, &session, "/ui/devices");
     assert_eq!(s, 200);
     assert!(
@@ -693,7 +675,7 @@ fn rollout_controls_need_their_permissions(f: &Fixture) {
         json!({ "username": "watcher", "password": "watcher-password", "permissions": ["READ_ROLLOUT", "READ_TARGET"] }),
     );
     assert_eq!(s, 201, "{b}");
-    let session = login(f, "watcher", "watcher-password");
+    let session = ui_login_as(f, "watcher", "watcher-password");
     let (s, page) = get(f, &session, &format!("/ui/rollouts/{id}"));
     assert_eq!(s, 200);
     assert!(page.contains("<h1>Rollout plain</h1>"), "{page}");
@@ -727,7 +709,7 @@ fn rollout_controls_need_their_permissions(f: &Fixture) {
         json!({ "username": "viewer", "password": "viewer-password", "permissions": ["READ_TARGET"] }),
     );
     assert_eq!(viewer.0, 201);
-    let session = login(f, "viewer", "viewer-password");
+    let session = ui_login_as(f, "viewer", "viewer-password");
     let (_, overview) = get(f, &session, "/ui");
     assert!(!overview.contains("/ui/rollouts"), "{overview}");
     assert_eq!(get(f, &session, &format!("/ui/rollouts/{id}")).0, 403);
@@ -765,7 +747,7 @@ fn rollouts_are_approved_through_the_form(f: &Fixture) {
                 "permissions": ["CREATE_ROLLOUT", "READ_ROLLOUT", "HANDLE_ROLLOUT", "READ_DISTRIBUTION_SET", "READ_TARGET"] }),
     );
     assert_eq!(s, 201, "{b}");
-    let planner = login(f, "planner", "planner-password");
+    let planner = ui_login_as(f, "planner", "planner-password");
     let ds = ds.to_string();
     let form = [
         ("name", "needs a yes"),

@@ -5,6 +5,8 @@
 pub mod process;
 pub mod s3;
 
+use std::collections::BTreeMap;
+
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
@@ -269,6 +271,51 @@ impl Fixture {
 }
 
 /// Status and JSON body (Null when empty or not JSON).
+/// A client that does not follow redirects, so a form post's 303 and its cookie can be checked.
+pub fn browser() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Logs `user` in through the UI's form and answers the session cookie (`name=value`).
+pub fn ui_login_as(f: &Fixture, user: &str, password: &str) -> String {
+    let res = browser()
+        .post(f.url("/ui/login"))
+        .header("origin", &f.srv.url)
+        .form(&[("username", user), ("password", password), ("next", "/ui")])
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().unwrap());
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// [`ui_login_as`] the server's admin.
+pub fn ui_login(f: &Fixture) -> String {
+    ui_login_as(f, &f.srv.admin_user, &f.srv.admin_password)
+}
+
+/// A rollout group's status and its non-zero totals per status.
+pub fn group_state(f: &Fixture, rollout: i64, group: i64) -> (String, BTreeMap<String, i64>) {
+    let (status, g) = f.get(&format!("/rest/v1/rollouts/{rollout}/deploygroups/{group}"));
+    assert_eq!(status, 200, "{g}");
+    let totals = g["totalTargetsPerStatus"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, n)| n.as_i64() != Some(0))
+        .map(|(k, n)| (k.clone(), n.as_i64().unwrap()))
+        .collect();
+    (g["status"].as_str().unwrap().to_owned(), totals)
+}
+
+/// Totals per status as [`group_state`] answers them.
+pub fn totals(pairs: &[(&str, i64)]) -> BTreeMap<String, i64> {
+    pairs.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
+}
+
 pub fn read(r: Response) -> (u16, Value) {
     let status = r.status().as_u16();
     let text = r.text().unwrap_or_default();
