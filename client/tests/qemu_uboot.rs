@@ -628,6 +628,27 @@ fn uboot_rolls_back_a_failing_slot_and_the_client_detects_it() {
     assert_eq!(attrs["updraft.trial.outcome"], "rolled_back", "{attrs}");
     assert_eq!(attrs["updraft.slot.booted"], "a", "{attrs}");
     assert_eq!(attrs["updraft.slot.b.version"], "2.0", "{attrs}");
+    // The operator sees it in the fleet's figures and on the device's page.
+    let health: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!("{}/rest/v1/fleet/health", server.url))
+        .basic_auth(&server.admin_user, Some(&server.admin_password))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let rolled_back = &health["rolledBackLast24h"];
+    assert_eq!(rolled_back["devices"], 1, "{health}");
+    assert_eq!(rolled_back["byReason"][0]["reason"], "bootloader", "{health}");
+    assert_eq!(rolled_back["byReason"][0]["devices"], 1, "{health}");
+    let page = device_page(&server, "qemu-1");
+    assert!(
+        page.contains(r#"<dd id="rollback-reason">bootloader</dd>"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"<dd id="trial-outcome">rolled_back</dd>"#),
+        "{page}"
+    );
     disk.push_env();
 
     let boots = disk.power_on();
@@ -682,4 +703,32 @@ fn unhealthy_trial_is_rolled_back_by_the_client_and_uboot_boots_the_old_slot() {
             && status.contains("\"reason\":\"unhealthy\""),
         "{status}"
     );
+}
+
+/// The UI's page of device `id`, as the admin sees it after logging in through the form.
+fn device_page(server: &TestServer, id: &str) -> String {
+    let browser = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = browser
+        .post(format!("{}/ui/login", server.url))
+        .header("origin", &server.url)
+        .form(&[
+            ("username", server.admin_user.as_str()),
+            ("password", server.admin_password.as_str()),
+            ("next", "/ui"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap();
+    let session = cookie.split(';').next().unwrap().to_owned();
+    browser
+        .get(format!("{}/ui/devices/{id}", server.url))
+        .header("cookie", session)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
 }
