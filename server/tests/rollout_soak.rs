@@ -14,8 +14,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::fleet::run_fleet;
 use support::{Fixture, GW, controller_ids, group_state, totals};
-use updraft_sim::{DeviceAuth, FleetConfig, StopWhen};
+use updraft_sim::{DeviceAuth, FleetConfig};
 
 const FLEET: usize = 60;
 const GROUPS: usize = 3;
@@ -79,15 +80,7 @@ fn scenario(f: &Fixture, soak: Option<i64>) -> Scenario {
         silent_ids: Some(silent.iter().cloned().collect()),
         ..FleetConfig::default()
     };
-    let fleet = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    fleet.spawn(updraft_sim::run(
-        config,
-        StopWhen::After(Duration::from_secs(3600)),
-    ));
+    let fleet = run_fleet(config);
     let (s, v) = support::read(
         f.mgmt(reqwest::Method::POST, &format!("/rest/v1/rollouts/{id}/start"))
             .send()

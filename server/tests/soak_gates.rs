@@ -21,9 +21,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::fleet::run_fleet;
 use support::{Fixture, GW, browser, controller_ids, group_state, totals, ui_login};
 use updraft_server::store;
-use updraft_sim::{DeviceAuth, FleetConfig, StopWhen};
+use updraft_sim::{DeviceAuth, FleetConfig};
 
 const MINUTE: i64 = 60_000;
 const SOAK_SECS: i64 = 600;
@@ -37,20 +38,6 @@ backend_tests!(
     bad_gates_and_thresholds_are_refused,
     the_ui_rollout_form_takes_a_health_gate,
 );
-
-/// Runs `config` until dropped.
-fn run_fleet(config: FleetConfig) -> tokio::runtime::Runtime {
-    let fleet = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    fleet.spawn(updraft_sim::run(
-        config,
-        StopWhen::After(Duration::from_secs(3600)),
-    ));
-    fleet
-}
 
 fn fleet_config(f: &Fixture, prefix: &str, devices: usize) -> FleetConfig {
     FleetConfig {
