@@ -40,6 +40,7 @@ pub struct ApiError {
 }
 
 const REPO_EXC: &str = "org.eclipse.hawkbit.repository.exception.";
+const CONCURRENT_MODIFICATION: &str = "hawkbit.server.error.repo.concurrentModification";
 
 impl ApiError {
     fn with(status: StatusCode, class: &str, code: &str, message: impl Into<String>) -> Self {
@@ -403,6 +404,18 @@ impl ApiError {
         self.status == StatusCode::SERVICE_UNAVAILABLE
     }
 
+    /// A change that kept colliding with concurrent ones (after the store ran it again a few times):
+    /// hawkBit's 409 once its `@Retryable` gives up.
+    pub fn contended(cause: impl fmt::Display) -> Self {
+        tracing::warn!(cause = %cause, "a write kept colliding with concurrent ones; answering 409");
+        Self::with(
+            StatusCode::CONFLICT,
+            &format!("{REPO_EXC}ConcurrentModificationException"),
+            CONCURRENT_MODIFICATION,
+            "The change collided with concurrent changes to the same entities and was not made. Retry it.",
+        )
+    }
+
     /// An unexpected failure: logged with its cause, answered without leaking it.
     pub fn internal(e: impl fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
@@ -488,6 +501,12 @@ impl store::Failure for ApiError {
     fn is_unavailable(&self) -> bool {
         ApiError::is_unavailable(self)
     }
+
+    fn is_contended(&self) -> bool {
+        self.body
+            .as_ref()
+            .is_some_and(|b| b.error_code == CONCURRENT_MODIFICATION)
+    }
 }
 
 /// The domain's refusals as hawkBit answers them.
@@ -497,6 +516,7 @@ impl From<store::Error> for ApiError {
         let (rule, message) = match e {
             store::Error::NotFound { entity, id } => return Self::not_found(entity, id),
             store::Error::Unavailable(cause) => return Self::unavailable(cause),
+            store::Error::Contended(cause) => return Self::contended(cause),
             store::Error::Internal(cause) => return Self::internal(cause),
             store::Error::Refused { rule, message } => (rule, message),
         };

@@ -528,3 +528,69 @@ fn a_stopped_postgres_gives_503_known_devices_keep_polling_and_recovery_is_promp
         "the refused write did not land, the new one did: {v}"
     );
 }
+
+/// Two writes that take the same rows in opposite orders deadlock; PostgreSQL aborts one of them.
+/// The store runs the aborted one again (as hawkBit's `@Retryable` does), so both land and neither
+/// caller sees an error: a Management API request caught this way used to answer 500.
+#[test]
+fn postgres_writes_that_deadlock_are_run_again_and_both_land() {
+    use diesel::RunQueryDsl;
+    use std::sync::Barrier;
+    use updraft_server::store::{self, AnyConnection};
+
+    let Some(f) = postgres() else { return };
+    let db = f.srv.state.db.clone();
+    let sql = |c: &mut AnyConnection, q: &str| diesel::sql_query(q).execute(c).map(|_| ());
+    db.write_blocking(|c| -> store::Result<()> {
+        sql(
+            c,
+            "CREATE TABLE deadlock_probe (id INT PRIMARY KEY, hits INT NOT NULL)",
+        )?;
+        Ok(sql(c, "INSERT INTO deadlock_probe VALUES (1, 0), (2, 0)")?)
+    })
+    .unwrap();
+
+    // Each side locks its first row, waits until the other holds its own, then asks for the other
+    // row: a deadlock on the first attempt for certain. Later attempts do not wait at the barrier.
+    let barrier = Arc::new(Barrier::new(2));
+    let side = |first: i32, second: i32| {
+        let (db, barrier) = (db.clone(), barrier.clone());
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let counted = attempts.clone();
+        let handle = std::thread::spawn(move || {
+            db.write_blocking(move |c| -> store::Result<()> {
+                let bump = |id: i32| format!("UPDATE deadlock_probe SET hits = hits + 1 WHERE id = {id}");
+                sql(c, &bump(first))?;
+                if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                    barrier.wait();
+                }
+                Ok(sql(c, &bump(second))?)
+            })
+        });
+        (handle, attempts)
+    };
+    let (one, one_attempts) = side(1, 2);
+    let (two, two_attempts) = side(2, 1);
+    assert_eq!(one.join().unwrap(), Ok(()));
+    assert_eq!(two.join().unwrap(), Ok(()));
+    let attempts = one_attempts.load(Ordering::SeqCst) + two_attempts.load(Ordering::SeqCst);
+    assert!(
+        attempts >= 3,
+        "one side was aborted and ran again: {attempts} attempts"
+    );
+
+    #[derive(diesel::QueryableByName)]
+    struct Hits {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        hits: i32,
+    }
+    let hits: Vec<i32> = db
+        .read_blocking(|c| -> store::Result<Vec<Hits>> {
+            Ok(diesel::sql_query("SELECT hits FROM deadlock_probe ORDER BY id").load(c)?)
+        })
+        .unwrap()
+        .into_iter()
+        .map(|h| h.hits)
+        .collect();
+    assert_eq!(hits, [2, 2], "each write landed exactly once");
+}

@@ -35,9 +35,7 @@ pub struct Context {
 fn outcome(e: &Error) -> Outcome {
     match e {
         Error::Unavailable(why) => Outcome::Requeue(why.clone()),
-        Error::Internal(why) if why.contains("deadlock detected") || why.contains("could not serialize") => {
-            Outcome::Requeue(why.clone())
-        }
+        Error::Contended(why) => Outcome::Requeue(why.clone()),
         Error::NotFound { entity, id } => Outcome::Reject(format!("{entity} {id} does not exist")),
         Error::Refused { message, .. } => Outcome::Reject(message.clone()),
         Error::Internal(why) => {

@@ -24,6 +24,9 @@ use super::error::{Error, Failure};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+/// How often a write PostgreSQL rolled back for colliding with a concurrent one runs again before
+/// [`Error::Contended`] reaches the caller (pauses of 5, 10, ... 40 ms in between).
+const CONTENDED_RETRIES: u32 = 8;
 
 #[derive(diesel::MultiConnection)]
 pub enum AnyConnection {
@@ -373,8 +376,9 @@ impl Db {
         self.with_conn(|c| (f(c), true))
     }
 
-    /// Runs `f` in one write transaction: all of its rows land, or none. It may run twice when the
-    /// connection dies before it finished (so nothing was committed).
+    /// Runs `f` in one write transaction: all of its rows land, or none. It may run again when the
+    /// connection dies before it finished, or when PostgreSQL rolled it back for colliding with a
+    /// concurrent transaction (so nothing was committed); it must not act outside the database.
     pub async fn write<T, F>(&self, f: F) -> Result<T, Error>
     where
         F: Fn(&mut AnyConnection) -> Result<T, Error> + Send + 'static,
@@ -405,17 +409,31 @@ impl Db {
             }
             Backend::Postgres => None,
         };
-        let result = self.with_conn(|conn| {
-            // Whether the body ran to its end: only then may COMMIT have happened, and a failure
-            // must not be repeated (the rows may have landed).
-            let mut finished = false;
-            let r = conn.transaction(|c| {
-                let r = f(c);
-                finished = r.is_ok();
-                r
-            });
-            (r, !finished)
-        });
+        let attempt = || {
+            self.with_conn(|conn| {
+                // Whether the body ran to its end: only then may COMMIT have happened, and a failure
+                // must not be repeated (the rows may have landed).
+                let mut finished = false;
+                let r = conn.transaction(|c| {
+                    let r = f(c);
+                    finished = r.is_ok();
+                    r
+                });
+                (r, !finished)
+            })
+        };
+        let mut result = attempt();
+        // A transaction PostgreSQL aborted for colliding with a concurrent one (a deadlock, a
+        // serialization failure) was rolled back whole, at COMMIT too: run it again, as hawkBit's
+        // `@Retryable` does, with a growing pause so the other transaction can finish first.
+        for retry in 1..=CONTENDED_RETRIES {
+            if !result.as_ref().is_err_and(E::is_contended) {
+                break;
+            }
+            tracing::debug!(retry, "a write collided with a concurrent one; running it again");
+            std::thread::sleep(Duration::from_millis(5 * u64::from(retry)));
+            result = attempt();
+        }
         if self.backend == Backend::Sqlite && result.as_ref().is_err_and(E::is_unavailable) {
             self.sqlite_busy_until
                 .store(now_ms() + SQLITE_BUSY_MS as i64 / 2, Ordering::Relaxed);

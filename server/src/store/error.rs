@@ -15,6 +15,10 @@ pub enum Error {
     Refused { rule: Rule, message: String },
     /// The database cannot be reached right now; nothing was changed and trying again later may work.
     Unavailable(String),
+    /// The transaction ran into a concurrent one (PostgreSQL found a deadlock or could not serialize
+    /// it) and was rolled back: nothing was changed, and running it again will most likely work.
+    /// [`crate::store::Db`] runs a write again a few times before it reports this.
+    Contended(String),
     /// Anything else: a bug or a broken invariant. The message is for the log, not for a client.
     Internal(String),
 }
@@ -167,6 +171,7 @@ impl fmt::Display for Error {
             }
             Self::Refused { message, .. } => f.write_str(message),
             Self::Unavailable(cause) => write!(f, "the database is unavailable: {cause}"),
+            Self::Contended(cause) => write!(f, "the change collided with a concurrent one: {cause}"),
             Self::Internal(cause) => write!(f, "internal error: {cause}"),
         }
     }
@@ -178,11 +183,31 @@ impl std::error::Error for Error {}
 /// tell a dead connection (worth one more try on a fresh one) from everything else.
 pub trait Failure: From<Error> + From<diesel::result::Error> {
     fn is_unavailable(&self) -> bool;
+    /// Whether this is [`Error::Contended`]: the transaction was rolled back and may run again.
+    fn is_contended(&self) -> bool;
 }
 
 impl Failure for Error {
     fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable(_))
+    }
+
+    fn is_contended(&self) -> bool {
+        matches!(self, Self::Contended(_))
+    }
+}
+
+/// Whether PostgreSQL aborted the transaction because it collided with a concurrent one: a
+/// deadlock (40P01) or a serialization failure (40001). Either way it was rolled back whole.
+pub fn is_contention(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(_, info) => {
+            let m = info.message();
+            m.contains("deadlock detected") || m.contains("could not serialize access")
+        }
+        _ => false,
     }
 }
 
@@ -221,6 +246,9 @@ impl From<diesel::result::Error> for Error {
         use diesel::result::{DatabaseErrorKind, Error as E};
         if is_connection_failure(&e) {
             return Self::Unavailable(e.to_string());
+        }
+        if is_contention(&e) {
+            return Self::Contended(e.to_string());
         }
         match e {
             E::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => Self::refused(
