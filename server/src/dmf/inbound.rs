@@ -34,8 +34,7 @@ pub struct Context {
 /// (messages of different targets are handled at once).
 fn outcome(e: &Error) -> Outcome {
     match e {
-        Error::Unavailable(why) => Outcome::Requeue(why.clone()),
-        Error::Contended(why) => Outcome::Requeue(why.clone()),
+        Error::Unavailable(why) | Error::Contended(why) => Outcome::Requeue(why.clone()),
         Error::NotFound { entity, id } => Outcome::Reject(format!("{entity} {id} does not exist")),
         Error::Refused { message, .. } => Outcome::Reject(message.clone()),
         Error::Internal(why) => {
