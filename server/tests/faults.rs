@@ -529,6 +529,12 @@ fn a_stopped_postgres_gives_503_known_devices_keep_polling_and_recovery_is_promp
     );
 }
 
+#[derive(diesel::QueryableByName)]
+struct Hits {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    hits: i32,
+}
+
 /// Two writes that take the same rows in opposite orders deadlock; PostgreSQL aborts one of them.
 /// The store runs the aborted one again (as hawkBit's `@Retryable` does), so both land and neither
 /// caller sees an error: a Management API request caught this way used to answer 500.
@@ -579,11 +585,6 @@ fn postgres_writes_that_deadlock_are_run_again_and_both_land() {
         "one side was aborted and ran again: {attempts} attempts"
     );
 
-    #[derive(diesel::QueryableByName)]
-    struct Hits {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        hits: i32,
-    }
     let hits: Vec<i32> = db
         .read_blocking(|c| -> store::Result<Vec<Hits>> {
             Ok(diesel::sql_query("SELECT hits FROM deadlock_probe ORDER BY id").load(c)?)
