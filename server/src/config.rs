@@ -96,6 +96,10 @@ settings! {
         /// Closed actions (finished, error, canceled) older than this are deleted with their status
         /// history (`0`: kept forever); a target's installed action stays.
         action_retention_days: u64 = 0 => "UPDRAFT_ACTION_RETENTION_DAYS";
+        /// Fleet-health events (rollbacks, trial outcomes, health changes; the fleet figures and each
+        /// device's trial history) older than this are deleted (`0`: kept forever). The longest
+        /// window the figures take is 366 days.
+        health_event_retention_days: u64 = 400 => "UPDRAFT_HEALTH_EVENT_RETENTION_DAYS";
         /// Where artifacts live: `fs` (under the data dir) or `s3` (the `[s3]` bucket).
         storage: crate::storage::StorageKind = crate::storage::StorageKind::Fs => "UPDRAFT_STORAGE";
         /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>` (401

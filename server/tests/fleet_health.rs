@@ -235,6 +235,37 @@ fn fleet_health_counts_what_devices_did(f: &Fixture) {
         6 - 1,
         "everyone is silent now but fh-5, which never updated"
     );
+
+    // The events are kept 400 days (`health_event_retention_days`), then deleted.
+    let recorded = health_events(f);
+    assert!(
+        recorded >= 4,
+        "two rollbacks, each with reason and outcome: {recorded}"
+    );
+    f.srv.state.clock.advance(397 * 24 * HOUR);
+    updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
+    assert_eq!(health_events(f), recorded, "399 days old: kept");
+    f.srv.state.clock.advance(2 * 24 * HOUR);
+    updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
+    assert_eq!(health_events(f), 0, "401 days old: deleted");
+}
+
+/// How many fleet-health events the database holds.
+fn health_events(f: &Fixture) -> i64 {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    f.srv
+        .state
+        .db
+        .read_blocking(|c| -> updraft_server::store::Result<Vec<Count>> {
+            Ok(diesel::sql_query("SELECT COUNT(*) AS n FROM target_health_events").load(c)?)
+        })
+        .unwrap()[0]
+        .n
 }
 
 fn page(f: &Fixture, cookie: &str, path: &str) -> String {

@@ -1,5 +1,5 @@
-//! Action timeouts and the cleanup of old action history (`store::housekeeping`), each in a
-//! transaction of its own, switched on by the server's configuration.
+//! Action timeouts and the cleanup of old action history (`store::housekeeping`) and of old
+//! fleet-health events, each in a transaction of its own, switched on by the server's configuration.
 
 use crate::state::AppState;
 use crate::store::{self, housekeeping};
@@ -35,6 +35,25 @@ pub fn delete_old_actions(state: &AppState) -> store::Result<usize> {
         .write_blocking(|c| housekeeping::delete_old_actions(c, days, now))?;
     if n > 0 {
         tracing::info!(deleted = n, "old actions removed");
+    }
+    Ok(n)
+}
+
+/// How many fleet-health events of each kind one run deletes.
+const HEALTH_EVENTS_PER_RUN: i64 = 5000;
+
+/// Deletes fleet-health events older than `health_event_retention_days`.
+pub fn delete_old_health_events(state: &AppState) -> store::Result<usize> {
+    let days = state.config.health_event_retention_days;
+    if days == 0 {
+        return Ok(0);
+    }
+    let now = state.now();
+    let n = state
+        .db
+        .write_blocking(|c| store::fleet_health::delete_older_than(c, days, now, HEALTH_EVENTS_PER_RUN))?;
+    if n > 0 {
+        tracing::info!(deleted = n, "old fleet-health events removed");
     }
     Ok(n)
 }

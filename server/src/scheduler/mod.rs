@@ -124,6 +124,9 @@ pub fn run_once(state: &AppState, sweep: bool) -> store::Result<()> {
         job(state, "action_retention", || {
             housekeeping::delete_old_actions(state).map(drop)
         })?;
+        job(state, "health_event_retention", || {
+            housekeeping::delete_old_health_events(state).map(drop)
+        })?;
     }
     Ok(())
 }

@@ -113,6 +113,24 @@ pub struct Rollback {
     pub installed: Option<super::SetKey>,
 }
 
+/// Deletes up to `limit` events of each [`RECORDED`] key older than `retention_days` (by the
+/// `(attr_key, at)` index). Returns how many went.
+pub fn delete_older_than(c: &mut AnyConnection, retention_days: u64, now: i64, limit: i64) -> Result<usize> {
+    let cutoff = now - (retention_days as i64) * 86_400_000;
+    let mut deleted = 0;
+    for key in RECORDED {
+        let ids: Vec<i64> = target_health_events::table
+            .filter(target_health_events::attr_key.eq(key))
+            .filter(target_health_events::at.lt(cutoff))
+            .select(target_health_events::id)
+            .limit(limit)
+            .load(c)?;
+        deleted += diesel::delete(target_health_events::table.filter(target_health_events::id.eq_any(&ids)))
+            .execute(c)?;
+    }
+    Ok(deleted)
+}
+
 /// The tenant's rollbacks at or after `since`, newest first: a page of `limit` after `offset`,
 /// and how many there are.
 pub fn rollbacks(

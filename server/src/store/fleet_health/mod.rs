@@ -11,7 +11,9 @@
 mod events;
 mod select;
 
-pub use events::{HealthEvent, RECORDED, Rollback, history, parse_window, record, rollbacks};
+pub use events::{
+    HealthEvent, RECORDED, Rollback, delete_older_than, history, parse_window, record, rollbacks,
+};
 
 use diesel::RunQueryDsl;
 use diesel::sql_types::Bool;
