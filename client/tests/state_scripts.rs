@@ -335,3 +335,50 @@ fn a_failing_artifact_install_enter_fails_the_update_and_runs_the_error_scripts(
     let out = dev.agent_once();
     assert!(out.contains("idle"), "{out}");
 }
+
+#[test]
+fn a_failing_artifact_reboot_leave_rolls_the_trial_back_and_runs_the_rollback_scripts() {
+    let fleet = Fleet {
+        srv: TestServer::start(),
+        http: Client::new(),
+    };
+    let hooks = [
+        "ArtifactReboot_Leave_10_app-check",
+        "ArtifactReboot_Error",
+        "ArtifactCommit_Enter",
+        "ArtifactRollback_Enter",
+        "ArtifactRollback_Leave",
+    ];
+    let dev = Device::new(&fleet, &hooks, &["ArtifactReboot_Leave_10_app-check"]);
+    let action = fleet.assign(&dev.bundle());
+    assert!(dev.agent_once().contains("installed and armed"));
+    assert_eq!(dev.reboot(), Slot::B);
+
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: reported failure")),
+        "{out}"
+    );
+    assert_eq!(
+        dev.trace(),
+        [
+            "ArtifactReboot_Leave_10_app-check",
+            "ArtifactReboot_Error",
+            "ArtifactRollback_Enter",
+            "ArtifactRollback_Leave",
+        ],
+        "no commit hook after a failed trial"
+    );
+    let attrs = fleet.json(Method::GET, &format!("/rest/v1/targets/{CID}/attributes"), None);
+    assert!(
+        attrs["updraft.health"]
+            .as_str()
+            .is_some_and(|h| h.contains("ArtifactReboot_Leave_10_app-check failed")),
+        "the fleet sees why: {attrs}"
+    );
+    assert_eq!(
+        dev.reboot(),
+        Slot::A,
+        "the device goes back to the committed slot"
+    );
+}
