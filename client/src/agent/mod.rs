@@ -194,7 +194,7 @@ impl Agent {
         let backend = self.config.backend()?;
         let outcome =
             Updater::new(backend.as_ref(), &journal_store).recover(|slot| self.trial_healthy(slot))?;
-        self.after_settle(&outcome);
+        self.after_settle(outcome);
         if outcome != Outcome::Nothing {
             tracing::info!(?outcome, "settled the update in flight");
         }
@@ -499,10 +499,10 @@ impl Agent {
             vec![format!("downloading {name}")],
         )?;
         let scripts = self.state_scripts();
-        if d.update != HandlingType::Skip {
-            if let Err(reason) = scripts.run(state_scripts::State::Download, state_scripts::Action::Enter) {
-                return self.script_failed(&action, reason);
-            }
+        if d.update != HandlingType::Skip
+            && let Err(reason) = scripts.run(state_scripts::State::Download, state_scripts::Action::Enter)
+        {
+            return self.script_failed(&action, reason);
         }
         let download = self.ddi.download(&url)?;
         if d.update == HandlingType::Skip {

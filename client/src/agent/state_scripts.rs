@@ -267,7 +267,7 @@ impl Agent {
 
     /// The scripts that follow the outcome of a trial: `ArtifactCommit_Leave` after a commit, the
     /// `ArtifactRollback` ones after a rollback. Their failures are logged; the outcome stands.
-    pub(super) fn after_settle(&self, outcome: &Outcome) {
+    pub(super) fn after_settle(&self, outcome: Outcome) {
         let scripts = self.state_scripts();
         match outcome {
             Outcome::Committed(_) => scripts.run_logged(State::ArtifactCommit, Action::Leave),
