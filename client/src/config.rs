@@ -106,6 +106,13 @@ pub struct AgentConfig {
     /// A file whose content changes on every boot. Default `/proc/sys/kernel/random/boot_id`.
     #[serde(default = "default_boot_id_file")]
     pub boot_id_file: PathBuf,
+    /// Directory of Mender-style state scripts (`Download_Enter_10_check`, ...); `agent/state_scripts.rs`.
+    pub state_scripts_dir: Option<PathBuf>,
+    /// Directory of inventory executables printing `key=value` attributes; `agent/inventory.rs`.
+    pub inventory_dir: Option<PathBuf>,
+    /// Seconds one state or inventory script may run before it is killed and counts as failed. Default 60.
+    #[serde(default = "default_script_timeout")]
+    pub script_timeout_secs: u64,
 }
 
 impl Default for AgentConfig {
@@ -120,6 +127,9 @@ impl Default for AgentConfig {
             attributes_command: None,
             confirm: true,
             boot_id_file: default_boot_id_file(),
+            state_scripts_dir: None,
+            inventory_dir: None,
+            script_timeout_secs: default_script_timeout(),
         }
     }
 }
@@ -144,6 +154,9 @@ fn default_reboot_command() -> String {
 }
 fn default_boot_id_file() -> PathBuf {
     PathBuf::from("/proc/sys/kernel/random/boot_id")
+}
+fn default_script_timeout() -> u64 {
+    60
 }
 fn default_true() -> bool {
     true

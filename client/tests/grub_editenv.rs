@@ -104,13 +104,24 @@ fn shipped_grub_cfg_passes_grub_script_check() {
     if !have_tool() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("grub.cfg");
-    std::fs::write(&cfg, grub::GRUB_CFG).unwrap();
-    let out = Command::new("grub-script-check").arg(&cfg).output().unwrap();
+    let shipped = include_str!("../dist/grub/updraft.cfg");
     assert!(
-        out.status.success(),
-        "grub-script-check: {}",
-        String::from_utf8_lossy(&out.stderr)
+        shipped.contains(grub::GRUB_CFG),
+        "client/dist/grub/updraft.cfg holds the client's GRUB_CFG byte for byte"
     );
+    for id in ["--id A {", "--id B {", "updraft.slot=A", "updraft.slot=B"] {
+        assert!(shipped.contains(id), "the shipped menu entries need {id:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [("slots.cfg", grub::GRUB_CFG), ("grub.cfg", shipped)] {
+        let cfg = dir.path().join(name);
+        std::fs::write(&cfg, text).unwrap();
+        let out = Command::new("grub-script-check").arg(&cfg).output().unwrap();
+        assert!(
+            out.status.success(),
+            "grub-script-check {name}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! End to end with a real U-Boot: Debian's `u-boot-qemu` (`qemu_arm64`) in `qemu-system-aarch64`
-//! runs our `boot.scr` ([`uboot::BOOT_SCR`]) against a `uboot.env` that our U-Boot backend wrote,
+//! runs our shipped `boot.scr` (`client/dist/uboot/boot.cmd`, which holds [`uboot::BOOT_SCR`]) against a `uboot.env` that our U-Boot backend wrote,
 //! boots the slot it selects, counts failed trial boots across resets and falls back on its own; the
 //! client reads the env U-Boot left and decides committed or rolled back with the same code the agent
 //! runs at start-up.
@@ -83,16 +83,27 @@ fn run(cmd: &mut Command) -> Output {
     out
 }
 
-/// The QEMU `boot.scr`: the production script with the env loaded from and saved to `uboot.env` on
-/// p1 by hand (see the module docs), then the slot `mmcpart` names is "booted".
+/// The shipped `boot.cmd` (`client/dist/uboot/boot.cmd`), booted as it is but for two parts QEMU
+/// forces (see the module docs): the env is loaded from and saved to `uboot.env` on p1 by hand
+/// instead of `saveenv`, and the kernel part after the marker line becomes "boot the slot": source
+/// the `slot.scr` of the partition `mmcpart` names.
 fn boot_cmd() -> String {
+    let shipped = include_str!("../dist/uboot/boot.cmd");
+    let marker = "# -- updraft: boot the selected slot --\n";
+    let (selection, _kernel) = shipped
+        .split_once(marker)
+        .expect("the shipped boot.cmd has the marker");
+    assert!(
+        selection.ends_with(uboot::BOOT_SCR),
+        "the shipped boot.cmd holds the client's BOOT_SCR byte for byte"
+    );
     assert_eq!(
-        uboot::BOOT_SCR.matches("saveenv").count(),
+        selection.matches("\n  saveenv\n").count(),
         1,
         "the script saves the env in one place"
     );
     let saveenv = format!(
-        "env export -c -s {ENV_SIZE:#x} ${{envaddr}}; fatwrite virtio 0:1 ${{envaddr}} uboot.env {ENV_SIZE:#x}"
+        "\n  env export -c -s {ENV_SIZE:#x} ${{envaddr}}; fatwrite virtio 0:1 ${{envaddr}} uboot.env {ENV_SIZE:#x}\n"
     );
     format!(
         "setenv envaddr 0x46000000\n\
@@ -102,7 +113,7 @@ fn boot_cmd() -> String {
          if fatload virtio 0:${{mmcpart}} ${{kernel_addr_r}} slot.scr; then source ${{kernel_addr_r}}; fi\n\
          echo \"updraft-qemu: nothing to boot in partition ${{mmcpart}}; watchdog reset\"\n\
          reset\n",
-        uboot::BOOT_SCR.replace("saveenv", &saveenv)
+        selection.replacen("\n  saveenv\n", &saveenv, 1)
     )
 }
 

@@ -175,3 +175,70 @@ fn configured_device_tree_root_drives_updraft_status() {
         "{out}"
     );
 }
+
+/// The shipped `client/dist/rpi/autoboot.txt` is the file the backend writes for slot A.
+#[test]
+fn shipped_autoboot_txt_is_the_backends_slot_a_file() {
+    let shipped = include_str!("../dist/rpi/autoboot.txt");
+    assert_eq!(shipped, Autoboot { all: 2, tryboot: 3 }.render());
+    assert_eq!(Autoboot::parse(shipped).unwrap(), Autoboot { all: 2, tryboot: 3 });
+}
+
+/// The shipped reboot script turns the marker the backend writes when arming into
+/// `systemctl reboot --reboot-argument='0 tryboot'`, removes it, and reboots plainly without one.
+#[test]
+fn shipped_reboot_script_turns_the_marker_into_reboot_0_tryboot() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("autoboot.txt"), A_FILE).unwrap();
+    set_dt(root, 2, 0);
+    // A stand-in for `systemctl reboot` that records its arguments, one per line.
+    let fake = root.join("fake-reboot");
+    let calls = root.join("calls");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\necho \"argc=$#\" >> '{0}'\nfor a in \"$@\"; do echo \"arg=$a\" >> '{0}'; done\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &fake,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/dist/rpi/updraft-tryboot-reboot");
+    let reboot = || {
+        let out = std::process::Command::new(script)
+            .env("UPDRAFT_TRYBOOT_MARKER", root.join("flag"))
+            .env("UPDRAFT_REBOOT", &fake)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read_to_string(&calls).unwrap_or_default()
+    };
+
+    backend(root).arm_trial(Slot::B).unwrap();
+    assert!(root.join("flag").exists());
+    assert_eq!(reboot(), "argc=1\narg=--reboot-argument=0 tryboot\n");
+    assert!(
+        !root.join("flag").exists(),
+        "the marker is one-shot, like the firmware's flag"
+    );
+
+    std::fs::remove_file(&calls).unwrap();
+    assert_eq!(reboot(), "argc=0\n", "no trial armed: a plain reboot");
+
+    // A marker the script does not understand stops it rather than rebooting into a guess.
+    std::fs::write(root.join("flag"), "1 something\n").unwrap();
+    std::fs::remove_file(&calls).unwrap();
+    let out = std::process::Command::new(script)
+        .env("UPDRAFT_TRYBOOT_MARKER", root.join("flag"))
+        .env("UPDRAFT_REBOOT", &fake)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to reboot"));
+    assert!(!calls.exists());
+}

@@ -12,6 +12,8 @@
 
 pub mod ddi;
 pub mod fleet;
+pub mod inventory;
+pub mod state_scripts;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -190,7 +192,9 @@ impl Agent {
             return Ok(Outcome::Nothing);
         }
         let backend = self.config.backend()?;
-        let outcome = Updater::new(backend.as_ref(), &journal_store).recover(|slot| self.healthy(slot))?;
+        let outcome =
+            Updater::new(backend.as_ref(), &journal_store).recover(|slot| self.trial_healthy(slot))?;
+        self.after_settle(outcome);
         if outcome != Outcome::Nothing {
             tracing::info!(?outcome, "settled the update in flight");
         }
@@ -323,6 +327,10 @@ impl Agent {
     /// `[agent.attributes]` and what `attributes_command` prints.
     fn user_attributes(&self) -> anyhow::Result<BTreeMap<String, String>> {
         let mut data = self.config.agent.attributes.clone();
+        if let Some(dir) = &self.config.agent.inventory_dir {
+            let timeout = Duration::from_secs(self.config.agent.script_timeout_secs);
+            data.extend(inventory::collect(dir, timeout, &self.config.data_dir));
+        }
         if let Some(cmd) = &self.config.agent.attributes_command {
             let out = Command::new("sh")
                 .args(["-c", cmd])
@@ -490,13 +498,31 @@ impl Agent {
             Finished::None,
             vec![format!("downloading {name}")],
         )?;
+        let scripts = self.state_scripts();
+        if d.update != HandlingType::Skip
+            && let Err(reason) = scripts.run(state_scripts::State::Download, state_scripts::Action::Enter)
+        {
+            return self.script_failed(&action, reason);
+        }
         let download = self.ddi.download(&url)?;
         if d.update == HandlingType::Skip {
             return self.download_only(&action, &name, download);
         }
         let force = false;
-        match crate::install::install_from(&self.config, download, &url, force, Some(&action)) {
+        let mut before_arm = || scripts.before_arm().map_err(anyhow::Error::msg);
+        let installed = crate::install::install_from_with(
+            &self.config,
+            download,
+            &url,
+            force,
+            Some(&action),
+            &mut before_arm,
+        );
+        match installed {
             Ok(done) => {
+                if let Err(reason) = self.before_reboot(done.slot, &done.version)? {
+                    return self.script_failed(&action, reason);
+                }
                 self.ddi.feedback(
                     &action,
                     Execution::Proceeding,

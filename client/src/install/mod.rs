@@ -83,6 +83,19 @@ pub fn install_from(
     force: bool,
     action_id: Option<&str>,
 ) -> anyhow::Result<Installed> {
+    install_from_with(config, source, label, force, action_id, &mut || Ok(()))
+}
+
+/// [`install_from`], calling `before_arm` once every image is written and verified, before the trial
+/// is armed (the agent's state scripts); its error fails the install like a bad image.
+pub fn install_from_with(
+    config: &Config,
+    source: impl std::io::Read,
+    label: &str,
+    force: bool,
+    action_id: Option<&str>,
+    before_arm: &mut dyn FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<Installed> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let mut record = InstallRecord {
@@ -93,7 +106,7 @@ pub fn install_from(
         result: "refused".into(),
         reason: None,
     };
-    let result = run(config, source, force, action_id, &mut record);
+    let result = run(config, source, force, action_id, &mut record, before_arm);
     match &result {
         Ok(_) => record.result = "armed".into(),
         Err(e) => record.reason = Some(format!("{e:#}")),
@@ -111,6 +124,7 @@ fn run(
     force: bool,
     action_id: Option<&str>,
     record: &mut InstallRecord,
+    before_arm: &mut dyn FnMut() -> anyhow::Result<()>,
 ) -> anyhow::Result<Installed> {
     let backend = config.backend()?;
     let journal = config.journal();
@@ -158,7 +172,9 @@ fn run(
         None => None,
     };
     let mut scripts = scripts::Scripts::new(&config.data_dir, target, &config.slots.get(target).device);
-    match stream(&mut reader, &plan, key.as_ref(), &mut scripts).and_then(|n| scripts.run_after().map(|()| n))
+    match stream(&mut reader, &plan, key.as_ref(), &mut scripts)
+        .and_then(|n| scripts.run_after().map(|()| n))
+        .and_then(|n| before_arm().map(|()| n))
     {
         Ok(images) => {
             // Which boot armed the trial: the agent tells "not rebooted yet" from "rebooted and the

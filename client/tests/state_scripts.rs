@@ -1,0 +1,384 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Mender-style state scripts and the inventory directory, with `updraft agent` against a real
+//! `updraft-server` over loopback and the simulated bootloader: every hook appends its name to a
+//! trace file, so the tests read the order they ran in; results are checked through the Management
+//! API, as an operator sees them.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reqwest::Method;
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+use updraft_client::slots::Slot;
+use updraft_client::slots::sim::{Firmware, SimFirmware};
+use updraft_server::testing::TestServer;
+use updraft_swu::bundle::{BundleWriter, Manifest, ManifestImage};
+
+const CID: &str = "hooked-1";
+const ACTIVE: &[u8] = b"slot A: the running system\n";
+
+/// Every hook the agent runs in a successful update, in Mender's order.
+const ALL_HOOKS: [&str; 11] = [
+    "Download_Enter_10_first",
+    "Download_Enter_20_second",
+    "Download_Leave",
+    "ArtifactInstall_Enter_10",
+    "ArtifactInstall_Leave",
+    "ArtifactReboot_Enter",
+    "ArtifactReboot_Leave",
+    "ArtifactCommit_Enter",
+    "ArtifactCommit_Leave",
+    "ArtifactRollback_Enter",
+    "ArtifactRollback_Leave",
+];
+
+struct Fleet {
+    srv: TestServer,
+    http: Client,
+}
+
+impl Fleet {
+    fn json(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let mut r = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.srv.url))
+            .basic_auth(&self.srv.admin_user, Some(&self.srv.admin_password));
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().unwrap();
+        let status = r.status();
+        let text = r.text().unwrap();
+        assert!(status.is_success(), "{method} {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Uploads `bundle` as a distribution set and assigns it to the device; answers the action id.
+    fn assign(&self, bundle: &Path) -> i64 {
+        let sm = self.json(
+            Method::POST,
+            "/rest/v1/softwaremodules",
+            Some(json!([{ "name": "os", "version": "1.1.0", "type": "os" }])),
+        )[0]["id"]
+            .as_i64()
+            .unwrap();
+        let part =
+            reqwest::blocking::multipart::Part::bytes(std::fs::read(bundle).unwrap()).file_name("update.swu");
+        let r = self
+            .http
+            .post(format!("{}/rest/v1/softwaremodules/{sm}/artifacts", self.srv.url))
+            .basic_auth(&self.srv.admin_user, Some(&self.srv.admin_password))
+            .multipart(reqwest::blocking::multipart::Form::new().part("file", part))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let ds = self.json(
+            Method::POST,
+            "/rest/v1/distributionsets",
+            Some(json!([{ "name": "os", "version": "1.1.0", "type": "os", "modules": [{ "id": sm }] }])),
+        )[0]["id"]
+            .as_i64()
+            .unwrap();
+        let v = self.json(
+            Method::POST,
+            &format!("/rest/v1/targets/{CID}/assignedDS"),
+            Some(json!({ "id": ds, "type": "forced" })),
+        );
+        v["assignedActions"][0]["id"].as_i64().unwrap()
+    }
+
+    fn messages(&self, action: i64) -> String {
+        self.json(
+            Method::GET,
+            &format!("/rest/v1/targets/{CID}/actions/{action}/status?limit=100"),
+            None,
+        )
+        .to_string()
+    }
+}
+
+struct Device {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    config: PathBuf,
+}
+
+impl Device {
+    /// Slot A runs 1.0.0; every name in `hooks` is an executable state script appending its name to
+    /// `trace` (`fail` ones then exit 1); `inventory.d/10-os` prints an attribute.
+    fn new(fleet: &Fleet, hooks: &[&str], fail: &[&str]) -> Device {
+        let v = fleet.json(
+            Method::POST,
+            "/rest/v1/targets",
+            Some(json!([{ "controllerId": CID, "name": "hooked device" }])),
+        );
+        let token = v[0]["securityToken"].as_str().unwrap().to_owned();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
+        std::fs::write(dir.join("a.img"), ACTIVE).unwrap();
+        std::fs::write(dir.join("b.img"), vec![0u8; 4096]).unwrap();
+        for sub in ["sim", "scripts", "inventory.d"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let trace = dir.join("trace");
+        for hook in hooks {
+            let exit = if fail.contains(hook) { "exit 1" } else { "exit 0" };
+            executable(
+                &dir.join("scripts").join(hook),
+                &format!(
+                    "echo \"$UPDRAFT_STATE/$UPDRAFT_ACTION {hook}\" >> '{}'\n{exit}",
+                    trace.display()
+                ),
+            );
+        }
+        executable(
+            &dir.join("inventory.d/10-os"),
+            "echo os_release=updraft-os 1.0\necho '# not an attribute'",
+        );
+        let p = |name: &str| dir.join(name).display().to_string();
+        let config = dir.join("updraft.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = {:?}\n[bootloader]\nbackend = \"sim\"\nstate_dir = {:?}\n\
+                 [slots.a]\ndevice = {:?}\n[slots.b]\ndevice = {:?}\n\
+                 [device]\nboard = \"testboard\"\nhardware_revision = \"1.0\"\nversion = \"1.0.0\"\n\
+                 [server]\nurl = {:?}\ncontroller_id = {CID:?}\ntarget_token = {token:?}\npoll_secs = 1\n\
+                 [agent]\nreboot_command = \"\"\nboot_id_file = {:?}\nstate_scripts_dir = {:?}\n\
+                 inventory_dir = {:?}\nscript_timeout_secs = 20\n",
+                p("data"),
+                p("sim"),
+                p("a.img"),
+                p("b.img"),
+                fleet.srv.url,
+                p("boot_id"),
+                p("scripts"),
+                p("inventory.d"),
+            ),
+        )
+        .unwrap();
+        let device = Device {
+            _tmp: tmp,
+            dir,
+            config,
+        };
+        assert_eq!(device.reboot(), Slot::A);
+        device
+    }
+
+    /// A power cycle: a new boot id, and the simulated firmware boots the armed slot once.
+    fn reboot(&self) -> Slot {
+        let n = std::fs::read_to_string(self.dir.join("boot_id"))
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        std::fs::write(self.dir.join("boot_id"), format!("{}\n", n + 1)).unwrap();
+        SimFirmware {
+            dir: self.dir.join("sim"),
+        }
+        .boot()
+        .unwrap()
+    }
+
+    fn agent_once(&self) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_updraft"))
+            .args(["agent", "--once", "--config"])
+            .arg(&self.config)
+            .env_remove("UPDRAFT_CONFIG")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        eprintln!(
+            "updraft agent --once: {}\n{stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "the agent failed");
+        stdout
+    }
+
+    /// The hooks that ran so far, in order.
+    fn trace(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("trace"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split_once(' ').unwrap().1.to_owned())
+            .collect()
+    }
+
+    /// An unsigned bundle of version 1.1.0 for slot B (the device trusts no CA: development mode).
+    fn bundle(&self) -> PathBuf {
+        let source = self.dir.join("rootfs");
+        std::fs::write(
+            &source,
+            (0..100_000u32).map(|i| (i % 251) as u8).collect::<Vec<u8>>(),
+        )
+        .unwrap();
+        let path = self.dir.join("update.swu");
+        BundleWriter::new(Manifest {
+            version: "1.1.0".into(),
+            description: None,
+            hardware_compatibility: vec!["1.0".into()],
+            images: vec![ManifestImage::raw(
+                &source,
+                "rootfs.img",
+                self.dir.join("b.img").to_str().unwrap(),
+            )],
+        })
+        .write(std::fs::File::create(&path).unwrap())
+        .unwrap();
+        path
+    }
+}
+
+fn executable(path: &Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn state_scripts_run_in_mender_order_and_inventory_reaches_the_server() {
+    let fleet = Fleet {
+        srv: TestServer::start(),
+        http: Client::new(),
+    };
+    let error_hooks = ["Download_Error", "ArtifactInstall_Error", "ArtifactCommit_Error"];
+    let hooks: Vec<&str> = ALL_HOOKS.iter().chain(&error_hooks).copied().collect();
+    let dev = Device::new(&fleet, &hooks, &[]);
+    let action = fleet.assign(&dev.bundle());
+
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: installed and armed")),
+        "{out}"
+    );
+    assert_eq!(
+        dev.trace(),
+        ALL_HOOKS[..6],
+        "install: download, arm, then before the reboot"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dev.dir.join("trace"))
+            .unwrap()
+            .lines()
+            .next(),
+        Some("Download/Enter Download_Enter_10_first"),
+        "scripts learn their state from the environment"
+    );
+
+    assert_eq!(dev.reboot(), Slot::B);
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: reported success")),
+        "{out}"
+    );
+    assert_eq!(
+        dev.trace(),
+        ALL_HOOKS[..9],
+        "in the trial: reboot left, commit; no error, no rollback"
+    );
+
+    let attrs = fleet.json(Method::GET, &format!("/rest/v1/targets/{CID}/attributes"), None);
+    assert_eq!(attrs["os_release"], "updraft-os 1.0", "{attrs}");
+    assert!(attrs.get("# not an attribute").is_none(), "{attrs}");
+}
+
+#[test]
+fn a_failing_artifact_install_enter_fails_the_update_and_runs_the_error_scripts() {
+    let fleet = Fleet {
+        srv: TestServer::start(),
+        http: Client::new(),
+    };
+    let hooks = [
+        "Download_Enter",
+        "Download_Leave",
+        "ArtifactInstall_Enter_10_check",
+        "ArtifactInstall_Enter_20_never",
+        "ArtifactInstall_Leave",
+        "ArtifactInstall_Error_10",
+        "ArtifactInstall_Error_20",
+        "ArtifactReboot_Enter",
+    ];
+    let dev = Device::new(&fleet, &hooks, &["ArtifactInstall_Enter_10_check"]);
+    let action = fleet.assign(&dev.bundle());
+
+    let out = dev.agent_once();
+    assert!(!out.contains("installed and armed"), "{out}");
+    assert_eq!(
+        dev.trace(),
+        [
+            "Download_Enter",
+            "Download_Leave",
+            "ArtifactInstall_Enter_10_check",
+            "ArtifactInstall_Error_10",
+            "ArtifactInstall_Error_20",
+        ]
+    );
+    let a = fleet.json(
+        Method::GET,
+        &format!("/rest/v1/targets/{CID}/actions/{action}"),
+        None,
+    );
+    assert_eq!(a["status"], "error", "{a}");
+    let messages = fleet.messages(action);
+    assert!(
+        messages.contains("ArtifactInstall_Enter_10_check failed: exit code 1"),
+        "the operator reads which script failed: {messages}"
+    );
+    assert_eq!(dev.reboot(), Slot::A, "nothing was armed");
+    assert_eq!(std::fs::read(dev.dir.join("a.img")).unwrap(), ACTIVE);
+    // The journal's record of the failure may be reported once more (the server keeps the action
+    // closed); after that the device is idle, with nothing for a human to settle.
+    assert!(!dev.agent_once().contains("installed"));
+    let out = dev.agent_once();
+    assert!(out.contains("idle"), "{out}");
+}
+
+#[test]
+fn a_failing_artifact_reboot_leave_rolls_the_trial_back_and_runs_the_rollback_scripts() {
+    let fleet = Fleet {
+        srv: TestServer::start(),
+        http: Client::new(),
+    };
+    let hooks = [
+        "ArtifactReboot_Leave_10_app-check",
+        "ArtifactReboot_Error",
+        "ArtifactCommit_Enter",
+        "ArtifactRollback_Enter",
+        "ArtifactRollback_Leave",
+    ];
+    let dev = Device::new(&fleet, &hooks, &["ArtifactReboot_Leave_10_app-check"]);
+    let action = fleet.assign(&dev.bundle());
+    assert!(dev.agent_once().contains("installed and armed"));
+    assert_eq!(dev.reboot(), Slot::B);
+
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: reported failure")),
+        "{out}"
+    );
+    assert_eq!(
+        dev.trace(),
+        [
+            "ArtifactReboot_Leave_10_app-check",
+            "ArtifactReboot_Error",
+            "ArtifactRollback_Enter",
+            "ArtifactRollback_Leave",
+        ],
+        "no commit hook after a failed trial"
+    );
+    let attrs = fleet.json(Method::GET, &format!("/rest/v1/targets/{CID}/attributes"), None);
+    assert!(
+        attrs["updraft.health"]
+            .as_str()
+            .is_some_and(|h| h.contains("ArtifactReboot_Leave_10_app-check failed")),
+        "the fleet sees why: {attrs}"
+    );
+    assert_eq!(
+        dev.reboot(),
+        Slot::A,
+        "the device goes back to the committed slot"
+    );
+}
