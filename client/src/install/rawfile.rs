@@ -39,8 +39,8 @@ pub fn write(dest: &Path, image: &mut dyn Read) -> io::Result<u64> {
     name.push(".updraft-tmp");
     let tmp = dest.with_file_name(name);
     let result = (|| {
-        let mut f = File::create(&tmp)?;
-        let n = io::copy(image, &mut f)?;
+        let f = File::create(&tmp)?;
+        let n = super::chunked::copy(image, &f)?;
         f.sync_all()?;
         Ok(n)
     })();

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Install throughput and peak RSS of the device client against `dd` and Debian's `swupdate`, for a
+# 1 GiB image (issue 15, item 6). Every tool writes the same random image into the same slot file
+# `b.img` on the disk that holds WORK (not a tmpfs: the writes and the final fsync go to the real
+# disk, as a device's do). Rounds alternate the tools so that writeback and other load on the
+# machine spread over all of them. The inputs are read once before timing so every tool starts from
+# the page cache.
+#
+#   bash bench/client-install.sh [size, default 1G] [rounds, default 3]
+#
+# Modes: `dd bs=1M conv=fsync` from the raw image; `updraft install` from the bundle file and from
+# an http:// URL (Python's http.server on 127.0.0.1: a plain static server, no Range needed);
+# `swupdate -i` (Debian's package) from the bundle file. UPDRAFT=path picks another binary (default:
+# the release build, made here). WORK (default /var/tmp/updraft-client-bench) is deleted at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size="${1:-1G}"
+rounds="${2:-3}"
+work="${WORK:-/var/tmp/updraft-client-bench}"
+if [ -z "${UPDRAFT:-}" ]; then
+    cargo build --quiet --release -p updraft-client
+    UPDRAFT="${CARGO_TARGET_DIR:-target}/release/updraft"
+fi
+updraft=$(realpath "$UPDRAFT")
+command -v swupdate >/dev/null || { echo "swupdate is not installed (apt-get install swupdate)" >&2; exit 1; }
+
+rm -rf "$work" && mkdir -p "$work"
+cd "$work"
+server_pid=
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+    cd / && rm -rf "$work"
+}
+trap cleanup EXIT
+
+head -c "$size" /dev/urandom > rootfs.img
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -keyout signer.key -out signer.pem \
+    -subj /CN=bench >/dev/null 2>&1
+cat > bundle.toml <<TOML
+version = "2.0.0"
+hardware-compatibility = ["1.0"]
+[[images]]
+file = "rootfs.img"
+type = "raw"
+device = "$work/b.img"
+TOML
+"$updraft" bundle create --manifest bundle.toml --cert signer.pem --key signer.key --output update.swu >/dev/null
+echo "slot A" > a.img
+cat > updraft.toml <<TOML
+data_dir = "$work/data"
+[bootloader]
+backend = "sim"
+state_dir = "$work/sim"
+[slots.a]
+device = "$work/a.img"
+[slots.b]
+device = "$work/b.img"
+[bundle]
+ca = "$work/signer.pem"
+[device]
+board = "bench"
+hardware_revision = "1.0"
+version = "1.0.0"
+TOML
+printf 'globals: {\n\tverbose = false;\n\tloglevel = 3;\n};\n' > swupdate.cfg
+mkdir -p swtmp
+
+port=$((20000 + RANDOM % 20000))
+python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do curl -sfI "http://127.0.0.1:$port/update.swu" >/dev/null && break; sleep 0.1; done
+
+# A fresh slot B and a device booted from slot A with no update in flight.
+reset_slot() {
+    rm -rf data sim && mkdir -p data sim && : > b.img
+    printf '{"slot":"A","trial":false}' > sim/sim-booted.json
+    sync
+}
+
+bytes=$(stat -c %s rootfs.img)
+cat update.swu rootfs.img > /dev/null
+
+results=results.txt
+: > "$results"
+measure() { # label, command...
+    local label=$1; shift
+    reset_slot
+    if ! /usr/bin/time -f "%e %M" -o time.txt "$@" > out.txt 2>&1; then
+        echo "$label failed:" >&2; cat out.txt >&2; exit 1
+    fi
+    cmp -s rootfs.img b.img || { echo "$label: slot B differs from the image" >&2; exit 1; }
+    read -r secs rss_kb < time.txt
+    echo "$label	$secs	$rss_kb" >> "$results"
+    awk -v l="$label" -v s="$secs" -v r="$rss_kb" -v b="$bytes" \
+        'BEGIN { printf "%-24s %7.2f s  %7.1f MB/s  peak RSS %6.1f MiB\n", l, s, b / s / 1e6, r / 1024 }'
+}
+
+for round in $(seq "$rounds"); do
+    echo "round $round"
+    measure "dd bs=1M conv=fsync" dd if=rootfs.img of=b.img bs=1M conv=fsync status=none
+    measure "updraft install FILE" "$updraft" install update.swu --config updraft.toml
+    measure "updraft install URL" "$updraft" install "http://127.0.0.1:$port/update.swu" --config updraft.toml
+    measure "swupdate -i FILE" env TMPDIR="$work/swtmp" swupdate -i update.swu -k signer.pem \
+        -H bench:1.0 -f swupdate.cfg
+done
+
+echo
+echo "median of $rounds rounds (image $bytes bytes, bundle $(stat -c %s update.swu) bytes, $(nproc) cores, $(uname -r)):"
+awk -F'\t' -v b="$bytes" '
+    { s[$1] = s[$1] " " $2; r[$1] = ($3 > r[$1] ? $3 : r[$1]); if (!($1 in seen)) { order[n++] = $1; seen[$1] = 1 } }
+    function median(list,   a, k, i, j, t) {
+        k = split(list, a, " ")
+        for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+        return a[int((k + 1) / 2)]
+    }
+    END {
+        dd = median(s["dd bs=1M conv=fsync"])
+        for (i = 0; i < n; i++) {
+            m = median(s[order[i]])
+            printf "| %-22s | %6.2f s | %7.1f MB/s | %.2f x dd | %6.1f MiB |\n", order[i], m, b / m / 1e6, dd / m, r[order[i]] / 1024
+        }
+    }' "$results"
