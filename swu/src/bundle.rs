@@ -53,7 +53,10 @@ pub enum BundleError {
     DuplicateEntry(String),
     #[error("bundle: described images missing from the archive: {0:?}")]
     MissingImages(Vec<String>),
-    #[error("bundle: sha256 mismatch for {filename:?}: sw-description {expected}, data {actual}")]
+    #[error(
+        "image {filename:?} is damaged: its sha256 is {actual}, but sw-description says {expected}; \
+         the bundle was changed after it was built or broke in transit: build or download it again"
+    )]
     HashMismatch {
         filename: String,
         expected: String,
@@ -318,6 +321,11 @@ pub struct ManifestImage {
     /// `sw-versions` by `install-if-different` / `install-if-higher`.
     pub name: Option<String>,
     pub version: Option<String>,
+    /// SWUpdate's `install-if-different`: skip the image when `name` is installed at `version`.
+    pub install_if_different: bool,
+    /// SWUpdate's `install-if-higher`: skip the image unless `version` is higher than the
+    /// installed one.
+    pub install_if_higher: bool,
 }
 
 impl ManifestImage {
@@ -337,6 +345,8 @@ impl ManifestImage {
             installed_directly: false,
             name: None,
             version: None,
+            install_if_different: false,
+            install_if_higher: false,
         }
     }
 }
@@ -578,8 +588,14 @@ impl BundleWriter {
             if let Some(ivt) = &img.ivt {
                 let _ = writeln!(e, "{tab}\t\tivt = {};", quote(ivt));
             }
-            if img.installed_directly {
-                let _ = writeln!(e, "{tab}\t\tinstalled-directly = true;");
+            for (key, on) in [
+                ("installed-directly", img.installed_directly),
+                ("install-if-different", img.install_if_different),
+                ("install-if-higher", img.install_if_higher),
+            ] {
+                if on {
+                    let _ = writeln!(e, "{tab}\t\t{key} = true;");
+                }
             }
             let _ = write!(e, "{tab}\t}}");
             if let Some((_, _, section)) = sections.iter_mut().find(|(k, _, _)| *k == img.kind) {

@@ -220,21 +220,28 @@ impl Agent {
                 slot,
                 version,
                 reason,
-            } => (
-                false,
-                vec![format!(
+            } => {
+                let mut details = vec![format!(
                     "version {version} in slot {slot} was rolled back: {}; the device runs slot {} \
                      again and takes the next update",
-                    describe_rollback(*reason, slot.other()),
+                    reason.describe(slot.other()),
                     slot.other()
-                )],
-            ),
+                )];
+                if *reason == RollbackReason::Unhealthy {
+                    details.extend(health_output(&self.config.data_dir.join(HEALTH_LOG)));
+                }
+                (false, details)
+            }
             _ => return Ok(None),
         };
         let marker = self.config.data_dir.join(REPORTED_FILE);
         if std::fs::read_to_string(&marker).ok().as_deref() == Some(action.as_str()) {
             return Ok(None);
         }
+        // The result goes with the attributes it leads to (`updraft.version` of the new slot), so
+        // the server never shows a finished action beside the old version. Unchanged ones are not
+        // sent again.
+        self.sync_attributes(false)?;
         let finished = if success {
             Finished::Success
         } else {
@@ -496,6 +503,22 @@ impl Agent {
         }
         let force = false;
         match crate::install::install_from(&self.config, download, &url, force, Some(&action)) {
+            Ok(done) if !done.armed => {
+                self.ddi.feedback(
+                    &action,
+                    Execution::Closed,
+                    Finished::Success,
+                    vec![format!(
+                        "every image of version {} is installed on the device already ({} skipped \
+                         by install-if-different or install-if-higher); nothing was written",
+                        done.version, done.skipped
+                    )],
+                )?;
+                Ok(Step::Reported {
+                    action,
+                    success: true,
+                })
+            }
             Ok(done) => {
                 self.ddi.feedback(
                     &action,
@@ -510,7 +533,11 @@ impl Agent {
                 Ok(Step::Armed { action })
             }
             Err(e) => {
-                let reason = format!("{e:#}");
+                // The server's reader cannot pass `--force` on the device: tell what they can do.
+                let reason = match e.downcast_ref::<crate::install::VersionRefused>() {
+                    Some(refused) => refused.for_operator(),
+                    None => format!("{e:#}"),
+                };
                 self.ddi.feedback(
                     &action,
                     Execution::Closed,
@@ -574,20 +601,6 @@ impl Agent {
     }
 }
 
-fn describe_rollback(reason: RollbackReason, old: Slot) -> String {
-    match reason {
-        RollbackReason::InstallInterrupted => "the install was interrupted".into(),
-        RollbackReason::Unhealthy => "the new slot failed its health check".into(),
-        RollbackReason::BootedOldSlot => {
-            format!("the new slot did not boot, and the bootloader fell back to slot {old}")
-        }
-        RollbackReason::TrialReset => format!(
-            "the new slot was reset (watchdog or power loss) before it was committed, and the \
-             bootloader fell back to slot {old}"
-        ),
-    }
-}
-
 /// The first `.swu` artifact of the deployment and its download URL (HTTPS preferred).
 fn bundle_of(d: &DeploymentBase) -> Option<(String, String)> {
     d.deployment
@@ -599,6 +612,29 @@ fn bundle_of(d: &DeploymentBase) -> Option<(String, String)> {
             let link = a.links.get("download").or_else(|| a.links.get("download-http"))?;
             Some((a.filename.clone(), link.href.clone()))
         })
+}
+
+/// The failed health check's output for the server: its last lines, at most 2 KiB, one detail line
+/// each (hawkBit shows the details of a status as lines).
+fn health_output(log: &std::path::Path) -> Vec<String> {
+    const MAX: usize = 2048;
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut lines: Vec<&str> = Vec::new();
+    let mut size = 0;
+    for line in text.lines().rev().map(str::trim_end).filter(|l| !l.trim().is_empty()) {
+        let line = &line[..line.floor_char_boundary(200)];
+        if size + line.len() > MAX {
+            break;
+        }
+        size += line.len();
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec!["the health check printed (last lines):".to_owned()];
+    out.extend(lines.into_iter().rev().map(|l| format!("> {l}")));
+    out
 }
 
 /// hawkBit's `HH:MM:SS`.
