@@ -981,7 +981,10 @@ fn a_damaged_compressed_image_is_reported_once_in_plain_words() {
     // reads its last block (it used to show as `BlockContentReadError(Custom { .. })`, three deep).
     let stored = std::fs::read(dev.path("packed.zst")).unwrap();
     let mut bytes = std::fs::read(&bundle).unwrap();
-    let at = bytes.windows(stored.len()).position(|w| w == stored.as_slice()).unwrap();
+    let at = bytes
+        .windows(stored.len())
+        .position(|w| w == stored.as_slice())
+        .unwrap();
     bytes[at + stored.len() - 20] ^= 0x40;
     std::fs::write(&bundle, bytes).unwrap();
     let out = dev.install(&bundle, &[]);
@@ -1034,7 +1037,10 @@ fn install_if_different_and_install_if_higher_skip_what_sw_versions_has() {
     let bundle = versioned_bundle(
         &dev,
         "skip",
-        &[("boot.img", "2.0", true, false), ("rootfs.img", "1.1.0", false, true)],
+        &[
+            ("boot.img", "2.0", true, false),
+            ("rootfs.img", "1.1.0", false, true),
+        ],
     );
     let out = dev.install(&bundle, &[]);
     assert!(out.status.success());
@@ -1055,7 +1061,10 @@ fn install_if_different_and_install_if_higher_skip_what_sw_versions_has() {
     let bundle = versioned_bundle(
         &dev,
         "mixed",
-        &[("boot.img", "2.1", true, false), ("rootfs.img", "1.0.0", false, true)],
+        &[
+            ("boot.img", "2.1", true, false),
+            ("rootfs.img", "1.0.0", false, true),
+        ],
     );
     assert!(dev.install(&bundle, &["--force"]).status.success());
     assert_eq!(written("boot.img").as_deref(), Some("boot.img 2.1"));
@@ -1068,7 +1077,10 @@ fn install_if_different_and_install_if_higher_skip_what_sw_versions_has() {
     let bundle = versioned_bundle(
         &dev,
         "nothing",
-        &[("boot.img", "2.0", true, true), ("rootfs.img", "0.9", false, true)],
+        &[
+            ("boot.img", "2.0", true, true),
+            ("rootfs.img", "0.9", false, true),
+        ],
     );
     let out = dev.install(&bundle, &["--force"]);
     assert!(out.status.success());
@@ -1084,7 +1096,10 @@ fn install_if_different_and_install_if_higher_skip_what_sw_versions_has() {
     let bundle = versioned_bundle(
         &dev,
         "plain",
-        &[("boot.img", "2.0", false, false), ("kernel.img", "0.1", true, true)],
+        &[
+            ("boot.img", "2.0", false, false),
+            ("kernel.img", "0.1", true, true),
+        ],
     );
     assert!(dev.install(&bundle, &["--force"]).status.success());
     assert_eq!(written("boot.img").as_deref(), Some("boot.img 2.0"));

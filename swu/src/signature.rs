@@ -57,7 +57,9 @@ impl SignatureError {
 fn summary(stack: &openssl::error::ErrorStack) -> String {
     let mut parts: Vec<String> = Vec::new();
     for e in stack.errors() {
-        let data = e.data().map(|d| d.trim_start_matches("Verify error:").trim().to_owned());
+        let data = e
+            .data()
+            .map(|d| d.trim_start_matches("Verify error:").trim().to_owned());
         let part = match (e.reason(), data) {
             (Some(r), Some(d)) if !d.is_empty() => format!("{r}: {d}"),
             (Some(r), _) => r.to_owned(),

@@ -161,7 +161,10 @@ fn tampered_image_fails_its_hash_at_the_end() {
         ("rootfs.img", b"the evil image"),
     ]);
     let err = read_bundle(&swu, ReaderOptions::default()).unwrap_err();
-    assert!(err.contains("image \"rootfs.img\" is damaged: its sha256 is"), "{err}");
+    assert!(
+        err.contains("image \"rootfs.img\" is damaged: its sha256 is"),
+        "{err}"
+    );
 }
 
 #[test]

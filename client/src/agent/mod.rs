@@ -621,7 +621,12 @@ fn health_output(log: &std::path::Path) -> Vec<String> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let mut lines: Vec<&str> = Vec::new();
     let mut size = 0;
-    for line in text.lines().rev().map(str::trim_end).filter(|l| !l.trim().is_empty()) {
+    for line in text
+        .lines()
+        .rev()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+    {
         let line = &line[..line.floor_char_boundary(200)];
         if size + line.len() > MAX {
             break;

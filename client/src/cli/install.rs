@@ -7,8 +7,8 @@ use clap::Args;
 
 use crate::config::Config;
 use crate::install;
-use crate::progress::Progress;
 use crate::journal::RollbackReason;
+use crate::progress::Progress;
 use crate::slots::{Outcome, Updater};
 
 #[derive(Args)]
@@ -156,8 +156,7 @@ fn outcome(outcome: Outcome) -> String {
         Outcome::Nothing => "no update is in flight".to_owned(),
         Outcome::Committed(slot) => format!("slot {slot} was committed instead"),
         Outcome::RolledBack { .. } => {
-            "the update was rolled back instead; `updraft status` shows why and which slot runs"
-                .to_owned()
+            "the update was rolled back instead; `updraft status` shows why and which slot runs".to_owned()
         }
     }
 }

@@ -200,8 +200,15 @@ fn run(
         };
         plan.push((name, dest));
     }
-    let skipped = plan.iter().filter(|(_, d)| matches!(d, Destination::Skip)).count();
-    if skipped > 0 && plan.iter().all(|(_, d)| matches!(d, Destination::Skip | Destination::Script(_))) {
+    let skipped = plan
+        .iter()
+        .filter(|(_, d)| matches!(d, Destination::Skip))
+        .count();
+    if skipped > 0
+        && plan
+            .iter()
+            .all(|(_, d)| matches!(d, Destination::Skip | Destination::Script(_)))
+    {
         // Every image is installed already: as SWUpdate, succeed without writing (and without
         // running the bundle's scripts); the inactive slot stays as it was.
         return Ok(Installed {
