@@ -54,6 +54,17 @@ impl RollbackReason {
     }
 }
 
+impl std::fmt::Display for RollbackReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RollbackReason::InstallInterrupted => "the install was interrupted",
+            RollbackReason::Unhealthy => "the new slot failed its health check",
+            RollbackReason::BootedOldSlot => "the new slot did not boot and the bootloader fell back",
+            RollbackReason::TrialReset => "the new slot was reset before it was committed",
+        })
+    }
+}
+
 /// The phase of the current (or last) update, in the order it goes through them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]

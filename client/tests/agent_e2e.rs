@@ -259,6 +259,14 @@ impl Device {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(out.status.success(), "the agent failed");
+        // Logs and results are words, never Rust Debug output (`RolledBack { reason: .. }`).
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for shape in ["{ ", "(Custom", "Error(", "Some(", "Committed(", "RolledBack"] {
+            assert!(
+                !stdout.contains(shape) && !stderr.contains(shape),
+                "{shape:?} in {stdout}{stderr}"
+            );
+        }
         stdout
     }
 

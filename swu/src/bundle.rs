@@ -39,11 +39,19 @@ pub enum BundleError {
     Empty,
     #[error("bundle: first entry is {0:?}, expected sw-description")]
     DescriptionNotFirst(String),
-    #[error("bundle: signature required but the second entry is {0:?}, not sw-description.sig")]
+    #[error(
+        "bundle: it is not signed (its second entry is {}, not sw-description.sig), and this device \
+         requires a signature: sign the bundle",
+        .0.as_deref().map_or_else(|| "missing".to_owned(), |n| format!("{n:?}"))
+    )]
     MissingSignature(Option<String>),
     #[error("bundle: {name} larger than {limit} bytes")]
     TooLarge { name: &'static str, limit: u64 },
-    #[error("bundle: hardware revision {revision:?} is not in hardware-compatibility {accepted:?}")]
+    #[error(
+        "bundle: this device's hardware revision {revision:?} is not in the bundle's \
+         hardware-compatibility ({}); build the bundle for this hardware",
+        accepted.join(", ")
+    )]
     IncompatibleHardware { revision: String, accepted: Vec<String> },
     #[error("bundle: {0:?} has no sha256 (required for signed bundles)")]
     MissingSha256(String),
@@ -51,7 +59,10 @@ pub enum BundleError {
     Undescribed(String),
     #[error("bundle: entry {0:?} appears twice")]
     DuplicateEntry(String),
-    #[error("bundle: described images missing from the archive: {0:?}")]
+    #[error(
+        "bundle: sw-description lists images the archive does not hold ({}); build the bundle again",
+        .0.join(", ")
+    )]
     MissingImages(Vec<String>),
     #[error(
         "image {filename:?} is damaged: its sha256 is {actual}, but sw-description says {expected}; \

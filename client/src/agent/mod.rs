@@ -80,6 +80,23 @@ pub enum Step {
     },
 }
 
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Idle => f.write_str("idle"),
+            Step::Armed { action } => write!(f, "action {action}: installed and armed; reboot to try it"),
+            Step::Failed { action, reason } => write!(f, "action {action}: failed: {reason}"),
+            Step::Reported { action, success } => write!(
+                f,
+                "action {action}: reported {}",
+                if *success { "success" } else { "failure" }
+            ),
+            Step::Downloaded { action } => write!(f, "action {action}: downloaded and verified"),
+            Step::Waiting { action } => write!(f, "action {action}: waiting for the maintenance window"),
+        }
+    }
+}
+
 impl Agent {
     pub fn new(config: Config) -> anyhow::Result<Agent> {
         let server = config
@@ -113,7 +130,7 @@ impl Agent {
         loop {
             let sleep = match self.step() {
                 Ok((step, sleep)) => {
-                    tracing::info!(?step, next_poll_in = ?sleep, "poll done");
+                    tracing::info!(%step, next_poll_in_secs = sleep.as_secs(), "poll done");
                     sleep
                 }
                 Err(e) => {
@@ -192,7 +209,7 @@ impl Agent {
         let backend = self.config.backend()?;
         let outcome = Updater::new(backend.as_ref(), &journal_store).recover(|slot| self.healthy(slot))?;
         if outcome != Outcome::Nothing {
-            tracing::info!(?outcome, "settled the update in flight");
+            tracing::info!(%outcome, "settled the update in flight");
         }
         Ok(outcome)
     }

@@ -317,7 +317,14 @@ fn refused(config: &Config, e: BundleError) -> anyhow::Error {
             );
         }
     }
-    anyhow::Error::new(e).context("bundle refused")
+    if matches!(e, BundleError::Io(_)) {
+        return anyhow::Error::new(e).context("cannot read the bundle");
+    }
+    let text = e.to_string();
+    anyhow!(
+        "bundle refused: {}",
+        text.strip_prefix("bundle: ").unwrap_or(&text)
+    )
 }
 
 /// Why SWUpdate would skip `artifact` given the device's `sw-versions` (`installed`), if it would:
