@@ -204,7 +204,7 @@ fn entry_order_and_membership_are_enforced() {
         ),
         (
             archive(&[("sw-description", desc.as_bytes())]),
-            "missing from the archive",
+            "lists images the archive does not hold (rootfs.img)",
         ),
         (
             archive(&[
