@@ -1,6 +1,7 @@
 //! The client configuration, `/etc/updraft/updraft.toml` (`--config` or `UPDRAFT_CONFIG` override
 //! the path). Every key is documented on its field; `client/dist/updraft.example.toml` shows them all.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -270,6 +271,11 @@ pub struct Device {
     /// A file whose first line is the running version (e.g. `/etc/sw-versions`-like), used
     /// when `version` is not set. Without both, any version is accepted.
     pub version_file: Option<PathBuf>,
+    /// SWUpdate's `sw-versions` file: `name version` lines of the images installed on the device,
+    /// compared with an image's `name` and `version` when sw-description marks it
+    /// `install-if-different` or `install-if-higher`. Default `/etc/sw-versions`; a missing file
+    /// means nothing is installed.
+    pub sw_versions_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -384,6 +390,35 @@ impl Config {
             .next()
             .map(|l| l.trim().to_owned())
             .filter(|l| !l.is_empty()))
+    }
+
+    /// The installed images by name, from [`Device::sw_versions_file`] (SWUpdate's format: one
+    /// `name version` pair a line, `#` comments; a later line for a name wins).
+    pub fn installed_images(&self) -> anyhow::Result<BTreeMap<String, String>> {
+        let file = self
+            .device
+            .sw_versions_file
+            .as_deref()
+            .unwrap_or(Path::new("/etc/sw-versions"));
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "cannot read [device] sw_versions_file {}; fix its permissions or point the \
+                     key at the right file",
+                    file.display()
+                )));
+            }
+        };
+        Ok(text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .filter_map(|l| {
+                let mut words = l.split_whitespace();
+                Some((words.next()?.to_owned(), words.next()?.to_owned()))
+            })
+            .collect())
     }
 
     /// SWUpdate's `-e set,mode` for an install into `target`: `copy1` is slot A, `copy2` slot B.

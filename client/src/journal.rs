@@ -26,6 +26,22 @@ pub enum RollbackReason {
 }
 
 impl RollbackReason {
+    /// What happened, as a clause for messages: "the new slot failed its health check". `old` is
+    /// the slot the device runs again.
+    pub fn describe(self, old: Slot) -> String {
+        match self {
+            RollbackReason::InstallInterrupted => "the install was interrupted".into(),
+            RollbackReason::Unhealthy => "the new slot failed its health check".into(),
+            RollbackReason::BootedOldSlot => {
+                format!("the new slot did not boot, and the bootloader fell back to slot {old}")
+            }
+            RollbackReason::TrialReset => format!(
+                "the new slot was reset (watchdog or power loss) before it was committed, and the \
+                 bootloader fell back to slot {old}"
+            ),
+        }
+    }
+
     /// The value of the `updraft.rollback_reason` attribute (docs/fleet-health.md); `None` for an
     /// interrupted install, which never got to a trial.
     pub fn attribute(self) -> Option<&'static str> {
@@ -35,6 +51,17 @@ impl RollbackReason {
             RollbackReason::BootedOldSlot => Some("bootloader"),
             RollbackReason::TrialReset => Some("watchdog"),
         }
+    }
+}
+
+impl std::fmt::Display for RollbackReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RollbackReason::InstallInterrupted => "the install was interrupted",
+            RollbackReason::Unhealthy => "the new slot failed its health check",
+            RollbackReason::BootedOldSlot => "the new slot did not boot and the bootloader fell back",
+            RollbackReason::TrialReset => "the new slot was reset before it was committed",
+        })
     }
 }
 

@@ -127,6 +127,22 @@ impl Fleet {
         .to_string()
     }
 
+    /// Every message of the action's status history, one detail line each.
+    fn message_lines(&self, action: i64) -> Vec<String> {
+        let status = self.json(
+            reqwest::Method::GET,
+            &format!("/rest/v1/targets/{CID}/actions/{action}/status?limit=100"),
+            None,
+        );
+        status["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["messages"].as_array().unwrap().clone())
+            .map(|m| m.as_str().unwrap().to_owned())
+            .collect()
+    }
+
     fn target(&self) -> Value {
         self.json(reqwest::Method::GET, &format!("/rest/v1/targets/{CID}"), None)
     }
@@ -183,16 +199,21 @@ impl Device {
                  [slots.a]\ndevice = {:?}\n[slots.b]\ndevice = {:?}\n\
                  [bundle]\nca = {:?}\n\
                  [device]\nboard = \"testboard\"\nhardware_revision = \"1.0\"\nversion = \"1.0.0\"\n\
+                 sw_versions_file = {:?}\n\
                  [server]\nurl = {url:?}\ncontroller_id = {CID:?}\ntarget_token = {token:?}\npoll_secs = 1\n\
                  download_retries = 3\n\
-                 [agent]\nreboot_command = \"\"\nhealth_check = \"test -e {}\"\nhealth_timeout_secs = 10\n\
+                 [agent]\nreboot_command = \"\"\nhealth_check = {:?}\nhealth_timeout_secs = 10\n\
                  boot_id_file = {:?}\n{agent}\n[agent.attributes]\nboard = \"testboard\"\n",
                 p("data"),
                 p("sim"),
                 p("a.img"),
                 p("b.img"),
                 p("trusted.pem"),
-                p("healthy"),
+                p("sw-versions"),
+                format!(
+                    "echo checking the marker; test -e {} || {{ echo 'app: the marker file is missing' >&2; exit 1; }}",
+                    p("healthy")
+                ),
                 p("boot_id"),
             ),
         )
@@ -238,6 +259,14 @@ impl Device {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(out.status.success(), "the agent failed");
+        // Logs and results are words, never Rust Debug output (`RolledBack { reason: .. }`).
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for shape in ["{ ", "(Custom", "Error(", "Some(", "Committed(", "RolledBack"] {
+            assert!(
+                !stdout.contains(shape) && !stderr.contains(shape),
+                "{shape:?} in {stdout}{stderr}"
+            );
+        }
         stdout
     }
 
@@ -275,6 +304,26 @@ impl Device {
 
 fn image() -> Vec<u8> {
     (0..300_000u32).map(|i| (i % 251) as u8).collect()
+}
+
+/// A new device (with more `[agent]` keys) that took one good update: version 1.1.0 assigned,
+/// installed, rebooted into slot B, committed and reported as success. Answers it and the action.
+fn updated_device(fleet: &Fleet, agent: &str) -> (Device, i64) {
+    let dev = Device::with_agent(&fleet.srv.url, &fleet.register(), agent);
+    let action = fleet.assign("good", &dev.bundle("good", "1.1.0", "1.0", &image()));
+    std::fs::write(dev.path("healthy"), b"").unwrap();
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: installed and armed")),
+        "{out}"
+    );
+    assert_eq!(dev.reboot(), Slot::B);
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: reported success")),
+        "{out}"
+    );
+    (dev, action)
 }
 
 #[test]
@@ -344,7 +393,24 @@ fn an_unhealthy_update_is_rolled_back_and_reported_as_failure() {
     );
     let a = fleet.action(action);
     assert_eq!(a["status"], "error", "{a}");
-    assert!(fleet.messages(action).contains("failed its health check"));
+    let lines = fleet.message_lines(action);
+    let at = lines
+        .iter()
+        .position(|l| {
+            l == "version 1.1.0 in slot B was rolled back: the new slot failed its health check; the \
+                  device runs slot A again and takes the next update"
+        })
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    // What the health check printed goes with the failure, so the operator sees why.
+    assert_eq!(
+        lines[at + 1..at + 4],
+        [
+            "the health check printed (last lines):",
+            "> checking the marker",
+            "> app: the marker file is missing",
+        ],
+        "{lines:?}"
+    );
     assert_eq!(
         dev.reboot(),
         Slot::A,
@@ -371,7 +437,13 @@ fn a_trial_that_does_not_boot_is_reported_as_failure() {
         "{out}"
     );
     assert_eq!(fleet.action(action)["status"], "error");
-    assert!(fleet.messages(action).contains("did not boot"));
+    let lines = fleet.message_lines(action);
+    assert!(
+        lines.iter().any(|l| l
+            == "version 1.1.0 in slot B was rolled back: the new slot did not boot, and the \
+                bootloader fell back to slot A; the device runs slot A again and takes the next update"),
+        "{lines:?}"
+    );
 
     // Settled at start-up with no `updraft rollback`, and the server knows why.
     let attrs = fleet.attributes();
@@ -511,16 +583,7 @@ fn the_health_window_reports_a_slot_that_turns_bad_after_its_commit() {
         return;
     }
     let fleet = Fleet::start();
-    let dev = Device::with_agent(
-        &fleet.srv.url,
-        &fleet.register(),
-        "health_window_secs = 3600\nhealth_interval_secs = 1",
-    );
-    let action = fleet.assign("good", &dev.bundle("good", "1.1.0", "1.0", &image()));
-    std::fs::write(dev.path("healthy"), b"").unwrap();
-    assert!(dev.agent_once().contains("installed and armed"));
-    assert_eq!(dev.reboot(), Slot::B);
-    assert!(dev.agent_once().contains("reported success"));
+    let (dev, action) = updated_device(&fleet, "health_window_secs = 3600\nhealth_interval_secs = 1");
     assert_eq!(fleet.attributes()["updraft.health"], "ok");
 
     // The new slot goes bad within the window: the next check says so.
@@ -680,19 +743,88 @@ fn attributes_the_server_refuses_do_not_hold_up_the_update() {
     }
     let fleet = Fleet::start();
     // A backtick is no attribute character (hawkBit's rule): the server refuses the whole set.
-    let dev = Device::with_agent(
-        &fleet.srv.url,
-        &fleet.register(),
-        "attributes_command = \"echo 'note=a`b'\"",
-    );
-    let action = fleet.assign("good", &dev.bundle("good", "1.1.0", "1.0", &image()));
-    std::fs::write(dev.path("healthy"), b"").unwrap();
-    assert!(dev.agent_once().contains("installed and armed"));
-    assert_eq!(dev.reboot(), Slot::B);
-    assert!(
-        dev.agent_once()
-            .contains(&format!("action {action}: reported success"))
-    );
+    let (_dev, action) = updated_device(&fleet, "attributes_command = \"echo 'note=a`b'\"");
     assert_eq!(fleet.action(action)["status"], "finished");
     assert!(fleet.attributes().get("note").is_none(), "the set was refused");
+}
+
+#[test]
+fn a_downgrade_is_refused_in_words_an_operator_can_act_on() {
+    if !have_openssl() {
+        return;
+    }
+    let fleet = Fleet::start();
+    let dev = Device::new(&fleet.srv.url, &fleet.register());
+    let action = fleet.assign("old", &dev.bundle("old", "0.9.0", "1.0", &image()));
+    let out = dev.agent_once();
+    assert!(out.contains(&format!("action {action}: failed")), "{out}");
+    assert_eq!(fleet.action(action)["status"], "error");
+    let lines = fleet.message_lines(action);
+    assert!(
+        lines.iter().any(|l| l
+            == "the device refused version 0.9.0: it is not newer than the version it runs, 1.0.0, \
+                and the device installs only newer versions; assign a distribution set whose bundle \
+                has a higher version"),
+        "{lines:?}"
+    );
+    // The device-side remedy means nothing on the server.
+    assert!(lines.iter().all(|l| !l.contains("--force")), "{lines:?}");
+    assert_eq!(dev.reboot(), Slot::A, "nothing was armed");
+}
+
+#[test]
+fn the_success_report_goes_with_the_new_version_attribute() {
+    if !have_openssl() {
+        return;
+    }
+    let fleet = Fleet::start();
+    let (_dev, action) = updated_device(&fleet, "");
+    // Read right after the report, with no further poll: the target shows the version it reported.
+    assert_eq!(fleet.action(action)["status"], "finished");
+    let attrs = fleet.attributes();
+    assert_eq!(attrs["updraft.version"], "1.1.0", "{attrs}");
+    assert_eq!(attrs["updraft.slot.b.version"], "1.1.0", "{attrs}");
+}
+
+#[test]
+fn an_update_whose_images_are_all_installed_is_a_success_that_writes_nothing() {
+    if !have_openssl() {
+        return;
+    }
+    let fleet = Fleet::start();
+    let dev = Device::new(&fleet.srv.url, &fleet.register());
+    std::fs::write(dev.path("sw-versions"), "rootfs 1.1.0\n").unwrap();
+    let source = dev.path("same.rootfs");
+    std::fs::write(&source, image()).unwrap();
+    let bundle = dev.path("same.swu");
+    BundleWriter::new(Manifest {
+        version: "1.1.0".into(),
+        description: None,
+        hardware_compatibility: vec!["1.0".into()],
+        images: vec![ManifestImage {
+            name: Some("rootfs".into()),
+            version: Some("1.1.0".into()),
+            install_if_different: true,
+            ..ManifestImage::raw(&source, "rootfs.img", dev.path("b.img").to_str().unwrap())
+        }],
+    })
+    .with_signer(Signer::from_pem_files(dev.path("trusted.pem"), dev.path("trusted.key")).unwrap())
+    .write(std::fs::File::create(&bundle).unwrap())
+    .unwrap();
+    let action = fleet.assign("same", &bundle);
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: reported success")),
+        "{out}"
+    );
+    assert_eq!(fleet.action(action)["status"], "finished");
+    let lines = fleet.message_lines(action);
+    assert!(
+        lines.iter().any(|l| l
+            == "every image of version 1.1.0 is installed on the device already (1 skipped by \
+                install-if-different or install-if-higher); nothing was written"),
+        "{lines:?}"
+    );
+    assert_eq!(std::fs::read(dev.path("b.img")).unwrap(), vec![0u8; 4096]);
+    assert_eq!(dev.reboot(), Slot::A, "nothing was armed");
 }

@@ -69,7 +69,8 @@ impl Device {
                 "data_dir = {:?}\n[bootloader]\nbackend = \"sim\"\nstate_dir = {:?}\n\
                  [slots.a]\ndevice = {:?}\n[slots.b]\ndevice = {:?}\nfiles_root = {:?}\n\
                  [bundle]\n{}{}\
-                 [device]\nboard = \"testboard\"\nhardware_revision = \"1.0\"\nversion = \"1.0.0\"\n",
+                 [device]\nboard = \"testboard\"\nhardware_revision = \"1.0\"\nversion = \"1.0.0\"\n\
+                 sw_versions_file = {:?}\n",
                 p("data"),
                 p("sim"),
                 p("a.img"),
@@ -90,9 +91,13 @@ impl Device {
                     } else {
                         String::new()
                     },
+                p("sw-versions"),
             ),
         )
         .unwrap();
+        if let Some(lines) = options.sw_versions {
+            std::fs::write(dir.join("sw-versions"), lines).unwrap();
+        }
         let device = Device {
             _tmp: tmp,
             dir,
@@ -190,6 +195,39 @@ struct Options {
     aes_key: bool,
     /// No `[bundle] ca`: unsigned bundles are accepted (development mode).
     no_ca: bool,
+    /// The device's `sw-versions` file (`[device] sw_versions_file`).
+    sw_versions: Option<&'static str>,
+}
+
+/// `stderr` is exactly `error: <sentence>` and a line end, with no Rust Debug output in it. Hex
+/// digests (64 digits) read as `<sha256>`, cpio checksums as `<crc>`.
+fn assert_error_sentence(out: &Output, sentence: &str) {
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_no_debug(&stderr);
+    let mut shaped = String::new();
+    let mut rest = stderr.as_ref();
+    while let Some(c) = rest.chars().next() {
+        let hex = rest.bytes().take_while(u8::is_ascii_hexdigit).count();
+        if rest.starts_with("0x") && rest[2..].bytes().take_while(u8::is_ascii_hexdigit).count() == 8 {
+            shaped.push_str("<crc>");
+            rest = &rest[10..];
+        } else if hex == 64 {
+            shaped.push_str("<sha256>");
+            rest = &rest[64..];
+        } else {
+            shaped.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    assert_eq!(shaped, format!("error: {sentence}\n"));
+}
+
+/// No Rust Debug shapes (`Armed { slot: B }`, `Custom { kind: .. }`, `BlockContentReadError(..)`).
+fn assert_no_debug(text: &str) {
+    for shape in ["{ ", " }", "(Custom", "Error(", "Some(", "\\\""] {
+        assert!(!text.contains(shape), "Debug output ({shape:?}) in: {text}");
+    }
 }
 
 struct Spec {
@@ -256,9 +294,17 @@ fn rollback_during_a_trial_returns_to_the_committed_slot() {
     assert_eq!(dev.reboot(), Slot::B);
     let out = dev.updraft(&["rollback"]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("reboot to go back to slot A"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "rolled back the update as asked; slot A stays the default\nnext: reboot to go back to slot A\n"
+    );
+    assert_no_debug(&String::from_utf8_lossy(&out.stderr));
     assert_eq!(dev.reboot(), Slot::A);
     assert!(dev.status().contains("\"phase\":\"rolled_back\""));
+
+    // Nothing left to commit: the refusal is a sentence too.
+    let out = dev.updraft(&["commit"]);
+    assert_error_sentence(&out, "nothing to commit: slot A is not booted on trial");
 }
 
 #[test]
@@ -306,7 +352,17 @@ fn bundle_from_an_untrusted_signer_is_refused() {
             ..Spec::default()
         },
     );
-    dev.assert_refused(&dev.install(&bundle, &[]), "signature");
+    let out = dev.install(&bundle, &[]);
+    assert_error_sentence(
+        &out,
+        &format!(
+            "bundle refused: its signer is not trusted by the trust store {} ([bundle] ca): \
+             certificate verify error: self-signed certificate; sign the bundle with a certificate \
+             issued by a CA in that file, or add the signer's CA certificate to it",
+            dev.path("trusted.pem").display()
+        ),
+    );
+    dev.assert_refused(&out, "not trusted by the trust store");
 }
 
 #[test]
@@ -323,7 +379,14 @@ fn tampered_image_is_refused_by_its_sha256_and_not_armed() {
     bytes[at + 100] = bytes[at + 100].wrapping_add(1);
     bytes[at + 200] = bytes[at + 200].wrapping_sub(1);
     std::fs::write(&bundle, bytes).unwrap();
-    dev.assert_refused(&dev.install(&bundle, &[]), "sha256 mismatch");
+    let out = dev.install(&bundle, &[]);
+    assert_error_sentence(
+        &out,
+        "install into slot B failed, slot A untouched: image \"rootfs.img\" is damaged: its sha256 \
+         is <sha256>, but sw-description says <sha256>; the bundle was changed after it was built or \
+         broke in transit: build or download it again",
+    );
+    dev.assert_refused(&out, "is damaged: its sha256 is");
     assert!(dev.status().contains("\"reason\":\"install_interrupted\""));
 }
 
@@ -361,7 +424,13 @@ fn older_version_is_refused_unless_forced() {
         ..Spec::default()
     };
     let bundle = dev.bundle("old", &spec);
-    dev.assert_refused(&dev.install(&bundle, &[]), "not newer than the running");
+    let out = dev.install(&bundle, &[]);
+    assert_error_sentence(
+        &out,
+        "bundle version 0.9.0 is not newer than the running version 1.0.0; install a newer bundle, \
+         or pass --force to install this one anyway",
+    );
+    dev.assert_refused(&out, "not newer than the running version");
 
     let out = dev.install(&bundle, &["--force"]);
     assert!(out.status.success());
@@ -890,4 +959,149 @@ fn an_archive_entry_leaving_its_directory_fails_the_install() {
     );
     dev.assert_refused(&dev.install(&bundle, &[]), "outside");
     assert!(!dev.path("b-files/escaped").exists() && !dev.path("escaped").exists());
+}
+
+#[test]
+fn a_damaged_compressed_image_is_reported_once_in_plain_words() {
+    if !have("zstd") {
+        return;
+    }
+    let Some(dev) = Device::new() else { return };
+    let plain: Vec<u8> = (0..2_000_000u32).map(|i| (i / 7 % 251) as u8).collect();
+    let image = ManifestImage {
+        compressed: Some(Compression::Zstd),
+        ..ManifestImage::raw(
+            dev.path("unused"),
+            "rootfs.img",
+            dev.path("b.img").to_str().unwrap(),
+        )
+    };
+    let bundle = encoded_bundle(&dev, "packed", &plain, &["zst"], image);
+    // One byte near the end of the compressed image: the cpio checksum fails where the zstd decoder
+    // reads its last block (it used to show as `BlockContentReadError(Custom { .. })`, three deep).
+    let stored = std::fs::read(dev.path("packed.zst")).unwrap();
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let at = bytes
+        .windows(stored.len())
+        .position(|w| w == stored.as_slice())
+        .unwrap();
+    bytes[at + stored.len() - 20] ^= 0x40;
+    std::fs::write(&bundle, bytes).unwrap();
+    let out = dev.install(&bundle, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(stderr.matches("rootfs.img").count(), 1, "said once: {stderr}");
+    assert_error_sentence(
+        &out,
+        "install into slot B failed, slot A untouched: image \"rootfs.img\" is damaged: its cpio \
+         checksum is <crc>, but the archive header says <crc>; the bundle was changed after it was \
+         built or broke in transit: build or download it again",
+    );
+    dev.assert_refused(&out, "is damaged");
+}
+
+/// A bundle of two raw images in slot B's files (`boot.img`, `rootfs.img`) with SWUpdate's
+/// per-image `name`, `version` and skip flags.
+fn versioned_bundle(dev: &Device, name: &str, images: &[(&str, &str, bool, bool)]) -> PathBuf {
+    std::fs::create_dir_all(dev.path("b-files")).unwrap();
+    let images = images
+        .iter()
+        .map(|&(image, version, if_different, if_higher)| {
+            std::fs::write(dev.path(image), format!("{image} {version}")).unwrap();
+            ManifestImage {
+                handler: "rawfile".into(),
+                device: None,
+                path: Some(format!("/{image}")),
+                name: Some(image.trim_end_matches(".img").into()),
+                version: Some(version.into()),
+                install_if_different: if_different,
+                install_if_higher: if_higher,
+                ..ManifestImage::raw(dev.path(image), image, "")
+            }
+        })
+        .collect();
+    bundle_with(dev, name, images, true)
+}
+
+#[test]
+fn install_if_different_and_install_if_higher_skip_what_sw_versions_has() {
+    let Some(dev) = Device::with_config(&Options {
+        sw_versions: Some("# name version\nboot 2.0\nrootfs 1.0.0\n"),
+        ..Options::default()
+    }) else {
+        return;
+    };
+    let written = |image: &str| std::fs::read_to_string(dev.path("b-files").join(image)).ok();
+
+    // boot 2.0 is installed: skipped when different is asked and when higher is asked; rootfs
+    // 1.1.0 is higher than the installed 1.0.0.
+    let bundle = versioned_bundle(
+        &dev,
+        "skip",
+        &[
+            ("boot.img", "2.0", true, false),
+            ("rootfs.img", "1.1.0", false, true),
+        ],
+    );
+    let out = dev.install(&bundle, &[]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("(1 image(s), 1 already installed and skipped) into slot B"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(written("boot.img"), None, "boot 2.0 is installed already");
+    assert_eq!(written("rootfs.img").as_deref(), Some("rootfs.img 1.1.0"));
+    assert!(dev.updraft(&["rollback"]).status.success());
+    assert_eq!(dev.reboot(), Slot::A);
+
+    // A different boot version installs; an equal or lower rootfs does not, by version order
+    // (1.0.0 is not higher than 1.0.0, 0.9 is lower): SWUpdate's rules.
+    std::fs::remove_dir_all(dev.path("b-files")).unwrap();
+    let bundle = versioned_bundle(
+        &dev,
+        "mixed",
+        &[
+            ("boot.img", "2.1", true, false),
+            ("rootfs.img", "1.0.0", false, true),
+        ],
+    );
+    assert!(dev.install(&bundle, &["--force"]).status.success());
+    assert_eq!(written("boot.img").as_deref(), Some("boot.img 2.1"));
+    assert_eq!(written("rootfs.img"), None);
+    assert!(dev.updraft(&["rollback"]).status.success());
+    assert_eq!(dev.reboot(), Slot::A);
+
+    // Every image installed already: success, nothing written, nothing armed.
+    std::fs::remove_dir_all(dev.path("b-files")).unwrap();
+    let bundle = versioned_bundle(
+        &dev,
+        "nothing",
+        &[
+            ("boot.img", "2.0", true, true),
+            ("rootfs.img", "0.9", false, true),
+        ],
+    );
+    let out = dev.install(&bundle, &["--force"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "nothing to install: every image of version 1.1.0 is installed already (2 skipped by \
+         install-if-different or install-if-higher); slot B was not touched\n"
+    );
+    assert!(!dev.path("b-files").join("boot.img").exists());
+    assert_eq!(dev.reboot(), Slot::A, "nothing was armed");
+
+    // Without the flags (or for a name sw-versions does not list) every image installs.
+    let bundle = versioned_bundle(
+        &dev,
+        "plain",
+        &[
+            ("boot.img", "2.0", false, false),
+            ("kernel.img", "0.1", true, true),
+        ],
+    );
+    assert!(dev.install(&bundle, &["--force"]).status.success());
+    assert_eq!(written("boot.img").as_deref(), Some("boot.img 2.0"));
+    assert_eq!(written("kernel.img").as_deref(), Some("kernel.img 0.1"));
 }

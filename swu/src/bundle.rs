@@ -41,11 +41,19 @@ pub enum BundleError {
     Empty,
     #[error("bundle: first entry is {0:?}, expected sw-description")]
     DescriptionNotFirst(String),
-    #[error("bundle: signature required but the second entry is {0:?}, not sw-description.sig")]
+    #[error(
+        "bundle: it is not signed (its second entry is {}, not sw-description.sig), and this device \
+         requires a signature: sign the bundle",
+        .0.as_deref().map_or_else(|| "missing".to_owned(), |n| format!("{n:?}"))
+    )]
     MissingSignature(Option<String>),
     #[error("bundle: {name} larger than {limit} bytes")]
     TooLarge { name: &'static str, limit: u64 },
-    #[error("bundle: hardware revision {revision:?} is not in hardware-compatibility {accepted:?}")]
+    #[error(
+        "bundle: this device's hardware revision {revision:?} is not in the bundle's \
+         hardware-compatibility ({}); build the bundle for this hardware",
+        accepted.join(", ")
+    )]
     IncompatibleHardware { revision: String, accepted: Vec<String> },
     #[error("bundle: {0:?} has no sha256 (required for signed bundles)")]
     MissingSha256(String),
@@ -53,9 +61,15 @@ pub enum BundleError {
     Undescribed(String),
     #[error("bundle: entry {0:?} appears twice")]
     DuplicateEntry(String),
-    #[error("bundle: described images missing from the archive: {0:?}")]
+    #[error(
+        "bundle: sw-description lists images the archive does not hold ({}); build the bundle again",
+        .0.join(", ")
+    )]
     MissingImages(Vec<String>),
-    #[error("bundle: sha256 mismatch for {filename:?}: sw-description {expected}, data {actual}")]
+    #[error(
+        "image {filename:?} is damaged: its sha256 is {actual}, but sw-description says {expected}; \
+         the bundle was changed after it was built or broke in transit: build or download it again"
+    )]
     HashMismatch {
         filename: String,
         expected: String,
@@ -320,6 +334,11 @@ pub struct ManifestImage {
     /// `sw-versions` by `install-if-different` / `install-if-higher`.
     pub name: Option<String>,
     pub version: Option<String>,
+    /// SWUpdate's `install-if-different`: skip the image when `name` is installed at `version`.
+    pub install_if_different: bool,
+    /// SWUpdate's `install-if-higher`: skip the image unless `version` is higher than the
+    /// installed one.
+    pub install_if_higher: bool,
 }
 
 impl ManifestImage {
@@ -339,6 +358,8 @@ impl ManifestImage {
             installed_directly: false,
             name: None,
             version: None,
+            install_if_different: false,
+            install_if_higher: false,
         }
     }
 }
@@ -580,8 +601,14 @@ impl BundleWriter {
             if let Some(ivt) = &img.ivt {
                 let _ = writeln!(e, "{tab}\t\tivt = {};", quote(ivt));
             }
-            if img.installed_directly {
-                let _ = writeln!(e, "{tab}\t\tinstalled-directly = true;");
+            for (key, on) in [
+                ("installed-directly", img.installed_directly),
+                ("install-if-different", img.install_if_different),
+                ("install-if-higher", img.install_if_higher),
+            ] {
+                if on {
+                    let _ = writeln!(e, "{tab}\t\t{key} = true;");
+                }
             }
             let _ = write!(e, "{tab}\t}}");
             if let Some((_, _, section)) = sections.iter_mut().find(|(k, _, _)| *k == img.kind) {

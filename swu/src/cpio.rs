@@ -55,7 +55,11 @@ pub enum CpioError {
     FileTooLarge { name: String, size: u64, limit: u64 },
     #[error("cpio: too many entries (limit {0})")]
     TooManyEntries(usize),
-    #[error("cpio: checksum mismatch for {name:?}: header {expected:#010x}, data {actual:#010x}")]
+    #[error(
+        "image {name:?} is damaged: its cpio checksum is {actual:#010x}, but the archive header says \
+         {expected:#010x}; the bundle was changed after it was built or broke in transit: build or \
+         download it again"
+    )]
     ChecksumMismatch {
         name: String,
         expected: u32,
@@ -541,7 +545,7 @@ mod tests {
         let pos = a.windows(5).position(|w| w == b"hello").unwrap();
         a[pos] = b'j';
         let err = read_all(&a).unwrap_err();
-        assert!(err.to_string().contains("checksum mismatch"), "{err}");
+        assert!(err.to_string().contains("its cpio checksum is"), "{err}");
     }
 
     #[test]

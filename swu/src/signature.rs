@@ -19,16 +19,62 @@ pub enum SignatureError {
     Read { path: String, source: std::io::Error },
     #[error("signature: no certificate in the trust store PEM")]
     EmptyTrustStore,
-    #[error("signature: bad certificate or key: {0}")]
+    #[error("signature: bad certificate or key ({})", summary(.0))]
     BadPem(openssl::error::ErrorStack),
-    #[error("signature: sw-description.sig is not a DER CMS structure: {0}")]
+    #[error("signature: sw-description.sig is not a DER CMS structure ({})", summary(.0))]
     Malformed(openssl::error::ErrorStack),
-    #[error("signature: verification failed: {0}")]
+    #[error("signature: verification failed ({})", summary(.0))]
     Invalid(openssl::error::ErrorStack),
     #[error("signature: signer CN {found:?} is not the required {required:?}")]
     WrongSigner { required: String, found: Vec<String> },
     #[error("signature: signing failed: {0}")]
     Sign(openssl::error::ErrorStack),
+}
+
+impl SignatureError {
+    /// The signature is intact but its signer does not chain to a certificate of the trust store
+    /// (OpenSSL's "certificate verify error"), as opposed to content that no longer matches it.
+    pub fn untrusted_signer(&self) -> bool {
+        matches!(self, SignatureError::Invalid(stack)
+            if stack.errors().iter().any(|e| e.reason() == Some("certificate verify error")))
+    }
+
+    /// OpenSSL's words for what failed, e.g. `certificate verify error: self-signed certificate`.
+    pub fn openssl_reason(&self) -> Option<String> {
+        match self {
+            SignatureError::BadPem(s)
+            | SignatureError::Malformed(s)
+            | SignatureError::Invalid(s)
+            | SignatureError::Sign(s) => Some(summary(s)),
+            _ => None,
+        }
+    }
+}
+
+/// An OpenSSL error stack as its reasons, without library, function and source file names:
+/// `certificate verify error: self-signed certificate` rather than `error:17000064:CMS
+/// routines:cms_signerinfo_verify_cert:...:../crypto/cms/cms_smime.c:328:Verify error: ...`.
+fn summary(stack: &openssl::error::ErrorStack) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for e in stack.errors() {
+        let data = e
+            .data()
+            .map(|d| d.trim_start_matches("Verify error:").trim().to_owned());
+        let part = match (e.reason(), data) {
+            (Some(r), Some(d)) if !d.is_empty() => format!("{r}: {d}"),
+            (Some(r), _) => r.to_owned(),
+            (None, Some(d)) if !d.is_empty() => d,
+            _ => format!("OpenSSL error {:#x}", e.code()),
+        };
+        if !parts.contains(&part) {
+            parts.push(part);
+        }
+    }
+    if parts.is_empty() {
+        "no reason given by OpenSSL".to_owned()
+    } else {
+        parts.join("; ")
+    }
 }
 
 /// Verifies detached CMS signatures against a fixed trust store.

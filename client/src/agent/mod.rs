@@ -82,6 +82,23 @@ pub enum Step {
     },
 }
 
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Idle => f.write_str("idle"),
+            Step::Armed { action } => write!(f, "action {action}: installed and armed; reboot to try it"),
+            Step::Failed { action, reason } => write!(f, "action {action}: failed: {reason}"),
+            Step::Reported { action, success } => write!(
+                f,
+                "action {action}: reported {}",
+                if *success { "success" } else { "failure" }
+            ),
+            Step::Downloaded { action } => write!(f, "action {action}: downloaded and verified"),
+            Step::Waiting { action } => write!(f, "action {action}: waiting for the maintenance window"),
+        }
+    }
+}
+
 impl Agent {
     pub fn new(config: Config) -> anyhow::Result<Agent> {
         let server = config
@@ -115,7 +132,7 @@ impl Agent {
         loop {
             let sleep = match self.step() {
                 Ok((step, sleep)) => {
-                    tracing::info!(?step, next_poll_in = ?sleep, "poll done");
+                    tracing::info!(%step, next_poll_in_secs = sleep.as_secs(), "poll done");
                     sleep
                 }
                 Err(e) => {
@@ -196,7 +213,7 @@ impl Agent {
             Updater::new(backend.as_ref(), &journal_store).recover(|slot| self.trial_healthy(slot))?;
         self.after_settle(outcome);
         if outcome != Outcome::Nothing {
-            tracing::info!(?outcome, "settled the update in flight");
+            tracing::info!(%outcome, "settled the update in flight");
         }
         Ok(outcome)
     }
@@ -224,21 +241,28 @@ impl Agent {
                 slot,
                 version,
                 reason,
-            } => (
-                false,
-                vec![format!(
+            } => {
+                let mut details = vec![format!(
                     "version {version} in slot {slot} was rolled back: {}; the device runs slot {} \
                      again and takes the next update",
-                    describe_rollback(*reason, slot.other()),
+                    reason.describe(slot.other()),
                     slot.other()
-                )],
-            ),
+                )];
+                if *reason == RollbackReason::Unhealthy {
+                    details.extend(health_output(&self.config.data_dir.join(HEALTH_LOG)));
+                }
+                (false, details)
+            }
             _ => return Ok(None),
         };
         let marker = self.config.data_dir.join(REPORTED_FILE);
         if std::fs::read_to_string(&marker).ok().as_deref() == Some(action.as_str()) {
             return Ok(None);
         }
+        // The result goes with the attributes it leads to (`updraft.version` of the new slot), so
+        // the server never shows a finished action beside the old version. Unchanged ones are not
+        // sent again.
+        self.sync_attributes(false)?;
         let finished = if success {
             Finished::Success
         } else {
@@ -519,6 +543,22 @@ impl Agent {
             &mut before_arm,
         );
         match installed {
+            Ok(done) if !done.armed => {
+                self.ddi.feedback(
+                    &action,
+                    Execution::Closed,
+                    Finished::Success,
+                    vec![format!(
+                        "every image of version {} is installed on the device already ({} skipped \
+                         by install-if-different or install-if-higher); nothing was written",
+                        done.version, done.skipped
+                    )],
+                )?;
+                Ok(Step::Reported {
+                    action,
+                    success: true,
+                })
+            }
             Ok(done) => {
                 if let Err(reason) = self.before_reboot(done.slot, &done.version)? {
                     return self.script_failed(&action, reason);
@@ -536,7 +576,11 @@ impl Agent {
                 Ok(Step::Armed { action })
             }
             Err(e) => {
-                let reason = format!("{e:#}");
+                // The server's reader cannot pass `--force` on the device: tell what they can do.
+                let reason = match e.downcast_ref::<crate::install::VersionRefused>() {
+                    Some(refused) => refused.for_operator(),
+                    None => format!("{e:#}"),
+                };
                 self.ddi.feedback(
                     &action,
                     Execution::Closed,
@@ -600,20 +644,6 @@ impl Agent {
     }
 }
 
-fn describe_rollback(reason: RollbackReason, old: Slot) -> String {
-    match reason {
-        RollbackReason::InstallInterrupted => "the install was interrupted".into(),
-        RollbackReason::Unhealthy => "the new slot failed its health check".into(),
-        RollbackReason::BootedOldSlot => {
-            format!("the new slot did not boot, and the bootloader fell back to slot {old}")
-        }
-        RollbackReason::TrialReset => format!(
-            "the new slot was reset (watchdog or power loss) before it was committed, and the \
-             bootloader fell back to slot {old}"
-        ),
-    }
-}
-
 /// The first `.swu` artifact of the deployment and its download URL (HTTPS preferred).
 fn bundle_of(d: &DeploymentBase) -> Option<(String, String)> {
     d.deployment
@@ -625,6 +655,34 @@ fn bundle_of(d: &DeploymentBase) -> Option<(String, String)> {
             let link = a.links.get("download").or_else(|| a.links.get("download-http"))?;
             Some((a.filename.clone(), link.href.clone()))
         })
+}
+
+/// The failed health check's output for the server: its last lines, at most 2 KiB, one detail line
+/// each (hawkBit shows the details of a status as lines).
+fn health_output(log: &std::path::Path) -> Vec<String> {
+    const MAX: usize = 2048;
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut lines: Vec<&str> = Vec::new();
+    let mut size = 0;
+    for line in text
+        .lines()
+        .rev()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+    {
+        let line = &line[..line.floor_char_boundary(200)];
+        if size + line.len() > MAX {
+            break;
+        }
+        size += line.len();
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec!["the health check printed (last lines):".to_owned()];
+    out.extend(lines.into_iter().rev().map(|l| format!("> {l}")));
+    out
 }
 
 /// hawkBit's `HH:MM:SS`.

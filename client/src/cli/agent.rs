@@ -23,16 +23,7 @@ pub fn agent(args: &AgentArgs) -> anyhow::Result<()> {
     let (step, sleep) = agent.step()?;
     match &step {
         Step::Idle => println!("idle; next poll in {}s", sleep.as_secs()),
-        Step::Armed { action } => println!("action {action}: installed and armed; reboot to try it"),
-        Step::Failed { action, reason } => println!("action {action}: failed: {reason}"),
-        Step::Reported { action, success } => {
-            println!(
-                "action {action}: reported {}",
-                if *success { "success" } else { "failure" }
-            );
-        }
-        Step::Downloaded { action } => println!("action {action}: downloaded and verified"),
-        Step::Waiting { action } => println!("action {action}: waiting for the maintenance window"),
+        other => println!("{other}"),
     }
     Ok(())
 }

@@ -77,6 +77,8 @@ one):
     # installed-directly = true            # optional: stream to the target, no TMPDIR copy
     # name = \"rootfs\"                      # optional: SWUpdate's per-image name and
     # version = \"1.4.0\"                    # version (compared with sw-versions on the device)
+    # install-if-different = true          # optional: skip when the device has name at version
+    # install-if-higher = true             # optional: skip unless version is higher
 
 Script handlers (lua, shellscript, preinstall, postinstall, postfailure) go into the
 `scripts` list of sw-description, everything else into `images`. Signing needs --cert and
@@ -222,6 +224,12 @@ pub struct ManifestEntry {
     /// SWUpdate's per-image `name` and `version` (sw-description image attributes).
     pub name: Option<String>,
     pub version: Option<String>,
+    /// Skip the image on a device whose sw-versions has `name` at `version` (SWUpdate's flag).
+    #[serde(default)]
+    pub install_if_different: bool,
+    /// Skip the image unless `version` is higher than the device's sw-versions entry for `name`.
+    #[serde(default)]
+    pub install_if_higher: bool,
 }
 
 /// Handlers SWUpdate runs from the `scripts` list.
@@ -379,6 +387,8 @@ impl ManifestEntry {
             installed_directly: self.installed_directly,
             name: self.name,
             version: self.version,
+            install_if_different: self.install_if_different,
+            install_if_higher: self.install_if_higher,
         };
         Ok((image, (compress, self.encrypt)))
     }

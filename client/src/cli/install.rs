@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::config::Config;
 use crate::install;
+use crate::journal::RollbackReason;
 use crate::progress::Progress;
 use crate::slots::{Outcome, Updater};
 
@@ -60,8 +61,21 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<()> {
             None,
         )?
     };
+    if !done.armed {
+        println!(
+            "nothing to install: every image of version {} is installed already ({} skipped by \
+             install-if-different or install-if-higher); slot {} was not touched",
+            done.version, done.skipped, done.slot
+        );
+        return Ok(());
+    }
+    let skipped = if done.skipped > 0 {
+        format!(", {} already installed and skipped", done.skipped)
+    } else {
+        String::new()
+    };
     println!(
-        "installed version {} ({} image(s)) into slot {}; slot {} is armed for one trial boot",
+        "installed version {} ({} image(s){skipped}) into slot {}; slot {} is armed for one trial boot",
         done.version, done.images, done.slot, done.slot
     );
     println!(
@@ -98,7 +112,7 @@ pub fn commit(args: &StatusArgs) -> anyhow::Result<()> {
             println!("committed slot {slot}: it is now the default");
             Ok(())
         }
-        other => bail!("not committed: {other:?}"),
+        other => bail!("not committed: {}", outcome(other)),
     }
 }
 
@@ -120,15 +134,29 @@ pub fn rollback(args: &StatusArgs) -> anyhow::Result<()> {
             reason,
             reboot_needed,
         } => {
-            println!(
-                "rolled back ({reason:?}); slot {} stays the default",
-                backend.status()?.committed
-            );
+            let committed = backend.status()?.committed;
+            // `recover(|_| false)` calls the trial unhealthy: here that verdict is the operator's.
+            let why = match reason {
+                RollbackReason::Unhealthy => "as asked".to_owned(),
+                other => format!("because {}", other.describe(committed)),
+            };
+            println!("rolled back the update {why}; slot {committed} stays the default");
             if reboot_needed {
                 println!("next: reboot to go back to slot {}", backend.status()?.committed);
             }
             Ok(())
         }
-        other => bail!("not rolled back: {other:?}"),
+        other => bail!("not rolled back: {}", outcome(other)),
+    }
+}
+
+/// What the state machine did, as a clause for `commit` and `rollback`.
+fn outcome(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Nothing => "no update is in flight".to_owned(),
+        Outcome::Committed(slot) => format!("slot {slot} was committed instead"),
+        Outcome::RolledBack { .. } => {
+            "the update was rolled back instead; `updraft status` shows why and which slot runs".to_owned()
+        }
     }
 }

@@ -143,6 +143,35 @@ impl<R: Read> Read for AesCbcReader<R> {
     }
 }
 
+/// A reader that remembers the first error of the stream it reads (the stored image, whose errors
+/// are the checksum and sha256 verdicts), so the caller can report that cause rather than what a
+/// decoder made of it. The decoder gets a copy with the same kind and text.
+pub struct Tap<'a> {
+    inner: &'a mut dyn Read,
+    error: Option<io::Error>,
+}
+
+impl<'a> Tap<'a> {
+    pub fn new(inner: &'a mut dyn Read) -> Self {
+        Tap { inner, error: None }
+    }
+
+    /// The first error the stream returned, if any.
+    pub fn take_error(&mut self) -> Option<io::Error> {
+        self.error.take()
+    }
+}
+
+impl Read for Tap<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            if self.error.is_none() {
+                self.error = Some(io::Error::new(e.kind(), e.to_string()));
+            }
+        })
+    }
+}
+
 /// The decoded bytes of `stored` (one image as it is in the bundle).
 pub fn decoded<'a>(
     stored: &'a mut dyn Read,

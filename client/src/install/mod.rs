@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow, bail};
 use serde::{Deserialize, Serialize};
-use updraft_swu::bundle::{BundleReader, ReaderOptions};
-use updraft_swu::signature::Verifier;
+use updraft_swu::bundle::{BundleError, BundleReader, ReaderOptions};
+use updraft_swu::signature::{SignatureError, Verifier};
 use updraft_swu::sw_description::{Artifact, ArtifactKind};
 
 use crate::config::Config;
@@ -56,7 +56,46 @@ pub fn load_record(config: &Config) -> Option<InstallRecord> {
 pub struct Installed {
     pub slot: Slot,
     pub version: String,
+    /// Images written.
     pub images: usize,
+    /// Images skipped by `install-if-different` / `install-if-higher`.
+    pub skipped: usize,
+    /// Whether `slot` was armed for a trial boot; `false` when every image was already installed
+    /// and nothing was written (SWUpdate reports that as success, too).
+    pub armed: bool,
+}
+
+/// A bundle refused for its version. The device's wording offers `--force`; the server's
+/// ([`VersionRefused::for_operator`]) says what an operator can do instead.
+#[derive(Debug, thiserror::Error)]
+pub enum VersionRefused {
+    #[error(
+        "bundle version {version} is not newer than the running version {running}; install a newer \
+         bundle, or pass --force to install this one anyway"
+    )]
+    NotNewer { version: String, running: String },
+    #[error(
+        "the bundle has no version and the device does not know the version it runs; build the \
+         bundle with a `version`, set [device] version, or pass --force"
+    )]
+    NoVersion,
+}
+
+impl VersionRefused {
+    /// The refusal as the server shows it to an operator, who cannot pass `--force` on the device.
+    pub fn for_operator(&self) -> String {
+        match self {
+            VersionRefused::NotNewer { version, running } => format!(
+                "the device refused version {version}: it is not newer than the version it runs, \
+                 {running}, and the device installs only newer versions; assign a distribution set \
+                 whose bundle has a higher version"
+            ),
+            VersionRefused::NoVersion => "the device refused the bundle: its sw-description has no \
+                version and the device does not know the version it runs; rebuild the bundle with a \
+                `version`"
+                .to_owned(),
+        }
+    }
 }
 
 /// Where one artifact goes.
@@ -67,6 +106,9 @@ enum Destination {
     Archive(PathBuf),
     /// A script, with its handler.
     Script(String),
+    /// Already installed (`install-if-different` / `install-if-higher`): read and verified, not
+    /// written.
+    Skip,
 }
 
 /// Installs the bundle file `bundle` into the inactive slot and arms it for one trial boot.
@@ -150,17 +192,47 @@ fn run(
     record.version = Some(version.clone());
     if let Some(current) = config.current_version()? {
         if !force && compare_versions(&version, &current) != Ordering::Greater {
-            bail!("bundle version {version:?} is not newer than the running {current:?} (use --force)");
+            return Err(VersionRefused::NotNewer {
+                version,
+                running: current,
+            }
+            .into());
         }
     } else if version.is_empty() && !force {
-        bail!("bundle has no version (use --force)");
+        return Err(VersionRefused::NoVersion.into());
     }
 
     // Plan every artifact before touching the slot.
+    let installed = config.installed_images()?;
     let mut plan = Vec::new();
     for artifact in reader.selection().artifacts() {
         let name = artifact.filename.clone().unwrap_or_default();
-        plan.push((name, destination(config, artifact, active, target)?));
+        let dest = if let Some(why) = already_installed(artifact, &installed) {
+            tracing::info!(image = %name, "skipped: {why}");
+            Destination::Skip
+        } else {
+            destination(config, artifact, active, target)?
+        };
+        plan.push((name, dest));
+    }
+    let skipped = plan
+        .iter()
+        .filter(|(_, d)| matches!(d, Destination::Skip))
+        .count();
+    if skipped > 0
+        && plan
+            .iter()
+            .all(|(_, d)| matches!(d, Destination::Skip | Destination::Script(_)))
+    {
+        // Every image is installed already: as SWUpdate, succeed without writing (and without
+        // running the bundle's scripts); the inactive slot stays as it was.
+        return Ok(Installed {
+            slot: target,
+            version,
+            images: 0,
+            skipped,
+            armed: false,
+        });
     }
 
     let updater = Updater::new(backend.as_ref(), &journal);
@@ -192,6 +264,8 @@ fn run(
                 slot: target,
                 version,
                 images,
+                skipped,
+                armed: true,
             })
         }
         Err(e) => {
@@ -240,7 +314,57 @@ fn open_bundle<R: std::io::Read>(
             ..ReaderOptions::default()
         },
     )
-    .context("bundle refused")
+    .map_err(|e| refused(config, e))
+}
+
+/// Why `BundleReader::open` refused, as a sentence; a signature failure names the trust store.
+fn refused(config: &Config, e: BundleError) -> anyhow::Error {
+    if let (BundleError::Signature(sig), Some(ca)) = (&e, &config.bundle.ca) {
+        let reason = sig.openssl_reason().unwrap_or_default();
+        if sig.untrusted_signer() {
+            return anyhow!(
+                "bundle refused: its signer is not trusted by the trust store {} ([bundle] ca): \
+                 {reason}; sign the bundle with a certificate issued by a CA in that file, or add the \
+                 signer's CA certificate to it",
+                ca.display()
+            );
+        }
+        if matches!(sig, SignatureError::Invalid(_)) {
+            return anyhow!(
+                "bundle refused: sw-description does not match its signature ({reason}); the bundle \
+                 was changed after it was signed or broke in transit: build or download it again"
+            );
+        }
+    }
+    if matches!(e, BundleError::Io(_)) {
+        return anyhow::Error::new(e).context("cannot read the bundle");
+    }
+    let text = e.to_string();
+    anyhow!(
+        "bundle refused: {}",
+        text.strip_prefix("bundle: ").unwrap_or(&text)
+    )
+}
+
+/// Why SWUpdate would skip `artifact` given the device's `sw-versions` (`installed`), if it would:
+/// `install-if-different` skips an image whose `name` is installed at the same `version`,
+/// `install-if-higher` one whose `version` is not higher than the installed one. An image whose
+/// name is not installed is always installed.
+pub fn already_installed(
+    artifact: &Artifact,
+    installed: &std::collections::BTreeMap<String, String>,
+) -> Option<String> {
+    let (name, version) = (artifact.name.as_deref()?, artifact.version.as_deref()?);
+    let current = installed.get(name)?;
+    if artifact.install_if_different && version == current {
+        return Some(format!("install-if-different, and {name} {version} is installed"));
+    }
+    if artifact.install_if_higher && compare_versions(version, current) != Ordering::Greater {
+        return Some(format!(
+            "install-if-higher, and {name} {version} is not higher than the installed {current}"
+        ));
+    }
+    None
 }
 
 /// Reads a whole bundle as an install into the inactive slot would, writing nothing: the signature,
@@ -270,8 +394,12 @@ fn stream<R: std::io::Read>(
             .iter()
             .find(|(n, _)| *n == name)
             .ok_or_else(|| anyhow!("{name:?} was not planned"))?;
-        let script = {
-            let mut data = decode::decoded(&mut image, &artifact, key)?;
+        if matches!(dest, Destination::Skip) {
+            std::io::copy(&mut image, &mut std::io::sink()).map_err(damaged)?;
+            continue;
+        }
+        let mut stored = decode::Tap::new(&mut image);
+        let written = decode::decoded(&mut stored, &artifact, key).and_then(|mut data| {
             match dest {
                 Destination::Raw(device) => raw::write(device, &mut data).map(|_| None),
                 Destination::File(path) => rawfile::write(path, &mut data).map(|_| None),
@@ -279,12 +407,20 @@ fn stream<R: std::io::Read>(
                 Destination::Script(handler) => {
                     Ok(Some((handler, scripts::Scripts::read(&mut data, &name)?)))
                 }
+                Destination::Skip => Ok(None),
             }
-            .with_context(|| format!("writing {name:?}"))?
+            .with_context(|| format!("writing {name:?}"))
+        });
+        let script = match written {
+            Ok(script) => script,
+            // A damaged image fails its checksum or sha256 in the stored stream, which a decoder
+            // reports in its own words around ours (ruzstd's Debug text, three levels deep): the
+            // stored stream's error is the cause, and says it alone.
+            Err(e) => return Err(stored.take_error().map_or(e, damaged)),
         };
         // A decoder may stop at the end of its stream: read the stored bytes to their end, where
         // the image's sha256 is checked. Only then may a script run.
-        std::io::copy(&mut image, &mut std::io::sink()).with_context(|| format!("verifying {name:?}"))?;
+        std::io::copy(&mut image, &mut std::io::sink()).map_err(damaged)?;
         match script {
             Some((handler, body)) => scripts.take(&name, handler, &body, count)?,
             None => count += 1,
@@ -360,6 +496,16 @@ fn destination(
             Ok(Destination::Archive(dir))
         }
         other => bail!("{name:?}: handler {other:?} is not supported"),
+    }
+}
+
+/// An error of the stored image stream: a checksum or sha256 mismatch is already the sentence to
+/// show (it names the image); anything else (a truncated bundle, a broken download) gets context.
+fn damaged(e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::InvalidData {
+        anyhow!("{e}")
+    } else {
+        anyhow::Error::new(e).context("reading the bundle")
     }
 }
 

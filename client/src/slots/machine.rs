@@ -28,6 +28,25 @@ pub enum Outcome {
     },
 }
 
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Nothing => f.write_str("no update in flight"),
+            Outcome::Committed(slot) => write!(f, "slot {slot} passed its health check and is committed"),
+            Outcome::RolledBack {
+                reason,
+                reboot_needed,
+            } => {
+                write!(f, "rolled back: {reason}")?;
+                if *reboot_needed {
+                    f.write_str("; the committed slot boots next")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 pub struct Updater<'a> {
     backend: &'a dyn SlotBackend,
     journal: &'a JournalStore,
