@@ -574,7 +574,8 @@ impl Agent {
     }
 }
 
-fn describe_rollback(reason: RollbackReason, old: Slot) -> String {
+/// Why an update ended on slot `old` again, in words.
+pub(crate) fn describe_rollback(reason: RollbackReason, old: Slot) -> String {
     match reason {
         RollbackReason::InstallInterrupted => "the install was interrupted".into(),
         RollbackReason::Unhealthy => "the new slot failed its health check".into(),

@@ -16,23 +16,31 @@ pub struct AgentArgs {
 
 pub fn agent(args: &AgentArgs) -> anyhow::Result<()> {
     let config = args.config.load()?;
+    let config_is_sim = matches!(config.bootloader, crate::config::Bootloader::Sim { .. });
     let mut agent = Agent::new(config)?;
     if !args.once {
         agent.run();
     }
     let (step, sleep) = agent.step()?;
     match &step {
-        Step::Idle => println!("idle; next poll in {}s", sleep.as_secs()),
-        Step::Armed { action } => println!("action {action}: installed and armed; reboot to try it"),
-        Step::Failed { action, reason } => println!("action {action}: failed: {reason}"),
+        Step::Idle => outln!("idle; next poll in {}s", sleep.as_secs()),
+        Step::Armed { action } => {
+            let how = if config_is_sim {
+                "`updraft sim reboot` to try it"
+            } else {
+                "reboot to try it"
+            };
+            outln!("action {action}: installed and armed; {how}");
+        }
+        Step::Failed { action, reason } => outln!("action {action}: failed: {reason}"),
         Step::Reported { action, success } => {
-            println!(
+            outln!(
                 "action {action}: reported {}",
                 if *success { "success" } else { "failure" }
             );
         }
-        Step::Downloaded { action } => println!("action {action}: downloaded and verified"),
-        Step::Waiting { action } => println!("action {action}: waiting for the maintenance window"),
+        Step::Downloaded { action } => outln!("action {action}: downloaded and verified"),
+        Step::Waiting { action } => outln!("action {action}: waiting for the maintenance window"),
     }
     Ok(())
 }

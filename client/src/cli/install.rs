@@ -60,27 +60,17 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<()> {
             None,
         )?
     };
-    println!(
+    outln!(
         "installed version {} ({} image(s)) into slot {}; slot {} is armed for one trial boot",
-        done.version, done.images, done.slot, done.slot
+        done.version,
+        done.images,
+        done.slot,
+        done.slot
     );
-    println!(
+    outln!(
         "next: reboot to try slot {}, then run `updraft commit` if it is healthy",
         done.slot
     );
-    Ok(())
-}
-
-pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
-    let config = args.load()?;
-    let backend = config.backend()?;
-    println!("bootloader: {}", backend.name());
-    println!("{}", install::describe(backend.as_ref()));
-    let journal = config.journal().load()?;
-    println!("journal: {}", serde_json::to_string(&journal)?);
-    if let Some(record) = install::load_record(&config) {
-        println!("last install: {}", serde_json::to_string(&record)?);
-    }
     Ok(())
 }
 
@@ -95,7 +85,7 @@ pub fn commit(args: &StatusArgs) -> anyhow::Result<()> {
     // Running `commit` is the health verdict: the operator (or a health service) checked the slot.
     match Updater::new(backend.as_ref(), &journal).recover(|_| true)? {
         Outcome::Committed(slot) => {
-            println!("committed slot {slot}: it is now the default");
+            outln!("committed slot {slot}: it is now the default");
             Ok(())
         }
         other => bail!("not committed: {other:?}"),
@@ -109,7 +99,7 @@ pub fn rollback(args: &StatusArgs) -> anyhow::Result<()> {
     let in_flight = !journal.load()?.phase.is_final();
     if !in_flight && !backend.in_trial()? {
         backend.rollback()?;
-        println!(
+        outln!(
             "nothing to roll back: slot {} is committed and booted",
             backend.booted()?
         );
@@ -120,12 +110,12 @@ pub fn rollback(args: &StatusArgs) -> anyhow::Result<()> {
             reason,
             reboot_needed,
         } => {
-            println!(
+            outln!(
                 "rolled back ({reason:?}); slot {} stays the default",
                 backend.status()?.committed
             );
             if reboot_needed {
-                println!("next: reboot to go back to slot {}", backend.status()?.committed);
+                outln!("next: reboot to go back to slot {}", backend.status()?.committed);
             }
             Ok(())
         }
