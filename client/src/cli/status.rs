@@ -22,21 +22,25 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
             let mut fleet = FleetState::load(&config.data_dir);
             fleet.observe(&journal, *status, running.as_deref(), None);
             let version = |slot: Slot| match fleet.version(slot) {
-                "" => "unknown or empty".to_owned(),
+                "" => "version unknown".to_owned(),
                 v => format!("version {v}"),
             };
+            let trial = if status.trial {
+                " on a trial boot (not committed yet)"
+            } else {
+                ""
+            };
             outln!(
-                "running:     {} from slot {}{}",
-                version(status.booted),
+                "running:     slot {}{trial}, {}",
                 status.booted,
-                if status.trial {
-                    " on a trial boot, not committed yet"
-                } else {
-                    ""
-                }
+                version(status.booted)
             );
             for slot in [Slot::A, Slot::B] {
-                outln!("slot {slot}:      {}{}", version(slot), slot_role(*status, slot));
+                outln!(
+                    "slot {slot}:      {}, {}",
+                    slot_role(*status, slot),
+                    version(slot)
+                );
             }
         }
         Err(e) => {
@@ -78,13 +82,17 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the bootloader does with `slot`, after its version.
-fn slot_role(status: BootStatus, slot: Slot) -> &'static str {
+/// What the bootloader does with `slot`.
+fn slot_role(status: BootStatus, slot: Slot) -> String {
     match (slot == status.booted, slot == status.committed) {
-        (true, true) => ", booted and committed",
-        (true, false) => ", booted on trial",
-        (false, true) => ", committed (the fallback)",
-        (false, false) => ", inactive (updates go here)",
+        (true, true) => "booted and committed".into(),
+        (true, false) if status.trial => "booted on trial".into(),
+        (true, false) => format!(
+            "booted, not the default (reboot to go back to slot {})",
+            status.committed
+        ),
+        (false, true) => "committed, the fallback".into(),
+        (false, false) => "inactive, updates go here".into(),
     }
 }
 
