@@ -27,10 +27,10 @@ impl Device {
                 "data_dir = {:?}\n[bootloader]\nbackend = \"sim\"\nstate_dir = {:?}\n\
                  [slots.a]\ndevice = {:?}\n[slots.b]\ndevice = {:?}\n\
                  [device]\nboard = \"b\"\nhardware_revision = \"1.0\"\nversion = \"1.0.0\"\n",
-                d.path("data"),
-                d.path("sim"),
-                d.path("a.img"),
-                d.path("b.img"),
+                d.path("data").display().to_string(),
+                d.path("sim").display().to_string(),
+                d.path("a.img").display().to_string(),
+                d.path("b.img").display().to_string(),
             ),
         )
         .unwrap();
@@ -199,7 +199,10 @@ fn the_sim_commands_refuse_a_real_bootloader() {
     let dev = Device::new();
     let config = std::fs::read_to_string(dev.path("updraft.toml")).unwrap();
     let grub = config.replace(
-        &format!("backend = \"sim\"\nstate_dir = {:?}", dev.path("sim")),
+        &format!(
+            "backend = \"sim\"\nstate_dir = {:?}",
+            dev.path("sim").display().to_string()
+        ),
         "backend = \"grub\"\ngrubenv = \"/nonexistent/grubenv\"",
     );
     std::fs::write(dev.path("updraft.toml"), grub).unwrap();
