@@ -91,8 +91,10 @@ pub struct AgentConfig {
     /// Seconds between health checks during the health window. Default 60.
     #[serde(default = "default_health_interval")]
     pub health_interval_secs: u64,
-    /// Command (`sh -c`) that reboots into the armed slot. Default `systemctl reboot`; an empty
-    /// string leaves the reboot to someone else (the agent reports and waits).
+    /// Command (`sh -c`) that reboots into the armed slot. Default `systemctl reboot`; with the sim
+    /// backend the default only records the request in `<state_dir>/reboot-requested` (never the
+    /// host's reboot), carried out by `updraft sim reboot`. An empty string leaves the reboot to
+    /// someone else (the agent reports and waits).
     #[serde(default = "default_reboot_command")]
     pub reboot_command: String,
     /// Device attributes reported to the server (`configData`).
@@ -104,7 +106,8 @@ pub struct AgentConfig {
     /// false denies them.
     #[serde(default = "default_true")]
     pub confirm: bool,
-    /// A file whose content changes on every boot. Default `/proc/sys/kernel/random/boot_id`.
+    /// A file whose content changes on every boot. Default `/proc/sys/kernel/random/boot_id`; with
+    /// the sim backend `<state_dir>/boot-id`, which each simulated boot rewrites.
     #[serde(default = "default_boot_id_file")]
     pub boot_id_file: PathBuf,
     /// Directory of Mender-style state scripts (`Download_Enter_10_check`, ...); `agent/state_scripts.rs`.
@@ -161,6 +164,11 @@ fn default_script_timeout() -> u64 {
 }
 fn default_true() -> bool {
     true
+}
+
+/// `path` as one single-quoted `sh` word.
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
 }
 
 fn default_data_dir() -> PathBuf {
@@ -289,9 +297,23 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Config> {
-        let config: Config = toml::from_str(text)?;
+        let mut config: Config = toml::from_str(text)?;
         if config.slots.a.device == config.slots.b.device {
             bail!("slots.a.device and slots.b.device are the same");
+        }
+        if let Bootloader::Sim { state_dir } = &config.bootloader {
+            // The simulated device must never reboot (or read the boot id of) the host it runs on.
+            let table: toml::Table = toml::from_str(text)?;
+            let given = |key: &str| table.get("agent").and_then(|a| a.get(key)).is_some();
+            if !given("reboot_command") {
+                config.agent.reboot_command = format!(
+                    "touch {}",
+                    shell_quote(&state_dir.join(crate::slots::sim::REBOOT_REQUESTED_FILE))
+                );
+            }
+            if !given("boot_id_file") {
+                config.agent.boot_id_file = state_dir.join(crate::slots::sim::BOOT_ID_FILE);
+            }
         }
         Ok(config)
     }
@@ -444,6 +466,122 @@ mod tests {
         assert_eq!(config.selection_for(Slot::A).as_deref(), Some("stable,copy1"));
         assert_eq!(config.selection_for(Slot::B).as_deref(), Some("stable,copy2"));
         assert_eq!(config.slots.get(Slot::B).device, Path::new("/dev/mmcblk0p3"));
+    }
+
+    /// The keys serde accepts in `section` of `base`: the "expected one of" list of the error an
+    /// unknown key there gets (the derived deserializers name every field they know).
+    fn accepted_keys(base: &str, section: &str) -> Vec<String> {
+        let text = if section.is_empty() {
+            format!("zz_unknown = 1\n{base}")
+        } else {
+            base.replacen(
+                &format!("[{section}]\n"),
+                &format!("[{section}]\nzz_unknown = 1\n"),
+                1,
+            )
+        };
+        assert!(text.contains("zz_unknown"), "no [{section}] in the base config");
+        let err = format!("{:#}", Config::parse(&text).unwrap_err());
+        let expected = err
+            .split_once("unknown field `zz_unknown`, expected")
+            .unwrap_or_else(|| panic!("[{section}]: unexpected error {err}"))
+            .1;
+        let expected = expected.lines().next().unwrap_or_default();
+        expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Keys mentioned (set, or commented out as `# key = ...`) in each `[section]` of the example.
+    fn example_keys() -> std::collections::BTreeMap<String, Vec<String>> {
+        let mut keys = std::collections::BTreeMap::<String, Vec<String>>::new();
+        let mut section = String::new();
+        for line in include_str!("../dist/updraft.example.toml").lines() {
+            if let Some(name) = line.strip_prefix('[') {
+                section = name.trim_end_matches(']').to_owned();
+                continue;
+            }
+            let line = line.trim_start_matches(['#', ' ']);
+            if let Some((key, _)) = line.split_once('=')
+                && !key.trim().is_empty()
+                && key.trim().chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            {
+                keys.entry(section.clone())
+                    .or_default()
+                    .push(key.trim().to_owned());
+            }
+        }
+        keys
+    }
+
+    #[test]
+    fn example_config_shows_every_key() {
+        let tail = "[slots.a]\ndevice = \"/a\"\n[slots.b]\ndevice = \"/b\"\n[bundle]\n[device]\n\
+                    [server]\nurl = \"http://127.0.0.1\"\n[agent]\n";
+        let sim = format!("[bootloader]\nbackend = \"sim\"\nstate_dir = \"/s\"\n{tail}");
+        let mut wanted: Vec<(&str, Vec<String>)> =
+            ["", "slots.a", "slots.b", "bundle", "device", "server", "agent"]
+                .into_iter()
+                .map(|section| (section, accepted_keys(&sim, section)))
+                .collect();
+        let mut bootloader = vec!["backend".to_owned()];
+        for backend in [
+            "backend = \"sim\"\nstate_dir = \"/s\"",
+            "backend = \"uboot\"",
+            "backend = \"grub\"\ngrubenv = \"/g\"",
+            "backend = \"rpi-tryboot\"\nautoboot = \"/a\"",
+        ] {
+            bootloader.extend(accepted_keys(
+                &format!("[bootloader]\n{backend}\n{tail}"),
+                "bootloader",
+            ));
+        }
+        wanted.push(("bootloader", bootloader));
+        let example = example_keys();
+        let mut missing = Vec::new();
+        for (section, keys) in &wanted {
+            assert!(!keys.is_empty(), "no keys found for [{section}]");
+            for key in keys {
+                // Tables of their own ([server], [slots.a], [agent.attributes]) are sections there.
+                let table = if section.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{section}.{key}")
+                };
+                let shown =
+                    example.get(*section).is_some_and(|k| k.contains(key)) || example.contains_key(&table);
+                if !shown && key != "slots" {
+                    missing.push(format!("[{section}] {key}"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "client/dist/updraft.example.toml lacks {missing:?}"
+        );
+    }
+
+    #[test]
+    fn sim_backend_never_reboots_the_host() {
+        let config = Config::parse(
+            "[bootloader]\nbackend = \"sim\"\nstate_dir = \"/tmp/it's sim\"\n[slots.a]\ndevice = \"/a\"\n[slots.b]\ndevice = \"/b\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.agent.reboot_command,
+            r"touch '/tmp/it'\''s sim/reboot-requested'"
+        );
+        assert_eq!(config.agent.boot_id_file, Path::new("/tmp/it's sim/boot-id"));
+        let explicit = Config::parse(
+            "[bootloader]\nbackend = \"sim\"\nstate_dir = \"/s\"\n[slots.a]\ndevice = \"/a\"\n[slots.b]\ndevice = \"/b\"\n\
+             [agent]\nreboot_command = \"\"\nboot_id_file = \"/b/id\"\n",
+        )
+        .unwrap();
+        assert_eq!(explicit.agent.reboot_command, "");
+        assert_eq!(explicit.agent.boot_id_file, Path::new("/b/id"));
     }
 
     #[test]

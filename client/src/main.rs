@@ -7,6 +7,8 @@ fn main() -> std::process::ExitCode {
     let cli = updraft_client::cli::Cli::parse();
     match updraft_client::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The reader went away (`updraft status | head -1`): end quietly, as `cat` would.
+        Err(e) if updraft_client::cli::is_broken_pipe(&e) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // What went wrong, with its causes, and no backtrace noise.
             eprintln!("error: {e:#}");

@@ -303,7 +303,7 @@ fn a_bundle_installs_onto_the_slot_b_block_device_and_uboot_switches_to_it() {
     );
     let status = String::from_utf8(updraft(&["status"]).stdout).unwrap();
     assert!(
-        status.contains("committed: B") && status.contains("\"phase\":\"committed\""),
+        status.contains("slot B:      booted and committed") && status.contains("and was committed"),
         "{status}"
     );
 }

@@ -164,14 +164,14 @@ fn configured_device_tree_root_drives_updraft_status() {
     set_dt(root, 2, 0);
     let out = status();
     assert!(
-        out.contains("booted: A") && out.contains("committed: A") && out.contains("trial: false"),
+        out.contains("slot A:      booted and committed") && out.contains("slot B:      inactive"),
         "{out}"
     );
     // The firmware took the [tryboot] partition: a trial of B.
     set_dt(root, 3, 1);
     let out = status();
     assert!(
-        out.contains("booted: B") && out.contains("committed: A") && out.contains("trial: true"),
+        out.contains("slot B:      booted on trial") && out.contains("slot A:      committed, the fallback"),
         "{out}"
     );
 }

@@ -16,14 +16,18 @@ pub struct AgentArgs {
 
 pub fn agent(args: &AgentArgs) -> anyhow::Result<()> {
     let config = args.config.load()?;
+    let config_is_sim = matches!(config.bootloader, crate::config::Bootloader::Sim { .. });
     let mut agent = Agent::new(config)?;
     if !args.once {
         agent.run();
     }
     let (step, sleep) = agent.step()?;
     match &step {
-        Step::Idle => println!("idle; next poll in {}s", sleep.as_secs()),
-        other => println!("{other}"),
+        Step::Idle => outln!("idle; next poll in {}s", sleep.as_secs()),
+        Step::Armed { action } if config_is_sim => {
+            outln!("action {action}: installed and armed; `updraft sim reboot` to try it");
+        }
+        other => outln!("{other}"),
     }
     Ok(())
 }

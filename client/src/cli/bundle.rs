@@ -90,7 +90,9 @@ const INSPECT_LONG_ABOUT: &str = "\
 Show what a .swu bundle holds and check its signature and image hashes.
 
 Prints the version, the hardware compatibility and the selected images (type, target,
-size, sha256). With --ca the signature of sw-description must verify against that PEM
+size, sha256). Without --select it also lists the software sets the bundle offers
+(`software.<set>.<mode>`, e.g. `stable,copy1` and `stable,copy2` of an A/B bundle) with their
+images; the hashes checked are then those of the top level. With --ca the signature of sw-description must verify against that PEM
 file (SWUpdate's -k: a self-signed signer certificate or a CA chain) and the signer's CN
 is shown. Every selected image is streamed through its sha256 (never held in memory).
 Exits non-zero when the signature or any image hash does not verify.";
@@ -461,7 +463,7 @@ fn create(args: &CreateArgs) -> anyhow::Result<()> {
         Ok(())
     })?;
     drop(staging);
-    println!("wrote {}", args.output.display());
+    outln!("wrote {}", args.output.display());
     Ok(())
 }
 
@@ -530,31 +532,50 @@ fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
     })?;
 
     let description = bundle.description();
-    println!("bundle:      {}", args.file.display());
-    println!(
+    outln!("bundle:      {}", args.file.display());
+    outln!(
         "version:     {}",
         description.version.as_deref().unwrap_or("(none)")
     );
     if let Some(d) = &description.description {
-        println!("description: {d}");
+        outln!("description: {d}");
     }
     if let Some(sel) = &args.select {
-        println!("selection:   {sel}");
+        outln!("selection:   {sel}");
     }
-    println!(
+    outln!(
         "hardware-compatibility: {}",
         bundle.selection().hardware_compatibility.join(", ")
     );
+    let mut sets_listed = false;
+    if args.select.is_none() {
+        let sets = super::bundle_sets::software_sets(description);
+        sets_listed = !sets.is_empty();
+        if sets_listed {
+            outln!("software sets (pick one with --select SET,MODE, SWUpdate's -e):");
+            for set in &sets {
+                let board = set
+                    .board
+                    .as_ref()
+                    .map(|b| format!(" (board {b}, with --board {b})"))
+                    .unwrap_or_default();
+                match &set.images {
+                    Ok(images) => outln!("  {}{board}: {}", set.selection, images.join(", ")),
+                    Err(e) => outln!("  {}{board}: cannot be selected: {e}", set.selection),
+                }
+            }
+        }
+    }
     match (bundle.signer(), &args.ca) {
-        (Some(signer), Some(ca)) => println!(
+        (Some(signer), Some(ca)) => outln!(
             "signature:   verified against {} (signer CN: {})",
             ca.display(),
             signer.common_names.join(", ")
         ),
-        _ => println!("signature:   not checked (pass --ca)"),
+        _ => outln!("signature:   not checked (pass --ca)"),
     }
 
-    println!("images:");
+    outln!("images:");
     let mut checked = 0usize;
     let mut failures = Vec::new();
     while let Some(mut image) = bundle
@@ -564,9 +585,9 @@ fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
         let line = describe(image.artifact(), image.size());
         // Streams the stored bytes; reaching EOF without error proves cpio checksum and sha256.
         match io::copy(&mut image, &mut io::sink()) {
-            Ok(_) => println!("  {line}  ok"),
+            Ok(_) => outln!("  {line}  ok"),
             Err(e) => {
-                println!("  {line}  FAILED: {e}");
+                outln!("  {line}  FAILED: {e}");
                 failures.push(e.to_string());
             }
         }
@@ -580,7 +601,12 @@ fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
             failures.join("; ")
         );
     }
-    println!("hashes:      all {checked} image(s) match");
+    if checked == 0 && sets_listed {
+        outln!("  (none at the top level)");
+        outln!("hashes:      nothing checked; pass --select SET,MODE to check a set's images");
+        return Ok(());
+    }
+    outln!("hashes:      all {checked} image(s) match");
     Ok(())
 }
 

@@ -62,7 +62,7 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<()> {
         )?
     };
     if !done.armed {
-        println!(
+        outln!(
             "nothing to install: every image of version {} is installed already ({} skipped by \
              install-if-different or install-if-higher); slot {} was not touched",
             done.version, done.skipped, done.slot
@@ -74,27 +74,14 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<()> {
     } else {
         String::new()
     };
-    println!(
+    outln!(
         "installed version {} ({} image(s){skipped}) into slot {}; slot {} is armed for one trial boot",
         done.version, done.images, done.slot, done.slot
     );
-    println!(
+    outln!(
         "next: reboot to try slot {}, then run `updraft commit` if it is healthy",
         done.slot
     );
-    Ok(())
-}
-
-pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
-    let config = args.load()?;
-    let backend = config.backend()?;
-    println!("bootloader: {}", backend.name());
-    println!("{}", install::describe(backend.as_ref()));
-    let journal = config.journal().load()?;
-    println!("journal: {}", serde_json::to_string(&journal)?);
-    if let Some(record) = install::load_record(&config) {
-        println!("last install: {}", serde_json::to_string(&record)?);
-    }
     Ok(())
 }
 
@@ -109,7 +96,7 @@ pub fn commit(args: &StatusArgs) -> anyhow::Result<()> {
     // Running `commit` is the health verdict: the operator (or a health service) checked the slot.
     match Updater::new(backend.as_ref(), &journal).recover(|_| true)? {
         Outcome::Committed(slot) => {
-            println!("committed slot {slot}: it is now the default");
+            outln!("committed slot {slot}: it is now the default");
             Ok(())
         }
         other => bail!("not committed: {}", outcome(other)),
@@ -123,7 +110,7 @@ pub fn rollback(args: &StatusArgs) -> anyhow::Result<()> {
     let in_flight = !journal.load()?.phase.is_final();
     if !in_flight && !backend.in_trial()? {
         backend.rollback()?;
-        println!(
+        outln!(
             "nothing to roll back: slot {} is committed and booted",
             backend.booted()?
         );
@@ -140,9 +127,9 @@ pub fn rollback(args: &StatusArgs) -> anyhow::Result<()> {
                 RollbackReason::Unhealthy => "as asked".to_owned(),
                 other => format!("because {}", other.describe(committed)),
             };
-            println!("rolled back the update {why}; slot {committed} stays the default");
+            outln!("rolled back the update {why}; slot {committed} stays the default");
             if reboot_needed {
-                println!("next: reboot to go back to slot {}", backend.status()?.committed);
+                outln!("next: reboot to go back to slot {}", backend.status()?.committed);
             }
             Ok(())
         }

@@ -1,9 +1,21 @@
 //! The `updraft` command line: one module per group of subcommands.
 
+/// `println!` that hands a failed write (a pipe closed early, as by `updraft status | head -1`) back
+/// as an error instead of panicking; `main` ends quietly on a broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 pub mod agent;
 pub mod bundle;
 pub mod bundle_encode;
+pub mod bundle_sets;
 pub mod install;
+pub mod sim;
+pub mod status;
 
 use clap::{Parser, Subcommand};
 
@@ -23,7 +35,8 @@ pub enum Command {
     Bundle(bundle::BundleCommand),
     /// Install a bundle into the inactive slot and arm it for a trial boot.
     Install(install::InstallArgs),
-    /// Show the booted slot, the other slot and the update journal.
+    /// Show the running version, both slots' versions, the last trial's outcome and the update in
+    /// flight.
     Status(install::StatusArgs),
     /// Make the slot booted on trial the default.
     Commit(install::StatusArgs),
@@ -40,6 +53,10 @@ pub enum Command {
     /// `[agent] health_window_secs` it keeps running `health_check` every `health_interval_secs`
     /// after a commit and reports the verdict as `updraft.health`.
     Agent(agent::AgentArgs),
+    /// Drive the simulated device of `[bootloader] backend = "sim"`: power it on, reboot it, make
+    /// its next trial boot fail. The whole update cycle then runs on a laptop (README walkthrough).
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 /// Runs a parsed command line.
@@ -47,9 +64,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Bundle(cmd) => bundle::run(cmd),
         Command::Install(args) => install::install(&args),
-        Command::Status(args) => install::status(&args),
+        Command::Status(args) => status::status(&args),
         Command::Commit(args) => install::commit(&args),
         Command::Rollback(args) => install::rollback(&args),
         Command::Agent(args) => agent::agent(&args),
+        Command::Sim(cmd) => sim::run(&cmd),
     }
+}
+
+/// The error ends in a closed stdout (`updraft status | head -1`): nothing is left to tell.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -1,7 +1,11 @@
 //! A simulated bootloader backend, and firmware models of every backend for tests.
 //!
 //! [`SimBootloader`] keeps "the firmware's" state in a small JSON file (`committed`, `armed`); on a
-//! simulated reboot ([`SimFirmware`]) it boots the armed slot once, otherwise the committed one.
+//! simulated reboot ([`SimFirmware`], `updraft sim boot|reboot`) it boots the armed slot once,
+//! otherwise the committed one. `updraft sim fail-next-boot` makes the next trial boot fail, so the
+//! firmware falls back to the committed slot as U-Boot's boot counter would. Each boot writes a new
+//! boot id (`boot-id`, the sim backend's default `[agent] boot_id_file`) and clears the reboot the
+//! agent asked for (`reboot-requested`, written by the sim backend's default `reboot_command`).
 //! The other firmware models run the documented U-Boot and GRUB scripts and the Pi firmware's tryboot
 //! rules against the real on-disk formats, with the same codecs the client uses, and write what the
 //! kernel would show (`updraft.slot=` on the command line, device-tree nodes).
@@ -26,18 +30,38 @@ pub trait Firmware {
 struct SimState {
     committed: Slot,
     armed: Option<Slot>,
+    /// The next trial boot fails (set by `updraft sim fail-next-boot`).
+    #[serde(default)]
+    fail_next_boot: bool,
 }
 
+/// What the simulated firmware booted last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct SimBooted {
-    slot: Slot,
-    trial: bool,
+pub struct SimBooted {
+    /// The slot running now.
+    pub slot: Slot,
+    /// It runs a trial boot (the armed slot, booted once).
+    pub trial: bool,
+    /// The armed slot that failed to boot before the firmware fell back to `slot`.
+    #[serde(default)]
+    pub failed: Option<Slot>,
+    /// Boots since the state directory was created: the boot id.
+    #[serde(default)]
+    pub boot: u64,
 }
 
 const DEFAULT_STATE: SimState = SimState {
     committed: Slot::A,
     armed: None,
+    fail_next_boot: false,
 };
+
+/// The boot id file of the simulated device, in its state directory.
+pub const BOOT_ID_FILE: &str = "boot-id";
+/// Written by the sim backend's default `reboot_command`: the agent asked for a reboot.
+pub const REBOOT_REQUESTED_FILE: &str = "reboot-requested";
+const STATE_FILE: &str = "sim-state.json";
+const BOOTED_FILE: &str = "sim-booted.json";
 
 fn load_json<T: for<'de> Deserialize<'de>>(storage: &dyn Storage, path: &std::path::Path) -> Option<T> {
     serde_json::from_slice(&storage.read(path).ok()?).ok()
@@ -64,19 +88,49 @@ impl SimBootloader {
     }
 
     fn state(&self) -> SimState {
-        load_json(self.storage.as_ref(), &self.dir.join("sim-state.json")).unwrap_or(DEFAULT_STATE)
+        load_json(self.storage.as_ref(), &self.dir.join(STATE_FILE)).unwrap_or(DEFAULT_STATE)
     }
 
     fn set_state(&self, state: SimState) -> Result<()> {
         if self.state() == state {
             return Ok(());
         }
-        save_json(self.storage.as_ref(), &self.dir.join("sim-state.json"), &state)
+        save_json(self.storage.as_ref(), &self.dir.join(STATE_FILE), &state)
     }
 
-    fn last_boot(&self) -> Result<SimBooted> {
-        load_json(self.storage.as_ref(), &self.dir.join("sim-booted.json"))
-            .ok_or_else(|| SlotError::UnknownBootedSlot("simulated firmware has not booted".into()))
+    /// The last boot of the simulated firmware; an error naming `updraft sim boot` before the first.
+    pub fn last_boot(&self) -> Result<SimBooted> {
+        load_json(self.storage.as_ref(), &self.dir.join(BOOTED_FILE)).ok_or_else(|| {
+            SlotError::UnknownBootedSlot(format!(
+                "the simulated device in {} has not been booted yet; run `updraft sim boot` to \
+                 start it (on slot A the first time)",
+                self.dir.display()
+            ))
+        })
+    }
+
+    /// The slot armed for the next boot, if any.
+    pub fn armed(&self) -> Option<Slot> {
+        self.state().armed
+    }
+
+    /// Whether the next trial boot is set to fail.
+    pub fn fails_next_boot(&self) -> bool {
+        self.state().fail_next_boot
+    }
+
+    /// Makes the next trial boot fail (or not): the firmware then falls back to the committed slot.
+    pub fn set_fail_next_boot(&self, fail: bool) -> Result<()> {
+        let state = self.state();
+        self.set_state(SimState {
+            fail_next_boot: fail,
+            ..state
+        })
+    }
+
+    /// The agent asked for a reboot that has not happened yet.
+    pub fn reboot_requested(&self) -> bool {
+        self.storage.read(&self.dir.join(REBOOT_REQUESTED_FILE)).is_ok()
     }
 }
 
@@ -119,9 +173,11 @@ impl SlotBackend for SimBootloader {
                 status.booted
             )));
         }
+        let state = self.state();
         self.set_state(SimState {
             committed: status.booted,
             armed: None,
+            ..state
         })
     }
 
@@ -136,26 +192,62 @@ pub struct SimFirmware {
     pub dir: PathBuf,
 }
 
-impl Firmware for SimFirmware {
-    fn boot(&self) -> Result<Slot> {
-        let state: SimState = load_json(&RealFs, &self.dir.join("sim-state.json")).unwrap_or(DEFAULT_STATE);
+impl SimFirmware {
+    /// Boots (or reboots) the simulated device: the armed slot once on trial, unless the trial is set
+    /// to fail, else the committed slot. Answers what came up.
+    pub fn power_cycle(&self) -> Result<SimBooted> {
+        let state: SimState = load_json(&RealFs, &self.dir.join(STATE_FILE)).unwrap_or(DEFAULT_STATE);
+        let previous: Option<SimBooted> = load_json(&RealFs, &self.dir.join(BOOTED_FILE));
+        let boot = previous.map_or(1, |b| b.boot + 1);
         let booted = match state.armed {
             Some(slot) => {
-                // One shot: consumed before the trial slot starts, like tryboot or EFI BootNext.
+                // One shot: consumed before the trial slot starts, like tryboot or EFI BootNext. A
+                // trial set to fail hangs before the client runs; the firmware falls back.
                 save_json(
                     &RealFs,
-                    &self.dir.join("sim-state.json"),
-                    &SimState { armed: None, ..state },
+                    &self.dir.join(STATE_FILE),
+                    &SimState {
+                        armed: None,
+                        fail_next_boot: false,
+                        ..state
+                    },
                 )?;
-                SimBooted { slot, trial: true }
+                if state.fail_next_boot {
+                    SimBooted {
+                        slot: state.committed,
+                        trial: false,
+                        failed: Some(slot),
+                        boot,
+                    }
+                } else {
+                    SimBooted {
+                        slot,
+                        trial: true,
+                        failed: None,
+                        boot,
+                    }
+                }
             }
             None => SimBooted {
                 slot: state.committed,
                 trial: false,
+                failed: None,
+                boot,
             },
         };
-        save_json(&RealFs, &self.dir.join("sim-booted.json"), &booted)?;
-        Ok(booted.slot)
+        save_json(&RealFs, &self.dir.join(BOOTED_FILE), &booted)?;
+        RealFs.replace(
+            &self.dir.join(BOOT_ID_FILE),
+            format!("sim-boot-{boot}\n").as_bytes(),
+        )?;
+        RealFs.remove(&self.dir.join(REBOOT_REQUESTED_FILE))?;
+        Ok(booted)
+    }
+}
+
+impl Firmware for SimFirmware {
+    fn boot(&self) -> Result<Slot> {
+        Ok(self.power_cycle()?.slot)
     }
 }
 
