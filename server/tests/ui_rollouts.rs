@@ -236,10 +236,22 @@ fn a_stuck_group_shows_what_it_waits_for_and_moves_on_when_stragglers_are_cancel
         let a = v["content"][0]["id"].as_i64().unwrap();
         assert_eq!(f.feedback(cid, a, "closed", "success").0, 200);
     }
-    sweep(f);
-    let html = page(f, &cookie, &format!("/ui/rollouts/{id}"));
-    let row = part(&html, &format!("<tr data-group=\"{first}\""), "</tr>");
-    assert!(row.contains("badge s-finished"), "{row}");
+    // The reports wake the scheduler, which may hold the rollout while this sweep skips it: wait
+    // for the evaluation rather than assume which one ran it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let html = loop {
+        sweep(f);
+        let html = page(f, &cookie, &format!("/ui/rollouts/{id}"));
+        let row = part(&html, &format!("<tr data-group=\"{first}\""), "</tr>").to_owned();
+        if row.contains("badge s-finished") {
+            break html;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first group did not finish: {row}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     let second_row = part(&html, &format!("<tr data-group=\"{second}\""), "</tr>");
     assert!(second_row.contains("badge s-running"), "{second_row}");
     assert!(second_row.contains("5 not polled since assigned"), "{second_row}");
@@ -288,8 +300,17 @@ fn paused_rollouts_say_who_or_which_threshold_paused_them(f: &Fixture) {
     );
     let a = offered_action(f, "pause-2");
     assert_eq!(f.feedback("pause-2", a, "closed", "failure").0, 200);
-    sweep(f);
-    let html = page(f, &cookie, &format!("/ui/rollouts/{id}"));
+    // The report wakes the scheduler; wait for whichever evaluation pauses the rollout.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let html = loop {
+        sweep(f);
+        let html = page(f, &cookie, &format!("/ui/rollouts/{id}"));
+        if html.contains("<p id=\"hold\"") {
+            break html;
+        }
+        assert!(std::time::Instant::now() < deadline, "not paused: {html}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     assert!(
         part(&html, "<p id=\"rollout-status\"", "</p>").contains("badge s-paused"),
         "{html}"
@@ -370,4 +391,57 @@ fn the_overview_and_a_set_page_count_installed_and_assigned_devices(f: &Fixture)
     assert!(installed.contains("<span class=\"stat\">1</span>"), "{installed}");
     let assigned = part(&html, "<div id=\"assigned-count\"", "</div>");
     assert!(assigned.contains("<span class=\"stat\">2</span>"), "{assigned}");
+}
+
+/// The stuck rollout in headless Chromium (`ui-tests/rollouts.mjs`): the overview's set counts,
+/// the rollout page's figures, and the cancel that unblocks it; desktop screenshots of the
+/// overview and the rollout page (README's come from here).
+#[test]
+fn browser_shows_a_stuck_rollout_and_unblocks_it() {
+    if !support::browser::available() {
+        return;
+    }
+    let f = Fixture::sqlite();
+    f.set_config("pollingTime", json!("00:01:00"));
+    let ids: Vec<String> = (0..4).map(|i| format!("browser-{i}")).collect();
+    targets(&f, &ids);
+    for cid in &ids {
+        f.poll(cid);
+    }
+    let (id, groups) = started_rollout(&f, "stuck", "controllerId==browser-*", 2, json!({}));
+    let members = group_devices(&f, id, groups[0]);
+    // Ten minutes on, one device of the first group updates; the other never comes back.
+    f.srv.state.clock.advance(10 * MINUTE);
+    let a = offered_action(&f, &members[0]);
+    assert_eq!(f.feedback(&members[0], a, "closed", "success").0, 200);
+    sweep(&f);
+
+    let shots = std::env::var_os("UI_SCREENSHOT_DIR").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-rollouts-screenshots"),
+        std::path::PathBuf::from,
+    );
+    let _ = std::fs::remove_dir_all(&shots);
+    let (rollout, first, second) = (id.to_string(), groups[0].to_string(), groups[1].to_string());
+    support::browser::run(
+        "rollouts.mjs",
+        &[
+            ("UPDRAFT_URL", &f.srv.url),
+            ("ADMIN_USER", &f.srv.admin_user),
+            ("ADMIN_PASSWORD", &f.srv.admin_password),
+            ("ROLLOUT_ID", &rollout),
+            ("FIRST_GROUP", &first),
+            ("SECOND_GROUP", &second),
+            ("SCREENSHOT_DIR", shots.to_str().unwrap()),
+        ],
+    );
+    for name in ["overview", "rollout-stuck", "rollout-moved-on"] {
+        support::browser::assert_screenshot(&shots, name);
+    }
+    // The straggler's update was canceled through the page, and the second group runs.
+    let (s, v) = f.get(&format!("/rest/v1/targets/{}/actions", members[1]));
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["content"][0]["status"], "canceled", "{v}");
+    let (s, g) = f.get(&format!("/rest/v1/rollouts/{id}/deploygroups/{}", groups[1]));
+    assert_eq!(s, 200, "{g}");
+    assert_eq!(g["status"], "running", "{g}");
 }

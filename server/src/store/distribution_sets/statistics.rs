@@ -58,26 +58,31 @@ fn devices_query(side: &str, name: &str, version: &str) -> String {
     )
 }
 
-/// The tenant's sets that some device has installed or assigned, most installed first: one scan
-/// of the tenant's targets grouped by both columns, and one query for the sets' names.
+/// The tenant's sets that some device has installed or assigned, most installed first: one
+/// GROUP BY per column over the tenant's targets, and one query for the sets' names.
 pub fn devices_per_set(c: &mut AnyConnection, tenant: &str) -> Result<Vec<SetDevices>> {
     use crate::store::schema::{distribution_sets, targets};
-    let pairs: Vec<(Option<i64>, Option<i64>, i64)> = targets::table
-        .filter(targets::tenant.eq(tenant))
-        .group_by((targets::installed_ds_id, targets::assigned_ds_id))
-        .select((
-            targets::installed_ds_id,
-            targets::assigned_ds_id,
-            diesel::dsl::count_star(),
-        ))
-        .load(c)?;
+    // Two GROUP BYs, each an index-only scan of (tenant, installed/assigned set): at 100,000
+    // devices on SQLite about a quarter of one GROUP BY over both columns.
     let mut per: std::collections::BTreeMap<i64, (i64, i64)> = std::collections::BTreeMap::new();
-    for (installed, assigned, n) in pairs {
-        if let Some(i) = installed {
-            per.entry(i).or_default().0 += n;
+    let installed: Vec<(Option<i64>, i64)> = targets::table
+        .filter(targets::tenant.eq(tenant))
+        .group_by(targets::installed_ds_id)
+        .select((targets::installed_ds_id, diesel::dsl::count_star()))
+        .load(c)?;
+    for (id, n) in installed {
+        if let Some(id) = id {
+            per.entry(id).or_default().0 += n;
         }
-        if let Some(a) = assigned {
-            per.entry(a).or_default().1 += n;
+    }
+    let assigned: Vec<(Option<i64>, i64)> = targets::table
+        .filter(targets::tenant.eq(tenant))
+        .group_by(targets::assigned_ds_id)
+        .select((targets::assigned_ds_id, diesel::dsl::count_star()))
+        .load(c)?;
+    for (id, n) in assigned {
+        if let Some(id) = id {
+            per.entry(id).or_default().1 += n;
         }
     }
     let ids: Vec<i64> = per.keys().copied().collect();
