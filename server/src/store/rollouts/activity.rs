@@ -109,6 +109,9 @@ type ActivityRow = (
     Nullable<BigInt>,
 );
 
+/// An [`ActivityRow`] as Rust values.
+type Row = (Option<i64>, String, Option<String>, i32, i64, Option<i64>);
+
 /// The activity of rollout `r`'s groups; devices that did not poll since `offline_before` count
 /// as offline.
 pub fn activity(c: &mut AnyConnection, r: &Rollout, offline_before: i64) -> Result<Activity> {
@@ -123,8 +126,7 @@ pub fn activity(c: &mut AnyConnection, r: &Rollout, offline_before: i64) -> Resu
     );
     q.push_int(r.id);
     q.push_sql(" GROUP BY 1, 2, 3, 4");
-    let rows: Vec<(Option<i64>, String, Option<String>, i32, i64, Option<i64>)> =
-        Select::<ActivityRow>::new(q).load(c)?;
+    let rows: Vec<Row> = Select::<ActivityRow>::new(q).load(c)?;
     let soaks: Vec<(i64, String, i64)> = if r.soak_time.is_some() {
         rollout_soaks::table
             .filter(rollout_soaks::rollout_id.eq(r.id))
