@@ -70,6 +70,23 @@ async function ddi(path, init = {}) {
   return text ? JSON.parse(text) : null;
 }
 
+// Creates version `version` of e2e-set (the e2e-app module) and opens the new rollout form with
+// `name` and that set filled in; the caller fills the rest.
+async function newRolloutForm(page, { version, name }) {
+  await page.goto(`${base}/ui/distributions`);
+  await page.getByLabel("Name").fill("e2e-set");
+  await page.getByLabel("Version").fill(version);
+  await page.getByLabel("Type").selectOption({ label: "App(s) only" });
+  await page.getByLabel("e2e-app 1.0.0").check();
+  await page.getByRole("button", { name: "Create distribution set" }).click();
+  await page.waitForSelector("h1:has-text('Distribution set e2e-set')");
+  await page.goto(`${base}/ui/rollouts`);
+  await page.getByRole("link", { name: "New rollout" }).click();
+  await page.waitForSelector("h1:has-text('New rollout')");
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Distribution set").selectOption({ label: `e2e-set:${version}` });
+}
+
 const browser = await chromium.launch({ executablePath: env("CHROMIUM", "/usr/bin/chromium"), headless: true, args: ["--no-sandbox"] });
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -140,18 +157,7 @@ try {
 
   // A rollout of a newer set over the device: the filter's match count shows as one types (and a
   // bad filter is named at the field), then the device's report moves the live group table on.
-  await page.goto(`${base}/ui/distributions`);
-  await page.getByLabel("Name").fill("e2e-set");
-  await page.getByLabel("Version").fill("2.0.0");
-  await page.getByLabel("Type").selectOption({ label: "App(s) only" });
-  await page.getByLabel("e2e-app 1.0.0").check();
-  await page.getByRole("button", { name: "Create distribution set" }).click();
-  await page.waitForSelector("h1:has-text('Distribution set e2e-set')");
-  await page.goto(`${base}/ui/rollouts`);
-  await page.getByRole("link", { name: "New rollout" }).click();
-  await page.waitForSelector("h1:has-text('New rollout')");
-  await page.getByLabel("Name").fill("e2e-rollout");
-  await page.getByLabel("Distribution set").selectOption({ label: "e2e-set:2.0.0" });
+  await newRolloutForm(page, { version: "2.0.0", name: "e2e-rollout" });
   const filter = page.getByLabel("Target filter");
   await filter.fill("nme==x");
   await page.locator("#q-preview [role=alert]", { hasText: "Unknown field" }).waitFor();
@@ -191,18 +197,7 @@ try {
   // attributes of docs/fleet-health.md) through DDI configData, succeeds on slot b, then its
   // watchdog rolls it back to slot a. The rollout's group counts it as an error; the fleet page and
   // the device's slot panel show the rollback.
-  await page.goto(`${base}/ui/distributions`);
-  await page.getByLabel("Name").fill("e2e-set");
-  await page.getByLabel("Version").fill("3.0.0");
-  await page.getByLabel("Type").selectOption({ label: "App(s) only" });
-  await page.getByLabel("e2e-app 1.0.0").check();
-  await page.getByRole("button", { name: "Create distribution set" }).click();
-  await page.waitForSelector("h1:has-text('Distribution set e2e-set')");
-  await page.goto(`${base}/ui/rollouts`);
-  await page.getByRole("link", { name: "New rollout" }).click();
-  await page.waitForSelector("h1:has-text('New rollout')");
-  await page.getByLabel("Name").fill("e2e-soak");
-  await page.getByLabel("Distribution set").selectOption({ label: "e2e-set:3.0.0" });
+  await newRolloutForm(page, { version: "3.0.0", name: "e2e-soak" });
   await page.getByLabel("Target filter").fill(`controllerId==${device}`);
   await page.getByLabel("Soak time (minutes, optional)").fill("10");
   await page.getByRole("button", { name: "Create rollout" }).click();

@@ -158,7 +158,25 @@ pub async fn set_page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>
     ctx.require(Permission::ReadDistributionSet)?;
     let id = path.into_inner();
     let tenant = ctx.tenant();
-    let page = state.db.read(move |c| pages::set_page(c, &tenant, id)).await?;
+    let may_count = ctx.can(Permission::ReadTarget);
+    let (page, devices) = state
+        .db
+        .read(move |c| {
+            let page = pages::set_page(c, &tenant, id)?;
+            let devices = if may_count {
+                Some(sets::statistics::devices_of_set(
+                    c,
+                    &tenant,
+                    id,
+                    &page.name,
+                    &page.version,
+                )?)
+            } else {
+                None
+            };
+            Ok((page, devices))
+        })
+        .await?;
     let (name, version, ty, valid, locked) =
         (page.name, page.version, page.type_name, page.valid, page.locked);
     let (modules, meta) = (page.modules, page.metadata);
@@ -168,6 +186,17 @@ pub async fn set_page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>
             p { "Type: " (ty) @if !valid { " · " span.badge.s-error { "invalid" } } @if locked { " · " span.badge { "locked" } } }
             h2 { "Modules" }
             ul { @for (mid, n, v) in &modules { li { (sm_link(*mid, &format!("{n} {v}"))) } } }
+        }
+        @if let Some(d) = &devices {
+            section.card #set-devices aria-label="Devices" {
+                h2 { "Devices" }
+                div.grid {
+                    div #installed-count { span.stat { (d.installed) }
+                        a href={ "/ui/devices?q=" (layout::encode(&d.installed_query)) } { "have it installed" } }
+                    div #assigned-count { span.stat { (d.assigned) }
+                        a href={ "/ui/devices?q=" (layout::encode(&d.assigned_query)) } { "have it assigned" } }
+                }
+            }
         }
         section.card {
             h2 { "Metadata" }

@@ -18,6 +18,7 @@ mod error;
 mod fleet;
 mod layout;
 mod overview;
+mod rollout_activity;
 mod rollout_form;
 mod rollout_page;
 mod rollouts;
@@ -55,6 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(distributions::configure)
             .configure(settings::configure)
             .configure(rollouts::configure)
+            .configure(rollout_activity::configure)
             .default_service(web::to(fallback)),
     );
 }

@@ -1,5 +1,5 @@
 //! The overview: fleet size, online and overdue devices, update status counts, running rollouts
-//! and recent failures.
+//! and recent failures, and what the fleet runs: devices per installed and per assigned set.
 
 use actix_web::web;
 use maud::{Markup, html};
@@ -9,13 +9,14 @@ use super::layout::{self, ago, status_badge};
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::state::AppState;
+use crate::store::distribution_sets::statistics::{self, SetDevices};
 use crate::store::fleet;
 use crate::store::rollouts::Extra;
 use crate::store::rollouts::Rollout;
 
 /// A device is online when it polled within its polling time plus the overdue time (hawkBit's
 /// `pollingOverdueTime`); per-device polling overrides are not applied to this aggregate.
-fn online_since(state: &AppState, settings: &crate::tenant_config::TenantSettings) -> i64 {
+pub fn online_since(state: &AppState, settings: &crate::tenant_config::TenantSettings) -> i64 {
     let window = settings.polling_time.default.interval + settings.polling_overdue;
     state.now() - window.as_millis() as i64
 }
@@ -32,7 +33,8 @@ pub async fn page(ctx: Ctx, state: web::Data<AppState>) -> UiResult {
     let settings = state.tenants.get(&state.db, &tenant).await?;
     let since = online_since(&state, &settings);
     let may_read_rollouts = ctx.can(Permission::ReadRollout);
-    let (fleet, running) = state
+    let may_read_sets = ctx.can(Permission::ReadDistributionSet);
+    let (fleet, running, sets) = state
         .db
         .run(move |c| {
             let running = if may_read_rollouts {
@@ -40,7 +42,12 @@ pub async fn page(ctx: Ctx, state: web::Data<AppState>) -> UiResult {
             } else {
                 None
             };
-            Ok((fleet::summary(c, &tenant, since)?, running))
+            let sets = if may_read_sets {
+                Some(statistics::devices_per_set(c, &tenant)?)
+            } else {
+                None
+            };
+            Ok((fleet::summary(c, &tenant, since)?, running, sets))
         })
         .await?;
     let overdue = fleet.total - fleet.online - fleet.never;
@@ -68,6 +75,7 @@ pub async fn page(ctx: Ctx, state: web::Data<AppState>) -> UiResult {
                     }
                 }
             }
+            @if let Some(sets) = &sets { (fleet_runs(sets)) }
             @if let Some(running) = &running { (running_rollouts(running)) }
             section.card {
                 h2 { "Recent failures" }
@@ -109,6 +117,32 @@ fn running_rollouts(running: &[(Rollout, Extra)]) -> Markup {
                                 td { a href={ "/ui/rollouts/" (r.id) } { (r.name) } " " span.muted { (x.ds_label) } }
                                 td { (status_badge(r.status.as_str())) }
                                 td.bar-cell { (super::rollouts::progress(x.totals.as_ref().unwrap_or(&std::collections::BTreeMap::new()))) }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+/// The sets the fleet has installed and assigned, each count linking to its devices.
+fn fleet_runs(sets: &[SetDevices]) -> Markup {
+    let link = |q: &str, n: i64| html! { a href={ "/ui/devices?q=" (layout::encode(q)) } { (n) } };
+    html! {
+        section.card #fleet-runs {
+            h2 { "What the fleet runs" }
+            @if sets.is_empty() {
+                p.muted { "No device has a distribution set installed or assigned yet." }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr { th scope="col" { "Distribution set" } th scope="col" { "Installed" } th scope="col" { "Assigned" } } }
+                    tbody {
+                        @for s in sets {
+                            tr data-set=(s.id) {
+                                td { a href={ "/ui/distributions/" (s.id) } { (s.label) } }
+                                td.installed { (link(&s.installed_query, s.installed)) }
+                                td.assigned { (link(&s.assigned_query, s.assigned)) }
                             }
                         }
                     }

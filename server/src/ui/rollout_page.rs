@@ -1,7 +1,8 @@
 //! One rollout: its state, totals and groups, refreshed while it runs, and the buttons that move it
 //! on (start, pause, resume, approve, deny, next group, delete). A button shows only when the
 //! rollout's state allows it and the user holds its permission; the POST checks both again, through
-//! the Management API's own store function (`store::rollouts::lifecycle::apply`).
+//! the Management API's own store function (`store::rollouts::lifecycle::apply`). What the groups
+//! wait for, and the ways to unblock them, are [`super::rollout_activity`]'s.
 
 use actix_web::web;
 use maud::{Markup, html};
@@ -9,12 +10,14 @@ use serde::Deserialize;
 
 use super::error::{UiError, UiResult};
 use super::layout::{self, status_badge};
+use super::rollout_activity;
 use super::rollouts::progress;
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::state::AppState;
+use crate::store::rollouts::activity::{self, Activity};
 use crate::store::rollouts::lifecycle::{self, Op};
-use crate::store::rollouts::{Extra, Group, GroupStatus, Rollout, RolloutStatus, Totals, groups, queries};
+use crate::store::rollouts::{Extra, Group, GroupStatus, Rollout, RolloutStatus, Totals, queries};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/rollouts/{id}", web::get().to(page))
@@ -47,14 +50,17 @@ const OPS: [(Op, &str, &str, &str); 7] = [
 ];
 
 /// Whether the rollout's state allows `op` (the engine refuses the others).
-fn allowed(op: Op, r: &Rollout, groups: &[(Group, Totals)]) -> bool {
+fn allowed(op: Op, r: &Rollout, a: &Activity) -> bool {
     let s = r.status();
     match op {
         Op::Start => s == RolloutStatus::Ready,
         Op::Pause => s == RolloutStatus::Running,
         Op::Resume => s == RolloutStatus::Paused,
         Op::TriggerNextGroup => {
-            s == RolloutStatus::Running && groups.iter().any(|(g, _)| g.status() == GroupStatus::Scheduled)
+            s == RolloutStatus::Running
+                && a.groups
+                    .iter()
+                    .any(|g| g.group.status() == GroupStatus::Scheduled)
         }
         Op::Approve | Op::Deny => s == RolloutStatus::WaitingForApproval,
         Op::Delete => !r.deleted && !matches!(s, RolloutStatus::Deleting | RolloutStatus::Deleted),
@@ -74,7 +80,8 @@ fn is_live(s: RolloutStatus) -> bool {
     )
 }
 
-fn conditions_text(g: &Group) -> String {
+/// A group's conditions in a few words.
+pub fn conditions_text(g: &Group) -> String {
     let c = g.conditions();
     let then = if c.pauses_on_success() {
         "pause"
@@ -88,10 +95,10 @@ fn conditions_text(g: &Group) -> String {
     )
 }
 
-fn controls(ctx: &Ctx, r: &Rollout, groups: &[(Group, Totals)]) -> Markup {
+fn controls(ctx: &Ctx, r: &Rollout, a: &Activity) -> Markup {
     let shown: Vec<_> = OPS
         .iter()
-        .filter(|(op, ..)| ctx.can(permission(*op)) && allowed(*op, r, groups))
+        .filter(|(op, ..)| ctx.can(permission(*op)) && allowed(*op, r, a))
         .collect();
     let decide = shown.iter().any(|(op, ..)| *op == Op::Approve);
     html! {
@@ -122,17 +129,19 @@ fn controls(ctx: &Ctx, r: &Rollout, groups: &[(Group, Totals)]) -> Markup {
     }
 }
 
-type Loaded = (Rollout, Extra, Vec<(Group, Totals)>);
+type Loaded = (Rollout, Extra, Activity);
 
 pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) -> UiResult {
     ctx.require(Permission::ReadRollout)?;
     let (tenant, id) = (ctx.tenant(), path.into_inner());
-    let (r, x, groups): Loaded = state
+    let settings = state.tenants.get(&state.db, &tenant).await?;
+    let offline_before = super::overview::online_since(&state, &settings);
+    let (r, x, a): Loaded = state
         .db
         .read(move |c| {
             let (r, x) = queries::get(c, &tenant, id)?;
-            let groups = groups::groups_with_totals(c, &r)?;
-            Ok((r, x, groups))
+            let a = activity::activity(c, &r, offline_before)?;
+            Ok((r, x, a))
         })
         .await?;
     let now = state.now();
@@ -142,29 +151,14 @@ pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) ->
         div #live data-refresh=[live.then_some("3")] {
             section.card aria-label="State" {
                 p #rollout-status { "Status: " (status_badge(r.status.as_str())) }
+                (rollout_activity::state_line(&r, &a))
                 (progress(x.totals.as_ref().unwrap_or(&Totals::new())))
-                (controls(&ctx, &r, &groups))
+                (controls(&ctx, &r, &a))
             }
+            (rollout_activity::unblock(&ctx, &r, &a, now))
             section.card {
                 h2 { "Groups" }
-                div.table-wrap { table #groups {
-                    thead { tr {
-                        th.opt scope="col" { "#" } th scope="col" { "Name" } th scope="col" { "Status" }
-                        th.opt scope="col" { "Devices" } th scope="col" { "Progress" } th.opt scope="col" { "Conditions" }
-                    } }
-                    tbody {
-                        @for (g, totals) in &groups {
-                            tr {
-                                td.opt { (g.position + 1) }
-                                td { (g.name) }
-                                td { (status_badge(g.status.as_str())) }
-                                td.opt { (g.total_targets) }
-                                td.bar-cell { (progress(totals)) }
-                                td.opt { (conditions_text(g)) }
-                            }
-                        }
-                    }
-                } }
+                (rollout_activity::groups_table(&ctx, &a, now))
             }
         }
         section.card {
@@ -177,7 +171,7 @@ pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) ->
                     } @else { (x.ds_label) }
                 }
                 dt { "Target filter" } dd { code { (r.target_filter) } }
-                dt { "Devices" } dd { (r.total_targets) " in " (groups.len()) " groups" }
+                dt { "Devices" } dd { (r.total_targets) " in " (a.groups.len()) " groups" }
                 dt { "Action type" } dd { (r.action_type) }
                 @if let Some(d) = &r.description { dt { "Description" } dd { (d) } }
                 @if let Some(at) = r.start_at { dt { "Starts at" } dd { (layout::when(at)) } }

@@ -32,3 +32,110 @@ pub fn auto_assignment_count(c: &mut AnyConnection, tenant: &str, id: i64) -> Re
         .count()
         .get_result(c)?)
 }
+
+/// How many of a tenant's devices have a set installed and assigned (hawkBit's DS table showed
+/// both), with the RSQL queries that list them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetDevices {
+    pub id: i64,
+    /// `name:version`.
+    pub label: String,
+    pub installed: i64,
+    pub assigned: i64,
+    /// RSQL over targets: the devices with the set installed.
+    pub installed_query: String,
+    /// RSQL over targets: the devices with the set assigned.
+    pub assigned_query: String,
+}
+
+/// RSQL for the devices whose `side` set (`installedDS` or `assignedDS`) is `name`/`version`.
+fn devices_query(side: &str, name: &str, version: &str) -> String {
+    use crate::store::fleet_health::rsql_value;
+    format!(
+        "{side}.name=={};{side}.version=={}",
+        rsql_value(name),
+        rsql_value(version)
+    )
+}
+
+/// The tenant's sets that some device has installed or assigned, most installed first: one
+/// GROUP BY per column over the tenant's targets, and one query for the sets' names.
+pub fn devices_per_set(c: &mut AnyConnection, tenant: &str) -> Result<Vec<SetDevices>> {
+    use crate::store::schema::{distribution_sets, targets};
+    // Two GROUP BYs, each an index-only scan of (tenant, installed/assigned set): at 100,000
+    // devices on SQLite about a quarter of one GROUP BY over both columns.
+    let mut per: std::collections::BTreeMap<i64, (i64, i64)> = std::collections::BTreeMap::new();
+    let installed: Vec<(Option<i64>, i64)> = targets::table
+        .filter(targets::tenant.eq(tenant))
+        .group_by(targets::installed_ds_id)
+        .select((targets::installed_ds_id, diesel::dsl::count_star()))
+        .load(c)?;
+    for (id, n) in installed {
+        if let Some(id) = id {
+            per.entry(id).or_default().0 += n;
+        }
+    }
+    let assigned: Vec<(Option<i64>, i64)> = targets::table
+        .filter(targets::tenant.eq(tenant))
+        .group_by(targets::assigned_ds_id)
+        .select((targets::assigned_ds_id, diesel::dsl::count_star()))
+        .load(c)?;
+    for (id, n) in assigned {
+        if let Some(id) = id {
+            per.entry(id).or_default().1 += n;
+        }
+    }
+    let ids: Vec<i64> = per.keys().copied().collect();
+    let names: Vec<(i64, String, String)> = distribution_sets::table
+        .filter(distribution_sets::id.eq_any(&ids))
+        .select((
+            distribution_sets::id,
+            distribution_sets::name,
+            distribution_sets::version,
+        ))
+        .load(c)?;
+    let mut out: Vec<SetDevices> = names
+        .into_iter()
+        .map(|(id, name, version)| {
+            let (installed, assigned) = per.get(&id).copied().unwrap_or_default();
+            SetDevices {
+                id,
+                label: format!("{name}:{version}"),
+                installed,
+                assigned,
+                installed_query: devices_query("installedDS", &name, &version),
+                assigned_query: devices_query("assignedDS", &name, &version),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (b.installed, b.assigned, &a.label).cmp(&(a.installed, a.assigned, &b.label)));
+    Ok(out)
+}
+
+/// How many of the tenant's devices have set `id` (named `name`/`version`) installed and assigned.
+pub fn devices_of_set(
+    c: &mut AnyConnection,
+    tenant: &str,
+    id: i64,
+    name: &str,
+    version: &str,
+) -> Result<SetDevices> {
+    use crate::store::schema::targets;
+    let mine = || targets::table.filter(targets::tenant.eq(tenant));
+    let installed = mine()
+        .filter(targets::installed_ds_id.eq(id))
+        .count()
+        .get_result(c)?;
+    let assigned = mine()
+        .filter(targets::assigned_ds_id.eq(id))
+        .count()
+        .get_result(c)?;
+    Ok(SetDevices {
+        id,
+        label: format!("{name}:{version}"),
+        installed,
+        assigned,
+        installed_query: devices_query("installedDS", name, version),
+        assigned_query: devices_query("assignedDS", name, version),
+    })
+}

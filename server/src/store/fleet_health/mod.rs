@@ -9,7 +9,7 @@
 //! which includes those of older windows; [`rollbacks`] lists a window's rollbacks exactly.
 
 mod events;
-mod select;
+pub(crate) mod select;
 
 pub use events::{
     HealthEvent, RECORDED, Rollback, delete_older_than, history, parse_window, record, rollbacks,

@@ -201,6 +201,15 @@ pub static TARGETS: Entity = Entity {
             "target_tags",
             &text("name"),
         ),
+        // Updraft: the devices of one rollout group (the web UI's group rows link to them).
+        linked(
+            "rolloutGroup.id",
+            "rollout_targets",
+            "target_id",
+            "group_id",
+            "rollout_groups",
+            &int("id"),
+        ),
         via(
             "assignedDS.name",
             "assigned_ds_id",

@@ -12,9 +12,11 @@
 //! - [`create`] turns an operator's request into a plan; [`lifecycle`] is what operators do to a
 //!   rollout afterwards; [`queries`] and [`groups`] read rollouts and their groups as the front doors
 //!   show them.
+//! - [`activity`] is what each group is doing and waiting for, and why a paused rollout is held.
 //! - [`soak`] is Updraft's health gate: with a soak time, a device counts for its group only after
 //!   it stayed healthy that long after its success.
 
+pub mod activity;
 pub mod create;
 pub mod due;
 pub mod engine;

@@ -1,0 +1,84 @@
+// A stuck rollout in headless Chromium (Playwright core, Debian's chromium; issue 19 items 1 and
+// 2): the overview says what the fleet runs, the rollout page says what its first group waits for
+// (a device that has not polled since the update was assigned, and is offline), and canceling the
+// offline device's update from the page lets the rollout move on to its second group.
+// server/tests/ui_rollouts.rs prepares the fleet and the started rollout, runs this script and
+// checks its screenshots.
+//
+// Env: UPDRAFT_URL, ADMIN_USER, ADMIN_PASSWORD, ROLLOUT_ID, FIRST_GROUP, SECOND_GROUP,
+// SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
+import { chromium } from "playwright-core";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const env = (k, d) => {
+  const v = process.env[k] ?? d;
+  if (v === undefined) throw new Error(`environment variable ${k} is required`);
+  return v;
+};
+const base = env("UPDRAFT_URL");
+const shots = env("SCREENSHOT_DIR");
+mkdirSync(shots, { recursive: true });
+const manifest = [];
+
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+  console.log(`ok - ${what}`);
+}
+
+async function shot(page, name, heading) {
+  const h1 = (await page.locator("h1").first().textContent()).trim();
+  check(h1.startsWith(heading), `${name}: heading "${h1}" starts with "${heading}"`);
+  const png = await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  manifest.push({ name, heading: h1, bytes: png.length });
+}
+
+const browser = await chromium.launch({ executablePath: env("CHROMIUM", "/usr/bin/chromium"), headless: true, args: ["--no-sandbox"] });
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  page.on("dialog", (d) => d.accept());
+
+  await page.goto(`${base}/ui/login`);
+  await page.getByLabel("Username").fill(env("ADMIN_USER"));
+  await page.getByLabel("Password").fill(env("ADMIN_PASSWORD"));
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForSelector("h1:has-text('Overview')");
+
+  // What the fleet runs: the old set installed everywhere, the new one assigned to the rollout's
+  // started group; each count lists its devices.
+  const runs = page.locator("#fleet-runs");
+  check(await runs.locator("tr", { hasText: "stuck:1.0" }).count() === 1, "the overview lists the set the rollout installs");
+  await shot(page, "overview", "Overview");
+  await runs.locator("tr", { hasText: "stuck:1.0" }).locator("td.assigned a").click();
+  await page.waitForSelector("h1:has-text('Devices')");
+  check(await page.locator("a[href^='/ui/devices/browser']").count() === 2, "the assigned count links to the two devices of the first group");
+
+  // The stuck rollout: running, its first group waiting on one offline device.
+  const rollout = `${base}/ui/rollouts/${env("ROLLOUT_ID")}`;
+  await page.goto(rollout);
+  const first = page.locator(`#groups tr[data-group="${env("FIRST_GROUP")}"]`);
+  const second = page.locator(`#groups tr[data-group="${env("SECOND_GROUP")}"]`);
+  check((await page.locator("#rollout-status .badge").textContent()).trim() === "running", "the rollout is running");
+  check(await first.locator("[data-stage=not-polled]", { hasText: "1 not polled since assigned" }).count() === 1, "one device has not polled since its update was assigned");
+  check(await first.locator("[data-stage=offline]", { hasText: "1 offline" }).count() === 1, "and it is offline");
+  check(await second.locator(".badge", { hasText: "scheduled" }).count() === 1, "the second group waits");
+  const unblock = page.locator("section.unblock");
+  check(await unblock.getByText("1 more must finish to reach its success threshold of 100 %").count() === 1, "the page says what the group needs");
+  check(await unblock.getByRole("button", { name: "Start next group now" }).count() === 1, "it offers to start the next group");
+  await shot(page, "rollout-stuck", "Rollout stuck");
+
+  // Cancel the straggler: the group stops waiting, the second group starts.
+  await unblock.getByRole("button", { name: "Cancel 1 offline devices' updates" }).click();
+  await page.waitForSelector("p.notice:has-text('Canceled the updates of 1 offline devices.')");
+  await second.locator(".badge", { hasText: "running" }).waitFor({ timeout: 30000 });
+  check(true, "the second group started");
+  await first.locator(".badge", { hasText: "finished" }).waitFor({ timeout: 30000 });
+  check(true, "the first group finished");
+  check(await page.locator("section.unblock").count() >= 1, "the second group now says what it waits for");
+  await shot(page, "rollout-moved-on", "Rollout stuck");
+} finally {
+  writeFileSync(join(shots, "manifest.json"), JSON.stringify(manifest, null, 2));
+  await browser.close();
+}
