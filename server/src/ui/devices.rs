@@ -242,7 +242,13 @@ pub async fn list(ctx: Ctx, req: HttpRequest, f: web::Query<Filter>, state: web:
                 (sort_header(&f, sort, "Controller id", None))
                 (sort_header(&f, sort, "Name", Some(SortKey::Name)))
                 th scope="col" { "Status" }
-                @for c in &cols { (sort_header(&f, sort, c.label(), c.sort_key())) }
+                @for c in &cols {
+                    @if let Some(k) = c.sort_key() {
+                        (sort_header(&f, sort, c.label(), Some(k)))
+                    } @else {
+                        th.opt scope="col" { (c.label()) }
+                    }
+                }
             } }
             tbody {
                 @for row in &page.rows {
@@ -302,7 +308,8 @@ pub async fn list(ctx: Ctx, req: HttpRequest, f: web::Query<Filter>, state: web:
     Ok(response)
 }
 
-/// A column header; a sortable one links to its ascending sort, or descending when sorted already.
+/// A sortable column's header (`None`: the controller id, the default order), linking to its
+/// ascending sort, or to the descending one when sorted ascending already.
 fn sort_header(f: &Filter, current: Option<Sort>, label: &str, key: Option<SortKey>) -> Markup {
     let class = if matches!(key, None | Some(SortKey::Name | SortKey::LastPoll)) {
         ""
