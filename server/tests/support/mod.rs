@@ -2,6 +2,7 @@
 //! it through its public HTTP APIs only.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod process;
 pub mod s3;
 
