@@ -74,11 +74,10 @@ measure() {
   curl -s -o /dev/null -b "$COOKIE; $COLS" "$URL$path"
   for _ in $(seq "$RUNS"); do
     curl -s -o /dev/null -b "$COOKIE; $COLS" -w '%{http_code} %{time_starttransfer}\n' "$URL$path"
-  done | awk -v label="$label" '
-    $1 != 200 { bad++ }
-    { t[NR] = $2 * 1000 }
+  done | awk '{ print ($1 != 200), $2 * 1000 }' | sort -k2 -n | awk -v label="$label" '
+    { bad += $1; t[NR] = $2 }
     END {
-      n = asort(t)
+      n = NR
       printf "| %s | %d | %.1f ms | %.1f ms | %.1f ms | %d |\n", label, n, t[int((n + 1) / 2)], t[int(n * 0.95)], t[n], bad
     }'
 }

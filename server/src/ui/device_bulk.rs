@@ -51,7 +51,7 @@ pub fn form(
             fieldset.card {
                 legend { "Act on devices" }
                 div.bulk {
-                    div {
+                    div.scope {
                         label.check {
                             input type="radio" name="scope" value="selected" checked;
                             " The devices checked below"
