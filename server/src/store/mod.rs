@@ -6,12 +6,14 @@
 pub mod actions;
 pub mod auto_assign;
 pub mod auto_assign_soak;
+pub mod bulk;
 pub mod changes;
 pub mod claim;
 mod db;
 pub mod distribution_sets;
 pub mod dmf;
 pub mod error;
+pub mod failures;
 pub mod fleet;
 pub mod fleet_health;
 pub mod gauges;

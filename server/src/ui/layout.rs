@@ -14,6 +14,7 @@ fn nav(ctx: &Ctx) -> Vec<(&'static str, &'static str)> {
     if ctx.can(Permission::ReadTarget) {
         items.push(("/ui/devices", "Devices"));
         items.push(("/ui/fleet", "Fleet health"));
+        items.push(("/ui/failures", "Failures"));
     }
     if ctx.can(Permission::ReadSoftwareModule) {
         items.push(("/ui/software", "Software"));

@@ -9,12 +9,15 @@
 //! would collide: requests under `/ui/controller/v1/` are handed on to DDI unchanged.
 
 mod assets;
+mod columns;
 mod device_actions;
+mod device_bulk;
 mod device_page;
 mod device_slots;
 mod devices;
 mod distributions;
 mod error;
+mod failures;
 mod fleet;
 mod layout;
 mod overview;
@@ -52,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(devices::configure)
             .configure(device_page::configure)
             .configure(fleet::configure)
+            .configure(failures::configure)
             .configure(software::configure)
             .configure(distributions::configure)
             .configure(settings::configure)
