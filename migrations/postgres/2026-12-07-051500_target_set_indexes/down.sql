@@ -1,2 +1,0 @@
-DROP INDEX targets_assigned_ds;
-DROP INDEX targets_installed_ds;
