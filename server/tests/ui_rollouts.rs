@@ -177,7 +177,7 @@ fn a_stuck_group_shows_what_it_waits_for_and_moves_on_when_stragglers_are_cancel
     );
 
     // What would unblock it: 4 more must finish; wait, start the next group, or cancel the two.
-    let unblock = part(&html, &format!("<section class=\"card unblock\""), "</section>");
+    let unblock = part(&html, "<section class=\"card unblock\"", "</section>");
     assert!(unblock.contains("waits for 4 devices"), "{unblock}");
     assert!(
         unblock.contains("4 more must finish to reach its success threshold of 100 %"),

@@ -65,7 +65,9 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<()> {
         outln!(
             "nothing to install: every image of version {} is installed already ({} skipped by \
              install-if-different or install-if-higher); slot {} was not touched",
-            done.version, done.skipped, done.slot
+            done.version,
+            done.skipped,
+            done.slot
         );
         return Ok(());
     }
@@ -76,7 +78,10 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<()> {
     };
     outln!(
         "installed version {} ({} image(s){skipped}) into slot {}; slot {} is armed for one trial boot",
-        done.version, done.images, done.slot, done.slot
+        done.version,
+        done.images,
+        done.slot,
+        done.slot
     );
     outln!(
         "next: reboot to try slot {}, then run `updraft commit` if it is healthy",
