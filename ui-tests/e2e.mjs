@@ -7,22 +7,13 @@
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { check, env } from "./lib.mjs";
 
-const env = (k, d) => {
-  const v = process.env[k] ?? d;
-  if (v === undefined) throw new Error(`environment variable ${k} is required`);
-  return v;
-};
 const base = env("UPDRAFT_URL");
 const device = env("DEVICE_ID");
 const shots = env("SCREENSHOT_DIR");
 mkdirSync(shots, { recursive: true });
 const manifest = [];
-
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  console.log(`ok - ${what}`);
-}
 
 // Counts the distinct colours of a PNG by drawing it on a canvas: a blank page has one or two.
 async function distinctColours(page, png) {

@@ -4,43 +4,15 @@
 // the devices, the set and the failures, runs this script and checks the outcome and screenshots.
 //
 // Env: UPDRAFT_URL, ADMIN_USER, ADMIN_PASSWORD, SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
-import { chromium } from "playwright-core";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { Shots, check, env, launch, loginAsAdmin } from "./lib.mjs";
 
-const env = (k, d) => {
-  const v = process.env[k] ?? d;
-  if (v === undefined) throw new Error(`environment variable ${k} is required`);
-  return v;
-};
 const base = env("UPDRAFT_URL");
-const shots = env("SCREENSHOT_DIR");
-mkdirSync(shots, { recursive: true });
-const manifest = [];
+const shots = new Shots();
+const shot = (page, name, heading) => shots.take(page, name, heading);
 
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  console.log(`ok - ${what}`);
-}
-
-async function shot(page, name, heading) {
-  const h1 = (await page.locator("h1").first().textContent()).trim();
-  check(h1.startsWith(heading), `${name}: heading "${h1}" starts with "${heading}"`);
-  const png = await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-  manifest.push({ name, heading: h1, bytes: png.length });
-}
-
-const browser = await chromium.launch({ executablePath: env("CHROMIUM", "/usr/bin/chromium"), headless: true, args: ["--no-sandbox"] });
+const { browser, page } = await launch();
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15000);
-
-  await page.goto(`${base}/ui`);
-  await page.getByLabel("Username").fill(env("ADMIN_USER"));
-  await page.getByLabel("Password").fill(env("ADMIN_PASSWORD"));
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.waitForSelector("h1:has-text('Overview')");
+  await loginAsAdmin(page, base);
 
   // Bulk assign: filter the list, check two of its three devices, assign the set.
   await page.getByRole("link", { name: "Devices", exact: true }).click();
@@ -74,6 +46,6 @@ try {
   check(retried === "Re-assigned 2 of 2 failed devices.", `retry reports "${retried}"`);
   check(await page.getByText("0 devices failed their latest deployment").isVisible(), "no failure is left");
 } finally {
-  writeFileSync(join(shots, "fleet-manifest.json"), JSON.stringify(manifest, null, 2));
+  shots.save("fleet-manifest.json");
   await browser.close();
 }

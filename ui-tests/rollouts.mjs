@@ -7,44 +7,16 @@
 //
 // Env: UPDRAFT_URL, ADMIN_USER, ADMIN_PASSWORD, ROLLOUT_ID, FIRST_GROUP, SECOND_GROUP,
 // SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
-import { chromium } from "playwright-core";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { Shots, check, env, launch, loginAsAdmin } from "./lib.mjs";
 
-const env = (k, d) => {
-  const v = process.env[k] ?? d;
-  if (v === undefined) throw new Error(`environment variable ${k} is required`);
-  return v;
-};
 const base = env("UPDRAFT_URL");
-const shots = env("SCREENSHOT_DIR");
-mkdirSync(shots, { recursive: true });
-const manifest = [];
+const shots = new Shots();
+const shot = (page, name, heading) => shots.take(page, name, heading);
 
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-  console.log(`ok - ${what}`);
-}
-
-async function shot(page, name, heading) {
-  const h1 = (await page.locator("h1").first().textContent()).trim();
-  check(h1.startsWith(heading), `${name}: heading "${h1}" starts with "${heading}"`);
-  const png = await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-  manifest.push({ name, heading: h1, bytes: png.length });
-}
-
-const browser = await chromium.launch({ executablePath: env("CHROMIUM", "/usr/bin/chromium"), headless: true, args: ["--no-sandbox"] });
+const { browser, page } = await launch();
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15000);
   page.on("dialog", (d) => d.accept());
-
-  await page.goto(`${base}/ui/login`);
-  await page.getByLabel("Username").fill(env("ADMIN_USER"));
-  await page.getByLabel("Password").fill(env("ADMIN_PASSWORD"));
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.waitForSelector("h1:has-text('Overview')");
+  await loginAsAdmin(page, base);
 
   // What the fleet runs: the old set installed everywhere, the new one assigned to the rollout's
   // started group; each count lists its devices.
@@ -79,6 +51,6 @@ try {
   check(await page.locator("section.unblock").count() >= 1, "the second group now says what it waits for");
   await shot(page, "rollout-moved-on", "Rollout stuck");
 } finally {
-  writeFileSync(join(shots, "manifest.json"), JSON.stringify(manifest, null, 2));
+  shots.save("manifest.json");
   await browser.close();
 }
