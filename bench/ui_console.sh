@@ -12,23 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN="${CARGO_TARGET_DIR:-target}/release/updraft-server"
-TARGETS="${TARGETS:-100000}"
 RUNS="${RUNS:-50}"
 PORT="${PORT:-18182}"
-URL="http://127.0.0.1:$PORT"
-DATA="$(mktemp -d)"
-PASSWORD="bench-admin-password"
-trap 'kill "$PID" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-
-start() {
-  UPDRAFT_LISTEN="127.0.0.1:$PORT" UPDRAFT_DATA_DIR="$DATA" UPDRAFT_ADMIN_PASSWORD="$PASSWORD" \
-    UPDRAFT_LOG=warn UPDRAFT_WORKERS=2 "$BIN" >>"$DATA/server.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 100); do curl -sf -o /dev/null "$URL/ui/login" && return; sleep 0.1; done
-  echo "the server did not start; see $DATA/server.log" >&2
-  exit 1
-}
+. bench/ui_lib.sh
 api() {
   curl -sf -u "admin:$PASSWORD" -H 'Content-Type: application/json' "$@"
 }
@@ -40,7 +26,7 @@ for v in 1 2 3; do
   api -d "[{\"name\":\"fw\",\"version\":\"$v.0\",\"type\":\"os\",\"modules\":[{\"id\":$SM}]}]" \
     "$URL/rest/v1/distributionsets" >/dev/null
 done
-kill "$PID"; wait "$PID" 2>/dev/null || true
+stop
 NOW=$(($(date +%s) * 1000))
 # Devices run set 1 or 2 and a third of them have set 2 or 3 assigned; last polls spread over the
 # last 15 minutes, so about half are offline for the default 5 + 5 minutes.
@@ -67,24 +53,7 @@ for _ in $(seq 600); do
   sleep 0.5
 done
 
-# Log in through the form, as a browser does.
-COOKIE=$(curl -s -o /dev/null -D - -H "Origin: $URL" \
-  --data-urlencode "username=admin" --data-urlencode "password=$PASSWORD" "$URL/ui/login" |
-  sed -n 's/^set-cookie: \(updraft_session=[^;]*\).*/\1/ip')
-[ -n "$COOKIE" ] || { echo "login failed" >&2; exit 1; }
-
-measure() {
-  local label=$1 path=$2
-  # One warm-up request, then RUNS measured ones; time to first byte in ms.
-  curl -s -o /dev/null -b "$COOKIE" "$URL$path"
-  for _ in $(seq "$RUNS"); do
-    curl -s -o /dev/null -b "$COOKIE" -w '%{http_code} %{time_starttransfer}\n' "$URL$path"
-  done | awk '{ print ($1 == 200 ? 0 : 1), $2 * 1000 }' | sort -k2 -n | awk -v label="$label" '
-    { bad += $1; t[NR] = $2 }
-    END {
-      printf "| %s | %d | %.1f ms | %.1f ms | %.1f ms | %d |\n", label, NR, t[int((NR + 1) / 2)], t[int(NR * 0.95)], t[NR], bad
-    }'
-}
+login
 
 echo "| view | runs | median | p95 | max | non-200 |"
 echo "| --- | --- | --- | --- | --- | --- |"

@@ -9,27 +9,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN="${CARGO_TARGET_DIR:-target}/release/updraft-server"
-TARGETS="${TARGETS:-100000}"
 RUNS="${RUNS:-50}"
 PORT="${PORT:-18181}"
-URL="http://127.0.0.1:$PORT"
-DATA="$(mktemp -d)"
-PASSWORD="bench-admin-password"
-trap 'kill "$PID" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-
-start() {
-  UPDRAFT_LISTEN="127.0.0.1:$PORT" UPDRAFT_DATA_DIR="$DATA" UPDRAFT_ADMIN_PASSWORD="$PASSWORD" \
-    UPDRAFT_LOG=warn UPDRAFT_WORKERS=2 "$BIN" >"$DATA/server.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 100); do curl -sf -o /dev/null "$URL/ui/login" && return; sleep 0.1; done
-  echo "the server did not start; see $DATA/server.log" >&2
-  exit 1
-}
+. bench/ui_lib.sh
 
 # First start creates the schema, the tenant and the admin; then seed with the server stopped.
 start
-kill "$PID"; wait "$PID" 2>/dev/null || true
+stop
 NOW=$(($(date +%s) * 1000))
 sqlite3 "$DATA/updraft.db" <<SQL
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $TARGETS)
@@ -43,26 +29,7 @@ ANALYZE;
 SQL
 start
 
-# Log in through the form, as a browser does.
-COOKIE=$(curl -s -o /dev/null -D - -H "Origin: $URL" \
-  --data-urlencode "username=admin" --data-urlencode "password=$PASSWORD" "$URL/ui/login" |
-  sed -n 's/^set-cookie: \(updraft_session=[^;]*\).*/\1/ip')
-[ -n "$COOKIE" ] || { echo "login failed" >&2; exit 1; }
-
-measure() {
-  local label=$1 path=$2
-  # One warm-up request, then RUNS measured ones; time to first byte in ms.
-  curl -s -o /dev/null -b "$COOKIE" "$URL$path"
-  for _ in $(seq "$RUNS"); do
-    curl -s -o /dev/null -b "$COOKIE" -w '%{http_code} %{time_starttransfer}\n' "$URL$path"
-  done | awk -v label="$label" '
-    $1 != 200 { bad++ }
-    { t[NR] = $2 * 1000 }
-    END {
-      n = asort(t)
-      printf "| %s | %d | %.1f ms | %.1f ms | %.1f ms | %d |\n", label, n, t[int((n + 1) / 2)], t[int(n * 0.95)], t[n], bad
-    }'
-}
+login
 
 echo "| view | runs | median | p95 | max | non-200 |"
 echo "| --- | --- | --- | --- | --- | --- |"

@@ -10,26 +10,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN="${CARGO_TARGET_DIR:-target}/release/updraft-server"
-TARGETS="${TARGETS:-100000}"
 RUNS="${RUNS:-30}"
 PORT="${PORT:-18182}"
-URL="http://127.0.0.1:$PORT"
-DATA="$(mktemp -d)"
-PASSWORD="bench-admin-password"
-trap 'kill "$PID" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-
-start() {
-  UPDRAFT_LISTEN="127.0.0.1:$PORT" UPDRAFT_DATA_DIR="$DATA" UPDRAFT_ADMIN_PASSWORD="$PASSWORD" \
-    UPDRAFT_LOG=warn UPDRAFT_WORKERS=2 "$BIN" >"$DATA/server.log" 2>&1 &
-  PID=$!
-  for _ in $(seq 100); do curl -sf -o /dev/null "$URL/ui/login" && return; sleep 0.1; done
-  echo "the server did not start; see $DATA/server.log" >&2
-  exit 1
-}
+COOKIE_EXTRA="updraft_columns=lastpoll.type.installed.assigned.tag.ip"
+. bench/ui_lib.sh
 
 start
-kill "$PID"; wait "$PID" 2>/dev/null || true
+stop
 NOW=$(($(date +%s) * 1000))
 sqlite3 "$DATA/updraft.db" <<SQL
 INSERT INTO distribution_sets (tenant, ds_type_id, name, version, required_migration_step, locked,
@@ -63,24 +50,7 @@ ANALYZE;
 SQL
 start
 
-COOKIE=$(curl -s -o /dev/null -D - -H "Origin: $URL" \
-  --data-urlencode "username=admin" --data-urlencode "password=$PASSWORD" "$URL/ui/login" |
-  sed -n 's/^set-cookie: \(updraft_session=[^;]*\).*/\1/ip')
-[ -n "$COOKIE" ] || { echo "login failed" >&2; exit 1; }
-COLS="updraft_columns=lastpoll.type.installed.assigned.tag.ip"
-
-measure() {
-  local label=$1 path=$2
-  curl -s -o /dev/null -b "$COOKIE; $COLS" "$URL$path"
-  for _ in $(seq "$RUNS"); do
-    curl -s -o /dev/null -b "$COOKIE; $COLS" -w '%{http_code} %{time_starttransfer}\n' "$URL$path"
-  done | awk '{ print ($1 != 200), $2 * 1000 }' | sort -k2 -n | awk -v label="$label" '
-    { bad += $1; t[NR] = $2 }
-    END {
-      n = NR
-      printf "| %s | %d | %.1f ms | %.1f ms | %.1f ms | %d |\n", label, n, t[int((n + 1) / 2)], t[int(n * 0.95)], t[n], bad
-    }'
-}
+login
 
 echo "| view (all six optional columns shown) | runs | median | p95 | max | non-200 |"
 echo "| --- | --- | --- | --- | --- | --- |"
