@@ -19,6 +19,10 @@ use updraft_server::testing::TestServer;
 use updraft_swu::bundle::{BundleWriter, Manifest, ManifestImage};
 use updraft_swu::signature::Signer;
 
+mod support;
+
+use support::agent::Fleet;
+
 const ACTIVE: &[u8] = b"slot A: the running system\n";
 const CID: &str = "pi-e2e";
 
@@ -32,129 +36,6 @@ fn have_openssl() -> bool {
         eprintln!("skipping: `openssl` not found on PATH");
     }
     ok
-}
-
-struct Fleet {
-    srv: TestServer,
-    http: Client,
-}
-
-impl Fleet {
-    fn start() -> Fleet {
-        Fleet {
-            srv: TestServer::start(),
-            http: Client::new(),
-        }
-    }
-
-    fn mgmt(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.srv.url))
-            .basic_auth(&self.srv.admin_user, Some(&self.srv.admin_password))
-    }
-
-    fn json(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut r = self.mgmt(method.clone(), path);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().unwrap();
-        let status = r.status();
-        let text = r.text().unwrap();
-        assert!(status.is_success(), "{method} {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    /// Registers the device and answers its security token.
-    fn register(&self) -> String {
-        let v = self.json(
-            reqwest::Method::POST,
-            "/rest/v1/targets",
-            Some(json!([{ "controllerId": CID, "name": "e2e device" }])),
-        );
-        v[0]["securityToken"].as_str().unwrap().to_owned()
-    }
-
-    /// Uploads `bundle` as a distribution set and assigns it; answers the action id.
-    fn assign(&self, name: &str, bundle: &Path) -> i64 {
-        let sm = self.json(
-            reqwest::Method::POST,
-            "/rest/v1/softwaremodules",
-            Some(json!([{ "name": name, "version": "1.1.0", "type": "os" }])),
-        )[0]["id"]
-            .as_i64()
-            .unwrap();
-        let part = reqwest::blocking::multipart::Part::bytes(std::fs::read(bundle).unwrap())
-            .file_name(format!("{name}.swu"));
-        let r = self
-            .mgmt(
-                reqwest::Method::POST,
-                &format!("/rest/v1/softwaremodules/{sm}/artifacts"),
-            )
-            .multipart(reqwest::blocking::multipart::Form::new().part("file", part))
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let ds = self.json(
-            reqwest::Method::POST,
-            "/rest/v1/distributionsets",
-            Some(json!([{ "name": name, "version": "1.1.0", "type": "os", "modules": [{ "id": sm }] }])),
-        )[0]["id"]
-            .as_i64()
-            .unwrap();
-        let v = self.json(
-            reqwest::Method::POST,
-            &format!("/rest/v1/targets/{CID}/assignedDS"),
-            Some(json!({ "id": ds, "type": "forced" })),
-        );
-        v["assignedActions"][0]["id"].as_i64().unwrap()
-    }
-
-    fn action(&self, action: i64) -> Value {
-        self.json(
-            reqwest::Method::GET,
-            &format!("/rest/v1/targets/{CID}/actions/{action}"),
-            None,
-        )
-    }
-
-    fn messages(&self, action: i64) -> String {
-        self.json(
-            reqwest::Method::GET,
-            &format!("/rest/v1/targets/{CID}/actions/{action}/status?limit=100"),
-            None,
-        )
-        .to_string()
-    }
-
-    /// Every message of the action's status history, one detail line each.
-    fn message_lines(&self, action: i64) -> Vec<String> {
-        let status = self.json(
-            reqwest::Method::GET,
-            &format!("/rest/v1/targets/{CID}/actions/{action}/status?limit=100"),
-            None,
-        );
-        status["content"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|s| s["messages"].as_array().unwrap().clone())
-            .map(|m| m.as_str().unwrap().to_owned())
-            .collect()
-    }
-
-    fn target(&self) -> Value {
-        self.json(reqwest::Method::GET, &format!("/rest/v1/targets/{CID}"), None)
-    }
-
-    /// The device's attributes, as the Management API shows them.
-    fn attributes(&self) -> Value {
-        self.json(
-            reqwest::Method::GET,
-            &format!("/rest/v1/targets/{CID}/attributes"),
-            None,
-        )
-    }
 }
 
 struct Device {
@@ -233,41 +114,11 @@ impl Device {
 
     /// A power cycle: a new boot id, and the firmware boots the armed slot once.
     fn reboot(&self) -> Slot {
-        let n = std::fs::read_to_string(self.path("boot_id"))
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        std::fs::write(self.path("boot_id"), format!("{}\n", n + 1)).unwrap();
-        SimFirmware {
-            dir: self.path("sim"),
-        }
-        .boot()
-        .unwrap()
+        support::agent::power_cycle(&self.dir)
     }
 
     fn agent_once(&self) -> String {
-        let out: Output = Command::new(env!("CARGO_BIN_EXE_updraft"))
-            .args(["agent", "--once", "--config"])
-            .arg(&self.config)
-            .env_remove("UPDRAFT_CONFIG")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        eprintln!(
-            "updraft agent --once: {}\n{stdout}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "the agent failed");
-        // Logs and results are words, never Rust Debug output (`RolledBack { reason: .. }`).
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        for shape in ["{ ", "(Custom", "Error(", "Some(", "Committed(", "RolledBack"] {
-            assert!(
-                !stdout.contains(shape) && !stderr.contains(shape),
-                "{shape:?} in {stdout}{stderr}"
-            );
-        }
-        stdout
+        support::agent::agent_once(&self.config)
     }
 
     fn updraft(&self, args: &[&str]) -> String {
@@ -309,7 +160,7 @@ fn image() -> Vec<u8> {
 /// A new device (with more `[agent]` keys) that took one good update: version 1.1.0 assigned,
 /// installed, rebooted into slot B, committed and reported as success. Answers it and the action.
 fn updated_device(fleet: &Fleet, agent: &str) -> (Device, i64) {
-    let dev = Device::with_agent(&fleet.srv.url, &fleet.register(), agent);
+    let dev = Device::with_agent(&fleet.srv.url, &fleet.register("e2e device"), agent);
     let action = fleet.assign("good", &dev.bundle("good", "1.1.0", "1.0", &image()));
     std::fs::write(dev.path("healthy"), b"").unwrap();
     let out = dev.agent_once();
@@ -331,8 +182,8 @@ fn an_assigned_update_is_installed_committed_and_reported_as_success() {
     if !have_openssl() {
         return;
     }
-    let fleet = Fleet::start();
-    let dev = Device::new(&fleet.srv.url, &fleet.register());
+    let fleet = Fleet::start(CID);
+    let dev = Device::new(&fleet.srv.url, &fleet.register("e2e device"));
     let image = image();
     let action = fleet.assign("good", &dev.bundle("good", "1.1.0", "1.0", &image));
     std::fs::write(dev.path("healthy"), b"").unwrap();
@@ -380,8 +231,8 @@ fn an_unhealthy_update_is_rolled_back_and_reported_as_failure() {
     if !have_openssl() {
         return;
     }
-    let fleet = Fleet::start();
-    let dev = Device::new(&fleet.srv.url, &fleet.register());
+    let fleet = Fleet::start(CID);
+    let dev = Device::new(&fleet.srv.url, &fleet.register("e2e device"));
     let action = fleet.assign("sick", &dev.bundle("sick", "1.1.0", "1.0", &image()));
     assert!(dev.agent_once().contains("installed and armed"));
     assert_eq!(dev.reboot(), Slot::B);
@@ -424,8 +275,8 @@ fn a_trial_that_does_not_boot_is_reported_as_failure() {
     if !have_openssl() {
         return;
     }
-    let fleet = Fleet::start();
-    let dev = Device::new(&fleet.srv.url, &fleet.register());
+    let fleet = Fleet::start(CID);
+    let dev = Device::new(&fleet.srv.url, &fleet.register("e2e device"));
     let action = fleet.assign("noboot", &dev.bundle("noboot", "1.1.0", "1.0", &image()));
     assert!(dev.agent_once().contains("installed and armed"));
     // The firmware tries B once; it hangs and the watchdog resets into A.
@@ -488,9 +339,9 @@ fn slot_state_reaches_the_server_before_the_result_and_only_when_it_changed() {
     if !have_openssl() {
         return;
     }
-    let fleet = Fleet::start();
+    let fleet = Fleet::start(CID);
     let proxy = Proxy::start(fleet.srv.url.clone(), None);
-    let dev = Device::new(&proxy.url, &fleet.register());
+    let dev = Device::new(&proxy.url, &fleet.register("e2e device"));
     let puts = || proxy.count("PUT", "/configData");
 
     assert!(dev.agent_once().contains("idle"));
@@ -585,7 +436,7 @@ fn the_health_window_reports_a_slot_that_turns_bad_after_its_commit() {
     if !have_openssl() {
         return;
     }
-    let fleet = Fleet::start();
+    let fleet = Fleet::start(CID);
     let (dev, action) = updated_device(&fleet, "health_window_secs = 3600\nhealth_interval_secs = 1");
     assert_eq!(fleet.attributes()["updraft.health"], "ok");
 
@@ -612,8 +463,8 @@ fn a_refused_bundle_is_reported_and_touches_nothing() {
     if !have_openssl() {
         return;
     }
-    let fleet = Fleet::start();
-    let dev = Device::new(&fleet.srv.url, &fleet.register());
+    let fleet = Fleet::start(CID);
+    let dev = Device::new(&fleet.srv.url, &fleet.register("e2e device"));
     let action = fleet.assign("wronghw", &dev.bundle("wronghw", "1.1.0", "9.9", &image()));
     let out = dev.agent_once();
     assert!(out.contains(&format!("action {action}: failed")), "{out}");
@@ -720,10 +571,10 @@ fn a_broken_download_resumes_with_range() {
     if !have_openssl() {
         return;
     }
-    let fleet = Fleet::start();
+    let fleet = Fleet::start(CID);
     // The server builds download links from the Host header, so the device goes through the proxy.
     let proxy = Proxy::start(fleet.srv.url.clone(), Some(100_000));
-    let dev = Device::new(&proxy.url, &fleet.register());
+    let dev = Device::new(&proxy.url, &fleet.register("e2e device"));
     let image = image();
     let action = fleet.assign("resume", &dev.bundle("resume", "1.1.0", "1.0", &image));
     let out = dev.agent_once();
@@ -744,7 +595,7 @@ fn attributes_the_server_refuses_do_not_hold_up_the_update() {
     if !have_openssl() {
         return;
     }
-    let fleet = Fleet::start();
+    let fleet = Fleet::start(CID);
     // A backtick is no attribute character (hawkBit's rule): the server refuses the whole set.
     let (_dev, action) = updated_device(&fleet, "attributes_command = \"echo 'note=a`b'\"");
     assert_eq!(fleet.action(action)["status"], "finished");
@@ -756,8 +607,8 @@ fn a_downgrade_is_refused_in_words_an_operator_can_act_on() {
     if !have_openssl() {
         return;
     }
-    let fleet = Fleet::start();
-    let dev = Device::new(&fleet.srv.url, &fleet.register());
+    let fleet = Fleet::start(CID);
+    let dev = Device::new(&fleet.srv.url, &fleet.register("e2e device"));
     let action = fleet.assign("old", &dev.bundle("old", "0.9.0", "1.0", &image()));
     let out = dev.agent_once();
     assert!(out.contains(&format!("action {action}: failed")), "{out}");
@@ -780,7 +631,7 @@ fn the_success_report_goes_with_the_new_version_attribute() {
     if !have_openssl() {
         return;
     }
-    let fleet = Fleet::start();
+    let fleet = Fleet::start(CID);
     let (_dev, action) = updated_device(&fleet, "");
     // Read right after the report, with no further poll: the target shows the version it reported.
     assert_eq!(fleet.action(action)["status"], "finished");
@@ -794,8 +645,8 @@ fn an_update_whose_images_are_all_installed_is_a_success_that_writes_nothing() {
     if !have_openssl() {
         return;
     }
-    let fleet = Fleet::start();
-    let dev = Device::new(&fleet.srv.url, &fleet.register());
+    let fleet = Fleet::start(CID);
+    let dev = Device::new(&fleet.srv.url, &fleet.register("e2e device"));
     std::fs::write(dev.path("sw-versions"), "rootfs 1.1.0\n").unwrap();
     let source = dev.path("same.rootfs");
     std::fs::write(&source, image()).unwrap();

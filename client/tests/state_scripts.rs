@@ -16,6 +16,10 @@ use updraft_client::slots::sim::{Firmware, SimFirmware};
 use updraft_server::testing::TestServer;
 use updraft_swu::bundle::{BundleWriter, Manifest, ManifestImage};
 
+mod support;
+
+use support::agent::{Fleet, agent_once, power_cycle};
+
 const CID: &str = "hooked-1";
 const ACTIVE: &[u8] = b"slot A: the running system\n";
 
@@ -34,71 +38,6 @@ const ALL_HOOKS: [&str; 11] = [
     "ArtifactRollback_Leave",
 ];
 
-struct Fleet {
-    srv: TestServer,
-    http: Client,
-}
-
-impl Fleet {
-    fn json(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let mut r = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.srv.url))
-            .basic_auth(&self.srv.admin_user, Some(&self.srv.admin_password));
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().unwrap();
-        let status = r.status();
-        let text = r.text().unwrap();
-        assert!(status.is_success(), "{method} {path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    /// Uploads `bundle` as a distribution set and assigns it to the device; answers the action id.
-    fn assign(&self, bundle: &Path) -> i64 {
-        let sm = self.json(
-            Method::POST,
-            "/rest/v1/softwaremodules",
-            Some(json!([{ "name": "os", "version": "1.1.0", "type": "os" }])),
-        )[0]["id"]
-            .as_i64()
-            .unwrap();
-        let part =
-            reqwest::blocking::multipart::Part::bytes(std::fs::read(bundle).unwrap()).file_name("update.swu");
-        let r = self
-            .http
-            .post(format!("{}/rest/v1/softwaremodules/{sm}/artifacts", self.srv.url))
-            .basic_auth(&self.srv.admin_user, Some(&self.srv.admin_password))
-            .multipart(reqwest::blocking::multipart::Form::new().part("file", part))
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let ds = self.json(
-            Method::POST,
-            "/rest/v1/distributionsets",
-            Some(json!([{ "name": "os", "version": "1.1.0", "type": "os", "modules": [{ "id": sm }] }])),
-        )[0]["id"]
-            .as_i64()
-            .unwrap();
-        let v = self.json(
-            Method::POST,
-            &format!("/rest/v1/targets/{CID}/assignedDS"),
-            Some(json!({ "id": ds, "type": "forced" })),
-        );
-        v["assignedActions"][0]["id"].as_i64().unwrap()
-    }
-
-    fn messages(&self, action: i64) -> String {
-        self.json(
-            Method::GET,
-            &format!("/rest/v1/targets/{CID}/actions/{action}/status?limit=100"),
-            None,
-        )
-        .to_string()
-    }
-}
-
 struct Device {
     _tmp: tempfile::TempDir,
     dir: PathBuf,
@@ -109,12 +48,7 @@ impl Device {
     /// Slot A runs 1.0.0; every name in `hooks` is an executable state script appending its name to
     /// `trace` (`fail` ones then exit 1); `inventory.d/10-os` prints an attribute.
     fn new(fleet: &Fleet, hooks: &[&str], fail: &[&str]) -> Device {
-        let v = fleet.json(
-            Method::POST,
-            "/rest/v1/targets",
-            Some(json!([{ "controllerId": CID, "name": "hooked device" }])),
-        );
-        let token = v[0]["securityToken"].as_str().unwrap().to_owned();
+        let token = fleet.register("hooked device");
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_owned();
         std::fs::write(dir.join("a.img"), ACTIVE).unwrap();
@@ -170,33 +104,11 @@ impl Device {
 
     /// A power cycle: a new boot id, and the simulated firmware boots the armed slot once.
     fn reboot(&self) -> Slot {
-        let n = std::fs::read_to_string(self.dir.join("boot_id"))
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        std::fs::write(self.dir.join("boot_id"), format!("{}\n", n + 1)).unwrap();
-        SimFirmware {
-            dir: self.dir.join("sim"),
-        }
-        .boot()
-        .unwrap()
+        power_cycle(&self.dir)
     }
 
     fn agent_once(&self) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_updraft"))
-            .args(["agent", "--once", "--config"])
-            .arg(&self.config)
-            .env_remove("UPDRAFT_CONFIG")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        eprintln!(
-            "updraft agent --once: {}\n{stdout}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "the agent failed");
-        stdout
+        agent_once(&self.config)
     }
 
     /// The hooks that ran so far, in order.
@@ -240,14 +152,11 @@ fn executable(path: &Path, body: &str) {
 
 #[test]
 fn state_scripts_run_in_mender_order_and_inventory_reaches_the_server() {
-    let fleet = Fleet {
-        srv: TestServer::start(),
-        http: Client::new(),
-    };
+    let fleet = Fleet::start(CID);
     let error_hooks = ["Download_Error", "ArtifactInstall_Error", "ArtifactCommit_Error"];
     let hooks: Vec<&str> = ALL_HOOKS.iter().chain(&error_hooks).copied().collect();
     let dev = Device::new(&fleet, &hooks, &[]);
-    let action = fleet.assign(&dev.bundle());
+    let action = fleet.assign("os", &dev.bundle());
 
     let out = dev.agent_once();
     assert!(
@@ -280,17 +189,14 @@ fn state_scripts_run_in_mender_order_and_inventory_reaches_the_server() {
         "in the trial: reboot left, commit; no error, no rollback"
     );
 
-    let attrs = fleet.json(Method::GET, &format!("/rest/v1/targets/{CID}/attributes"), None);
+    let attrs = fleet.attributes();
     assert_eq!(attrs["os_release"], "updraft-os 1.0", "{attrs}");
     assert!(attrs.get("# not an attribute").is_none(), "{attrs}");
 }
 
 #[test]
 fn a_failing_artifact_install_enter_fails_the_update_and_runs_the_error_scripts() {
-    let fleet = Fleet {
-        srv: TestServer::start(),
-        http: Client::new(),
-    };
+    let fleet = Fleet::start(CID);
     let hooks = [
         "Download_Enter",
         "Download_Leave",
@@ -302,7 +208,7 @@ fn a_failing_artifact_install_enter_fails_the_update_and_runs_the_error_scripts(
         "ArtifactReboot_Enter",
     ];
     let dev = Device::new(&fleet, &hooks, &["ArtifactInstall_Enter_10_check"]);
-    let action = fleet.assign(&dev.bundle());
+    let action = fleet.assign("os", &dev.bundle());
 
     let out = dev.agent_once();
     assert!(!out.contains("installed and armed"), "{out}");
@@ -316,11 +222,7 @@ fn a_failing_artifact_install_enter_fails_the_update_and_runs_the_error_scripts(
             "ArtifactInstall_Error_20",
         ]
     );
-    let a = fleet.json(
-        Method::GET,
-        &format!("/rest/v1/targets/{CID}/actions/{action}"),
-        None,
-    );
+    let a = fleet.action(action);
     assert_eq!(a["status"], "error", "{a}");
     let messages = fleet.messages(action);
     assert!(
@@ -338,10 +240,7 @@ fn a_failing_artifact_install_enter_fails_the_update_and_runs_the_error_scripts(
 
 #[test]
 fn a_failing_artifact_reboot_leave_rolls_the_trial_back_and_runs_the_rollback_scripts() {
-    let fleet = Fleet {
-        srv: TestServer::start(),
-        http: Client::new(),
-    };
+    let fleet = Fleet::start(CID);
     let hooks = [
         "ArtifactReboot_Leave_10_app-check",
         "ArtifactReboot_Error",
@@ -350,7 +249,7 @@ fn a_failing_artifact_reboot_leave_rolls_the_trial_back_and_runs_the_rollback_sc
         "ArtifactRollback_Leave",
     ];
     let dev = Device::new(&fleet, &hooks, &["ArtifactReboot_Leave_10_app-check"]);
-    let action = fleet.assign(&dev.bundle());
+    let action = fleet.assign("os", &dev.bundle());
     assert!(dev.agent_once().contains("installed and armed"));
     assert_eq!(dev.reboot(), Slot::B);
 
@@ -369,7 +268,7 @@ fn a_failing_artifact_reboot_leave_rolls_the_trial_back_and_runs_the_rollback_sc
         ],
         "no commit hook after a failed trial"
     );
-    let attrs = fleet.json(Method::GET, &format!("/rest/v1/targets/{CID}/attributes"), None);
+    let attrs = fleet.attributes();
     assert!(
         attrs["updraft.health"]
             .as_str()

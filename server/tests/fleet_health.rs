@@ -9,7 +9,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Fixture, browser, ui_login};
+use support::{Fixture, ui_login, ui_page};
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
@@ -268,31 +268,21 @@ fn health_events(f: &Fixture) -> i64 {
         .n
 }
 
-fn page(f: &Fixture, cookie: &str, path: &str) -> String {
-    let res = browser()
-        .get(f.url(path))
-        .header("cookie", cookie)
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), 200, "{path}");
-    res.text().unwrap()
-}
-
 fn fleet_pages_show_the_figures_and_link_to_devices(f: &Fixture) {
     fleet(f);
     let cookie = ui_login(f);
-    let overview = page(f, &cookie, "/ui");
+    let overview = ui_page(f, &cookie, "/ui");
     assert!(
         overview.contains(r#"href="/ui/fleet""#),
         "the navigation links the fleet page"
     );
-    let html = page(f, &cookie, "/ui/fleet");
+    let html = ui_page(f, &cookie, "/ui/fleet");
     assert!(html.contains("<h1>Fleet health</h1>"), "{html}");
     // The reason "watchdog" links to the device list filtered by its RSQL, which lists fh-2 alone.
     let q = r#"attribute.updraft.rollback_reason=="watchdog""#;
     let link = format!("/ui/devices?q={}", percent(q));
     assert!(html.contains(&link), "{link} in {html}");
-    let list = page(f, &cookie, &link);
+    let list = ui_page(f, &cookie, &link);
     assert!(
         list.contains(&format!("/ui/devices/{}\"", percent("fh-2"))),
         "{list}"
@@ -304,7 +294,7 @@ fn fleet_pages_show_the_figures_and_link_to_devices(f: &Fixture) {
         );
     }
     // fh-2's slot panel: slot a booted, b holding 1.0, its trial history newest first.
-    let device = page(f, &cookie, "/ui/devices/fh-2");
+    let device = ui_page(f, &cookie, "/ui/devices/fh-2");
     assert!(device.contains("<h2>Slots</h2>"), "{device}");
     assert!(
         device.contains(r#"<dd id="rollback-reason">watchdog</dd>"#),
@@ -320,5 +310,5 @@ fn fleet_pages_show_the_figures_and_link_to_devices(f: &Fixture) {
     assert!(rollback < booted_b, "newest first: {history}");
     assert!(history.contains("b → a"), "{history}");
     // A device that sends nothing has no panel.
-    assert!(!page(f, &cookie, "/ui/devices/fh-5").contains("<h2>Slots</h2>"));
+    assert!(!ui_page(f, &cookie, "/ui/devices/fh-5").contains("<h2>Slots</h2>"));
 }

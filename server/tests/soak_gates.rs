@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::fleet::run_fleet;
-use support::{Fixture, GW, browser, controller_ids, group_state, totals, ui_login};
+use support::{Fixture, GW, browser, controller_ids, group_state, totals, ui_form, ui_login};
 use updraft_server::store;
 use updraft_sim::{DeviceAuth, FleetConfig};
 
@@ -422,23 +422,6 @@ fn bad_gates_and_thresholds_are_refused(f: &Fixture) {
     assert!(v.get("autoAssignDistributionSet").is_none(), "{v}");
 }
 
-/// A UI form post (logged in as the admin, same origin): status, `location` and body.
-fn ui_post(f: &Fixture, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-    let res = browser()
-        .post(f.url(path))
-        .header("cookie", cookie)
-        .header("origin", &f.srv.url)
-        .form(form)
-        .send()
-        .unwrap();
-    let location = res
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (res.status().as_u16(), location, res.text().unwrap())
-}
-
 fn the_ui_rollout_form_takes_a_health_gate(f: &Fixture) {
     create_targets(f, &ids("ui-", 0..2));
     let ds = f.distribution_set("ui", "ui.bin", &[3u8; 64]).1.to_string();
@@ -454,7 +437,7 @@ fn the_ui_rollout_form_takes_a_health_gate(f: &Fixture) {
         ("soak", "10"),
         ("gate", "attribute.updraft.health=in=(ok"),
     ];
-    let (s, _, page) = ui_post(f, &cookie, "/ui/rollouts", &form);
+    let (s, _, page) = ui_form(f, &cookie, "/ui/rollouts", &form);
     assert_eq!(s, 400, "{page}");
     assert!(page.contains("<h1>New rollout</h1>"), "the form again: {page}");
     assert!(
@@ -462,7 +445,7 @@ fn the_ui_rollout_form_takes_a_health_gate(f: &Fixture) {
         "{page}"
     );
     form[8].1 = GATE;
-    let (s, location, page) = ui_post(f, &cookie, "/ui/rollouts", &form);
+    let (s, location, page) = ui_form(f, &cookie, "/ui/rollouts", &form);
     assert_eq!(s, 303, "{page}");
     let id: i64 = location
         .trim_start_matches("/ui/rollouts/")

@@ -7,22 +7,13 @@ mod support;
 
 use reqwest::blocking::Response;
 use serde_json::json;
-use support::{Fixture, browser, ui_login_as};
+use support::{Fixture, browser, ui_form, ui_get, ui_login_as};
 
 fn header(res: &Response, name: &str) -> String {
     res.headers()
         .get(name)
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default()
-}
-
-fn get(f: &Fixture, cookie: &str, path: &str) -> (u16, String) {
-    let res = browser()
-        .get(f.url(path))
-        .header("cookie", cookie)
-        .send()
-        .unwrap();
-    (res.status().as_u16(), res.text().unwrap())
 }
 
 fn post(f: &Fixture, cookie: &str, path: &str, origin: Option<&str>, form: &[(&str, &str)]) -> (u16, String) {
@@ -49,10 +40,10 @@ fn pages_need_a_login(f: &Fixture) {
     assert_eq!(header(&res, "location"), "/ui/login?next=%2Fui%2Fdevices%3Fq%3Dx");
     let res = browser().get(f.url("/")).send().unwrap();
     assert_eq!(header(&res, "location"), "/ui");
-    let (s, page) = get(f, "updraft_session=forged", "/ui/login");
+    let (s, page) = ui_get(f, "updraft_session=forged", "/ui/login");
     assert_eq!(s, 200);
     assert!(page.contains("<h1>Log in to Updraft</h1>"), "{page}");
-    assert_eq!(get(f, "updraft_session=forged", "/ui").0, 303);
+    assert_eq!(ui_get(f, "updraft_session=forged", "/ui").0, 303);
 }
 
 fn session_cookie_is_httponly_strict_and_scoped(f: &Fixture) {
@@ -106,11 +97,11 @@ fn session_cookie_is_httponly_strict_and_scoped(f: &Fixture) {
     assert!(res.text().unwrap().contains("Wrong username or password."));
 
     let session = cookie.split(';').next().unwrap();
-    let (s, page) = get(f, session, "/ui");
+    let (s, page) = ui_get(f, session, "/ui");
     assert_eq!(s, 200);
     assert!(page.contains("<h1>Overview</h1>"));
     assert_eq!(post(f, session, "/ui/logout", Some(&f.srv.url), &[]).0, 303);
-    assert_eq!(get(f, session, "/ui").0, 303, "logout ends the session");
+    assert_eq!(ui_get(f, session, "/ui").0, 303, "logout ends the session");
 }
 
 fn cross_site_posts_are_refused(f: &Fixture) {
@@ -148,7 +139,7 @@ fn limited_user_sees_no_controls_and_is_refused(f: &Fixture) {
     );
     assert_eq!(s, 201, "{b}");
     let session = ui_login_as(f, "viewer", "viewer-password");
-    let (s, page) = get(f, &session, "/ui/devices/dev1");
+    let (s, page) = ui_get(f, &session, "/ui/devices/dev1");
     assert_eq!(s, 200);
     assert!(page.contains("<h1>Device dev1</h1>"));
     for control in [
@@ -178,14 +169,14 @@ fn limited_user_sees_no_controls_and_is_refused(f: &Fixture) {
         &[("pollingTime", "00:00:30")],
     );
     assert_eq!(s, 403);
-    assert_eq!(get(f, &session, "/ui/settings").0, 403);
+    assert_eq!(ui_get(f, &session, "/ui/settings").0, 403);
 }
 
 fn rsql_errors_show_in_the_list(f: &Fixture) {
     add_target(f, "dev1", "gateway one");
     add_target(f, "dev2", "sensor");
     let session = admin(f);
-    let (s, page) = get(f, &session, "/ui/devices?q=nme%3D%3Dx");
+    let (s, page) = ui_get(f, &session, "/ui/devices?q=nme%3D%3Dx");
     assert_eq!(s, 400);
     assert!(
         page.contains("<h1>Devices</h1>"),
@@ -196,7 +187,7 @@ fn rsql_errors_show_in_the_list(f: &Fixture) {
         "{page}"
     );
     assert!(page.contains("aria-invalid=\"true\""));
-    let (s, page) = get(f, &session, "/ui/devices?q=name%3D%3D*gate*");
+    let (s, page) = ui_get(f, &session, "/ui/devices?q=name%3D%3D*gate*");
     assert_eq!(s, 200);
     assert!(page.contains("1 devices match"), "{page}");
     assert!(page.contains("/ui/devices/dev1") && !page.contains("/ui/devices/dev2"));
@@ -208,13 +199,13 @@ fn device_list_pages(f: &Fixture) {
         .collect();
     assert_eq!(f.post("/rest/v1/targets", json!(many)).0, 201);
     let session = admin(f);
-    let (_, first) = get(f, &session, "/ui/devices");
+    let (_, first) = ui_get(f, &session, "/ui/devices");
     assert!(
         first.contains("1–50 of 60") && first.contains("offset=50"),
         "{first}"
     );
     assert!(first.contains(">d049<") && !first.contains(">d050<"));
-    let (_, second) = get(f, &session, "/ui/devices?offset=50");
+    let (_, second) = ui_get(f, &session, "/ui/devices?offset=50");
     assert!(second.contains(">d050<") && second.contains(">d059<") && !second.contains(">d049<"));
 }
 
@@ -222,7 +213,7 @@ fn names_are_escaped(f: &Fixture) {
     add_target(f, "dev1", "<script>alert(1)</script>");
     let session = admin(f);
     for path in ["/ui/devices", "/ui/devices/dev1"] {
-        let (_, page) = get(f, &session, path);
+        let (_, page) = ui_get(f, &session, path);
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{path}");
         assert!(!page.contains("<script>alert"), "{path}");
     }
@@ -256,7 +247,7 @@ fn errors_are_pages(f: &Fixture) {
 }
 
 fn assets_are_versioned_and_cached(f: &Fixture) {
-    let (_, page) = get(f, "", "/ui/login");
+    let (_, page) = ui_get(f, "", "/ui/login");
     let href = page
         .split("href=\"/ui/assets/")
         .nth(1)
@@ -312,7 +303,7 @@ fn forms_work_without_javascript(f: &Fixture) {
         .send()
         .unwrap();
     assert_eq!(res.status(), 303);
-    let (_, page) = get(f, &session, &format!("/ui/software/{sm_id}"));
+    let (_, page) = ui_get(f, &session, &format!("/ui/software/{sm_id}"));
     assert!(page.contains("app.bin") && page.contains("97.7 KiB"), "{page}");
     // The page's script asks for JSON and shows the API's message when an upload fails.
     let part = reqwest::blocking::multipart::Part::bytes(vec![1u8; 10]).file_name("app.bin");
@@ -376,7 +367,7 @@ fn forms_work_without_javascript(f: &Fixture) {
     let (_, t) = f.get("/rest/v1/targets/dev1/actions");
     assert_eq!(t["content"][0]["type"], "update", "{t}");
     assert_eq!(t["content"][0]["forceType"], "soft", "{t}");
-    let (_, page) = get(f, &session, "/ui/devices/dev1");
+    let (_, page) = ui_get(f, &session, "/ui/devices/dev1");
     assert!(
         page.contains("Assignment initiated by user &#39;admin&#39;")
             || page.contains("Assignment initiated by user 'admin'")
@@ -425,9 +416,9 @@ fn ddi_paths_of_a_tenant_named_ui_reach_ddi(f: &Fixture) {
 fn sessions_expire_after_twelve_hours(f: &Fixture) {
     let session = admin(f);
     f.srv.state.clock.advance(11 * 3600 * 1000);
-    assert_eq!(get(f, &session, "/ui").0, 200);
+    assert_eq!(ui_get(f, &session, "/ui").0, 200);
     f.srv.state.clock.advance(2 * 3600 * 1000);
-    assert_eq!(get(f, &session, "/ui").0, 303, "expired: back to the login page");
+    assert_eq!(ui_get(f, &session, "/ui").0, 303, "expired: back to the login page");
 }
 
 fn users_see_only_their_tenant(f: &Fixture) {
@@ -439,13 +430,13 @@ fn users_see_only_their_tenant(f: &Fixture) {
     );
     assert_eq!(s, 201, "{b}");
     let session = ui_login_as(f, "acme", "acme-password");
-    let (s, page) = get(f, &session, "/ui/devices");
+    let (s, page) = ui_get(f, &session, "/ui/devices");
     assert_eq!(s, 200);
     assert!(
         page.contains("0 devices match") && !page.contains("dev1"),
         "{page}"
     );
-    assert_eq!(get(f, &session, "/ui/devices/dev1").0, 404);
+    assert_eq!(ui_get(f, &session, "/ui/devices/dev1").0, 404);
     let (s, _) = post(f, &session, "/ui/devices/dev1/delete", Some(&f.srv.url), &[]);
     assert_eq!(s, 404);
     assert_eq!(f.get("/rest/v1/targets/dev1").0, 200);
@@ -460,18 +451,6 @@ fn rollout_id_of(location: &str) -> i64 {
         .unwrap()
         .parse()
         .unwrap()
-}
-
-fn post_for_location(f: &Fixture, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-    let res = browser()
-        .post(f.url(path))
-        .header("cookie", cookie)
-        .header("origin", &f.srv.url)
-        .form(form)
-        .send()
-        .unwrap();
-    let location = header(&res, "location");
-    (res.status().as_u16(), location, res.text().unwrap())
 }
 
 fn rollout_status(f: &Fixture, id: i64) -> String {
@@ -498,7 +477,7 @@ fn rollouts_are_created_and_driven_through_forms(f: &Fixture) {
     let (_, ds) = f.distribution_set("fw", "fw.bin", b"firmware");
     let ds = ds.to_string();
     let session = admin(f);
-    let (_, overview) = get(f, &session, "/ui");
+    let (_, overview) = ui_get(f, &session, "/ui");
     assert!(overview.contains("href=\"/ui/rollouts\""), "Rollouts in the menu");
 
     // The preview: as a fragment for the script, and as the whole form for the Preview button.
@@ -526,13 +505,13 @@ fn rollouts_are_created_and_driven_through_forms(f: &Fixture) {
     assert!(page.contains("value=\"x\""), "the form keeps what was typed");
 
     // A bad filter is shown at the field, by the preview and by the create form alike.
-    let (s, fragment) = get(f, &session, "/ui/rollouts/preview?q=nme%3D%3Dx");
+    let (s, fragment) = ui_get(f, &session, "/ui/rollouts/preview?q=nme%3D%3Dx");
     assert_eq!(s, 400);
     assert!(
         fragment.contains("Unknown field") && fragment.contains("role=\"alert\""),
         "{fragment}"
     );
-    let (s, page) = get(f, &session, "/ui/rollouts/new?q=nme%3D%3Dx&preview=1");
+    let (s, page) = ui_get(f, &session, "/ui/rollouts/new?q=nme%3D%3Dx&preview=1");
     assert_eq!(s, 400);
     assert!(
         page.contains("<h1>New rollout</h1>") && page.contains("Unknown field"),
@@ -550,14 +529,14 @@ fn rollouts_are_created_and_driven_through_forms(f: &Fixture) {
         ("action_type", "soft"),
         ("start_at", ""),
     ];
-    let (s, _, page) = post_for_location(f, &session, "/ui/rollouts", &form);
+    let (s, _, page) = ui_form(f, &session, "/ui/rollouts", &form);
     assert_eq!(s, 400);
     assert!(
         page.contains("Unknown field") && page.contains("aria-invalid=\"true\""),
         "{page}"
     );
     form[3].1 = "name==nobody";
-    let (s, _, page) = post_for_location(f, &session, "/ui/rollouts", &form);
+    let (s, _, page) = ui_form(f, &session, "/ui/rollouts", &form);
     assert_eq!(s, 400);
     assert!(
         page.contains("<h1>New rollout</h1>"),
@@ -567,7 +546,7 @@ fn rollouts_are_created_and_driven_through_forms(f: &Fixture) {
     assert!(page.contains("value=\"spring\""), "{page}");
 
     form[3].1 = "name==lab*";
-    let (s, location, _) = post_for_location(f, &session, "/ui/rollouts", &form);
+    let (s, location, _) = ui_form(f, &session, "/ui/rollouts", &form);
     assert_eq!(s, 303);
     let id = rollout_id_of(&location);
     let (_, r) = f.get(&format!("/rest/v1/rollouts/{id}"));
@@ -581,7 +560,7 @@ fn rollouts_are_created_and_driven_through_forms(f: &Fixture) {
         groups["content"][0]["errorCondition"]["expression"], "20",
         "{groups}"
     );
-    let (s, _, page) = post_for_location(f, &session, "/ui/rollouts", &form);
+    let (s, _, page) = ui_form(f, &session, "/ui/rollouts", &form);
     assert_eq!(s, 409);
     assert!(
         page.contains("already exists") && page.contains("<h1>New rollout</h1>"),
@@ -590,26 +569,26 @@ fn rollouts_are_created_and_driven_through_forms(f: &Fixture) {
     // The optional start time is read as UTC.
     form[0].1 = "later";
     form[8].1 = "soon";
-    let (s, _, page) = post_for_location(f, &session, "/ui/rollouts", &form);
+    let (s, _, page) = ui_form(f, &session, "/ui/rollouts", &form);
     assert_eq!(s, 400);
     assert!(
         page.contains("The start time &#39;soon&#39;") || page.contains("The start time 'soon'"),
         "{page}"
     );
     form[8].1 = "2030-01-01T10:00";
-    let (s, location, _) = post_for_location(f, &session, "/ui/rollouts", &form);
+    let (s, location, _) = ui_form(f, &session, "/ui/rollouts", &form);
     assert_eq!(s, 303);
     let (_, later) = f.get(&format!("/rest/v1/rollouts/{}", rollout_id_of(&location)));
     assert_eq!(later["startAt"], 1_893_492_000_000_i64, "{later}");
 
-    let (_, list) = get(f, &session, "/ui/rollouts");
+    let (_, list) = ui_get(f, &session, "/ui/rollouts");
     assert!(
         list.contains(&format!("href=\"/ui/rollouts/{id}\"")) && list.contains(">spring<"),
         "{list}"
     );
     assert!(list.contains("2 not started"), "the progress: {list}");
 
-    let page_of = || get(f, &session, &format!("/ui/rollouts/{id}")).1;
+    let page_of = || ui_get(f, &session, &format!("/ui/rollouts/{id}")).1;
     let page = page_of();
     assert!(
         page.contains("<h1>Rollout spring</h1>") && page.contains(">Start</button>"),
@@ -619,7 +598,7 @@ fn rollouts_are_created_and_driven_through_forms(f: &Fixture) {
         !page.contains(">Pause</button>") && !page.contains("data-refresh"),
         "{page}"
     );
-    let act = |op: &str| post_for_location(f, &session, &format!("/ui/rollouts/{id}/{op}"), &[]);
+    let act = |op: &str| ui_form(f, &session, &format!("/ui/rollouts/{id}/{op}"), &[]);
 
     let (s, location, _) = act("start");
     assert_eq!(
@@ -642,7 +621,7 @@ fn rollouts_are_created_and_driven_through_forms(f: &Fixture) {
         "the groups: {page}"
     );
     assert!(page.contains("1 running, 1 scheduled"), "{page}");
-    let (_, overview) = get(f, &session, "/ui");
+    let (_, overview) = ui_get(f, &session, "/ui");
     assert!(
         overview.contains(&format!("href=\"/ui/rollouts/{id}\"")),
         "running rollouts on the overview"
@@ -662,7 +641,7 @@ fn rollouts_are_created_and_driven_through_forms(f: &Fixture) {
     assert_eq!(act("no-such-op").0, 404);
 
     assert_eq!(act("delete").0, 303);
-    let (_, list) = get(f, &session, "/ui/rollouts");
+    let (_, list) = ui_get(f, &session, "/ui/rollouts");
     assert!(!list.contains(">spring<"), "deleted: {list}");
 }
 
@@ -676,13 +655,13 @@ fn rollout_controls_need_their_permissions(f: &Fixture) {
     );
     assert_eq!(s, 201, "{b}");
     let session = ui_login_as(f, "watcher", "watcher-password");
-    let (s, page) = get(f, &session, &format!("/ui/rollouts/{id}"));
+    let (s, page) = ui_get(f, &session, &format!("/ui/rollouts/{id}"));
     assert_eq!(s, 200);
     assert!(page.contains("<h1>Rollout plain</h1>"), "{page}");
     for control in [">Start</button>", ">Delete rollout<", "New rollout"] {
         assert!(!page.contains(control), "{control} shown without its permission");
     }
-    assert!(!get(f, &session, "/ui/rollouts").1.contains("New rollout"));
+    assert!(!ui_get(f, &session, "/ui/rollouts").1.contains("New rollout"));
     let (s, page) = post(
         f,
         &session,
@@ -701,8 +680,8 @@ fn rollout_controls_need_their_permissions(f: &Fixture) {
     );
     assert_eq!(s, 403);
     assert_eq!(rollout_status(f, id), "ready", "nothing changed");
-    assert_eq!(get(f, &session, "/ui/rollouts/new").0, 403);
-    assert_eq!(get(f, &session, "/ui/rollouts/preview?q=name%3D%3D*").0, 403);
+    assert_eq!(ui_get(f, &session, "/ui/rollouts/new").0, 403);
+    assert_eq!(ui_get(f, &session, "/ui/rollouts/preview?q=name%3D%3D*").0, 403);
     // Without READ_ROLLOUT there is no Rollouts page at all.
     let viewer = f.post(
         "/rest/v1/users",
@@ -710,9 +689,9 @@ fn rollout_controls_need_their_permissions(f: &Fixture) {
     );
     assert_eq!(viewer.0, 201);
     let session = ui_login_as(f, "viewer", "viewer-password");
-    let (_, overview) = get(f, &session, "/ui");
+    let (_, overview) = ui_get(f, &session, "/ui");
     assert!(!overview.contains("/ui/rollouts"), "{overview}");
-    assert_eq!(get(f, &session, &format!("/ui/rollouts/{id}")).0, 403);
+    assert_eq!(ui_get(f, &session, &format!("/ui/rollouts/{id}")).0, 403);
 }
 
 fn rollout_names_are_escaped(f: &Fixture) {
@@ -726,7 +705,7 @@ fn rollout_names_are_escaped(f: &Fixture) {
         format!("/ui/rollouts/{id}"),
         "/ui".to_owned(),
     ] {
-        let (_, page) = get(f, &session, &path);
+        let (_, page) = ui_get(f, &session, &path);
         assert!(
             page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
             "{path}: {page}"
@@ -758,11 +737,11 @@ fn rollouts_are_approved_through_the_form(f: &Fixture) {
         ("error", "0"),
         ("action_type", "forced"),
     ];
-    let (s, location, _) = post_for_location(f, &planner, "/ui/rollouts", &form);
+    let (s, location, _) = ui_form(f, &planner, "/ui/rollouts", &form);
     assert_eq!(s, 303);
     let id = rollout_id_of(&location);
     assert_eq!(rollout_status(f, id), "waiting_for_approval");
-    let (_, page) = get(f, &planner, &format!("/ui/rollouts/{id}"));
+    let (_, page) = ui_get(f, &planner, &format!("/ui/rollouts/{id}"));
     assert!(
         !page.contains(">Approve</button>") && !page.contains(">Start</button>"),
         "{page}"
@@ -779,12 +758,12 @@ fn rollouts_are_approved_through_the_form(f: &Fixture) {
         403
     );
     let session = admin(f);
-    let (_, page) = get(f, &session, &format!("/ui/rollouts/{id}"));
+    let (_, page) = ui_get(f, &session, &format!("/ui/rollouts/{id}"));
     assert!(
         page.contains(">Approve</button>") && page.contains(">Deny</button>"),
         "{page}"
     );
-    let (s, _, _) = post_for_location(
+    let (s, _, _) = ui_form(
         f,
         &session,
         &format!("/ui/rollouts/{id}/approve"),
@@ -797,7 +776,7 @@ fn rollouts_are_approved_through_the_form(f: &Fixture) {
         (&json!("ready"), &json!("looks good")),
         "{r}"
     );
-    let (_, page) = get(f, &planner, &format!("/ui/rollouts/{id}"));
+    let (_, page) = ui_get(f, &planner, &format!("/ui/rollouts/{id}"));
     assert!(
         page.contains(">Start</button>") && page.contains("looks good"),
         "{page}"

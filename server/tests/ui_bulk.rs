@@ -8,23 +8,11 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Fixture, browser, controller_ids, ui_login, ui_login_as};
+use support::{Fixture, browser, controller_ids, ui_form, ui_get, ui_login, ui_login_as};
 
 /// Status, decoded `?notice=` of the redirect (if any), and body of a form post from our own page.
 fn post(f: &Fixture, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-    let res = browser()
-        .post(f.url(path))
-        .header("cookie", cookie)
-        .header("origin", &f.srv.url)
-        .form(form)
-        .send()
-        .unwrap();
-    let status = res.status().as_u16();
-    let location = res
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
+    let (status, location, body) = ui_form(f, cookie, path, form);
     let notice = location
         .split_once("notice=")
         .map(|(_, n)| {
@@ -33,16 +21,7 @@ fn post(f: &Fixture, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, S
                 .into_owned()
         })
         .unwrap_or_default();
-    (status, notice, res.text().unwrap())
-}
-
-fn get(f: &Fixture, cookie: &str, path: &str) -> (u16, String) {
-    let res = browser()
-        .get(f.url(path))
-        .header("cookie", cookie)
-        .send()
-        .unwrap();
-    (res.status().as_u16(), res.text().unwrap())
+    (status, notice, body)
 }
 
 fn targets(f: &Fixture, cids: &[&str]) {
@@ -88,7 +67,7 @@ fn bulk_actions_change_the_checked_devices(f: &Fixture) {
     let (_, ds) = f.distribution_set("os", "os.bin", b"image");
     let lab = tag(f, "lab");
     let session = ui_login(f);
-    let (s, page) = get(f, &session, "/ui/devices");
+    let (s, page) = ui_get(f, &session, "/ui/devices");
     assert_eq!(s, 200);
     assert!(
         page.contains("action=\"/ui/devices/bulk\"") && page.contains("All 3 devices matching the filter"),
@@ -169,7 +148,7 @@ fn all_matching_the_filter_acts_on_every_match(f: &Fixture) {
     targets(f, &["lab-1", "lab-2", "lab-3", "prod-1", "prod-2"]);
     let lab = tag(f, "lab");
     let session = ui_login(f);
-    let (_, page) = get(f, &session, "/ui/devices?q=controllerId%3D%3Dlab-*");
+    let (_, page) = ui_get(f, &session, "/ui/devices?q=controllerId%3D%3Dlab-*");
     assert!(page.contains("All 3 devices matching the filter"), "{page}");
     // Only one device is checked, but the scope is the whole filter (which spans pages too).
     let lab_id = lab.to_string();
@@ -236,7 +215,7 @@ fn read_only_user_is_refused(f: &Fixture) {
     );
     assert_eq!(s, 201, "{b}");
     let session = ui_login_as(f, "viewer", "viewer-password");
-    let (s, page) = get(f, &session, "/ui/devices");
+    let (s, page) = ui_get(f, &session, "/ui/devices");
     assert_eq!(s, 200);
     assert!(
         !page.contains("/ui/devices/bulk") && !page.contains("name=\"cid\""),
@@ -281,30 +260,30 @@ fn sorting_paging_and_columns(f: &Fixture) {
     let (s, b) = f.post("/rest/v1/targets", json!(body));
     assert_eq!(s, 201, "{b}");
     let session = ui_login(f);
-    let (_, page) = get(f, &session, "/ui/devices");
+    let (_, page) = ui_get(f, &session, "/ui/devices");
     let p = positions(&page, &["d00", "d01"]);
     assert!(
         p[0] < p[1] && !page.contains("/ui/devices/d50\""),
         "first page by controller id"
     );
     assert!(page.contains("Page 1 of 2"), "{page}");
-    let (_, page) = get(f, &session, "/ui/devices?sort=name");
+    let (_, page) = ui_get(f, &session, "/ui/devices?sort=name");
     let p = positions(&page, &["d59", "d58", "d10"]);
     assert!(p[0] < p[1] && p[1] < p[2], "by name ascending");
     assert!(page.contains("aria-sort=\"ascending\""), "{page}");
     // The name header now offers the descending sort.
     assert!(page.contains("href=\"?sort=%2Dname&amp;\""), "{page}");
-    let (_, page) = get(f, &session, "/ui/devices?sort=-name");
+    let (_, page) = ui_get(f, &session, "/ui/devices?sort=-name");
     let p = positions(&page, &["d00", "d01"]);
     assert!(p[0] < p[1]);
     // Jump to page 2 of the descending sort: the last ten.
-    let (_, page) = get(f, &session, "/ui/devices?sort=-name&page=2");
+    let (_, page) = ui_get(f, &session, "/ui/devices?sort=-name&page=2");
     assert!(page.contains("Page 2 of 2"), "{page}");
     let p = positions(&page, &["d50", "d59"]);
     assert!(p[0] < p[1] && !page.contains("/ui/devices/d00\""));
     // Every sortable column sorts, with a filter too.
     for sort in ["lastpoll", "-lastpoll", "installed", "-assigned", "type", "-type"] {
-        let (s, page) = get(f, &session, &format!("/ui/devices?q=name%3D%3Dn0*&sort={sort}"));
+        let (s, page) = ui_get(f, &session, &format!("/ui/devices?q=name%3D%3Dn0*&sort={sort}"));
         assert_eq!(s, 200, "{sort}");
         assert!(page.contains("10 devices match"), "{sort}: {page}");
     }
@@ -322,7 +301,7 @@ fn sorting_paging_and_columns(f: &Fixture) {
         "{page}"
     );
     let kept = format!("{session}; {}", cookie.split(';').next().unwrap());
-    let (_, page) = get(f, &kept, "/ui/devices");
+    let (_, page) = ui_get(f, &kept, "/ui/devices");
     assert!(
         page.contains(">IP address<") && page.contains("10.0.0.7"),
         "{page}"
@@ -361,7 +340,7 @@ fn failures_are_grouped_and_retried(f: &Fixture) {
     }
     f.assign(ds1, "ok", json!({}));
     let session = ui_login(f);
-    let (s, page) = get(f, &session, "/ui/failures");
+    let (s, page) = ui_get(f, &session, "/ui/failures");
     assert_eq!(s, 200);
     assert!(page.contains("href=\"/ui/failures\""), "in the navigation");
     assert!(
@@ -409,7 +388,7 @@ fn failures_are_grouped_and_retried(f: &Fixture) {
         assert_eq!(f.target(cid)["updateStatus"], "pending", "{cid}");
     }
     assert_eq!(f.target("f4")["updateStatus"], "error");
-    let (_, page) = get(f, &session, "/ui/failures");
+    let (_, page) = ui_get(f, &session, "/ui/failures");
     assert!(
         page.contains("1 devices failed their latest deployment"),
         "{page}"

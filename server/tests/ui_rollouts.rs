@@ -11,7 +11,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Fixture, browser, controller_ids, ui_login};
+use support::{Fixture, browser, controller_ids, ui_login, ui_page};
 
 backend_tests!(
     a_stuck_group_shows_what_it_waits_for_and_moves_on_when_stragglers_are_canceled,
@@ -20,16 +20,6 @@ backend_tests!(
 );
 
 const MINUTE: i64 = 60_000;
-
-fn page(f: &Fixture, cookie: &str, path: &str) -> String {
-    let res = browser()
-        .get(f.url(path))
-        .header("cookie", cookie)
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), 200, "{path}");
-    res.text().unwrap()
-}
 
 /// The markup of the element that starts with `start` (up to its closing `end`).
 fn part<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
@@ -97,7 +87,7 @@ fn offered_action(f: &Fixture, cid: &str) -> i64 {
 
 /// The devices the UI's device list shows for RSQL `q`.
 fn listed(f: &Fixture, cookie: &str, q_encoded: &str) -> Vec<String> {
-    let html = page(f, cookie, &format!("/ui/devices?q={q_encoded}"));
+    let html = ui_page(f, cookie, &format!("/ui/devices?q={q_encoded}"));
     let mut ids: Vec<String> = html
         .split("href=\"/ui/devices/")
         .skip(1)
@@ -124,7 +114,7 @@ fn a_stuck_group_shows_what_it_waits_for_and_moves_on_when_stragglers_are_cancel
 
     // Right after the start, every device of the first group has yet to poll.
     sweep(f);
-    let html = page(f, &cookie, &format!("/ui/rollouts/{id}"));
+    let html = ui_page(f, &cookie, &format!("/ui/rollouts/{id}"));
     let row = part(&html, &format!("<tr data-group=\"{first}\""), "</tr>");
     assert!(
         row.contains("<li data-stage=\"not-polled\">5 not polled since assigned</li>"),
@@ -153,7 +143,7 @@ fn a_stuck_group_shows_what_it_waits_for_and_moves_on_when_stragglers_are_cancel
     f.srv.state.clock.advance(3 * MINUTE);
     sweep(f);
 
-    let html = page(f, &cookie, &format!("/ui/rollouts/{id}"));
+    let html = ui_page(f, &cookie, &format!("/ui/rollouts/{id}"));
     assert!(
         part(&html, "<p id=\"rollout-status\"", "</p>").contains("badge s-running"),
         "{html}"
@@ -241,7 +231,7 @@ fn a_stuck_group_shows_what_it_waits_for_and_moves_on_when_stragglers_are_cancel
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let html = loop {
         sweep(f);
-        let html = page(f, &cookie, &format!("/ui/rollouts/{id}"));
+        let html = ui_page(f, &cookie, &format!("/ui/rollouts/{id}"));
         let row = part(&html, &format!("<tr data-group=\"{first}\""), "</tr>").to_owned();
         if row.contains("badge s-finished") {
             break html;
@@ -269,7 +259,7 @@ fn paused_rollouts_say_who_or_which_threshold_paused_them(f: &Fixture) {
         json!({ "name": "ready", "distributionSetId": ds, "targetFilterQuery": "controllerId==pause-0", "amountGroups": 1 }),
     );
     assert_eq!(s, 201, "{r}");
-    let html = page(f, &cookie, &format!("/ui/rollouts/{}", r["id"]));
+    let html = ui_page(f, &cookie, &format!("/ui/rollouts/{}", r["id"]));
     assert!(
         part(&html, "<p id=\"rollout-status\"", "</p>").contains("badge s-ready"),
         "{html}"
@@ -279,7 +269,7 @@ fn paused_rollouts_say_who_or_which_threshold_paused_them(f: &Fixture) {
     let (by_hand, _) = started_rollout(f, "by-hand", "controllerId==pause-1", 1, json!({}));
     let (s, v) = f.post(&format!("/rest/v1/rollouts/{by_hand}/pause"), json!({}));
     assert!(s == 200 || s == 204, "{s} {v}");
-    let html = page(f, &cookie, &format!("/ui/rollouts/{by_hand}"));
+    let html = ui_page(f, &cookie, &format!("/ui/rollouts/{by_hand}"));
     assert!(
         part(&html, "<p id=\"rollout-status\"", "</p>").contains("badge s-paused"),
         "{html}"
@@ -304,7 +294,7 @@ fn paused_rollouts_say_who_or_which_threshold_paused_them(f: &Fixture) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let html = loop {
         sweep(f);
-        let html = page(f, &cookie, &format!("/ui/rollouts/{id}"));
+        let html = ui_page(f, &cookie, &format!("/ui/rollouts/{id}"));
         if html.contains("<p id=\"hold\"") {
             break html;
         }
@@ -354,7 +344,7 @@ fn the_overview_and_a_set_page_count_installed_and_assigned_devices(f: &Fixture)
     f.assign(new, "runs-1", json!({}));
     assert_eq!(f.feedback("runs-0", a, "closed", "success").0, 200);
 
-    let html = page(f, &cookie, "/ui");
+    let html = ui_page(f, &cookie, "/ui");
     let runs = part(&html, "<section class=\"card\" id=\"fleet-runs\"", "</section>");
     let old_row = part(runs, &format!("<tr data-set=\"{old}\""), "</tr>");
     let new_row = part(runs, &format!("<tr data-set=\"{new}\""), "</tr>");
@@ -386,7 +376,7 @@ fn the_overview_and_a_set_page_count_installed_and_assigned_devices(f: &Fixture)
     );
 
     // The set's own page has the same two figures.
-    let html = page(f, &cookie, &format!("/ui/distributions/{new}"));
+    let html = ui_page(f, &cookie, &format!("/ui/distributions/{new}"));
     let installed = part(&html, "<div id=\"installed-count\"", "</div>");
     assert!(installed.contains("<span class=\"stat\">1</span>"), "{installed}");
     let assigned = part(&html, "<div id=\"assigned-count\"", "</div>");

@@ -2,6 +2,8 @@
 //! run as a one-shot installer (`swupdate -i`).
 #![allow(dead_code)]
 
+pub mod agent;
+
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

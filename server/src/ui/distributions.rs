@@ -99,7 +99,7 @@ pub async fn create(ctx: Ctx, req: HttpRequest, body: web::Bytes, state: web::Da
             "Send the form from the distribution sets page.",
         ));
     }
-    let pairs: Vec<(String, String)> = form_pairs(&body);
+    let pairs: Vec<(String, String)> = super::device_bulk::pairs(&body);
     let field = |k: &str| {
         pairs
             .iter()
@@ -135,23 +135,6 @@ pub async fn create(ctx: Ctx, req: HttpRequest, body: web::Bytes, state: web::Da
         &format!("/ui/distributions/{id}"),
         Some("Distribution set created."),
     ))
-}
-
-/// `application/x-www-form-urlencoded` pairs in order, repeated names kept.
-fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " "))
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
 }
 
 pub async fn set_page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) -> UiResult {

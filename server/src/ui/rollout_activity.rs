@@ -126,12 +126,7 @@ pub fn groups_table(ctx: &Ctx, a: &Activity, now: i64) -> Markup {
 /// Finished devices a group still needs to meet its success threshold.
 fn still_needed(g: &GroupActivity) -> i64 {
     let finished = g.totals.get("finished").copied().unwrap_or(0);
-    let total: i64 = g
-        .totals
-        .iter()
-        .filter(|(k, _)| **k != "notstarted")
-        .map(|(_, n)| n)
-        .sum();
+    let total = g.started();
     let threshold = g.group.conditions().success_threshold();
     ((threshold * total + 99) / 100 - finished).max(0)
 }

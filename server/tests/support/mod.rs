@@ -294,6 +294,41 @@ pub fn ui_login_as(f: &Fixture, user: &str, password: &str) -> String {
     cookie.split(';').next().unwrap().to_owned()
 }
 
+/// A UI page as the holder of `cookie`: status and body.
+pub fn ui_get(f: &Fixture, cookie: &str, path: &str) -> (u16, String) {
+    let res = browser()
+        .get(f.url(path))
+        .header("cookie", cookie)
+        .send()
+        .unwrap();
+    (res.status().as_u16(), res.text().unwrap())
+}
+
+/// [`ui_get`] of a page that must answer 200: its body.
+pub fn ui_page(f: &Fixture, cookie: &str, path: &str) -> String {
+    let (status, body) = ui_get(f, cookie, path);
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+/// A UI form post from the server's own origin as the holder of `cookie`: status, `location` (empty
+/// without one) and body.
+pub fn ui_form(f: &Fixture, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    let res = browser()
+        .post(f.url(path))
+        .header("cookie", cookie)
+        .header("origin", &f.srv.url)
+        .form(form)
+        .send()
+        .unwrap();
+    let location = res
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (res.status().as_u16(), location, res.text().unwrap())
+}
+
 /// [`ui_login_as`] the server's admin.
 pub fn ui_login(f: &Fixture) -> String {
     ui_login_as(f, &f.srv.admin_user, &f.srv.admin_password)

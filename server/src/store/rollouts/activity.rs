@@ -54,6 +54,17 @@ pub struct GroupActivity {
     pub last_moved: i64,
 }
 
+impl GroupActivity {
+    /// The group's devices with an action: every status but "not started".
+    pub fn started(&self) -> i64 {
+        self.totals
+            .iter()
+            .filter(|(k, _)| **k != "notstarted")
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
 /// Why a paused rollout is paused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hold {
@@ -219,12 +230,7 @@ fn hold(r: &Rollout, groups: &[GroupActivity]) -> Option<Hold> {
         return Some(Hold::Operator(r.last_modified_by.clone()));
     }
     if let Some(g) = groups.iter().find(|g| g.group.status() == GroupStatus::Error) {
-        let total: i64 = g
-            .totals
-            .iter()
-            .filter(|(k, _)| **k != "notstarted")
-            .map(|(_, n)| n)
-            .sum();
+        let total = g.started();
         return Some(Hold::ErrorThreshold {
             group: g.group.name.clone(),
             errors: g.totals.get("error").copied().unwrap_or(0),
