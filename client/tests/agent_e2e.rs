@@ -6,16 +6,13 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use reqwest::blocking::Client;
 use serde_json::{Value, json};
 use updraft_client::slots::Slot;
-use updraft_client::slots::sim::{Firmware, SimFirmware};
-use updraft_server::testing::TestServer;
 use updraft_swu::bundle::{BundleWriter, Manifest, ManifestImage};
 use updraft_swu::signature::Signer;
 

@@ -6,14 +6,8 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use reqwest::Method;
-use reqwest::blocking::Client;
-use serde_json::{Value, json};
 use updraft_client::slots::Slot;
-use updraft_client::slots::sim::{Firmware, SimFirmware};
-use updraft_server::testing::TestServer;
 use updraft_swu::bundle::{BundleWriter, Manifest, ManifestImage};
 
 mod support;

@@ -418,7 +418,11 @@ fn sessions_expire_after_twelve_hours(f: &Fixture) {
     f.srv.state.clock.advance(11 * 3600 * 1000);
     assert_eq!(ui_get(f, &session, "/ui").0, 200);
     f.srv.state.clock.advance(2 * 3600 * 1000);
-    assert_eq!(ui_get(f, &session, "/ui").0, 303, "expired: back to the login page");
+    assert_eq!(
+        ui_get(f, &session, "/ui").0,
+        303,
+        "expired: back to the login page"
+    );
 }
 
 fn users_see_only_their_tenant(f: &Fixture) {
@@ -481,7 +485,7 @@ fn rollouts_are_created_and_driven_through_forms(f: &Fixture) {
     assert!(overview.contains("href=\"/ui/rollouts\""), "Rollouts in the menu");
 
     // The preview: as a fragment for the script, and as the whole form for the Preview button.
-    let (s, fragment) = get(
+    let (s, fragment) = ui_get(
         f,
         &session,
         &format!("/ui/rollouts/preview?q=name%3D%3Dlab*&ds={ds}"),
@@ -492,7 +496,7 @@ fn rollouts_are_created_and_driven_through_forms(f: &Fixture) {
         "{fragment}"
     );
     assert!(!fragment.contains("<html"), "a fragment: {fragment}");
-    let (s, page) = get(
+    let (s, page) = ui_get(
         f,
         &session,
         &format!("/ui/rollouts/new?name=x&q=name%3D%3D*&ds={ds}&preview=1"),

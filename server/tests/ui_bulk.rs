@@ -366,7 +366,7 @@ fn failures_are_grouped_and_retried(f: &Fixture) {
         ),
         "{page}"
     );
-    let (s, page) = get(
+    let (s, page) = ui_get(
         f,
         &session,
         "/ui/failures/devices?by=message&key=checksum%20mismatch",

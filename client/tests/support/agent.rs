@@ -126,7 +126,11 @@ impl Fleet {
     }
 
     pub fn target(&self) -> Value {
-        self.json(reqwest::Method::GET, &format!("/rest/v1/targets/{}", self.cid), None)
+        self.json(
+            reqwest::Method::GET,
+            &format!("/rest/v1/targets/{}", self.cid),
+            None,
+        )
     }
 
     /// The device's attributes, as the Management API shows them.
