@@ -18,7 +18,7 @@ use updraft_swu::signature::Signer;
 
 mod support;
 
-use support::agent::Fleet;
+use support::agent::{Fleet, SimKeys, sim_config};
 
 const ACTIVE: &[u8] = b"slot A: the running system\n";
 const CID: &str = "pi-e2e";
@@ -67,35 +67,24 @@ impl Device {
         assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
         std::fs::write(dir.join("a.img"), ACTIVE).unwrap();
         std::fs::write(dir.join("b.img"), vec![0u8; 4096]).unwrap();
-        std::fs::create_dir_all(dir.join("sim")).unwrap();
         let p = |name: &str| dir.join(name).display().to_string();
-        let config = dir.join("updraft.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "data_dir = {:?}\n[bootloader]\nbackend = \"sim\"\nstate_dir = {:?}\n\
-                 [slots.a]\ndevice = {:?}\n[slots.b]\ndevice = {:?}\n\
-                 [bundle]\nca = {:?}\n\
-                 [device]\nboard = \"testboard\"\nhardware_revision = \"1.0\"\nversion = \"1.0.0\"\n\
-                 sw_versions_file = {:?}\n\
-                 [server]\nurl = {url:?}\ncontroller_id = {CID:?}\ntarget_token = {token:?}\npoll_secs = 1\n\
-                 download_retries = 3\n\
-                 [agent]\nreboot_command = \"\"\nhealth_check = {:?}\nhealth_timeout_secs = 10\n\
-                 boot_id_file = {:?}\n{agent}\n[agent.attributes]\nboard = \"testboard\"\n",
-                p("data"),
-                p("sim"),
-                p("a.img"),
-                p("b.img"),
-                p("trusted.pem"),
-                p("sw-versions"),
-                format!(
-                    "echo checking the marker; test -e {} || {{ echo 'app: the marker file is missing' >&2; exit 1; }}",
-                    p("healthy")
-                ),
-                p("boot_id"),
-            ),
-        )
-        .unwrap();
+        let health_check = format!(
+            "echo checking the marker; test -e {} || {{ echo 'app: the marker file is missing' >&2; exit 1; }}",
+            p("healthy")
+        );
+        let device = format!("sw_versions_file = {:?}", p("sw-versions"));
+        let agent = format!("health_check = {health_check:?}\nhealth_timeout_secs = 10\n{agent}");
+        let tables = format!(
+            "[bundle]\nca = {:?}\n[agent.attributes]\nboard = \"testboard\"\n",
+            p("trusted.pem")
+        );
+        let keys = SimKeys {
+            device: &device,
+            server: "download_retries = 3",
+            agent: &agent,
+            tables: &tables,
+        };
+        let config = sim_config(&dir, url, CID, token, keys);
         let d = Device {
             _tmp: tmp,
             dir,

@@ -12,7 +12,7 @@ use updraft_swu::bundle::{BundleWriter, Manifest, ManifestImage};
 
 mod support;
 
-use support::agent::{Fleet, agent_once, power_cycle};
+use support::agent::{Fleet, SimKeys, agent_once, power_cycle, sim_config};
 
 const CID: &str = "hooked-1";
 const ACTIVE: &[u8] = b"slot A: the running system\n";
@@ -47,7 +47,7 @@ impl Device {
         let dir = tmp.path().to_owned();
         std::fs::write(dir.join("a.img"), ACTIVE).unwrap();
         std::fs::write(dir.join("b.img"), vec![0u8; 4096]).unwrap();
-        for sub in ["sim", "scripts", "inventory.d"] {
+        for sub in ["scripts", "inventory.d"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
         }
         let trace = dir.join("trace");
@@ -66,27 +66,16 @@ impl Device {
             "echo os_release=updraft-os 1.0\necho '# not an attribute'",
         );
         let p = |name: &str| dir.join(name).display().to_string();
-        let config = dir.join("updraft.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "data_dir = {:?}\n[bootloader]\nbackend = \"sim\"\nstate_dir = {:?}\n\
-                 [slots.a]\ndevice = {:?}\n[slots.b]\ndevice = {:?}\n\
-                 [device]\nboard = \"testboard\"\nhardware_revision = \"1.0\"\nversion = \"1.0.0\"\n\
-                 [server]\nurl = {:?}\ncontroller_id = {CID:?}\ntarget_token = {token:?}\npoll_secs = 1\n\
-                 [agent]\nreboot_command = \"\"\nboot_id_file = {:?}\nstate_scripts_dir = {:?}\n\
-                 inventory_dir = {:?}\nscript_timeout_secs = 20\n",
-                p("data"),
-                p("sim"),
-                p("a.img"),
-                p("b.img"),
-                fleet.srv.url,
-                p("boot_id"),
-                p("scripts"),
-                p("inventory.d"),
-            ),
-        )
-        .unwrap();
+        let agent = format!(
+            "state_scripts_dir = {:?}\ninventory_dir = {:?}\nscript_timeout_secs = 20",
+            p("scripts"),
+            p("inventory.d")
+        );
+        let keys = SimKeys {
+            agent: &agent,
+            ..SimKeys::default()
+        };
+        let config = sim_config(&dir, &fleet.srv.url, CID, &token, keys);
         let device = Device {
             _tmp: tmp,
             dir,

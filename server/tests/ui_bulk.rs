@@ -311,18 +311,8 @@ fn sorting_paging_and_columns(f: &Fixture) {
 
 /// Makes `cid`'s action fail with `detail` as the device's last feedback message.
 fn fail(f: &Fixture, cid: &str, action: i64, detail: &str) {
-    let body = json!({ "status": { "execution": "closed", "result": { "finished": "failure" },
-        "details": ["downloading", detail] } });
-    let res = f
-        .ddi(
-            reqwest::Method::POST,
-            cid,
-            &format!("/deploymentBase/{action}/feedback"),
-        )
-        .json(&body)
-        .send()
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200, "{}", res.text().unwrap());
+    let (s, v) = f.feedback_with(cid, action, "closed", "failure", &["downloading", detail]);
+    assert_eq!(s, 200, "{v}");
 }
 
 fn failures_are_grouped_and_retried(f: &Fixture) {

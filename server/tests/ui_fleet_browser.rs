@@ -36,18 +36,14 @@ fn bulk_assign_and_failure_retry_in_a_browser() {
     let (_, ds) = f.distribution_set("fleet-os", "os.bin", b"image");
     for cid in ["fail-1", "fail-2"] {
         let action = f.assign(ds, cid, json!({}));
-        let body = json!({ "status": { "execution": "closed", "result": { "finished": "failure" },
-            "details": ["installing", "flash write failed"] } });
-        let res = f
-            .ddi(
-                reqwest::Method::POST,
-                cid,
-                &format!("/deploymentBase/{action}/feedback"),
-            )
-            .json(&body)
-            .send()
-            .unwrap();
-        assert_eq!(res.status().as_u16(), 200);
+        let (s, v) = f.feedback_with(
+            cid,
+            action,
+            "closed",
+            "failure",
+            &["installing", "flash write failed"],
+        );
+        assert_eq!(s, 200, "{v}");
     }
 
     let shots = std::env::var_os("UI_SCREENSHOT_DIR").map_or_else(

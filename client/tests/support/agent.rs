@@ -2,7 +2,7 @@
 //! make, the simulated firmware's power cycle, and one `updraft agent --once` run whose output must
 //! be words, never Rust `Debug`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use reqwest::blocking::Client;
@@ -141,6 +141,47 @@ impl Fleet {
             None,
         )
     }
+}
+
+/// Keys a test adds to the sections of [`sim_config`], each as TOML lines.
+#[derive(Default)]
+pub struct SimKeys<'a> {
+    pub device: &'a str,
+    pub server: &'a str,
+    pub agent: &'a str,
+    /// Whole tables after the others (`[bundle]`, `[agent.attributes]`, ...).
+    pub tables: &'a str,
+}
+
+/// Writes `dir/updraft.toml` for a device on the simulated bootloader and answers its path: state
+/// in `dir/sim`, file slots `dir/a.img` and `dir/b.img`, boot id in `dir/boot_id`, data in
+/// `dir/data`; board `testboard` 1.0 at version 1.0.0, polling `url` every second as `cid` with
+/// `token`, and no reboot command (the test power-cycles with [`power_cycle`]).
+pub fn sim_config(dir: &Path, url: &str, cid: &str, token: &str, keys: SimKeys) -> PathBuf {
+    std::fs::create_dir_all(dir.join("sim")).unwrap();
+    let p = |name: &str| dir.join(name).display().to_string();
+    let config = dir.join("updraft.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\n[bootloader]\nbackend = \"sim\"\nstate_dir = {:?}\n\
+             [slots.a]\ndevice = {:?}\n[slots.b]\ndevice = {:?}\n\
+             [device]\nboard = \"testboard\"\nhardware_revision = \"1.0\"\nversion = \"1.0.0\"\n{}\n\
+             [server]\nurl = {url:?}\ncontroller_id = {cid:?}\ntarget_token = {token:?}\npoll_secs = 1\n{}\n\
+             [agent]\nreboot_command = \"\"\nboot_id_file = {:?}\n{}\n{}",
+            p("data"),
+            p("sim"),
+            p("a.img"),
+            p("b.img"),
+            keys.device,
+            keys.server,
+            p("boot_id"),
+            keys.agent,
+            keys.tables,
+        ),
+    )
+    .unwrap();
+    config
 }
 
 /// A power cycle of the device in `dir`: a new boot id in `dir/boot_id`, and the simulated

@@ -154,11 +154,31 @@ impl Fixture {
 
     /// Feedback on a deployment, as a device posts it.
     pub fn feedback(&self, cid: &str, action: i64, execution: &str, finished: &str) -> (u16, Value) {
+        self.feedback_with(
+            cid,
+            action,
+            execution,
+            finished,
+            &[&format!("{execution} {finished}")],
+        )
+    }
+
+    /// Deployment feedback with the device's own `details` lines (the last one is the message the
+    /// console groups failures by).
+    pub fn feedback_with(
+        &self,
+        cid: &str,
+        action: i64,
+        execution: &str,
+        finished: &str,
+        details: &[&str],
+    ) -> (u16, Value) {
         self.post_feedback(
             cid,
             &format!("/deploymentBase/{action}/feedback"),
             execution,
             finished,
+            details,
         )
     }
 
@@ -169,11 +189,19 @@ impl Fixture {
             &format!("/cancelAction/{action}/feedback"),
             execution,
             finished,
+            &[&format!("{execution} {finished}")],
         )
     }
 
-    fn post_feedback(&self, cid: &str, rest: &str, execution: &str, finished: &str) -> (u16, Value) {
-        let body = json!({ "status": { "execution": execution, "result": { "finished": finished }, "details": [format!("{execution} {finished}")] } });
+    fn post_feedback(
+        &self,
+        cid: &str,
+        rest: &str,
+        execution: &str,
+        finished: &str,
+        details: &[&str],
+    ) -> (u16, Value) {
+        let body = json!({ "status": { "execution": execution, "result": { "finished": finished }, "details": details } });
         read(
             self.ddi(reqwest::Method::POST, cid, rest)
                 .json(&body)
