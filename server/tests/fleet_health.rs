@@ -245,6 +245,14 @@ fn fleet_health_counts_what_devices_did(f: &Fixture) {
     f.srv.state.clock.advance(397 * 24 * HOUR);
     updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
     assert_eq!(health_events(f), recorded, "399 days old: kept");
+    // A run that deleted nothing waits an hour (server time) before taking the write lock again.
+    let runs = || f.srv.state.metrics.job_runs.get(&"health_event_retention");
+    let before = runs();
+    updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
+    assert_eq!(runs(), before, "nothing to delete: not run again within the hour");
+    f.srv.state.clock.advance(HOUR);
+    updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
+    assert_eq!(runs(), before + 1, "an hour later it looks again");
     f.srv.state.clock.advance(2 * 24 * HOUR);
     updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
     assert_eq!(health_events(f), 0, "401 days old: deleted");

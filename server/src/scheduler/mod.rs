@@ -14,7 +14,7 @@ mod auto_assign;
 mod housekeeping;
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,14 @@ pub struct Jobs {
     wake: tokio::sync::Notify,
     touched_rollouts: Mutex<BTreeSet<i64>>,
     stopping: AtomicBool,
+    /// Server time (ms) from which the retention jobs run again; see [`RETENTION_EVERY_MS`].
+    retention_due_at: AtomicI64,
 }
+
+/// How often the retention jobs look for old rows when the last run found none. Each run takes the
+/// database's write lock (all of SQLite), so an idle server should not take it every sweep; a run
+/// that deleted something runs again at the next sweep until the backlog is gone.
+const RETENTION_EVERY_MS: i64 = 3_600_000;
 
 impl Jobs {
     /// Shutdown: no new unit of work starts; the one running finishes its transaction (which
@@ -121,14 +128,40 @@ pub fn run_once(state: &AppState, sweep: bool) -> store::Result<()> {
         job(state, "action_timeout", || {
             housekeeping::time_out_silent_actions(state).map(drop)
         })?;
-        job(state, "action_retention", || {
-            housekeeping::delete_old_actions(state).map(drop)
-        })?;
-        job(state, "health_event_retention", || {
-            housekeeping::delete_old_health_events(state).map(drop)
-        })?;
+        retention(state)?;
     }
     Ok(())
+}
+
+/// The retention jobs, when due: at once after a run that deleted rows, else hourly (server time).
+fn retention(state: &AppState) -> store::Result<()> {
+    let now = state.now();
+    // Claim the run, so a test's `run_once` and the loop's sweep never both run it.
+    let claimed = state
+        .jobs
+        .retention_due_at
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |due| {
+            (now >= due).then_some(now + RETENTION_EVERY_MS)
+        });
+    if claimed.is_err() {
+        return Ok(());
+    }
+    let mut deleted = 0;
+    let result = job(state, "action_retention", || {
+        deleted += housekeeping::delete_old_actions(state)?;
+        Ok(())
+    })
+    .and_then(|()| {
+        job(state, "health_event_retention", || {
+            deleted += housekeeping::delete_old_health_events(state)?;
+            Ok(())
+        })
+    });
+    // A backlog or a failed run: again at the next sweep.
+    if deleted > 0 || result.is_err() {
+        state.jobs.retention_due_at.store(now, Ordering::Release);
+    }
+    result
 }
 
 /// Runs one named job unless the scheduler is stopping, and counts the run and its failure.
