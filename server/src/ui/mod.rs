@@ -18,6 +18,8 @@ mod devices;
 mod distributions;
 mod error;
 mod failures;
+mod filter_auto_assign;
+mod filters;
 mod fleet;
 mod layout;
 mod overview;
@@ -55,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(devices::configure)
             .configure(device_page::configure)
             .configure(fleet::configure)
+            .configure(filters::configure)
             .configure(failures::configure)
             .configure(software::configure)
             .configure(distributions::configure)
