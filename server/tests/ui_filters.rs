@@ -423,32 +423,30 @@ fn the_rollout_form_creates_explicit_groups_a_start_time_confirmation_and_dynami
     });
 }
 
-fn failed_devices_of_a_finished_rollout_are_retried_from_its_page(f: &Fixture) {
-    targets(f, &["retry-1", "retry-2"]);
-    let ds = f
-        .distribution_set("retry", "retry.bin", b"firmware")
-        .1
-        .to_string();
-    let cookie = ui_login(f);
+/// A rollout `name` created in the UI over `cids`, started, and finished with the first device
+/// updated and the others failed; with a check on the way that an unfinished rollout offers no retry.
+fn finished_with_failures(f: &Fixture, cookie: &str, name: &str, prefix: &str, cids: &[&str]) -> i64 {
+    let ds = f.distribution_set(name, "retry.bin", b"firmware").1.to_string();
+    let q = format!("controllerId=={prefix}*");
     let form = [
-        ("name", "flaky"),
+        ("name", name),
         ("ds", ds.as_str()),
-        ("q", "controllerId==retry-*"),
+        ("q", q.as_str()),
         ("groups", "1"),
         ("success", "100"),
         ("error", "100"),
         ("start", "manual"),
     ];
-    let (s, location, page) = ui_form(f, &cookie, "/ui/rollouts", &form);
+    let (s, location, page) = ui_form(f, cookie, "/ui/rollouts", &form);
     assert_eq!(s, 303, "{page}");
     let id = id_in(&location, "/ui/rollouts/");
     // Not finished yet: no button, and a crafted post gets the API's refusal.
-    assert!(!ui_page(f, &cookie, &format!("/ui/rollouts/{id}")).contains("id=\"retry\""));
-    let (s, _, page) = ui_form(f, &cookie, &format!("/ui/rollouts/{id}/retry"), &[]);
+    assert!(!ui_page(f, cookie, &format!("/ui/rollouts/{id}")).contains("id=\"retry\""));
+    let (s, _, page) = ui_form(f, cookie, &format!("/ui/rollouts/{id}/retry"), &[]);
     assert_eq!(s, 400, "{page}");
-    let (s, _, _) = ui_form(f, &cookie, &format!("/ui/rollouts/{id}/start"), &[]);
+    let (s, _, _) = ui_form(f, cookie, &format!("/ui/rollouts/{id}/start"), &[]);
     assert_eq!(s, 303);
-    for (cid, result) in [("retry-1", "success"), ("retry-2", "failure")] {
+    for (i, cid) in cids.iter().enumerate() {
         let mut href = String::new();
         sweep_until(f, &format!("{cid}'s deployment"), || {
             href = f.poll(cid)["_links"]["deploymentBase"]["href"]
@@ -458,11 +456,19 @@ fn failed_devices_of_a_finished_rollout_are_retried_from_its_page(f: &Fixture) {
             !href.is_empty()
         });
         let action = support::action_id_of(&href);
+        let result = if i == 0 { "success" } else { "failure" };
         assert_eq!(f.feedback(cid, action, "closed", result).0, 200);
     }
     sweep_until(f, "the rollout to finish", || {
         f.get(&format!("/rest/v1/rollouts/{id}")).1["status"] == "finished"
     });
+    id
+}
+
+fn failed_devices_of_a_finished_rollout_are_retried_from_its_page(f: &Fixture) {
+    targets(f, &["retry-1", "retry-2"]);
+    let cookie = ui_login(f);
+    let id = finished_with_failures(f, &cookie, "flaky", "retry-", &["retry-1", "retry-2"]);
     let page = ui_page(f, &cookie, &format!("/ui/rollouts/{id}"));
     assert!(page.contains("Retry 1 failed devices"), "{page}");
     let (s, location, _) = ui_form(f, &cookie, &format!("/ui/rollouts/{id}/retry"), &[]);
@@ -479,4 +485,72 @@ fn failed_devices_of_a_finished_rollout_are_retried_from_its_page(f: &Fixture) {
         g["content"][0]["id"].as_i64().unwrap()
     }));
     assert_eq!(support::controller_ids(&t), ["retry-2"], "{t}");
+}
+
+/// The Filters page and the full rollout form in headless Chromium (`ui-tests/filters.mjs`), with
+/// desktop and phone screenshots.
+#[test]
+fn browser_saves_a_filter_and_fills_the_full_rollout_form() {
+    if !support::browser::available() {
+        return;
+    }
+    let f = Fixture::sqlite();
+    targets(&f, &["fl-1", "fl-2", "fl-3", "done-1", "done-2"]);
+    let cookie = ui_login(&f);
+    let finished = finished_with_failures(&f, &cookie, "done", "done-", &["done-1", "done-2"]);
+    f.distribution_set("fl", "fl.bin", b"firmware");
+    let shots = std::env::var_os("UI_SCREENSHOT_DIR").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-filters-screenshots"),
+        std::path::PathBuf::from,
+    );
+    let _ = std::fs::remove_dir_all(&shots);
+    support::browser::run(
+        "filters.mjs",
+        &[
+            ("UPDRAFT_URL", &f.srv.url),
+            ("ADMIN_USER", &f.srv.admin_user),
+            ("ADMIN_PASSWORD", &f.srv.admin_password),
+            ("DS_LABEL", "fl:1.0"),
+            ("FINISHED_ROLLOUT_ID", &finished.to_string()),
+            ("SCREENSHOT_DIR", shots.to_str().unwrap()),
+        ],
+    );
+    for name in [
+        "filter-error",
+        "filter",
+        "filters",
+        "rollout-form",
+        "rollout-created",
+        "rollout-retry",
+    ] {
+        support::browser::assert_screenshot(&shots, name);
+    }
+    for name in ["phone-filters", "phone-filter", "phone-rollout-form"] {
+        let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap();
+        let (w, h) = support::browser::png_size(&png);
+        assert!(
+            w == 390 && h >= 600 && png.len() > 8_000,
+            "{name}: {w}x{h}, {} bytes",
+            png.len()
+        );
+    }
+    // What the script did, as the Management API sees it.
+    let (_, filters) = f.get("/rest/v1/targetfilters?q=name==fleet-lab");
+    let filter = &filters["content"][0];
+    assert_eq!(
+        (
+            &filter["query"],
+            &filter["autoAssignActionType"],
+            &filter["autoAssignWeight"]
+        ),
+        (&json!("controllerId==fl-*"), &json!("soft"), &json!(500)),
+        "{filters}"
+    );
+    let (_, rollouts) = f.get("/rest/v1/rollouts?q=name==fl-rollout");
+    let r = &rollouts["content"][0];
+    assert_eq!(
+        (&r["targetFilterQuery"], &r["startAt"]),
+        (&json!("controllerId==fl-*"), &json!(1_893_492_000_000_i64)),
+        "{rollouts}"
+    );
 }
