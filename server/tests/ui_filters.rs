@@ -449,10 +449,10 @@ fn finished_with_failures(f: &Fixture, cookie: &str, name: &str, prefix: &str, c
     for (i, cid) in cids.iter().enumerate() {
         let mut href = String::new();
         sweep_until(f, &format!("{cid}'s deployment"), || {
-            href = f.poll(cid)["_links"]["deploymentBase"]["href"]
+            f.poll(cid)["_links"]["deploymentBase"]["href"]
                 .as_str()
                 .unwrap_or_default()
-                .to_owned();
+                .clone_into(&mut href);
             !href.is_empty()
         });
         let action = support::action_id_of(&href);
