@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use super::distribution_sets::assignable_ds;
 use super::models::ActionType;
 use super::page::{ListQuery, Paged, paginate};
+use super::query::{Sql, SqlFilter};
 use super::schema::target_filter_queries as tfq;
+use super::schema::targets;
 use super::{AnyConnection, Changes, Error, Result, Rule, check_len, query};
 
 const MAX_NAME_LEN: usize = 128;
@@ -281,4 +283,36 @@ pub fn clear_auto_assign(c: &mut AnyConnection, tenant: &str, id: i64, audit: Au
         .execute(c)?;
     super::auto_assign_soak::forget(c, id)?;
     Ok(())
+}
+
+/// How many of the tenant's targets each of `queries` matches, counted in one pass over the
+/// targets (one `SUM(CASE …)` per query), so that a list of filters shows every row's count
+/// without a query per row. A query that no longer parses counts as `None`.
+pub fn match_counts(c: &mut AnyConnection, tenant: &str, queries: &[&str]) -> Result<Vec<Option<i64>>> {
+    let parsed: Vec<Option<SqlFilter>> = queries
+        .iter()
+        .map(|q| query::filter(&query::TARGETS, Some(q)).ok())
+        .collect();
+    if parsed.iter().all(Option::is_none) {
+        return Ok(vec![None; queries.len()]);
+    }
+    // One text column, the counts joined by commas: a select list of any length on either backend.
+    let mut sums = Sql::<diesel::sql_types::Text>::new();
+    for (i, f) in parsed.iter().flatten().enumerate() {
+        if i > 0 {
+            sums.push_sql(" || ',' || ");
+        }
+        sums.push_sql("CAST(COALESCE(SUM(CASE WHEN (");
+        sums.push(f.clone());
+        sums.push_sql(") THEN 1 ELSE 0 END), 0) AS TEXT)");
+    }
+    let joined: String = targets::table
+        .filter(targets::tenant.eq(tenant))
+        .select(sums)
+        .first(c)?;
+    let mut counts = joined.split(',').map(|n| n.trim().parse::<i64>().ok());
+    Ok(parsed
+        .iter()
+        .map(|p| p.as_ref().and_then(|_| counts.next().flatten()))
+        .collect())
 }

@@ -284,6 +284,9 @@ pub async fn list(ctx: Ctx, req: HttpRequest, f: web::Query<Filter>, state: web:
     let body = html! {
         h1 { "Devices" }
         (filter_form(&f, &page, error.as_deref()))
+        @if error.is_none() && !f.q.trim().is_empty() && ctx.can(Permission::CreateTarget) {
+            p #save-filter { a href={ "/ui/filters?q=" (layout::encode(f.q.trim())) "#new" } { "Save this filter" } }
+        }
         (columns::chooser(&f, &cols))
         @if may_bulk && page.total > 0 {
             (super::device_bulk::form(&ctx, &f, page.total, &sets, &page.tags, &table))

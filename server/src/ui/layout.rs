@@ -13,6 +13,7 @@ fn nav(ctx: &Ctx) -> Vec<(&'static str, &'static str)> {
     let mut items = vec![("/ui", "Overview")];
     if ctx.can(Permission::ReadTarget) {
         items.push(("/ui/devices", "Devices"));
+        items.push(("/ui/filters", "Filters"));
         items.push(("/ui/fleet", "Fleet health"));
         items.push(("/ui/failures", "Failures"));
     }

@@ -18,12 +18,16 @@ mod devices;
 mod distributions;
 mod error;
 mod failures;
+mod filter_auto_assign;
+mod filters;
 mod fleet;
 mod layout;
 mod overview;
 mod rollout_activity;
 mod rollout_form;
+mod rollout_form_view;
 mod rollout_page;
+mod rollout_retry;
 mod rollouts;
 mod session;
 mod settings;
@@ -55,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(devices::configure)
             .configure(device_page::configure)
             .configure(fleet::configure)
+            .configure(filters::configure)
             .configure(failures::configure)
             .configure(software::configure)
             .configure(distributions::configure)

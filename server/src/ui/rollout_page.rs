@@ -154,6 +154,7 @@ pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) ->
                 (rollout_activity::state_line(&r, &a))
                 (progress(x.totals.as_ref().unwrap_or(&Totals::new())))
                 (controls(&ctx, &r, &a))
+                (super::rollout_retry::button(&ctx, &r, x.totals.as_ref()))
             }
             (rollout_activity::unblock(&ctx, &r, &a, now))
             section.card {
@@ -173,6 +174,8 @@ pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) ->
                 dt { "Target filter" } dd { code { (r.target_filter) } }
                 dt { "Devices" } dd { (r.total_targets) " in " (a.groups.len()) " groups" }
                 dt { "Action type" } dd { (r.action_type) }
+                dt { "Confirmation" } dd { @if r.confirmation_required { "required" } @else { "not required" } }
+                @if let Some(t) = r.template() { dt { "Dynamic" } dd { "later matches join groups of " (t.target_count) } }
                 @if let Some(d) = &r.description { dt { "Description" } dd { (d) } }
                 @if let Some(at) = r.start_at { dt { "Starts at" } dd { (layout::when(at)) } }
                 @if let Some(secs) = r.soak_time {

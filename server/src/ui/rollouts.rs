@@ -23,6 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/rollouts", web::post().to(rollout_form::create))
         .route("/rollouts/new", web::get().to(rollout_form::new_form))
         .route("/rollouts/preview", web::get().to(rollout_form::preview))
+        // Before `{id}/{op}`, which would take `retry` for an operation it does not know.
+        .configure(super::rollout_retry::configure)
         .configure(rollout_page::configure);
 }
 
