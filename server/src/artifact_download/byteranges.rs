@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn near_ranges_share_one_read_and_far_ones_do_not() {
-        let content = blob(4_000_000);
+        let content = blob(5_000_000);
         // 500 ranges of 1 KiB every 8 KiB (zchunk-sized gaps): a handful of reads, not 500.
         let near: Vec<(u64, u64)> = (0..500).map(|i| (i * 8192, i * 8192 + 1023)).collect();
         let (out, total, reads) = body(&content, &near, 65_536);

@@ -55,9 +55,10 @@ fn fresh_key() -> ApiResult<SigningKey> {
     Ok(SigningKey::from_bytes(bytes))
 }
 
-/// A download link for an artifact that works without credentials until it expires: for clients
-/// that cannot send a device token, such as SWUpdate's delta handler fetching the `.zck` named in
-/// `sw-description`. `GET <url>` answers like the device API's artifact download (200, 206 for one
+/// A signed link to an artifact that downloads without credentials until it expires.
+///
+/// For clients that cannot send a device token, such as SWUpdate's delta handler fetching the
+/// `.zck` named in `sw-description`. `GET <url>` answers like the device API's artifact download (200, 206 for one
 /// range, `multipart/byteranges` for several, 416), or 403 with hawkBit's error body once the link
 /// expired, was altered or was revoked, 404 once the artifact is deleted. The link's host is
 /// `external_url` when configured, else what the request reached (behind a trusted proxy, its
@@ -90,9 +91,9 @@ async fn create_download_link(
     let (sm, aid) = path.into_inner();
     // The body is optional: none (no Content-Type) means the default lifetime.
     let requested = if req.headers().contains_key(header::CONTENT_TYPE) {
-        body::<DownloadLinkRequest>(&req, payload, &state)
+        body::<Option<DownloadLinkRequest>>(&req, payload, &state)
             .await?
-            .expires_in_seconds
+            .and_then(|b| b.expires_in_seconds)
     } else {
         None
     };
@@ -111,8 +112,9 @@ async fn create_download_link(
     }))
 }
 
-/// Replaces the tenant's key for signing download links with a new random one: every link made
-/// before is refused (403) from now on.
+/// Rotates the tenant's key for signing download links, revoking every link made so far.
+///
+/// The new key is random; links made before are refused (403) from now on.
 #[utoipa::path(
     post,
     path = "/rest/v1/system/downloadkey/rotate",
