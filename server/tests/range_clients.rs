@@ -28,6 +28,8 @@ backend_tests!(
 );
 
 const CLIENT: &str = "198.51.100.23";
+/// RAUC's streaming reads (NBD requests of one squashfs block).
+const BLOCK: usize = 128 * 1024;
 
 fn bundle() -> Vec<u8> {
     (0..3_000_000u32)
@@ -140,7 +142,6 @@ fn a_rauc_streaming_client_reads_the_whole_bundle_in_ranges(f: &Fixture) {
     assert_eq!(size, bytes.len());
     let mut image = vec![0u8; size];
     image[..first.len()].copy_from_slice(&first);
-    const BLOCK: usize = 128 * 1024;
     let blocks = size.div_ceil(BLOCK);
     // The tail first, then the rest in order.
     let order: Vec<usize> = std::iter::once(blocks - 1).chain(0..blocks - 1).collect();

@@ -55,7 +55,7 @@ impl SigningKey {
     }
 
     fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex(&self.0)
     }
 }
 
@@ -83,10 +83,7 @@ impl Grant {
 
     /// The link's signature under `key`, as lowercase hex.
     pub fn sign(&self, key: &SigningKey) -> String {
-        hmac_sha256(&key.0, &self.message())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex(&hmac_sha256(&key.0, &self.message()))
     }
 
     /// Whether `signature` is this grant's under `key`, compared in constant time.
@@ -94,6 +91,17 @@ impl Grant {
         let expected = self.sign(key);
         expected.len() == signature.len() && bool::from(expected.as_bytes().ct_eq(signature.as_bytes()))
     }
+}
+
+/// Lowercase hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(2 * bytes.len()), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// HMAC-SHA256 (RFC 2104), on the `sha2` the server already has.
