@@ -244,9 +244,8 @@ mod tests {
         // printf 'Hi There' | openssl dgst -sha256 -mac HMAC -macopt hexkey:0b0b…(32 bytes)
         let key = [0x0b_u8; 32];
         let mac = hmac_sha256(&key, b"Hi There");
-        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
-            hex,
+            hex(&mac),
             "198a607eb44bfbc69903a0f1cf2bbdc5ba0aa3f3d9ae3c1c7a3b1696a0b68cf7"
         );
     }
