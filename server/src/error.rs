@@ -336,6 +336,17 @@ impl ApiError {
         )
     }
 
+    /// A capability URL (`download_links`) that is forged, altered, revoked or expired: hawkBit's
+    /// body for a refused authorization.
+    pub fn download_link_refused(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::FORBIDDEN,
+            "org.eclipse.hawkbit.repository.exception.InsufficientPermissionException",
+            "hawkbit.server.error.insufficientPermission",
+            message,
+        )
+    }
+
     /// A change to an entity that its use freezes (a distribution set type's modules once a set has
     /// it, the migration step of an assigned set).
     pub fn entity_read_only(message: impl Into<String>) -> Self {

@@ -1,5 +1,6 @@
 //! Updraft server: a drop-in replacement for Eclipse hawkBit's device (DDI v1) and Management APIs.
 
+pub mod artifact_download;
 pub mod artifact_upload;
 pub mod auth;
 pub mod bootstrap;
@@ -9,6 +10,7 @@ pub mod ddi;
 pub mod device_cache;
 pub mod dmf;
 pub mod dos_filter;
+pub mod download_links;
 pub mod error;
 pub mod guard;
 pub mod health;
@@ -177,6 +179,7 @@ pub async fn serve(
             .route("/metrics", web::get().to(metrics::handler))
             .configure(mgmt::configure)
             .configure(ui::configure)
+            .configure(download_links::configure)
             .service(
                 utoipa_swagger_ui::SwaggerUi::new("/swagger-ui/{_:.*}")
                     .url("/openapi/mgmt.json", mgmt_doc.clone())

@@ -1,7 +1,6 @@
 //! The hawkBit DDI v1 device API: `/{tenant}/controller/v1/{controllerId}/...`.
 
 mod artifacts;
-pub(crate) use artifacts::serve_artifact;
 pub(crate) mod confirmation;
 mod deployment;
 pub mod openapi;

@@ -3,6 +3,7 @@
 
 mod actions;
 mod distribution_sets;
+mod download_links;
 mod ds_assignments;
 mod ds_invalidate;
 mod ds_statistics;
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(target_actions::configure)
             .configure(software_modules::configure)
             .configure(sm_artifacts::configure)
+            .configure(download_links::configure)
             .configure(sm_metadata::configure)
             .configure(distribution_sets::configure)
             .configure(ds_assignments::configure)
@@ -114,6 +116,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         ds_invalidate::Api::openapi(),
         software_modules::Api::openapi(),
         sm_artifacts::Api::openapi(),
+        download_links::Api::openapi(),
         sm_metadata::Api::openapi(),
         rollouts::Api::openapi(),
         rollout_groups::Api::openapi(),

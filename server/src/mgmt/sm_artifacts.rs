@@ -139,7 +139,7 @@ async fn download(
         .db
         .read(move |c| artifacts::find(c, &tenant, sm, aid))
         .await?;
-    crate::ddi::serve_artifact(&req, &state, &a).await
+    crate::artifact_download::serve_artifact(&req, &state, &a).await
 }
 
 /// Deletes an artifact of an unlocked module.

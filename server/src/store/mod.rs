@@ -12,6 +12,7 @@ pub mod claim;
 mod db;
 pub mod distribution_sets;
 pub mod dmf;
+pub mod download_links;
 pub mod error;
 pub mod failures;
 pub mod fleet;

@@ -464,6 +464,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Each tenant's key for signing artifact download links (`store::download_links`).
+    download_link_keys (tenant) {
+        tenant -> Text,
+        secret -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(dmf_sent -> targets (target_id));
 diesel::joinable!(actions -> targets (target_id));
 diesel::joinable!(actions -> distribution_sets (ds_id));
@@ -491,6 +500,7 @@ diesel::joinable!(target_type_ds_types -> ds_types (ds_type_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
+    download_link_keys,
     tenant_configs,
     users,
     target_types,
