@@ -9,9 +9,11 @@
 #   bash bench/client-install.sh [size, default 1G] [rounds, default 3]
 #
 # Modes: `dd bs=1M conv=fsync` from the raw image; `updraft install` from the bundle file and from
-# an http:// URL (Python's http.server on 127.0.0.1: a plain static server, no Range needed);
-# `swupdate -i` (Debian's package) from the bundle file. UPDRAFT=path picks another binary (default:
-# the release build, made here). WORK (default /var/tmp/updraft-client-bench) is deleted at the end.
+# an http:// URL (Debian's nginx on 127.0.0.1 with sendfile: a static server that costs the 2 cores
+# little); `updraft agent --once` against a release `updraft-server` that assigned the bundle (a
+# fresh device per round); `swupdate -i` (Debian's package) from the bundle file. UPDRAFT=path picks
+# another client binary, SERVER=path another server (default: the release builds, made here). WORK
+# (default /var/tmp/updraft-client-bench) is deleted at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size="${1:-1G}"
@@ -21,14 +23,23 @@ if [ -z "${UPDRAFT:-}" ]; then
     cargo build --quiet --release -p updraft-client
     UPDRAFT="${CARGO_TARGET_DIR:-target}/release/updraft"
 fi
+if [ -z "${SERVER:-}" ]; then
+    cargo build --quiet --release -p updraft-server
+    SERVER="${CARGO_TARGET_DIR:-target}/release/updraft-server"
+fi
 updraft=$(realpath "$UPDRAFT")
-command -v swupdate >/dev/null || { echo "swupdate is not installed (apt-get install swupdate)" >&2; exit 1; }
+server=$(realpath "$SERVER")
+for tool in swupdate nginx jq; do
+    command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install $tool)" >&2; exit 1; }
+done
 
 rm -rf "$work" && mkdir -p "$work"
 cd "$work"
-server_pid=
+nginx_pid= server_pid=
 cleanup() {
+    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+    wait 2>/dev/null
     cd / && rm -rf "$work"
 }
 trap cleanup EXIT
@@ -66,9 +77,63 @@ printf 'globals: {\n\tverbose = false;\n\tloglevel = 3;\n};\n' > swupdate.cfg
 mkdir -p swtmp
 
 port=$((20000 + RANDOM % 20000))
-python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1 &
-server_pid=$!
+mkdir -p nginx
+cat > nginx/nginx.conf <<CONF
+daemon off;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    sendfile on;
+    client_body_temp_path $work/nginx;
+    proxy_temp_path $work/nginx;
+    fastcgi_temp_path $work/nginx;
+    uwsgi_temp_path $work/nginx;
+    scgi_temp_path $work/nginx;
+    server {
+        listen 127.0.0.1:$port;
+        root $work;
+    }
+}
+CONF
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
+nginx_pid=$!
 for _ in $(seq 100); do curl -sfI "http://127.0.0.1:$port/update.swu" >/dev/null && break; sleep 0.1; done
+curl -sfI "http://127.0.0.1:$port/update.swu" >/dev/null || { echo "nginx did not start" >&2; cat nginx/error.log >&2; exit 1; }
+
+# The agent's server: the bundle uploaded once as a distribution set; each round registers a fresh
+# device, assigns the set to it, and times one `updraft agent --once` (poll, download into the slot,
+# feedback).
+sport=$((port + 1))
+admin=(-u "admin:bench-admin-password" -H "content-type: application/json")
+UPDRAFT_LISTEN="127.0.0.1:$sport" UPDRAFT_DATA_DIR="$work/server" UPDRAFT_ADMIN_PASSWORD=bench-admin-password \
+    UPDRAFT_LOG=warn UPDRAFT_WORKERS=2 UPDRAFT_MAX_ARTIFACT_SIZE=$((4 << 30)) "$server" > server.log 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do curl -sf -o /dev/null "${admin[@]}" "http://127.0.0.1:$sport/rest/v1/targets" && break; sleep 0.1; done
+mgmt() { # method path [json]
+    curl -sf -X "$1" "${admin[@]}" ${3:+-d "$3"} "http://127.0.0.1:$sport$2" ||
+        { echo "$1 $2 failed; see server.log" >&2; exit 1; }
+}
+sm=$(mgmt POST /rest/v1/softwaremodules '[{"name":"bench","version":"2.0.0","type":"os"}]' | jq '.[0].id')
+curl -sS -f -u "admin:bench-admin-password" -F "file=@update.swu" \
+    "http://127.0.0.1:$sport/rest/v1/softwaremodules/$sm/artifacts" >/dev/null || { echo "upload failed" >&2; exit 1; }
+ds=$(mgmt POST /rest/v1/distributionsets "[{\"name\":\"bench\",\"version\":\"2.0.0\",\"type\":\"os\",\"modules\":[{\"id\":$sm}]}]" |
+    jq '.[0].id')
+[ -n "$sm" ] && [ -n "$ds" ] || { echo "could not create the distribution set" >&2; exit 1; }
+device=0
+new_device() { # writes agent.toml for a fresh device with the set assigned
+    device=$((device + 1))
+    local cid="bench-$device" token
+    token=$(mgmt POST /rest/v1/targets "[{\"controllerId\":\"$cid\",\"name\":\"$cid\"}]" | jq -r '.[0].securityToken')
+    mgmt POST "/rest/v1/targets/$cid/assignedDS" "{\"id\":$ds,\"type\":\"forced\"}" >/dev/null
+    { cat updraft.toml
+      printf '[server]\nurl = "http://127.0.0.1:%s"\ncontroller_id = "%s"\ntarget_token = "%s"\n' "$sport" "$cid" "$token"
+      printf '[agent]\nreboot_command = ""\nboot_id_file = "%s/boot_id"\n' "$work"
+    } > agent.toml
+}
+echo 1 > boot_id
 
 # A fresh slot B and a device booted from slot A with no update in flight.
 reset_slot() {
@@ -92,7 +157,7 @@ measure() { # label, command...
     read -r secs rss_kb < time.txt
     echo "$label	$secs	$rss_kb" >> "$results"
     awk -v l="$label" -v s="$secs" -v r="$rss_kb" -v b="$bytes" \
-        'BEGIN { printf "%-24s %7.2f s  %7.1f MB/s  peak RSS %6.1f MiB\n", l, s, b / s / 1e6, r / 1024 }'
+        'BEGIN { printf "%-24s %7.2f s  %7.1f MB/s  peak RSS %6.1f MiB (%.1f MB)\n", l, s, b / s / 1e6, r / 1024, r * 1024 / 1e6 }'
 }
 
 for round in $(seq "$rounds"); do
@@ -100,6 +165,8 @@ for round in $(seq "$rounds"); do
     measure "dd bs=1M conv=fsync" dd if=rootfs.img of=b.img bs=1M conv=fsync status=none
     measure "updraft install FILE" "$updraft" install update.swu --config updraft.toml
     measure "updraft install URL" "$updraft" install "http://127.0.0.1:$port/update.swu" --config updraft.toml
+    new_device
+    measure "updraft agent --once" "$updraft" agent --once --config agent.toml
     measure "swupdate -i FILE" env TMPDIR="$work/swtmp" swupdate -i update.swu -k signer.pem \
         -H bench:1.0 -f swupdate.cfg
 done
@@ -117,6 +184,6 @@ awk -F'\t' -v b="$bytes" '
         dd = median(s["dd bs=1M conv=fsync"])
         for (i = 0; i < n; i++) {
             m = median(s[order[i]])
-            printf "| %-22s | %6.2f s | %7.1f MB/s | %.2f x dd | %6.1f MiB |\n", order[i], m, b / m / 1e6, dd / m, r[order[i]] / 1024
+            printf "| %-22s | %6.2f s | %7.1f MB/s | %.2f x dd | %6.1f MiB (%.1f MB) |\n", order[i], m, b / m / 1e6, dd / m, r[order[i]] / 1024, r[order[i]] * 1024 / 1e6
         }
     }' "$results"

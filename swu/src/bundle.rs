@@ -252,7 +252,7 @@ impl<R: Read> BundleReader<R> {
         Ok(Some(ImageReader {
             entry,
             artifact,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             checked: false,
         }))
     }
@@ -274,7 +274,8 @@ fn read_limited(entry: impl Read, name: &'static str, limit: u64) -> Result<Vec<
 pub struct ImageReader<'a, R> {
     entry: cpio::Entry<'a, R>,
     artifact: Artifact,
-    hasher: Sha256,
+    /// `None` once [`ImageReader::take_sha256_check`] handed the sha256 to the caller.
+    hasher: Option<Sha256>,
     checked: bool,
 }
 
@@ -287,27 +288,75 @@ impl<R> ImageReader<'_, R> {
     pub fn size(&self) -> u64 {
         self.entry.header().size
     }
+
+    /// Hands the sha256 over to the caller, so that it can run on another thread while this one
+    /// reads (the sha256 alone is about as slow as writing the image: on one thread with the
+    /// reads it is an install's bottleneck). From then on `read` answers the stored bytes with
+    /// only the cpio checksum checked at their end, and the caller must feed the returned check
+    /// every byte read from here on, in order, and [`Sha256Check::finish`] it before it commits
+    /// anything it wrote. Bytes read before the call are in the check already. `None` when
+    /// sw-description gives the image no sha256 (nothing to check), or the check was taken.
+    pub fn take_sha256_check(&mut self) -> Option<Sha256Check> {
+        let hasher = self.hasher.take()?;
+        self.checked = true;
+        Some(Sha256Check {
+            hasher,
+            expected: self.artifact.sha256?,
+            filename: self.artifact.filename.clone().unwrap_or_default(),
+        })
+    }
 }
 
 impl<R: Read> Read for ImageReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.entry.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        let Some(hasher) = self.hasher.as_mut() else {
+            return Ok(n);
+        };
+        hasher.update(&buf[..n]);
         if n == 0 && !buf.is_empty() && !self.checked {
             self.checked = true;
             if let Some(expected) = self.artifact.sha256 {
-                let actual: [u8; 32] = self.hasher.clone().finish();
-                if actual != expected {
-                    return Err(BundleError::HashMismatch {
-                        filename: self.artifact.filename.clone().unwrap_or_default(),
-                        expected: to_hex(&expected),
-                        actual: to_hex(&actual),
-                    }
-                    .into());
+                Sha256Check {
+                    hasher: hasher.clone(),
+                    expected,
+                    filename: self.artifact.filename.clone().unwrap_or_default(),
                 }
+                .finish()?;
             }
         }
         Ok(n)
+    }
+}
+
+/// An image's sha256 taken over by the caller ([`ImageReader::take_sha256_check`]): feed it the
+/// image's stored bytes in order, then [`Sha256Check::finish`] it. Dropping it unfinished checks
+/// nothing, so whatever was written from those bytes must stay uncommitted.
+#[must_use = "an unfinished check verifies nothing"]
+pub struct Sha256Check {
+    hasher: Sha256,
+    expected: [u8; 32],
+    filename: String,
+}
+
+impl Sha256Check {
+    /// Hashes the next bytes of the image.
+    pub fn update(&mut self, data: &[u8]) {
+        self.hasher.update(data);
+    }
+
+    /// Compares the hash of every byte fed with sw-description's; a mismatch is
+    /// [`BundleError::HashMismatch`].
+    pub fn finish(self) -> Result<(), BundleError> {
+        let actual: [u8; 32] = self.hasher.finish();
+        if actual != self.expected {
+            return Err(BundleError::HashMismatch {
+                filename: self.filename,
+                expected: to_hex(&self.expected),
+                actual: to_hex(&actual),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -167,6 +167,35 @@ fn tampered_image_fails_its_hash_at_the_end() {
     );
 }
 
+/// The sha256 taken over by the caller (to hash on another thread) judges the same bytes as the
+/// reader would: the reader then checks only the cpio sum, and the check catches the tampering.
+#[test]
+fn a_sha256_check_taken_from_the_reader_judges_the_bytes_read() {
+    let image = b"the real image".to_vec();
+    let desc = description(&image);
+    for (stored, ok) in [(&b"the real image"[..], true), (&b"the evil image"[..], false)] {
+        let swu = archive(&[("sw-description", desc.as_bytes()), ("rootfs.img", stored)]);
+        let mut b = BundleReader::open(&swu[..], ReaderOptions::default()).unwrap();
+        let mut img = b.next_image().unwrap().unwrap();
+        // The first bytes read before the check was taken are in it already.
+        let mut head = [0u8; 4];
+        img.read_exact(&mut head).unwrap();
+        let mut check = img.take_sha256_check().expect("the image has a sha256");
+        assert!(img.take_sha256_check().is_none(), "taken once");
+        let mut rest = Vec::new();
+        img.read_to_end(&mut rest).unwrap();
+        assert_eq!([&head[..], &rest[..]].concat(), stored);
+        check.update(&rest);
+        match check.finish() {
+            Ok(()) => assert!(ok),
+            Err(e) => {
+                assert!(!ok, "{e}");
+                assert!(matches!(e, BundleError::HashMismatch { .. }), "{e}");
+            }
+        }
+    }
+}
+
 #[test]
 fn signed_bundle_needs_sha256_for_every_image() {
     let (cert, key) = self_signed("target");

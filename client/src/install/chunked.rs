@@ -1,11 +1,13 @@
-//! Copying an image into its slot as fast as `dd bs=1M`: 1 MiB writes from two reused buffers,
-//! with reading (and so the sha256 and cpio checksum, which run inside the read) on this thread
-//! and writing on a second one, so hashing overlaps the kernel's copy and the disk.
-//!
-//! Profiled before (BENCHMARKS.md, "Client install"): `io::copy`'s 8 KiB writes (131,080
-//! `write` calls for 1 GiB) and one thread doing read, hash and write in turn made an install
-//! 2.6x slower than `dd`; the sha256 alone takes most of dd's time, so it must run beside the
+//! Copying an image into its slot as fast as `dd bs=1M`: 512 KiB writes from a few reused
+//! buffers passed along a pipeline of threads: this one reads (the kernel's copy and the cpio
+//! checksum), a second one runs the image's sha256 when the caller handed it over, a third one
+//! writes. The sha256 alone takes most of dd's time, so it must run beside the reads and the
 //! writes, not between them.
+//!
+//! Profiled (BENCHMARKS.md, "Client install"): `io::copy`'s 8 KiB writes (131,080 `write` calls
+//! for 1 GiB) and one thread doing read, hash and write in turn made an install 2.6x slower than
+//! `dd`; with the reads and the hash on one thread, that thread was busy for the whole install
+//! (1.2 s of CPU in 1.29 s, 0.80 s of it sha256) while the writer idled.
 //!
 //! Each written chunk is handed to the kernel's writeback at once (`sync_file_range`, a hint:
 //! it waits for nothing). The caller's single fsync at the end then finds little left to write,
@@ -16,40 +18,91 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::sync::mpsc;
 
-/// Bytes per write: dd's `bs=1M`, a multiple of every block and erase size that matters.
-pub const CHUNK: usize = 1 << 20;
+use updraft_swu::bundle::Sha256Check;
+
+/// Bytes per write: a multiple of every block and erase size that matters. Half of dd's `bs=1M`:
+/// four buffers of 512 KiB were as fast as four of 1 MiB (0.80-0.84 s against 0.78-1.16 s for
+/// 1 GiB) and 2 MiB lighter (peak RSS); three of 1 MiB or six of 256 KiB were not faster.
+pub const CHUNK: usize = 512 * 1024;
+
+/// Buffers in flight: one per stage (read, hash, write) and one more, so that a stage that
+/// finished a chunk finds the next one ready more often.
+const BUFFERS: usize = 4;
 
 /// Copies `image` to its end into `out` from its current position; answers the bytes written.
-/// Does not fsync: the caller does, once. A read error (a hash mismatch surfaces as the error of
-/// the last read) is returned after the writes in flight finished.
-pub fn copy(image: &mut dyn Read, out: &File) -> io::Result<u64> {
-    // One buffer being filled here while the other is written: two in all, allocated once.
-    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(1);
+/// `check` is the image's sha256 when the caller took it over from the reader
+/// ([`updraft_swu::bundle::ImageReader::take_sha256_check`]): it is fed every byte read and
+/// finished before this returns, so a mismatch is this function's error, as it would be the last
+/// read's without it. Does not fsync: the caller does, once, after this returned `Ok`. Errors
+/// come out in causal order: a read error, else a hash mismatch, else a write error, each after
+/// the threads in flight stopped.
+pub fn copy(image: &mut dyn Read, check: Option<Sha256Check>, out: &File) -> io::Result<u64> {
+    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
     let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
-        let writer = scope.spawn(move || -> io::Result<()> {
-            let mut sink = out;
-            let mut offset = 0u64;
-            for buf in full_rx {
-                sink.write_all(&buf)?;
-                // Measured against every 8, 32 and 128 MiB: each chunk at once was fastest
-                // (1.25-1.37 s for 1 GiB here; 1.7-2.2 s with no hint at all).
-                start_writeback(out, offset, buf.len());
-                offset += buf.len() as u64;
-                // The reader may have stopped already; then the buffer is simply dropped.
-                let _ = free_tx.send(buf);
+        // Without a check, the reader hands its chunks to the writer directly.
+        let (hashed_rx, hasher) = match check {
+            None => (full_rx, None),
+            Some(check) => {
+                let (hashed_tx, hashed_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+                let hasher = std::thread::Builder::new()
+                    .name("sha256".into())
+                    .spawn_scoped(scope, move || hash(check, &full_rx, &hashed_tx))?;
+                (hashed_rx, Some(hasher))
             }
-            Ok(())
-        });
+        };
+        let writer = std::thread::Builder::new()
+            .name("slot writer".into())
+            .spawn_scoped(scope, move || write(out, &hashed_rx, &free_tx))?;
         let read = fill_and_send(image, &full_tx, &free_rx);
         drop(full_tx);
+        let hashed = match hasher {
+            None => Ok(()),
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Some(Err(io::Error::other("the sha256 thread panicked"))))
+                // The hash stopped early because the writer did: the writer's error says why.
+                .unwrap_or(Ok(())),
+        };
         let written = writer
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the slot writer thread panicked")));
-        // A reader error explains a writer that stopped early; otherwise the writer's own.
         let total = read?;
+        hashed?;
         written.map(|()| total)
     })
+}
+
+/// The hashing stage: every chunk, in order, into `check`, then on to the writer. Answers the
+/// check's verdict once the reader is done, or `None` when the writer stopped first.
+fn hash(
+    mut check: Sha256Check,
+    full: &mpsc::Receiver<Vec<u8>>,
+    hashed: &mpsc::SyncSender<Vec<u8>>,
+) -> Option<io::Result<()>> {
+    for buf in full {
+        check.update(&buf);
+        if hashed.send(buf).is_err() {
+            return None;
+        }
+    }
+    Some(check.finish().map_err(io::Error::from))
+}
+
+/// The writing stage: each chunk at the slot's next offset, then back to the reader.
+fn write(out: &File, full: &mpsc::Receiver<Vec<u8>>, free: &mpsc::Sender<Vec<u8>>) -> io::Result<()> {
+    let mut sink = out;
+    let mut offset = 0u64;
+    for buf in full {
+        sink.write_all(&buf)?;
+        // Measured against every 8, 32 and 128 MiB: each chunk at once was fastest
+        // (1.25-1.37 s for 1 GiB here; 1.7-2.2 s with no hint at all).
+        start_writeback(out, offset, buf.len());
+        offset += buf.len() as u64;
+        // The reader may have stopped already; then the buffer is simply dropped.
+        let _ = free.send(buf);
+    }
+    Ok(())
 }
 
 fn fill_and_send(
@@ -57,7 +110,6 @@ fn fill_and_send(
     full: &mpsc::SyncSender<Vec<u8>>,
     free: &mpsc::Receiver<Vec<u8>>,
 ) -> io::Result<u64> {
-    const BUFFERS: usize = 2;
     let mut allocated = 0;
     let mut total = 0u64;
     loop {
@@ -163,7 +215,7 @@ mod tests {
                     step,
                     fail_at_end: false,
                 };
-                assert_eq!(copy(&mut src, &file).unwrap(), len as u64);
+                assert_eq!(copy(&mut src, None, &file).unwrap(), len as u64);
                 assert!(
                     std::fs::read(&path).unwrap() == data[..len],
                     "len {len} step {step}"
@@ -182,7 +234,7 @@ mod tests {
             step: usize::MAX,
             fail_at_end: true,
         };
-        let err = copy(&mut src, &file).unwrap_err();
+        let err = copy(&mut src, None, &file).unwrap_err();
         assert_eq!(err.to_string(), "sha256 mismatch");
     }
 
@@ -199,6 +251,6 @@ mod tests {
             step: usize::MAX,
             fail_at_end: false,
         };
-        assert!(copy(&mut src, &file).is_err());
+        assert!(copy(&mut src, None, &file).is_err());
     }
 }

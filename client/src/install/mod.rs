@@ -398,11 +398,22 @@ fn stream<R: std::io::Read>(
             std::io::copy(&mut image, &mut std::io::sink()).map_err(damaged)?;
             continue;
         }
+        // Stored bytes that go straight into their place (no decoder between) are hashed on a
+        // thread of their own beside the reads and writes (`chunked`); the copy finishes the check
+        // before it returns, so before the slot is fsynced.
+        let mut check = if artifact.compressed.is_none()
+            && !artifact.encrypted
+            && matches!(dest, Destination::Raw(_) | Destination::File(_))
+        {
+            image.take_sha256_check()
+        } else {
+            None
+        };
         let mut stored = decode::Tap::new(&mut image);
         let written = decode::decoded(&mut stored, &artifact, key).and_then(|mut data| {
             match dest {
-                Destination::Raw(device) => raw::write(device, &mut data).map(|_| None),
-                Destination::File(path) => rawfile::write(path, &mut data).map(|_| None),
+                Destination::Raw(device) => raw::write(device, &mut data, check.take()).map(|_| None),
+                Destination::File(path) => rawfile::write(path, &mut data, check.take()).map(|_| None),
                 Destination::Archive(dir) => archive::unpack(dir, &mut data).map(|_| None),
                 Destination::Script(handler) => {
                     Ok(Some((handler, scripts::Scripts::read(&mut data, &name)?)))
@@ -416,7 +427,12 @@ fn stream<R: std::io::Read>(
             // A damaged image fails its checksum or sha256 in the stored stream, which a decoder
             // reports in its own words around ours (ruzstd's Debug text, three levels deep): the
             // stored stream's error is the cause, and says it alone.
-            Err(e) => return Err(stored.take_error().map_or(e, damaged)),
+            Err(e) => {
+                return Err(stored
+                    .take_error()
+                    .or_else(|| hash_mismatch(&e))
+                    .map_or(e, damaged));
+            }
         };
         // A decoder may stop at the end of its stream: read the stored bytes to their end, where
         // the image's sha256 is checked. Only then may a script run.
@@ -507,6 +523,15 @@ fn damaged(e: std::io::Error) -> anyhow::Error {
     } else {
         anyhow::Error::new(e).context("reading the bundle")
     }
+}
+
+/// The sha256 verdict of a copy that hashed beside its writes, as the stored stream's own error
+/// (a sentence naming the image), not as a write error.
+fn hash_mismatch(e: &anyhow::Error) -> Option<std::io::Error> {
+    let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+    let mismatch = inner.downcast_ref::<BundleError>()?;
+    matches!(mismatch, BundleError::HashMismatch { .. })
+        .then(|| std::io::Error::new(std::io::ErrorKind::InvalidData, mismatch.to_string()))
 }
 
 fn same_path(a: &Path, b: &Path) -> bool {

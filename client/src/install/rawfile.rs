@@ -5,6 +5,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
+use updraft_swu::bundle::Sha256Check;
+
 /// `path` from sw-description joined under `root`; `..` and the like are refused.
 pub fn target(root: &Path, path: &str) -> io::Result<PathBuf> {
     let rel = Path::new(path);
@@ -31,8 +33,9 @@ pub fn target(root: &Path, path: &str) -> io::Result<PathBuf> {
 }
 
 /// Streams `image` into `dest` through `dest.updraft-tmp`; only an error-free read to EOF (the
-/// sha256 is checked there) renames it into place.
-pub fn write(dest: &Path, image: &mut dyn Read) -> io::Result<u64> {
+/// sha256 is checked there, or by `check` when the caller took it from the reader) renames it
+/// into place.
+pub fn write(dest: &Path, image: &mut dyn Read, check: Option<Sha256Check>) -> io::Result<u64> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut name = dest.file_name().unwrap_or_default().to_os_string();
@@ -40,7 +43,7 @@ pub fn write(dest: &Path, image: &mut dyn Read) -> io::Result<u64> {
     let tmp = dest.with_file_name(name);
     let result = (|| {
         let f = File::create(&tmp)?;
-        let n = super::chunked::copy(image, &f)?;
+        let n = super::chunked::copy(image, check, &f)?;
         f.sync_all()?;
         Ok(n)
     })();
