@@ -21,7 +21,6 @@ pub struct Fleet {
 /// The tenant's fleet: online means polled at or after `since`.
 pub fn summary(c: &mut AnyConnection, tenant: &str, since: i64) -> Result<Fleet> {
     let mine = || targets::table.filter(targets::tenant.eq(tenant));
-    let total = mine().count().get_result(c)?;
     let online = mine()
         .filter(targets::last_poll.ge(since))
         .count()
@@ -30,10 +29,12 @@ pub fn summary(c: &mut AnyConnection, tenant: &str, since: i64) -> Result<Fleet>
         .filter(targets::last_poll.is_null())
         .count()
         .get_result(c)?;
-    let by_status = mine()
+    // Every device has an update status: the total is their sum (one index walk fewer).
+    let by_status: Vec<(String, i64)> = mine()
         .group_by(targets::update_status)
         .select((targets::update_status, diesel::dsl::count_star()))
         .load(c)?;
+    let total = by_status.iter().map(|(_, n)| n).sum();
     let failed: Vec<(i64, String, i64)> = action_statuses::table
         .inner_join(actions::table.inner_join(targets::table))
         .filter(actions::tenant.eq(tenant))

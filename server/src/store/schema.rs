@@ -217,6 +217,7 @@ diesel::table! {
         last_modified_by -> Text,
         rollout_id -> Nullable<BigInt>,
         rollout_group_id -> Nullable<BigInt>,
+        last_message -> Text,
     }
 }
 

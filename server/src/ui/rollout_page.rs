@@ -17,7 +17,7 @@ use crate::auth::permissions::Permission;
 use crate::state::AppState;
 use crate::store::rollouts::activity::{self, Activity};
 use crate::store::rollouts::lifecycle::{self, Op};
-use crate::store::rollouts::{Extra, Group, GroupStatus, Rollout, RolloutStatus, Totals, queries};
+use crate::store::rollouts::{Extra, Group, GroupStatus, Rollout, RolloutStatus, queries};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/rollouts/{id}", web::get().to(page))
@@ -139,7 +139,7 @@ pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) ->
     let (r, x, a): Loaded = state
         .db
         .read(move |c| {
-            let (r, x) = queries::get(c, &tenant, id)?;
+            let (r, x) = queries::get_plain(c, &tenant, id)?;
             let a = activity::activity(c, &r, offline_before)?;
             Ok((r, x, a))
         })
@@ -152,7 +152,7 @@ pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) ->
             section.card aria-label="State" {
                 p #rollout-status { "Status: " (status_badge(r.status.as_str())) }
                 (rollout_activity::state_line(&r, &a))
-                (progress(x.totals.as_ref().unwrap_or(&Totals::new())))
+                (progress(&a.totals))
                 (controls(&ctx, &r, &a))
                 (super::rollout_retry::button(&ctx, &r, x.totals.as_ref()))
             }

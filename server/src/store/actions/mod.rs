@@ -55,15 +55,26 @@ pub fn add_status(
         .returning(action_statuses::id)
         .get_result(conn)?;
     // One statement per message: Diesel's multi-backend connection has no batch insert.
+    let mut last = String::new();
     for m in messages.iter().flat_map(|m| split_message(m)) {
         diesel::insert_into(action_status_messages::table)
             .values((
                 action_status_messages::action_status_id.eq(id),
-                action_status_messages::message.eq(m),
+                action_status_messages::message.eq(&m),
             ))
             .execute(conn)?;
+        last = m;
     }
+    diesel::update(actions::table.find(action_id))
+        .set(actions::last_message.eq(last_message(&last)))
+        .execute(conn)?;
     Ok(id)
+}
+
+/// What `actions.last_message` keeps of a status's last message (chunk): SQL's `trim`, which
+/// removes spaces only, as the migration's backfill does.
+pub fn last_message(m: &str) -> &str {
+    m.trim_matches(' ')
 }
 
 /// Changes an action's status (and activity), bumping its revision so the `?c=` in root links changes.

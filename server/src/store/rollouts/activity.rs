@@ -4,7 +4,7 @@
 //! how many of those are offline, and when the group last moved; why a paused rollout is paused;
 //! and the operator's way out of a group held up by offline devices, [`cancel_stragglers`].
 //!
-//! A fixed number of queries for the whole rollout (its groups, one GROUP BY over its actions, one
+//! A fixed number of queries for the whole rollout (its groups, two GROUP BYs over its actions, one
 //! over its soaks), so the page costs the same with 3 groups or 300.
 
 use std::collections::HashMap;
@@ -85,6 +85,8 @@ pub enum Hold {
 /// A rollout's groups with their activity, and why it is held when it is paused.
 #[derive(Debug, Clone)]
 pub struct Activity {
+    /// The rollout's totals per status (hawkBit's `totalTargetsPerStatus`), its groups' summed.
+    pub totals: Totals,
     pub groups: Vec<GroupActivity>,
     pub hold: Option<Hold>,
     /// Failed soaks by reason (`rollback`, `health`, `gate`, `silent`), with a soak time.
@@ -97,8 +99,7 @@ pub struct Activity {
 /// feedback (download, downloaded, proceeding) is kept as status rows without changing the
 /// action's status (as in hawkBit), so a polled action's stage is its latest status row; one the
 /// device polled but did not report on yet counts as downloading (it has the link to fetch).
-const STAGE: &str = "CASE WHEN NOT a.active THEN NULL \
-     WHEN a.status = 'canceling' THEN 'canceling' \
+const STAGE: &str = "CASE WHEN a.status = 'canceling' THEN 'canceling' \
      WHEN a.status = 'wait_for_confirmation' THEN 'confirming' \
      WHEN a.status = 'running' AND a.last_modified_by <> t.controller_id \
           AND (t.last_poll IS NULL OR t.last_poll < a.last_modified_at) THEN 'not_polled' \
@@ -110,34 +111,40 @@ const STAGE: &str = "CASE WHEN NOT a.active THEN NULL \
           ELSE 'installing' END \
      ELSE 'installing' END";
 
-/// Rows of (group id, action status, stage, offline 0/1, actions, latest change).
-type ActivityRow = (
-    Nullable<BigInt>,
-    Text,
-    Nullable<Text>,
-    Integer,
-    BigInt,
-    Nullable<BigInt>,
-);
-
-/// An [`ActivityRow`] as Rust values.
-type Row = (Option<i64>, String, Option<String>, i32, i64, Option<i64>);
+/// Rows of (group id, stage, offline 0/1, open actions).
+type StageRow = (Nullable<BigInt>, Text, Integer, BigInt);
 
 /// The activity of rollout `r`'s groups; devices that did not poll since `offline_before` count
 /// as offline.
+///
+/// Two queries over its actions whatever its size: the totals per group and status, with when
+/// each group last moved, from the index `actions_rollout_group` alone; and the stages of its open
+/// actions only (the partial index `actions_rollout_open`), joined to their devices. Scheduled and
+/// closed actions, most of a big rollout's, are never read.
 pub fn activity(c: &mut AnyConnection, r: &Rollout, offline_before: i64) -> Result<Activity> {
     let groups = engine::groups(c, r.id)?;
-    let mut q = Sql::new().sql("SELECT a.rollout_group_id, a.status, ");
+    let group_ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
+    let rows: Vec<(Option<i64>, String, i64, Option<i64>)> = actions::table
+        .filter(actions::rollout_group_id.eq_any(&group_ids))
+        .group_by((actions::rollout_group_id, actions::status))
+        .select((
+            actions::rollout_group_id,
+            actions::status,
+            diesel::dsl::count_star(),
+            diesel::dsl::max(actions::last_modified_at),
+        ))
+        .load(c)?;
+    let mut q = Sql::new().sql("SELECT a.rollout_group_id, ");
     q.push_sql(STAGE);
-    q.push_sql(", CASE WHEN a.active AND (t.last_poll IS NULL OR t.last_poll < ");
+    q.push_sql(", CASE WHEN t.last_poll IS NULL OR t.last_poll < ");
     q.push_int(offline_before);
     q.push_sql(
-        ") THEN 1 ELSE 0 END, COUNT(*), MAX(a.last_modified_at) \
-         FROM actions a JOIN targets t ON t.id = a.target_id WHERE a.rollout_id = ",
+        " THEN 1 ELSE 0 END, COUNT(*) FROM actions a JOIN targets t ON t.id = a.target_id \
+         WHERE a.active AND a.rollout_id = ",
     );
     q.push_int(r.id);
-    q.push_sql(" GROUP BY 1, 2, 3, 4");
-    let rows: Vec<Row> = Select::<ActivityRow>::new(q).load(c)?;
+    q.push_sql(" GROUP BY 1, 2, 3");
+    let open: Vec<(Option<i64>, String, i32, i64)> = Select::<StageRow>::new(q).load(c)?;
     let soaks: Vec<(i64, String, i64)> = if r.soak_time.is_some() {
         rollout_soaks::table
             .filter(rollout_soaks::rollout_id.eq(r.id))
@@ -161,24 +168,26 @@ pub fn activity(c: &mut AnyConnection, r: &Rollout, offline_before: i64) -> Resu
     let mut counts: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
     let mut stages: HashMap<i64, Stages> = HashMap::new();
     let mut moved: HashMap<i64, i64> = HashMap::new();
-    for (g, status, stage, offline, n, last) in rows {
+    for (g, status, n, last) in rows {
         let Some(g) = g else { continue };
         counts.entry(g).or_default().push((status, n));
         if let Some(last) = last {
             let m = moved.entry(g).or_default();
             *m = (*m).max(last);
         }
+    }
+    for (g, stage, offline, n) in open {
+        let Some(g) = g else { continue };
         let s = stages.entry(g).or_default();
         if offline == 1 {
             s.offline += n;
         }
-        match stage.as_deref() {
-            Some("canceling") => s.canceling += n,
-            Some("confirming") => s.confirming += n,
-            Some("not_polled") => s.not_polled += n,
-            Some("downloading") => s.downloading += n,
-            Some(_) => s.installing += n,
-            None => {}
+        match stage.as_str() {
+            "canceling" => s.canceling += n,
+            "confirming" => s.confirming += n,
+            "not_polled" => s.not_polled += n,
+            "downloading" => s.downloading += n,
+            _ => s.installing += n,
         }
     }
     let mut soak_by_group: HashMap<i64, soak::Counts> = HashMap::new();
@@ -191,6 +200,7 @@ pub fn activity(c: &mut AnyConnection, r: &Rollout, offline_before: i64) -> Resu
         }
     }
     let download_only = r.action_type == ActionType::DownloadOnly;
+    let mut rollout_counts: Vec<(String, i64)> = Vec::new();
     let groups: Vec<GroupActivity> = groups
         .into_iter()
         .map(|g| {
@@ -199,6 +209,7 @@ pub fn activity(c: &mut AnyConnection, r: &Rollout, offline_before: i64) -> Resu
                 &mut per_status,
                 soak_by_group.get(&g.id).copied().unwrap_or_default(),
             );
+            rollout_counts.extend(per_status.iter().cloned());
             GroupActivity {
                 totals: totals_per_status(&per_status, g.total_targets, download_only),
                 open: stages.get(&g.id).copied().unwrap_or_default(),
@@ -215,6 +226,7 @@ pub fn activity(c: &mut AnyConnection, r: &Rollout, offline_before: i64) -> Resu
         .then(|| hold(r, &groups))
         .flatten();
     Ok(Activity {
+        totals: totals_per_status(&rollout_counts, r.total_targets, download_only),
         groups,
         hold,
         soak_failures,

@@ -223,20 +223,21 @@ fn start_group(
         .sql(", NULL FROM actions a WHERE ");
     insert.push(scheduled_in_group("a"));
     insert.execute(conn)?;
+    let waiting_message = "Waiting for the confirmation by the device before processing with the deployment";
     let message = format!(
         "Initiated by Rollout Group '{}' [Rollout {}:{}]",
         g.name, r.name, r.id
     );
     let mut messages = Stmt::new()
         .sql("INSERT INTO action_status_messages (action_status_id, message) SELECT s.id, ")
-        .text(message)
+        .text(message.clone())
         .sql(" FROM action_statuses s JOIN actions a ON a.id = s.action_id WHERE ");
     messages.push(scheduled_in_group("a"));
     messages.execute(conn)?;
     if waits {
         let mut waiting = Stmt::new()
             .sql("INSERT INTO action_status_messages (action_status_id, message) SELECT s.id, ")
-            .text("Waiting for the confirmation by the device before processing with the deployment")
+            .text(waiting_message)
             .sql(" FROM action_statuses s JOIN actions a ON a.id = s.action_id WHERE s.status = 'wait_for_confirmation' AND ");
         waiting.push(scheduled_in_group("a"));
         waiting.execute(conn)?;
@@ -246,6 +247,16 @@ fn start_group(
         .boolean(true)
         .sql(", status = ");
     activate.push(new_status("actions"));
+    // The last message of each action's new status row: the confirmation request's, else the
+    // rollout's (`actions.last_message`, as add_status keeps it).
+    activate = activate.sql(", last_message = CASE WHEN ");
+    activate.push(new_status("actions"));
+    activate = activate
+        .sql(" = 'wait_for_confirmation' THEN ")
+        .text(crate::store::actions::last_message(waiting_message))
+        .sql(" ELSE ")
+        .text(crate::store::actions::last_message(&message))
+        .sql(" END");
     activate = activate
         .sql(", revision = revision + 1, last_modified_at = ")
         .int(now)

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Every page of the web console with a large fleet (issue 19's bar: each page <= 20 ms server time
+# at 100,000 devices). Seeds TARGETS devices (default 100,000) into SQLite: three distribution sets
+# installed and assigned across them, a quarter of the devices in error with a failed action whose
+# last feedback carries one of four messages, and a started rollout of five groups over the other
+# 75,000 whose devices never poll again (15,000 open actions in its first group, 60,000 scheduled,
+# most devices offline). Then measures the server time (curl's time to first byte) of each page over RUNS
+# requests, logged in with a UI session.
+#
+#   cargo build --release -p updraft-server && bash bench/ui_pages.sh
+#
+# Needs: the release binary, curl, sqlite3, jq (any awk). Everything runs on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS="${RUNS:-30}"
+PORT="${PORT:-18183}"
+. bench/ui_lib.sh
+api() {
+  curl -sf -u "admin:$PASSWORD" -H 'Content-Type: application/json' "$@"
+}
+
+# First start creates the schema, the tenant and the admin; three sets are made over the API.
+start
+for v in 1 2 3; do
+  SM=$(api -d "[{\"name\":\"fw\",\"version\":\"$v.0\",\"type\":\"os\"}]" "$URL/rest/v1/softwaremodules" | jq '.[0].id')
+  api -d "[{\"name\":\"fw\",\"version\":\"$v.0\",\"type\":\"os\",\"modules\":[{\"id\":$SM}]}]" \
+    "$URL/rest/v1/distributionsets" >/dev/null
+done
+stop
+NOW=$(($(date +%s) * 1000))
+# Devices run set 1 or 2; a quarter each in_sync, pending (set 3 assigned), error (set 3 failed)
+# and registered; last polls spread over the last 15 minutes, so about half are offline for the
+# default 5 + 5 minutes.
+sqlite3 "$DATA/updraft.db" <<SQL
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $TARGETS)
+INSERT INTO targets (tenant, controller_id, name, security_token, update_status, request_attributes,
+                     created_at, created_by, last_modified_at, last_modified_by, last_poll,
+                     installed_ds_id, assigned_ds_id, address)
+SELECT 'DEFAULT', printf('dev-%06d', i), printf('Device %d', (i * 7919) % $TARGETS), lower(hex(randomblob(16))),
+       CASE i % 4 WHEN 0 THEN 'in_sync' WHEN 1 THEN 'pending' WHEN 2 THEN 'error' ELSE 'registered' END,
+       1, $NOW, 'bench', $NOW, 'bench', $NOW - (i % 900) * 1000,
+       1 + i % 2, CASE i % 4 WHEN 1 THEN 3 ELSE 1 + i % 2 END,
+       printf('10.%d.%d.%d', i / 65536, (i / 256) % 256, i % 256)
+FROM n;
+INSERT INTO actions (tenant, target_id, ds_id, active, action_type, forced_time, weight, status,
+                     initiated_by, revision, created_at, created_by, last_modified_at, last_modified_by)
+SELECT 'DEFAULT', id, 3, 0, 'forced', 0, 1000, 'error', 'bench', 1, $NOW, 'bench', $NOW, controller_id
+FROM targets WHERE update_status = 'error';
+INSERT INTO action_statuses (action_id, status, occurred_at, created_at)
+SELECT id, 'running', $NOW - 60000, $NOW - 60000 FROM actions;
+INSERT INTO action_statuses (action_id, status, occurred_at, created_at)
+SELECT id, 'error', $NOW, $NOW FROM actions;
+INSERT INTO action_status_messages (action_status_id, message)
+SELECT id, CASE id % 4 WHEN 0 THEN 'flash write failed' WHEN 1 THEN ' checksum mismatch'
+                       WHEN 2 THEN 'no space left on device' ELSE 'signature invalid' END
+FROM action_statuses WHERE status = 'error';
+SQL
+# The rows above bypass the write paths; where the schema keeps each action's last status message
+# on the action (migration ui_speed), fill it in as that migration's backfill does.
+if [ -n "$(sqlite3 "$DATA/updraft.db" "SELECT 1 FROM pragma_table_info('actions') WHERE name = 'last_message'")" ]; then
+  sqlite3 "$DATA/updraft.db" "UPDATE actions SET last_message = COALESCE((SELECT trim(m.message)
+    FROM action_status_messages m WHERE m.action_status_id = (SELECT max(s.id) FROM action_statuses s
+    WHERE s.action_id = actions.id) ORDER BY m.id DESC LIMIT 1), '');"
+fi
+sqlite3 "$DATA/updraft.db" "ANALYZE;"
+start
+
+# A rollout over the devices not in error (75,000), started: its first group's devices never poll
+# again. (A device in error with a newer scheduled rollout action no longer counts as failed.)
+echo "creating and starting the rollout" >&2
+RID=$(api -d '{"name":"stuck","distributionSetId":3,"targetFilterQuery":"updateStatus!=error","amountGroups":5,"successCondition":{"condition":"THRESHOLD","expression":"100"}}' \
+  "$URL/rest/v1/rollouts" | jq .id)
+api -X POST "$URL/rest/v1/rollouts/$RID/start" >/dev/null
+for _ in $(seq 600); do
+  [ "$(api "$URL/rest/v1/rollouts/$RID" | jq -r .status)" = running ] && break
+  sleep 0.5
+done
+
+login
+
+echo "| page | runs | median | p95 | max | non-200 |"
+echo "| --- | --- | --- | --- | --- | --- |"
+measure "overview" "/ui"
+measure "devices" "/ui/devices"
+measure "devices, status=error" "/ui/devices?status=error"
+measure "devices, RSQL updateStatus==pending" "/ui/devices?q=updateStatus%3D%3Dpending"
+measure "devices, sort=-lastpoll, page 100" "/ui/devices?sort=-lastpoll&page=100"
+measure "device page (failed, then in a rollout)" "/ui/devices/dev-000002"
+measure "fleet health" "/ui/fleet"
+measure "software modules" "/ui/software"
+measure "software module" "/ui/software/1"
+measure "distribution sets" "/ui/distributions"
+measure "distribution set (fw 3.0)" "/ui/distributions/3"
+measure "rollouts" "/ui/rollouts"
+measure "rollout (5 groups, 15,000 open actions)" "/ui/rollouts/$RID"
+measure "new rollout form" "/ui/rollouts/new"
+measure "new rollout: match preview" "/ui/rollouts/preview?q=controllerId%3D%3Ddev-*&ds=3"
+measure "failures" "/ui/failures"
+measure "failures: a message's devices" "/ui/failures/devices?by=message&key=flash%20write%20failed"
+measure "failures: a set's devices" "/ui/failures/devices?by=set&key=3"
+measure "settings" "/ui/settings"
+
+# KEEP_DB=path keeps a copy of the seeded database, to profile its queries with sqlite3.
+if [ -n "${KEEP_DB:-}" ]; then stop; cp "$DATA/updraft.db" "$KEEP_DB"; fi
