@@ -147,8 +147,13 @@ fn fields(m: &Meta, f: &TagForm, create: bool, p: Option<&Problem>) -> Markup {
     }
 }
 
-fn spec() -> Result<ListSpec, UiError> {
-    Ok(query::list_spec(&query::TARGET_TAGS, None, Some("name:ASC"))?)
+/// The kind's tags by name.
+fn spec(kind: Kind) -> crate::store::Result<ListSpec> {
+    let entity = match kind {
+        Kind::Target => &query::TARGET_TAGS,
+        Kind::DistributionSet => &query::DS_TAGS,
+    };
+    query::list_spec(entity, None, Some("name:ASC"))
 }
 
 /// One kind's section of the tags page: the tags with their colours, and the create form.
@@ -203,20 +208,22 @@ async fn render(ctx: &Ctx, state: &AppState, refused: Option<(&Meta, &TagForm, &
             "You lack the permission READ_TARGET or READ_DISTRIBUTION_SET needed for this.",
         ));
     }
-    let list = ListQuery {
-        spec: spec()?,
-        page: Page {
-            offset: 0,
-            limit: SHOWN,
-        },
-    };
     let (tenant, which) = (ctx.tenant(), kinds.iter().map(|m| m.kind).collect::<Vec<_>>());
     let pages = state
         .db
         .read(move |c| {
             which
                 .iter()
-                .map(|k| tags::list(c, *k, &tenant, &list))
+                .map(|k| {
+                    let list = ListQuery {
+                        spec: spec(*k)?,
+                        page: Page {
+                            offset: 0,
+                            limit: SHOWN,
+                        },
+                    };
+                    tags::list(c, *k, &tenant, &list)
+                })
                 .collect::<crate::store::Result<Vec<_>>>()
         })
         .await?;
@@ -348,10 +355,7 @@ pub async fn confirm_delete(
     let m = meta(&slug)?;
     ctx.require(m.delete)?;
     let (tenant, kind) = (ctx.tenant(), m.kind);
-    let counting = ListQuery {
-        spec: spec()?,
-        page: Page { offset: 0, limit: 0 },
-    };
+    let counting = Page { offset: 0, limit: 0 };
     let (t, carriers) = state
         .db
         .read(move |c| {
@@ -360,14 +364,14 @@ pub async fn confirm_delete(
                 Kind::Target => {
                     let l = ListQuery {
                         spec: query::list_spec(&query::TARGETS, None, None)?,
-                        ..counting
+                        page: counting,
                     };
                     tags::tagged_targets(c, &tenant, id, &l)?.total
                 }
                 Kind::DistributionSet => {
                     let l = ListQuery {
                         spec: query::list_spec(&query::DISTRIBUTION_SETS, None, None)?,
-                        ..counting
+                        page: counting,
                     };
                     tags::tagged_sets(c, &tenant, id, &l)?.total
                 }
@@ -383,7 +387,10 @@ pub async fn confirm_delete(
     let body = html! {
         h1 { "Delete " (m.one) " " (swatch::named(&t.name, t.colour.as_deref())) "?" }
         section.card {
-            p { (carriers) " " (what) @if carriers != 1 { "s" } " carry this tag; they lose it, nothing else about them changes." }
+            p #tag-carriers {
+                (carriers) " " (what) @if carriers == 1 { " carries" } @else { "s carry" }
+                " this tag; " @if carriers == 1 { "it loses" } @else { "they lose" } " it, nothing else about them changes."
+            }
             form method="post" action={ "/ui/tags/" (m.slug) "/" (id) "/delete" } {
                 button.danger type="submit" { "Delete the tag " (t.name) }
             }
