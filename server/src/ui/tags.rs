@@ -488,12 +488,11 @@ pub fn set_section(ctx: &Ctx, ds: i64, on_set: &[Tag], all: &[(i64, String)]) ->
     }
 }
 
+/// A set's tags, and all of the tenant's set tags as (id, name).
+pub type SetTags = (Vec<Tag>, Vec<(i64, String)>);
+
 /// The set's tags and all of the tenant's set tags, for [`set_section`].
-pub fn set_tags(
-    c: &mut crate::store::AnyConnection,
-    tenant: &str,
-    ds: i64,
-) -> crate::store::Result<(Vec<Tag>, Vec<(i64, String)>)> {
+pub fn set_tags(c: &mut crate::store::AnyConnection, tenant: &str, ds: i64) -> crate::store::Result<SetTags> {
     Ok((
         tags::of_set(c, tenant, ds)?,
         tags::names(c, Kind::DistributionSet, tenant)?,

@@ -70,7 +70,7 @@ fn sentence(n: i64, set: &str, set_type: &str, types: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     if types.len() > NAMES_SHOWN {
-        names.push_str(&format!(" and {} more", types.len() - NAMES_SHOWN));
+        names = format!("{names} and {} more", types.len() - NAMES_SHOWN);
     }
     let (matches, none) = if n == 1 {
         ("1 device matches".to_owned(), "it cannot")
@@ -93,7 +93,7 @@ fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(d);
