@@ -620,3 +620,51 @@ fn a_rollout_refused_by_target_types_says_which_and_what_to_do(f: &Fixture) {
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["totalTargets"], 3, "{v}");
 }
+
+/// The same pages in headless Chromium (`ui-tests/types.mjs`): a coloured tag and a refused name,
+/// a target type made with its checkbox, a device given the type from its page, the rollout form's
+/// sentence; desktop and phone screenshots.
+#[test]
+fn browser_manages_tags_and_types_and_explains_a_refused_rollout() {
+    if !support::browser::available() {
+        return;
+    }
+    let f = Fixture::sqlite();
+    f.create_target("browser-sensor");
+    let ds = f.distribution_set("blocked-os", "os.bin", b"os").1;
+    let shots = std::env::var_os("UI_SCREENSHOT_DIR").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-types-screenshots"),
+        std::path::PathBuf::from,
+    );
+    let _ = std::fs::remove_dir_all(&shots);
+    support::browser::run(
+        "types.mjs",
+        &[
+            ("UPDRAFT_URL", &f.srv.url),
+            ("ADMIN_USER", &f.srv.admin_user),
+            ("ADMIN_PASSWORD", &f.srv.admin_password),
+            ("DEVICE_ID", "browser-sensor"),
+            ("SET_LABEL", "blocked-os:1.0"),
+            ("SCREENSHOT_DIR", shots.to_str().unwrap()),
+        ],
+    );
+    for name in ["tags", "types", "device-type", "rollout-incompatible"] {
+        support::browser::assert_screenshot(&shots, name);
+    }
+    for name in ["tags-phone", "types-phone"] {
+        let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap();
+        let (w, h) = support::browser::png_size(&png);
+        assert!(
+            w == 390 && h >= 300 && png.len() > 8_000,
+            "{name}: {w}x{h}, {} bytes",
+            png.len()
+        );
+    }
+    // What the pages did, as the Management API sees it.
+    let (_, tags) = f.get("/rest/v1/targettags?q=name==lab");
+    assert_eq!(tags["content"][0]["colour"], "#c80050", "{tags}");
+    let sensor = id_named(&f, "/rest/v1/targettypes", "sensor");
+    assert_eq!(f.get("/rest/v1/targets/browser-sensor").1["targetType"], sensor);
+    let (_, rollouts) = f.get("/rest/v1/rollouts?q=name==blocked");
+    assert_eq!(rollouts["total"], 0, "{rollouts} (set {ds})");
+}
