@@ -375,3 +375,28 @@ pub fn of_target(c: &mut AnyConnection, tenant: &str, controller_id: &str) -> Re
         .order(target_tags::id.asc())
         .load::<Tag>(c)?)
 }
+
+/// The tags of the tenant's distribution set `ds`, by name.
+pub fn of_set(c: &mut AnyConnection, tenant: &str, ds: i64) -> Result<Vec<Tag>> {
+    use ds_tag_assignments as dta;
+    let tagged = dta::table.filter(dta::ds_id.eq(ds)).select(dta::tag_id);
+    Ok(ds_tags::table
+        .filter(ds_tags::tenant.eq(tenant))
+        .filter(ds_tags::id.eq_any(tagged))
+        .order(ds_tags::name.asc())
+        .load::<Tag>(c)?)
+}
+
+/// The colours of the tenant's tags that have one, by tag name: for showing tags that were loaded
+/// by name only (device list, device page).
+pub fn colours(
+    c: &mut AnyConnection,
+    kind: Kind,
+    tenant: &str,
+) -> Result<std::collections::HashMap<String, String>> {
+    let rows: Vec<(String, Option<String>)> = with_tables!(kind, |tags, a| tags::table
+        .filter(tags::tenant.eq(tenant))
+        .select((tags::name, tags::colour))
+        .load(c)?);
+    Ok(rows.into_iter().filter_map(|(n, c)| Some((n, c?))).collect())
+}

@@ -77,12 +77,14 @@ pub async fn page(ctx: Ctx, path: web::Path<String>, state: web::Data<AppState>)
     ctx.require(Permission::ReadTarget)?;
     let cid = path.into_inner();
     let (tenant, c2) = (ctx.tenant(), cid.clone());
-    let (d, events) = state
+    let may_types = ctx.can(Permission::ReadTargetType) && ctx.can(Permission::ReadDistributionSetType);
+    let (d, events, (colours, ty)) = state
         .db
         .read(move |c| {
             let d = device_details(c, &tenant, &c2)?;
             let events = crate::store::fleet_health::history(c, d.target.id, super::device_slots::HISTORY)?;
-            Ok((d, events))
+            let extra = super::target_types::device_extras(c, &tenant, d.target.target_type_id, may_types)?;
+            Ok((d, events, extra))
         })
         .await?;
     let slots = super::device_slots::panel(&d.attributes, &events);
@@ -145,8 +147,8 @@ pub async fn page(ctx: Ctx, path: web::Path<String>, state: web::Data<AppState>)
         section.card {
             h2 { "Tags" }
             @if d.tags.is_empty() { p.muted { "No tags." } }
-            ul { @for (id, name) in &d.tags {
-                li { (name)
+            ul.tags { @for (id, name) in &d.tags {
+                li { (super::swatch::named(name, colours.get(name).map(String::as_str)))
                     @if ctx.can(Permission::UpdateTarget) {
                         " " form.inline method="post" action=(action(&format!("tags/{id}/remove"))) {
                             button.secondary type="submit" aria-label={ "Remove tag " (name) } { "Remove" }
@@ -177,6 +179,7 @@ pub async fn page(ctx: Ctx, path: web::Path<String>, state: web::Data<AppState>)
                 }
             }
         }
+        @if let Some(ty) = &ty { (super::target_types::device_section(&ctx, &cid, ty)) }
         section.card {
             h2 { "Attributes" }
             @if d.attributes.is_empty() { p.muted { "The device reported no attributes." } }

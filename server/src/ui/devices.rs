@@ -220,7 +220,8 @@ pub async fn list(ctx: Ctx, req: HttpRequest, f: web::Query<Filter>, state: web:
     let settings = state.tenants.get(&state.db, &tenant).await?;
     let window = (settings.polling_time.default.interval + settings.polling_overdue).as_millis() as i64;
     let may_assign = ctx.can(Permission::UpdateTarget) && ctx.can(Permission::ReadDistributionSet);
-    let (page, sets) = state
+    let with_colours = cols.contains(&Col::Tag);
+    let (page, sets, colours) = state
         .db
         .read(move |c| {
             let page = target_list::device_list(c, &tenant, &filter, list.as_ref(), sort)?;
@@ -229,7 +230,8 @@ pub async fn list(ctx: Ctx, req: HttpRequest, f: web::Query<Filter>, state: web:
             } else {
                 Vec::new()
             };
-            Ok((page, sets))
+            let colours = super::tags::colours_if(c, &tenant, with_colours)?;
+            Ok((page, sets, colours))
         })
         .await?;
     let now = state.now();
@@ -272,7 +274,7 @@ pub async fn list(ctx: Ctx, req: HttpRequest, f: web::Query<Filter>, state: web:
                                 Col::Type => td.opt { (row.5.and_then(|t| page.type_names.get(&t)).map_or("", String::as_str)) },
                                 Col::Installed => td.opt { (row.6.and_then(|d| page.ds_names.get(&d)).map_or("", String::as_str)) },
                                 Col::Assigned => td.opt { (row.7.and_then(|d| page.ds_names.get(&d)).map_or("", String::as_str)) },
-                                Col::Tag => td.opt { (page.tags_of.get(&id).map(|t| t.join(", ")).unwrap_or_default()) },
+                                Col::Tag => td.opt { (super::tags::names_cell(page.tags_of.get(&id), &colours)) },
                                 Col::Ip => td.opt { (row.8.as_deref().unwrap_or("")) },
                             }
                         }

@@ -142,10 +142,11 @@ pub async fn set_page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>
     let id = path.into_inner();
     let tenant = ctx.tenant();
     let may_count = ctx.can(Permission::ReadTarget);
-    let (page, devices) = state
+    let (page, devices, (set_tags, all_tags)) = state
         .db
         .read(move |c| {
             let page = pages::set_page(c, &tenant, id)?;
+            let tags = super::tags::set_tags(c, &tenant, id)?;
             let devices = if may_count {
                 Some(sets::statistics::devices_of_set(
                     c,
@@ -157,7 +158,7 @@ pub async fn set_page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>
             } else {
                 None
             };
-            Ok((page, devices))
+            Ok((page, devices, tags))
         })
         .await?;
     let (name, version, ty, valid, locked) =
@@ -181,6 +182,7 @@ pub async fn set_page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>
                 }
             }
         }
+        (super::tags::set_section(&ctx, id, &set_tags, &all_tags))
         section.card {
             h2 { "Metadata" }
             @if meta.is_empty() { p.muted { "No metadata." } }

@@ -26,6 +26,12 @@ fn nav(ctx: &Ctx) -> Vec<(&'static str, &'static str)> {
     if ctx.can(Permission::ReadRollout) {
         items.push(("/ui/rollouts", "Rollouts"));
     }
+    if ctx.can(Permission::ReadTarget) || ctx.can(Permission::ReadDistributionSet) {
+        items.push(("/ui/tags", "Tags"));
+    }
+    if ctx.can(Permission::ReadTargetType) || ctx.can(Permission::ReadDistributionSetType) {
+        items.push(("/ui/types", "Types"));
+    }
     if ctx.can(Permission::ReadTenantConfiguration) || ctx.can(Permission::SystemAdmin) {
         items.push(("/ui/settings", "Settings"));
     }

@@ -16,10 +16,12 @@ mod device_page;
 mod device_slots;
 mod devices;
 mod distributions;
+mod ds_types;
 mod error;
 mod failures;
 mod filter_auto_assign;
 mod filters;
+mod field_errors;
 mod fleet;
 mod layout;
 mod overview;
@@ -32,6 +34,11 @@ mod rollouts;
 mod session;
 mod settings;
 mod software;
+mod swatch;
+mod tags;
+mod target_types;
+mod type_form;
+mod types;
 
 pub use error::UiError;
 pub use session::Ctx;
@@ -66,6 +73,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(settings::configure)
             .configure(rollouts::configure)
             .configure(rollout_activity::configure)
+            .configure(tags::configure)
+            .configure(types::configure)
             .default_service(web::to(fallback)),
     );
 }

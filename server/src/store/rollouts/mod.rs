@@ -12,6 +12,7 @@
 //! - [`create`] turns an operator's request into a plan; [`lifecycle`] is what operators do to a
 //!   rollout afterwards; [`queries`] and [`groups`] read rollouts and their groups as the front doors
 //!   show them.
+//! - [`incompatible`] says why a rollout reaches no target (its filter, or the target types).
 //! - [`activity`] is what each group is doing and waiting for, and why a paused rollout is held.
 //! - [`soak`] is Updraft's health gate: with a soak time, a device counts for its group only after
 //!   it stayed healthy that long after its success.
@@ -21,6 +22,7 @@ pub mod create;
 pub mod due;
 pub mod engine;
 pub mod groups;
+pub mod incompatible;
 pub mod lifecycle;
 pub mod plan;
 pub mod queries;

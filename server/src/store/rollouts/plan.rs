@@ -167,10 +167,13 @@ pub fn create(conn: &mut AnyConnection, tenant: &str, r: &NewRollout, by: &str, 
         .first(conn)?;
     let all = matching_ids(conn, matching_filter(tenant, base_filter.clone(), ds_type))?;
     if all.is_empty() && r.dynamic.is_none() {
-        return Err(Error::refused(
-            Rule::Constraint,
-            "Rollout does not match any existing targets.",
-        ));
+        return Err(super::incompatible::no_target_error(
+            conn,
+            tenant,
+            base_filter,
+            r.ds_id,
+            ds_type,
+        )?);
     }
     let groups = split(conn, tenant, r, &all, &base_filter, ds_type)?;
     let status = if r.needs_approval {

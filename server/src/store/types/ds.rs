@@ -88,6 +88,12 @@ fn sets_of_type(c: &mut AnyConnection, ds_type: i64) -> Result<i64> {
         .get_result(c)?)
 }
 
+/// True when distribution sets have the type `id` (of a tenant the caller checked): its module
+/// types are then frozen and deleting it only marks it deleted.
+pub fn in_use(c: &mut AnyConnection, id: i64) -> Result<bool> {
+    Ok(sets_of_type(c, id)? > 0)
+}
+
 /// Deletes the tenant's type `id`: only marks it deleted while distribution sets use it. Target
 /// types stop listing it as compatible either way.
 pub fn delete(c: &mut AnyConnection, tenant: &str, id: i64, by: &str, now: i64) -> Result<()> {
