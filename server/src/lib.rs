@@ -1,6 +1,7 @@
 //! Updraft server: a drop-in replacement for Eclipse hawkBit's device (DDI v1) and Management APIs.
 
 pub mod artifact_upload;
+pub mod audit_trail;
 pub mod auth;
 pub mod bootstrap;
 pub mod cluster;

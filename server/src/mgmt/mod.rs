@@ -2,6 +2,7 @@
 //! targets and their actions, software modules with artifacts, distribution sets and assignment.
 
 mod actions;
+mod audit_log;
 mod distribution_sets;
 mod ds_assignments;
 mod ds_invalidate;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/rest/v1")
             .wrap(actix_web::middleware::from_fn(legacy_status_codes))
+            .wrap(actix_web::middleware::from_fn(crate::audit_trail::middleware))
             .configure(system::configure)
             .configure(targets::configure)
             .configure(target_actions::configure)
@@ -66,7 +68,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(rollouts::configure)
             .configure(rollout_groups::configure)
             .configure(rollout_lifecycle::configure)
-            .configure(fleet::configure),
+            .configure(fleet::configure)
+            .configure(audit_log::configure),
     );
 }
 
@@ -119,6 +122,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         rollout_groups::Api::openapi(),
         rollout_lifecycle::Api::openapi(),
         fleet::Api::openapi(),
+        audit_log::Api::openapi(),
     ]
 }
 

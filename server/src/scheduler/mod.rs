@@ -27,6 +27,8 @@ pub struct Jobs {
     wake: tokio::sync::Notify,
     touched_rollouts: Mutex<BTreeSet<i64>>,
     stopping: AtomicBool,
+    /// Server time of the last audit-log cleanup (`housekeeping::delete_old_audit_entries`).
+    audit_pruned_at: std::sync::atomic::AtomicI64,
 }
 
 impl Jobs {
@@ -126,6 +128,9 @@ pub fn run_once(state: &AppState, sweep: bool) -> store::Result<()> {
         })?;
         job(state, "health_event_retention", || {
             housekeeping::delete_old_health_events(state).map(drop)
+        })?;
+        job(state, "audit_retention", || {
+            housekeeping::delete_old_audit_entries(state, &state.jobs.audit_pruned_at).map(drop)
         })?;
     }
     Ok(())

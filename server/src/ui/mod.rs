@@ -40,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(root_redirect)).service(
         web::scope("/ui")
             .wrap(actix_web::middleware::from_fn(error::with_navigation))
+            .wrap(actix_web::middleware::from_fn(crate::audit_trail::middleware))
             .app_data(web::FormConfig::default().error_handler(|e, _| {
                 UiError::bad_request(format!("The form was incomplete or not valid ({e}).")).into()
             }))
