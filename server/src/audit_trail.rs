@@ -28,6 +28,8 @@ pub struct Note {
     /// Replaces the object derived from the path.
     pub object: Option<Object>,
     pub detail: String,
+    /// Nothing changed after all (a form saved unchanged): no entry.
+    pub unchanged: bool,
 }
 
 /// Adds `detail` to the entry of this request.

@@ -9,7 +9,9 @@
 //! would collide: requests under `/ui/controller/v1/` are handed on to DDI unchanged.
 
 mod assets;
+mod audit;
 mod columns;
+mod config_keys;
 mod device_actions;
 mod device_bulk;
 mod device_page;
@@ -28,6 +30,7 @@ mod rollouts;
 mod session;
 mod settings;
 mod software;
+mod users;
 
 pub use error::UiError;
 pub use session::Ctx;
@@ -60,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(software::configure)
             .configure(distributions::configure)
             .configure(settings::configure)
+            .configure(audit::configure)
             .configure(rollouts::configure)
             .configure(rollout_activity::configure)
             .default_service(web::to(fallback)),
