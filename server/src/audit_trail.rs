@@ -215,6 +215,9 @@ pub async fn middleware(
         .get::<Note>()
         .cloned()
         .unwrap_or_default();
+    if note.unchanged {
+        return Ok(res.map_into_boxed_body());
+    }
     let location = res
         .headers()
         .get("location")
