@@ -100,6 +100,9 @@ settings! {
         /// device's trial history) older than this are deleted (`0`: kept forever). The longest
         /// window the figures take is 366 days.
         health_event_retention_days: u64 = 400 => "UPDRAFT_HEALTH_EVENT_RETENTION_DAYS";
+        /// Audit-log entries (who did what, when: logins, assignments, rollouts, deletions, settings,
+        /// users) older than this are deleted, at most once an hour (`0`: kept forever).
+        audit_retention_days: u64 = 365 => "UPDRAFT_AUDIT_RETENTION_DAYS";
         /// Where artifacts live: `fs` (under the data dir) or `s3` (the `[s3]` bucket).
         storage: crate::storage::StorageKind = crate::storage::StorageKind::Fs => "UPDRAFT_STORAGE";
         /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>` (401

@@ -2,6 +2,7 @@
 
 pub mod artifact_download;
 pub mod artifact_upload;
+pub mod audit_trail;
 pub mod auth;
 pub mod bootstrap;
 pub mod cluster;

@@ -2,6 +2,7 @@
 //! targets and their actions, software modules with artifacts, distribution sets and assignment.
 
 mod actions;
+mod audit_log;
 mod distribution_sets;
 mod download_links;
 mod ds_assignments;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/rest/v1")
             .wrap(actix_web::middleware::from_fn(legacy_status_codes))
+            .wrap(actix_web::middleware::from_fn(crate::audit_trail::middleware))
             .configure(system::configure)
             .configure(targets::configure)
             .configure(target_actions::configure)
@@ -68,7 +70,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(rollouts::configure)
             .configure(rollout_groups::configure)
             .configure(rollout_lifecycle::configure)
-            .configure(fleet::configure),
+            .configure(fleet::configure)
+            .configure(audit_log::configure),
     );
 }
 
@@ -122,6 +125,7 @@ pub fn openapi_parts() -> Vec<utoipa::openapi::OpenApi> {
         rollout_groups::Api::openapi(),
         rollout_lifecycle::Api::openapi(),
         fleet::Api::openapi(),
+        audit_log::Api::openapi(),
     ]
 }
 

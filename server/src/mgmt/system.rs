@@ -193,6 +193,7 @@ async fn put_many(
     let values: BTreeMap<String, Value> = body(&req, payload, &state).await?;
     let keys: Vec<String> = values.keys().cloned().collect();
     save(&state, &user, values.into_iter().collect()).await?;
+    crate::audit_trail::note(&req, keys.join(", "));
     let rows = rows(&state, tenant_of(&user)).await?;
     let base = rest_base(&req, &state);
     let out: Vec<ConfigValue> = keys.iter().map(|k| value_of(k, &rows, &base)).collect();

@@ -1,5 +1,6 @@
-//! Action timeouts and the cleanup of old action history (`store::housekeeping`) and of old
-//! fleet-health events, each in a transaction of its own, switched on by the server's configuration.
+//! Action timeouts and the cleanup of old action history (`store::housekeeping`), of old
+//! fleet-health events and of old audit-log entries, each in a transaction of its own, switched on
+//! by the server's configuration.
 
 use crate::state::AppState;
 use crate::store::{self, housekeeping};
@@ -54,6 +55,25 @@ pub fn delete_old_health_events(state: &AppState) -> store::Result<usize> {
         .write_blocking(|c| store::fleet_health::delete_older_than(c, days, now, HEALTH_EVENTS_PER_RUN))?;
     if n > 0 {
         tracing::info!(deleted = n, "old fleet-health events removed");
+    }
+    Ok(n)
+}
+
+/// How many audit entries one run deletes; a run deletes more at once only after a long outage.
+const AUDIT_ENTRIES_PER_RUN: i64 = 10_000;
+
+/// Deletes audit-log entries older than `audit_retention_days`.
+pub fn delete_old_audit_entries(state: &AppState) -> store::Result<usize> {
+    let days = state.config.audit_retention_days;
+    if days == 0 {
+        return Ok(0);
+    }
+    let now = state.now();
+    let n = state
+        .db
+        .write_blocking(|c| store::audit::delete_older_than(c, days, now, AUDIT_ENTRIES_PER_RUN))?;
+    if n > 0 {
+        tracing::info!(deleted = n, "old audit-log entries removed");
     }
     Ok(n)
 }

@@ -156,6 +156,12 @@ fn retention(state: &AppState) -> store::Result<()> {
             deleted += housekeeping::delete_old_health_events(state)?;
             Ok(())
         })
+    })
+    .and_then(|()| {
+        job(state, "audit_retention", || {
+            deleted += housekeeping::delete_old_audit_entries(state)?;
+            Ok(())
+        })
     });
     // A backlog or a failed run: again at the next sweep.
     if deleted > 0 || result.is_err() {

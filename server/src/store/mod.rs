@@ -4,6 +4,7 @@
 //! render; nothing in here knows HTTP. See `docs/architecture.md` for the layers and their rules.
 
 pub mod actions;
+pub mod audit;
 pub mod auto_assign;
 pub mod auto_assign_soak;
 pub mod bulk;

@@ -390,6 +390,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        tenant -> Text,
+        at -> BigInt,
+        actor -> Text,
+        action -> Text,
+        object_type -> Text,
+        object_id -> Text,
+        object_name -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
     target_health_events (id) {
         id -> BigInt,
         target_id -> BigInt,

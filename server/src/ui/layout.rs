@@ -35,6 +35,9 @@ fn nav(ctx: &Ctx) -> Vec<(&'static str, &'static str)> {
     if ctx.can(Permission::ReadTenantConfiguration) || ctx.can(Permission::SystemAdmin) {
         items.push(("/ui/settings", "Settings"));
     }
+    if ctx.can(Permission::ReadTenantConfiguration) {
+        items.push(("/ui/audit", "Audit log"));
+    }
     items
 }
 

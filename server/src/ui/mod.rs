@@ -9,7 +9,9 @@
 //! would collide: requests under `/ui/controller/v1/` are handed on to DDI unchanged.
 
 mod assets;
+mod audit;
 mod columns;
+mod config_keys;
 mod device_actions;
 mod device_bulk;
 mod device_page;
@@ -19,9 +21,9 @@ mod distributions;
 mod ds_types;
 mod error;
 mod failures;
+mod field_errors;
 mod filter_auto_assign;
 mod filters;
-mod field_errors;
 mod fleet;
 mod layout;
 mod overview;
@@ -39,6 +41,7 @@ mod tags;
 mod target_types;
 mod type_form;
 mod types;
+mod users;
 
 pub use error::UiError;
 pub use session::Ctx;
@@ -51,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(root_redirect)).service(
         web::scope("/ui")
             .wrap(actix_web::middleware::from_fn(error::with_navigation))
+            .wrap(actix_web::middleware::from_fn(crate::audit_trail::middleware))
             .app_data(web::FormConfig::default().error_handler(|e, _| {
                 UiError::bad_request(format!("The form was incomplete or not valid ({e}).")).into()
             }))
@@ -71,6 +75,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(software::configure)
             .configure(distributions::configure)
             .configure(settings::configure)
+            .configure(audit::configure)
             .configure(rollouts::configure)
             .configure(rollout_activity::configure)
             .configure(tags::configure)

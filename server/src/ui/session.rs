@@ -17,9 +17,9 @@ use sha2::{Digest, Sha256};
 use super::error::{UiError, UiResult};
 use super::layout;
 use crate::auth::permissions::{Permission, Permissions};
-use crate::auth::users::User;
+use crate::auth::users::{DEFAULT_TENANT, User};
 use crate::state::AppState;
-use crate::store::sessions;
+use crate::store::{audit, sessions};
 
 pub const COOKIE: &str = "updraft_session";
 /// A session lasts a working day; logging out ends it at once.
@@ -110,6 +110,7 @@ impl FromRequest for Ctx {
         };
         let cross_site = req.method() != Method::GET && !same_origin(req);
         let notice = notice_of(req);
+        let req = req.clone();
         Box::pin(async move {
             if cross_site {
                 return Err(UiError::forbidden(
@@ -130,6 +131,11 @@ impl FromRequest for Ctx {
             else {
                 return Err(UiError::login_required(&then));
             };
+            // Who acted, for the access log and the audit trail.
+            actix_web::HttpMessage::extensions_mut(&req).insert(crate::middleware::Principal::User {
+                tenant: tenant.clone(),
+                username: username.clone(),
+            });
             Ok(Ctx {
                 user: User {
                     username,
@@ -202,34 +208,72 @@ pub async fn login(req: HttpRequest, form: web::Form<LoginForm>, state: web::Dat
     } = form.into_inner();
     let next = safe_next(next.as_deref());
     let client = crate::proxy::ClientIp::of(&req);
-    if let Err(refused) =
-        crate::auth::users::verify_credentials(&state, client, username.clone(), password).await
-    {
-        use crate::auth::users::LoginRefused;
-        let (status, message) = match refused {
-            LoginRefused::Wrong => (StatusCode::UNAUTHORIZED, "Wrong username or password.".to_owned()),
-            LoginRefused::Throttled(secs) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("Too many failed logins from this address; try again in {secs} seconds."),
-            ),
-            LoginRefused::Error(e) => (
-                e.status,
-                e.body
-                    .map_or_else(|| "Logging in failed.".to_owned(), |b| b.message),
-            ),
-        };
-        let body = login_form(&next, Some(&message));
-        return Ok(layout::html_response(
-            status,
-            &layout::page(None, "Log in", &body),
-        ));
-    }
+    let verified = crate::auth::users::verify_credentials(&state, client, username.clone(), password).await;
+    let tenant = match verified {
+        Ok(user) => user.tenant,
+        Err(refused) => {
+            use crate::auth::users::LoginRefused;
+            if matches!(refused, LoginRefused::Wrong) {
+                let (name, now) = (username.clone(), state.now());
+                let recorded = state
+                    .db
+                    .write(move |c| {
+                        audit::record_login_failed(
+                            c,
+                            &name,
+                            DEFAULT_TENANT,
+                            now,
+                            "wrong username or password on the console",
+                        )
+                    })
+                    .await;
+                if let Err(e) = recorded {
+                    tracing::warn!(error = %e, "the audit entry of a failed login could not be written");
+                }
+            }
+            let (status, message) = match refused {
+                LoginRefused::Wrong => (StatusCode::UNAUTHORIZED, "Wrong username or password.".to_owned()),
+                LoginRefused::Throttled(secs) => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("Too many failed logins from this address; try again in {secs} seconds."),
+                ),
+                LoginRefused::Error(e) => (
+                    e.status,
+                    e.body
+                        .map_or_else(|| "Logging in failed.".to_owned(), |b| b.message),
+                ),
+            };
+            let body = login_form(&next, Some(&message));
+            return Ok(layout::html_response(
+                status,
+                &layout::page(None, "Log in", &body),
+            ));
+        }
+    };
     let token = format!("{}{}", crate::auth::random_token(), crate::auth::random_token());
     let hash = token_hash(&token);
     let now = state.now();
     state
         .db
-        .write(move |c| sessions::start(c, &username, &hash, now, now + SESSION_MS))
+        .write(move |c| {
+            sessions::start(c, &username, &hash, now, now + SESSION_MS)?;
+            // In the session's transaction: a session never starts without its entry.
+            audit::record(
+                c,
+                &audit::Entry {
+                    tenant: tenant.clone(),
+                    at: now,
+                    actor: username.clone(),
+                    action: "login",
+                    object: audit::Object {
+                        kind: "user".into(),
+                        id: username.clone(),
+                        name: username.clone(),
+                    },
+                    detail: "console".into(),
+                },
+            )
+        })
         .await?;
     let secure = if req.connection_info().scheme() == "https" {
         "; Secure"

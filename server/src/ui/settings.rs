@@ -1,130 +1,110 @@
-//! Settings: the tenant configuration (hawkBit's system configuration keys) with explanations, and
-//! users with their permissions.
+//! Settings: the tenant configuration (hawkBit's system configuration keys) with labels, units and
+//! help, grouped, the keys Updraft does not act on set apart; and, for `SYSTEM_ADMIN`, the users
+//! (`users.rs`).
 
-use actix_web::web;
+use actix_web::{HttpRequest, web};
 use maud::{Markup, html};
 use serde_json::Value;
 
+use super::config_keys::{self, Group, SHOWN, Shown, Widget};
 use super::error::{UiError, UiResult};
 use super::layout;
 use super::session::Ctx;
+use super::users;
 use crate::auth::permissions::Permission;
-use crate::auth::users;
 use crate::state::AppState;
-use crate::store::tenants::{self, StoredValue};
-use crate::store::users::{self as user_store, UserRow};
-use crate::tenant_config::{KEYS, ValueType};
+use crate::store::tenants::{self, StoredValue, key_def};
+use crate::store::users::{self as user_store};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings", web::get().to(page))
         .route("/settings/config", web::post().to(save_config))
-        .route("/settings/users", web::post().to(create_user))
-        .route("/settings/users/{name}/delete", web::post().to(delete_user));
+        .configure(users::configure);
 }
 
 const GATEWAY_KEY: &str = "authentication.gatewaytoken.key";
 
-fn explain(key: &str) -> &'static str {
-    match key {
-        "authentication.header.enabled" => {
-            "Devices authenticate by a client certificate checked by a reverse proxy, which passes the issuer hash in a header."
-        }
-        "authentication.header.authority" => {
-            "The issuer hashes the proxy may pass for header authentication, separated by ; or ,."
-        }
-        "authentication.targettoken.enabled" => {
-            "Each device authenticates with its own security token (Authorization: TargetToken …)."
-        }
-        "authentication.gatewaytoken.enabled" => {
-            "Any device may authenticate with the tenant's shared gateway token (Authorization: GatewayToken …)."
-        }
-        GATEWAY_KEY => "The shared gateway token; keep it secret.",
-        "pollingTime" => "How often devices poll, HH:MM:SS; per-device overrides may follow after a comma.",
-        "pollingOverdueTime" => "How long after its polling time a device counts as overdue, HH:MM:SS.",
-        "maintenanceWindowPollCount" => "How many polls a device should make within a maintenance window.",
-        "rollout.approval.enabled" => "Rollouts need an approval before they can start.",
-        "auto.assignment.approval.enabled" => "Auto-assignments need an approval.",
-        "repository.actions.autoclose.enabled" => {
-            "A new assignment closes a device's open actions instead of canceling them."
-        }
-        "action.cleanup.auto.expiry" => {
-            "Delete closed actions older than this many milliseconds (-1: never)."
-        }
-        "action.cleanup.auto.status" => "Which closed actions the automatic cleanup deletes.",
-        "action.cleanup.onQuotaHit.percent" => {
-            "When a device hits its action quota, delete this percentage of its oldest closed actions."
-        }
-        "action.delete.allowed.statuses" => "Statuses in which actions may be deleted.",
-        "batch.assignments.enabled" => "Assignments to many devices are processed in batches.",
-        "user.confirmation.flow.enabled" => {
-            "Devices (or their users) must confirm an update before it is installed."
-        }
-        "implicit.lock.enabled" => "Assigning a distribution set locks it and its modules against changes.",
-        "multi.assignments.enabled" => "Several distribution sets per device at once (not supported).",
-        _ => "",
-    }
+const GROUPS: [(Group, &str); 3] = [
+    (Group::Authentication, "Device authentication"),
+    (Group::Polling, "Polling"),
+    (Group::Deployment, "Rollouts and assignments"),
+];
+
+fn current<'a>(stored: &'a [StoredValue], key: &str) -> &'a str {
+    stored
+        .iter()
+        .find(|s| s.key == key)
+        .map(|s| s.value.as_str())
+        .or_else(|| key_def(key).map(|d| d.default))
+        .unwrap_or("")
 }
 
-fn config_form(ctx: &Ctx, stored: &[StoredValue]) -> Markup {
+fn field(ctx: &Ctx, s: &Shown, value: &str) -> Markup {
     let can_edit = ctx.can(Permission::UpdateTenantConfiguration);
-    let can_see_gateway = ctx.can(Permission::ReadGatewaySecurityToken);
+    let id = s.key.replace('.', "-");
+    let help = format!("{id}-help");
+    let default = key_def(s.key).map_or("", |d| d.default);
+    let duration = config_keys::to_amount(s.widget, value);
     html! {
-        section.card {
-            h2 { "Tenant configuration" }
-            form method="post" action="/ui/settings/config" {
-                @for def in KEYS {
-                    @let value = stored.iter().find(|s| s.key == def.key).map_or(def.default, |s| s.value.as_str());
-                    @let id = def.key.replace('.', "-");
-                    div {
-                        label for=(id) { (def.key) }
-                        @if def.value_type == ValueType::Bool {
-                            select id=(id) name=(def.key) disabled[!can_edit] aria-describedby={ (id) "-help" } {
-                                option value="true" selected[value == "true"] { "on" }
-                                option value="false" selected[value != "true"] { "off" }
-                            }
-                        } @else if def.key == GATEWAY_KEY && !can_see_gateway {
-                            input id=(id) name=(def.key) value="" placeholder="(hidden; type to replace)" disabled[!can_edit]
-                                aria-describedby={ (id) "-help" };
-                        } @else {
-                            input id=(id) name=(def.key) value=(value) disabled[!can_edit] aria-describedby={ (id) "-help" };
-                        }
-                        small.muted id={ (id) "-help" } { (explain(def.key)) " Default: " code { (def.default) } }
+        div.setting {
+            label for=(id) { (s.label) }
+            @match (s.widget, duration) {
+                (Widget::Switch, _) => {
+                    select id=(id) name=(s.key) disabled[!can_edit] aria-describedby=(help) {
+                        option value="true" selected[value == "true"] { "on" }
+                        option value="false" selected[value != "true"] { "off" }
                     }
                 }
-                @if can_edit { button type="submit" { "Save configuration" } }
+                (Widget::Hms | Widget::Millis, Some(amount)) => {
+                    @let (n, unit) = amount.map_or((String::new(), "days"), |(n, u)| (n.to_string(), u));
+                    div.row {
+                        input id=(id) name={ (s.key) ".amount" } value=(n) inputmode="numeric" disabled[!can_edit]
+                            aria-describedby=(help) placeholder=[(s.widget == Widget::Millis).then_some("never")];
+                        select name={ (s.key) ".unit" } aria-label={ (s.label) " unit" } disabled[!can_edit] {
+                            @for (u, _) in config_keys::units(s.widget) { option value=(u) selected[*u == unit] { (u) } }
+                        }
+                    }
+                }
+                (Widget::Number(unit), _) => {
+                    div.row {
+                        input id=(id) name=(s.key) value=(value) inputmode="numeric" disabled[!can_edit] aria-describedby=(help);
+                        span.unit { (unit) }
+                    }
+                }
+                _ if s.key == GATEWAY_KEY && !ctx.can(Permission::ReadGatewaySecurityToken) => {
+                    input id=(id) name=(s.key) value="" placeholder="(hidden; type to replace)" disabled[!can_edit]
+                        aria-describedby=(help);
+                }
+                _ => { input id=(id) name=(s.key) value=(value) disabled[!can_edit] aria-describedby=(help); }
+            }
+            small.muted id=(help) {
+                (s.help) " "
+                @if !default.is_empty() { "Default: " code { (default) } ". " }
+                "Key: " code { (s.key) }
             }
         }
     }
 }
 
-fn users_section(all: &[UserRow], me: &str) -> Markup {
+fn config_form(ctx: &Ctx, stored: &[StoredValue]) -> Markup {
+    let can_edit = ctx.can(Permission::UpdateTenantConfiguration);
+    let of = |g: Group| SHOWN.iter().filter(move |s| s.group == g);
     html! {
         section.card {
-            h2 { "Users and permissions" }
-            div.table-wrap { table {
-                thead { tr { th { "User" } th { "Tenant" } th { "Permissions" } th { span.muted { "Actions" } } } }
-                tbody { @for UserRow { username: name, tenant, permissions: perms } in all {
-                    tr {
-                        td { (name) } td { (tenant) } td { code { (perms) } }
-                        td { @if name != me {
-                            form.inline method="post" action={ "/ui/settings/users/" (layout::encode(name)) "/delete" }
-                                data-confirm={ "Delete user " (name) "?" } {
-                                button.danger type="submit" aria-label={ "Delete user " (name) } { "Delete" }
-                            }
-                        } }
+            h2 { "Tenant configuration" }
+            form method="post" action="/ui/settings/config" {
+                @for (g, title) in GROUPS {
+                    fieldset {
+                        legend { (title) }
+                        @for s in of(g) { (field(ctx, s, current(stored, s.key))) }
                     }
-                } }
-            } }
-            h2 { "New user" }
-            form method="post" action="/ui/settings/users" {
-                div.row {
-                    div { label for="new-username" { "Username" } input #new-username name="username" required autocomplete="off"; }
-                    div { label for="new-password" { "Password" } input #new-password name="password" type="password" required autocomplete="new-password"; }
-                    div { label for="new-tenant" { "Tenant" } input #new-tenant name="tenant" value=(users::DEFAULT_TENANT); }
                 }
-                label for="new-permissions" { "Permissions (comma-separated, e.g. READ_TARGET,UPDATE_TARGET or TENANT_ADMIN)" }
-                input #new-permissions name="permissions" value="READ_TARGET" required;
-                button type="submit" { "Create user" }
+                details.not-acted-on {
+                    summary { "Kept for hawkBit clients; Updraft does not act on these" }
+                    p.muted { "The Management API stores and returns these keys as hawkBit does, so existing tools keep working, but changing them changes nothing here." }
+                    @for s in of(Group::NotActedOn) { (field(ctx, s, current(stored, s.key))) }
+                }
+                @if can_edit { button type="submit" { "Save configuration" } }
             }
         }
     }
@@ -150,43 +130,71 @@ pub async fn page(ctx: Ctx, state: web::Data<AppState>) -> UiResult {
     let body = html! {
         h1 { "Settings" }
         @if read_config { (config_form(&ctx, &stored)) }
-        @if admin { (users_section(&all_users, &ctx.user.username)) }
+        @if admin { (users::section(&all_users, &ctx.user.username)) }
     };
     Ok(layout::ok(&ctx, "Settings", &body))
 }
 
+/// What the form says for `s`, as the stored text; `None` when the form leaves it out.
+fn given(form: &[(String, String)], s: &Shown) -> Result<Option<String>, UiError> {
+    let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    if matches!(s.widget, Widget::Hms | Widget::Millis)
+        && let (Some(amount), Some(unit)) =
+            (get(&format!("{}.amount", s.key)), get(&format!("{}.unit", s.key)))
+    {
+        return config_keys::from_amount(s, amount, unit)
+            .map(Some)
+            .map_err(UiError::bad_request);
+    }
+    let Some(v) = get(s.key) else { return Ok(None) };
+    let v = v.trim();
+    if let Widget::Number(unit) = s.widget
+        && v.parse::<i64>().map_or(true, |n| n < 0)
+    {
+        return Err(UiError::bad_request(format!(
+            "{} must be a whole number of {unit}, 0 or more (you entered “{v}”).",
+            s.label
+        )));
+    }
+    Ok(Some(v.to_owned()))
+}
+
 pub async fn save_config(
     ctx: Ctx,
-    form: web::Form<std::collections::HashMap<String, String>>,
+    req: HttpRequest,
+    body: web::Bytes,
     state: web::Data<AppState>,
 ) -> UiResult {
     ctx.require(Permission::UpdateTenantConfiguration)?;
+    let form = super::device_bulk::pairs(&body);
     let tenant = ctx.tenant();
     let settings_now = {
         let t = tenant.clone();
         state.db.read(move |c| tenants::stored(c, &t)).await?
     };
     let mut changes = Vec::new();
-    for def in KEYS {
-        let Some(given) = form.get(def.key) else { continue };
-        let current = settings_now
-            .iter()
-            .find(|s| s.key == def.key)
-            .map_or(def.default, |s| s.value.as_str());
+    let mut said = Vec::new();
+    for s in SHOWN {
+        let Some(text) = given(&form, s)? else { continue };
+        let now = current(&settings_now, s.key);
         // An empty hidden gateway token means "leave it as it is".
-        if given == current || (def.key == GATEWAY_KEY && given.is_empty()) {
+        if text == now || (s.key == GATEWAY_KEY && text.is_empty()) {
             continue;
         }
-        let value = match def.value_type {
-            ValueType::Bool => Value::Bool(given == "true"),
-            ValueType::Int | ValueType::Long => given
-                .trim()
+        let value = match key_def(s.key).map(|d| d.value_type) {
+            Some(tenants::ValueType::Bool) => Value::Bool(text == "true"),
+            Some(tenants::ValueType::Int | tenants::ValueType::Long) => text
                 .parse::<i64>()
                 .map(Value::from)
-                .map_err(|_| UiError::bad_request(format!("{} must be a whole number.", def.key)))?,
-            _ => Value::String(given.trim().to_owned()),
+                .map_err(|_| UiError::bad_request(format!("{} must be a whole number.", s.label)))?,
+            _ => Value::String(text.clone()),
         };
-        changes.push((def.key.to_owned(), value));
+        said.push(if s.key == GATEWAY_KEY {
+            format!("{} changed", s.key)
+        } else {
+            format!("{} {now} → {text}", s.key)
+        });
+        changes.push((s.key.to_owned(), value));
     }
     let n = changes.len();
     let (st, by, now) = (state.clone(), ctx.user.username.clone(), state.now());
@@ -195,56 +203,16 @@ pub async fn save_config(
         .write(move |c| tenants::set_values(c, &st.config, &tenant, &changes, &by, now))
         .await?;
     state.apply(applied);
+    crate::audit_trail::note_with(
+        &req,
+        crate::audit_trail::Note {
+            detail: said.join("; "),
+            unchanged: n == 0,
+            ..Default::default()
+        },
+    );
     Ok(layout::see_other(
         "/ui/settings",
         Some(&format!("Saved {n} changed setting(s).")),
-    ))
-}
-
-#[derive(serde::Deserialize)]
-pub struct NewUser {
-    username: String,
-    password: String,
-    tenant: String,
-    permissions: String,
-}
-
-pub async fn create_user(ctx: Ctx, form: web::Form<NewUser>, state: web::Data<AppState>) -> UiResult {
-    ctx.require(Permission::SystemAdmin)?;
-    let f = form.into_inner();
-    let perms: String = f
-        .permissions
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(",");
-    user_store::validate_new_user(&f.username, &f.password, &perms)?;
-    let tenant = f.tenant.trim().to_ascii_uppercase();
-    let (st, name, now) = (state.clone(), f.username.clone(), state.now());
-    web::block(move || users::add_user(&st.db, &tenant, &name, &f.password, &perms, now))
-        .await
-        .map_err(|e| UiError::from(crate::error::ApiError::internal(e)))??;
-    Ok(layout::see_other(
-        "/ui/settings",
-        Some(&format!("Created user {}.", f.username)),
-    ))
-}
-
-pub async fn delete_user(ctx: Ctx, path: web::Path<String>, state: web::Data<AppState>) -> UiResult {
-    ctx.require(Permission::SystemAdmin)?;
-    let name = path.into_inner();
-    if name == ctx.user.username {
-        return Err(UiError::new(
-            actix_web::http::StatusCode::CONFLICT,
-            "You cannot delete the user you are logged in as; another SYSTEM_ADMIN can.",
-        ));
-    }
-    let n = name.clone();
-    state.db.tx(move |c| users::delete_user(c, &n)).await?;
-    state.credentials.forget_all();
-    Ok(layout::see_other(
-        "/ui/settings",
-        Some(&format!("Deleted user {name}.")),
     ))
 }
