@@ -8,6 +8,7 @@
 //! `/ui/...` shares the path space with DDI's `/{tenant}/controller/v1/...`, so a tenant named `ui`
 //! would collide: requests under `/ui/controller/v1/` are handed on to DDI unchanged.
 
+mod artifacts;
 mod assets;
 mod columns;
 mod device_actions;
@@ -57,6 +58,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(fleet::configure)
             .configure(failures::configure)
             .configure(software::configure)
+            .configure(artifacts::configure)
             .configure(distributions::configure)
             .configure(settings::configure)
             .configure(rollouts::configure)
