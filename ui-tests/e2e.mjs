@@ -6,7 +6,7 @@
 // DEVICE_TOKEN, SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { Shots, check, env, launch } from "./lib.mjs";
+import { PHONE, Shots, check, checkAxe, checkFocusRing, env, launch } from "./lib.mjs";
 
 const base = env("UPDRAFT_URL");
 const device = env("DEVICE_ID");
@@ -14,6 +14,16 @@ const shots = new Shots();
 // Checks the page's heading, runs axe-core and saves desktop and phone screenshots (lib.mjs).
 const shot = (page, name, heading) => shots.take(page, name, heading);
 const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
+
+// Runs `fn` with the page at phone width (390 px), then restores the desktop width.
+async function atPhoneWidth(page, fn) {
+  const before = page.viewportSize();
+  await page.setViewportSize(PHONE);
+  try { await fn(); } finally { await page.setViewportSize(before); }
+}
+
+// True when the element's content fits its width (it need not scroll sideways).
+const fits = (locator) => locator.evaluate((el) => el.scrollWidth <= el.clientWidth);
 
 async function login(page, user, password) {
   await page.goto(`${base}/ui`);
@@ -108,6 +118,7 @@ try {
 
   // A distribution set with that module.
   await page.goto(`${base}/ui/distributions`);
+  await shot(page, "distributions", "Distribution sets");
   await page.getByLabel("Name").fill("e2e-set");
   await page.getByLabel("Version").fill("1.0.0");
   await page.getByLabel("Type").selectOption({ label: "App(s) only" });
@@ -119,6 +130,12 @@ try {
   // Assign it to the device.
   await page.goto(`${base}/ui/devices`);
   await shot(page, "devices", "Devices");
+  await checkFocusRing(page, "devices", 16);
+  await atPhoneWidth(page, async () => {
+    const list = page.locator("main .table-wrap", { has: page.locator("th", { hasText: "Status" }) });
+    check(await fits(list), "at 390 px the device list fits the screen without scrolling sideways");
+    check(await list.getByRole("link", { name: device, exact: true }).isVisible(), "and links to the device");
+  });
   await page.getByRole("link", { name: device, exact: true }).click();
   await page.waitForSelector(`h1:has-text('Device ${device}')`);
   await page.getByLabel("Distribution set").selectOption({ label: "e2e-set:1.0.0" });
@@ -140,7 +157,16 @@ try {
   });
   await page.locator("#update-status", { hasText: "in sync" }).waitFor({ timeout: 20000 });
   check(await page.getByText("installed by the e2e device").count() === 1, "the status message is in the history");
+  // A long attribute value (no spaces to break at) still fits a phone's screen.
+  const fingerprint = "updraft/rpi4-64/rpi4:2026.12/UPD.20261207.084700/3141592653:user/release-keys";
+  await ddi("/configData", { method: "PUT", body: JSON.stringify({ mode: "merge", data: { "build.fingerprint": fingerprint } }) });
+  await page.reload();
   await shot(page, "device", "Device");
+  await atPhoneWidth(page, async () => {
+    const attributes = page.locator("section", { has: page.locator("h2", { hasText: "Attributes" }) }).locator(".table-wrap");
+    check(await fits(attributes), "at 390 px the device's attributes fit the screen without scrolling sideways");
+    check(await attributes.getByText(fingerprint).isVisible(), "the long attribute value is shown in full");
+  });
 
   await page.goto(`${base}/ui/settings`);
   await shot(page, "settings", "Settings");
@@ -219,6 +245,7 @@ try {
   await page.locator("#rollbacks-24h tr", { hasText: "watchdog" }).getByRole("link").click();
   await page.waitForSelector("h1:has-text('Devices')");
   check(await page.getByRole("link", { name: device, exact: true }).count() === 1, "the count links to the rolled-back device");
+  await checkAxe(page, "devices (rolled back)");
   await page.getByRole("link", { name: device, exact: true }).click();
   await page.waitForSelector(`h1:has-text('Device ${device}')`);
   check((await page.locator("#rollback-reason").textContent()).trim() === "watchdog", "the slot panel shows the rollback reason");

@@ -7,7 +7,8 @@
 // AA, 0 violations allowed), saves `name.png` at 1280 px, then at 390 px checks that the page does
 // not scroll sideways (`checkPhone`; wide tables scroll inside their `.table-wrap`) and saves
 // `name-phone.png`. A page that needs no screenshot can call `checkAxe(page, name)` and
-// `checkPhone(page, name)` itself. A failing axe check lists each rule, its help URL and the first
+// `checkPhone(page, name)` itself; `checkFocusRing(page, name)` tabs through a page and checks
+// its focus ring. A failing axe check lists each rule, its help URL and the first
 // elements that break it, e.g.
 //   devices: 1 accessibility violation (WCAG 2 A/AA):
 //     color-contrast (serious): Elements must meet minimum color contrast ratio thresholds
@@ -82,6 +83,39 @@ export async function checkAxe(page, name) {
 export async function checkPhone(page, name) {
   const { scroll, viewport } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, viewport: window.innerWidth }));
   check(scroll <= viewport, `${name}: no sideways scrolling at ${viewport} px (the page is ${scroll} px wide)`);
+}
+
+/**
+ * Tabs through the first `tabs` focusable elements from the top of the page and checks that each
+ * shows a focus ring: a solid outline at least 2 px wide whose colour has a contrast of at least
+ * 3:1 (WCAG 2.1, 1.4.11) with the background it is drawn on (the element's own for an inset ring,
+ * else the nearest ancestor's that is not transparent).
+ */
+export async function checkFocusRing(page, name, tabs = 12) {
+  await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+  await page.locator("body").focus();
+  for (let i = 0; i < tabs; i++) {
+    await page.keyboard.press("Tab");
+    const ring = await page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el || el === document.body) return null;
+      const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+      const lum = ([r, g, b]) => {
+        const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+      };
+      const s = getComputedStyle(el);
+      let bg = parseFloat(s.outlineOffset) < 0 ? el : el.parentElement;
+      while (bg && rgb(getComputedStyle(bg).backgroundColor)[3] === 0) bg = bg.parentElement;
+      const back = bg ? rgb(getComputedStyle(bg).backgroundColor) : [255, 255, 255];
+      const [hi, lo] = [lum(rgb(s.outlineColor)), lum(back)].sort((a, b) => b - a);
+      const label = `${el.tagName.toLowerCase()} "${(el.textContent || el.getAttribute("aria-label") || el.name || "").trim().slice(0, 30)}"`;
+      return { label, style: s.outlineStyle, width: parseFloat(s.outlineWidth), contrast: (hi + 0.05) / (lo + 0.05) };
+    });
+    if (!ring) break;
+    check(ring.style === "solid" && ring.width >= 2 && ring.contrast >= 3,
+      `${name}: ${ring.label} shows a ${ring.width} px ${ring.style} focus ring at ${ring.contrast.toFixed(1)}:1`);
+  }
 }
 
 // Counts the distinct colours of a PNG by drawing it on a canvas: a blank page has one or two.

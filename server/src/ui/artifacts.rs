@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The artifact table of module `sm`; `locked` modules offer no delete.
-pub fn table(ctx: &Ctx, sm: i64, locked: bool, arts: &[Artifact]) -> Markup {
+pub fn listing(ctx: &Ctx, sm: i64, locked: bool, arts: &[Artifact]) -> Markup {
     let may_download = ctx.can(Permission::ReadSoftwareModuleArtifact);
     let may_delete = ctx.can(Permission::DeleteSoftwareModule) && !locked;
     html! {

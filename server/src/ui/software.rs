@@ -138,7 +138,7 @@ pub async fn module(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) 
         }
         section.card {
             h2 { "Artifacts" }
-            (super::artifacts::table(&ctx, id, locked, &arts))
+            (super::artifacts::listing(&ctx, id, locked, &arts))
             @if ctx.can(Permission::CreateSoftwareModule) && !locked {
                 form method="post" action={ "/ui/software/" (id) "/artifacts" } enctype="multipart/form-data" data-upload {
                     div.dropzone {
