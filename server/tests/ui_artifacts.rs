@@ -39,7 +39,7 @@ fn module_with(f: &Fixture, name: &str, files: &[(&str, &[u8])]) -> (i64, Vec<i6
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    updraft_server::auth::hex(&Sha256::digest(bytes))
 }
 
 /// A GET as the holder of `cookie` (empty: none), with extra headers: status, headers and body.
