@@ -4,43 +4,26 @@
 //
 // Env: UPDRAFT_URL, ADMIN_USER, ADMIN_PASSWORD, LIMITED_USER, LIMITED_PASSWORD, DEVICE_ID,
 // DEVICE_TOKEN, SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
-import { chromium } from "playwright-core";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { check, env } from "./lib.mjs";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { PHONE, Shots, check, checkAxe, checkFocusRing, env, launch } from "./lib.mjs";
 
 const base = env("UPDRAFT_URL");
 const device = env("DEVICE_ID");
-const shots = env("SCREENSHOT_DIR");
-mkdirSync(shots, { recursive: true });
-const manifest = [];
+const shots = new Shots();
+// Checks the page's heading, runs axe-core and saves desktop and phone screenshots (lib.mjs).
+const shot = (page, name, heading) => shots.take(page, name, heading);
+const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
 
-// Counts the distinct colours of a PNG by drawing it on a canvas: a blank page has one or two.
-async function distinctColours(page, png) {
-  return page.evaluate(async (b64) => {
-    const img = new Image();
-    img.src = "data:image/png;base64," + b64;
-    await img.decode();
-    const c = document.createElement("canvas");
-    c.width = img.width;
-    c.height = img.height;
-    const g = c.getContext("2d");
-    g.drawImage(img, 0, 0);
-    const d = g.getImageData(0, 0, c.width, c.height).data;
-    const seen = new Set();
-    for (let i = 0; i < d.length; i += 4 * 7) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-    return seen.size;
-  }, png.toString("base64"));
+// Runs `fn` with the page at phone width (390 px), then restores the desktop width.
+async function atPhoneWidth(page, fn) {
+  const before = page.viewportSize();
+  await page.setViewportSize(PHONE);
+  try { await fn(); } finally { await page.setViewportSize(before); }
 }
 
-// Saves a screenshot of the current page after checking its main heading.
-async function shot(page, name, heading) {
-  const h1 = (await page.locator("h1").first().textContent()).trim();
-  check(h1.startsWith(heading), `${name}: heading "${h1}" starts with "${heading}"`);
-  const png = await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-  const colours = await distinctColours(page, png);
-  manifest.push({ name, heading: h1, bytes: png.length, colours });
-}
+// True when the element's content fits its width (it need not scroll sideways).
+const fits = (locator) => locator.evaluate((el) => el.scrollWidth <= el.clientWidth);
 
 async function login(page, user, password) {
   await page.goto(`${base}/ui`);
@@ -78,11 +61,8 @@ async function newRolloutForm(page, { version, name }) {
   await page.getByLabel("Distribution set").selectOption({ label: `e2e-set:${version}` });
 }
 
-const browser = await chromium.launch({ executablePath: env("CHROMIUM", "/usr/bin/chromium"), headless: true, args: ["--no-sandbox"] });
+const { browser, page } = await launch();
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15000);
 
   // Log in: the UI sends us to the login page first.
   await page.goto(`${base}/ui`);
@@ -98,17 +78,47 @@ try {
   await page.getByLabel("Type").selectOption({ label: "Application" });
   await page.getByRole("button", { name: "Create module" }).click();
   await page.waitForSelector("h1:has-text('Software module e2e-app')");
-  await page.setInputFiles("#file", { name: "app.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(3 * 1024 * 1024, 7) });
-  await page.getByRole("button", { name: "Upload" }).click();
-  await page.waitForSelector("p.notice:has-text('Uploaded app.bin')");
-  check(await page.locator("td", { hasText: "app.bin" }).count() === 1, "the uploaded artifact is listed");
-  check(await page.locator("td", { hasText: "3.0 MiB" }).count() === 1, "with its size");
+  const upload = async (name, buffer) => {
+    await page.setInputFiles("#file", { name, mimeType: "application/octet-stream", buffer });
+    await page.getByRole("button", { name: "Upload" }).click();
+    await page.waitForSelector(`p.notice:has-text('Uploaded ${name}')`);
+  };
+  const appBytes = Buffer.alloc(3 * 1024 * 1024, 7);
+  await upload("app.bin", appBytes);
+  const app = page.locator("tr[data-artifact='app.bin']");
+  check(await app.count() === 1, "the uploaded artifact is listed");
+  check(await app.locator("td", { hasText: "3.0 MiB" }).count() === 1, "with its size");
+
+  // Its full SHA-256: one click selects all of it (no script needed), the copy button copies it.
+  const hash = app.locator("code.hash");
+  check((await hash.textContent()).trim() === sha256(appBytes), "the artifact's full SHA-256 is shown");
+  await hash.click();
+  check((await page.evaluate(() => getSelection().toString())).trim() === sha256(appBytes), "one click selects the whole SHA-256");
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  await app.getByRole("button", { name: "Copy the SHA-256 of app.bin" }).click();
+  await app.getByRole("button", { name: /^Copied/ }).waitFor();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === sha256(appBytes), "the copy button puts the SHA-256 on the clipboard");
+
+  // Download through the UI: the same bytes.
+  const [download] = await Promise.all([page.waitForEvent("download"), app.getByRole("link", { name: "app.bin (download)" }).click()]);
+  check(download.suggestedFilename() === "app.bin", "the download is named app.bin");
+  check(sha256(readFileSync(await download.path())) === sha256(appBytes), "the downloaded file has the artifact's SHA-256");
+
+  // Delete a second artifact, after confirming.
+  await upload("extra.bin", Buffer.from("a second artifact"));
+  let asked = "";
+  page.once("dialog", (d) => { asked = d.message(); d.accept(); });
+  await page.getByRole("button", { name: "Delete extra.bin" }).click();
+  await page.waitForSelector("p.notice:has-text('Deleted extra.bin.')");
+  check(asked.startsWith("Delete extra.bin?"), `deleting asks first ("${asked}")`);
+  check(await page.locator("tr[data-artifact='extra.bin']").count() === 0 && await app.count() === 1, "only the deleted artifact is gone");
   await shot(page, "software-module", "Software module");
   await page.goto(`${base}/ui/software`);
   await shot(page, "software", "Software modules");
 
   // A distribution set with that module.
   await page.goto(`${base}/ui/distributions`);
+  await shot(page, "distributions", "Distribution sets");
   await page.getByLabel("Name").fill("e2e-set");
   await page.getByLabel("Version").fill("1.0.0");
   await page.getByLabel("Type").selectOption({ label: "App(s) only" });
@@ -120,6 +130,12 @@ try {
   // Assign it to the device.
   await page.goto(`${base}/ui/devices`);
   await shot(page, "devices", "Devices");
+  await checkFocusRing(page, "devices", 16);
+  await atPhoneWidth(page, async () => {
+    const list = page.locator("main .table-wrap", { has: page.locator("th", { hasText: "Status" }) });
+    check(await fits(list), "at 390 px the device list fits the screen without scrolling sideways");
+    check(await list.getByRole("link", { name: device, exact: true }).isVisible(), "and links to the device");
+  });
   await page.getByRole("link", { name: device, exact: true }).click();
   await page.waitForSelector(`h1:has-text('Device ${device}')`);
   await page.getByLabel("Distribution set").selectOption({ label: "e2e-set:1.0.0" });
@@ -141,7 +157,16 @@ try {
   });
   await page.locator("#update-status", { hasText: "in sync" }).waitFor({ timeout: 20000 });
   check(await page.getByText("installed by the e2e device").count() === 1, "the status message is in the history");
+  // A long attribute value (no spaces to break at) still fits a phone's screen.
+  const fingerprint = "updraft/rpi4-64/rpi4:2026.12/UPD.20261207.084700/3141592653:user/release-keys";
+  await ddi("/configData", { method: "PUT", body: JSON.stringify({ mode: "merge", data: { "build.fingerprint": fingerprint } }) });
+  await page.reload();
   await shot(page, "device", "Device");
+  await atPhoneWidth(page, async () => {
+    const attributes = page.locator("section", { has: page.locator("h2", { hasText: "Attributes" }) }).locator(".table-wrap");
+    check(await fits(attributes), "at 390 px the device's attributes fit the screen without scrolling sideways");
+    check(await attributes.getByText(fingerprint).isVisible(), "the long attribute value is shown in full");
+  });
 
   await page.goto(`${base}/ui/settings`);
   await shot(page, "settings", "Settings");
@@ -159,7 +184,6 @@ try {
   await shot(page, "rollout-new", "New rollout");
   await page.getByRole("button", { name: "Create rollout" }).click();
   await page.waitForSelector("h1:has-text('Rollout e2e-rollout')");
-  const rolloutUrl = page.url().split("?")[0];
   check(await page.locator("#rollout-status", { hasText: "ready" }).count() === 1, "the new rollout is ready");
   await page.getByRole("button", { name: "Start", exact: true }).click();
   await page.waitForSelector("p.notice:has-text('Rollout started.')");
@@ -221,19 +245,12 @@ try {
   await page.locator("#rollbacks-24h tr", { hasText: "watchdog" }).getByRole("link").click();
   await page.waitForSelector("h1:has-text('Devices')");
   check(await page.getByRole("link", { name: device, exact: true }).count() === 1, "the count links to the rolled-back device");
+  await checkAxe(page, "devices (rolled back)");
   await page.getByRole("link", { name: device, exact: true }).click();
   await page.waitForSelector(`h1:has-text('Device ${device}')`);
   check((await page.locator("#rollback-reason").textContent()).trim() === "watchdog", "the slot panel shows the rollback reason");
   check(await page.locator("#trial-history tr", { hasText: "b → a" }).count() === 1, "the trial history shows the return to slot a");
   await shot(page, "device-slots", "Device");
-
-  // Phone width: the same page stays usable.
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.goto(`${base}/ui/devices`);
-  await shot(page, "devices-phone", "Devices");
-  await page.goto(rolloutUrl);
-  await shot(page, "rollout-phone", "Rollout e2e-rollout");
-  await page.setViewportSize({ width: 1280, height: 900 });
 
   await page.getByRole("button", { name: "Log out" }).click();
   await page.waitForSelector("h1:has-text('Log in')");
@@ -250,7 +267,7 @@ try {
   await shot(page, "forbidden", "Forbidden");
   check((await page.locator("[role=alert]").textContent()).includes("READ_TENANT_CONFIGURATION"), "the refusal names the permission");
 } finally {
-  writeFileSync(join(shots, "manifest.json"), JSON.stringify(manifest, null, 2));
+  shots.save("manifest.json");
   await browser.close();
 }
-console.log(`${manifest.length} screenshots in ${shots}`);
+console.log(`${shots.manifest.length} screenshots in ${shots.dir}`);

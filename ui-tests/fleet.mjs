@@ -4,7 +4,7 @@
 // the devices, the set and the failures, runs this script and checks the outcome and screenshots.
 //
 // Env: UPDRAFT_URL, ADMIN_USER, ADMIN_PASSWORD, SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
-import { Shots, check, env, launch, loginAsAdmin } from "./lib.mjs";
+import { Shots, check, checkAxe, env, launch, loginAsAdmin } from "./lib.mjs";
 
 const base = env("UPDRAFT_URL");
 const shots = new Shots();
@@ -30,6 +30,7 @@ try {
   const assigned = (await page.locator("p.notice").textContent()).trim();
   check(assigned === "Assigned the set to 2 of 2 selected devices.", `bulk assign reports "${assigned}"`);
   check((await page.locator("#q").inputValue()) === "controllerId==bulk-*", "the list keeps its filter after the action");
+  await checkAxe(page, "devices after the bulk action");
 
   // Failures: grouped by message, retried from the page.
   await page.getByRole("link", { name: "Failures", exact: true }).click();
@@ -40,11 +41,13 @@ try {
   await byMessage.getByRole("link", { name: "2", exact: true }).click();
   await page.waitForSelector("h1:has-text('Failed devices')");
   check(await page.getByRole("link", { name: "fail-1" }).isVisible(), "the group links to its devices");
+  await shot(page, "failed-devices", "Failed devices");
   await page.getByRole("button", { name: /Retry the 2 devices/ }).click();
   await page.waitForSelector("p.notice");
   const retried = (await page.locator("p.notice").textContent()).trim();
   check(retried === "Re-assigned 2 of 2 failed devices.", `retry reports "${retried}"`);
   check(await page.getByText("0 devices failed their latest deployment").isVisible(), "no failure is left");
+  await checkAxe(page, "failed devices (none left)");
 } finally {
   shots.save("fleet-manifest.json");
   await browser.close();

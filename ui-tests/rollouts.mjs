@@ -7,7 +7,7 @@
 //
 // Env: UPDRAFT_URL, ADMIN_USER, ADMIN_PASSWORD, ROLLOUT_ID, FIRST_GROUP, SECOND_GROUP,
 // SCREENSHOT_DIR, CHROMIUM (default /usr/bin/chromium).
-import { Shots, check, env, launch, loginAsAdmin } from "./lib.mjs";
+import { Shots, check, checkAxe, env, launch, loginAsAdmin } from "./lib.mjs";
 
 const base = env("UPDRAFT_URL");
 const shots = new Shots();
@@ -26,6 +26,7 @@ try {
   await runs.locator("tr", { hasText: "stuck:1.0" }).locator("td.assigned a").click();
   await page.waitForSelector("h1:has-text('Devices')");
   check(await page.locator("a[href^='/ui/devices/browser']").count() === 2, "the assigned count links to the two devices of the first group");
+  await checkAxe(page, "devices assigned the set");
 
   // The stuck rollout: running, its first group waiting on one offline device.
   const rollout = `${base}/ui/rollouts/${env("ROLLOUT_ID")}`;

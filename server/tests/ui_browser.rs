@@ -5,7 +5,9 @@
 //! and has the device roll back (the group's error, the fleet page, the device's slot panel), and
 //! sees a READ_TARGET-only user refused.
 //! This test starts the server, prepares the device and that user, runs the script and checks the
-//! screenshots it saved of each main page: present, with the expected heading, not blank.
+//! screenshots it saved of each main page at 1280 and 390 px: present, with the expected heading,
+//! not blank. The script itself runs axe-core on each (WCAG 2 A/AA) and checks the focus ring,
+//! the phone layout and a module's artifacts (full SHA-256, download, delete).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests panic on unexpected failures by design.
 
@@ -114,6 +116,7 @@ fn browser_flow_updates_a_device_and_refuses_a_limited_user() {
         ("overview", "Overview"),
         ("software-module", "Software module e2e-app"),
         ("software", "Software modules"),
+        ("distributions", "Distribution sets"),
         ("distribution-set", "Distribution set e2e-set"),
         ("devices", "Devices"),
         ("device", "Device e2e-device"),
@@ -124,26 +127,27 @@ fn browser_flow_updates_a_device_and_refuses_a_limited_user() {
         ("rollout-soak", "Rollout e2e-soak"),
         ("fleet", "Fleet health"),
         ("device-slots", "Device e2e-device"),
-        ("devices-phone", "Devices"),
-        ("rollout-phone", "Rollout e2e-rollout"),
         ("forbidden", "Forbidden"),
     ] {
-        let entry = manifest
-            .iter()
-            .find(|e| e["name"] == name)
-            .unwrap_or_else(|| panic!("no screenshot {name}: {manifest:?}"));
-        assert!(
-            entry["heading"].as_str().unwrap().starts_with(heading),
-            "{name}: {entry}"
-        );
-        let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap();
-        let (w, h) = png_size(&png);
-        assert!(w >= 300 && h >= 300, "{name}: {w}x{h}");
-        // A blank page compresses to a few hundred bytes and has one or two colours.
-        assert!(png.len() > 8_000, "{name}: only {} bytes", png.len());
-        assert!(
-            entry["colours"].as_u64().unwrap() > 20,
-            "{name} looks blank: {entry}"
-        );
+        // Each page at desktop width and at phone width (390 px, not wider: nothing scrolls sideways).
+        for (name, width) in [(name.to_owned(), 1280), (format!("{name}-phone"), 390)] {
+            let entry = manifest
+                .iter()
+                .find(|e| e["name"] == name)
+                .unwrap_or_else(|| panic!("no screenshot {name}: {manifest:?}"));
+            assert!(
+                entry["heading"].as_str().unwrap().starts_with(heading),
+                "{name}: {entry}"
+            );
+            let png = std::fs::read(shots.join(format!("{name}.png"))).unwrap();
+            let (w, h) = png_size(&png);
+            assert!(w == width && h >= 300, "{name}: {w}x{h}");
+            // A blank page compresses to a few hundred bytes and has one or two colours.
+            assert!(png.len() > 8_000, "{name}: only {} bytes", png.len());
+            assert!(
+                entry["colours"].as_u64().unwrap() > 20,
+                "{name} looks blank: {entry}"
+            );
+        }
     }
 }

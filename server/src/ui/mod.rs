@@ -8,6 +8,7 @@
 //! `/ui/...` shares the path space with DDI's `/{tenant}/controller/v1/...`, so a tenant named `ui`
 //! would collide: requests under `/ui/controller/v1/` are handed on to DDI unchanged.
 
+mod artifacts;
 mod assets;
 mod audit;
 mod columns;
@@ -73,6 +74,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(filters::configure)
             .configure(failures::configure)
             .configure(software::configure)
+            .configure(artifacts::configure)
             .configure(distributions::configure)
             .configure(settings::configure)
             .configure(audit::configure)

@@ -1,6 +1,6 @@
-//! Software modules: the list with their types, one module with its artifacts and metadata, and
-//! artifact upload (taken as the Management API takes it, `crate::artifact_upload`, so the file
-//! streams to the artifact store the same way).
+//! Software modules: the list with their types, one module with its artifacts (`artifacts.rs`) and
+//! metadata, and artifact upload (taken as the Management API takes it, `crate::artifact_upload`,
+//! so the file streams to the artifact store the same way).
 
 use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -8,7 +8,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::error::{UiError, UiResult};
-use super::layout::{self, size, when};
+use super::layout;
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::state::AppState;
@@ -138,13 +138,7 @@ pub async fn module(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) 
         }
         section.card {
             h2 { "Artifacts" }
-            @if arts.is_empty() { p.muted { "No artifacts yet." } }
-            div.table-wrap { table {
-                thead { tr { th { "File" } th { "Size" } th.opt { "SHA-256" } th.opt { "Uploaded" } } }
-                tbody { @for a in &arts {
-                    tr { td { (a.filename) } td { (size(a.size)) } td.opt { code { (a.sha256.get(..16).unwrap_or(&a.sha256)) "…" } } td.opt { (when(a.created_at)) } }
-                } }
-            } }
+            (super::artifacts::listing(&ctx, id, locked, &arts))
             @if ctx.can(Permission::CreateSoftwareModule) && !locked {
                 form method="post" action={ "/ui/software/" (id) "/artifacts" } enctype="multipart/form-data" data-upload {
                     div.dropzone {

@@ -98,3 +98,27 @@ for (const input of document.querySelectorAll("input[data-preview]")) {
   input.addEventListener("input", later);
   if (form.elements.ds) form.elements.ds.addEventListener("change", later);
 }
+
+// Copy buttons (data-copy="ID") appear only where this script runs and copy the text of element ID
+// (an artifact's SHA-256); without the script one click selects the whole value.
+for (const btn of document.querySelectorAll("button[data-copy]")) {
+  const src = document.getElementById(btn.dataset.copy);
+  if (!src) continue;
+  btn.hidden = false;
+  btn.addEventListener("click", async () => {
+    const text = src.textContent.trim();
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(text);
+      copied = true;
+    } catch (_) {
+      // No clipboard API (plain HTTP on another host): select the value and try the old way.
+      const range = document.createRange();
+      range.selectNodeContents(src);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      copied = document.execCommand("copy");
+    }
+    btn.firstChild.textContent = copied ? "Copied" : "Selected: press Ctrl+C";
+  });
+}
