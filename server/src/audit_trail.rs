@@ -106,7 +106,7 @@ fn classify(method: &Method, segments: &[&str]) -> Option<Plan> {
         ("login" | "controller" | "assets", _) => return None,
         ("logout", _) => return plan("logout", "user", None, false),
         ("system", ["configs", key]) => return plan("setting_change", "setting", Some(key), false),
-        ("system" | "settings", ["configs"] | ["config"]) => {
+        ("system" | "settings", ["configs" | "config"]) => {
             return plan("setting_change", "setting", Some("configs"), false);
         }
         ("settings", ["users"]) => return plan("user_create", "user", None, false),
@@ -125,7 +125,6 @@ fn classify(method: &Method, segments: &[&str]) -> Option<Plan> {
     let action = match (sub.as_slice(), method) {
         ([], _) if id.is_none() && post => return plan(action_of(prefix, "create"), kind, None, true),
         ([], m) if m == Method::DELETE => action_of(prefix, "delete"),
-        ([], _) => action_of(prefix, "update"),
         (["delete"], _) => action_of(prefix, "delete"),
         (["assignedDS" | "assignedTargets" | "assign"], _) => return plan("assign", kind, id, true),
         (["metadata", ..], _) => "metadata_change",

@@ -78,7 +78,7 @@ pub async fn download(
         .db
         .read(move |c| artifacts::find(c, &tenant, sm, aid))
         .await?;
-    Ok(crate::ddi::serve_artifact(&req, &state, &a).await?)
+    Ok(crate::artifact_download::serve_artifact(&req, &state, &a).await?)
 }
 
 /// Deletes an artifact of an unlocked module (a locked one is refused, as in the Management API).

@@ -50,7 +50,10 @@ impl Params {
             ("to", &self.to),
         ] {
             if !v.is_empty() {
-                q.push_str(&format!("{k}={}&", encode(v)));
+                q.push_str(k);
+                q.push('=');
+                q.push_str(&encode(v));
+                q.push('&');
             }
         }
         q

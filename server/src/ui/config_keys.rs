@@ -208,21 +208,32 @@ fn in_units(w: Widget, secs: i64) -> (i64, &'static str) {
     (secs / len, name)
 }
 
+/// A stored duration as the console shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amount {
+    /// A negative stored value: the feature is off.
+    Never,
+    /// This many of this unit.
+    Of(i64, &'static str),
+}
+
 /// A stored duration as the console shows it: `None` when the stored text does not fit the widget
-/// (a polling time with overrides, shown as text instead); `Some(None)` for "never".
-pub fn to_amount(w: Widget, stored: &str) -> Option<Option<(i64, &'static str)>> {
+/// (a polling time with overrides, shown as text instead).
+pub fn to_amount(w: Widget, stored: &str) -> Option<Amount> {
     match w {
         Widget::Hms => {
             let s = crate::polling::parse_hms(stored.trim())?;
-            Some(Some(in_units(w, i64::try_from(s.as_secs()).ok()?)))
+            let (n, unit) = in_units(w, i64::try_from(s.as_secs()).ok()?);
+            Some(Amount::Of(n, unit))
         }
         Widget::Millis => {
             let ms: i64 = stored.trim().parse().ok()?;
             if ms < 0 {
-                return Some(None);
+                return Some(Amount::Never);
             }
             // Minutes are the smallest unit shown; a value stored in finer steps is rounded up.
-            Some(Some(in_units(w, (ms + 59_999) / 60_000 * 60)))
+            let (n, unit) = in_units(w, (ms + 59_999) / 60_000 * 60);
+            Some(Amount::Of(n, unit))
         }
         _ => None,
     }
@@ -273,13 +284,19 @@ mod tests {
     fn durations_round_trip_through_their_units() {
         let expiry = key("action.cleanup.auto.expiry");
         assert_eq!(from_amount(expiry, "30", "days").as_deref(), Ok("2592000000"));
-        assert_eq!(to_amount(Widget::Millis, "2592000000"), Some(Some((30, "days"))));
-        assert_eq!(to_amount(Widget::Millis, "5400000"), Some(Some((90, "minutes"))));
+        assert_eq!(
+            to_amount(Widget::Millis, "2592000000"),
+            Some(Amount::Of(30, "days"))
+        );
+        assert_eq!(
+            to_amount(Widget::Millis, "5400000"),
+            Some(Amount::Of(90, "minutes"))
+        );
         assert_eq!(from_amount(expiry, "", "days").as_deref(), Ok("-1"));
-        assert_eq!(to_amount(Widget::Millis, "-1"), Some(None));
+        assert_eq!(to_amount(Widget::Millis, "-1"), Some(Amount::Never));
         let polling = key("pollingTime");
         assert_eq!(from_amount(polling, "90", "seconds").as_deref(), Ok("00:01:30"));
-        assert_eq!(to_amount(Widget::Hms, "00:05:00"), Some(Some((5, "minutes"))));
+        assert_eq!(to_amount(Widget::Hms, "00:05:00"), Some(Amount::Of(5, "minutes")));
         assert_eq!(to_amount(Widget::Hms, "00:05:00, 00:01:00"), None);
         assert!(
             from_amount(polling, "five", "minutes").is_err_and(|e| e.contains("whole number of seconds"))

@@ -56,7 +56,10 @@ fn field(ctx: &Ctx, s: &Shown, value: &str) -> Markup {
                     }
                 }
                 (Widget::Hms | Widget::Millis, Some(amount)) => {
-                    @let (n, unit) = amount.map_or((String::new(), "days"), |(n, u)| (n.to_string(), u));
+                    @let (n, unit) = match amount {
+                        config_keys::Amount::Never => (String::new(), "days"),
+                        config_keys::Amount::Of(n, u) => (n.to_string(), u),
+                    };
                     div.row {
                         input id=(id) name={ (s.key) ".amount" } value=(n) inputmode="numeric" disabled[!can_edit]
                             aria-describedby=(help) placeholder=[(s.widget == Widget::Millis).then_some("never")];
