@@ -81,8 +81,16 @@ export async function checkAxe(page, name) {
 
 /** Checks that the page, at its current (phone) width, does not scroll sideways. */
 export async function checkPhone(page, name) {
-  const { scroll, viewport } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, viewport: window.innerWidth }));
-  check(scroll <= viewport, `${name}: no sideways scrolling at ${viewport} px (the page is ${scroll} px wide)`);
+  const { scroll, viewport, wide } = await page.evaluate(() => {
+    const viewport = window.innerWidth;
+    // The outermost elements reaching past the screen's edge, to say what to fix.
+    const wide = [...document.querySelectorAll("body *")]
+      .filter((e) => e.getBoundingClientRect().right > viewport + 1 && !(e.parentElement && e.parentElement.getBoundingClientRect().right > viewport + 1))
+      .slice(0, 5)
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className && typeof e.className === "string" ? "." + e.className.trim().split(/\s+/).join(".") : ""} (${Math.round(e.getBoundingClientRect().right)} px)`);
+    return { scroll: document.documentElement.scrollWidth, viewport, wide };
+  });
+  check(scroll <= viewport, `${name}: no sideways scrolling at ${viewport} px (the page is ${scroll} px wide${wide.length ? "; too wide: " + wide.join(", ") : ""})`);
 }
 
 /**

@@ -153,7 +153,7 @@ pub async fn page(ctx: Ctx, p: web::Query<Params>, state: web::Data<AppState>) -
         h1 { "Audit log" }
         p.muted { "Who did what, when, in tenant " (ctx.user.tenant) ". Times are UTC." }
         (filter_form(&p, &actors, error.as_deref()))
-        div.table-wrap { table {
+        div.table-wrap tabindex="0" role="region" aria-label="Audit log entries" { table {
             caption.muted { (page.total) " entries match" }
             thead { tr {
                 th scope="col" { "When" } th scope="col" { "Who" } th scope="col" { "Did" }

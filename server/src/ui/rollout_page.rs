@@ -154,7 +154,7 @@ pub async fn page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>) ->
                 (rollout_activity::state_line(&r, &a))
                 (progress(&a.totals))
                 (controls(&ctx, &r, &a))
-                (super::rollout_retry::button(&ctx, &r, x.totals.as_ref()))
+                (super::rollout_retry::button(&ctx, &r, Some(&a.totals)))
             }
             (rollout_activity::unblock(&ctx, &r, &a, now))
             section.card {
