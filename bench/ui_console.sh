@@ -15,17 +15,10 @@ cd "$(dirname "$0")/.."
 RUNS="${RUNS:-50}"
 PORT="${PORT:-18182}"
 . bench/ui_lib.sh
-api() {
-  curl -sf -u "admin:$PASSWORD" -H 'Content-Type: application/json' "$@"
-}
 
 # First start creates the schema, the tenant and the admin; three sets are made over the API.
 start
-for v in 1 2 3; do
-  SM=$(api -d "[{\"name\":\"fw\",\"version\":\"$v.0\",\"type\":\"os\"}]" "$URL/rest/v1/softwaremodules" | jq '.[0].id')
-  api -d "[{\"name\":\"fw\",\"version\":\"$v.0\",\"type\":\"os\",\"modules\":[{\"id\":$SM}]}]" \
-    "$URL/rest/v1/distributionsets" >/dev/null
-done
+three_sets
 stop
 NOW=$(($(date +%s) * 1000))
 # Devices run set 1 or 2 and a third of them have set 2 or 3 assigned; last polls spread over the

@@ -19,6 +19,22 @@ start() {
   exit 1
 }
 
+# The Management API as the admin, with a JSON body.
+api() {
+  curl -sf -u "admin:$PASSWORD" -H 'Content-Type: application/json' "$@"
+}
+
+# Three distribution sets fw 1.0, 2.0 and 3.0, each with its own os module, made over the API
+# (ids 1 to 3 in a fresh database).
+three_sets() {
+  local v sm
+  for v in 1 2 3; do
+    sm=$(api -d "[{\"name\":\"fw\",\"version\":\"$v.0\",\"type\":\"os\"}]" "$URL/rest/v1/softwaremodules" | jq '.[0].id')
+    api -d "[{\"name\":\"fw\",\"version\":\"$v.0\",\"type\":\"os\",\"modules\":[{\"id\":$sm}]}]" \
+      "$URL/rest/v1/distributionsets" >/dev/null
+  done
+}
+
 # Stops the server (to seed its SQLite file directly).
 stop() {
   kill "$PID"; wait "$PID" 2>/dev/null || true

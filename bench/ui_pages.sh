@@ -16,17 +16,10 @@ cd "$(dirname "$0")/.."
 RUNS="${RUNS:-30}"
 PORT="${PORT:-18183}"
 . bench/ui_lib.sh
-api() {
-  curl -sf -u "admin:$PASSWORD" -H 'Content-Type: application/json' "$@"
-}
 
 # First start creates the schema, the tenant and the admin; three sets are made over the API.
 start
-for v in 1 2 3; do
-  SM=$(api -d "[{\"name\":\"fw\",\"version\":\"$v.0\",\"type\":\"os\"}]" "$URL/rest/v1/softwaremodules" | jq '.[0].id')
-  api -d "[{\"name\":\"fw\",\"version\":\"$v.0\",\"type\":\"os\",\"modules\":[{\"id\":$SM}]}]" \
-    "$URL/rest/v1/distributionsets" >/dev/null
-done
+three_sets
 stop
 NOW=$(($(date +%s) * 1000))
 # Devices run set 1 or 2; a quarter each in_sync, pending (set 3 assigned), error (set 3 failed)
