@@ -19,6 +19,7 @@ use updraft_server::auth::permissions::{Permission, Permissions};
 const TABLE: &[(&str, &str, &[&str])] = &[
     ("GET", "/rest/v1/actions", &["READ_TARGET"]),
     ("GET", "/rest/v1/actions/{actionId}", &["READ_TARGET"]),
+    ("GET", "/rest/v1/auditlog", &["READ_TENANT_CONFIGURATION"]),
     ("GET", "/rest/v1/distributionsets", &["READ_DISTRIBUTION_SET"]),
     ("POST", "/rest/v1/distributionsets", &["CREATE_DISTRIBUTION_SET"]),
     ("DELETE", "/rest/v1/distributionsets/{distributionSetId}", &["DELETE_DISTRIBUTION_SET"]),
@@ -92,6 +93,7 @@ const TABLE: &[(&str, &str, &[&str])] = &[
     ("DELETE", "/rest/v1/softwaremodules/{softwareModuleId}/artifacts/{artifactId}", &["DELETE_SOFTWARE_MODULE"]),
     ("GET", "/rest/v1/softwaremodules/{softwareModuleId}/artifacts/{artifactId}", &["READ_SOFTWARE_MODULE"]),
     ("GET", "/rest/v1/softwaremodules/{softwareModuleId}/artifacts/{artifactId}/download", &["READ_SOFTWARE_MODULE_ARTIFACT"]),
+    ("POST", "/rest/v1/softwaremodules/{softwareModuleId}/artifacts/{artifactId}/downloadlink", &["READ_SOFTWARE_MODULE_ARTIFACT"]),
     ("GET", "/rest/v1/softwaremodules/{softwareModuleId}/metadata", &["READ_SOFTWARE_MODULE"]),
     ("POST", "/rest/v1/softwaremodules/{softwareModuleId}/metadata", &["UPDATE_SOFTWARE_MODULE"]),
     ("DELETE", "/rest/v1/softwaremodules/{softwareModuleId}/metadata/{metadataKey}", &["UPDATE_SOFTWARE_MODULE"]),
@@ -107,6 +109,7 @@ const TABLE: &[(&str, &str, &[&str])] = &[
     ("DELETE", "/rest/v1/system/configs/{keyName}", &["DELETE_TENANT_CONFIGURATION"]),
     ("GET", "/rest/v1/system/configs/{keyName}", &["READ_TENANT_CONFIGURATION"]),
     ("PUT", "/rest/v1/system/configs/{keyName}", &["UPDATE_TENANT_CONFIGURATION"]),
+    ("POST", "/rest/v1/system/downloadkey/rotate", &["UPDATE_TENANT_CONFIGURATION"]),
     ("GET", "/rest/v1/targetfilters", &["READ_TARGET"]),
     ("POST", "/rest/v1/targetfilters", &["CREATE_TARGET"]),
     ("DELETE", "/rest/v1/targetfilters/{filterId}", &["DELETE_TARGET"]),
