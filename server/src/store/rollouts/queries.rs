@@ -84,7 +84,12 @@ pub fn with_extras(c: &mut AnyConnection, rows: Vec<Rollout>, full: bool) -> Res
             let Some(r) = g.and_then(|g| group_of.get(&g)) else {
                 continue;
             };
-            counts.entry(*r).or_default().push((status, n));
+            // One row per group and status: the rollout's count of a status is their sum.
+            let list = counts.entry(*r).or_default();
+            match list.iter_mut().find(|(s, _)| *s == status) {
+                Some((_, m)) => *m += n,
+                None => list.push((status, n)),
+            }
         }
         // One more query per rollout with a soak time (an Updraft extension; hawkBit's have none).
         for r in rows.iter().filter(|r| r.soak_time.is_some()) {
