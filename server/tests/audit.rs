@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{Fixture, browser, read, ui_form, ui_get, ui_login, ui_login_as, ui_page};
+use support::{Fixture, browser, read, ui_form_notice, ui_get, ui_login, ui_login_as, ui_page};
 
 fn log(f: &Fixture, query: &str) -> Value {
     let limit = if query.contains("limit=") {
@@ -190,20 +190,6 @@ fn management_api_writes_are_audited(f: &Fixture) {
     assert_eq!(count(f, ""), before);
 }
 
-/// Status and decoded notice of a console form post.
-fn post(f: &Fixture, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-    let (s, location, body) = ui_form(f, cookie, path, form);
-    let notice = location
-        .split_once("notice=")
-        .map(|(_, n)| {
-            percent_encoding::percent_decode_str(n)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .unwrap_or_default();
-    (s, notice, body)
-}
-
 fn login_status(f: &Fixture, user: &str, password: &str) -> u16 {
     browser()
         .post(f.url("/ui/login"))
@@ -230,7 +216,7 @@ fn console_writes_and_logins_are_audited(f: &Fixture) {
     f.create_target("ui-1");
     f.create_target("ui-2");
     let (_, ds) = f.distribution_set("fw", "fw.bin", b"fw");
-    let (s, _, body) = post(
+    let (s, _, body) = ui_form_notice(
         f,
         &session,
         "/ui/devices/ui-1/assign",
@@ -245,22 +231,22 @@ fn console_writes_and_logins_are_audited(f: &Fixture) {
 
     let id = rollout(f, "console wave", ds, "controllerId==ui-2");
     let path = |op: &str| format!("/ui/rollouts/{id}/{op}");
-    assert_eq!(post(f, &session, &path("start"), &[]).0, 303);
+    assert_eq!(ui_form_notice(f, &session, &path("start"), &[]).0, 303);
     assert_eq!(
         entry(f, "rollout_start", &id.to_string())["objectName"],
         "console wave"
     );
-    assert_eq!(post(f, &session, &path("delete"), &[]).0, 303);
+    assert_eq!(ui_form_notice(f, &session, &path("delete"), &[]).0, 303);
     assert_eq!(
         entry(f, "rollout_delete", &id.to_string())["objectName"],
         "console wave"
     );
 
-    let (s, _, body) = post(f, &session, "/ui/devices/ui-2/delete", &[]);
+    let (s, _, body) = ui_form_notice(f, &session, "/ui/devices/ui-2/delete", &[]);
     assert_eq!(s, 303, "{body}");
     entry(f, "target_delete", "ui-2");
 
-    let (s, notice, body) = post(
+    let (s, notice, body) = ui_form_notice(
         f,
         &session,
         "/ui/settings/config",
@@ -280,7 +266,7 @@ fn console_writes_and_logins_are_audited(f: &Fixture) {
         "{change}"
     );
 
-    let (s, notice, body) = post(
+    let (s, notice, body) = ui_form_notice(
         f,
         &session,
         "/ui/settings/users",
@@ -299,7 +285,7 @@ fn console_writes_and_logins_are_audited(f: &Fixture) {
             .unwrap()
             .contains("Operator")
     );
-    let (s, _, _) = post(
+    let (s, _, _) = ui_form_notice(
         f,
         &session,
         "/ui/settings/users/op1",
@@ -312,10 +298,13 @@ fn console_writes_and_logins_are_audited(f: &Fixture) {
             .unwrap()
             .contains("READ_TARGET")
     );
-    assert_eq!(post(f, &session, "/ui/settings/users/op1/delete", &[]).0, 303);
+    assert_eq!(
+        ui_form_notice(f, &session, "/ui/settings/users/op1/delete", &[]).0,
+        303
+    );
     assert_eq!(entry(f, "user_delete", "op1")["objectName"], "op1");
 
-    assert_eq!(post(f, &session, "/ui/logout", &[]).0, 303);
+    assert_eq!(ui_form_notice(f, &session, "/ui/logout", &[]).0, 303);
     entry(f, "logout", "admin");
     // Every console entry above is the admin's, in the admin's tenant.
     let v = log(f, "actor=admin");
@@ -429,7 +418,7 @@ fn users_get_role_presets_and_permission_checkboxes(f: &Fixture) {
     ] {
         assert!(html.contains(want), "{want} missing");
     }
-    let (s, _, body) = post(
+    let (s, _, body) = ui_form_notice(
         f,
         &admin,
         "/ui/settings/users",
@@ -461,7 +450,7 @@ fn users_get_role_presets_and_permission_checkboxes(f: &Fixture) {
         "{edit}"
     );
 
-    let (s, _, _) = post(
+    let (s, _, _) = ui_form_notice(
         f,
         &admin,
         "/ui/settings/users/rm",
@@ -482,19 +471,19 @@ fn users_get_role_presets_and_permission_checkboxes(f: &Fixture) {
         edit.contains("value=\"UPDATE_TARGET\" checked") && !edit.contains("value=\"DELETE_TARGET\" checked")
     );
 
-    let (s, _, body) = post(f, &admin, "/ui/settings/users/rm", &[("role", "custom")]);
+    let (s, _, body) = ui_form_notice(f, &admin, "/ui/settings/users/rm", &[("role", "custom")]);
     assert_eq!(s, 400);
     assert!(
         body.contains("Tick at least one permission, or choose a role other than Custom."),
         "{body}"
     );
-    let (s, _, body) = post(f, &admin, "/ui/settings/users/admin", &[("role", "viewer")]);
+    let (s, _, body) = ui_form_notice(f, &admin, "/ui/settings/users/admin", &[("role", "viewer")]);
     assert_eq!(s, 400, "the last SYSTEM_ADMIN keeps it");
     assert!(body.contains("last user with SYSTEM_ADMIN"), "{body}");
 
     // A user without SYSTEM_ADMIN is refused, and changes nothing.
     let rm_session = ui_login_as(f, "rm", "release manager pw");
-    let (s, _, _) = post(f, &rm_session, "/ui/settings/users/rm", &[("role", "admin")]);
+    let (s, _, _) = ui_form_notice(f, &rm_session, "/ui/settings/users/rm", &[("role", "admin")]);
     assert_eq!(s, 403);
     assert!(!perms("rm").contains(&"SYSTEM_ADMIN".to_owned()));
     assert_eq!(ui_get(f, &rm_session, "/ui/settings/users/rm").0, 403);
@@ -515,7 +504,7 @@ fn settings_take_units_and_refuse_bad_values_with_a_sentence(f: &Fixture) {
         "no switch for multi-assignment"
     );
 
-    let (s, _, body) = post(
+    let (s, _, body) = ui_form_notice(
         f,
         &admin,
         "/ui/settings/config",
@@ -546,7 +535,7 @@ fn settings_take_units_and_refuse_bad_values_with_a_sentence(f: &Fixture) {
     assert!(html.contains("name=\"pollingTime.amount\" value=\"2\""));
 
     // Empty means never.
-    let (s, _, _) = post(
+    let (s, _, _) = ui_form_notice(
         f,
         &admin,
         "/ui/settings/config",
@@ -579,7 +568,7 @@ fn settings_take_units_and_refuse_bad_values_with_a_sentence(f: &Fixture) {
             "Polling interval needs a unit: seconds, minutes, hours.",
         ),
     ] {
-        let (s, _, body) = post(f, &admin, "/ui/settings/config", &form);
+        let (s, _, body) = ui_form_notice(f, &admin, "/ui/settings/config", &form);
         assert_eq!(s, 400, "{form:?}");
         assert!(body.contains(sentence), "{sentence} not in {body}");
     }
@@ -591,7 +580,7 @@ fn settings_take_units_and_refuse_bad_values_with_a_sentence(f: &Fixture) {
 
     // Saving the page unchanged changes nothing and records nothing.
     let before = count(f, "action=setting_change");
-    let (s, notice, _) = post(
+    let (s, notice, _) = ui_form_notice(
         f,
         &admin,
         "/ui/settings/config",

@@ -8,21 +8,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Fixture, browser, controller_ids, ui_form, ui_get, ui_login, ui_login_as};
-
-/// Status, decoded `?notice=` of the redirect (if any), and body of a form post from our own page.
-fn post(f: &Fixture, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-    let (status, location, body) = ui_form(f, cookie, path, form);
-    let notice = location
-        .split_once("notice=")
-        .map(|(_, n)| {
-            percent_encoding::percent_decode_str(n)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .unwrap_or_default();
-    (status, notice, body)
-}
+use support::{Fixture, browser, controller_ids, ui_form_notice, ui_get, ui_login, ui_login_as};
 
 fn targets(f: &Fixture, cids: &[&str]) {
     let body: Vec<Value> = cids
@@ -77,7 +63,7 @@ fn bulk_actions_change_the_checked_devices(f: &Fixture) {
     let assign = |cids: &[&'static str]| {
         let mut form = vec![("op", "assign"), ("ds", ds.as_str()), ("action_type", "soft")];
         form.extend(cids.iter().map(|c| ("cid", *c)));
-        post(f, &session, "/ui/devices/bulk", &form)
+        ui_form_notice(f, &session, "/ui/devices/bulk", &form)
     };
     let (s, notice, _) = assign(&["dev-a", "dev-b"]);
     assert_eq!(
@@ -93,7 +79,7 @@ fn bulk_actions_change_the_checked_devices(f: &Fixture) {
     );
 
     let lab_id = lab.to_string();
-    let (s, notice, _) = post(
+    let (s, notice, _) = ui_form_notice(
         f,
         &session,
         "/ui/devices/bulk",
@@ -106,7 +92,7 @@ fn bulk_actions_change_the_checked_devices(f: &Fixture) {
     );
     assert_eq!((s, notice.as_str()), (303, "Tagged 2 of 2 selected devices."));
     assert_eq!(tagged(f, lab), ["dev-a", "dev-c"]);
-    let (_, notice, _) = post(
+    let (_, notice, _) = ui_form_notice(
         f,
         &session,
         "/ui/devices/bulk",
@@ -123,7 +109,7 @@ fn bulk_actions_change_the_checked_devices(f: &Fixture) {
     );
     assert_eq!(tagged(f, lab), ["dev-c"]);
 
-    let (s, notice, _) = post(
+    let (s, notice, _) = ui_form_notice(
         f,
         &session,
         "/ui/devices/bulk",
@@ -139,7 +125,7 @@ fn bulk_actions_change_the_checked_devices(f: &Fixture) {
     let (_, actions) = f.get("/rest/v1/targets/dev-a/actions");
     assert_eq!(actions["content"][0]["status"], "canceling", "{actions}");
     // Nothing checked is a clear error, not a silent no-op.
-    let (s, _, page) = post(f, &session, "/ui/devices/bulk", &[("op", "cancel")]);
+    let (s, _, page) = ui_form_notice(f, &session, "/ui/devices/bulk", &[("op", "cancel")]);
     assert_eq!(s, 400);
     assert!(page.contains("No device is selected"), "{page}");
 }
@@ -152,7 +138,7 @@ fn all_matching_the_filter_acts_on_every_match(f: &Fixture) {
     assert!(page.contains("All 3 devices matching the filter"), "{page}");
     // Only one device is checked, but the scope is the whole filter (which spans pages too).
     let lab_id = lab.to_string();
-    let (s, notice, _) = post(
+    let (s, notice, _) = ui_form_notice(
         f,
         &session,
         "/ui/devices/bulk",
@@ -167,7 +153,7 @@ fn all_matching_the_filter_acts_on_every_match(f: &Fixture) {
     assert_eq!((s, notice.as_str()), (303, "Tagged 3 of 3 selected devices."));
     assert_eq!(tagged(f, lab), ["lab-1", "lab-2", "lab-3"]);
     // A filter that does not parse acts on nothing.
-    let (s, _, page) = post(
+    let (s, _, page) = ui_form_notice(
         f,
         &session,
         "/ui/devices/bulk",
@@ -186,7 +172,7 @@ fn delete_needs_confirmation(f: &Fixture) {
     targets(f, &["old-1", "old-2", "keep"]);
     let session = ui_login(f);
     let form = [("op", "delete"), ("cid", "old-1"), ("cid", "old-2")];
-    let (s, _, page) = post(f, &session, "/ui/devices/bulk", &form);
+    let (s, _, page) = ui_form_notice(f, &session, "/ui/devices/bulk", &form);
     assert_eq!(s, 200);
     assert!(
         page.contains("Delete 2 devices") && page.contains("name=\"confirm\" value=\"yes\""),
@@ -199,7 +185,7 @@ fn delete_needs_confirmation(f: &Fixture) {
     );
     let mut confirmed = form.to_vec();
     confirmed.push(("confirm", "yes"));
-    let (s, notice, _) = post(f, &session, "/ui/devices/bulk", &confirmed);
+    let (s, notice, _) = ui_form_notice(f, &session, "/ui/devices/bulk", &confirmed);
     assert_eq!((s, notice.as_str()), (303, "Deleted 2 devices."));
     assert_eq!(f.get("/rest/v1/targets/old-1").0, 404);
     assert_eq!(f.get("/rest/v1/targets/old-2").0, 404);
@@ -227,7 +213,7 @@ fn read_only_user_is_refused(f: &Fixture) {
         ("cancel", "UPDATE_TARGET"),
         ("delete", "DELETE_TARGET"),
     ] {
-        let (s, _, page) = post(
+        let (s, _, page) = ui_form_notice(
             f,
             &session,
             "/ui/devices/bulk",
@@ -243,7 +229,7 @@ fn read_only_user_is_refused(f: &Fixture) {
         assert!(page.contains(permission), "{op}: {page}");
     }
     assert_eq!(f.get("/rest/v1/targets/ro-1").0, 200);
-    let (s, _, _) = post(
+    let (s, _, _) = ui_form_notice(
         f,
         &session,
         "/ui/failures/retry",
@@ -366,7 +352,7 @@ fn failures_are_grouped_and_retried(f: &Fixture) {
     positions(&page, &["f3", "f4"]);
     assert!(!page.contains("/ui/devices/f1\""), "{page}");
 
-    let (s, notice, _) = post(
+    let (s, notice, _) = ui_form_notice(
         f,
         &session,
         "/ui/failures/retry",
@@ -384,7 +370,7 @@ fn failures_are_grouped_and_retried(f: &Fixture) {
         "{page}"
     );
     // Retrying a group that has no failed device left says so.
-    let (s, _, page) = post(
+    let (s, _, page) = ui_form_notice(
         f,
         &session,
         "/ui/failures/retry",

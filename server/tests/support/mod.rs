@@ -357,6 +357,21 @@ pub fn ui_form(f: &Fixture, cookie: &str, path: &str, form: &[(&str, &str)]) -> 
     (res.status().as_u16(), location, res.text().unwrap())
 }
 
+/// [`ui_form`] with the redirect's decoded `?notice=` (empty when there is none) in place of its
+/// location: status, notice, body.
+pub fn ui_form_notice(f: &Fixture, cookie: &str, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    let (status, location, body) = ui_form(f, cookie, path, form);
+    let notice = location
+        .split_once("notice=")
+        .map(|(_, n)| {
+            percent_encoding::percent_decode_str(n)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default();
+    (status, notice, body)
+}
+
 /// [`ui_login_as`] the server's admin.
 pub fn ui_login(f: &Fixture) -> String {
     ui_login_as(f, &f.srv.admin_user, &f.srv.admin_password)
