@@ -17,7 +17,7 @@ use crate::store::actions::operator::cancel_action;
 use crate::store::fleet_health::select::Select;
 use crate::store::models::{ActionStatus, ActionType};
 use crate::store::query::Sql;
-use crate::store::schema::{actions, rollout_soaks, targets};
+use crate::store::schema::{actions, targets};
 use crate::store::{AnyConnection, Changes, Error, Result};
 
 /// A group's open (active) actions by stage; `offline` overlaps the others.
@@ -145,19 +145,10 @@ pub fn activity(c: &mut AnyConnection, r: &Rollout, offline_before: i64) -> Resu
     q.push_int(r.id);
     q.push_sql(" GROUP BY 1, 2, 3");
     let open: Vec<(Option<i64>, String, i32, i64)> = Select::<StageRow>::new(q).load(c)?;
-    let soaks: Vec<(i64, String, i64)> = if r.soak_time.is_some() {
-        rollout_soaks::table
-            .filter(rollout_soaks::rollout_id.eq(r.id))
-            .filter(rollout_soaks::outcome.eq_any(["soaking", "failed"]))
-            .group_by((rollout_soaks::group_id, rollout_soaks::outcome))
-            .select((
-                rollout_soaks::group_id,
-                rollout_soaks::outcome,
-                diesel::dsl::count_star(),
-            ))
-            .load(c)?
+    let soak_by_group = if r.soak_time.is_some() {
+        soak::by_group(c, r.id, None)?
     } else {
-        Vec::new()
+        HashMap::new()
     };
     let soak_failures = if r.soak_time.is_some() {
         soak::failures(c, r.id, None)?
@@ -188,15 +179,6 @@ pub fn activity(c: &mut AnyConnection, r: &Rollout, offline_before: i64) -> Resu
             "not_polled" => s.not_polled += n,
             "downloading" => s.downloading += n,
             _ => s.installing += n,
-        }
-    }
-    let mut soak_by_group: HashMap<i64, soak::Counts> = HashMap::new();
-    for (g, outcome, n) in soaks {
-        let e = soak_by_group.entry(g).or_default();
-        if outcome == "soaking" {
-            e.soaking += n;
-        } else {
-            e.failed += n;
         }
     }
     let download_only = r.action_type == ActionType::DownloadOnly;

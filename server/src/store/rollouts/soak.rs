@@ -23,12 +23,15 @@
 //! server's clock, so a test that shifts the clock needs no sleeping. Attributes are judged as the
 //! server sees them at each evaluation.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
 use super::Rollout;
+use crate::store::models::ActionStatus;
 use crate::store::query::Sql;
-use crate::store::schema::rollout_soaks;
+use crate::store::schema::{actions, rollout_soaks};
 use crate::store::soak::{self as shared, ROLLBACK_REASON, Rules, Scope, attribute};
 use crate::store::tenants::TenantSettings;
 use crate::store::{AnyConnection, Error, Result, Rule};
@@ -129,23 +132,51 @@ pub struct Counts {
 
 /// The soak counts of a rollout, or of one of its groups.
 pub fn counts(conn: &mut AnyConnection, rollout_id: i64, group_id: Option<i64>) -> Result<Counts> {
+    Ok(by_group(conn, rollout_id, group_id)?
+        .into_values()
+        .fold(Counts::default(), |a, b| Counts {
+            soaking: a.soaking + b.soaking,
+            failed: a.failed + b.failed,
+        }))
+}
+
+/// The soak counts of each group of a rollout (or of one group). A device whose success is not
+/// yet tracked (its row still `pending`: the evaluation after its report has not committed) counts
+/// as soaking already, so no reader ever sees it finished before its soak.
+pub fn by_group(
+    conn: &mut AnyConnection,
+    rollout_id: i64,
+    group_id: Option<i64>,
+) -> Result<HashMap<i64, Counts>> {
     let mut q = rollout_soaks::table
+        .inner_join(actions::table.on(actions::id.eq(rollout_soaks::action_id)))
         .filter(rollout_soaks::rollout_id.eq(rollout_id))
-        .filter(rollout_soaks::outcome.eq_any(["soaking", "failed"]))
-        .group_by(rollout_soaks::outcome)
-        .select((rollout_soaks::outcome, diesel::dsl::count_star()))
+        .filter(
+            rollout_soaks::outcome
+                .eq_any(["soaking", "failed"])
+                .or(rollout_soaks::outcome
+                    .eq("pending")
+                    .and(actions::status.eq(ActionStatus::Finished))),
+        )
+        .group_by((rollout_soaks::group_id, rollout_soaks::outcome))
+        .select((
+            rollout_soaks::group_id,
+            rollout_soaks::outcome,
+            diesel::dsl::count_star(),
+        ))
         .into_boxed();
     if let Some(g) = group_id {
         q = q.filter(rollout_soaks::group_id.eq(g));
     }
-    let mut c = Counts::default();
-    for (outcome, n) in q.load::<(String, i64)>(conn)? {
+    let mut out: HashMap<i64, Counts> = HashMap::new();
+    for (g, outcome, n) in q.load::<(i64, String, i64)>(conn)? {
+        let c = out.entry(g).or_default();
         match outcome.as_str() {
-            "soaking" => c.soaking += n,
-            _ => c.failed += n,
+            "failed" => c.failed += n,
+            _ => c.soaking += n,
         }
     }
-    Ok(c)
+    Ok(out)
 }
 
 /// Action counts per status with the soak applied: a finished action still soaking counts as
