@@ -625,7 +625,6 @@ fn a_rollout_refused_by_target_types_says_which_and_what_to_do(f: &Fixture) {
 /// a target type made with its checkbox, a device given the type from its page, the rollout form's
 /// sentence; desktop and phone screenshots.
 #[test]
-#[ignore = "the types page is 547 px wide at a 390 px viewport (its tables overflow); fix the layout, then drop this"]
 fn browser_manages_tags_and_types_and_explains_a_refused_rollout() {
     if !support::browser::available() {
         return;
