@@ -367,6 +367,15 @@ impl ApiError {
         )
     }
 
+    pub fn target_type_incompatible(message: impl Into<String>) -> Self {
+        Self::with(
+            StatusCode::BAD_REQUEST,
+            &format!("{REPO_EXC}IncompatibleTargetTypeException"),
+            "hawkbit.server.error.target.type.incompatible",
+            message,
+        )
+    }
+
     pub fn target_type_key_or_name_required() -> Self {
         Self::with(
             StatusCode::BAD_REQUEST,
@@ -560,6 +569,7 @@ impl From<store::Error> for ApiError {
             Rule::ReadOnly => Self::entity_read_only(message),
             Rule::TargetTypeInUse => Self::target_type_in_use(message),
             Rule::TargetTypeKeyOrName => Self::target_type_key_or_name_required(),
+            Rule::TargetTypeIncompatible => Self::target_type_incompatible(message),
             Rule::UserNotDeletable => Self::user_not_deletable(message),
             Rule::AutoAssignActionType => Self::invalid_auto_assign_action_type(),
             Rule::RolloutState => Self::rollout_illegal_state(message),

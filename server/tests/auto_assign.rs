@@ -21,6 +21,7 @@ backend_tests!(
     a_filter_assigns_the_targets_it_already_matches,
     new_and_changed_targets_are_assigned_when_they_match,
     a_failed_set_is_not_assigned_again,
+    targets_whose_type_refuses_the_set_are_left_out,
 );
 
 fn offered(f: &Fixture, cid: &str) -> bool {
@@ -120,4 +121,25 @@ fn a_failed_set_is_not_assigned_again(f: &Fixture) {
     assert!(!offered(f, "aa-flaky"));
     let (_, actions) = f.get("/rest/v1/targets/aa-flaky/actions");
     assert_eq!(actions["total"], 1);
+}
+
+/// hawkBit's auto-assignment looks only at targets whose type accepts the set's type: a matching
+/// target of another type is left alone (and not logged as a failed assignment every round).
+fn targets_whose_type_refuses_the_set_are_left_out(f: &Fixture) {
+    let (s, v) = f.post("/rest/v1/targettypes", json!([{ "name": "sensor" }]));
+    assert_eq!(s, 201, "{v}");
+    let sensor = v[0]["id"].as_i64().unwrap();
+    for cid in ["tt-typed", "tt-untyped"] {
+        f.poll(cid);
+        attributes(f, cid, json!({ "site": "lab" }));
+    }
+    let (s, v) = f.post("/rest/v1/targets/tt-typed/targettype", json!({ "id": sensor }));
+    assert_eq!(s, 204, "{v}");
+    step(f);
+    lab_filter(f, "forced");
+    step(f);
+    assert!(offered(f, "tt-untyped"));
+    assert!(!offered(f, "tt-typed"));
+    let (_, actions) = f.get("/rest/v1/targets/tt-typed/actions");
+    assert_eq!(actions["total"], 0, "{actions}");
 }

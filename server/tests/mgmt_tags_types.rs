@@ -17,6 +17,7 @@ backend_tests!(
     sm_types_are_managed_and_soft_deleted_when_used,
     ds_types_manage_their_module_types,
     target_types_manage_compatibility_and_targets,
+    direct_assignment_refuses_incompatible_target_types,
     every_resource_checks_permissions,
     another_tenant_sees_none_of_it,
 );
@@ -878,6 +879,72 @@ fn target_types_manage_compatibility_and_targets(f: &Fixture) {
     assert_eq!((s, b["errorCode"].as_str()), (404, Some(NOT_FOUND)));
     let (s, _) = f.get(&compat);
     assert_eq!(s, 404);
+}
+
+/// hawkBit's `checkCompatibilityForSingleDsAssignment`: a direct assignment naming a target whose
+/// type does not accept the set's type is refused as a whole (400 `target.type.incompatible`), from
+/// either side; targets without a type take any set.
+fn direct_assignment_refuses_incompatible_target_types(f: &Fixture) {
+    let (_, ds) = f.distribution_set("fw", "fw.bin", b"fw");
+    let other = create_one(
+        f,
+        "/rest/v1/distributionsettypes",
+        json!({ "name": "Other", "key": "other" }),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let sensor = create_one(
+        f,
+        "/rest/v1/targettypes",
+        json!({ "name": "sensor", "compatibledistributionsettypes": [{ "id": other }] }),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    for cid in ["typed", "untyped"] {
+        f.create_target(cid);
+    }
+    let (s, v) = f.post("/rest/v1/targets/typed/targettype", json!({ "id": sensor }));
+    assert_eq!(s, 204, "{v}");
+
+    let refused = |(s, v): (u16, Value)| {
+        assert_eq!(s, 400, "{v}");
+        assert_eq!(
+            v["errorCode"], "hawkbit.server.error.target.type.incompatible",
+            "{v}"
+        );
+        assert_eq!(
+            v["message"],
+            "Targets of types [sensor] are not compatible with distribution set of type OS only",
+            "{v}"
+        );
+    };
+    refused(f.post("/rest/v1/targets/typed/assignedDS", json!({ "id": ds })));
+    refused(f.post(
+        &format!("/rest/v1/distributionsets/{ds}/assignedTargets"),
+        json!([{ "id": "untyped" }, { "id": "typed" }]),
+    ));
+    // Refused as a whole: the compatible target in the same request was not assigned either.
+    for cid in ["typed", "untyped"] {
+        let (s, v) = f.get(&format!("/rest/v1/targets/{cid}/actions"));
+        assert_eq!((s, v["total"].as_i64()), (200, Some(0)), "{cid}: {v}");
+    }
+
+    let (s, v) = f.post(
+        &format!("/rest/v1/distributionsets/{ds}/assignedTargets"),
+        json!([{ "id": "untyped" }]),
+    );
+    assert_eq!((s, v["assigned"].as_i64()), (200, Some(1)), "{v}");
+    // Once the type accepts the set's type, the typed target takes it too.
+    let (s, v) = f.get("/rest/v1/distributionsettypes?q=key==os");
+    assert_eq!(s, 200, "{v}");
+    let os = v["content"][0]["id"].as_i64().unwrap();
+    let (s, v) = f.post(
+        &format!("/rest/v1/targettypes/{sensor}/compatibledistributionsettypes"),
+        json!([{ "id": os }]),
+    );
+    assert_eq!(s, 204, "{v}");
+    let (s, v) = f.post("/rest/v1/targets/typed/assignedDS", json!({ "id": ds }));
+    assert_eq!((s, v["assigned"].as_i64()), (200, Some(1)), "{v}");
 }
 
 fn every_resource_checks_permissions(f: &Fixture) {

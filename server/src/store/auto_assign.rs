@@ -182,7 +182,9 @@ fn check_target(
         .filter(filter)
         .count()
         .get_result(c)?;
-    if matches == 0 {
+    // A target whose type does not accept the set is not the filter's (hawkBit's auto-assignment
+    // looks only at compatible targets): a later filter may still take it.
+    if matches == 0 || !actions::compatible::accepts(c, id, rule.ds_id)? {
         return Ok(Verdict::NoMatch);
     }
     // A paused auto-assignment holds the devices it matches (a lighter filter does not get them)

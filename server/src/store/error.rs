@@ -85,6 +85,8 @@ pub enum Rule {
     ReadOnly,
     TargetTypeInUse,
     TargetTypeKeyOrName,
+    /// Targets whose type does not list the set's type as compatible.
+    TargetTypeIncompatible,
     UserNotDeletable,
     AutoAssignActionType,
     /// A rollout operation its current state does not allow.

@@ -14,6 +14,7 @@ use crate::store::schema::{action_status_messages, action_statuses, actions, dis
 use crate::store::targets::find_target;
 use crate::store::tenants::TenantSettings;
 
+pub mod compatible;
 pub mod confirmation;
 mod feedback;
 pub mod operator;
@@ -213,6 +214,8 @@ pub fn assign(
     now: i64,
 ) -> Result<AssignmentResult> {
     assignable_ds(conn, tenant, ds_id)?;
+    let controller_ids: Vec<&str> = requests.iter().map(|r| r.controller_id.as_str()).collect();
+    compatible::check(conn, tenant, ds_id, &controller_ids)?;
     let mut result = AssignmentResult::default();
     for req in requests {
         if let Some((s, d, z)) = &req.maintenance {
