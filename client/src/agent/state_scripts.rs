@@ -172,13 +172,23 @@ pub(crate) fn run_executable(
     if !executable {
         return Err("it is not an executable file (chmod +x it, or remove it)".into());
     }
-    let mut child = cmd
-        .stdin(Stdio::null())
+    cmd.stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("it could not start ({e}); check its #! line"))?;
+        .process_group(0);
+    // "Text file busy": the file is still open for writing somewhere, typically for a moment (a
+    // script being replaced, or another thread's child that inherited the writer's descriptor
+    // between its fork and exec). Try again for up to a second before calling it a failure.
+    let mut busy = 0;
+    let mut child = loop {
+        match cmd.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && busy < 50 => {
+                busy += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            spawned => break spawned.map_err(|e| format!("it could not start ({e}); check its #! line"))?,
+        }
+    };
     let start = Instant::now();
     loop {
         match child.try_wait() {
