@@ -5,10 +5,11 @@
 // Every page a script visits passes the same bar (issue 19 item 8): call `shots.take(page, name,
 // heading)` on it, which checks the heading, runs axe-core (`checkAxe`: WCAG 2.0 and 2.1, A and
 // AA, 0 violations allowed), saves `name.png` at 1280 px, then at 390 px checks that the page does
-// not scroll sideways (`checkPhone`; wide tables scroll inside their `.table-wrap`) and saves
-// `name-phone.png`. A page that needs no screenshot can call `checkAxe(page, name)` and
-// `checkPhone(page, name)` itself; `checkFocusRing(page, name)` tabs through a page and checks
-// its focus ring. A failing axe check lists each rule, its help URL and the first
+// not scroll sideways (`checkPhone`; wide tables scroll inside their `.table-wrap`), saves
+// `name-phone.png`, and back at 1280 px tabs through the first eight focusable elements after the
+// header checking each one's focus ring (`checkFocusRing`: solid, >= 2 px, >= 3:1). A page that needs no
+// screenshot can call `checkAxe(page, name)`, `checkPhone(page, name)` and
+// `checkFocusRing(page, name)` itself. A failing axe check lists each rule, its help URL and the first
 // elements that break it, e.g.
 //   devices: 1 accessibility violation (WCAG 2 A/AA):
 //     color-contrast (serious): Elements must meet minimum color contrast ratio thresholds
@@ -94,16 +95,28 @@ export async function checkPhone(page, name) {
 }
 
 /**
- * Tabs through the first `tabs` focusable elements from the top of the page and checks that each
+ * Tabs through the first `tabs` focusable elements from the top of the page (with `afterHeader`,
+ * the first ones after the skip link and the header's links) and checks that each
  * shows a focus ring: a solid outline at least 2 px wide whose colour has a contrast of at least
  * 3:1 (WCAG 2.1, 1.4.11) with the background it is drawn on (the element's own for an inset ring,
  * else the nearest ancestor's that is not transparent).
  */
-export async function checkFocusRing(page, name, tabs = 12) {
+export async function checkFocusRing(page, name, tabs = 12, { afterHeader = false } = {}) {
   await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
   await page.locator("body").focus();
+  if (afterHeader) {
+    // Past the skip link and the header's links, which every page shares.
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press("Tab");
+      const inHeader = await page.evaluate(() => {
+        const el = document.activeElement;
+        return !!el && el !== document.body && (el.classList.contains("skip") || !!el.closest("header.top"));
+      });
+      if (!inHeader) break;
+    }
+  }
   for (let i = 0; i < tabs; i++) {
-    await page.keyboard.press("Tab");
+    if (i > 0 || !afterHeader) await page.keyboard.press("Tab");
     const ring = await page.evaluate(() => {
       const el = document.activeElement;
       if (!el || el === document.body) return null;
@@ -146,7 +159,7 @@ async function distinctColours(page, png) {
 
 /**
  * Full-page screenshots into SCREENSHOT_DIR, listed in a manifest; each page taken is checked for
- * its heading, with axe-core and at phone width (see the top of this file).
+ * its heading, with axe-core, at phone width and for its focus ring (see the top of this file).
  */
 export class Shots {
   constructor() {
@@ -161,15 +174,19 @@ export class Shots {
     check(h1.startsWith(heading), `${name}: heading "${h1}" starts with "${heading}"`);
     await checkAxe(page, name);
     await this.#save(page, name, h1);
-    if (!phone) return;
-    const before = page.viewportSize();
-    await page.setViewportSize(PHONE);
-    try {
-      await checkPhone(page, `${name} (phone)`);
-      await this.#save(page, `${name}-phone`, h1);
-    } finally {
-      await page.setViewportSize(before);
+    if (phone) {
+      const before = page.viewportSize();
+      await page.setViewportSize(PHONE);
+      try {
+        await checkPhone(page, `${name} (phone)`);
+        await this.#save(page, `${name}-phone`, h1);
+      } finally {
+        await page.setViewportSize(before);
+      }
     }
+    // After the screenshots, which should not show a focused element.
+    await checkFocusRing(page, name, 8, { afterHeader: true });
+    await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
   }
 
   async #save(page, name, heading) {
