@@ -381,6 +381,35 @@ fn the_overview_and_a_set_page_count_installed_and_assigned_devices(f: &Fixture)
     assert!(installed.contains("<span class=\"stat\">1</span>"), "{installed}");
     let assigned = part(&html, "<div id=\"assigned-count\"", "</div>");
     assert!(assigned.contains("<span class=\"stat\">2</span>"), "{assigned}");
+
+    // The counts are kept by the database on every write (store::target_counts): a deleted
+    // device leaves them, and folding PostgreSQL's appended rows changes no figure.
+    assert_eq!(f.delete("/rest/v1/targets/runs-2").0, 204);
+    let figures = || {
+        let html = ui_page(f, &cookie, "/ui");
+        let runs = part(&html, "<section class=\"card\" id=\"fleet-runs\"", "</section>").to_owned();
+        let old_row = part(&runs, &format!("<tr data-set=\"{old}\""), "</tr>").to_owned();
+        let fleet = part(
+            &html,
+            "<section class=\"grid\" aria-label=\"Fleet\"",
+            "</section>",
+        )
+        .to_owned();
+        (
+            count(&old_row, "installed").0,
+            count(&old_row, "assigned").0,
+            fleet,
+        )
+    };
+    let (installed, assigned, fleet) = figures();
+    assert_eq!((installed, assigned), (1, 0));
+    assert!(fleet.contains("<span class=\"stat\">2</span>devices"), "{fleet}");
+    f.srv
+        .state
+        .db
+        .write_blocking(|c| updraft_server::store::target_counts::merge(c, 0))
+        .unwrap();
+    assert_eq!(figures(), (installed, assigned, fleet));
 }
 
 /// The stuck rollout in headless Chromium (`ui-tests/rollouts.mjs`): the overview's set counts,

@@ -128,6 +128,16 @@ pub fn run_once(state: &AppState, sweep: bool) -> store::Result<()> {
         job(state, "action_timeout", || {
             housekeeping::time_out_silent_actions(state).map(drop)
         })?;
+        // PostgreSQL's device-count triggers append rows; fold them (SQLite has nothing to fold,
+        // and its write lock is not taken for nothing).
+        if state.db.backend() == store::Backend::Postgres {
+            job(state, "target_count_merge", || {
+                state
+                    .db
+                    .write_blocking(|c| store::target_counts::merge(c, store::target_counts::MERGE_ABOVE))
+                    .map(drop)
+            })?;
+        }
         retention(state)?;
     }
     Ok(())

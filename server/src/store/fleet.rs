@@ -29,12 +29,10 @@ pub fn summary(c: &mut AnyConnection, tenant: &str, since: i64) -> Result<Fleet>
         .filter(targets::last_poll.is_null())
         .count()
         .get_result(c)?;
-    // Every device has an update status: the total is their sum (one index walk fewer).
-    let by_status: Vec<(String, i64)> = mine()
-        .group_by(targets::update_status)
-        .select((targets::update_status, diesel::dsl::count_star()))
-        .load(c)?;
-    let total = by_status.iter().map(|(_, n)| n).sum();
+    // From the maintained counts (store::target_counts), not a walk over the fleet.
+    let counts = super::target_counts::load(c, tenant)?;
+    let by_status = counts.by_status();
+    let total = counts.total();
     let failed: Vec<(i64, String, i64)> = action_statuses::table
         .inner_join(actions::table.inner_join(targets::table))
         .filter(actions::tenant.eq(tenant))

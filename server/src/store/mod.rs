@@ -31,6 +31,7 @@ pub mod sessions;
 pub mod soak;
 pub mod software_modules;
 pub mod tags;
+pub mod target_counts;
 pub mod target_filters;
 pub mod target_list;
 pub mod targets;

@@ -58,29 +58,18 @@ fn devices_query(side: &str, name: &str, version: &str) -> String {
     )
 }
 
-/// The tenant's sets that some device has installed or assigned, most installed first: one
-/// GROUP BY per column over the tenant's targets, and one query for the sets' names.
+/// The tenant's sets that some device has installed or assigned, most installed first: from the
+/// maintained counts (store::target_counts), and one query for the sets' names.
 pub fn devices_per_set(c: &mut AnyConnection, tenant: &str) -> Result<Vec<SetDevices>> {
-    use crate::store::schema::{distribution_sets, targets};
-    // Two GROUP BYs, each an index-only scan of (tenant, installed/assigned set): at 100,000
-    // devices on SQLite about a quarter of one GROUP BY over both columns.
+    use crate::store::schema::distribution_sets;
+    let counts = crate::store::target_counts::load(c, tenant)?;
     let mut per: std::collections::BTreeMap<i64, (i64, i64)> = std::collections::BTreeMap::new();
-    let installed: Vec<(Option<i64>, i64)> = targets::table
-        .filter(targets::tenant.eq(tenant))
-        .group_by(targets::installed_ds_id)
-        .select((targets::installed_ds_id, diesel::dsl::count_star()))
-        .load(c)?;
-    for (id, n) in installed {
+    for (id, n) in counts.by_installed() {
         if let Some(id) = id {
             per.entry(id).or_default().0 += n;
         }
     }
-    let assigned: Vec<(Option<i64>, i64)> = targets::table
-        .filter(targets::tenant.eq(tenant))
-        .group_by(targets::assigned_ds_id)
-        .select((targets::assigned_ds_id, diesel::dsl::count_star()))
-        .load(c)?;
-    for (id, n) in assigned {
+    for (id, n) in counts.by_assigned() {
         if let Some(id) = id {
             per.entry(id).or_default().1 += n;
         }

@@ -15,12 +15,15 @@ pub use events::{
     HealthEvent, RECORDED, Rollback, delete_older_than, history, parse_window, record, rollbacks,
 };
 
+use std::collections::HashMap;
+
 use diesel::RunQueryDsl;
 use diesel::sql_types::Bool;
 use select::Select;
 
 use crate::store::query::Sql;
 use crate::store::soak;
+use crate::store::target_counts::TargetCounts;
 use crate::store::tenants::TenantSettings;
 use crate::store::{AnyConnection, Result};
 
@@ -151,60 +154,97 @@ pub fn summary(
     now: i64,
     window_ms: i64,
 ) -> Result<FleetHealth> {
-    let devices: i64 = Select::<diesel::sql_types::BigInt>::new(
-        Sql::new()
-            .sql("SELECT COUNT(*) FROM targets t WHERE t.tenant = ")
-            .text(tenant),
-    )
-    .get_result(c)?;
+    // Devices and devices per installed set from the maintained counts (store::target_counts).
+    let counts = crate::store::target_counts::load(c, tenant)?;
+    let devices = counts.total();
     Ok(FleetHealth {
         devices,
-        by_installed: by_installed(c, tenant)?,
-        by_slot: by_slot(c, tenant)?,
+        by_installed: by_installed(c, &counts)?,
+        by_slot: by_slot(c, tenant, devices)?,
         rolled_back_day: rolled_back(c, tenant, now, DAY_MS)?,
         rolled_back_week: rolled_back(c, tenant, now, WEEK_MS)?,
         silent: silent(c, tenant, now, window_ms, soak::silence_limit_ms(settings))?,
     })
 }
 
-fn by_installed(c: &mut AnyConnection, tenant: &str) -> Result<Vec<(Option<SetKey>, Count)>> {
-    let rows = Select::<select::SetRow>::new(
-        Sql::new()
-            .sql(
-                "SELECT t.installed_ds_id, ds.name, ds.version, COUNT(*) FROM targets t \
-                 LEFT JOIN distribution_sets ds ON ds.id = t.installed_ds_id WHERE t.tenant = ",
-            )
-            .text(tenant)
-            .sql(
-                " GROUP BY t.installed_ds_id, ds.name, ds.version ORDER BY COUNT(*) DESC, t.installed_ds_id",
-            ),
-    )
-    .load::<(Option<i64>, Option<String>, Option<String>, i64)>(c)?;
-    Ok(rows
+/// Devices per installed set, most first (ties by set id, no set first), with the sets' names.
+fn by_installed(c: &mut AnyConnection, counts: &TargetCounts) -> Result<Vec<(Option<SetKey>, Count)>> {
+    use crate::store::schema::distribution_sets;
+    use diesel::{ExpressionMethods, QueryDsl};
+    let mut per: Vec<(Option<i64>, i64)> = counts.by_installed().into_iter().collect();
+    per.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let ids: Vec<i64> = per.iter().filter_map(|(id, _)| *id).collect();
+    let names: HashMap<i64, (String, String)> = distribution_sets::table
+        .filter(distribution_sets::id.eq_any(&ids))
+        .select((
+            distribution_sets::id,
+            distribution_sets::name,
+            distribution_sets::version,
+        ))
+        .load::<(i64, String, String)>(c)?
         .into_iter()
-        .map(|(id, name, version, n)| {
-            let key = set_key(id, name, version);
+        .map(|(id, name, version)| (id, (name, version)))
+        .collect();
+    Ok(per
+        .into_iter()
+        .map(|(id, n)| {
+            let named = id.and_then(|id| names.get(&id).map(|(name, version)| (id, name, version)));
+            let key = named.map(|(id, name, version)| SetKey {
+                id,
+                name: name.clone(),
+                version: version.clone(),
+            });
             let query = installed_query(key.as_ref());
             (key, Count { devices: n, query })
         })
         .collect())
 }
 
-fn by_slot(c: &mut AnyConnection, tenant: &str) -> Result<Vec<SlotCount>> {
-    let rows = Select::<select::PairRow>::new(
+/// Devices per (booted slot, trial state), by value, "not sent" first: counted from the devices
+/// that send either attribute (index `target_attributes_key`), the rest of the `devices` being
+/// those that send neither; a walk over the whole fleet with two lookups per device cost ~45 ms
+/// at 100,000 devices on SQLite.
+fn by_slot(c: &mut AnyConnection, tenant: &str, devices: i64) -> Result<Vec<SlotCount>> {
+    // Devices sending the booted slot, with their trial state if they send one.
+    let booted = Select::<select::PairRow>::new(
         Sql::new()
             .sql(
-                "SELECT b.attr_value, tr.attr_value, COUNT(*) FROM targets t \
-                 LEFT JOIN target_attributes b ON b.target_id = t.id AND b.attr_key = ",
+                "SELECT b.attr_value, tr.attr_value, COUNT(*) FROM target_attributes b \
+                 JOIN targets t ON t.id = b.target_id \
+                 LEFT JOIN target_attributes tr ON tr.target_id = b.target_id AND tr.attr_key = ",
             )
-            .text(BOOTED_SLOT)
-            .sql(" LEFT JOIN target_attributes tr ON tr.target_id = t.id AND tr.attr_key = ")
             .text(TRIAL)
-            .sql(" WHERE t.tenant = ")
+            .sql(" WHERE b.attr_key = ")
+            .text(BOOTED_SLOT)
+            .sql(" AND t.tenant = ")
             .text(tenant)
-            .sql(" GROUP BY b.attr_value, tr.attr_value ORDER BY b.attr_value, tr.attr_value"),
+            .sql(" GROUP BY b.attr_value, tr.attr_value"),
     )
     .load::<(Option<String>, Option<String>, i64)>(c)?;
+    // Devices sending a trial state but no booted slot.
+    let trial_only = Select::<select::PairRow>::new(
+        Sql::new()
+            .sql(
+                "SELECT CAST(NULL AS TEXT), tr.attr_value, COUNT(*) FROM target_attributes tr \
+                 JOIN targets t ON t.id = tr.target_id WHERE tr.attr_key = ",
+            )
+            .text(TRIAL)
+            .sql(" AND t.tenant = ")
+            .text(tenant)
+            .sql(
+                " AND NOT EXISTS (SELECT 1 FROM target_attributes b \
+                 WHERE b.target_id = tr.target_id AND b.attr_key = ",
+            )
+            .text(BOOTED_SLOT)
+            .sql(") GROUP BY tr.attr_value"),
+    )
+    .load::<(Option<String>, Option<String>, i64)>(c)?;
+    let mut rows: Vec<(Option<String>, Option<String>, i64)> = booted.into_iter().chain(trial_only).collect();
+    let sending: i64 = rows.iter().map(|r| r.2).sum();
+    if devices > sending {
+        rows.push((None, None, devices - sending));
+    }
+    rows.sort();
     Ok(rows
         .into_iter()
         .map(|(booted, trial, n)| {

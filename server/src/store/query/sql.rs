@@ -19,6 +19,31 @@ pub enum Part {
     Text(String),
     Int(i64),
     Bool(bool),
+    /// SQL text that differs by backend: (SQLite's, PostgreSQL's).
+    Dialect(String, String),
+}
+
+/// Which SQL dialect a backend speaks, for [`Part::Dialect`].
+pub trait Dialect {
+    fn is_sqlite(&self) -> bool;
+}
+
+impl Dialect for diesel::sqlite::Sqlite {
+    fn is_sqlite(&self) -> bool {
+        true
+    }
+}
+
+impl Dialect for diesel::pg::Pg {
+    fn is_sqlite(&self) -> bool {
+        false
+    }
+}
+
+impl Dialect for crate::store::db::MultiBackend {
+    fn is_sqlite(&self) -> bool {
+        matches!(self, Self::Sqlite(_))
+    }
 }
 
 /// SQL text and binds, typed as `ST` for Diesel (`Bool` for a filter).
@@ -95,6 +120,12 @@ impl<ST> Sql<ST> {
         self.parts.push(Part::Bool(v));
     }
 
+    /// Appends SQL text that differs by backend; neither may contain user input.
+    pub fn push_dialect(&mut self, sqlite: &str, postgres: &str) {
+        self.parts
+            .push(Part::Dialect(sqlite.to_owned(), postgres.to_owned()));
+    }
+
     /// Appends another fragment (its text and binds).
     pub fn push<T>(&mut self, other: Sql<T>) {
         for p in other.parts {
@@ -113,12 +144,12 @@ impl<ST> Sql<ST> {
         &self.parts
     }
 
-    /// The SQL text with `?` for each bind, for tests and logs.
+    /// The SQL text with `?` for each bind (PostgreSQL's where they differ), for tests and logs.
     pub fn debug_text(&self) -> String {
         self.parts
             .iter()
             .map(|p| match p {
-                Part::Sql(s) => s.clone(),
+                Part::Sql(s) | Part::Dialect(_, s) => s.clone(),
                 _ => "?".to_owned(),
             })
             .collect()
@@ -154,7 +185,7 @@ impl<ST> QueryId for Sql<ST> {
 
 impl<ST, DB> QueryFragment<DB> for Sql<ST>
 where
-    DB: Backend + HasSqlType<Text> + HasSqlType<BigInt> + HasSqlType<Bool>,
+    DB: Backend + HasSqlType<Text> + HasSqlType<BigInt> + HasSqlType<Bool> + Dialect,
     String: ToSql<Text, DB>,
     i64: ToSql<BigInt, DB>,
     bool: ToSql<Bool, DB>,
@@ -167,6 +198,14 @@ where
                 Part::Text(v) => out.push_bind_param::<Text, String>(v)?,
                 Part::Int(v) => out.push_bind_param::<BigInt, i64>(v)?,
                 Part::Bool(v) => out.push_bind_param::<Bool, bool>(v)?,
+                Part::Dialect(sqlite, postgres) => {
+                    let s = if out.backend().is_sqlite() {
+                        sqlite
+                    } else {
+                        postgres
+                    };
+                    out.push_sql(s);
+                }
             }
         }
         Ok(())

@@ -278,9 +278,15 @@ fn leaf(column: &str, test: &Test, out: &mut SqlFilter) {
         Test::NotNull => out.push_sql(&format!("{column} IS NOT NULL")),
         Test::NonEmpty => out.push_sql(&format!("({column} IS NOT NULL AND {column} <> '')")),
         Test::Like(pattern) => {
-            out.push_sql(&format!("UPPER({column}) LIKE UPPER("));
+            // SQLite's LIKE already ignores the case of ASCII letters, and its UPPER folds nothing
+            // else: the same match without calling UPPER twice per row (at 100,000 devices a
+            // `controllerId==dev-*` count took half the time).
+            out.push_dialect(
+                &format!("{column} LIKE "),
+                &format!("UPPER({column}) LIKE UPPER("),
+            );
             out.push_text(pattern.clone());
-            out.push_sql(") ESCAPE '\\'");
+            out.push_dialect(" ESCAPE '\\'", ") ESCAPE '\\'");
         }
         Test::Compare(op, v) => {
             out.push_sql(&format!("{} {op} ", wrap(column, v)));
