@@ -12,8 +12,10 @@
 # an http:// URL (Debian's nginx on 127.0.0.1 with sendfile: a static server that costs the 2 cores
 # little); `updraft agent --once` against a release `updraft-server` that assigned the bundle (a
 # fresh device per round); `swupdate -i` (Debian's package) from the bundle file. UPDRAFT=path picks
-# another client binary, SERVER=path another server (default: the release builds, made here). WORK
-# (default /var/tmp/updraft-client-bench) is deleted at the end.
+# another client binary, SERVER=path another server (default: the release builds, made here).
+# BEFORE=path adds the three updraft modes of a second client binary (an earlier commit) to every
+# round, so a change is measured against what it replaces in one run. WORK (default
+# /var/tmp/updraft-client-bench) is deleted at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size="${1:-1G}"
@@ -29,6 +31,7 @@ if [ -z "${SERVER:-}" ]; then
 fi
 updraft=$(realpath "$UPDRAFT")
 server=$(realpath "$SERVER")
+before=${BEFORE:+$(realpath "$BEFORE")}
 for tool in swupdate nginx jq; do
     command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install $tool)" >&2; exit 1; }
 done
@@ -125,7 +128,7 @@ ds=$(mgmt POST /rest/v1/distributionsets "[{\"name\":\"bench\",\"version\":\"2.0
 device=0
 new_device() { # writes agent.toml for a fresh device with the set assigned
     device=$((device + 1))
-    local cid="bench-$device" token
+    cid="bench-$device"
     token=$(mgmt POST /rest/v1/targets "[{\"controllerId\":\"$cid\",\"name\":\"$cid\"}]" | jq -r '.[0].securityToken')
     mgmt POST "/rest/v1/targets/$cid/assignedDS" "{\"id\":$ds,\"type\":\"forced\"}" >/dev/null
     { cat updraft.toml
@@ -160,6 +163,15 @@ measure() { # label, command...
         'BEGIN { printf "%-24s %7.2f s  %7.1f MB/s  peak RSS %6.1f MiB (%.1f MB)\n", l, s, b / s / 1e6, r / 1024, r * 1024 / 1e6 }'
 }
 
+fetch() { # label, command... (timed like measure, without the slot)
+    local label=$1; shift
+    /usr/bin/time -f "%e %M" -o time.txt "$@" > out.txt 2>&1 || { echo "$label failed:" >&2; cat out.txt >&2; exit 1; }
+    read -r secs rss_kb < time.txt
+    echo "$label	$secs	$rss_kb" >> "$results"
+    awk -v l="$label" -v s="$secs" -v b="$(stat -c %s update.swu)" \
+        'BEGIN { printf "%-24s %7.2f s  %7.1f MB/s (bundle bytes)\n", l, s, b / s / 1e6 }'
+}
+
 for round in $(seq "$rounds"); do
     echo "round $round"
     measure "dd bs=1M conv=fsync" dd if=rootfs.img of=b.img bs=1M conv=fsync status=none
@@ -167,6 +179,17 @@ for round in $(seq "$rounds"); do
     measure "updraft install URL" "$updraft" install "http://127.0.0.1:$port/update.swu" --config updraft.toml
     new_device
     measure "updraft agent --once" "$updraft" agent --once --config agent.toml
+    if [ -n "$before" ]; then
+        measure "before: install FILE" "$before" install update.swu --config updraft.toml
+        measure "before: install URL" "$before" install "http://127.0.0.1:$port/update.swu" --config updraft.toml
+        new_device
+        measure "before: agent --once" "$before" agent --once --config agent.toml
+    fi
+    # What the servers alone take to send the bundle over loopback (no install; the slot is not
+    # compared): the floor under the URL and agent modes.
+    fetch "curl < nginx" curl -sf -o /dev/null "http://127.0.0.1:$port/update.swu"
+    fetch "curl < updraft-server" curl -sf -o /dev/null -H "authorization: TargetToken $token" \
+        "http://127.0.0.1:$sport/DEFAULT/controller/v1/$cid/softwaremodules/$sm/artifacts/update.swu"
     measure "swupdate -i FILE" env TMPDIR="$work/swtmp" swupdate -i update.swu -k signer.pem \
         -H bench:1.0 -f swupdate.cfg
 done

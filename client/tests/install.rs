@@ -1119,3 +1119,96 @@ fn install_if_different_and_install_if_higher_skip_what_sw_versions_has() {
     assert_eq!(written("boot.img").as_deref(), Some("boot.img 2.0"));
     assert_eq!(written("kernel.img").as_deref(), Some("kernel.img 0.1"));
 }
+
+/// Serves `bundle` over plain HTTP the awkward way: `/start` redirects to `/update.swu`, whose
+/// first answer is chunked and breaks off mid-chunk after `cut` bytes; a request with `Range`
+/// gets the rest (206). Answers the start URL and the request lines it saw.
+fn awkward_server(bundle: Vec<u8>, cut: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for sock in listener.incoming() {
+            let mut sock = sock.unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8];
+            while !head.ends_with(b"\r\n\r\n") && sock.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).to_string();
+            let first = head.lines().next().unwrap_or_default().to_owned();
+            let range = head
+                .lines()
+                .find_map(|l| l.strip_prefix("range: bytes="))
+                .map(|r| r.trim_end_matches('-').parse::<usize>().unwrap());
+            log.lock().unwrap().push(format!(
+                "{first}{}",
+                range.map(|r| format!(" from {r}")).unwrap_or_default()
+            ));
+            let mut out = Vec::new();
+            if first.starts_with("GET /start ") {
+                out.extend_from_slice(
+                    b"HTTP/1.1 302 Found\r\nlocation: /update.swu\r\ncontent-length: 0\r\n\r\n",
+                );
+            } else if let Some(from) = range {
+                out.extend_from_slice(
+                    format!(
+                        "HTTP/1.1 206 Partial Content\r\ncontent-range: bytes {from}-{}/{}\r\n\
+                         content-length: {}\r\n\r\n",
+                        bundle.len() - 1,
+                        bundle.len(),
+                        bundle.len() - from
+                    )
+                    .as_bytes(),
+                );
+                out.extend_from_slice(&bundle[from..]);
+            } else {
+                out.extend_from_slice(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n");
+                let mut sent = 0;
+                for part in bundle.chunks(50_000) {
+                    out.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+                    let take = part.len().min(cut - sent);
+                    out.extend_from_slice(&part[..take]);
+                    sent += take;
+                    if sent == cut {
+                        break;
+                    }
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+            let _ = sock.write_all(&out);
+        }
+    });
+    (format!("{base}/start"), seen)
+}
+
+#[test]
+fn a_bundle_over_http_follows_a_redirect_reads_chunks_and_resumes_a_broken_download() {
+    let Some(dev) = Device::new() else { return };
+    let spec = Spec {
+        image: (0..300_000u32).map(|i| (i % 249) as u8).collect(),
+        ..Spec::default()
+    };
+    let bundle = std::fs::read(dev.bundle("good", &spec)).unwrap();
+    let (url, seen) = awkward_server(bundle, 120_000);
+    let out = dev.updraft(&["install", &url]);
+    assert!(out.status.success());
+    assert_eq!(std::fs::read(dev.path("b.img")).unwrap(), spec.image);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "GET /start HTTP/1.1",
+            "GET /update.swu HTTP/1.1",
+            // The resumption asks the URL it was given again, as reqwest did.
+            "GET /start HTTP/1.1 from 120000",
+            "GET /update.swu HTTP/1.1 from 120000"
+        ]
+    );
+    let status = dev.status();
+    assert!(
+        status.contains("in flight:   version 1.1.0 is installed in slot B and armed for a trial boot"),
+        "{status}"
+    );
+}

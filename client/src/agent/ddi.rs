@@ -1,22 +1,35 @@
 //! The device side of hawkBit's DDI v1 over HTTP: authenticated JSON calls with the shared wire
 //! types, and downloads that resume with `Range` where a connection broke.
+//!
+//! `http://` goes over [`super::http`] (a socket read straight into the install pipeline's
+//! buffers); `https://`, and what that module leaves aside, over reqwest, whose client is built at
+//! its first use, so a device that talks plain HTTP never starts its runtime thread nor loads a
+//! trust store (peak RSS of an install, BENCHMARKS.md).
 
 use std::io::{self, Read};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
-use reqwest::StatusCode;
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::Client;
+use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use updraft_ddi::{ActionFeedback, Execution, FeedbackResult, FeedbackStatus, Finished};
 
+use super::http;
 use crate::config::ServerConfig;
+
+/// How long a JSON call may take (reqwest: the whole call; plain HTTP: each read of the answer).
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// The largest JSON answer read.
+const MAX_JSON: u64 = 16 << 20;
+const ACCEPT_JSON: &str = "application/hal+json, application/json";
 
 /// One device's connection to the server.
 #[derive(Clone)]
 pub struct Ddi {
-    http: Client,
+    https: Arc<Https>,
     /// `{url}/{tenant}/controller/v1/{controllerId}`.
     pub base: String,
     auth: String,
@@ -30,6 +43,59 @@ pub struct Refused {
     pub what: String,
     pub status: StatusCode,
     pub body: String,
+}
+
+/// reqwest's client and what it is built from, built at its first use.
+struct Https {
+    client: OnceLock<Client>,
+    roots: Vec<reqwest::Certificate>,
+    identity: Option<reqwest::Identity>,
+    /// The client's timeout, also each read of a plain HTTP download: none for the agent (a
+    /// download takes as long as it takes), reqwest's default of 30 s for an anonymous
+    /// `updraft install URL`.
+    timeout: Option<Duration>,
+}
+
+impl Https {
+    fn client(&self) -> anyhow::Result<&Client> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let mut builder = Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(self.timeout)
+            .user_agent(concat!("updraft/", env!("CARGO_PKG_VERSION")));
+        for cert in &self.roots {
+            builder = builder.add_root_certificate(cert.clone());
+        }
+        if let Some(identity) = &self.identity {
+            builder = builder.identity(identity.clone());
+        }
+        let client = builder.build().context("setting up HTTPS")?;
+        Ok(self.client.get_or_init(|| client))
+    }
+}
+
+/// An answer whose body is still to be read, from either client.
+struct Opened {
+    status: StatusCode,
+    length: Option<u64>,
+    content_range: Option<String>,
+    body: Body,
+}
+
+enum Body {
+    Plain(http::Response),
+    Reqwest(reqwest::blocking::Response),
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Body::Plain(r) => r.read(buf),
+            Body::Reqwest(r) => r.read(buf),
+        }
+    }
 }
 
 impl Ddi {
@@ -52,75 +118,163 @@ impl Ddi {
                  (or only client_cert/client_key for certificate authentication)"
             ),
         };
-        let mut builder = Client::builder()
-            .connect_timeout(Duration::from_secs(30))
-            .timeout(None::<Duration>)
-            .user_agent(concat!("updraft/", env!("CARGO_PKG_VERSION")));
+        let mut roots = Vec::new();
         if let Some(ca) = &server.ca {
             let pem = std::fs::read(ca).with_context(|| format!("reading [server] ca {}", ca.display()))?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem)
-                .with_context(|| format!("[server] ca {} is not PEM", ca.display()))?
-            {
-                builder = builder.add_root_certificate(cert);
-            }
+            roots = reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("[server] ca {} is not PEM", ca.display()))?;
         }
-        match (&server.client_cert, &server.client_key) {
+        let identity = match (&server.client_cert, &server.client_key) {
             (Some(cert), Some(key)) => {
                 let cert_pem = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
                 let key_pem = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
-                let identity = reqwest::Identity::from_pkcs8_pem(&cert_pem, &key_pem)
-                    .context("[server] client_cert/client_key are not a PEM certificate and PKCS#8 key")?;
-                builder = builder.identity(identity);
+                Some(
+                    reqwest::Identity::from_pkcs8_pem(&cert_pem, &key_pem).context(
+                        "[server] client_cert/client_key are not a PEM certificate and PKCS#8 key",
+                    )?,
+                )
             }
-            (None, None) => {}
+            (None, None) => None,
             _ => bail!("[server] client_cert and client_key go together"),
-        }
-        let http = builder.build().context("setting up HTTP")?;
+        };
         let url = server.url.trim_end_matches('/');
         let cid = percent_encode(controller_id);
         Ok(Ddi {
-            http,
+            https: Arc::new(Https {
+                client: OnceLock::new(),
+                roots,
+                identity,
+                timeout: None,
+            }),
             base: format!("{url}/{}/controller/v1/{cid}", percent_encode(&server.tenant)),
             auth,
             retries: server.download_retries,
         })
     }
 
-    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::blocking::RequestBuilder {
-        let r = self
-            .http
-            .request(method, url)
-            .header("accept", "application/hal+json, application/json");
-        if self.auth.is_empty() {
-            r
-        } else {
-            r.header("authorization", &self.auth)
+    /// No server: downloads without credentials, as `updraft install URL` on a device without
+    /// `[server]`.
+    fn anonymous() -> Ddi {
+        Ddi {
+            https: Arc::new(Https {
+                client: OnceLock::new(),
+                roots: Vec::new(),
+                identity: None,
+                timeout: Some(Duration::from_secs(30)),
+            }),
+            base: String::new(),
+            auth: String::new(),
+            retries: 10,
         }
+    }
+
+    /// Sends one request and reads the head of its answer. `headers` go everywhere; the
+    /// authorization goes to `url`'s origin only (reqwest and [`http`] both drop it on a redirect
+    /// elsewhere). `timeout` overrides the client's (reqwest: the whole call; plain HTTP: each read).
+    fn open(
+        &self,
+        method: &Method,
+        url: &str,
+        mut headers: Vec<(&'static str, String)>,
+        json: Option<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> anyhow::Result<Opened> {
+        let mut auth = true;
+        let mut url = std::borrow::Cow::Borrowed(url);
+        if json.is_some() {
+            headers.push(("content-type", "application/json".to_owned()));
+        }
+        if http::handles(&url) {
+            let sensitive = if self.auth.is_empty() {
+                Vec::new()
+            } else {
+                vec![("authorization", self.auth.clone())]
+            };
+            let answer = http::send(&http::Request {
+                method: method.as_str(),
+                url: &url,
+                headers: headers.clone(),
+                sensitive,
+                body: json.as_deref().unwrap_or_default(),
+                read_timeout: timeout.or(self.https.timeout),
+            })?;
+            match answer {
+                http::Answer::Response(r) => {
+                    return Ok(Opened {
+                        status: StatusCode::from_u16(r.status)?,
+                        length: r.content_length(),
+                        content_range: r.header("content-range").map(str::to_owned),
+                        body: Body::Plain(r),
+                    });
+                }
+                // On to https://: reqwest, without the token (it drops it when the scheme changes).
+                http::Answer::Elsewhere(to) => {
+                    url = std::borrow::Cow::Owned(to);
+                    auth = false;
+                }
+            }
+        }
+        let mut req = self.https.client()?.request(method.clone(), url.as_ref());
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        if auth && !self.auth.is_empty() {
+            req = req.header("authorization", &self.auth);
+        }
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        if let Some(json) = json {
+            req = req.body(json);
+        }
+        let r = req.send()?;
+        Ok(Opened {
+            status: r.status(),
+            length: r.content_length(),
+            content_range: r
+                .headers()
+                .get("content-range")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body: Body::Reqwest(r),
+        })
     }
 
     /// GETs `url` (absolute, or relative to the device's base) as JSON.
     pub fn get<T: DeserializeOwned>(&self, url: &str) -> anyhow::Result<T> {
         let url = self.absolute(url);
-        let r = self
-            .request(reqwest::Method::GET, &url)
-            .timeout(Duration::from_secs(60))
-            .send()
-            .with_context(|| format!("GET {url}"))?;
-        let r = expect_ok(r, &format!("GET {url}"))?;
-        r.json().with_context(|| format!("GET {url}: unexpected JSON"))
+        let what = format!("GET {url}");
+        let body = self.call(&Method::GET, &url, None, &what)?;
+        serde_json::from_slice(&body).with_context(|| format!("GET {url}: unexpected JSON"))
     }
 
     /// Sends `body` as JSON with `method` to `rest` below the device's base.
-    pub fn send<B: Serialize>(&self, method: reqwest::Method, rest: &str, body: &B) -> anyhow::Result<()> {
+    pub fn send<B: Serialize>(&self, method: Method, rest: &str, body: &B) -> anyhow::Result<()> {
         let url = format!("{}{rest}", self.base);
-        let r = self
-            .request(method.clone(), &url)
-            .timeout(Duration::from_secs(60))
-            .json(body)
-            .send()
-            .with_context(|| format!("{method} {url}"))?;
-        expect_ok(r, &format!("{method} {url}"))?;
+        let what = format!("{method} {url}");
+        let json = serde_json::to_vec(body).with_context(|| what.clone())?;
+        self.call(&method, &url, Some(json), &what)?;
         Ok(())
+    }
+
+    /// One JSON call: the answer's body when the server accepted it, else [`Refused`].
+    fn call(&self, method: &Method, url: &str, json: Option<Vec<u8>>, what: &str) -> anyhow::Result<Vec<u8>> {
+        let opened = self
+            .open(
+                method,
+                url,
+                vec![("accept", ACCEPT_JSON.to_owned())],
+                json,
+                Some(CALL_TIMEOUT),
+            )
+            .with_context(|| what.to_owned())?;
+        let mut r = expect_ok(opened, what)?;
+        let mut body = Vec::new();
+        (&mut r.body)
+            .take(MAX_JSON)
+            .read_to_end(&mut body)
+            .with_context(|| format!("{what}: reading the answer"))?;
+        Ok(body)
     }
 
     /// Reports on deployment `action`.
@@ -132,7 +286,7 @@ impl Ddi {
         details: Vec<String>,
     ) -> anyhow::Result<()> {
         self.send(
-            reqwest::Method::POST,
+            Method::POST,
             &format!("/deploymentBase/{action}/feedback"),
             &feedback(execution, finished, details),
         )
@@ -166,15 +320,7 @@ impl Ddi {
 pub fn download_url(config: &crate::config::Config, url: &str) -> anyhow::Result<Download> {
     let ddi = match &config.server {
         Some(server) => Ddi::new(server, server.controller_id.as_deref().unwrap_or("-"))?,
-        None => Ddi {
-            http: Client::builder()
-                .connect_timeout(Duration::from_secs(30))
-                .build()
-                .context("setting up HTTP")?,
-            base: String::new(),
-            auth: String::new(),
-            retries: 10,
-        },
+        None => Ddi::anonymous(),
     };
     ddi.download(url)
 }
@@ -194,16 +340,16 @@ pub fn feedback(execution: Execution, finished: Finished, details: Vec<String>) 
     }
 }
 
-fn expect_ok(r: Response, what: &str) -> anyhow::Result<Response> {
-    if r.status().is_success() {
+fn expect_ok(r: Opened, what: &str) -> anyhow::Result<Opened> {
+    if r.status.is_success() {
         return Ok(r);
     }
-    let status = r.status();
-    let body: String = r.text().unwrap_or_default().chars().take(500).collect();
+    let mut text = Vec::new();
+    let _ = r.body.take(64 * 1024).read_to_end(&mut text);
     Err(Refused {
         what: what.to_owned(),
-        status,
-        body,
+        status: r.status,
+        body: String::from_utf8_lossy(&text).chars().take(500).collect(),
     }
     .into())
 }
@@ -226,7 +372,7 @@ fn percent_encode(s: &str) -> String {
 pub struct Download {
     ddi: Ddi,
     url: String,
-    body: Option<Response>,
+    body: Option<Body>,
     offset: u64,
     length: Option<u64>,
     failures: u32,
@@ -244,23 +390,22 @@ impl Download {
     }
 
     fn connect(&mut self) -> anyhow::Result<()> {
-        let mut req = self
-            .ddi
-            .request(reqwest::Method::GET, &self.url)
-            .header("accept", "application/octet-stream");
+        let mut headers = vec![("accept", "application/octet-stream".to_owned())];
         if self.offset > 0 {
-            req = req.header("range", format!("bytes={}-", self.offset));
+            headers.push(("range", format!("bytes={}-", self.offset)));
         }
-        let r = req.send().with_context(|| format!("GET {}", self.url))?;
-        match r.status() {
+        let r = self
+            .ddi
+            .open(&Method::GET, &self.url, headers, None, None)
+            .with_context(|| format!("GET {}", self.url))?;
+        match r.status {
             StatusCode::OK if self.offset == 0 => {
-                self.length = r.content_length();
+                self.length = r.length;
             }
             StatusCode::PARTIAL_CONTENT if self.offset > 0 => {
                 let start = r
-                    .headers()
-                    .get("content-range")
-                    .and_then(|v| v.to_str().ok())
+                    .content_range
+                    .as_deref()
                     .and_then(|v| v.strip_prefix("bytes "))
                     .and_then(|v| v.split('-').next())
                     .and_then(|v| v.parse::<u64>().ok());
@@ -274,7 +419,7 @@ impl Download {
                 return Err(anyhow!("GET {}: unexpected answer", self.url));
             }
         }
-        self.body = Some(r);
+        self.body = Some(r.body);
         Ok(())
     }
 
@@ -322,5 +467,101 @@ impl Read for Download {
                 Err(e) => self.retry(&e.to_string())?,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::io::Write as _;
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// A server on loopback that hands each connection's request head to `answer` and writes back
+    /// what it answers; the connection closes after each.
+    fn serve(connections: usize, answer: impl Fn(usize, &str) -> Vec<u8> + Send + 'static) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/update.swu", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for i in 0..connections {
+                let (mut sock, _) = listener.accept().unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8];
+                while !head.ends_with(b"\r\n\r\n") && sock.read(&mut byte).unwrap() == 1 {
+                    head.push(byte[0]);
+                }
+                let _ = sock.write_all(&answer(i, &String::from_utf8_lossy(&head)));
+            }
+        });
+        url
+    }
+
+    fn payload() -> Vec<u8> {
+        (0..200_000u32).map(|i| (i % 253) as u8).collect()
+    }
+
+    #[test]
+    fn a_plain_http_download_cut_short_resumes_with_range() {
+        let url = serve(2, |i, head| {
+            let data = payload();
+            let mut out;
+            if i == 0 {
+                assert!(!head.contains("range:"), "{head}");
+                out = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", data.len()).into_bytes();
+                out.extend_from_slice(&data[..70_000]);
+            } else {
+                assert!(head.contains("range: bytes=70000-\r\n"), "{head}");
+                out = format!(
+                    "HTTP/1.1 206 Partial Content\r\ncontent-range: bytes 70000-{}/{}\r\ncontent-length: {}\r\n\r\n",
+                    data.len() - 1,
+                    data.len(),
+                    data.len() - 70_000
+                )
+                .into_bytes();
+                out.extend_from_slice(&data[70_000..]);
+            }
+            out
+        });
+        let mut download = Ddi::anonymous().download(&url).unwrap();
+        assert_eq!(download.length(), Some(200_000));
+        let mut got = Vec::new();
+        download.read_to_end(&mut got).unwrap();
+        assert!(got == payload(), "the resumed body is the whole body");
+    }
+
+    #[test]
+    fn a_cut_chunked_download_that_cannot_resume_fails_in_words() {
+        let url = serve(2, |_, _| {
+            let mut out = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1000\r\n".to_vec();
+            out.extend_from_slice(&[1u8; 100]);
+            out
+        });
+        let mut ddi = Ddi::anonymous();
+        ddi.retries = 1;
+        let mut download = ddi.download(&url).unwrap();
+        let e = download.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "download of {url} failed after 100 bytes: the server closed the connection before \
+                 the last chunk of the body"
+            )
+        );
+    }
+
+    #[test]
+    fn a_refusal_over_plain_http_keeps_the_servers_words() {
+        let url = serve(1, |_, _| {
+            b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 21\r\n\r\n{\"errorCode\":\"gone\"}\n"
+                .to_vec()
+        });
+        let e = Ddi::anonymous().download(&url).err().unwrap();
+        let refused = e.downcast_ref::<Refused>().unwrap();
+        assert_eq!(refused.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            e.to_string(),
+            format!("GET {url}: the server answered 404 Not Found: {{\"errorCode\":\"gone\"}}\n")
+        );
     }
 }

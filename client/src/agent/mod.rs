@@ -12,6 +12,7 @@
 
 pub mod ddi;
 pub mod fleet;
+pub mod http;
 pub mod inventory;
 pub mod state_scripts;
 
