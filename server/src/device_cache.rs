@@ -177,7 +177,11 @@ pub fn load_snapshot(
     };
     let active_action = actions::top_active_action(conn, target.id)?;
     let installed_action_id = actions::installed_action_id(conn, &target)?;
-    Ok(Some(DeviceSnapshot::new(target, active_action, installed_action_id)))
+    Ok(Some(DeviceSnapshot::new(
+        target,
+        active_action,
+        installed_action_id,
+    )))
 }
 
 /// The map key, `tenant NUL controller_id`, exactly as long as it needs to be (a `Box<str>` in the
@@ -277,10 +281,13 @@ impl DeviceCache {
 
     /// Forget a device's snapshot in this process only.
     pub fn invalidate_local(&self, tenant: &str, controller_id: &str) {
-        let mut slot = self.entries.entry(key(tenant, controller_id).into_boxed_str()).or_insert(Slot {
-            version: 0,
-            snapshot: None,
-        });
+        let mut slot = self
+            .entries
+            .entry(key(tenant, controller_id).into_boxed_str())
+            .or_insert(Slot {
+                version: 0,
+                snapshot: None,
+            });
         slot.version += 1;
         slot.snapshot = None;
     }
@@ -343,7 +350,11 @@ mod tests {
     /// 16 bytes more) and the map entry. `BENCHMARKS.md` has the measured total per device.
     #[test]
     fn idle_snapshot_stays_small() {
-        assert!(std::mem::size_of::<DeviceSnapshot>() <= 88, "{}", std::mem::size_of::<DeviceSnapshot>());
+        assert!(
+            std::mem::size_of::<DeviceSnapshot>() <= 88,
+            "{}",
+            std::mem::size_of::<DeviceSnapshot>()
+        );
         assert_eq!(std::mem::size_of::<(Box<str>, Slot)>(), 32);
     }
 }

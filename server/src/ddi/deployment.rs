@@ -152,7 +152,7 @@ impl ActionRequest {
         let format = negotiate(req)?;
         let dev = device(req, state, &tenant, &cid).await?;
         let action_id = parse_id(&action_id)?;
-        let target = dev.target(&state).await?;
+        let target = dev.target(state).await?;
         let links_base = dev.link_base(req, state);
         Ok(Self {
             format,

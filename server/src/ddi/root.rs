@@ -143,7 +143,10 @@ fn poll_sleep(state: &AppState, dev: &Device, snapshot: &DeviceSnapshot) -> (Dur
         update_status: snapshot.update_status().as_str(),
     };
     let polling_time = dev.settings.polling_time.for_target(&subject);
-    (polling_time.next_sleep(min, max), polling_time.deviation_percent > 0)
+    (
+        polling_time.next_sleep(min, max),
+        polling_time.deviation_percent > 0,
+    )
 }
 
 /// Plug-and-play registration, the UNKNOWN → REGISTERED step and address changes are written at
@@ -233,7 +236,10 @@ fn controller_base(
         });
     let mut sleep = polling;
     let mut links = RootLinks::default();
-    if let Some(ActiveDevice { action: a, window, .. }) = active {
+    if let Some(ActiveDevice {
+        action: a, window, ..
+    }) = active
+    {
         let status = a.status();
         if status == ActionStatus::WaitForConfirmation {
             links.confirmation_base = Some(Link::new(format!(
@@ -290,7 +296,13 @@ mod tests {
     fn idle_answer_is_the_serialized_answer() {
         let cases = [
             ("http://127.0.0.1:8080", "DEFAULT", "dev-1", None, false),
-            ("https://ota.example.com", "default", "dev 1/ä\"x", Some(42), false),
+            (
+                "https://ota.example.com",
+                "default",
+                "dev 1/ä\"x",
+                Some(42),
+                false,
+            ),
             ("http://[::1]:80", "Tenant_1", "a~b.c-d", None, true),
             ("http://h", "T", "%2F", Some(i64::MAX), true),
         ];
