@@ -29,6 +29,7 @@ UPDRAFT_LISTEN=127.0.0.1:$PORT UPDRAFT_DATA_DIR=$WORK/data UPDRAFT_ADMIN_PASSWOR
   taskset -c 0 "$BIN" > "$WORK/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/rest/v1/targets" && break; sleep 0.1; done
+rss_start=$(rss_kb "$SERVER")
 echo "registering $DEVICES targets..."
 start=$(date +%s.%N)
 for ((b = 0; b < DEVICES; b += 1000)); do
@@ -38,11 +39,15 @@ for ((b = 0; b < DEVICES; b += 1000)); do
     -X POST "http://127.0.0.1:$PORT/rest/v1/targets" -d "$body"
 done
 echo "registered in $(echo "$(date +%s.%N) - $start" | bc) s"
+rss_registered=$(rss_kb "$SERVER")
 # First poll of every device: UNKNOWN -> REGISTERED (a write) and the cache fill.
 start=$(date +%s.%N)
 taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d120s -s bench/warmup.lua "http://127.0.0.1:$PORT" > "$WORK/warmup.txt"
 echo "first polls (registration writes): $(grep -oE '[0-9]+ requests in' "$WORK/warmup.txt") $(echo "$(date +%s.%N) - $start" | bc) s"
 sleep 11  # let the batched poll times flush
+rss_polled=$(rss_kb "$SERVER")
+echo "RSS: $((rss_start / 1024)) MiB at start, $((rss_registered / 1024)) MiB after registration, $((rss_polled / 1024)) MiB once every device polled;" \
+  "$(((rss_polled - rss_registered) * 1024 / DEVICES)) bytes per cached device"
 curl -s -H 'Authorization: TargetToken tok-1' -H 'Accept: application/json' "http://127.0.0.1:$PORT/DEFAULT/controller/v1/dev-1" > "$WORK/poll.json"
 echo "poll body: $(cat "$WORK/poll.json") ($(wc -c < "$WORK/poll.json") bytes)"
 

@@ -16,15 +16,41 @@ use diesel::prelude::*;
 use crate::error::ApiResult;
 use crate::polling::MaintenanceWindow;
 use crate::store::actions;
-use crate::store::models::{Action, Target};
+use crate::store::models::{Action, Target, UpdateStatus};
 use crate::store::schema::targets;
 use crate::store::{AnyConnection, Db};
 
+/// What the device path keeps of a polling device.
+///
+/// Most of a fleet has nothing to do: such a device keeps only what a poll reads (`Idle`, about
+/// 100 bytes plus its token and address), and its answer is rendered on each poll. A device with an
+/// active action keeps its target and action rows and the encoded answer (`Active`). Other DDI
+/// resources of an idle device read its target row from the database (`ddi::Device::target`).
 #[derive(Debug)]
-pub struct DeviceSnapshot {
+pub enum DeviceSnapshot {
+    Idle(IdleDevice),
+    Active(Box<ActiveDevice>),
+}
+
+/// An idle device: what its poll answer, its authentication and the poll-time bookkeeping need.
+#[derive(Debug)]
+pub struct IdleDevice {
+    pub id: i64,
+    pub installed_action_id: Option<i64>,
+    security_token: Box<str>,
+    address: Option<Box<str>>,
+    /// None when the name is the controller id (a target created or registered without a name).
+    name: Option<Box<str>>,
+    pub update_status: UpdateStatus,
+    pub request_attributes: bool,
+}
+
+/// A device with an active action.
+#[derive(Debug)]
+pub struct ActiveDevice {
     pub target: Target,
-    pub active_action: Option<Action>,
-    /// The active action's maintenance window, parsed once here rather than on every poll.
+    pub action: Action,
+    /// The action's maintenance window, parsed once here rather than on every poll.
     pub window: Option<MaintenanceWindow>,
     pub installed_action_id: Option<i64>,
     /// The JSON poll answer, kept while it cannot change with time (see `ddi::root`).
@@ -41,6 +67,106 @@ pub struct CachedPollAnswer {
     pub encoded: crate::ddi::Encoded,
 }
 
+impl DeviceSnapshot {
+    pub fn new(target: Target, active_action: Option<Action>, installed_action_id: Option<i64>) -> Self {
+        match active_action {
+            Some(action) => Self::Active(Box::new(ActiveDevice {
+                window: crate::store::actions::maintenance_window(&action),
+                target,
+                action,
+                installed_action_id,
+                poll_answer: std::sync::OnceLock::new(),
+            })),
+            None => Self::Idle(IdleDevice {
+                id: target.id,
+                installed_action_id,
+                name: (target.name != target.controller_id).then(|| target.name.into_boxed_str()),
+                security_token: target.security_token.into_boxed_str(),
+                address: target.address.map(String::into_boxed_str),
+                update_status: target.update_status,
+                request_attributes: target.request_attributes,
+            }),
+        }
+    }
+
+    /// The target's database id.
+    pub fn id(&self) -> i64 {
+        match self {
+            Self::Idle(d) => d.id,
+            Self::Active(d) => d.target.id,
+        }
+    }
+
+    pub fn update_status(&self) -> UpdateStatus {
+        match self {
+            Self::Idle(d) => d.update_status,
+            Self::Active(d) => d.target.update_status,
+        }
+    }
+
+    /// The client address last written (`http://<ip>`).
+    pub fn address(&self) -> Option<&str> {
+        match self {
+            Self::Idle(d) => d.address.as_deref(),
+            Self::Active(d) => d.target.address.as_deref(),
+        }
+    }
+
+    /// The target's own token (empty: none).
+    pub fn security_token(&self) -> &str {
+        match self {
+            Self::Idle(d) => &d.security_token,
+            Self::Active(d) => &d.target.security_token,
+        }
+    }
+
+    /// The target's name; `controller_id` is the device's, which an unnamed target is named after.
+    pub fn name<'a>(&'a self, controller_id: &'a str) -> &'a str {
+        match self {
+            Self::Idle(d) => d.name.as_deref().unwrap_or(controller_id),
+            Self::Active(d) => &d.target.name,
+        }
+    }
+
+    /// Whether the server asks the device for its attributes (the `configData` link).
+    pub fn request_attributes(&self) -> bool {
+        match self {
+            Self::Idle(d) => d.request_attributes,
+            Self::Active(d) => d.target.request_attributes,
+        }
+    }
+
+    /// The action that installed the target's installed set, if any (the `installedBase` link).
+    pub fn installed_action_id(&self) -> Option<i64> {
+        match self {
+            Self::Idle(d) => d.installed_action_id,
+            Self::Active(d) => d.installed_action_id,
+        }
+    }
+
+    pub fn active(&self) -> Option<&ActiveDevice> {
+        match self {
+            Self::Idle(_) => None,
+            Self::Active(d) => Some(d),
+        }
+    }
+}
+
+#[cfg(test)]
+impl IdleDevice {
+    pub fn for_test(installed_action_id: Option<i64>, request_attributes: bool) -> Self {
+        Self {
+            id: 1,
+            installed_action_id,
+            security_token: "token".into(),
+            address: None,
+            name: None,
+            update_status: UpdateStatus::Registered,
+            request_attributes,
+        }
+    }
+}
+
 pub fn load_snapshot(
     conn: &mut AnyConnection,
     tenant: &str,
@@ -51,18 +177,15 @@ pub fn load_snapshot(
     };
     let active_action = actions::top_active_action(conn, target.id)?;
     let installed_action_id = actions::installed_action_id(conn, &target)?;
-    let window = active_action
-        .as_ref()
-        .and_then(crate::store::actions::maintenance_window);
-    Ok(Some(DeviceSnapshot {
+    Ok(Some(DeviceSnapshot::new(
         target,
         active_action,
-        window,
         installed_action_id,
-        poll_answer: std::sync::OnceLock::new(),
-    }))
+    )))
 }
 
+/// The map key, `tenant NUL controller_id`, exactly as long as it needs to be (a `Box<str>` in the
+/// map: 16 bytes per entry rather than a `String`'s 24).
 fn key(tenant: &str, controller_id: &str) -> String {
     let mut k = String::with_capacity(tenant.len() + controller_id.len() + 1);
     k.push_str(tenant);
@@ -80,7 +203,7 @@ struct Slot {
 
 #[derive(Default)]
 pub struct DeviceCache {
-    entries: DashMap<String, Slot>,
+    entries: DashMap<Box<str>, Slot>,
     bus: Arc<crate::cluster::Bus>,
     /// Lookups answered from memory, and lookups that went to the database (`/metrics`).
     pub hits: crate::metrics::Counter,
@@ -96,7 +219,7 @@ impl DeviceCache {
         controller_id: &str,
     ) -> ApiResult<Option<Arc<DeviceSnapshot>>> {
         let k = key(tenant, controller_id);
-        let version = match self.entries.get(&k) {
+        let version = match self.entries.get(k.as_str()) {
             Some(slot) => match &slot.snapshot {
                 Some(s) => {
                     self.hits.inc();
@@ -113,7 +236,7 @@ impl DeviceCache {
             .await?
             .map(Arc::new);
         if let Some(s) = &loaded {
-            match self.entries.entry(k) {
+            match self.entries.entry(k.into_boxed_str()) {
                 dashmap::Entry::Vacant(v) if version == 0 => {
                     v.insert(Slot {
                         version,
@@ -158,10 +281,13 @@ impl DeviceCache {
 
     /// Forget a device's snapshot in this process only.
     pub fn invalidate_local(&self, tenant: &str, controller_id: &str) {
-        let mut slot = self.entries.entry(key(tenant, controller_id)).or_insert(Slot {
-            version: 0,
-            snapshot: None,
-        });
+        let mut slot = self
+            .entries
+            .entry(key(tenant, controller_id).into_boxed_str())
+            .or_insert(Slot {
+                version: 0,
+                snapshot: None,
+            });
         slot.version += 1;
         slot.snapshot = None;
     }
@@ -213,5 +339,22 @@ impl PollRecorder {
             self.pending.remove_if(id, |_, v| *v == *at);
         }
         Ok(taken.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What each idle device costs in the cache besides its strings: the snapshot (in an `Arc`,
+    /// 16 bytes more) and the map entry. `BENCHMARKS.md` has the measured total per device.
+    #[test]
+    fn idle_snapshot_stays_small() {
+        assert!(
+            std::mem::size_of::<DeviceSnapshot>() <= 88,
+            "{}",
+            std::mem::size_of::<DeviceSnapshot>()
+        );
+        assert_eq!(std::mem::size_of::<(Box<str>, Slot)>(), 32);
     }
 }

@@ -16,6 +16,11 @@ pub fn encode_segment(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()
 }
 
+/// [`encode_segment`] as pieces, for appending without an allocation of its own.
+pub fn segment(s: &str) -> impl Iterator<Item = &str> {
+    utf8_percent_encode(s, SEGMENT)
+}
+
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");

@@ -4,7 +4,6 @@
 use actix_web::http::header::HeaderMap;
 
 use super::secrets_equal;
-use crate::store::models::Target;
 use crate::tenant_config::TenantSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,20 +70,21 @@ fn certificate_header(headers: &HeaderMap, settings: &TenantSettings, controller
     false
 }
 
-/// Decides whether the request may act as `controller_id`; `target` is the stored target, if any.
+/// Decides whether the request may act as `controller_id`; `target_token` is the stored target's
+/// security token, if there is such a target.
 pub fn authenticate(
     headers: &HeaderMap,
     settings: &TenantSettings,
     controller_id: &str,
-    target: Option<&Target>,
+    target_token: Option<&str>,
 ) -> Option<DeviceAuth> {
     if settings.header_auth && certificate_header(headers, settings, controller_id) {
         return Some(DeviceAuth::CertificateHeader);
     }
     if settings.target_token_auth
-        && let (Some(token), Some(target)) = (authorization(headers, "TargetToken"), target)
-        && !target.security_token.is_empty()
-        && secrets_equal(token, &target.security_token)
+        && let (Some(token), Some(stored)) = (authorization(headers, "TargetToken"), target_token)
+        && !stored.is_empty()
+        && secrets_equal(token, stored)
     {
         return Some(DeviceAuth::TargetToken);
     }

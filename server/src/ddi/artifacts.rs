@@ -12,7 +12,7 @@ use crate::state::AppState;
 use crate::store::AnyConnection;
 use crate::store::Changes;
 use crate::store::actions::{self, SERVER_PREFIX};
-use crate::store::models::{Artifact, Target};
+use crate::store::models::Artifact;
 use crate::store::software_modules;
 
 pub async fn list(
@@ -24,7 +24,7 @@ pub async fn list(
     let format = negotiate(&req)?;
     let dev = device(&req, &state, &tenant, &cid).await?;
     let sm_id = parse_id(&sm)?;
-    let target = dev.target()?.clone();
+    let target = dev.target(&state).await?;
     let skip = skips_access_check(&state, &dev.tenant);
     let body = state
         .db
@@ -60,7 +60,8 @@ pub async fn download(
     let (tenant, cid, sm, file_name) = path.into_inner();
     let dev = device(&req, &state, &tenant, &cid).await?;
     let sm_id = parse_id(&sm)?;
-    let target = dev.target()?.clone();
+    let target = dev.target(&state).await?;
+    let target_id = target.id;
     let skip = skips_access_check(&state, &dev.tenant);
     let name = file_name.clone();
     let (artifact, md5sum) = state
@@ -88,7 +89,7 @@ pub async fn download(
             &state,
             &dev.tenant,
             &dev.controller_id,
-            dev.target()?,
+            target_id,
             sm_id,
             req.uri().path(),
         )
@@ -129,14 +130,13 @@ async fn presigned(state: &AppState, a: &Artifact) -> ApiResult<Option<String>> 
 
 /// A full download of an active action's module is logged as a DOWNLOAD status, as hawkBit does;
 /// range requests are not (they would flood the history). Logging never fails a download.
-async fn log_download(state: &AppState, tenant: &str, cid: &str, target: &Target, sm_id: i64, uri: &str) {
-    let target = target.clone();
+async fn log_download(state: &AppState, tenant: &str, cid: &str, target_id: i64, sm_id: i64, uri: &str) {
     let message = format!("{SERVER_PREFIX}Target downloads {uri}");
     let quota = state.config.quotas.max_status_entries_per_action;
     let now = state.now();
     let logged = state
         .db
-        .tx(move |c| Ok(actions::log_download(c, target.id, sm_id, &message, quota, now)?))
+        .tx(move |c| Ok(actions::log_download(c, target_id, sm_id, &message, quota, now)?))
         .await;
     match logged {
         Ok(true) => state.apply(Changes::device(tenant, cid)),

@@ -39,7 +39,7 @@ pub async fn confirmation_base(
         .snapshot
         .clone()
         .ok_or_else(|| ApiError::not_found("Target", &cid))?;
-    let t = &snapshot.target;
+    let t = &dev.target(&state).await?;
     let base = dev.link_base(&req, &state);
     let mut links = BTreeMap::new();
     let auto_confirm = match t.auto_confirm_at {
@@ -69,16 +69,15 @@ pub async fn confirmation_base(
         }
     };
     if let Some(a) = snapshot
-        .active_action
-        .as_ref()
-        .filter(|a| a.status() == ActionStatus::WaitForConfirmation)
+        .active()
+        .filter(|a| a.action.status() == ActionStatus::WaitForConfirmation)
     {
         links.insert(
             "confirmationBase".to_owned(),
             Link::new(format!(
                 "{base}/confirmationBase/{}?c={}",
-                a.id,
-                action_etag(a, snapshot.window.as_ref(), now)
+                a.action.id,
+                action_etag(&a.action, a.window.as_ref(), now)
             )),
         );
     }
@@ -122,7 +121,7 @@ pub async fn confirmation_feedback(
     let dev = device(&req, &state, &tenant, &cid).await?;
     let action_id = parse_id(&action_id)?;
     let fb: ConfirmationFeedback = read_body(&req, payload, state.config.max_body_size).await?;
-    let target = dev.target()?.clone();
+    let target = dev.target(&state).await?;
     let flow = dev.settings.confirmation_flow;
     let now = state.now();
     state
@@ -162,7 +161,7 @@ pub async fn activate_auto_confirm(
     } else {
         read_body(&req, payload, state.config.max_body_size).await?
     };
-    let target = dev.target()?.clone();
+    let target = dev.target(&state).await?;
     let now = state.now();
     state
         .db
@@ -190,7 +189,7 @@ pub async fn deactivate_auto_confirm(
 ) -> ApiResult<HttpResponse> {
     let (tenant, cid) = path.into_inner();
     let dev = device(&req, &state, &tenant, &cid).await?;
-    let target = dev.target()?.clone();
+    let target = dev.target(&state).await?;
     state
         .db
         .tx(move |c| Ok(confirmation::deactivate_auto_confirm(c, target.id)?))

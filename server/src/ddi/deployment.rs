@@ -152,7 +152,7 @@ impl ActionRequest {
         let format = negotiate(req)?;
         let dev = device(req, state, &tenant, &cid).await?;
         let action_id = parse_id(&action_id)?;
-        let target = dev.target()?.clone();
+        let target = dev.target(state).await?;
         let links_base = dev.link_base(req, state);
         Ok(Self {
             format,
@@ -301,7 +301,7 @@ async fn feedback(
         },
     );
     let fb = report(fb);
-    let target = dev.target()?.clone();
+    let target = dev.target(&state).await?;
     let quotas = state.config.quotas.clone();
     let now = state.now();
     let rollout = state
@@ -352,7 +352,7 @@ pub async fn cancel_action(
     let format = negotiate(&req)?;
     let dev = device(&req, &state, &tenant, &cid).await?;
     let action_id = parse_id(&action_id)?;
-    let target = dev.target()?.clone();
+    let target = dev.target(&state).await?;
     let now = state.now();
     state
         .db
@@ -393,7 +393,7 @@ pub async fn config_data(
     let (tenant, cid) = path.into_inner();
     let dev = device(&req, &state, &tenant, &cid).await?;
     let body: ConfigData = read_body(&req, payload, state.config.max_body_size).await?;
-    let target = dev.target()?.clone();
+    let target = dev.target(&state).await?;
     if body.data.is_empty() {
         return Err(ApiError::body_not_readable());
     }
@@ -426,7 +426,7 @@ pub async fn report_installed_base(
     let (tenant, cid) = path.into_inner();
     let dev: Device = device(&req, &state, &tenant, &cid).await?;
     let body: InstalledBaseReport = read_body(&req, payload, state.config.max_body_size).await?;
-    let target = dev.target()?.clone();
+    let target = dev.target(&state).await?;
     let now = state.now();
     let created = state
         .db

@@ -176,6 +176,11 @@ impl Encoded {
             }
             _ => serde_json::to_vec(body).map_err(ApiError::internal)?,
         };
+        Ok(Self::from_bytes(bytes))
+    }
+
+    /// A body already encoded, with its ETag.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
         // Like Spring's ShallowEtagHeaderFilter (`"0" + md5(body)`), a strong ETag derived from the
         // body alone, so every node gives the same one; clients only compare it. SipHash with fixed
         // keys costs a fraction of MD5 on the poll path.
@@ -185,10 +190,10 @@ impl Encoded {
             h.write(&bytes);
             format!("\"0{:016x}\"", h.finish())
         };
-        Ok(Self {
+        Self {
             bytes: bytes.into(),
             etag,
-        })
+        }
     }
 
     /// The 200 response, or 304 when `If-None-Match` names this body.
@@ -308,12 +313,20 @@ pub struct Device {
 }
 
 impl Device {
-    /// The target, or hawkBit's 404 for endpoints that do not register devices.
-    pub fn target(&self) -> ApiResult<&crate::store::models::Target> {
-        self.snapshot
-            .as_ref()
-            .map(|s| &s.target)
-            .ok_or_else(|| ApiError::not_found("Target", &self.controller_id))
+    /// The target, or hawkBit's 404 for endpoints that do not register devices. The snapshot of an
+    /// idle device does not keep the whole row, so it is read from the database then.
+    pub async fn target(&self, state: &AppState) -> ApiResult<crate::store::models::Target> {
+        match self.snapshot.as_deref() {
+            None => Err(ApiError::not_found("Target", &self.controller_id)),
+            Some(DeviceSnapshot::Active(a)) => Ok(a.target.clone()),
+            Some(DeviceSnapshot::Idle(_)) => {
+                let (tenant, cid) = (self.tenant.clone(), self.controller_id.clone());
+                state
+                    .db
+                    .run(move |c| Ok(crate::store::targets::find_target(c, &tenant, &cid)?))
+                    .await
+            }
+        }
     }
 
     pub fn link_base(&self, req: &HttpRequest, state: &AppState) -> String {
@@ -355,7 +368,7 @@ pub async fn device(
         req.headers(),
         &settings,
         controller_id,
-        snapshot.as_ref().map(|s| &s.target),
+        snapshot.as_deref().map(DeviceSnapshot::security_token),
     )
     .ok_or_else(|| ApiError::bare(StatusCode::UNAUTHORIZED))?;
     Ok(Device {
