@@ -3,8 +3,9 @@
 # (the blob in the server's artifact store, `sendfile on`) in the same run. Each server (release
 # build, SQLite, filesystem store, one HTTP worker) and nginx (one worker) runs on CPU 0, curl on
 # CPU 1. Per round: a whole download and a large range (`bytes=1048576-`) from each, one at a time,
-# interleaved; RUNS rounds; prints medians (MiB/s) and each server's ratio to nginx of the same run,
-# its CPU seconds per GiB served, and its RSS idle after start-up and idle after the downloads.
+# each round starting with the next endpoint; RUNS rounds. Prints medians (MiB/s), each server's
+# ratio to nginx in the same run, its CPU seconds per GiB served, and its RSS idle after start-up
+# and idle after the downloads.
 #
 #   bash bench/download.sh                           # SIZE_MIB=200 RUNS=7
 #   BASE_BIN=path/to/old/updraft-server bash bench/download.sh   # also an older build, same run
@@ -104,8 +105,11 @@ speed() { # url [range]
 }
 declare -A T0
 for n in "${names[@]}"; do T0[$n]=$(cpu_ticks "${PID[$n]}"); done
-for _ in $(seq "$RUNS"); do
-  for n in nginx "${names[@]}"; do
+# Each round starts with the next endpoint, so that none always goes first (or last).
+order=(nginx "${names[@]}")
+for r in $(seq "$RUNS"); do
+  for k in "${!order[@]}"; do
+    n=${order[$(((k + r) % ${#order[@]}))]}
     speed "${URL[$n]}" >> "$WORK/$n.full"
     speed "${URL[$n]}" "$RANGE" >> "$WORK/$n.range"
   done

@@ -90,6 +90,10 @@ async fn body(
     len: u64,
     resp: &mut actix_web::HttpResponseBuilder,
 ) -> ApiResult<HttpResponse> {
+    if actix_web::HttpMessage::extensions(req).contains::<crate::middleware::RoutedFromHead>() {
+        // A HEAD answered as GET: the HTTP layer would drop streamed bytes, but not sent ones.
+        return Ok(resp.streaming(futures_util::stream::empty::<std::io::Result<Bytes>>()));
+    }
     if let Some(slot) = req.conn_data::<crate::sendfile::Slot>()
         && let Some(file) = state.store.open_file(&a.sha256).await.map_err(ApiError::internal)?
     {

@@ -36,17 +36,19 @@ fn image() -> Vec<u8> {
         .collect()
 }
 
-/// An artifact of `bytes` assigned to `cid`; (download path, SHA-256).
-fn artifact(f: &Fixture, cid: &str, bytes: &[u8]) -> (String, String) {
+/// An artifact of `bytes` assigned to `cid`; (device API path, SHA-256, Management API path).
+fn artifact(f: &Fixture, cid: &str, bytes: &[u8]) -> (String, String, String) {
     f.create_target(cid);
     let (sm, ds) = f.distribution_set(&format!("{cid}-os"), "image.bin", bytes);
     f.assign(ds, cid, serde_json::json!({}));
     let (s, list) = f.get(&format!("/rest/v1/softwaremodules/{sm}/artifacts"));
     assert_eq!(s, 200, "{list}");
     let sha256 = list[0]["hashes"]["sha256"].as_str().unwrap().to_owned();
+    let id = list[0]["id"].as_i64().unwrap();
     (
         format!("/DEFAULT/controller/v1/{cid}/softwaremodules/{sm}/artifacts/image.bin"),
         sha256,
+        format!("/rest/v1/softwaremodules/{sm}/artifacts/{id}/download"),
     )
 }
 
@@ -107,15 +109,16 @@ impl Wire {
 
 fn pipelined_downloads_keep_their_order_on_one_connection(f: &Fixture) {
     let bytes = image();
-    let (path, _) = artifact(f, "pipe-1", &bytes);
+    let (path, _, mgmt_path) = artifact(f, "pipe-1", &bytes);
     let mut w = Wire::open(f);
-    // Four requests written at once: the server answers them in order, each body where it belongs.
+    // Three requests written at once: the server answers them in order, each body where it
+    // belongs. (No HEAD among pipelined requests: actix's codec applies the HEAD of the request it
+    // read last to the response it writes, on main as here.)
     w.send(&format!(
-        "{}{}{}{}",
+        "{}{}{}",
         Wire::request("GET", &path, ""),
         Wire::request("GET", &path, "range: bytes=1000-12582911\r\n"),
         Wire::request("GET", &path, "range: bytes=0-9,16777216-16777225\r\n"),
-        Wire::request("HEAD", &path, ""),
     ));
     let (s, h, body) = w.response(false);
     assert_eq!((s, h["content-length"].as_str()), (200, LEN.to_string().as_str()));
@@ -129,17 +132,36 @@ fn pipelined_downloads_keep_their_order_on_one_connection(f: &Fixture) {
     assert!(h["content-type"].starts_with("multipart/byteranges"), "{h:?}");
     let body = String::from_utf8_lossy(&body).into_owned();
     assert!(body.contains(&format!("Content-Range: bytes 16777216-16777225/{LEN}")), "{body}");
-    let (s, h, body) = w.response(true);
-    assert_eq!((s, h["etag"].len(), body.len()), (200, 42, 0));
-    // And the connection stays usable: a fifth request, sent after the others were answered.
-    w.send(&Wire::request("GET", &path, "range: bytes=-5\r\n"));
-    let (s, _, body) = w.response(false);
-    assert_eq!((s, body.as_slice()), (206, &bytes[LEN - 5..]));
+    // HEAD on the same connection, on the device API and on the Management API (routed as GET
+    // there): the length, no body; the next answer starts where it should.
+    let gateway = format!("authorization: GatewayToken {GW}\r\n");
+    for (head_path, auth) in [(path.clone(), gateway), (mgmt_path, basic(f))] {
+        w.send(&format!("HEAD {head_path} HTTP/1.1\r\nhost: updraft\r\n{auth}\r\n"));
+        let (s, h, _) = w.response(true);
+        assert_eq!((s, h["content-length"].as_str()), (200, LEN.to_string().as_str()), "{head_path}");
+        w.send(&Wire::request("GET", &path, "range: bytes=-5\r\n"));
+        let (s, _, body) = w.response(false);
+        assert_eq!((s, body.as_slice()), (206, &bytes[LEN - 5..]), "after HEAD {head_path}");
+    }
+}
+
+/// The administrator's `authorization` header line (HTTP Basic).
+fn basic(f: &Fixture) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let user = format!("{}:{}", f.srv.admin_user, f.srv.admin_password);
+    let mut out = String::new();
+    for c in user.as_bytes().chunks(3) {
+        let n = c.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= c.len() { ABC[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    format!("authorization: Basic {out}\r\n")
 }
 
 fn a_client_that_stops_reading_holds_up_no_one(f: &Fixture) {
     let bytes = image();
-    let (path, _) = artifact(f, "stall-1", &bytes);
+    let (path, _, _) = artifact(f, "stall-1", &bytes);
     // A asks for the whole file, reads the response head and then nothing: its socket buffers fill
     // and the server's send waits for room.
     let mut a = Wire::open(f);
@@ -165,7 +187,7 @@ fn a_client_that_stops_reading_holds_up_no_one(f: &Fixture) {
 
 fn a_blob_shorter_than_recorded_ends_the_connection(f: &Fixture) {
     let bytes = image();
-    let (path, sha256) = artifact(f, "short-1", &bytes);
+    let (path, sha256, _) = artifact(f, "short-1", &bytes);
     // The stored file loses its second half behind the server's back (a damaged disk, an operator).
     let blob = f
         .srv
