@@ -95,7 +95,11 @@ async fn body(
         return Ok(resp.streaming(futures_util::stream::empty::<std::io::Result<Bytes>>()));
     }
     if let Some(slot) = req.conn_data::<crate::sendfile::Slot>()
-        && let Some(file) = state.store.open_file(&a.sha256).await.map_err(ApiError::internal)?
+        && let Some(file) = state
+            .store
+            .open_file(&a.sha256)
+            .await
+            .map_err(ApiError::internal)?
     {
         let metrics = std::sync::Arc::clone(&state.metrics);
         let body = crate::sendfile::SendfileBody::new(slot.clone(), file, offset, len, metrics);

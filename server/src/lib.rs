@@ -268,7 +268,7 @@ where
                 app().into_factory().map_err(|e| e.error_response()),
                 // The host name `HttpServer` gives its apps (used where a request names none);
                 // actix-web offers this constructor for servers built outside `HttpServer`.
-                move |_| actix_web::dev::AppConfig::__priv_test_new(false, host.clone(), addr),
+                move |()| actix_web::dev::AppConfig::__priv_test_new(false, host.clone(), addr),
             ));
         fn_service(|tcp: actix_rt::net::TcpStream| {
             let peer = tcp.peer_addr().ok();

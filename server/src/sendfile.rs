@@ -117,7 +117,11 @@ impl Conn {
 }
 
 impl AsyncRead for Conn {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.tcp).poll_read(cx, buf)
     }
 }
@@ -182,7 +186,9 @@ impl MessageBody for SendfileBody {
         let mut slot = this.slot.0.borrow_mut();
         if let Some(mut job) = this.queued.take() {
             if slot.is_some() {
-                return Poll::Ready(Some(Err(io::Error::other("the connection is already sending a file"))));
+                return Poll::Ready(Some(Err(io::Error::other(
+                    "the connection is already sending a file",
+                ))));
             }
             job.body = Some(cx.waker().clone());
             *slot = Some(job);

@@ -65,7 +65,9 @@ impl Wire {
 
     /// A GET (or HEAD) of `path` as the gateway, with `extra` header lines.
     fn request(method: &str, path: &str, extra: &str) -> String {
-        format!("{method} {path} HTTP/1.1\r\nhost: updraft\r\nauthorization: GatewayToken {GW}\r\n{extra}\r\n")
+        format!(
+            "{method} {path} HTTP/1.1\r\nhost: updraft\r\nauthorization: GatewayToken {GW}\r\n{extra}\r\n"
+        )
     }
 
     fn send(&mut self, raw: &str) {
@@ -131,17 +133,30 @@ fn pipelined_downloads_keep_their_order_on_one_connection(f: &Fixture) {
     assert_eq!(s, 206);
     assert!(h["content-type"].starts_with("multipart/byteranges"), "{h:?}");
     let body = String::from_utf8_lossy(&body).into_owned();
-    assert!(body.contains(&format!("Content-Range: bytes 16777216-16777225/{LEN}")), "{body}");
+    assert!(
+        body.contains(&format!("Content-Range: bytes 16777216-16777225/{LEN}")),
+        "{body}"
+    );
     // HEAD on the same connection, on the device API and on the Management API (routed as GET
     // there): the length, no body; the next answer starts where it should.
     let gateway = format!("authorization: GatewayToken {GW}\r\n");
     for (head_path, auth) in [(path.clone(), gateway), (mgmt_path, basic(f))] {
-        w.send(&format!("HEAD {head_path} HTTP/1.1\r\nhost: updraft\r\n{auth}\r\n"));
+        w.send(&format!(
+            "HEAD {head_path} HTTP/1.1\r\nhost: updraft\r\n{auth}\r\n"
+        ));
         let (s, h, _) = w.response(true);
-        assert_eq!((s, h["content-length"].as_str()), (200, LEN.to_string().as_str()), "{head_path}");
+        assert_eq!(
+            (s, h["content-length"].as_str()),
+            (200, LEN.to_string().as_str()),
+            "{head_path}"
+        );
         w.send(&Wire::request("GET", &path, "range: bytes=-5\r\n"));
         let (s, _, body) = w.response(false);
-        assert_eq!((s, body.as_slice()), (206, &bytes[LEN - 5..]), "after HEAD {head_path}");
+        assert_eq!(
+            (s, body.as_slice()),
+            (206, &bytes[LEN - 5..]),
+            "after HEAD {head_path}"
+        );
     }
 }
 
@@ -151,9 +166,16 @@ fn basic(f: &Fixture) -> String {
     let user = format!("{}:{}", f.srv.admin_user, f.srv.admin_password);
     let mut out = String::new();
     for c in user.as_bytes().chunks(3) {
-        let n = c.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        let n = c
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
         for i in 0..4 {
-            out.push(if i <= c.len() { ABC[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+            out.push(if i <= c.len() {
+                ABC[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
         }
     }
     format!("authorization: Basic {out}\r\n")
@@ -221,5 +243,8 @@ fn a_blob_shorter_than_recorded_ends_the_connection(f: &Fixture) {
         .header("range", "bytes=0-9")
         .send()
         .unwrap();
-    assert_eq!((r.status().as_u16(), r.bytes().unwrap().as_ref()), (206, &bytes[..10]));
+    assert_eq!(
+        (r.status().as_u16(), r.bytes().unwrap().as_ref()),
+        (206, &bytes[..10])
+    );
 }
