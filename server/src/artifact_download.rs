@@ -78,6 +78,41 @@ pub(crate) fn counted(state: &AppState, stream: ByteStream) -> ByteStream {
     }))
 }
 
+/// The response `resp` (its head complete, `Content-Length` included) with `len` bytes of the
+/// artifact from `offset`: sent by the kernel from the file (`sendfile`) on the server's own
+/// connections when the store keeps files, streamed through the server otherwise (S3, or a
+/// connection that is not the server's, as in `actix_web::test`).
+async fn body(
+    req: &HttpRequest,
+    state: &AppState,
+    a: &Artifact,
+    offset: u64,
+    len: u64,
+    resp: &mut actix_web::HttpResponseBuilder,
+) -> ApiResult<HttpResponse> {
+    if actix_web::HttpMessage::extensions(req).contains::<crate::middleware::RoutedFromHead>() {
+        // A HEAD answered as GET: the HTTP layer would drop streamed bytes, but not sent ones.
+        return Ok(resp.streaming(futures_util::stream::empty::<std::io::Result<Bytes>>()));
+    }
+    if let Some(slot) = req.conn_data::<crate::sendfile::Slot>()
+        && let Some(file) = state
+            .store
+            .open_file(&a.sha256)
+            .await
+            .map_err(ApiError::internal)?
+    {
+        let metrics = std::sync::Arc::clone(&state.metrics);
+        let body = crate::sendfile::SendfileBody::new(slot.clone(), file, offset, len, metrics);
+        return Ok(resp.body(body));
+    }
+    let stream = state
+        .store
+        .read(&a.sha256, offset, len)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(resp.streaming(counted(state, stream)))
+}
+
 /// Answers a GET or HEAD of an artifact as hawkBit's `FileStreamingUtil` does: the whole file, one
 /// range (206 with `Content-Range`), several (206 `multipart/byteranges`), or 416; `If-Match` and
 /// `If-Range` on the SHA-1 ETag.
@@ -118,13 +153,7 @@ pub async fn serve_artifact(req: &HttpRequest, state: &AppState, a: &Artifact) -
             let empty = futures_util::stream::empty::<std::io::Result<Bytes>>();
             return Ok(resp.no_chunking(len).streaming(empty));
         }
-        let stream = state
-            .store
-            .read(&a.sha256, 0, len)
-            .await
-            .map_err(ApiError::internal)?;
-        let stream = counted(state, stream);
-        return Ok(resp.no_chunking(len).streaming(stream));
+        return body(req, state, a, 0, len, resp.no_chunking(len)).await;
     };
     let Some(ranges) = parse_ranges(range, len) else {
         return Ok(HttpResponse::build(StatusCode::RANGE_NOT_SATISFIABLE)
@@ -134,16 +163,9 @@ pub async fn serve_artifact(req: &HttpRequest, state: &AppState, a: &Artifact) -
     };
     resp.status(StatusCode::PARTIAL_CONTENT);
     if let [(start, end)] = ranges[..] {
-        let stream = state
-            .store
-            .read(&a.sha256, start, end - start + 1)
-            .await
-            .map_err(ApiError::internal)?;
-        let stream = counted(state, stream);
-        return Ok(resp
-            .insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}")))
-            .no_chunking(end - start + 1)
-            .streaming(stream));
+        resp.insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}")))
+            .no_chunking(end - start + 1);
+        return body(req, state, a, start, end - start + 1, &mut resp).await;
     }
     let (total, body) = byteranges::multipart(state, &a.sha256, &ranges, len);
     Ok(resp

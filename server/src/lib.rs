@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod polling;
 pub mod proxy;
 pub mod scheduler;
+pub mod sendfile;
 pub mod state;
 pub mod storage;
 pub mod store;
@@ -38,7 +39,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
+use actix_service::IntoServiceFactory as _;
+use actix_web::{App, web};
 use anyhow::Context;
 
 use crate::config::Config;
@@ -159,7 +161,7 @@ pub async fn serve(
         None
     };
     let (mgmt_doc, ddi_doc) = (openapi::management(), openapi::ddi());
-    let server = HttpServer::new(move || {
+    let app = move || {
         App::new()
             .app_data(data.clone())
             .app_data(web::PathConfig::default().error_handler(|_, _| {
@@ -187,11 +189,8 @@ pub async fn serve(
                     .url("/openapi/ddi.json", ddi_doc.clone()),
             )
             .default_service(web::to(ddi::dispatch))
-    })
-    .workers(workers)
-    .shutdown_timeout(state.config.shutdown_timeout_secs)
-    .listen(listener)?
-    .run();
+    };
+    let server = http_server(app, listener, workers, state.config.shutdown_timeout_secs)?;
     if let Some(tx) = handle {
         let _ = tx.send(server.handle());
     }
@@ -220,6 +219,68 @@ pub async fn serve(
         Err(e) => tracing::error!(error = %e, "writing the last poll times failed; they are lost"),
     }
     result.map_err(Into::into)
+}
+
+/// What `actix_web::HttpServer::listen` builds, with the same settings (its defaults: keep-alive
+/// 5 s, 5 s for a request head, 1 s to close, half-closed connections allowed), except that each
+/// connection is a [`sendfile::Conn`]: artifact bodies can then be sent by the kernel from the file
+/// (`sendfile`) instead of being copied through actix's buffers.
+fn http_server<F, I, B>(
+    app: F,
+    listener: TcpListener,
+    workers: usize,
+    shutdown_timeout_secs: u64,
+) -> std::io::Result<actix_web::dev::Server>
+where
+    F: Fn() -> App<I> + Send + Clone + 'static,
+    I: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    use actix_service::{ServiceFactoryExt as _, fn_service, map_config};
+    let addr = listener.local_addr()?;
+    let builder = actix_server::Server::build()
+        .workers(workers)
+        .shutdown_timeout(shutdown_timeout_secs);
+    let shutdown = builder.graceful_shutdown_signal();
+    let builder = builder.listen(format!("updraft-http-{addr}"), listener, move || {
+        let shutdown = shutdown.clone();
+        let host = addr.to_string();
+        let service = actix_http::HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let signal = shutdown.clone();
+                async move { signal.notified().await }
+            })
+            .keep_alive(actix_http::KeepAlive::default())
+            .client_request_timeout(Duration::from_secs(5))
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .h1_allow_half_closed(true)
+            .local_addr(addr)
+            .on_connect_ext(|conn: &sendfile::Conn, ext: &mut actix_web::dev::Extensions| {
+                ext.insert(conn.slot());
+            })
+            .finish(map_config(
+                app().into_factory().map_err(|e| e.error_response()),
+                // The host name `HttpServer` gives its apps (used where a request names none);
+                // actix-web offers this constructor for servers built outside `HttpServer`.
+                move |()| actix_web::dev::AppConfig::__priv_test_new(false, host.clone(), addr),
+            ));
+        fn_service(|tcp: actix_rt::net::TcpStream| {
+            let peer = tcp.peer_addr().ok();
+            std::future::ready(Ok::<_, actix_http::error::DispatchError>((
+                sendfile::Conn::new(tcp),
+                actix_http::Protocol::Http1,
+                peer,
+            )))
+        })
+        .and_then(service)
+    })?;
+    Ok(builder.run())
 }
 
 fn spawn_poll_flusher(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {

@@ -38,6 +38,10 @@ fn is_ddi(path: &str) -> bool {
     segments.next() == Some("controller") && segments.next() == Some("v1")
 }
 
+/// In a request's extensions: it came as HEAD and is routed as GET ([`head_as_get`]). A body that
+/// does not go through the HTTP layer (an artifact's `sendfile`) must not be sent for it.
+pub struct RoutedFromHead;
+
 /// Spring answers HEAD wherever GET works, with GET's status and headers and no body, and tools
 /// rely on it (`curl --head --fail` waiting for the server). The request is routed as GET; the
 /// HTTP layer already knows it was HEAD and sends no body.
@@ -47,6 +51,7 @@ pub async fn head_as_get(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     if req.method() == Method::HEAD && !is_ddi(req.path()) {
         req.head_mut().method = Method::GET;
+        req.extensions_mut().insert(RoutedFromHead);
     }
     next.call(req).await
 }

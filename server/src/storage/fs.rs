@@ -129,6 +129,13 @@ impl ArtifactStore for FsStore {
         })
     }
 
+    fn open_file<'a>(&'a self, sha256: &'a str) -> LocalBoxFuture<'a, io::Result<Option<std::fs::File>>> {
+        Box::pin(async move {
+            let file = tokio::fs::File::open(self.blob_path(sha256)?).await?;
+            Ok(Some(file.into_std().await))
+        })
+    }
+
     fn delete<'a>(&'a self, sha256: &'a str) -> LocalBoxFuture<'a, io::Result<()>> {
         Box::pin(async move {
             match tokio::fs::remove_file(self.blob_path(sha256)?).await {

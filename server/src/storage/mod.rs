@@ -76,6 +76,12 @@ pub trait ArtifactStore: Send + Sync {
         len: u64,
     ) -> LocalBoxFuture<'a, io::Result<ByteStream>>;
 
+    /// The blob as an open file, for stores that keep files (the filesystem store), so that a
+    /// download can be sent by the kernel (`sendfile`); None otherwise.
+    fn open_file<'a>(&'a self, _sha256: &'a str) -> LocalBoxFuture<'a, io::Result<Option<std::fs::File>>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// Removes a blob no artifact refers to any more.
     fn delete<'a>(&'a self, sha256: &'a str) -> LocalBoxFuture<'a, io::Result<()>>;
 
