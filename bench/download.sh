@@ -23,32 +23,14 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 GW=bench-gateway
 RANGE=bytes=1048576-
 hz=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; }
+. bench/artifact_lib.sh
 
 head -c $((SIZE_MIB * 1048576)) /dev/urandom > "$WORK/image.bin"
 
 start() { # name port bin
   env UPDRAFT_LISTEN=127.0.0.1:$2 UPDRAFT_DATA_DIR=$WORK/$1 UPDRAFT_ADMIN_PASSWORD=bench-password \
     UPDRAFT_LOG=warn UPDRAFT_WORKERS=1 taskset -c 0 "$3" > "$WORK/$1.log" 2>&1 &
-}
-
-prepare() { # port -> download URL
-  local url=http://127.0.0.1:$1
-  api() { curl -sSf -u admin:bench-password -H 'content-type: application/json' "$@"; }
-  api -X PUT "$url/rest/v1/system/configs/authentication.gatewaytoken.enabled" -d '{"value":true}' > /dev/null
-  api -X PUT "$url/rest/v1/system/configs/authentication.gatewaytoken.key" -d "{\"value\":\"$GW\"}" > /dev/null
-  local sm ds
-  sm=$(api -X POST "$url/rest/v1/softwaremodules" -d '[{"name":"bench","version":"1","type":"os"}]' \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-  curl -sSf -u admin:bench-password "$url/rest/v1/softwaremodules/$sm/artifacts" -F "file=@$WORK/image.bin" > /dev/null
-  ds=$(api -X POST "$url/rest/v1/distributionsets" \
-    -d "[{\"name\":\"bench\",\"version\":\"1\",\"type\":\"os\",\"modules\":[{\"id\":$sm}]}]" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-  curl -sSf -H "authorization: GatewayToken $GW" "$url/DEFAULT/controller/v1/bench-dev" > /dev/null
-  api -X POST "$url/rest/v1/distributionsets/$ds/assignedTargets" -d '[{"id":"bench-dev"}]' > /dev/null
-  echo "$url/DEFAULT/controller/v1/bench-dev/softwaremodules/$sm/artifacts/image.bin"
 }
 
 names=(after)

@@ -20,8 +20,7 @@ WORK=$(mktemp -d /tmp/updraft-s3-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 GW=bench-gateway
 hz=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; }
+. bench/artifact_lib.sh
 
 mkdir -p "$WORK/s3/bench"
 "$S3S_FS" --host 127.0.0.1 --port 18190 --access-key bench-key --secret-key bench-secret "$WORK/s3" \
@@ -43,23 +42,6 @@ start s3 18192 UPDRAFT_STORAGE=s3 UPDRAFT_S3_BUCKET=bench UPDRAFT_S3_ENDPOINT=ht
 S3_PID=$!
 wait_port 18191
 wait_port 18192
-
-prepare() { # port -> download URL
-  local url=http://127.0.0.1:$1
-  api() { curl -sSf -u admin:bench-password -H 'content-type: application/json' "$@"; }
-  api -X PUT "$url/rest/v1/system/configs/authentication.gatewaytoken.enabled" -d '{"value":true}' > /dev/null
-  api -X PUT "$url/rest/v1/system/configs/authentication.gatewaytoken.key" -d "{\"value\":\"$GW\"}" > /dev/null
-  local sm ds
-  sm=$(api -X POST "$url/rest/v1/softwaremodules" -d '[{"name":"bench","version":"1","type":"os"}]' \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-  curl -sSf -u admin:bench-password "$url/rest/v1/softwaremodules/$sm/artifacts" -F "file=@$WORK/image.bin" > /dev/null
-  ds=$(api -X POST "$url/rest/v1/distributionsets" \
-    -d "[{\"name\":\"bench\",\"version\":\"1\",\"type\":\"os\",\"modules\":[{\"id\":$sm}]}]" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-  curl -sSf -H "authorization: GatewayToken $GW" "$url/DEFAULT/controller/v1/bench-dev" > /dev/null
-  api -X POST "$url/rest/v1/distributionsets/$ds/assignedTargets" -d '[{"id":"bench-dev"}]' > /dev/null
-  echo "$url/DEFAULT/controller/v1/bench-dev/softwaremodules/$sm/artifacts/image.bin"
-}
 
 measure() { # name pid url
   local name=$1 pid=$2 url=$3 before after t0 t1 speeds=() curls=()
