@@ -12,14 +12,9 @@ use crate::store::{AnyConnection, Error, Result, Rule};
 /// How many controller ids one query looks up (well under SQLite's parameter limit).
 const CHUNK: usize = 500;
 
-/// Refuses assigning the set `ds_id` to the tenant's targets `controller_ids` when a type of one of
-/// them does not accept the set's type, naming those types and the set's type as hawkBit does.
-pub fn check(c: &mut AnyConnection, tenant: &str, ds_id: i64, controller_ids: &[&str]) -> Result<()> {
-    let (ds_type, ds_type_name): (i64, String) = distribution_sets::table
-        .inner_join(ds_types::table)
-        .filter(distribution_sets::id.eq(ds_id))
-        .select((ds_types::id, ds_types::name))
-        .first(c)?;
+/// Refuses assigning a set of type `ds_type` to the tenant's targets `controller_ids` when a type of
+/// one of them does not accept it, naming those types and the set's type as hawkBit does.
+pub fn check(c: &mut AnyConnection, tenant: &str, ds_type: i64, controller_ids: &[&str]) -> Result<()> {
     let accepting: Vec<i64> = target_type_ds_types::table
         .filter(target_type_ds_types::ds_type_id.eq(ds_type))
         .select(target_type_ds_types::target_type_id)
@@ -42,6 +37,7 @@ pub fn check(c: &mut AnyConnection, tenant: &str, ds_id: i64, controller_ids: &[
     }
     names.sort();
     names.dedup();
+    let ds_type_name: String = ds_types::table.find(ds_type).select(ds_types::name).first(c)?;
     Err(Error::refused(
         Rule::TargetTypeIncompatible,
         format!(

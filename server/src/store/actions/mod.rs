@@ -213,9 +213,9 @@ pub fn assign(
     by: &str,
     now: i64,
 ) -> Result<AssignmentResult> {
-    assignable_ds(conn, tenant, ds_id)?;
+    let ds_type = assignable_ds(conn, tenant, ds_id)?;
     let controller_ids: Vec<&str> = requests.iter().map(|r| r.controller_id.as_str()).collect();
-    compatible::check(conn, tenant, ds_id, &controller_ids)?;
+    compatible::check(conn, tenant, ds_type, &controller_ids)?;
     let mut result = AssignmentResult::default();
     for req in requests {
         if let Some((s, d, z)) = &req.maintenance {

@@ -164,7 +164,8 @@ pub fn missing_mandatory(c: &mut AnyConnection, ds_type_id: i64, ds_id: i64) -> 
 }
 
 /// Checks that a distribution set may be assigned: it exists, is valid and has every mandatory module.
-pub fn assignable_ds(c: &mut AnyConnection, tenant: &str, ds_id: i64) -> Result<()> {
+/// Returns the set's type, which the target type check needs next.
+pub fn assignable_ds(c: &mut AnyConnection, tenant: &str, ds_id: i64) -> Result<i64> {
     let (ds_type, deleted, valid): (i64, bool, bool) = distribution_sets::table
         .find(ds_id)
         .filter(distribution_sets::tenant.eq(tenant))
@@ -191,7 +192,7 @@ pub fn assignable_ds(c: &mut AnyConnection, tenant: &str, ds_id: i64) -> Result<
             format!("Distribution set {ds_id} lacks a mandatory software module and cannot be assigned."),
         ));
     }
-    Ok(())
+    Ok(ds_type)
 }
 
 /// Locks the set and its modules, as hawkBit does on the first assignment or an explicit lock.
