@@ -91,7 +91,9 @@ pub enum Principal {
 
 /// One line per request on the `updraft_server::access` target: method, path (the query is left
 /// out: it may carry tokens or search terms), status, duration, tenant and the device or user.
-/// Device polls are logged at debug, so a large fleet does not flood an `info` log.
+/// Device polls, successful health probes and partial artifact answers (a streaming or delta client
+/// sends hundreds of range requests per update) are logged at debug, so a large fleet does not flood
+/// an `info` log.
 pub async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -106,7 +108,9 @@ pub async fn access_log(
     // `/{tenant}/controller/v1/{controllerId}` and nothing after it.
     let poll = ddi && path.split('/').count() == 5;
     // Health probes that succeed are as routine as polls.
-    let quiet = poll || (crate::health::is_health_path(path) && res.status().is_success());
+    let quiet = poll
+        || (crate::health::is_health_path(path) && res.status().is_success())
+        || res.status() == actix_web::http::StatusCode::PARTIAL_CONTENT;
     let enabled = if quiet {
         tracing::enabled!(target: ACCESS, Level::DEBUG)
     } else {
@@ -122,7 +126,7 @@ pub async fn access_log(
         let mut s = path.split('/').skip(1);
         let tenant = percent_decoded(s.next().unwrap_or_default());
         let controller_id = percent_decoded(s.nth(2).unwrap_or_default());
-        if poll {
+        if quiet {
             tracing::debug!(target: ACCESS, %method, path, status, ms, %tenant, %controller_id, "request");
         } else {
             tracing::info!(target: ACCESS, %method, path, status, ms, %tenant, %controller_id, "request");

@@ -99,3 +99,72 @@ fn requests_are_logged_with_who_and_how_long_but_not_polls_or_queries() {
     assert_eq!(poll["level"], "DEBUG");
     assert_eq!(field(poll, "controller_id"), "dev-8");
 }
+
+/// A streaming or delta client asks for hundreds of ranges per update: partial answers are logged at
+/// debug, whole downloads at info.
+#[test]
+fn partial_artifact_answers_are_logged_at_debug() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = "access-log-test-password";
+    let mut server = support::process::updraft_server(|c| {
+        c.env("UPDRAFT_DATA_DIR", dir.path())
+            .env("UPDRAFT_ADMIN_PASSWORD", password)
+            .env("UPDRAFT_LOG_FORMAT", "json")
+            .env("UPDRAFT_LOG", "info,updraft_server::access=debug")
+            .env_remove("UPDRAFT_DATABASE_URL");
+    });
+    let http = reqwest::blocking::Client::new();
+    let url = |p: &str| format!("{}{p}", server.url);
+    let sm: Value = http
+        .post(url("/rest/v1/softwaremodules"))
+        .basic_auth("admin", Some(password))
+        .json(&serde_json::json!([{ "name": "os", "version": "1", "type": "os" }]))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let sm = sm[0]["id"].as_i64().unwrap();
+    let part = reqwest::blocking::multipart::Part::bytes(b"0123456789".to_vec()).file_name("a.bin");
+    let artifact: Value = http
+        .post(url(&format!("/rest/v1/softwaremodules/{sm}/artifacts")))
+        .basic_auth("admin", Some(password))
+        .multipart(reqwest::blocking::multipart::Form::new().part("file", part))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let download = format!(
+        "/rest/v1/softwaremodules/{sm}/artifacts/{}/download",
+        artifact["id"].as_i64().unwrap()
+    );
+    let ranged = http
+        .get(url(&download))
+        .basic_auth("admin", Some(password))
+        .header("Range", "bytes=2-5")
+        .send()
+        .unwrap();
+    assert_eq!(ranged.status(), 206);
+    assert_eq!(ranged.bytes().unwrap().as_ref(), b"2345");
+    let whole = http
+        .get(url(&download))
+        .basic_auth("admin", Some(password))
+        .send()
+        .unwrap();
+    assert_eq!(whole.status(), 200);
+    server.kill();
+    let all = server.output();
+    let levels: Vec<(u64, String)> = all
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "updraft_server::access" && field(v, "path") == download.as_str())
+        .map(|v| {
+            let status = field(&v, "status").as_u64().unwrap();
+            (status, v["level"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(
+        levels,
+        vec![(206, "DEBUG".to_owned()), (200, "INFO".to_owned())],
+        "{all}"
+    );
+}
