@@ -26,6 +26,7 @@ backend_tests!(
     explicit_groups_and_retry_of_failed_targets,
     approval_gates_the_start,
     silent_devices_time_out_and_the_rollout_goes_on,
+    actions_waiting_for_their_window_do_not_time_out,
     scheduled_rollouts_start_at_their_time,
     invalidating_the_set_stops_its_rollouts,
     dynamic_rollouts_take_in_targets_that_match_later,
@@ -676,4 +677,33 @@ fn old_closed_actions_are_deleted_after_the_retention_time(f: &Fixture) {
     f.srv.state.clock.advance(60 * 86_400_000);
     updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
     assert_eq!(ids(f), [installing]);
+}
+
+/// A device told to wait for its maintenance window has nothing to report until the window opens: the
+/// action times out only after the timeout passes silently inside an open window.
+fn actions_waiting_for_their_window_do_not_time_out(f: &Fixture) {
+    const HOUR: i64 = 3_600_000;
+    let (_, ds) = f.distribution_set("mwto", "mwto.bin", b"payload");
+    f.poll("mwto-1");
+    // A daily hour-long window opening between one and two hours from now.
+    let start = (f.srv.state.now() / HOUR + 2) * HOUR;
+    let schedule = format!("0 0 {} * * ?", (start / HOUR) % 24);
+    let action = f.assign(
+        ds,
+        "mwto-1",
+        json!({"maintenanceWindow": {"schedule": schedule, "duration": "01:00:00", "timezone": "+00:00"}}),
+    );
+    let status = |f: &Fixture| f.action("mwto-1", action)["status"].clone();
+    // Long past the 600 s timeout, but before the window: still waiting.
+    f.srv.state.clock.advance(start - f.srv.state.now() - 60_000);
+    updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
+    assert_eq!(status(f), "running");
+    // Inside the window, silent for half the timeout: still waiting.
+    f.srv.state.clock.advance(60_000 + 300_000);
+    updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
+    assert_eq!(status(f), "running");
+    // Silent for longer than the timeout inside the window: timed out.
+    f.srv.state.clock.advance(301_000);
+    updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
+    eventually("the action times out", || status(f) == "error");
 }

@@ -3,8 +3,8 @@
 
 use diesel::prelude::*;
 
-use super::actions::{SERVER_PREFIX, add_status, fail_action};
-use super::models::ActionStatus;
+use super::actions::{SERVER_PREFIX, add_status, fail_action, maintenance_window};
+use super::models::{Action, ActionStatus};
 use super::query::Sql;
 use super::schema::{action_statuses, actions, targets};
 use super::{AnyConnection, Changes, Result};
@@ -18,22 +18,42 @@ const WAITING_ON_DEVICE: &[&str] = &["running", "retrieved", "download", "downlo
 /// Claims up to [`BATCH`] open actions whose device has not reported for `timeout_secs` and closes
 /// them as errors. Returns the devices whose action closed (one entry per action) and the rollouts
 /// of those actions.
+///
+/// An action with a maintenance window waits for the window without a word from the device, so its
+/// silence counts only inside an open window, from the later of the window's start and the last
+/// report: outside its windows it never times out.
 pub fn time_out_silent_actions(c: &mut AnyConnection, timeout_secs: u64, now: i64) -> Result<Changes> {
     let cutoff = now - (timeout_secs as i64) * 1000;
-    let q = || {
-        actions::table
-            .filter(actions::active.eq(true))
-            .filter(actions::status.eq_any(WAITING_ON_DEVICE))
-            .filter(actions::last_modified_at.lt(cutoff))
-            .select((
-                actions::id,
-                actions::tenant,
-                actions::target_id,
-                actions::rollout_id,
-            ))
-            .limit(BATCH)
-    };
-    let candidates: Vec<(i64, String, i64, Option<i64>)> = crate::store::claim::claim!(c, q())?;
+    macro_rules! waiting {
+        ($window:expr) => {
+            actions::table
+                .filter(actions::active.eq(true))
+                .filter(actions::status.eq_any(WAITING_ON_DEVICE))
+                .filter(actions::last_modified_at.lt(cutoff))
+                .filter($window)
+                .select((
+                    actions::id,
+                    actions::tenant,
+                    actions::target_id,
+                    actions::rollout_id,
+                ))
+                .limit(BATCH)
+        };
+    }
+    // Separately, so actions waiting for a far window cannot fill the batch and hold up others.
+    let mut candidates: Vec<(i64, String, i64, Option<i64>)> =
+        crate::store::claim::claim!(c, waiting!(actions::maintenance_schedule.is_null()))?;
+    let windowed: Vec<(i64, String, i64, Option<i64>)> =
+        crate::store::claim::claim!(c, waiting!(actions::maintenance_schedule.is_not_null()))?;
+    for row in windowed {
+        let action: Action = actions::table.find(row.0).select(Action::as_select()).first(c)?;
+        let opened = maintenance_window(&action)
+            .and_then(|w| w.current_or_next_start(now))
+            .filter(|start| *start <= now);
+        if opened.is_some_and(|start| start < cutoff) {
+            candidates.push(row);
+        }
+    }
     let mut closed = Changes::none();
     for (id, tenant, target_id, rollout) in candidates {
         let last_report: Option<i64> = action_statuses::table
