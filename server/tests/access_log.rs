@@ -10,19 +10,12 @@ use serde_json::Value;
 /// its access-log lines.
 fn access_lines(log: &str, requests: &[(&str, &str, bool)]) -> (Vec<Value>, String) {
     let dir = tempfile::tempdir().unwrap();
-    let password = "access-log-test-password";
-    let mut server = support::process::updraft_server(|c| {
-        c.env("UPDRAFT_DATA_DIR", dir.path())
-            .env("UPDRAFT_ADMIN_PASSWORD", password)
-            .env("UPDRAFT_LOG_FORMAT", "json")
-            .env("UPDRAFT_LOG", log)
-            .env_remove("UPDRAFT_DATABASE_URL");
-    });
+    let mut server = server(dir.path(), log);
     let http = reqwest::blocking::Client::new();
     for (method, path, auth) in requests {
         let mut r = http.request(method.parse().unwrap(), format!("{}{path}", server.url));
         if *auth {
-            r = r.basic_auth("admin", Some(password));
+            r = r.basic_auth("admin", Some(PASSWORD));
         }
         r.send().unwrap();
     }
@@ -34,6 +27,19 @@ fn access_lines(log: &str, requests: &[(&str, &str, bool)]) -> (Vec<Value>, Stri
         .filter(|v| v["target"] == "updraft_server::access")
         .collect();
     (lines, text)
+}
+
+const PASSWORD: &str = "access-log-test-password";
+
+/// The real binary on its own SQLite database in `dir`, logging JSON at `log`.
+fn server(dir: &std::path::Path, log: &str) -> support::process::Process {
+    support::process::updraft_server(|c| {
+        c.env("UPDRAFT_DATA_DIR", dir)
+            .env("UPDRAFT_ADMIN_PASSWORD", PASSWORD)
+            .env("UPDRAFT_LOG_FORMAT", "json")
+            .env("UPDRAFT_LOG", log)
+            .env_remove("UPDRAFT_DATABASE_URL");
+    })
 }
 
 fn field<'a>(line: &'a Value, name: &str) -> &'a Value {
@@ -55,7 +61,7 @@ fn requests_are_logged_with_who_and_how_long_but_not_polls_or_queries() {
         !all.contains("secret-search-term"),
         "the query string was logged:\n{all}"
     );
-    assert!(!all.contains("access-log-test-password"), "a password was logged");
+    assert!(!all.contains(PASSWORD), "a password was logged");
     let mgmt = lines
         .iter()
         .find(|l| field(l, "path") == "/rest/v1/targets" && field(l, "method") == "GET")
@@ -105,14 +111,8 @@ fn requests_are_logged_with_who_and_how_long_but_not_polls_or_queries() {
 #[test]
 fn partial_artifact_answers_are_logged_at_debug() {
     let dir = tempfile::tempdir().unwrap();
-    let password = "access-log-test-password";
-    let mut server = support::process::updraft_server(|c| {
-        c.env("UPDRAFT_DATA_DIR", dir.path())
-            .env("UPDRAFT_ADMIN_PASSWORD", password)
-            .env("UPDRAFT_LOG_FORMAT", "json")
-            .env("UPDRAFT_LOG", "info,updraft_server::access=debug")
-            .env_remove("UPDRAFT_DATABASE_URL");
-    });
+    let password = PASSWORD;
+    let mut server = server(dir.path(), "info,updraft_server::access=debug");
     let http = reqwest::blocking::Client::new();
     let url = |p: &str| format!("{}{p}", server.url);
     let sm: Value = http
