@@ -88,7 +88,10 @@ fn check(f: &Fixture, when: &str) -> BTreeSet<i64> {
     let mut latest: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
     for r in &rows {
         if r.status == "scheduled" {
-            assert_eq!(r.started, None, "{when}: a scheduled action has no status yet: {r:?}");
+            assert_eq!(
+                r.started, None,
+                "{when}: a scheduled action has no status yet: {r:?}"
+            );
             continue;
         }
         let started = r.started.expect("a started action has a status row");
@@ -147,15 +150,7 @@ fn group_devices(f: &Fixture, key: GroupKey) -> (Vec<String>, i64) {
         .state
         .db
         .read_blocking(move |c: &mut AnyConnection| {
-            failures::group_devices(
-                c,
-                "DEFAULT",
-                &key,
-                store::Page {
-                    offset: 0,
-                    limit: 50,
-                },
-            )
+            failures::group_devices(c, "DEFAULT", &key, store::Page { offset: 0, limit: 50 })
         })
         .unwrap();
     (rows.into_iter().map(|r| r.0).collect(), total)
@@ -262,7 +257,9 @@ fn latest_and_failed_follow_every_write_path(f: &Fixture) {
     // fl-0 stays failed until that group starts.
     let (_, groups) = two_group_rollout(f, "fl-r1", ds2, "fl-3", "fl-0");
     eventually("the first group's action is open", || {
-        rows(f).iter().any(|r| r.rollout_group_id == Some(groups[0]) && r.status == "running")
+        rows(f)
+            .iter()
+            .any(|r| r.rollout_group_id == Some(groups[0]) && r.status == "running")
     });
     assert_eq!(check(f, "a scheduled rollout action"), BTreeSet::from([a0]));
     assert_eq!(
@@ -275,21 +272,27 @@ fn latest_and_failed_follow_every_write_path(f: &Fixture) {
     let a3 = rollout_action(f, "fl-3", r1);
     assert_eq!(f.feedback("fl-3", a3, "closed", "success").0, 200);
     eventually("the second group starts", || {
-        rows(f).iter().any(|r| r.rollout_group_id == Some(groups[1]) && r.status == "running")
+        rows(f)
+            .iter()
+            .any(|r| r.rollout_group_id == Some(groups[1]) && r.status == "running")
     });
     assert!(check(f, "fl-0's rollout action started").is_empty());
 
     // A rollout action created before a manual assignment but started after it is the latest.
     let (r2, groups) = two_group_rollout(f, "fl-r2", ds2, "fl-5", "fl-4");
     eventually("the first group's action is open", || {
-        rows(f).iter().any(|r| r.rollout_group_id == Some(groups[0]) && r.status == "running")
+        rows(f)
+            .iter()
+            .any(|r| r.rollout_group_id == Some(groups[0]) && r.status == "running")
     });
     let manual = f.assign(ds1, "fl-4", json!({}));
     check(f, "a manual assignment after the rollout's scheduled action");
     let a5 = rollout_action(f, "fl-5", r2);
     assert_eq!(f.feedback("fl-5", a5, "closed", "success").0, 200);
     eventually("the second group starts", || {
-        rows(f).iter().any(|r| r.rollout_group_id == Some(groups[1]) && r.status != "scheduled")
+        rows(f)
+            .iter()
+            .any(|r| r.rollout_group_id == Some(groups[1]) && r.status != "scheduled")
     });
     check(f, "the older rollout action started");
     let a4 = rollout_action(f, "fl-4", r2);

@@ -115,8 +115,8 @@ pub fn merge(c: &mut AnyConnection, above: i64) -> Result<usize> {
         ),
         ("rollout_group_counts", "rollout_group_id, status", "actions"),
     ] {
-        let rows: i64 = Select::<BigInt>::new(Sql::new().sql(&format!("SELECT COUNT(*) FROM {table}")))
-            .get_result(c)?;
+        let rows: i64 =
+            Select::<BigInt>::new(Sql::new().sql(&format!("SELECT COUNT(*) FROM {table}"))).get_result(c)?;
         if rows <= above {
             continue;
         }
