@@ -145,6 +145,11 @@ fn check(f: &Fixture, when: &str) -> BTreeSet<i64> {
 
 /// The failed devices of one group, as the failures page lists them.
 fn group_devices(f: &Fixture, key: GroupKey) -> (Vec<String>, i64) {
+    group_page(f, key, 0, 50)
+}
+
+/// One page of a group's failed devices.
+fn group_page(f: &Fixture, key: GroupKey, offset: i64, limit: i64) -> (Vec<String>, i64) {
     let (rows, total) = f
         .srv
         .state
@@ -323,6 +328,19 @@ fn latest_and_failed_follow_every_write_path(f: &Fixture) {
         .unwrap();
     assert!(deleted > 0);
     check(f, "after action cleanup");
+
+    // A group's pages, whether read walking the fleet in controller id order (a group that is a
+    // large part of the fleet) or sorted (a small one).
+    for (cid, ds) in [("fl-1", ds2), ("fl-3", ds1), ("fl-5", ds1)] {
+        let a = f.assign(ds, cid, json!({}));
+        fail(f, cid, a, "late");
+    }
+    assert_eq!(check(f, "three more failed").len(), 3);
+    let late = || GroupKey::Message("late".into());
+    for (offset, cid) in [(0, "fl-1"), (1, "fl-3"), (2, "fl-5")] {
+        assert_eq!(group_page(f, late(), offset, 1), (vec![cid.to_owned()], 3));
+    }
+    assert_eq!(group_page(f, late(), 3, 1), (vec![], 3));
     // Folding PostgreSQL's appended counter rows changes no figure.
     f.srv
         .state
