@@ -96,7 +96,8 @@ if [ "$DB" = postgres ]; then echo "VACUUM ANALYZE;" | SQL_RUN; else echo "ANALY
 start
 
 # A rollout over the devices not in error (75,000), started: its first group's devices never poll
-# again. (A device in error with a newer scheduled rollout action no longer counts as failed.)
+# again. (Before migration failed_latest, a device in error with a newer scheduled rollout action
+# did not count as failed; the rollout leaves those devices out so both builds count 25,000.)
 echo "creating and starting the rollout" >&2
 RID=$(api -d '{"name":"stuck","distributionSetId":3,"targetFilterQuery":"updateStatus!=error","amountGroups":5,"successCondition":{"condition":"THRESHOLD","expression":"100"}}' \
   "$URL/rest/v1/rollouts" | jq .id)
