@@ -107,6 +107,22 @@ for _ in $(seq 600); do
   sleep 0.5
 done
 
+# PostgreSQL's count triggers append rows (the seed's 100,000 targets, the rollout's 75,000 actions)
+# that the scheduler folds on its next pass, 2 s apart; until then readers sum them. Measure the
+# steady state: wait until each counts table is folded (at most 256 rows).
+if [ "$DB" = postgres ]; then
+  unfolded() {
+    psql -Atq -h 127.0.0.1 -U postgres -d "$PGDB" -c "SELECT count(*) FROM target_counts"
+    if [ "$(psql -Atq -h 127.0.0.1 -U postgres -d "$PGDB" -c "SELECT to_regclass('rollout_group_counts') IS NOT NULL")" = t ]; then
+      psql -Atq -h 127.0.0.1 -U postgres -d "$PGDB" -c "SELECT count(*) FROM rollout_group_counts"
+    fi
+  }
+  for _ in $(seq 300); do
+    unfolded | awk '$1 > 256 { big = 1 } END { exit big }' && break
+    sleep 0.2
+  done
+fi
+
 login
 
 echo "| page | runs | median | p95 | max | non-200 |"
