@@ -155,7 +155,7 @@ fn group_page(f: &Fixture, key: GroupKey, offset: i64, limit: i64) -> (Vec<Strin
         .state
         .db
         .read_blocking(move |c: &mut AnyConnection| {
-            failures::group_devices(c, "DEFAULT", &key, store::Page { offset: 0, limit: 50 })
+            failures::group_devices(c, "DEFAULT", &key, store::Page { offset, limit })
         })
         .unwrap();
     (rows.into_iter().map(|r| r.0).collect(), total)
