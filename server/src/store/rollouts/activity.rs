@@ -111,6 +111,9 @@ const STAGE: &str = "CASE WHEN a.status = 'canceling' THEN 'canceling' \
           ELSE 'installing' END \
      ELSE 'installing' END";
 
+/// A group, a status, its actions, and when the latest of them changed.
+pub type GroupCount = (Option<i64>, String, i64, Option<i64>);
+
 /// Per group and status: its actions and when the latest of them changed, from `rollout_group_counts`
 /// (kept by triggers on `actions`, migration `failed_latest`; PostgreSQL's appended rows summed)
 /// and one `max` per row from the index `actions_rollout_group`. Counting a rollout of 75,000
@@ -118,7 +121,7 @@ const STAGE: &str = "CASE WHEN a.status = 'canceling' THEN 'canceling' \
 pub fn group_counts(
     c: &mut AnyConnection,
     group_ids: &[i64],
-) -> Result<Vec<(Option<i64>, String, i64, Option<i64>)>> {
+) -> Result<Vec<GroupCount>> {
     if group_ids.is_empty() {
         return Ok(Vec::new());
     }
