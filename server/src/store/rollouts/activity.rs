@@ -118,10 +118,7 @@ pub type GroupCount = (Option<i64>, String, i64, Option<i64>);
 /// (kept by triggers on `actions`, migration `failed_latest`; PostgreSQL's appended rows summed)
 /// and one `max` per row from the index `actions_rollout_group`. Counting a rollout of 75,000
 /// actions from that index took ~11 ms on SQLite.
-pub fn group_counts(
-    c: &mut AnyConnection,
-    group_ids: &[i64],
-) -> Result<Vec<GroupCount>> {
+pub fn group_counts(c: &mut AnyConnection, group_ids: &[i64]) -> Result<Vec<GroupCount>> {
     if group_ids.is_empty() {
         return Ok(Vec::new());
     }
