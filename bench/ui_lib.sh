@@ -9,9 +9,10 @@ DATA="$(mktemp -d)"
 PASSWORD="bench-admin-password"
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$DATA"' EXIT
 
-# Starts the server and waits until it answers.
+# Starts the server and waits until it answers; on PostgreSQL when DATABASE_URL is set.
 start() {
-  UPDRAFT_LISTEN="127.0.0.1:$PORT" UPDRAFT_DATA_DIR="$DATA" UPDRAFT_ADMIN_PASSWORD="$PASSWORD" \
+  env ${DATABASE_URL:+UPDRAFT_DATABASE_URL="$DATABASE_URL"} \
+    UPDRAFT_LISTEN="127.0.0.1:$PORT" UPDRAFT_DATA_DIR="$DATA" UPDRAFT_ADMIN_PASSWORD="$PASSWORD" \
     UPDRAFT_LOG=warn UPDRAFT_WORKERS=2 "$BIN" >"$DATA/server.log" 2>&1 &
   PID=$!
   for _ in $(seq 100); do curl -sf -o /dev/null "$URL/ui/login" && return; sleep 0.1; done

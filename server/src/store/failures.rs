@@ -1,10 +1,13 @@
 //! Failed deployments grouped for the console: by error message, by distribution set and by
 //! rollout, with the devices of each group and a retry that assigns the failed set again.
 //!
-//! A failed device is one in update status `error` whose latest action failed; its error message is
-//! the last detail of that action's last status (what the device reported in its feedback), trimmed,
-//! which the action keeps as `last_message`. The groupings come from one `GROUP BY` over the failed
-//! devices, each limited to [`MAX_GROUPS`] groups, biggest first.
+//! A failed device is one in update status `error` whose latest started action failed (a rollout's
+//! action of a group not started yet is no attempt: the device's last real attempt still failed);
+//! its error message is the last detail of that action's last status (what the device reported in
+//! its feedback), trimmed, which the action keeps as `last_message`. Database triggers mark that
+//! action `latest_failed` (migration `failed_latest`), so the groupings come from one `GROUP BY`
+//! over a partial index of the failed devices' actions, each limited to [`MAX_GROUPS`] groups,
+//! biggest first.
 
 use std::collections::HashMap;
 
@@ -22,25 +25,20 @@ use super::{AnyConnection, Changes, Error, Result, Rule};
 /// The most groups of one kind the page lists.
 pub const MAX_GROUPS: i64 = 50;
 
-/// The tenant's failed devices' latest, failed actions (on `actions` joined with `targets`).
+/// The tenant's failed devices' latest, failed actions (on `actions`, in Diesel queries): the
+/// actions the triggers of migration `failed_latest` mark `latest_failed`.
 fn failed(tenant: &str) -> SqlFilter {
-    SqlFilter::new().sql("targets.tenant = ").text(tenant).sql(
-        " AND targets.update_status = 'error' AND actions.status = 'error' \
-             AND actions.id = (SELECT max(a2.id) FROM actions a2 WHERE a2.target_id = actions.target_id)",
-    )
+    SqlFilter::new()
+        .sql("actions.latest_failed AND actions.tenant = ")
+        .text(tenant)
 }
 
-/// The same as a `FROM ... WHERE` for hand-written queries: each of the tenant's devices in error
-/// (from the `(tenant, update_status)` index) joined to its latest action, `a`, if that failed.
-fn failed_from(tenant: &str) -> SqlFilter {
+/// The same as a `WHERE` for hand-written queries on `actions a`; served by the partial index
+/// `actions_latest_failed`.
+fn failed_where(tenant: &str) -> SqlFilter {
     SqlFilter::new()
-        .sql(
-            " FROM targets t JOIN actions a \
-             ON a.id = (SELECT max(a2.id) FROM actions a2 WHERE a2.target_id = t.id) \
-             WHERE t.tenant = ",
-        )
+        .sql(" WHERE a.latest_failed AND a.tenant = ")
         .text(tenant)
-        .sql(" AND t.update_status = 'error' AND a.status = 'error'")
 }
 
 /// One group of failed devices: what they share.
@@ -138,12 +136,12 @@ fn biggest<K: Ord + Clone>(counts: HashMap<K, i64>) -> Vec<(K, i64)> {
     v
 }
 
-/// The failures page's figures: one pass over the failed devices, counted per (message, set,
-/// rollout), then summed per grouping here (at 100,000 devices a quarter of them failed costs one
-/// index walk instead of four; the message is the action's `last_message`).
+/// The failures page's figures: one pass over the failed devices' actions (the partial index
+/// `actions_latest_failed` alone), counted per (message, set, rollout), then summed per grouping
+/// here (the message is the action's `last_message`).
 pub fn grouped(c: &mut AnyConnection, tenant: &str) -> Result<Failures> {
-    let mut q = Sql::new().sql("SELECT a.last_message, a.ds_id, a.rollout_id, COUNT(*)");
-    q.push(failed_from(tenant));
+    let mut q = Sql::new().sql("SELECT a.last_message, a.ds_id, a.rollout_id, COUNT(*) FROM actions a");
+    q.push(failed_where(tenant));
     q.push_sql(" GROUP BY a.last_message, a.ds_id, a.rollout_id");
     let rows: Vec<(String, i64, Option<i64>, i64)> =
         Select::<(Text, BigInt, Nullable<BigInt>, BigInt)>::new(q).load(c)?;
@@ -208,19 +206,43 @@ pub fn grouped(c: &mut AnyConnection, tenant: &str) -> Result<Failures> {
 pub type FailedDevice = (String, String, i64, i64);
 
 /// One page of a group's devices, by controller id, and how many the group holds.
+///
+/// The count comes from the partial index `actions_latest_failed`. The page either sorts the
+/// group's devices (a small group) or walks the tenant's devices in controller id order and keeps
+/// the failed ones of the group (a big one: the first page of 6,000 failed devices among 100,000
+/// reads about 800 devices instead of joining and sorting all 6,000).
 pub fn group_devices(
     c: &mut AnyConnection,
     tenant: &str,
     key: &GroupKey,
     page: super::Page,
 ) -> Result<(Vec<FailedDevice>, i64)> {
-    let mut from = failed_from(tenant);
-    key.push_condition(&mut from, "a");
-    let mut count = Sql::new().sql("SELECT COUNT(*)");
-    count.push(from.clone());
+    let mut cond = failed_where(tenant);
+    key.push_condition(&mut cond, "a");
+    let mut count = Sql::new().sql("SELECT COUNT(*) FROM actions a");
+    count.push(cond.clone());
     let total = Select::<BigInt>::new(count).get_result(c)?;
+    if total == 0 || page.offset >= total {
+        return Ok((Vec::new(), total));
+    }
+    let fleet = super::target_counts::load(c, tenant)?.total();
+    // Devices read walking the fleet in order (about offset + limit, spread over the fleet) against
+    // the group's devices joined and sorted; SQLite's CROSS JOIN keeps the chosen order.
+    let walk = (page.offset + page.limit).saturating_mul(fleet) / total.max(1) < total;
     let mut q = Sql::new().sql("SELECT t.controller_id, t.name, a.last_modified_at, a.ds_id");
-    q.push(from);
+    if walk {
+        q.push_sql(" FROM targets t CROSS JOIN actions a WHERE t.tenant = ");
+        q.push_text(tenant);
+        // `a.latest` lets the unique partial index `actions_latest` find each device's action.
+        q.push_sql(" AND a.target_id = t.id AND a.latest AND ");
+        let mut rest = SqlFilter::new().sql("a.latest_failed");
+        key.push_condition(&mut rest, "a");
+        q.push(rest);
+    } else {
+        q.push_sql(" FROM actions a CROSS JOIN targets t");
+        q.push(cond);
+        q.push_sql(" AND t.id = a.target_id");
+    }
     q.push_sql(" ORDER BY t.controller_id, t.id LIMIT ");
     q.push_int(page.limit);
     q.push_sql(" OFFSET ");

@@ -97,26 +97,36 @@ pub fn load(c: &mut AnyConnection, tenant: &str) -> Result<TargetCounts> {
 /// about one row per status and set pair, far fewer than this).
 pub const MERGE_ABOVE: i64 = 256;
 
-/// Folds PostgreSQL's appended +1/-1 rows into one row per key, when there are more than `above`
-/// rows; returns how many rows it folded. The rows it deletes are exactly those it sums
-/// (`DELETE ... RETURNING`), so rows that concurrent writers append meanwhile are kept. SQLite keeps
-/// one row per key already: nothing to do there.
+/// Folds PostgreSQL's appended +1/-1 rows into one row per key, in `target_counts` and in
+/// `rollout_group_counts` (actions per rollout group and status, the rollout page's totals), for
+/// each table with more than `above` rows; returns how many rows it folded. The rows it deletes are
+/// exactly those it sums (`DELETE ... RETURNING`), so rows that concurrent writers append meanwhile
+/// are kept. SQLite keeps one row per key already: nothing to do there.
 pub fn merge(c: &mut AnyConnection, above: i64) -> Result<usize> {
     if !matches!(c, AnyConnection::Postgresql(_)) {
         return Ok(0);
     }
-    let rows: i64 =
-        Select::<BigInt>::new(Sql::new().sql("SELECT COUNT(*) FROM target_counts")).get_result(c)?;
-    if rows <= above {
-        return Ok(0);
+    let mut folded = 0;
+    for (table, key, value) in [
+        (
+            "target_counts",
+            "tenant, update_status, installed_ds_id, assigned_ds_id",
+            "devices",
+        ),
+        ("rollout_group_counts", "rollout_group_id, status", "actions"),
+    ] {
+        let rows: i64 =
+            Select::<BigInt>::new(Sql::new().sql(&format!("SELECT COUNT(*) FROM {table}"))).get_result(c)?;
+        if rows <= above {
+            continue;
+        }
+        diesel::sql_query(format!(
+            "WITH gone AS (DELETE FROM {table} RETURNING {key}, {value}) \
+             INSERT INTO {table} ({key}, {value}) \
+             SELECT {key}, SUM({value}) FROM gone GROUP BY {key} HAVING SUM({value}) <> 0"
+        ))
+        .execute(c)?;
+        folded += usize::try_from(rows).unwrap_or(usize::MAX);
     }
-    diesel::sql_query(
-        "WITH gone AS (DELETE FROM target_counts \
-             RETURNING tenant, update_status, installed_ds_id, assigned_ds_id, devices) \
-         INSERT INTO target_counts (tenant, update_status, installed_ds_id, assigned_ds_id, devices) \
-         SELECT tenant, update_status, installed_ds_id, assigned_ds_id, SUM(devices) FROM gone \
-         GROUP BY tenant, update_status, installed_ds_id, assigned_ds_id HAVING SUM(devices) <> 0",
-    )
-    .execute(c)?;
-    Ok(usize::try_from(rows).unwrap_or(usize::MAX))
+    Ok(folded)
 }

@@ -111,29 +111,47 @@ const STAGE: &str = "CASE WHEN a.status = 'canceling' THEN 'canceling' \
           ELSE 'installing' END \
      ELSE 'installing' END";
 
+/// A group, a status, its actions, and when the latest of them changed.
+pub type GroupCount = (Option<i64>, String, i64, Option<i64>);
+
+/// Per group and status: its actions and when the latest of them changed, from `rollout_group_counts`
+/// (kept by triggers on `actions`, migration `failed_latest`; PostgreSQL's appended rows summed)
+/// and one `max` per row from the index `actions_rollout_group`. Counting a rollout of 75,000
+/// actions from that index took ~11 ms on SQLite.
+pub fn group_counts(c: &mut AnyConnection, group_ids: &[i64]) -> Result<Vec<GroupCount>> {
+    if group_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new().sql(
+        "SELECT n.rollout_group_id, n.status, CAST(SUM(n.actions) AS BIGINT), \
+         (SELECT max(a.last_modified_at) FROM actions a \
+          WHERE a.rollout_group_id = n.rollout_group_id AND a.status = n.status) \
+         FROM rollout_group_counts n WHERE n.rollout_group_id IN (",
+    );
+    for (i, id) in group_ids.iter().enumerate() {
+        if i > 0 {
+            q.push_sql(", ");
+        }
+        q.push_int(*id);
+    }
+    q.push_sql(") GROUP BY n.rollout_group_id, n.status HAVING SUM(n.actions) <> 0");
+    Ok(Select::<(Nullable<BigInt>, Text, BigInt, Nullable<BigInt>)>::new(q).load(c)?)
+}
+
 /// Rows of (group id, stage, offline 0/1, open actions).
 type StageRow = (Nullable<BigInt>, Text, Integer, BigInt);
 
 /// The activity of rollout `r`'s groups; devices that did not poll since `offline_before` count
 /// as offline.
 ///
-/// Two queries over its actions whatever its size: the totals per group and status, with when
-/// each group last moved, from the index `actions_rollout_group` alone; and the stages of its open
+/// Two queries whatever its size: the totals per group and status from the counts the database
+/// triggers keep ([`group_counts`]), with when each group last moved; and the stages of its open
 /// actions only (the partial index `actions_rollout_open`), joined to their devices. Scheduled and
 /// closed actions, most of a big rollout's, are never read.
 pub fn activity(c: &mut AnyConnection, r: &Rollout, offline_before: i64) -> Result<Activity> {
     let groups = engine::groups(c, r.id)?;
     let group_ids: Vec<i64> = groups.iter().map(|g| g.id).collect();
-    let rows: Vec<(Option<i64>, String, i64, Option<i64>)> = actions::table
-        .filter(actions::rollout_group_id.eq_any(&group_ids))
-        .group_by((actions::rollout_group_id, actions::status))
-        .select((
-            actions::rollout_group_id,
-            actions::status,
-            diesel::dsl::count_star(),
-            diesel::dsl::max(actions::last_modified_at),
-        ))
-        .load(c)?;
+    let rows = group_counts(c, &group_ids)?;
     let mut q = Sql::new().sql("SELECT a.rollout_group_id, ");
     q.push_sql(STAGE);
     q.push_sql(", CASE WHEN t.last_poll IS NULL OR t.last_poll < ");

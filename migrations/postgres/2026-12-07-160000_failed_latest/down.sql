@@ -1,0 +1,15 @@
+DROP TRIGGER rollout_group_counts_update ON actions;
+DROP TRIGGER rollout_group_counts_insert_delete ON actions;
+DROP FUNCTION rollout_group_counts_track();
+DROP TABLE rollout_group_counts;
+DROP TRIGGER actions_latest_target ON targets;
+DROP FUNCTION actions_latest_target();
+DROP TRIGGER actions_latest_delete ON actions;
+DROP FUNCTION actions_latest_deleted();
+DROP TRIGGER actions_latest_status ON actions;
+DROP TRIGGER actions_latest_insert ON actions;
+DROP FUNCTION actions_latest_start();
+DROP INDEX actions_latest_failed;
+DROP INDEX actions_latest;
+ALTER TABLE actions DROP COLUMN latest_failed;
+ALTER TABLE actions DROP COLUMN latest;

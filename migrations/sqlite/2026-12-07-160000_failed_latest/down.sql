@@ -1,0 +1,12 @@
+DROP TRIGGER rollout_group_counts_update;
+DROP TRIGGER rollout_group_counts_delete;
+DROP TRIGGER rollout_group_counts_insert;
+DROP TABLE rollout_group_counts;
+DROP TRIGGER actions_latest_target;
+DROP TRIGGER actions_latest_delete;
+DROP TRIGGER actions_latest_status;
+DROP TRIGGER actions_latest_insert;
+DROP INDEX actions_latest_failed;
+DROP INDEX actions_latest;
+ALTER TABLE actions DROP COLUMN latest_failed;
+ALTER TABLE actions DROP COLUMN latest;
