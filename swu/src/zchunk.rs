@@ -275,7 +275,11 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ZckError> {
     let compression = match c.ci("compression type")? {
         COMPRESSION_NONE => ChunkCompression::None,
         COMPRESSION_ZSTD => ChunkCompression::Zstd,
-        other => return Err(ZckError::Unsupported(format!("compression type {other} is unknown"))),
+        other => {
+            return Err(ZckError::Unsupported(format!(
+                "compression type {other} is unknown"
+            )));
+        }
     };
     if flags & FLAG_OPTIONAL != 0 {
         let count = c.ci("optional element count")?;
@@ -333,7 +337,9 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ZckError> {
             )));
         }
         if compression == ChunkCompression::None && length != uncompressed_length {
-            return Err(invalid(format!("chunk {n} is stored uncompressed with another length")));
+            return Err(invalid(format!(
+                "chunk {n} is stored uncompressed with another length"
+            )));
         }
         chunks.push(Chunk {
             offset,
@@ -540,11 +546,7 @@ pub fn write_zck<S: Read + Write + Seek>(
 
 /// Decompresses one stored chunk and checks it against its header entry: the uncompressed SHA-256
 /// and length must match. Never produces more than `chunk.uncompressed_length` bytes.
-pub fn decode_chunk(
-    compression: ChunkCompression,
-    chunk: &Chunk,
-    stored: &[u8],
-) -> Result<Vec<u8>, String> {
+pub fn decode_chunk(compression: ChunkCompression, chunk: &Chunk, stored: &[u8]) -> Result<Vec<u8>, String> {
     if stored.len() as u64 != chunk.length || sha256(stored) != chunk.digest {
         return Err("its stored bytes do not match the signed chunk checksum".into());
     }
@@ -604,7 +606,10 @@ mod tests {
         let mut b = Vec::new();
         put_ci(&mut b, 300);
         assert_eq!(b, [0x2c, 0x82]);
-        let mut c = Cursor { bytes: &[0x7f; 11], at: 0 };
+        let mut c = Cursor {
+            bytes: &[0x7f; 11],
+            at: 0,
+        };
         assert!(c.ci("x").is_err());
     }
 
@@ -662,7 +667,10 @@ mod tests {
         let last = bad.len() - 3;
         bad[last] ^= 1;
         assert!(matches!(parse_header(&bad), Err(ZckError::Invalid(_))));
-        assert!(matches!(parse_header(&w.header[..w.header.len() - 1]), Err(ZckError::Invalid(_))));
+        assert!(matches!(
+            parse_header(&w.header[..w.header.len() - 1]),
+            Err(ZckError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -10,7 +10,9 @@ use updraft_swu::zchunk::{decode_chunk, parse_header, read_header, write_zck};
 
 fn image() -> Vec<u8> {
     // Compressible text with a random stretch, so both kinds of chunk occur.
-    let mut v: Vec<u8> = (0..1_500_000u32).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
+    let mut v: Vec<u8> = (0..1_500_000u32)
+        .flat_map(|i| format!("line {i}\n").into_bytes())
+        .collect();
     let mut x = 0x1234_5678_u64;
     v.extend((0..400_000).map(|_| {
         x ^= x << 13;
@@ -35,7 +37,14 @@ fn files_written_by_zck_parse_and_decode() {
     assert_eq!(h.file_len(), file.len() as u64);
     let mut back = Vec::new();
     for c in &h.chunks {
-        back.extend(decode_chunk(h.compression, c, &file[c.offset as usize..(c.offset + c.length) as usize]).unwrap());
+        back.extend(
+            decode_chunk(
+                h.compression,
+                c,
+                &file[c.offset as usize..(c.offset + c.length) as usize],
+            )
+            .unwrap(),
+        );
     }
     assert!(back == img, "decoded image differs");
 }
@@ -55,8 +64,14 @@ fn files_written_here_pass_zchunks_tools() {
     assert!(info.contains("Overall checksum type: SHA-256"), "{info}");
     assert!(info.contains("Has uncompressed checksums"), "{info}");
     assert!(info.contains("Chunk checksum type: SHA-256"), "{info}");
-    assert!(info.contains(&format!("Header size: {}", w.header.len())), "{info}");
+    assert!(
+        info.contains(&format!("Header size: {}", w.header.len())),
+        "{info}"
+    );
     sh(dir.path(), "unzck -c ours.zck > back");
-    assert!(std::fs::read(dir.path().join("back")).unwrap() == img, "unzck's output differs");
+    assert!(
+        std::fs::read(dir.path().join("back")).unwrap() == img,
+        "unzck's output differs"
+    );
     assert_eq!(parse_header(&w.header).unwrap().chunks.len(), w.chunks);
 }
