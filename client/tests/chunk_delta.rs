@@ -47,8 +47,8 @@ fn file_content(seed: u64, len: usize) -> Vec<u8> {
         x ^= x >> 7;
         x ^= x << 17;
         out.extend_from_slice(WORDS[(x % 16) as usize].as_bytes());
-        out.push(if x % 7 == 0 { b'\n' } else { b' ' });
-        if x % 5 == 0 {
+        out.push(if x.is_multiple_of(7) { b'\n' } else { b' ' });
+        if x.is_multiple_of(5) {
             out.extend_from_slice(&x.to_le_bytes()[..3]);
         }
     }

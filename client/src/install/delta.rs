@@ -297,11 +297,10 @@ struct BatchRange {
 fn next_batch(header: &Header, local: &[Option<u64>], first: usize) -> Vec<BatchRange> {
     let mut out: Vec<BatchRange> = Vec::new();
     let mut bytes = 0u64;
-    for i in first..header.chunks.len() {
-        if local[i].is_some() {
+    for (i, (c, here)) in header.chunks.iter().zip(local).enumerate().skip(first) {
+        if here.is_some() {
             continue;
         }
-        let c = &header.chunks[i];
         if !out.is_empty() && bytes + c.length > BATCH_BYTES {
             break;
         }
