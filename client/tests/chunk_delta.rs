@@ -416,3 +416,30 @@ fn a_device_sharing_nothing_streams_the_whole_chunk_file() {
     );
     assert_eq!(proxy.whole_zck_requests.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn installing_a_delta_bundle_from_a_file_is_refused_before_anything_is_written() {
+    if !have_openssl() {
+        return;
+    }
+    let (v1, v2) = (tree_image(1), tree_image(2));
+    let dev = Device::new("http://127.0.0.1:9", "unused", &v1);
+    let swu = dev.bundle("v2", &v2, true);
+    let out = Command::new(env!("CARGO_BIN_EXE_updraft"))
+        .arg("install")
+        .arg(&swu)
+        .arg("--config")
+        .arg(&dev.config)
+        .env_remove("UPDRAFT_CONFIG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is a chunk delta: it is installed from a server by `updraft agent`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Some(") && !stderr.contains("{ "), "{stderr}");
+    assert!(std::fs::read(dev.path("a.img")).unwrap() == v1, "slot A changed");
+    assert_eq!(dev.reboot(), Slot::A, "nothing was armed");
+}

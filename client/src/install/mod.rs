@@ -240,8 +240,8 @@ fn run(
         };
         if matches!(dest, Destination::Delta { .. }) && remote.is_none() {
             bail!(
-                "{name:?} is a chunk delta: it is installed from a server (`updraft agent`, or \
-                 `updraft install URL`), which serves its chunk file"
+                "{name:?} is a chunk delta: it is installed from a server by `updraft agent`, \
+                 which fetches its chunk file from the deployment; `updraft install` cannot"
             );
         }
         plan.push((name, dest));
