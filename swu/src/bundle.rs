@@ -388,6 +388,9 @@ pub struct ManifestImage {
     /// SWUpdate's `install-if-higher`: skip the image unless `version` is higher than the
     /// installed one.
     pub install_if_higher: bool,
+    /// SWUpdate's per-image `properties` (string values), e.g. the delta handler's `url`,
+    /// `zckfile` and `chain`.
+    pub properties: Vec<(String, String)>,
 }
 
 impl ManifestImage {
@@ -409,6 +412,7 @@ impl ManifestImage {
             version: None,
             install_if_different: false,
             install_if_higher: false,
+            properties: Vec::new(),
         }
     }
 }
@@ -565,16 +569,17 @@ impl BundleWriter {
             let _ = writeln!(out, "\thardware-compatibility = [ {} ];", hw.join(", "));
         }
         match &self.set {
-            None => out.push_str(&self.render_lists(&prepared, None, 1)),
+            None => out.push_str(&self.render_lists(&prepared, None, None, 1)),
             Some(set) => {
                 set.check().map_err(|message| SwDescriptionError::Field {
                     path: format!("software.{}", set.name),
                     message,
                 })?;
                 let _ = writeln!(out, "\t{} =\n\t{{", set.name);
-                for (copy, mode) in set.copies.iter().zip(COPY_MODES) {
+                for (i, (copy, mode)) in set.copies.iter().zip(COPY_MODES).enumerate() {
                     let _ = writeln!(out, "\t\t{mode} =\n\t\t{{");
-                    out.push_str(&self.render_lists(&prepared, Some(&copy.device), 3));
+                    let other = &set.copies[1 - i].device;
+                    out.push_str(&self.render_lists(&prepared, Some(&copy.device), Some(other), 3));
                     if !copy.bootenv.is_empty() {
                         let vars: Vec<String> = copy
                             .bootenv
@@ -604,8 +609,15 @@ impl BundleWriter {
     }
 
     /// The `images`, `files` and `scripts` lists, indented by `depth` tabs; `slot_device` is the
-    /// device of images that name none (a copy of a [`SoftwareSet`]).
-    fn render_lists(&self, prepared: &[Prepared], slot_device: Option<&str>, depth: usize) -> String {
+    /// device of images that name none (a copy of a [`SoftwareSet`]), `other_device` the other
+    /// slot's: the `source` a delta image is compared with (SWUpdate's delta handler property).
+    fn render_lists(
+        &self,
+        prepared: &[Prepared],
+        slot_device: Option<&str>,
+        other_device: Option<&str>,
+        depth: usize,
+    ) -> String {
         let tab = "\t".repeat(depth);
         let mut sections: [(ArtifactKind, &str, String); 3] = [
             (ArtifactKind::Image, "images", String::new()),
@@ -614,8 +626,10 @@ impl BundleWriter {
         ];
         for (img, p) in self.manifest.images.iter().zip(prepared) {
             let device = img.device.as_deref().or_else(|| {
-                let takes_slot =
-                    img.kind == ArtifactKind::Image && (img.handler == "raw" || img.filesystem.is_some());
+                // SWUpdate's delta handler hands the reassembled image to its chained handler
+                // (`raw`), which writes to the entry's `device`.
+                let takes_slot = img.kind == ArtifactKind::Image
+                    && (img.handler == "raw" || img.handler == "delta" || img.filesystem.is_some());
                 slot_device.filter(|_| takes_slot)
             });
             let mut e = format!(
@@ -658,6 +672,24 @@ impl BundleWriter {
                 if on {
                     let _ = writeln!(e, "{tab}\t\t{key} = true;");
                 }
+            }
+            let mut properties: Vec<(&str, &str)> = img
+                .properties
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            if img.handler == "delta"
+                && !img.properties.iter().any(|(k, _)| k == "source")
+                && let Some(other) = other_device
+            {
+                properties.push(("source", other));
+            }
+            if !properties.is_empty() {
+                let _ = writeln!(e, "{tab}\t\tproperties: {{");
+                for (k, v) in properties {
+                    let _ = writeln!(e, "{tab}\t\t\t{k} = {};", quote(v));
+                }
+                let _ = writeln!(e, "{tab}\t\t}};");
             }
             let _ = write!(e, "{tab}\t}}");
             if let Some((_, _, section)) = sections.iter_mut().find(|(k, _, _)| *k == img.kind) {

@@ -4,6 +4,7 @@
 //! - [`libconfig`]: the libconfig subset (and JSON) sw-description is written in.
 //! - [`sw_description`]: the typed model and SWUpdate's board/selection lookup.
 //! - [`signature`]: detached CMS signatures of sw-description, verified by OpenSSL.
+//! - [`zchunk`]: zchunk format version 1 chunk files (`*.zck`) for SWUpdate-style chunk deltas.
 //! - [`bundle`]: [`bundle::BundleReader`] (signature first, then hash-checked images) and
 //!   [`bundle::BundleWriter`].
 //!
@@ -34,3 +35,4 @@ pub mod cpio;
 pub mod libconfig;
 pub mod signature;
 pub mod sw_description;
+pub mod zchunk;

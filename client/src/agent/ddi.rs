@@ -81,6 +81,7 @@ struct Opened {
     status: StatusCode,
     length: Option<u64>,
     content_range: Option<String>,
+    content_type: Option<String>,
     body: Body,
 }
 
@@ -204,6 +205,7 @@ impl Ddi {
                         status: StatusCode::from_u16(r.status)?,
                         length: r.content_length(),
                         content_range: r.header("content-range").map(str::to_owned),
+                        content_type: r.header("content-type").map(str::to_owned),
                         body: Body::Plain(r),
                     });
                 }
@@ -234,6 +236,11 @@ impl Ddi {
             content_range: r
                 .headers()
                 .get("content-range")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            content_type: r
+                .headers()
+                .get("content-type")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
             body: Body::Reqwest(r),
@@ -312,6 +319,154 @@ impl Ddi {
         };
         d.connect()?;
         Ok(d)
+    }
+}
+
+/// The chunk files of a deployment, for delta images: `url = "dynamic"` resolves to the
+/// deployment's artifact named `zckfile` (as SWUpdate's suricatta registers `.zck` artifacts),
+/// fetched with the device's credentials like any artifact; an explicit `http(s)://` URL (a
+/// capability link) is fetched as it is.
+pub struct ChunkFiles {
+    pub ddi: Ddi,
+    /// Artifact file name to download link.
+    pub artifacts: std::collections::BTreeMap<String, String>,
+}
+
+impl crate::install::delta::DeltaRemote for ChunkFiles {
+    fn open(&self, zckfile: &str, url: &str) -> anyhow::Result<Box<dyn crate::install::delta::ChunkFetch>> {
+        let url = if url == "dynamic" {
+            self.artifacts.get(zckfile).cloned().ok_or_else(|| {
+                anyhow!(
+                    "the deployment has no artifact {zckfile}: upload the chunk file that `updraft \
+                     bundle create` wrote beside the bundle to the same software module"
+                )
+            })?
+        } else if url.starts_with("http://") || url.starts_with("https://") {
+            url.to_owned()
+        } else {
+            bail!("{zckfile}: url {url:?} is neither \"dynamic\" nor an http(s) URL");
+        };
+        Ok(Box::new(ChunkFile {
+            ddi: self.ddi.clone(),
+            url,
+            received: Arc::default(),
+        }))
+    }
+}
+
+/// One chunk file on the server.
+struct ChunkFile {
+    ddi: Ddi,
+    url: String,
+    /// Body bytes received, shared with the whole-file stream.
+    received: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl ChunkFile {
+    fn count(&self, n: usize) {
+        self.received
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl crate::install::delta::ChunkFetch for ChunkFile {
+    fn ranges(&mut self, ranges: &[(u64, u64)]) -> anyhow::Result<Vec<Vec<u8>>> {
+        let spec: Vec<String> = ranges.iter().map(|(a, b)| format!("{a}-{}", b - 1)).collect();
+        let asked: u64 = ranges.iter().map(|(a, b)| b - a).sum();
+        let mut last = None;
+        // A broken connection is retried like a download; an answer that is wrong is not.
+        for attempt in 0..=self.ddi.retries {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(200 * u64::from(attempt.min(25))));
+            }
+            let opened = match self.ddi.open(
+                &Method::GET,
+                &self.url,
+                vec![
+                    ("accept", "application/octet-stream".to_owned()),
+                    ("range", format!("bytes={}", spec.join(","))),
+                ],
+                None,
+                None,
+            ) {
+                Ok(o) => o,
+                Err(e) => {
+                    last = Some(e.context(format!("GET {} (ranges)", self.url)));
+                    continue;
+                }
+            };
+            if opened.status != StatusCode::PARTIAL_CONTENT {
+                if opened.status.is_success() {
+                    bail!(
+                        "GET {}: the server answered {} instead of the ranges asked for; a chunk \
+                         delta needs a server that answers Range requests",
+                        self.url,
+                        opened.status
+                    );
+                }
+                let refused = expect_ok(opened, &format!("GET {}", self.url)).err();
+                return Err(refused.unwrap_or_else(|| anyhow!("GET {}: unexpected answer", self.url)));
+            }
+            let (content_type, content_range) = (opened.content_type.clone(), opened.content_range.clone());
+            let mut body = Vec::new();
+            // Framing is small next to the data; a server sending far more is refused.
+            let limit = asked + 4096 + 512 * ranges.len() as u64;
+            let mut reader = opened.body.take(limit + 1);
+            match reader.read_to_end(&mut body) {
+                Ok(_) => {}
+                Err(e) => {
+                    self.count(body.len());
+                    last = Some(anyhow::Error::new(e).context(format!(
+                        "GET {}: the answer broke off after {} bytes",
+                        self.url,
+                        body.len()
+                    )));
+                    continue;
+                }
+            }
+            self.count(body.len());
+            if body.len() as u64 > limit {
+                bail!("GET {}: the answer is longer than the ranges asked for", self.url);
+            }
+            match crate::install::delta::split_ranges(
+                content_type.as_deref(),
+                content_range.as_deref(),
+                &body,
+                ranges,
+            ) {
+                Ok(parts) => return Ok(parts),
+                Err(e) => {
+                    last = Some(e.context(format!("GET {}", self.url)));
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow!("GET {}: no attempt made", self.url)))
+    }
+
+    fn whole(&mut self) -> anyhow::Result<Box<dyn Read>> {
+        Ok(Box::new(Counted {
+            inner: self.ddi.download(&self.url)?,
+            received: Arc::clone(&self.received),
+        }))
+    }
+
+    fn received(&self) -> u64 {
+        self.received.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// A whole-file download whose bytes count as received.
+struct Counted {
+    inner: Download,
+    received: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.received
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
     }
 }
 

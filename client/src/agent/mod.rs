@@ -535,13 +535,19 @@ impl Agent {
         }
         let force = false;
         let mut before_arm = || scripts.before_arm().map_err(anyhow::Error::msg);
-        let installed = crate::install::install_from_with(
+        // Chunk-delta images fetch their `.zck` from the deployment's other artifacts.
+        let chunk_files = ddi::ChunkFiles {
+            ddi: self.ddi.clone(),
+            artifacts: artifact_links(&deployment),
+        };
+        let installed = crate::install::install_from_remote(
             &self.config,
             download,
             &url,
             force,
             Some(&action),
             &mut before_arm,
+            Some(&chunk_files),
         );
         match installed {
             Ok(done) if !done.armed => {
@@ -643,6 +649,19 @@ impl Agent {
             Err(e) => tracing::error!(error = %e, "the reboot command could not run"),
         }
     }
+}
+
+/// Every artifact of the deployment with its download link (HTTPS preferred), by file name.
+fn artifact_links(d: &DeploymentBase) -> BTreeMap<String, String> {
+    d.deployment
+        .chunks
+        .iter()
+        .flat_map(|c| &c.artifacts)
+        .filter_map(|a| {
+            let link = a.links.get("download").or_else(|| a.links.get("download-http"))?;
+            Some((a.filename.clone(), link.href.clone()))
+        })
+        .collect()
 }
 
 /// The first `.swu` artifact of the deployment and its download URL (HTTPS preferred).

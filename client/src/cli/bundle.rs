@@ -79,6 +79,11 @@ one):
     # version = \"1.4.0\"                    # version (compared with sw-versions on the device)
     # install-if-different = true          # optional: skip when the device has name at version
     # install-if-higher = true             # optional: skip unless version is higher
+    # delta = true                         # optional, raw only: a chunk delta; writes
+                                           # <file>.zck beside the bundle (upload it to the
+                                           # same software module) and puts its header into
+                                           # the bundle as SWUpdate's type = \"delta\" entry
+                                           # (docs/delta.md)
 
 Script handlers (lua, shellscript, preinstall, postinstall, postfailure) go into the
 `scripts` list of sw-description, everything else into `images`. Signing needs --cert and
@@ -198,6 +203,8 @@ pub struct LoadedManifest {
     pub set: Option<SoftwareSet>,
     /// Per image (in order): compress and/or encrypt it while building.
     pub encode: Vec<(Option<Compress>, bool)>,
+    /// Per image (in order): ship it as a chunk delta (`delta = true`).
+    pub delta: Vec<bool>,
 }
 
 /// One `[[images]]` table of a [`BundleManifest`].
@@ -232,6 +239,10 @@ pub struct ManifestEntry {
     /// Skip the image unless `version` is higher than the device's sw-versions entry for `name`.
     #[serde(default)]
     pub install_if_higher: bool,
+    /// Ship a raw image as a chunk delta: `<file>.zck` beside the bundle, its header in the bundle
+    /// as SWUpdate's `type = "delta"` entry.
+    #[serde(default)]
+    pub delta: bool,
 }
 
 /// Handlers SWUpdate runs from the `scripts` list.
@@ -280,6 +291,7 @@ impl BundleManifest {
                 Some(set)
             }
         };
+        let delta: Vec<bool> = self.images.iter().map(|e| e.delta).collect();
         let mut names = BTreeSet::new();
         let (images, encode) = self
             .images
@@ -307,6 +319,7 @@ impl BundleManifest {
             },
             set,
             encode,
+            delta,
         })
     }
 }
@@ -352,6 +365,18 @@ impl ManifestEntry {
             ),
             _ => {}
         }
+        if self.delta
+            && (self.handler != "raw"
+                || self.compress.is_some()
+                || self.compressed.is_some()
+                || self.encrypt
+                || self.encrypted)
+        {
+            bail!(
+                "`delta = true` needs a plain raw image: the .zck compresses its chunks itself, and \
+                 SWUpdate's delta handler reads neither `compressed` nor `encrypted`"
+            );
+        }
         let compress = match self.compress.as_deref() {
             None => None,
             Some("zstd") => Some(Compress::Zstd),
@@ -391,6 +416,7 @@ impl ManifestEntry {
             version: self.version,
             install_if_different: self.install_if_different,
             install_if_higher: self.install_if_higher,
+            properties: Vec::new(),
         };
         Ok((image, (compress, self.encrypt)))
     }
@@ -401,6 +427,7 @@ fn create(args: &CreateArgs) -> anyhow::Result<()> {
         mut manifest,
         set,
         encode,
+        delta,
     } = BundleManifest::load(&args.manifest)?;
     let key = match (&args.aes_key, encode.iter().any(|(_, encrypt)| *encrypt)) {
         (Some(path), true) => {
@@ -445,6 +472,18 @@ fn create(args: &CreateArgs) -> anyhow::Result<()> {
             image.ivt = ivt;
         }
     }
+    // Chunk deltas: each `<file>.zck` is written beside the bundle now; the bundle carries its
+    // header in place of the image.
+    let mut chunk_files = Vec::new();
+    for (image, _) in manifest.images.iter_mut().zip(delta).filter(|(_, d)| *d) {
+        if staging.is_none() {
+            staging = Some(Staging::next_to(&args.output)?);
+        }
+        let Some(stage) = &staging else { continue };
+        let zck = zck_path(&args.output, &image.filename);
+        let written = super::bundle_delta::make(image, stage, &zck)?;
+        chunk_files.push((zck, written));
+    }
     let mut writer = BundleWriter::new(manifest);
     if let Some(set) = set {
         writer = writer.with_software_set(set);
@@ -464,12 +503,31 @@ fn create(args: &CreateArgs) -> anyhow::Result<()> {
     })?;
     drop(staging);
     outln!("wrote {}", args.output.display());
+    for (zck, w) in &chunk_files {
+        outln!(
+            "wrote {} ({} chunks, {} of {} image bytes): upload it to the same software module as the \
+             bundle",
+            zck.display(),
+            w.chunks,
+            w.file_len,
+            w.image_len
+        );
+    }
     Ok(())
+}
+
+/// Where the chunk file of image `filename` goes: beside the bundle.
+fn zck_path(output: &Path, filename: &str) -> PathBuf {
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    dir.join(format!("{filename}.zck"))
 }
 
 /// Writes `path` through a temporary file in the same directory: write, fsync, rename, fsync
 /// the directory. The temporary file is removed on failure.
-fn write_atomically(
+pub(super) fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<&File>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {

@@ -50,6 +50,11 @@ impl Staging {
         Ok(Staging { dir })
     }
 
+    /// A path inside the staging directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
     /// Encodes `source` into the staging directory as `name`; answers the staged file and the IV
     /// used (hex), when encrypting.
     pub fn encode(

@@ -11,6 +11,7 @@ macro_rules! outln {
 
 pub mod agent;
 pub mod bundle;
+pub mod bundle_delta;
 pub mod bundle_encode;
 pub mod bundle_sets;
 pub mod install;

@@ -8,13 +8,14 @@
 pub mod archive;
 pub mod chunked;
 pub mod decode;
+pub mod delta;
 pub mod raw;
 pub mod rawfile;
 pub mod scripts;
 
 use std::cmp::Ordering;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow, bail};
@@ -104,6 +105,15 @@ enum Destination {
     File(PathBuf),
     /// A tar archive unpacked into this directory.
     Archive(PathBuf),
+    /// SWUpdate's `delta` handler chained to `raw`: the image rebuilt from the active slot's
+    /// chunks and fetched ones, written to the inactive slot's device.
+    Delta {
+        device: PathBuf,
+        source: PathBuf,
+        zckfile: String,
+        url: String,
+        image_sha256: Option<[u8; 32]>,
+    },
     /// A script, with its handler.
     Script(String),
     /// Already installed (`install-if-different` / `install-if-higher`): read and verified, not
@@ -139,6 +149,20 @@ pub fn install_from_with(
     action_id: Option<&str>,
     before_arm: &mut dyn FnMut() -> anyhow::Result<()>,
 ) -> anyhow::Result<Installed> {
+    install_from_remote(config, source, label, force, action_id, before_arm, None)
+}
+
+/// [`install_from_with`] for bundles that may hold chunk-delta images: `remote` fetches their
+/// chunk files (without it such a bundle is refused before anything is written).
+pub fn install_from_remote(
+    config: &Config,
+    source: impl std::io::Read,
+    label: &str,
+    force: bool,
+    action_id: Option<&str>,
+    before_arm: &mut dyn FnMut() -> anyhow::Result<()>,
+    remote: Option<&dyn delta::DeltaRemote>,
+) -> anyhow::Result<Installed> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let mut record = InstallRecord {
@@ -149,7 +173,7 @@ pub fn install_from_with(
         result: "refused".into(),
         reason: None,
     };
-    let result = run(config, source, force, action_id, &mut record, before_arm);
+    let result = run(config, source, force, action_id, &mut record, before_arm, remote);
     match &result {
         Ok(_) => record.result = "armed".into(),
         Err(e) => record.reason = Some(format!("{e:#}")),
@@ -168,6 +192,7 @@ fn run(
     action_id: Option<&str>,
     record: &mut InstallRecord,
     before_arm: &mut dyn FnMut() -> anyhow::Result<()>,
+    remote: Option<&dyn delta::DeltaRemote>,
 ) -> anyhow::Result<Installed> {
     let backend = config.backend()?;
     let journal = config.journal();
@@ -213,6 +238,12 @@ fn run(
         } else {
             destination(config, artifact, active, target)?
         };
+        if matches!(dest, Destination::Delta { .. }) && remote.is_none() {
+            bail!(
+                "{name:?} is a chunk delta: it is installed from a server by `updraft agent`, \
+                 which fetches its chunk file from the deployment; `updraft install` cannot"
+            );
+        }
         plan.push((name, dest));
     }
     let skipped = plan
@@ -245,7 +276,7 @@ fn run(
         None => None,
     };
     let mut scripts = scripts::Scripts::new(&config.data_dir, target, &config.slots.get(target).device);
-    match stream(&mut reader, &plan, key.as_ref(), &mut scripts)
+    match stream(&mut reader, &plan, key.as_ref(), &mut scripts, remote)
         .and_then(|n| scripts.run_after().map(|()| n))
         .and_then(|n| before_arm().map(|()| n))
     {
@@ -385,6 +416,7 @@ fn stream<R: std::io::Read>(
     plan: &[(String, Destination)],
     key: Option<&decode::AesKey>,
     scripts: &mut scripts::Scripts,
+    remote: Option<&dyn delta::DeltaRemote>,
 ) -> anyhow::Result<usize> {
     let mut count = 0;
     while let Some(mut image) = reader.next_image()? {
@@ -417,6 +449,33 @@ fn stream<R: std::io::Read>(
                 Destination::Archive(dir) => archive::unpack(dir, &mut data).map(|_| None),
                 Destination::Script(handler) => {
                     Ok(Some((handler, scripts::Scripts::read(&mut data, &name)?)))
+                }
+                Destination::Delta {
+                    device,
+                    source,
+                    zckfile,
+                    url,
+                    image_sha256,
+                } => {
+                    // The header is trusted only once the bundle's sha256 of it checked out, at
+                    // the end of its stored bytes: read it whole first.
+                    let mut header = Vec::new();
+                    std::io::Read::take(&mut *data, updraft_swu::zchunk::MAX_HEADER + 1024)
+                        .read_to_end(&mut header)?;
+                    std::io::copy(&mut *data, &mut std::io::sink())?;
+                    let remote = remote.ok_or_else(|| anyhow!("no server to fetch {zckfile} from"))?;
+                    let fetch = remote.open(zckfile, url)?;
+                    let mut rebuilt =
+                        delta::DeltaReader::new(zckfile, &header, source, fetch, *image_sha256)?;
+                    raw::write(device, &mut rebuilt, None)?;
+                    tracing::info!(
+                        zckfile = %zckfile,
+                        received = rebuilt.received(),
+                        reused = rebuilt.stats.reused,
+                        chunks = rebuilt.stats.chunks,
+                        "chunk delta installed"
+                    );
+                    Ok(None)
                 }
                 Destination::Skip => Ok(None),
             }
@@ -511,8 +570,64 @@ fn destination(
             };
             Ok(Destination::Archive(dir))
         }
+        "delta" => delta_destination(config, artifact, name, active, target),
         other => bail!("{name:?}: handler {other:?} is not supported"),
     }
+}
+
+/// Where a `delta` image goes: like `raw` (its `device`, or the inactive slot), rebuilt against
+/// the active slot (SWUpdate's `source` property names it; Updraft knows its slots).
+fn delta_destination(
+    config: &Config,
+    artifact: &Artifact,
+    name: &str,
+    active: Slot,
+    target: Slot,
+) -> anyhow::Result<Destination> {
+    let property = |key: &str| {
+        artifact
+            .properties
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.first().cloned())
+    };
+    if artifact.compressed.is_some() || artifact.encrypted {
+        bail!("{name:?}: a delta header is neither compressed nor encrypted");
+    }
+    if let Some(chain) = property("chain")
+        && chain != "raw"
+    {
+        bail!("{name:?}: the delta handler chains only to \"raw\" here, not {chain:?}");
+    }
+    let zckfile =
+        property("zckfile").ok_or_else(|| anyhow!("{name:?}: a delta image needs properties.zckfile"))?;
+    let url = property("url").unwrap_or_else(|| "dynamic".to_owned());
+    let image_sha256 = match property(delta::IMAGE_SHA256) {
+        None => None,
+        Some(hex) => Some(
+            updraft_swu::sw_description::parse_sha256(&hex)
+                .ok_or_else(|| anyhow!("{name:?}: properties.image-sha256 is not 64 hex digits"))?,
+        ),
+    };
+    let Destination::Raw(device) = destination(
+        config,
+        &Artifact {
+            handler: "raw".into(),
+            ..artifact.clone()
+        },
+        active,
+        target,
+    )?
+    else {
+        bail!("{name:?}: no slot device for the delta image");
+    };
+    Ok(Destination::Delta {
+        device,
+        source: config.slots.get(active).device.clone(),
+        zckfile,
+        url,
+        image_sha256,
+    })
 }
 
 /// An error of the stored image stream: a checksum or sha256 mismatch is already the sentence to

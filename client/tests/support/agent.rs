@@ -59,6 +59,12 @@ impl Fleet {
 
     /// Uploads `bundle` as a distribution set and assigns it; answers the action id.
     pub fn assign(&self, name: &str, bundle: &Path) -> i64 {
+        self.assign_artifacts(name, &[(bundle, format!("{name}.swu"))])
+    }
+
+    /// Uploads `files` (path, artifact file name) into one software module of a distribution
+    /// set and assigns it; answers the action id.
+    pub fn assign_artifacts(&self, name: &str, files: &[(&Path, String)]) -> i64 {
         let sm = self.json(
             reqwest::Method::POST,
             "/rest/v1/softwaremodules",
@@ -66,17 +72,19 @@ impl Fleet {
         )[0]["id"]
             .as_i64()
             .unwrap();
-        let part = reqwest::blocking::multipart::Part::bytes(std::fs::read(bundle).unwrap())
-            .file_name(format!("{name}.swu"));
-        let r = self
-            .mgmt(
-                reqwest::Method::POST,
-                &format!("/rest/v1/softwaremodules/{sm}/artifacts"),
-            )
-            .multipart(reqwest::blocking::multipart::Form::new().part("file", part))
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 201);
+        for (path, file_name) in files {
+            let part = reqwest::blocking::multipart::Part::bytes(std::fs::read(path).unwrap())
+                .file_name(file_name.clone());
+            let r = self
+                .mgmt(
+                    reqwest::Method::POST,
+                    &format!("/rest/v1/softwaremodules/{sm}/artifacts"),
+                )
+                .multipart(reqwest::blocking::multipart::Form::new().part("file", part))
+                .send()
+                .unwrap();
+            assert_eq!(r.status(), 201);
+        }
         let ds = self.json(
             reqwest::Method::POST,
             "/rest/v1/distributionsets",

@@ -1,0 +1,445 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Chunk deltas end to end: `updraft bundle create` with `delta = true` writes the bundle (the
+//! zchunk header inside, signed) and the `.zck` beside it; both go into one software module of a
+//! real `updraft-server`; `updraft agent` rebuilds the new image from the chunks slot A already
+//! holds plus multi-range requests on the `.zck`'s DDI download link, into file-backed slot B.
+//! A proxy between device and server counts the bytes on the wire and can damage or cut the range
+//! answers.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use updraft_client::slots::Slot;
+
+mod support;
+
+use support::agent::{Fleet, SimKeys, sim_config};
+
+const CID: &str = "delta-e2e";
+
+fn have_openssl() -> bool {
+    let ok = Command::new("openssl").arg("version").output().is_ok();
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "`openssl` is required under CI=true"
+        );
+        eprintln!("skipping: `openssl` not found on PATH");
+    }
+    ok
+}
+
+/// Words from a small vocabulary: file contents that compress about as well as a root file
+/// system's.
+fn file_content(seed: u64, len: usize) -> Vec<u8> {
+    const WORDS: [&str; 16] = [
+        "update", "slot", "kernel", "config", "library", "binary", "device", "server", "chunk", "delta",
+        "image", "signed", "bundle", "header", "0x7f3a", "ELF",
+    ];
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut out = Vec::with_capacity(len + 16);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(WORDS[(x % 16) as usize].as_bytes());
+        out.push(if x.is_multiple_of(7) { b'\n' } else { b' ' });
+        if x.is_multiple_of(5) {
+            out.extend_from_slice(&x.to_le_bytes()[..3]);
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+/// A file tree image (a tar of 300 files, ~4.5 MiB). `version` 2 changes five files and adds
+/// one in the middle, as a rebuilt image with a few changed files would.
+fn tree_image(version: u32) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut add = |name: String, data: Vec<u8>| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_735_689_600);
+        h.set_cksum();
+        tar.append_data(&mut h, name, &data[..]).unwrap();
+    };
+    for i in 0..300u64 {
+        let len = 2_000 + ((i * 7919) % 28_000) as usize;
+        let changed = version == 2 && [17, 80, 151, 152, 260].contains(&i);
+        add(
+            format!("usr/lib/file{i:03}"),
+            file_content(i + if changed { 1_000 } else { 0 }, len),
+        );
+        if version == 2 && i == 150 {
+            add("usr/lib/new-file".into(), file_content(9_999, 20_000));
+        }
+    }
+    tar.into_inner().unwrap()
+}
+
+struct Device {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    config: PathBuf,
+}
+
+impl Device {
+    /// Booted from slot A holding `active`, trusting `trusted.pem`, polling `url` with `token`.
+    fn new(url: &str, token: &str, active: &[u8]) -> Device {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
+        let st = Command::new("openssl")
+            .current_dir(&dir)
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+            .args([
+                "-keyout",
+                "trusted.key",
+                "-out",
+                "trusted.pem",
+                "-subj",
+                "/CN=updraft-delta",
+            ])
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        std::fs::write(dir.join("a.img"), active).unwrap();
+        std::fs::write(dir.join("b.img"), vec![0u8; 4096]).unwrap();
+        let tables = format!(
+            "[bundle]\nca = {:?}\n",
+            dir.join("trusted.pem").display().to_string()
+        );
+        let keys = SimKeys {
+            server: "download_retries = 2",
+            tables: &tables,
+            ..SimKeys::default()
+        };
+        let config = sim_config(&dir, url, CID, token, keys);
+        let d = Device {
+            _tmp: tmp,
+            dir,
+            config,
+        };
+        assert_eq!(d.reboot(), Slot::A);
+        d
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn reboot(&self) -> Slot {
+        support::agent::power_cycle(&self.dir)
+    }
+
+    fn agent_once(&self) -> String {
+        support::agent::agent_once(&self.config)
+    }
+
+    /// `updraft bundle create` of `image` as `name.img`, with `delta = true` or compressed with
+    /// zstd; answers the bundle (and the `.zck` is beside it when `delta`).
+    fn bundle(&self, name: &str, image: &[u8], delta: bool) -> PathBuf {
+        let dir = self.path(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.img")), image).unwrap();
+        let how = if delta {
+            "delta = true"
+        } else {
+            "compress = \"zstd\""
+        };
+        std::fs::write(
+            dir.join("bundle.toml"),
+            format!(
+                "version = \"1.1.0\"\nhardware-compatibility = [\"1.0\"]\n[[images]]\n\
+                 file = \"{name}.img\"\ntype = \"raw\"\n{how}\n"
+            ),
+        )
+        .unwrap();
+        let out = dir.join(format!("{name}.swu"));
+        let run = Command::new(env!("CARGO_BIN_EXE_updraft"))
+            .args(["bundle", "create", "--manifest"])
+            .arg(dir.join("bundle.toml"))
+            .arg("--cert")
+            .arg(self.path("trusted.pem"))
+            .arg("--key")
+            .arg(self.path("trusted.key"))
+            .arg("--output")
+            .arg(&out)
+            .env_remove("UPDRAFT_CONFIG")
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "bundle create: {run:?}");
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        if delta {
+            assert!(stdout.contains(&format!("{name}.img.zck")), "{stdout}");
+            assert!(
+                stdout.contains("upload it to the same software module"),
+                "{stdout}"
+            );
+        }
+        out
+    }
+}
+
+/// Uploads the delta bundle and its chunk file into one software module and assigns it.
+fn assign_delta(fleet: &Fleet, swu: &Path) -> i64 {
+    let zck = swu.with_file_name("v2.img.zck");
+    fleet.assign_artifacts(
+        "v2",
+        &[(swu, "v2.swu".to_owned()), (&zck, "v2.img.zck".to_owned())],
+    )
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// Flip one byte in the body of every range answer for the `.zck`.
+    Flip,
+    /// Cut every range answer for the `.zck` in the middle.
+    Cut,
+}
+
+/// A TCP proxy that counts the bytes of every artifact answer (HTTP head and framing included)
+/// and applies `fault` to range answers for `.zck` artifacts.
+struct Proxy {
+    url: String,
+    artifact_bytes: Arc<AtomicU64>,
+    range_requests: Arc<AtomicUsize>,
+    whole_zck_requests: Arc<AtomicUsize>,
+}
+
+impl Proxy {
+    fn start(upstream: String, fault: Fault) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let proxy = Proxy {
+            url,
+            artifact_bytes: Arc::default(),
+            range_requests: Arc::default(),
+            whole_zck_requests: Arc::default(),
+        };
+        let (bytes, ranges, wholes) = (
+            Arc::clone(&proxy.artifact_bytes),
+            Arc::clone(&proxy.range_requests),
+            Arc::clone(&proxy.whole_zck_requests),
+        );
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let upstream = upstream.clone();
+                let (bytes, ranges, wholes) = (Arc::clone(&bytes), Arc::clone(&ranges), Arc::clone(&wholes));
+                std::thread::spawn(move || relay(client, &upstream, fault, &bytes, &ranges, &wholes));
+            }
+        });
+        proxy
+    }
+}
+
+fn relay(
+    mut client: TcpStream,
+    upstream: &str,
+    fault: Fault,
+    bytes: &AtomicU64,
+    ranges: &AtomicUsize,
+    wholes: &AtomicUsize,
+) {
+    let mut server = TcpStream::connect(upstream.trim_start_matches("http://")).unwrap();
+    let mut request = Vec::new();
+    let mut buf = [0u8; 8192];
+    let mut c2 = client.try_clone().unwrap();
+    let mut s2 = server.try_clone().unwrap();
+    // The request head (the device's requests arrive in one piece on loopback).
+    let n = c2.read(&mut buf).unwrap_or(0);
+    request.extend_from_slice(&buf[..n]);
+    let head = String::from_utf8_lossy(&request).to_ascii_lowercase();
+    let is_artifact = head.starts_with("get ") && head.contains("/artifacts/");
+    let is_zck = is_artifact && head.lines().next().unwrap_or_default().contains(".zck");
+    let is_range = is_zck && head.contains("\r\nrange:");
+    if is_range {
+        ranges.fetch_add(1, Ordering::SeqCst);
+    } else if is_zck {
+        wholes.fetch_add(1, Ordering::SeqCst);
+    }
+    // One request per connection, so that an answer ends where the connection does.
+    if let Some(eol) = request.windows(2).position(|w| w == b"\r\n") {
+        request.splice(eol + 2..eol + 2, b"connection: close\r\n".iter().copied());
+    }
+    s2.write_all(&request).unwrap();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut c2, &mut s2);
+    });
+    let mut answer = Vec::new();
+    let _ = server.read_to_end(&mut answer);
+    if is_range && fault != Fault::None {
+        let body = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let middle = body + (answer.len() - body) / 2;
+        match fault {
+            Fault::Flip => answer[middle] ^= 0x55,
+            Fault::Cut => answer.truncate(middle),
+            Fault::None => {}
+        }
+    }
+    if is_artifact {
+        bytes.fetch_add(answer.len() as u64, Ordering::SeqCst);
+    }
+    let _ = client.write_all(&answer);
+    let _ = client.shutdown(std::net::Shutdown::Both);
+}
+
+#[test]
+fn a_chunk_delta_installs_byte_exact_and_fetches_only_what_changed() {
+    if !have_openssl() {
+        return;
+    }
+    let (v1, v2) = (tree_image(1), tree_image(2));
+    let fleet = Fleet::start(CID);
+    let proxy = Proxy::start(fleet.srv.url.clone(), Fault::None);
+    let dev = Device::new(&proxy.url, &fleet.register("delta device"), &v1);
+    let swu = dev.bundle("v2", &v2, true);
+    let full = dev.bundle("full", &v2, false);
+    let action = assign_delta(&fleet, &swu);
+    std::fs::write(dev.path("healthy"), b"").unwrap();
+
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: installed and armed")),
+        "{out}"
+    );
+    assert!(
+        std::fs::read(dev.path("b.img")).unwrap() == v2,
+        "slot B is not the new image"
+    );
+    assert!(std::fs::read(dev.path("a.img")).unwrap() == v1, "slot A changed");
+    assert!(proxy.range_requests.load(Ordering::SeqCst) >= 1);
+    assert_eq!(proxy.whole_zck_requests.load(Ordering::SeqCst), 0);
+
+    let wire = proxy.artifact_bytes.load(Ordering::SeqCst);
+    let full_len = std::fs::metadata(&full).unwrap().len();
+    let zck_len = std::fs::metadata(swu.with_file_name("v2.img.zck")).unwrap().len();
+    let swu_len = std::fs::metadata(&swu).unwrap().len();
+    eprintln!(
+        "chunk delta figures: image {} bytes; full bundle (zstd) {full_len}; .zck {zck_len}; \
+         delta bundle {swu_len}; delta on the wire (bundle + ranges, HTTP heads included) {wire} \
+         = {:.1} % of the full bundle",
+        v2.len(),
+        100.0 * wire as f64 / full_len as f64
+    );
+    assert!(
+        wire * 4 < full_len,
+        "the delta fetched {wire} of {full_len} bytes"
+    );
+
+    assert_eq!(dev.reboot(), Slot::B);
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: reported success")),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_tampered_chunk_is_refused_and_the_active_slot_is_untouched() {
+    if !have_openssl() {
+        return;
+    }
+    let (v1, v2) = (tree_image(1), tree_image(2));
+    let fleet = Fleet::start(CID);
+    let proxy = Proxy::start(fleet.srv.url.clone(), Fault::Flip);
+    let dev = Device::new(&proxy.url, &fleet.register("delta device"), &v1);
+    let action = assign_delta(&fleet, &dev.bundle("v2", &v2, true));
+    let out = dev.agent_once();
+    assert!(out.contains(&format!("action {action}: failed")), "{out}");
+    let messages = fleet.messages(action);
+    assert!(messages.contains("of v2.img.zck is damaged"), "{messages}");
+    assert!(messages.contains("slot A untouched"), "{messages}");
+    assert_eq!(fleet.action(action)["status"], "error");
+    assert!(std::fs::read(dev.path("a.img")).unwrap() == v1, "slot A changed");
+    assert_eq!(dev.reboot(), Slot::A, "nothing was armed");
+}
+
+#[test]
+fn a_truncated_range_answer_fails_clearly() {
+    if !have_openssl() {
+        return;
+    }
+    let (v1, v2) = (tree_image(1), tree_image(2));
+    let fleet = Fleet::start(CID);
+    let proxy = Proxy::start(fleet.srv.url.clone(), Fault::Cut);
+    let dev = Device::new(&proxy.url, &fleet.register("delta device"), &v1);
+    let action = assign_delta(&fleet, &dev.bundle("v2", &v2, true));
+    let out = dev.agent_once();
+    assert!(out.contains(&format!("action {action}: failed")), "{out}");
+    let messages = fleet.messages(action);
+    assert!(
+        messages.contains("the answer broke off after")
+            || messages.contains("the multipart answer was cut inside a part")
+            || messages.contains("the server's answer lacks bytes"),
+        "{messages}"
+    );
+    assert!(messages.contains("slot A untouched"), "{messages}");
+    // The first attempt and `download_retries = 2` more.
+    assert_eq!(proxy.range_requests.load(Ordering::SeqCst), 3);
+    assert!(std::fs::read(dev.path("a.img")).unwrap() == v1, "slot A changed");
+    assert_eq!(dev.reboot(), Slot::A, "nothing was armed");
+}
+
+#[test]
+fn a_device_sharing_nothing_streams_the_whole_chunk_file() {
+    if !have_openssl() {
+        return;
+    }
+    let v2 = tree_image(2);
+    let fleet = Fleet::start(CID);
+    let proxy = Proxy::start(fleet.srv.url.clone(), Fault::None);
+    let dev = Device::new(
+        &proxy.url,
+        &fleet.register("delta device"),
+        b"an unrelated system\n",
+    );
+    let action = assign_delta(&fleet, &dev.bundle("v2", &v2, true));
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: installed and armed")),
+        "{out}"
+    );
+    assert!(
+        std::fs::read(dev.path("b.img")).unwrap() == v2,
+        "slot B is not the new image"
+    );
+    assert_eq!(
+        proxy.range_requests.load(Ordering::SeqCst),
+        0,
+        "no ranges: the whole .zck"
+    );
+    assert_eq!(proxy.whole_zck_requests.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn installing_a_delta_bundle_from_a_file_is_refused_before_anything_is_written() {
+    if !have_openssl() {
+        return;
+    }
+    let (v1, v2) = (tree_image(1), tree_image(2));
+    let dev = Device::new("http://127.0.0.1:9", "unused", &v1);
+    let swu = dev.bundle("v2", &v2, true);
+    let out = Command::new(env!("CARGO_BIN_EXE_updraft"))
+        .arg("install")
+        .arg(&swu)
+        .arg("--config")
+        .arg(&dev.config)
+        .env_remove("UPDRAFT_CONFIG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is a chunk delta: it is installed from a server by `updraft agent`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Some(") && !stderr.contains("{ "), "{stderr}");
+    assert!(std::fs::read(dev.path("a.img")).unwrap() == v1, "slot A changed");
+    assert_eq!(dev.reboot(), Slot::A, "nothing was armed");
+}
