@@ -11,8 +11,9 @@
 //! bodies that end with the connection; up to ten redirects (301/302/303 turn into a GET without
 //! body), dropping the `sensitive` headers (authorization) for the rest of the chain once one
 //! leaves the origin; a connect timeout of 30 s, and an idle timeout on every read and write after
-//! it (a stalled server fails the call; a slow but moving download never does). What it leaves to reqwest ([`handles`] says no, or [`Answer::Elsewhere`]):
-//! `https://`, a redirect there, a URL with credentials in it, and any proxy set in the environment.
+//! it (a stalled server fails the call; a slow but moving download never does). What it leaves
+//! to reqwest ([`handles`] says no, or [`Answer::Elsewhere`]): `https://`, a redirect there, a URL
+//! with credentials in it, and any proxy set in the environment.
 //! One request per connection (`connection: close`): a device polls every few minutes and downloads
 //! a bundle at a time, there is nothing to pool.
 

@@ -1,5 +1,6 @@
 //! SWUpdate's `raw` handler: the image is copied byte for byte onto the slot's block device or
-//! image file, in place, in 512 KiB writes around the page cache where it can (`chunked`), then fsynced once.
+//! image file, in place, in 512 KiB writes around the page cache where it can (`chunked`), then
+//! fsynced once.
 
 use std::fs::OpenOptions;
 use std::io::{self, Read};
