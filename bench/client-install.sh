@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install throughput and peak RSS of the device client against `dd` and Debian's `swupdate`, for a
 # 1 GiB image (issue 15, item 6). Every tool writes the same random image into the same slot file
-# `b.img` on the disk that holds WORK (not a tmpfs: the writes and the final fsync go to the real
-# disk, as a device's do). Rounds alternate the tools so that writeback and other load on the
+# `b.img` on the disk that holds SLOTS, by default WORK (not a tmpfs: the writes and the final fsync
+# go to the real disk, as a device's do). Rounds alternate the tools so that writeback and other load on the
 # machine spread over all of them. The inputs are read once before timing so every tool starts from
 # the page cache.
 #
@@ -15,12 +15,15 @@
 # another client binary, SERVER=path another server (default: the release builds, made here).
 # BEFORE=path adds the three updraft modes of a second client binary (an earlier commit) to every
 # round, so a change is measured against what it replaces in one run. WORK (default
-# /var/tmp/updraft-client-bench) is deleted at the end.
+# /var/tmp/updraft-client-bench) is deleted at the end. SLOTS=dir puts the slot files there instead
+# of in WORK: on a disk short of the ~4.5 GB the whole run needs, WORK can go on a tmpfs (the inputs
+# are read from the page cache anyway) while SLOTS stays on the disk that is measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size="${1:-1G}"
 rounds="${2:-3}"
 work="${WORK:-/var/tmp/updraft-client-bench}"
+slots="${SLOTS:-$work}"
 if [ -z "${UPDRAFT:-}" ]; then
     cargo build --quiet --release -p updraft-client
     UPDRAFT="${CARGO_TARGET_DIR:-target}/release/updraft"
@@ -36,14 +39,14 @@ for tool in swupdate nginx jq; do
     command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install $tool)" >&2; exit 1; }
 done
 
-rm -rf "$work" && mkdir -p "$work"
+rm -rf "$work" && mkdir -p "$work" "$slots"
 cd "$work"
 nginx_pid= server_pid=
 cleanup() {
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
     wait 2>/dev/null
-    cd / && rm -rf "$work"
+    cd / && rm -rf "$work" && rm -f "$slots/a.img" "$slots/b.img"
 }
 trap cleanup EXIT
 
@@ -56,19 +59,19 @@ hardware-compatibility = ["1.0"]
 [[images]]
 file = "rootfs.img"
 type = "raw"
-device = "$work/b.img"
+device = "$slots/b.img"
 TOML
 "$updraft" bundle create --manifest bundle.toml --cert signer.pem --key signer.key --output update.swu >/dev/null
-echo "slot A" > a.img
+echo "slot A" > "$slots/a.img"
 cat > updraft.toml <<TOML
 data_dir = "$work/data"
 [bootloader]
 backend = "sim"
 state_dir = "$work/sim"
 [slots.a]
-device = "$work/a.img"
+device = "$slots/a.img"
 [slots.b]
-device = "$work/b.img"
+device = "$slots/b.img"
 [bundle]
 ca = "$work/signer.pem"
 [device]
@@ -140,7 +143,7 @@ echo 1 > boot_id
 
 # A fresh slot B and a device booted from slot A with no update in flight.
 reset_slot() {
-    rm -rf data sim && mkdir -p data sim && : > b.img
+    rm -rf data sim && mkdir -p data sim && : > "$slots/b.img"
     printf '{"slot":"A","trial":false}' > sim/sim-booted.json
     sync
 }
@@ -156,7 +159,7 @@ measure() { # label, command...
     if ! /usr/bin/time -f "%e %M" -o time.txt "$@" > out.txt 2>&1; then
         echo "$label failed:" >&2; cat out.txt >&2; exit 1
     fi
-    cmp -s rootfs.img b.img || { echo "$label: slot B differs from the image" >&2; exit 1; }
+    cmp -s rootfs.img "$slots/b.img" || { echo "$label: slot B differs from the image" >&2; exit 1; }
     read -r secs rss_kb < time.txt
     echo "$label	$secs	$rss_kb" >> "$results"
     awk -v l="$label" -v s="$secs" -v r="$rss_kb" -v b="$bytes" \
@@ -174,7 +177,7 @@ fetch() { # label, command... (timed like measure, without the slot)
 
 for round in $(seq "$rounds"); do
     echo "round $round"
-    measure "dd bs=1M conv=fsync" dd if=rootfs.img of=b.img bs=1M conv=fsync status=none
+    measure "dd bs=1M conv=fsync" dd if=rootfs.img of="$slots/b.img" bs=1M conv=fsync status=none
     measure "updraft install FILE" "$updraft" install update.swu --config updraft.toml
     measure "updraft install URL" "$updraft" install "http://127.0.0.1:$port/update.swu" --config updraft.toml
     new_device

@@ -20,8 +20,11 @@ use updraft_ddi::{ActionFeedback, Execution, FeedbackResult, FeedbackStatus, Fin
 use super::http;
 use crate::config::ServerConfig;
 
-/// How long a JSON call may take (reqwest: the whole call; plain HTTP: each read of the answer).
-const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the server may stay silent, in any call or download, before it fails: each read
+/// (and each write, and the wait for an answer's head) may wait this long, over both clients. An
+/// idle timeout, no deadline: a 1 GiB download over a slow link takes as long as it takes while
+/// bytes arrive, and a stalled one fails (a download then resumes with `Range`, up to its retries).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The largest JSON answer read.
 const MAX_JSON: u64 = 16 << 20;
 const ACCEPT_JSON: &str = "application/hal+json, application/json";
@@ -50,10 +53,8 @@ struct Https {
     client: OnceLock<Client>,
     roots: Vec<reqwest::Certificate>,
     identity: Option<reqwest::Identity>,
-    /// The client's timeout, also each read of a plain HTTP download: none for the agent (a
-    /// download takes as long as it takes), reqwest's default of 30 s for an anonymous
-    /// `updraft install URL`.
-    timeout: Option<Duration>,
+    /// [`IDLE_TIMEOUT`], for both clients (tests shorten it).
+    timeout: Duration,
 }
 
 impl Https {
@@ -61,6 +62,9 @@ impl Https {
         if let Some(client) = self.client.get() {
             return Ok(client);
         }
+        // The blocking client's `timeout` bounds each wait on its runtime (connecting and the
+        // answer's head, then each read of the body): an idle timeout. A request's own `timeout`
+        // would be a deadline for the whole call, body and all, so none is set.
         let mut builder = Client::builder()
             .connect_timeout(Duration::from_secs(30))
             .timeout(self.timeout)
@@ -145,7 +149,7 @@ impl Ddi {
                 client: OnceLock::new(),
                 roots,
                 identity,
-                timeout: None,
+                timeout: IDLE_TIMEOUT,
             }),
             base: format!("{url}/{}/controller/v1/{cid}", percent_encode(&server.tenant)),
             auth,
@@ -161,7 +165,7 @@ impl Ddi {
                 client: OnceLock::new(),
                 roots: Vec::new(),
                 identity: None,
-                timeout: Some(Duration::from_secs(30)),
+                timeout: IDLE_TIMEOUT,
             }),
             base: String::new(),
             auth: String::new(),
@@ -171,14 +175,13 @@ impl Ddi {
 
     /// Sends one request and reads the head of its answer. `headers` go everywhere; the
     /// authorization goes to `url`'s origin only (reqwest and [`http`] both drop it on a redirect
-    /// elsewhere). `timeout` overrides the client's (reqwest: the whole call; plain HTTP: each read).
+    /// elsewhere). Each read may wait [`IDLE_TIMEOUT`] for the server.
     fn open(
         &self,
         method: &Method,
         url: &str,
         mut headers: Vec<(&'static str, String)>,
         json: Option<Vec<u8>>,
-        timeout: Option<Duration>,
     ) -> anyhow::Result<Opened> {
         let mut auth = true;
         let mut url = std::borrow::Cow::Borrowed(url);
@@ -197,7 +200,7 @@ impl Ddi {
                 headers: headers.clone(),
                 sensitive,
                 body: json.as_deref().unwrap_or_default(),
-                read_timeout: timeout.or(self.https.timeout),
+                read_timeout: Some(self.https.timeout),
             })?;
             match answer {
                 http::Answer::Response(r) => {
@@ -222,9 +225,6 @@ impl Ddi {
         }
         if auth && !self.auth.is_empty() {
             req = req.header("authorization", &self.auth);
-        }
-        if let Some(t) = timeout {
-            req = req.timeout(t);
         }
         if let Some(json) = json {
             req = req.body(json);
@@ -267,13 +267,7 @@ impl Ddi {
     /// One JSON call: the answer's body when the server accepted it, else [`Refused`].
     fn call(&self, method: &Method, url: &str, json: Option<Vec<u8>>, what: &str) -> anyhow::Result<Vec<u8>> {
         let opened = self
-            .open(
-                method,
-                url,
-                vec![("accept", ACCEPT_JSON.to_owned())],
-                json,
-                Some(CALL_TIMEOUT),
-            )
+            .open(method, url, vec![("accept", ACCEPT_JSON.to_owned())], json)
             .with_context(|| what.to_owned())?;
         let mut r = expect_ok(opened, what)?;
         let mut body = Vec::new();
@@ -551,7 +545,7 @@ impl Download {
         }
         let r = self
             .ddi
-            .open(&Method::GET, &self.url, headers, None, None)
+            .open(&Method::GET, &self.url, headers, None)
             .with_context(|| format!("GET {}", self.url))?;
         match r.status {
             StatusCode::OK if self.offset == 0 => {
@@ -702,6 +696,35 @@ mod tests {
                 "download of {url} failed after 100 bytes: the server closed the connection before \
                  the last chunk of the body"
             )
+        );
+    }
+
+    #[test]
+    fn a_download_from_a_stalled_server_fails_in_words_instead_of_hanging() {
+        // The server sends part of the body, then nothing, and holds the connection open.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/update.swu", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut sock, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8];
+            while !head.ends_with(b"\r\n\r\n") && sock.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+                .unwrap();
+            sock.write_all(&[1u8; 100]).unwrap();
+            // Returns when the client hangs up.
+            let _ = sock.read(&mut byte);
+        });
+        let mut ddi = Ddi::anonymous();
+        Arc::get_mut(&mut ddi.https).unwrap().timeout = Duration::from_millis(200);
+        ddi.retries = 0;
+        let mut download = ddi.download(&url).unwrap();
+        let e = download.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("download of {url} failed after 100 bytes: the server sent nothing for 0.2 s")
         );
     }
 

@@ -9,9 +9,11 @@
 //!
 //! What it does, as reqwest did for these requests: `Content-Length`, chunked transfer encoding and
 //! bodies that end with the connection; up to ten redirects (301/302/303 turn into a GET without
-//! body), dropping the `sensitive` headers (authorization) when one leaves the origin; a connect
-//! timeout of 30 s. What it leaves to reqwest ([`handles`] says no, or [`Answer::Elsewhere`]):
-//! `https://`, a redirect there, a URL with credentials in it, and any proxy set in the environment.
+//! body), dropping the `sensitive` headers (authorization) for the rest of the chain once one
+//! leaves the origin; a connect timeout of 30 s, and an idle timeout on every read and write after
+//! it (a stalled server fails the call; a slow but moving download never does). What it leaves
+//! to reqwest ([`handles`] says no, or [`Answer::Elsewhere`]): `https://`, a redirect there, a URL
+//! with credentials in it, and any proxy set in the environment.
 //! One request per connection (`connection: close`): a device polls every few minutes and downloads
 //! a bundle at a time, there is nothing to pool.
 
@@ -48,10 +50,13 @@ pub struct Request<'a> {
     pub url: &'a str,
     /// Lowercase names, as hyper sends them.
     pub headers: Vec<(&'static str, String)>,
-    /// Sent only to `url`'s origin: dropped after a redirect to another scheme, host or port.
+    /// Sent only to `url`'s origin: dropped after a redirect to another scheme, host or port, and
+    /// not sent again if the chain comes back to the origin.
     pub sensitive: Vec<(&'static str, String)>,
     pub body: &'a [u8],
-    /// How long a read of the answer may wait for the server; `None` waits as long as TCP does.
+    /// How long each read of the answer (and each write of the request) may wait for the server
+    /// before the call fails: an idle timeout, no deadline for the whole call, so a large download
+    /// takes as long as it takes while bytes arrive. `None` waits as long as TCP does.
     pub read_timeout: Option<Duration>,
 }
 
@@ -68,12 +73,12 @@ pub fn send(request: &Request) -> io::Result<Answer> {
     let origin = url.origin();
     let mut method = request.method;
     let mut body = request.body;
+    // Once a redirect left the origin, the rest of the chain is not trusted with the token, even a
+    // hop back to the origin (which the other host chose, query and all).
+    let mut left_origin = false;
     for _ in 0..=MAX_REDIRECTS {
-        let sensitive = if url.origin() == origin {
-            &request.sensitive[..]
-        } else {
-            &[]
-        };
+        left_origin |= url.origin() != origin;
+        let sensitive = if left_origin { &[] } else { &request.sensitive[..] };
         let response = exchange(
             &url,
             method,
@@ -147,7 +152,7 @@ fn exchange(
     (&conn.sock)
         .write_all(head.as_bytes())
         .and_then(|()| (&conn.sock).write_all(body))
-        .map_err(|e| explain(e, read_timeout))?;
+        .map_err(|e| explain(e, read_timeout, "took nothing"))?;
     loop {
         let (status, headers) = read_head(&mut conn)?;
         // An interim answer (100 Continue, 103 Early Hints): the real one follows.
@@ -185,33 +190,61 @@ fn connect(url: &Url) -> io::Result<TcpStream> {
 fn read_head(conn: &mut Conn) -> io::Result<(u16, Vec<(String, String)>)> {
     let mut budget = MAX_HEAD;
     let status_line = conn.line(&mut budget)?;
-    let status = status_line
-        .strip_prefix("HTTP/1.")
-        .and_then(|rest| rest.get(2..5))
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "the server's answer is not HTTP/1: {:?}",
-                    status_line.chars().take(80).collect::<String>()
-                ),
-            )
-        })?;
+    let status = status_code(&status_line).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the server's answer is not HTTP/1: {:?}", shorten(&status_line)),
+        )
+    })?;
     let mut headers = Vec::new();
     loop {
         let line = conn.line(&mut budget)?;
         if line.is_empty() {
             return Ok((status, headers));
         }
-        let (name, value) = line.split_once(':').ok_or_else(|| {
+        let field = header_field(&line).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("malformed header line {line:?}"),
+                format!(
+                    "the server's answer has a malformed header line {:?}",
+                    shorten(&line)
+                ),
             )
         })?;
-        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        headers.push(field);
     }
+}
+
+/// The code of a status line `HTTP/1.x NNN[ reason]` (RFC 9112, section 4): exactly three digits,
+/// then a space or the end of the line.
+fn status_code(line: &str) -> Option<u16> {
+    let rest = line
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| line.strip_prefix("HTTP/1.0 "))?;
+    let (code, reason) = rest.split_at_checked(3)?;
+    if !code.bytes().all(|b| b.is_ascii_digit()) || !(reason.is_empty() || reason.starts_with(' ')) {
+        return None;
+    }
+    code.parse().ok()
+}
+
+/// `name: value` with the name a token and nothing between it and the colon (RFC 9112, section
+/// 5.1); a folded continuation line (leading whitespace) or a control character in the value is
+/// refused, as hyper refuses them. The name lowercased, the value trimmed.
+fn header_field(line: &str) -> Option<(String, String)> {
+    let (name, value) = line.split_once(':')?;
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(tchar) {
+        return None;
+    }
+    if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        return None;
+    }
+    Some((name.to_ascii_lowercase(), value.trim().to_owned()))
+}
+
+fn shorten(line: &str) -> String {
+    line.chars().take(80).collect()
 }
 
 /// How the body of an answer ends (RFC 9112, section 6.3).
@@ -239,18 +272,39 @@ fn framing(method: &str, status: u16, headers: &[(String, String)]) -> io::Resul
         }
         return Ok(Framing::Close);
     }
-    match get("content-length").next() {
-        Some(len) => {
-            let total = len.parse::<u64>().map_err(|_| {
+    // Several content-length fields, or a list in one, must all say the same (RFC 9112, section
+    // 6.3); anything else could make this reader and the server disagree on where the body ends.
+    let mut length = None;
+    for value in get("content-length").flat_map(|v| v.split(',')).map(str::trim) {
+        let parsed = Some(value)
+            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("the server sent content-length {len:?}"),
+                    format!(
+                        "the server sent content-length {:?}, which is no length",
+                        shorten(value)
+                    ),
                 )
             })?;
-            Ok(Framing::Length { left: total, total })
+        if length.is_some_and(|l| l != parsed) {
+            let all: Vec<&str> = get("content-length").collect();
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the server sent conflicting content-length headers ({}); refusing to guess \
+                     where the body ends",
+                    shorten(&all.join(", "))
+                ),
+            ));
         }
-        None => Ok(Framing::Close),
+        length = Some(parsed);
     }
+    Ok(match length {
+        Some(total) => Framing::Length { left: total, total },
+        None => Framing::Close,
+    })
 }
 
 enum Framing {
@@ -331,17 +385,17 @@ fn sock_read(mut sock: &TcpStream, out: &mut [u8], timeout: Option<Duration>) ->
     loop {
         match sock.read(out) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            result => return result.map_err(|e| explain(e, timeout)),
+            result => return result.map_err(|e| explain(e, timeout, "sent nothing")),
         }
     }
 }
 
-/// A socket error in words: a read timeout says how long the server was silent.
-fn explain(e: io::Error, timeout: Option<Duration>) -> io::Error {
+/// A socket error in words: a timeout says how long the server was idle (`what` it did not do).
+fn explain(e: io::Error, timeout: Option<Duration>, what: &str) -> io::Error {
     match (e.kind(), timeout) {
         (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Some(t)) => io::Error::new(
             io::ErrorKind::TimedOut,
-            format!("the server sent nothing for {} s", t.as_secs()),
+            format!("the server {what} for {} s", t.as_secs_f64()),
         ),
         _ => e,
     }
@@ -482,23 +536,50 @@ mod tests {
     /// A server on loopback answering each connection with the next of `answers` (raw bytes, then
     /// the connection closes); answers the base URL and the request heads it received.
     fn serve(answers: Vec<Vec<u8>>) -> (String, Arc<Mutex<Vec<String>>>) {
+        let (listener, url) = listen();
+        (url, serve_on(listener, answers))
+    }
+
+    fn listen() -> (TcpListener, String) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        (listener, url)
+    }
+
+    fn serve_on(listener: TcpListener, answers: Vec<Vec<u8>>) -> Arc<Mutex<Vec<String>>> {
         let heads = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&heads);
         std::thread::spawn(move || {
             for answer in answers {
                 let (mut sock, _) = listener.accept().unwrap();
-                let mut head = Vec::new();
-                let mut byte = [0u8];
-                while !head.ends_with(b"\r\n\r\n") && sock.read(&mut byte).unwrap() == 1 {
-                    head.push(byte[0]);
-                }
-                log.lock().unwrap().push(String::from_utf8(head).unwrap());
+                log.lock().unwrap().push(read_request_head(&mut sock));
                 let _ = sock.write_all(&answer);
             }
         });
-        (url, heads)
+        heads
+    }
+
+    fn read_request_head(sock: &mut TcpStream) -> String {
+        let mut head = Vec::new();
+        let mut byte = [0u8];
+        while !head.ends_with(b"\r\n\r\n") && sock.read(&mut byte).unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        String::from_utf8(head).unwrap()
+    }
+
+    /// A server that sends `answer` and then nothing more, holding the connection open until the
+    /// client closes it.
+    fn serve_stalling(answer: Vec<u8>) -> String {
+        let (listener, url) = listen();
+        std::thread::spawn(move || {
+            let (mut sock, _) = listener.accept().unwrap();
+            read_request_head(&mut sock);
+            sock.write_all(&answer).unwrap();
+            // Returns when the client hangs up.
+            let _ = sock.read(&mut [0u8; 1]);
+        });
+        url
     }
 
     fn get(url: &str) -> io::Result<Answer> {
@@ -595,6 +676,123 @@ mod tests {
         assert!(
             !there.contains("authorization"),
             "another origin gets no token: {there}"
+        );
+    }
+
+    #[test]
+    fn the_token_is_not_sent_again_when_the_chain_returns_to_its_origin() {
+        let (origin_listener, origin) = listen();
+        let (other_listener, other) = listen();
+        let other_heads = serve_on(
+            other_listener,
+            vec![format!("HTTP/1.1 302 Found\r\nLocation: {origin}/back\r\n\r\n").into_bytes()],
+        );
+        let origin_heads = serve_on(
+            origin_listener,
+            vec![
+                format!("HTTP/1.1 302 Found\r\nLocation: {other}/hop\r\n\r\n").into_bytes(),
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+            ],
+        );
+        let mut r = response(get(&format!("{origin}/start")));
+        assert_eq!(body(&mut r, 10).unwrap(), b"ok");
+        let origin_heads = origin_heads.lock().unwrap().clone();
+        assert!(origin_heads[0].contains("authorization: "), "{}", origin_heads[0]);
+        assert!(!other_heads.lock().unwrap()[0].contains("authorization"));
+        assert!(
+            origin_heads[1].starts_with("GET /back HTTP/1.1"),
+            "{}",
+            origin_heads[1]
+        );
+        assert!(
+            !origin_heads[1].contains("authorization"),
+            "back at the origin after another host, still no token: {}",
+            origin_heads[1]
+        );
+    }
+
+    #[test]
+    fn a_silent_server_fails_the_call_after_the_idle_timeout() {
+        let quick = |url: &str| {
+            send(&Request {
+                method: "GET",
+                url,
+                headers: Vec::new(),
+                sensitive: Vec::new(),
+                body: &[],
+                read_timeout: Some(Duration::from_millis(200)),
+            })
+        };
+        // Silent before the head: the call fails.
+        let url = serve_stalling(Vec::new());
+        let e = quick(&url).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(e.to_string(), "the server sent nothing for 0.2 s");
+        // Silent in the middle of the body: the read fails, it does not hang.
+        let mut answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".to_vec();
+        answer.extend_from_slice(&[7u8; 100]);
+        let url = serve_stalling(answer);
+        let mut r = response(quick(&url));
+        let e = body(&mut r, 64).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(e.to_string(), "the server sent nothing for 0.2 s");
+    }
+
+    #[test]
+    fn malformed_heads_are_refused_in_words() {
+        let cases: [(&[u8], &str); 9] = [
+            (
+                b"HTTP/1.1 2000 OK\r\n\r\n",
+                "the server's answer is not HTTP/1: \"HTTP/1.1 2000 OK\"",
+            ),
+            (
+                b"HTTP/1.1 20 OK\r\n\r\n",
+                "the server's answer is not HTTP/1: \"HTTP/1.1 20 OK\"",
+            ),
+            (
+                b"HTTP/1.1 2x0 OK\r\n\r\n",
+                "the server's answer is not HTTP/1: \"HTTP/1.1 2x0 OK\"",
+            ),
+            (
+                b"HTTP/1.1  200 OK\r\n\r\n",
+                "the server's answer is not HTTP/1: \"HTTP/1.1  200 OK\"",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+                "the server's answer has a malformed header line \"no colon here\"",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello",
+                "the server's answer has a malformed header line \"Content-Length : 5\"",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nX-A: 1\r\n folded: 2\r\n\r\n",
+                "the server's answer has a malformed header line \" folded: 2\"",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+                "the server sent conflicting content-length headers (5, 6); refusing to guess \
+                 where the body ends",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello",
+                "the server sent content-length \"+5\", which is no length",
+            ),
+        ];
+        let (url, _) = serve(cases.iter().map(|(answer, _)| answer.to_vec()).collect());
+        for (answer, message) in cases {
+            let e = get(&url).err().unwrap();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{message}");
+            assert_eq!(e.to_string(), message, "{}", String::from_utf8_lossy(answer));
+        }
+        // The same length twice, or as a list, is one length (RFC 9112, section 6.3).
+        let (url, _) = serve(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length: 2, 2\r\n\r\nok".to_vec(),
+        ]);
+        let mut r = response(get(&url));
+        assert_eq!(
+            (r.content_length(), body(&mut r, 10).unwrap()),
+            (Some(2), b"ok".to_vec())
         );
     }
 

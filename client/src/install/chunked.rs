@@ -9,13 +9,19 @@
 //! `dd`; with the reads and the hash on one thread, that thread was busy for the whole install
 //! (1.2 s of CPU in 1.29 s, 0.80 s of it sha256) while the writer idled.
 //!
-//! Each written chunk is handed to the kernel's writeback at once (`sync_file_range`, a hint:
-//! it waits for nothing). The caller's single fsync at the end then finds little left to write,
-//! and a device with little RAM never holds hundreds of MB of dirty pages. Durability still
-//! rests on that fsync alone.
-
-use std::fs::File;
-use std::io::{self, Read, Write};
+//! The writes go around the page cache (`O_DIRECT`) where the slot's file system allows it: the
+//! device reads the pipeline's buffer itself, so the kernel's copy into the page cache and its
+//! writeback, a third of an HTTP install's CPU on two cores beside the sha256 and the sender
+//! (BENCHMARKS.md, "Receiving without the page cache"), are not spent, and a device with little
+//! RAM never holds hundreds of MB of dirty pages. A chunk the device cannot take that way (the
+//! last, shorter one; a file system without `O_DIRECT`) is written through the page cache and
+//! handed to the kernel's writeback at once (`sync_file_range`, a hint: it waits for nothing).
+//! Durability still rests on the caller's single fsync at the end, which also flushes the
+//! device's write cache.
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt as _;
+use std::path::Path;
 use std::sync::mpsc;
 
 use updraft_swu::bundle::Sha256Check;
@@ -29,22 +35,79 @@ pub const CHUNK: usize = 512 * 1024;
 /// finished a chunk finds the next one ready more often.
 const BUFFERS: usize = 4;
 
-/// Copies `image` to its end into `out` from its current position; answers the bytes written.
-/// `check` is the image's sha256 when the caller took it over from the reader
-/// ([`updraft_swu::bundle::ImageReader::take_sha256_check`]): it is fed every byte read and
-/// finished before this returns, so a mismatch is this function's error, as it would be the last
-/// read's without it. Does not fsync: the caller does, once, after this returned `Ok`. Errors
-/// come out in causal order: a read error, else a hash mismatch, else a write error, each after
-/// the threads in flight stopped.
-pub fn copy(image: &mut dyn Read, check: Option<Sha256Check>, out: &File) -> io::Result<u64> {
-    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
-    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+/// Memory and file offset alignment `O_DIRECT` asks for: the page size, a multiple of every
+/// logical block size that matters.
+const DIRECT_ALIGN: usize = 4096;
+
+/// A second handle on `path` that writes around the page cache, when its file system allows it
+/// (`O_DIRECT`; tmpfs, for one, refuses it). [`copy`] falls back to the page cache without it.
+pub fn open_direct(path: &Path) -> Option<File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(path)
+            .ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (path, OpenOptions::new());
+        None
+    }
+}
+
+/// One buffer of the pipeline: `CHUNK` bytes aligned for `O_DIRECT` inside a slightly larger
+/// allocation (safe code cannot ask the allocator for the alignment), `len` of them in use.
+struct Chunk {
+    mem: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl Chunk {
+    fn new() -> Chunk {
+        let mem = vec![0u8; CHUNK + DIRECT_ALIGN];
+        // Not aligned (never seen): the direct write fails and the chunk goes through the page cache.
+        let start = match mem.as_ptr().align_offset(DIRECT_ALIGN) {
+            off if off < DIRECT_ALIGN => off,
+            _ => 0,
+        };
+        Chunk { mem, start, len: 0 }
+    }
+
+    fn space(&mut self) -> &mut [u8] {
+        &mut self.mem[self.start..self.start + CHUNK]
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.mem[self.start..self.start + self.len]
+    }
+}
+
+/// Copies `image` to its end into `out` from offset 0; answers the bytes written. `direct` is
+/// [`open_direct`]'s handle on the same file, if any: whole chunks go through it, the rest through
+/// `out`. `check` is the image's sha256 when the caller took it over from the reader
+/// ([`updraft_swu::bundle::ImageReader::take_sha256_check`]): it is fed every byte read (the
+/// very buffers then written) and finished before this returns, so a mismatch is this function's
+/// error, as it would be the last read's without it. Does not fsync: the caller does, once, on
+/// `out`, after this returned `Ok`. Errors come out in causal order: a read error, else a hash
+/// mismatch, else a write error, each after the threads in flight stopped.
+pub fn copy(
+    image: &mut dyn Read,
+    check: Option<Sha256Check>,
+    out: &File,
+    direct: Option<File>,
+) -> io::Result<u64> {
+    let (full_tx, full_rx) = mpsc::sync_channel::<Chunk>(BUFFERS);
+    let (free_tx, free_rx) = mpsc::channel::<Chunk>();
     std::thread::scope(|scope| {
         // Without a check, the reader hands its chunks to the writer directly.
         let (hashed_rx, hasher) = match check {
             None => (full_rx, None),
             Some(check) => {
-                let (hashed_tx, hashed_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+                let (hashed_tx, hashed_rx) = mpsc::sync_channel::<Chunk>(BUFFERS);
                 let hasher = std::thread::Builder::new()
                     .name("sha256".into())
                     .spawn_scoped(scope, move || hash(check, &full_rx, &hashed_tx))?;
@@ -53,7 +116,7 @@ pub fn copy(image: &mut dyn Read, check: Option<Sha256Check>, out: &File) -> io:
         };
         let writer = std::thread::Builder::new()
             .name("slot writer".into())
-            .spawn_scoped(scope, move || write(out, &hashed_rx, &free_tx))?;
+            .spawn_scoped(scope, move || write(out, direct, &hashed_rx, &free_tx))?;
         let read = fill_and_send(image, &full_tx, &free_rx);
         drop(full_tx);
         let hashed = match hasher {
@@ -77,62 +140,82 @@ pub fn copy(image: &mut dyn Read, check: Option<Sha256Check>, out: &File) -> io:
 /// check's verdict once the reader is done, or `None` when the writer stopped first.
 fn hash(
     mut check: Sha256Check,
-    full: &mpsc::Receiver<Vec<u8>>,
-    hashed: &mpsc::SyncSender<Vec<u8>>,
+    full: &mpsc::Receiver<Chunk>,
+    hashed: &mpsc::SyncSender<Chunk>,
 ) -> Option<io::Result<()>> {
-    for buf in full {
-        check.update(&buf);
-        if hashed.send(buf).is_err() {
+    for chunk in full {
+        check.update(chunk.data());
+        if hashed.send(chunk).is_err() {
             return None;
         }
     }
     Some(check.finish().map_err(io::Error::from))
 }
 
-/// The writing stage: each chunk at the slot's next offset, then back to the reader.
-fn write(out: &File, full: &mpsc::Receiver<Vec<u8>>, free: &mpsc::Sender<Vec<u8>>) -> io::Result<()> {
-    let mut sink = out;
+/// The writing stage: each chunk at the slot's next offset, then back to the reader. A whole
+/// chunk goes through `direct` while that works; the first direct write that fails (a device
+/// whose blocks are larger than [`DIRECT_ALIGN`], a file system that accepted the flag but not the
+/// write) is written again through the page cache, as is everything after it.
+fn write(
+    out: &File,
+    mut direct: Option<File>,
+    full: &mpsc::Receiver<Chunk>,
+    free: &mpsc::Sender<Chunk>,
+) -> io::Result<()> {
     let mut offset = 0u64;
-    for buf in full {
-        sink.write_all(&buf)?;
-        // Measured against every 8, 32 and 128 MiB: each chunk at once was fastest
-        // (1.25-1.37 s for 1 GiB here; 1.7-2.2 s with no hint at all).
-        start_writeback(out, offset, buf.len());
-        offset += buf.len() as u64;
+    for chunk in full {
+        let data = chunk.data();
+        let went_direct = match &direct {
+            Some(d) if data.len().is_multiple_of(DIRECT_ALIGN) => match d.write_all_at(data, offset) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::debug!(error = %e, offset, "O_DIRECT write refused, going through the page cache");
+                    direct = None;
+                    false
+                }
+            },
+            _ => false,
+        };
+        if !went_direct {
+            out.write_all_at(data, offset)?;
+            // Measured against every 8, 32 and 128 MiB: each chunk at once was fastest
+            // (1.25-1.37 s for 1 GiB here; 1.7-2.2 s with no hint at all).
+            start_writeback(out, offset, data.len());
+        }
+        offset += data.len() as u64;
         // The reader may have stopped already; then the buffer is simply dropped.
-        let _ = free.send(buf);
+        let _ = free.send(chunk);
     }
     Ok(())
 }
 
 fn fill_and_send(
     image: &mut dyn Read,
-    full: &mpsc::SyncSender<Vec<u8>>,
-    free: &mpsc::Receiver<Vec<u8>>,
+    full: &mpsc::SyncSender<Chunk>,
+    free: &mpsc::Receiver<Chunk>,
 ) -> io::Result<u64> {
     let mut allocated = 0;
     let mut total = 0u64;
     loop {
-        let mut buf = match free.try_recv() {
-            Ok(b) => b,
+        let mut chunk = match free.try_recv() {
+            Ok(c) => c,
             Err(_) if allocated < BUFFERS => {
                 allocated += 1;
-                Vec::with_capacity(CHUNK)
+                Chunk::new()
             }
             Err(_) => match free.recv() {
-                Ok(b) => b,
+                Ok(c) => c,
                 // The writer stopped on an error; `copy` returns it.
                 Err(_) => return Ok(total),
             },
         };
-        buf.resize(CHUNK, 0);
-        let n = fill(image, &mut buf)?;
+        let n = fill(image, chunk.space())?;
         if n == 0 {
             return Ok(total);
         }
-        buf.truncate(n);
+        chunk.len = n;
         total += n as u64;
-        if full.send(buf).is_err() {
+        if full.send(chunk).is_err() {
             return Ok(total);
         }
         if n < CHUNK {
@@ -215,12 +298,45 @@ mod tests {
                     step,
                     fail_at_end: false,
                 };
-                assert_eq!(copy(&mut src, None, &file).unwrap(), len as u64);
+                assert_eq!(
+                    copy(&mut src, None, &file, open_direct(&path)).unwrap(),
+                    len as u64
+                );
                 assert!(
                     std::fs::read(&path).unwrap() == data[..len],
                     "len {len} step {step}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_direct_handle_that_refuses_writes_falls_back_to_the_page_cache() {
+        // A handle opened read-only fails every write, as an O_DIRECT write a device cannot take
+        // does: the chunk is written through `out`, and so is the rest.
+        let data: Vec<u8> = (0..3 * CHUNK + 5).map(|i| (i * 13 % 251) as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("slot");
+        let file = File::create(&path).unwrap();
+        let refusing = File::open(&path).unwrap();
+        let mut src = Trickle {
+            data: &data,
+            step: 100_000,
+            fail_at_end: false,
+        };
+        assert_eq!(
+            copy(&mut src, None, &file, Some(refusing)).unwrap(),
+            data.len() as u64
+        );
+        assert!(std::fs::read(&path).unwrap() == data);
+    }
+
+    #[test]
+    fn the_buffers_are_aligned_for_direct_writes() {
+        for _ in 0..BUFFERS {
+            let mut chunk = Chunk::new();
+            assert_eq!(chunk.space().as_ptr().align_offset(DIRECT_ALIGN), 0);
+            assert_eq!(chunk.space().len(), CHUNK);
         }
     }
 
@@ -234,7 +350,7 @@ mod tests {
             step: usize::MAX,
             fail_at_end: true,
         };
-        let err = copy(&mut src, None, &file).unwrap_err();
+        let err = copy(&mut src, None, &file, None).unwrap_err();
         assert_eq!(err.to_string(), "sha256 mismatch");
     }
 
@@ -246,11 +362,13 @@ mod tests {
         std::fs::write(&path, b"").unwrap();
         let file = File::open(&path).unwrap();
         let data = vec![1u8; 3 * CHUNK];
-        let mut src = Trickle {
-            data: &data,
-            step: usize::MAX,
-            fail_at_end: false,
-        };
-        assert!(copy(&mut src, None, &file).is_err());
+        for direct in [None, Some(File::open(&path).unwrap())] {
+            let mut src = Trickle {
+                data: &data,
+                step: usize::MAX,
+                fail_at_end: false,
+            };
+            assert!(copy(&mut src, None, &file, direct).is_err());
+        }
     }
 }

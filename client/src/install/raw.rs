@@ -1,5 +1,6 @@
 //! SWUpdate's `raw` handler: the image is copied byte for byte onto the slot's block device or
-//! image file, in place, in 1 MiB writes (`chunked`), then fsynced once.
+//! image file, in place, in 512 KiB writes around the page cache where it can (`chunked`), then
+//! fsynced once.
 
 use std::fs::OpenOptions;
 use std::io::{self, Read};
@@ -14,7 +15,8 @@ use updraft_swu::bundle::Sha256Check;
 pub fn write(device: &Path, image: &mut dyn Read, check: Option<Sha256Check>) -> io::Result<u64> {
     let is_file = std::fs::metadata(device).map(|m| m.is_file())?;
     let out = OpenOptions::new().write(true).open(device)?;
-    let written = super::chunked::copy(image, check, &out)?;
+    let direct = super::chunked::open_direct(device);
+    let written = super::chunked::copy(image, check, &out, direct)?;
     if is_file {
         // A regular-file slot may have held a longer image; what is past the new one is stale.
         out.set_len(written)?;

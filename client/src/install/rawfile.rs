@@ -43,7 +43,8 @@ pub fn write(dest: &Path, image: &mut dyn Read, check: Option<Sha256Check>) -> i
     let tmp = dest.with_file_name(name);
     let result = (|| {
         let f = File::create(&tmp)?;
-        let n = super::chunked::copy(image, check, &f)?;
+        let direct = super::chunked::open_direct(&tmp);
+        let n = super::chunked::copy(image, check, &f, direct)?;
         f.sync_all()?;
         Ok(n)
     })();
