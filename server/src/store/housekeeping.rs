@@ -22,7 +22,7 @@ pub fn time_out_silent_actions(c: &mut AnyConnection, timeout_secs: u64, now: i6
     let cutoff = now - (timeout_secs as i64) * 1000;
     let q = || {
         actions::table
-            .filter(actions::active.eq(true))
+            .filter(actions::active)
             .filter(actions::status.eq_any(WAITING_ON_DEVICE))
             .filter(actions::last_modified_at.lt(cutoff))
             .select((
