@@ -11,7 +11,7 @@
 #   bash bench/register.sh                 # DB=sqlite DEVICES=100000 CONCURRENCY=64
 #   DB=postgres bash bench/register.sh     # a fresh database on PG (127.0.0.1:5432, user postgres)
 #
-# PERF=<dir> records a profile of the server per phase (perf record -g) into <dir>.
+# PERF=<dir> records a profile of CPU 0 (the server's) per phase (perf record -g -C 0) into <dir>.
 # Machine CPU (all processes, PostgreSQL's included) is from /proc/stat over the same window.
 # Needs: a release build (cargo build --release -p updraft-server -p updraft-sim), curl, bc, taskset;
 # psql for DB=postgres.
@@ -74,7 +74,7 @@ measure() {
   local c0 b0 t0 c1 b1 t1
   c0=$(cpu_ticks "$SERVER"); b0=$(busy_ticks); t0=$(date +%s.%N)
   if [ -n "${PERF:-}" ]; then # PERF=dir: a profile of the server per phase
-    perf record -q -F 499 ${PERF_CALLGRAPH:--g} -p "$SERVER" -o "$PERF/${label%%.*}.data" 2>/dev/null & PERF_PID=$!
+    perf record -q -F 499 ${PERF_CALLGRAPH:--g} -C 0 -o "$PERF/${label%%.*}.data" 2>/dev/null & PERF_PID=$!
   fi
   sim "$@"
   if [ -n "${PERF:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
