@@ -174,7 +174,8 @@ pub fn load_snapshot(
 ) -> ApiResult<Option<DeviceSnapshot>> {
     // One query for the target and its active action; a second only for a device with an
     // installed set (its installedBase link).
-    let Some((target, active_action)) = crate::store::targets::poll_state(conn, tenant, controller_id)? else {
+    let Some((target, active_action)) = crate::store::targets::poll_state(conn, tenant, controller_id)?
+    else {
         return Ok(None);
     };
     let installed_action_id = actions::installed_action_id(conn, &target)?;

@@ -42,6 +42,10 @@ fn at_once(n: usize, each: impl Fn(usize) + Sync) {
 
 fn attributes(f: &Fixture, cid: &str) -> Value {
     let (s, v) = f.get(&format!("/rest/v1/targets/{cid}/attributes"));
+    // hawkBit answers a target without attributes with 204.
+    if s == 204 {
+        return json!({});
+    }
     assert_eq!(s, 200, "{v}");
     v
 }

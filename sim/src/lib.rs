@@ -258,7 +258,9 @@ pub enum StopWhen {
     /// Every device has registered: its first poll succeeded and, when the server asked for its
     /// attributes (plug-and-play registration does), its `PUT configData` was accepted; a device
     /// stops once registered, or `timeout` passed. A registration storm.
-    Registered { timeout: Duration },
+    Registered {
+        timeout: Duration,
+    },
     /// The fleet has finished (succeeded, failed or acknowledged the cancellation of) `count`
     /// actions in all, or `timeout` passed: for runs where only some devices get an action.
     Outcomes {

@@ -185,7 +185,8 @@ pub async fn register_or_touch(
             .writes
             .write(move |c| {
                 let changes = targets::record_poll(c, &tenant, &cid, &address, now)?;
-                if let Some(DeviceSnapshot::Active(a)) = crate::device_cache::load_snapshot(c, &tenant, &cid)? {
+                if let Some(DeviceSnapshot::Active(a)) = crate::device_cache::load_snapshot(c, &tenant, &cid)?
+                {
                     actions::cancel_if_window_expired(c, &a.action, now)?;
                 }
                 Ok(changes)
@@ -197,7 +198,11 @@ pub async fn register_or_touch(
         let token = crate::auth::random_token();
         state
             .writes
-            .write(move |c| Ok(targets::register_on_poll(c, &tenant, &cid, &address, &token, now)?))
+            .write(move |c| {
+                Ok(targets::register_on_poll(
+                    c, &tenant, &cid, &address, &token, now,
+                )?)
+            })
             .await?
     };
     if !exists {

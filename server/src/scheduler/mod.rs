@@ -92,9 +92,9 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             // scheduler with every new target, and a round per wake-up took a third of the
             // server's CPU (each round reads and writes the pending flags). The wake-ups that
             // come meanwhile are kept by `Notify` and answered by this round.
-            let since = last_round.elapsed();
-            if since < EVENT_ROUND_GAP {
-                tokio::time::sleep(EVENT_ROUND_GAP - since).await;
+            let rest = EVENT_ROUND_GAP.saturating_sub(last_round.elapsed());
+            if !rest.is_zero() {
+                tokio::time::sleep(rest).await;
             }
             let sweep = Instant::now() >= next_sweep;
             if sweep {

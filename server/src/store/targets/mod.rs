@@ -43,11 +43,7 @@ pub fn poll_state(
 ) -> Result<Option<(Target, Option<Action>)>> {
     // No `LIMIT`: see `get_target`. A target has few active actions.
     Ok(targets::table
-        .left_join(
-            actions::table.on(actions::target_id
-                .eq(targets::id)
-                .and(actions::active)),
-        )
+        .left_join(actions::table.on(actions::target_id.eq(targets::id).and(actions::active)))
         .filter(
             targets::tenant
                 .eq(tenant)
