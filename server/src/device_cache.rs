@@ -172,10 +172,12 @@ pub fn load_snapshot(
     tenant: &str,
     controller_id: &str,
 ) -> ApiResult<Option<DeviceSnapshot>> {
-    let Some(target) = crate::store::targets::get_target(conn, tenant, controller_id)? else {
+    // One query for the target and its active action; a second only for a device with an
+    // installed set (its installedBase link).
+    let Some((target, active_action)) = crate::store::targets::poll_state(conn, tenant, controller_id)?
+    else {
         return Ok(None);
     };
-    let active_action = actions::top_active_action(conn, target.id)?;
     let installed_action_id = actions::installed_action_id(conn, &target)?;
     Ok(Some(DeviceSnapshot::new(
         target,

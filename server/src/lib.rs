@@ -58,6 +58,7 @@ pub fn build_state(config: Config) -> anyhow::Result<Arc<AppState>> {
     let store = storage::open(&config)?;
     let bus = Arc::new(cluster::Bus::default());
     let state = AppState {
+        writes: store::group_commit::GroupCommit::new(db.clone()),
         db,
         store,
         tenants: tenant_config::TenantSettingsCache::with_bus(Arc::clone(&bus)),

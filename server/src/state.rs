@@ -36,6 +36,9 @@ pub struct AppState {
     pub tenants: TenantSettingsCache,
     pub devices: DeviceCache,
     pub polls: PollRecorder,
+    /// Device writes that arrive together (plug-and-play registrations, attributes) committed in
+    /// one transaction (`store::group_commit`).
+    pub writes: Arc<crate::store::group_commit::GroupCommit<crate::error::ApiError>>,
     pub credentials: CredentialCache,
     pub clock: Clock,
     pub dos_filter: crate::dos_filter::DosFilter,

@@ -106,6 +106,8 @@ pub(crate) struct Device {
     rollback_at: Option<Instant>,
     /// Stopped polling for good.
     silent: bool,
+    /// The first poll succeeded and the attributes the server asked for were accepted.
+    registered: bool,
 }
 
 impl Device {
@@ -133,6 +135,7 @@ impl Device {
             goes_silent,
             rollback_at: None,
             silent: false,
+            registered: false,
             slot,
             server: std::sync::atomic::AtomicUsize::new(config.server_index(i)),
             id,
@@ -157,6 +160,10 @@ impl Device {
             // state and a timer (100,000 devices mostly sleep).
             let wait = Box::pin(self.cycle()).await;
             if self.silent {
+                return;
+            }
+            if self.registered && matches!(self.shared.stop, crate::StopWhen::Registered { .. }) {
+                self.shared.devices_done.fetch_add(1, Ordering::Relaxed);
                 return;
             }
             tokio::time::sleep(wait).await;
@@ -187,7 +194,9 @@ impl Device {
             let url = links
                 .config_data
                 .map_or_else(|| format!("{base}/configData"), |l| l.href);
-            self.put_config_data(&url).await;
+            self.registered = self.put_config_data(&url).await;
+        } else {
+            self.registered = true;
         }
         // hawkBit shows at most one of these, for the active action with the highest weight.
         if let Some(link) = links.cancel_action {
@@ -267,7 +276,8 @@ impl Device {
         }
     }
 
-    async fn put_config_data(&mut self, url: &str) {
+    /// Sends the attributes; false when the server did not accept them.
+    async fn put_config_data(&mut self, url: &str) -> bool {
         let data: BTreeMap<String, Option<String>> = match &self.shared.config.attributes {
             Some(attributes) => attributes
                 .iter()
@@ -277,18 +287,20 @@ impl Device {
         };
         self.attributes_sent = true;
         if data.is_empty() {
-            return;
+            return true;
         }
         let body = ConfigData {
             mode: Some(ConfigDataMode::Merge),
             data,
         };
-        if self.send(Method::PUT, url, &body, "configData").await.is_ok() {
+        let sent = self.send(Method::PUT, url, &body, "configData").await.is_ok();
+        if sent {
             self.shared
                 .totals
                 .config_data_updates
                 .fetch_add(1, Ordering::Relaxed);
         }
+        sent
     }
 
     async fn cancel(&mut self, href: &str) {

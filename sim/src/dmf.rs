@@ -118,6 +118,7 @@ fn timeout(stop: &StopWhen) -> Duration {
         StopWhen::After(d) => *d,
         StopWhen::ActionsDone { timeout, .. }
         | StopWhen::Polls { timeout, .. }
+        | StopWhen::Registered { timeout }
         | StopWhen::Outcomes { timeout, .. }
         | StopWhen::Idle { timeout, .. } => *timeout,
     }
@@ -188,7 +189,7 @@ async fn serve(
         )
         .await?;
     }
-    if matches!(stop, StopWhen::Polls { .. }) {
+    if matches!(stop, StopWhen::Polls { .. } | StopWhen::Registered { .. }) {
         return Ok(());
     }
     let http = reqwest::Client::builder()

@@ -255,6 +255,12 @@ pub enum StopWhen {
         per_device: u64,
         timeout: Duration,
     },
+    /// Every device has registered: its first poll succeeded and, when the server asked for its
+    /// attributes (plug-and-play registration does), its `PUT configData` was accepted; a device
+    /// stops once registered, or `timeout` passed. A registration storm.
+    Registered {
+        timeout: Duration,
+    },
     /// The fleet has finished (succeeded, failed or acknowledged the cancellation of) `count`
     /// actions in all, or `timeout` passed: for runs where only some devices get an action.
     Outcomes {
@@ -279,7 +285,7 @@ struct Shared {
     /// Milliseconds since `started` of the last action-related request.
     last_activity_ms: AtomicU64,
     stop: StopWhen,
-    /// Devices that reached the `ActionsDone` or `Polls` goal.
+    /// Devices that reached the `ActionsDone`, `Polls` or `Registered` goal.
     devices_done: AtomicUsize,
     totals: Totals,
     slots: Vec<Slot>,
@@ -451,7 +457,9 @@ async fn wait_for(shared: &Shared) -> bool {
             false
         }
         StopWhen::ActionsDone { per_device: 0, .. } | StopWhen::Polls { per_device: 0, .. } => false,
-        StopWhen::ActionsDone { timeout, .. } | StopWhen::Polls { timeout, .. } => {
+        StopWhen::ActionsDone { timeout, .. }
+        | StopWhen::Polls { timeout, .. }
+        | StopWhen::Registered { timeout } => {
             until(shared.started + timeout, || {
                 shared.devices_done.load(Ordering::Relaxed) >= devices
             })

@@ -12,7 +12,8 @@ use updraft_sim::{DeviceAuth, FleetConfig, StopWhen};
 /// Simulate a fleet of hawkBit DDI devices: each polls, follows deploymentBase, cancelAction,
 /// confirmationBase and configData links, downloads and hash-checks artifacts, and reports
 /// feedback. Prints a summary (or JSON) at the end; exits 1 on HTTP errors, hash mismatches
-/// or when --until-done/--until-idle/--until-polls is not reached within --duration.
+/// or when --until-done/--until-idle/--until-polls/--until-registered is not reached within
+/// --duration.
 #[derive(Parser, Debug)]
 #[command(name = "updraft-sim", version, after_help = EXAMPLES)]
 struct Args {
@@ -120,6 +121,11 @@ struct Args {
     /// Stop once every device has polled this many times (e.g. 1 to register a fleet).
     #[arg(long, value_name = "N", conflicts_with = "until_done")]
     until_polls: Option<u64>,
+    /// Stop once every device has registered (first poll, and the configData PUT the server asks
+    /// a new device for); each device stops polling once registered. A registration storm:
+    /// devices per second is devices / elapsed.
+    #[arg(long, conflicts_with_all = ["until_done", "until_idle", "until_polls"])]
+    until_registered: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -207,6 +213,9 @@ fn main() -> ExitCode {
         ..FleetConfig::default()
     };
     let stop = match (args.until_done, args.until_idle, args.until_polls) {
+        _ if args.until_registered => StopWhen::Registered {
+            timeout: args.duration,
+        },
         (Some(per_device), _, _) => StopWhen::ActionsDone {
             per_device,
             timeout: args.duration,

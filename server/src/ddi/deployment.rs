@@ -393,7 +393,9 @@ pub async fn config_data(
     let (tenant, cid) = path.into_inner();
     let dev = device(&req, &state, &tenant, &cid).await?;
     let body: ConfigData = read_body(&req, payload, state.config.max_body_size).await?;
-    let target = dev.target(&state).await?;
+    if dev.snapshot.is_none() {
+        return Err(ApiError::not_found("Target", &dev.controller_id));
+    }
     if body.data.is_empty() {
         return Err(ApiError::body_not_readable());
     }
@@ -409,9 +411,18 @@ pub async fn config_data(
         ConfigDataMode::Replace => AttributeUpdate::Replace,
         ConfigDataMode::Remove => AttributeUpdate::Remove,
     };
+    // Grouped with the other devices' writes of the moment (a registration storm sends every new
+    // device's attributes at once); the 200 waits for the commit. The target row is read in the
+    // same transaction: an idle device's snapshot does not keep it.
+    let (tenant, cid) = (dev.tenant.clone(), dev.controller_id.clone());
     let changes = state
-        .db
-        .write(move |c| targets::update_attributes(c, &target, mode, &body.data, quota, now))
+        .writes
+        .write(move |c| {
+            let target = targets::find_target(c, &tenant, &cid)?;
+            Ok(targets::update_attributes(
+                c, &target, mode, &body.data, quota, now,
+            )?)
+        })
         .await?;
     state.apply(changes);
     Ok(HttpResponse::Ok().finish())

@@ -178,20 +178,33 @@ pub async fn register_or_touch(
     }
     let (tenant, cid) = (dev.tenant.clone(), dev.controller_id.clone());
     let exists = dev.snapshot.is_some();
-    let changes = state
-        .db
-        .tx(move |c| {
-            let changes = if exists {
-                targets::record_poll(c, &tenant, &cid, &address, now)?
-            } else {
-                targets::register_on_poll(c, &tenant, &cid, &address, &crate::auth::random_token(), now)?
-            };
-            if let Some(DeviceSnapshot::Active(a)) = crate::device_cache::load_snapshot(c, &tenant, &cid)? {
-                actions::cancel_if_window_expired(c, &a.action, now)?;
-            }
-            Ok(changes)
-        })
-        .await?;
+    // Grouped with the other devices' writes of the moment: a registration storm commits in
+    // batches, and this answer waits for its own batch's commit.
+    let changes = if exists {
+        state
+            .writes
+            .write(move |c| {
+                let changes = targets::record_poll(c, &tenant, &cid, &address, now)?;
+                if let Some(DeviceSnapshot::Active(a)) = crate::device_cache::load_snapshot(c, &tenant, &cid)?
+                {
+                    actions::cancel_if_window_expired(c, &a.action, now)?;
+                }
+                Ok(changes)
+            })
+            .await?
+    } else {
+        // A new target has no action whose window could have expired; a target someone else
+        // created meanwhile gets that check at its next poll (its snapshot shows the window).
+        let token = crate::auth::random_token();
+        state
+            .writes
+            .write(move |c| {
+                Ok(targets::register_on_poll(
+                    c, &tenant, &cid, &address, &token, now,
+                )?)
+            })
+            .await?
+    };
     if !exists {
         state.metrics.registrations.inc();
     }

@@ -36,6 +36,9 @@ pub struct Jobs {
 /// that deleted something runs again at the next sweep until the backlog is gone.
 const RETENTION_EVERY_MS: i64 = 3_600_000;
 
+/// The shortest time between the end of one round and the start of the next one woken by events.
+const EVENT_ROUND_GAP: Duration = Duration::from_millis(20);
+
 impl Jobs {
     /// Shutdown: no new unit of work starts; the one running finishes its transaction (which
     /// releases its row claims) and the loop of [`spawn`] ends.
@@ -78,18 +81,29 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let interval = Duration::from_millis(state.config.scheduler_interval_ms.max(1));
         let mut next_sweep = Instant::now();
+        let mut last_round = Instant::now();
         loop {
             let wait = next_sweep.saturating_duration_since(Instant::now());
             let _ = tokio::time::timeout(wait, state.jobs.wake.notified()).await;
             if state.jobs.stopping() {
                 return;
             }
+            // Events closer together than this share a round: a registration storm wakes the
+            // scheduler with every new target, and a round per wake-up took a third of the
+            // server's CPU (each round reads and writes the pending flags). The wake-ups that
+            // come meanwhile are kept by `Notify` and answered by this round.
+            let rest = EVENT_ROUND_GAP.saturating_sub(last_round.elapsed());
+            if !rest.is_zero() {
+                tokio::time::sleep(rest).await;
+            }
             let sweep = Instant::now() >= next_sweep;
             if sweep {
                 next_sweep = Instant::now() + interval;
             }
             let s = Arc::clone(&state);
-            match tokio::task::spawn_blocking(move || run_once(&s, sweep)).await {
+            let outcome = tokio::task::spawn_blocking(move || run_once(&s, sweep)).await;
+            last_round = Instant::now();
+            match outcome {
                 Ok(Err(e)) => tracing::warn!(error = %e, "background work failed; will retry"),
                 Err(e) => tracing::warn!(error = %e, "background task failed"),
                 Ok(Ok(())) => {}

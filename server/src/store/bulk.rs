@@ -163,7 +163,7 @@ pub fn cancel_active(
     let ids: Vec<i64> = devices.iter().map(|(id, _)| *id).collect();
     let open: Vec<Action> = actions_table::table
         .filter(actions_table::target_id.eq_any(&ids))
-        .filter(actions_table::active.eq(true))
+        .filter(actions_table::active)
         .order(actions_table::id.asc())
         .select(Action::as_select())
         .load(c)?;

@@ -8,7 +8,7 @@ use super::{AnyConnection, Result};
 /// Open actions per tenant and status: `(tenant, status, count)`.
 pub fn active_actions_by_status(c: &mut AnyConnection) -> Result<Vec<(String, String, i64)>> {
     Ok(actions::table
-        .filter(actions::active.eq(true))
+        .filter(actions::active)
         .group_by((actions::tenant, actions::status))
         .select((actions::tenant, actions::status, diesel::dsl::count_star()))
         .order((actions::tenant, actions::status))

@@ -27,7 +27,7 @@ pub fn time_out_silent_actions(c: &mut AnyConnection, timeout_secs: u64, now: i6
     macro_rules! waiting {
         ($window:expr) => {
             actions::table
-                .filter(actions::active.eq(true))
+                .filter(actions::active)
                 .filter(actions::status.eq_any(WAITING_ON_DEVICE))
                 .filter(actions::last_modified_at.lt(cutoff))
                 .filter($window)

@@ -19,6 +19,7 @@ pub mod failures;
 pub mod fleet;
 pub mod fleet_health;
 pub mod gauges;
+pub mod group_commit;
 pub mod housekeeping;
 pub mod import;
 pub mod metadata;

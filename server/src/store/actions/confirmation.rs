@@ -124,7 +124,7 @@ pub fn activate_auto_confirm(
         ))
         .execute(c)?;
     let waiting: Vec<Action> = actions::table
-        .filter(actions::target_id.eq(target.id).and(actions::active.eq(true)))
+        .filter(actions::target_id.eq(target.id).and(actions::active))
         .filter(actions::status.eq(ActionStatus::WaitForConfirmation.as_str()))
         .select(Action::as_select())
         .load(c)?;

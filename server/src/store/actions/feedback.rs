@@ -52,7 +52,7 @@ pub(crate) fn success_cancellation(
 ) -> Result<()> {
     set_action_status(conn, action_id, ActionStatus::Canceled, false, now, by)?;
     let next_ds: Option<i64> = actions::table
-        .filter(actions::target_id.eq(target.id).and(actions::active.eq(true)))
+        .filter(actions::target_id.eq(target.id).and(actions::active))
         .order(actions::id.asc())
         .select(actions::ds_id)
         .first(conn)
@@ -462,7 +462,7 @@ pub fn log_download(
 ) -> Result<bool> {
     let action: Option<i64> = actions::table
         .inner_join(ds_modules::table.on(ds_modules::ds_id.eq(actions::ds_id)))
-        .filter(actions::target_id.eq(target_id).and(actions::active.eq(true)))
+        .filter(actions::target_id.eq(target_id).and(actions::active))
         .filter(ds_modules::sm_id.eq(sm_id))
         .order(actions::id.desc())
         .select(actions::id)

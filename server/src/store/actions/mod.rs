@@ -141,13 +141,18 @@ fn check_status_quota(conn: &mut AnyConnection, quotas: &Quotas, action_id: i64)
 }
 
 /// The single action a device sees: active, highest weight, then oldest.
+///
+/// Read without `LIMIT`: SQLite (3.50) re-prepares a statement with a bound `LIMIT ?` (Diesel's
+/// `first`) at every new binding, which cost 40 % of a cold poll's CPU. A target has few active
+/// actions.
 pub fn top_active_action(conn: &mut AnyConnection, target_id: i64) -> Result<Option<Action>> {
     Ok(actions::table
-        .filter(actions::target_id.eq(target_id).and(actions::active.eq(true)))
+        .filter(actions::target_id.eq(target_id).and(actions::active))
         .order((actions::weight.desc(), actions::id.asc()))
         .select(Action::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 /// The latest finished action that installed the target's installed distribution set.
@@ -155,15 +160,14 @@ pub fn installed_action_id(conn: &mut AnyConnection, target: &Target) -> Result<
     let Some(ds) = target.installed_ds_id else {
         return Ok(None);
     };
+    // MAX rather than ORDER BY ... LIMIT ?: see `top_active_action` (this runs on the poll path).
     Ok(actions::table
         .filter(actions::target_id.eq(target.id))
         .filter(actions::ds_id.eq(ds))
         .filter(actions::status.eq(ActionStatus::Finished.as_str()))
-        .filter(actions::active.eq(false))
-        .order(actions::id.desc())
-        .select(actions::id)
-        .first(conn)
-        .optional()?)
+        .filter(diesel::dsl::not(actions::active))
+        .select(diesel::dsl::max(actions::id))
+        .get_result(conn)?)
 }
 
 pub fn find_action_of_target(conn: &mut AnyConnection, target: &Target, action_id: i64) -> Result<Action> {
@@ -323,7 +327,7 @@ pub(crate) fn supersede_active_actions(
 ) -> Result<()> {
     let open: Vec<(i64, ActionStatus, bool)> = actions::table
         .inner_join(distribution_sets::table)
-        .filter(actions::target_id.eq(target_id).and(actions::active.eq(true)))
+        .filter(actions::target_id.eq(target_id).and(actions::active))
         .select((
             actions::id,
             actions::status,

@@ -62,7 +62,7 @@ pub fn invalidate(
     crate::store::rollouts::engine::stop_rollouts_of_ds(c, id, by, now)?;
     let open: Vec<(Action, String)> = actions_t::table
         .inner_join(targets::table)
-        .filter(actions_t::ds_id.eq(id).and(actions_t::active.eq(true)))
+        .filter(actions_t::ds_id.eq(id).and(actions_t::active))
         .select((Action::as_select(), targets::controller_id))
         .load(c)?;
     for (a, _) in &open {

@@ -395,7 +395,7 @@ pub fn action(
     }
     if a.active {
         let other: Option<i64> = actions::table
-            .filter(actions::target_id.eq(a.target_id).and(actions::active.eq(true)))
+            .filter(actions::target_id.eq(a.target_id).and(actions::active))
             .select(actions::id)
             .first(c)
             .optional()?;

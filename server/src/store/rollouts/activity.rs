@@ -284,7 +284,7 @@ pub fn cancel_stragglers(
     let stragglers: Vec<(i64, String, String)> = actions::table
         .inner_join(targets::table)
         .filter(actions::rollout_group_id.eq(group_id))
-        .filter(actions::active.eq(true))
+        .filter(actions::active)
         .filter(
             targets::last_poll
                 .is_null()

@@ -189,7 +189,7 @@ fn start_group(
     }
     // Older open actions of these targets are canceled (or closed), as a manual assignment does.
     let superseded: Vec<i64> = actions::table
-        .filter(actions::active.eq(true))
+        .filter(actions::active)
         .filter(
             Stmt::new()
                 .sql("actions.target_id IN (SELECT s.target_id FROM actions s WHERE s.rollout_group_id = ")
@@ -434,7 +434,7 @@ fn drop_scheduled_actions(conn: &mut AnyConnection, rollout_id: i64) -> Result<(
 pub fn delete(conn: &mut AnyConnection, r: &Rollout, by: &str, now: i64) -> Result<Changes> {
     drop_scheduled_actions(conn, r.id)?;
     let open: Vec<Action> = actions::table
-        .filter(actions::rollout_id.eq(r.id).and(actions::active.eq(true)))
+        .filter(actions::rollout_id.eq(r.id).and(actions::active))
         .select(Action::as_select())
         .load(conn)?;
     let mut effects = Changes::none();

@@ -17,6 +17,10 @@ use super::schema::{
 use super::{AnyConnection, Changes, Error, Result, Rule};
 
 /// The tenant's target `controller_id`, if it exists.
+///
+/// Device-path lookups read without `LIMIT`: SQLite (3.50) re-prepares a statement with a bound
+/// `LIMIT ?` (Diesel's `first`) at every new binding, 40 % of a cold poll's CPU. (tenant,
+/// controller_id) is unique.
 pub fn get_target(c: &mut AnyConnection, tenant: &str, controller_id: &str) -> Result<Option<Target>> {
     Ok(targets::table
         .filter(
@@ -25,8 +29,31 @@ pub fn get_target(c: &mut AnyConnection, tenant: &str, controller_id: &str) -> R
                 .and(targets::controller_id.eq(controller_id)),
         )
         .select(Target::as_select())
-        .first(c)
-        .optional()?)
+        .load(c)?
+        .into_iter()
+        .next())
+}
+
+/// What a poll needs to know of a device the server has not cached: the target and its top active
+/// action (as [`super::actions::top_active_action`] picks it), in one query.
+pub fn poll_state(
+    c: &mut AnyConnection,
+    tenant: &str,
+    controller_id: &str,
+) -> Result<Option<(Target, Option<Action>)>> {
+    // No `LIMIT`: see `get_target`. A target has few active actions.
+    Ok(targets::table
+        .left_join(actions::table.on(actions::target_id.eq(targets::id).and(actions::active)))
+        .filter(
+            targets::tenant
+                .eq(tenant)
+                .and(targets::controller_id.eq(controller_id)),
+        )
+        .order((actions::weight.desc(), actions::id.asc()))
+        .select((Target::as_select(), Option::<Action>::as_select()))
+        .load(c)?
+        .into_iter()
+        .next())
 }
 
 /// The tenant's target `controller_id`; not found otherwise.
@@ -47,7 +74,12 @@ pub fn record_poll(
             .eq(tenant)
             .and(targets::controller_id.eq(controller_id)),
     );
-    let status: String = this.select(targets::update_status).first(c)?;
+    let status: String = this
+        .select(targets::update_status)
+        .load(c)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::not_found("Target", controller_id))?;
     let new_status = if status == UpdateStatus::Unknown.as_str() {
         UpdateStatus::Registered.as_str()
     } else {
@@ -174,31 +206,39 @@ pub fn update_attributes(
             format!("A target may have at most {quota} attributes (maxAttributeEntriesPerTarget)."),
         ));
     }
-    if next != current {
-        super::fleet_health::record(c, target, &current, &next, now)?;
-        // Changed attributes may make the target match an auto-assigning filter.
-        changes = changes.and(Changes::targets());
-        diesel::update(targets::table.find(target_id))
-            .set(targets::auto_assign_pending.eq(true))
-            .execute(c)?;
-        diesel::delete(target_attributes::table.filter(target_attributes::target_id.eq(target_id)))
-            .execute(c)?;
-        for (k, v) in &next {
-            diesel::insert_into(target_attributes::table)
-                .values((
-                    target_attributes::target_id.eq(target_id),
-                    target_attributes::attr_key.eq(k),
-                    target_attributes::attr_value.eq(v),
-                ))
-                .execute(c)?;
-        }
-    }
-    diesel::update(targets::table.find(target_id))
-        .set((
+    let this = diesel::update(targets::table.find(target_id));
+    if next == current {
+        this.set((
             targets::request_attributes.eq(false),
             targets::last_modified_at.eq(now),
         ))
         .execute(c)?;
+        return Ok(changes);
+    }
+    super::fleet_health::record(c, target, &current, &next, now)?;
+    // Changed attributes may make the target match an auto-assigning filter.
+    changes = changes.and(Changes::targets());
+    this.set((
+        targets::request_attributes.eq(false),
+        targets::last_modified_at.eq(now),
+        targets::auto_assign_pending.eq(true),
+    ))
+    .execute(c)?;
+    if !current.is_empty() {
+        diesel::delete(target_attributes::table.filter(target_attributes::target_id.eq(target_id)))
+            .execute(c)?;
+    }
+    // One statement per attribute: Diesel's multi-row insert has no form for both backends at
+    // once (`AnyConnection`).
+    for (k, v) in &next {
+        diesel::insert_into(target_attributes::table)
+            .values((
+                target_attributes::target_id.eq(target_id),
+                target_attributes::attr_key.eq(k),
+                target_attributes::attr_value.eq(v),
+            ))
+            .execute(c)?;
+    }
     Ok(changes)
 }
 
