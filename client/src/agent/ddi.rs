@@ -381,7 +381,6 @@ impl crate::install::delta::ChunkFetch for ChunkFile {
                     ("range", format!("bytes={}", spec.join(","))),
                 ],
                 None,
-                None,
             ) {
                 Ok(o) => o,
                 Err(e) => {
