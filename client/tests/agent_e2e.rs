@@ -18,7 +18,7 @@ use updraft_swu::signature::Signer;
 
 mod support;
 
-use support::agent::{Fleet, SimKeys, sim_config};
+use support::agent::{Device, Fleet, SimKeys, sim_config};
 
 const ACTIVE: &[u8] = b"slot A: the running system\n";
 const CID: &str = "pi-e2e";
@@ -35,12 +35,6 @@ fn have_openssl() -> bool {
     ok
 }
 
-struct Device {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    config: PathBuf,
-}
-
 impl Device {
     /// Booted from slot A, version 1.0.0, trusting `trusted.pem`, polling `url` with `token`.
     fn new(url: &str, token: &str) -> Device {
@@ -49,24 +43,8 @@ impl Device {
 
     /// [`Device::new`] with more `[agent]` keys.
     fn with_agent(url: &str, token: &str, agent: &str) -> Device {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = support::agent::signer_and_slots("updraft-e2e", ACTIVE);
         let dir = tmp.path().to_owned();
-        let st = Command::new("openssl")
-            .current_dir(&dir)
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
-            .args([
-                "-keyout",
-                "trusted.key",
-                "-out",
-                "trusted.pem",
-                "-subj",
-                "/CN=updraft-e2e",
-            ])
-            .output()
-            .unwrap();
-        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
-        std::fs::write(dir.join("a.img"), ACTIVE).unwrap();
-        std::fs::write(dir.join("b.img"), vec![0u8; 4096]).unwrap();
         let p = |name: &str| dir.join(name).display().to_string();
         let health_check = format!(
             "echo checking the marker; test -e {} || {{ echo 'app: the marker file is missing' >&2; exit 1; }}",
@@ -85,26 +63,7 @@ impl Device {
             tables: &tables,
         };
         let config = sim_config(&dir, url, CID, token, keys);
-        let d = Device {
-            _tmp: tmp,
-            dir,
-            config,
-        };
-        assert_eq!(d.reboot(), Slot::A);
-        d
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    /// A power cycle: a new boot id, and the firmware boots the armed slot once.
-    fn reboot(&self) -> Slot {
-        support::agent::power_cycle(&self.dir)
-    }
-
-    fn agent_once(&self) -> String {
-        support::agent::agent_once(&self.config)
+        Device::booted(tmp, config)
     }
 
     fn updraft(&self, args: &[&str]) -> String {

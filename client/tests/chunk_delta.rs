@@ -17,7 +17,7 @@ use updraft_client::slots::Slot;
 
 mod support;
 
-use support::agent::{Fleet, SimKeys, sim_config};
+use support::agent::{Device, Fleet, SimKeys, sim_config};
 
 const CID: &str = "delta-e2e";
 
@@ -82,33 +82,11 @@ fn tree_image(version: u32) -> Vec<u8> {
     tar.into_inner().unwrap()
 }
 
-struct Device {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    config: PathBuf,
-}
-
 impl Device {
     /// Booted from slot A holding `active`, trusting `trusted.pem`, polling `url` with `token`.
     fn new(url: &str, token: &str, active: &[u8]) -> Device {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = support::agent::signer_and_slots("updraft-delta", active);
         let dir = tmp.path().to_owned();
-        let st = Command::new("openssl")
-            .current_dir(&dir)
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
-            .args([
-                "-keyout",
-                "trusted.key",
-                "-out",
-                "trusted.pem",
-                "-subj",
-                "/CN=updraft-delta",
-            ])
-            .output()
-            .unwrap();
-        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
-        std::fs::write(dir.join("a.img"), active).unwrap();
-        std::fs::write(dir.join("b.img"), vec![0u8; 4096]).unwrap();
         let tables = format!(
             "[bundle]\nca = {:?}\n",
             dir.join("trusted.pem").display().to_string()
@@ -119,25 +97,7 @@ impl Device {
             ..SimKeys::default()
         };
         let config = sim_config(&dir, url, CID, token, keys);
-        let d = Device {
-            _tmp: tmp,
-            dir,
-            config,
-        };
-        assert_eq!(d.reboot(), Slot::A);
-        d
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    fn reboot(&self) -> Slot {
-        support::agent::power_cycle(&self.dir)
-    }
-
-    fn agent_once(&self) -> String {
-        support::agent::agent_once(&self.config)
+        Device::booted(tmp, config)
     }
 
     /// `updraft bundle create` of `image` as `name.img`, with `delta = true` or compressed with

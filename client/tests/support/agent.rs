@@ -192,6 +192,58 @@ pub fn sim_config(dir: &Path, url: &str, cid: &str, token: &str, keys: SimKeys) 
     config
 }
 
+/// A device's directory: a self-signed certificate `trusted.pem` (key `trusted.key`, subject
+/// `cn`) to sign its bundles, slot A (`a.img`) holding `active` and an empty slot B (`b.img`).
+pub fn signer_and_slots(cn: &str, active: &[u8]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let st = Command::new("openssl")
+        .current_dir(dir)
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+        .args(["-keyout", "trusted.key", "-out", "trusted.pem", "-subj"])
+        .arg(format!("/CN={cn}"))
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    std::fs::write(dir.join("a.img"), active).unwrap();
+    std::fs::write(dir.join("b.img"), vec![0u8; 4096]).unwrap();
+    tmp
+}
+
+/// A device on the simulated bootloader, in the directory of [`signer_and_slots`] with the config
+/// of [`sim_config`].
+pub struct Device {
+    _tmp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+}
+
+impl Device {
+    /// The device powered on for the first time: it boots slot A.
+    pub fn booted(tmp: tempfile::TempDir, config: PathBuf) -> Device {
+        let d = Device {
+            dir: tmp.path().to_owned(),
+            _tmp: tmp,
+            config,
+        };
+        assert_eq!(d.reboot(), Slot::A);
+        d
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// A power cycle: a new boot id, and the firmware boots the armed slot once.
+    pub fn reboot(&self) -> Slot {
+        power_cycle(&self.dir)
+    }
+
+    pub fn agent_once(&self) -> String {
+        agent_once(&self.config)
+    }
+}
+
 /// A power cycle of the device in `dir`: a new boot id in `dir/boot_id`, and the simulated
 /// firmware (state in `dir/sim`) boots the armed slot once.
 pub fn power_cycle(dir: &Path) -> Slot {
