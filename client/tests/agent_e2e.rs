@@ -23,18 +23,6 @@ use support::agent::{Device, Fleet, SimKeys, sim_config};
 const ACTIVE: &[u8] = b"slot A: the running system\n";
 const CID: &str = "pi-e2e";
 
-fn have_openssl() -> bool {
-    let ok = Command::new("openssl").arg("version").output().is_ok();
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "`openssl` is required under CI=true"
-        );
-        eprintln!("skipping: `openssl` not found on PATH");
-    }
-    ok
-}
-
 impl Device {
     /// Booted from slot A, version 1.0.0, trusting `trusted.pem`, polling `url` with `token`.
     fn new(url: &str, token: &str) -> Device {
@@ -124,7 +112,7 @@ fn updated_device(fleet: &Fleet, agent: &str) -> (Device, i64) {
 
 #[test]
 fn an_assigned_update_is_installed_committed_and_reported_as_success() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let fleet = Fleet::start(CID);
@@ -173,7 +161,7 @@ fn an_assigned_update_is_installed_committed_and_reported_as_success() {
 
 #[test]
 fn an_unhealthy_update_is_rolled_back_and_reported_as_failure() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let fleet = Fleet::start(CID);
@@ -217,7 +205,7 @@ fn an_unhealthy_update_is_rolled_back_and_reported_as_failure() {
 
 #[test]
 fn a_trial_that_does_not_boot_is_reported_as_failure() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let fleet = Fleet::start(CID);
@@ -281,7 +269,7 @@ fn a_trial_that_does_not_boot_is_reported_as_failure() {
 
 #[test]
 fn slot_state_reaches_the_server_before_the_result_and_only_when_it_changed() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let fleet = Fleet::start(CID);
@@ -378,7 +366,7 @@ fn slot_state_reaches_the_server_before_the_result_and_only_when_it_changed() {
 
 #[test]
 fn the_health_window_reports_a_slot_that_turns_bad_after_its_commit() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let fleet = Fleet::start(CID);
@@ -405,7 +393,7 @@ fn the_health_window_reports_a_slot_that_turns_bad_after_its_commit() {
 
 #[test]
 fn a_refused_bundle_is_reported_and_touches_nothing() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let fleet = Fleet::start(CID);
@@ -513,7 +501,7 @@ fn relay(
 
 #[test]
 fn a_broken_download_resumes_with_range() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let fleet = Fleet::start(CID);
@@ -537,7 +525,7 @@ fn a_broken_download_resumes_with_range() {
 
 #[test]
 fn attributes_the_server_refuses_do_not_hold_up_the_update() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let fleet = Fleet::start(CID);
@@ -549,7 +537,7 @@ fn attributes_the_server_refuses_do_not_hold_up_the_update() {
 
 #[test]
 fn a_downgrade_is_refused_in_words_an_operator_can_act_on() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let fleet = Fleet::start(CID);
@@ -573,7 +561,7 @@ fn a_downgrade_is_refused_in_words_an_operator_can_act_on() {
 
 #[test]
 fn the_success_report_goes_with_the_new_version_attribute() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let fleet = Fleet::start(CID);
@@ -587,7 +575,7 @@ fn the_success_report_goes_with_the_new_version_attribute() {
 
 #[test]
 fn an_update_whose_images_are_all_installed_is_a_success_that_writes_nothing() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let fleet = Fleet::start(CID);

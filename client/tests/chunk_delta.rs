@@ -21,18 +21,6 @@ use support::agent::{Device, Fleet, SimKeys, sim_config};
 
 const CID: &str = "delta-e2e";
 
-fn have_openssl() -> bool {
-    let ok = Command::new("openssl").arg("version").output().is_ok();
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "`openssl` is required under CI=true"
-        );
-        eprintln!("skipping: `openssl` not found on PATH");
-    }
-    ok
-}
-
 /// Words from a small vocabulary: file contents that compress about as well as a root file
 /// system's.
 fn file_content(seed: u64, len: usize) -> Vec<u8> {
@@ -251,7 +239,7 @@ fn relay(
 
 #[test]
 fn a_chunk_delta_installs_byte_exact_and_fetches_only_what_changed() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let (v1, v2) = (tree_image(1), tree_image(2));
@@ -302,7 +290,7 @@ fn a_chunk_delta_installs_byte_exact_and_fetches_only_what_changed() {
 
 #[test]
 fn a_tampered_chunk_is_refused_and_the_active_slot_is_untouched() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let (v1, v2) = (tree_image(1), tree_image(2));
@@ -322,7 +310,7 @@ fn a_tampered_chunk_is_refused_and_the_active_slot_is_untouched() {
 
 #[test]
 fn a_truncated_range_answer_fails_clearly() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let (v1, v2) = (tree_image(1), tree_image(2));
@@ -348,7 +336,7 @@ fn a_truncated_range_answer_fails_clearly() {
 
 #[test]
 fn a_device_sharing_nothing_streams_the_whole_chunk_file() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let v2 = tree_image(2);
@@ -379,7 +367,7 @@ fn a_device_sharing_nothing_streams_the_whole_chunk_file() {
 
 #[test]
 fn installing_a_delta_bundle_from_a_file_is_refused_before_anything_is_written() {
-    if !have_openssl() {
+    if !support::have_openssl() {
         return;
     }
     let (v1, v2) = (tree_image(1), tree_image(2));

@@ -12,22 +12,11 @@ use updraft_swu::cpio::CpioWriter;
 use updraft_swu::signature::Signer;
 use updraft_swu::sw_description::{ArtifactKind, Compression};
 
+mod support;
+
 const ACTIVE: &[u8] = b"slot A: the running system\n";
 const AES_KEY: &str = "69d54287f856d30e2d9f3d1b8a5f7c0e6b2e4d6f8a0c2e4f6a8b0c2d4e6f8a0b";
 const AES_IV: &str = "4e1d2c3b4a5968778695a4b3c2d1e0f1";
-
-/// Whether `openssl` exists. Missing fails the test under `CI=true`, else skips it.
-fn have_openssl() -> bool {
-    let ok = Command::new("openssl").arg("version").output().is_ok();
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "`openssl` is required under CI=true"
-        );
-        eprintln!("skipping: `openssl` not found on PATH");
-    }
-    ok
-}
 
 struct Device {
     _tmp: tempfile::TempDir,
@@ -43,7 +32,7 @@ impl Device {
     }
 
     fn with_config(options: &Options) -> Option<Device> {
-        if !have_openssl() {
+        if !support::have_openssl() {
             return None;
         }
         let tmp = tempfile::tempdir().unwrap();
