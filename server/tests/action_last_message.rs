@@ -100,18 +100,6 @@ fn cancel(f: &Fixture, cid: &str, action: i64, force: bool) {
     assert_eq!(res.status().as_u16(), 204, "{}", res.text().unwrap());
 }
 
-/// Waits (bounded) until `check` holds; the scheduler starts rollouts on its own thread.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !check() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 fn last_message_follows_every_write_path(f: &Fixture) {
     let cids = ["lm-0", "lm-1", "lm-2", "lm-3", "lm-4", "lm-5"];
     let body: Vec<Value> = cids.iter().map(|c| json!({ "controllerId": c })).collect();
@@ -185,13 +173,13 @@ fn last_message_follows_every_write_path(f: &Fixture) {
                 "confirmationRequired": confirm }),
         );
         assert_eq!(s, 201, "{r}");
-        eventually("the rollout is ready", || {
+        support::eventually("the rollout is ready", || {
             f.get(&format!("/rest/v1/rollouts/{}", r["id"])).1["status"] == "ready"
         });
         let (s, v) = f.post(&format!("/rest/v1/rollouts/{}/start", r["id"]), json!({}));
         assert!(s < 300, "{v}");
     }
-    eventually("both rollouts' actions are open", || {
+    support::eventually("both rollouts' actions are open", || {
         count(
             f,
             "SELECT COUNT(*) AS n FROM actions WHERE active AND rollout_id IS NOT NULL",

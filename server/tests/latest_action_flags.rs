@@ -161,18 +161,6 @@ fn group_page(f: &Fixture, key: GroupKey, offset: i64, limit: i64) -> (Vec<Strin
     (rows.into_iter().map(|r| r.0).collect(), total)
 }
 
-/// Waits (bounded) until `check` holds; the scheduler starts rollout groups on its own thread.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !check() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 fn fail(f: &Fixture, cid: &str, action: i64, message: &str) {
     let (s, v) = f.feedback_with(cid, action, "closed", "failure", &[message]);
     assert_eq!(s, 200, "{v}");
@@ -193,7 +181,7 @@ fn two_group_rollout(f: &Fixture, name: &str, ds: i64, first: &str, second: &str
     );
     assert_eq!(s, 201, "{r}");
     let id = r["id"].as_i64().unwrap();
-    eventually("the rollout is ready", || {
+    support::eventually("the rollout is ready", || {
         f.get(&format!("/rest/v1/rollouts/{id}")).1["status"] == "ready"
     });
     let (s, v) = f.post(&format!("/rest/v1/rollouts/{id}/start"), json!({}));
@@ -261,7 +249,7 @@ fn latest_and_failed_follow_every_write_path(f: &Fixture) {
     // A rollout whose second group holds the failed fl-0: its scheduled action is no attempt, so
     // fl-0 stays failed until that group starts.
     let (_, groups) = two_group_rollout(f, "fl-r1", ds2, "fl-3", "fl-0");
-    eventually("the first group's action is open", || {
+    support::eventually("the first group's action is open", || {
         rows(f)
             .iter()
             .any(|r| r.rollout_group_id == Some(groups[0]) && r.status == "running")
@@ -276,7 +264,7 @@ fn latest_and_failed_follow_every_write_path(f: &Fixture) {
         .unwrap();
     let a3 = rollout_action(f, "fl-3", r1);
     assert_eq!(f.feedback("fl-3", a3, "closed", "success").0, 200);
-    eventually("the second group starts", || {
+    support::eventually("the second group starts", || {
         rows(f)
             .iter()
             .any(|r| r.rollout_group_id == Some(groups[1]) && r.status == "running")
@@ -285,7 +273,7 @@ fn latest_and_failed_follow_every_write_path(f: &Fixture) {
 
     // A rollout action created before a manual assignment but started after it is the latest.
     let (r2, groups) = two_group_rollout(f, "fl-r2", ds2, "fl-5", "fl-4");
-    eventually("the first group's action is open", || {
+    support::eventually("the first group's action is open", || {
         rows(f)
             .iter()
             .any(|r| r.rollout_group_id == Some(groups[0]) && r.status == "running")
@@ -294,7 +282,7 @@ fn latest_and_failed_follow_every_write_path(f: &Fixture) {
     check(f, "a manual assignment after the rollout's scheduled action");
     let a5 = rollout_action(f, "fl-5", r2);
     assert_eq!(f.feedback("fl-5", a5, "closed", "success").0, 200);
-    eventually("the second group starts", || {
+    support::eventually("the second group starts", || {
         rows(f)
             .iter()
             .any(|r| r.rollout_group_id == Some(groups[1]) && r.status != "scheduled")

@@ -33,18 +33,6 @@ backend_tests!(
     old_closed_actions_are_deleted_after_the_retention_time,
 );
 
-/// Waits (bounded) until `check` holds; the scheduler runs on its own thread.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !check() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 fn devices(f: &Fixture, prefix: &str, n: usize) -> Vec<String> {
     let ids: Vec<String> = (0..n).map(|i| format!("{prefix}{i:03}")).collect();
     let body: Vec<Value> = ids.iter().map(|c| json!({ "controllerId": c })).collect();
@@ -151,10 +139,10 @@ fn groups_start_one_after_another_as_devices_report(f: &Fixture) {
         }
         report(f, &g[1], true);
         if let Some(next) = group_members.get(i + 1) {
-            eventually("the next group starts", || offered(f, &next[0]).is_some());
+            support::eventually("the next group starts", || offered(f, &next[0]).is_some());
         }
     }
-    eventually("the rollout finishes", || {
+    support::eventually("the rollout finishes", || {
         get_rollout(f, id)["status"] == "finished"
     });
     let r = get_rollout(f, id);
@@ -199,7 +187,7 @@ fn errors_above_the_threshold_pause_until_resumed(f: &Fixture) {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(get_rollout(f, id)["status"], "running");
     report(f, &first[1], false);
-    eventually("the rollout pauses", || get_rollout(f, id)["status"] == "paused");
+    support::eventually("the rollout pauses", || get_rollout(f, id)["status"] == "paused");
     assert_eq!(groups(f, id)[0]["status"], "error");
     assert_eq!(groups(f, id)[1]["status"], "scheduled");
     let r = get_rollout(f, id);
@@ -215,7 +203,7 @@ fn errors_above_the_threshold_pause_until_resumed(f: &Fixture) {
     assert_eq!(s, 400, "{v}");
     assert_eq!(v["errorCode"], "hawkbit.server.error.rollout.illegalState");
     assert_eq!(op(f, id, "resume").0, 204);
-    eventually("the second group starts", || {
+    support::eventually("the second group starts", || {
         groups(f, id)[1]["status"] == "running"
     });
     assert_eq!(get_rollout(f, id)["status"], "running");
@@ -384,11 +372,11 @@ fn explicit_groups_and_retry_of_failed_targets(f: &Fixture) {
     assert_eq!(gs[1]["totalTargets"], 3);
     assert_eq!(op(f, id, "start").0, 204);
     report(f, &ids[0], true);
-    eventually("the rest starts", || groups(f, id)[1]["status"] == "running");
+    support::eventually("the rest starts", || groups(f, id)[1]["status"] == "running");
     report(f, &ids[1], false);
     report(f, &ids[2], true);
     report(f, &ids[3], false);
-    eventually("the rollout finishes", || {
+    support::eventually("the rollout finishes", || {
         get_rollout(f, id)["status"] == "finished"
     });
     let r = get_rollout(f, id);
@@ -517,14 +505,14 @@ fn silent_devices_time_out_and_the_rollout_goes_on(f: &Fixture) {
     f.srv.state.clock.advance(200_000);
     updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
     // The server's own scheduler may have claimed the action first (this call then skips it).
-    eventually("the action times out", || {
+    support::eventually("the action times out", || {
         f.action(&first, action)["status"] == "error"
     });
     assert_eq!(f.target(&first)["updateStatus"], "error");
     let (_, history) = f.get(&format!("/rest/v1/targets/{first}/actions/{action}/status"));
     assert!(history.to_string().contains("timed out"), "{history}");
     // The error closed the first group; the second starts.
-    eventually("the next group starts", || offered(f, &second).is_some());
+    support::eventually("the next group starts", || offered(f, &second).is_some());
     assert_eq!(get_rollout(f, id)["totalTargetsPerStatus"]["error"], 1);
 }
 
@@ -542,7 +530,7 @@ fn scheduled_rollouts_start_at_their_time(f: &Fixture) {
     assert_eq!(get_rollout(f, id)["status"], "ready");
     f.srv.state.clock.advance(3_600_001);
     updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
-    eventually("the rollout starts", || get_rollout(f, id)["status"] == "running");
+    support::eventually("the rollout starts", || get_rollout(f, id)["status"] == "running");
     assert!(offered(f, &ids[0]).is_some());
 }
 
@@ -590,7 +578,7 @@ fn dynamic_rollouts_take_in_targets_that_match_later(f: &Fixture) {
     for c in &first {
         report(f, c, true);
     }
-    eventually("the static group finishes", || {
+    support::eventually("the static group finishes", || {
         groups(f, id)[0]["status"] == "finished"
     });
     // A dynamic rollout keeps running, waiting for targets that match later.
@@ -602,7 +590,7 @@ fn dynamic_rollouts_take_in_targets_that_match_later(f: &Fixture) {
         json!([{ "controllerId": "dy-new-1" }, { "controllerId": "dy-new-2" }, { "controllerId": "dy-new-3" }]),
     );
     assert_eq!(s, 201, "{v}");
-    eventually("a dynamic group takes in new targets", || {
+    support::eventually("a dynamic group takes in new targets", || {
         groups(f, id).len() >= 2
     });
     let gs = groups(f, id);
@@ -617,11 +605,11 @@ fn dynamic_rollouts_take_in_targets_that_match_later(f: &Fixture) {
     for c in ["dy-new-1", "dy-new-2"] {
         report(f, c, true);
     }
-    eventually("the next dynamic group takes the last one", || {
+    support::eventually("the next dynamic group takes the last one", || {
         offered(f, "dy-new-3").is_some()
     });
     report(f, "dy-new-3", true);
-    eventually("all five are counted", || {
+    support::eventually("all five are counted", || {
         get_rollout(f, id)["totalTargetsPerStatus"]["finished"] == 5
     });
     assert_eq!(get_rollout(f, id)["totalTargets"], 5);
@@ -667,7 +655,7 @@ fn old_closed_actions_are_deleted_after_the_retention_time(f: &Fixture) {
     assert_eq!(ids(f), [first, failed, installing], "nothing is 30 days old yet");
     f.srv.state.clock.advance(11 * 86_400_000);
     updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
-    eventually("the old closed actions are gone", || ids(f) == [installing]);
+    support::eventually("the old closed actions are gone", || ids(f) == [installing]);
     // The target still knows what it runs.
     let t = f.target("ret-dev");
     assert_eq!(t["updateStatus"], "in_sync");
@@ -705,5 +693,5 @@ fn actions_waiting_for_their_window_do_not_time_out(f: &Fixture) {
     // Silent for longer than the timeout inside the window: timed out.
     f.srv.state.clock.advance(301_000);
     updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
-    eventually("the action times out", || status(f) == "error");
+    support::eventually("the action times out", || status(f) == "error");
 }
