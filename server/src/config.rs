@@ -91,7 +91,8 @@ settings! {
         /// background work in this process (other nodes on the same database do it).
         scheduler_interval_ms: u64 = 2000 => "UPDRAFT_SCHEDULER_INTERVAL_MS";
         /// An open action without device feedback for this long is closed as an error, so a silent
-        /// device cannot hold up a rollout (`0`: never).
+        /// device cannot hold up a rollout (`0`: never). An action with a maintenance window counts
+        /// its silence only inside an open window.
         action_timeout_secs: u64 = 0 => "UPDRAFT_ACTION_TIMEOUT_SECS";
         /// Closed actions (finished, error, canceled) older than this are deleted with their status
         /// history (`0`: kept forever); a target's installed action stays.
