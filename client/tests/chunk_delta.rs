@@ -9,9 +9,10 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use updraft_client::slots::Slot;
 
@@ -149,6 +150,8 @@ enum Fault {
     Flip,
     /// Cut every range answer for the `.zck` in the middle.
     Cut,
+    /// Never answer a range request for the `.zck` (the device loses power while it waits).
+    Hold,
 }
 
 /// A TCP proxy that counts the bytes of every artifact answer (HTTP head and framing included)
@@ -208,6 +211,11 @@ fn relay(
     let is_range = is_zck && head.contains("\r\nrange:");
     if is_range {
         ranges.fetch_add(1, Ordering::SeqCst);
+        if fault == Fault::Hold {
+            // Keeps the connection open and silent until the device goes away.
+            let _ = std::io::copy(&mut c2, &mut std::io::sink());
+            return;
+        }
     } else if is_zck {
         wholes.fetch_add(1, Ordering::SeqCst);
     }
@@ -227,7 +235,7 @@ fn relay(
         match fault {
             Fault::Flip => answer[middle] ^= 0x55,
             Fault::Cut => answer.truncate(middle),
-            Fault::None => {}
+            Fault::None | Fault::Hold => {}
         }
     }
     if is_artifact {
@@ -331,6 +339,58 @@ fn a_truncated_range_answer_fails_clearly() {
     );
     // The first attempt and `download_retries = 2` more.
     assert_eq!(range_requests, 3);
+}
+
+/// A power cut in the middle of a delta install: the agent is killed (SIGKILL, no chance to clean
+/// up) while slot B is half written and it waits for the missing chunks. After the power comes
+/// back, slot A boots unchanged, the journal's interrupted install is settled, and the action is
+/// closed as a failure that says why, as after a cut in a full install.
+#[test]
+fn a_power_cut_in_the_middle_of_a_delta_boots_the_old_slot_and_reports_why() {
+    if !support::have_openssl() {
+        return;
+    }
+    let (v1, v2) = (tree_image(1), tree_image(2));
+    let fleet = Fleet::start(CID);
+    let proxy = Proxy::start(fleet.srv.url.clone(), Fault::Hold);
+    let dev = Device::new(&proxy.url, &fleet.register("delta device"), &v1);
+    let action = assign_delta(&fleet, &dev.bundle("v2", &v2, true));
+
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_updraft"))
+        .args(["agent", "--once", "--config"])
+        .arg(&dev.config)
+        .env_remove("UPDRAFT_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The agent asks for the missing chunks only after writing the chunks before them to slot B.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while proxy.range_requests.load(Ordering::SeqCst) == 0 {
+        assert!(
+            agent.try_wait().unwrap().is_none(),
+            "the agent ended before asking for a range"
+        );
+        assert!(Instant::now() < deadline, "no range request within 120 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let journal = std::fs::read_to_string(dev.path("data/journal.json")).unwrap_or_default();
+    agent.kill().unwrap();
+    agent.wait().unwrap();
+    assert!(journal.contains("\"installing\""), "{journal}");
+    assert!(std::fs::read(dev.path("b.img")).unwrap_or_default() != v2, "slot B was complete");
+
+    assert_eq!(dev.reboot(), Slot::A, "a half-written slot was armed");
+    assert!(std::fs::read(dev.path("a.img")).unwrap() == v1, "slot A changed");
+    let out = dev.agent_once();
+    assert!(
+        out.contains(&format!("action {action}: reported failure")),
+        "{out}"
+    );
+    let messages = fleet.messages(action);
+    assert!(messages.contains("the install was interrupted"), "{messages}");
+    assert_eq!(fleet.action(action)["status"], "error");
+    assert_eq!(dev.reboot(), Slot::A);
 }
 
 #[test]
