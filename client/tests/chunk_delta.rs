@@ -134,6 +134,42 @@ impl Device {
     }
 }
 
+/// `updraft bundle inspect <swu> --against <image>` with the device's trust store: answers the
+/// bytes and requests its download summary predicts.
+fn inspect_against(dev: &Device, swu: &Path, image: &str) -> (u64, usize) {
+    let run = Command::new(env!("CARGO_BIN_EXE_updraft"))
+        .args(["bundle", "inspect"])
+        .arg(swu)
+        .arg("--ca")
+        .arg(dev.path("trusted.pem"))
+        .arg("--against")
+        .arg(dev.path(image))
+        .env_remove("UPDRAFT_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "bundle inspect: {run:?}");
+    eprintln!("{stdout}");
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("download:"))
+        .unwrap_or_else(|| panic!("no download line in {stdout}"));
+    let number_after = |word: &str| -> Option<u64> {
+        let at = summary.find(word)? + word.len();
+        summary[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    };
+    let bytes = number_after(" downloads ").unwrap_or_else(|| panic!("{summary}"));
+    if summary.contains("no chunk-delta images") {
+        return (bytes, 0);
+    }
+    assert!(
+        stdout.contains("reuses ") || stdout.contains("the whole file is fetched"),
+        "{stdout}"
+    );
+    let requests = number_after("chunk files in ").unwrap_or_else(|| panic!("{summary}"));
+    (bytes, requests as usize)
+}
+
 /// Uploads the delta bundle and its chunk file into one software module and assigns it.
 fn assign_delta(fleet: &Fleet, swu: &Path) -> i64 {
     let zck = swu.with_file_name("v2.img.zck");
@@ -258,6 +294,9 @@ fn a_chunk_delta_installs_byte_exact_and_fetches_only_what_changed() {
     let full = dev.bundle("full", &v2, false);
     let action = assign_delta(&fleet, &swu);
     std::fs::write(dev.path("healthy"), b"").unwrap();
+    let (predicted_bytes, predicted_requests) = inspect_against(&dev, &swu, "a.img");
+    let full_plan = inspect_against(&dev, &full, "a.img");
+    assert_eq!(full_plan, (std::fs::metadata(&full).unwrap().len(), 0));
 
     let out = dev.agent_once();
     assert!(
@@ -286,6 +325,16 @@ fn a_chunk_delta_installs_byte_exact_and_fetches_only_what_changed() {
     assert!(
         wire * 4 < full_len,
         "the delta fetched {wire} of {full_len} bytes"
+    );
+    // `bundle inspect --against` planned exactly what the agent fetched; the rest is HTTP heads
+    // and multipart framing.
+    assert_eq!(
+        proxy.range_requests.load(Ordering::SeqCst),
+        predicted_requests
+    );
+    assert!(
+        predicted_bytes <= wire && wire < predicted_bytes + 16 * 1024,
+        "inspect predicted {predicted_bytes} bytes, the wire carried {wire}"
     );
 
     assert_eq!(dev.reboot(), Slot::B);
@@ -406,7 +455,11 @@ fn a_device_sharing_nothing_streams_the_whole_chunk_file() {
         &fleet.register("delta device"),
         b"an unrelated system\n",
     );
-    let action = assign_delta(&fleet, &dev.bundle("v2", &v2, true));
+    let swu = dev.bundle("v2", &v2, true);
+    let action = assign_delta(&fleet, &swu);
+    let whole = std::fs::metadata(&swu).unwrap().len()
+        + std::fs::metadata(swu.with_file_name("v2.img.zck")).unwrap().len();
+    assert_eq!(inspect_against(&dev, &swu, "a.img"), (whole, 1));
     let out = dev.agent_once();
     assert!(
         out.contains(&format!("action {action}: installed and armed")),

@@ -139,6 +139,10 @@ pub struct InspectArgs {
     /// Selection `set,mode` (SWUpdate's `-e`), e.g. `stable,copy1`.
     #[arg(long, value_name = "SET,MODE")]
     pub select: Option<String>,
+    /// The image a device runs now (a copy of its active slot): shows what that device would
+    /// download, chunk deltas planned against it exactly as `updraft agent` plans them.
+    #[arg(long, value_name = "IMAGE")]
+    pub against: Option<PathBuf>,
 }
 
 pub fn run(cmd: BundleCommand) -> anyhow::Result<()> {
@@ -636,14 +640,31 @@ fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
     outln!("images:");
     let mut checked = 0usize;
     let mut failures = Vec::new();
+    let mut fetches = Vec::new();
     while let Some(mut image) = bundle
         .next_image()
         .with_context(|| format!("{}: cannot read the next image", args.file.display()))?
     {
-        let line = describe(image.artifact(), image.size());
+        let artifact = image.artifact().clone();
+        let line = describe(&artifact, image.size());
         // Streams the stored bytes; reaching EOF without error proves cpio checksum and sha256.
-        match io::copy(&mut image, &mut io::sink()) {
-            Ok(_) => outln!("  {line}  ok"),
+        // A delta entry's bytes are its chunk header, kept to plan against `--against`.
+        let keep = args.against.is_some() && artifact.handler == "delta";
+        let read = if keep {
+            let mut header = Vec::new();
+            io::Read::read_to_end(&mut image, &mut header).map(|_| Some(header))
+        } else {
+            io::copy(&mut image, &mut io::sink()).map(|_| None)
+        };
+        match read {
+            Ok(header) => {
+                outln!("  {line}  ok");
+                if let (Some(header), Some(against)) = (header, &args.against) {
+                    let fetch = super::bundle_delta::would_fetch(&artifact, &header, against)?;
+                    outln!("    {}", fetch.sentence);
+                    fetches.push(fetch);
+                }
+            }
             Err(e) => {
                 outln!("  {line}  FAILED: {e}");
                 failures.push(e.to_string());
@@ -665,6 +686,15 @@ fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     outln!("hashes:      all {checked} image(s) match");
+    if let Some(against) = &args.against {
+        let bundle_bytes = fs::metadata(&args.file)
+            .with_context(|| format!("cannot read the size of {}", args.file.display()))?
+            .len();
+        outln!(
+            "{}",
+            super::bundle_delta::download_summary(against, bundle_bytes, &fetches)
+        );
+    }
     Ok(())
 }
 

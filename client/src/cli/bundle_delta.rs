@@ -18,13 +18,13 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use updraft_swu::bundle::ManifestImage;
-use updraft_swu::sw_description::to_hex;
-use updraft_swu::zchunk::{Written, write_zck};
+use updraft_swu::sw_description::{Artifact, to_hex};
+use updraft_swu::zchunk::{Written, parse_header, write_zck};
 
 use super::bundle::write_atomically;
 use super::bundle_encode::Staging;
 
-use crate::install::delta::IMAGE_SHA256;
+use crate::install::delta::{FULL_ABOVE, IMAGE_SHA256, plan};
 
 /// Writes `image`'s chunk file to `zck` and turns `image` into the delta entry carrying its header.
 pub fn make(image: &mut ManifestImage, stage: &Staging, zck: &Path) -> anyhow::Result<Written> {
@@ -69,4 +69,95 @@ pub fn make(image: &mut ManifestImage, stage: &Staging, zck: &Path) -> anyhow::R
         (IMAGE_SHA256.into(), to_hex(&written.image_sha256)),
     ];
     Ok(written)
+}
+
+/// What a device running one image would fetch of one delta entry's chunk file.
+pub struct Fetch {
+    pub bytes: u64,
+    pub requests: usize,
+    pub file_bytes: u64,
+    /// The plan in words.
+    pub sentence: String,
+}
+
+/// Plans the delta entry `artifact` (its chunk header `header`) against the image `against`, as
+/// `updraft agent` would against its active slot.
+pub fn would_fetch(artifact: &Artifact, header: &[u8], against: &Path) -> anyhow::Result<Fetch> {
+    let zckfile = artifact
+        .properties
+        .iter()
+        .find(|(k, _)| k == "zckfile")
+        .and_then(|(_, v)| v.first())
+        .map_or("the chunk file", String::as_str);
+    let parsed = parse_header(header).map_err(|e| anyhow::anyhow!("{zckfile}: {e}"))?;
+    let source = File::open(against).with_context(|| format!("cannot open {}", against.display()))?;
+    let plan = plan(&parsed, &source).with_context(|| format!("cannot read {}", against.display()))?;
+    let s = &plan.stats;
+    let header_bytes = parsed.len;
+    let file_bytes = header_bytes + s.file_bytes;
+    let fetch = if s.full {
+        Fetch {
+            bytes: file_bytes,
+            requests: 1,
+            file_bytes,
+            sentence: format!(
+                "against {}: {} of {} chunks are missing, more than {:.0} % of {zckfile}'s bytes, so \
+                 the whole file is fetched: {file_bytes} bytes in one request",
+                against.display(),
+                s.chunks - s.reused,
+                s.chunks,
+                FULL_ABOVE * 100.0
+            ),
+        }
+    } else {
+        let requests = plan.range_requests(&parsed);
+        Fetch {
+            bytes: s.missing_bytes,
+            requests,
+            file_bytes,
+            sentence: format!(
+                "against {}: reuses {} of {} chunks; fetches {} chunks, {} of {file_bytes} bytes of \
+                 {zckfile} ({:.1} %), in {requests} range request{}",
+                against.display(),
+                s.reused,
+                s.chunks,
+                s.chunks - s.reused,
+                s.missing_bytes,
+                percent(s.missing_bytes, file_bytes),
+                if requests == 1 { "" } else { "s" }
+            ),
+        }
+    };
+    Ok(fetch)
+}
+
+/// The whole download of a device running `against`: the bundle, then each delta entry's chunks.
+pub fn download_summary(against: &Path, bundle_bytes: u64, fetches: &[Fetch]) -> String {
+    if fetches.is_empty() {
+        return format!(
+            "download:    a device running {} downloads {bundle_bytes} bytes: the whole bundle (it \
+             has no chunk-delta images)",
+            against.display()
+        );
+    }
+    let chunk_bytes: u64 = fetches.iter().map(|f| f.bytes).sum();
+    let whole: u64 = fetches.iter().map(|f| f.file_bytes).sum();
+    let requests: usize = fetches.iter().map(|f| f.requests).sum();
+    format!(
+        "download:    a device running {} downloads {} bytes: the bundle ({bundle_bytes}) and \
+         {chunk_bytes} bytes of chunk files in {requests} request{} ({:.1} % of the {whole} bytes \
+         of whole chunk files; HTTP framing not counted)",
+        against.display(),
+        bundle_bytes + chunk_bytes,
+        if requests == 1 { "" } else { "s" },
+        percent(chunk_bytes, whole)
+    )
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
 }

@@ -104,29 +104,9 @@ impl DeltaReader {
         let header = parse_header(header_bytes).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         let source_file = File::open(source)
             .map_err(|e| anyhow::anyhow!("cannot read the active slot {}: {e}", source.display()))?;
-        let have = index_source(&source_file, &header)
+        let Plan { local, stats } = plan(&header, &source_file)
             .map_err(|e| anyhow::anyhow!("cannot read the active slot {}: {e}", source.display()))?;
-        let local: Vec<Option<u64>> = header
-            .chunks
-            .iter()
-            .map(|c| have.get(&c.uncompressed_digest).copied())
-            .collect();
-        let file_bytes: u64 = header.chunks.iter().map(|c| c.length).sum();
-        let missing_bytes: u64 = header
-            .chunks
-            .iter()
-            .zip(&local)
-            .filter(|(_, l)| l.is_none())
-            .map(|(c, _)| c.length)
-            .sum();
-        let full = file_bytes > 0 && missing_bytes as f64 > FULL_ABOVE * file_bytes as f64;
-        let stats = DeltaStats {
-            chunks: header.chunks.len(),
-            reused: local.iter().filter(|l| l.is_some()).count(),
-            missing_bytes,
-            file_bytes,
-            full,
-        };
+        let (missing_bytes, file_bytes, full) = (stats.missing_bytes, stats.file_bytes, stats.full);
         tracing::info!(
             zckfile = name,
             chunks = stats.chunks,
@@ -283,6 +263,58 @@ impl Read for DeltaReader {
         self.pos += n;
         Ok(n)
     }
+}
+
+/// What installing a chunk file against a source image takes.
+pub struct Plan {
+    /// Per chunk of the header: where the source holds it (offset), if it does.
+    pub local: Vec<Option<u64>>,
+    pub stats: DeltaStats,
+}
+
+impl Plan {
+    /// The range requests the missing chunks take (none when the whole file is streamed).
+    pub fn range_requests(&self, header: &Header) -> usize {
+        if self.stats.full {
+            return 0;
+        }
+        let mut requests = 0;
+        let mut next = 0;
+        while let Some(first) = (next..header.chunks.len()).find(|&i| self.local[i].is_none()) {
+            let batch = next_batch(header, &self.local, first);
+            next = batch.last().map_or(first + 1, |r| r.chunks.end);
+            requests += 1;
+        }
+        requests
+    }
+}
+
+/// Chunks `source` as the chunk file was chunked and decides what is reused, what is fetched, and
+/// whether the whole file is streamed instead ([`FULL_ABOVE`]).
+pub fn plan(header: &Header, source: &File) -> io::Result<Plan> {
+    let have = index_source(source, header)?;
+    let local: Vec<Option<u64>> = header
+        .chunks
+        .iter()
+        .map(|c| have.get(&c.uncompressed_digest).copied())
+        .collect();
+    let file_bytes: u64 = header.chunks.iter().map(|c| c.length).sum();
+    let missing_bytes: u64 = header
+        .chunks
+        .iter()
+        .zip(&local)
+        .filter(|(_, l)| l.is_none())
+        .map(|(c, _)| c.length)
+        .sum();
+    let full = file_bytes > 0 && missing_bytes as f64 > FULL_ABOVE * file_bytes as f64;
+    let stats = DeltaStats {
+        chunks: header.chunks.len(),
+        reused: local.iter().filter(|l| l.is_some()).count(),
+        missing_bytes,
+        file_bytes,
+        full,
+    };
+    Ok(Plan { local, stats })
 }
 
 /// One range of a batch: which chunks it covers.
