@@ -156,7 +156,11 @@ fn inspect_against(dev: &Device, swu: &Path, image: &str) -> (u64, usize) {
         .unwrap_or_else(|| panic!("no download line in {stdout}"));
     let number_after = |word: &str| -> Option<u64> {
         let at = summary.find(word)? + word.len();
-        summary[at..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        summary[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
     };
     let bytes = number_after(" downloads ").unwrap_or_else(|| panic!("{summary}"));
     if summary.contains("no chunk-delta images") {
@@ -328,10 +332,7 @@ fn a_chunk_delta_installs_byte_exact_and_fetches_only_what_changed() {
     );
     // `bundle inspect --against` planned exactly what the agent fetched; the rest is HTTP heads
     // and multipart framing.
-    assert_eq!(
-        proxy.range_requests.load(Ordering::SeqCst),
-        predicted_requests
-    );
+    assert_eq!(proxy.range_requests.load(Ordering::SeqCst), predicted_requests);
     assert!(
         predicted_bytes <= wire && wire < predicted_bytes + 16 * 1024,
         "inspect predicted {predicted_bytes} bytes, the wire carried {wire}"
@@ -427,7 +428,10 @@ fn a_power_cut_in_the_middle_of_a_delta_boots_the_old_slot_and_reports_why() {
     agent.kill().unwrap();
     agent.wait().unwrap();
     assert!(journal.contains("\"installing\""), "{journal}");
-    assert!(std::fs::read(dev.path("b.img")).unwrap_or_default() != v2, "slot B was complete");
+    assert!(
+        std::fs::read(dev.path("b.img")).unwrap_or_default() != v2,
+        "slot B was complete"
+    );
 
     assert_eq!(dev.reboot(), Slot::A, "a half-written slot was armed");
     assert!(std::fs::read(dev.path("a.img")).unwrap() == v1, "slot A changed");
