@@ -71,12 +71,7 @@ impl Conn {
     /// `sendfile` into a nearly full socket buffer sends the few bytes that fit as a segment of
     /// their own. Failing to set the option only costs that, so its error is ignored.
     fn sync_cork(&mut self) {
-        let sending = self
-            .slot
-            .0
-            .borrow()
-            .as_ref()
-            .is_some_and(|j| j.outcome.is_none());
+        let sending = self.slot.0.borrow().as_ref().is_some_and(|j| j.outcome.is_none());
         if sending != self.corked {
             self.corked = sending;
             let _ = rustix::net::sockopt::set_tcp_cork(&self.tcp, sending);
