@@ -81,9 +81,14 @@ for n in nginx "${names[@]}"; do
   [ "$got" = "$want" ] || { echo "$n served other bytes" >&2; exit 1; }
 done
 
-speed() { # url [range]
+busy() { awk '/^cpu[01] / {printf "%d %d ", $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
+speed() { # url [range] -> MiB/s, and each CPU's busy share during the download to $WORK/busy.<endpoint>
+  local b0 b1
+  b0=$(busy)
   taskset -c 1 curl -sSf -o /dev/null -H "authorization: GatewayToken $GW" ${2:+-H "range: $2"} \
     -w '%{speed_download}\n' "$1"
+  b1=$(busy)
+  echo "$b0 $b1" >> "$WORK/busy.$n"
 }
 declare -A T0
 for n in "${names[@]}"; do T0[$n]=$(cpu_ticks "${PID[$n]}"); done
@@ -115,6 +120,10 @@ full, rng = med(f"{n}.full"), med(f"{n}.range")
 nfull, nrng = med("nginx.full"), med("nginx.range")
 line = (f"{n:<7} whole {full[0]:5.0f} MiB/s ({full[1]:.0f}-{full[2]:.0f}, {full[0] / nfull[0]:.2f}x nginx)  "
         f"range {rng[0]:5.0f} MiB/s ({rng[1]:.0f}-{rng[2]:.0f}, {rng[0] / nrng[0]:.2f}x nginx)")
+busy = [list(map(int, l.split())) for l in open(f"{work}/busy.{n}")]
+def share(i):  # busy ticks / all ticks of CPU i over the downloads
+    return sum(b[4 + 2 * i] - b[2 * i] for b in busy) / max(1, sum(b[5 + 2 * i] - b[1 + 2 * i] for b in busy))
+line += f"  busy CPU 0 {100 * share(0):.0f} %, CPU 1 (curl) {100 * share(1):.0f} %"
 if n != "nginx":
     gib = int(runs) * (2 * int(size) - 1) / 1024
     line += (f"  CPU {int(cpu) / int(hz) / gib:.2f} s/GiB  RSS idle {int(idle0) / 1024:.1f} MiB, "

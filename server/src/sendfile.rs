@@ -52,6 +52,8 @@ pub struct Slot(Rc<RefCell<Option<Job>>>);
 pub struct Conn {
     tcp: TcpStream,
     slot: Slot,
+    /// `TCP_CORK` is on: a file is being sent.
+    corked: bool,
 }
 
 impl Conn {
@@ -59,6 +61,20 @@ impl Conn {
         Conn {
             tcp,
             slot: Slot::default(),
+            corked: false,
+        }
+    }
+
+    /// Corks the socket while a file is queued or being sent, and uncorks it after, as nginx's
+    /// `tcp_nopush` does: the response head goes out with the file's first bytes, and only full
+    /// segments are sent until the end, when uncorking sends the rest at once. Without it a
+    /// `sendfile` into a nearly full socket buffer sends the few bytes that fit as a segment of
+    /// their own. Failing to set the option only costs that, so its error is ignored.
+    fn sync_cork(&mut self) {
+        let sending = self.slot.0.borrow().as_ref().is_some_and(|j| j.outcome.is_none());
+        if sending != self.corked {
+            self.corked = sending;
+            let _ = rustix::net::sockopt::set_tcp_cork(&self.tcp, sending);
         }
     }
 
@@ -130,7 +146,9 @@ impl AsyncWrite for Conn {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         // A file being sent goes out before anything written after it (the dispatcher writes
         // nothing while its body is pending; this keeps the order if that ever changes).
+        self.sync_cork();
         std::task::ready!(self.drive(cx));
+        self.sync_cork();
         Pin::new(&mut self.tcp).poll_write(cx, buf)
     }
 
@@ -138,7 +156,9 @@ impl AsyncWrite for Conn {
         if let Some(job) = self.slot.0.borrow_mut().as_mut() {
             job.started = true;
         }
+        self.sync_cork();
         std::task::ready!(self.drive(cx));
+        self.sync_cork();
         Pin::new(&mut self.tcp).poll_flush(cx)
     }
 
