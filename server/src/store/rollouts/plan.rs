@@ -96,7 +96,7 @@ pub fn target_filter(q: &str) -> Result<SqlFilter> {
 ///
 /// The bound keeps the preview quick when a filter matches a big fleet: an RSQL wildcard is a
 /// case-folding `LIKE` that PostgreSQL evaluates on every row (~35 ms for a count of 100,000
-/// devices); counting up to 10,001 costs a tenth of that.
+/// devices); counting up to 10,001 costs ~6 ms.
 pub fn count_matching(
     conn: &mut AnyConnection,
     tenant: &str,
