@@ -507,6 +507,26 @@ fn rollouts_are_created_and_driven_through_forms(f: &Fixture) {
         "{page}"
     );
     assert!(page.contains("value=\"x\""), "the form keeps what was typed");
+    // The preview counts no further than its cap plus one (it then says "more than"): here with
+    // caps below and at the three matching devices.
+    let ds_id: i64 = ds.parse().unwrap();
+    for (at_most, counted) in [(1, 2), (2, 3), (3, 3), (10, 3)] {
+        let n = f
+            .srv
+            .state
+            .db
+            .read_blocking(move |c: &mut updraft_server::store::AnyConnection| {
+                updraft_server::store::rollouts::plan::count_matching(
+                    c,
+                    "DEFAULT",
+                    "name==*",
+                    Some(ds_id),
+                    at_most,
+                )
+            })
+            .unwrap();
+        assert_eq!(n, counted, "at most {at_most}");
+    }
 
     // A bad filter is shown at the field, by the preview and by the create form alike.
     let (s, fragment) = ui_get(f, &session, "/ui/rollouts/preview?q=nme%3D%3Dx");

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::device_bulk::pairs;
 use super::error::{UiError, UiResult};
 use super::layout;
-use super::rollout_form_view::{Feedback, form_page, preview_text};
+use super::rollout_form_view::{Feedback, PREVIEW_CAP, form_page, preview_text};
 use super::session::Ctx;
 use crate::auth::permissions::Permission;
 use crate::state::AppState;
@@ -168,8 +168,9 @@ fn require_create(ctx: &Ctx) -> Result<(), UiError> {
     ctx.require(Permission::ReadDistributionSet)
 }
 
-/// The count of devices `q` matches (only those that accept the set `ds`, if given), or the
-/// message that says what is wrong with `q`.
+/// The count of devices `q` matches (only those that accept the set `ds`, if given; above
+/// [`PREVIEW_CAP`], `PREVIEW_CAP + 1`: the preview says "more than"), or the message that says what
+/// is wrong with `q`.
 async fn count(state: &AppState, tenant: String, q: &str, ds: &str) -> Result<Result<i64, String>, UiError> {
     let q = q.trim().to_owned();
     if q.is_empty() {
@@ -181,7 +182,7 @@ async fn count(state: &AppState, tenant: String, q: &str, ds: &str) -> Result<Re
     let ds = ds.parse::<i64>().ok();
     Ok(Ok(state
         .db
-        .read(move |c| plan::count_matching(c, &tenant, &q, ds))
+        .read(move |c| plan::count_matching(c, &tenant, &q, ds, PREVIEW_CAP))
         .await?))
 }
 

@@ -22,8 +22,15 @@ pub struct Feedback {
     pub error: Option<String>,
 }
 
+/// The preview counts matching devices up to this many; beyond, it says "more than" (an exact
+/// count of a filter over a whole big fleet costs a pass over every device).
+pub const PREVIEW_CAP: i64 = 10_000;
+
 pub fn preview_text(p: &Result<i64, String>) -> Markup {
     match p {
+        Ok(n) if *n > PREVIEW_CAP => html! {
+            span.match-count { "more than " strong { "10,000" } " devices match" }
+        },
         Ok(n) => html! { span.match-count { strong { (n) } " devices match" } },
         Err(e) => html! { span #q-error .error role="alert" { (e) } },
     }
@@ -230,4 +237,20 @@ pub fn form_page(
         }
     };
     layout::page(Some(ctx), "New rollout", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PREVIEW_CAP, preview_text};
+
+    #[test]
+    fn preview_says_more_than_the_cap() {
+        let exact = preview_text(&Ok(PREVIEW_CAP)).into_string();
+        assert!(exact.contains("<strong>10000</strong> devices match"), "{exact}");
+        let more = preview_text(&Ok(PREVIEW_CAP + 1)).into_string();
+        assert!(
+            more.contains("more than <strong>10,000</strong> devices match"),
+            "{more}"
+        );
+    }
 }

@@ -332,36 +332,45 @@ fn rolled_back(c: &mut AnyConnection, tenant: &str, now: i64, window_ms: i64) ->
     })
 }
 
+/// One pass for the whole figure: the distinct (device, set) pairs of the window's finished
+/// actions on silent devices (index `actions_finished`, migration `fleet_silent`), counted per set
+/// and, in the same statement, per device. Two `COUNT(DISTINCT)` joins, one per figure, each
+/// scanned all actions on PostgreSQL (~24 ms at 100,000 devices).
 fn silent(c: &mut AnyConnection, tenant: &str, now: i64, window_ms: i64, silence_ms: i64) -> Result<Silent> {
     let quiet_since = now - silence_ms;
-    let condition = |q: &mut Sql<Bool>| {
-        q.push_sql(
-            "FROM targets t JOIN actions a ON a.target_id = t.id \
-             JOIN distribution_sets ds ON ds.id = a.ds_id WHERE t.tenant = ",
-        );
-        q.push_text(tenant);
-        q.push_sql(" AND a.status = 'finished' AND a.last_modified_at >= ");
-        q.push_int(now - window_ms);
-        q.push_sql(" AND (t.last_poll IS NULL OR t.last_poll < ");
-        q.push_int(quiet_since);
-        q.push_sql(")");
-    };
-    let mut q = Sql::<Bool>::new().sql("SELECT COUNT(DISTINCT t.id) ");
-    condition(&mut q);
-    let total: i64 = Select::<diesel::sql_types::BigInt>::new(q).get_result(c)?;
-    let mut q = Sql::<Bool>::new().sql("SELECT a.ds_id, ds.name, ds.version, COUNT(DISTINCT t.id) ");
-    condition(&mut q);
-    q.push_sql(" GROUP BY a.ds_id, ds.name, ds.version ORDER BY COUNT(DISTINCT t.id) DESC, a.ds_id");
+    let mut q = Sql::<Bool>::new().sql(
+        "WITH s AS (SELECT DISTINCT a.target_id, a.ds_id FROM actions a \
+         JOIN targets t ON t.id = a.target_id WHERE a.tenant = ",
+    );
+    q.push_text(tenant);
+    q.push_sql(" AND t.tenant = ");
+    q.push_text(tenant);
+    q.push_sql(" AND a.status = 'finished' AND a.last_modified_at >= ");
+    q.push_int(now - window_ms);
+    q.push_sql(" AND (t.last_poll IS NULL OR t.last_poll < ");
+    q.push_int(quiet_since);
+    q.push_sql(
+        ")) SELECT s.ds_id, ds.name, ds.version, COUNT(*) FROM s \
+         JOIN distribution_sets ds ON ds.id = s.ds_id GROUP BY s.ds_id, ds.name, ds.version \
+         UNION ALL SELECT NULL, NULL, NULL, COUNT(DISTINCT s.target_id) FROM s",
+    );
+    let rows =
+        Select::<select::SetRow>::new(q).load::<(Option<i64>, Option<String>, Option<String>, i64)>(c)?;
     let quiet = format!("lastControllerRequestAt=lt={quiet_since}");
-    let by_set = Select::<select::SetRow>::new(q)
-        .load::<(Option<i64>, Option<String>, Option<String>, i64)>(c)?
-        .into_iter()
-        .filter_map(|(id, name, version, n)| {
-            let key = set_key(id, name, version)?;
-            let query = join(&[Some(quiet.clone()), Some(installed_query(Some(&key)))]);
-            Some((key, Count { devices: n, query }))
-        })
-        .collect();
+    // The row without a set is the devices' total (every set row has its set).
+    let mut total = 0;
+    let mut by_set: Vec<(SetKey, Count)> = Vec::new();
+    for (id, name, version, n) in rows {
+        match set_key(id, name, version) {
+            Some(key) => {
+                let query = join(&[Some(quiet.clone()), Some(installed_query(Some(&key)))]);
+                by_set.push((key, Count { devices: n, query }));
+            }
+            None if id.is_none() => total = n,
+            None => {}
+        }
+    }
+    by_set.sort_by(|(a, x), (b, y)| y.devices.cmp(&x.devices).then(a.id.cmp(&b.id)));
     Ok(Silent {
         window_ms,
         silence_ms,

@@ -2,11 +2,13 @@
 //! in the caller's transaction.
 
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 
 use super::{Conditions, DynamicTemplate, GroupStatus, RolloutStatus};
 use crate::store::AnyConnection;
 use crate::store::check_len;
 use crate::store::distribution_sets::{assignable_ds, lock_ds};
+use crate::store::fleet_health::select::Select;
 use crate::store::models::ActionType;
 use crate::store::query::{self, Sql, SqlFilter};
 use crate::store::schema::{distribution_sets, rollout_groups, rollouts, targets};
@@ -88,9 +90,20 @@ pub fn target_filter(q: &str) -> Result<SqlFilter> {
     query::filter(&query::TARGETS, Some(q))
 }
 
-/// How many targets a rollout over the filter `q` would take in now: the preview of the UI's create
-/// form. With a distribution set, only targets whose type accepts it count, as in [`create`].
-pub fn count_matching(conn: &mut AnyConnection, tenant: &str, q: &str, ds_id: Option<i64>) -> Result<i64> {
+/// How many targets a rollout over the filter `q` would take in now, counting no further than
+/// `at_most + 1` (more than `at_most`): the preview of the UI's create form. With a distribution
+/// set, only targets whose type accepts it count, as in [`create`].
+///
+/// The bound keeps the preview quick when a filter matches a big fleet: an RSQL wildcard is a
+/// case-folding `LIKE` that PostgreSQL evaluates on every row (~35 ms for a count of 100,000
+/// devices); counting up to 10,001 costs ~6 ms.
+pub fn count_matching(
+    conn: &mut AnyConnection,
+    tenant: &str,
+    q: &str,
+    ds_id: Option<i64>,
+    at_most: i64,
+) -> Result<i64> {
     let base = target_filter(q)?;
     let filter = match ds_id {
         Some(ds) => {
@@ -112,7 +125,12 @@ pub fn count_matching(conn: &mut AnyConnection, tenant: &str, q: &str, ds_id: Op
             f.sql(")")
         }
     };
-    Ok(targets::table.filter(filter).count().get_result(conn)?)
+    let mut count = Sql::new().sql("SELECT COUNT(*) FROM (SELECT 1 FROM targets WHERE ");
+    count.push(filter);
+    count.push_sql(" LIMIT ");
+    count.push_int(at_most.saturating_add(1));
+    count.push_sql(") AS m");
+    Ok(Select::<BigInt>::new(count).get_result(conn)?)
 }
 
 fn matching_ids(conn: &mut AnyConnection, filter: SqlFilter) -> Result<Vec<i64>> {
