@@ -43,7 +43,10 @@ pub fn from_head(head: &[u8]) -> Result<SwuFacts, String> {
         .map_err(|e| e.to_string())?
         .ok_or("the archive is empty")?;
     if entry.header().name != SW_DESCRIPTION {
-        return Err(format!("its first entry is {:?}, not sw-description", entry.header().name));
+        return Err(format!(
+            "its first entry is {:?}, not sw-description",
+            entry.header().name
+        ));
     }
     if entry.header().size > MAX_INPUT as u64 {
         return Err(format!("its sw-description is larger than {MAX_INPUT} bytes"));

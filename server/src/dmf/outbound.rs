@@ -264,7 +264,14 @@ fn command_message(
         to_json(&DownloadRequest {
             action_id: action.id,
             target_security_token: target.security_token.clone(),
-            software_modules: modules(c, action.ds_id, Some(target.id), &target.tenant, &target.controller_id, base)?,
+            software_modules: modules(
+                c,
+                action.ds_id,
+                Some(target.id),
+                &target.tenant,
+                &target.controller_id,
+                base,
+            )?,
         })?
     };
     Ok(Message::json(

@@ -222,10 +222,10 @@ fn delta_panel(f: &DeltaForecast) -> maud::Markup {
                     "No device has this set assigned yet: what every device not running it would download if it were rolled out to them."
                 }
                 @if !f.has_delta {
-                    " This set has no per-source patch and no chunk file (.zck), so every device downloads the full bundle."
+                    " This set has no per-source patch and no chunk file (.zck), so every one of them downloads the full bundle."
                 }
             }
-            div.table-wrap { table {
+            @if f.has_delta { div.table-wrap { table {
                 thead { tr { th { "Download" } th { "Devices" } th { "Each downloads" } th { "Saved" } } }
                 tbody {
                     @for p in &f.patch {
@@ -249,7 +249,8 @@ fn delta_panel(f: &DeltaForecast) -> maud::Markup {
                     }
                 }
             } }
-            p #delta-saved { "Per-source patches save " strong { (layout::size(f.saved)) } " against full downloads (artifact sizes)." }
+            p #delta-saved { "Per-source patches save " strong { (layout::size(f.saved)) } " against full downloads (artifact sizes)." } }
+            @else { p #delta-full-only { "Full download: " (layout::size(f.full_bytes)) " per device." } }
         }
     }
 }

@@ -40,7 +40,8 @@ pub struct DeltaForecast {
     pub full_bytes: i64,
     /// Bytes all patch-taking devices together save against their full downloads.
     pub saved: i64,
-    /// Whether the set has patches or a `.zck` at all (otherwise every device takes the full one).
+    /// Whether the set has patches or a `.zck` at all; otherwise every device takes the full
+    /// download and no device is counted (the counts stay 0).
     pub has_delta: bool,
 }
 
@@ -60,15 +61,16 @@ pub fn forecast(c: &mut AnyConnection, tenant: &str, ds_id: i64) -> Result<Delta
         .map(|a| a.size)
         .sum();
     let has_zck = all.iter().any(|a| a.filename.ends_with(".zck"));
-    let patches: Vec<_> = all
-        .iter()
-        .filter(|a| a.patch_source_sha256.is_some())
-        .collect();
+    let patches: Vec<_> = all.iter().filter(|a| a.patch_source_sha256.is_some()).collect();
     let mut out = DeltaForecast {
         full_bytes,
         has_delta: has_zck || !patches.is_empty(),
         ..DeltaForecast::default()
     };
+    if !out.has_delta {
+        // Every device takes the full download: nothing to count per device.
+        return Ok(out);
+    }
     let mut counted = groups(c, tenant, Some(ds_id))?;
     out.assigned = !counted.is_empty();
     if counted.is_empty() {
@@ -97,16 +99,18 @@ pub fn forecast(c: &mut AnyConnection, tenant: &str, ds_id: i64) -> Result<Delta
             continue;
         }
         let delta = delta.unwrap_or_default();
-        let patch = installed.filter(|_| lists_form(&delta, "patch")).and_then(|from| {
-            patches
-                .iter()
-                .find(|p| {
-                    images
-                        .iter()
-                        .any(|(ds, img)| *ds == from && p.patch_source_sha256.as_ref() == Some(img))
-                })
-                .map(|p| (from, p))
-        });
+        let patch = installed
+            .filter(|_| lists_form(&delta, "patch"))
+            .and_then(|from| {
+                patches
+                    .iter()
+                    .find(|p| {
+                        images
+                            .iter()
+                            .any(|(ds, img)| *ds == from && p.patch_source_sha256.as_ref() == Some(img))
+                    })
+                    .map(|p| (from, p))
+            });
         if let Some((from, p)) = patch {
             let saved = (full_of_module(p.sm_id) - p.size).max(0);
             let e = by_source.entry(from).or_insert(PatchSource {
