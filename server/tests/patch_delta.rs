@@ -187,7 +187,7 @@ fn the_set_page_counts_who_takes_which_download(f: &Fixture) {
     assert!(page.contains("No device has this set assigned yet"), "{page}");
     assert_eq!(
         patch_rows(&page),
-        [("rootfs-1:1.0".to_owned(), 2), ("rootfs-0:1.0".to_owned(), 1)]
+        [("rootfs-0:1.0".to_owned(), 1), ("rootfs-1:1.0".to_owned(), 2)]
     );
     assert_eq!(row_devices(&page, "delta-full"), 1);
     for cid in ["agent-on-1a", "agent-on-0", "swupdate-on-1"] {
@@ -197,7 +197,7 @@ fn the_set_page_counts_who_takes_which_download(f: &Fixture) {
     assert!(page.contains("with this set assigned will download"), "{page}");
     assert_eq!(
         patch_rows(&page),
-        [("rootfs-1:1.0".to_owned(), 1), ("rootfs-0:1.0".to_owned(), 1)]
+        [("rootfs-0:1.0".to_owned(), 1), ("rootfs-1:1.0".to_owned(), 1)]
     );
     assert_eq!(row_devices(&page, "delta-chunk"), 0, "set 2 has no .zck");
     assert_eq!(row_devices(&page, "delta-full"), 1);
@@ -226,7 +226,7 @@ fn the_set_page_counts_who_takes_which_download(f: &Fixture) {
     assert!(shown.contains(&expected), "saved {saved}: {shown}");
 }
 
-/// The "Patch from …" rows of the Delta panel: (source set, devices).
+/// The "Patch from …" rows of the Delta panel, by source set id: (source set, devices).
 fn patch_rows(page: &str) -> Vec<(String, i64)> {
     page.split("<tr class=\"delta-patch\">")
         .skip(1)
