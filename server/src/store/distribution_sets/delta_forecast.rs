@@ -60,7 +60,11 @@ pub fn forecast(c: &mut AnyConnection, tenant: &str, ds_id: i64) -> Result<Delta
         .filter(|a| a.patch_source_sha256.is_none())
         .map(|a| a.size)
         .sum();
-    let has_zck = all.iter().any(|a| a.filename.ends_with(".zck"));
+    let has_zck = all.iter().any(|a| {
+        std::path::Path::new(&a.filename)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zck"))
+    });
     let patches: Vec<_> = all.iter().filter(|a| a.patch_source_sha256.is_some()).collect();
     let mut out = DeltaForecast {
         full_bytes,
