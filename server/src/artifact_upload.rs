@@ -15,6 +15,7 @@ use crate::store::models::Artifact;
 use crate::store::software_modules::artifacts::{self, NewArtifact};
 
 pub mod form;
+pub mod swu_facts;
 
 use form::Part;
 
@@ -47,6 +48,8 @@ pub async fn receive(
             .blob
             .clone()
             .ok_or_else(|| ApiError::upload_failed("The multipart field `file` is missing."))?;
+        let name = parts.fields.filename.clone().unwrap_or_default();
+        let facts = swu_facts::read(state.store.as_ref(), &name, &b.sha256, b.size).await;
         let new = NewArtifact {
             filename: parts.fields.filename.clone(),
             size: i64::try_from(b.size).map_err(ApiError::internal)?,
@@ -56,6 +59,8 @@ pub async fn receive(
             given_md5: parts.fields.md5.clone(),
             given_sha1: parts.fields.sha1.clone(),
             given_sha256: parts.fields.sha256.clone(),
+            image_sha256: facts.image_sha256,
+            patch_source_sha256: facts.patch_source_sha256,
         };
         let (t, by, now) = (tenant.to_owned(), by.to_owned(), state.now());
         Ok(state

@@ -64,7 +64,7 @@ pub fn build_deployment(
     links_base: &str,
     now: i64,
 ) -> ApiResult<Deployment> {
-    let modules = software_modules::deployment_modules(conn, action.ds_id)?;
+    let modules = software_modules::deployment_modules_for(conn, action.ds_id, Some(action.target_id))?;
     let https = links_base.starts_with("https://");
     let chunks = modules
         .into_iter()

@@ -210,7 +210,7 @@ fn plan(c: &mut AnyConnection, rows: &[OutboxEntry], base: &str, now: i64) -> Re
         let body = BatchRequest {
             timestamp: now,
             targets: b.targets,
-            software_modules: modules(c, b.ds_id, &tenant, &b.first, base)?,
+            software_modules: modules(c, b.ds_id, None, &tenant, &b.first, base)?,
         };
         plan.messages.push(Message::json(
             &b.exchange,
@@ -264,7 +264,14 @@ fn command_message(
         to_json(&DownloadRequest {
             action_id: action.id,
             target_security_token: target.security_token.clone(),
-            software_modules: modules(c, action.ds_id, &target.tenant, &target.controller_id, base)?,
+            software_modules: modules(
+                c,
+                action.ds_id,
+                Some(target.id),
+                &target.tenant,
+                &target.controller_id,
+                base,
+            )?,
         })?
     };
     Ok(Message::json(
@@ -277,10 +284,13 @@ fn command_message(
     ))
 }
 
-/// The set's modules as DMF lists them, with DDI download links for `controller_id`.
+/// The set's modules as DMF lists them to the target `target_id` (`None`: a batch for many, which
+/// lists no per-source patch; `software_modules::deployment_modules_for`), with DDI download links
+/// for `controller_id`.
 fn modules(
     c: &mut AnyConnection,
     ds_id: i64,
+    target_id: Option<i64>,
     tenant: &str,
     controller_id: &str,
     base: &str,
@@ -290,7 +300,7 @@ fn modules(
     } else {
         "HTTP"
     };
-    Ok(software_modules::deployment_modules(c, ds_id)?
+    Ok(software_modules::deployment_modules_for(c, ds_id, target_id)?
         .into_iter()
         .map(|m| Module {
             module_id: m.id,

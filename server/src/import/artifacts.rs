@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use super::wire::{Artifact, Module};
 use super::{Ctx, ImportError};
+use crate::artifact_upload::swu_facts::{self, SwuFacts};
 use crate::storage::{PutError, StoredBlob};
 use crate::store::import::Outcome;
 use crate::store::import::repository::{self as store, ArtifactIn};
@@ -47,8 +48,8 @@ pub fn of_module(cx: &mut Ctx<'_>, m: &Module, sm_id: i64) -> Result<bool, Impor
             changed = true;
             continue;
         }
-        let blob = match fetch(cx, m, a) {
-            Ok(blob) => blob,
+        let (blob, facts) = match fetch(cx, m, a) {
+            Ok(fetched) => fetched,
             Err(Fetch::Skip(why)) => {
                 cx.report.tally(LABEL).skipped.push(format!(
                     "{} of module {} {}: {why}",
@@ -66,6 +67,8 @@ pub fn of_module(cx: &mut Ctx<'_>, m: &Module, sm_id: i64) -> Result<bool, Impor
             md5: blob.md5,
             sha256: blob.sha256,
             audit: a.audited.audit(cx.now),
+            image_sha256: facts.image_sha256,
+            patch_source_sha256: facts.patch_source_sha256,
         };
         let outcome = cx.write(|c| store::artifact(c, sm_id, &input))?;
         changed |= outcome != Outcome::Unchanged;
@@ -82,7 +85,7 @@ enum Fetch {
 }
 
 /// Streams the artifact's bytes into the artifact store and checks size and digests.
-fn fetch(cx: &Ctx<'_>, m: &Module, a: &Artifact) -> Result<StoredBlob, Fetch> {
+fn fetch(cx: &Ctx<'_>, m: &Module, a: &Artifact) -> Result<(StoredBlob, SwuFacts), Fetch> {
     let path = a.links.get("download").map_or_else(
         || format!("/rest/v1/softwaremodules/{}/artifacts/{}/download", m.id, a.id),
         |l| cx.src.path_of(&l.href),
@@ -151,7 +154,13 @@ fn fetch(cx: &Ctx<'_>, m: &Module, a: &Artifact) -> Result<StoredBlob, Fetch> {
         .iter()
         .find(|(_, want, got)| want.is_some_and(|w| !w.eq_ignore_ascii_case(got)));
     if bad.is_none() && size_ok {
-        return Ok(blob);
+        let facts = runtime.block_on(swu_facts::read(
+            cx.state.store.as_ref(),
+            &a.provided_filename,
+            &blob.sha256,
+            blob.size,
+        ));
+        return Ok((blob, facts));
     }
     // The bytes are not what the source recorded: drop them unless another artifact has them.
     let sha = blob.sha256.clone();

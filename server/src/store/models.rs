@@ -346,6 +346,10 @@ pub struct Artifact {
     pub created_by: String,
     pub last_modified_at: i64,
     pub last_modified_by: String,
+    /// SHA-256 of the image this `.swu` installs (its sw-description's `image-sha256`), if known.
+    pub image_sha256: Option<String>,
+    /// For a per-source patch bundle: SHA-256 of the image it applies to.
+    pub patch_source_sha256: Option<String>,
 }
 
 #[cfg(test)]

@@ -128,6 +128,8 @@ diesel::table! {
         created_by -> Text,
         last_modified_at -> BigInt,
         last_modified_by -> Text,
+        image_sha256 -> Nullable<Text>,
+        patch_source_sha256 -> Nullable<Text>,
     }
 }
 

@@ -11,6 +11,7 @@ use super::session::Ctx;
 use super::software::link as sm_link;
 use crate::auth::permissions::Permission;
 use crate::state::AppState;
+use crate::store::distribution_sets::delta_forecast::DeltaForecast;
 use crate::store::distribution_sets::{self as sets, NewSet, pages};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -142,10 +143,15 @@ pub async fn set_page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>
     let id = path.into_inner();
     let tenant = ctx.tenant();
     let may_count = ctx.can(Permission::ReadTarget);
-    let (page, devices, (set_tags, all_tags)) = state
+    let (page, devices, forecast, (set_tags, all_tags)) = state
         .db
         .read(move |c| {
             let page = pages::set_page(c, &tenant, id)?;
+            let forecast = if may_count {
+                Some(sets::delta_forecast::forecast(c, &tenant, id)?)
+            } else {
+                None
+            };
             let tags = super::tags::set_tags(c, &tenant, id)?;
             let devices = if may_count {
                 Some(sets::statistics::devices_of_set(
@@ -158,7 +164,7 @@ pub async fn set_page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>
             } else {
                 None
             };
-            Ok((page, devices, tags))
+            Ok((page, devices, forecast, tags))
         })
         .await?;
     let (name, version, ty, valid, locked) =
@@ -182,6 +188,7 @@ pub async fn set_page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>
                 }
             }
         }
+        @if let Some(f) = &forecast { (delta_panel(f)) }
         (super::tags::set_section(&ctx, id, &set_tags, &all_tags))
         section.card {
             h2 { "Metadata" }
@@ -199,6 +206,53 @@ pub async fn set_page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>
         }
     };
     Ok(layout::ok(&ctx, &format!("Distribution set {name}"), &body))
+}
+
+/// "If I roll this out, what will devices download": per-source patches, chunk deltas and full
+/// bundles, counted over the devices with the set assigned (or, before any is, every device not
+/// running it), and the bytes the patches save.
+fn delta_panel(f: &DeltaForecast) -> maud::Markup {
+    html! {
+        section.card #set-delta aria-label="Delta" {
+            h2 { "Delta" }
+            p.muted {
+                @if f.assigned {
+                    "What the devices with this set assigned will download, by the set they run now."
+                } @else {
+                    "No device has this set assigned yet: what every device not running it would download if it were rolled out to them."
+                }
+                @if !f.has_delta {
+                    " This set has no per-source patch and no chunk file (.zck), so every one of them downloads the full bundle."
+                }
+            }
+            @if f.has_delta { div.table-wrap { table {
+                thead { tr { th { "Download" } th { "Devices" } th { "Each downloads" } th { "Saved" } } }
+                tbody {
+                    @for p in &f.patch {
+                        tr.delta-patch {
+                            td { "Patch from " (p.from) }
+                            td.devices { (p.devices) }
+                            td { (layout::size(p.patch_bytes)) }
+                            td { (layout::size(p.saved_per_device * p.devices)) }
+                        }
+                    }
+                    tr #delta-chunk {
+                        td { "Chunk delta (Updraft agents): the chunks their running slot lacks" }
+                        td.devices { (f.chunk) } td { "up to " (layout::size(f.full_bytes)) } td { "depends on the slot" }
+                    }
+                    tr #delta-full {
+                        td { "Full bundle" }
+                        td.devices { (f.full) } td { (layout::size(f.full_bytes)) } td { "—" }
+                    }
+                    @if f.current > 0 {
+                        tr #delta-current { td { "Nothing (they run it already)" } td.devices { (f.current) } td { "—" } td { "—" } }
+                    }
+                }
+            } }
+            p #delta-saved { "Per-source patches save " strong { (layout::size(f.saved)) } " against full downloads (artifact sizes)." } }
+            @else { p #delta-full-only { "Full download: " (layout::size(f.full_bytes)) " per device." } }
+        }
+    }
 }
 
 #[derive(Deserialize)]

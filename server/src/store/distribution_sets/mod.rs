@@ -1,6 +1,7 @@
 //! Distribution sets: what makes one complete, assignable and locked; their lifecycle
 //! (`lifecycle.rs`) and their software modules (`modules.rs`).
 
+pub mod delta_forecast;
 mod invalidate;
 mod lifecycle;
 mod modules;

@@ -268,6 +268,9 @@ pub struct ArtifactIn {
     pub md5: String,
     pub sha256: String,
     pub audit: Audit,
+    /// What a `.swu` installs (see `NewArtifact`).
+    pub image_sha256: Option<String>,
+    pub patch_source_sha256: Option<String>,
 }
 
 /// Records the artifact `a` of module `sm_id`, replacing one of the same name with other bytes.
@@ -295,6 +298,8 @@ pub fn artifact(c: &mut AnyConnection, sm_id: i64, a: &ArtifactIn) -> Result<Out
             artifacts::created_by.eq(&a.audit.created_by),
             artifacts::last_modified_at.eq(a.audit.last_modified_at),
             artifacts::last_modified_by.eq(&a.audit.last_modified_by),
+            artifacts::image_sha256.eq(&a.image_sha256),
+            artifacts::patch_source_sha256.eq(&a.patch_source_sha256),
         ))
         .execute(c)?;
     Ok(if replaced > 0 {

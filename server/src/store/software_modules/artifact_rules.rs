@@ -22,6 +22,10 @@ pub struct NewArtifact {
     pub given_md5: Option<String>,
     pub given_sha1: Option<String>,
     pub given_sha256: Option<String>,
+    /// What a `.swu` installs (`artifact_upload::swu_facts`): its image's SHA-256 and, for a
+    /// per-source patch, the SHA-256 of the image it applies to.
+    pub image_sha256: Option<String>,
+    pub patch_source_sha256: Option<String>,
 }
 
 /// Why an upload is refused before it reaches the database.

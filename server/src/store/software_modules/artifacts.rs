@@ -107,6 +107,8 @@ pub fn add(
             artifacts::created_by.eq(by),
             artifacts::last_modified_at.eq(now),
             artifacts::last_modified_by.eq(by),
+            artifacts::image_sha256.eq(&a.image_sha256),
+            artifacts::patch_source_sha256.eq(&a.patch_source_sha256),
         ))
         .returning(artifacts::id)
         .get_result(c)

@@ -103,3 +103,88 @@ pub fn deployment_modules(c: &mut AnyConnection, ds_id: i64) -> Result<Vec<Deplo
         })
         .collect())
 }
+
+/// The target attribute in which the Updraft agent lists the delta forms it installs
+/// (`chunk,patch`; issue 18).
+pub const DELTA_ATTRIBUTE: &str = "updraft.delta";
+
+/// Whether an [`DELTA_ATTRIBUTE`] value lists the form `form` (`chunk`, `patch`).
+pub fn lists_form(value: &str, form: &str) -> bool {
+    value.split(',').any(|f| f.trim() == form)
+}
+
+/// The set's modules as the target `target_id` is offered them (issue 18, item 2): a per-source
+/// patch artifact only to a target whose [`DELTA_ATTRIBUTE`] lists `patch`, and only one whose
+/// source image is what its installed set's bundle installed; every other target (SWUpdate, RAUC,
+/// hawkBit clients) sees no patch artifact at all, so its view is the one it had before patches.
+/// Without a target (one list for many, as DMF's batch messages send it) no patch is listed.
+pub fn deployment_modules_for(
+    c: &mut AnyConnection,
+    ds_id: i64,
+    target_id: Option<i64>,
+) -> Result<Vec<DeploymentModule>> {
+    let mut modules = deployment_modules(c, ds_id)?;
+    let has_patch = modules
+        .iter()
+        .any(|m| m.artifacts.iter().any(|a| a.patch_source_sha256.is_some()));
+    if !has_patch {
+        return Ok(modules);
+    }
+    let sources = match target_id {
+        Some(t) => patch_sources(c, t)?,
+        None => Vec::new(),
+    };
+    for m in &mut modules {
+        m.artifacts
+            .retain(|a| a.patch_source_sha256.as_ref().is_none_or(|s| sources.contains(s)));
+    }
+    Ok(modules)
+}
+
+/// The images a patch offered to the target may start from: what its installed set's bundles
+/// install, when it takes patches; none otherwise.
+fn patch_sources(c: &mut AnyConnection, target_id: i64) -> Result<Vec<String>> {
+    use super::schema::{target_attributes, targets};
+    let delta: Option<String> = target_attributes::table
+        .filter(
+            target_attributes::target_id
+                .eq(target_id)
+                .and(target_attributes::attr_key.eq(DELTA_ATTRIBUTE)),
+        )
+        .select(target_attributes::attr_value)
+        .first(c)
+        .optional()?;
+    if !delta.is_some_and(|v| lists_form(&v, "patch")) {
+        return Ok(Vec::new());
+    }
+    let installed: Option<i64> = targets::table
+        .find(target_id)
+        .select(targets::installed_ds_id)
+        .first::<Option<i64>>(c)
+        .optional()?
+        .flatten();
+    match installed {
+        Some(ds) => installed_images(c, ds),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The images the full and chunk-delta bundles of the set `ds_id` install (their
+/// `image-sha256`), each once.
+pub fn installed_images(c: &mut AnyConnection, ds_id: i64) -> Result<Vec<String>> {
+    let mut images: Vec<String> = schema::artifacts::table
+        .filter(
+            schema::artifacts::sm_id.eq_any(
+                ds_modules::table
+                    .filter(ds_modules::ds_id.eq(ds_id))
+                    .select(ds_modules::sm_id),
+            ),
+        )
+        .filter(schema::artifacts::patch_source_sha256.is_null())
+        .select(schema::artifacts::image_sha256.assume_not_null())
+        .filter(schema::artifacts::image_sha256.is_not_null())
+        .load(c)?;
+    images.sort();
+    images.dedup();
+    Ok(images)
+}

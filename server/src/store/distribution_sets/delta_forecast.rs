@@ -1,0 +1,187 @@
+//! What rolling a set out would make devices download (issue 18, item 2): per installed set, how
+//! many devices would take a per-source patch, a chunk delta or the full bundle, and the bytes the
+//! patches save against the full download. The same choice as `software_modules::
+//! deployment_modules_for` makes for one device, counted for many in one grouped query.
+
+use std::collections::BTreeMap;
+
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+
+use crate::store::schema::{artifacts, distribution_sets, ds_modules, target_attributes, targets};
+use crate::store::software_modules::{DELTA_ATTRIBUTE, deployment_modules, lists_form};
+use crate::store::{AnyConnection, Result};
+
+/// Devices on one installed set that would take a patch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchSource {
+    /// The installed set (`name:version`).
+    pub from: String,
+    pub devices: i64,
+    /// Size of the patch artifact each of them downloads.
+    pub patch_bytes: i64,
+    /// What one device saves against the full download of the patch's module.
+    pub saved_per_device: i64,
+}
+
+/// The forecast for one set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeltaForecast {
+    /// Whether the devices counted are those with the set assigned; otherwise (nobody has it
+    /// assigned yet) every device that does not run it.
+    pub assigned: bool,
+    /// Devices that run the set already (assigned and installed: nothing to download).
+    pub current: i64,
+    pub patch: Vec<PatchSource>,
+    /// Updraft agents without a matching patch, when the set has a `.zck` artifact.
+    pub chunk: i64,
+    pub full: i64,
+    /// The set's artifacts other than patches, in bytes: what a full download fetches at most.
+    pub full_bytes: i64,
+    /// Bytes all patch-taking devices together save against their full downloads.
+    pub saved: i64,
+    /// Whether the set has patches or a `.zck` at all; otherwise every device takes the full
+    /// download and no device is counted (the counts stay 0).
+    pub has_delta: bool,
+}
+
+/// The forecast for the tenant's set `ds_id`.
+pub fn forecast(c: &mut AnyConnection, tenant: &str, ds_id: i64) -> Result<DeltaForecast> {
+    let modules = deployment_modules(c, ds_id)?;
+    let all: Vec<_> = modules.iter().flat_map(|m| m.artifacts.iter()).collect();
+    let full_of_module = |sm: i64| -> i64 {
+        all.iter()
+            .filter(|a| a.sm_id == sm && a.patch_source_sha256.is_none())
+            .map(|a| a.size)
+            .sum()
+    };
+    let full_bytes: i64 = all
+        .iter()
+        .filter(|a| a.patch_source_sha256.is_none())
+        .map(|a| a.size)
+        .sum();
+    let has_zck = all.iter().any(|a| {
+        std::path::Path::new(&a.filename)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zck"))
+    });
+    let patches: Vec<_> = all.iter().filter(|a| a.patch_source_sha256.is_some()).collect();
+    let mut out = DeltaForecast {
+        full_bytes,
+        has_delta: has_zck || !patches.is_empty(),
+        ..DeltaForecast::default()
+    };
+    if !out.has_delta {
+        // Every device takes the full download: nothing to count per device.
+        return Ok(out);
+    }
+    let mut counted = groups(c, tenant, Some(ds_id))?;
+    out.assigned = !counted.is_empty();
+    if counted.is_empty() {
+        counted = groups(c, tenant, None)?
+            .into_iter()
+            .filter(|(installed, _, _)| *installed != Some(ds_id))
+            .collect();
+    }
+    // What each installed set's bundles install, for the patch sources.
+    let installed: Vec<i64> = counted.iter().filter_map(|g| g.0).collect();
+    let images: Vec<(i64, String)> = if patches.is_empty() || installed.is_empty() {
+        Vec::new()
+    } else {
+        artifacts::table
+            .inner_join(ds_modules::table.on(ds_modules::sm_id.eq(artifacts::sm_id)))
+            .filter(ds_modules::ds_id.eq_any(&installed))
+            .filter(artifacts::patch_source_sha256.is_null())
+            .filter(artifacts::image_sha256.is_not_null())
+            .select((ds_modules::ds_id, artifacts::image_sha256.assume_not_null()))
+            .load(c)?
+    };
+    let mut by_source: BTreeMap<i64, PatchSource> = BTreeMap::new();
+    for (installed, delta, devices) in counted {
+        if installed == Some(ds_id) {
+            out.current += devices;
+            continue;
+        }
+        let delta = delta.unwrap_or_default();
+        let patch = installed
+            .filter(|_| lists_form(&delta, "patch"))
+            .and_then(|from| {
+                patches
+                    .iter()
+                    .find(|p| {
+                        images
+                            .iter()
+                            .any(|(ds, img)| *ds == from && p.patch_source_sha256.as_ref() == Some(img))
+                    })
+                    .map(|p| (from, p))
+            });
+        if let Some((from, p)) = patch {
+            let saved = (full_of_module(p.sm_id) - p.size).max(0);
+            let e = by_source.entry(from).or_insert(PatchSource {
+                from: String::new(),
+                devices: 0,
+                patch_bytes: p.size,
+                saved_per_device: saved,
+            });
+            e.devices += devices;
+            out.saved += saved * devices;
+        } else if has_zck && lists_form(&delta, "chunk") {
+            out.chunk += devices;
+        } else {
+            out.full += devices;
+        }
+    }
+    if !by_source.is_empty() {
+        let ids: Vec<i64> = by_source.keys().copied().collect();
+        let names: Vec<(i64, String, String)> = distribution_sets::table
+            .filter(distribution_sets::id.eq_any(&ids))
+            .select((
+                distribution_sets::id,
+                distribution_sets::name,
+                distribution_sets::version,
+            ))
+            .load(c)?;
+        for (id, name, version) in names {
+            if let Some(s) = by_source.get_mut(&id) {
+                s.from = format!("{name}:{version}");
+            }
+        }
+    }
+    out.patch = by_source.into_values().collect();
+    Ok(out)
+}
+
+type Group = (Option<i64>, Option<String>, i64);
+
+diesel::allow_columns_to_appear_in_same_group_by_clause!(
+    crate::store::schema::targets::installed_ds_id,
+    crate::store::schema::target_attributes::attr_value,
+);
+
+/// Devices counted per installed set and `updraft.delta` value: those with the set `assigned`
+/// assigned, or (`None`) every device of the tenant.
+fn groups(c: &mut AnyConnection, tenant: &str, assigned: Option<i64>) -> Result<Vec<Group>> {
+    let delta = target_attributes::table.on(target_attributes::target_id
+        .eq(targets::id)
+        .and(target_attributes::attr_key.eq(DELTA_ATTRIBUTE)));
+    let select = (
+        targets::installed_ds_id,
+        target_attributes::attr_value.nullable(),
+        count_star(),
+    );
+    let by = (targets::installed_ds_id, target_attributes::attr_value);
+    Ok(match assigned {
+        Some(ds) => targets::table
+            .left_join(delta)
+            .filter(targets::tenant.eq(tenant).and(targets::assigned_ds_id.eq(ds)))
+            .group_by(by)
+            .select(select)
+            .load(c)?,
+        None => targets::table
+            .left_join(delta)
+            .filter(targets::tenant.eq(tenant))
+            .group_by(by)
+            .select(select)
+            .load(c)?,
+    })
+}
