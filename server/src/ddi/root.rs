@@ -1,6 +1,7 @@
 //! `GET {base}`: the poll. The hot path: a known device with nothing new is answered from memory.
 
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,7 +12,7 @@ use crate::device_cache::{ActiveDevice, CachedPollAnswer, DeviceSnapshot, IdleDe
 use crate::error::{ApiError, ApiResult};
 use crate::polling::{MaintenanceWindow, PollSubject, format_hms, sleep_before_window};
 use crate::state::AppState;
-use crate::store::models::{Action, ActionStatus, ActionType, UpdateStatus};
+use crate::store::models::{Action, ActionStatus, ActionType, Target, UpdateStatus};
 use crate::store::{actions, targets};
 
 pub async fn poll(
@@ -196,18 +197,42 @@ pub async fn register_or_touch(
         // A new target has no action whose window could have expired; a target someone else
         // created meanwhile gets that check at its next poll (its snapshot shows the window).
         let token = crate::auth::random_token();
-        state
+        // The row written answers this poll and the device's next request (its configData):
+        // no read back. Taken before the write, so an invalidation after the commit (an
+        // auto-assignment, say) keeps the row out of the cache.
+        let version = state.devices.version(&tenant, &cid);
+        let written: Arc<Mutex<Option<Target>>> = Arc::default();
+        let slot = Arc::clone(&written);
+        let changes = state
             .writes
             .write(move |c| {
-                Ok(targets::register_on_poll(
-                    c, &tenant, &cid, &address, &token, now,
-                )?)
+                let (changes, row) = targets::register_on_poll(c, &tenant, &cid, &address, &token, now)?;
+                // A batch that is written again runs this again: the last run's row committed.
+                *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = row;
+                Ok(changes)
             })
-            .await?
+            .await?;
+        state.apply(changes);
+        let row = written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(target) = row {
+            state.metrics.registrations.inc();
+            let snapshot = Arc::new(DeviceSnapshot::new(target, None, None));
+            state
+                .devices
+                .store_if_unchanged(&dev.tenant, &dev.controller_id, version, &snapshot);
+            dev.snapshot = Some(snapshot);
+            return Ok(());
+        }
+        // Another request registered the device first: read what it wrote.
+        dev.snapshot = state
+            .devices
+            .get(&state.db, &dev.tenant, &dev.controller_id)
+            .await?;
+        return Ok(());
     };
-    if !exists {
-        state.metrics.registrations.inc();
-    }
     state.apply(changes);
     dev.snapshot = state
         .devices
