@@ -1,7 +1,7 @@
 //! `GET {base}`: the poll. The hot path: a known device with nothing new is answered from memory.
 
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -12,7 +12,8 @@ use crate::device_cache::{ActiveDevice, CachedPollAnswer, DeviceSnapshot, IdleDe
 use crate::error::{ApiError, ApiResult};
 use crate::polling::{MaintenanceWindow, PollSubject, format_hms, sleep_before_window};
 use crate::state::AppState;
-use crate::store::models::{Action, ActionStatus, ActionType, Target, UpdateStatus};
+use crate::store::models::{Action, ActionStatus, ActionType, UpdateStatus};
+use crate::store::Changes;
 use crate::store::{actions, targets};
 
 pub async fn poll(
@@ -199,24 +200,25 @@ pub async fn register_or_touch(
         let token = crate::auth::random_token();
         // The row written answers this poll and the device's next request (its configData):
         // no read back. Taken before the write, so an invalidation after the commit (an
-        // auto-assignment, say) keeps the row out of the cache.
+        // auto-assignment, say) keeps the row out of the cache. Batched with the other
+        // registrations of the moment into one insert.
         let version = state.devices.version(&tenant, &cid);
-        let written: Arc<Mutex<Option<Target>>> = Arc::default();
-        let slot = Arc::clone(&written);
-        let changes = state
+        let row = state
             .writes
-            .write(move |c| {
-                let (changes, row) = targets::register_on_poll(c, &tenant, &cid, &address, &token, now)?;
-                // A batch that is written again runs this again: the last run's row committed.
-                *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = row;
-                Ok(changes)
+            .register(targets::Registration {
+                tenant,
+                controller_id: cid,
+                address,
+                security_token: token,
+                now,
             })
             .await?;
-        state.apply(changes);
-        let row = written
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
+        if row.is_some() {
+            // Nobody can have cached a target that did not exist.
+            state.apply(Changes::targets());
+        } else {
+            state.apply(Changes::device(&dev.tenant, &dev.controller_id).and(Changes::targets()));
+        }
         if let Some(target) = row {
             state.metrics.registrations.inc();
             let snapshot = Arc::new(DeviceSnapshot::new(target, None, None));

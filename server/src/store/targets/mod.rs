@@ -180,6 +180,73 @@ pub fn register_on_poll(
     })
 }
 
+/// A plug-and-play registration waiting for its batch (`group_commit::GroupCommit::register`).
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub tenant: String,
+    pub controller_id: String,
+    pub address: String,
+    pub security_token: String,
+    pub now: i64,
+}
+
+/// [`register_on_poll`] for many devices: each one's new row, None where the device existed (or
+/// appears twice in `regs`: its first registration gets the row). On PostgreSQL one multi-row
+/// `INSERT ... ON CONFLICT DO NOTHING RETURNING`: a round trip per statement was what bound a
+/// registration storm. SQLite's statements are calls in the process; they stay one per device.
+pub fn register_all(c: &mut AnyConnection, regs: &[Registration]) -> Result<Vec<Option<Target>>> {
+    if matches!(c, AnyConnection::Sqlite(_)) || regs.len() == 1 {
+        return regs
+            .iter()
+            .map(|r| {
+                Ok(register_on_poll(c, &r.tenant, &r.controller_id, &r.address, &r.security_token, r.now)?.1)
+            })
+            .collect();
+    }
+    let descriptions: Vec<String> = regs
+        .iter()
+        .map(|r| format!("Plug and Play target: {}", r.controller_id))
+        .collect();
+    let rows: Vec<NewTarget> = regs
+        .iter()
+        .zip(&descriptions)
+        .map(|(r, description)| NewTarget {
+            tenant: &r.tenant,
+            controller_id: &r.controller_id,
+            name: &r.controller_id,
+            description: Some(description),
+            security_token: &r.security_token,
+            address: Some(&r.address),
+            last_poll: Some(r.now),
+            update_status: UpdateStatus::Registered.as_str(),
+            request_attributes: true,
+            target_type_id: None,
+            created_at: r.now,
+            created_by: "CONTROLLER_PLUG_AND_PLAY",
+            last_modified_at: r.now,
+            last_modified_by: "CONTROLLER_PLUG_AND_PLAY",
+            auto_assign_pending: true,
+        })
+        .collect();
+    let AnyConnection::Postgresql(pg) = c else {
+        unreachable!("SQLite returned above")
+    };
+    let inserted: Vec<Target> = diesel::insert_into(targets::table)
+        .values(&rows)
+        .on_conflict((targets::tenant, targets::controller_id))
+        .do_nothing()
+        .returning(Target::as_returning())
+        .get_results(pg)?;
+    let mut by_key: std::collections::HashMap<(String, String), Target> = inserted
+        .into_iter()
+        .map(|t| ((t.tenant.clone(), t.controller_id.clone()), t))
+        .collect();
+    Ok(regs
+        .iter()
+        .map(|r| by_key.remove(&(r.tenant.clone(), r.controller_id.clone())))
+        .collect())
+}
+
 /// How a device's attribute update combines with what is stored (hawkBit's `UpdateMode`, in DDI's
 /// configData and DMF's UPDATE_ATTRIBUTES alike).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
