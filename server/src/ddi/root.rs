@@ -12,8 +12,8 @@ use crate::device_cache::{ActiveDevice, CachedPollAnswer, DeviceSnapshot, IdleDe
 use crate::error::{ApiError, ApiResult};
 use crate::polling::{MaintenanceWindow, PollSubject, format_hms, sleep_before_window};
 use crate::state::AppState;
-use crate::store::models::{Action, ActionStatus, ActionType, UpdateStatus};
 use crate::store::Changes;
+use crate::store::models::{Action, ActionStatus, ActionType, UpdateStatus};
 use crate::store::{actions, targets};
 
 pub async fn poll(

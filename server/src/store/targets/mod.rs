@@ -199,7 +199,15 @@ pub fn register_all(c: &mut AnyConnection, regs: &[Registration]) -> Result<Vec<
         return regs
             .iter()
             .map(|r| {
-                Ok(register_on_poll(c, &r.tenant, &r.controller_id, &r.address, &r.security_token, r.now)?.1)
+                Ok(register_on_poll(
+                    c,
+                    &r.tenant,
+                    &r.controller_id,
+                    &r.address,
+                    &r.security_token,
+                    r.now,
+                )?
+                .1)
             })
             .collect();
     }
