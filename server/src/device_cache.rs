@@ -238,20 +238,44 @@ impl DeviceCache {
             .await?
             .map(Arc::new);
         if let Some(s) = &loaded {
-            match self.entries.entry(k.into_boxed_str()) {
-                dashmap::Entry::Vacant(v) if version == 0 => {
-                    v.insert(Slot {
-                        version,
-                        snapshot: Some(Arc::clone(s)),
-                    });
-                }
-                dashmap::Entry::Occupied(mut o) if o.get().version == version => {
-                    o.get_mut().snapshot = Some(Arc::clone(s));
-                }
-                _ => {}
-            }
+            self.store_at(k, version, s);
         }
         Ok(loaded)
+    }
+
+    /// The device's slot version now (0: none): read before a write whose result becomes the
+    /// snapshot, then pass it to [`Self::store_if_unchanged`].
+    pub fn version(&self, tenant: &str, controller_id: &str) -> u64 {
+        self.entries
+            .get(key(tenant, controller_id).as_str())
+            .map_or(0, |slot| slot.version)
+    }
+
+    /// Keeps `snapshot`, built from rows this process has just committed, unless the device was
+    /// invalidated since `version` was read (a later write may have changed what it shows).
+    pub fn store_if_unchanged(
+        &self,
+        tenant: &str,
+        controller_id: &str,
+        version: u64,
+        snapshot: &Arc<DeviceSnapshot>,
+    ) {
+        self.store_at(key(tenant, controller_id), version, snapshot);
+    }
+
+    fn store_at(&self, k: String, version: u64, s: &Arc<DeviceSnapshot>) {
+        match self.entries.entry(k.into_boxed_str()) {
+            dashmap::Entry::Vacant(v) if version == 0 => {
+                v.insert(Slot {
+                    version,
+                    snapshot: Some(Arc::clone(s)),
+                });
+            }
+            dashmap::Entry::Occupied(mut o) if o.get().version == version => {
+                o.get_mut().snapshot = Some(Arc::clone(s));
+            }
+            _ => {}
+        }
     }
 
     pub fn with_bus(bus: Arc<crate::cluster::Bus>) -> Self {

@@ -129,7 +129,7 @@ fn simultaneous_first_polls_of_one_device_make_one_target(f: &Fixture) {
 fn a_failing_write_in_a_batch_takes_back_its_own_rows_only(f: &Fixture) {
     let register = |cid: &'static str, fail: bool| -> Job<ApiError> {
         Box::new(move |c: &mut AnyConnection| -> Result<Changes, ApiError> {
-            let changes = targets::register_on_poll(c, "DEFAULT", cid, "http://x", "token", 1)?;
+            let (changes, _) = targets::register_on_poll(c, "DEFAULT", cid, "http://x", "token", 1)?;
             if fail {
                 return Err(Error::refused(Rule::Quota, "refused after its insert").into());
             }

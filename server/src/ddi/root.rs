@@ -1,6 +1,7 @@
 //! `GET {base}`: the poll. The hot path: a known device with nothing new is answered from memory.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,6 +12,7 @@ use crate::device_cache::{ActiveDevice, CachedPollAnswer, DeviceSnapshot, IdleDe
 use crate::error::{ApiError, ApiResult};
 use crate::polling::{MaintenanceWindow, PollSubject, format_hms, sleep_before_window};
 use crate::state::AppState;
+use crate::store::Changes;
 use crate::store::models::{Action, ActionStatus, ActionType, UpdateStatus};
 use crate::store::{actions, targets};
 
@@ -196,18 +198,43 @@ pub async fn register_or_touch(
         // A new target has no action whose window could have expired; a target someone else
         // created meanwhile gets that check at its next poll (its snapshot shows the window).
         let token = crate::auth::random_token();
-        state
+        // The row written answers this poll and the device's next request (its configData):
+        // no read back. Taken before the write, so an invalidation after the commit (an
+        // auto-assignment, say) keeps the row out of the cache. Batched with the other
+        // registrations of the moment into one insert.
+        let version = state.devices.version(&tenant, &cid);
+        let row = state
             .writes
-            .write(move |c| {
-                Ok(targets::register_on_poll(
-                    c, &tenant, &cid, &address, &token, now,
-                )?)
+            .register(targets::Registration {
+                tenant,
+                controller_id: cid,
+                address,
+                security_token: token,
+                now,
             })
-            .await?
+            .await?;
+        if row.is_some() {
+            // Nobody can have cached a target that did not exist.
+            state.apply(Changes::targets());
+        } else {
+            state.apply(Changes::device(&dev.tenant, &dev.controller_id).and(Changes::targets()));
+        }
+        if let Some(target) = row {
+            state.metrics.registrations.inc();
+            let snapshot = Arc::new(DeviceSnapshot::new(target, None, None));
+            state
+                .devices
+                .store_if_unchanged(&dev.tenant, &dev.controller_id, version, &snapshot);
+            dev.snapshot = Some(snapshot);
+            return Ok(());
+        }
+        // Another request registered the device first: read what it wrote.
+        dev.snapshot = state
+            .devices
+            .get(&state.db, &dev.tenant, &dev.controller_id)
+            .await?;
+        return Ok(());
     };
-    if !exists {
-        state.metrics.registrations.inc();
-    }
     state.apply(changes);
     dev.snapshot = state
         .devices

@@ -142,6 +142,14 @@ pub fn run_once(state: &AppState, sweep: bool) -> store::Result<()> {
         job(state, "action_timeout", || {
             housekeeping::time_out_silent_actions(state).map(drop)
         })?;
+        if state.db.backend() == store::Backend::Postgres {
+            job(state, "target_statistics", || {
+                state
+                    .db
+                    .read_blocking(store::targets::refresh_statistics)
+                    .map(drop)
+            })?;
+        }
         // PostgreSQL's device-count triggers append rows; fold them (SQLite has nothing to fold,
         // and its write lock is not taken for nothing).
         if state.db.backend() == store::Backend::Postgres {

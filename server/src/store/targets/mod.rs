@@ -56,6 +56,33 @@ pub fn poll_state(
         .next())
 }
 
+/// PostgreSQL only: refreshes the planner's statistics of `targets` once the table has grown to
+/// twice its size at the last `ANALYZE` (at 500 rows first). Returns whether it did.
+///
+/// Each pooled connection keeps the generic plan it made for a prepared statement at its sixth
+/// execution. Made while the table was nearly empty (a fresh install taking a registration storm),
+/// the device lookup by (tenant, controller_id) ties between the unique index and any index led by
+/// `tenant`, and the plan that won walked every target of the tenant: each lookup grew with the
+/// fleet (205 us of PostgreSQL per lookup at 2,000 devices, three lookups per registration).
+/// `ANALYZE` replaces the plans everywhere, and its statistics (one tenant, unique controller ids)
+/// make the unique index the plan. Autovacuum would do it too, but a minute or more later.
+pub fn refresh_statistics(c: &mut AnyConnection) -> Result<bool> {
+    use diesel::sql_types::Bool;
+    if !matches!(c, AnyConnection::Postgresql(_)) {
+        return Ok(false);
+    }
+    let stale: bool = super::fleet_health::select::Select::<Bool>::new(super::query::Sql::new().sql(
+        "SELECT COALESCE((SELECT s.n_live_tup >= 2 * GREATEST(c.reltuples, 0) + 500 \
+         FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
+         WHERE s.relid = 'targets'::regclass), false)",
+    ))
+    .get_result(c)?;
+    if stale {
+        diesel::sql_query("ANALYZE targets").execute(c)?;
+    }
+    Ok(stale)
+}
+
 /// The tenant's target `controller_id`; not found otherwise.
 pub fn find_target(c: &mut AnyConnection, tenant: &str, controller_id: &str) -> Result<Target> {
     get_target(c, tenant, controller_id)?.ok_or_else(|| Error::not_found("Target", controller_id))
@@ -96,8 +123,12 @@ pub fn record_poll(
 }
 
 /// Plug and play: an unknown device authenticated by the gateway token registers itself with its
-/// first poll. A concurrent first poll of the same device may have won; that is fine. Either way
-/// the device's cached answer goes, and auto-assignment is due.
+/// first poll. Returns the new target's row, or None when a concurrent first poll of the same
+/// device won (then its cached answer goes, as the row may differ from what a reader saw).
+/// Auto-assignment is due either way.
+///
+/// `INSERT ... ON CONFLICT DO NOTHING RETURNING`: the poll is answered from the row written, with
+/// no read back, and a lost race is no error (so no savepoint of its own).
 pub fn register_on_poll(
     c: &mut AnyConnection,
     tenant: &str,
@@ -105,37 +136,123 @@ pub fn register_on_poll(
     address: &str,
     security_token: &str,
     now: i64,
-) -> Result<Changes> {
+) -> Result<(Changes, Option<Target>)> {
     let description = format!("Plug and Play target: {controller_id}");
-    // The savepoint keeps PostgreSQL's transaction usable after a unique violation.
-    let inserted = c.transaction(|c| {
-        diesel::insert_into(targets::table)
-            .values(NewTarget {
-                tenant,
-                controller_id,
-                name: controller_id,
-                description: Some(&description),
-                security_token,
-                address: Some(address),
-                last_poll: Some(now),
-                update_status: UpdateStatus::Registered.as_str(),
-                request_attributes: true,
-                target_type_id: None,
-                created_at: now,
-                created_by: "CONTROLLER_PLUG_AND_PLAY",
-                last_modified_at: now,
-                last_modified_by: "CONTROLLER_PLUG_AND_PLAY",
-                auto_assign_pending: true,
-            })
-            .execute(c)
+    let insert = diesel::insert_into(targets::table).values(NewTarget {
+        tenant,
+        controller_id,
+        name: controller_id,
+        description: Some(&description),
+        security_token,
+        address: Some(address),
+        last_poll: Some(now),
+        update_status: UpdateStatus::Registered.as_str(),
+        request_attributes: true,
+        target_type_id: None,
+        created_at: now,
+        created_by: "CONTROLLER_PLUG_AND_PLAY",
+        last_modified_at: now,
+        last_modified_by: "CONTROLLER_PLUG_AND_PLAY",
+        auto_assign_pending: true,
     });
-    match inserted {
-        Ok(_)
-        | Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-            Ok(Changes::device(tenant, controller_id).and(Changes::targets()))
-        }
-        Err(e) => Err(e.into()),
+    let conflict = (targets::tenant, targets::controller_id);
+    let inserted = match c {
+        AnyConnection::Postgresql(pg) => insert
+            .on_conflict(conflict)
+            .do_nothing()
+            .returning(Target::as_returning())
+            .get_result(pg)
+            .optional()?,
+        AnyConnection::Sqlite(s) => insert
+            .on_conflict(conflict)
+            .do_nothing()
+            .returning(Target::as_returning())
+            .get_result(s)
+            .optional()?,
+    };
+    Ok(match inserted {
+        // Nobody can have cached a target that did not exist.
+        Some(t) => (Changes::targets(), Some(t)),
+        None => (
+            Changes::device(tenant, controller_id).and(Changes::targets()),
+            None,
+        ),
+    })
+}
+
+/// A plug-and-play registration waiting for its batch (`group_commit::GroupCommit::register`).
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub tenant: String,
+    pub controller_id: String,
+    pub address: String,
+    pub security_token: String,
+    pub now: i64,
+}
+
+/// [`register_on_poll`] for many devices: each one's new row, None where the device existed (or
+/// appears twice in `regs`: its first registration gets the row). On PostgreSQL one multi-row
+/// `INSERT ... ON CONFLICT DO NOTHING RETURNING`: a round trip per statement was what bound a
+/// registration storm. SQLite's statements are calls in the process; they stay one per device.
+pub fn register_all(c: &mut AnyConnection, regs: &[Registration]) -> Result<Vec<Option<Target>>> {
+    if matches!(c, AnyConnection::Sqlite(_)) || regs.len() == 1 {
+        return regs
+            .iter()
+            .map(|r| {
+                Ok(register_on_poll(
+                    c,
+                    &r.tenant,
+                    &r.controller_id,
+                    &r.address,
+                    &r.security_token,
+                    r.now,
+                )?
+                .1)
+            })
+            .collect();
     }
+    let descriptions: Vec<String> = regs
+        .iter()
+        .map(|r| format!("Plug and Play target: {}", r.controller_id))
+        .collect();
+    let rows: Vec<NewTarget> = regs
+        .iter()
+        .zip(&descriptions)
+        .map(|(r, description)| NewTarget {
+            tenant: &r.tenant,
+            controller_id: &r.controller_id,
+            name: &r.controller_id,
+            description: Some(description),
+            security_token: &r.security_token,
+            address: Some(&r.address),
+            last_poll: Some(r.now),
+            update_status: UpdateStatus::Registered.as_str(),
+            request_attributes: true,
+            target_type_id: None,
+            created_at: r.now,
+            created_by: "CONTROLLER_PLUG_AND_PLAY",
+            last_modified_at: r.now,
+            last_modified_by: "CONTROLLER_PLUG_AND_PLAY",
+            auto_assign_pending: true,
+        })
+        .collect();
+    let AnyConnection::Postgresql(pg) = c else {
+        unreachable!("SQLite returned above")
+    };
+    let inserted: Vec<Target> = diesel::insert_into(targets::table)
+        .values(&rows)
+        .on_conflict((targets::tenant, targets::controller_id))
+        .do_nothing()
+        .returning(Target::as_returning())
+        .get_results(pg)?;
+    let mut by_key: std::collections::HashMap<(String, String), Target> = inserted
+        .into_iter()
+        .map(|t| ((t.tenant.clone(), t.controller_id.clone()), t))
+        .collect();
+    Ok(regs
+        .iter()
+        .map(|r| by_key.remove(&(r.tenant.clone(), r.controller_id.clone())))
+        .collect())
 }
 
 /// How a device's attribute update combines with what is stored (hawkBit's `UpdateMode`, in DDI's
