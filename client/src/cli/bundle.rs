@@ -30,6 +30,9 @@ pub enum BundleCommand {
     /// Show what a .swu bundle holds and check its signature and image hashes.
     #[command(long_about = INSPECT_LONG_ABOUT)]
     Inspect(InspectArgs),
+    /// Build a signed per-source patch bundle (*.patch.swu) turning one old image into a new one.
+    #[command(long_about = super::bundle_patch::DELTA_LONG_ABOUT)]
+    Delta(super::bundle_patch::DeltaArgs),
 }
 
 const CREATE_LONG_ABOUT: &str = "\
@@ -145,6 +148,7 @@ pub fn run(cmd: BundleCommand) -> anyhow::Result<()> {
     match cmd {
         BundleCommand::Create(args) => create(&args),
         BundleCommand::Inspect(args) => inspect(&args),
+        BundleCommand::Delta(args) => super::bundle_patch::run(&args),
     }
 }
 
