@@ -45,7 +45,9 @@ hardware_revision = "1.0"
 version = "1.0.0"
 TOML
     rm -rf "$work/data" "$work/sim"
-    /usr/bin/time -f '%U %S %e %M' -o "$work/apply.time" "$updraft" install --config "$work/updraft.toml" "$out" >/dev/null 2>&1
+    "$updraft" sim boot --config "$work/updraft.toml" >/dev/null
+    /usr/bin/time -f '%U %S %e %M' -o "$work/apply.time" "$updraft" install --config "$work/updraft.toml" "$out" \
+        >/dev/null 2>"$work/install.err" || { cat "$work/install.err" >&2; exit 1; }
     read -r u s e kb < "$work/apply.time"
     same=no
     cmp -s "$work/b.img" "$images/$to.img" && same=yes

@@ -208,15 +208,11 @@ fn relay(client: TcpStream, upstream: &str, cut_patch: bool, bytes: &AtomicU64) 
 }
 
 fn assign(fleet: &Fleet, files: &[&Path]) -> i64 {
-    assign_as(fleet, "v2", files)
-}
-
-fn assign_as(fleet: &Fleet, name: &str, files: &[&Path]) -> i64 {
     let files: Vec<(&Path, String)> = files
         .iter()
         .map(|p| (*p, p.file_name().unwrap().to_string_lossy().into_owned()))
         .collect();
-    fleet.assign_artifacts(name, &files)
+    fleet.assign_artifacts("v2", &files)
 }
 
 #[test]
@@ -345,16 +341,19 @@ fn a_cut_patch_download_fails_clearly_and_the_full_bundle_follows() {
     assert!(std::fs::read(dev.path("a.img")).unwrap() == v1, "slot A changed");
     assert_eq!(dev.reboot(), Slot::A, "nothing was armed");
 
-    // With the full bundle beside it: the cut patch is given up and the full bundle installs.
-    let action = assign_as(&fleet, "v2-again", &[&patch, &full]);
+    // With the full bundle beside it (another device): the cut patch is given up, the inactive
+    // slot it began to write stays unbootable, and the full bundle installs in the same run.
+    let fleet = Fleet::start(CID);
+    let proxy = Proxy::start(fleet.srv.url.clone(), true);
+    let dev = device(&proxy.url, &fleet.register("patch device"), &v1);
+    let (full, patch) = bundles(&dev, &v1, &v2);
+    let action = assign(&fleet, &[&patch, &full]);
     let out = dev.agent_once();
-    assert!(
-        out.contains(&format!("action {action}: installed and armed")),
-        "{out}"
-    );
+    assert!(out.contains(&format!("action {action}: installed and armed")), "{out}");
     assert!(std::fs::read(dev.path("b.img")).unwrap() == v2);
     assert!(std::fs::read(dev.path("a.img")).unwrap() == v1, "slot A changed");
-    assert!(fleet.messages(action).contains("taking the next bundle"));
+    let messages = fleet.messages(action);
+    assert!(messages.contains("taking the next bundle"), "{messages}");
 }
 
 #[test]
