@@ -330,7 +330,7 @@ fn a_cut_patch_download_fails_clearly_and_the_full_bundle_follows() {
     let fleet = Fleet::start(CID);
     let proxy = Proxy::start(fleet.srv.url.clone(), true);
     let dev = device(&proxy.url, &fleet.register("patch device"), &v1);
-    let (full, patch) = bundles(&dev, &v1, &v2);
+    let (_, patch) = bundles(&dev, &v1, &v2);
 
     // The patch alone: the install fails, nothing is armed, slot A is the same.
     let action = assign(&fleet, &[&patch]);
