@@ -290,6 +290,7 @@ fn slot_state_reaches_the_server_before_the_result_and_only_when_it_changed() {
         ("updraft.boot_count", "1"),
         ("updraft.version", "1.0.0"),
         ("updraft.client.version", env!("CARGO_PKG_VERSION")),
+        ("updraft.delta", "chunk,patch"),
     ] {
         assert_eq!(attrs[key], value, "{key}: {attrs}");
     }

@@ -629,7 +629,8 @@ impl BundleWriter {
                 // SWUpdate's delta handler hands the reassembled image to its chained handler
                 // (`raw`), which writes to the entry's `device`.
                 let takes_slot = img.kind == ArtifactKind::Image
-                    && (img.handler == "raw" || img.handler == "delta" || img.filesystem.is_some());
+                    && (matches!(img.handler.as_str(), "raw" | "delta" | "patch")
+                        || img.filesystem.is_some());
                 slot_device.filter(|_| takes_slot)
             });
             let mut e = format!(

@@ -5,6 +5,7 @@
 //! - [`sw_description`]: the typed model and SWUpdate's board/selection lookup.
 //! - [`signature`]: detached CMS signatures of sw-description, verified by OpenSSL.
 //! - [`zchunk`]: zchunk format version 1 chunk files (`*.zck`) for SWUpdate-style chunk deltas.
+//! - [`patch`]: per-source patches (`zstd-window-v1`): a target image from a source and a patch.
 //! - [`bundle`]: [`bundle::BundleReader`] (signature first, then hash-checked images) and
 //!   [`bundle::BundleWriter`].
 //!
@@ -33,6 +34,7 @@
 pub mod bundle;
 pub mod cpio;
 pub mod libconfig;
+pub mod patch;
 pub mod signature;
 pub mod sw_description;
 pub mod zchunk;

@@ -29,6 +29,8 @@ pub const KNOWN_TYPES: &[&str] = &[
     "rdiff",
     "rdiffimage",
     "delta",
+    // Updraft's per-source patch (docs/delta.md), chained to `raw`.
+    "patch",
     "diskpart",
     "diskformat",
     "gptpart",

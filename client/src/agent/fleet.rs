@@ -158,6 +158,9 @@ impl FleetState {
             a.insert("updraft.update.committed_at".into(), rfc3339(at));
         }
         a.insert("updraft.client.version".into(), env!("CARGO_PKG_VERSION").into());
+        // What the agent can install besides full bundles: chunk deltas (`*.zck`) and per-source
+        // patches (`*.patch.swu`); the server offers patches only to devices that say so.
+        a.insert("updraft.delta".into(), "chunk,patch".into());
         let running = self.version(status.booted);
         if !running.is_empty() {
             a.insert("updraft.version".into(), running.to_owned());

@@ -521,7 +521,10 @@ impl Agent {
             &action,
             Execution::Download,
             Finished::None,
-            vec![format!("downloading {name}")],
+            vec![format!(
+                "downloading {}",
+                patches_of(&deployment).first().map_or(&name, |(n, _)| n)
+            )],
         )?;
         let scripts = self.state_scripts();
         if d.update != HandlingType::Skip
@@ -529,8 +532,8 @@ impl Agent {
         {
             return self.script_failed(&action, reason);
         }
-        let download = self.ddi.download(&url)?;
         if d.update == HandlingType::Skip {
+            let download = self.ddi.download(&url)?;
             return self.download_only(&action, &name, download);
         }
         let force = false;
@@ -540,15 +543,55 @@ impl Agent {
             ddi: self.ddi.clone(),
             artifacts: artifact_links(&deployment),
         };
-        let installed = crate::install::install_from_remote(
-            &self.config,
-            download,
-            &url,
-            force,
-            Some(&action),
-            &mut before_arm,
-            Some(&chunk_files),
-        );
+        // A per-source patch first, when listed: it installs only if its signed source is the
+        // active slot's image, and is refused before anything is written otherwise; a patch that
+        // fails later leaves the inactive slot unbootable. Either way the full bundle follows.
+        let mut candidates = patches_of(&deployment);
+        let patches = candidates.len();
+        if !candidates.iter().any(|(n, _)| *n == name) {
+            candidates.push((name.clone(), url.clone()));
+        }
+        let mut installed = Err(anyhow::anyhow!("no bundle was tried"));
+        for (i, (name, url)) in candidates.iter().enumerate() {
+            if i > 0 {
+                self.ddi.feedback(
+                    &action,
+                    Execution::Download,
+                    Finished::None,
+                    vec![format!("downloading {name}")],
+                )?;
+            }
+            installed = self.ddi.download(url).and_then(|download| {
+                crate::install::install_from_remote(
+                    &self.config,
+                    download,
+                    url,
+                    force,
+                    Some(&action),
+                    &mut before_arm,
+                    Some(&chunk_files),
+                )
+            });
+            let last = i + 1 == candidates.len();
+            match &installed {
+                Err(e)
+                    if i < patches
+                        && !last
+                        && e.downcast_ref::<crate::install::VersionRefused>().is_none() =>
+                {
+                    tracing::warn!(patch = %name, error = %format!("{e:#}"), "the patch was not installed; taking the next bundle");
+                    self.ddi.feedback(
+                        &action,
+                        Execution::Proceeding,
+                        Finished::None,
+                        vec![format!(
+                            "{name} was not installed ({e:#}); taking the next bundle"
+                        )],
+                    )?;
+                }
+                _ => break,
+            }
+        }
         match installed {
             Ok(done) if !done.armed => {
                 self.ddi.feedback(
@@ -664,17 +707,39 @@ fn artifact_links(d: &DeploymentBase) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The first `.swu` artifact of the deployment and its download URL (HTTPS preferred).
+/// The first full `.swu` artifact of the deployment (else the first patch bundle) and its
+/// download URL (HTTPS preferred).
 fn bundle_of(d: &DeploymentBase) -> Option<(String, String)> {
+    let swus = swu_artifacts(d);
+    swus.iter()
+        .find(|(n, _)| !is_patch(n))
+        .or_else(|| swus.first())
+        .cloned()
+}
+
+/// The deployment's per-source patch bundles (`*.patch.swu`, docs/delta.md), in order.
+fn patches_of(d: &DeploymentBase) -> Vec<(String, String)> {
+    swu_artifacts(d)
+        .into_iter()
+        .filter(|(n, _)| is_patch(n))
+        .collect()
+}
+
+fn is_patch(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with(".patch.swu")
+}
+
+fn swu_artifacts(d: &DeploymentBase) -> Vec<(String, String)> {
     d.deployment
         .chunks
         .iter()
         .flat_map(|c| &c.artifacts)
-        .find(|a| a.filename.to_ascii_lowercase().ends_with(".swu"))
-        .and_then(|a| {
+        .filter(|a| a.filename.to_ascii_lowercase().ends_with(".swu"))
+        .filter_map(|a| {
             let link = a.links.get("download").or_else(|| a.links.get("download-http"))?;
             Some((a.filename.clone(), link.href.clone()))
         })
+        .collect()
 }
 
 /// The failed health check's output for the server: its last lines, at most 2 KiB, one detail line

@@ -21,6 +21,7 @@ use updraft_swu::sw_description::{Artifact, ArtifactKind, Compression, KNOWN_TYP
 
 use super::bundle_encode::{Compress, Staging};
 use crate::install::decode::AesKey;
+use crate::install::delta::IMAGE_SHA256;
 
 #[derive(Subcommand)]
 pub enum BundleCommand {
@@ -30,6 +31,9 @@ pub enum BundleCommand {
     /// Show what a .swu bundle holds and check its signature and image hashes.
     #[command(long_about = INSPECT_LONG_ABOUT)]
     Inspect(InspectArgs),
+    /// Build a signed per-source patch bundle (*.patch.swu) turning one old image into a new one.
+    #[command(long_about = super::bundle_patch::DELTA_LONG_ABOUT)]
+    Delta(super::bundle_patch::DeltaArgs),
 }
 
 const CREATE_LONG_ABOUT: &str = "\
@@ -149,6 +153,7 @@ pub fn run(cmd: BundleCommand) -> anyhow::Result<()> {
     match cmd {
         BundleCommand::Create(args) => create(&args),
         BundleCommand::Inspect(args) => inspect(&args),
+        BundleCommand::Delta(args) => super::bundle_patch::run(&args),
     }
 }
 
@@ -446,6 +451,19 @@ fn create(args: &CreateArgs) -> anyhow::Result<()> {
         ),
         (None, false) => None,
     };
+    // Every plain raw image says which image it installs (`image-sha256`, the uncompressed
+    // image's sha256), so a server can tell which source a device runs (docs/delta.md).
+    for (image, (_, encrypt)) in manifest.images.iter_mut().zip(&encode) {
+        if image.handler == "raw"
+            && image.compressed.is_none()
+            && !image.encrypted
+            && !*encrypt
+            && !image.properties.iter().any(|(k, _)| k == IMAGE_SHA256)
+        {
+            let sha = sha256_of(&image.source)?;
+            image.properties.push((IMAGE_SHA256.into(), to_hex(&sha)));
+        }
+    }
     // Keeps the encoded images until the bundle is written.
     let mut staging = None;
     for (image, (compress, encrypt)) in manifest.images.iter_mut().zip(encode) {
@@ -518,6 +536,21 @@ fn create(args: &CreateArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The sha256 of a file, read in 1 MiB pieces.
+fn sha256_of(path: &Path) -> anyhow::Result<[u8; 32]> {
+    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut hash = openssl::sha::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n =
+            io::Read::read(&mut f, &mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            return Ok(hash.finish());
+        }
+        hash.update(&buf[..n]);
+    }
 }
 
 /// Where the chunk file of image `filename` goes: beside the bundle.

@@ -13,6 +13,7 @@ pub mod agent;
 pub mod bundle;
 pub mod bundle_delta;
 pub mod bundle_encode;
+pub mod bundle_patch;
 pub mod bundle_sets;
 pub mod install;
 pub mod sim;

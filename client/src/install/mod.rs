@@ -9,6 +9,7 @@ pub mod archive;
 pub mod chunked;
 pub mod decode;
 pub mod delta;
+pub mod patch;
 pub mod raw;
 pub mod rawfile;
 pub mod scripts;
@@ -113,6 +114,14 @@ enum Destination {
         zckfile: String,
         url: String,
         image_sha256: Option<[u8; 32]>,
+    },
+    /// Updraft's per-source patch (`type = "patch"`, chained to `raw`): the image rebuilt from the
+    /// active slot `source` (checked to hold the patch's source image already) and the patch,
+    /// written to the inactive slot's device.
+    Patch {
+        device: PathBuf,
+        source: PathBuf,
+        patch: patch::PatchSource,
     },
     /// A script, with its handler.
     Script(String),
@@ -477,6 +486,14 @@ fn stream<R: std::io::Read>(
                     );
                     Ok(None)
                 }
+                Destination::Patch {
+                    device,
+                    source,
+                    patch,
+                } => {
+                    patch::apply(&mut *data, source, device, patch)?;
+                    Ok(None)
+                }
                 Destination::Skip => Ok(None),
             }
             .with_context(|| format!("writing {name:?}"))
@@ -571,6 +588,27 @@ fn destination(
             Ok(Destination::Archive(dir))
         }
         "delta" => delta_destination(config, artifact, name, active, target),
+        "patch" => {
+            let Destination::Raw(device) = destination(
+                config,
+                &Artifact {
+                    handler: "raw".into(),
+                    ..artifact.clone()
+                },
+                active,
+                target,
+            )?
+            else {
+                bail!("{name:?}: no slot device for the patch");
+            };
+            let source = config.slots.get(active).device.clone();
+            let patch = patch::PatchSource::check(artifact, name, &source, active)?;
+            Ok(Destination::Patch {
+                device,
+                source,
+                patch,
+            })
+        }
         other => bail!("{name:?}: handler {other:?} is not supported"),
     }
 }
