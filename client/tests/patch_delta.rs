@@ -349,7 +349,10 @@ fn a_cut_patch_download_fails_clearly_and_the_full_bundle_follows() {
     let (full, patch) = bundles(&dev, &v1, &v2);
     let action = assign(&fleet, &[&patch, &full]);
     let out = dev.agent_once();
-    assert!(out.contains(&format!("action {action}: installed and armed")), "{out}");
+    assert!(
+        out.contains(&format!("action {action}: installed and armed")),
+        "{out}"
+    );
     assert!(std::fs::read(dev.path("b.img")).unwrap() == v2);
     assert!(std::fs::read(dev.path("a.img")).unwrap() == v1, "slot A changed");
     let messages = fleet.messages(action);
