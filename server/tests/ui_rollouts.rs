@@ -10,8 +10,11 @@
 
 mod support;
 
+use diesel::RunQueryDsl;
+use diesel::sql_types::BigInt;
 use serde_json::{Value, json};
 use support::{Fixture, browser, controller_ids, ui_login, ui_page};
+use updraft_server::store::{self, AnyConnection};
 
 backend_tests!(
     a_stuck_group_shows_what_it_waits_for_and_moves_on_when_stragglers_are_canceled,
@@ -32,6 +35,45 @@ fn part<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
 fn sweep(f: &Fixture) {
     f.srv.state.polls.flush(&f.srv.state.db).unwrap();
     updraft_server::scheduler::run_once(&f.srv.state, true).unwrap();
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(f: &Fixture, sql: String) -> i64 {
+    f.srv
+        .state
+        .db
+        .read_blocking(move |c: &mut AnyConnection| -> store::Result<i64> {
+            Ok(diesel::sql_query(sql.clone()).get_result::<Count>(c)?.n)
+        })
+        .unwrap()
+}
+
+/// The page reads each open action's copies of its device's last poll and controller id
+/// (migration `rollout_open_poll`); checks them against the devices themselves, and group
+/// `group`'s devices not polled since assigned counted from the devices, which it returns.
+fn not_polled_from_devices(f: &Fixture, group: i64) -> i64 {
+    let stale = count(
+        f,
+        "SELECT COUNT(*) AS n FROM actions a JOIN targets t ON t.id = a.target_id WHERE a.active \
+         AND (COALESCE(a.target_last_poll, -1) <> COALESCE(t.last_poll, -1) \
+              OR COALESCE(a.target_controller_id, '') <> t.controller_id)"
+            .to_owned(),
+    );
+    assert_eq!(stale, 0, "open actions whose copies differ from their devices");
+    count(
+        f,
+        format!(
+            "SELECT COUNT(*) AS n FROM actions a JOIN targets t ON t.id = a.target_id \
+             WHERE a.active AND a.rollout_group_id = {group} AND a.status = 'running' \
+             AND a.last_modified_by <> t.controller_id \
+             AND (t.last_poll IS NULL OR t.last_poll < a.last_modified_at)"
+        ),
+    )
 }
 
 fn targets(f: &Fixture, ids: &[String]) {
@@ -121,6 +163,7 @@ fn a_stuck_group_shows_what_it_waits_for_and_moves_on_when_stragglers_are_cancel
         "{row}"
     );
     assert!(!row.contains("offline"), "{row}");
+    assert_eq!(not_polled_from_devices(f, first), 5);
 
     // Ten minutes later: one device finished, one is downloading, one installing, two never came
     // back (offline, and not polled since the update was assigned).
@@ -159,6 +202,7 @@ fn a_stuck_group_shows_what_it_waits_for_and_moves_on_when_stragglers_are_cancel
     ] {
         assert!(row.contains(stage), "{stage} missing in {row}");
     }
+    assert_eq!(not_polled_from_devices(f, first), 2);
     let second_row = part(&html, &format!("<tr data-group=\"{second}\""), "</tr>");
     assert!(second_row.contains("badge s-scheduled"), "{second_row}");
     assert!(
@@ -245,6 +289,7 @@ fn a_stuck_group_shows_what_it_waits_for_and_moves_on_when_stragglers_are_cancel
     let second_row = part(&html, &format!("<tr data-group=\"{second}\""), "</tr>");
     assert!(second_row.contains("badge s-running"), "{second_row}");
     assert!(second_row.contains("5 not polled since assigned"), "{second_row}");
+    assert_eq!(not_polled_from_devices(f, second), 5);
 }
 
 fn paused_rollouts_say_who_or_which_threshold_paused_them(f: &Fixture) {
