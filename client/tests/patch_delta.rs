@@ -207,6 +207,49 @@ fn relay(client: TcpStream, upstream: &str, cut_patch: bool, bytes: &AtomicU64) 
     let _ = client.shutdown(std::net::Shutdown::Both);
 }
 
+/// Makes v1 the device's installed set on the server, as after an earlier update through it: the
+/// v1 image's full bundle (built beside the others by [`bundles`]) assigned, and its action closed
+/// with success by the device's own DDI feedback. The server offers a patch only to a device whose
+/// installed set's bundle installs the patch's source image.
+fn installed_v1(fleet: &Fleet, dev: &Device, token: &str) {
+    let dir = dev.path("build");
+    let manifest = dir.join("v1.toml");
+    std::fs::write(
+        &manifest,
+        "version = \"1.0.0\"\nhardware-compatibility = [\"1.0\"]\n[[images]]\n\
+         file = \"v1.img\"\ntype = \"raw\"\ncompress = \"zstd\"\n",
+    )
+    .unwrap();
+    let bundle = dir.join("v1.swu");
+    let run = Command::new(env!("CARGO_BIN_EXE_updraft"))
+        .args(["bundle", "create", "--manifest"])
+        .arg(&manifest)
+        .arg("--cert")
+        .arg(dev.path("trusted.pem"))
+        .arg("--key")
+        .arg(dev.path("trusted.key"))
+        .arg("-o")
+        .arg(&bundle)
+        .env_remove("UPDRAFT_CONFIG")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "bundle create v1: {run:?}");
+    let action = fleet.assign_artifacts("v1", &[(&bundle, "v1.swu".to_owned())]);
+    let feedback = reqwest::blocking::Client::new()
+        .post(format!(
+            "{}/DEFAULT/controller/v1/{CID}/deploymentBase/{action}/feedback",
+            fleet.srv.url
+        ))
+        .header("authorization", format!("TargetToken {token}"))
+        .json(&serde_json::json!({
+            "status": { "execution": "closed", "result": { "finished": "success" } }
+        }))
+        .send()
+        .unwrap();
+    assert!(feedback.status().is_success(), "feedback: {}", feedback.status());
+    assert_eq!(fleet.action(action)["status"], "finished");
+}
+
 fn assign(fleet: &Fleet, files: &[&Path]) -> i64 {
     let files: Vec<(&Path, String)> = files
         .iter()
@@ -223,8 +266,10 @@ fn a_patch_installs_byte_exact_and_downloads_only_the_patch() {
     let (v1, v2) = (tree_image(1), tree_image(2));
     let fleet = Fleet::start(CID);
     let proxy = Proxy::start(fleet.srv.url.clone(), false);
-    let dev = device(&proxy.url, &fleet.register("patch device"), &v1);
+    let token = fleet.register("patch device");
+    let dev = device(&proxy.url, &token, &v1);
     let (full, patch) = bundles(&dev, &v1, &v2);
+    installed_v1(&fleet, &dev, &token);
     let action = assign(&fleet, &[&full, &patch]);
     std::fs::write(dev.path("healthy"), b"").unwrap();
 
@@ -269,8 +314,11 @@ fn a_patch_for_another_source_is_refused_and_the_full_bundle_installs() {
     let (v1, v2) = (tree_image(1), tree_image(2));
     let other = b"an unrelated system\n".repeat(1000);
     let fleet = Fleet::start(CID);
-    let dev = device(&fleet.srv.url, &fleet.register("patch device"), &other);
+    let token = fleet.register("patch device");
+    let dev = device(&fleet.srv.url, &token, &other);
     let (full, patch) = bundles(&dev, &v1, &v2);
+    // The server believes the device runs v1 (so it offers the patch); its slot holds another image.
+    installed_v1(&fleet, &dev, &token);
     let action = assign(&fleet, &[&patch, &full]);
     let out = dev.agent_once();
     assert!(
@@ -298,8 +346,10 @@ fn a_patch_alone_for_another_source_fails_with_slot_a_untouched() {
     let last = almost.len() - 1;
     almost[last] ^= 1;
     let fleet = Fleet::start(CID);
-    let dev = device(&fleet.srv.url, &fleet.register("patch device"), &almost);
+    let token = fleet.register("patch device");
+    let dev = device(&fleet.srv.url, &token, &almost);
     let (_, patch) = bundles(&dev, &v1, &v2);
+    installed_v1(&fleet, &dev, &token);
     let before_b = std::fs::read(dev.path("b.img")).unwrap();
     let action = assign(&fleet, &[&patch]);
     let out = dev.agent_once();
@@ -329,8 +379,10 @@ fn a_cut_patch_download_fails_clearly_and_the_full_bundle_follows() {
     let (v1, v2) = (tree_image(1), tree_image(2));
     let fleet = Fleet::start(CID);
     let proxy = Proxy::start(fleet.srv.url.clone(), true);
-    let dev = device(&proxy.url, &fleet.register("patch device"), &v1);
+    let token = fleet.register("patch device");
+    let dev = device(&proxy.url, &token, &v1);
     let (_, patch) = bundles(&dev, &v1, &v2);
+    installed_v1(&fleet, &dev, &token);
 
     // The patch alone: the install fails, nothing is armed, slot A is the same.
     let action = assign(&fleet, &[&patch]);
@@ -345,8 +397,10 @@ fn a_cut_patch_download_fails_clearly_and_the_full_bundle_follows() {
     // slot it began to write stays unbootable, and the full bundle installs in the same run.
     let fleet = Fleet::start(CID);
     let proxy = Proxy::start(fleet.srv.url.clone(), true);
-    let dev = device(&proxy.url, &fleet.register("patch device"), &v1);
+    let token = fleet.register("patch device");
+    let dev = device(&proxy.url, &token, &v1);
     let (full, patch) = bundles(&dev, &v1, &v2);
+    installed_v1(&fleet, &dev, &token);
     let action = assign(&fleet, &[&patch, &full]);
     let out = dev.agent_once();
     assert!(
