@@ -22,53 +22,12 @@ use support::agent::{Device, Fleet, SimKeys, sim_config};
 
 const CID: &str = "delta-e2e";
 
-/// Words from a small vocabulary: file contents that compress about as well as a root file
-/// system's.
-fn file_content(seed: u64, len: usize) -> Vec<u8> {
-    const WORDS: [&str; 16] = [
-        "update", "slot", "kernel", "config", "library", "binary", "device", "server", "chunk", "delta",
-        "image", "signed", "bundle", "header", "0x7f3a", "ELF",
-    ];
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = Vec::with_capacity(len + 16);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(WORDS[(x % 16) as usize].as_bytes());
-        out.push(if x.is_multiple_of(7) { b'\n' } else { b' ' });
-        if x.is_multiple_of(5) {
-            out.extend_from_slice(&x.to_le_bytes()[..3]);
-        }
-    }
-    out.truncate(len);
-    out
-}
-
-/// A file tree image (a tar of 300 files, ~4.5 MiB). `version` 2 changes five files and adds
-/// one in the middle, as a rebuilt image with a few changed files would.
+/// The tree image; version 2 rewrites five files whole (a rebuilt image with a few changed
+/// files) and adds one in the middle.
 fn tree_image(version: u32) -> Vec<u8> {
-    let mut tar = tar::Builder::new(Vec::new());
-    let mut add = |name: String, data: Vec<u8>| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_mtime(1_735_689_600);
-        h.set_cksum();
-        tar.append_data(&mut h, name, &data[..]).unwrap();
-    };
-    for i in 0..300u64 {
-        let len = 2_000 + ((i * 7919) % 28_000) as usize;
-        let changed = version == 2 && [17, 80, 151, 152, 260].contains(&i);
-        add(
-            format!("usr/lib/file{i:03}"),
-            file_content(i + if changed { 1_000 } else { 0 }, len),
-        );
-        if version == 2 && i == 150 {
-            add("usr/lib/new-file".into(), file_content(9_999, 20_000));
-        }
-    }
-    tar.into_inner().unwrap()
+    support::images::tree_image(version, |i, data| {
+        *data = support::images::file_content(i + 1_000, data.len());
+    })
 }
 
 impl Device {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod images;
 
 use std::fs;
 use std::os::unix::process::CommandExt;
