@@ -128,6 +128,8 @@ fuzz_target!(|data: &[u8]| {
         given_md5: form.md5.clone(),
         given_sha1: form.sha1.clone(),
         given_sha256: form.sha256.clone(),
+        image_sha256: None,
+        patch_source_sha256: None,
     };
     match rules::check(&new) {
         Ok(name) => {
