@@ -18,7 +18,7 @@ use updraft_client::slots::Slot;
 
 mod support;
 
-use support::agent::{Device, Fleet, SimKeys, sim_config};
+use support::agent::{Device, Fleet, signed_device};
 
 const CID: &str = "delta-e2e";
 
@@ -33,19 +33,7 @@ fn tree_image(version: u32) -> Vec<u8> {
 impl Device {
     /// Booted from slot A holding `active`, trusting `trusted.pem`, polling `url` with `token`.
     fn new(url: &str, token: &str, active: &[u8]) -> Device {
-        let tmp = support::agent::signer_and_slots("updraft-delta", active);
-        let dir = tmp.path().to_owned();
-        let tables = format!(
-            "[bundle]\nca = {:?}\n",
-            dir.join("trusted.pem").display().to_string()
-        );
-        let keys = SimKeys {
-            server: "download_retries = 2",
-            tables: &tables,
-            ..SimKeys::default()
-        };
-        let config = sim_config(&dir, url, CID, token, keys);
-        Device::booted(tmp, config)
+        signed_device("updraft-delta", url, CID, token, active, "download_retries = 2")
     }
 
     /// `updraft bundle create` of `image` as `name.img`, with `delta = true` or compressed with

@@ -16,7 +16,7 @@ use updraft_client::slots::Slot;
 
 mod support;
 
-use support::agent::{Device, Fleet, SimKeys, sim_config};
+use support::agent::{Device, Fleet, signed_device};
 
 const CID: &str = "patch-e2e";
 
@@ -31,19 +31,7 @@ fn tree_image(version: u32) -> Vec<u8> {
 }
 
 fn device(url: &str, token: &str, active: &[u8]) -> Device {
-    let tmp = support::agent::signer_and_slots("updraft-patch", active);
-    let dir = tmp.path().to_owned();
-    let tables = format!(
-        "[bundle]\nca = {:?}\n",
-        dir.join("trusted.pem").display().to_string()
-    );
-    let keys = SimKeys {
-        server: "download_retries = 1",
-        tables: &tables,
-        ..SimKeys::default()
-    };
-    let config = sim_config(&dir, url, CID, token, keys);
-    Device::booted(tmp, config)
+    signed_device("updraft-patch", url, CID, token, active, "download_retries = 1")
 }
 
 fn write_manifest(dev: &Device, dir: &Path, image: &str) -> PathBuf {

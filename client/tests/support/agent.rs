@@ -244,6 +244,25 @@ impl Device {
     }
 }
 
+/// A device booted from slot A holding `active` ([`signer_and_slots`] with `cn`), accepting only
+/// bundles signed by its own `trusted.pem`, polling `url` as `cid` with `token`; `server` adds
+/// keys to its `[server]` table.
+pub fn signed_device(cn: &str, url: &str, cid: &str, token: &str, active: &[u8], server: &str) -> Device {
+    let tmp = signer_and_slots(cn, active);
+    let dir = tmp.path().to_owned();
+    let tables = format!(
+        "[bundle]\nca = {:?}\n",
+        dir.join("trusted.pem").display().to_string()
+    );
+    let keys = SimKeys {
+        server,
+        tables: &tables,
+        ..SimKeys::default()
+    };
+    let config = sim_config(&dir, url, cid, token, keys);
+    Device::booted(tmp, config)
+}
+
 /// A power cycle of the device in `dir`: a new boot id in `dir/boot_id`, and the simulated
 /// firmware (state in `dir/sim`) boots the armed slot once.
 pub fn power_cycle(dir: &Path) -> Slot {
