@@ -589,18 +589,7 @@ fn destination(
         }
         "delta" => delta_destination(config, artifact, name, active, target),
         "patch" => {
-            let Destination::Raw(device) = destination(
-                config,
-                &Artifact {
-                    handler: "raw".into(),
-                    ..artifact.clone()
-                },
-                active,
-                target,
-            )?
-            else {
-                bail!("{name:?}: no slot device for the patch");
-            };
+            let device = chained_raw_device(config, artifact, name, active, target)?;
             let source = config.slots.get(active).device.clone();
             let patch = patch::PatchSource::check(artifact, name, &source, active)?;
             Ok(Destination::Patch {
@@ -610,6 +599,25 @@ fn destination(
             })
         }
         other => bail!("{name:?}: handler {other:?} is not supported"),
+    }
+}
+
+/// The slot device a handler chained to `raw` (delta, patch) writes: where the entry would go as
+/// a plain `raw` image (its `device`, or the inactive slot).
+fn chained_raw_device(
+    config: &Config,
+    artifact: &Artifact,
+    name: &str,
+    active: Slot,
+    target: Slot,
+) -> anyhow::Result<PathBuf> {
+    let raw = Artifact {
+        handler: "raw".into(),
+        ..artifact.clone()
+    };
+    match destination(config, &raw, active, target)? {
+        Destination::Raw(device) => Ok(device),
+        _ => bail!("{name:?}: no slot device for the {} image", artifact.handler),
     }
 }
 
@@ -647,18 +655,7 @@ fn delta_destination(
                 .ok_or_else(|| anyhow!("{name:?}: properties.image-sha256 is not 64 hex digits"))?,
         ),
     };
-    let Destination::Raw(device) = destination(
-        config,
-        &Artifact {
-            handler: "raw".into(),
-            ..artifact.clone()
-        },
-        active,
-        target,
-    )?
-    else {
-        bail!("{name:?}: no slot device for the delta image");
-    };
+    let device = chained_raw_device(config, artifact, name, active, target)?;
     Ok(Destination::Delta {
         device,
         source: config.slots.get(active).device.clone(),
