@@ -2,7 +2,8 @@
 # Every page of the web console with a large fleet (issue 19's bar: each page <= 20 ms server time
 # at 100,000 devices). Seeds TARGETS devices (default 100,000) into SQLite, or with DB=postgres into a
 # fresh PostgreSQL database on 127.0.0.1:5432 (user postgres, trust): three distribution sets
-# installed and assigned across them, a quarter of the devices in error with a failed action whose
+# installed and assigned across them and a fourth assigned to none (fw 2.0 and 4.0 with a chunk
+# file for delta updates; two thirds of the devices are Updraft agents), a quarter of the devices in error with a failed action whose
 # last feedback carries one of four messages, and a started rollout of five groups over the other
 # 75,000 whose devices never poll again (15,000 open actions in its first group, 60,000 scheduled,
 # most devices offline). Then measures the server time (curl's time to first byte) of each page over RUNS
@@ -51,9 +52,18 @@ else
   TRUE=1 FALSE=0
 fi
 
-# First start creates the schema, the tenant and the admin; three sets are made over the API.
+# First start creates the schema, the tenant and the admin; three sets are made over the API, and
+# a fourth that nobody has assigned. fw 2.0 and fw 4.0 carry a `.zck` (a chunk file for delta
+# updates), so their pages show the Delta panel: who would take a chunk delta or the full download.
 start
 three_sets
+sm=$(api -d '[{"name":"fw","version":"4.0","type":"os"}]' "$URL/rest/v1/softwaremodules" | jq '.[0].id')
+api -d "[{\"name\":\"fw\",\"version\":\"4.0\",\"type\":\"os\",\"modules\":[{\"id\":$sm}]}]" \
+  "$URL/rest/v1/distributionsets" >/dev/null
+head -c 65536 /dev/urandom >"$DATA/fw.zck"
+for m in 2 "$sm"; do
+  curl -sf -u "admin:$PASSWORD" -F "file=@$DATA/fw.zck" "$URL/rest/v1/softwaremodules/$m/artifacts" >/dev/null
+done
 stop
 NOW=$(($(date +%s) * 1000))
 # Devices run set 1 or 2; a quarter each in_sync, pending (set 3 assigned), error (set 3 failed)
@@ -69,6 +79,10 @@ SELECT 'DEFAULT', $CID, $NAME, $TOKEN,
        1 + i % 2, CASE i % 4 WHEN 1 THEN 3 ELSE 1 + i % 2 END,
        $ADDR
 FROM $SERIES;
+-- Two thirds of the devices are Updraft agents: which delta forms they take.
+INSERT INTO target_attributes (target_id, attr_key, attr_value)
+SELECT id, 'updraft.delta', CASE id % 3 WHEN 0 THEN 'chunk,patch' ELSE 'chunk' END
+FROM targets WHERE id % 3 <> 2;
 INSERT INTO actions (tenant, target_id, ds_id, active, action_type, forced_time, weight, status,
                      initiated_by, revision, created_at, created_by, last_modified_at, last_modified_by)
 SELECT 'DEFAULT', id, 3, $FALSE, 'forced', 0, 1000, 'error', 'bench', 1, $NOW, 'bench', $NOW, controller_id
@@ -141,6 +155,8 @@ measure "software modules" "/ui/software"
 measure "software module" "/ui/software/1"
 measure "distribution sets" "/ui/distributions"
 measure "distribution set (fw 3.0)" "/ui/distributions/3"
+measure "distribution set with a .zck (fw 2.0)" "/ui/distributions/2"
+measure "distribution set with a .zck, not assigned (fw 4.0)" "/ui/distributions/4"
 measure "rollouts" "/ui/rollouts"
 measure "rollout (5 groups, 15,000 open actions)" "/ui/rollouts/$RID"
 measure "new rollout form" "/ui/rollouts/new"

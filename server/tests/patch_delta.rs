@@ -6,14 +6,18 @@
 
 mod support;
 
+use diesel::RunQueryDsl;
+use diesel::sql_types::{BigInt, Text};
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{Fixture, action_id_of, link, read, ui_login, ui_page};
+use updraft_server::store::{self, AnyConnection};
 use updraft_swu::cpio::CpioWriter;
 
 backend_tests!(
     each_device_is_offered_the_patch_from_what_it_runs,
     the_set_page_counts_who_takes_which_download,
+    the_delta_counts_follow_every_write,
     a_malformed_swu_is_stored_as_an_opaque_artifact,
 );
 
@@ -224,6 +228,134 @@ fn the_set_page_counts_who_takes_which_download(f: &Fixture) {
         format!("{:.1} KiB", saved as f64 / 1024.0)
     };
     assert!(shown.contains(&expected), "saved {saved}: {shown}");
+}
+
+#[derive(diesel::QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    #[diesel(sql_type = Text)]
+    tenant: String,
+    #[diesel(sql_type = BigInt)]
+    installed: i64,
+    #[diesel(sql_type = BigInt)]
+    assigned: i64,
+    #[diesel(sql_type = Text)]
+    delta: String,
+    #[diesel(sql_type = BigInt)]
+    devices: i64,
+}
+
+fn keys(f: &Fixture, sql: &'static str) -> Vec<Key> {
+    let mut keys = f
+        .srv
+        .state
+        .db
+        .read_blocking(move |c: &mut AnyConnection| -> store::Result<Vec<Key>> {
+            Ok(diesel::sql_query(sql).load::<Key>(c)?)
+        })
+        .unwrap();
+    keys.sort();
+    keys
+}
+
+/// The Delta panel reads `target_delta_counts`, which triggers keep (migration `delta_counts`);
+/// asserts they equal the devices counted one by one with their attribute, and returns them.
+fn counts_match_devices(f: &Fixture) -> Vec<Key> {
+    let kept = keys(
+        f,
+        "SELECT tenant, installed_ds_id AS installed, assigned_ds_id AS assigned, \
+         delta_forms AS delta, CAST(SUM(devices) AS BIGINT) AS devices FROM target_delta_counts \
+         GROUP BY tenant, installed_ds_id, assigned_ds_id, delta_forms HAVING SUM(devices) <> 0",
+    );
+    let counted = keys(
+        f,
+        "SELECT t.tenant, COALESCE(t.installed_ds_id, 0) AS installed, \
+         COALESCE(t.assigned_ds_id, 0) AS assigned, COALESCE(a.attr_value, '') AS delta, \
+         COUNT(*) AS devices FROM targets t LEFT JOIN target_attributes a \
+         ON a.target_id = t.id AND a.attr_key = 'updraft.delta' \
+         GROUP BY t.tenant, COALESCE(t.installed_ds_id, 0), COALESCE(t.assigned_ds_id, 0), \
+         COALESCE(a.attr_value, '')",
+    );
+    assert_eq!(kept, counted, "kept counts against the devices");
+    kept
+}
+
+fn config(f: &Fixture, cid: &str, body: Value) {
+    let (s, v) = read(
+        f.ddi(Method::PUT, cid, "/configData")
+            .json(&body)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(s, 200, "{v}");
+}
+
+/// Devices with `delta` and (installed, assigned) sets, from kept counts.
+fn devices(keys: &[Key], delta: &str, installed: i64, assigned: i64) -> i64 {
+    keys.iter()
+        .filter(|k| k.delta == delta && k.installed == installed && k.assigned == assigned)
+        .map(|k| k.devices)
+        .sum()
+}
+
+fn the_delta_counts_follow_every_write(f: &Fixture) {
+    let (v0, v1, v2) = fleet(f);
+    device(f, "agent-a", true, Some(v1));
+    device(f, "agent-b", true, Some(v1));
+    device(f, "agent-c", true, Some(v0));
+    device(f, "plain", false, Some(v1));
+    let k = counts_match_devices(f);
+    assert_eq!(devices(&k, "chunk,patch", v1, v1), 2);
+    assert_eq!(devices(&k, "", v1, v1), 1);
+
+    // Other attributes leave the copy; a merge changing the key moves the device; removing the
+    // key or replacing the attributes without it empties it.
+    config(f, "agent-a", json!({ "data": { "hw": "pi4" } }));
+    config(f, "agent-b", json!({ "data": { "updraft.delta": "chunk" } }));
+    config(
+        f,
+        "agent-c",
+        json!({ "mode": "remove", "data": { "updraft.delta": "" } }),
+    );
+    config(
+        f,
+        "plain",
+        json!({ "mode": "replace", "data": { "updraft.delta": "patch" } }),
+    );
+    let k = counts_match_devices(f);
+    assert_eq!(devices(&k, "chunk,patch", v1, v1), 1, "agent-a kept its forms");
+    assert_eq!(devices(&k, "chunk", v1, v1), 1);
+    assert_eq!(devices(&k, "patch", v1, v1), 1);
+    assert_eq!(devices(&k, "", v0, v0), 1);
+    config(
+        f,
+        "plain",
+        json!({ "mode": "replace", "data": { "hw": "cm4" } }),
+    );
+    assert_eq!(devices(&counts_match_devices(f), "", v1, v1), 1);
+
+    // Assignments and installs move devices between sets; a deleted device leaves the counts.
+    for cid in ["agent-a", "agent-b"] {
+        f.assign(v2, cid, json!({}));
+    }
+    let k = counts_match_devices(f);
+    assert_eq!(devices(&k, "chunk,patch", v1, v2), 1);
+    assert_eq!(devices(&k, "chunk", v1, v2), 1);
+    let action = f.assign(v2, "agent-c", json!({}));
+    let (s, v) = f.feedback("agent-c", action, "closed", "success");
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(f.delete("/rest/v1/targets/agent-a").0, 204);
+    let k = counts_match_devices(f);
+    assert_eq!(devices(&k, "", v2, v2), 1, "agent-c runs set 2");
+    assert_eq!(devices(&k, "chunk,patch", v1, v2), 0, "agent-a is gone");
+    assert_eq!(k.iter().map(|k| k.devices).sum::<i64>(), 3);
+
+    // Folding PostgreSQL's appended rows changes no count.
+    f.srv
+        .state
+        .db
+        .write_blocking(|c| updraft_server::store::target_counts::merge(c, 0))
+        .unwrap();
+    assert_eq!(counts_match_devices(f), k);
 }
 
 /// The "Patch from …" rows of the Delta panel, by source set id: (source set, devices).

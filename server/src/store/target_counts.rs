@@ -97,11 +97,13 @@ pub fn load(c: &mut AnyConnection, tenant: &str) -> Result<TargetCounts> {
 /// about one row per status and set pair, far fewer than this).
 pub const MERGE_ABOVE: i64 = 256;
 
-/// Folds PostgreSQL's appended +1/-1 rows into one row per key, in `target_counts` and in
-/// `rollout_group_counts` (actions per rollout group and status, the rollout page's totals), for
-/// each table with more than `above` rows; returns how many rows it folded. The rows it deletes are
-/// exactly those it sums (`DELETE ... RETURNING`), so rows that concurrent writers append meanwhile
-/// are kept. SQLite keeps one row per key already: nothing to do there.
+/// Folds PostgreSQL's appended +1/-1 rows into one row per key, in `target_counts`, in
+/// `rollout_group_counts` (actions per rollout group and status, the rollout page's totals) and in
+/// `target_delta_counts` (devices per installed and assigned set and `updraft.delta` value, the set
+/// page's Delta panel), for each table with more than `above` rows; returns how many rows it
+/// folded. The rows it deletes are exactly those it sums (`DELETE ... RETURNING`), so rows that
+/// concurrent writers append meanwhile are kept. SQLite keeps one row per key already: nothing to
+/// do there.
 pub fn merge(c: &mut AnyConnection, above: i64) -> Result<usize> {
     if !matches!(c, AnyConnection::Postgresql(_)) {
         return Ok(0);
@@ -114,6 +116,11 @@ pub fn merge(c: &mut AnyConnection, above: i64) -> Result<usize> {
             "devices",
         ),
         ("rollout_group_counts", "rollout_group_id, status", "actions"),
+        (
+            "target_delta_counts",
+            "tenant, installed_ds_id, assigned_ds_id, delta_forms",
+            "devices",
+        ),
     ] {
         let rows: i64 =
             Select::<BigInt>::new(Sql::new().sql(&format!("SELECT COUNT(*) FROM {table}"))).get_result(c)?;

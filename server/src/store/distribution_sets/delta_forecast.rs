@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use diesel::dsl::count_star;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 
-use crate::store::schema::{artifacts, distribution_sets, ds_modules, target_attributes, targets};
-use crate::store::software_modules::{DELTA_ATTRIBUTE, deployment_modules, lists_form};
+use crate::store::fleet_health::select::Select;
+use crate::store::query::Sql;
+use crate::store::schema::{artifacts, distribution_sets, ds_modules};
+use crate::store::software_modules::{deployment_modules, lists_form};
 use crate::store::{AnyConnection, Result};
 
 /// Devices on one installed set that would take a patch.
@@ -153,35 +155,30 @@ pub fn forecast(c: &mut AnyConnection, tenant: &str, ds_id: i64) -> Result<Delta
 
 type Group = (Option<i64>, Option<String>, i64);
 
-diesel::allow_columns_to_appear_in_same_group_by_clause!(
-    crate::store::schema::targets::installed_ds_id,
-    crate::store::schema::target_attributes::attr_value,
-);
-
 /// Devices counted per installed set and `updraft.delta` value: those with the set `assigned`
-/// assigned, or (`None`) every device of the tenant.
+/// assigned, or (`None`) every device of the tenant. Read from `target_delta_counts`, which
+/// database triggers keep on every write to targets and to their `updraft.delta` attribute
+/// (migration `delta_counts`): a few rows instead of every device joined to its attributes.
 fn groups(c: &mut AnyConnection, tenant: &str, assigned: Option<i64>) -> Result<Vec<Group>> {
-    let delta = target_attributes::table.on(target_attributes::target_id
-        .eq(targets::id)
-        .and(target_attributes::attr_key.eq(DELTA_ATTRIBUTE)));
-    let select = (
-        targets::installed_ds_id,
-        target_attributes::attr_value.nullable(),
-        count_star(),
+    let mut q = Sql::new()
+        .sql(
+            "SELECT installed_ds_id, delta_forms, CAST(SUM(devices) AS BIGINT) \
+             FROM target_delta_counts WHERE tenant = ",
+        )
+        .text(tenant);
+    if let Some(ds) = assigned {
+        q = q.sql(" AND assigned_ds_id = ").int(ds);
+    }
+    let q = q.sql(
+        " GROUP BY installed_ds_id, delta_forms HAVING SUM(devices) <> 0 \
+         ORDER BY installed_ds_id, delta_forms",
     );
-    let by = (targets::installed_ds_id, target_attributes::attr_value);
-    Ok(match assigned {
-        Some(ds) => targets::table
-            .left_join(delta)
-            .filter(targets::tenant.eq(tenant).and(targets::assigned_ds_id.eq(ds)))
-            .group_by(by)
-            .select(select)
-            .load(c)?,
-        None => targets::table
-            .left_join(delta)
-            .filter(targets::tenant.eq(tenant))
-            .group_by(by)
-            .select(select)
-            .load(c)?,
-    })
+    let rows: Vec<(i64, String, i64)> = Select::<(BigInt, Text, BigInt)>::new(q).load(c)?;
+    // The table stores "no set" as 0 (set ids start at 1) and "no attribute" as ''.
+    Ok(rows
+        .into_iter()
+        .map(|(installed, delta, devices)| {
+            ((installed != 0).then_some(installed), (!delta.is_empty()).then_some(delta), devices)
+        })
+        .collect())
 }
