@@ -80,13 +80,7 @@ fn set(f: &Fixture, name: &str, files: &[(&str, Vec<u8>)]) -> i64 {
 fn device(f: &Fixture, cid: &str, agent: bool, ds: Option<i64>) {
     f.create_target(cid);
     if agent {
-        let (s, v) = read(
-            f.ddi(Method::PUT, cid, "/configData")
-                .json(&json!({ "data": { "updraft.delta": "chunk,patch" } }))
-                .send()
-                .unwrap(),
-        );
-        assert_eq!(s, 200, "{v}");
+        config(f, cid, json!({ "data": { "updraft.delta": "chunk,patch" } }));
     }
     if let Some(ds) = ds {
         let action = f.assign(ds, cid, json!({}));
@@ -279,13 +273,9 @@ fn counts_match_devices(f: &Fixture) -> Vec<Key> {
     kept
 }
 
+/// `cid`'s configData PUT of `body`, accepted.
 fn config(f: &Fixture, cid: &str, body: Value) {
-    let (s, v) = read(
-        f.ddi(Method::PUT, cid, "/configData")
-            .json(&body)
-            .send()
-            .unwrap(),
-    );
+    let (s, v) = read(f.ddi(Method::PUT, cid, "/configData").json(&body).send().unwrap());
     assert_eq!(s, 200, "{v}");
 }
 
@@ -326,11 +316,7 @@ fn the_delta_counts_follow_every_write(f: &Fixture) {
     assert_eq!(devices(&k, "chunk", v1, v1), 1);
     assert_eq!(devices(&k, "patch", v1, v1), 1);
     assert_eq!(devices(&k, "", v0, v0), 1);
-    config(
-        f,
-        "plain",
-        json!({ "mode": "replace", "data": { "hw": "cm4" } }),
-    );
+    config(f, "plain", json!({ "mode": "replace", "data": { "hw": "cm4" } }));
     assert_eq!(devices(&counts_match_devices(f), "", v1, v1), 1);
 
     // Assignments and installs move devices between sets; a deleted device leaves the counts.

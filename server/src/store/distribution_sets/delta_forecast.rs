@@ -178,7 +178,11 @@ fn groups(c: &mut AnyConnection, tenant: &str, assigned: Option<i64>) -> Result<
     Ok(rows
         .into_iter()
         .map(|(installed, delta, devices)| {
-            ((installed != 0).then_some(installed), (!delta.is_empty()).then_some(delta), devices)
+            (
+                (installed != 0).then_some(installed),
+                (!delta.is_empty()).then_some(delta),
+                devices,
+            )
         })
         .collect())
 }
