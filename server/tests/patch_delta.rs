@@ -7,10 +7,11 @@
 mod support;
 
 use diesel::RunQueryDsl;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{Fixture, action_id_of, link, read, ui_login, ui_page};
+use updraft_server::store::distribution_sets::delta_forecast::{self, Group};
 use updraft_server::store::{self, AnyConnection};
 use updraft_swu::cpio::CpioWriter;
 
@@ -224,53 +225,57 @@ fn the_set_page_counts_who_takes_which_download(f: &Fixture) {
     assert!(shown.contains(&expected), "saved {saved}: {shown}");
 }
 
-#[derive(diesel::QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Key {
-    #[diesel(sql_type = Text)]
-    tenant: String,
-    #[diesel(sql_type = BigInt)]
-    installed: i64,
-    #[diesel(sql_type = BigInt)]
-    assigned: i64,
-    #[diesel(sql_type = Text)]
-    delta: String,
+#[derive(diesel::QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    installed: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    forms: Option<String>,
     #[diesel(sql_type = BigInt)]
     devices: i64,
 }
 
-fn keys(f: &Fixture, sql: &'static str) -> Vec<Key> {
-    let mut keys = f
+/// The Delta panel's devices per installed set and `updraft.delta` value, of those with `assigned`
+/// assigned (None: of all), as the page reads them from the counts the database's triggers keep
+/// (migration `delta_counts`); asserts they equal the devices counted one by one with their
+/// attribute, and returns them sorted.
+fn counts_match_devices(f: &Fixture, assigned: Option<i64>) -> Vec<Group> {
+    let filter = assigned.map_or(String::new(), |ds| format!(" AND t.assigned_ds_id = {ds}"));
+    let (mut kept, mut counted) = f
         .srv
         .state
         .db
-        .read_blocking(move |c: &mut AnyConnection| -> store::Result<Vec<Key>> {
-            Ok(diesel::sql_query(sql).load::<Key>(c)?)
+        .read_blocking(move |c: &mut AnyConnection| -> store::Result<_> {
+            let kept = delta_forecast::devices_by_forms(c, "DEFAULT", assigned)?;
+            let counted: Vec<Group> = diesel::sql_query(format!(
+                "SELECT t.installed_ds_id AS installed, a.attr_value AS forms, COUNT(*) AS devices \
+                 FROM targets t LEFT JOIN target_attributes a \
+                 ON a.target_id = t.id AND a.attr_key = 'updraft.delta' \
+                 WHERE t.tenant = 'DEFAULT'{filter} GROUP BY t.installed_ds_id, a.attr_value"
+            ))
+            .load::<Counted>(c)?
+            .into_iter()
+            .map(|r| (r.installed, r.forms, r.devices))
+            .collect();
+            Ok((kept, counted))
         })
         .unwrap();
-    keys.sort();
-    keys
+    kept.sort();
+    counted.sort();
+    assert_eq!(
+        kept, counted,
+        "kept counts against the devices (assigned {assigned:?})"
+    );
+    kept
 }
 
-/// The Delta panel reads `target_delta_counts`, which triggers keep (migration `delta_counts`);
-/// asserts they equal the devices counted one by one with their attribute, and returns them.
-fn counts_match_devices(f: &Fixture) -> Vec<Key> {
-    let kept = keys(
-        f,
-        "SELECT tenant, installed_ds_id AS installed, assigned_ds_id AS assigned, \
-         delta_forms AS delta, CAST(SUM(devices) AS BIGINT) AS devices FROM target_delta_counts \
-         GROUP BY tenant, installed_ds_id, assigned_ds_id, delta_forms HAVING SUM(devices) <> 0",
-    );
-    let counted = keys(
-        f,
-        "SELECT t.tenant, COALESCE(t.installed_ds_id, 0) AS installed, \
-         COALESCE(t.assigned_ds_id, 0) AS assigned, COALESCE(a.attr_value, '') AS delta, \
-         COUNT(*) AS devices FROM targets t LEFT JOIN target_attributes a \
-         ON a.target_id = t.id AND a.attr_key = 'updraft.delta' \
-         GROUP BY t.tenant, COALESCE(t.installed_ds_id, 0), COALESCE(t.assigned_ds_id, 0), \
-         COALESCE(a.attr_value, '')",
-    );
-    assert_eq!(kept, counted, "kept counts against the devices");
-    kept
+/// Devices on `installed` with `forms` (None: without the attribute) in `groups`.
+fn devices(groups: &[Group], forms: Option<&str>, installed: i64) -> i64 {
+    groups
+        .iter()
+        .filter(|(i, f, _)| *i == Some(installed) && f.as_deref() == forms)
+        .map(|g| g.2)
+        .sum()
 }
 
 /// `cid`'s configData PUT of `body`, accepted.
@@ -279,26 +284,22 @@ fn config(f: &Fixture, cid: &str, body: Value) {
     assert_eq!(s, 200, "{v}");
 }
 
-/// Devices with `delta` and (installed, assigned) sets, from kept counts.
-fn devices(keys: &[Key], delta: &str, installed: i64, assigned: i64) -> i64 {
-    keys.iter()
-        .filter(|k| k.delta == delta && k.installed == installed && k.assigned == assigned)
-        .map(|k| k.devices)
-        .sum()
-}
-
 fn the_delta_counts_follow_every_write(f: &Fixture) {
     let (v0, v1, v2) = fleet(f);
     device(f, "agent-a", true, Some(v1));
     device(f, "agent-b", true, Some(v1));
     device(f, "agent-c", true, Some(v0));
     device(f, "plain", false, Some(v1));
-    let k = counts_match_devices(f);
-    assert_eq!(devices(&k, "chunk,patch", v1, v1), 2);
-    assert_eq!(devices(&k, "", v1, v1), 1);
+    let all = counts_match_devices(f, None);
+    assert_eq!(devices(&all, Some("chunk,patch"), v1), 2);
+    assert_eq!(devices(&all, None, v1), 1);
+    assert!(
+        counts_match_devices(f, Some(v2)).is_empty(),
+        "nobody has set 2 assigned"
+    );
 
-    // Other attributes leave the copy; a merge changing the key moves the device; removing the
-    // key or replacing the attributes without it empties it.
+    // Other attributes leave the count; a merge changing the value moves the device; removing
+    // the key or replacing the attributes without it counts the device as one without.
     config(f, "agent-a", json!({ "data": { "hw": "pi4" } }));
     config(f, "agent-b", json!({ "data": { "updraft.delta": "chunk" } }));
     config(
@@ -311,29 +312,35 @@ fn the_delta_counts_follow_every_write(f: &Fixture) {
         "plain",
         json!({ "mode": "replace", "data": { "updraft.delta": "patch" } }),
     );
-    let k = counts_match_devices(f);
-    assert_eq!(devices(&k, "chunk,patch", v1, v1), 1, "agent-a kept its forms");
-    assert_eq!(devices(&k, "chunk", v1, v1), 1);
-    assert_eq!(devices(&k, "patch", v1, v1), 1);
-    assert_eq!(devices(&k, "", v0, v0), 1);
+    let all = counts_match_devices(f, None);
+    assert_eq!(
+        devices(&all, Some("chunk,patch"), v1),
+        1,
+        "agent-a kept its forms"
+    );
+    assert_eq!(devices(&all, Some("chunk"), v1), 1);
+    assert_eq!(devices(&all, Some("patch"), v1), 1);
+    assert_eq!(devices(&all, None, v0), 1);
     config(f, "plain", json!({ "mode": "replace", "data": { "hw": "cm4" } }));
-    assert_eq!(devices(&counts_match_devices(f), "", v1, v1), 1);
+    assert_eq!(devices(&counts_match_devices(f, None), None, v1), 1);
 
     // Assignments and installs move devices between sets; a deleted device leaves the counts.
     for cid in ["agent-a", "agent-b"] {
         f.assign(v2, cid, json!({}));
     }
-    let k = counts_match_devices(f);
-    assert_eq!(devices(&k, "chunk,patch", v1, v2), 1);
-    assert_eq!(devices(&k, "chunk", v1, v2), 1);
+    let assigned = counts_match_devices(f, Some(v2));
+    assert_eq!(devices(&assigned, Some("chunk,patch"), v1), 1);
+    assert_eq!(devices(&assigned, Some("chunk"), v1), 1);
+    assert_eq!(counts_match_devices(f, Some(v1)).len(), 1, "plain alone");
     let action = f.assign(v2, "agent-c", json!({}));
     let (s, v) = f.feedback("agent-c", action, "closed", "success");
     assert_eq!(s, 200, "{v}");
     assert_eq!(f.delete("/rest/v1/targets/agent-a").0, 204);
-    let k = counts_match_devices(f);
-    assert_eq!(devices(&k, "", v2, v2), 1, "agent-c runs set 2");
-    assert_eq!(devices(&k, "chunk,patch", v1, v2), 0, "agent-a is gone");
-    assert_eq!(k.iter().map(|k| k.devices).sum::<i64>(), 3);
+    let assigned = counts_match_devices(f, Some(v2));
+    assert_eq!(devices(&assigned, None, v2), 1, "agent-c runs set 2");
+    assert_eq!(devices(&assigned, Some("chunk,patch"), v1), 0, "agent-a is gone");
+    let all = counts_match_devices(f, None);
+    assert_eq!(all.iter().map(|g| g.2).sum::<i64>(), 3);
 
     // Folding PostgreSQL's appended rows changes no count.
     f.srv
@@ -341,7 +348,8 @@ fn the_delta_counts_follow_every_write(f: &Fixture) {
         .db
         .write_blocking(|c| updraft_server::store::target_counts::merge(c, 0))
         .unwrap();
-    assert_eq!(counts_match_devices(f), k);
+    assert_eq!(counts_match_devices(f, None), all);
+    assert_eq!(counts_match_devices(f, Some(v2)), assigned);
 }
 
 /// The "Patch from …" rows of the Delta panel, by source set id: (source set, devices).

@@ -12,7 +12,7 @@ use crate::store::fleet_health::select::Select;
 use crate::store::query::Sql;
 use crate::store::schema::{artifacts, distribution_sets, ds_modules};
 use crate::store::software_modules::{deployment_modules, lists_form};
-use crate::store::{AnyConnection, Result};
+use crate::store::{AnyConnection, Result, target_counts};
 
 /// Devices on one installed set that would take a patch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,10 +77,10 @@ pub fn forecast(c: &mut AnyConnection, tenant: &str, ds_id: i64) -> Result<Delta
         // Every device takes the full download: nothing to count per device.
         return Ok(out);
     }
-    let mut counted = groups(c, tenant, Some(ds_id))?;
+    let mut counted = devices_by_forms(c, tenant, Some(ds_id))?;
     out.assigned = !counted.is_empty();
     if counted.is_empty() {
-        counted = groups(c, tenant, None)?
+        counted = devices_by_forms(c, tenant, None)?
             .into_iter()
             .filter(|(installed, _, _)| *installed != Some(ds_id))
             .collect();
@@ -153,13 +153,22 @@ pub fn forecast(c: &mut AnyConnection, tenant: &str, ds_id: i64) -> Result<Delta
     Ok(out)
 }
 
-type Group = (Option<i64>, Option<String>, i64);
+/// Devices on one installed set (None: none) with one `updraft.delta` value (None: no attribute).
+pub type Group = (Option<i64>, Option<String>, i64);
 
-/// Devices counted per installed set and `updraft.delta` value: those with the set `assigned`
-/// assigned, or (`None`) every device of the tenant. Read from `target_delta_counts`, which
-/// database triggers keep on every write to targets and to their `updraft.delta` attribute
-/// (migration `delta_counts`): a few rows instead of every device joined to its attributes.
-fn groups(c: &mut AnyConnection, tenant: &str, assigned: Option<i64>) -> Result<Vec<Group>> {
+/// Devices counted per installed set and `updraft.delta` value (None: devices without the
+/// attribute): those with the set `assigned` assigned, or (`None`) every device of the tenant.
+/// Read from the counts database triggers keep on every write (migrations `target_counts` and
+/// `delta_counts`): the devices with the attribute from `target_delta_counts`, the others as all
+/// devices (`target_counts`) less those. A few rows instead of every device joined to its
+/// attributes.
+pub fn devices_by_forms(c: &mut AnyConnection, tenant: &str, assigned: Option<i64>) -> Result<Vec<Group>> {
+    let mut all: BTreeMap<Option<i64>, i64> = BTreeMap::new();
+    for r in target_counts::load(c, tenant)?.rows {
+        if assigned.is_none() || r.assigned == assigned {
+            *all.entry(r.installed).or_default() += r.devices;
+        }
+    }
     let mut q = Sql::new()
         .sql(
             "SELECT installed_ds_id, delta_forms, CAST(SUM(devices) AS BIGINT) \
@@ -173,16 +182,18 @@ fn groups(c: &mut AnyConnection, tenant: &str, assigned: Option<i64>) -> Result<
         " GROUP BY installed_ds_id, delta_forms HAVING SUM(devices) <> 0 \
          ORDER BY installed_ds_id, delta_forms",
     );
-    let rows: Vec<(i64, String, i64)> = Select::<(BigInt, Text, BigInt)>::new(q).load(c)?;
-    // The table stores "no set" as 0 (set ids start at 1) and "no attribute" as ''.
-    Ok(rows
-        .into_iter()
-        .map(|(installed, delta, devices)| {
-            (
-                (installed != 0).then_some(installed),
-                (!delta.is_empty()).then_some(delta),
-                devices,
-            )
-        })
-        .collect())
+    let with_forms: Vec<(i64, String, i64)> = Select::<(BigInt, Text, BigInt)>::new(q).load(c)?;
+    let mut out = Vec::with_capacity(with_forms.len() + all.len());
+    for (installed, forms, devices) in with_forms {
+        // The table stores "no set" as 0 (set ids start at 1).
+        let installed = (installed != 0).then_some(installed);
+        *all.entry(installed).or_default() -= devices;
+        out.push((installed, Some(forms), devices));
+    }
+    out.extend(
+        all.into_iter()
+            .filter(|&(_, without)| without > 0)
+            .map(|(installed, without)| (installed, None, without)),
+    );
+    Ok(out)
 }
