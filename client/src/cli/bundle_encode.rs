@@ -76,7 +76,11 @@ impl Staging {
         let input = File::open(source).with_context(|| format!("cannot open {}", source.display()))?;
         // A regular file's length lets libzstd write it into the frame and shrink the window of a
         // small image (a device or pipe has none).
-        let size = input.metadata().ok().filter(fs::Metadata::is_file).map(|m| m.len());
+        let size = input
+            .metadata()
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .map(|m| m.len());
         let output = File::create(&staged).with_context(|| format!("cannot create {}", staged.display()))?;
         let iv = match key {
             Some(_) => {
