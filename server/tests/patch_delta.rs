@@ -246,7 +246,8 @@ fn counts_match_devices(f: &Fixture, assigned: Option<i64>) -> Vec<Group> {
         .state
         .db
         .read_blocking(move |c: &mut AnyConnection| -> store::Result<_> {
-            let kept = delta_forecast::devices_by_forms(c, "DEFAULT", assigned)?;
+            let counts = store::target_counts::load(c, "DEFAULT")?;
+            let kept = delta_forecast::devices_by_forms(c, "DEFAULT", &counts, assigned)?;
             let counted: Vec<Group> = diesel::sql_query(format!(
                 "SELECT t.installed_ds_id AS installed, a.attr_value AS forms, COUNT(*) AS devices \
                  FROM targets t LEFT JOIN target_attributes a \

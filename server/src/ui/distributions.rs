@@ -147,22 +147,21 @@ pub async fn set_page(ctx: Ctx, path: web::Path<i64>, state: web::Data<AppState>
         .db
         .read(move |c| {
             let page = pages::set_page(c, &tenant, id)?;
-            let forecast = if may_count {
-                Some(sets::delta_forecast::forecast(c, &tenant, id)?)
-            } else {
-                None
-            };
             let tags = super::tags::set_tags(c, &tenant, id)?;
-            let devices = if may_count {
-                Some(sets::statistics::devices_of_set(
-                    c,
-                    &tenant,
-                    id,
-                    &page.name,
-                    &page.version,
-                )?)
+            let (devices, forecast) = if may_count {
+                // One read of the maintained counts for both the set's figures and its forecast.
+                let counts = crate::store::target_counts::load(c, &tenant)?;
+                (
+                    Some(sets::statistics::devices_of_set(
+                        &counts,
+                        id,
+                        &page.name,
+                        &page.version,
+                    )),
+                    Some(sets::delta_forecast::forecast(c, &tenant, &counts, id)?),
+                )
             } else {
-                None
+                (None, None)
             };
             Ok((page, devices, forecast, tags))
         })

@@ -12,7 +12,8 @@ use crate::store::fleet_health::select::Select;
 use crate::store::query::Sql;
 use crate::store::schema::{artifacts, distribution_sets, ds_modules};
 use crate::store::software_modules::{deployment_modules, lists_form};
-use crate::store::{AnyConnection, Result, target_counts};
+use crate::store::target_counts::TargetCounts;
+use crate::store::{AnyConnection, Result};
 
 /// Devices on one installed set that would take a patch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +48,14 @@ pub struct DeltaForecast {
     pub has_delta: bool,
 }
 
-/// The forecast for the tenant's set `ds_id`.
-pub fn forecast(c: &mut AnyConnection, tenant: &str, ds_id: i64) -> Result<DeltaForecast> {
+/// The forecast for the tenant's set `ds_id`; `counts` are the tenant's (the page reads them once
+/// for this and for the set's installed and assigned figures).
+pub fn forecast(
+    c: &mut AnyConnection,
+    tenant: &str,
+    counts: &TargetCounts,
+    ds_id: i64,
+) -> Result<DeltaForecast> {
     let modules = deployment_modules(c, ds_id)?;
     let all: Vec<_> = modules.iter().flat_map(|m| m.artifacts.iter()).collect();
     let full_of_module = |sm: i64| -> i64 {
@@ -77,10 +84,10 @@ pub fn forecast(c: &mut AnyConnection, tenant: &str, ds_id: i64) -> Result<Delta
         // Every device takes the full download: nothing to count per device.
         return Ok(out);
     }
-    let mut counted = devices_by_forms(c, tenant, Some(ds_id))?;
+    let mut counted = devices_by_forms(c, tenant, counts, Some(ds_id))?;
     out.assigned = !counted.is_empty();
     if counted.is_empty() {
-        counted = devices_by_forms(c, tenant, None)?
+        counted = devices_by_forms(c, tenant, counts, None)?
             .into_iter()
             .filter(|(installed, _, _)| *installed != Some(ds_id))
             .collect();
@@ -160,11 +167,16 @@ pub type Group = (Option<i64>, Option<String>, i64);
 /// attribute): those with the set `assigned` assigned, or (`None`) every device of the tenant.
 /// Read from the counts database triggers keep on every write (migrations `target_counts` and
 /// `delta_counts`): the devices with the attribute from `target_delta_counts`, the others as all
-/// devices (`target_counts`) less those. A few rows instead of every device joined to its
-/// attributes.
-pub fn devices_by_forms(c: &mut AnyConnection, tenant: &str, assigned: Option<i64>) -> Result<Vec<Group>> {
+/// devices (`counts`, the tenant's [`crate::store::target_counts`]) less those. A few rows
+/// instead of every device joined to its attributes.
+pub fn devices_by_forms(
+    c: &mut AnyConnection,
+    tenant: &str,
+    counts: &TargetCounts,
+    assigned: Option<i64>,
+) -> Result<Vec<Group>> {
     let mut all: BTreeMap<Option<i64>, i64> = BTreeMap::new();
-    for r in target_counts::load(c, tenant)?.rows {
+    for r in &counts.rows {
         if assigned.is_none() || r.assigned == assigned {
             *all.entry(r.installed).or_default() += r.devices;
         }
