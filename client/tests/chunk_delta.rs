@@ -277,6 +277,14 @@ fn a_chunk_delta_installs_byte_exact_and_fetches_only_what_changed() {
         wire * 4 < full_len,
         "the delta fetched {wire} of {full_len} bytes"
     );
+    // The chunks are libzstd level-19 frames: SWUpdate's libzck (zchunk's `unzck`, where
+    // installed) rebuilds the image from them too, as the agent's ruzstd did above.
+    if Command::new("unzck").arg("--version").output().is_ok() {
+        let zck = swu.with_file_name("v2.img.zck");
+        let run = Command::new("unzck").arg("-c").arg(&zck).output().unwrap();
+        assert!(run.status.success(), "unzck: {run:?}");
+        assert!(run.stdout == v2, "unzck's image differs from v2");
+    }
     // `bundle inspect --against` planned exactly what the agent fetched; the rest is HTTP heads
     // and multipart framing.
     assert_eq!(proxy.range_requests.load(Ordering::SeqCst), predicted_requests);

@@ -468,13 +468,26 @@ pub struct Written {
     pub image_sha256: [u8; DIGEST],
 }
 
-/// Writes `image` as a zchunk file to `out`: chunks compressed with zstd, SHA-256 chunk checksums,
-/// uncompressed checksums (flag 2). The compressed chunks go to `scratch` first (the header, which
-/// precedes them, needs all their checksums); only the index is held in memory.
+/// ruzstd's fastest level (about zstd -1), the pure-Rust chunk compressor for [`write_zck`]. A
+/// build host with libzstd does better at a high level (`updraft bundle create` uses level 19):
+/// the `.zck` is what every device that reuses nothing downloads.
+pub fn ruzstd_fastest(chunk: &[u8]) -> io::Result<Vec<u8>> {
+    Ok(ruzstd::encoding::compress_to_vec(
+        chunk,
+        ruzstd::encoding::CompressionLevel::Fastest,
+    ))
+}
+
+/// Writes `image` as a zchunk file to `out`: each chunk compressed by `compress` into one zstd
+/// frame (e.g. [`ruzstd_fastest`]), SHA-256 chunk checksums, uncompressed checksums (flag 2). The
+/// compressed chunks go to `scratch` first (the header, which precedes them, needs all their
+/// checksums); only the index is held in memory. A chunk is at most [`Chunker::MAX`] bytes, so a
+/// frame never needs a larger window to decode.
 pub fn write_zck<S: Read + Write + Seek>(
     image: impl Read,
     scratch: &mut S,
     out: &mut impl Write,
+    mut compress: impl FnMut(&[u8]) -> io::Result<Vec<u8>>,
 ) -> io::Result<Written> {
     let mut chunker = Chunker::new(image);
     let mut entries: Vec<u8> = Vec::new();
@@ -484,8 +497,7 @@ pub fn write_zck<S: Read + Write + Seek>(
     let mut whole = Sha256::new();
     while let Some(chunk) = chunker.next_chunk()? {
         whole.update(chunk);
-        let compressed =
-            ruzstd::encoding::compress_to_vec(chunk, ruzstd::encoding::CompressionLevel::Fastest);
+        let compressed = compress(chunk)?;
         scratch.write_all(&compressed)?;
         entries.extend_from_slice(&sha256(&compressed));
         entries.extend_from_slice(&sha256(chunk));
@@ -589,7 +601,7 @@ mod tests {
     fn zck(image: &[u8]) -> (Written, Vec<u8>) {
         let mut scratch = io::Cursor::new(Vec::new());
         let mut out = Vec::new();
-        let w = write_zck(image, &mut scratch, &mut out).unwrap();
+        let w = write_zck(image, &mut scratch, &mut out, ruzstd_fastest).unwrap();
         (w, out)
     }
 
@@ -682,6 +694,24 @@ mod tests {
         file[c.offset as usize + 10] ^= 0xff;
         let stored = &file[c.offset as usize..(c.offset + c.length) as usize];
         assert!(decode_chunk(h.compression, c, stored).is_err());
+    }
+
+    #[test]
+    fn the_compressors_error_is_the_writers() {
+        let mut scratch = io::Cursor::new(Vec::new());
+        let mut out = Vec::new();
+        let mut calls = 0;
+        let err = write_zck(&pseudo_random(300_000, 5)[..], &mut scratch, &mut out, |_| {
+            calls += 1;
+            Err(io::Error::other("compressor gave up"))
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "compressor gave up");
+        assert_eq!(calls, 1);
+        assert!(
+            out.is_empty(),
+            "nothing is written before every chunk is compressed"
+        );
     }
 
     #[test]

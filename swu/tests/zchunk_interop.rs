@@ -6,7 +6,7 @@
 mod common;
 
 use common::{have_tool, sh};
-use updraft_swu::zchunk::{decode_chunk, parse_header, read_header, write_zck};
+use updraft_swu::zchunk::{decode_chunk, parse_header, read_header, ruzstd_fastest, write_zck};
 
 fn image() -> Vec<u8> {
     // Compressible text with a random stretch, so both kinds of chunk occur.
@@ -58,7 +58,7 @@ fn files_written_here_pass_zchunks_tools() {
     let img = image();
     let mut scratch = tempfile::tempfile().unwrap();
     let mut out = std::fs::File::create(dir.path().join("ours.zck")).unwrap();
-    let w = write_zck(&img[..], &mut scratch, &mut out).unwrap();
+    let w = write_zck(&img[..], &mut scratch, &mut out, ruzstd_fastest).unwrap();
     drop(out);
     let info = String::from_utf8(sh(dir.path(), "zck_read_header -v ours.zck")).unwrap();
     assert!(info.contains("Overall checksum type: SHA-256"), "{info}");

@@ -19,7 +19,7 @@ use updraft_swu::bundle::{
 use updraft_swu::signature::{Signer, Verifier};
 use updraft_swu::sw_description::{Artifact, ArtifactKind, Compression, KNOWN_TYPES, to_hex};
 
-use super::bundle_encode::{Compress, Staging};
+use super::bundle_encode::{Compress, DEFAULT_ZSTD_LEVEL, Staging};
 use crate::install::decode::AesKey;
 use crate::install::delta::IMAGE_SHA256;
 
@@ -127,6 +127,12 @@ pub struct CreateArgs {
     /// Where to write the .swu.
     #[arg(long, short, value_name = "FILE")]
     pub output: PathBuf,
+    /// zstd level (1-22) of `compress = "zstd"` images and of the chunks of `delta = true`
+    /// images. Higher is smaller and slower to build; any level decodes on the device in the
+    /// same memory (the window is capped at 2 MiB, 128 KiB for chunks).
+    #[arg(long, value_name = "LEVEL", default_value_t = DEFAULT_ZSTD_LEVEL,
+          value_parser = clap::value_parser!(i32).range(1..=22))]
+    pub zstd_level: i32,
 }
 
 #[derive(Args)]
@@ -479,6 +485,7 @@ fn create(args: &CreateArgs) -> anyhow::Result<()> {
                 &image.source,
                 &image.filename,
                 compress,
+                args.zstd_level,
                 key.as_ref().filter(|_| encrypt),
             )
             .with_context(|| format!("cannot encode {}", image.source.display()))?;
@@ -503,7 +510,7 @@ fn create(args: &CreateArgs) -> anyhow::Result<()> {
         }
         let Some(stage) = &staging else { continue };
         let zck = zck_path(&args.output, &image.filename);
-        let written = super::bundle_delta::make(image, stage, &zck)?;
+        let written = super::bundle_delta::make(image, stage, &zck, args.zstd_level)?;
         chunk_files.push((zck, written));
     }
     let mut writer = BundleWriter::new(manifest);

@@ -22,12 +22,18 @@ use updraft_swu::sw_description::{Artifact, to_hex};
 use updraft_swu::zchunk::{Written, parse_header, write_zck};
 
 use super::bundle::write_atomically;
-use super::bundle_encode::Staging;
+use super::bundle_encode::{Staging, chunk_compressor};
 
 use crate::install::delta::{FULL_ABOVE, IMAGE_SHA256, plan};
 
-/// Writes `image`'s chunk file to `zck` and turns `image` into the delta entry carrying its header.
-pub fn make(image: &mut ManifestImage, stage: &Staging, zck: &Path) -> anyhow::Result<Written> {
+/// Writes `image`'s chunk file to `zck` (chunks compressed with libzstd at `zstd_level`) and turns
+/// `image` into the delta entry carrying its header.
+pub fn make(
+    image: &mut ManifestImage,
+    stage: &Staging,
+    zck: &Path,
+    zstd_level: i32,
+) -> anyhow::Result<Written> {
     let source =
         File::open(&image.source).with_context(|| format!("cannot open {}", image.source.display()))?;
     let scratch_path = stage.path(&format!("{}.chunks", image.filename));
@@ -37,10 +43,16 @@ pub fn make(image: &mut ManifestImage, stage: &Staging, zck: &Path) -> anyhow::R
         .create_new(true)
         .open(&scratch_path)
         .with_context(|| format!("cannot create {}", scratch_path.display()))?;
+    let compress = chunk_compressor(zstd_level).context("cannot start the zstd encoder")?;
     let mut written = None;
     write_atomically(zck, |out| {
-        let w = write_zck(BufReader::with_capacity(256 * 1024, source), &mut scratch, out)
-            .with_context(|| format!("cannot write the chunk file of {}", image.source.display()))?;
+        let w = write_zck(
+            BufReader::with_capacity(256 * 1024, source),
+            &mut scratch,
+            out,
+            compress,
+        )
+        .with_context(|| format!("cannot write the chunk file of {}", image.source.display()))?;
         written = Some(w);
         Ok(())
     })?;

@@ -3,6 +3,10 @@
 //! file and a fresh per-image IV, its `ivt`), in that order, the inverse of what an install does
 //! ([`crate::install::decode`]).
 //!
+//! zstd is libzstd at a high level (`--zstd-level`, 19 by default), for the full images and for
+//! the chunks of chunk files alike, with the window capped ([`STREAM_WINDOW_LOG`],
+//! [`CHUNK_WINDOW_LOG`]): a device decodes with ruzstd, which holds one window in memory.
+//!
 //! The encoded image is streamed into a staging file next to the output (the bundle's
 //! sw-description, written first, needs the sha256 of the stored bytes), so no image is ever held
 //! in memory: compression works block by block, encryption 64 KiB at a time.
@@ -11,15 +15,18 @@ use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 use openssl::symm::Crypter;
+use updraft_swu::zchunk::Chunker;
+use zstd::zstd_safe::{CCtx, CParameter};
 
 use crate::install::decode::AesKey;
 
 /// How to compress an image while building the bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compress {
-    /// zstd (ruzstd's fastest level, about zstd -1), SWUpdate's `compressed = "zstd"`.
+    /// zstd (libzstd at `--zstd-level`, window [`STREAM_WINDOW_LOG`]), SWUpdate's
+    /// `compressed = "zstd"`.
     Zstd,
     /// gzip (level 6), SWUpdate's `compressed = "zlib"` (SWUpdate inflates gzip and zlib).
     Gzip,
@@ -55,17 +62,25 @@ impl Staging {
         self.dir.join(name)
     }
 
-    /// Encodes `source` into the staging directory as `name`; answers the staged file and the IV
-    /// used (hex), when encrypting.
+    /// Encodes `source` into the staging directory as `name` (zstd at `zstd_level`); answers the
+    /// staged file and the IV used (hex), when encrypting.
     pub fn encode(
         &self,
         source: &Path,
         name: &str,
         compress: Option<Compress>,
+        zstd_level: i32,
         key: Option<&AesKey>,
     ) -> anyhow::Result<(PathBuf, Option<String>)> {
         let staged = self.dir.join(name);
         let input = File::open(source).with_context(|| format!("cannot open {}", source.display()))?;
+        // A regular file's length lets libzstd write it into the frame and shrink the window of a
+        // small image (a device or pipe has none).
+        let size = input
+            .metadata()
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .map(|m| m.len());
         let output = File::create(&staged).with_context(|| format!("cannot create {}", staged.display()))?;
         let iv = match key {
             Some(_) => {
@@ -87,7 +102,7 @@ impl Staging {
                 copy_into(input, &mut gz)?;
                 gz.finish()?
             }
-            Some(Compress::Zstd) => zstd(input, sink)?,
+            Some(Compress::Zstd) => zstd(input, sink, zstd_level, size)?,
         };
         sink.finish()
             .with_context(|| format!("cannot write {}", staged.display()))?;
@@ -117,67 +132,62 @@ fn copy_into<W: Write>(mut input: impl Read, mut sink: W) -> anyhow::Result<W> {
     Ok(sink)
 }
 
-/// ruzstd's frame compressor, which panics on I/O errors: the source and the drain are wrapped so
-/// that they never fail towards it; the first error is kept and reported afterwards.
-fn zstd(input: impl Read, sink: Box<dyn Finish>) -> anyhow::Result<Box<dyn Finish>> {
-    struct Source<R> {
-        inner: R,
-        error: Option<io::Error>,
-    }
-    impl<R: Read> Read for Source<R> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.error.is_some() {
-                return Ok(0);
-            }
-            match self.inner.read(buf) {
-                Ok(n) => Ok(n),
-                Err(e) => {
-                    self.error = Some(e);
-                    Ok(0)
-                }
-            }
-        }
-    }
-    struct Drain<W> {
-        inner: W,
-        error: Option<io::Error>,
-    }
-    impl<W: Write> Write for Drain<W> {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.error.is_none()
-                && let Err(e) = self.inner.write_all(buf)
-            {
-                self.error = Some(e);
-            }
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut compressor = ruzstd::encoding::FrameCompressor::new(ruzstd::encoding::CompressionLevel::Fastest);
-    compressor.set_source(Source {
-        inner: input,
-        error: None,
-    });
-    compressor.set_drain(Drain {
-        inner: sink,
-        error: None,
-    });
-    compressor.compress();
-    let source = compressor
-        .take_source()
-        .ok_or_else(|| anyhow!("the zstd encoder lost its input"))?;
-    let drain = compressor
-        .take_drain()
-        .ok_or_else(|| anyhow!("the zstd encoder lost its output"))?;
-    if let Some(e) = source.error {
-        return Err(anyhow!(e).context("cannot read the image"));
-    }
-    if let Some(e) = drain.error {
-        return Err(anyhow!(e).context("cannot write the compressed image"));
-    }
-    Ok(drain.inner)
+/// The window of a full image's zstd stream: 2^21 = 2 MiB. The device's decoder (ruzstd) keeps
+/// the window in a ring buffer of the next power of two above window and block (4 MiB here), so
+/// this bounds what a `compressed = "zstd"` install adds to the agent's memory. zstd -19's own
+/// 8 MiB window makes a Debian root file system 9 % smaller but costs the device 16 MiB
+/// (BENCHMARKS.md, issue 18).
+pub const STREAM_WINDOW_LOG: u32 = 21;
+
+/// The window of a chunk's zstd frame: 2^17 = 128 KiB, the largest chunk ([`Chunker::MAX`]), so no
+/// level limits it below what a chunk needs. libzstd writes each chunk as one single-segment frame
+/// of its own length; a device decodes a chunk in that much memory.
+pub const CHUNK_WINDOW_LOG: u32 = 17;
+const _: () = assert!(Chunker::<&[u8]>::MAX <= 1 << CHUNK_WINDOW_LOG);
+
+/// The default of `--zstd-level`.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 19;
+
+fn zstd_error(what: &str, code: usize) -> io::Error {
+    io::Error::other(format!("zstd {what}: {}", zstd::zstd_safe::get_error_name(code)))
+}
+
+/// The image as one zstd frame at `level`, its window [`STREAM_WINDOW_LOG`] at most; `size`, when
+/// known, goes into the frame header.
+fn zstd(
+    input: impl Read,
+    sink: Box<dyn Finish>,
+    level: i32,
+    size: Option<u64>,
+) -> anyhow::Result<Box<dyn Finish>> {
+    let mut encoder =
+        zstd::stream::write::Encoder::new(sink, level).context("cannot start the zstd encoder")?;
+    encoder
+        .window_log(STREAM_WINDOW_LOG)
+        .and_then(|()| encoder.include_contentsize(true))
+        .and_then(|()| encoder.set_pledged_src_size(size))
+        .context("cannot set up the zstd encoder")?;
+    let encoder = copy_into(input, encoder)?;
+    encoder.finish().context("cannot write the compressed image")
+}
+
+/// The chunk compressor of `bundle create`'s chunk files ([`updraft_swu::zchunk::write_zck`]):
+/// each chunk one libzstd frame at `level` with its length in the header, window
+/// [`CHUNK_WINDOW_LOG`]. One compression context serves every chunk.
+pub fn chunk_compressor(level: i32) -> io::Result<impl FnMut(&[u8]) -> io::Result<Vec<u8>>> {
+    let mut cctx = CCtx::create();
+    cctx.set_parameter(CParameter::CompressionLevel(level))
+        .map_err(|c| zstd_error("level", c))?;
+    cctx.set_parameter(CParameter::WindowLog(CHUNK_WINDOW_LOG))
+        .map_err(|c| zstd_error("window", c))?;
+    cctx.set_parameter(CParameter::ContentSizeFlag(true))
+        .map_err(|c| zstd_error("content size", c))?;
+    Ok(move |chunk: &[u8]| {
+        let mut frame = Vec::with_capacity(zstd::zstd_safe::compress_bound(chunk.len()));
+        cctx.compress2(&mut frame, chunk)
+            .map_err(|c| zstd_error("compress", c))?;
+        Ok(frame)
+    })
 }
 
 /// Encrypts AES-CBC (PKCS#7 padding) while writing; [`Finish::finish`] writes the last block.
@@ -273,7 +283,13 @@ mod tests {
         .enumerate()
         {
             let (staged, ivt) = staging
-                .encode(&source, &format!("img{i}"), compress, encrypt.then_some(&key))
+                .encode(
+                    &source,
+                    &format!("img{i}"),
+                    compress,
+                    DEFAULT_ZSTD_LEVEL,
+                    encrypt.then_some(&key),
+                )
                 .unwrap();
             assert_eq!(ivt.is_some(), encrypt);
             let stored = fs::read(&staged).unwrap();
@@ -296,5 +312,64 @@ mod tests {
         let staged_dir = staging.dir.clone();
         drop(staging);
         assert!(!staged_dir.exists());
+    }
+
+    /// The window a zstd frame asks its decoder for (RFC 8878 3.1.1.1): the content size of a
+    /// single-segment frame, else its window descriptor.
+    fn window_of(frame: &[u8]) -> u64 {
+        assert_eq!(frame[..4], [0x28, 0xb5, 0x2f, 0xfd], "not a zstd frame");
+        let descriptor = frame[4];
+        if descriptor & 0x20 != 0 {
+            let (at, len) = (
+                5 + [0, 1, 2, 4][usize::from(descriptor & 3)],
+                [1, 2, 4, 8][usize::from(descriptor >> 6)],
+            );
+            let mut size = [0u8; 8];
+            size[..len].copy_from_slice(&frame[at..at + len]);
+            return u64::from_le_bytes(size) + if len == 2 { 256 } else { 0 };
+        }
+        let w = frame[5];
+        let base = 1u64 << (10 + (w >> 3));
+        base + base / 8 * u64::from(w & 7)
+    }
+
+    /// libzstd at the highest level still asks the device for no more than the capped windows:
+    /// 2 MiB for a whole image, one chunk for a chunk; and ruzstd decodes both.
+    #[test]
+    fn high_levels_keep_the_windows_small_and_decode_with_ruzstd() {
+        let dir = tempfile::tempdir().unwrap();
+        // 6 MB of text-like data with repeats far apart (beyond any capped window).
+        let plain: Vec<u8> = (0..6_000_000u32)
+            .map(|i| ((i % 3_000_000) * 31 / 7 % 253) as u8 ^ (i / 4096 % 7) as u8)
+            .collect();
+        let source = dir.path().join("plain");
+        fs::write(&source, &plain).unwrap();
+        let staging = Staging::next_to(&dir.path().join("out.swu")).unwrap();
+        for level in [DEFAULT_ZSTD_LEVEL, 22] {
+            let (staged, _) = staging
+                .encode(&source, &format!("img{level}"), Some(Compress::Zstd), level, None)
+                .unwrap();
+            let stored = fs::read(&staged).unwrap();
+            assert!(window_of(&stored) <= 1 << STREAM_WINDOW_LOG, "level {level}");
+            let mut decoded = Vec::new();
+            decode::decoded(&mut &stored[..], &artifact(Some(Compression::Zstd), None), None)
+                .unwrap()
+                .read_to_end(&mut decoded)
+                .unwrap();
+            assert!(decoded == plain, "level {level}");
+
+            let mut compress = chunk_compressor(level).unwrap();
+            for len in [1, 8 * 1024, 100_000, Chunker::<&[u8]>::MAX] {
+                let chunk = &plain[len / 2..len / 2 + len];
+                let frame = compress(chunk).unwrap();
+                assert_eq!(window_of(&frame), len as u64, "level {level}, {len} bytes");
+                let mut back = Vec::new();
+                ruzstd::decoding::StreamingDecoder::new(&frame[..])
+                    .unwrap()
+                    .read_to_end(&mut back)
+                    .unwrap();
+                assert!(back == chunk, "level {level}, {len} bytes");
+            }
+        }
     }
 }
