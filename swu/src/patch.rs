@@ -263,8 +263,20 @@ impl Source for [u8] {
     }
 }
 
-/// Decodes one window: `frame` with `dict` (the window's source regions) as raw-content
-/// dictionary, to exactly `len` bytes appended to `out`.
+/// A window decoder: `frame` with `dict` (the window's source regions) as raw-content dictionary,
+/// to exactly `len` bytes appended to `out`; the error says why not, in words. [`decode_window`]
+/// is the pure-Rust one; a caller with libzstd can reference the dictionary instead of copying it.
+pub type WindowDecoder = fn(frame: &[u8], dict: Vec<u8>, len: usize, out: &mut Vec<u8>) -> Result<(), String>;
+
+/// Whether `frame` starts like a single-segment zstd frame (its window is its content): the
+/// frame header descriptor's `Single_Segment_flag`. Its content size is the decoder's to check.
+pub fn is_single_segment(frame: &[u8]) -> bool {
+    frame.get(..4) == Some(&[0x28, 0xb5, 0x2f, 0xfd][..]) && frame.get(4).is_some_and(|fhd| fhd & 0x20 != 0)
+}
+
+/// Decodes one window with ruzstd: `frame` with `dict` (the window's source regions) as
+/// raw-content dictionary, to exactly `len` bytes appended to `out`. ruzstd copies the dictionary
+/// into its decoder, so for a moment the dictionary is held twice.
 pub fn decode_window(frame: &[u8], dict: Vec<u8>, len: usize, out: &mut Vec<u8>) -> Result<(), String> {
     let mut decoder = FrameDecoder::new();
     let mut input = frame;
@@ -285,7 +297,7 @@ pub fn decode_window(frame: &[u8], dict: Vec<u8>, len: usize, out: &mut Vec<u8>)
     // The frame must be single-segment (its window is its content) and state exactly `len`
     // bytes: so the decoder never holds more than the window plus a few blocks, and a forged
     // frame cannot expand beyond it before the image hash refuses it.
-    if frame.get(4).is_none_or(|fhd| fhd & 0x20 == 0) || decoder.content_size() != len as u64 {
+    if !is_single_segment(frame) || decoder.content_size() != len as u64 {
         return Err(format!("its frame is not a single-segment frame of {len} bytes"));
     }
     while !decoder.is_finished() {
@@ -320,6 +332,7 @@ pub struct PatchReader<P, S> {
     hash: Sha256,
     image_sha256: Option<[u8; 32]>,
     done: bool,
+    decode: WindowDecoder,
 }
 
 impl<P: Read, S: Source> PatchReader<P, S> {
@@ -336,7 +349,15 @@ impl<P: Read, S: Source> PatchReader<P, S> {
             hash: Sha256::new(),
             image_sha256,
             done: false,
+            decode: decode_window,
         })
+    }
+
+    /// Decodes the windows with `decode` instead of [`decode_window`].
+    #[must_use]
+    pub fn with_decoder(mut self, decode: WindowDecoder) -> Self {
+        self.decode = decode;
+        self
     }
 
     pub fn header(&self) -> &PatchHeader {
@@ -364,7 +385,7 @@ impl<P: Read, S: Source> PatchReader<P, S> {
         }
         self.out.clear();
         self.pos = 0;
-        decode_window(&frame, dict, self.header.window_len(index), &mut self.out)
+        (self.decode)(&frame, dict, self.header.window_len(index), &mut self.out)
             .map_err(|why| PatchError::Decode { window: index, why })?;
         self.hash.update(&self.out);
         self.next += 1;

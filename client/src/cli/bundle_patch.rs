@@ -367,3 +367,73 @@ pub fn patch_properties(enc: &Encoded) -> Vec<(String, String)> {
         ("chain".into(), "raw".into()),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests panic on unexpected failures by design.
+
+    use std::io::Write as _;
+
+    use super::*;
+    use crate::install::patch::decode_window as libzstd_decode;
+
+    fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect()
+    }
+
+    /// A window compressed against regions of the source decodes to itself both with the agent's
+    /// libzstd decoder (which references the dictionary) and with ruzstd's; the agent's decoder
+    /// refuses a frame with bytes after it or of another length, as ruzstd's does.
+    #[test]
+    fn a_window_decodes_alike_with_libzstd_and_ruzstd() {
+        let source = noise(3 << 20, 7);
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&source).unwrap();
+        // The window: a stretch of the source with edits, then a region from its start, then new bytes.
+        let mut window = source[(1 << 20)..(1 << 20) + (600 << 10)].to_vec();
+        for i in (0..window.len()).step_by(5000) {
+            window[i] ^= 0x5a;
+        }
+        window.extend_from_slice(&source[..64 << 10]);
+        window.extend(noise(100 << 10, 11));
+        let segments = [
+            Segment {
+                offset: (1 << 20) - 4096,
+                len: 700 << 10,
+            },
+            Segment {
+                offset: 0,
+                len: 64 << 10,
+            },
+        ];
+        let frame = compress_window(&file, &segments, &window, 3).unwrap();
+        assert!(
+            frame.len() < 200 << 10,
+            "{} bytes: the dictionary was not used",
+            frame.len()
+        );
+        let dict: Vec<u8> = segments
+            .iter()
+            .flat_map(|s| source[s.offset as usize..][..s.len as usize].iter().copied())
+            .collect();
+        for decode in [libzstd_decode, updraft_swu::patch::decode_window] {
+            let mut out = b"before".to_vec();
+            decode(&frame, dict.clone(), window.len(), &mut out).unwrap();
+            assert!(
+                out[..6] == *b"before" && out[6..] == window[..],
+                "the window differs"
+            );
+            let mut longer = frame.clone();
+            longer.extend_from_slice(&frame);
+            assert!(decode(&longer, dict.clone(), window.len(), &mut Vec::new()).is_err());
+            assert!(decode(&frame, dict.clone(), window.len() - 1, &mut Vec::new()).is_err());
+        }
+    }
+}

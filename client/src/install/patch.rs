@@ -5,8 +5,9 @@
 //!
 //! Before anything is written the active slot's first `source-size` bytes must hash to the signed
 //! `source-sha256`: a patch for another source is refused while the inactive slot is untouched.
-//! While applying, the device holds one window of the image and one dictionary (regions of the
-//! active slot): about twice `--dict-mib` plus the window. The rebuilt image must match
+//! While applying, the device holds one dictionary (regions of the active slot, at most
+//! `--dict-mib`), one window's frame and the window it decodes to: libzstd references the
+//! dictionary where it lies and writes the window in place. The rebuilt image must match
 //! `image-sha256` before the slot is armed.
 
 use std::fs::File;
@@ -15,7 +16,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, anyhow, bail};
 use openssl::sha::Sha256;
-use updraft_swu::patch::{FORMAT, PatchReader};
+use updraft_swu::patch::{FORMAT, PatchReader, is_single_segment};
 use updraft_swu::sw_description::{Artifact, parse_sha256, to_hex};
 
 use crate::slots::Slot;
@@ -127,7 +128,7 @@ pub fn hash_prefix(path: &Path, size: u64) -> anyhow::Result<Option<[u8; 32]>> {
 /// rebuilt image that does not match `image-sha256`.
 pub fn apply(patch: &mut dyn Read, source: &Path, device: &Path, p: &PatchSource) -> anyhow::Result<()> {
     let source = File::open(source).with_context(|| format!("cannot open {}", source.display()))?;
-    let mut rebuilt = PatchReader::new(patch, source, Some(p.image_sha256))?;
+    let mut rebuilt = PatchReader::new(patch, source, Some(p.image_sha256))?.with_decoder(decode_window);
     let h = *rebuilt.header();
     if h.source_size != p.source_size || h.target_size != p.image_size {
         bail!(
@@ -140,5 +141,40 @@ pub fn apply(patch: &mut dyn Read, source: &Path, device: &Path, p: &PatchSource
     }
     let written = super::raw::write(device, &mut rebuilt, None)?;
     tracing::info!(bytes = written, windows = h.windows, "patch applied");
+    Ok(())
+}
+
+/// Decodes one window with libzstd (the [`updraft_swu::patch::WindowDecoder`] the agent uses): the
+/// dictionary is referenced as the frame's prefix, not copied as ruzstd's decoder does, and the
+/// window is decoded straight into `out`. The frame must be single-segment and state exactly `len`
+/// bytes, so it cannot expand beyond the window whatever it claims inside.
+pub(crate) fn decode_window(
+    frame: &[u8],
+    dict: Vec<u8>,
+    len: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    use zstd::zstd_safe::{DCtx, find_frame_compressed_size, get_error_name, get_frame_content_size};
+    if !is_single_segment(frame) || get_frame_content_size(frame).ok().flatten() != Some(len as u64) {
+        return Err(format!("its frame is not a single-segment frame of {len} bytes"));
+    }
+    // libzstd would go on to a second frame; the format has one per window.
+    if find_frame_compressed_size(frame) != Ok(frame.len()) {
+        return Err("it is not exactly one zstd frame".into());
+    }
+    let mut dctx = DCtx::create();
+    if !dict.is_empty() {
+        dctx.ref_prefix(&dict[..])
+            .map_err(|c| get_error_name(c).to_owned())?;
+    }
+    let start = out.len();
+    out.resize(start + len, 0);
+    let written = dctx
+        .decompress(&mut out[start..], frame)
+        .map_err(|c| get_error_name(c).to_owned())?;
+    if written != len {
+        out.truncate(start);
+        return Err(format!("it decodes to {written} bytes, not {len}"));
+    }
     Ok(())
 }
