@@ -142,12 +142,12 @@ impl Swupdate {
         Self { child, log }
     }
 
-    /// Waits for swupdate to exit; `true` when it succeeded.
-    fn wait(&mut self, timeout: Duration) -> bool {
+    /// Waits for swupdate to exit.
+    fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
+                return status;
             }
             assert!(
                 Instant::now() < deadline,
@@ -202,9 +202,10 @@ impl Swupdate {
                 aes_key,
                 select,
             );
-            let ok = run.wait(Duration::from_secs(60));
-            last = (ok, run.log());
-            if ok || !FLAKES.iter().any(|f| last.1.contains(f)) {
+            let status = run.wait(Duration::from_secs(60));
+            // The status goes with the log: after a logged success it tells the exit flake apart.
+            last = (status.success(), format!("swupdate {status}\n{}", run.log()));
+            if last.0 || !FLAKES.iter().any(|f| last.1.contains(f)) {
                 break;
             }
             eprintln!("swupdate hit its known signature-parsing flake; running it again");
