@@ -8,14 +8,18 @@
 //! both its stored and its uncompressed SHA-256. The whole image's sha256 (`image-sha256`) is
 //! checked at its end, before the slot is armed. When more than [`FULL_ABOVE`] of the chunk
 //! file would have to be fetched anyway, the whole `.zck` is streamed instead (one request, no
-//! range framing). Only one chunk and one batch of fetched chunks (at most [`BATCH_BYTES`]) are
-//! held in memory; the index of the active slot is ~70 bytes per 32 KiB.
+//! range framing). The range requests run on a thread of their own, one batch ahead of the
+//! rebuild, so the network and the CPU work at the same time; one chunk and two batches of
+//! fetched chunks (at most [`BATCH_BYTES`] each) are held in memory, and the index of the active
+//! slot is ~70 bytes per 32 KiB.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt as _;
 use std::path::Path;
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use openssl::sha::{Sha256, sha256};
 use updraft_swu::sw_description::to_hex;
@@ -32,8 +36,9 @@ pub const BATCH_BYTES: u64 = 4 << 20;
 /// The most ranges in one request (hawkBit-style servers may limit it; Updraft's does not).
 pub const BATCH_RANGES: usize = 64;
 
-/// Reads parts of one chunk file from wherever it is served.
-pub trait ChunkFetch {
+/// Reads parts of one chunk file from wherever it is served (from a thread of its own while the
+/// image is rebuilt).
+pub trait ChunkFetch: Send {
     /// The bytes of each range (`start..end`, end exclusive) in order; each exactly as long as
     /// asked, or an error.
     fn ranges(&mut self, ranges: &[(u64, u64)]) -> anyhow::Result<Vec<Vec<u8>>>;
@@ -60,12 +65,18 @@ pub struct DeltaStats {
     pub full: bool,
 }
 
+/// Fetched chunks, in order: (chunk index, stored bytes).
+type Batch = VecDeque<(usize, Vec<u8>)>;
+
 /// Where the missing chunks come from.
 enum Missing {
     Ranges {
-        fetch: Box<dyn ChunkFetch>,
-        /// Fetched chunks not yet written: (chunk index, stored bytes).
-        ready: VecDeque<(usize, Vec<u8>)>,
+        /// Shared with the prefetch thread, which holds it for one request at a time.
+        fetch: Arc<Mutex<Box<dyn ChunkFetch>>>,
+        /// The planned missing chunks, batch by batch in order, from the prefetch thread.
+        ahead: Receiver<io::Result<Batch>>,
+        /// Fetched chunks not yet written.
+        ready: Batch,
     },
     /// The whole file, positioned at the start of chunk `next`.
     Stream {
@@ -82,6 +93,9 @@ pub struct DeltaReader {
     source: File,
     /// Per target chunk: where the active slot holds it (offset), if it does.
     local: Vec<Option<u64>>,
+    /// Per target chunk: whether the plan takes it from the active slot (so the prefetch thread
+    /// does not fetch it).
+    planned_local: Vec<bool>,
     missing: Missing,
     next: usize,
     chunk: Vec<u8>,
@@ -129,8 +143,11 @@ impl DeltaReader {
             }
             Missing::Stream { fetch, body, next: 0 }
         } else {
+            let fetch = Arc::new(Mutex::new(fetch));
+            let ahead = prefetch(&header, &local, Arc::clone(&fetch))?;
             Missing::Ranges {
                 fetch,
+                ahead,
                 ready: VecDeque::new(),
             }
         };
@@ -138,6 +155,11 @@ impl DeltaReader {
             header,
             name: name.to_owned(),
             source: source_file,
+            planned_local: if full {
+                vec![false; stats.chunks]
+            } else {
+                local.iter().map(Option::is_some).collect()
+            },
             local: if full { vec![None; stats.chunks] } else { local },
             missing,
             next: 0,
@@ -152,7 +174,8 @@ impl DeltaReader {
     /// Bytes fetched so far.
     pub fn received(&self) -> u64 {
         match &self.missing {
-            Missing::Ranges { fetch, .. } | Missing::Stream { fetch, .. } => fetch.received(),
+            Missing::Ranges { fetch, .. } => lock(fetch).received(),
+            Missing::Stream { fetch, .. } => fetch.received(),
         }
     }
 
@@ -165,17 +188,18 @@ impl DeltaReader {
                 self.chunk = buf;
                 return Ok(());
             }
-            // Changed since it was indexed (a read-write slot): fetch it like any missing chunk.
+            // Changed since it was indexed (a read-write slot): fetch it on its own.
             tracing::warn!(
                 chunk = i,
                 "a chunk of the active slot changed while installing; fetching it"
             );
             self.local[i] = None;
-            if let Missing::Ranges { ready, .. } = &mut self.missing {
-                ready.retain(|(n, _)| *n != i);
-            }
         }
-        let stored = self.fetched(i)?;
+        let stored = if self.planned_local[i] {
+            self.fetch_alone(i)?
+        } else {
+            self.fetched(i)?
+        };
         self.chunk = decode_chunk(self.header.compression, &c, &stored).map_err(|why| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -189,9 +213,25 @@ impl DeltaReader {
         Ok(())
     }
 
+    /// The stored bytes of chunk `i`, which the plan took from the active slot but which changed.
+    fn fetch_alone(&mut self, i: usize) -> io::Result<Vec<u8>> {
+        let c = &self.header.chunks[i];
+        match &mut self.missing {
+            Missing::Ranges { fetch, .. } => {
+                let mut parts = lock(fetch)
+                    .ranges(&[(c.offset, c.offset + c.length)])
+                    .map_err(|e| io::Error::other(format!("{e:#}")))?;
+                parts
+                    .pop()
+                    .ok_or_else(|| io::Error::other("the server sent no part"))
+            }
+            // The whole file streams every chunk: nothing was planned from the slot.
+            Missing::Stream { .. } => Err(io::Error::other("the chunk stream is out of order")),
+        }
+    }
+
     /// The stored bytes of missing chunk `i`.
     fn fetched(&mut self, i: usize) -> io::Result<Vec<u8>> {
-        let to_io = |e: anyhow::Error| io::Error::other(format!("{e:#}"));
         match &mut self.missing {
             Missing::Stream { body, next, .. } => {
                 if *next != i {
@@ -208,20 +248,11 @@ impl DeltaReader {
                 *next += 1;
                 Ok(buf)
             }
-            Missing::Ranges { fetch, ready } => {
-                if ready.front().is_none_or(|(n, _)| *n != i) {
-                    ready.clear();
-                    let batch = next_batch(&self.header, &self.local, i);
-                    let ranges: Vec<(u64, u64)> = batch.iter().map(|r| (r.start, r.end)).collect();
-                    let parts = fetch.ranges(&ranges).map_err(to_io)?;
-                    for (r, part) in batch.iter().zip(parts) {
-                        let mut at = 0usize;
-                        for n in r.chunks.clone() {
-                            let len = self.header.chunks[n].length as usize;
-                            ready.push_back((n, part[at..at + len].to_vec()));
-                            at += len;
-                        }
-                    }
+            Missing::Ranges { ahead, ready, .. } => {
+                if ready.is_empty() {
+                    *ready = ahead
+                        .recv()
+                        .map_err(|_| io::Error::other("the chunk fetching thread stopped"))??;
                 }
                 match ready.pop_front() {
                     Some((n, bytes)) if n == i => Ok(bytes),
@@ -315,6 +346,57 @@ pub fn plan(header: &Header, source: &File) -> io::Result<Plan> {
         full,
     };
     Ok(Plan { local, stats })
+}
+
+fn lock(fetch: &Mutex<Box<dyn ChunkFetch>>) -> std::sync::MutexGuard<'_, Box<dyn ChunkFetch>> {
+    fetch.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Starts the thread that fetches the missing chunks of the plan (`local`), batch by batch in
+/// order, one batch ahead of the reader: each batch is handed over when the reader has taken the
+/// one before. It stops at the end, at the first error (handed over), or when the reader is gone.
+fn prefetch(
+    header: &Header,
+    local: &[Option<u64>],
+    fetch: Arc<Mutex<Box<dyn ChunkFetch>>>,
+) -> anyhow::Result<Receiver<io::Result<Batch>>> {
+    let mut batches = Vec::new();
+    let mut first = 0;
+    loop {
+        let batch = next_batch(header, local, first);
+        let Some(last) = batch.last() else { break };
+        first = last.chunks.end;
+        batches.push(batch);
+    }
+    let lengths: Vec<usize> = header.chunks.iter().map(|c| c.length as usize).collect();
+    let (tx, rx) = sync_channel(0);
+    std::thread::Builder::new()
+        .name("delta-fetch".into())
+        .spawn(move || {
+            for batch in batches {
+                let ranges: Vec<(u64, u64)> = batch.iter().map(|r| (r.start, r.end)).collect();
+                let parts = lock(&fetch).ranges(&ranges);
+                let chunks = parts
+                    .map(|parts| {
+                        let mut chunks = VecDeque::new();
+                        for (r, part) in batch.iter().zip(parts) {
+                            let mut at = 0usize;
+                            for n in r.chunks.clone() {
+                                chunks.push_back((n, part[at..at + lengths[n]].to_vec()));
+                                at += lengths[n];
+                            }
+                        }
+                        chunks
+                    })
+                    .map_err(|e| io::Error::other(format!("{e:#}")));
+                let failed = chunks.is_err();
+                if tx.send(chunks).is_err() || failed {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("cannot start the chunk fetching thread: {e}"))?;
+    Ok(rx)
 }
 
 /// One range of a batch: which chunks it covers.
