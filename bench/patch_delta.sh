@@ -4,7 +4,7 @@
 # (`updraft install` of the patch bundle: source check, window-by-window rebuild into a slot
 # file, image sha256), CPU time and peak RSS from GNU time.
 #
-#   bash bench/patch_delta.sh                  # PAIRS="A0:A A:B A:C A:A2" LEVEL=19 DICT_MIB=12
+#   bash bench/patch_delta.sh                  # PAIRS="A0:A A:B A:C A:A2" LEVEL=19 DICT_MIB=12 WINDOW_MIB=2
 #
 # Needs the images in $IMAGES (default /var/tmp/updraft-delta/images) and a release build of
 # updraft-client ($UPDRAFT, default target/release/updraft).
@@ -14,7 +14,7 @@ images="${IMAGES:-/var/tmp/updraft-delta/images}"
 pairs="${PAIRS:-A0:A A:B A:C A:A2}"
 level="${LEVEL:-19}"
 dict="${DICT_MIB:-12}"
-window="${WINDOW_MIB:-4}"
+window="${WINDOW_MIB:-2}"
 updraft=$(realpath "${UPDRAFT:-${CARGO_TARGET_DIR:-target}/release/updraft}")
 work="${WORK:-/var/tmp/updraft-patch-bench}"
 rm -rf "$work" && mkdir -p "$work"

@@ -76,10 +76,10 @@ pub struct DeltaArgs {
     /// Where to write the bundle; its name must end with .patch.swu.
     #[arg(long, short, value_name = "FILE")]
     pub output: PathBuf,
-    /// Target window (MiB): the device holds one decoded window.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=8))]
+    /// Target window (MiB): the device holds one decoded window and its compressed frame.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=8))]
     pub window_mib: u32,
-    /// Old-image bytes per window's dictionary (MiB): the device holds about twice this.
+    /// Old-image bytes per window's dictionary (MiB): the device holds it while decoding the window.
     #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub dict_mib: u32,
     /// zstd level (1-22).
