@@ -93,9 +93,6 @@ pub struct DeltaReader {
     source: File,
     /// Per target chunk: where the active slot holds it (offset), if it does.
     local: Vec<Option<u64>>,
-    /// Per target chunk: whether the plan takes it from the active slot (so the prefetch thread
-    /// does not fetch it).
-    planned_local: Vec<bool>,
     missing: Missing,
     next: usize,
     chunk: Vec<u8>,
@@ -155,11 +152,6 @@ impl DeltaReader {
             header,
             name: name.to_owned(),
             source: source_file,
-            planned_local: if full {
-                vec![false; stats.chunks]
-            } else {
-                local.iter().map(Option::is_some).collect()
-            },
             local: if full { vec![None; stats.chunks] } else { local },
             missing,
             next: 0,
@@ -188,14 +180,14 @@ impl DeltaReader {
                 self.chunk = buf;
                 return Ok(());
             }
-            // Changed since it was indexed (a read-write slot): fetch it on its own.
+            // Changed since it was indexed (a read-write slot): fetch it on its own, since the
+            // prefetch thread fetches only the chunks planned as missing.
             tracing::warn!(
                 chunk = i,
                 "a chunk of the active slot changed while installing; fetching it"
             );
-            self.local[i] = None;
         }
-        let stored = if self.planned_local[i] {
+        let stored = if self.local[i].is_some() {
             self.fetch_alone(i)?
         } else {
             self.fetched(i)?
@@ -309,14 +301,7 @@ impl Plan {
         if self.stats.full {
             return 0;
         }
-        let mut requests = 0;
-        let mut next = 0;
-        while let Some(first) = (next..header.chunks.len()).find(|&i| self.local[i].is_none()) {
-            let batch = next_batch(header, &self.local, first);
-            next = batch.last().map_or(first + 1, |r| r.chunks.end);
-            requests += 1;
-        }
-        requests
+        batches(header, &self.local).len()
     }
 }
 
@@ -360,14 +345,7 @@ fn prefetch(
     local: &[Option<u64>],
     fetch: Arc<Mutex<Box<dyn ChunkFetch>>>,
 ) -> anyhow::Result<Receiver<io::Result<Batch>>> {
-    let mut batches = Vec::new();
-    let mut first = 0;
-    loop {
-        let batch = next_batch(header, local, first);
-        let Some(last) = batch.last() else { break };
-        first = last.chunks.end;
-        batches.push(batch);
-    }
+    let batches = batches(header, local);
     let lengths: Vec<usize> = header.chunks.iter().map(|c| c.length as usize).collect();
     let (tx, rx) = sync_channel(0);
     std::thread::Builder::new()
@@ -397,6 +375,19 @@ fn prefetch(
         })
         .map_err(|e| anyhow::anyhow!("cannot start the chunk fetching thread: {e}"))?;
     Ok(rx)
+}
+
+/// The range requests that fetch every chunk `local` does not have, in order: one batch each.
+fn batches(header: &Header, local: &[Option<u64>]) -> Vec<Vec<BatchRange>> {
+    let mut out = Vec::new();
+    let mut first = 0;
+    loop {
+        let batch = next_batch(header, local, first);
+        let Some(last) = batch.last() else { break };
+        first = last.chunks.end;
+        out.push(batch);
+    }
+    out
 }
 
 /// One range of a batch: which chunks it covers.
